@@ -1,0 +1,65 @@
+# Prism: every command a developer or CI needs. `make run` and `make test` do all set-up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+BIN := node_modules/.bin
+BUN := $(BIN)/bun
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+# Executables built by `make build-plugins`: name=entry point.
+BINARIES := memstore=memstore/main.ts redis=redis/main.ts kafka=kafka/main.ts nats=nats/main.ts \
+            proxy=proxy/main.ts prismctl=prismctl/main.ts prism-load=loadtest/main.ts
+PROTO_SRC := $(shell find proto -name '*.proto' -not -path 'proto/gen/*')
+TS_SRC := $(shell find sdk memstore redis kafka nats proxy prismctl loadtest -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+
+.PHONY: help deps proto build-plugins build run test test-unit bench typecheck clean services services-down services-status images
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: node_modules/.installed ## install npm packages (Bun included, from the npm registry)
+
+proto/gen/.stamp: $(PROTO_SRC) buf.yaml buf.gen.yaml node_modules/.installed
+	$(BIN)/buf generate
+	@touch $@
+
+proto: proto/gen/.stamp ## generate TypeScript from proto/ with buf + protoc-gen-es
+
+build-plugins: proto ## build every executable into dist/ with bun build --compile
+	@$(BUN) scripts/build.ts $(BINARIES)
+
+build: build-plugins
+
+typecheck: proto ## TypeScript strict type check
+	$(BIN)/tsc --noEmit -p .
+
+run: build-plugins ## start the proxy on 127.0.0.1:8980 with the in-memory pattern
+	./dist/proxy --config config/proxy.yaml
+
+services: deps ## install (if missing) and start Redis, NATS (JetStream) and Kafka on loopback
+	bash scripts/services/up.sh all
+
+services-down: ## stop the services started by `make services`
+	bash scripts/services/down.sh all
+
+services-status: ## show which services run
+	bash scripts/services/status.sh
+
+test: build-plugins services ## every test: unit, black-box against dist/, real backends
+	$(BUN) test
+
+test-unit: proto ## only the tests that need no external service
+	$(BUN) test sdk memstore proxy
+
+bench: build-plugins ## benchmarks: in-process store, and side-by-side latency/throughput
+	$(BUN) bench/memstore.bench.ts
+
+images: build-plugins ## docker images FROM scratch (needs a Docker engine)
+	@for b in memstore redis kafka nats proxy; do docker build -t prism/$$b:latest -f docker/$$b.Dockerfile . || exit 1; done
+
+clean: ## remove build output and generated code
+	rm -rf dist proto/gen

@@ -1,0 +1,4 @@
+import { serve } from "../sdk/serve";
+import { memstorePattern } from "./pattern";
+
+await serve(memstorePattern);

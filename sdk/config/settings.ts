@@ -1,0 +1,118 @@
+import { parseArgs } from "node:util";
+import { ConfigError, loadYamlFile, type YamlSource } from "./yaml";
+import { parseDuration } from "./schema";
+
+/** How a pattern process runs: contract §3 flags, PRISM_* environment, config file. */
+export interface ProcessSettings {
+  configFile?: string;
+  grpcPort: number;
+  metricsPort: number;
+  proxyAddr?: string;
+  debug: boolean;
+  enableTracing: boolean;
+  traceExporter: "stdout" | "otlp" | "none";
+  logFormat: "json" | "text";
+  /** Bound on graceful shutdown (config lifecycle.shutdown_timeout). */
+  shutdownTimeoutMs: number;
+  /** The pattern's own configuration: the config file minus the reserved `lifecycle` key. */
+  patternConfig: Record<string, unknown>;
+  /** The parsed config file, for line numbers in errors. */
+  source?: YamlSource;
+}
+
+const flagSpec = {
+  config: { type: "string" },
+  "grpc-port": { type: "string" },
+  "metrics-port": { type: "string" },
+  "proxy-addr": { type: "string" },
+  debug: { type: "boolean" },
+  "enable-tracing": { type: "boolean" },
+  "trace-exporter": { type: "string" },
+  "log-format": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export const USAGE = `Flags (each also settable as PRISM_<NAME>, e.g. PRISM_GRPC_PORT):
+  --config FILE              YAML configuration of the pattern
+  --grpc-port N              gRPC port (0 = pick a free port and print it)        [0]
+  --metrics-port N           HTTP /health /ready /metrics port (0 = disabled)     [0]
+  --proxy-addr HOST:PORT     proxy control plane to register with (set by the proxy)
+  --debug                    debug logging
+  --enable-tracing           OpenTelemetry tracing
+  --trace-exporter KIND      stdout | otlp | none                                 [stdout]
+  --log-format FORMAT        json | text                                          [json]`;
+
+function envName(flag: string): string {
+  return "PRISM_" + flag.toUpperCase().replaceAll("-", "_");
+}
+
+function bool(v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  return ["1", "true", "yes", "on"].includes(v.toLowerCase());
+}
+
+function port(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError("flags", name, undefined, `must be a port number 0-65535, got "${v}"`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError("flags", name, undefined, `must be one of ${allowed.join(", ")}, got "${v}"`);
+  return v as T;
+}
+
+/** Reads flags, then PRISM_* environment for whatever a flag did not set, then the config file. */
+export async function loadSettings(argv: string[] = process.argv.slice(2), env: Record<string, string | undefined> = process.env): Promise<ProcessSettings & { help: boolean }> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: flagSpec, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new ConfigError("flags", "", undefined, (err as Error).message);
+  }
+  const get = (flag: keyof typeof flagSpec): string | undefined => {
+    const v = parsed[flag];
+    if (typeof v === "string") return v;
+    if (v === true) return "true";
+    return env[envName(flag)];
+  };
+  const configFile = get("config");
+  let patternConfig: Record<string, unknown> = {};
+  let shutdownTimeoutMs = 30_000;
+  let source: YamlSource | undefined;
+  if (configFile) {
+    source = await loadYamlFile(configFile);
+    if (typeof source.value !== "object" || Array.isArray(source.value)) throw new ConfigError(configFile, "", 1, "must be a map of settings");
+    const { lifecycle, ...rest } = source.value as Record<string, unknown>;
+    patternConfig = rest;
+    if (lifecycle !== undefined) {
+      const st = (lifecycle as Record<string, unknown>)?.shutdown_timeout;
+      const ms = parseDuration(st);
+      if (st !== undefined && ms === undefined)
+        throw new ConfigError(configFile, "lifecycle.shutdown_timeout", source.lineOf(["lifecycle", "shutdown_timeout"]), `must be a duration like 30s, got ${JSON.stringify(st)}`);
+      if (ms !== undefined) shutdownTimeoutMs = ms;
+    }
+  }
+  const envTimeout = env.PRISM_SHUTDOWN_TIMEOUT;
+  if (envTimeout) {
+    const ms = parseDuration(envTimeout);
+    if (ms === undefined) throw new ConfigError("env", "PRISM_SHUTDOWN_TIMEOUT", undefined, `must be a duration, got "${envTimeout}"`);
+    shutdownTimeoutMs = ms;
+  }
+  return {
+    help: parsed.help === true,
+    configFile,
+    grpcPort: port("--grpc-port", get("grpc-port"), 0),
+    metricsPort: port("--metrics-port", get("metrics-port"), 0),
+    proxyAddr: get("proxy-addr") || undefined,
+    debug: bool(get("debug")) ?? false,
+    enableTracing: bool(get("enable-tracing")) ?? false,
+    traceExporter: oneOf("--trace-exporter", get("trace-exporter"), ["stdout", "otlp", "none"] as const, "stdout"),
+    logFormat: oneOf("--log-format", get("log-format"), ["json", "text"] as const, "json"),
+    shutdownTimeoutMs,
+    patternConfig,
+    source,
+  };
+}

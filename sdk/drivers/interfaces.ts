@@ -1,0 +1,153 @@
+/**
+ * Backend driver interfaces. A pattern's driver implements some of them; the SDK
+ * turns each into the matching gRPC service. Methods may answer synchronously
+ * (the in-memory store) or with a promise (network backends).
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
+export type HealthState = "healthy" | "degraded" | "unhealthy";
+
+export interface HealthReport {
+  status: HealthState;
+  message?: string;
+  /** Debug information, e.g. keys and max_keys for the in-memory store. */
+  details?: Record<string, string>;
+}
+
+/** What every driver has besides its data interfaces. */
+export interface Driver {
+  readonly name: string;
+  readonly version: string;
+  health(): MaybePromise<HealthReport>;
+  /** Releases connections and timers; called once on stop. */
+  close(): Promise<void>;
+}
+
+export interface KeyValueBasicDriver {
+  /** ttlSeconds 0 = no expiry. Overwrites value and TTL. */
+  set(key: string, value: Uint8Array, ttlSeconds: number): MaybePromise<void>;
+  get(key: string): MaybePromise<Uint8Array | undefined>;
+  /** True when the key existed. */
+  delete(key: string): MaybePromise<boolean>;
+  exists(key: string): MaybePromise<boolean>;
+}
+
+export interface KeyValueTTLDriver {
+  /** False when the key does not exist. ttlSeconds <= 0 deletes the key, as Redis does. */
+  expire(key: string, ttlSeconds: number): MaybePromise<boolean>;
+  /** Remaining seconds; -1 no expiry; -2 no such key. */
+  getTTL(key: string): MaybePromise<number>;
+  /** True when an expiry was removed. */
+  persist(key: string): MaybePromise<boolean>;
+}
+
+export interface ScanEntry {
+  key: string;
+  value?: Uint8Array;
+  /** Set on the last entry of a page cut by limit when more entries remain. */
+  nextCursor?: string;
+}
+
+export interface ScanOptions {
+  prefix: string;
+  /** 0 = no limit. */
+  limit: number;
+  /** "" = from the beginning. */
+  cursor: string;
+  withValues: boolean;
+  signal: AbortSignal;
+}
+
+export interface KeyValueScanDriver {
+  scan(opts: ScanOptions): AsyncIterable<ScanEntry> | Iterable<ScanEntry>;
+  count(prefix: string): MaybePromise<number>;
+}
+
+export interface BatchSetEntry {
+  key: string;
+  value: Uint8Array;
+  ttlSeconds: number;
+}
+
+export interface KeyValueBatchDriver {
+  batchSet(entries: BatchSetEntry[]): MaybePromise<void>;
+  /** One result per key, undefined where missing. */
+  batchGet(keys: string[]): MaybePromise<(Uint8Array | undefined)[]>;
+  /** One result per key: did it exist. */
+  batchDelete(keys: string[]): MaybePromise<boolean[]>;
+}
+
+export interface ListDriver {
+  /** Returns the length after the push. */
+  pushLeft(key: string, values: Uint8Array[]): MaybePromise<number>;
+  pushRight(key: string, values: Uint8Array[]): MaybePromise<number>;
+  popLeft(key: string, count: number): MaybePromise<Uint8Array[]>;
+  popRight(key: string, count: number): MaybePromise<Uint8Array[]>;
+  length(key: string): MaybePromise<number>;
+  /** Inclusive, negative indexes from the tail (Redis LRANGE). */
+  range(key: string, start: number, stop: number): MaybePromise<Uint8Array[]>;
+}
+
+export interface PubSubMessage {
+  topic: string;
+  payload: Uint8Array;
+  metadata: Record<string, string>;
+  messageId: string;
+  /** Unix ms. */
+  timestamp: number;
+}
+
+export interface SubscribeOptions {
+  topic: string;
+  /** Subscribers sharing an id share the messages (queue group / consumer group). */
+  subscriberId: string;
+  options: Record<string, string>;
+  signal: AbortSignal;
+}
+
+export interface PubSubDriver {
+  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string): MaybePromise<{ messageId: string }>;
+  /** Ends when signal aborts or unsubscribe is called. */
+  subscribe(opts: SubscribeOptions): AsyncIterable<PubSubMessage>;
+  /** True when a subscription was found and ended. */
+  unsubscribe(topic: string, subscriberId: string): MaybePromise<boolean>;
+}
+
+export interface StreamRecordData {
+  stream: string;
+  partition: number;
+  offset: number;
+  payload: Uint8Array;
+  metadata: Record<string, string>;
+  key: string;
+  timestamp: number;
+}
+
+export interface StreamReadOptions {
+  stream: string;
+  partition: number;
+  fromOffset: number;
+  /** Unix ms; 0 = use fromOffset. */
+  fromTimestamp: number;
+  /** 0 = no limit. */
+  maxRecords: number;
+  follow: boolean;
+  signal: AbortSignal;
+}
+
+export interface StreamDriver {
+  append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): MaybePromise<{ offset: number; partition: number; timestamp: number }>;
+  read(opts: StreamReadOptions): AsyncIterable<StreamRecordData>;
+  /** Deletes records before beforeOffset; returns the lowest offset still readable. */
+  trim(stream: string, partition: number, beforeOffset: number): MaybePromise<number>;
+}
+
+/** Interface names as slots name them in configuration (contract §4). */
+export type InterfaceName =
+  | "keyvalue_basic"
+  | "keyvalue_ttl"
+  | "keyvalue_scan"
+  | "keyvalue_batch"
+  | "list_basic"
+  | "pubsub_basic"
+  | "stream_basic";

@@ -1,0 +1,115 @@
+import type { DescService } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { serviceDefinition } from "./definition";
+import { PrismError } from "./errors";
+import type { CallOptions, ServiceClient } from "./types";
+
+/** Default channel options: keep connections open and multiplexed, allow 16 MiB messages. */
+export const channelOptions: grpc.ChannelOptions = {
+  "grpc.max_receive_message_length": 16 * 1024 * 1024,
+  "grpc.max_send_message_length": 16 * 1024 * 1024,
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_permit_without_calls": 1,
+};
+
+function metadataOf(opts: CallOptions | undefined): grpc.Metadata {
+  const md = new grpc.Metadata();
+  if (opts?.metadata) for (const [k, v] of Object.entries(opts.metadata)) md.set(k, v);
+  return md;
+}
+
+function callOptionsOf(opts: CallOptions | undefined): grpc.CallOptions {
+  return opts?.timeoutMs ? { deadline: Date.now() + opts.timeoutMs } : {};
+}
+
+/** Turns a grpc-js readable call into an async iterable that cancels the call on early exit. */
+async function* readStream<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>, signal?: AbortSignal): AsyncIterable<T> {
+  const onAbort = () => call.cancel();
+  signal?.addEventListener("abort", onAbort);
+  let finished = false;
+  try {
+    for await (const msg of call as AsyncIterable<T>) yield msg;
+    finished = true;
+  } catch (err) {
+    finished = true;
+    throw PrismError.from(err);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    if (!finished) call.cancel();
+  }
+}
+
+async function writeAll(call: grpc.ClientWritableStream<unknown>, source: AsyncIterable<unknown>): Promise<void> {
+  try {
+    for await (const msg of source) {
+      if (!call.write(msg)) await new Promise((r) => call.once("drain", r));
+    }
+    call.end();
+  } catch {
+    call.cancel();
+  }
+}
+
+export interface ClientHandle<S> {
+  /** The typed promise client. */
+  readonly client: ServiceClient<S>;
+  /** The underlying grpc-js client (for waitForReady or channel state). */
+  readonly raw: grpc.Client;
+  close(): void;
+}
+
+/**
+ * Creates a typed client for any generated service, on a new channel or on the
+ * channel of an existing client (so several services share one connection).
+ */
+export function createClient<S extends DescService>(
+  service: S,
+  target: string | grpc.Client,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): ClientHandle<S> {
+  const def = serviceDefinition(service);
+  const raw =
+    typeof target === "string"
+      ? new grpc.Client(target, credentials, channelOptions)
+      : new grpc.Client("unused", credentials, { channelOverride: target.getChannel() });
+  const client: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    const m = def[method.localName]!;
+    const { path, requestSerialize: ser, responseDeserialize: de } = m;
+    switch (method.methodKind) {
+      case "unary":
+        client[method.localName] = (req: unknown, opts?: CallOptions) =>
+          new Promise((resolve, reject) => {
+            const call = raw.makeUnaryRequest(path, ser, de, req, metadataOf(opts), callOptionsOf(opts), (err, res) => {
+              opts?.signal?.removeEventListener("abort", onAbort);
+              if (err) reject(PrismError.from(err));
+              else resolve(res);
+            });
+            const onAbort = () => call.cancel();
+            opts?.signal?.addEventListener("abort", onAbort);
+          });
+        break;
+      case "server_streaming":
+        client[method.localName] = (req: unknown, opts?: CallOptions) =>
+          readStream(raw.makeServerStreamRequest(path, ser, de, req, metadataOf(opts), callOptionsOf(opts)), opts?.signal);
+        break;
+      case "bidi_streaming":
+        client[method.localName] = (reqs: AsyncIterable<unknown>, opts?: CallOptions) => {
+          const call = raw.makeBidiStreamRequest(path, ser, de, metadataOf(opts), callOptionsOf(opts));
+          void writeAll(call, reqs);
+          return readStream(call, opts?.signal);
+        };
+        break;
+      case "client_streaming":
+        client[method.localName] = (reqs: AsyncIterable<unknown>, opts?: CallOptions) =>
+          new Promise((resolve, reject) => {
+            const call = raw.makeClientStreamRequest(path, ser, de, metadataOf(opts), callOptionsOf(opts), (err, res) =>
+              err ? reject(PrismError.from(err)) : resolve(res),
+            );
+            void writeAll(call, reqs);
+          });
+        break;
+    }
+  }
+  return { client: client as ServiceClient<S>, raw, close: () => raw.close() };
+}

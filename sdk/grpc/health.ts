@@ -1,0 +1,68 @@
+import type * as grpc from "@grpc/grpc-js";
+import { Health, HealthCheckResponse_ServingStatus as Serving } from "../../proto/gen/grpc/health/v1/health_pb";
+import { Code, PrismError } from "./errors";
+import { addService } from "./server";
+
+export { Serving };
+
+/**
+ * The standard grpc.health.v1 service. "" is the whole server; each registered
+ * service name may carry its own status. Watch streams every change.
+ */
+export class HealthService {
+  private readonly statuses = new Map<string, Serving>();
+  private readonly watchers = new Set<(service: string, status: Serving) => void>();
+
+  constructor(initial: Serving = Serving.NOT_SERVING) {
+    this.statuses.set("", initial);
+  }
+
+  set(service: string, status: Serving): void {
+    if (this.statuses.get(service) === status) return;
+    this.statuses.set(service, status);
+    for (const w of this.watchers) w(service, status);
+  }
+
+  /** Sets every known service (and the server) at once, as on shutdown. */
+  setAll(status: Serving): void {
+    for (const s of [...this.statuses.keys()]) this.set(s, status);
+  }
+
+  get(service: string): Serving | undefined {
+    return this.statuses.get(service);
+  }
+
+  addTo(server: grpc.Server): void {
+    addService(server, Health, {
+      check: (req) => {
+        const status = this.statuses.get(req.service);
+        if (status === undefined) throw new PrismError(Code.NOT_FOUND, `unknown service ${req.service}`);
+        return { status };
+      },
+      watch: (req, ctx) => this.watch(req.service, ctx.signal),
+    });
+  }
+
+  private async *watch(service: string, signal: AbortSignal): AsyncIterable<{ status: Serving }> {
+    const queue: Serving[] = [this.statuses.get(service) ?? Serving.SERVICE_UNKNOWN];
+    let wake: (() => void) | undefined;
+    const w = (s: string, status: Serving) => {
+      if (s !== service) return;
+      queue.push(status);
+      wake?.();
+    };
+    const onAbort = () => wake?.();
+    this.watchers.add(w);
+    signal.addEventListener("abort", onAbort);
+    try {
+      while (!signal.aborted) {
+        while (queue.length > 0) yield { status: queue.shift()! };
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      this.watchers.delete(w);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type * as grpc from "@grpc/grpc-js";
+import { type CallContext, namespaceOf } from "./context";
+import { serviceDefinition } from "./definition";
+import { PrismError } from "./errors";
+import { chain, isAsyncIterable, type CallHandler, type Interceptor, type ServerCall } from "./interceptor";
+import type { ServiceImpl } from "./types";
+
+type AnyHandler = (req: unknown, ctx: CallContext) => unknown;
+
+function deadlineMs(d: grpc.Deadline): number {
+  if (d instanceof Date) return d.getTime();
+  return d;
+}
+
+interface SurfaceCall {
+  readonly metadata: grpc.Metadata;
+  getDeadline(): grpc.Deadline;
+  on(event: "cancelled", listener: () => void): unknown;
+}
+
+function contextOf(call: SurfaceCall, path: string): { ctx: CallContext; abort: AbortController } {
+  const abort = new AbortController();
+  call.on("cancelled", () => abort.abort());
+  const ctx: CallContext = {
+    path,
+    metadata: call.metadata,
+    signal: abort.signal,
+    deadline: deadlineMs(call.getDeadline()),
+    namespace: namespaceOf(call.metadata),
+  };
+  return { ctx, abort };
+}
+
+/** Writes a response stream to a grpc-js call, honouring back-pressure and cancellation. */
+async function pump(
+  call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
+  source: AsyncIterable<unknown>,
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    for await (const msg of source) {
+      if (signal.aborted) return;
+      if (!call.write(msg)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            call.off("drain", done);
+            signal.removeEventListener("abort", done);
+            resolve();
+          };
+          call.on("drain", done);
+          signal.addEventListener("abort", done);
+        });
+      }
+    }
+    if (!signal.aborted) call.end();
+  } catch (err) {
+    if (!signal.aborted) call.emit("error", PrismError.from(err).toStatus());
+  }
+}
+
+/**
+ * Registers a generated service on a grpc-js server. Every call passes through the
+ * interceptors; anything a handler throws becomes a gRPC status via PrismError.
+ */
+export function addService<S extends DescService>(
+  server: grpc.Server,
+  service: S,
+  impl: ServiceImpl<S>,
+  interceptors: readonly Interceptor[] = [],
+): void {
+  const def = serviceDefinition(service);
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const fn = (impl as Record<string, AnyHandler>)[method.localName];
+    if (typeof fn !== "function") continue;
+    const path = def[method.localName]!.path;
+    const invoke: CallHandler = (call) => fn.call(impl, call.request, call.ctx) as ReturnType<CallHandler>;
+    const handler = chain(invoke, interceptors);
+    switch (method.methodKind) {
+      case "unary":
+        handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+          const { ctx } = contextOf(call, path);
+          const sc: ServerCall = { method, ctx, request: call.request };
+          let result;
+          try {
+            result = handler(sc) as Promise<unknown>;
+          } catch (err) {
+            cb(PrismError.from(err).toStatus() as grpc.ServiceError);
+            return;
+          }
+          Promise.resolve(result).then(
+            (res) => cb(null, res),
+            (err) => cb(PrismError.from(err).toStatus() as grpc.ServiceError),
+          );
+        };
+        break;
+      case "server_streaming":
+        handlers[method.localName] = (call: grpc.ServerWritableStream<unknown, unknown>) => {
+          const { ctx } = contextOf(call, path);
+          runStream(call, handler, { method, ctx, request: call.request }, ctx.signal);
+        };
+        break;
+      case "bidi_streaming":
+        handlers[method.localName] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+          const { ctx } = contextOf(call, path);
+          runStream(call, handler, { method, ctx, request: call }, ctx.signal);
+        };
+        break;
+      case "client_streaming":
+        handlers[method.localName] = (call: grpc.ServerReadableStream<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+          const { ctx } = contextOf(call, path);
+          Promise.resolve()
+            .then(() => handler({ method, ctx, request: call }))
+            .then(
+              (res) => cb(null, res),
+              (err) => cb(PrismError.from(err).toStatus() as grpc.ServiceError),
+            );
+        };
+        break;
+    }
+  }
+  server.addService(def, handlers);
+}
+
+function runStream(
+  call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
+  handler: CallHandler,
+  sc: ServerCall,
+  signal: AbortSignal,
+): void {
+  let out;
+  try {
+    out = handler(sc);
+  } catch (err) {
+    call.emit("error", PrismError.from(err).toStatus());
+    return;
+  }
+  if (isAsyncIterable(out)) {
+    void pump(call, out, signal);
+  } else {
+    Promise.resolve(out).then(
+      () => call.end(),
+      (err) => call.emit("error", PrismError.from(err).toStatus()),
+    );
+  }
+}

@@ -1,0 +1,98 @@
+import { ProxyControlPlane, type ProxyCommand } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
+import type { PatternMessage } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { PatternMessageSchema } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
+import { createClient } from "../grpc/client";
+import type { Logger } from "../observability/logger";
+import { lifecycleHandlers } from "./lifecycle_service";
+import type { PatternRuntime } from "./runtime";
+
+type Outgoing = MessageInitShape<typeof PatternMessageSchema>;
+
+/** Heartbeats tell the proxy the pattern is alive between health checks. */
+const HEARTBEAT_MS = 5_000;
+
+/**
+ * Dials the proxy's ProxyControlPlane, registers, and obeys the lifecycle commands
+ * sent down the stream. When the stream is lost (the proxy died), calls onLost so
+ * the pattern exits rather than live on as an orphan.
+ */
+export async function runControlPlane(
+  proxyAddr: string,
+  rt: PatternRuntime,
+  logger: Logger,
+  onShutdown: (reason: string) => void,
+): Promise<void> {
+  const handle = createClient(ProxyControlPlane, proxyAddr);
+  const outbox: Outgoing[] = [];
+  let wake: (() => void) | undefined;
+  let closed = false;
+  const send = (m: Outgoing) => {
+    outbox.push(m);
+    wake?.();
+  };
+  async function* outgoing(): AsyncIterable<Outgoing> {
+    while (!closed) {
+      while (outbox.length > 0) yield outbox.shift()!;
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+  }
+  const handlers = lifecycleHandlers(rt, onShutdown);
+  send({
+    correlationId: "register",
+    message: {
+      case: "register",
+      value: { patternName: rt.def.name, patternVersion: rt.def.version, processId: process.pid, metadata: rt.patternMetadata() },
+    },
+  });
+  const heartbeat = setInterval(async () => {
+    const h = await rt.health();
+    send({ correlationId: "", message: { case: "heartbeat", value: { timestamp: BigInt(Date.now()), status: h.status } } });
+  }, HEARTBEAT_MS);
+  heartbeat.unref?.();
+
+  const answer = async (cmd: ProxyCommand): Promise<Outgoing | undefined> => {
+    const id = cmd.correlationId;
+    const c = cmd.command;
+    switch (c.case) {
+      case "registerAck":
+        if (!c.value.success) throw new Error(`proxy refused registration: ${c.value.error}`);
+        logger.info("registered with proxy", { instance_id: c.value.instanceId });
+        return undefined;
+      case "initialize":
+        return { correlationId: id, message: { case: "initializeResponse", value: await handlers.initialize(c.value) } };
+      case "start":
+        return { correlationId: id, message: { case: "startResponse", value: handlers.start() } };
+      case "healthCheck":
+        return { correlationId: id, message: { case: "healthResponse", value: await handlers.healthCheck() } };
+      case "drain":
+        return { correlationId: id, message: { case: "drainResponse", value: await handlers.drain(c.value) } };
+      case "stop":
+        return { correlationId: id, message: { case: "stopResponse", value: await handlers.stop(c.value) } };
+      case "shutdown":
+        onShutdown(`proxy shutdown: ${c.value.reason}`);
+        return undefined;
+      default:
+        return undefined;
+    }
+  };
+
+  try {
+    for await (const cmd of handle.client.managePattern(outgoing())) {
+      answer(cmd).then(
+        (reply) => reply && send(reply),
+        (err) => logger.error("control command failed", { err }),
+      );
+    }
+    logger.warn("proxy closed the control stream");
+  } catch (err) {
+    logger.warn("control stream to proxy lost", { err });
+  } finally {
+    closed = true;
+    wake?.();
+    clearInterval(heartbeat);
+    handle.close();
+  }
+  onShutdown("control stream lost");
+}

@@ -1,0 +1,224 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import type { Tracer } from "@opentelemetry/api";
+import { createHash } from "node:crypto";
+import {
+  HealthStatus,
+  PatternMetadataSchema,
+  type PatternMetadata,
+} from "../../proto/gen/prism/interfaces/lifecycle_pb";
+import { validate } from "../config/schema";
+import type { Driver, HealthReport } from "../drivers/interfaces";
+import { instrumentDriver, type DriverMetrics } from "../drivers/instrument";
+import { Code, PrismError } from "../grpc/errors";
+import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
+import type { Logger } from "../observability/logger";
+import { DriverSlot } from "../services/binding";
+import { DEFAULT_LIMITS, type Limits } from "../services/limits";
+import type { PatternDefinition } from "./pattern";
+
+export type RuntimeState = "idle" | "initialized" | "serving" | "draining" | "stopped";
+
+export interface RuntimeDeps {
+  logger: Logger;
+  driverMetrics: DriverMetrics;
+  tracer?: Tracer;
+  /** Where the config came from, for error messages. */
+  configFile: string;
+  lineOf?: (path: readonly (string | number)[]) => number | undefined;
+}
+
+/** Keys of a pattern's config that the SDK consumes itself. */
+const sdkConfigSchema = {
+  type: "object",
+  fields: {
+    max_key_size: { type: "bytes", default: DEFAULT_LIMITS.maxKeyBytes },
+    max_value_size: { type: "bytes", default: DEFAULT_LIMITS.maxValueBytes },
+    max_batch_size: { type: "integer", min: 1, default: DEFAULT_LIMITS.maxBatchSize },
+    namespace: { type: "string", default: "" },
+  },
+} as const;
+
+const healthStatusOf: Record<HealthReport["status"], HealthStatus> = {
+  healthy: HealthStatus.HEALTHY,
+  degraded: HealthStatus.DEGRADED,
+  unhealthy: HealthStatus.UNHEALTHY,
+};
+
+/**
+ * The state of one pattern instance: its driver, its lifecycle state and the
+ * calls in flight. Data services reach the driver through `slot`; the `gate`
+ * interceptor refuses data calls unless the pattern is serving.
+ */
+export class PatternRuntime<D extends Driver = Driver> {
+  state: RuntimeState = "idle";
+  readonly slot = new DriverSlot<D>();
+  /** Shared with every binding; updated in place on Initialize. */
+  readonly limits: Limits = { ...DEFAULT_LIMITS };
+  dataEndpoint = "";
+  namespace = "";
+  private inflight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private readonly streams = new Set<AbortController>();
+  private readonly metadata: PatternMetadata;
+
+  constructor(
+    readonly def: PatternDefinition<D>,
+    private readonly deps: RuntimeDeps,
+  ) {
+    this.metadata = create(PatternMetadataSchema, {
+      name: def.name,
+      version: def.version,
+      interfaces: def.bindings.map((b) => ({
+        name: b.service.typeName,
+        protoFile: `${b.service.file.name}.proto`,
+        version: "v1",
+        protoHash: createHash("sha256").update(toBinary(FileDescriptorProtoSchema, b.service.file.proto)).digest("hex"),
+        metadata: { interface: b.interfaceName },
+      })),
+      extra: {},
+    });
+  }
+
+  /** Pattern name, version and the interfaces it serves. */
+  patternMetadata(): PatternMetadata {
+    return this.metadata;
+  }
+
+  /** Builds the driver from configuration. Initializing twice keeps the first driver. */
+  async initialize(config: Record<string, unknown>): Promise<void> {
+    if (this.state !== "idle") {
+      this.deps.logger.debug("initialize ignored: already initialized", { state: this.state });
+      return;
+    }
+    const { max_key_size, max_value_size, max_batch_size, namespace, ...driverConfig } = config;
+    const sdk = validate<{ max_key_size: number; max_value_size: number; max_batch_size: number; namespace: string }>(
+      { max_key_size, max_value_size, max_batch_size, namespace },
+      sdkConfigSchema,
+      { file: this.deps.configFile, lineOf: this.deps.lineOf },
+    );
+    this.limits.maxKeyBytes = sdk.max_key_size;
+    this.limits.maxValueBytes = sdk.max_value_size;
+    this.limits.maxBatchSize = sdk.max_batch_size;
+    this.namespace = sdk.namespace;
+    const driver = await this.def.create(driverConfig, {
+      logger: this.deps.logger,
+      namespace: sdk.namespace,
+      configFile: this.deps.configFile,
+      lineOf: this.deps.lineOf,
+    });
+    const methods = this.def.bindings.flatMap((b) => b.driverMethods);
+    this.slot.set(
+      instrumentDriver(driver, methods, {
+        driver: this.def.name,
+        dbSystem: this.def.dbSystem ?? this.def.name,
+        metrics: this.deps.driverMetrics,
+        tracer: this.deps.tracer,
+      }),
+    );
+    this.state = "initialized";
+  }
+
+  /** Opens the gate for data calls. */
+  start(): void {
+    if (this.state === "idle") throw new PrismError(Code.FAILED_PRECONDITION, "start before initialize");
+    if (this.state === "initialized") this.state = "serving";
+  }
+
+  get serving(): boolean {
+    return this.state === "serving";
+  }
+
+  /** Refuses data calls unless serving, and counts calls in flight for drain. */
+  gate(): Interceptor {
+    return (next) => (call) => {
+      if (this.state !== "serving") {
+        throw new PrismError(Code.UNAVAILABLE, `pattern ${this.def.name} is ${this.state === "idle" ? "not initialized" : this.state}`);
+      }
+      if (call.method.methodKind !== "unary") return this.trackStream(next, call);
+      this.inflight++;
+      let out;
+      try {
+        out = next(call) as Promise<unknown>;
+      } catch (err) {
+        this.done();
+        throw err;
+      }
+      return out.finally(() => this.done());
+    };
+  }
+
+  /** Streams get a signal that also fires on drain, so they end cleanly rather than hold shutdown. */
+  private trackStream(next: Parameters<Interceptor>[0], call: Parameters<Parameters<Interceptor>[0]>[0]) {
+    const ac = new AbortController();
+    const signal = AbortSignal.any([call.ctx.signal, ac.signal]);
+    this.streams.add(ac);
+    const out = next({ ...call, ctx: { ...call.ctx, signal } });
+    const streams = this.streams;
+    if (!isAsyncIterable(out)) {
+      return (out as Promise<unknown>).finally(() => streams.delete(ac));
+    }
+    return (async function* () {
+      try {
+        for await (const m of out) {
+          if (ac.signal.aborted) return;
+          yield m;
+        }
+      } finally {
+        streams.delete(ac);
+      }
+    })();
+  }
+
+  private done(): void {
+    if (--this.inflight === 0 && this.idleWaiters.length > 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Refuses new data calls, waits (bounded) for unary calls in flight, then ends open streams. */
+  async drain(timeoutMs: number): Promise<{ drained: number; aborted: number }> {
+    if (this.state === "stopped") return { drained: 0, aborted: 0 };
+    this.state = "draining";
+    const waiting = this.inflight;
+    if (this.inflight > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((r) => this.idleWaiters.push(r)),
+        new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    const aborted = this.inflight + this.streams.size;
+    for (const ac of this.streams) ac.abort();
+    this.streams.clear();
+    return { drained: waiting - this.inflight, aborted };
+  }
+
+  /** Closes the driver. */
+  async stop(): Promise<void> {
+    if (this.state === "stopped") return;
+    this.state = "stopped";
+    const driver = this.slot.isSet ? this.slot.current : undefined;
+    this.slot.set(undefined);
+    await driver?.close();
+  }
+
+  /** Lifecycle health: the driver's own report, or why there is none. */
+  async health(): Promise<{ status: HealthStatus; message: string; details: Record<string, string> }> {
+    if (!this.slot.isSet) {
+      return { status: HealthStatus.UNHEALTHY, message: `pattern is ${this.state}`, details: { state: this.state } };
+    }
+    try {
+      const r = await this.slot.current.health();
+      return {
+        status: this.state === "serving" ? healthStatusOf[r.status] : HealthStatus.UNHEALTHY,
+        message: r.message ?? (this.state === "serving" ? "" : `pattern is ${this.state}`),
+        details: { ...r.details, state: this.state },
+      };
+    } catch (err) {
+      return { status: HealthStatus.UNHEALTHY, message: PrismError.from(err).message, details: { state: this.state } };
+    }
+  }
+}
+

@@ -1,0 +1,151 @@
+import { context, propagation, trace, SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  SimpleSpanProcessor,
+  type SpanExporter,
+} from "@opentelemetry/sdk-trace-base";
+import type { Metadata } from "@grpc/grpc-js";
+import { PrismError } from "../grpc/errors";
+import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
+
+export type TraceExporterKind = "stdout" | "otlp" | "none";
+
+export interface TracingOptions {
+  serviceName: string;
+  serviceVersion: string;
+  exporter: TraceExporterKind;
+  /** OTLP/HTTP traces URL; defaults to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://127.0.0.1:4318/v1/traces. */
+  otlpEndpoint?: string;
+}
+
+/** Tracing for one process: a provider, an exporter, W3C propagation and an AsyncLocalStorage context. */
+export class Tracing {
+  readonly tracer: Tracer;
+  private readonly provider: BasicTracerProvider;
+
+  constructor(opts: TracingOptions) {
+    const exporter = makeExporter(opts);
+    this.provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ "service.name": opts.serviceName, "service.version": opts.serviceVersion }),
+      spanProcessors: exporter
+        ? [opts.exporter === "stdout" ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)]
+        : [],
+    });
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    trace.setGlobalTracerProvider(this.provider);
+    this.tracer = this.provider.getTracer(opts.serviceName, opts.serviceVersion);
+  }
+
+  /** Exports what is buffered and stops; call once on shutdown. */
+  async shutdown(): Promise<void> {
+    await this.provider.forceFlush();
+    await this.provider.shutdown();
+  }
+
+  /** An interceptor that opens a SERVER span per RPC, child of the caller's traceparent. */
+  interceptor(): Interceptor {
+    const tracer = this.tracer;
+    return (next) => (call) => {
+      const parent = propagation.extract(context.active(), call.ctx.metadata, metadataGetter);
+      const [, service = "", method = ""] = call.ctx.path.split("/");
+      const span = tracer.startSpan(
+        call.ctx.path.slice(1),
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            "rpc.system": "grpc",
+            "rpc.service": service,
+            "rpc.method": method,
+            "prism.namespace": call.ctx.namespace,
+          },
+        },
+        parent,
+      );
+      const ctx = trace.setSpan(parent, span);
+      let out;
+      try {
+        out = context.with(ctx, () => next(call));
+      } catch (err) {
+        endSpan(span, err);
+        throw err;
+      }
+      if (isAsyncIterable(out)) return traceStream(out, span, ctx);
+      return (out as Promise<unknown>).then(
+        (res) => {
+          endSpan(span);
+          return res;
+        },
+        (err) => {
+          endSpan(span, err);
+          throw err;
+        },
+      );
+    };
+  }
+}
+
+/** Reads W3C headers from grpc-js metadata. */
+export const metadataGetter = {
+  get(md: Metadata, key: string): string | undefined {
+    const v = md.get(key)[0];
+    return typeof v === "string" ? v : undefined;
+  },
+  keys(md: Metadata): string[] {
+    return Object.keys(md.getMap());
+  },
+};
+
+/** Writes W3C headers of the active context into a plain header record. */
+export function injectTraceHeaders(into: Record<string, string>): Record<string, string> {
+  propagation.inject(context.active(), into);
+  return into;
+}
+
+function endSpan(span: Span, err?: unknown): void {
+  if (err !== undefined) {
+    const e = PrismError.from(err);
+    span.setAttribute("rpc.grpc.status_code", e.code);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
+  } else {
+    span.setAttribute("rpc.grpc.status_code", 0);
+  }
+  span.end();
+}
+
+async function* traceStream(src: AsyncIterable<unknown>, span: Span, ctx: ReturnType<typeof context.active>): AsyncIterable<unknown> {
+  const it = context.with(ctx, () => src[Symbol.asyncIterator]());
+  let failure: unknown;
+  try {
+    while (true) {
+      const r = await context.with(ctx, () => it.next());
+      if (r.done) return;
+      yield r.value;
+    }
+  } catch (err) {
+    failure = err;
+    throw err;
+  } finally {
+    if (failure === undefined) await it.return?.();
+    endSpan(span, failure);
+  }
+}
+
+function makeExporter(opts: TracingOptions): SpanExporter | undefined {
+  switch (opts.exporter) {
+    case "stdout":
+      return new ConsoleSpanExporter();
+    case "otlp":
+      return new OTLPTraceExporter({
+        url: opts.otlpEndpoint ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? "http://127.0.0.1:4318/v1/traces",
+      });
+    case "none":
+      return undefined;
+  }
+}

@@ -1,0 +1,135 @@
+import * as grpc from "@grpc/grpc-js";
+import { LifecycleInterface } from "../proto/gen/prism/interfaces/lifecycle_pb";
+import { Health } from "../proto/gen/grpc/health/v1/health_pb";
+import { loadSettings, USAGE, type ProcessSettings } from "./config/settings";
+import { ConfigError } from "./config/yaml";
+import type { Driver } from "./drivers/interfaces";
+import { DriverMetrics } from "./drivers/instrument";
+import { HealthService, Serving } from "./grpc/health";
+import type { Interceptor } from "./grpc/interceptor";
+import { addReflection } from "./grpc/reflection";
+import { addService } from "./grpc/server";
+import { bindServer, serverOptions, stopServer } from "./grpc/server_factory";
+import { runControlPlane } from "./lifecycle/control_plane_client";
+import { lifecycleService } from "./lifecycle/lifecycle_service";
+import type { PatternDefinition } from "./lifecycle/pattern";
+import { PatternRuntime } from "./lifecycle/runtime";
+import { shutdownController, EXIT_ERROR } from "./lifecycle/shutdown";
+import { startHttpServer } from "./observability/http_server";
+import { createLogger, type Logger } from "./observability/logger";
+import { Metrics } from "./observability/metrics";
+import { Tracing } from "./observability/tracing";
+
+/** Host the gRPC server binds; the advertised data endpoint uses PRISM_ADVERTISE_HOST. */
+const BIND_HOST = process.env.PRISM_GRPC_HOST ?? "0.0.0.0";
+const ADVERTISE_HOST = process.env.PRISM_ADVERTISE_HOST ?? "127.0.0.1";
+
+/** A pattern process that is up: what tests and embedders may want to reach. */
+export interface RunningPattern<D extends Driver> {
+  readonly runtime: PatternRuntime<D>;
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  readonly settings: ProcessSettings;
+  shutdown(reason: string): void;
+}
+
+/**
+ * The one entry a pattern's main calls: reads flags/env/config, starts logging,
+ * metrics, tracing, the gRPC server (data services, lifecycle, health,
+ * reflection) and the HTTP endpoints, then either serves at once (run directly)
+ * or registers with the proxy (--proxy-addr). Exits on SIGTERM/SIGINT.
+ */
+export async function serve<D extends Driver>(def: PatternDefinition<D>, argv = process.argv.slice(2)): Promise<RunningPattern<D>> {
+  let settings;
+  try {
+    settings = await loadSettings(argv);
+  } catch (err) {
+    process.stderr.write(`${def.name}: ${(err as Error).message}\n${USAGE}\n`);
+    process.exit(EXIT_ERROR);
+  }
+  if (settings.help) {
+    process.stdout.write(`${def.name} ${def.version}: a Prism pattern.\n${USAGE}\n`);
+    process.exit(0);
+  }
+  const logger = createLogger({
+    level: settings.debug ? "debug" : "info",
+    format: settings.logFormat,
+    fields: { component: def.name, pid: process.pid },
+  });
+  try {
+    return await start(def, settings, logger);
+  } catch (err) {
+    logger.error(err instanceof ConfigError ? "invalid configuration" : "failed to start", { err });
+    process.exit(EXIT_ERROR);
+  }
+}
+
+async function start<D extends Driver>(def: PatternDefinition<D>, settings: ProcessSettings, logger: Logger): Promise<RunningPattern<D>> {
+  const metrics = new Metrics({ name: def.name, version: def.version });
+  const tracing = settings.enableTracing
+    ? new Tracing({ serviceName: def.name, serviceVersion: def.version, exporter: settings.traceExporter })
+    : undefined;
+  const runtime = new PatternRuntime<D>(def, {
+    logger,
+    driverMetrics: new DriverMetrics(metrics.registry),
+    tracer: tracing?.tracer,
+    configFile: settings.configFile ?? "config",
+    lineOf: settings.source?.lineOf,
+  });
+  const health = new HealthService(Serving.NOT_SERVING);
+  const server = new grpc.Server(serverOptions);
+  const observe: Interceptor[] = [metrics.interceptor(), ...(tracing ? [tracing.interceptor()] : [])];
+  const dataInterceptors = [...observe, runtime.gate()];
+  for (const b of def.bindings) {
+    addService(server, b.service, b.implement(runtime.slot, runtime.limits), dataInterceptors);
+    health.set(b.service.typeName, Serving.NOT_SERVING);
+  }
+
+  let httpServer: ReturnType<typeof startHttpServer> | undefined;
+  const shutdown = shutdownController(
+    async () => {
+      health.setAll(Serving.NOT_SERVING);
+      await runtime.drain(Math.max(100, settings.shutdownTimeoutMs - 1000));
+      await stopServer(server, 1000);
+      await runtime.stop();
+      await tracing?.shutdown();
+      httpServer?.stop();
+    },
+    settings.shutdownTimeoutMs,
+    logger,
+  );
+
+  addService(server, LifecycleInterface, lifecycleService(runtime, shutdown), observe);
+  health.addTo(server);
+  addReflection(server, [...def.bindings.map((b) => b.service), LifecycleInterface, Health]);
+
+  const grpcPort = await bindServer(server, BIND_HOST, settings.grpcPort);
+  runtime.dataEndpoint = `${ADVERTISE_HOST}:${grpcPort}`;
+  if (settings.metricsPort > 0) {
+    httpServer = startHttpServer(settings.metricsPort, metrics.registry, {
+      live: () => runtime.state !== "stopped",
+      ready: () => runtime.serving,
+    });
+  }
+  const markServing = () => health.setAll(runtime.serving ? Serving.SERVING : Serving.NOT_SERVING);
+
+  if (settings.proxyAddr) {
+    const proxyAddr = settings.proxyAddr;
+    // Health follows the lifecycle the proxy drives; poll cheaply rather than thread callbacks through.
+    setInterval(markServing, 200).unref();
+    void runControlPlane(proxyAddr, runtime, logger, shutdown);
+  } else {
+    await runtime.initialize(settings.patternConfig);
+    runtime.start();
+    markServing();
+  }
+  process.stdout.write(`${def.name} grpc listening on ${runtime.dataEndpoint}\n`);
+  logger.info("serving", {
+    version: def.version,
+    grpc_port: grpcPort,
+    metrics_port: httpServer?.port ?? 0,
+    proxy_addr: settings.proxyAddr ?? "",
+    tracing: settings.enableTracing ? settings.traceExporter : "off",
+  });
+  return { runtime, grpcPort, metricsPort: httpServer?.port ?? 0, settings, shutdown };
+}
