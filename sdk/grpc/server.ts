@@ -75,7 +75,11 @@ export function addService<S extends DescService>(
     const fn = (impl as Record<string, AnyHandler>)[method.localName];
     if (typeof fn !== "function") continue;
     const path = def[method.localName]!.path;
-    const invoke: CallHandler = (call) => fn.call(impl, call.request, call.ctx) as ReturnType<CallHandler>;
+    // Interceptors see a promise or a stream whatever the handler returned.
+    const invoke: CallHandler = (call) => {
+      const out = fn.call(impl, call.request, call.ctx);
+      return out instanceof Promise || isAsyncIterable(out) ? out : Promise.resolve(out);
+    };
     const handler = chain(invoke, interceptors);
     switch (method.methodKind) {
       case "unary":

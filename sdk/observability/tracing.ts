@@ -22,6 +22,8 @@ export interface TracingOptions {
   exporter: TraceExporterKind;
   /** OTLP/HTTP traces URL; defaults to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://127.0.0.1:4318/v1/traces. */
   otlpEndpoint?: string;
+  /** Replaces the exporter chosen by kind (tests use an in-memory exporter). */
+  exporterOverride?: SpanExporter;
 }
 
 /** Tracing for one process: a provider, an exporter, W3C propagation and an AsyncLocalStorage context. */
@@ -30,7 +32,7 @@ export class Tracing {
   private readonly provider: BasicTracerProvider;
 
   constructor(opts: TracingOptions) {
-    const exporter = makeExporter(opts);
+    const exporter = opts.exporterOverride ?? makeExporter(opts);
     this.provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ "service.name": opts.serviceName, "service.version": opts.serviceVersion }),
       spanProcessors: exporter
@@ -41,6 +43,11 @@ export class Tracing {
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     trace.setGlobalTracerProvider(this.provider);
     this.tracer = this.provider.getTracer(opts.serviceName, opts.serviceVersion);
+  }
+
+  /** Exports what is buffered now. */
+  flush(): Promise<void> {
+    return this.provider.forceFlush();
   }
 
   /** Exports what is buffered and stops; call once on shutdown. */

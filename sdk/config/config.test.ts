@@ -1,0 +1,100 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseBytes, parseDuration, validate, type Schema } from "./schema";
+import { loadSettings } from "./settings";
+import { ConfigError, parseYaml } from "./yaml";
+
+const schema: Schema = {
+  type: "object",
+  fields: {
+    listen: { type: "string", default: "127.0.0.1:8980" },
+    admin: { type: "object", fields: { port: { type: "integer", min: 0, max: 65535 } } },
+    namespaces: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["name"],
+        fields: { name: { type: "string" }, pattern: { type: "string" }, config: { type: "any" }, timeout: { type: "duration" } },
+      },
+    },
+  },
+};
+
+function check(text: string): unknown {
+  const src = parseYaml(text, "proxy.yaml");
+  return validate(src.value, schema, { file: src.file, lineOf: src.lineOf });
+}
+
+describe("config validation", () => {
+  test("fills defaults and converts durations to ms", () => {
+    expect(check("namespaces:\n  - name: a\n    timeout: 2s\n")).toEqual({
+      listen: "127.0.0.1:8980",
+      admin: {},
+      namespaces: [{ name: "a", timeout: 2000 }],
+    });
+  });
+
+  test("an unknown key names file, key path and line", () => {
+    const err = (() => {
+      try {
+        check("listen: x\nnamespaces:\n  - name: a\n    patern: memstore\n");
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.key).toBe("namespaces[0].patern");
+    expect(err!.line).toBe(4);
+    expect(err!.message).toStartWith("proxy.yaml:4: namespaces[0].patern: unknown key");
+  });
+
+  test("a wrong type names the key and the line", () => {
+    expect(() => check("admin:\n  port: nine\n")).toThrow("proxy.yaml:2: admin.port: must be a number");
+    expect(() => check("admin:\n  port: 70000\n")).toThrow("must be at most 65535");
+    expect(() => check("namespaces:\n  - pattern: x\n")).toThrow("namespaces[0].name: is required");
+  });
+
+  test("YAML syntax errors carry the line", () => {
+    expect(() => parseYaml("a: 1\nb: [1,\n", "bad.yaml")).toThrow(/^bad\.yaml:\d+:/);
+  });
+
+  test("durations and sizes", () => {
+    expect(parseDuration("500ms")).toBe(500);
+    expect(parseDuration("30s")).toBe(30_000);
+    expect(parseDuration(2)).toBe(2000);
+    expect(parseDuration("2 weeks")).toBeUndefined();
+    expect(parseBytes("1MiB")).toBe(1 << 20);
+    expect(parseBytes("4KB")).toBe(4000);
+    expect(parseBytes(-1)).toBeUndefined();
+  });
+});
+
+describe("process settings", () => {
+  test("flags win over PRISM_* env, env over defaults", async () => {
+    const s = await loadSettings(["--grpc-port", "7000"], { PRISM_GRPC_PORT: "7001", PRISM_METRICS_PORT: "9100", PRISM_DEBUG: "true" });
+    expect(s.grpcPort).toBe(7000);
+    expect(s.metricsPort).toBe(9100);
+    expect(s.debug).toBe(true);
+    expect(s.traceExporter).toBe("stdout");
+    expect(s.shutdownTimeoutMs).toBe(30_000);
+  });
+
+  test("config file: lifecycle.shutdown_timeout is the SDK's, the rest is the pattern's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "prism-settings-"));
+    const file = join(dir, "p.yaml");
+    writeFileSync(file, "max_keys: 5\nlifecycle:\n  shutdown_timeout: 2s\n");
+    const s = await loadSettings(["--config", file], {});
+    expect(s.shutdownTimeoutMs).toBe(2000);
+    expect(s.patternConfig).toEqual({ max_keys: 5 });
+    expect(s.source?.lineOf(["max_keys"])).toBe(1);
+  });
+
+  test("bad flags and values are ConfigErrors", async () => {
+    await expect(loadSettings(["--grpc-port", "http"], {})).rejects.toThrow("--grpc-port");
+    await expect(loadSettings(["--trace-exporter", "jaeger"], {})).rejects.toThrow("stdout, otlp, none");
+    await expect(loadSettings(["--no-such-flag"], {})).rejects.toThrow(ConfigError);
+    await expect(loadSettings(["--config", "/nonexistent/x.yaml"], {})).rejects.toThrow("cannot read file");
+  });
+});
