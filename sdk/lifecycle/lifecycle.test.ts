@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { ProxyControlPlane, type PatternMessage, type ProxyCommand } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { DescMethod, MessageInitShape } from "@bufbuild/protobuf";
 import type { ProxyCommandSchema } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import type { Driver, HealthReport, KeyValueBasicDriver } from "../drivers/interfaces";
 import { DriverMetrics } from "../drivers/instrument";
@@ -22,7 +22,7 @@ class SlowDriver implements Driver, KeyValueBasicDriver {
   readonly version = "1.0.0";
   closed = false;
   constructor(readonly config: Record<string, unknown>) {}
-  async set() {
+  async set(_key: string, _value: Uint8Array, _ttl: number) {
     await new Promise((r) => setTimeout(r, 100));
   }
   get = () => undefined;
@@ -49,7 +49,7 @@ const def: PatternDefinition<SlowDriver> = {
 const quiet = createLogger({ level: "error", write: () => {} });
 const newRuntime = () => new PatternRuntime(def, { logger: quiet, driverMetrics: new DriverMetrics(new Registry()), configFile: "test" });
 
-const unaryCall = (method = keyValueBasic.service.method.set): ServerCall => ({
+const unaryCall = (method: DescMethod = keyValueBasic.service.method.set): ServerCall => ({
   method,
   ctx: { path: "/x", metadata: new grpc.Metadata(), signal: new AbortController().signal, deadline: Infinity, namespace: "default" },
   request: {},
