@@ -1,0 +1,252 @@
+import type {
+  BatchSetEntry,
+  KeyValueBasicDriver,
+  KeyValueBatchDriver,
+  KeyValueScanDriver,
+  KeyValueTTLDriver,
+  ScanEntry,
+  ScanOptions,
+} from "../sdk/drivers/interfaces";
+import { resourceExhausted } from "../sdk/grpc/errors";
+import { ownedBytes } from "./bytes";
+import { lowerBound, SortedKeys, upperBound } from "./sorted_keys";
+import { TtlIndex } from "./ttl_index";
+
+interface Entry {
+  value: Uint8Array;
+  /** Unix ms at which the key expires; 0 = never. */
+  expiresAt: number;
+}
+
+/**
+ * The key-value part of the in-memory store: values with optional expiry,
+ * prefix scans with a stable cursor, batches, and a `max_keys` bound.
+ * Expired keys vanish on access (lazy expiry) and are reclaimed by `sweep`,
+ * which the owner calls from one periodic timer; no timer per key.
+ * Values handed out must not be mutated by callers.
+ */
+export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver {
+  private readonly map = new Map<string, Entry>();
+  private readonly expiries = new TtlIndex();
+  private readonly order = new SortedKeys((k) => this.map.has(k));
+  /** Entries whose expiresAt is not 0 (so the heap's stale share is known). */
+  private expiring = 0;
+  private expiredTotal = 0;
+
+  constructor(readonly maxKeys: number) {}
+
+  /** Keys held, including expired ones not yet reclaimed (call sweep first for an exact figure). */
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Keys with an expiry. */
+  get withTtl(): number {
+    return this.expiring;
+  }
+
+  /** Keys removed because their TTL ran out, since start. */
+  get expired(): number {
+    return this.expiredTotal;
+  }
+
+  set(key: string, value: Uint8Array, ttlSeconds: number): void {
+    const at = ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0;
+    const e = this.map.get(key);
+    if (e !== undefined) {
+      // Overwrite (even of an expired, unreclaimed entry) replaces value and TTL and needs no room.
+      if (e.expiresAt !== 0) this.expiring--;
+      e.value = ownedBytes(value);
+      e.expiresAt = at;
+    } else {
+      if (this.map.size >= this.maxKeys) this.makeRoom(1);
+      this.map.set(key, { value: ownedBytes(value), expiresAt: at });
+      this.order.added(key);
+    }
+    if (at !== 0) this.trackExpiry(key, at);
+  }
+
+  get(key: string): Uint8Array | undefined {
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    if (e.expiresAt !== 0 && e.expiresAt <= Date.now()) {
+      this.remove(key, e, true);
+      return undefined;
+    }
+    return e.value;
+  }
+
+  delete(key: string): boolean {
+    const e = this.live(key);
+    if (e === undefined) return false;
+    this.remove(key, e, false);
+    return true;
+  }
+
+  exists(key: string): boolean {
+    return this.live(key) !== undefined;
+  }
+
+  expire(key: string, ttlSeconds: number): boolean {
+    const e = this.live(key);
+    if (e === undefined) return false;
+    if (ttlSeconds <= 0) {
+      this.remove(key, e, false);
+      return true;
+    }
+    if (e.expiresAt !== 0) this.expiring--;
+    e.expiresAt = Date.now() + ttlSeconds * 1000;
+    this.trackExpiry(key, e.expiresAt);
+    return true;
+  }
+
+  getTTL(key: string): number {
+    const e = this.live(key);
+    if (e === undefined) return -2;
+    if (e.expiresAt === 0) return -1;
+    // Rounded up, so a fresh key with TTL 10 reports 10 and a live key never reports 0.
+    return Math.ceil((e.expiresAt - Date.now()) / 1000);
+  }
+
+  persist(key: string): boolean {
+    const e = this.live(key);
+    if (e === undefined || e.expiresAt === 0) return false;
+    e.expiresAt = 0;
+    this.expiring--;
+    return true;
+  }
+
+  /**
+   * Entries in key order (UTF-16 code units) from after the cursor; the cursor is
+   * the last key of the previous page, so pages never overlap or skip a key that
+   * exists throughout, even while keys are added.
+   */
+  *scan(opts: ScanOptions): Iterable<ScanEntry> {
+    const keys = this.order.snapshot();
+    const { prefix, limit, withValues, signal } = opts;
+    let i = lowerBound(keys, prefix);
+    if (opts.cursor !== "") i = Math.max(i, upperBound(keys, opts.cursor));
+    const now = Date.now();
+    let held: ScanEntry | undefined;
+    let sent = 0;
+    for (; i < keys.length && !signal.aborted; i++) {
+      const key = keys[i]!;
+      if (!key.startsWith(prefix)) break;
+      const e = this.map.get(key);
+      if (e === undefined) continue;
+      if (e.expiresAt !== 0 && e.expiresAt <= now) {
+        this.remove(key, e, true);
+        continue;
+      }
+      if (held !== undefined) {
+        // Another entry follows `held`: if held completes the page, it carries the cursor.
+        if (limit > 0 && sent + 1 === limit) {
+          held.nextCursor = held.key;
+          yield held;
+          return;
+        }
+        yield held;
+        sent++;
+      }
+      held = withValues ? { key, value: e.value } : { key };
+    }
+    if (held !== undefined && !signal.aborted) yield held;
+  }
+
+  count(prefix: string): number {
+    this.sweep(Date.now(), Infinity);
+    if (prefix === "") return this.map.size;
+    const keys = this.order.snapshot();
+    let n = 0;
+    for (let i = lowerBound(keys, prefix); i < keys.length; i++) {
+      const key = keys[i]!;
+      if (!key.startsWith(prefix)) break;
+      if (this.map.has(key)) n++;
+    }
+    return n;
+  }
+
+  /** All or nothing with respect to capacity: refused whole when the new keys do not fit. */
+  batchSet(entries: BatchSetEntry[]): void {
+    if (this.map.size + entries.length > this.maxKeys) {
+      const fresh = this.newKeys(entries);
+      if (this.map.size + fresh > this.maxKeys) {
+        this.sweep(Date.now(), Infinity);
+        const after = this.newKeys(entries);
+        if (this.map.size + after > this.maxKeys) throw this.full(after);
+      }
+    }
+    for (const e of entries) this.set(e.key, e.value, e.ttlSeconds);
+  }
+
+  batchGet(keys: string[]): (Uint8Array | undefined)[] {
+    return keys.map((k) => this.get(k));
+  }
+
+  batchDelete(keys: string[]): boolean[] {
+    return keys.map((k) => this.delete(k));
+  }
+
+  /**
+   * Reclaims keys whose TTL ran out before `now`, at most `limit` heap entries
+   * (stale ones included). Returns true when nothing due is left.
+   */
+  sweep(now: number, limit: number): boolean {
+    this.expiries.popDue(now, limit, (key, at) => {
+      const e = this.map.get(key);
+      if (e !== undefined && e.expiresAt === at) this.remove(key, e, true);
+    });
+    return this.expiries.peekAt() > now;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.expiries.clear();
+    this.order.clear();
+    this.expiring = 0;
+  }
+
+  private live(key: string): Entry | undefined {
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    if (e.expiresAt !== 0 && e.expiresAt <= Date.now()) {
+      this.remove(key, e, true);
+      return undefined;
+    }
+    return e;
+  }
+
+  private remove(key: string, e: Entry, expired: boolean): void {
+    this.map.delete(key);
+    this.order.removed();
+    if (e.expiresAt !== 0) this.expiring--;
+    if (expired) this.expiredTotal++;
+  }
+
+  private trackExpiry(key: string, at: number): void {
+    this.expiring++;
+    this.expiries.push(at, key);
+    // Overwrites, persists and deletes leave stale heap entries; drop them once they dominate.
+    if (this.expiries.size > 1024 + 2 * this.expiring) {
+      this.expiries.compact((k, a) => this.map.get(k)?.expiresAt === a);
+    }
+  }
+
+  /** Reclaims expired keys when the store is full; throws RESOURCE_EXHAUSTED if that is not enough. */
+  private makeRoom(needed: number): void {
+    this.sweep(Date.now(), Infinity);
+    if (this.map.size + needed > this.maxKeys) throw this.full(needed);
+  }
+
+  private newKeys(entries: BatchSetEntry[]): number {
+    const fresh = new Set<string>();
+    for (const e of entries) if (!this.map.has(e.key)) fresh.add(e.key);
+    return fresh.size;
+  }
+
+  private full(needed: number) {
+    return resourceExhausted(
+      `memstore is full: ${this.map.size} of max_keys ${this.maxKeys} keys in use, ${needed} more requested; delete keys or raise max_keys`,
+    );
+  }
+}

@@ -1,0 +1,184 @@
+import type {
+  BatchSetEntry,
+  Driver,
+  HealthReport,
+  KeyValueBasicDriver,
+  KeyValueBatchDriver,
+  KeyValueScanDriver,
+  KeyValueTTLDriver,
+  ListDriver,
+  PubSubDriver,
+  PubSubMessage,
+  ScanEntry,
+  ScanOptions,
+  StreamDriver,
+  StreamReadOptions,
+  StreamRecordData,
+  SubscribeOptions,
+} from "../sdk/drivers/interfaces";
+import type { MemStoreConfig } from "./config";
+import { KvStore } from "./kv_store";
+import { ListStore } from "./list_store";
+import { PubSubHub } from "./pubsub_hub";
+import { StreamLog } from "./stream_log";
+
+/** Defaults of config.ts, for embedding and tests. */
+export const DEFAULT_MEMSTORE_CONFIG: MemStoreConfig = {
+  maxKeys: 10_000,
+  maxLists: 10_000,
+  sweepIntervalMs: 1_000,
+  sweepLimit: 10_000,
+  subscriberBuffer: 1_000,
+  maxStreamRecords: 100_000,
+};
+
+/** Per-topic drop counts shown in health details, highest first. */
+const TOPICS_IN_HEALTH = 20;
+
+/**
+ * The in-memory driver: every driver interface of the SDK, in one process and
+ * without dependencies. Key-value, lists, pub/sub and streams are separate
+ * parts; this class wires them together, runs the one expiry timer and reports
+ * health (degraded at capacity).
+ */
+export class MemStore
+  implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, ListDriver, PubSubDriver, StreamDriver
+{
+  readonly name = "memstore";
+  readonly version = "0.1.0";
+  readonly kv: KvStore;
+  readonly lists: ListStore;
+  readonly pubsub: PubSubHub;
+  readonly streams: StreamLog;
+  private readonly sweeper: ReturnType<typeof setInterval>;
+
+  constructor(readonly config: MemStoreConfig = DEFAULT_MEMSTORE_CONFIG) {
+    this.kv = new KvStore(config.maxKeys);
+    this.lists = new ListStore(config.maxLists);
+    this.pubsub = new PubSubHub(config.subscriberBuffer);
+    this.streams = new StreamLog(config.maxStreamRecords);
+    this.sweeper = setInterval(() => this.kv.sweep(Date.now(), config.sweepLimit), config.sweepIntervalMs);
+    // The store must never keep a process alive on its own.
+    this.sweeper.unref();
+  }
+
+  set(key: string, value: Uint8Array, ttlSeconds: number): void {
+    this.kv.set(key, value, ttlSeconds);
+  }
+  get(key: string): Uint8Array | undefined {
+    return this.kv.get(key);
+  }
+  delete(key: string): boolean {
+    return this.kv.delete(key);
+  }
+  exists(key: string): boolean {
+    return this.kv.exists(key);
+  }
+
+  expire(key: string, ttlSeconds: number): boolean {
+    return this.kv.expire(key, ttlSeconds);
+  }
+  getTTL(key: string): number {
+    return this.kv.getTTL(key);
+  }
+  persist(key: string): boolean {
+    return this.kv.persist(key);
+  }
+
+  scan(opts: ScanOptions): Iterable<ScanEntry> {
+    return this.kv.scan(opts);
+  }
+  count(prefix: string): number {
+    return this.kv.count(prefix);
+  }
+
+  batchSet(entries: BatchSetEntry[]): void {
+    this.kv.batchSet(entries);
+  }
+  batchGet(keys: string[]): (Uint8Array | undefined)[] {
+    return this.kv.batchGet(keys);
+  }
+  batchDelete(keys: string[]): boolean[] {
+    return this.kv.batchDelete(keys);
+  }
+
+  pushLeft(key: string, values: Uint8Array[]): number {
+    return this.lists.pushLeft(key, values);
+  }
+  pushRight(key: string, values: Uint8Array[]): number {
+    return this.lists.pushRight(key, values);
+  }
+  popLeft(key: string, count: number): Uint8Array[] {
+    return this.lists.popLeft(key, count);
+  }
+  popRight(key: string, count: number): Uint8Array[] {
+    return this.lists.popRight(key, count);
+  }
+  length(key: string): number {
+    return this.lists.length(key);
+  }
+  range(key: string, start: number, stop: number): Uint8Array[] {
+    return this.lists.range(key, start, stop);
+  }
+
+  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string): { messageId: string } {
+    return this.pubsub.publish(topic, payload, metadata, key);
+  }
+  subscribe(opts: SubscribeOptions): AsyncIterable<PubSubMessage> {
+    return this.pubsub.subscribe(opts);
+  }
+  unsubscribe(topic: string, subscriberId: string): boolean {
+    return this.pubsub.unsubscribe(topic, subscriberId);
+  }
+
+  append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): { offset: number; partition: number; timestamp: number } {
+    return this.streams.append(stream, payload, metadata, key);
+  }
+  read(opts: StreamReadOptions): AsyncIterable<StreamRecordData> {
+    return this.streams.read(opts);
+  }
+  trim(stream: string, partition: number, beforeOffset: number): number {
+    return this.streams.trim(stream, partition, beforeOffset);
+  }
+
+  /** Degraded while keys or lists are at their bound; details carry every counter worth debugging. */
+  health(): HealthReport {
+    // Expired keys still in the map would overstate `keys` and the capacity state.
+    this.kv.sweep(Date.now(), Infinity);
+    const { maxKeys, maxLists } = this.config;
+    const ps = this.pubsub.stats();
+    const st = this.streams.stats();
+    const details: Record<string, string> = {
+      keys: String(this.kv.size),
+      max_keys: String(maxKeys),
+      keys_with_ttl: String(this.kv.withTtl),
+      expired_keys_total: String(this.kv.expired),
+      lists: String(this.lists.size),
+      max_lists: String(maxLists),
+      list_items: String(this.lists.items),
+      topics: String(ps.topics),
+      subscribers: String(ps.subscribers),
+      published_messages_total: String(ps.published),
+      // Stands in for the counter prism_pubsub_dropped_messages_total{topic}: drivers get no metrics registry.
+      dropped_messages_total: String(ps.dropped),
+      streams: String(st.streams),
+      stream_records: String(st.records),
+      stream_followers: String(st.followers),
+    };
+    const worst = [...ps.droppedByTopic].sort((a, b) => b[1] - a[1]).slice(0, TOPICS_IN_HEALTH);
+    for (const [topic, n] of worst) details[`dropped_messages_total{topic=${JSON.stringify(topic)}}`] = String(n);
+    const full: string[] = [];
+    if (this.kv.size >= maxKeys) full.push(`${this.kv.size} of max_keys ${maxKeys} keys`);
+    if (this.lists.size >= maxLists) full.push(`${this.lists.size} of max_lists ${maxLists} lists`);
+    if (full.length > 0) return { status: "degraded", message: `at capacity: ${full.join(", ")}; new keys are refused`, details };
+    return { status: "healthy", details };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.pubsub.close();
+    this.streams.close();
+    this.kv.clear();
+    this.lists.clear();
+  }
+}
