@@ -1,0 +1,16 @@
+import type { Resilience } from "../sdk/drivers/resilience";
+import type { RedisConnection } from "./connection";
+
+/** What every part of the Redis driver shares: the connection, the breaker/retry guard and the key prefix. */
+export interface RedisContext {
+  readonly conn: RedisConnection;
+  readonly guard: Resilience;
+  /** Put before every key and channel name, so namespaces sharing one Redis never meet. */
+  readonly prefix: string;
+  readonly cluster: boolean;
+}
+
+/** A Buffer view of bytes without copying (ioredis sends Buffers as they are, other views it stringifies). */
+export function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}

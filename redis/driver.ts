@@ -1,0 +1,173 @@
+import type {
+  BatchSetEntry,
+  Driver,
+  HealthReport,
+  KeyValueBasicDriver,
+  KeyValueBatchDriver,
+  KeyValueScanDriver,
+  KeyValueTTLDriver,
+  ListDriver,
+  PubSubDriver,
+  PubSubMessage,
+  ScanEntry,
+  ScanOptions,
+  SubscribeOptions,
+} from "../sdk/drivers/interfaces";
+import { Resilience } from "../sdk/drivers/resilience";
+import type { Logger } from "../sdk/observability/logger";
+import type { RedisConfig } from "./config";
+import { RedisConnection } from "./connection";
+import type { RedisContext } from "./context";
+import { redisError } from "./errors";
+import { RedisKeyValue } from "./kv";
+import { RedisList } from "./list";
+import { RedisPubSub } from "./pubsub";
+import { RedisScan } from "./scan";
+
+export const DRIVER_VERSION = "0.1.0";
+
+/** How long a health check waits for PING before calling Redis unreachable. */
+const HEALTH_PING_MS = 500;
+
+/**
+ * The Redis driver: every interface the pattern serves, on one command connection (plus a subscriber connection
+ * once someone subscribes), behind one circuit breaker.
+ */
+export class RedisDriver
+  implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, ListDriver, PubSubDriver
+{
+  readonly name = "redis";
+  readonly version = DRIVER_VERSION;
+  readonly conn: RedisConnection;
+  readonly guard: Resilience;
+  private readonly kv: RedisKeyValue;
+  private readonly scanner: RedisScan;
+  private readonly list: RedisList;
+  private readonly pubsub: RedisPubSub;
+
+  constructor(
+    readonly config: RedisConfig,
+    private readonly logger: Logger,
+  ) {
+    this.conn = new RedisConnection(config, logger);
+    this.guard = new Resilience({
+      name: `redis ${this.conn.target}`,
+      mapError: (err) => redisError(err, this.conn),
+      failureThreshold: config.breaker.failureThreshold,
+      openDurationMs: config.breaker.openDurationMs,
+      maxAttempts: config.retry.maxAttempts,
+      initialDelayMs: config.retry.initialDelayMs,
+      maxDelayMs: config.retry.maxDelayMs,
+      onStateChange: (from, to) => logger[to === "open" ? "warn" : "info"]("redis circuit breaker", { from, to, target: this.conn.target }),
+    });
+    const ctx: RedisContext = { conn: this.conn, guard: this.guard, prefix: config.keyPrefix, cluster: config.mode === "cluster" };
+    this.kv = new RedisKeyValue(ctx);
+    this.scanner = new RedisScan(ctx, config.scanCount);
+    this.list = new RedisList(ctx);
+    this.pubsub = new RedisPubSub(ctx, config.subscriberBuffer, logger);
+  }
+
+  set(key: string, value: Uint8Array, ttlSeconds: number) {
+    return this.kv.set(key, value, ttlSeconds);
+  }
+  get(key: string) {
+    return this.kv.get(key);
+  }
+  delete(key: string) {
+    return this.kv.delete(key);
+  }
+  exists(key: string) {
+    return this.kv.exists(key);
+  }
+  expire(key: string, ttlSeconds: number) {
+    return this.kv.expire(key, ttlSeconds);
+  }
+  getTTL(key: string) {
+    return this.kv.getTTL(key);
+  }
+  persist(key: string) {
+    return this.kv.persist(key);
+  }
+  batchSet(entries: BatchSetEntry[]) {
+    return this.kv.batchSet(entries);
+  }
+  batchGet(keys: string[]) {
+    return this.kv.batchGet(keys);
+  }
+  batchDelete(keys: string[]) {
+    return this.kv.batchDelete(keys);
+  }
+  scan(opts: ScanOptions): AsyncIterable<ScanEntry> {
+    return this.scanner.scan(opts);
+  }
+  count(prefix: string) {
+    return this.scanner.count(prefix);
+  }
+  pushLeft(key: string, values: Uint8Array[]) {
+    return this.list.pushLeft(key, values);
+  }
+  pushRight(key: string, values: Uint8Array[]) {
+    return this.list.pushRight(key, values);
+  }
+  popLeft(key: string, count: number) {
+    return this.list.popLeft(key, count);
+  }
+  popRight(key: string, count: number) {
+    return this.list.popRight(key, count);
+  }
+  length(key: string) {
+    return this.list.length(key);
+  }
+  range(key: string, start: number, stop: number) {
+    return this.list.range(key, start, stop);
+  }
+  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>) {
+    return this.pubsub.publish(topic, payload, metadata);
+  }
+  subscribe(opts: SubscribeOptions): AsyncIterable<PubSubMessage> {
+    return this.pubsub.subscribe(opts);
+  }
+  unsubscribe(topic: string, subscriberId: string) {
+    return this.pubsub.unsubscribe(topic, subscriberId);
+  }
+
+  /** Waits (bounded) for the first connection; false when Redis is not reachable yet. */
+  connected(timeoutMs: number): Promise<boolean> {
+    return this.conn.waitReady(timeoutMs);
+  }
+
+  /** Healthy when the connection is ready, PING answers and the breaker is closed; unhealthy with the reason otherwise. */
+  async health(): Promise<HealthReport> {
+    const breaker = this.guard.breaker.state;
+    const details: Record<string, string> = {
+      target: this.conn.target,
+      mode: this.config.mode,
+      connection: this.conn.status,
+      circuit: breaker,
+      key_prefix: this.config.keyPrefix,
+      pubsub_dropped: String(this.pubsub.dropped),
+    };
+    if (!this.conn.ready) {
+      return { status: "unhealthy", message: `redis ${this.conn.target} unreachable: ${this.conn.lastError || this.conn.status}`, details };
+    }
+    try {
+      await raceTimeout(this.conn.client.ping(), HEALTH_PING_MS);
+    } catch (err) {
+      return { status: "unhealthy", message: `redis ${this.conn.target} does not answer PING: ${redisError(err).message}`, details };
+    }
+    if (breaker === "open") return { status: "degraded", message: `circuit open for redis ${this.conn.target}; it answers again, calls resume after a probe`, details };
+    if (breaker === "half-open") return { status: "degraded", message: "redis circuit half-open: probing recovery", details };
+    return { status: "healthy", details };
+  }
+
+  async close(): Promise<void> {
+    this.pubsub.closeAll();
+    await this.conn.close();
+  }
+}
+
+function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("Command timed out")), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,122 @@
+import type { BatchSetEntry, KeyValueBasicDriver, KeyValueBatchDriver, KeyValueTTLDriver } from "../sdk/drivers/interfaces";
+import { asBuffer, type RedisContext } from "./context";
+
+type Reply = [Error | null, unknown][] | null;
+
+/** Throws the first error of a pipeline/transaction reply, so a partly failed batch is not reported as done. */
+function checkReplies(replies: Reply): unknown[] {
+  if (replies === null) throw new Error("Connection is closed.");
+  const out: unknown[] = new Array(replies.length);
+  for (let i = 0; i < replies.length; i++) {
+    const [err, value] = replies[i]!;
+    if (err) throw err;
+    out[i] = value;
+  }
+  return out;
+}
+
+/**
+ * Key-value basic, TTL and batch operations on Redis strings with native expiry. Reads go through the guard's
+ * retry; writes are sent once. Batches are one round trip: MSET/MGET (MULTI when some entries carry a TTL) on a
+ * single server; per-key commands that auto-pipelining groups per node in cluster mode, where multi-key commands
+ * must stay within one hash slot.
+ */
+export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValueBatchDriver {
+  constructor(private readonly ctx: RedisContext) {}
+
+  set(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
+    const { client } = this.ctx.conn;
+    const k = this.ctx.prefix + key;
+    const v = asBuffer(value);
+    return this.ctx.guard.write(async () => {
+      await (ttlSeconds > 0 ? client.set(k, v, "EX", ttlSeconds) : client.set(k, v));
+    });
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const { client } = this.ctx.conn;
+    const k = this.ctx.prefix + key;
+    return (await this.ctx.guard.read(() => client.getBuffer(k))) ?? undefined;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const { client } = this.ctx.conn;
+    const k = this.ctx.prefix + key;
+    return (await this.ctx.guard.write(() => client.del(k))) > 0;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const { client } = this.ctx.conn;
+    const k = this.ctx.prefix + key;
+    return (await this.ctx.guard.read(() => client.exists(k))) > 0;
+  }
+
+  /** EXPIRE: false when the key does not exist; a TTL of zero or less deletes the key (Redis semantics). */
+  async expire(key: string, ttlSeconds: number): Promise<boolean> {
+    const { client } = this.ctx.conn;
+    const k = this.ctx.prefix + key;
+    return (await this.ctx.guard.write(() => client.expire(k, ttlSeconds))) === 1;
+  }
+
+  getTTL(key: string): Promise<number> {
+    const { client } = this.ctx.conn;
+    const k = this.ctx.prefix + key;
+    return this.ctx.guard.read(() => client.ttl(k));
+  }
+
+  async persist(key: string): Promise<boolean> {
+    const { client } = this.ctx.conn;
+    const k = this.ctx.prefix + key;
+    return (await this.ctx.guard.write(() => client.persist(k))) === 1;
+  }
+
+  batchSet(entries: BatchSetEntry[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    const { client } = this.ctx.conn;
+    const p = this.ctx.prefix;
+    if (this.ctx.cluster) {
+      return this.ctx.guard.write(async () => {
+        await Promise.all(
+          entries.map((e) => (e.ttlSeconds > 0 ? client.set(p + e.key, asBuffer(e.value), "EX", e.ttlSeconds) : client.set(p + e.key, asBuffer(e.value)))),
+        );
+      });
+    }
+    const plain: (string | Buffer)[] = [];
+    const expiring: BatchSetEntry[] = [];
+    for (const e of entries) {
+      if (e.ttlSeconds > 0) expiring.push(e);
+      else plain.push(p + e.key, asBuffer(e.value));
+    }
+    if (expiring.length === 0) return this.ctx.guard.write(async () => void (await client.mset(plain)));
+    // MULTI keeps the batch all-or-nothing when TTL entries need their own SET ... EX; still one round trip.
+    return this.ctx.guard.write(async () => {
+      const tx = client.multi();
+      if (plain.length > 0) tx.mset(plain);
+      for (const e of expiring) tx.set(p + e.key, asBuffer(e.value), "EX", e.ttlSeconds);
+      checkReplies(await tx.exec());
+    });
+  }
+
+  async batchGet(keys: string[]): Promise<(Uint8Array | undefined)[]> {
+    if (keys.length === 0) return [];
+    const { client } = this.ctx.conn;
+    const p = this.ctx.prefix;
+    const full = keys.map((k) => p + k);
+    const values = await this.ctx.guard.read(() =>
+      this.ctx.cluster ? Promise.all(full.map((k) => client.getBuffer(k))) : client.mgetBuffer(full),
+    );
+    return values.map((v) => v ?? undefined);
+  }
+
+  async batchDelete(keys: string[]): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    const { client } = this.ctx.conn;
+    const p = this.ctx.prefix;
+    // DEL k1 k2 answers only a total; one DEL per key (pipelined) tells which keys existed.
+    const counts = await this.ctx.guard.write(async () => {
+      if (this.ctx.cluster) return Promise.all(keys.map((k) => client.del(p + k)));
+      return checkReplies(await client.pipeline(keys.map((k) => ["del", p + k])).exec()) as number[];
+    });
+    return counts.map((n) => n > 0);
+  }
+}

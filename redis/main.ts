@@ -1,0 +1,4 @@
+import { serve } from "../sdk/serve";
+import { redisPattern } from "./pattern";
+
+await serve(redisPattern);

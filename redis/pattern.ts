@@ -1,0 +1,31 @@
+import type { PatternDefinition } from "../sdk/lifecycle/pattern";
+import { keyValueBasic } from "../sdk/services/keyvalue_basic";
+import { keyValueBatch } from "../sdk/services/keyvalue_batch";
+import { keyValueScan } from "../sdk/services/keyvalue_scan";
+import { keyValueTTL } from "../sdk/services/keyvalue_ttl";
+import { listBasic } from "../sdk/services/list_basic";
+import { pubSubBasic } from "../sdk/services/pubsub_basic";
+import { parseRedisConfig } from "./config";
+import { DRIVER_VERSION, RedisDriver } from "./driver";
+
+/**
+ * The Redis pattern: key-value (basic, TTL, scan, batch), lists and pub/sub on one Redis server or cluster.
+ * It starts even when Redis is not reachable yet (health says why) and connects as soon as Redis answers.
+ */
+export const redisPattern: PatternDefinition<RedisDriver> = {
+  name: "redis",
+  version: DRIVER_VERSION,
+  dbSystem: "redis",
+  bindings: [keyValueBasic, keyValueTTL, keyValueScan, keyValueBatch, listBasic, pubSubBasic],
+  async create(config, env) {
+    const parsed = parseRedisConfig(config, env);
+    const driver = new RedisDriver(parsed, env.logger);
+    if (!(await driver.connected(parsed.connectTimeoutMs))) {
+      env.logger.warn("redis not reachable yet; serving UNAVAILABLE until it is", {
+        target: driver.conn.target,
+        error: driver.conn.lastError,
+      });
+    }
+    return driver;
+  },
+};
