@@ -1,0 +1,101 @@
+import * as hdr from "hdr-histogram-js";
+import { codeName, PrismError } from "../sdk/grpc/errors";
+
+/** Percentiles every report carries (100 = max). */
+export const PERCENTILES = [50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100] as const;
+
+/** A latency histogram in microseconds: 1 µs to 10 min at 3 significant digits. */
+export function latencyHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
+}
+
+/** Milliseconds (from performance.now()) to whole microseconds, at least 1 so a histogram keeps it. */
+export function toMicros(ms: number): number {
+  const us = Math.round(ms * 1000);
+  return us < 1 ? 1 : us;
+}
+
+/** Latency summary in milliseconds. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+  /** [percentile, ms] for PERCENTILES, for charts. */
+  percentiles: Array<[number, number]>;
+}
+
+/** Summarises a microsecond histogram in milliseconds. */
+export function summarise(h: hdr.Histogram): LatencySummary {
+  const at = (p: number) => (h.totalCount === 0 ? 0 : (p >= 100 ? h.maxValue : h.getValueAtPercentile(p)) / 1000);
+  return {
+    count: h.totalCount,
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    p999: at(99.9),
+    max: at(100),
+    mean: h.totalCount === 0 ? 0 : h.mean / 1000,
+    percentiles: PERCENTILES.map((p) => [p, at(p)]),
+  };
+}
+
+/**
+ * What one phase of a run observed. `latency` is the headline: from the
+ * scheduled send time in open loop, from the actual send otherwise, and from
+ * publish to receipt in subscribe mode. `serviceTime` is always send → reply.
+ */
+export class Stats {
+  readonly latency = latencyHistogram();
+  readonly serviceTime = latencyHistogram();
+  /** Open loop only: actual send − scheduled send, the generator's own pacing error. */
+  readonly sendLag = latencyHistogram();
+  ok = 0;
+  /** Open loop only: calls due by the end that could not be sent (the in-flight cap was full). */
+  unsent = 0;
+  readonly errors = new Map<string, number>();
+  /** Error messages by code (first seen), so a report can say why. */
+  readonly errorSamples = new Map<string, string>();
+  startedAt = performance.now();
+  endedAt = 0;
+
+  /** Records one successful call: latency and service time in ms. */
+  success(latencyMs: number, serviceMs: number): void {
+    this.ok++;
+    this.latency.recordValue(toMicros(latencyMs));
+    this.serviceTime.recordValue(toMicros(serviceMs));
+  }
+
+  /** Counts one failed call under its gRPC code name. */
+  failure(err: unknown): void {
+    const e = PrismError.from(err);
+    const name = codeName(e.code);
+    this.errors.set(name, (this.errors.get(name) ?? 0) + 1);
+    if (!this.errorSamples.has(name)) this.errorSamples.set(name, e.message);
+  }
+
+  get errorCount(): number {
+    let n = 0;
+    for (const c of this.errors.values()) n += c;
+    return n;
+  }
+
+  /** Seconds from start to end (or to now while running). */
+  elapsedS(now = performance.now()): number {
+    return ((this.endedAt || now) - this.startedAt) / 1000;
+  }
+
+  finish(): void {
+    if (!this.endedAt) this.endedAt = performance.now();
+  }
+
+  /** Releases the histograms' memory (a no-op for the JS histograms, needed for WASM ones). */
+  destroy(): void {
+    this.latency.destroy();
+    this.serviceTime.destroy();
+    this.sendLag.destroy();
+  }
+}

@@ -1,0 +1,113 @@
+import { create } from "@bufbuild/protobuf";
+import { GetRequestSchema, KeyValueBasicInterface, SetRequestSchema } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
+import { PublishRequestSchema, PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
+import { createClient, type ClientHandle } from "../sdk/grpc/client";
+import { NAMESPACE_HEADER } from "../sdk/grpc/context";
+import { PrismError } from "../sdk/grpc/errors";
+import type { CallOptions } from "../sdk/grpc/types";
+import type { LoadOptions } from "./flags";
+
+/**
+ * Issues call number `seq`, whose send was scheduled at `scheduledMs`
+ * (performance.now() time); resolves on a reply, rejects with the call's error.
+ */
+export type Issue = (seq: number, scheduledMs: number) => Promise<unknown>;
+
+/** The clients of one run, all on one channel (one HTTP/2 connection). */
+export interface Connection {
+  readonly kv: ClientHandle<typeof KeyValueBasicInterface>;
+  readonly pubsub: ClientHandle<typeof PubSubBasicInterface>;
+  /** The options every call passes: namespace metadata and deadline. Shared, never mutated. */
+  readonly callOptions: CallOptions;
+  close(): void;
+}
+
+/** Dials the target once; both service clients share the channel. */
+export function connect(opts: Pick<LoadOptions, "target" | "namespace" | "timeoutMs">): Connection {
+  const kv = createClient(KeyValueBasicInterface, opts.target);
+  const pubsub = createClient(PubSubBasicInterface, kv.raw);
+  const callOptions: CallOptions = { timeoutMs: opts.timeoutMs };
+  if (opts.namespace) callOptions.metadata = { [NAMESPACE_HEADER]: opts.namespace };
+  return {
+    kv,
+    pubsub,
+    callOptions,
+    close: () => {
+      pubsub.close();
+      kv.close();
+    },
+  };
+}
+
+/** A value of `size` bytes, deterministic so runs are comparable. */
+export function valueOf(size: number): Uint8Array {
+  const v = new Uint8Array(size);
+  for (let i = 0; i < size; i++) v[i] = 97 + (i % 26);
+  return v;
+}
+
+/** The key names of the key space, built once so the hot path does no string work. */
+export function keySpace(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `prism-load:${i}`);
+}
+
+/** A workload: what to do before the run, and the operation itself. */
+export interface Workload {
+  /** Runs once before warm-up (e.g. pre-loads the keys a get reads). */
+  prepare(signal: AbortSignal): Promise<void>;
+  readonly issue: Issue;
+}
+
+/**
+ * Key-value workloads. One request message per kind is reused for every call:
+ * safe because the client serializes synchronously inside the call (a test
+ * proves it), so mutating the key afterwards never changes a sent request.
+ */
+export function kvWorkload(conn: Connection, opts: Pick<LoadOptions, "operation" | "keys" | "valueSize" | "concurrency">): Workload {
+  const client = conn.kv.client;
+  const callOptions = conn.callOptions;
+  const keys = keySpace(opts.keys);
+  const value = valueOf(opts.valueSize);
+  const setReq = create(SetRequestSchema, { value });
+  const getReq = create(GetRequestSchema);
+  const set: Issue = (seq) => {
+    setReq.key = keys[seq % keys.length]!;
+    return client.set(setReq, callOptions);
+  };
+  const get: Issue = (seq) => {
+    getReq.key = keys[seq % keys.length]!;
+    return client.get(getReq, callOptions);
+  };
+  // 80% reads, 20% writes, interleaved deterministically.
+  const mixed: Issue = (seq, at) => (seq % 5 === 4 ? set(seq, at) : get(seq, at));
+  const issue = opts.operation === "set" ? set : opts.operation === "mixed" ? mixed : get;
+  const needsData = opts.operation === "get" || opts.operation === "mixed";
+  return {
+    issue,
+    prepare: async (signal) => {
+      if (!needsData) return;
+      // Pre-load every key with bounded concurrency so reads hit; a failure here aborts the run.
+      let next = 0;
+      const worker = async () => {
+        while (next < keys.length && !signal.aborted) {
+          const req = create(SetRequestSchema, { key: keys[next++]!, value });
+          try {
+            await client.set(req, callOptions);
+          } catch (err) {
+            const e = PrismError.from(err);
+            throw new PrismError(e.code, `pre-loading ${keys.length} keys failed at ${req.key}: ${e.message}`, { cause: e });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(opts.concurrency, keys.length) }, worker));
+    },
+  };
+}
+
+/** Publishes `valueSize`-byte payloads to one topic. */
+export function publishWorkload(conn: Connection, opts: Pick<LoadOptions, "topic" | "valueSize">): Workload {
+  const client = conn.pubsub.client;
+  const callOptions = conn.callOptions;
+  const req = create(PublishRequestSchema, { topic: opts.topic, payload: valueOf(opts.valueSize) });
+  return { issue: () => client.publish(req, callOptions), prepare: async () => {} };
+}
