@@ -59,7 +59,16 @@ apt_has_candidate() {
 
 # ---------------------------------------------------------------- processes
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# pid_alive PID: the process exists and is not a zombie. A server we started
+# is reparented to init once up.sh exits, and init may take a second or two to
+# reap it: kill -0 alone would report a dead server as alive until then.
+pid_alive() {
+  local stat
+  [ -n "${1:-}" ] || return 1
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }" # skip "pid (comm) ", comm may hold spaces
+  [ -n "$stat" ] && [ "${stat%% *}" != Z ]
+}
 
 # read_pid FILE: prints the recorded pid when that process is alive AND its
 # command line still contains MATCH (guards against a recycled pid).
@@ -76,12 +85,17 @@ read_pid() {
 # (setsid), so that a Ctrl-C or a test runner killing its process group does
 # not take the server down with it. Scripts run without job control, so the
 # background child is not a group leader and setsid execs in place: $! is the
-# server's own pid.
+# server's own pid. fd 9 (the lock of up.sh/down.sh) is closed so the server
+# does not hold that lock for its whole life.
 spawn() {
   local pidfile="$1" logfile="$2"
   shift 2
+  # Logs are appended across restarts; keep one previous generation past 10 MB.
+  if [ -f "$logfile" ] && [ "$(stat -c %s "$logfile")" -gt 10485760 ]; then
+    mv -f "$logfile" "$logfile.1"
+  fi
   printf -- '---- %s start: %s\n' "$(date -Is)" "$*" >>"$logfile"
-  setsid "$@" </dev/null >>"$logfile" 2>&1 &
+  setsid "$@" </dev/null >>"$logfile" 2>&1 9>&- &
   printf '%s\n' "$!" >"$pidfile"
 }
 
@@ -133,6 +147,14 @@ wait_until() {
     fi
     sleep 0.5
   done
+}
+
+# lock_services: one up.sh/down.sh at a time (tests may restart services
+# concurrently); released when the script exits.
+lock_services() {
+  mkdir -p "$PRISM_DATA"
+  exec 9>"$PRISM_DATA/.lock"
+  flock -w 300 9 || die "another up.sh/down.sh has held $PRISM_DATA/.lock for 5 minutes"
 }
 
 # ---------------------------------------------------------------- arguments

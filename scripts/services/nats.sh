@@ -19,7 +19,6 @@ nats_bin() {
     return 0
   fi
   if command -v nats-server >/dev/null; then command -v nats-server; return 0; fi
-  if [ -x "$NATS_GO_BIN" ]; then printf '%s\n' "$NATS_GO_BIN"; return 0; fi
   if apt_has_candidate nats-server; then
     apt_install nats-server
     command -v nats-server
@@ -41,6 +40,7 @@ nats_go_install() {
 
 # nats_ping: a real protocol exchange: INFO (with JetStream on), CONNECT, PING -> PONG.
 nats_ping() {
+  # shellcheck disable=SC2016 # the inner script expands its own $1
   timeout 3 bash -c '
     exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     IFS= read -r info <&3 || exit 1
@@ -87,14 +87,14 @@ nats_down() { stop_pid nats "$(nats_dir)/nats.pid" nats-server 20; }
 nats_status() {
   local pid
   if pid="$(read_pid "$(nats_dir)/nats.pid" nats-server)" && nats_ready; then
-    printf '%-14s running  pid %-7s 127.0.0.1:%s (JetStream)\n' nats "$pid" "$NATS_PORT"
+    printf '%-18s running  pid %-7s 127.0.0.1:%s (JetStream)\n' nats "$pid" "$NATS_PORT"
   elif nats_ping; then
-    printf '%-14s running  (not ours) 127.0.0.1:%s\n' nats "$NATS_PORT"
+    printf '%-18s running  (not ours) 127.0.0.1:%s\n' nats "$NATS_PORT"
   elif [ -n "${pid:-}" ]; then
-    printf '%-14s UNHEALTHY pid %s does not answer on 127.0.0.1:%s\n' nats "$pid" "$NATS_PORT"
+    printf '%-18s UNHEALTHY pid %s does not answer on 127.0.0.1:%s\n' nats "$pid" "$NATS_PORT"
     return 1
   else
-    printf '%-14s stopped\n' nats
+    printf '%-18s stopped\n' nats
     return 1
   fi
 }

@@ -40,14 +40,14 @@ redis_start_node() {
 redis_node_status() {
   local name="$1" dir="$2" port="$3" pid
   if pid="$(read_pid "$dir/redis.pid" redis-server)" && redis_ping "$port"; then
-    printf '%-14s running  pid %-7s 127.0.0.1:%s\n' "$name" "$pid" "$port"
+    printf '%-18s running  pid %-7s 127.0.0.1:%s\n' "$name" "$pid" "$port"
   elif redis_ping "$port"; then
-    printf '%-14s running  (not ours) 127.0.0.1:%s\n' "$name" "$port"
+    printf '%-18s running  (not ours) 127.0.0.1:%s\n' "$name" "$port"
   elif [ -n "${pid:-}" ]; then
-    printf '%-14s UNHEALTHY pid %s does not answer on 127.0.0.1:%s\n' "$name" "$pid" "$port"
+    printf '%-18s UNHEALTHY pid %s does not answer on 127.0.0.1:%s\n' "$name" "$pid" "$port"
     return 1
   else
-    printf '%-14s stopped\n' "$name"
+    printf '%-18s stopped\n' "$name"
     return 1
   fi
 }
@@ -126,7 +126,7 @@ redis_cluster_status() {
     redis_node_status "redis-cluster:$port" "$(redis_cluster_dir "$port")" "$port" || rc=1
   done
   if [ "$rc" -eq 0 ] && ! redis_cluster_ok; then
-    printf '%-14s UNHEALTHY cluster_state is not ok\n' redis-cluster
+    printf '%-18s UNHEALTHY cluster_state is not ok\n' redis-cluster
     rc=1
   fi
   return "$rc"
