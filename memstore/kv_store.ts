@@ -228,7 +228,13 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
     this.expiries.push(at, key);
     // Overwrites, persists and deletes leave stale heap entries; drop them once they dominate.
     if (this.expiries.size > 1024 + 2 * this.expiring) {
-      this.expiries.compact((k, a) => this.map.get(k)?.expiresAt === a);
+      // A key rewritten within one millisecond has several identical entries: keep one.
+      const kept = new Set<string>();
+      this.expiries.compact((k, a) => {
+        if (this.map.get(k)?.expiresAt !== a || kept.has(k)) return false;
+        kept.add(k);
+        return true;
+      });
     }
   }
 

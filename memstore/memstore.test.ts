@@ -1,0 +1,66 @@
+import { describe, expect, test } from "bun:test";
+import { Registry } from "prom-client";
+import { DriverMetrics, instrumentDriver } from "../sdk/drivers/instrument";
+import { memstorePattern } from "./pattern";
+import { DEFAULT_MEMSTORE_CONFIG, MemStore } from "./memstore";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe("MemStore driver", () => {
+  test("health is degraded at capacity and reports the counters", async () => {
+    const store = new MemStore({ ...DEFAULT_MEMSTORE_CONFIG, maxKeys: 2, maxLists: 1 });
+    store.set("a", enc("1"), 0);
+    store.set("t", enc("1"), 100);
+    let h = store.health();
+    expect(h.status).toBe("degraded");
+    expect(h.message).toContain("2 of max_keys 2");
+    expect(h.details).toMatchObject({ keys: "2", max_keys: "2", keys_with_ttl: "1", lists: "0", max_lists: "1" });
+    store.delete("a");
+    expect(store.health().status).toBe("healthy");
+    store.pushRight("l", [enc("x"), enc("y")]);
+    h = store.health();
+    expect(h.status).toBe("degraded");
+    expect(h.details).toMatchObject({ lists: "1", list_items: "2" });
+    await store.close();
+  });
+
+  test("health shows pub/sub drops per topic and stream counters", async () => {
+    const store = new MemStore({ ...DEFAULT_MEMSTORE_CONFIG, subscriberBuffer: 1 });
+    const ac = new AbortController();
+    store.subscribe({ topic: "news", subscriberId: "s", options: {}, signal: ac.signal });
+    for (let i = 0; i < 4; i++) store.publish("news", enc(String(i)), {}, "");
+    store.append("log", enc("r"), {}, "");
+    const d = store.health().details!;
+    expect(d).toMatchObject({ topics: "1", subscribers: "1", published_messages_total: "4", dropped_messages_total: "3", streams: "1", stream_records: "1" });
+    expect(d['dropped_messages_total{topic="news"}']).toBe("3");
+    ac.abort();
+    await store.close();
+  });
+
+  test("works through the SDK's instrumentDriver facade, streaming methods included", async () => {
+    const metrics = new DriverMetrics(new Registry());
+    const methods = memstorePattern.bindings.flatMap((b) => b.driverMethods);
+    const store = new MemStore();
+    const d = instrumentDriver(store, methods, { driver: "memstore", dbSystem: "memstore", metrics });
+    d.set("k1", enc("v"), 0);
+    d.set("k2", enc("v"), 0);
+    expect(d.exists("k1")).toBe(true);
+    const keys = [...d.scan({ prefix: "k", limit: 0, cursor: "", withValues: false, signal: new AbortController().signal })].map((e) => e.key);
+    expect(keys).toEqual(["k1", "k2"]);
+    d.append("s", enc("r"), {}, "");
+    const recs = await Array.fromAsync(d.read({ stream: "s", partition: 0, fromOffset: 0, fromTimestamp: 0, maxRecords: 0, follow: false, signal: new AbortController().signal }));
+    expect(recs.length).toBe(1);
+    expect(d.health().details?.keys).toBe("2");
+    const text = await metrics.operations.get();
+    expect(text.values.find((v) => v.labels.operation === "set" && v.labels.status === "ok")?.value).toBe(2);
+    await d.close();
+    expect(store.kv.size).toBe(0);
+  });
+
+  test("the pattern declares all seven interfaces and validates its config", () => {
+    expect(memstorePattern.bindings.map((b) => b.interfaceName).sort()).toEqual(
+      ["keyvalue_basic", "keyvalue_batch", "keyvalue_scan", "keyvalue_ttl", "list_basic", "pubsub_basic", "stream_basic"],
+    );
+    expect(() => memstorePattern.create({ bogus: 1 }, { configFile: "c.yaml", namespace: "", logger: undefined as never })).toThrow(/bogus: unknown key/);
+  });
+});
