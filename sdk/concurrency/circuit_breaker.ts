@@ -54,7 +54,7 @@ export class CircuitBreaker {
   private readonly halfOpenMaxProbes: number;
   private readonly successThreshold: number;
   private readonly isFailure: (err: unknown) => boolean;
-  private readonly onStateChange?: (from: CircuitState, to: CircuitState, name: string) => void;
+  private readonly onStateChange: ((from: CircuitState, to: CircuitState, name: string) => void) | undefined;
   private readonly now: () => number;
 
   private current: CircuitState = "closed";
