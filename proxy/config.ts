@@ -1,0 +1,178 @@
+import { validate, type Schema } from "../sdk/config/schema";
+import { ConfigError, loadYamlFile, type YamlSource } from "../sdk/config/yaml";
+import { parseHostPort, type HostPort } from "./address";
+
+/** Per-namespace supervision settings (all durations in ms after validation). */
+export interface NamespaceSettings {
+  /** How often the proxy asks the pattern for HealthCheck. */
+  healthIntervalMs: number;
+  /** From launch (or first dial) to serving; over it, the attempt fails. */
+  startTimeoutMs: number;
+  /** Bound on one lifecycle command (Initialize, Start, HealthCheck, Drain, Stop). */
+  commandTimeoutMs: number;
+  /** Bound on Drain + Stop of the pattern at shutdown. */
+  drainTimeoutMs: number;
+  /** First and largest delay between restarts of a crashed pattern. */
+  restartInitialDelayMs: number;
+  restartMaxDelayMs: number;
+}
+
+/** One driver bound to one slot of a pattern (contract §4). */
+export interface SlotConfig {
+  readonly driver: string;
+  readonly config: Record<string, unknown>;
+}
+
+/** A namespace: either a pattern the proxy launches, or one already running at `address`. */
+export interface NamespaceConfig {
+  readonly name: string;
+  /** Executable name under patterns_dir (launched mode). */
+  readonly pattern?: string;
+  /** host:port of a pattern the proxy only connects to (remote mode). */
+  readonly address?: string;
+  /** Sent to the pattern in InitializeRequest.config (plus `namespace`). */
+  readonly config: Record<string, unknown>;
+  readonly slots?: Record<string, SlotConfig>;
+  readonly settings: NamespaceSettings;
+  /** Key path of this entry in the file, for error messages (e.g. ["namespaces", 0]). */
+  readonly path: readonly (string | number)[];
+}
+
+/** The proxy's whole configuration after validation. */
+export interface ProxyConfig {
+  readonly file: string;
+  readonly listen: HostPort;
+  /** Admin HTTP port (/health /ready /metrics /patterns); 0 picks a free port. */
+  readonly adminPort: number;
+  readonly patternsDir: string;
+  /** Bound on the whole graceful shutdown; over it the proxy exits 2. */
+  readonly shutdownTimeoutMs: number;
+  readonly namespaces: readonly NamespaceConfig[];
+  readonly lineOf: (path: readonly (string | number)[]) => number | undefined;
+}
+
+const settingsSchema: Schema = {
+  type: "object",
+  fields: {
+    health_interval: { type: "duration", default: "5s" },
+    start_timeout: { type: "duration", default: "15s" },
+    command_timeout: { type: "duration", default: "5s" },
+    drain_timeout: { type: "duration", default: "10s" },
+    restart_initial_delay: { type: "duration", default: "200ms" },
+    restart_max_delay: { type: "duration", default: "30s" },
+  },
+};
+
+const anyMap: Schema = { type: "map", values: { type: "any" } };
+
+/** The file shape of issue 3 / contract §4; `slots` is the multi-backend form. */
+export const proxyConfigSchema: Schema = {
+  type: "object",
+  fields: {
+    listen: { type: "string", default: "127.0.0.1:8980" },
+    admin: { type: "object", fields: { port: { type: "integer", min: 0, max: 65535, default: 9090 } } },
+    patterns_dir: { type: "string" },
+    shutdown_timeout: { type: "duration", default: "30s" },
+    namespaces: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["name"],
+        fields: {
+          name: { type: "string" },
+          pattern: { type: "string" },
+          address: { type: "string" },
+          config: anyMap,
+          slots: { type: "map", values: { type: "object", required: ["driver"], fields: { driver: { type: "string" }, config: anyMap } } },
+          settings: settingsSchema,
+        },
+      },
+    },
+  },
+  required: ["namespaces"],
+};
+
+interface RawNamespace {
+  name: string;
+  pattern?: string;
+  address?: string;
+  config?: Record<string, unknown>;
+  slots?: Record<string, { driver: string; config?: Record<string, unknown> }>;
+  settings: Record<string, number>;
+}
+
+interface RawConfig {
+  listen: string;
+  admin: { port: number };
+  patterns_dir?: string;
+  shutdown_timeout: number;
+  namespaces: RawNamespace[];
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Validates a parsed config document; errors name file, key and line. */
+export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: string }): ProxyConfig {
+  const { file, lineOf } = source;
+  const raw = validate<RawConfig>(source.value, proxyConfigSchema, { file, lineOf });
+  const fail = (path: (string | number)[], key: string, reason: string): never => {
+    throw new ConfigError(file, key, lineOf(path), reason);
+  };
+  const listen = parseHostPort(raw.listen) ?? fail(["listen"], "listen", `must be host:port, got "${raw.listen}"`);
+  if (raw.namespaces.length === 0) fail(["namespaces"], "namespaces", "must list at least one namespace");
+  const seen = new Set<string>();
+  const namespaces = raw.namespaces.map((ns, i): NamespaceConfig => {
+    const at = (k?: string) => (k ? `namespaces[${i}].${k}` : `namespaces[${i}]`);
+    const path = ["namespaces", i];
+    if (!NAME_RE.test(ns.name)) fail([...path, "name"], at("name"), `must be letters, digits, '_', '.', '-' (at most 63), got "${ns.name}"`);
+    if (seen.has(ns.name)) fail([...path, "name"], at("name"), `namespace "${ns.name}" is configured twice`);
+    seen.add(ns.name);
+    if ((ns.pattern === undefined) === (ns.address === undefined)) {
+      fail(path, at(), "needs exactly one of `pattern` (launch it) or `address` (connect to a running pattern)");
+    }
+    if (ns.pattern !== undefined && !NAME_RE.test(ns.pattern)) {
+      fail([...path, "pattern"], at("pattern"), `must be an executable name in patterns_dir, got "${ns.pattern}"`);
+    }
+    if (ns.address !== undefined && !parseHostPort(ns.address)) {
+      fail([...path, "address"], at("address"), `must be host:port, got "${ns.address}"`);
+    }
+    if (ns.config && "namespace" in ns.config) {
+      fail([...path, "config", "namespace"], at("config.namespace"), "is reserved: the proxy sets it to the namespace name");
+    }
+    const s = ns.settings;
+    const settings: NamespaceSettings = {
+      healthIntervalMs: Math.max(50, s.health_interval!),
+      startTimeoutMs: s.start_timeout!,
+      commandTimeoutMs: s.command_timeout!,
+      drainTimeoutMs: s.drain_timeout!,
+      restartInitialDelayMs: s.restart_initial_delay!,
+      restartMaxDelayMs: Math.max(s.restart_initial_delay!, s.restart_max_delay!),
+    };
+    const slots = ns.slots
+      ? Object.fromEntries(Object.entries(ns.slots).map(([slot, v]) => [slot, { driver: v.driver, config: v.config ?? {} }]))
+      : undefined;
+    return { name: ns.name, pattern: ns.pattern, address: ns.address, config: ns.config ?? {}, slots, settings, path };
+  });
+  return {
+    file,
+    listen,
+    adminPort: raw.admin.port,
+    patternsDir: raw.patterns_dir ?? defaults.patternsDir,
+    shutdownTimeoutMs: raw.shutdown_timeout,
+    namespaces,
+    lineOf,
+  };
+}
+
+/** Reads and validates a proxy config file. */
+export async function loadProxyConfig(file: string, defaults: { patternsDir: string }): Promise<ProxyConfig> {
+  return parseProxyConfig(await loadYamlFile(file), defaults);
+}
+
+/** The configuration used without --config: namespace `default` served by the in-memory pattern. */
+export function defaultProxyConfig(defaults: { patternsDir: string }): ProxyConfig {
+  return parseProxyConfig(
+    { file: "(built-in default)", value: { namespaces: [{ name: "default", pattern: "memstore" }] }, lineOf: () => undefined },
+    defaults,
+  );
+}

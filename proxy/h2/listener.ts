@@ -1,0 +1,64 @@
+import http2 from "node:http2";
+import type { HostPort } from "../address";
+
+/** Handles one incoming HTTP/2 stream (one gRPC call). */
+export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+
+/**
+ * The client-facing plaintext HTTP/2 (h2c) listener: accepts connections, hands
+ * every stream to the handler, and closes gracefully (GOAWAY, then wait).
+ */
+export class H2Listener {
+  private readonly server: http2.Http2Server;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+
+  constructor(handler: StreamHandler) {
+    this.server = http2.createServer({
+      // gRPC messages up to 16 MiB, as the SDK's servers allow.
+      maxSessionMemory: 64,
+      settings: { maxConcurrentStreams: 1_000, enablePush: false },
+    });
+    this.server.on("session", (s: http2.ServerHttp2Session) => {
+      this.sessions.add(s);
+      s.on("error", () => undefined);
+      s.once("close", () => this.sessions.delete(s));
+    });
+    this.server.on("stream", handler);
+    this.server.on("sessionError", () => undefined);
+  }
+
+  /** Binds host:port (port 0 picks one) and returns the bound port. */
+  listen(addr: HostPort): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(addr.port, addr.host, () => {
+        this.server.off("error", reject);
+        const a = this.server.address();
+        resolve(typeof a === "object" && a !== null ? a.port : addr.port);
+      });
+    });
+  }
+
+  /** Open client connections. */
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  /** Stops accepting connections and sends GOAWAY, so clients open no new calls here. */
+  stopAccepting(): void {
+    this.server.close();
+    for (const s of this.sessions) {
+      try {
+        s.close();
+      } catch {
+        /* already closing */
+      }
+    }
+  }
+
+  /** Destroys what is still open. */
+  destroy(): void {
+    for (const s of this.sessions) s.destroy();
+    this.sessions.clear();
+  }
+}

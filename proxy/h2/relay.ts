@@ -1,0 +1,124 @@
+import http2 from "node:http2";
+import { Code } from "../../sdk/grpc/errors";
+import { codeOfReset, encodeGrpcMessage, respondWithStatus } from "./status";
+import type { Upstream } from "./upstream";
+
+/** Called once per relayed call with its final gRPC status code. */
+export type OnSettled = (code: number) => void;
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+
+function ignore(): void {}
+
+/**
+ * Relays one gRPC call, as HTTP/2 frames, between a client stream and a pattern
+ * session without decoding messages: request headers (metadata, grpc-timeout,
+ * traceparent) and body go up; response headers, body and trailers come back;
+ * a reset on either side cancels the other. `label` names the target in errors.
+ */
+export function relay(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  upstream: Upstream,
+  label: string,
+  onSettled: OnSettled,
+): void {
+  let settled = false;
+  const settle = (code: number) => {
+    if (settled) return;
+    settled = true;
+    onSettled(code);
+  };
+  stream.on("error", ignore);
+  const fail = (code: Code, message: string) => {
+    respondWithStatus(stream, code, message);
+    settle(code);
+  };
+
+  const session = upstream.session();
+  if (session === undefined) return fail(Code.UNAVAILABLE, `${label} is not reachable`);
+  let req: http2.ClientHttp2Stream;
+  try {
+    // The incoming header block goes up as is: pseudo-headers, metadata, grpc-timeout, te.
+    req = session.request(headers, { endStream: false });
+  } catch (err) {
+    return fail(Code.UNAVAILABLE, `${label} is not reachable: ${(err as Error).message}`);
+  }
+
+  let responded = false;
+  let trailers: http2.IncomingHttpHeaders | undefined;
+  let upstreamError: (Error & { code?: string }) | undefined;
+
+  // Client → pattern, with back-pressure.
+  stream.on("data", (chunk: Buffer) => {
+    if (!req.write(chunk)) {
+      stream.pause();
+      req.once("drain", () => stream.resume());
+    }
+  });
+  stream.on("end", () => req.end());
+
+  req.on("response", (h) => {
+    if (stream.destroyed || stream.closed) return;
+    responded = true;
+    const status = h["grpc-status"];
+    try {
+      if (status !== undefined) {
+        // Trailers-only response: status in the headers, no body.
+        stream.respond(h, { endStream: true });
+        settle(Number(status));
+        return;
+      }
+      stream.respond(h, { waitForTrailers: true });
+    } catch {
+      settle(Code.CANCELLED);
+      return;
+    }
+    req.on("data", (chunk: Buffer) => {
+      if (!stream.write(chunk)) {
+        req.pause();
+        stream.once("drain", () => req.resume());
+      }
+    });
+    req.on("end", () => stream.end());
+  });
+  req.on("trailers", (t) => {
+    trailers = t;
+  });
+  stream.on("wantTrailers", () => {
+    const t: http2.OutgoingHttpHeaders = trailers ?? {
+      "grpc-status": String(Code.INTERNAL),
+      "grpc-message": `${label} ended the call without a status`,
+    };
+    try {
+      stream.sendTrailers(t);
+    } catch {
+      /* client gone */
+    }
+    settle(Number(t["grpc-status"] ?? Code.UNKNOWN));
+  });
+
+  req.on("error", (err) => {
+    upstreamError = err;
+  });
+  req.on("close", () => {
+    if (settled || trailers !== undefined) return;
+    // The pattern's side ended without a status: session lost or stream reset.
+    const reset = upstreamError?.code === "ERR_HTTP2_STREAM_ERROR" && req.rstCode !== NGHTTP2_REFUSED_STREAM;
+    const code = reset ? codeOfReset(req.rstCode ?? 0) : Code.UNAVAILABLE;
+    const message = reset
+      ? `${label} reset the call (HTTP/2 code ${req.rstCode})`
+      : `${label} is not reachable${upstreamError ? `: ${upstreamError.message}` : ""}`;
+    if (!responded) return fail(code, message);
+    // Headers already went to the client: end the body and let wantTrailers send this status.
+    trailers = { "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) };
+    if (!stream.writableEnded) stream.end();
+  });
+
+  // The client went away (cancel, deadline, connection lost): cancel upstream.
+  stream.on("close", () => {
+    if (settled) return;
+    if (!req.closed && !req.destroyed) req.close(NGHTTP2_CANCEL);
+    settle(Code.CANCELLED);
+  });
+}

@@ -1,0 +1,86 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import { HealthStatus, type PatternMetadata } from "../../proto/gen/prism/interfaces/lifecycle_pb";
+import { ConfigError } from "../../sdk/config/yaml";
+import { sleep } from "../../sdk/concurrency/abort";
+import { PrismError } from "../../sdk/grpc/errors";
+import type { NamespaceConfig, ProxyConfig } from "../config";
+import { Upstream } from "../h2/upstream";
+import type { PatternInstance } from "../pattern_registry";
+import { checkSlots } from "../slots";
+import type { LifecycleChannel } from "./channel";
+
+/** A failure that retrying cannot fix (configuration refused, slots unfillable): fatal at start-up. */
+export class FatalStartError extends Error {
+  override readonly name = "FatalStartError";
+}
+
+/** Refuses a namespace whose slots the pattern cannot fill; the error names file, slot key and line. */
+export function assertSlots(cfg: ProxyConfig, ns: NamespaceConfig, pattern: string, metadata: PatternMetadata | undefined): void {
+  const problem = checkSlots(pattern, ns.slots, metadata);
+  if (!problem) return;
+  const path = problem.slot ? [...ns.path, "slots", problem.slot] : [...ns.path, "slots"];
+  const key = `namespaces[${ns.path[1]}].slots${problem.slot ? `.${problem.slot}` : ""}`;
+  throw new FatalStartError(new ConfigError(cfg.file, key, cfg.lineOf(path), `namespace "${ns.name}": ${problem.message}`).message);
+}
+
+/** The Struct sent in InitializeRequest.config: the namespace's config, its slots, and `namespace`. */
+export function initializeConfig(ns: NamespaceConfig): JsonObject {
+  const config: JsonObject = { ...(ns.config as JsonObject), namespace: ns.name };
+  if (ns.slots) config.slots = ns.slots as unknown as JsonObject;
+  return config;
+}
+
+/**
+ * Initialize → (slots check) → Start → first HealthCheck, then the instance
+ * serves at `endpoint` (or the data_endpoint the pattern reports).
+ */
+export async function bringUp(
+  channel: LifecycleChannel,
+  cfg: ProxyConfig,
+  ns: NamespaceConfig,
+  instance: PatternInstance,
+  identity: { name: string; version: string },
+  endpointOverride?: string,
+): Promise<void> {
+  const t = ns.settings.commandTimeoutMs;
+  const init = await channel.initialize({ name: identity.name, version: identity.version, config: initializeConfig(ns) }, t);
+  if (!init.success) {
+    const key = `namespaces[${ns.path[1]}].config`;
+    throw new FatalStartError(
+      new ConfigError(cfg.file, key, cfg.lineOf([...ns.path, "config"]), `pattern ${instance.pattern} of namespace "${ns.name}" refused its configuration: ${init.error}`)
+        .message,
+    );
+  }
+  if (instance.mode === "remote") assertSlots(cfg, ns, init.metadata?.name ?? instance.pattern, init.metadata);
+  if (init.metadata?.name) instance.pattern = init.metadata.name;
+  const start = await channel.start(t);
+  if (!start.success) throw new FatalStartError(`pattern ${instance.pattern} of namespace "${ns.name}" failed to start: ${start.error}`);
+  const endpoint = endpointOverride ?? start.dataEndpoint;
+  if (!endpoint) throw new FatalStartError(`pattern ${instance.pattern} of namespace "${ns.name}" reported no data endpoint`);
+  instance.setHealth(await channel.healthCheck(t));
+  instance.serve(new Upstream(endpoint), endpoint, init.metadata);
+}
+
+/**
+ * HealthCheck every interval until `signal` aborts; returns a reason after three
+ * failed checks in a row (the pattern is hung or gone).
+ */
+export async function watchHealth(channel: LifecycleChannel, ns: NamespaceConfig, instance: PatternInstance, signal: AbortSignal): Promise<string> {
+  let failures = 0;
+  while (true) {
+    try {
+      await sleep(ns.settings.healthIntervalMs, signal);
+    } catch {
+      return "stopped";
+    }
+    try {
+      instance.setHealth(await channel.healthCheck(ns.settings.commandTimeoutMs));
+      failures = 0;
+    } catch (err) {
+      if (signal.aborted) return "stopped";
+      const message = PrismError.from(err).message;
+      instance.setHealth({ status: HealthStatus.UNHEALTHY, message, details: {} });
+      if (++failures >= 3) return `health check failed 3 times: ${message}`;
+    }
+  }
+}

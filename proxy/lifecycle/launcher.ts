@@ -1,0 +1,59 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { ConfigError } from "../../sdk/config/yaml";
+
+/** Process-level flags the proxy passes on to every pattern it launches. */
+export interface LaunchOptions {
+  patternsDir: string;
+  /** host:port of the proxy's ProxyControlPlane. */
+  controlPlane: string;
+  logFormat: "json" | "text";
+  debug: boolean;
+  tracing?: "stdout" | "otlp" | "none";
+}
+
+/** A launched pattern process. */
+export interface LaunchedProcess {
+  readonly pid: number;
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  kill(signal: NodeJS.Signals): void;
+  readonly running: boolean;
+}
+
+/** Settings the proxy owns for its children; inherited PRISM_* values must not override them. */
+const STRIPPED_ENV = ["PRISM_CONFIG", "PRISM_GRPC_PORT", "PRISM_METRICS_PORT", "PRISM_PROXY_ADDR", "PRISM_LISTEN", "PRISM_ADMIN_PORT"];
+
+/** The executable of a pattern; a missing one is a configuration error naming the key. */
+export function patternExecutable(patternsDir: string, pattern: string, where: { file: string; key: string; line?: number }): string {
+  const exe = join(patternsDir, pattern);
+  if (!existsSync(exe)) {
+    throw new ConfigError(where.file, where.key, where.line, `no pattern executable ${exe} (build it with make build-plugins, or set patterns_dir)`);
+  }
+  return exe;
+}
+
+/**
+ * Starts `patterns_dir/<pattern> --grpc-port 0 --proxy-addr <control plane>`; the
+ * pattern dials back and registers with its pid. Its stdout and stderr (logs) go
+ * to the proxy's.
+ */
+export function launchPattern(exe: string, opts: LaunchOptions): LaunchedProcess {
+  const args = [exe, "--grpc-port", "0", "--proxy-addr", opts.controlPlane, "--log-format", opts.logFormat];
+  if (opts.debug) args.push("--debug");
+  if (opts.tracing) args.push("--enable-tracing", "--trace-exporter", opts.tracing);
+  const env: Record<string, string | undefined> = { ...process.env, PRISM_GRPC_HOST: process.env.PRISM_GRPC_HOST ?? "127.0.0.1" };
+  for (const k of STRIPPED_ENV) delete env[k];
+  const proc: Subprocess = Bun.spawn(args, { stdin: "ignore", stdout: "inherit", stderr: "inherit", env });
+  const exited = proc.exited.then(() => ({ code: proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode) }));
+  return {
+    pid: proc.pid,
+    exited,
+    kill: (signal) => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    },
+    get running() {
+      return proc.exitCode === null && proc.signalCode === null;
+    },
+  };
+}

@@ -1,0 +1,254 @@
+import { sleep } from "../../sdk/concurrency/abort";
+import { backoff } from "../../sdk/concurrency/retry";
+import { PrismError } from "../../sdk/grpc/errors";
+import type { Logger } from "../../sdk/observability/logger";
+import type { NamespaceConfig, ProxyConfig } from "../config";
+import type { ProxyMetrics } from "../metrics";
+import type { PatternInstance } from "../pattern_registry";
+import { assertSlots, bringUp, FatalStartError, watchHealth } from "./bring_up";
+import type { ControlPlane } from "./control_plane";
+import { GrpcLifecycleChannel } from "./grpc_channel";
+import { launchPattern, patternExecutable, type LaunchedProcess, type LaunchOptions } from "./launcher";
+import type { StreamLifecycleChannel } from "./stream_channel";
+
+/** Keeps one namespace's pattern serving, from start-up to shutdown. */
+export interface Supervisor {
+  readonly instance: PatternInstance;
+  /** Resolves once the namespace first serves (or, remote, has been tried); rejects when start-up must fail. */
+  start(): Promise<void>;
+  /** Drains and stops what the proxy launched (bounded); disconnects from remote patterns. */
+  stop(reason: string): Promise<void>;
+}
+
+export interface SupervisorDeps {
+  readonly cfg: ProxyConfig;
+  readonly ns: NamespaceConfig;
+  readonly metrics: ProxyMetrics;
+  readonly logger: Logger;
+}
+
+function describeExit(e: { code: number | null; signal: string | null }): string {
+  return e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`;
+}
+
+/** Resolves true if p settles within ms. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const ok = await Promise.race([p.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  clearTimeout(timer);
+  return ok;
+}
+
+interface RunResult {
+  served: boolean;
+  servedForMs: number;
+  error: unknown;
+  exit?: { code: number | null; signal: string | null };
+}
+
+/**
+ * Launches patterns_dir/<pattern>, waits for it to register on the control plane,
+ * brings it up, watches its health, and restarts it with exponential backoff
+ * when it dies. A failure before the first successful start is fatal.
+ */
+export class LaunchedSupervisor implements Supervisor {
+  private stopping = false;
+  private readonly stopCtl = new AbortController();
+  private proc: LaunchedProcess | undefined;
+  private channel: StreamLifecycleChannel | undefined;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
+
+  constructor(
+    readonly instance: PatternInstance,
+    private readonly deps: SupervisorDeps & { controlPlane: ControlPlane; launch: LaunchOptions },
+  ) {
+    this.log = deps.logger.child({ namespace: deps.ns.name, pattern: deps.ns.pattern });
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.loopDone = this.loop(resolve, reject);
+    });
+  }
+
+  private async loop(onUp: () => void, onFatal: (err: unknown) => void): Promise<void> {
+    const { ns, metrics } = this.deps;
+    let attempt = 0;
+    for (let first = true; !this.stopping; first = false) {
+      const r = await this.runOnce(first ? onUp : undefined);
+      if (this.stopping) return;
+      if (first && !r.served) return onFatal(r.error);
+      // A pattern that served for a while before dying starts the backoff afresh.
+      attempt = r.servedForMs > ns.settings.restartMaxDelayMs ? 1 : attempt + 1;
+      const delay = Math.round(backoff(attempt, { initialDelayMs: ns.settings.restartInitialDelayMs, maxDelayMs: ns.settings.restartMaxDelayMs }));
+      this.instance.restarts++;
+      metrics.restarted(ns.name, this.instance.pattern);
+      this.instance.setStatus("restarting");
+      this.log.warn("pattern exited; restarting", {
+        reason: r.error instanceof Error ? r.error.message : String(r.error),
+        exit_code: r.exit?.code ?? null,
+        signal: r.exit?.signal ?? null,
+        restarts: this.instance.restarts,
+        delay_ms: delay,
+      });
+      try {
+        await sleep(delay, this.stopCtl.signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** One process from launch to exit. */
+  private async runOnce(onUp?: () => void): Promise<RunResult> {
+    const { cfg, ns, controlPlane, launch, metrics } = this.deps;
+    let exe: string;
+    try {
+      const key = `namespaces[${ns.path[1]}].pattern`;
+      exe = patternExecutable(launch.patternsDir, ns.pattern!, { file: cfg.file, key, line: cfg.lineOf([...ns.path, "pattern"]) });
+    } catch (err) {
+      this.instance.unserve("failed", (err as Error).message);
+      return { served: false, servedForMs: 0, error: new FatalStartError((err as Error).message) };
+    }
+    const proc = launchPattern(exe, launch);
+    this.proc = proc;
+    this.instance.pid = proc.pid;
+    this.instance.setStatus("starting");
+    const reg = controlPlane.expect(proc.pid);
+    void proc.exited.then((e) => reg.cancel(`pattern ${ns.pattern} ${describeExit(e)} before registering`));
+    const timer = setTimeout(() => reg.cancel(`pattern ${ns.pattern} did not register within ${ns.settings.startTimeoutMs} ms`), ns.settings.startTimeoutMs);
+    let servedAt = 0;
+    let error: unknown;
+    try {
+      const channel = await reg.channel;
+      clearTimeout(timer);
+      this.channel = channel;
+      assertSlots(cfg, ns, ns.pattern!, channel.registration.metadata);
+      await bringUp(channel, cfg, ns, this.instance, { name: channel.registration.patternName, version: channel.registration.patternVersion });
+      servedAt = Date.now();
+      metrics.setUp(ns.name, this.instance.pattern, true);
+      this.log.info("pattern serving", { pattern_pid: proc.pid, endpoint: this.instance.endpoint });
+      onUp?.();
+      const health = new AbortController();
+      const stopped = AbortSignal.any([health.signal, this.stopCtl.signal]);
+      error = await Promise.race([
+        proc.exited.then(describeExit),
+        channel.lost.then((r) => `control stream lost: ${r}`),
+        watchHealth(channel, ns, this.instance, stopped),
+      ]);
+      health.abort();
+    } catch (err) {
+      clearTimeout(timer);
+      error = err;
+    } finally {
+      metrics.setUp(ns.name, this.instance.pattern, false);
+    }
+    if (this.stopping) return { served: servedAt > 0, servedForMs: 0, error };
+    this.instance.unserve(servedAt > 0 ? "restarting" : "failed", error instanceof Error ? error.message : String(error));
+    this.channel?.close();
+    this.channel = undefined;
+    proc.kill("SIGKILL");
+    const exit = await proc.exited;
+    return { served: servedAt > 0, servedForMs: servedAt > 0 ? Date.now() - servedAt : 0, error, exit };
+  }
+
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return this.loopDone;
+    this.stopping = true;
+    this.stopCtl.abort();
+    const { ns } = this.deps;
+    const proc = this.proc;
+    const channel = this.channel;
+    const wasServing = this.instance.status === "serving";
+    this.instance.setStatus("stopping");
+    if (proc?.running) {
+      if (wasServing && channel) {
+        const drainMs = ns.settings.drainTimeoutMs;
+        try {
+          const d = await channel.drain({ timeoutSeconds: Math.max(1, Math.ceil(drainMs / 1000)), reason }, drainMs + 1000);
+          this.log.info("pattern drained", { drained: Number(d.drainedOperations), aborted: Number(d.abortedOperations) });
+          await channel.stop({ timeoutSeconds: 1 }, ns.settings.commandTimeoutMs);
+        } catch (err) {
+          this.log.warn("pattern did not drain and stop cleanly", { err: PrismError.from(err).message });
+        }
+        if (!(await within(proc.exited, ns.settings.commandTimeoutMs))) proc.kill("SIGTERM");
+      } else {
+        proc.kill("SIGTERM");
+      }
+      if (!(await within(proc.exited, 5_000))) proc.kill("SIGKILL");
+      const exit = await proc.exited;
+      this.log.info("pattern stopped", { pattern_pid: proc.pid, exit_code: exit.code, signal: exit.signal });
+    }
+    channel?.close();
+    this.instance.unserve("stopped");
+    await this.loopDone;
+  }
+}
+
+/**
+ * A namespace served by a pattern the proxy did not launch (`address:`): driven
+ * through LifecycleInterface, forwarded to directly, re-initialized when it comes
+ * back after failing health checks, never stopped by the proxy.
+ */
+export class RemoteSupervisor implements Supervisor {
+  private stopping = false;
+  private readonly stopCtl = new AbortController();
+  private readonly channel: GrpcLifecycleChannel;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
+
+  constructor(
+    readonly instance: PatternInstance,
+    private readonly deps: SupervisorDeps,
+  ) {
+    this.channel = new GrpcLifecycleChannel(deps.ns.address!);
+    this.log = deps.logger.child({ namespace: deps.ns.name, address: deps.ns.address });
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.loopDone = this.loop(resolve, reject);
+    });
+  }
+
+  private async loop(onFirstTry: () => void, onFatal: (err: unknown) => void): Promise<void> {
+    const { cfg, ns, metrics } = this.deps;
+    let attempt = 0;
+    for (let first = true; !this.stopping; first = false) {
+      try {
+        await bringUp(this.channel, cfg, ns, this.instance, { name: "", version: "" }, ns.address);
+        attempt = 0;
+        metrics.setUp(ns.name, this.instance.pattern, true);
+        this.log.info("remote pattern serving", { pattern: this.instance.pattern });
+        onFirstTry();
+        const why = await watchHealth(this.channel, ns, this.instance, this.stopCtl.signal);
+        metrics.setUp(ns.name, this.instance.pattern, false);
+        if (this.stopping) return;
+        this.instance.unserve("unavailable", why);
+        this.log.warn("remote pattern unavailable", { reason: why });
+      } catch (err) {
+        if (this.stopping) return;
+        if (first && err instanceof FatalStartError) return onFatal(err);
+        const message = err instanceof Error ? err.message : String(err);
+        this.instance.unserve("unavailable", message);
+        if (first || attempt === 0) this.log.warn("remote pattern not reachable; retrying", { reason: message });
+        onFirstTry();
+      }
+      const delay = backoff(++attempt, { initialDelayMs: this.deps.ns.settings.restartInitialDelayMs, maxDelayMs: this.deps.ns.settings.restartMaxDelayMs });
+      try {
+        await sleep(delay, this.stopCtl.signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopCtl.abort();
+    this.instance.unserve("stopped");
+    this.channel.close();
+    await this.loopDone;
+  }
+}

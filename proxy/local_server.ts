@@ -1,0 +1,82 @@
+import type { DescService } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { Health } from "../proto/gen/grpc/health/v1/health_pb";
+import { KeyValueBasicInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
+import { KeyValueBatchInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
+import { KeyValueScanInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
+import { KeyValueTTLInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_ttl_pb";
+import { LifecycleInterface } from "../proto/gen/prism/interfaces/lifecycle_pb";
+import { ListBasicInterface } from "../proto/gen/prism/interfaces/list/list_basic_pb";
+import { ProxyControlPlane } from "../proto/gen/prism/interfaces/proxy_control_plane_pb";
+import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
+import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
+import { HealthService, Serving } from "../sdk/grpc/health";
+import { addReflection } from "../sdk/grpc/reflection";
+import { addService } from "../sdk/grpc/server";
+import { bindServer, serverOptions, stopServer } from "../sdk/grpc/server_factory";
+import type { ControlPlane } from "./lifecycle/control_plane";
+import type { PatternRegistry } from "./pattern_registry";
+
+/**
+ * Services clients can discover through the proxy with grpc.reflection. Forwarding
+ * does not depend on this list: any service a pattern serves is forwarded.
+ */
+export const REFLECTED_SERVICES: readonly DescService[] = [
+  KeyValueBasicInterface,
+  KeyValueTTLInterface,
+  KeyValueScanInterface,
+  KeyValueBatchInterface,
+  ListBasicInterface,
+  PubSubBasicInterface,
+  StreamBasicInterface,
+  LifecycleInterface,
+  Health,
+];
+
+/**
+ * The proxy's own gRPC server, on a loopback port: ProxyControlPlane for the
+ * patterns it launches, and grpc.health.v1 / grpc.reflection, which the router
+ * relays to from the client port. Health "" is SERVING when every namespace is
+ * ready; each namespace name has its own status.
+ */
+export class LocalServer {
+  private readonly server = new grpc.Server(serverOptions);
+  readonly health = new HealthService(Serving.NOT_SERVING);
+  port = 0;
+  private stopping = false;
+
+  constructor(
+    controlPlane: ControlPlane,
+    private readonly registry: PatternRegistry,
+  ) {
+    addService(this.server, ProxyControlPlane, controlPlane.service);
+    this.health.addTo(this.server);
+    addReflection(this.server, REFLECTED_SERVICES);
+    for (const i of registry.all()) {
+      this.health.set(i.namespace, Serving.NOT_SERVING);
+      i.onChange(() => this.refresh());
+    }
+  }
+
+  /** Recomputes health statuses from the registry. */
+  refresh(): void {
+    if (this.stopping) return;
+    for (const i of this.registry.all()) this.health.set(i.namespace, i.ready ? Serving.SERVING : Serving.NOT_SERVING);
+    this.health.set("", this.registry.ready ? Serving.SERVING : Serving.NOT_SERVING);
+  }
+
+  async listen(): Promise<string> {
+    this.port = await bindServer(this.server, "127.0.0.1", 0);
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Every status NOT_SERVING (shutdown has begun). */
+  notServing(): void {
+    this.stopping = true;
+    this.health.setAll(Serving.NOT_SERVING);
+  }
+
+  stop(timeoutMs: number): Promise<void> {
+    return stopServer(this.server, timeoutMs);
+  }
+}

@@ -1,0 +1,57 @@
+import { existsSync } from "node:fs";
+import { relative } from "node:path";
+import { ConfigError } from "../sdk/config/yaml";
+import { EXIT_ERROR, shutdownController } from "../sdk/lifecycle/shutdown";
+import { createLogger } from "../sdk/observability/logger";
+import { FatalStartError } from "./lifecycle/bring_up";
+import { Proxy, type ProxyAddresses } from "./proxy";
+import { loadProxySettings, USAGE, type ProxySettings } from "./settings";
+
+let settings: ProxySettings;
+try {
+  settings = await loadProxySettings(process.argv.slice(2), process.env);
+} catch (err) {
+  process.stderr.write(`proxy: ${(err as Error).message}\n${USAGE}\n`);
+  process.exit(EXIT_ERROR);
+}
+if (settings.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+
+const logger = createLogger({ level: settings.debug ? "debug" : "info", format: settings.logFormat, fields: { component: "proxy", pid: process.pid } });
+const proxy = new Proxy(settings, logger);
+shutdownController(() => proxy.shutdown(), settings.config.shutdownTimeoutMs, logger);
+
+try {
+  printBanner(await proxy.start());
+} catch (err) {
+  const clear = err instanceof ConfigError || err instanceof FatalStartError;
+  logger.error("proxy failed to start", { err });
+  if (clear) process.stderr.write(`proxy: ${(err as Error).message}\n`);
+  await Promise.race([proxy.shutdown(), Bun.sleep(10_000)]);
+  process.exit(EXIT_ERROR);
+}
+
+/** Where the proxy listens and how to talk to it (stdout; logs go to stderr). */
+function printBanner(a: ProxyAddresses): void {
+  const cfg = settings.config;
+  const lines = [`prism proxy listening on ${a.listen}`, `  admin: ${a.admin}  (/health /ready /metrics /patterns)`];
+  for (const p of proxy.registry.snapshot()) {
+    const where = p.mode === "launched" ? `pid ${p.pid}, ${p.endpoint}` : `remote ${p.endpoint ?? "(not reachable yet)"}`;
+    lines.push(`  namespace ${p.namespace} -> ${p.pattern} (${where}) ${p.status}`);
+  }
+  const ctlPath = `${cfg.patternsDir}/prismctl`;
+  const ctl = existsSync(ctlPath) ? (relative(process.cwd(), ctlPath).startsWith("..") ? ctlPath : `./${relative(process.cwd(), ctlPath)}`) : "prismctl";
+  const flags = `${a.listen === "127.0.0.1:8980" ? "" : ` --addr ${a.listen}`}${a.admin === "http://127.0.0.1:9090" ? "" : ` --admin ${a.admin.replace("http://", "")}`}`;
+  const first = cfg.namespaces[0]!.name;
+  const ns = first === "default" ? "" : ` --namespace ${first}`;
+  lines.push(
+    "talk to it:",
+    `  ${ctl}${flags}${ns} kv set hello world && ${ctl}${flags}${ns} kv get hello`,
+    `  ${ctl}${flags} patterns`,
+    `  grpcurl -plaintext${ns ? ` -H 'x-prism-namespace: ${first}'` : ""} -d '{"key":"hello"}' ${a.listen} prism.interfaces.keyvalue.KeyValueBasicInterface/Get`,
+    `  grpcurl -plaintext ${a.listen} list`,
+  );
+  process.stdout.write(lines.join("\n") + "\n");
+}

@@ -1,0 +1,137 @@
+import { HealthStatus, type PatternMetadata } from "../proto/gen/prism/interfaces/lifecycle_pb";
+import type { Upstream } from "./h2/upstream";
+import type { NamespaceStats } from "./metrics";
+
+/** Where a namespace's pattern is in its life, as the proxy sees it. */
+export type PatternStatus = "starting" | "serving" | "unavailable" | "restarting" | "stopping" | "stopped" | "failed";
+
+/** The last HealthCheck answer. */
+export interface HealthSnapshot {
+  status: string;
+  message: string;
+  details: Record<string, string>;
+  checkedAt: string;
+}
+
+/**
+ * The proxy's view of one namespace's pattern: status, where to forward, what it
+ * serves, health and restarts. The supervisor writes it; the router reads it.
+ */
+export class PatternInstance {
+  status: PatternStatus = "starting";
+  pid: number | undefined;
+  endpoint: string | undefined;
+  /** Set only while serving. */
+  upstream: Upstream | undefined;
+  /** gRPC service names the pattern declared at Initialize (empty = unknown: forward everything). */
+  services: ReadonlySet<string> = new Set();
+  metadata: PatternMetadata | undefined;
+  health: HealthSnapshot | undefined;
+  restarts = 0;
+  lastExit: { code: number | null; signal: string | null; at: string } | undefined;
+  lastError: string | undefined;
+  /** Names the target in error messages, e.g. `namespace "default" (pattern memstore)`. */
+  label: string;
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(
+    readonly namespace: string,
+    /** Executable name (launched) or the address (remote) until the pattern names itself. */
+    public pattern: string,
+    readonly mode: "launched" | "remote",
+    readonly stats: NamespaceStats,
+  ) {
+    this.label = `namespace "${namespace}" (pattern ${pattern})`;
+  }
+
+  /** Serving and last reported healthy or degraded. */
+  get ready(): boolean {
+    return this.status === "serving" && this.health?.status !== HealthStatus[HealthStatus.UNHEALTHY];
+  }
+
+  /** Calls fn whenever status or health changes. */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Starts forwarding to a serving pattern. */
+  serve(upstream: Upstream, endpoint: string, metadata: PatternMetadata | undefined): void {
+    this.upstream = upstream;
+    this.endpoint = endpoint;
+    this.metadata = metadata;
+    this.services = new Set(metadata?.interfaces.map((i) => i.name) ?? []);
+    this.lastError = undefined;
+    this.setStatus("serving");
+  }
+
+  /** Stops forwarding (calls get UNAVAILABLE) and drops the connection. */
+  unserve(status: PatternStatus, reason?: string): void {
+    const up = this.upstream;
+    this.upstream = undefined;
+    up?.close();
+    if (reason !== undefined) this.lastError = reason;
+    this.setStatus(status);
+  }
+
+  setStatus(status: PatternStatus): void {
+    this.status = status;
+    this.changed();
+  }
+
+  setHealth(h: { status: HealthStatus; message: string; details: Record<string, string> }): void {
+    const before = this.health?.status;
+    this.health = { status: HealthStatus[h.status] ?? String(h.status), message: h.message, details: { ...h.details }, checkedAt: new Date().toISOString() };
+    if (before !== this.health.status) this.changed();
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  /** The JSON of /patterns. */
+  snapshot() {
+    return {
+      namespace: this.namespace,
+      pattern: this.pattern,
+      mode: this.mode,
+      status: this.status,
+      ready: this.ready,
+      pid: this.pid ?? null,
+      endpoint: this.endpoint ?? null,
+      metadata: this.metadata
+        ? { name: this.metadata.name, version: this.metadata.version, interfaces: this.metadata.interfaces.map((i) => i.name) }
+        : null,
+      health: this.health ?? null,
+      restarts: this.restarts,
+      last_exit: this.lastExit ?? null,
+      last_error: this.lastError ?? null,
+    };
+  }
+}
+
+/** Every namespace's PatternInstance, by name. */
+export class PatternRegistry {
+  private readonly byName = new Map<string, PatternInstance>();
+
+  add(instance: PatternInstance): void {
+    this.byName.set(instance.namespace, instance);
+  }
+
+  get(namespace: string): PatternInstance | undefined {
+    return this.byName.get(namespace);
+  }
+
+  all(): PatternInstance[] {
+    return [...this.byName.values()];
+  }
+
+  /** Ready only when every namespace's pattern is serving and healthy. */
+  get ready(): boolean {
+    for (const i of this.byName.values()) if (!i.ready) return false;
+    return this.byName.size > 0;
+  }
+
+  snapshot() {
+    return this.all().map((i) => i.snapshot());
+  }
+}

@@ -1,0 +1,120 @@
+import type { Logger } from "../sdk/observability/logger";
+import { startHttpServer } from "../sdk/observability/http_server";
+import { Tracing } from "../sdk/observability/tracing";
+import { formatHostPort } from "./address";
+import { CallTracer } from "./call_tracer";
+import { H2Listener } from "./h2/listener";
+import { Upstream } from "./h2/upstream";
+import { ControlPlane } from "./lifecycle/control_plane";
+import { LaunchedSupervisor, RemoteSupervisor, type Supervisor } from "./lifecycle/supervisor";
+import { LocalServer } from "./local_server";
+import { ProxyMetrics } from "./metrics";
+import { PatternInstance, PatternRegistry } from "./pattern_registry";
+import { Router } from "./router";
+import type { ProxySettings } from "./settings";
+
+export const PROXY_VERSION = "0.1.0";
+
+/** Where a started proxy can be reached. */
+export interface ProxyAddresses {
+  /** host:port of the gRPC listener. */
+  readonly listen: string;
+  /** Base URL of the admin HTTP server. */
+  readonly admin: string;
+  /** host:port of the control plane patterns dial. */
+  readonly controlPlane: string;
+}
+
+/**
+ * The whole proxy: client listener → router → relay to patterns, the local server
+ * (control plane, health, reflection), one supervisor per namespace, admin HTTP.
+ */
+export class Proxy {
+  readonly registry = new PatternRegistry();
+  readonly metrics = new ProxyMetrics(PROXY_VERSION);
+  private readonly tracing: Tracing | undefined;
+  private readonly controlPlane: ControlPlane;
+  private readonly local: LocalServer;
+  private readonly supervisors: Supervisor[] = [];
+  private router: Router | undefined;
+  private listener: H2Listener | undefined;
+  private admin: ReturnType<typeof startHttpServer> | undefined;
+  private localUpstream: Upstream | undefined;
+
+  constructor(
+    private readonly settings: ProxySettings,
+    private readonly logger: Logger,
+  ) {
+    const cfg = settings.config;
+    this.tracing = settings.enableTracing
+      ? new Tracing({ serviceName: "prism-proxy", serviceVersion: PROXY_VERSION, exporter: settings.traceExporter })
+      : undefined;
+    for (const ns of cfg.namespaces) {
+      const pattern = ns.pattern ?? ns.address!;
+      this.registry.add(new PatternInstance(ns.name, pattern, ns.pattern ? "launched" : "remote", this.metrics.namespace(ns.name, pattern)));
+    }
+    this.controlPlane = new ControlPlane(logger.child({ component: "control-plane" }));
+    this.local = new LocalServer(this.controlPlane, this.registry);
+  }
+
+  /** Binds everything, then brings every namespace up; rejects if one cannot start. */
+  async start(): Promise<ProxyAddresses> {
+    const cfg = this.settings.config;
+    const controlPlane = await this.local.listen();
+    this.localUpstream = new Upstream(controlPlane);
+    this.router = new Router(this.registry, this.localUpstream, this.metrics, this.tracing && new CallTracer(this.tracing.tracer));
+    this.listener = new H2Listener(this.router.handle);
+    const port = await this.listener.listen(cfg.listen);
+    const listen = formatHostPort({ host: cfg.listen.host, port });
+    const router = this.router;
+    this.admin = startHttpServer(
+      cfg.adminPort,
+      this.metrics.registry,
+      {
+        live: () => true,
+        ready: () => this.registry.ready && router.accepting,
+        routes: { "/patterns": () => this.registry.snapshot() },
+      },
+      cfg.listen.host,
+    );
+    const admin = `http://${formatHostPort({ host: cfg.listen.host, port: this.admin.port })}`;
+
+    const launch = {
+      patternsDir: cfg.patternsDir,
+      controlPlane,
+      logFormat: this.settings.logFormat,
+      debug: this.settings.debug,
+      tracing: this.settings.enableTracing ? this.settings.traceExporter : undefined,
+    };
+    for (const ns of cfg.namespaces) {
+      const instance = this.registry.get(ns.name)!;
+      const deps = { cfg, ns, metrics: this.metrics, logger: this.logger };
+      this.supervisors.push(
+        ns.pattern ? new LaunchedSupervisor(instance, { ...deps, controlPlane: this.controlPlane, launch }) : new RemoteSupervisor(instance, deps),
+      );
+    }
+    await Promise.all(this.supervisors.map((s) => s.start()));
+    this.local.refresh();
+    return { listen, admin, controlPlane };
+  }
+
+  /**
+   * Graceful shutdown: refuse new calls (GOAWAY), let calls in flight finish
+   * (bounded), Drain and Stop the patterns, then close everything.
+   */
+  async shutdown(): Promise<void> {
+    const bound = Math.min(5_000, Math.max(500, this.settings.config.shutdownTimeoutMs / 3));
+    this.local.notServing();
+    this.router?.stopAccepting();
+    this.listener?.stopAccepting();
+    if (this.router && !(await this.router.idle(bound))) {
+      this.logger.warn("calls still in flight after the drain bound; they end with their patterns", { calls: this.router.callsInFlight });
+    }
+    await Promise.all(this.supervisors.map((s) => s.stop("proxy shutdown")));
+    this.listener?.destroy();
+    this.localUpstream?.close();
+    this.admin?.stop();
+    await this.local.stop(1_000);
+    await this.tracing?.shutdown();
+  }
+}

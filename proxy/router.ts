@@ -1,0 +1,119 @@
+import type http2 from "node:http2";
+import { DEFAULT_NAMESPACE, NAMESPACE_HEADER } from "../sdk/grpc/context";
+import { Code } from "../sdk/grpc/errors";
+import type { CallTracer } from "./call_tracer";
+import { relay } from "./h2/relay";
+import { respondWithStatus } from "./h2/status";
+import type { Upstream } from "./h2/upstream";
+import type { ProxyMetrics } from "./metrics";
+import type { PatternRegistry } from "./pattern_registry";
+
+/** Services the proxy answers itself (through its local server): health and reflection. */
+const LOCAL_PREFIXES = ["/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"];
+const LIFECYCLE_PREFIX = "/prism.interfaces.LifecycleInterface/";
+/** Read-only lifecycle call clients may make through the proxy (live health with debug details). */
+const LIFECYCLE_HEALTH = "/prism.interfaces.LifecycleInterface/HealthCheck";
+const CONTROL_PLANE_PREFIX = "/prism.interfaces.ProxyControlPlane/";
+
+function isLocal(path: string): boolean {
+  for (const p of LOCAL_PREFIXES) if (path.startsWith(p)) return true;
+  return false;
+}
+
+/**
+ * Decides where each incoming call goes — by method path and x-prism-namespace —
+ * and relays it there, or answers it with a status: NOT_FOUND (unknown namespace),
+ * UNAVAILABLE (pattern not serving, proxy shutting down), UNIMPLEMENTED (service
+ * the pattern does not declare), PERMISSION_DENIED (lifecycle control).
+ */
+export class Router {
+  private open = true;
+  private inflight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly registry: PatternRegistry,
+    /** The proxy's own gRPC server (health, reflection). */
+    private readonly local: Upstream,
+    private readonly metrics: ProxyMetrics,
+    private readonly tracer?: CallTracer,
+  ) {}
+
+  /** Calls relayed and not yet finished. */
+  get callsInFlight(): number {
+    return this.inflight;
+  }
+
+  /** The StreamHandler of the listener. */
+  readonly handle = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    const path = headers[":path"] ?? "";
+    if (!this.open) {
+      this.metrics.reject("shutting_down");
+      return respondWithStatus(stream, Code.UNAVAILABLE, "proxy is shutting down");
+    }
+    if (isLocal(path)) {
+      this.inflight++;
+      return relay(stream, headers, this.local, "proxy", this.finishLocal);
+    }
+    if (path.startsWith(CONTROL_PLANE_PREFIX) || (path.startsWith(LIFECYCLE_PREFIX) && path !== LIFECYCLE_HEALTH)) {
+      this.metrics.reject("lifecycle");
+      return respondWithStatus(stream, Code.PERMISSION_DENIED, `${path.slice(1)} is not open to clients: the proxy drives pattern lifecycles`);
+    }
+    const nsHeader = headers[NAMESPACE_HEADER];
+    const namespace = (Array.isArray(nsHeader) ? nsHeader[0] : nsHeader) || DEFAULT_NAMESPACE;
+    const instance = this.registry.get(namespace);
+    if (instance === undefined) {
+      this.metrics.reject("unknown_namespace");
+      return respondWithStatus(stream, Code.NOT_FOUND, `namespace "${namespace}" is not configured`);
+    }
+    const stats = instance.stats.forPath(path);
+    const upstream = instance.upstream;
+    if (instance.status !== "serving" || upstream === undefined) {
+      stats.record(Code.UNAVAILABLE, 0);
+      return respondWithStatus(stream, Code.UNAVAILABLE, `${instance.label} is ${instance.status}; retry later`);
+    }
+    if (instance.services.size > 0 && path !== LIFECYCLE_HEALTH) {
+      const service = stats.service || path.slice(1, path.lastIndexOf("/"));
+      if (!instance.services.has(service)) {
+        stats.record(Code.UNIMPLEMENTED, 0);
+        return respondWithStatus(stream, Code.UNIMPLEMENTED, `${instance.label} does not implement ${service}`);
+      }
+    }
+    const span = this.tracer?.start(headers, path, namespace, instance.pattern);
+    const start = performance.now();
+    this.inflight++;
+    relay(stream, headers, upstream, instance.label, (code) => {
+      stats.record(code, (performance.now() - start) / 1000);
+      if (span !== undefined) this.tracer!.end(span, code);
+      this.finished();
+    });
+  };
+
+  private readonly finishLocal = () => this.finished();
+
+  private finished(): void {
+    if (--this.inflight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** New calls get UNAVAILABLE from now on. */
+  stopAccepting(): void {
+    this.open = false;
+  }
+
+  /** False once shutdown has begun. */
+  get accepting(): boolean {
+    return this.open;
+  }
+
+  /** Resolves when no relayed call is in flight, or after timeoutMs; true when idle. */
+  async idle(timeoutMs: number): Promise<boolean> {
+    if (this.inflight === 0) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = await Promise.race([
+      new Promise<boolean>((r) => this.idleWaiters.push(() => r(true))),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return done;
+  }
+}

@@ -1,0 +1,96 @@
+import { basename, dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError } from "../sdk/config/yaml";
+import { parseHostPort } from "./address";
+import { defaultProxyConfig, loadProxyConfig, type ProxyConfig } from "./config";
+
+/** How the proxy process runs: its config plus process-level switches. */
+export interface ProxySettings {
+  readonly config: ProxyConfig;
+  readonly debug: boolean;
+  readonly logFormat: "json" | "text";
+  readonly enableTracing: boolean;
+  readonly traceExporter: "stdout" | "otlp" | "none";
+  readonly help: boolean;
+}
+
+const flagSpec = {
+  config: { type: "string" },
+  listen: { type: "string" },
+  "admin-port": { type: "string" },
+  "patterns-dir": { type: "string" },
+  debug: { type: "boolean" },
+  "enable-tracing": { type: "boolean" },
+  "trace-exporter": { type: "string" },
+  "log-format": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export const USAGE = `Usage: proxy [flags]   (each flag also settable as PRISM_<NAME>, e.g. PRISM_LISTEN)
+  --config FILE           YAML: listen, admin.port, patterns_dir, namespaces   [namespace default -> memstore]
+  --listen HOST:PORT      gRPC address for clients (port 0 = pick one)         [127.0.0.1:8980]
+  --admin-port N          HTTP /health /ready /metrics /patterns (0 = pick one) [9090]
+  --patterns-dir DIR      where pattern executables live                        [directory of this executable]
+  --debug                 debug logging
+  --enable-tracing        OpenTelemetry tracing (also passed to patterns)
+  --trace-exporter KIND   stdout | otlp | none                                  [stdout]
+  --log-format FORMAT     json | text                                           [json]`;
+
+/** Where patterns live when nothing says: beside the compiled proxy, or ./dist when run from source. */
+export function defaultPatternsDir(): string {
+  const exe = process.execPath;
+  return basename(exe).startsWith("bun") ? resolve("dist") : dirname(exe);
+}
+
+function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: T): T {
+  if (v === undefined || v === "") return dflt;
+  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError("flags", name, undefined, `must be one of ${allowed.join(", ")}, got "${v}"`);
+  return v as T;
+}
+
+function bool(v: string | undefined): boolean {
+  return v !== undefined && ["1", "true", "yes", "on"].includes(v.toLowerCase());
+}
+
+/** Flags first, then PRISM_* environment, then the config file, then defaults. */
+export async function loadProxySettings(argv: string[], env: Record<string, string | undefined>): Promise<ProxySettings> {
+  let values;
+  try {
+    values = parseArgs({ args: argv, options: flagSpec, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new ConfigError("flags", "", undefined, (err as Error).message);
+  }
+  const get = (flag: keyof typeof flagSpec): string | undefined => {
+    const v = values[flag];
+    if (typeof v === "string") return v;
+    if (v === true) return "true";
+    return env["PRISM_" + flag.toUpperCase().replaceAll("-", "_")] || undefined;
+  };
+  const defaults = { patternsDir: defaultPatternsDir() };
+  const file = get("config");
+  let config = file ? await loadProxyConfig(file, defaults) : defaultProxyConfig(defaults);
+
+  const listen = get("listen");
+  if (listen !== undefined) {
+    const hp = parseHostPort(listen);
+    if (!hp) throw new ConfigError("flags", "--listen", undefined, `must be host:port, got "${listen}"`);
+    config = { ...config, listen: hp };
+  }
+  const adminPort = get("admin-port");
+  if (adminPort !== undefined) {
+    const n = Number(adminPort);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError("flags", "--admin-port", undefined, `must be a port 0-65535, got "${adminPort}"`);
+    config = { ...config, adminPort: n };
+  }
+  const patternsDir = get("patterns-dir");
+  if (patternsDir !== undefined) config = { ...config, patternsDir };
+
+  return {
+    config: { ...config, patternsDir: resolve(config.patternsDir) },
+    debug: bool(get("debug")),
+    enableTracing: bool(get("enable-tracing")),
+    traceExporter: oneOf("--trace-exporter", get("trace-exporter"), ["stdout", "otlp", "none"] as const, "stdout"),
+    logFormat: oneOf("--log-format", get("log-format"), ["json", "text"] as const, "json"),
+    help: values.help === true,
+  };
+}
