@@ -1,0 +1,57 @@
+import { Kafka, logLevel, type logCreator } from "kafkajs";
+import type { Logger } from "../sdk/observability/logger";
+import type { KafkaConfig } from "./config";
+
+// kafkajs warns on every producer creation about its v2 partitioner change; Prism picks partitions itself.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
+
+/** Messages kafkajs logs that say nothing useful to an operator of this pattern. */
+const QUIET = [/Limiting retries for the idempotent producer/];
+
+/**
+ * Routes kafkajs's own logs through the SDK logger: errors and warnings at warn (kafkajs logs every failed
+ * connection attempt as an error, which during a broker outage is expected noise), the rest at debug.
+ */
+export function kafkaLogCreator(logger: Logger, repeatWindowMs = 5_000): logCreator {
+  // A dead broker makes kafkajs log the same connection error many times a second; say it once per window.
+  const lastSaid = new Map<string, number>();
+  return () =>
+    ({ namespace, level, log }) => {
+      const { message, timestamp: _t, logger: _l, ...fields } = log as { message: string; timestamp?: string; logger?: string };
+      if (QUIET.some((re) => re.test(message))) return;
+      const rec = { kafkajs: namespace, ...fields };
+      if (level > logLevel.WARN) {
+        logger.debug(`kafkajs: ${message}`, rec);
+        return;
+      }
+      const now = Date.now();
+      const key = `${namespace}:${message.slice(0, 120)}`;
+      if (now - (lastSaid.get(key) ?? 0) < repeatWindowMs) return;
+      if (lastSaid.size > 1000) lastSaid.clear();
+      lastSaid.set(key, now);
+      logger.warn(`kafkajs: ${message}`, rec);
+    };
+}
+
+/** The kafkajs client with this pattern's timeouts and retry policy. */
+export function createKafka(cfg: KafkaConfig, logger: Logger): Kafka {
+  return new Kafka({
+    clientId: cfg.client_id,
+    brokers: cfg.brokers,
+    connectionTimeout: cfg.connection_timeout,
+    requestTimeout: cfg.request_timeout,
+    enforceRequestTimeout: true,
+    retry: {
+      retries: cfg.retry.retries,
+      initialRetryTime: cfg.retry.initial_retry_time,
+      maxRetryTime: cfg.retry.max_retry_time,
+    },
+    logLevel: logger.debugEnabled ? logLevel.INFO : logLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
+  });
+}
+
+/** Kafka's "-1" (no offset / no timestamp) and string offsets, as numbers. */
+export function offsetNumber(s: string): number {
+  return Number(s);
+}

@@ -1,0 +1,105 @@
+import { validate, type Schema } from "../sdk/config/schema";
+import { ConfigError } from "../sdk/config/yaml";
+import type { DriverEnv } from "../sdk/drivers/registry";
+
+/**
+ * Configuration of the Kafka pattern. Every timeout is deliberate: kafkajs's defaults (30 s requests,
+ * 5 retries with up to 30 s backoff, infinite retries for the idempotent producer) hide a dead broker for
+ * many seconds; these turn it into UNAVAILABLE in well under two seconds.
+ */
+export interface KafkaConfig {
+  brokers: string[];
+  client_id: string;
+  /** Partitions of the topics this pattern creates. */
+  partitions: number;
+  replication_factor: number;
+  /** max.message.bytes of the topics this pattern creates (the broker's default is 1 MiB). */
+  max_message_bytes: number;
+  connection_timeout: number;
+  request_timeout: number;
+  retry: { retries: number; initial_retry_time: number; max_retry_time: number };
+  producer: { max_batch_bytes: number; max_batch_messages: number };
+  consumer: {
+    session_timeout: number;
+    heartbeat_interval: number;
+    rebalance_timeout: number;
+    max_wait: number;
+    /** Messages buffered per subscription before its partitions are paused. */
+    buffer: number;
+    commit_interval: number;
+  };
+  circuit_breaker: { failure_threshold: number; open_duration: number };
+  health_timeout: number;
+}
+
+const duration = (d: string) => ({ type: "duration", default: d }) as const;
+
+export const kafkaConfigSchema: Schema = {
+  type: "object",
+  fields: {
+    brokers: { type: "array", items: { type: "string" }, default: ["127.0.0.1:9092"] },
+    client_id: { type: "string", default: "prism-kafka" },
+    partitions: { type: "integer", min: 1, default: 3 },
+    replication_factor: { type: "integer", min: 1, default: 1 },
+    max_message_bytes: { type: "bytes", default: "9MiB" },
+    connection_timeout: duration("1s"),
+    request_timeout: duration("5s"),
+    retry: {
+      type: "object",
+      fields: {
+        retries: { type: "integer", min: 0, default: 2 },
+        initial_retry_time: duration("100ms"),
+        max_retry_time: duration("500ms"),
+      },
+    },
+    producer: {
+      type: "object",
+      fields: {
+        max_batch_bytes: { type: "bytes", default: "1MiB" },
+        max_batch_messages: { type: "integer", min: 1, default: 1000 },
+      },
+    },
+    consumer: {
+      type: "object",
+      fields: {
+        // The broker refuses sessions shorter than group.min.session.timeout.ms (6 s by default).
+        session_timeout: duration("10s"),
+        heartbeat_interval: duration("500ms"),
+        rebalance_timeout: duration("10s"),
+        max_wait: duration("250ms"),
+        buffer: { type: "integer", min: 1, default: 256 },
+        commit_interval: duration("100ms"),
+      },
+    },
+    circuit_breaker: {
+      type: "object",
+      fields: {
+        failure_threshold: { type: "integer", min: 1, default: 3 },
+        open_duration: duration("1s"),
+      },
+    },
+    health_timeout: duration("1s"),
+  },
+};
+
+/** Kafka topic names: letters, digits, '.', '_' and '-', at most 249 characters. */
+export const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
+
+/** Validates the pattern's configuration (unknown keys are errors) and checks the namespace is usable in topic names. */
+export function parseKafkaConfig(config: Record<string, unknown>, env: Pick<DriverEnv, "configFile" | "lineOf">): KafkaConfig {
+  const cfg = validate<KafkaConfig>(config, kafkaConfigSchema, { file: env.configFile, lineOf: env.lineOf });
+  if (cfg.brokers.length === 0) throw new ConfigError(env.configFile, "brokers", env.lineOf?.(["brokers"]), "must list at least one host:port");
+  for (const [i, b] of cfg.brokers.entries()) {
+    if (!/^[^\s:]+:\d+$/.test(b)) throw new ConfigError(env.configFile, `brokers[${i}]`, env.lineOf?.(["brokers", i]), `must be host:port, got "${b}"`);
+  }
+  return cfg;
+}
+
+/** The namespace part of topic names: the configured namespace, or "default" as the contract names an absent one. */
+export function namespaceOf(env: Pick<DriverEnv, "namespace" | "configFile" | "lineOf">): string {
+  const ns = env.namespace || "default";
+  if (!TOPIC_NAME.test(ns)) {
+    throw new ConfigError(env.configFile, "namespace", env.lineOf?.(["namespace"]), `"${ns}" cannot be part of a Kafka topic name (letters, digits, . _ - only)`);
+  }
+  return ns;
+}

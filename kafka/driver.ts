@@ -1,0 +1,172 @@
+import type { Kafka } from "kafkajs";
+import { CircuitBreaker } from "../sdk/concurrency/circuit_breaker";
+import type {
+  Driver,
+  HealthReport,
+  PubSubDriver,
+  PubSubMessage,
+  StreamDriver,
+  StreamReadOptions,
+  StreamRecordData,
+  SubscribeOptions,
+} from "../sdk/drivers/interfaces";
+import type { Logger } from "../sdk/observability/logger";
+import { AdminHandle } from "./admin";
+import { createKafka } from "./client";
+import type { KafkaConfig } from "./config";
+import { toPrismError } from "./errors";
+import { FlowStats } from "./feed";
+import { BatchingProducer, type Stored } from "./producer";
+import { StreamReader } from "./stream";
+import { Subscription } from "./subscriber";
+import { Topics } from "./topics";
+
+export const KAFKA_PATTERN_VERSION = "0.1.0";
+
+/**
+ * Pub/sub and streams on Kafka. Writes go through a circuit breaker so that, once the broker is known to be
+ * down, callers get UNAVAILABLE at once instead of each waiting out connection attempts; the breaker lets a
+ * probe through every `circuit_breaker.open_duration`, which is how the pattern notices the broker is back.
+ */
+export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
+  readonly name = "kafka";
+  readonly version = KAFKA_PATTERN_VERSION;
+  private readonly kafka: Kafka;
+  private readonly admin: AdminHandle;
+  private readonly healthAdmin: AdminHandle;
+  private readonly topics: Topics;
+  private readonly producer: BatchingProducer;
+  private readonly reader: StreamReader;
+  private readonly breaker: CircuitBreaker;
+  private readonly stats = new FlowStats();
+  /** Live subscriptions by topic and subscriber id. */
+  private readonly subscriptions = new Map<string, Set<Subscription>>();
+  private lastHealth: { at: number; report: Promise<HealthReport> } | undefined;
+
+  constructor(
+    private readonly cfg: KafkaConfig,
+    namespace: string,
+    private readonly logger: Logger,
+  ) {
+    this.kafka = createKafka(cfg, logger);
+    this.admin = new AdminHandle(this.kafka);
+    this.healthAdmin = new AdminHandle(this.kafka);
+    this.topics = new Topics(this.admin, cfg, namespace);
+    this.producer = new BatchingProducer(this.kafka, cfg);
+    this.reader = new StreamReader(this.kafka, this.admin, this.topics, cfg, this.stats, logger);
+    this.breaker = new CircuitBreaker({
+      name: "kafka",
+      failureThreshold: cfg.circuit_breaker.failure_threshold,
+      openDurationMs: cfg.circuit_breaker.open_duration,
+      onStateChange: (from, to) => logger.info("kafka circuit breaker", { from, to }),
+    });
+  }
+
+  private async write(name: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<Stored & { topic: string }> {
+    const topic = this.topics.kafkaTopic(name);
+    return this.breaker.execute(async () => {
+      const partitions = await this.topics.ensure(topic);
+      const partition = this.producer.partitionFor(topic, partitions, key);
+      const stored = await this.producer.send(topic, partition, payload, metadata, key);
+      return { ...stored, topic };
+    });
+  }
+
+  async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<{ messageId: string }> {
+    const s = await this.write(topic, payload, metadata, key);
+    return { messageId: `${topic}/${s.partition}/${s.offset}` };
+  }
+
+  async *subscribe(opts: SubscribeOptions): AsyncGenerator<PubSubMessage> {
+    const kafkaTopic = this.topics.kafkaTopic(opts.topic);
+    await this.breaker.execute(() => this.topics.ensure(kafkaTopic));
+    const groupId = `${kafkaTopic}/${opts.subscriberId}`;
+    const sub = new Subscription(this.kafka, this.admin, this.cfg, { topic: opts.topic, kafkaTopic, groupId, signal: opts.signal, stats: this.stats }, this.logger);
+    const key = `${opts.topic}\0${opts.subscriberId}`;
+    let set = this.subscriptions.get(key);
+    if (!set) this.subscriptions.set(key, (set = new Set()));
+    set.add(sub);
+    try {
+      try {
+        await sub.start();
+      } catch (err) {
+        throw toPrismError(err, "subscribe");
+      }
+      yield* sub.messages();
+    } finally {
+      set.delete(sub);
+      if (set.size === 0 && this.subscriptions.get(key) === set) this.subscriptions.delete(key);
+    }
+  }
+
+  unsubscribe(topic: string, subscriberId: string): boolean {
+    const set = this.subscriptions.get(`${topic}\0${subscriberId}`);
+    if (!set || set.size === 0) return false;
+    for (const sub of set) sub.end();
+    return true;
+  }
+
+  async append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<{ offset: number; partition: number; timestamp: number }> {
+    const s = await this.write(stream, payload, metadata, key);
+    return { offset: s.offset, partition: s.partition, timestamp: s.timestamp };
+  }
+
+  read(opts: StreamReadOptions): AsyncIterable<StreamRecordData> {
+    return this.reader.read(opts);
+  }
+
+  trim(stream: string, partition: number, beforeOffset: number): Promise<number> {
+    return this.breaker.execute(() => this.reader.trim(stream, partition, beforeOffset));
+  }
+
+  /** Asks the cluster for its brokers (bounded by health_timeout); cached briefly so frequent checks stay cheap. */
+  health(): Promise<HealthReport> {
+    const now = Date.now();
+    if (this.lastHealth && now - this.lastHealth.at < 250) return this.lastHealth.report;
+    const report = this.checkHealth();
+    this.lastHealth = { at: now, report };
+    return report;
+  }
+
+  private async checkHealth(): Promise<HealthReport> {
+    let buffered = 0;
+    let paused = 0;
+    let subs = 0;
+    for (const set of this.subscriptions.values()) {
+      for (const s of set) {
+        subs++;
+        buffered += s.buffered;
+        paused += s.pausedPartitions;
+      }
+    }
+    const details: Record<string, string> = {
+      brokers: this.cfg.brokers.join(","),
+      namespace: this.topics.namespace,
+      subscriptions: String(subs),
+      buffered_messages: String(buffered),
+      paused_partitions: String(paused),
+      flow_control_pauses_total: String(this.stats.pauses),
+      stale_records_skipped_total: String(this.stats.staleSkipped),
+      consumer_restarts_total: String(this.stats.restarts),
+      circuit_breaker: this.breaker.state,
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const cluster = await Promise.race([
+        this.healthAdmin.use("health", (admin) => admin.describeCluster()),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${this.cfg.health_timeout} ms`)), this.cfg.health_timeout))),
+      ]);
+      details.live_brokers = String(cluster.brokers.length);
+      return { status: "healthy", details };
+    } catch (err) {
+      return { status: "unhealthy", message: `kafka unreachable: ${toPrismError(err, "health").message}`, details };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const set of this.subscriptions.values()) for (const s of set) s.end();
+    await Promise.all([this.producer.close(), this.admin.close(), this.healthAdmin.close()]);
+  }
+}

@@ -1,0 +1,48 @@
+import { Code, PrismError } from "../sdk/grpc/errors";
+
+/** Protocol errors that are the caller's fault, by kafkajs error type. */
+const callerErrors: Record<string, Code> = {
+  MESSAGE_TOO_LARGE: Code.INVALID_ARGUMENT,
+  RECORD_LIST_TOO_LARGE: Code.INVALID_ARGUMENT,
+  INVALID_TOPIC_EXCEPTION: Code.INVALID_ARGUMENT,
+  INVALID_RECORD: Code.INVALID_ARGUMENT,
+  OFFSET_OUT_OF_RANGE: Code.OUT_OF_RANGE,
+  TOPIC_AUTHORIZATION_FAILED: Code.PERMISSION_DENIED,
+  GROUP_AUTHORIZATION_FAILED: Code.PERMISSION_DENIED,
+  CLUSTER_AUTHORIZATION_FAILED: Code.PERMISSION_DENIED,
+  SASL_AUTHENTICATION_FAILED: Code.UNAUTHENTICATED,
+  POLICY_VIOLATION: Code.FAILED_PRECONDITION,
+};
+
+interface KafkaJsError extends Error {
+  retriable?: boolean;
+  type?: string;
+  cause?: unknown;
+}
+
+function rootCause(err: KafkaJsError): KafkaJsError {
+  let e = err;
+  for (let i = 0; i < 10 && e.cause instanceof Error; i++) e = e.cause as KafkaJsError;
+  return e;
+}
+
+/**
+ * Turns a kafkajs error into a PrismError: connection failures, timeouts and retriable broker errors are
+ * UNAVAILABLE (safe to retry); a few protocol errors are the caller's; everything else is INTERNAL.
+ */
+export function toPrismError(err: unknown, what: string): PrismError {
+  if (err instanceof PrismError) return err;
+  if (!(err instanceof Error)) return new PrismError(Code.INTERNAL, `${what}: ${String(err)}`);
+  if (err.name === "AbortError") return PrismError.from(err);
+  const root = rootCause(err as KafkaJsError);
+  const type = root.type ?? (err as KafkaJsError).type;
+  if (type && type in callerErrors) return new PrismError(callerErrors[type]!, `${what}: ${root.message}`, { cause: err });
+  const name = root.name;
+  const transient =
+    root.retriable === true ||
+    (err as KafkaJsError).retriable === true ||
+    err.name === "KafkaJSNumberOfRetriesExceeded" ||
+    /Connection|Timeout|BrokerNotFound|LockTimeout|MetadataNotLoaded|ECONN|EPIPE|closed/i.test(`${name} ${root.message}`);
+  if (transient) return new PrismError(Code.UNAVAILABLE, `${what}: kafka unavailable: ${root.message}`, { cause: err });
+  return new PrismError(Code.INTERNAL, `${what}: ${root.message}`, { cause: err });
+}

@@ -1,0 +1,161 @@
+import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
+import { AsyncQueue } from "../sdk/concurrency/async_queue";
+import type { Logger } from "../sdk/observability/logger";
+import type { KafkaConfig } from "./config";
+import { toPrismError } from "./errors";
+
+/** One record on its way from a kafkajs consumer to a gRPC stream. */
+export interface FeedItem {
+  partition: number;
+  offset: number;
+  message: KafkaMessage;
+  /** Group generation the record was fetched in; records of older generations are fetched again. */
+  generation: number;
+}
+
+/** Counters every feed of a driver adds to, shown in health details. */
+export class FlowStats {
+  /** Times a partition was paused because a subscriber's buffer was full. */
+  pauses = 0;
+  /** Buffered records skipped after a rebalance (they are fetched again by the partition's new owner). */
+  staleSkipped = 0;
+  /** Consumer restarts after a broker failure. */
+  restarts = 0;
+}
+
+export interface FeedOptions {
+  groupId: string;
+  topic: string;
+  /** New groups start at the beginning (stream reads) or at the end (pub/sub); committed offsets win. */
+  fromBeginning: boolean;
+  /** Deliver only this partition (stream reads); others are paused as soon as they show up. */
+  onlyPartition?: number;
+  signal: AbortSignal;
+  stats: FlowStats;
+}
+
+/**
+ * A kafkajs consumer feeding a bounded queue, with flow control: when the queue holds `consumer.buffer`
+ * records the partition that just delivered is paused (kafkajs stops fetching it and refetches from the
+ * first unprocessed offset on resume); it resumes once the reader has taken the queue down to half.
+ * If kafkajs still delivers (records of a batch already in flight), the queue grows to at most twice
+ * the buffer, after which eachMessage waits (heartbeating) — memory stays bounded whatever the client does.
+ */
+export class ConsumerFeed {
+  readonly queue: AsyncQueue<FeedItem>;
+  readonly consumer: Consumer;
+  private generationId = 0;
+  private assigned = new Set<number>();
+  private readonly paused = new Set<number>();
+  private readonly highWater: number;
+
+  constructor(
+    kafka: Kafka,
+    private readonly cfg: KafkaConfig,
+    private readonly opts: FeedOptions,
+    private readonly logger: Logger,
+  ) {
+    this.highWater = cfg.consumer.buffer;
+    this.queue = new AsyncQueue<FeedItem>({ capacity: this.highWater * 2, overflow: "block", signal: opts.signal });
+    this.consumer = kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: cfg.consumer.session_timeout,
+      heartbeatInterval: cfg.consumer.heartbeat_interval,
+      rebalanceTimeout: cfg.consumer.rebalance_timeout,
+      maxWaitTimeInMs: cfg.consumer.max_wait,
+      allowAutoTopicCreation: false,
+      retry: { retries: cfg.retry.retries, initialRetryTime: cfg.retry.initial_retry_time, maxRetryTime: cfg.retry.max_retry_time },
+    });
+    const { GROUP_JOIN, CRASH } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (e) => {
+      this.generationId++;
+      this.assigned = new Set(e.payload.memberAssignment[opts.topic] ?? []);
+    });
+    this.consumer.on(CRASH, (e) => {
+      if (e.payload.restart) {
+        opts.stats.restarts++;
+        this.logger.debug("kafka consumer restarting after a failure", { group: opts.groupId, error: e.payload.error.message });
+      } else {
+        this.queue.fail(toPrismError(e.payload.error, "consume"));
+      }
+    });
+  }
+
+  /** Current group generation (bumped on every join). */
+  get generation(): number {
+    return this.generationId;
+  }
+
+  /** Partitions assigned to this member in the current generation. */
+  get assignment(): ReadonlySet<number> {
+    return this.assigned;
+  }
+
+  /** Partitions paused for flow control right now. */
+  get pausedCount(): number {
+    return this.paused.size;
+  }
+
+  /**
+   * Joins the group and starts fetching, from `seeks` where given: they are registered before the join
+   * completes, so the first fetch already starts there.
+   */
+  async start(seeks: readonly { partition: number; offset: number }[] = []): Promise<void> {
+    const { topic, fromBeginning, onlyPartition } = this.opts;
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [topic], fromBeginning });
+    const running = this.consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 1,
+      eachMessage: async ({ partition, message, heartbeat }) => {
+        if (onlyPartition !== undefined && partition !== onlyPartition) {
+          this.consumer.pause([{ topic, partitions: [partition] }]);
+          return;
+        }
+        const item: FeedItem = { partition, offset: Number(message.offset), message, generation: this.generationId };
+        if (this.queue.size + 1 >= this.highWater && !this.paused.has(partition)) {
+          this.paused.add(partition);
+          this.opts.stats.pauses++;
+          this.consumer.pause([{ topic, partitions: [partition] }]);
+        }
+        if (this.queue.offer(item) || this.queue.closed) return;
+        // Full even at twice the buffer: wait for room, but keep the group session alive meanwhile.
+        const accepted = this.queue.push(item, this.opts.signal);
+        accepted.catch(() => undefined);
+        for (;;) {
+          const done = await Promise.race([accepted.then(() => true, () => true), Bun.sleep(this.cfg.consumer.heartbeat_interval).then(() => false)]);
+          if (done) return;
+          await heartbeat();
+        }
+      },
+    });
+    // run() creates its consumer group synchronously before joining, so seeking here precedes any fetch.
+    for (const { partition, offset } of seeks) this.consumer.seek({ topic, partition, offset: String(offset) });
+    await running;
+  }
+
+  /** Called by the reader after taking an item: resumes paused partitions once the queue is down to half. */
+  taken(): void {
+    if (this.paused.size === 0 || this.queue.size > this.highWater / 2) return;
+    this.consumer.resume([{ topic: this.opts.topic, partitions: [...this.paused] }]);
+    this.paused.clear();
+  }
+
+  /** True when the item belongs to the current generation and partition assignment. */
+  isCurrent(item: FeedItem): boolean {
+    if (item.generation === this.generationId && this.assigned.has(item.partition)) return true;
+    this.opts.stats.staleSkipped++;
+    return false;
+  }
+
+  /** Leaves the group (bounded: a dead broker must not hold the caller). */
+  async stop(timeoutMs: number): Promise<void> {
+    this.queue.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.consumer.disconnect().catch(() => undefined),
+      new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,4 @@
+import { serve } from "../sdk/serve";
+import { kafkaPattern } from "./pattern";
+
+await serve(kafkaPattern);

@@ -1,0 +1,173 @@
+import { CompressionTypes, Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer, type TopicMessages } from "kafkajs";
+import { Code, unavailable } from "../sdk/grpc/errors";
+import type { KafkaConfig } from "./config";
+import { toPrismError } from "./errors";
+
+/** Where the broker stored a record. */
+export interface Stored {
+  partition: number;
+  offset: number;
+  timestamp: number;
+}
+
+interface Pending {
+  topic: string;
+  message: Message & { partition: number; timestamp: string };
+  bytes: number;
+  resolve: (s: Stored) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * An idempotent producer (acks=all) that answers each send only once the broker has acknowledged it.
+ * kafkajs serialises the requests of an idempotent producer per broker, so one request at a time would cap
+ * throughput at one round trip per message; instead, sends that arrive while a request is in flight wait
+ * and go out together in the next request (group commit): latency stays one or two round trips under load.
+ */
+export class BatchingProducer {
+  private producer: Producer | undefined;
+  private connecting: Promise<Producer> | undefined;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly metadataByCount = new Map<number, PartitionMetadata[]>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly cfg: KafkaConfig,
+  ) {}
+
+  /** Picks the partition as Java clients do (murmur2 of the key; round-robin without a key). */
+  partitionFor(topic: string, partitions: number, key: string): number {
+    let md = this.metadataByCount.get(partitions);
+    if (!md) {
+      md = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+      this.metadataByCount.set(partitions, md);
+    }
+    return this.partitioner({ topic, partitionMetadata: md, message: { key: key || null, value: null } });
+  }
+
+  /** Sends one record to a partition; resolves with its offset once the broker acknowledged it. */
+  send(topic: string, partition: number, value: Uint8Array, headers: Record<string, string>, key: string): Promise<Stored> {
+    const timestamp = String(Date.now());
+    const message = {
+      partition,
+      timestamp,
+      key: key ? key : null,
+      value: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+      headers,
+    };
+    let bytes = value.byteLength + key.length;
+    for (const k in headers) bytes += k.length + headers[k]!.length;
+    return new Promise<Stored>((resolve, reject) => {
+      this.queue.push({ topic, message, bytes, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.take();
+        await this.sendBatch(batch);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** The next batch: everything queued, bounded by bytes and count (a single oversized record goes alone). */
+  private take(): Pending[] {
+    const { max_batch_bytes, max_batch_messages } = this.cfg.producer;
+    let bytes = 0;
+    let n = 0;
+    while (n < this.queue.length && n < max_batch_messages) {
+      const b = this.queue[n]!.bytes;
+      if (n > 0 && bytes + b > max_batch_bytes) break;
+      bytes += b;
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  private async sendBatch(batch: Pending[]): Promise<void> {
+    const byTopic = new Map<string, Pending[]>();
+    for (const p of batch) {
+      const list = byTopic.get(p.topic);
+      if (list) list.push(p);
+      else byTopic.set(p.topic, [p]);
+    }
+    const topicMessages: TopicMessages[] = [];
+    for (const [topic, list] of byTopic) topicMessages.push({ topic, messages: list.map((p) => p.message) });
+    try {
+      const producer = await this.connected();
+      const results = await producer.sendBatch({ acks: -1, timeout: this.cfg.request_timeout, compression: CompressionTypes.None, topicMessages });
+      const base = new Map<string, { offset: number; appendTime: number }>();
+      for (const r of results) base.set(`${r.topicName}\0${r.partition}`, { offset: Number(r.baseOffset), appendTime: Number(r.logAppendTime) });
+      // Records of one partition are written in order from its base offset.
+      const next = new Map<string, number>();
+      for (const p of batch) {
+        const k = `${p.topic}\0${p.message.partition}`;
+        const b = base.get(k);
+        if (!b) {
+          p.reject(toPrismError(new Error(`no acknowledgement for partition ${p.message.partition}`), "publish"));
+          continue;
+        }
+        const i = next.get(k) ?? 0;
+        next.set(k, i + 1);
+        p.resolve({ partition: p.message.partition, offset: b.offset + i, timestamp: b.appendTime > 0 ? b.appendTime : Number(p.message.timestamp) });
+      }
+    } catch (err) {
+      const e = toPrismError(err, "publish");
+      if (e.code !== Code.INVALID_ARGUMENT) this.resetAfterFailure();
+      for (const p of batch) p.reject(e);
+    }
+  }
+
+  private connected(): Promise<Producer> {
+    if (this.producer) return Promise.resolve(this.producer);
+    this.connecting ??= (async () => {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        retry: {
+          retries: this.cfg.retry.retries,
+          initialRetryTime: this.cfg.retry.initial_retry_time,
+          maxRetryTime: this.cfg.retry.max_retry_time,
+        },
+      });
+      try {
+        await producer.connect();
+        this.producer = producer;
+        return producer;
+      } catch (err) {
+        void producer.disconnect().catch(() => undefined);
+        throw err;
+      } finally {
+        this.connecting = undefined;
+      }
+    })();
+    return this.connecting;
+  }
+
+  /**
+   * After a failed request the idempotent producer's sequence numbers may no longer match the broker's
+   * (and after a broker restart its connection is gone): start a fresh producer on the next send.
+   */
+  private resetAfterFailure(): void {
+    const producer = this.producer;
+    this.producer = undefined;
+    void producer?.disconnect().catch(() => undefined);
+  }
+
+  /** Fails what is still queued and disconnects. */
+  async close(): Promise<void> {
+    const pending = this.queue.splice(0);
+    for (const p of pending) p.reject(unavailable("publish: the kafka pattern is stopping"));
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+}

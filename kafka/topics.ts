@@ -1,0 +1,78 @@
+import { invalidArgument } from "../sdk/grpc/errors";
+import type { AdminHandle } from "./admin";
+import { TOPIC_NAME, type KafkaConfig } from "./config";
+
+/** Longest Kafka topic name. */
+const MAX_TOPIC_LENGTH = 249;
+
+/**
+ * Maps Prism topic and stream names to Kafka topics (`<namespace>.<name>`, so namespaces sharing a cluster
+ * never see each other's data) and creates each topic on first use with the configured partitions,
+ * replication factor and max.message.bytes. A Prism topic and a Prism stream of the same name are the same
+ * Kafka topic, so a stream can replay what was published.
+ */
+export class Topics {
+  private readonly partitionCounts = new Map<string, number>();
+  private readonly pending = new Map<string, Promise<number>>();
+
+  constructor(
+    private readonly admin: AdminHandle,
+    private readonly cfg: KafkaConfig,
+    readonly namespace: string,
+  ) {}
+
+  /** The Kafka topic of a Prism name; INVALID_ARGUMENT for names Kafka cannot hold. */
+  kafkaTopic(name: string): string {
+    if (!TOPIC_NAME.test(name)) throw invalidArgument(`"${name}" is not a valid Kafka topic name: use letters, digits, '.', '_' and '-'`);
+    const topic = `${this.namespace}.${name}`;
+    if (topic.length > MAX_TOPIC_LENGTH) throw invalidArgument(`topic name "${name}" is too long for Kafka (at most ${MAX_TOPIC_LENGTH - this.namespace.length - 1} characters)`);
+    return topic;
+  }
+
+  /** The Prism name of a Kafka topic of this namespace. */
+  prismName(topic: string): string {
+    return topic.slice(this.namespace.length + 1);
+  }
+
+  /** Partition count of a topic the pattern may already know; undefined before ensure(). */
+  knownPartitions(topic: string): number | undefined {
+    return this.partitionCounts.get(topic);
+  }
+
+  /** Creates the topic if it does not exist and returns its partition count (cached). */
+  ensure(topic: string): Promise<number> {
+    const known = this.partitionCounts.get(topic);
+    if (known !== undefined) return Promise.resolve(known);
+    let p = this.pending.get(topic);
+    if (!p) {
+      p = this.create(topic).finally(() => this.pending.delete(topic));
+      this.pending.set(topic, p);
+    }
+    return p;
+  }
+
+  /** Forgets what is cached about a topic (e.g. after it was deleted behind the pattern's back). */
+  forget(topic: string): void {
+    this.partitionCounts.delete(topic);
+  }
+
+  private async create(topic: string): Promise<number> {
+    const count = await this.admin.use("create topic", async (admin) => {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: this.cfg.partitions,
+            replicationFactor: this.cfg.replication_factor,
+            configEntries: [{ name: "max.message.bytes", value: String(this.cfg.max_message_bytes) }],
+          },
+        ],
+      });
+      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      return md.topics[0]?.partitions.length ?? 0;
+    });
+    if (count > 0) this.partitionCounts.set(topic, count);
+    return count;
+  }
+}

@@ -1,0 +1,81 @@
+import { validate, type Schema } from "../sdk/config/schema";
+import { ConfigError } from "../sdk/config/yaml";
+import type { DriverEnv } from "../sdk/drivers/registry";
+
+/** Configuration of the NATS pattern (pub/sub on core NATS, streams on JetStream). */
+export interface NatsConfig {
+  /** One server URL or a comma-separated list. */
+  url: string;
+  name: string;
+  connect_timeout: number;
+  /** Bound on every request to the server: publish confirmation (flush), JetStream API calls and acks. */
+  request_timeout: number;
+  /** First wait between reconnect attempts; doubles per attempt up to reconnect_max_wait. */
+  reconnect_wait: number;
+  reconnect_max_wait: number;
+  ping_interval: number;
+  max_pings_out: number;
+  /** Messages buffered per subscription; beyond that the oldest are dropped (core NATS has no back-pressure). */
+  subscriber_buffer: number;
+  jetstream: {
+    replicas: number;
+    storage: "file" | "memory";
+    /** 0 = keep forever. */
+    max_age: number;
+    /** 0 = unlimited. */
+    max_bytes: number;
+    max_msgs: number;
+    /** Bytes a stream Read pulls at a time (raised to the server's max_payload when smaller). */
+    fetch_bytes: number;
+  };
+}
+
+const duration = (d: string) => ({ type: "duration", default: d }) as const;
+
+export const natsConfigSchema: Schema = {
+  type: "object",
+  fields: {
+    url: { type: "string", default: "nats://127.0.0.1:4222" },
+    name: { type: "string", default: "prism-nats" },
+    connect_timeout: duration("2s"),
+    request_timeout: duration("2s"),
+    reconnect_wait: duration("100ms"),
+    reconnect_max_wait: duration("2s"),
+    ping_interval: duration("2s"),
+    max_pings_out: { type: "integer", min: 1, default: 2 },
+    subscriber_buffer: { type: "integer", min: 1, default: 1024 },
+    jetstream: {
+      type: "object",
+      fields: {
+        replicas: { type: "integer", min: 1, max: 5, default: 1 },
+        storage: { type: "string", enum: ["file", "memory"], default: "file" },
+        max_age: duration("0s"),
+        max_bytes: { type: "bytes", default: 0 },
+        max_msgs: { type: "integer", min: 0, default: 0 },
+        fetch_bytes: { type: "bytes", default: "4MiB" },
+      },
+    },
+  },
+};
+
+/** Validates the pattern's configuration; unknown keys and bad values are errors with file and line. */
+export function parseNatsConfig(config: Record<string, unknown>, env: Pick<DriverEnv, "configFile" | "lineOf">): NatsConfig {
+  const cfg = validate<NatsConfig>(config, natsConfigSchema, { file: env.configFile, lineOf: env.lineOf });
+  for (const u of servers(cfg)) {
+    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+:\d+$/.test(u)) {
+      throw new ConfigError(env.configFile, "url", env.lineOf?.(["url"]), `"${u}" is not a NATS server URL (nats://host:port)`);
+    }
+  }
+  if (cfg.reconnect_max_wait < cfg.reconnect_wait) {
+    throw new ConfigError(env.configFile, "reconnect_max_wait", env.lineOf?.(["reconnect_max_wait"]), "must not be shorter than reconnect_wait");
+  }
+  return cfg;
+}
+
+/** The server URLs of the configuration. */
+export function servers(cfg: Pick<NatsConfig, "url">): string[] {
+  return cfg.url
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}

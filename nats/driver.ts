@@ -1,0 +1,84 @@
+import type { Driver, HealthReport, PubSubDriver, PubSubMessage, StreamDriver, StreamReadOptions, StreamRecordData, SubscribeOptions } from "../sdk/drivers/interfaces";
+import type { Logger } from "../sdk/observability/logger";
+import type { NatsConfig } from "./config";
+import { NatsConnector } from "./connection";
+import { toPrismError } from "./errors";
+import { NatsPubSub } from "./pubsub";
+import { NatsStreams } from "./streams";
+import type { Subjects } from "./subjects";
+
+export const NATS_PATTERN_VERSION = "0.1.0";
+
+/** Pub/sub on core NATS and streams on JetStream, over one connection that reconnects by itself. */
+export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
+  readonly name = "nats";
+  readonly version = NATS_PATTERN_VERSION;
+  private readonly conn: NatsConnector;
+  private readonly pubsub: NatsPubSub;
+  private readonly streams: NatsStreams;
+
+  constructor(
+    private readonly cfg: NatsConfig,
+    private readonly subjects: Subjects,
+    logger: Logger,
+  ) {
+    this.conn = new NatsConnector(cfg, logger);
+    this.pubsub = new NatsPubSub(this.conn, subjects, cfg, logger);
+    this.streams = new NatsStreams(this.conn, subjects, cfg);
+  }
+
+  /** Resolves once the first connection is up (tests and embedders; serving does not wait for it). */
+  get ready(): Promise<unknown> {
+    return this.conn.ready;
+  }
+
+  async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>): Promise<{ messageId: string }> {
+    try {
+      return await this.pubsub.publish(topic, payload, metadata);
+    } catch (err) {
+      throw toPrismError(err, "publish");
+    }
+  }
+
+  subscribe(opts: SubscribeOptions): AsyncIterable<PubSubMessage> {
+    return this.pubsub.subscribe(opts);
+  }
+
+  unsubscribe(topic: string, subscriberId: string): boolean {
+    return this.pubsub.unsubscribe(topic, subscriberId);
+  }
+
+  append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<{ offset: number; partition: number; timestamp: number }> {
+    return this.streams.append(stream, payload, metadata, key);
+  }
+
+  read(opts: StreamReadOptions): AsyncIterable<StreamRecordData> {
+    return this.streams.read(opts);
+  }
+
+  trim(stream: string, partition: number, beforeOffset: number): Promise<number> {
+    return this.streams.trim(stream, partition, beforeOffset);
+  }
+
+  /** Healthy while connected; the connection notices a dead server within ping_interval × max_pings_out at worst. */
+  health(): HealthReport {
+    const s = this.pubsub.stats();
+    const details: Record<string, string> = {
+      url: this.cfg.url,
+      namespace: this.subjects.namespace,
+      connection: this.conn.state,
+      reconnects_total: String(this.conn.reconnects),
+      subscriptions: String(s.subscriptions),
+      buffered_messages: String(s.buffered),
+      dropped_messages_total: String(s.dropped),
+      subscriber_buffer: String(this.cfg.subscriber_buffer),
+    };
+    if (this.conn.state === "connected") return { status: "healthy", details };
+    return { status: "unhealthy", message: `nats ${this.conn.state}${this.conn.lastError ? `: ${this.conn.lastError}` : ""}`, details };
+  }
+
+  async close(): Promise<void> {
+    this.pubsub.endAll();
+    await this.conn.close(this.cfg.request_timeout);
+  }
+}

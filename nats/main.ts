@@ -1,0 +1,4 @@
+import { serve } from "../sdk/serve";
+import { natsPattern } from "./pattern";
+
+await serve(natsPattern);

@@ -1,0 +1,142 @@
+import { nuid, type Msg, type NatsConnection } from "nats";
+import { AsyncQueue } from "../sdk/concurrency/async_queue";
+import type { PubSubMessage, SubscribeOptions } from "../sdk/drivers/interfaces";
+import { invalidArgument, unavailable } from "../sdk/grpc/errors";
+import type { Logger } from "../sdk/observability/logger";
+import type { NatsConfig } from "./config";
+import type { NatsConnector } from "./connection";
+import { headerBytes, ID_HEADER, metadataOf, TIME_HEADER, toHeaders } from "./headers";
+import { checkQueueName, type Subjects } from "./subjects";
+
+interface Live {
+  queue: AsyncQueue<Msg>;
+  end(): void;
+}
+
+/**
+ * Pub/sub on core NATS: one subject per topic, every subscription in the queue group named by its
+ * subscriber id (a shared id splits the messages, distinct ids each get all of them).
+ *
+ * Core NATS has no back-pressure: the server pushes and a client that does not keep up is cut off as a
+ * slow consumer. So each subscription has a bounded buffer between the NATS callback and the gRPC stream;
+ * when a gRPC client reads slower than messages arrive the buffer fills and the OLDEST buffered messages are
+ * dropped (newest kept), counted in `dropped` (health detail `dropped_messages_total`) and logged at warn.
+ */
+export class NatsPubSub {
+  private readonly live = new Map<string, Set<Live>>();
+  private droppedClosed = 0;
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly conn: NatsConnector,
+    private readonly subjects: Subjects,
+    private readonly cfg: NatsConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Publishes and waits until the server has the message: a PING sent after it is answered (one flush is
+   * shared by every publish of the same tick), so success means the server received it.
+   */
+  async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>): Promise<{ messageId: string }> {
+    const subject = this.subjects.topic(topic);
+    const nc = this.conn.current();
+    const messageId = nuid.next();
+    const headers = toHeaders(metadata, { [ID_HEADER]: messageId, [TIME_HEADER]: String(Date.now()) });
+    const size = payload.byteLength + headerBytes(headers);
+    if (size > nc.info!.max_payload) {
+      throw invalidArgument(`message of ${size} bytes (payload and headers) is over the NATS server's max_payload of ${nc.info!.max_payload}`);
+    }
+    nc.publish(subject, payload, { headers });
+    await this.flushed(nc);
+    return { messageId };
+  }
+
+  private flushed(nc: NatsConnection): Promise<void> {
+    this.flushing ??= Promise.resolve().then(() => {
+      this.flushing = undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      return Promise.race([
+        nc.flush(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(unavailable(`nats did not confirm within ${this.cfg.request_timeout} ms`)), this.cfg.request_timeout))),
+      ]).finally(() => clearTimeout(timer));
+    });
+    return this.flushing;
+  }
+
+  async *subscribe(opts: SubscribeOptions): AsyncGenerator<PubSubMessage> {
+    const subject = this.subjects.topic(opts.topic);
+    checkQueueName(opts.subscriberId);
+    const nc = this.conn.current();
+    let warnedAt = 0;
+    const queue = new AsyncQueue<Msg>({ capacity: this.cfg.subscriber_buffer, overflow: "drop-oldest", signal: opts.signal });
+    const sub = nc.subscribe(subject, {
+      queue: opts.subscriberId,
+      callback: (err, msg) => {
+        if (err) {
+          queue.fail(unavailable(`nats subscription failed: ${err.message}`));
+          return;
+        }
+        const before = queue.dropped;
+        queue.offer(msg);
+        if (queue.dropped !== before && Date.now() - warnedAt > 10_000) {
+          warnedAt = Date.now();
+          this.logger.warn("slow subscriber: dropping oldest buffered messages", { topic: opts.topic, subscriber_id: opts.subscriberId, dropped: queue.dropped, buffer: this.cfg.subscriber_buffer });
+        }
+      },
+    });
+    const key = `${opts.topic}\0${opts.subscriberId}`;
+    const entry: Live = { queue, end: () => queue.close() };
+    let set = this.live.get(key);
+    if (!set) this.live.set(key, (set = new Set()));
+    set.add(entry);
+    try {
+      for await (const m of queue) yield this.toMessage(opts.topic, m);
+    } finally {
+      sub.unsubscribe();
+      this.droppedClosed += queue.dropped;
+      set.delete(entry);
+      if (set.size === 0 && this.live.get(key) === set) this.live.delete(key);
+    }
+  }
+
+  private toMessage(topic: string, m: Msg): PubSubMessage {
+    const h = m.headers;
+    const time = Number(h?.get(TIME_HEADER));
+    return {
+      topic,
+      payload: m.data,
+      metadata: metadataOf(h),
+      // Messages from plain NATS publishers carry neither header.
+      messageId: h?.get(ID_HEADER) || nuid.next(),
+      timestamp: time > 0 ? time : Date.now(),
+    };
+  }
+
+  /** Ends this process's subscriptions of (topic, subscriber id). */
+  unsubscribe(topic: string, subscriberId: string): boolean {
+    const set = this.live.get(`${topic}\0${subscriberId}`);
+    if (!set || set.size === 0) return false;
+    for (const s of set) s.end();
+    return true;
+  }
+
+  /** Flow figures for health details. */
+  stats(): { subscriptions: number; buffered: number; dropped: number } {
+    let subscriptions = 0;
+    let buffered = 0;
+    let dropped = this.droppedClosed;
+    for (const set of this.live.values()) {
+      for (const s of set) {
+        subscriptions++;
+        buffered += s.queue.size;
+        dropped += s.queue.dropped;
+      }
+    }
+    return { subscriptions, buffered, dropped };
+  }
+
+  endAll(): void {
+    for (const set of this.live.values()) for (const s of set) s.end();
+  }
+}

@@ -1,0 +1,170 @@
+import { AckPolicy, DeliverPolicy, DiscardPolicy, nanos, RetentionPolicy, StorageType, type JetStreamManager, type JsMsg, type NatsConnection } from "nats";
+import type { StreamReadOptions, StreamRecordData } from "../sdk/drivers/interfaces";
+import { Code, invalidArgument, unavailable } from "../sdk/grpc/errors";
+import type { NatsConfig } from "./config";
+import type { NatsConnector } from "./connection";
+import { toPrismError } from "./errors";
+import { KEY_HEADER, metadataOf, toHeaders } from "./headers";
+import type { Subjects } from "./subjects";
+
+/** A Prism stream read back: JetStream's sequence is the offset, and there is one partition, 0. */
+function toRecord(stream: string, m: JsMsg): StreamRecordData {
+  return {
+    stream,
+    partition: 0,
+    offset: m.seq,
+    payload: m.data,
+    metadata: metadataOf(m.headers),
+    key: m.headers?.get(KEY_HEADER) ?? "",
+    timestamp: Math.floor(m.info.timestampNanos / 1e6),
+  };
+}
+
+/**
+ * Streams on JetStream: one JetStream stream per Prism stream (created on first use with the configured
+ * storage, replicas and limits), Append = publish with the server's acknowledgement (sequence = offset),
+ * Read = an ephemeral pull consumer from a sequence or a time, Trim = purge below a sequence.
+ *
+ * Reads pull at most `fetch_bytes` of records at a time and pull again only once the gRPC stream has taken
+ * them all, so a slow reader holds at most one batch in memory and never loses records.
+ */
+export class NatsStreams {
+  private readonly known = new Set<string>();
+  private jsmFor: { nc: NatsConnection; jsm: Promise<JetStreamManager> } | undefined;
+
+  constructor(
+    private readonly conn: NatsConnector,
+    private readonly subjects: Subjects,
+    private readonly cfg: NatsConfig,
+  ) {}
+
+  private manager(nc: NatsConnection): Promise<JetStreamManager> {
+    if (this.jsmFor?.nc !== nc) {
+      const jsm = nc.jetstreamManager({ timeout: this.cfg.request_timeout });
+      jsm.catch(() => (this.jsmFor = undefined));
+      this.jsmFor = { nc, jsm };
+    }
+    return this.jsmFor.jsm;
+  }
+
+  /** Creates the JetStream stream of a Prism stream if it does not exist yet. */
+  private async ensure(nc: NatsConnection, stream: string): Promise<{ name: string; subject: string; jsm: JetStreamManager }> {
+    const name = this.subjects.streamName(stream);
+    const subject = this.subjects.streamSubject(stream);
+    const jsm = await this.manager(nc);
+    if (this.known.has(name)) return { name, subject, jsm };
+    const js = this.cfg.jetstream;
+    try {
+      await jsm.streams.info(name);
+    } catch (err) {
+      if (toPrismError(err, "").code !== Code.NOT_FOUND) throw err;
+      try {
+        await jsm.streams.add({
+          name,
+          subjects: [subject],
+          storage: js.storage === "memory" ? StorageType.Memory : StorageType.File,
+          num_replicas: js.replicas,
+          retention: RetentionPolicy.Limits,
+          discard: DiscardPolicy.Old,
+          max_age: nanos(js.max_age),
+          max_bytes: js.max_bytes > 0 ? js.max_bytes : -1,
+          max_msgs: js.max_msgs > 0 ? js.max_msgs : -1,
+        });
+      } catch (addErr) {
+        // Created concurrently by another call or pattern instance: fine if it exists now.
+        await jsm.streams.info(name).catch(() => Promise.reject(addErr));
+      }
+    }
+    this.known.add(name);
+    return { name, subject, jsm };
+  }
+
+  async append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<{ offset: number; partition: number; timestamp: number }> {
+    const nc = this.conn.current();
+    const headers = toHeaders(metadata, key ? { [KEY_HEADER]: key } : {});
+    try {
+      const { subject, name } = await this.ensure(nc, stream);
+      const ack = await nc.jetstream({ timeout: this.cfg.request_timeout }).publish(subject, payload, { headers, expect: { streamName: name } });
+      // The acknowledgement carries no time; the server stamped the record within this round trip.
+      return { offset: ack.seq, partition: 0, timestamp: Date.now() };
+    } catch (err) {
+      throw toPrismError(err, "append");
+    }
+  }
+
+  async *read(opts: StreamReadOptions): AsyncGenerator<StreamRecordData> {
+    if (opts.partition !== 0) throw invalidArgument(`NATS streams have one partition, 0 (asked for ${opts.partition})`);
+    const nc = this.conn.current();
+    let name: string;
+    let jsm: JetStreamManager;
+    let consumerName: string;
+    let pending: number;
+    try {
+      ({ name, jsm } = await this.ensure(nc, opts.stream));
+      const start =
+        opts.fromTimestamp > 0
+          ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(opts.fromTimestamp).toISOString() }
+          : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, opts.fromOffset) };
+      const ci = await jsm.consumers.add(name, {
+        ...start,
+        ack_policy: AckPolicy.None,
+        mem_storage: true,
+        num_replicas: 1,
+        inactive_threshold: nanos(Math.max(30_000, this.cfg.request_timeout * 5)),
+      });
+      consumerName = ci.name;
+      pending = ci.num_pending;
+    } catch (err) {
+      throw toPrismError(err, "read");
+    }
+    // Without follow the read ends with what the stream held when the call arrived.
+    if (!opts.follow && pending === 0) {
+      void jsm.consumers.delete(name, consumerName).catch(() => undefined);
+      return;
+    }
+    const reconnectsAtStart = this.conn.reconnects;
+    let delivered = 0;
+    let lastDelivery = 0;
+    let resumeFrom = opts.fromOffset;
+    try {
+      const consumer = await nc.jetstream({ timeout: this.cfg.request_timeout }).consumers.get(name, consumerName);
+      const maxBytes = Math.max(this.cfg.jetstream.fetch_bytes, (nc.info?.max_payload ?? 1 << 20) + 65_536);
+      while (!opts.signal.aborted) {
+        const batch = await consumer.fetch({ max_bytes: maxBytes, expires: opts.follow ? 5_000 : 2_000 });
+        for await (const m of batch) {
+          // With no acks a record sent while the connection was down is gone: end rather than skip it.
+          if (m.info.deliverySequence !== lastDelivery + 1 || this.conn.reconnects !== reconnectsAtStart) {
+            throw unavailable(`nats connection was lost during the read; resume from offset ${resumeFrom}`);
+          }
+          lastDelivery = m.info.deliverySequence;
+          yield toRecord(opts.stream, m);
+          resumeFrom = m.seq + 1;
+          delivered++;
+          if (opts.maxRecords > 0 && delivered >= opts.maxRecords) return;
+          if (!opts.follow && m.info.pending === 0) return;
+        }
+        if (this.conn.state !== "connected") throw unavailable("nats connection was lost during the read");
+      }
+    } catch (err) {
+      throw toPrismError(err, "read");
+    } finally {
+      void jsm.consumers.delete(name, consumerName).catch(() => undefined);
+    }
+  }
+
+  /** Purges records below `beforeOffset` (clamped to the end) and returns the first sequence still stored. */
+  async trim(stream: string, partition: number, beforeOffset: number): Promise<number> {
+    if (partition !== 0) throw invalidArgument(`NATS streams have one partition, 0 (asked for ${partition})`);
+    const nc = this.conn.current();
+    try {
+      const { name, jsm } = await this.ensure(nc, stream);
+      const before = await jsm.streams.info(name);
+      const target = Math.min(beforeOffset, before.state.last_seq + 1);
+      if (target > before.state.first_seq) await jsm.streams.purge(name, { seq: target });
+      const after = await jsm.streams.info(name);
+      return after.state.first_seq;
+    } catch (err) {
+      throw toPrismError(err, "trim");
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { ConfigError } from "../sdk/config/yaml";
+import type { DriverEnv } from "../sdk/drivers/registry";
+import { invalidArgument } from "../sdk/grpc/errors";
+
+/** A subject token sequence: no whitespace, no wildcards, no empty tokens. */
+const SUBJECT = /^[^\s*>.]+(\.[^\s*>.]+)*$/;
+
+/** Characters kept as they are in JetStream stream names; everything else is escaped as _xx per UTF-8 byte. */
+const PLAIN = /[A-Za-z0-9-]/;
+
+function escapeName(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    if (PLAIN.test(ch)) out += ch;
+    else for (const b of Buffer.from(ch, "utf8")) out += `_${b.toString(16).padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/**
+ * Where a namespace's data lives on the NATS server. Pub/sub topic `t` is subject `<ns>.topic.t`; stream `s`
+ * is JetStream stream `<ns>_S<s>` (escaped) capturing subject `<ns>.stream.s`. The two subject trees never
+ * overlap, and namespaces sharing a server never see each other's subjects or streams.
+ */
+export class Subjects {
+  private readonly streamPrefix: string;
+
+  constructor(readonly namespace: string) {
+    this.streamPrefix = `${escapeName(namespace)}_S`;
+  }
+
+  /** The namespace the pattern serves ("default" when none is configured), checked for use in subjects. */
+  static fromEnv(env: Pick<DriverEnv, "namespace" | "configFile" | "lineOf">): Subjects {
+    const ns = env.namespace || "default";
+    if (!SUBJECT.test(ns) || ns.includes(".")) {
+      throw new ConfigError(env.configFile, "namespace", env.lineOf?.(["namespace"]), `"${ns}" cannot be a NATS subject token (no dots, spaces or wildcards)`);
+    }
+    return new Subjects(ns);
+  }
+
+  topic(topic: string): string {
+    check(topic, "topic");
+    return `${this.namespace}.topic.${topic}`;
+  }
+
+  streamSubject(stream: string): string {
+    check(stream, "stream");
+    return `${this.namespace}.stream.${stream}`;
+  }
+
+  streamName(stream: string): string {
+    check(stream, "stream");
+    return this.streamPrefix + escapeName(stream);
+  }
+}
+
+function check(name: string, what: string): void {
+  if (!SUBJECT.test(name)) throw invalidArgument(`${what} "${name}" cannot be a NATS subject: no spaces, no '*' or '>', no empty '.'-separated parts`);
+}
+
+/** Queue group names are subject tokens too. */
+export function checkQueueName(id: string): void {
+  if (!/^[^\s*>]+$/.test(id)) throw invalidArgument(`subscriber_id "${id}" cannot be a NATS queue group: no spaces, '*' or '>'`);
+}
