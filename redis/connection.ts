@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { unavailable } from "../sdk/grpc/errors";
 import type { Logger } from "../sdk/observability/logger";
 import type { RedisConfig } from "./config";
 
@@ -102,19 +103,18 @@ export class RedisConnection {
     return this.subscriberClient;
   }
 
+  /** The subscriber connection once it is ready (waiting at most connect_timeout), or UNAVAILABLE. */
+  async readySubscriber(): Promise<RedisClient> {
+    const sub = this.subscriber();
+    if (!(await whenReady(sub, this.config.connectTimeoutMs))) {
+      throw unavailable(`redis ${this.target} unavailable: subscriber connection not ready (${this.lastErrorText || sub.status})`);
+    }
+    return sub;
+  }
+
   /** Resolves true once the command client is ready, false after timeoutMs. */
   waitReady(timeoutMs: number): Promise<boolean> {
-    if (this.ready) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const onReady = () => finish(true);
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      const finish = (ok: boolean) => {
-        clearTimeout(timer);
-        this.client.off("ready", onReady);
-        resolve(ok);
-      };
-      this.client.on("ready", onReady);
-    });
+    return whenReady(this.client, timeoutMs);
   }
 
   /** Closes every connection; commands still in flight fail. */
@@ -141,6 +141,20 @@ export class RedisConnection {
     });
     return client;
   }
+}
+
+function whenReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.status === "ready") return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onReady = () => finish(true);
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    const finish = (ok: boolean) => {
+      clearTimeout(timer);
+      client.off("ready", onReady);
+      resolve(ok);
+    };
+    client.on("ready", onReady);
+  });
 }
 
 function nodeId(r: Redis): string {

@@ -40,6 +40,8 @@ export class RedisDriver
   readonly version = DRIVER_VERSION;
   readonly conn: RedisConnection;
   readonly guard: Resilience;
+  /** Database semantic-convention attributes for backend spans (a cluster names its first seed). */
+  readonly spanAttributes: Readonly<Record<string, string | number>>;
   private readonly kv: RedisKeyValue;
   private readonly scanner: RedisScan;
   private readonly list: RedisList;
@@ -50,6 +52,8 @@ export class RedisDriver
     private readonly logger: Logger,
   ) {
     this.conn = new RedisConnection(config, logger);
+    const first = config.nodes[0]!;
+    this.spanAttributes = { "server.address": first.host, "server.port": first.port, "db.namespace": String(config.db) };
     this.guard = new Resilience({
       name: `redis ${this.conn.target}`,
       mapError: (err) => redisError(err, this.conn),

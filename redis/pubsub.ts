@@ -85,8 +85,7 @@ export class RedisPubSub implements PubSubDriver {
   private async join(channel: string, subscriberId: string, queue: AsyncQueue<PubSubMessage>): Promise<void> {
     let t = this.topics.get(channel);
     if (!t) {
-      const sub = this.listen();
-      const subscribed = this.ctx.guard.write(() => sub.subscribe(channel));
+      const subscribed = this.ctx.guard.write(async () => (await this.listen()).subscribe(channel));
       const topic: Topic = { groups: new Map(), subscribed };
       // A failed SUBSCRIBE must not stay cached: the next Subscribe tries again.
       subscribed.catch(() => this.topics.get(channel) === topic && this.topics.delete(channel));
@@ -118,8 +117,8 @@ export class RedisPubSub implements PubSubDriver {
       .catch(() => undefined);
   }
 
-  private listen() {
-    const sub = this.ctx.conn.subscriber();
+  private async listen() {
+    const sub = await this.ctx.conn.readySubscriber();
     if (!this.listening) {
       this.listening = true;
       sub.on("messageBuffer", (channel: Buffer, message: Buffer) => this.dispatch(channel.toString(), message));

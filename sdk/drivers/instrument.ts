@@ -49,8 +49,11 @@ export interface InstrumentOptions {
 export function instrumentDriver<D extends object>(driver: D, methods: readonly string[], opts: InstrumentOptions): D {
   const { metrics, tracer } = opts;
   const wrapped: Record<string, unknown> = {};
+  const extra = (driver as { spanAttributes?: Readonly<Record<string, string | number>> }).spanAttributes;
   for (const name of new Set(methods)) {
     const fn = (driver as Record<string, unknown>)[name];
+    // One attributes object per method: span creation copies it, so it can be shared by every call.
+    const attributes = { ...extra, "db.system": opts.dbSystem, "db.operation.name": name };
     if (typeof fn !== "function") continue;
     const ok = metrics.operations.labels(opts.driver, name, "ok");
     const failed = metrics.operations.labels(opts.driver, name, "error");
@@ -63,7 +66,7 @@ export function instrumentDriver<D extends object>(driver: D, methods: readonly 
       const start = performance.now();
       const span = tracer?.startSpan(`${opts.driver}.${name}`, {
         kind: SpanKind.CLIENT,
-        attributes: { "db.system": opts.dbSystem, "db.operation.name": name },
+        attributes,
       });
       let result: unknown;
       try {

@@ -19,6 +19,8 @@ export interface Driver {
   readonly name: string;
   readonly version: string;
   health(): MaybePromise<HealthReport>;
+  /** Attributes added to every backend-call span, e.g. server.address, server.port, db.namespace. */
+  readonly spanAttributes?: Readonly<Record<string, string | number>>;
   /** Releases connections and timers; called once on stop. */
   close(): Promise<void>;
 }

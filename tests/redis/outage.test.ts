@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
+import { Code, PrismError } from "../../sdk/grpc/errors";
+import { eventually, startOwnRedis, startRedisPattern, str, text, uniqueNamespace, type OwnRedis, type RedisPattern } from "./harness";
+
+/** Short timeouts so that an outage is noticed and left quickly; the breaker opens after 3 failures. */
+const resilience = {
+  command_timeout: "500ms",
+  connect_timeout: "500ms",
+  reconnect_max_delay: "200ms",
+  breaker: { failure_threshold: 3, open_duration: "500ms" },
+};
+
+/** No call may take longer than this; a hang would show up as DEADLINE_EXCEEDED. */
+const CALL_DEADLINE_MS = 5_000;
+
+function codeOf(err: unknown): number {
+  return PrismError.from(err).code;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; ok: boolean; code?: number; message?: string }> {
+  const start = performance.now();
+  try {
+    await fn();
+    return { ms: performance.now() - start, ok: true };
+  } catch (err) {
+    return { ms: performance.now() - start, ok: false, code: codeOf(err), message: (err as Error).message };
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+describe("Redis stopped and restarted under load", () => {
+  let own: OwnRedis;
+  let pattern: RedisPattern;
+
+  beforeAll(async () => {
+    own = await startOwnRedis();
+    pattern = await startRedisPattern({ address: own.address, namespace: uniqueNamespace("outage"), ...resilience });
+  });
+
+  afterAll(async () => {
+    await pattern?.stop();
+    await own?.destroy();
+  });
+
+  test("no hang, UNAVAILABLE, fast failure once the breaker is open, recovery without restart, no acknowledged write lost", async () => {
+    const { kv, batch, lifecycle } = pattern.clients;
+    const acked = new Map<string, string>();
+    const failureCodes = new Map<number, number>();
+    let running = true;
+    let seq = 0;
+    const writer = async () => {
+      while (running) {
+        const key = `w-${++seq}`;
+        const value = `value-${seq}`;
+        try {
+          await kv.set({ key, value: text(value) }, { timeoutMs: CALL_DEADLINE_MS });
+          acked.set(key, value);
+        } catch (err) {
+          failureCodes.set(codeOf(err), (failureCodes.get(codeOf(err)) ?? 0) + 1);
+          await Bun.sleep(5);
+        }
+      }
+    };
+    const writers = [writer(), writer(), writer(), writer()];
+    expect(await eventually(() => acked.size >= 300, 15_000)).toBe(true);
+
+    await own.stop("SIGKILL");
+    const ackedBeforeOutage = acked.size;
+
+    // Calls fail, and fail UNAVAILABLE, within a bound.
+    const during = await timed(() => kv.get({ key: "w-1" }, { timeoutMs: CALL_DEADLINE_MS }));
+    expect(during.ok).toBe(false);
+    expect(during.code).toBe(Code.UNAVAILABLE);
+
+    // The breaker opens; from then on calls are refused without touching Redis.
+    expect(
+      await eventually(async () => {
+        const r = await timed(() => kv.get({ key: "w-1" }));
+        return r.message?.includes("circuit open") ?? false;
+      }, 5_000),
+    ).toBe(true);
+    const fast: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await timed(() => kv.get({ key: "w-1" }, { timeoutMs: CALL_DEADLINE_MS }));
+      expect(r.ok).toBe(false);
+      expect(r.code).toBe(Code.UNAVAILABLE);
+      if (r.message?.includes("circuit open")) fast.push(r.ms);
+    }
+    expect(fast.length).toBeGreaterThan(0);
+    expect(median(fast)).toBeLessThan(100);
+
+    // Health says unhealthy, and why.
+    const health = await lifecycle.healthCheck({});
+    expect(health.status).toBe(HealthStatus.UNHEALTHY);
+    expect(health.message).toContain(own.address);
+
+    await own.restart();
+
+    // The same pattern process recovers by itself.
+    const pidBefore = pattern.proc.pid;
+    expect(
+      await eventually(async () => (await timed(() => kv.get({ key: "w-1" }))).ok, 15_000, 100),
+      "the pattern did not recover within 15 s after Redis came back",
+    ).toBe(true);
+    expect(pattern.proc.proc.exitCode).toBeNull();
+    expect(pattern.proc.pid).toBe(pidBefore);
+    const ackedAtRecovery = acked.size;
+    expect(await eventually(() => acked.size > ackedAtRecovery + 50, 15_000)).toBe(true);
+    running = false;
+    await Promise.all(writers);
+
+    // Every failure the writers saw was UNAVAILABLE (no hang: that would be DEADLINE_EXCEEDED).
+    expect([...failureCodes.keys()]).toEqual([Code.UNAVAILABLE]);
+    expect(ackedBeforeOutage).toBeGreaterThanOrEqual(300);
+
+    // No acknowledged write is lost: before, during (none acknowledged) and after the outage.
+    const keys = [...acked.keys()];
+    for (let i = 0; i < keys.length; i += 1000) {
+      const chunk = keys.slice(i, i + 1000);
+      const got = await batch.batchGet({ keys: chunk });
+      const lost = chunk.filter((k, j) => !got.results[j]!.found || str(got.results[j]!.value) !== acked.get(k));
+      expect(lost).toEqual([]);
+    }
+
+    expect(await eventually(async () => (await lifecycle.healthCheck({})).status === HealthStatus.HEALTHY, 5_000)).toBe(true);
+  }, 90_000);
+});
+
+describe("Redis not there when the pattern starts", () => {
+  let own: OwnRedis;
+  let pattern: RedisPattern;
+
+  beforeAll(async () => {
+    own = await startOwnRedis({ started: false });
+    pattern = await startRedisPattern({ address: own.address, namespace: uniqueNamespace("late"), ...resilience });
+  });
+
+  afterAll(async () => {
+    await pattern?.stop();
+    await own?.destroy();
+  });
+
+  test("serves UNAVAILABLE and unhealthy, then connects once Redis answers", async () => {
+    const { kv, lifecycle } = pattern.clients;
+    const r = await timed(() => kv.set({ key: "k", value: text("v") }, { timeoutMs: CALL_DEADLINE_MS }));
+    expect(r.code).toBe(Code.UNAVAILABLE);
+    const health = await lifecycle.healthCheck({});
+    expect(health.status).toBe(HealthStatus.UNHEALTHY);
+    expect(health.message).toMatch(/unreachable/);
+
+    await own.restart();
+    expect(await eventually(async () => (await timed(() => kv.set({ key: "k", value: text("v") }))).ok, 15_000, 100)).toBe(true);
+    expect(str((await kv.get({ key: "k" })).value)).toBe("v");
+  }, 60_000);
+});
