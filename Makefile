@@ -58,8 +58,10 @@ test-unit: proto ## only the tests that need no external service
 bench: build-plugins ## benchmarks: in-process store, and side-by-side latency/throughput
 	$(BUN) bench/memstore.bench.ts
 
-images: build-plugins ## docker images FROM scratch (needs a Docker engine)
-	@for b in memstore redis kafka nats proxy; do docker build -t prism/$$b:latest -f docker/$$b.Dockerfile . || exit 1; done
+images: build-plugins ## docker images FROM scratch (needs a Docker engine; tests/packaging runs them without one)
+	@docker info >/dev/null 2>&1 || { echo "images: no Docker engine here (tests/packaging/scratch_image.test.ts assembles and runs each image's root file system instead)"; exit 1; }
+	bash docker/stage-glibc.sh
+	@for f in docker/*.Dockerfile; do b=$$(basename $$f .Dockerfile); [ -x dist/$$b ] || continue; docker build -t prism/$$b:latest -f $$f . || exit 1; done
 
 clean: ## remove build output and generated code
 	rm -rf dist proto/gen

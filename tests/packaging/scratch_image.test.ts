@@ -3,6 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
+import { parseAllDocuments } from "yaml";
 import { join } from "node:path";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { createClient } from "../../sdk/grpc/client";
@@ -209,7 +210,11 @@ describe("images run from their assembled root file system", () => {
       const r = image("proxy");
       expect(r.df.expose).toEqual([8980, 9090]);
       mkdirSync(join(r.root, "etc/prism"), { recursive: true });
-      writeFileSync(join(r.root, "etc/prism/proxy.yaml"), `namespaces:\n  - name: default\n    address: ${memstoreAddress}\n`);
+      // deploy/k8s's ConfigMap proxy.yaml, with the memstore Service name replaced by the memstore image's address.
+      const configMap = parseAllDocuments(readFileSync(`${ROOT}/deploy/k8s/proxy.yaml`, "utf8")).map((d) => d.toJS()).find((o) => o.kind === "ConfigMap");
+      const proxyYaml = (configMap.data["proxy.yaml"] as string).replace("prism-memstore:50051", memstoreAddress);
+      expect(proxyYaml).toContain(memstoreAddress);
+      writeFileSync(join(r.root, "etc/prism/proxy.yaml"), proxyYaml);
       const admin = await freePort();
       const p = r.start(["--config", "/etc/prism/proxy.yaml"], { PRISM_LISTEN: "127.0.0.1:0", PRISM_ADMIN_PORT: String(admin) });
       const address = (await p.waitFor(/listening on (\S+)/, 15_000))[1]!;
