@@ -105,12 +105,12 @@ export function directRedis(address: string): Redis {
   return new Redis(address, { lazyConnect: false, maxRetriesPerRequest: 1 });
 }
 
-/** Deletes every key under a prefix (SCAN + DEL, never KEYS). */
+/** Deletes every key under a prefix (SCAN + one DEL per key, never KEYS; works on a cluster node too). */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = "0";
   do {
     const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`, "COUNT", 1000);
-    if (keys.length > 0) await redis.del(...keys);
+    if (keys.length > 0) await redis.pipeline(keys.map((k) => ["del", k])).exec();
     cursor = next;
   } while (cursor !== "0");
 }
