@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_pb";
+import { PubSubBasicInterface, type Message } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
+import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/stream_basic_pb";
+import { createClient } from "../../sdk/grpc/client";
+import { Code } from "../../sdk/grpc/errors";
+import { startPattern, type StartedPattern } from "../helpers/process";
+import { codeOf, eventually, text, utf8 } from "../acceptance/target";
+
+describe("memstore pub/sub and streams over gRPC", () => {
+  let p: StartedPattern;
+  let ps: ReturnType<typeof createClient<typeof PubSubBasicInterface>>;
+  let st: ReturnType<typeof createClient<typeof StreamBasicInterface>>;
+  let lc: ReturnType<typeof createClient<typeof LifecycleInterface>>;
+  beforeAll(async () => {
+    p = await startPattern("memstore");
+    ps = createClient(PubSubBasicInterface, p.address);
+    st = createClient(StreamBasicInterface, ps.raw);
+    lc = createClient(LifecycleInterface, ps.raw);
+  });
+  afterAll(async () => {
+    ps?.close();
+    expect(await p?.stop()).toBe(0);
+  });
+
+  const subscribers = async () => Number((await lc.client.healthCheck({})).details.subscribers);
+
+  test("fan-out to distinct subscriber ids, round-robin within one id, Unsubscribe ends the streams", async () => {
+    const collect = (subscriberId: string) => Array.fromAsync(ps.client.subscribe({ topic: "news", subscriberId })) as Promise<Message[]>;
+    const alone = collect("alone");
+    const shared = [collect("shared"), collect("shared")];
+    await eventually(async () => (await subscribers()) === 3, "three subscriptions are registered");
+    for (let i = 0; i < 6; i++) {
+      const r = await ps.client.publish({ topic: "news", payload: utf8(String(i)), metadata: { n: String(i) } });
+      expect(r.success).toBe(true);
+      expect(r.messageId).not.toBe("");
+    }
+    expect((await ps.client.unsubscribe({ topic: "news", subscriberId: "alone" })).success).toBe(true);
+    expect((await ps.client.unsubscribe({ topic: "news", subscriberId: "shared" })).success).toBe(true);
+    const got = await alone;
+    expect(got.map((m) => text(m.payload))).toEqual(["0", "1", "2", "3", "4", "5"]);
+    expect(got[2]).toMatchObject({ topic: "news", metadata: { n: "2" } });
+    expect(got[0]!.timestamp).toBeGreaterThan(0n);
+    const [a, b] = (await Promise.all(shared)).map((ms) => ms.map((m) => text(m.payload)));
+    expect(a!.length).toBe(3);
+    expect(b!.length).toBe(3);
+    expect([...a!, ...b!].sort()).toEqual(["0", "1", "2", "3", "4", "5"]);
+    expect(await subscribers()).toBe(0);
+    expect((await ps.client.unsubscribe({ topic: "news", subscriberId: "alone" })).success).toBe(false);
+  });
+
+  test("a cancelled subscription leaves the topic", async () => {
+    const ac = new AbortController();
+    const sub = Array.fromAsync(ps.client.subscribe({ topic: "cancel", subscriberId: "x" }, { signal: ac.signal })).catch(() => "cancelled");
+    await eventually(async () => (await subscribers()) === 1, "the subscription is registered");
+    ac.abort();
+    expect(await sub).toBe("cancelled");
+    await eventually(async () => (await subscribers()) === 0, "the subscription is gone");
+  });
+
+  test("append, read from an offset or a time, follow, trim", async () => {
+    for (let i = 0; i < 3; i++) expect((await st.client.append({ stream: "log", payload: utf8(`r${i}`) })).offset).toBe(BigInt(i));
+    const all = await Array.fromAsync(st.client.read({ stream: "log" }));
+    expect(all.map((r) => [r.offset, text(r.payload)])).toEqual([[0n, "r0"], [1n, "r1"], [2n, "r2"]]);
+    const fromTime = await Array.fromAsync(st.client.read({ stream: "log", fromTimestamp: all[1]!.timestamp }));
+    expect(fromTime[0]!.offset).toBeLessThanOrEqual(1n);
+    expect(fromTime.at(-1)!.offset).toBe(2n);
+
+    const follower = Array.fromAsync(st.client.read({ stream: "log", fromOffset: 2n, follow: true, maxRecords: 3 }));
+    await eventually(async () => (await lc.client.healthCheck({})).details.stream_followers === "1", "the follower waits");
+    await st.client.append({ stream: "log", payload: utf8("r3") });
+    await st.client.append({ stream: "log", payload: utf8("r4") });
+    expect((await follower).map((r) => text(r.payload))).toEqual(["r2", "r3", "r4"]);
+
+    expect((await st.client.trim({ stream: "log", beforeOffset: 3n })).lowOffset).toBe(3n);
+    expect((await Array.fromAsync(st.client.read({ stream: "log" }))).map((r) => r.offset)).toEqual([3n, 4n]);
+    expect(await codeOf(() => st.client.read({ stream: "log", partition: 1 }))).toBe(Code.INVALID_ARGUMENT);
+    expect(await codeOf(() => st.client.append({ stream: "", payload: utf8("x") }))).toBe(Code.INVALID_ARGUMENT);
+  });
+});
