@@ -48,6 +48,14 @@ export function relay(
   let responded = false;
   let trailers: http2.IncomingHttpHeaders | undefined;
   let upstreamError: (Error & { code?: string }) | undefined;
+  let clientGone = false;
+  /** Resets the pattern's stream unless it already ended. */
+  const cancelUpstream = () => {
+    if (req.closed || req.destroyed) return;
+    clientGone = true;
+    req.close(NGHTTP2_CANCEL);
+    settle(Code.CANCELLED);
+  };
 
   // Client → pattern, with back-pressure.
   stream.on("data", (chunk: Buffer) => {
@@ -86,6 +94,8 @@ export function relay(
     trailers = t;
   });
   stream.on("wantTrailers", () => {
+    // Bun signals wantTrailers on a reset stream too; nothing to send then.
+    if (clientGone || stream.aborted) return cancelUpstream();
     const t: http2.OutgoingHttpHeaders = trailers ?? {
       "grpc-status": String(Code.INTERNAL),
       "grpc-message": `${label} ended the call without a status`,
@@ -116,9 +126,10 @@ export function relay(
   });
 
   // The client went away (cancel, deadline, connection lost): cancel upstream.
-  stream.on("close", () => {
-    if (settled) return;
-    if (!req.closed && !req.destroyed) req.close(NGHTTP2_CANCEL);
+  stream.on("aborted", () => {
+    clientGone = true;
+    cancelUpstream();
     settle(Code.CANCELLED);
   });
+  stream.on("close", cancelUpstream);
 }
