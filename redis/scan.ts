@@ -9,16 +9,14 @@ export function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, "\\$&");
 }
 
-/** One SCAN batch, reduced to the namespace's keys in ascending order without duplicates. */
-interface Batch {
-  next: string;
-  keys: string[];
-}
+/** Smallest COUNT of a paged scan: below it, sparse namespaces cost too many round trips per page. */
+const MIN_PAGE_COUNT = 64;
 
 /**
  * Scan and Count over SCAN ... MATCH <prefix>* COUNT n TYPE string, never KEYS: on the one server, or on every
  * cluster master in address order. TYPE string keeps list keys out, as they are not key-value entries.
- * Paging: see ScanPosition. Like SCAN itself, a key can come twice if Redis resizes its table mid-scan.
+ * Paging: see ScanPosition. As with SCAN itself, a key present for the whole scan is returned, and returned
+ * once unless Redis shrinks its table mid-scan (the one case where SCAN repeats keys).
  */
 export class RedisScan implements KeyValueScanDriver {
   constructor(
@@ -29,44 +27,45 @@ export class RedisScan implements KeyValueScanDriver {
   async *scan(opts: ScanOptions): AsyncIterable<ScanEntry> {
     const start = opts.cursor ? decodeCursor(opts.cursor) : undefined;
     const masters = this.mastersFrom(start);
-    // Small pages use small batches: a page cut inside a batch re-reads that batch's head on the next page.
-    const count = start?.count ?? (opts.limit > 0 ? Math.min(this.scanCount, Math.max(16, opts.limit)) : this.scanCount);
+    // A page cut inside a batch carries the batch's rest in its cursor: keep batches near the page size.
+    const count = start?.count ?? (opts.limit > 0 ? Math.min(this.scanCount, Math.max(MIN_PAGE_COUNT, opts.limit)) : this.scanCount);
     const match = `${escapeGlob(this.ctx.prefix + opts.prefix)}*`;
-    let emitted = 0;
-    // The page's last entry, held back until another entry shows whether a next page exists.
+    let nodeIndex = masters.index;
+    let redisCursor = start?.redisCursor ?? "0";
+    let nodeDone = start !== undefined && redisCursor === "0";
+    // Keys of the current batch not returned yet; those from a cursor may have been deleted since.
+    let queue = start?.pending ?? [];
+    let verify = start !== undefined;
+    let remaining = opts.limit > 0 ? opts.limit : Infinity;
+    // The page's last entry, held back until we know whether another page follows.
     let held: ScanEntry | undefined;
-    for (let i = masters.index; i < masters.nodes.length; i++) {
-      const node = masters.nodes[i]!;
-      const nodeId = masters.ids[i]!;
-      let redisCursor = i === masters.index && start ? start.redisCursor : "0";
-      let after = i === masters.index ? start?.after : undefined;
-      do {
-        opts.signal.throwIfAborted();
-        const batch = await this.batch(node, redisCursor, match, count, after, opts.signal);
-        const values = opts.withValues && batch.keys.length > 0 ? await this.values(node, batch.keys, opts.signal) : undefined;
-        let previous = after;
-        for (let j = 0; j < batch.keys.length; j++) {
-          const key = batch.keys[j]!;
-          const value = values?.[j];
-          if (values && !value) {
-            previous = key; // deleted since SCAN saw it
-            continue;
-          }
-          if (held) {
-            held.nextCursor = encodeCursor({ node: nodeId, redisCursor, count, after: previous });
-            yield held;
-            return;
-          }
-          const entry: ScanEntry = value ? { key, value } : { key };
-          if (opts.limit > 0 && ++emitted === opts.limit) held = entry;
-          else yield entry;
-          previous = key;
+    for (;;) {
+      opts.signal.throwIfAborted();
+      if (queue.length > 0) {
+        if (held) break;
+        const chunk = queue.splice(0, Math.min(remaining, queue.length));
+        const entries = await this.present(masters.nodes[nodeIndex]!, chunk, opts.withValues, verify, opts.signal);
+        for (const e of entries) {
+          if (--remaining === 0) held = e;
+          else yield e;
         }
-        after = undefined;
-        redisCursor = batch.next;
-      } while (redisCursor !== "0");
+        continue;
+      }
+      verify = false;
+      if (nodeDone) {
+        if (++nodeIndex >= masters.nodes.length) break;
+        redisCursor = "0";
+        nodeDone = false;
+      }
+      const batch = await this.batch(masters.nodes[nodeIndex]!, redisCursor, match, count, opts.signal);
+      redisCursor = batch.next;
+      nodeDone = batch.next === "0";
+      queue = batch.keys;
     }
-    if (held) yield held;
+    if (held) {
+      if (queue.length > 0) held.nextCursor = encodeCursor({ node: masters.ids[nodeIndex]!, redisCursor, count, pending: queue });
+      yield held;
+    }
   }
 
   async count(prefix: string): Promise<number> {
@@ -75,7 +74,7 @@ export class RedisScan implements KeyValueScanDriver {
     for (const node of this.mastersFrom(undefined).nodes) {
       let redisCursor = "0";
       do {
-        const batch = await this.batch(node, redisCursor, match, this.scanCount, undefined);
+        const batch = await this.batch(node, redisCursor, match, this.scanCount);
         total += batch.keys.length;
         redisCursor = batch.next;
       } while (redisCursor !== "0");
@@ -88,33 +87,44 @@ export class RedisScan implements KeyValueScanDriver {
     if (nodes.length === 0) throw new PrismError(Code.UNAVAILABLE, "redis cluster has no reachable master");
     const ids = this.ctx.cluster ? nodes.map((n) => `${n.options.host}:${n.options.port}`) : [""];
     const index = start ? ids.indexOf(start.node) : 0;
-    if (index < 0) throw new PrismError(Code.FAILED_PRECONDITION, `cursor refers to ${start!.node}, no longer a master of the cluster; scan again from the start`);
+    if (index < 0) {
+      throw new PrismError(Code.FAILED_PRECONDITION, `cursor refers to ${start!.node}, no longer a master of the cluster; scan again from the start`);
+    }
     return { nodes, ids, index };
   }
 
-  private async batch(node: Redis, redisCursor: string, match: string, count: number, after: string | undefined, signal?: AbortSignal): Promise<Batch> {
+  /** One SCAN batch: the namespace's keys (prefix stripped), sorted, without duplicates. */
+  private async batch(node: Redis, redisCursor: string, match: string, count: number, signal?: AbortSignal): Promise<{ next: string; keys: string[] }> {
     const [next, raw] = await this.ctx.guard.read(() => node.scan(redisCursor, "MATCH", match, "COUNT", count, "TYPE", "string"), signal);
     const cut = this.ctx.prefix.length;
-    const keys = raw.map((k) => k.slice(cut)).sort();
-    const out: string[] = [];
-    for (const k of keys) {
-      if ((after === undefined || k > after) && k !== out[out.length - 1]) out.push(k);
-    }
-    return { next, keys: out };
+    const sorted = raw.map((k) => k.slice(cut)).sort();
+    const keys = sorted.filter((k, i) => i === 0 || k !== sorted[i - 1]);
+    return { next, keys };
   }
 
-  private values(node: Redis, keys: string[], signal: AbortSignal): Promise<(Buffer | null)[]> {
+  /**
+   * The entries for these keys, skipping keys gone since SCAN saw them: values come from one MGET (one
+   * pipeline of GETs on a cluster node, which refuses multi-key commands across slots); keys-only entries are
+   * checked with EXISTS only when they come from a cursor, as a fresh SCAN batch is current anyway.
+   */
+  private async present(node: Redis, keys: string[], withValues: boolean, verify: boolean, signal: AbortSignal): Promise<ScanEntry[]> {
+    if (!withValues && !verify) return keys.map((key) => ({ key }));
     const p = this.ctx.prefix;
-    return this.ctx.guard.read(async () => {
-      if (!this.ctx.cluster) return node.mgetBuffer(keys.map((k) => p + k));
-      // A cluster node refuses multi-key commands across slots; single-key GETs in one pipeline are one round trip.
+    const replies = await this.ctx.guard.read(async () => {
+      if (withValues && !this.ctx.cluster) return node.mgetBuffer(keys.map((k) => p + k));
       const pipe = node.pipeline();
-      for (const k of keys) pipe.getBuffer(p + k);
-      const replies = (await pipe.exec()) ?? [];
-      return replies.map(([err, v]) => {
+      for (const k of keys) withValues ? pipe.getBuffer(p + k) : pipe.exists(p + k);
+      return ((await pipe.exec()) ?? []).map(([err, v]) => {
         if (err) throw err;
-        return v as Buffer | null;
+        return v as Buffer | number | null;
       });
     }, signal);
+    const out: ScanEntry[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const v = replies[i];
+      if (v === null || v === 0 || v === undefined) continue;
+      out.push(withValues ? { key: keys[i]!, value: v as Buffer } : { key: keys[i]! });
+    }
+    return out;
   }
 }

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import { redisClusterSeeds, requireService } from "../helpers/services";
+import { runKeyValueSuite } from "../acceptance/keyvalue.suite";
+import { runListSuite } from "../acceptance/list.suite";
+import { redisTarget } from "./target";
 import { deletePrefix, startRedisPattern, str, text, uniqueNamespace, type RedisPattern } from "./harness";
 
 const TOTAL = 3_000;
@@ -116,3 +119,7 @@ describe("Redis Cluster mode", () => {
     expect(got).toContain("hello");
   }, 20_000);
 });
+
+// The acceptance suites, against the cluster.
+runKeyValueSuite("redis-cluster", () => redisTarget("cluster"));
+runListSuite("redis-cluster", () => redisTarget("cluster"));

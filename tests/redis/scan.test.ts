@@ -95,6 +95,30 @@ describe("scan paging across 10,000 keys", () => {
     expectExactly(keys, all);
   }, 60_000);
 
+  test("paging while 1,000 keys are added in between: no duplicates, no original key missed", async () => {
+    const keys: string[] = [];
+    let cursor = "";
+    let added = 0;
+    for (let pages = 0; pages <= TOTAL; pages++) {
+      let next = "";
+      for await (const e of pattern.clients.scan.scanKeys({ prefix: "", limit: 100, cursor })) {
+        keys.push(e.key);
+        next = e.nextCursor;
+      }
+      if (next === "") break;
+      cursor = next;
+      // Ten new keys per page, sorting among the existing ones; the table grows while the scan runs.
+      if (added < 1000) {
+        await pattern.clients.batch.batchSet({ requests: Array.from({ length: 10 }, () => ({ key: `${key(added++ * 10)}+new`, value: text("n") })) });
+      }
+    }
+    expect(keys.length).toBe(new Set(keys).size);
+    const seen = new Set(keys);
+    expect(all.filter((k) => !seen.has(k))).toEqual([]);
+    const removed = await pattern.clients.batch.batchDelete({ keys: Array.from({ length: added }, (_, i) => `${key(i * 10)}+new`) });
+    expect(removed.results.every((r) => r.found)).toBe(true);
+  }, 60_000);
+
   test("Count uses SCAN too and sees only this namespace's key-value entries", async () => {
     expect((await pattern.clients.scan.count({ prefix: "" })).count).toBe(BigInt(TOTAL));
     expect((await pattern.clients.scan.count({ prefix: "k-0999" })).count).toBe(10n);
