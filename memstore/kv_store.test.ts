@@ -39,6 +39,9 @@ function thrownCode(fn: () => unknown): number | undefined {
 
 afterEach(() => setSystemTime());
 
+/** Nodes in the store's expiry heap (internal, to check it stays bounded). */
+const heapSize = (kv: KvStore) => (kv as unknown as { expiries: { size: number } }).expiries.size;
+
 describe("KvStore basics", () => {
   test("set, get, overwrite, delete, exists", () => {
     const kv = new KvStore(10);
@@ -149,12 +152,37 @@ describe("KvStore TTL", () => {
     expect(kv.exists("d")).toBe(true);
   });
 
-  test("rewriting keys with TTLs does not grow the heap without bound", () => {
+  test("a TTL pushed further out is honoured by the sweep without a new heap node", () => {
+    setSystemTime(T0);
+    const kv = new KvStore(10);
+    kv.set("k", bytes("v"), 1);
+    kv.set("k", bytes("v"), 10);
+    kv.set("e", bytes("v"), 1);
+    kv.expire("e", 5);
+    expect(heapSize(kv)).toBe(2);
+    setSystemTime(T0 + 1000);
+    kv.sweep(Date.now(), Infinity);
+    expect(kv.size).toBe(2);
+    setSystemTime(T0 + 5000);
+    kv.sweep(Date.now(), Infinity);
+    expect(kv.size).toBe(1);
+    setSystemTime(T0 + 10_000);
+    kv.sweep(Date.now(), Infinity);
+    expect(kv.size).toBe(0);
+    expect(kv.expired).toBe(2);
+    expect(heapSize(kv)).toBe(0);
+  });
+
+  test("rewrites and delete/re-set cycles with TTLs do not grow the heap without bound", () => {
     setSystemTime(T0);
     const kv = new KvStore(10);
     for (let i = 0; i < 100_000; i++) kv.set(`k${i % 5}`, bytes("v"), 3600);
-    const heapSize = (kv as unknown as { expiries: { size: number } }).expiries.size;
-    expect(heapSize).toBeLessThanOrEqual(1024 + 2 * 5 + 1);
+    expect(heapSize(kv)).toBe(5);
+    for (let i = 0; i < 100_000; i++) {
+      kv.set("cycle", bytes("v"), 3600 - (i % 7));
+      if (i % 2 === 0) kv.delete("cycle");
+    }
+    expect(heapSize(kv)).toBeLessThanOrEqual(1024 + 2 * kv.size);
   });
 });
 

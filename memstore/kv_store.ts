@@ -16,6 +16,12 @@ interface Entry {
   value: Uint8Array;
   /** Unix ms at which the key expires; 0 = never. */
   expiresAt: number;
+  /**
+   * When this entry's node in the expiry heap fires (0 = none). Never later than
+   * expiresAt: a TTL pushed further out needs no new node, the early one
+   * reschedules itself when it fires.
+   */
+  scheduledAt: number;
 }
 
 /**
@@ -58,12 +64,15 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
       if (e.expiresAt !== 0) this.expiring--;
       e.value = ownedBytes(value);
       e.expiresAt = at;
+      if (at !== 0) this.schedule(key, e, at);
     } else {
       if (this.map.size >= this.maxKeys) this.makeRoom(1);
-      this.map.set(key, { value: ownedBytes(value), expiresAt: at });
+      const fresh: Entry = { value: ownedBytes(value), expiresAt: at, scheduledAt: 0 };
+      this.map.set(key, fresh);
       this.order.added(key);
+      if (at !== 0) this.schedule(key, fresh, at);
     }
-    if (at !== 0) this.trackExpiry(key, at);
+    if (at !== 0) this.expiring++;
   }
 
   get(key: string): Uint8Array | undefined {
@@ -94,9 +103,9 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
       this.remove(key, e, false);
       return true;
     }
-    if (e.expiresAt !== 0) this.expiring--;
+    if (e.expiresAt === 0) this.expiring++;
     e.expiresAt = Date.now() + ttlSeconds * 1000;
-    this.trackExpiry(key, e.expiresAt);
+    this.schedule(key, e, e.expiresAt);
     return true;
   }
 
@@ -111,6 +120,7 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
   persist(key: string): boolean {
     const e = this.live(key);
     if (e === undefined || e.expiresAt === 0) return false;
+    // Its heap node stays and is dropped when it fires.
     e.expiresAt = 0;
     this.expiring--;
     return true;
@@ -188,13 +198,18 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
   }
 
   /**
-   * Reclaims keys whose TTL ran out before `now`, at most `limit` heap entries
+   * Reclaims keys whose TTL ran out by `now`, handling at most `limit` heap nodes
    * (stale ones included). Returns true when nothing due is left.
    */
   sweep(now: number, limit: number): boolean {
     this.expiries.popDue(now, limit, (key, at) => {
       const e = this.map.get(key);
-      if (e !== undefined && e.expiresAt === at) this.remove(key, e, true);
+      // Not this entry's node: the key was deleted (and maybe set again) or rescheduled earlier.
+      if (e === undefined || e.scheduledAt !== at) return;
+      e.scheduledAt = 0;
+      if (e.expiresAt === 0) return;
+      if (e.expiresAt <= now) this.remove(key, e, true);
+      else this.schedule(key, e, e.expiresAt);
     });
     return this.expiries.peekAt() > now;
   }
@@ -223,15 +238,17 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
     if (expired) this.expiredTotal++;
   }
 
-  private trackExpiry(key: string, at: number): void {
-    this.expiring++;
+  /** Makes sure the entry's heap node fires no later than `at`. */
+  private schedule(key: string, e: Entry, at: number): void {
+    if (e.scheduledAt !== 0 && e.scheduledAt <= at) return;
+    e.scheduledAt = at;
     this.expiries.push(at, key);
-    // Overwrites, persists and deletes leave stale heap entries; drop them once they dominate.
-    if (this.expiries.size > 1024 + 2 * this.expiring) {
-      // A key rewritten within one millisecond has several identical entries: keep one.
+    // Deleted keys and shortened TTLs leave stale nodes; drop them once they dominate.
+    if (this.expiries.size > 1024 + 2 * this.map.size) {
+      // A key deleted and set again within one millisecond can match twice: keep one.
       const kept = new Set<string>();
       this.expiries.compact((k, a) => {
-        if (this.map.get(k)?.expiresAt !== a || kept.has(k)) return false;
+        if (this.map.get(k)?.scheduledAt !== a || kept.has(k)) return false;
         kept.add(k);
         return true;
       });

@@ -1,0 +1,111 @@
+// In-process benchmark of the in-memory store: ns/op of the raw driver and of the
+// same driver wrapped by the SDK's instrumentDriver (driver_operation_* metrics,
+// no tracing), so the cost of observability is visible. Prints a Markdown table.
+// Run: ./node_modules/.bin/bun bench/memstore.bench.ts   (or `make bench`)
+import { cpus } from "node:os";
+import { Registry } from "prom-client";
+import type { ScanOptions } from "../sdk/drivers/interfaces";
+import { DriverMetrics, instrumentDriver } from "../sdk/drivers/instrument";
+import { DEFAULT_MEMSTORE_CONFIG, MemStore } from "../memstore/memstore";
+import { memstorePattern } from "../memstore/pattern";
+
+const KEYS = 10_000; // the default max_keys
+const VALUE = new Uint8Array(100).fill(42);
+const ROUNDS = 7;
+const TARGET_ROUND_NS = 50e6; // each round runs ~50 ms
+
+const keys = Array.from({ length: KEYS }, (_, i) => `user:${(i * 7919) % KEYS}:profile`);
+const missing = keys.map((k) => `${k}:missing`);
+const never = new AbortController().signal;
+
+type Store = MemStore;
+/** One operation on the i-th key; returns something so the work cannot be optimised away. */
+type Op = (s: Store, i: number) => unknown;
+
+/** Each operation starts from the store filled without TTLs, unless `ttl` refills it with one. */
+const ops: { name: string; op: Op; ttl?: number }[] = [
+  { name: "get (hit)", op: (s, i) => s.get(keys[i % KEYS]!) },
+  { name: "get (hit, key has a TTL)", op: (s, i) => s.get(keys[i % KEYS]!), ttl: 3600 },
+  { name: "get (miss)", op: (s, i) => s.get(missing[i % KEYS]!) },
+  { name: "set (overwrite)", op: (s, i) => s.set(keys[i % KEYS]!, VALUE, 0) },
+  { name: "set with TTL (overwrite, 60 s)", op: (s, i) => s.set(keys[i % KEYS]!, VALUE, 60) },
+  { name: "exists", op: (s, i) => s.exists(keys[i % KEYS]!) },
+  // Delete then re-insert, so every delete finds its key; reported per pair.
+  { name: "delete + set (new key)", op: (s, i) => (s.delete(keys[i % KEYS]!), s.set(keys[i % KEYS]!, VALUE, 0)) },
+  {
+    name: "scan page (100 entries with values)",
+    op: (s, i) => {
+      const opts: ScanOptions = { prefix: "user:", limit: 100, cursor: keys[(i * 31) % KEYS]!, withValues: true, signal: never };
+      let n = 0;
+      for (const _ of s.scan(opts)) n++;
+      return n;
+    },
+  },
+  { name: "count (prefix, 1/10 of keys)", op: (s, i) => s.count(`user:${i % 10}`) },
+];
+
+function fill(s: Store, ttl = 0): void {
+  for (const k of keys) s.set(k, VALUE, ttl);
+}
+
+let sink = 0;
+
+/** Runs `op` n times and returns elapsed ns. */
+function timeLoop(s: Store, op: Op, n: number, offset: number): number {
+  const start = Bun.nanoseconds();
+  for (let i = 0; i < n; i++) {
+    if (op(s, offset + i) === sink) sink++;
+  }
+  return Bun.nanoseconds() - start;
+}
+
+/** Median ns/op over ROUNDS rounds after a warm-up that also sizes the rounds. */
+function measure(s: Store, op: Op): number {
+  let n = 1000;
+  // Warm-up (JIT tiers) and calibration: grow n until a round takes long enough.
+  for (;;) {
+    const ns = timeLoop(s, op, n, 0);
+    if (ns > TARGET_ROUND_NS / 4 || n >= 1 << 24) {
+      n = Math.max(1000, Math.round((n * TARGET_ROUND_NS) / Math.max(ns, 1)));
+      break;
+    }
+    n *= 4;
+  }
+  const perOp: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) perOp.push(timeLoop(s, op, n, r * n) / n);
+  perOp.sort((a, b) => a - b);
+  return perOp[Math.floor(ROUNDS / 2)]!;
+}
+
+function stores(): { raw: Store; instrumented: Store } {
+  const raw = new MemStore({ ...DEFAULT_MEMSTORE_CONFIG, maxKeys: KEYS });
+  const base = new MemStore({ ...DEFAULT_MEMSTORE_CONFIG, maxKeys: KEYS });
+  const methods = memstorePattern.bindings.flatMap((b) => b.driverMethods);
+  const metrics = new DriverMetrics(new Registry());
+  const instrumented = instrumentDriver(base, methods, { driver: "memstore", dbSystem: "memstore", metrics });
+  return { raw, instrumented };
+}
+
+const fmt = (ns: number) => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`);
+
+const { raw, instrumented } = stores();
+const rows: string[] = [];
+for (const { name, op, ttl } of ops) {
+  for (const s of [raw, instrumented]) {
+    for (const k of keys) s.delete(k);
+    fill(s, ttl);
+  }
+  const r = measure(raw, op);
+  const w = measure(instrumented, op);
+  rows.push(`| ${name} | ${fmt(r)} | ${fmt(w)} | +${fmt(Math.max(0, w - r))} |`);
+}
+await raw.close();
+await instrumented.close();
+
+const cpu = cpus()[0]?.model ?? "unknown CPU";
+console.log(`### memstore in-process ns/op (${KEYS} keys, 100-byte values; median of ${ROUNDS} rounds of ~${TARGET_ROUND_NS / 1e6} ms)`);
+console.log(`Bun ${Bun.version}, ${cpus().length} × ${cpu}. Instrumented = wrapped by instrumentDriver (driver_operation_* metrics, no tracing).\n`);
+console.log("| operation | raw store | instrumented | cost of observability |");
+console.log("| --- | ---: | ---: | ---: |");
+for (const r of rows) console.log(r);
+if (sink === -1) console.log(sink);
