@@ -1,6 +1,8 @@
-import { redisTarget } from "../redis/target";
+import { redisOutageTarget, redisTarget } from "../redis/target";
 import { runKeyValueSuite } from "./keyvalue.suite";
 import { runListSuite } from "./list.suite";
+import { runPubSubSuite } from "./pubsub.suite";
 
 runKeyValueSuite("redis", () => redisTarget("standalone"));
 runListSuite("redis", () => redisTarget("standalone"));
+runPubSubSuite("redis", () => redisTarget("standalone"), { outage: redisOutageTarget });

@@ -2,14 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { Code, PrismError } from "../../sdk/grpc/errors";
 import { eventually, startOwnRedis, startRedisPattern, str, text, uniqueNamespace, type OwnRedis, type RedisPattern } from "./harness";
-
-/** Short timeouts so that an outage is noticed and left quickly; the breaker opens after 3 failures. */
-const resilience = {
-  command_timeout: "500ms",
-  connect_timeout: "500ms",
-  reconnect_max_delay: "200ms",
-  breaker: { failure_threshold: 3, open_duration: "500ms" },
-};
+import { FAST_RECOVERY } from "./target";
 
 /** No call may take longer than this; a hang would show up as DEADLINE_EXCEEDED. */
 const CALL_DEADLINE_MS = 5_000;
@@ -39,7 +32,7 @@ describe("Redis stopped and restarted under load", () => {
 
   beforeAll(async () => {
     own = await startOwnRedis();
-    pattern = await startRedisPattern({ address: own.address, namespace: uniqueNamespace("outage"), ...resilience });
+    pattern = await startRedisPattern({ address: own.address, namespace: uniqueNamespace("outage"), ...FAST_RECOVERY });
   });
 
   afterAll(async () => {
@@ -137,7 +130,7 @@ describe("Redis not there when the pattern starts", () => {
 
   beforeAll(async () => {
     own = await startOwnRedis({ started: false });
-    pattern = await startRedisPattern({ address: own.address, namespace: uniqueNamespace("late"), ...resilience });
+    pattern = await startRedisPattern({ address: own.address, namespace: uniqueNamespace("late"), ...FAST_RECOVERY });
   });
 
   afterAll(async () => {

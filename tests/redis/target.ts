@@ -1,8 +1,9 @@
 import { Redis } from "ioredis";
 import type { Target } from "../acceptance/target";
 import { redisClusterSeeds } from "../helpers/services";
-import { deletePrefix, sharedRedisAddress, startRedisPattern, uniqueNamespace } from "./harness";
+import type { OutageTarget } from "../acceptance/pubsub.suite";
 import { requireService } from "../helpers/services";
+import { deletePrefix, sharedRedisAddress, startOwnRedis, startRedisPattern, uniqueNamespace } from "./harness";
 
 /**
  * dist/redis as an acceptance-suite target, on the shared Redis (or the shared three-node cluster) under a
@@ -38,5 +39,32 @@ export async function redisTarget(mode: "standalone" | "cluster"): Promise<Targe
       await pattern.stop();
       if (code !== 0) throw new Error(`redis exited with ${code}:\n${pattern.proc.output()}`);
     },
+  };
+}
+
+/** Settings that notice an outage and recover from it quickly. */
+export const FAST_RECOVERY = {
+  command_timeout: "500ms",
+  connect_timeout: "500ms",
+  reconnect_max_delay: "200ms",
+  breaker: { failure_threshold: 3, open_duration: "500ms" },
+};
+
+/** dist/redis on a redis-server of its own, which the test stops (SIGKILL) and restarts by pid. */
+export async function redisOutageTarget(): Promise<OutageTarget> {
+  const own = await startOwnRedis();
+  const pattern = await startRedisPattern({ address: own.address, namespace: uniqueNamespace("acc-outage"), ...FAST_RECOVERY });
+  return {
+    target: {
+      address: pattern.address,
+      close: async () => {
+        const code = await pattern.proc.stop();
+        await pattern.stop();
+        await own.destroy();
+        if (code !== 0) throw new Error(`redis exited with ${code}:\n${pattern.proc.output()}`);
+      },
+    },
+    stopBackend: () => own.stop("SIGKILL"),
+    startBackend: () => own.restart(),
   };
 }
