@@ -1,8 +1,13 @@
 // In-process benchmark of the in-memory store: ns/op of the raw driver and of the
 // same driver wrapped by the SDK's instrumentDriver (driver_operation_* metrics,
-// no tracing), so the cost of observability is visible. Prints a Markdown table.
-// Run: ./node_modules/.bin/bun bench/memstore.bench.ts   (or `make bench`)
+// no tracing), so the cost of observability is visible. Then, when dist/memstore
+// exists, its process figures: startup to listening, size, idle RSS.
+// Prints Markdown tables. Run: ./node_modules/.bin/bun bench/memstore.bench.ts   (or `make bench`)
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { cpus } from "node:os";
+import { resolve } from "node:path";
+import { KeyValueBatchInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
+import { createClient } from "../sdk/grpc/client";
 import { Registry } from "prom-client";
 import type { ScanOptions } from "../sdk/drivers/interfaces";
 import { DriverMetrics, instrumentDriver } from "../sdk/drivers/instrument";
@@ -109,3 +114,63 @@ console.log("| operation | raw store | instrumented | cost of observability |");
 console.log("| --- | ---: | ---: | ---: |");
 for (const r of rows) console.log(r);
 if (sink === -1) console.log(sink);
+
+// --- dist/memstore as a process -------------------------------------------------
+
+const EXE = resolve(import.meta.dir, "../dist/memstore");
+const STARTS = 10;
+
+/** Resident set size of a process in MB, from /proc/<pid>/status. */
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Spawns dist/memstore and resolves once it prints its address, with the ms that took. */
+async function start(): Promise<{ proc: ReturnType<typeof Bun.spawn>; ms: number; address: string }> {
+  const t0 = performance.now();
+  const proc = Bun.spawn([EXE, "--grpc-port", "0"], { stdout: "pipe", stderr: "ignore", stdin: "ignore" });
+  const decoder = new TextDecoder();
+  let out = "";
+  for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
+    out += decoder.decode(chunk, { stream: true });
+    const m = /grpc listening on (\S+)/.exec(out);
+    if (m) return { proc, ms: performance.now() - t0, address: m[1]! };
+  }
+  throw new Error(`dist/memstore exited before listening: ${out}`);
+}
+
+async function stop(proc: ReturnType<typeof Bun.spawn>): Promise<void> {
+  proc.kill("SIGTERM");
+  await proc.exited;
+}
+
+if (existsSync(EXE)) {
+  const times: number[] = [];
+  for (let i = 0; i < STARTS; i++) {
+    const { proc, ms } = await start();
+    times.push(ms);
+    await stop(proc);
+  }
+  times.sort((a, b) => a - b);
+  const { proc, address } = await start();
+  await Bun.sleep(1000);
+  const idle = rssMb(proc.pid);
+  const batch = createClient(KeyValueBatchInterface, address);
+  for (let b = 0; b < KEYS / 1000; b++) {
+    await batch.client.batchSet({ requests: keys.slice(b * 1000, (b + 1) * 1000).map((key) => ({ key, value: VALUE })) });
+  }
+  batch.close();
+  await Bun.sleep(500);
+  const loaded = rssMb(proc.pid);
+  await stop(proc);
+  console.log(`\n### dist/memstore process (${STARTS} starts, spawn to "grpc listening" on stdout)\n`);
+  console.log("| figure | value |");
+  console.log("| --- | ---: |");
+  console.log(`| startup to listening, median (min–max) | ${times[STARTS >> 1]!.toFixed(0)} ms (${times[0]!.toFixed(0)}–${times.at(-1)!.toFixed(0)} ms) |`);
+  console.log(`| executable size | ${(statSync(EXE).size / 1e6).toFixed(1)} MB |`);
+  console.log(`| RSS idle, 1 s after start | ${idle.toFixed(1)} MB |`);
+  console.log(`| RSS with ${KEYS} keys of ${VALUE.length} bytes (set over gRPC) | ${loaded.toFixed(1)} MB |`);
+} else {
+  console.log("\n(dist/memstore not built: run `make build-plugins` for the process figures)");
+}
