@@ -1,0 +1,99 @@
+/**
+ * dist/kafka as an acceptance target: against the shared broker (scripts/services), directly or through the
+ * proxy, or against a dedicated broker a test can stop and restart.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
+import type { Target } from "../acceptance/target";
+import { startPattern } from "../helpers/process";
+import { kafkaBrokers, requireService } from "../helpers/services";
+import { startKafkaBroker } from "./broker";
+import { proxyTarget } from "./proxy_target";
+
+/** Pattern settings for tests: quick group joins and prompt failure detection. */
+export function testConfig(brokers: string[], namespace: string): Record<string, unknown> {
+  return {
+    namespace,
+    brokers,
+    partitions: 3,
+    consumer: { session_timeout: "6s", heartbeat_interval: "200ms", rebalance_timeout: "6s", max_wait: "100ms" },
+  };
+}
+
+/** A namespace of its own per target, so runs never see each other's topics on the shared broker. */
+export function uniqueNamespace(label: string): string {
+  return `acc-${label}-${randomBytes(4).toString("hex")}`;
+}
+
+/** Deletes the topics of a namespace (tidying the shared broker after a suite). */
+export async function deleteNamespaceTopics(brokers: string[], namespace: string): Promise<void> {
+  const kafka = new Kafka({ brokers, clientId: "prism-test-cleanup", logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 10_000, retry: { retries: 1 } });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${namespace}.`));
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
+  } catch {
+    // best effort: a leftover topic costs disk, not correctness
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Starts dist/kafka with a config file; closing stops it by pid and checks it exited cleanly. */
+export async function kafkaPattern(config: Record<string, unknown>, onClose?: () => Promise<void>): Promise<Target & { pid: number; output(): string }> {
+  const dir = mkdtempSync(join(tmpdir(), "prism-kafka-cfg-"));
+  const file = join(dir, "kafka.yaml");
+  writeFileSync(file, JSON.stringify(config));
+  const p = await startPattern("kafka", ["--config", file]);
+  return {
+    address: p.address,
+    pid: p.pid,
+    output: p.output,
+    close: async () => {
+      const code = await p.stop(15_000);
+      rmSync(dir, { recursive: true, force: true });
+      await onClose?.();
+      if (code !== 0) throw new Error(`kafka pattern exited with ${code}:\n${p.output().slice(-4000)}`);
+    },
+  };
+}
+
+/** dist/kafka on the shared broker. */
+export async function kafkaTarget(): Promise<Target> {
+  await requireService("kafka");
+  const brokers = kafkaBrokers();
+  const ns = uniqueNamespace("direct");
+  return kafkaPattern(testConfig(brokers, ns), () => deleteNamespaceTopics(brokers, ns));
+}
+
+/** dist/kafka on the shared broker, reached through dist/proxy. */
+export async function kafkaProxyTarget(): Promise<Target> {
+  await requireService("kafka");
+  const brokers = kafkaBrokers();
+  const ns = uniqueNamespace("proxy");
+  const { namespace: _ns, ...config } = testConfig(brokers, ns);
+  return proxyTarget("kafka", ns, config, () => deleteNamespaceTopics(brokers, ns));
+}
+
+/** A target whose backend a test can take away and bring back. */
+export interface OutageTarget {
+  target: Target;
+  stopBackend(): Promise<void>;
+  startBackend(): Promise<void>;
+}
+
+/** dist/kafka on a dedicated broker (started here, stopped on close). */
+export async function kafkaOutageTarget(): Promise<OutageTarget> {
+  const broker = await startKafkaBroker();
+  try {
+    const target = await kafkaPattern(testConfig(broker.brokers, "outage"), () => broker.close());
+    return { target, stopBackend: broker.stop, startBackend: broker.start };
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
+}

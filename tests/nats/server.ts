@@ -1,0 +1,78 @@
+/**
+ * A nats-server of a test's own, on a free loopback port with JetStream in a temporary directory: it can be
+ * stopped and started again (same port, same data) without disturbing the shared server of scripts/services.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { startProcess, type StartedProcess } from "../helpers/process";
+
+/** A free TCP port on 127.0.0.1 (the kernel's pick; released before use, so take it promptly). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The nats-server that scripts/services installs: on PATH (Debian package) or built into the cache. */
+export function natsServerBinary(): string {
+  const onPath = Bun.which("nats-server");
+  if (onPath) return onPath;
+  const cache = process.env.PRISM_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "prism");
+  if (existsSync(cache)) {
+    for (const d of readdirSync(cache).filter((n) => n.startsWith("nats-server-")).sort().reverse()) {
+      const bin = join(cache, d, "bin", "nats-server");
+      if (existsSync(bin)) return bin;
+    }
+  }
+  throw new Error("nats-server not found: run `make services` (scripts/services/up.sh nats installs it)");
+}
+
+export interface DedicatedNats {
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server (SIGKILL: an abrupt loss, as a crash would be); its data stays. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same data; resolves once it accepts clients. */
+  start(): Promise<void>;
+  /** Stops it and removes its data. */
+  close(): Promise<void>;
+}
+
+/** Starts a dedicated nats-server with JetStream and an 8 MB max_payload (the default 1 MB cannot carry a 1 MiB payload plus headers). */
+export async function startNatsServer(): Promise<DedicatedNats> {
+  const bin = natsServerBinary();
+  const dir = mkdtempSync(join(tmpdir(), "prism-nats-"));
+  const port = await freePort();
+  const conf = join(dir, "nats.conf");
+  writeFileSync(conf, `host: 127.0.0.1\nport: ${port}\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "js")}"\n}\n`);
+  let proc: StartedProcess | undefined;
+  const start = async () => {
+    proc = startProcess([bin, "-c", conf]);
+    await proc.waitFor(/Server is ready/, 20_000);
+  };
+  const stop = async () => {
+    const p = proc;
+    proc = undefined;
+    if (!p) return;
+    p.proc.kill("SIGKILL");
+    await p.exited;
+  };
+  await start();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop,
+    start,
+    close: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * dist/nats as an acceptance target, on a dedicated nats-server (cheap to start, configured with an 8 MB
+ * max_payload, and free to stop and restart), directly or through the proxy.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Target } from "../acceptance/target";
+import { startPattern } from "../helpers/process";
+import { proxyTarget } from "../kafka/proxy_target";
+import type { OutageTarget } from "../kafka/target";
+import { startNatsServer } from "./server";
+
+/** Pattern settings for tests: prompt failure detection and quick reconnects. */
+export function testConfig(url: string, namespace = "acceptance"): Record<string, unknown> {
+  return { namespace, url, ping_interval: "1s", reconnect_wait: "50ms", reconnect_max_wait: "500ms" };
+}
+
+/** Starts dist/nats with a config file; closing stops it by pid and checks it exited cleanly. */
+export async function natsPattern(config: Record<string, unknown>, onClose?: () => Promise<void>): Promise<Target & { pid: number; output(): string }> {
+  const dir = mkdtempSync(join(tmpdir(), "prism-nats-cfg-"));
+  const file = join(dir, "nats.yaml");
+  writeFileSync(file, JSON.stringify(config));
+  const p = await startPattern("nats", ["--config", file]);
+  return {
+    address: p.address,
+    pid: p.pid,
+    output: p.output,
+    close: async () => {
+      const code = await p.stop(15_000);
+      rmSync(dir, { recursive: true, force: true });
+      await onClose?.();
+      if (code !== 0) throw new Error(`nats pattern exited with ${code}:\n${p.output().slice(-4000)}`);
+    },
+  };
+}
+
+/** dist/nats on a dedicated server. */
+export async function natsTarget(): Promise<Target> {
+  const server = await startNatsServer();
+  return natsPattern(testConfig(server.url), () => server.close());
+}
+
+/** dist/nats on a dedicated server, reached through dist/proxy. */
+export async function natsProxyTarget(): Promise<Target> {
+  const server = await startNatsServer();
+  const { namespace: _ns, ...config } = testConfig(server.url);
+  return proxyTarget("nats", "acc-nats", config, () => server.close());
+}
+
+/** dist/nats on a dedicated server that the test stops and restarts. */
+export async function natsOutageTarget(): Promise<OutageTarget> {
+  const server = await startNatsServer();
+  const target = await natsPattern(testConfig(server.url), () => server.close());
+  return { target, stopBackend: server.stop, startBackend: server.start };
+}
