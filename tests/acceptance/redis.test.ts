@@ -1,4 +1,4 @@
-import { redisOutageTarget, redisTarget } from "../redis/target";
+import { redisOutageTarget, redisProxyTarget, redisTarget } from "../redis/target";
 import { runKeyValueSuite } from "./keyvalue.suite";
 import { runListSuite } from "./list.suite";
 import { runPubSubSuite } from "./pubsub.suite";
@@ -6,3 +6,4 @@ import { runPubSubSuite } from "./pubsub.suite";
 runKeyValueSuite("redis", () => redisTarget("standalone"));
 runListSuite("redis", () => redisTarget("standalone"));
 runPubSubSuite("redis", () => redisTarget("standalone"), { outage: redisOutageTarget });
+runKeyValueSuite("redis through the proxy", redisProxyTarget);

@@ -3,6 +3,7 @@ import type { Target } from "../acceptance/target";
 import { redisClusterSeeds } from "../helpers/services";
 import type { OutageTarget } from "../acceptance/pubsub.suite";
 import { requireService } from "../helpers/services";
+import { proxyTarget } from "../kafka/proxy_target";
 import { deletePrefix, sharedRedisAddress, startOwnRedis, startRedisPattern, uniqueNamespace } from "./harness";
 
 /**
@@ -67,4 +68,18 @@ export async function redisOutageTarget(): Promise<OutageTarget> {
     stopBackend: () => own.stop("SIGKILL"),
     startBackend: () => own.restart(),
   };
+}
+
+/** dist/redis on the shared Redis, launched and reached through dist/proxy (namespace = key prefix). */
+export async function redisProxyTarget(): Promise<Target> {
+  const address = await sharedRedisAddress();
+  const ns = uniqueNamespace("acc-proxy");
+  return proxyTarget("redis", ns, { address }, async () => {
+    const r = new Redis(address, { maxRetriesPerRequest: 1 });
+    try {
+      await deletePrefix(r, `${ns}:`);
+    } finally {
+      r.disconnect();
+    }
+  });
 }
