@@ -99,14 +99,16 @@ export class Proxy {
   }
 
   /**
-   * Graceful shutdown: refuse new calls (GOAWAY), let calls in flight finish
-   * (bounded), Drain and Stop the patterns, then close everything.
+   * Graceful shutdown: refuse new calls (GOAWAY), Drain the patterns (they finish
+   * calls in flight and end open streams), let the relayed calls flush (bounded),
+   * Stop the patterns, then close everything.
    */
   async shutdown(): Promise<void> {
     const bound = Math.min(5_000, Math.max(500, this.settings.config.shutdownTimeoutMs / 3));
     this.local.notServing();
     this.router?.stopAccepting();
     this.listener?.stopAccepting();
+    await Promise.all(this.supervisors.map((s) => s.drain("proxy shutdown")));
     if (this.router && !(await this.router.idle(bound))) {
       this.logger.warn("calls still in flight after the drain bound; they end with their patterns", { calls: this.router.callsInFlight });
     }

@@ -16,7 +16,9 @@ export interface Supervisor {
   readonly instance: PatternInstance;
   /** Resolves once the namespace first serves (or, remote, has been tried); rejects when start-up must fail. */
   start(): Promise<void>;
-  /** Drains and stops what the proxy launched (bounded); disconnects from remote patterns. */
+  /** Asks a launched pattern to finish calls in flight and end its streams (bounded); no-op for remote ones. */
+  drain(reason: string): Promise<void>;
+  /** Stops what the proxy launched (draining first if not yet drained), bounded; disconnects from remote patterns. */
   stop(reason: string): Promise<void>;
 }
 
@@ -153,24 +155,45 @@ export class LaunchedSupervisor implements Supervisor {
     return { served: servedAt > 0, servedForMs: servedAt > 0 ? Date.now() - servedAt : 0, error, exit };
   }
 
+  private drained: Promise<boolean> | undefined;
+
+  drain(reason: string): Promise<void> {
+    return this.drainOnce(reason).then(() => undefined);
+  }
+
+  /** Drain over the control stream, once; true when the pattern answered. */
+  private drainOnce(reason: string): Promise<boolean> {
+    this.drained ??= (async () => {
+      const channel = this.channel;
+      if (this.instance.status !== "serving" || !channel || !this.proc?.running) return false;
+      const drainMs = this.deps.ns.settings.drainTimeoutMs;
+      try {
+        const d = await channel.drain({ timeoutSeconds: Math.max(1, Math.ceil(drainMs / 1000)), reason }, drainMs + 1000);
+        this.log.info("pattern drained", { drained: Number(d.drainedOperations), aborted: Number(d.abortedOperations) });
+        return true;
+      } catch (err) {
+        this.log.warn("pattern did not drain", { err: PrismError.from(err).message });
+        return false;
+      }
+    })();
+    return this.drained;
+  }
+
   async stop(reason: string): Promise<void> {
     if (this.stopping) return this.loopDone;
+    const { ns } = this.deps;
+    const drained = await this.drainOnce(reason);
     this.stopping = true;
     this.stopCtl.abort();
-    const { ns } = this.deps;
     const proc = this.proc;
     const channel = this.channel;
-    const wasServing = this.instance.status === "serving";
     this.instance.setStatus("stopping");
     if (proc?.running) {
-      if (wasServing && channel) {
-        const drainMs = ns.settings.drainTimeoutMs;
+      if (drained && channel) {
         try {
-          const d = await channel.drain({ timeoutSeconds: Math.max(1, Math.ceil(drainMs / 1000)), reason }, drainMs + 1000);
-          this.log.info("pattern drained", { drained: Number(d.drainedOperations), aborted: Number(d.abortedOperations) });
           await channel.stop({ timeoutSeconds: 1 }, ns.settings.commandTimeoutMs);
         } catch (err) {
-          this.log.warn("pattern did not drain and stop cleanly", { err: PrismError.from(err).message });
+          this.log.warn("pattern did not stop cleanly", { err: PrismError.from(err).message });
         }
         if (!(await within(proc.exited, ns.settings.commandTimeoutMs))) proc.kill("SIGTERM");
       } else {
@@ -243,6 +266,8 @@ export class RemoteSupervisor implements Supervisor {
       }
     }
   }
+
+  async drain(): Promise<void> {}
 
   async stop(): Promise<void> {
     this.stopping = true;
