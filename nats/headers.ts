@@ -7,11 +7,15 @@ export const TIME_HEADER = "Prism-Time";
 export const KEY_HEADER = "Prism-Key";
 const RESERVED = new Set([ID_HEADER, TIME_HEADER, KEY_HEADER].map((h) => h.toLowerCase()));
 
+/** NATS gives headers starting with this meaning (Nats-Msg-Id deduplicates, Nats-Expected-* are preconditions). */
+const NATS_PREFIX = "nats-";
+
 /** Prism metadata plus the pattern's own fields as NATS headers; INVALID_ARGUMENT for names NATS cannot carry. */
 export function toHeaders(metadata: Record<string, string>, own: Record<string, string>): MsgHdrs {
   const h = natsHeaders();
   for (const k in metadata) {
-    if (RESERVED.has(k.toLowerCase())) throw invalidArgument(`metadata key "${k}" is reserved by the NATS pattern`);
+    const lower = k.toLowerCase();
+    if (RESERVED.has(lower) || lower.startsWith(NATS_PREFIX)) throw invalidArgument(`metadata key "${k}" is reserved (by the NATS pattern or by NATS)`);
     try {
       h.set(k, metadata[k]!);
     } catch (err) {
@@ -27,7 +31,8 @@ export function metadataOf(h: MsgHdrs | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!h) return out;
   for (const [k, values] of h) {
-    if (RESERVED.has(k.toLowerCase())) continue;
+    const lower = k.toLowerCase();
+    if (RESERVED.has(lower) || lower.startsWith(NATS_PREFIX)) continue;
     out[k] = values[values.length - 1] ?? "";
   }
   return out;

@@ -11,5 +11,14 @@ export const natsPattern: PatternDefinition<NatsDriver> = {
   version: NATS_PATTERN_VERSION,
   dbSystem: "nats",
   bindings: [pubSubBasic, streamBasic],
-  create: (config, env) => new NatsDriver(parseNatsConfig(config, env), Subjects.fromEnv(env), env.logger.child({ driver: "nats" })),
+  async create(config, env) {
+    const cfg = parseNatsConfig(config, env);
+    const driver = new NatsDriver(cfg, Subjects.fromEnv(env), env.logger.child({ driver: "nats" }));
+    // Give the first connection a moment so a pattern started next to its server serves at once; a server
+    // that is down does not stop the pattern from starting (it serves UNAVAILABLE and keeps reconnecting).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([driver.ready.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, cfg.connect_timeout)))]);
+    clearTimeout(timer);
+    return driver;
+  },
 };

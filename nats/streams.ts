@@ -83,8 +83,8 @@ export class NatsStreams {
     const nc = this.conn.current();
     const headers = toHeaders(metadata, key ? { [KEY_HEADER]: key } : {});
     try {
-      const { subject, name } = await this.ensure(nc, stream);
-      const ack = await nc.jetstream({ timeout: this.cfg.request_timeout }).publish(subject, payload, { headers, expect: { streamName: name } });
+      const { subject } = await this.ensure(nc, stream);
+      const ack = await nc.jetstream({ timeout: this.cfg.request_timeout }).publish(subject, payload, { headers });
       // The acknowledgement carries no time; the server stamped the record within this round trip.
       return { offset: ack.seq, partition: 0, timestamp: Date.now() };
     } catch (err) {
