@@ -135,6 +135,10 @@ export class RedisDriver
     return this.pubsub.unsubscribe(topic, subscriberId);
   }
 
+  circuitState() {
+    return this.guard.breaker.state;
+  }
+
   /** Waits (bounded) for the first connection; false when Redis is not reachable yet. */
   connected(timeoutMs: number): Promise<boolean> {
     return this.conn.waitReady(timeoutMs);

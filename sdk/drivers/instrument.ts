@@ -1,5 +1,5 @@
 import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { codeName, PrismError } from "../grpc/errors";
 import { LATENCY_BUCKETS } from "../observability/metrics";
 
@@ -8,8 +8,20 @@ export class DriverMetrics {
   readonly operations: Counter<"driver" | "operation" | "status">;
   readonly duration: Histogram<"driver" | "operation">;
   readonly errors: Counter<"driver" | "operation" | "error_type">;
+  /** Read at scrape time from every driver that reports a circuit breaker. */
+  readonly breakers = new Map<string, () => CircuitStateName>();
 
   constructor(registry: Registry) {
+    const breakers = this.breakers;
+    new Gauge({
+      name: "circuit_breaker_state",
+      help: "Circuit breaker of a driver's backend: 0 closed, 1 half-open, 2 open.",
+      labelNames: ["driver"],
+      registers: [registry],
+      collect() {
+        for (const [driver, state] of breakers) this.set({ driver }, breakerCode[state()]);
+      },
+    });
     this.operations = new Counter({
       name: "driver_operation_total",
       help: "Backend operations by driver, operation and status (ok or error).",
@@ -32,6 +44,9 @@ export class DriverMetrics {
   }
 }
 
+type CircuitStateName = "closed" | "half-open" | "open";
+const breakerCode: Record<CircuitStateName, number> = { closed: 0, "half-open": 1, open: 2 };
+
 export interface InstrumentOptions {
   /** Driver label, e.g. memstore or redis. */
   driver: string;
@@ -50,6 +65,8 @@ export function instrumentDriver<D extends object>(driver: D, methods: readonly 
   const { metrics, tracer } = opts;
   const wrapped: Record<string, unknown> = {};
   const extra = (driver as { spanAttributes?: Readonly<Record<string, string | number>> }).spanAttributes;
+  const circuit = (driver as { circuitState?: () => CircuitStateName }).circuitState;
+  if (typeof circuit === "function") metrics.breakers.set(opts.driver, () => circuit.call(driver));
   for (const name of new Set(methods)) {
     const fn = (driver as Record<string, unknown>)[name];
     // One attributes object per method: span creation copies it, so it can be shared by every call.

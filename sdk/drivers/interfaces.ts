@@ -21,6 +21,8 @@ export interface Driver {
   health(): MaybePromise<HealthReport>;
   /** Attributes added to every backend-call span, e.g. server.address, server.port, db.namespace. */
   readonly spanAttributes?: Readonly<Record<string, string | number>>;
+  /** State of the circuit breaker guarding the backend, exported as circuit_breaker_state. */
+  circuitState?(): "closed" | "half-open" | "open";
   /** Releases connections and timers; called once on stop. */
   close(): Promise<void>;
 }

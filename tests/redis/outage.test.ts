@@ -21,6 +21,10 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; ok: boolean
   }
 }
 
+async function scrape(p: RedisPattern): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`)).text();
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -87,6 +91,11 @@ describe("Redis stopped and restarted under load", () => {
     expect(fast.length).toBeGreaterThan(0);
     expect(median(fast)).toBeLessThan(100);
 
+    // The breaker shows on /metrics, and the failures are counted as UNAVAILABLE.
+    const metrics = await scrape(pattern);
+    expect(metrics).toMatch(/^circuit_breaker_state\{driver="redis"\} [12]$/m);
+    expect(metrics).toMatch(/^driver_error_total\{driver="redis",operation="set",error_type="UNAVAILABLE"\} [1-9]/m);
+
     // Health says unhealthy, and why.
     const health = await lifecycle.healthCheck({});
     expect(health.status).toBe(HealthStatus.UNHEALTHY);
@@ -121,6 +130,7 @@ describe("Redis stopped and restarted under load", () => {
     }
 
     expect(await eventually(async () => (await lifecycle.healthCheck({})).status === HealthStatus.HEALTHY, 5_000)).toBe(true);
+    expect(await scrape(pattern)).toMatch(/^circuit_breaker_state\{driver="redis"\} 0$/m);
   }, 90_000);
 });
 
