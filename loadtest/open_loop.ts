@@ -1,9 +1,8 @@
 import type { PhaseBounds } from "./closed_loop";
+import { startPacer, type Pacer } from "./pacer";
 import type { Stats } from "./stats";
 import type { Issue } from "./workload";
 
-/** Below this gap to the next send, pace with setImmediate: timers here fire on a ~1 ms grid. */
-const PRECISE_PACING_MS = 2;
 
 /**
  * Open loop: call n is scheduled at start + n / rps whatever happened before,
@@ -25,11 +24,11 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
   let sent = 0;
   let inFlight = 0;
   let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let immediate: ReturnType<typeof setImmediate> | undefined;
+  let pacer: Pacer | undefined;
 
   return new Promise<void>((resolve) => {
     const finishIfIdle = () => {
+      pacer?.stop();
       if (inFlight === 0) {
         bounds.signal.removeEventListener("abort", onAbort);
         stats.finish();
@@ -39,8 +38,6 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
     const stop = (now: number) => {
       if (stopped) return;
       stopped = true;
-      if (timer) clearTimeout(timer);
-      if (immediate) clearImmediate(immediate);
       // What was due but could not be sent (in-flight cap) is a shortfall to report, not to hide.
       const due = Math.min(total, Math.floor((Math.min(now, end) - start) / interval) + 1);
       stats.unsent += Math.max(0, due - sent);
@@ -70,14 +67,6 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
         },
       );
     };
-    const onTimer = () => {
-      timer = undefined;
-      pump();
-    };
-    const onImmediate = () => {
-      immediate = undefined;
-      pump();
-    };
     const pump = () => {
       if (stopped) return;
       let now = performance.now();
@@ -98,12 +87,11 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
         finishIfIdle();
         return;
       }
-      if (sent < due) return; // capped by in-flight calls: the next completion pumps again
-      if (timer || immediate) return;
-      const wait = start + sent * interval - now;
-      if (wait < PRECISE_PACING_MS) immediate = setImmediate(onImmediate);
-      else timer = setTimeout(onTimer, wait - 1);
+      // Otherwise the pacer's next tick (or, when capped by in-flight calls, the next completion) pumps again.
     };
+    pacer = startPacer(start, interval, pump);
+    // The end of the run is a due time too (the pacer may be between sends then).
+    if (end !== Infinity) setTimeout(pump, bounds.durationMs + 1).unref();
     pump();
   });
 }

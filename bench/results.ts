@@ -1,0 +1,219 @@
+import type { BuildVariant } from "./build_variants";
+import type { LifecycleTimes } from "./lifecycle_times";
+import type { RedisBenchmarkResult } from "./redis_benchmark";
+
+/** One row of the side-by-side table. */
+export interface RowResult {
+  id: string;
+  label: string;
+  backend: "echo" | "memstore" | "redis" | "nats" | "kafka";
+  via: "bare" | "direct" | "proxy" | "redis-benchmark";
+  operation: string;
+  mode: "closed-loop" | "open-loop";
+  concurrency: number;
+  rps: number | null;
+  status: "ok" | "not run" | "failed";
+  /** Why a row did not run or failed. */
+  reason?: string;
+  /** How the row was measured (addresses are chosen at run time). */
+  command?: string;
+  throughput?: number;
+  ok?: number;
+  errors?: Record<string, number>;
+  unsent?: number;
+  latencyMs?: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
+  /** Open loop: the generator's own pacing error (part of the latency). */
+  sendLagP99Ms?: number;
+}
+
+/** A headline ratio between two rows. */
+export interface Ratio {
+  name: string;
+  value: number | null;
+  of: string;
+}
+
+/** A seed 002 target and what was measured against it. */
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+  source: string;
+}
+
+/** Binary sizes from dist/<name>.meta.json. */
+export interface SizeRow {
+  name: string;
+  executableBytes: number;
+  embeddedBytes: number;
+  bundleBytes: number;
+  bytecode: boolean;
+  minify: boolean;
+}
+
+/** Everything one `make bench` run measured: bench/results/latest.json. */
+export interface BenchResults {
+  command: string;
+  startedAt: string;
+  elapsedS: number;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; loadAverageAtStart: number[]; loadAverageAtEnd: number[]; bun: string; os: string };
+  settings: { durationS: number; warmupS: number; concurrency: number; moderateRps: number; valueSize: number; keys: number; lifecycleRuns: number };
+  rows: RowResult[];
+  redisBenchmark: RedisBenchmarkResult | null;
+  ratios: Ratio[];
+  targets: TargetCheck[];
+  lifecycle: LifecycleTimes[];
+  lifecycleNotRun: Array<{ name: string; reason: string }>;
+  sizes: SizeRow[];
+  buildVariants: BuildVariant[] | null;
+}
+
+const find = (rows: RowResult[], id: string) => rows.find((r) => r.id === id && r.status === "ok");
+
+/** The headline ratios: through-proxy / direct, pattern / bare gRPC, Redis pattern / redis-benchmark. */
+export function computeRatios(rows: RowResult[]): Ratio[] {
+  const ratio = (name: string, a: string, b: string, metric: (r: RowResult) => number | undefined): Ratio => {
+    const x = find(rows, a);
+    const y = find(rows, b);
+    const vx = x && metric(x);
+    const vy = y && metric(y);
+    return { name, value: vx !== undefined && vy ? vx / vy : null, of: `${a} / ${b}` };
+  };
+  const tput = (r: RowResult) => r.throughput;
+  const p50 = (r: RowResult) => r.latencyMs?.p50;
+  const out: Ratio[] = [];
+  for (const b of ["memstore", "redis", "nats", "kafka"]) {
+    out.push(ratio(`${b}: through proxy / direct, throughput`, `${b}-proxy`, `${b}-direct`, tput));
+    out.push(ratio(`${b}: through proxy / direct, p50 latency`, `${b}-proxy`, `${b}-direct`, p50));
+  }
+  out.push(ratio("memstore direct / bare gRPC, throughput", "memstore-direct", "echo", tput));
+  out.push(ratio("memstore through proxy / bare gRPC, throughput", "memstore-proxy", "echo", tput));
+  out.push(ratio("redis direct / bare gRPC, throughput", "redis-direct", "echo", tput));
+  out.push(ratio("redis pattern direct / redis-benchmark, throughput", "redis-direct", "redis-benchmark", tput));
+  out.push(ratio("redis through proxy / redis-benchmark, throughput", "redis-proxy", "redis-benchmark", tput));
+  return out;
+}
+
+const fmtMs = (v: number) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
+
+/** Seed 002's targets against this run's figures. */
+export function checkTargets(rows: RowResult[], lifecycle: LifecycleTimes[], moderateRps: number): TargetCheck[] {
+  const p99 = (target: string, id: string, limitMs: number): TargetCheck => {
+    const r = find(rows, id);
+    if (!r?.latencyMs) return { target, measured: `not measured (${rows.find((x) => x.id === id)?.reason ?? "row missing"})`, met: null, source: id };
+    const clean = !r.unsent && Object.keys(r.errors ?? {}).length === 0;
+    return {
+      target,
+      measured: `p99 ${fmtMs(r.latencyMs.p99)} ms at ${moderateRps} req/s${clean ? "" : ` (${r.unsent ?? 0} unsent, errors ${JSON.stringify(r.errors)})`}`,
+      met: r.latencyMs.p99 < limitMs && clean,
+      source: id,
+    };
+  };
+  const out = [
+    p99("in-memory P99 < 1 ms through the proxy at moderate load", "memstore-proxy-moderate", 1),
+    p99("Redis P99 < 5 ms through the proxy at moderate load", "redis-proxy-moderate", 5),
+    p99("Kafka P99 < 10 ms through the proxy at moderate load (publish)", "kafka-proxy-moderate", 10),
+  ];
+  const t = find(rows, "memstore-proxy");
+  out.push({
+    target: "≥ 10,000 requests/s through the proxy",
+    measured: t ? `${Math.round(t.throughput!)} req/s (memstore Get, ${t.concurrency} in flight)` : "not measured",
+    met: t ? t.throughput! >= 10_000 : null,
+    source: "memstore-proxy",
+  });
+  const patterns = lifecycle.filter((l) => l.name !== "proxy");
+  if (patterns.length) {
+    const worst = patterns.reduce((a, b) => (b.startupMs.median > a.startupMs.median ? b : a));
+    out.push({
+      target: "pattern start-up < 100 ms",
+      measured: patterns.map((l) => `${l.name} ${Math.round(l.startupMs.median)} ms`).join(", ") + " (median, spawn → listening)",
+      met: worst.startupMs.median < 100,
+      source: "lifecycle",
+    });
+  }
+  if (lifecycle.length) {
+    const worst = lifecycle.reduce((a, b) => (b.shutdownMs.max > a.shutdownMs.max ? b : a));
+    out.push({
+      target: "graceful shutdown < 1 s",
+      measured: lifecycle.map((l) => `${l.name} ${Math.round(l.shutdownMs.max)} ms`).join(", ") + " (max, SIGTERM → exit)",
+      met: worst.shutdownMs.max < 1000 && lifecycle.every((l) => l.exitCodes.every((c) => c === 0)),
+      source: "lifecycle",
+    });
+  }
+  return out;
+}
+
+function rowTable(rows: RowResult[]): string[] {
+  const lines = ["| row | ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"];
+  for (const r of rows) {
+    if (r.status !== "ok" || !r.latencyMs) {
+      lines.push(`| ${r.label} | ${r.status} (${r.reason ?? ""}) | | | | | | |`);
+      continue;
+    }
+    const l = r.latencyMs;
+    const errs = Object.entries(r.errors ?? {}).map(([c, n]) => `${c} ${n}`);
+    if (r.unsent) errs.push(`${r.unsent} unsent`);
+    lines.push(`| ${r.label} | ${Math.round(r.throughput!).toLocaleString("en-US")} | ${fmtMs(l.p50)} | ${fmtMs(l.p90)} | ${fmtMs(l.p99)} | ${fmtMs(l.p999)} | ${fmtMs(l.max)} | ${errs.join(", ") || "0"} |`);
+  }
+  return lines;
+}
+
+const mb = (n: number) => (n / 1e6).toFixed(1);
+
+/** The whole run as Markdown: what README and bench/README.md show. */
+export function toMarkdown(b: BenchResults): string {
+  const s = b.settings;
+  const closed = b.rows.filter((r) => r.mode === "closed-loop");
+  const open = b.rows.filter((r) => r.mode === "open-loop");
+  const out: string[] = [
+    `Measured by \`${b.command}\` on ${b.startedAt.slice(0, 16).replace("T", " ")} UTC: ${b.machine.cpus} cores (${b.machine.cpuModel}), ${b.machine.memoryGiB} GiB, Bun ${b.machine.bun}; load average ${b.machine.loadAverageAtStart.map((x) => x.toFixed(1)).join(" ")} at start (a shared machine: figures move between runs). Client, proxy, pattern and backend all on this machine.`,
+    "",
+    `**Side by side**: closed loop, ${s.concurrency} calls in flight on one connection, ${s.valueSize}-byte values over ${s.keys} keys (Get; Publish for NATS and Kafka), ${s.durationS} s each after ${s.warmupS} s warm-up. redis-benchmark: ${s.concurrency} connections, one request each.`,
+    "",
+    ...rowTable(closed),
+    "",
+    `**At moderate load**: open loop at ${s.moderateRps} req/s (≤ ${s.concurrency} in flight), latency measured from each call's scheduled send time (coordinated omission corrected; includes the generator's own pacing error, whose p99 is given).`,
+    "",
+    ...rowTable(open),
+    ...open.filter((r) => r.sendLagP99Ms !== undefined).map((r) => `- ${r.label}: send lag p99 ${fmtMs(r.sendLagP99Ms!)} ms`),
+    "",
+    "**Headline ratios**",
+    "",
+    "| ratio | value |",
+    "| --- | ---: |",
+    ...b.ratios.map((r) => `| ${r.name} | ${r.value === null ? "n/a" : r.value.toFixed(2)} |`),
+    "",
+    "**Seed 002 targets**",
+    "",
+    "| target | measured | met |",
+    "| --- | --- | --- |",
+    ...b.targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met === null ? "not measured" : t.met ? "yes" : "**no**"} |`),
+    "",
+    `**Start-up and graceful shutdown** (${s.lifecycleRuns} runs each, round-robin; start-up = spawn → "listening" line, shutdown = SIGTERM → exit)`,
+    "",
+    "| executable | start-up median ms | p90 | max | shutdown median ms | max | exit codes |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ...b.lifecycle.map(
+      (l) =>
+        `| ${l.name} | ${Math.round(l.startupMs.median)} | ${Math.round(l.startupMs.p90)} | ${Math.round(l.startupMs.max)} | ${Math.round(l.shutdownMs.median)} | ${Math.round(l.shutdownMs.max)} | ${l.exitCodes.join(", ")} |`,
+    ),
+    ...b.lifecycleNotRun.map((l) => `| ${l.name} | not run (${l.reason}) | | | | | |`),
+    "",
+    "**Executables** (`bun build --compile`; the Bun runtime is most of each file, the embedded program is the rest)",
+    "",
+    "| executable | file MB | embedded program MB | JavaScript bundle MB | bytecode | minify |",
+    "| --- | ---: | ---: | ---: | --- | --- |",
+    ...b.sizes.map((z) => `| ${z.name} | ${mb(z.executableBytes)} | ${mb(z.embeddedBytes)} | ${mb(z.bundleBytes)} | ${z.bytecode ? "yes" : "no"} | ${z.minify ? "yes" : "no"} |`),
+  ];
+  if (b.buildVariants) {
+    out.push(
+      "",
+      `**Build options** (memstore built four ways by scripts/build.ts, ${s.lifecycleRuns} start-ups each, round-robin)`,
+      "",
+      "| build | start-up median ms | p90 | embedded program MB |",
+      "| --- | ---: | ---: | ---: |",
+      ...b.buildVariants.map((v) => `| ${v.variant} | ${Math.round(v.startupMs.median)} | ${Math.round(v.startupMs.p90)} | ${mb(v.embeddedBytes)} |`),
+    );
+  }
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,274 @@
+// make bench: everything side by side on this machine, in one run.
+//   bun bench/run.ts [--duration 5s] [--warmup 1s] [--concurrency 64] [--rps 1000]
+//                    [--runs 10] [--only id,id] [--no-variants] [--out bench/results]
+// Writes <out>/latest.json, latest.md and latest.svg; prints the Markdown.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem, type } from "node:os";
+import { parseArgs } from "node:util";
+import { parseDuration } from "../sdk/config/schema";
+import type { BuildRecord } from "../scripts/build";
+import { ROOT } from "../tests/helpers/process";
+import { requireService, type ServiceName } from "../tests/helpers/services";
+import { measureBuildVariants } from "./build_variants";
+import { renderChart } from "./chart";
+import { measureLifecycles } from "./lifecycle_times";
+import { prismLoad } from "./load";
+import { dist, missingExecutable, startEcho, startPattern, startProxy, type Server } from "./processes";
+import { redisBenchmark } from "./redis_benchmark";
+import { checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult, type SizeRow } from "./results";
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: "string", default: "5s" },
+    warmup: { type: "string", default: "1s" },
+    concurrency: { type: "string", default: "64" },
+    rps: { type: "string", default: "1000" },
+    runs: { type: "string", default: "10" },
+    only: { type: "string" },
+    "no-variants": { type: "boolean", default: false },
+    out: { type: "string", default: `${ROOT}/bench/results` },
+  },
+});
+const settings = {
+  durationS: parseDuration(flags.duration)! / 1000,
+  warmupS: parseDuration(flags.warmup)! / 1000,
+  concurrency: Number(flags.concurrency),
+  moderateRps: Number(flags.rps),
+  valueSize: 100,
+  keys: 1000,
+  lifecycleRuns: Number(flags.runs),
+};
+const only = flags.only ? new Set(flags.only.split(",")) : undefined;
+const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+/** One row: what serves, what load, what it needs. */
+interface RowSpec {
+  id: string;
+  label: string;
+  backend: RowResult["backend"];
+  via: "bare" | "direct" | "proxy";
+  operation: "get" | "publish";
+  rps?: number;
+  service?: ServiceName;
+  executables: string[];
+  start(): Promise<Server>;
+}
+
+function rowsToRun(): RowSpec[] {
+  const kv = (backend: "memstore" | "redis", service?: ServiceName): RowSpec[] => [
+    { id: `${backend}-direct`, label: `${backend} pattern, direct`, backend, via: "direct", operation: "get", service, executables: [backend], start: () => startPattern(backend) },
+    { id: `${backend}-proxy`, label: `${backend} pattern, through proxy`, backend, via: "proxy", operation: "get", service, executables: [backend, "proxy"], start: () => startProxy(backend) },
+  ];
+  const pub = (backend: "nats" | "kafka"): RowSpec[] => [
+    { id: `${backend}-direct`, label: `${backend} publish, direct`, backend, via: "direct", operation: "publish", service: backend, executables: [backend], start: () => startPattern(backend) },
+    { id: `${backend}-proxy`, label: `${backend} publish, through proxy`, backend, via: "proxy", operation: "publish", service: backend, executables: [backend, "proxy"], start: () => startProxy(backend) },
+  ];
+  const moderate = (backend: "memstore" | "redis" | "kafka", operation: "get" | "publish", service?: ServiceName): RowSpec => ({
+    id: `${backend}-proxy-moderate`,
+    label: `${backend} ${operation === "get" ? "Get" : "publish"}, through proxy, ${settings.moderateRps}/s`,
+    backend,
+    via: "proxy",
+    operation,
+    rps: settings.moderateRps,
+    service,
+    executables: [backend, "proxy"],
+    start: () => startProxy(backend),
+  });
+  return [
+    { id: "echo", label: "bare gRPC echo (ceiling)", backend: "echo", via: "bare", operation: "get", executables: [], start: startEcho },
+    ...kv("memstore"),
+    ...kv("redis", "redis"),
+    ...pub("nats"),
+    ...pub("kafka"),
+    moderate("memstore", "get"),
+    moderate("redis", "get", "redis"),
+    moderate("kafka", "publish", "kafka"),
+  ];
+}
+
+async function whyNot(spec: { service?: ServiceName; executables: string[] }): Promise<string | undefined> {
+  const missing = missingExecutable(...spec.executables);
+  if (missing) return missing;
+  if (spec.service) {
+    try {
+      await requireService(spec.service);
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+  return undefined;
+}
+
+async function runRow(spec: RowSpec): Promise<RowResult> {
+  const base: RowResult = {
+    id: spec.id,
+    label: spec.label,
+    backend: spec.backend,
+    via: spec.via,
+    operation: spec.operation,
+    mode: spec.rps ? "open-loop" : "closed-loop",
+    concurrency: settings.concurrency,
+    rps: spec.rps ?? null,
+    status: "not run",
+  };
+  const reason = await whyNot(spec);
+  if (reason) return { ...base, reason };
+  let server: Server | undefined;
+  try {
+    server = await spec.start();
+    const args = [
+      spec.via === "proxy" ? "--proxy" : "--direct",
+      server.address,
+      "--operation",
+      spec.operation,
+      "--concurrency",
+      String(settings.concurrency),
+      "--duration",
+      `${settings.durationS}s`,
+      "--warmup",
+      `${settings.warmupS}s`,
+      "--value-size",
+      String(settings.valueSize),
+      "--keys",
+      String(settings.keys),
+      "--topic",
+      "prism-bench",
+      ...(spec.rps ? ["--rps", String(spec.rps)] : []),
+    ];
+    const r = await prismLoad(args);
+    return {
+      ...base,
+      status: "ok",
+      command: `prism-load ${args.join(" ")}`,
+      throughput: r.throughput,
+      ok: r.ok,
+      errors: r.errors,
+      unsent: r.unsent,
+      latencyMs: { p50: r.latencyMs.p50, p90: r.latencyMs.p90, p99: r.latencyMs.p99, p999: r.latencyMs.p999, max: r.latencyMs.max, mean: r.latencyMs.mean },
+      sendLagP99Ms: r.sendLagMs?.p99,
+    };
+  } catch (err) {
+    return { ...base, status: "failed", reason: (err as Error).message.split("\n")[0]!.slice(0, 300) };
+  } finally {
+    await server?.stop();
+  }
+}
+
+async function runRedisBenchmark(): Promise<{ row: RowResult; raw: BenchResults["redisBenchmark"] }> {
+  const row: RowResult = {
+    id: "redis-benchmark",
+    label: "redis-benchmark GET (Redis's own ceiling)",
+    backend: "redis",
+    via: "redis-benchmark",
+    operation: "get",
+    mode: "closed-loop",
+    concurrency: settings.concurrency,
+    rps: null,
+    status: "not run",
+  };
+  if (!Bun.which("redis-benchmark")) return { row: { ...row, reason: "redis-benchmark not installed (make services installs Redis)" }, raw: null };
+  const reason = await whyNot({ service: "redis", executables: [] });
+  if (reason) return { row: { ...row, reason }, raw: null };
+  try {
+    const raw = await redisBenchmark({ host: "127.0.0.1", port: 6379, clients: settings.concurrency, requests: Math.max(50_000, settings.durationS * 40_000), valueSize: settings.valueSize, keys: settings.keys });
+    const l = raw.latencyMs;
+    return {
+      row: { ...row, status: "ok", command: raw.command, throughput: raw.throughput, errors: {}, latencyMs: { p50: l.p50, p90: l.p95, p99: l.p99, p999: l.max, max: l.max, mean: l.avg } },
+      raw,
+    };
+  } catch (err) {
+    return { row: { ...row, status: "failed", reason: (err as Error).message.slice(0, 300) }, raw: null };
+  }
+}
+
+async function lifecycleTargets() {
+  const targets: Array<{ name: string; cmd: string[]; ready: RegExp }> = [];
+  const notRun: Array<{ name: string; reason: string }> = [];
+  const patterns: Array<[string, ServiceName | undefined]> = [["memstore", undefined], ["redis", "redis"], ["nats", "nats"], ["kafka", "kafka"]];
+  for (const [name, service] of patterns) {
+    const reason = await whyNot({ service, executables: [name] });
+    if (reason) {
+      notRun.push({ name, reason });
+      continue;
+    }
+    const config = `bench/configs/${name}.yaml`;
+    targets.push({ name, cmd: [dist(name), "--grpc-port", "0", ...(existsSync(`${ROOT}/${config}`) ? ["--config", config] : [])], ready: /grpc listening on/ });
+  }
+  const proxyReason = missingExecutable("proxy", "memstore");
+  if (proxyReason) notRun.push({ name: "proxy", reason: proxyReason });
+  else targets.push({ name: "proxy", cmd: [dist("proxy"), "--config", "bench/configs/proxy-memstore.yaml"], ready: /prism proxy listening on/ });
+  return { targets, notRun };
+}
+
+function sizes(): SizeRow[] {
+  return readdirSync(`${ROOT}/dist`)
+    .filter((f) => f.endsWith(".meta.json"))
+    .map((f) => JSON.parse(readFileSync(`${ROOT}/dist/${f}`, "utf8")) as BuildRecord)
+    .map(({ name, executableBytes, embeddedBytes, bundleBytes, bytecode, minify }) => ({ name, executableBytes, embeddedBytes, bundleBytes, bytecode, minify }));
+}
+
+const started = performance.now();
+const startedAt = new Date().toISOString();
+const loadAtStart = loadavg();
+const rows: RowResult[] = [];
+for (const spec of rowsToRun()) {
+  if (only && !only.has(spec.id)) continue;
+  log(`${spec.label} ...`);
+  const r = await runRow(spec);
+  rows.push(r);
+  log(r.status === "ok" ? `  ${Math.round(r.throughput!)} ops/s, p50 ${r.latencyMs!.p50} ms, p99 ${r.latencyMs!.p99} ms` : `  ${r.status}: ${r.reason}`);
+}
+let redisRaw: BenchResults["redisBenchmark"] = null;
+if (!only || only.has("redis-benchmark")) {
+  log("redis-benchmark ...");
+  const { row, raw } = await runRedisBenchmark();
+  redisRaw = raw;
+  // Shown right under the Redis rows.
+  const at = rows.findLastIndex((r) => r.backend === "redis" && r.mode === "closed-loop");
+  rows.splice(at + 1, 0, row);
+}
+let lifecycle: BenchResults["lifecycle"] = [];
+let lifecycleNotRun: BenchResults["lifecycleNotRun"] = [];
+if (!only || only.has("lifecycle")) {
+  const { targets, notRun } = await lifecycleTargets();
+  log(`start-up and shutdown: ${targets.map((t) => t.name).join(", ")} × ${settings.lifecycleRuns} ...`);
+  lifecycle = await measureLifecycles(targets, settings.lifecycleRuns);
+  lifecycleNotRun = notRun;
+}
+let buildVariants: BenchResults["buildVariants"] = null;
+if (!flags["no-variants"] && (!only || only.has("variants"))) {
+  log("memstore built four ways (bytecode × minify), start-up of each ...");
+  buildVariants = await measureBuildVariants(settings.lifecycleRuns);
+}
+
+const results: BenchResults = {
+  command: ["make bench", ...(process.argv.length > 2 ? [`(bun bench/run.ts ${process.argv.slice(2).join(" ")})`] : [])].join(" "),
+  startedAt,
+  elapsedS: (performance.now() - started) / 1000,
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? "unknown",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: loadavg(),
+    bun: Bun.version,
+    os: type(),
+  },
+  settings,
+  rows,
+  redisBenchmark: redisRaw,
+  ratios: computeRatios(rows),
+  targets: checkTargets(rows, lifecycle, settings.moderateRps),
+  lifecycle,
+  lifecycleNotRun,
+  sizes: sizes(),
+  buildVariants,
+};
+const out = flags.out!;
+mkdirSync(out, { recursive: true });
+const markdown = toMarkdown(results);
+writeFileSync(`${out}/latest.json`, JSON.stringify(results, null, 2) + "\n");
+writeFileSync(`${out}/latest.md`, markdown);
+writeFileSync(`${out}/latest.svg`, await renderChart(rows, `Prism side by side, ${results.machine.cpus}-core machine, ${startedAt.slice(0, 10)}`));
+process.stdout.write(markdown);
+log(`wrote ${out}/latest.json, latest.md, latest.svg in ${results.elapsedS.toFixed(0)} s`);
