@@ -55,8 +55,10 @@ test: build-plugins services ## every test: unit, black-box against dist/, real 
 test-unit: proto ## only the tests that need no external service
 	$(BUN) test sdk memstore proxy
 
-bench: build-plugins ## benchmarks: in-process store, and side-by-side latency/throughput
+bench: build-plugins ## benchmarks: in-process store, then everything side by side (bench/README.md; ~5 min)
 	$(BUN) bench/memstore.bench.ts
+	@bash scripts/services/up.sh all || echo "bench: not every service started; rows that need one will say 'not run'"
+	$(BUN) bench/run.ts
 
 images: build-plugins ## docker images FROM scratch (needs a Docker engine; tests/packaging runs them without one)
 	@docker info >/dev/null 2>&1 || { echo "images: no Docker engine here (tests/packaging/scratch_image.test.ts assembles and runs each image's root file system instead)"; exit 1; }
