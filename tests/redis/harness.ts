@@ -139,15 +139,15 @@ export interface OwnRedis {
 }
 
 /**
- * Starts a private redis-server (or only picks its port, with started: false). appendfsync always: Redis replies to a write only after it is on disk, so
+ * Starts a private redis-server (or only picks its port, with started: false); `args` adds server options. appendfsync always: Redis replies to a write only after it is on disk, so
  * "acknowledged" means durable even across SIGKILL, which is what the outage test checks.
  */
-export async function startOwnRedis(opts: { started?: boolean } = {}): Promise<OwnRedis> {
+export async function startOwnRedis(opts: { started?: boolean; args?: (port: number) => string[] } = {}): Promise<OwnRedis> {
   const which = Bun.which("redis-server");
   if (!which) throw new Error("redis-server is not installed: run `make services` (it installs Debian's redis-server)");
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "prism-own-redis-"));
-  const args = [which, "--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"];
+  const args = [which, "--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", ...(opts.args?.(port) ?? [])];
   let proc: StartedProcess | undefined;
   const start = async () => {
     proc = startProcess(args);
