@@ -1,0 +1,46 @@
+import { describe, expect, test } from "bun:test";
+import { create } from "@bufbuild/protobuf";
+import { PatternMetadataSchema } from "../proto/gen/prism/interfaces/lifecycle_pb";
+import { checkSlots } from "./slots";
+
+const registry = create(PatternMetadataSchema, {
+  name: "multicast_registry",
+  extra: {
+    "slot.registry.requires": "keyvalue_basic,keyvalue_scan",
+    "slot.messaging.requires": "pubsub_basic",
+    "slot.durability.requires": "stream_basic",
+    "slot.durability.optional": "true",
+    "driver.redis.implements": "keyvalue_basic,keyvalue_ttl,keyvalue_scan,pubsub_basic",
+    "driver.memcached.implements": "keyvalue_basic,keyvalue_ttl",
+    "driver.nats.implements": "pubsub_basic",
+  },
+});
+const slot = (driver: string) => ({ driver, config: {} });
+
+describe("slot checks (contract §4)", () => {
+  test("drivers that implement each slot's interfaces pass; optional slots may stay empty", () => {
+    expect(checkSlots("multicast_registry", { registry: slot("redis"), messaging: slot("nats") }, registry)).toBeUndefined();
+  });
+
+  test("a driver missing a required interface is refused, naming slot, driver and interface", () => {
+    expect(checkSlots("multicast_registry", { registry: slot("memcached"), messaging: slot("nats") }, registry)).toEqual({
+      slot: "registry",
+      message: 'slot "registry": driver "memcached" does not implement required interface keyvalue_scan',
+    });
+  });
+
+  test("unknown slots, unknown drivers and missing required slots are refused", () => {
+    expect(checkSlots("multicast_registry", { cache: slot("redis") }, registry)?.message).toMatch(/has no slot "cache" \(slots: registry, messaging, durability\)/);
+    expect(checkSlots("multicast_registry", { registry: slot("etcd") }, registry)?.message).toMatch(/driver "etcd" is not built into pattern multicast_registry/);
+    expect(checkSlots("multicast_registry", { registry: slot("redis") }, registry)).toEqual({
+      slot: "messaging",
+      message: 'slot "messaging" of pattern multicast_registry is required (needs pubsub_basic)',
+    });
+  });
+
+  test("a pattern without slots accepts no slots config, and needs none", () => {
+    const plain = create(PatternMetadataSchema, { name: "memstore" });
+    expect(checkSlots("memstore", undefined, plain)).toBeUndefined();
+    expect(checkSlots("memstore", { kv: slot("redis") }, plain)?.message).toMatch(/declares no slots/);
+  });
+});
