@@ -11,12 +11,18 @@ export async function renderChart(rows: RowResult[], title: string): Promise<str
   const ok = rows.filter((r) => r.status === "ok" && r.latencyMs);
   const order = ok.map((r) => r.label);
   const throughput = ok.filter((r) => r.mode === "closed-loop").map((r) => ({ row: r.label, ops: Math.round(r.throughput ?? 0) }));
-  const latency = ok.flatMap((r) => [
-    { row: r.label, percentile: "p50", ms: r.latencyMs!.p50 },
-    { row: r.label, percentile: "p99", ms: r.latencyMs!.p99 },
-    { row: r.label, percentile: "p99.9", ms: r.latencyMs!.p999 },
-  ]);
-  const spans = ok.map((r) => ({ row: r.label, from: r.latencyMs!.p50, to: r.latencyMs!.p999 }));
+  const latency = ok.flatMap((r) =>
+    (
+      [
+        ["p50", r.latencyMs!.p50],
+        ["p99", r.latencyMs!.p99],
+        ["p99.9", r.latencyMs!.p999],
+      ] as const
+    )
+      .filter(([, ms]) => ms !== null)
+      .map(([percentile, ms]) => ({ row: r.label, percentile, ms })),
+  );
+  const spans = ok.map((r) => ({ row: r.label, from: r.latencyMs!.p50, to: r.latencyMs!.p999 ?? r.latencyMs!.p99 }));
   const y = { field: "row", type: "nominal", sort: order, title: null, axis: { labelLimit: 320 } } as const;
   const spec: TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",

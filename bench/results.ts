@@ -21,7 +21,8 @@ export interface RowResult {
   ok?: number;
   errors?: Record<string, number>;
   unsent?: number;
-  latencyMs?: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
+  /** p90 / p99.9 are null where the tool does not report them (redis-benchmark). */
+  latencyMs?: { p50: number; p90: number | null; p99: number; p999: number | null; max: number; mean: number };
   /** Open loop: the generator's own pacing error (part of the latency). */
   sendLagP99Ms?: number;
 }
@@ -94,7 +95,7 @@ export function computeRatios(rows: RowResult[]): Ratio[] {
   return out;
 }
 
-const fmtMs = (v: number) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
+const fmtMs = (v: number | null) => (v === null ? "–" : v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
 
 /** Seed 002's targets against this run's figures. */
 export function checkTargets(rows: RowResult[], lifecycle: LifecycleTimes[], moderateRps: number): TargetCheck[] {
@@ -168,7 +169,7 @@ export function toMarkdown(b: BenchResults): string {
   const out: string[] = [
     `Measured by \`${b.command}\` on ${b.startedAt.slice(0, 16).replace("T", " ")} UTC: ${b.machine.cpus} cores (${b.machine.cpuModel}), ${b.machine.memoryGiB} GiB, Bun ${b.machine.bun}; load average ${b.machine.loadAverageAtStart.map((x) => x.toFixed(1)).join(" ")} at start (a shared machine: figures move between runs). Client, proxy, pattern and backend all on this machine.`,
     "",
-    `**Side by side**: closed loop, ${s.concurrency} calls in flight on one connection, ${s.valueSize}-byte values over ${s.keys} keys (Get; Publish for NATS and Kafka), ${s.durationS} s each after ${s.warmupS} s warm-up. redis-benchmark: ${s.concurrency} connections, one request each.`,
+    `**Side by side**: closed loop, ${s.concurrency} calls in flight on one connection, ${s.valueSize}-byte values over ${s.keys} keys (Get; Publish for NATS and Kafka), ${s.durationS} s each after ${s.warmupS} s warm-up. redis-benchmark: ${s.concurrency} connections, one request each (it reports no p90 or p99.9: –).`,
     "",
     ...rowTable(closed),
     "",

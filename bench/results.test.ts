@@ -1,0 +1,83 @@
+import { describe, expect, test } from "bun:test";
+import { renderChart } from "./chart";
+import type { LifecycleTimes } from "./lifecycle_times";
+import { checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult } from "./results";
+
+const lat = (p50: number, p99: number) => ({ p50, p90: p50 * 2, p99, p999: p99 * 1.5, max: p99 * 2, mean: p50 });
+const row = (id: string, extra: Partial<RowResult>): RowResult => ({
+  id,
+  label: id,
+  backend: "memstore",
+  via: "direct",
+  operation: "get",
+  mode: "closed-loop",
+  concurrency: 64,
+  rps: null,
+  status: "ok",
+  errors: {},
+  ...extra,
+});
+const rows: RowResult[] = [
+  row("echo", { backend: "echo", via: "bare", throughput: 20_000, latencyMs: lat(0.2, 1) }),
+  row("memstore-direct", { throughput: 15_000, latencyMs: lat(0.3, 1.2) }),
+  row("memstore-proxy", { via: "proxy", throughput: 10_500, latencyMs: lat(0.6, 2) }),
+  row("redis-direct", { backend: "redis", status: "not run", reason: "redis is not reachable" }),
+  row("memstore-proxy-moderate", { via: "proxy", mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.3, 0.8) }),
+  row("kafka-proxy-moderate", { backend: "kafka", via: "proxy", mode: "open-loop", rps: 1000, throughput: 990, unsent: 10, latencyMs: lat(2, 6) }),
+];
+const spread = (v: number) => ({ runs: 3, min: v, median: v, p90: v, max: v });
+const lifecycle: LifecycleTimes[] = [
+  { name: "memstore", command: "dist/memstore", startupMs: spread(60), shutdownMs: spread(20), exitCodes: [0] },
+  { name: "proxy", command: "dist/proxy", startupMs: spread(300), shutdownMs: spread(1200), exitCodes: [0] },
+];
+
+describe("bench results", () => {
+  test("ratios: through proxy / direct and pattern / bare gRPC; n/a when a row did not run", () => {
+    const r = Object.fromEntries(computeRatios(rows).map((x) => [x.name, x.value]));
+    expect(r["memstore: through proxy / direct, throughput"]).toBeCloseTo(0.7, 5);
+    expect(r["memstore: through proxy / direct, p50 latency"]).toBeCloseTo(2, 5);
+    expect(r["memstore direct / bare gRPC, throughput"]).toBeCloseTo(0.75, 5);
+    expect(r["redis pattern direct / redis-benchmark, throughput"]).toBeNull();
+  });
+
+  test("targets: met, missed, not measured; unsent calls or errors fail a latency target", () => {
+    const t = Object.fromEntries(checkTargets(rows, lifecycle, 1000).map((x) => [x.target, x]));
+    expect(t["in-memory P99 < 1 ms through the proxy at moderate load"]!.met).toBe(true);
+    expect(t["Kafka P99 < 10 ms through the proxy at moderate load (publish)"]!.met).toBe(false);
+    expect(t["Kafka P99 < 10 ms through the proxy at moderate load (publish)"]!.measured).toContain("10 unsent");
+    expect(t["Redis P99 < 5 ms through the proxy at moderate load"]!.met).toBeNull();
+    expect(t["≥ 10,000 requests/s through the proxy"]!.met).toBe(true);
+    expect(t["pattern start-up < 100 ms"]!.met).toBe(true); // the proxy is not a pattern
+    expect(t["graceful shutdown < 1 s"]!.met).toBe(false); // the proxy took 1.2 s
+  });
+
+  test("Markdown shows every row, including those not run and why", () => {
+    const b: BenchResults = {
+      command: "make bench",
+      startedAt: "2026-01-01T00:00:00.000Z",
+      elapsedS: 1,
+      machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, loadAverageAtStart: [0.5, 0.5, 0.5], loadAverageAtEnd: [1, 1, 1], bun: "1.4.4", os: "Linux" },
+      settings: { durationS: 5, warmupS: 1, concurrency: 64, moderateRps: 1000, valueSize: 100, keys: 1000, lifecycleRuns: 3 },
+      rows,
+      redisBenchmark: null,
+      ratios: computeRatios(rows),
+      targets: checkTargets(rows, lifecycle, 1000),
+      lifecycle,
+      lifecycleNotRun: [{ name: "kafka", reason: "kafka is not reachable" }],
+      sizes: [],
+      buildVariants: null,
+    };
+    const md = toMarkdown(b);
+    expect(md).toContain("| memstore-proxy | 10,500 | 0.600 |");
+    expect(md).toContain("| redis-direct | not run (redis is not reachable) |");
+    expect(md).toContain("| kafka | not run (kafka is not reachable) |");
+    expect(md).toContain("| graceful shutdown < 1 s |");
+  });
+
+  test("the chart is an SVG naming every row that ran", async () => {
+    const svg = await renderChart(rows, "test chart");
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("memstore-proxy-moderate");
+    expect(svg).not.toContain(">redis-direct<");
+  });
+});
