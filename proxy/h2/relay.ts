@@ -31,8 +31,8 @@ export function relay(
   };
   stream.on("error", ignore);
   const fail = (code: Code, message: string) => {
-    respondWithStatus(stream, code, message);
     settle(code);
+    respondWithStatus(stream, code, message);
   };
 
   const session = upstream.session();
@@ -49,9 +49,9 @@ export function relay(
   let trailers: http2.IncomingHttpHeaders | undefined;
   let upstreamError: (Error & { code?: string }) | undefined;
   let clientGone = false;
-  /** Resets the pattern's stream unless it already ended. */
+  /** Resets the pattern's stream unless the call already has its final status. */
   const cancelUpstream = () => {
-    if (req.closed || req.destroyed) return;
+    if (settled || req.closed || req.destroyed) return;
     clientGone = true;
     req.close(NGHTTP2_CANCEL);
     settle(Code.CANCELLED);
@@ -72,9 +72,9 @@ export function relay(
     const status = h["grpc-status"];
     try {
       if (status !== undefined) {
-        // Trailers-only response: status in the headers, no body.
-        stream.respond(h, { endStream: true });
+        // Trailers-only response: status in the headers, no body. Settle first: Bun closes the stream synchronously.
         settle(Number(status));
+        stream.respond(h, { endStream: true });
         return;
       }
       stream.respond(h, { waitForTrailers: true });
@@ -100,12 +100,12 @@ export function relay(
       "grpc-status": String(Code.INTERNAL),
       "grpc-message": `${label} ended the call without a status`,
     };
+    settle(Number(t["grpc-status"] ?? Code.UNKNOWN));
     try {
       stream.sendTrailers(t);
     } catch {
       /* client gone */
     }
-    settle(Number(t["grpc-status"] ?? Code.UNKNOWN));
   });
 
   req.on("error", (err) => {

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { KeyValueBasicInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
+import { LifecycleInterface, PatternMetadataSchema } from "../proto/gen/prism/interfaces/lifecycle_pb";
+import { ListBasicInterface } from "../proto/gen/prism/interfaces/list/list_basic_pb";
+import { createClient } from "../sdk/grpc/client";
+import { Code, PrismError } from "../sdk/grpc/errors";
+import { addService } from "../sdk/grpc/server";
+import { bindServer, serverOptions } from "../sdk/grpc/server_factory";
+import { H2Listener } from "./h2/listener";
+import { Upstream } from "./h2/upstream";
+import { ProxyMetrics } from "./metrics";
+import { PatternInstance, PatternRegistry } from "./pattern_registry";
+import { Router } from "./router";
+
+async function codeOf(call: () => Promise<unknown>): Promise<[number, string]> {
+  try {
+    await call();
+    return [Code.OK, ""];
+  } catch (err) {
+    const e = PrismError.from(err);
+    return [e.code, e.message];
+  }
+}
+
+describe("router", () => {
+  const metrics = new ProxyMetrics("test");
+  const registry = new PatternRegistry();
+  let backend: grpc.Server;
+  let listener: H2Listener;
+  let router: Router;
+  let clients: ReturnType<typeof createClient<typeof KeyValueBasicInterface>>;
+  const opts = (ns?: string) => ({ metadata: ns ? { "x-prism-namespace": ns } : undefined, timeoutMs: 5_000 });
+
+  beforeAll(async () => {
+    backend = new grpc.Server(serverOptions);
+    addService(backend, KeyValueBasicInterface, {
+      get: (req) => ({ found: true, value: new TextEncoder().encode(req.key) }),
+      set: () => ({ success: true }),
+      delete: () => ({ success: true }),
+      exists: () => ({ exists: true }),
+    });
+    const port = await bindServer(backend, "127.0.0.1", 0);
+    const serving = new PatternInstance("default", "memstore", "launched", metrics.namespace("default", "memstore"));
+    serving.serve(
+      new Upstream(`127.0.0.1:${port}`),
+      `127.0.0.1:${port}`,
+      create(PatternMetadataSchema, { name: "memstore", interfaces: [{ name: KeyValueBasicInterface.typeName }] }),
+    );
+    registry.add(serving);
+    registry.add(new PatternInstance("starting", "memstore", "launched", metrics.namespace("starting", "memstore")));
+    router = new Router(registry, new Upstream("127.0.0.1:1"), metrics);
+    listener = new H2Listener(router.handle);
+    const lport = await listener.listen({ host: "127.0.0.1", port: 0 });
+    clients = createClient(KeyValueBasicInterface, `127.0.0.1:${lport}`);
+  });
+  afterAll(() => {
+    clients?.close();
+    listener?.destroy();
+    for (const i of registry.all()) i.unserve("stopped");
+    backend?.forceShutdown();
+  });
+
+  test("no namespace header means default; the call is forwarded and counted", async () => {
+    const r = await clients.client.get({ key: "hi" }, opts());
+    expect(new TextDecoder().decode(r.value)).toBe("hi");
+    expect(await metrics.registry.metrics()).toMatch(/prism_requests_total\{namespace="default",pattern="memstore",method="Get",code="OK"\} 1/);
+  });
+
+  test("unknown namespace: NOT_FOUND naming it", async () => {
+    expect(await codeOf(() => clients.client.get({ key: "x" }, opts("ghost")))).toEqual([Code.NOT_FOUND, 'namespace "ghost" is not configured']);
+  });
+
+  test("a namespace whose pattern is not serving: UNAVAILABLE with its status", async () => {
+    expect(await codeOf(() => clients.client.get({ key: "x" }, opts("starting")))).toEqual([
+      Code.UNAVAILABLE,
+      'namespace "starting" (pattern memstore) is starting; retry later',
+    ]);
+  });
+
+  test("a service the pattern did not declare: UNIMPLEMENTED naming it", async () => {
+    const list = createClient(ListBasicInterface, clients.raw).client;
+    expect(await codeOf(() => list.length({ key: "l" }, opts()))).toEqual([
+      Code.UNIMPLEMENTED,
+      'namespace "default" (pattern memstore) does not implement prism.interfaces.list.ListBasicInterface',
+    ]);
+  });
+
+  test("lifecycle control is not open to clients", async () => {
+    const lc = createClient(LifecycleInterface, clients.raw).client;
+    const [code, message] = await codeOf(() => lc.drain({ timeoutSeconds: 1 }, opts()));
+    expect(code).toBe(Code.PERMISSION_DENIED);
+    expect(message).toContain("LifecycleInterface/Drain");
+  });
+
+  test("after stopAccepting every call is UNAVAILABLE", async () => {
+    router.stopAccepting();
+    expect(await codeOf(() => clients.client.get({ key: "x" }, opts()))).toEqual([Code.UNAVAILABLE, "proxy is shutting down"]);
+    expect(await router.idle(100)).toBe(true);
+  });
+});
