@@ -207,6 +207,19 @@ function sizes(): SizeRow[] {
     .map(({ name, executableBytes, embeddedBytes, bundleBytes, bytecode, minify }) => ({ name, executableBytes, embeddedBytes, bundleBytes, bytecode, minify }));
 }
 
+/** Rewrites the section of bench/README.md between its markers with this run (only for the default output folder). */
+function updateReadme(file: string, markdown: string, outDir: string): void {
+  if (outDir !== `${ROOT}/bench/results` || !existsSync(file)) return;
+  const text = readFileSync(file, "utf8");
+  const begin = "<!-- bench:begin -->";
+  const end = "<!-- bench:end -->";
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) return;
+  const section = `${begin}\n![latency and throughput, side by side](results/latest.svg)\n\n${markdown}${end}`;
+  writeFileSync(file, text.slice(0, a) + section + text.slice(b + end.length));
+}
+
 const started = performance.now();
 const startedAt = new Date().toISOString();
 const loadAtStart = loadavg();
@@ -270,5 +283,6 @@ const markdown = toMarkdown(results);
 writeFileSync(`${out}/latest.json`, JSON.stringify(results, null, 2) + "\n");
 writeFileSync(`${out}/latest.md`, markdown);
 writeFileSync(`${out}/latest.svg`, await renderChart(rows, `Prism side by side, ${results.machine.cpus}-core machine, ${startedAt.slice(0, 10)}`));
+updateReadme(`${ROOT}/bench/README.md`, markdown, out);
 process.stdout.write(markdown);
 log(`wrote ${out}/latest.json, latest.md, latest.svg in ${results.elapsedS.toFixed(0)} s`);
