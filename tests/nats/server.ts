@@ -45,11 +45,14 @@ export interface DedicatedNats {
   close(): Promise<void>;
 }
 
-/** Starts a dedicated nats-server with JetStream and an 8 MB max_payload (the default 1 MB cannot carry a 1 MiB payload plus headers). */
-export async function startNatsServer(): Promise<DedicatedNats> {
+/**
+ * Starts a dedicated nats-server with JetStream and an 8 MB max_payload (the default 1 MB cannot carry a
+ * 1 MiB payload plus headers), on `opts.port` or a free port; `started: false` prepares it without starting.
+ */
+export async function startNatsServer(opts: { port?: number; started?: boolean } = {}): Promise<DedicatedNats> {
   const bin = natsServerBinary();
   const dir = mkdtempSync(join(tmpdir(), "prism-nats-"));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const conf = join(dir, "nats.conf");
   writeFileSync(conf, `host: 127.0.0.1\nport: ${port}\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "js")}"\n}\n`);
   let proc: StartedProcess | undefined;
@@ -64,7 +67,7 @@ export async function startNatsServer(): Promise<DedicatedNats> {
     p.proc.kill("SIGKILL");
     await p.exited;
   };
-  await start();
+  if (opts.started !== false) await start();
   return {
     url: `nats://127.0.0.1:${port}`,
     port,

@@ -1,0 +1,161 @@
+/**
+ * dist/kafka beyond the acceptance suites: a broker that is not there, namespace isolation on the shared
+ * broker, stream edge cases, and flow control for a subscriber that stops reading.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { HealthStatus, LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_pb";
+import { PubSubBasicInterface } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
+import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/stream_basic_pb";
+import { Code } from "../../sdk/grpc/errors";
+import { Subscriber, uniqueTopic, waitLive } from "../acceptance/pubsub.suite";
+import { codeOf, connect, eventually, text, utf8, type Target } from "../acceptance/target";
+import { kafkaBrokers, requireService } from "../helpers/services";
+import { freePort } from "../nats/server";
+import { rssOf } from "./proc_stats";
+import { deleteNamespaceTopics, kafkaPattern, testConfig, uniqueNamespace } from "./target";
+
+const SERVICES = { ps: PubSubBasicInterface, st: StreamBasicInterface, life: LifecycleInterface };
+
+describe("kafka pattern with no broker", () => {
+  let t: Target;
+  beforeAll(async () => {
+    t = await kafkaPattern(testConfig([`127.0.0.1:${await freePort()}`], "nobroker"));
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  test("starts anyway, answers UNAVAILABLE within two seconds, reports UNHEALTHY, and fails fast once the breaker opens", async () => {
+    const c = connect(t, SERVICES);
+    try {
+      let t0 = Date.now();
+      expect(await codeOf(() => c.ps.publish({ topic: "t", payload: utf8("x") }))).toBe(Code.UNAVAILABLE);
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      t0 = Date.now();
+      const h = await c.life.healthCheck({});
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      expect(h.status).toBe(HealthStatus.UNHEALTHY);
+      expect(h.message).toContain("kafka unreachable");
+      expect(await codeOf(() => c.st.append({ stream: "s", payload: utf8("x") }))).toBe(Code.UNAVAILABLE);
+      expect(await codeOf(() => c.ps.subscribe({ topic: "t", subscriberId: "s" }))).toBe(Code.UNAVAILABLE);
+      // After a few failures the circuit breaker answers without trying the broker.
+      for (let i = 0; i < 3; i++) await codeOf(() => c.ps.publish({ topic: "t", payload: utf8("x") }));
+      t0 = Date.now();
+      expect(await codeOf(() => c.ps.publish({ topic: "t", payload: utf8("x") }))).toBe(Code.UNAVAILABLE);
+      expect(Date.now() - t0).toBeLessThan(200);
+      expect((await c.life.healthCheck({})).details.circuit_breaker).toBe("open");
+    } finally {
+      c.close();
+    }
+  }, 30_000);
+});
+
+describe("kafka pattern on the shared broker", () => {
+  const nsA = uniqueNamespace("a");
+  const nsB = uniqueNamespace("b");
+  let a: Target & { pid: number };
+  let b: Target;
+  beforeAll(async () => {
+    await requireService("kafka");
+    a = await kafkaPattern({ ...testConfig(kafkaBrokers(), nsA), consumer: { session_timeout: "6s", heartbeat_interval: "200ms", max_wait: "100ms", buffer: 32 } });
+    b = await kafkaPattern(testConfig(kafkaBrokers(), nsB));
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await deleteNamespaceTopics(kafkaBrokers(), nsA);
+    await deleteNamespaceTopics(kafkaBrokers(), nsB);
+  }, 60_000);
+
+  test("namespaces sharing a broker never see each other's messages or streams", async () => {
+    const ca = connect(a, SERVICES);
+    const cb = connect(b, SERVICES);
+    const topic = uniqueTopic("iso");
+    const sa = new Subscriber(ca, topic, "s");
+    const sb = new Subscriber(cb, topic, "s");
+    try {
+      await waitLive(ca, topic, [sa], 20_000);
+      await waitLive(cb, topic, [sb], 20_000);
+      await ca.ps.publish({ topic, payload: utf8("for a"), key: "k" });
+      await cb.ps.publish({ topic, payload: utf8("for b"), key: "k" });
+      await sa.until(() => sa.messages.length >= 1, "a gets its message");
+      await sb.until(() => sb.messages.length >= 1, "b gets its message");
+      expect(sa.texts()).toEqual(["for a"]);
+      expect(sb.texts()).toEqual(["for b"]);
+      const appended = await ca.st.append({ stream: `${topic}-s`, payload: utf8("a's record"), key: "k" });
+      expect(await Array.fromAsync(cb.st.read({ stream: `${topic}-s`, partition: appended.partition, fromOffset: 0n }))).toEqual([]);
+    } finally {
+      sa.cancel();
+      sb.cancel();
+      ca.close();
+      cb.close();
+    }
+  }, 60_000);
+
+  test("stream edge cases: trim past the end clamps, unknown partitions and bad names are INVALID_ARGUMENT", async () => {
+    const c = connect(b, SERVICES);
+    try {
+      const stream = uniqueTopic("edge");
+      const r1 = await c.st.append({ stream, payload: utf8("1"), key: "k" });
+      await c.st.append({ stream, payload: utf8("2"), key: "k" });
+      const trimmed = await c.st.trim({ stream, partition: r1.partition, beforeOffset: r1.offset + 1000n });
+      expect(trimmed.lowOffset).toBe(r1.offset + 2n);
+      expect(await Array.fromAsync(c.st.read({ stream, partition: r1.partition, fromOffset: 0n }))).toEqual([]);
+      expect(await codeOf(() => c.st.read({ stream, partition: 99 }))).toBe(Code.INVALID_ARGUMENT);
+      expect(await codeOf(() => c.st.trim({ stream, partition: -1, beforeOffset: 1n }))).toBe(Code.INVALID_ARGUMENT);
+      expect(await codeOf(() => c.ps.publish({ topic: "no spaces allowed", payload: utf8("x") }))).toBe(Code.INVALID_ARGUMENT);
+      expect(await codeOf(() => c.ps.publish({ topic: "ok", payload: utf8("x"), metadata: {} }))).toBe(Code.OK);
+    } finally {
+      c.close();
+    }
+  }, 30_000);
+
+  test("a subscriber that stops reading pauses its partitions with a bounded buffer, and loses nothing when it reads again", async () => {
+    const c = connect(a, SERVICES);
+    const topic = uniqueTopic("slow");
+    const abort = new AbortController();
+    const it = c.ps.subscribe({ topic, subscriberId: "slow" }, { signal: abort.signal, timeoutMs: 0 })[Symbol.asyncIterator]();
+    try {
+      const first = it.next();
+      let live = false;
+      void first.then(() => (live = true));
+      for (let i = 0; !live && i < 200; i++) {
+        await c.ps.publish({ topic, payload: utf8("probe"), key: `p${i}` });
+        await Bun.sleep(100);
+      }
+      await first;
+      const rssBefore = await rssOf(a.pid);
+      const n = 3_000;
+      const payload = new Uint8Array(8192);
+      let maxBuffered = 0;
+      const watch = setInterval(async () => {
+        const d = (await c.life.healthCheck({})).details;
+        maxBuffered = Math.max(maxBuffered, Number(d.buffered_messages));
+      }, 100);
+      for (let i = 0; i < n; i += 100) {
+        await Promise.all(Array.from({ length: 100 }, (_, j) => c.ps.publish({ topic, payload: Buffer.concat([Buffer.from(`${i + j}:`), payload]), key: `k${(i + j) % 30}` })));
+      }
+      let d: Record<string, string> = {};
+      await eventually(async () => Number((d = (await c.life.healthCheck({})).details).paused_partitions) > 0, "partitions are paused", 20_000);
+      clearInterval(watch);
+      const rssAfter = await rssOf(a.pid);
+      console.log(
+        `kafka slow subscriber: published ${n} x 8 KiB (${((n * 8192) / 2 ** 20).toFixed(0)} MiB) to a stalled stream; buffer 32, most buffered ${maxBuffered}, paused partitions ${d.paused_partitions}, pauses ${d.flow_control_pauses_total}, pattern RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB`,
+      );
+      expect(maxBuffered).toBeLessThanOrEqual(64);
+      expect(Number(d.flow_control_pauses_total)).toBeGreaterThan(0);
+      const seen = new Set<number>();
+      while (seen.size < n) {
+        const r = await it.next();
+        if (r.done) throw new Error("stream ended");
+        const s = text(r.value.payload.subarray(0, 12));
+        if (!s.startsWith("probe")) seen.add(Number(s.slice(0, s.indexOf(":"))));
+      }
+      expect(seen.size).toBe(n);
+    } finally {
+      abort.abort();
+      await it.return?.();
+      c.close();
+    }
+  }, 120_000);
+});

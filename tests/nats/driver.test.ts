@@ -1,0 +1,129 @@
+/**
+ * dist/nats against a real nats-server of its own: starting before the server exists, namespace isolation,
+ * and the slow-subscriber policy (bounded buffer, oldest dropped, counted in health).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { LifecycleInterface, HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
+import { PubSubBasicInterface } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
+import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/stream_basic_pb";
+import { codeOf, connect, eventually, text, utf8, type Target } from "../acceptance/target";
+import { Subscriber, uniqueTopic, waitLive } from "../acceptance/pubsub.suite";
+import { Code } from "../../sdk/grpc/errors";
+import { rssOf } from "../kafka/proc_stats";
+import { freePort, startNatsServer, type DedicatedNats } from "./server";
+import { natsPattern, testConfig } from "./target";
+
+const SERVICES = { ps: PubSubBasicInterface, st: StreamBasicInterface, life: LifecycleInterface };
+
+describe("nats pattern started before its server", () => {
+  let server: DedicatedNats;
+  let t: Target;
+  beforeAll(async () => {
+    server = await startNatsServer({ port: await freePort(), started: false });
+    t = await natsPattern(testConfig(server.url), () => server.close());
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  test("serves UNAVAILABLE at once and reports UNHEALTHY, then recovers by itself when the server appears", async () => {
+    const c = connect(t, SERVICES);
+    try {
+      const t0 = Date.now();
+      expect(await codeOf(() => c.ps.publish({ topic: "t", payload: utf8("x") }))).toBe(Code.UNAVAILABLE);
+      expect(await codeOf(() => c.st.append({ stream: "s", payload: utf8("x") }))).toBe(Code.UNAVAILABLE);
+      expect(Date.now() - t0).toBeLessThan(1_000);
+      const h = await c.life.healthCheck({});
+      expect(h.status).toBe(HealthStatus.UNHEALTHY);
+      expect(h.message).toContain("nats");
+      await server.start();
+      await eventually(async () => (await codeOf(() => c.ps.publish({ topic: "t", payload: utf8("x") }))) === Code.OK, "publish works", 15_000);
+      expect((await c.life.healthCheck({})).status).toBe(HealthStatus.HEALTHY);
+    } finally {
+      c.close();
+    }
+  }, 30_000);
+});
+
+describe("nats pattern on a shared server", () => {
+  let server: DedicatedNats;
+  let a: Target;
+  let b: Target;
+  beforeAll(async () => {
+    server = await startNatsServer();
+    a = await natsPattern(testConfig(server.url, "team-a"));
+    b = await natsPattern({ ...testConfig(server.url, "team-b"), subscriber_buffer: 100 });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await server?.close();
+  });
+
+  test("namespaces sharing a server never see each other's messages or streams", async () => {
+    const ca = connect(a, SERVICES);
+    const cb = connect(b, SERVICES);
+    const topic = uniqueTopic("iso");
+    const sa = new Subscriber(ca, topic, "s");
+    const sb = new Subscriber(cb, topic, "s");
+    try {
+      await waitLive(ca, topic, [sa], 10_000);
+      await waitLive(cb, topic, [sb], 10_000);
+      await ca.ps.publish({ topic, payload: utf8("for a") });
+      await cb.ps.publish({ topic, payload: utf8("for b") });
+      await sa.until(() => sa.messages.length >= 1, "a gets its message");
+      await sb.until(() => sb.messages.length >= 1, "b gets its message");
+      expect(sa.texts()).toEqual(["for a"]);
+      expect(sb.texts()).toEqual(["for b"]);
+      await ca.st.append({ stream: topic, payload: utf8("a's record") });
+      expect(await Array.fromAsync(cb.st.read({ stream: topic, partition: 0, fromOffset: 0n }))).toEqual([]);
+    } finally {
+      sa.cancel();
+      sb.cancel();
+      ca.close();
+      cb.close();
+    }
+  }, 30_000);
+
+  test("a subscriber that stops reading costs a bounded buffer: the oldest messages are dropped and counted, the newest delivered", async () => {
+    const c = connect(b, SERVICES);
+    const topic = uniqueTopic("slow");
+    const abort = new AbortController();
+    const it = c.ps.subscribe({ topic, subscriberId: "slow" }, { signal: abort.signal, timeoutMs: 0 })[Symbol.asyncIterator]();
+    try {
+      // Live once the first probe arrives; after that the client reads nothing until every message is sent.
+      const first = it.next();
+      let live = false;
+      void first.then(() => (live = true));
+      for (let i = 0; !live && i < 100; i++) {
+        await c.ps.publish({ topic, payload: utf8("probe") });
+        await Bun.sleep(50);
+      }
+      await first;
+      const rssBefore = await rssOf((b as unknown as { pid: number }).pid);
+      const n = 5_000;
+      const payload = new Uint8Array(4096);
+      for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: 50 }, () => c.ps.publish({ topic, payload })));
+      await c.ps.publish({ topic, payload: utf8("newest") });
+      const h = (await c.life.healthCheck({})).details;
+      const rssAfter = await rssOf((b as unknown as { pid: number }).pid);
+      const dropped = Number(h.dropped_messages_total);
+      console.log(`nats slow subscriber: published ${n} x 4 KiB (${(n * 4096) / 2 ** 20} MiB) to a stalled stream; buffered ${h.buffered_messages}/${h.subscriber_buffer}, dropped ${dropped}, pattern RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB`);
+      expect(Number(h.buffered_messages)).toBeLessThanOrEqual(100);
+      expect(dropped).toBeGreaterThan(n / 2);
+      // Reading again: the newest message is among what is left.
+      let got = 0;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) throw new Error("stream ended");
+        got++;
+        if (text(r.value.payload) === "newest") break;
+      }
+      expect(got).toBeLessThan(n - dropped + 10);
+    } finally {
+      abort.abort();
+      await it.return?.();
+      c.close();
+    }
+  }, 60_000);
+});
