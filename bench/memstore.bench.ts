@@ -64,8 +64,11 @@ function timeLoop(s: Store, op: Op, n: number, offset: number): number {
   return Bun.nanoseconds() - start;
 }
 
-/** Median ns/op over ROUNDS rounds after a warm-up that also sizes the rounds. */
-function measure(s: Store, op: Op): number {
+/**
+ * ns/op over ROUNDS rounds after a warm-up that also sizes the rounds: the best
+ * round (other processes only ever add time) and the median.
+ */
+function measure(s: Store, op: Op): { best: number; median: number } {
   let n = 1000;
   // Warm-up (JIT tiers) and calibration: grow n until a round takes long enough.
   for (;;) {
@@ -79,7 +82,7 @@ function measure(s: Store, op: Op): number {
   const perOp: number[] = [];
   for (let r = 0; r < ROUNDS; r++) perOp.push(timeLoop(s, op, n, r * n) / n);
   perOp.sort((a, b) => a - b);
-  return perOp[Math.floor(ROUNDS / 2)]!;
+  return { best: perOp[0]!, median: perOp[Math.floor(ROUNDS / 2)]! };
 }
 
 function stores(): { raw: Store; instrumented: Store } {
@@ -102,15 +105,15 @@ for (const { name, op, ttl } of ops) {
   }
   const r = measure(raw, op);
   const w = measure(instrumented, op);
-  rows.push(`| ${name} | ${fmt(r)} | ${fmt(w)} | +${fmt(Math.max(0, w - r))} |`);
+  rows.push(`| ${name} | ${fmt(r.best)} (${fmt(r.median)}) | ${fmt(w.best)} (${fmt(w.median)}) | +${fmt(Math.max(0, w.best - r.best))} |`);
 }
 await raw.close();
 await instrumented.close();
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
-console.log(`### memstore in-process ns/op (${KEYS} keys, 100-byte values; median of ${ROUNDS} rounds of ~${TARGET_ROUND_NS / 1e6} ms)`);
+console.log(`### memstore in-process ns/op (${KEYS} keys, 100-byte values; best (median) of ${ROUNDS} rounds of ~${TARGET_ROUND_NS / 1e6} ms)`);
 console.log(`Bun ${Bun.version}, ${cpus().length} × ${cpu}. Instrumented = wrapped by instrumentDriver (driver_operation_* metrics, no tracing).\n`);
-console.log("| operation | raw store | instrumented | cost of observability |");
+console.log("| operation | raw store | instrumented | cost of observability (best) |");
 console.log("| --- | ---: | ---: | ---: |");
 for (const r of rows) console.log(r);
 if (sink === -1) console.log(sink);
