@@ -36,7 +36,7 @@ export function patternExecutable(patternsDir: string, pattern: string, where: {
 /**
  * Starts `patterns_dir/<pattern> --grpc-port 0 --proxy-addr <control plane>`; the
  * pattern dials back and registers with its pid. Its stdout and stderr (logs) go
- * to the proxy's.
+ * to the proxy's. If the proxy dies, the pattern sees its control stream drop and exits.
  */
 export function launchPattern(exe: string, opts: LaunchOptions): LaunchedProcess {
   const args = [exe, "--grpc-port", "0", "--proxy-addr", opts.controlPlane, "--log-format", opts.logFormat];
@@ -44,7 +44,8 @@ export function launchPattern(exe: string, opts: LaunchOptions): LaunchedProcess
   if (opts.tracing) args.push("--enable-tracing", "--trace-exporter", opts.tracing);
   const env: Record<string, string | undefined> = { ...process.env, PRISM_GRPC_HOST: process.env.PRISM_GRPC_HOST ?? "127.0.0.1" };
   for (const k of STRIPPED_ENV) delete env[k];
-  const proc: Subprocess = Bun.spawn(args, { stdin: "ignore", stdout: "inherit", stderr: "inherit", env });
+  // Its own process group: a terminal's Ctrl-C reaches only the proxy, which then drains and stops patterns in order.
+  const proc: Subprocess = Bun.spawn(args, { stdin: "ignore", stdout: "inherit", stderr: "inherit", env, detached: true });
   const exited = proc.exited.then(() => ({ code: proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode) }));
   return {
     pid: proc.pid,

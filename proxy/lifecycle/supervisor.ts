@@ -54,7 +54,9 @@ interface RunResult {
  * when it dies. A failure before the first successful start is fatal.
  */
 export class LaunchedSupervisor implements Supervisor {
+  /** Set when shutdown begins (drain or stop): an exit from then on is not restarted. */
   private stopping = false;
+  private stopped: Promise<void> | undefined;
   private readonly stopCtl = new AbortController();
   private proc: LaunchedProcess | undefined;
   private channel: StreamLifecycleChannel | undefined;
@@ -163,6 +165,7 @@ export class LaunchedSupervisor implements Supervisor {
 
   /** Drain over the control stream, once; true when the pattern answered. */
   private drainOnce(reason: string): Promise<boolean> {
+    this.stopping = true;
     this.drained ??= (async () => {
       const channel = this.channel;
       if (this.instance.status !== "serving" || !channel || !this.proc?.running) return false;
@@ -179,11 +182,14 @@ export class LaunchedSupervisor implements Supervisor {
     return this.drained;
   }
 
-  async stop(reason: string): Promise<void> {
-    if (this.stopping) return this.loopDone;
+  stop(reason: string): Promise<void> {
+    this.stopped ??= this.stopOnce(reason);
+    return this.stopped;
+  }
+
+  private async stopOnce(reason: string): Promise<void> {
     const { ns } = this.deps;
     const drained = await this.drainOnce(reason);
-    this.stopping = true;
     this.stopCtl.abort();
     const proc = this.proc;
     const channel = this.channel;
@@ -200,6 +206,8 @@ export class LaunchedSupervisor implements Supervisor {
         proc.kill("SIGTERM");
       }
       if (!(await within(proc.exited, 5_000))) proc.kill("SIGKILL");
+    }
+    if (proc) {
       const exit = await proc.exited;
       this.log.info("pattern stopped", { pattern_pid: proc.pid, exit_code: exit.code, signal: exit.signal });
     }
