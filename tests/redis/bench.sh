@@ -3,7 +3,7 @@
 # Starts its own redis-server (no persistence) on a free loopback port, then measures, 50 in flight, 100-byte values:
 #   1. redis-benchmark -t get,set -c 50 -n 100000 -d 100        (Redis itself, RESP, C client)
 #   2. dist/prism-load --direct → dist/redis, set then get     (gRPC → pattern → ioredis → Redis)
-#   3. dist/prism-load --direct → dist/memstore, get           (the same gRPC path with no backend: the ceiling)
+#   3. dist/prism-load --direct → dist/memstore, set then get  (the same gRPC path with no backend: the ceiling)
 #   4. tests/redis/bench_driver.ts                             (the driver and bare ioredis, no gRPC)
 # Usage: tests/redis/bench.sh [duration, default 10s]. Needs dist/redis, dist/memstore and dist/prism-load built.
 set -euo pipefail
@@ -40,7 +40,7 @@ start_pattern() {
 
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== redis-benchmark -h 127.0.0.1 -p $port -t get,set -c 50 -n 100000 -d 100"
-redis-benchmark -h 127.0.0.1 -p "$port" -t get,set -c 50 -n 100000 -d 100 -q
+redis-benchmark -h 127.0.0.1 -p "$port" -t get,set -c 50 -n 100000 -d 100 --csv
 
 redis_addr="$(start_pattern redis "{address: \"127.0.0.1:$port\", namespace: bench}")"
 load=("$ROOT/dist/prism-load" --direct "$redis_addr" --concurrency 50 --duration "$DURATION" --value-size 100 --progress never)
@@ -50,8 +50,10 @@ echo "== prism-load --direct dist/redis --operation get --concurrency 50 --durat
 "${load[@]}" --operation get
 
 mem_addr="$(start_pattern memstore "{}")"
-echo "== prism-load --direct dist/memstore --operation get --concurrency 50 --duration $DURATION --value-size 100"
-"$ROOT/dist/prism-load" --direct "$mem_addr" --concurrency 50 --duration "$DURATION" --value-size 100 --progress never --operation get
+for op in set get; do
+  echo "== prism-load --direct dist/memstore --operation $op --concurrency 50 --duration $DURATION --value-size 100"
+  "$ROOT/dist/prism-load" --direct "$mem_addr" --concurrency 50 --duration "$DURATION" --value-size 100 --progress never --operation "$op"
+done
 
 echo "== bun tests/redis/bench_driver.ts 127.0.0.1:$port 200000 (no gRPC)"
 "$BUN" "$ROOT/tests/redis/bench_driver.ts" "127.0.0.1:$port" 200000

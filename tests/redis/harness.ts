@@ -132,6 +132,9 @@ export interface OwnRedis {
   readonly pid: number;
   /** SIGKILL (no chance to save) or SIGTERM. */
   stop(signal?: "SIGKILL" | "SIGTERM"): Promise<void>;
+  /** SIGSTOP / SIGCONT: the server keeps its connections but stops answering. */
+  pause(): void;
+  resume(): void;
   /** Starts it (again) on the same port and folder (the AOF brings the data back). */
   restart(): Promise<void>;
   /** Stops it and removes its folder. */
@@ -165,8 +168,11 @@ export async function startOwnRedis(opts: { started?: boolean; args?: (port: num
       proc.proc.kill(signal);
       await proc.exited;
     },
+    pause: () => void proc?.proc.kill("SIGSTOP"),
+    resume: () => void proc?.proc.kill("SIGCONT"),
     restart: start,
     destroy: async () => {
+      handle.resume();
       await handle.stop("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     },

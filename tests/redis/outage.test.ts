@@ -134,6 +134,44 @@ describe("Redis stopped and restarted under load", () => {
   }, 90_000);
 });
 
+describe("Redis frozen (SIGSTOP) and thawed", () => {
+  let own: OwnRedis;
+  let pattern: RedisPattern;
+
+  beforeAll(async () => {
+    own = await startOwnRedis();
+    pattern = await startRedisPattern({ address: own.address, namespace: uniqueNamespace("frozen"), ...FAST_RECOVERY });
+  });
+
+  afterAll(async () => {
+    own?.resume();
+    await pattern?.stop();
+    await own?.destroy();
+  });
+
+  test("calls time out as UNAVAILABLE within about command_timeout, the breaker opens, and thawing recovers", async () => {
+    const { kv } = pattern.clients;
+    await kv.set({ key: "k", value: text("before") });
+    own.pause();
+    try {
+      // Connections stay open but nothing answers: only the per-command timeout (500 ms here) ends a call.
+      const results = await Promise.all(Array.from({ length: 5 }, () => timed(() => kv.set({ key: "k", value: text("during") }, { timeoutMs: CALL_DEADLINE_MS }))));
+      for (const r of results) {
+        expect(r.code).toBe(Code.UNAVAILABLE);
+        expect(r.ms).toBeLessThan(3_000);
+      }
+      const open = await timed(() => kv.get({ key: "k" }, { timeoutMs: CALL_DEADLINE_MS }));
+      expect(open.code).toBe(Code.UNAVAILABLE);
+      expect(open.message).toContain("circuit open");
+    } finally {
+      own.resume();
+    }
+    expect(await eventually(async () => (await timed(() => kv.get({ key: "k" }))).ok, 15_000, 100)).toBe(true);
+    expect(await eventually(async () => (await timed(() => kv.set({ key: "k", value: text("after") }))).ok, 15_000, 100)).toBe(true);
+    expect(str((await kv.get({ key: "k" })).value)).toBe("after");
+  }, 60_000);
+});
+
 describe("Redis not there when the pattern starts", () => {
   let own: OwnRedis;
   let pattern: RedisPattern;
