@@ -6,6 +6,7 @@ import type { Logger } from "../sdk/observability/logger";
 import type { NatsConfig } from "./config";
 import type { NatsConnector } from "./connection";
 import { headerBytes, ID_HEADER, metadataOf, TIME_HEADER, toHeaders } from "./headers";
+import { toPrismError } from "./errors";
 import { checkQueueName, type Subjects } from "./subjects";
 
 interface Live {
@@ -25,7 +26,9 @@ interface Live {
 export class NatsPubSub {
   private readonly live = new Map<string, Set<Live>>();
   private droppedClosed = 0;
-  private flushing: Promise<void> | undefined;
+  /** The flush in flight, and the one publishes made since it started will wait for. */
+  private flushInFlight = false;
+  private nextFlush: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
 
   constructor(
     private readonly conn: NatsConnector,
@@ -35,8 +38,9 @@ export class NatsPubSub {
   ) {}
 
   /**
-   * Publishes and waits until the server has the message: a PING sent after it is answered (one flush is
-   * shared by every publish of the same tick), so success means the server received it.
+   * Publishes and waits until the server has the message: a PING sent after it is answered, so success
+   * means the server received it. Flushes are group-committed: publishes made while a flush is in flight
+   * share the next one, so a burst costs two round trips, not one PING each.
    */
   async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>): Promise<{ messageId: string }> {
     const subject = this.subjects.topic(topic);
@@ -53,15 +57,33 @@ export class NatsPubSub {
   }
 
   private flushed(nc: NatsConnection): Promise<void> {
-    this.flushing ??= Promise.resolve().then(() => {
-      this.flushing = undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      return Promise.race([
-        nc.flush(),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(unavailable(`nats did not confirm within ${this.cfg.request_timeout} ms`)), this.cfg.request_timeout))),
-      ]).finally(() => clearTimeout(timer));
-    });
-    return this.flushing;
+    let next = this.nextFlush;
+    if (!next) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      next = this.nextFlush = { promise, resolve, reject };
+      if (!this.flushInFlight) this.startFlush(nc);
+    }
+    return next.promise;
+  }
+
+  /** Sends the PING that confirms every publish made before it; the next waiting flush starts when it returns. */
+  private startFlush(nc: NatsConnection): void {
+    const waiting = this.nextFlush!;
+    this.nextFlush = undefined;
+    this.flushInFlight = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    Promise.race([
+      nc.flush(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(unavailable(`nats did not confirm within ${this.cfg.request_timeout} ms`)), this.cfg.request_timeout))),
+    ])
+      .then(waiting.resolve, (err) => waiting.reject(toPrismError(err, "publish")))
+      .finally(() => {
+        clearTimeout(timer);
+        this.flushInFlight = false;
+        if (this.nextFlush) this.startFlush(nc);
+      });
   }
 
   async *subscribe(opts: SubscribeOptions): AsyncGenerator<PubSubMessage> {
