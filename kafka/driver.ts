@@ -90,6 +90,7 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
       try {
         await sub.start();
       } catch (err) {
+        await sub.stop();
         throw toPrismError(err, "subscribe");
       }
       yield* sub.messages();
@@ -165,8 +166,18 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
     }
   }
 
+  /** Ends every subscription and waits (bounded) for their members to commit and leave their groups. */
   async close(): Promise<void> {
-    for (const set of this.subscriptions.values()) for (const s of set) s.end();
+    const leaving: Promise<void>[] = [];
+    for (const set of this.subscriptions.values()) {
+      for (const s of set) {
+        s.end();
+        leaving.push(s.stop());
+      }
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(leaving), new Promise((r) => (timer = setTimeout(r, this.cfg.request_timeout)))]);
+    clearTimeout(timer);
     await Promise.all([this.producer.close(), this.admin.close(), this.healthAdmin.close()]);
   }
 }

@@ -28,6 +28,7 @@ export class Subscription {
   private readonly committed = new Map<number, number>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private committing: Promise<void> = Promise.resolve();
+  private stopping: Promise<void> | undefined;
 
   constructor(
     kafka: Kafka,
@@ -71,10 +72,18 @@ export class Subscription {
         this.feed.taken();
       }
     } finally {
+      await this.stop();
+    }
+  }
+
+  /** Commits what was handed over and leaves the group (once; bounded by request_timeout). */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
       clearInterval(this.timer);
       await this.commit();
       await this.feed.stop(this.cfg.request_timeout);
-    }
+    })();
+    return this.stopping;
   }
 
   private toMessage(item: FeedItem): PubSubMessage {

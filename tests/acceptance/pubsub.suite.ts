@@ -255,7 +255,7 @@ export function runPubSubSuite(name: string, target: () => Promise<Target>, caps
           const topic = uniqueTopic("outage");
           const s = new Subscriber(oc, topic, "survivor");
           try {
-            await waitLive(oc, topic, [s], readyMs);
+            await waitLive(oc, topic, [s], Math.max(readyMs, 60_000));
             await o.stopBackend();
             const stoppedAt = Date.now();
             let failedAfter = -1;

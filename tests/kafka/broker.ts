@@ -115,7 +115,12 @@ async function waitForBroker(brokers: string[], proc: StartedProcess, timeoutMs:
     try {
       await admin.connect();
       const c = await admin.describeCluster();
-      if (c.brokers.length > 0 && c.controller !== null) return;
+      // A group coordinator lookup creates __consumer_offsets on a fresh broker: done here, the first
+      // consumer group of a test joins at once instead of waiting out "coordinator not available".
+      if (c.brokers.length > 0 && c.controller !== null) {
+        await admin.describeGroups(["prism-test-warmup"]);
+        return;
+      }
     } catch {
       // not up yet
     } finally {
