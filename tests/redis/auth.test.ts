@@ -16,7 +16,9 @@ async function pattern(config: Record<string, unknown>): Promise<RedisPattern> {
 }
 
 afterAll(async () => {
-  for (const s of started.reverse()) await s.stop();
+  const errors: unknown[] = [];
+  for (const s of started.reverse()) await s.stop().catch((err: unknown) => errors.push(err));
+  if (errors.length > 0) throw errors[0];
 });
 
 async function roundTrip(p: RedisPattern): Promise<string> {

@@ -24,14 +24,15 @@ redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$d
 pids+=($!)
 for _ in $(seq 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
 
-# start_pattern NAME CONFIG: prints the pattern's gRPC address once it listens.
+# start_pattern NAME CONFIG: starts dist/NAME (its pid kept for cleanup) and sets $addr once it listens.
 start_pattern() {
   printf '%s\n' "$2" >"$dir/$1.yaml"
   "$ROOT/dist/$1" --config "$dir/$1.yaml" --grpc-port 0 >"$dir/$1.log" 2>&1 &
   pids+=($!)
+  addr=""
   for _ in $(seq 200); do
     addr="$(grep -o 'listening on [0-9.:]*' "$dir/$1.log" | cut -d' ' -f3 || true)"
-    [ -n "$addr" ] && { echo "$addr"; return; }
+    [ -n "$addr" ] && return
     sleep 0.05
   done
   echo "$1 did not start: $(cat "$dir/$1.log")" >&2
@@ -42,14 +43,16 @@ echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== redis-benchmark -h 127.0.0.1 -p $port -t get,set -c 50 -n 100000 -d 100"
 redis-benchmark -h 127.0.0.1 -p "$port" -t get,set -c 50 -n 100000 -d 100 --csv
 
-redis_addr="$(start_pattern redis "{address: \"127.0.0.1:$port\", namespace: bench}")"
+start_pattern redis "{address: \"127.0.0.1:$port\", namespace: bench}"
+redis_addr="$addr"
 load=("$ROOT/dist/prism-load" --direct "$redis_addr" --concurrency 50 --duration "$DURATION" --value-size 100 --progress never)
 echo "== prism-load --direct dist/redis --operation set --concurrency 50 --duration $DURATION --value-size 100"
 "${load[@]}" --operation set
 echo "== prism-load --direct dist/redis --operation get --concurrency 50 --duration $DURATION --value-size 100"
 "${load[@]}" --operation get
 
-mem_addr="$(start_pattern memstore "{}")"
+start_pattern memstore "{}"
+mem_addr="$addr"
 for op in set get; do
   echo "== prism-load --direct dist/memstore --operation $op --concurrency 50 --duration $DURATION --value-size 100"
   "$ROOT/dist/prism-load" --direct "$mem_addr" --concurrency 50 --duration "$DURATION" --value-size 100 --progress never --operation "$op"

@@ -27,11 +27,14 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const n of nodes ?? []) {
-    if ((await n.role())[0] === "master") await deletePrefix(n, `${ns}:`);
-    n.disconnect();
-  }
   await pattern?.stop();
+  for (const n of nodes ?? []) {
+    try {
+      if ((await n.role())[0] === "master") await deletePrefix(n, `${ns}:`);
+    } finally {
+      n.disconnect();
+    }
+  }
 });
 
 async function nodeKeyCount(n: Redis): Promise<number> {

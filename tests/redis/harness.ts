@@ -18,7 +18,7 @@ import { ListBasicInterface } from "../../proto/gen/prism/interfaces/list/list_b
 import { PubSubBasicInterface } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { createClient } from "../../sdk/grpc/client";
 import { PrismError } from "../../sdk/grpc/errors";
-import { ROOT, startPattern, startProcess, type StartedPattern, type StartedProcess } from "../helpers/process";
+import { ROOT, startProcess, type StartedPattern, type StartedProcess } from "../helpers/process";
 import { redisUrl, requireService } from "../helpers/services";
 
 /** A namespace no other test run uses, so suites sharing one Redis never collide. */
@@ -78,14 +78,22 @@ export interface RedisPattern {
   stop(): Promise<void>;
 }
 
-/** Starts dist/redis with this pattern config (written as a YAML file) and an HTTP metrics port. */
-export async function startRedisPattern(config: Record<string, unknown>): Promise<RedisPattern> {
+/** Starts dist/redis with this pattern config (written as a YAML file), an HTTP metrics port and any extra flags. */
+export async function startRedisPattern(config: Record<string, unknown>, flags: string[] = []): Promise<RedisPattern> {
   requireBuilt();
   const dir = mkdtempSync(join(tmpdir(), "prism-redis-test-"));
   const file = join(dir, "redis.yaml");
   writeFileSync(file, JSON.stringify(config)); // JSON is YAML
   const metricsPort = await freePort();
-  const proc = await startPattern("redis", ["--config", file, "--metrics-port", String(metricsPort)]);
+  const started = startProcess([`${ROOT}/dist/redis`, "--grpc-port", "0", "--config", file, "--metrics-port", String(metricsPort), ...flags]);
+  let proc: StartedPattern;
+  try {
+    proc = { ...started, address: (await started.waitFor(/grpc listening on (\S+)/, 15_000))[1]! };
+  } catch (err) {
+    await started.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const clients = clientsFor(proc.address);
   return {
     proc,

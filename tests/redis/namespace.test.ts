@@ -15,10 +15,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await deletePrefix(redis, `${nsA}:`);
-  await deletePrefix(redis, `${nsB}:`);
-  redis.disconnect();
   await Promise.all([a?.stop(), b?.stop()]);
+  try {
+    await deletePrefix(redis, `${nsA}:`);
+    await deletePrefix(redis, `${nsB}:`);
+  } finally {
+    redis?.disconnect();
+  }
 });
 
 async function keysOf(p: RedisPattern): Promise<string[]> {

@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Redis } from "ioredis";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Code } from "../../sdk/grpc/errors";
-import { startPattern } from "../helpers/process";
-import { clientsFor, deletePrefix, failureCode, directRedis, requireBuilt, sharedRedisAddress, startRedisPattern, text, uniqueNamespace, type RedisPattern } from "./harness";
+import { deletePrefix, failureCode, directRedis, sharedRedisAddress, startRedisPattern, text, uniqueNamespace, type RedisPattern } from "./harness";
 
 let pattern: RedisPattern;
 let redis: Redis;
@@ -19,9 +15,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await deletePrefix(redis, `${ns}:`);
-  redis.disconnect();
   await pattern?.stop();
+  try {
+    await deletePrefix(redis, `${ns}:`);
+  } finally {
+    redis?.disconnect();
+  }
 });
 
 /** The value of one sample line of a Prometheus text exposition, or undefined. */
@@ -52,21 +51,14 @@ describe("driver observability for Redis", () => {
   });
 
   test("with tracing on, every backend call is a client span with database attributes", async () => {
-    requireBuilt();
-    const dir = mkdtempSync(join(tmpdir(), "prism-redis-trace-"));
-    const file = join(dir, "redis.yaml");
-    writeFileSync(file, JSON.stringify({ address, namespace: ns }));
-    const traced = await startPattern("redis", ["--config", file, "--enable-tracing", "--trace-exporter", "stdout"]);
-    const clients = clientsFor(traced.address);
+    const traced = await startRedisPattern({ address, namespace: ns }, ["--enable-tracing", "--trace-exporter", "stdout"]);
     try {
-      await clients.kv.set({ key: "traced", value: text("v") });
-      await clients.kv.get({ key: "traced" });
+      await traced.clients.kv.set({ key: "traced", value: text("v") });
+      await traced.clients.kv.get({ key: "traced" });
     } finally {
-      clients.close();
       await traced.stop(); // flushes the spans
-      rmSync(dir, { recursive: true, force: true });
     }
-    const out = traced.output();
+    const out = traced.proc.output();
     expect(out).toContain('name: "redis.get"');
     expect(out).toContain('"db.system": "redis"');
     expect(out).toContain('"db.operation.name": "get"');

@@ -40,8 +40,11 @@ describe("Redis stopped and restarted under load", () => {
   });
 
   afterAll(async () => {
-    await pattern?.stop();
-    await own?.destroy();
+    try {
+      await pattern?.stop();
+    } finally {
+      await own?.destroy();
+    }
   });
 
   test("no hang, UNAVAILABLE, fast failure once the breaker is open, recovery without restart, no acknowledged write lost", async () => {
@@ -145,8 +148,11 @@ describe("Redis frozen (SIGSTOP) and thawed", () => {
 
   afterAll(async () => {
     own?.resume();
-    await pattern?.stop();
-    await own?.destroy();
+    try {
+      await pattern?.stop();
+    } finally {
+      await own?.destroy();
+    }
   });
 
   test("calls time out as UNAVAILABLE within about command_timeout, the breaker opens, and thawing recovers", async () => {
@@ -182,8 +188,11 @@ describe("Redis not there when the pattern starts", () => {
   });
 
   afterAll(async () => {
-    await pattern?.stop();
-    await own?.destroy();
+    try {
+      await pattern?.stop();
+    } finally {
+      await own?.destroy();
+    }
   });
 
   test("serves UNAVAILABLE and unhealthy, then connects once Redis answers", async () => {

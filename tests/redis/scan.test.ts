@@ -26,10 +26,13 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await deletePrefix(redis, `${ns}:`);
-  await redis.del(`${ns}-other:k-00001`, `other-${ns}:k-00002`);
-  redis.disconnect();
   await pattern?.stop();
+  try {
+    await deletePrefix(redis, `${ns}:`);
+    await redis.del(`${ns}-other:k-00001`, `other-${ns}:k-00002`);
+  } finally {
+    redis?.disconnect();
+  }
 });
 
 /** Pages through ScanKeys with this limit; every page but the last must be full and end with a cursor. */

@@ -27,17 +27,19 @@ export async function redisTarget(mode: "standalone" | "cluster"): Promise<Targe
   return {
     address: pattern.address,
     close: async () => {
-      pattern.clients.close();
       const code = await pattern.proc.stop();
-      for (const url of nodes) {
-        const r = new Redis(url, { maxRetriesPerRequest: 1 });
-        try {
-          if ((await r.role())[0] === "master") await deletePrefix(r, `${ns}:`);
-        } finally {
-          r.disconnect();
+      try {
+        for (const url of nodes) {
+          const r = new Redis(url, { maxRetriesPerRequest: 1 });
+          try {
+            if ((await r.role())[0] === "master") await deletePrefix(r, `${ns}:`);
+          } finally {
+            r.disconnect();
+          }
         }
+      } finally {
+        await pattern.stop();
       }
-      await pattern.stop();
       if (code !== 0) throw new Error(`redis exited with ${code}:\n${pattern.proc.output()}`);
     },
   };
@@ -60,8 +62,11 @@ export async function redisOutageTarget(): Promise<OutageTarget> {
       address: pattern.address,
       close: async () => {
         const code = await pattern.proc.stop();
-        await pattern.stop();
-        await own.destroy();
+        try {
+          await pattern.stop();
+        } finally {
+          await own.destroy();
+        }
         if (code !== 0) throw new Error(`redis exited with ${code}:\n${pattern.proc.output()}`);
       },
     },

@@ -13,9 +13,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await deletePrefix(redis, `${ns}:`);
-  redis.disconnect();
   await pattern?.stop();
+  try {
+    await deletePrefix(redis, `${ns}:`);
+  } finally {
+    redis?.disconnect();
+  }
 });
 
 describe("TTL through Redis", () => {
