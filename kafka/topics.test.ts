@@ -14,6 +14,7 @@ function fakeAdmin(partitions = 3) {
       created.push(...req.topics);
       return true;
     },
+    fetchTopicOffsets: async () => [],
     fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({ topics: topics.map((name) => ({ name, partitions: Array.from({ length: partitions }, (_, i) => ({ partitionId: i })) })) }),
   } as unknown as Admin;
   const handle = { use: async <T>(_what: string, fn: (a: Admin) => Promise<T>) => (calls++, fn(admin)) } as unknown as AdminHandle;

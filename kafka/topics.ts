@@ -1,6 +1,8 @@
-import { invalidArgument } from "../sdk/grpc/errors";
+import type { Admin } from "kafkajs";
+import { Code, invalidArgument } from "../sdk/grpc/errors";
 import type { AdminHandle } from "./admin";
 import { TOPIC_NAME, type KafkaConfig } from "./config";
+import { toPrismError } from "./errors";
 
 /** Longest Kafka topic name. */
 const MAX_TOPIC_LENGTH = 249;
@@ -56,6 +58,24 @@ export class Topics {
     this.partitionCounts.delete(topic);
   }
 
+  /**
+   * createTopics' waitForLeaders only waits for the controller to elect leaders; the brokers may answer
+   * "not the leader" for a moment longer, which kafkajs's short retries would turn into UNAVAILABLE for the
+   * first calls on a new topic. Wait (bounded by request_timeout) until a ListOffsets succeeds.
+   */
+  private async untilLeadersServe(admin: Admin, topic: string): Promise<void> {
+    const deadline = Date.now() + this.cfg.request_timeout;
+    for (;;) {
+      try {
+        await admin.fetchTopicOffsets(topic);
+        return;
+      } catch (err) {
+        if (Date.now() > deadline || toPrismError(err, "").code !== Code.UNAVAILABLE) throw err;
+        await Bun.sleep(50);
+      }
+    }
+  }
+
   private async create(topic: string): Promise<number> {
     const count = await this.admin.use("create topic", async (admin) => {
       await admin.createTopics({
@@ -69,6 +89,7 @@ export class Topics {
           },
         ],
       });
+      await this.untilLeadersServe(admin, topic);
       const md = await admin.fetchTopicMetadata({ topics: [topic] });
       return md.topics[0]?.partitions.length ?? 0;
     });

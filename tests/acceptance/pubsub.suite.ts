@@ -40,6 +40,9 @@ const PROBE = "acc-probe";
 export class Subscriber {
   readonly messages: Message[] = [];
   probes = 0;
+  /** Why the stream ended, when it ended with an error. */
+  error: PrismError | undefined;
+  finished = false;
   /** Resolves with the stream's final code (OK when it ended normally). */
   readonly ended: Promise<number>;
   private readonly abort = new AbortController();
@@ -57,8 +60,10 @@ export class Subscriber {
         }
         return Code.OK;
       } catch (err) {
-        return PrismError.from(err).code;
+        this.error = PrismError.from(err);
+        return this.error.code;
       } finally {
+        this.finished = true;
         for (const w of this.waiters) w();
       }
     })();
@@ -102,6 +107,8 @@ export async function waitLive(c: Clients, topic: string, subs: Subscriber[], ti
   const deadline = Date.now() + timeoutMs;
   const base = subs.map((s) => s.probes);
   for (let i = 0; !subs.every((s, j) => s.probes > base[j]!); i++) {
+    const ended = subs.find((s) => s.finished);
+    if (ended) throw new Error(`a subscription to ${topic} ended before it went live: ${ended.error?.message ?? "OK"}`);
     if (Date.now() > deadline) throw new Error(`subscriptions to ${topic} not live after ${timeoutMs} ms (probes seen: ${subs.map((s) => s.probes).join(", ")})`);
     await c.ps.publish({ topic, payload: utf8("probe"), metadata: { [PROBE]: "1" }, key: `probe-${i}` });
     await Bun.sleep(100);
