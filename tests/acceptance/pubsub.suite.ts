@@ -77,6 +77,7 @@ export class Subscriber {
   /** Waits until `check` holds (re-checked on every message), failing after timeoutMs. */
   async until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
     if (check()) return;
+    if (this.finished) throw new Error(`the stream ended (${this.error?.message ?? "OK"}) before ${what}`);
     let done = false;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -84,11 +85,18 @@ export class Subscriber {
         reject(new Error(`timed out after ${timeoutMs} ms waiting until ${what} (have ${this.messages.length} messages)`));
       }, timeoutMs);
       const wake = () => {
-        if (done || !check()) return;
-        done = true;
-        clearTimeout(timer);
-        this.waiters.delete(wake);
-        resolve();
+        if (done) return;
+        if (check()) {
+          done = true;
+          clearTimeout(timer);
+          this.waiters.delete(wake);
+          resolve();
+        } else if (this.finished) {
+          done = true;
+          clearTimeout(timer);
+          this.waiters.delete(wake);
+          reject(new Error(`the stream ended (${this.error?.message ?? "OK"}) before ${what} (have ${this.messages.length} messages)`));
+        }
       };
       this.waiters.add(wake);
     });
