@@ -19,17 +19,38 @@ interface SurfaceCall {
   on(event: "cancelled", listener: () => void): unknown;
 }
 
-function contextOf(call: SurfaceCall, path: string): { ctx: CallContext; abort: AbortController } {
-  const abort = new AbortController();
-  call.on("cancelled", () => abort.abort());
-  const ctx: CallContext = {
-    path,
-    metadata: call.metadata,
-    signal: abort.signal,
-    deadline: deadlineMs(call.getDeadline()),
-    namespace: namespaceOf(call.metadata),
-  };
-  return { ctx, abort };
+/**
+ * The context of one call. The AbortSignal is made on first use: most unary
+ * handlers never look at it, and the hot path should not pay for it.
+ */
+class ServerCallContext implements CallContext {
+  readonly metadata: grpc.Metadata;
+  readonly deadline: number;
+  readonly namespace: string;
+  private abort?: AbortController;
+
+  constructor(
+    private readonly call: SurfaceCall & { readonly cancelled?: boolean },
+    readonly path: string,
+  ) {
+    this.metadata = call.metadata;
+    this.deadline = deadlineMs(call.getDeadline());
+    this.namespace = namespaceOf(call.metadata);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      const ac = new AbortController();
+      this.abort = ac;
+      if (this.call.cancelled) ac.abort();
+      else this.call.on("cancelled", () => ac.abort());
+    }
+    return this.abort.signal;
+  }
+}
+
+function contextOf(call: SurfaceCall, path: string): { ctx: CallContext } {
+  return { ctx: new ServerCallContext(call, path) };
 }
 
 /** Writes a response stream to a grpc-js call, honouring back-pressure and cancellation. */
@@ -108,14 +129,14 @@ export function addService<S extends DescService>(
       case "bidi_streaming":
         handlers[method.localName] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
           const { ctx } = contextOf(call, path);
-          runStream(call, handler, { method, ctx, request: call }, ctx.signal);
+          runStream(call, handler, { method, ctx, request: requestStream(call) }, ctx.signal);
         };
         break;
       case "client_streaming":
         handlers[method.localName] = (call: grpc.ServerReadableStream<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
           const { ctx } = contextOf(call, path);
           Promise.resolve()
-            .then(() => handler({ method, ctx, request: call }))
+            .then(() => handler({ method, ctx, request: requestStream(call) }))
             .then(
               (res) => cb(null, res),
               (err) => cb(PrismError.from(err).toStatus() as grpc.ServiceError),
@@ -125,6 +146,15 @@ export function addService<S extends DescService>(
     }
   }
   server.addService(def, handlers);
+}
+
+/**
+ * The request side of a client/bidi call as an async iterable. A plain for-await
+ * over the call would destroy it when the loop ends, killing the response side
+ * before the handler could finish it.
+ */
+function requestStream(call: grpc.ServerReadableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>): AsyncIterable<unknown> {
+  return { [Symbol.asyncIterator]: () => call.iterator({ destroyOnReturn: false }) };
 }
 
 function runStream(

@@ -60,12 +60,17 @@ export class PatternRuntime<D extends Driver = Driver> {
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly streams = new Set<AbortController>();
-  private readonly metadata: PatternMetadata;
+  private metadata?: PatternMetadata;
 
   constructor(
     readonly def: PatternDefinition<D>,
     private readonly deps: RuntimeDeps,
-  ) {
+  ) {}
+
+  /** Pattern name, version and the interfaces it serves (hashed on first use, not at start-up). */
+  patternMetadata(): PatternMetadata {
+    if (this.metadata) return this.metadata;
+    const def = this.def;
     this.metadata = create(PatternMetadataSchema, {
       name: def.name,
       version: def.version,
@@ -78,10 +83,6 @@ export class PatternRuntime<D extends Driver = Driver> {
       })),
       extra: {},
     });
-  }
-
-  /** Pattern name, version and the interfaces it serves. */
-  patternMetadata(): PatternMetadata {
     return this.metadata;
   }
 
