@@ -30,11 +30,20 @@ export async function renderChart(rows: RowResult[], title: string): Promise<str
     config: { font: "sans-serif", view: { stroke: null } },
     hconcat: [
       {
-        title: "throughput (ops/s, closed loop)",
-        width: 260,
+        title: "throughput (ops/s, closed loop, log scale)",
+        width: 300,
         data: { values: throughput },
-        mark: { type: "bar", color: "#4c78a8" },
-        encoding: { y, x: { field: "ops", type: "quantitative", title: "ops/s" }, tooltip: [{ field: "ops" }] },
+        layer: [
+          {
+            mark: { type: "bar", color: "#4c78a8" },
+            // Log-scale bars need an explicit base: the ceiling rows are 10-100× the others.
+            encoding: { y, x: { field: "ops", type: "quantitative", scale: { type: "log", domainMin: 100 }, title: "ops/s" }, x2: { datum: 100 } },
+          },
+          {
+            mark: { type: "text", align: "left", dx: 3, fontSize: 10 },
+            encoding: { y, x: { field: "ops", type: "quantitative" }, text: { field: "ops", type: "quantitative", format: "," } },
+          },
+        ],
       },
       {
         title: "latency (ms, log scale): p50 · p99 · p99.9",

@@ -157,7 +157,7 @@ async function runRow(spec: RowSpec): Promise<RowResult> {
 async function runRedisBenchmark(): Promise<{ row: RowResult; raw: BenchResults["redisBenchmark"] }> {
   const row: RowResult = {
     id: "redis-benchmark",
-    label: "redis-benchmark GET (Redis's own ceiling)",
+    label: "redis-benchmark GET (ceiling)",
     backend: "redis",
     via: "redis-benchmark",
     operation: "get",
