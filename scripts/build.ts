@@ -13,7 +13,6 @@
 import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { elfSectionSize } from "./elf";
-import { embeddedLoaders, embedRuntimeFiles } from "./embed_files";
 
 /** What one build produced; also the shape of DIR/<name>.meta.json. */
 export interface BuildRecord {
@@ -55,8 +54,6 @@ async function build(name: string, entry: string, minify: boolean, bytecode: boo
     bytecode,
     sourcemap: "none",
     metafile: true,
-    plugins: [embedRuntimeFiles],
-    loader: embeddedLoaders,
     compile: { outfile },
   } as Parameters<typeof Bun.build>[0]);
   if (!result.success) throw new AggregateError(result.logs, `build ${name} failed`);
