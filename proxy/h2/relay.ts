@@ -88,7 +88,8 @@ export function relay(
         stream.once("drain", () => req.resume());
       }
     });
-    req.on("end", () => stream.end());
+    // Without trailers the stream was reset, not finished: the close handler decides the status.
+    req.on("end", () => trailers !== undefined && stream.end());
   });
   req.on("trailers", (t) => {
     trailers = t;
@@ -112,13 +113,21 @@ export function relay(
     upstreamError = err;
   });
   req.on("close", () => {
-    if (settled || trailers !== undefined) return;
-    // The pattern's side ended without a status: session lost or stream reset.
-    const reset = upstreamError?.code === "ERR_HTTP2_STREAM_ERROR" && req.rstCode !== NGHTTP2_REFUSED_STREAM;
-    const code = reset ? codeOfReset(req.rstCode ?? 0) : Code.UNAVAILABLE;
-    const message = reset
-      ? `${label} reset the call (HTTP/2 code ${req.rstCode})`
-      : `${label} is not reachable${upstreamError ? `: ${upstreamError.message}` : ""}`;
+    if (settled) return;
+    if (trailers !== undefined) {
+      if (responded && !stream.writableEnded) stream.end();
+      return;
+    }
+    // The pattern's side ended without a status. A lost session (process died, connection refused) is
+    // UNAVAILABLE; a reset of this stream alone maps as a gRPC client maps it (CANCEL → CANCELLED, …).
+    const rst = req.rstCode ?? 0;
+    const lost = session.destroyed || session.closed || rst === NGHTTP2_REFUSED_STREAM || (rst === 0 && upstreamError !== undefined);
+    const code = lost ? Code.UNAVAILABLE : rst !== 0 ? codeOfReset(rst) : Code.INTERNAL;
+    const message = lost
+      ? `${label} is not reachable${upstreamError ? `: ${upstreamError.message}` : ""}`
+      : rst !== 0
+        ? `${label} reset the call (HTTP/2 error code ${rst})`
+        : `${label} ended the call without a status`;
     if (!responded) return fail(code, message);
     // Headers already went to the client: end the body and let wantTrailers send this status.
     trailers = { "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) };

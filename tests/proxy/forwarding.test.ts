@@ -115,6 +115,14 @@ describe("forwarding through the proxy", () => {
     await eventually(async () => (await cache.lifecycle.healthCheck({}, cache.opts())).details.subscribers === "0", "the pattern sees the cancel", 5_000);
   });
 
+  test("a short deadline on a stream: DEADLINE_EXCEEDED, and the pattern drops the subscriber", async () => {
+    const start = Date.now();
+    const r = await codeOf(() => cache.pubsub.subscribe({ topic: "deadline-topic", subscriberId: "d1" }, cache.opts({ timeoutMs: 300 })));
+    expect(r.code).toBe(Code.DEADLINE_EXCEEDED);
+    expect(Date.now() - start).toBeLessThan(3_000);
+    await eventually(async () => (await cache.lifecycle.healthCheck({}, cache.opts())).details.subscribers === "0", "the subscription is gone", 5_000);
+  });
+
   test("Stream: Append and a server-streaming Read", async () => {
     for (let i = 0; i < 3; i++) expect((await def.stream.append({ stream: "fw-stream", payload: utf8(`r${i}`) }, def.opts())).success).toBe(true);
     const recs = await Array.fromAsync(def.stream.read({ stream: "fw-stream", maxRecords: 3 }, def.opts()));
