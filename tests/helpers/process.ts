@@ -85,6 +85,11 @@ export interface StartedPattern extends StartedProcess {
 /** Starts dist/<name> and waits for "grpc listening on HOST:PORT". */
 export async function startPattern(name: string, args: string[] = [], env?: Record<string, string>): Promise<StartedPattern> {
   const p = startProcess([`${ROOT}/dist/${name}`, "--grpc-port", "0", ...args], { env });
-  const m = await p.waitFor(/grpc listening on (\S+)/);
-  return { ...p, address: m[1]! };
+  try {
+    const m = await p.waitFor(/grpc listening on (\S+)/);
+    return { ...p, address: m[1]! };
+  } catch (err) {
+    await p.stop(1000);
+    throw err;
+  }
 }
