@@ -26,9 +26,10 @@ shutdownController(() => proxy.shutdown(), settings.config.shutdownTimeoutMs, lo
 try {
   printBanner(await proxy.start());
 } catch (err) {
-  const clear = err instanceof ConfigError || err instanceof FatalStartError;
   logger.error("proxy failed to start", { err });
-  if (clear) process.stderr.write(`proxy: ${(err as Error).message}\n`);
+  // Also a plain line: a person running `make run` should not have to read JSON to see why.
+  const clear = err instanceof ConfigError || err instanceof FatalStartError;
+  process.stderr.write(`proxy: ${clear ? "" : "failed to start: "}${err instanceof Error ? err.message : String(err)}\n`);
   await Promise.race([proxy.shutdown(), Bun.sleep(10_000)]);
   process.exit(EXIT_ERROR);
 }
