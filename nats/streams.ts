@@ -143,7 +143,9 @@ export class NatsStreams {
           if (opts.maxRecords > 0 && delivered >= opts.maxRecords) return;
           if (!opts.follow && m.info.pending === 0) return;
         }
-        if (this.conn.state !== "connected") throw unavailable("nats connection was lost during the read");
+        if (this.conn.state !== "connected" || this.conn.reconnects !== reconnectsAtStart) {
+          throw unavailable(`nats connection was lost during the read; resume from offset ${resumeFrom}`);
+        }
       }
     } catch (err) {
       throw toPrismError(err, "read");
