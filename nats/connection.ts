@@ -17,6 +17,7 @@ export class NatsConnector {
   private attempt = 0;
   private lastErrorText = "";
   private closing = false;
+  private readonly disconnectListeners = new Set<() => void>();
   /** Resolves once connected for the first time (or rejects when closed before that). */
   readonly ready: Promise<NatsConnection>;
   reconnects = 0;
@@ -41,6 +42,12 @@ export class NatsConnector {
   current(): NatsConnection {
     if (this.stateNow === "connected" && this.nc) return this.nc;
     throw unavailable(`nats ${this.stateNow === "closed" ? "connection is closed" : `is unreachable (${this.stateNow} to ${this.cfg.url})`}`);
+  }
+
+  /** Calls `listener` whenever the connection is lost; returns the function that removes it. */
+  onDisconnect(listener: () => void): () => void {
+    this.disconnectListeners.add(listener);
+    return () => this.disconnectListeners.delete(listener);
   }
 
   /** Bounded exponential backoff with jitter between reconnect attempts. */
@@ -93,6 +100,7 @@ export class NatsConnector {
         case Events.Disconnect:
           if (this.stateNow === "connected") this.logger.warn("nats disconnected; reconnecting", { server: String(s.data) });
           this.stateNow = "reconnecting";
+          for (const l of this.disconnectListeners) l();
           break;
         case Events.Reconnect:
           this.stateNow = "connected";

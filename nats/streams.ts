@@ -123,6 +123,9 @@ export class NatsStreams {
       return;
     }
     const reconnectsAtStart = this.conn.reconnects;
+    // A pull whose connection is lost would otherwise sit until it expires: stop it at once.
+    let current: { stop(): void } | undefined;
+    const stopOnDisconnect = this.conn.onDisconnect(() => current?.stop());
     let delivered = 0;
     let lastDelivery = 0;
     let resumeFrom = opts.fromOffset;
@@ -131,6 +134,8 @@ export class NatsStreams {
       const maxBytes = Math.max(this.cfg.jetstream.fetch_bytes, (nc.info?.max_payload ?? 1 << 20) + 65_536);
       while (!opts.signal.aborted) {
         const batch = await consumer.fetch({ max_bytes: maxBytes, expires: opts.follow ? 5_000 : 2_000 });
+        current = batch;
+        if (this.conn.state !== "connected") batch.stop();
         for await (const m of batch) {
           // With no acks a record sent while the connection was down is gone: end rather than skip it.
           if (m.info.deliverySequence !== lastDelivery + 1 || this.conn.reconnects !== reconnectsAtStart) {
@@ -150,6 +155,7 @@ export class NatsStreams {
     } catch (err) {
       throw toPrismError(err, "read");
     } finally {
+      stopOnDisconnect();
       void jsm.consumers.delete(name, consumerName).catch(() => undefined);
     }
   }

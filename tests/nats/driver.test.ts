@@ -127,3 +127,46 @@ describe("nats pattern on a shared server", () => {
     }
   }, 60_000);
 });
+
+describe("nats stream read across a server restart", () => {
+  let server: DedicatedNats;
+  let t: Target;
+  beforeAll(async () => {
+    server = await startNatsServer();
+    t = await natsPattern(testConfig(server.url), () => server.close());
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  test("a following Read ends with UNAVAILABLE naming the offset to resume from, and resuming there loses nothing", async () => {
+    const c = connect(t, SERVICES);
+    const stream = uniqueTopic("resume");
+    const abort = new AbortController();
+    try {
+      const first = await c.st.append({ stream, payload: utf8("r1") });
+      const got: string[] = [];
+      let failure: unknown;
+      const reading = (async () => {
+        try {
+          for await (const r of c.st.read({ stream, partition: 0, fromOffset: first.offset, follow: true }, { signal: abort.signal, timeoutMs: 0 })) got.push(text(r.payload));
+        } catch (err) {
+          failure = err;
+        }
+      })();
+      await eventually(async () => got.length === 1, "the first record is read");
+      await server.stop();
+      await Promise.race([reading, Bun.sleep(10_000)]);
+      expect((failure as { code?: number })?.code).toBe(Code.UNAVAILABLE);
+      const offset = BigInt(/resume from offset (\d+)/.exec(String((failure as Error).message))![1]!);
+      expect(offset).toBe(first.offset + 1n);
+      await server.start();
+      await eventually(async () => (await codeOf(() => c.st.append({ stream, payload: utf8("r2") }))) === Code.OK, "append works again", 15_000);
+      const rest = await Array.fromAsync(c.st.read({ stream, partition: 0, fromOffset: offset }));
+      expect(rest.map((r) => text(r.payload))).toEqual(["r2"]);
+    } finally {
+      abort.abort();
+      c.close();
+    }
+  }, 60_000);
+});
