@@ -53,7 +53,7 @@ test: build-plugins services ## every test: unit, black-box against dist/, real 
 	$(BUN) test
 
 test-unit: proto ## only the tests that need no external service
-	$(BUN) test sdk memstore ./proxy ./redis
+	$(BUN) test sdk ./memstore ./proxy ./redis
 
 bench: build-plugins ## benchmarks: in-process store, then everything side by side (bench/README.md; ~5 min)
 	$(BUN) bench/memstore.bench.ts
