@@ -1,7 +1,9 @@
 import { startPattern } from "../helpers/process";
+import { proxyTarget } from "../kafka/proxy_target";
 import { runStreamSuite } from "./stream.suite";
 
 runStreamSuite("memstore", async () => {
   const p = await startPattern("memstore");
   return { address: p.address, close: async () => void (await p.stop()) };
 });
+runStreamSuite("memstore through the proxy", () => proxyTarget("memstore", "acc-memstore", {}));
