@@ -4,11 +4,10 @@
  * of streams, per-namespace metrics, grpc health and reflection.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+import { ServerReflection } from "../../proto/gen/grpc/reflection/v1/reflection_pb";
+import { createClient } from "../../sdk/grpc/client";
 import { HealthCheckResponse_ServingStatus } from "../../proto/gen/grpc/health/v1/health_pb";
 import { Code, PrismError } from "../../sdk/grpc/errors";
-import { ROOT } from "../helpers/process";
 import { clientsFor, eventually, killIfAlive, startProxy, text, utf8, type StartedProxy } from "./harness";
 
 const CONFIG = `
@@ -170,22 +169,19 @@ describe("forwarding through the proxy", () => {
   });
 
   test("grpc.reflection lists the data services (what `grpcurl -plaintext ADDR list` shows)", async () => {
-    const def = protoLoader.loadSync(`${ROOT}/node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto`, { keepCase: true });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as {
-      grpc: { reflection: { v1: { ServerReflection: new (addr: string, creds: grpc.ChannelCredentials) => grpc.Client & Record<string, () => grpc.ClientDuplexStream<unknown, unknown>> } } };
-    };
-    const client = new pkg.grpc.reflection.v1.ServerReflection(proxy.address, grpc.credentials.createInsecure());
+    const reflection = createClient(ServerReflection, proxy.address);
     try {
-      const call = client.ServerReflectionInfo!();
-      call.write({ list_services: "" });
-      call.end();
-      const replies = (await Array.fromAsync(call as AsyncIterable<{ list_services_response?: { service: { name: string }[] } }>)) ?? [];
-      const names = replies[0]?.list_services_response?.service.map((s) => s.name) ?? [];
+      const requests = (async function* () {
+        yield { messageRequest: { case: "listServices" as const, value: "" } };
+      })();
+      const replies = await Array.fromAsync(reflection.client.serverReflectionInfo(requests, { timeoutMs: 10_000 }));
+      const first = replies[0]?.messageResponse;
+      const names = first?.case === "listServicesResponse" ? first.value.service.map((s) => s.name) : [];
       expect(names).toContain("prism.interfaces.keyvalue.KeyValueBasicInterface");
       expect(names).toContain("prism.interfaces.pubsub.PubSubBasicInterface");
       expect(names).toContain("grpc.health.v1.Health");
     } finally {
-      client.close();
+      reflection.close();
     }
   });
 
