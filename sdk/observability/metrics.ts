@@ -44,11 +44,24 @@ export class Metrics {
     });
   }
 
+  /** Label children per namespace+method, so the hot path does no label hashing. */
+  private readonly children = new Map<string, { duration: ReturnType<Metrics["duration"]["labels"]>; byCode: Map<number, ReturnType<Metrics["requests"]["labels"]>> }>();
+
   /** Records one finished RPC. */
   record(namespace: string, method: string, code: number, seconds: number): void {
-    const pattern = this.component.name;
-    this.requests.inc({ namespace, pattern, method, code: codeName(code) });
-    this.duration.observe({ namespace, pattern, method }, seconds);
+    const key = namespace + "\u0000" + method;
+    let c = this.children.get(key);
+    if (!c) {
+      c = { duration: this.duration.labels(namespace, this.component.name, method), byCode: new Map() };
+      this.children.set(key, c);
+    }
+    let counter = c.byCode.get(code);
+    if (!counter) {
+      counter = this.requests.labels(namespace, this.component.name, method, codeName(code));
+      c.byCode.set(code, counter);
+    }
+    counter.inc();
+    c.duration.observe(seconds);
   }
 
   /** An interceptor that records prism_requests_total and prism_request_duration_seconds for every call. */
