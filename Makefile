@@ -50,7 +50,7 @@ services-status: ## show which services run
 	bash scripts/services/status.sh
 
 test: build-plugins services ## every test: unit, black-box against dist/, real backends
-	$(BUN) test
+	$(BUN) test --timeout 30000
 
 test-unit: proto ## only the tests that need no external service
 	$(BUN) test sdk ./memstore ./proxy ./redis
