@@ -70,6 +70,9 @@ export class ConsumerFeed {
     this.consumer.on(GROUP_JOIN, (e) => {
       this.generationId++;
       this.assigned = new Set(e.payload.memberAssignment[opts.topic] ?? []);
+      // What is buffered now is stale (fetched again from committed offsets): start unpaused, and let
+      // eachMessage pause again once the new generation fills the queue.
+      this.resumeAll();
     });
     this.consumer.on(CRASH, (e) => {
       if (e.payload.restart) {
@@ -137,6 +140,11 @@ export class ConsumerFeed {
   /** Called by the reader after taking an item: resumes paused partitions once the queue is down to half. */
   taken(): void {
     if (this.paused.size === 0 || this.queue.size > this.highWater / 2) return;
+    this.resumeAll();
+  }
+
+  private resumeAll(): void {
+    if (this.paused.size === 0) return;
     this.consumer.resume([{ topic: this.opts.topic, partitions: [...this.paused] }]);
     this.paused.clear();
   }

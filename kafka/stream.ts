@@ -71,7 +71,10 @@ export class StreamReader {
       await feed.start([{ partition: opts.partition, offset: from }]);
       for await (const item of feed.queue) {
         // Records seen twice (a consumer restart refetches) are skipped by offset.
-        if (item.offset < next) continue;
+        if (item.offset < next) {
+          feed.taken();
+          continue;
+        }
         next = item.offset + 1;
         const m = item.message;
         yield {

@@ -66,9 +66,10 @@ export class Subscription {
   async *messages(): AsyncGenerator<PubSubMessage> {
     try {
       for await (const item of this.feed.queue) {
-        if (!this.feed.isCurrent(item)) continue;
-        yield this.toMessage(item);
-        this.handed.set(item.partition, item.offset + 1);
+        if (this.feed.isCurrent(item)) {
+          yield this.toMessage(item);
+          this.handed.set(item.partition, item.offset + 1);
+        }
         this.feed.taken();
       }
     } finally {
