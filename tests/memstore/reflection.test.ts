@@ -50,13 +50,15 @@ describe("memstore gRPC reflection (grpc.reflection.v1)", () => {
     expect(await p?.stop()).toBe(0);
   });
 
-  test("lists every data service, lifecycle and health", async () => {
+  test("lists every data service, lifecycle, health and reflection itself", async () => {
     const res = await ask(p.address, new BinaryWriter().tag(7, WireType.LengthDelimited).string("").finish());
     const list = lengthDelimitedFields(res.get(6)![0]!);
     const names = (list.get(1) ?? []).map((svc) => new TextDecoder().decode(lengthDelimitedFields(svc).get(1)![0]!));
     expect(names.sort()).toEqual(
       [
         "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
         "prism.interfaces.LifecycleInterface",
         "prism.interfaces.keyvalue.KeyValueBasicInterface",
         "prism.interfaces.keyvalue.KeyValueBatchInterface",
