@@ -61,6 +61,6 @@ describe("MemStore driver", () => {
     expect(memstorePattern.bindings.map((b) => b.interfaceName).sort()).toEqual(
       ["keyvalue_basic", "keyvalue_batch", "keyvalue_scan", "keyvalue_ttl", "list_basic", "pubsub_basic", "stream_basic"],
     );
-    expect(() => memstorePattern.create({ bogus: 1 }, { configFile: "c.yaml", namespace: "", logger: undefined as never })).toThrow(/bogus: unknown key/);
+    expect(() => memstorePattern.create({ bogus: 1 }, { configFile: "c.yaml", namespace: "", logger: undefined as never, registry: undefined as never })).toThrow(/bogus: unknown key/);
   });
 });

@@ -72,6 +72,7 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
   const runtime = new PatternRuntime<D>(def, {
     logger,
     driverMetrics: new DriverMetrics(metrics.registry),
+    registry: metrics.registry,
     tracer: tracing?.tracer,
     configFile: settings.configFile ?? "config",
     lineOf: settings.source?.lineOf,

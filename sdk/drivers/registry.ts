@@ -16,6 +16,8 @@ export interface DriverEnv {
   /** The file the configuration came from, for error messages. */
   readonly configFile: string;
   readonly lineOf?: (path: readonly (string | number)[]) => number | undefined;
+  /** The process's Prometheus registry, for driver-specific metrics (dropped messages, paused partitions). */
+  readonly registry: import("prom-client").Registry;
 }
 
 /**

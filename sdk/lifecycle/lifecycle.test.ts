@@ -47,7 +47,10 @@ const def: PatternDefinition<SlowDriver> = {
 };
 
 const quiet = createLogger({ level: "error", write: () => {} });
-const newRuntime = () => new PatternRuntime(def, { logger: quiet, driverMetrics: new DriverMetrics(new Registry()), configFile: "test" });
+const newRuntime = () => {
+  const registry = new Registry();
+  return new PatternRuntime(def, { logger: quiet, driverMetrics: new DriverMetrics(registry), registry, configFile: "test" });
+};
 
 const unaryCall = (method: DescMethod = keyValueBasic.service.method.set): ServerCall => ({
   method,

@@ -1,6 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { Tracer } from "@opentelemetry/api";
+import type { Registry } from "prom-client";
 import { createHash } from "node:crypto";
 import {
   HealthStatus,
@@ -22,6 +23,8 @@ export type RuntimeState = "idle" | "initialized" | "serving" | "draining" | "st
 export interface RuntimeDeps {
   logger: Logger;
   driverMetrics: DriverMetrics;
+  /** Where drivers register their own metrics. */
+  registry: Registry;
   tracer?: Tracer;
   /** Where the config came from, for error messages. */
   configFile: string;
@@ -107,6 +110,7 @@ export class PatternRuntime<D extends Driver = Driver> {
       namespace: sdk.namespace,
       configFile: this.deps.configFile,
       lineOf: this.deps.lineOf,
+      registry: this.deps.registry,
     });
     const methods = this.def.bindings.flatMap((b) => b.driverMethods);
     this.slot.set(
