@@ -25,6 +25,8 @@ export interface RowResult {
   latencyMs?: { p50: number; p90: number | null; p99: number; p999: number | null; max: number; mean: number };
   /** Open loop: the generator's own pacing error (part of the latency). */
   sendLagP99Ms?: number;
+  /** Open loop: send → reply, without the wait for a scheduled send. */
+  serviceTimeMs?: { p50: number; p99: number };
 }
 
 /** A headline ratio between two rows. */
@@ -173,10 +175,12 @@ export function toMarkdown(b: BenchResults): string {
     "",
     ...rowTable(closed),
     "",
-    `**At moderate load**: open loop at ${s.moderateRps} req/s (≤ ${s.concurrency} in flight), latency measured from each call's scheduled send time (coordinated omission corrected; includes the generator's own pacing error, whose p99 is given).`,
+    `**At moderate load**: open loop at ${s.moderateRps} req/s (≤ ${s.concurrency} in flight), latency measured from each call's scheduled send time (coordinated omission corrected). It includes the generator's own send lag (its thread not running when a send is due, on these two shared cores); service time and send lag are listed under the table.`,
     "",
     ...rowTable(open),
-    ...open.filter((r) => r.sendLagP99Ms !== undefined).map((r) => `- ${r.label}: send lag p99 ${fmtMs(r.sendLagP99Ms!)} ms`),
+    ...open
+      .filter((r) => r.sendLagP99Ms !== undefined && r.serviceTimeMs)
+      .map((r) => `- ${r.label}: service time (send → reply) p50 ${fmtMs(r.serviceTimeMs!.p50)} ms, p99 ${fmtMs(r.serviceTimeMs!.p99)} ms; send lag p99 ${fmtMs(r.sendLagP99Ms!)} ms`),
     "",
     "**Headline ratios**",
     "",

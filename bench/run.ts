@@ -146,6 +146,7 @@ async function runRow(spec: RowSpec): Promise<RowResult> {
       unsent: r.unsent,
       latencyMs: { p50: r.latencyMs.p50, p90: r.latencyMs.p90, p99: r.latencyMs.p99, p999: r.latencyMs.p999, max: r.latencyMs.max, mean: r.latencyMs.mean },
       sendLagP99Ms: r.sendLagMs?.p99,
+      serviceTimeMs: spec.rps ? { p50: r.serviceTimeMs.p50, p99: r.serviceTimeMs.p99 } : undefined,
     };
   } catch (err) {
     return { ...base, status: "failed", reason: (err as Error).message.split("\n")[0]!.slice(0, 300) };
