@@ -11,6 +11,8 @@ export interface Server {
   readonly address: string;
   /** Every pid this server consists of (a proxy and the pattern it launched). */
   readonly pids: number[];
+  /** The process the address belongs to (the proxy, when there is one). */
+  readonly main: StartedProcess;
   stop(): Promise<void>;
 }
 
@@ -56,7 +58,7 @@ async function started(p: StartedProcess, ready: RegExp): Promise<string> {
 export async function startEcho(): Promise<Server> {
   const p = startProcess([BUN, `${ROOT}/bench/echo_server.ts`]);
   const address = await started(p, /echo grpc listening on (\S+)/);
-  return { address, pids: [p.pid], stop: () => stopAll([p]) };
+  return { address, pids: [p.pid], main: p, stop: () => stopAll([p]) };
 }
 
 /** A pattern executable run directly, with bench/configs/<name>.yaml when there is one. */
@@ -64,7 +66,7 @@ export async function startPattern(name: string): Promise<Server> {
   const config = `${ROOT}/bench/configs/${name}.yaml`;
   const p = startProcess([dist(name), "--grpc-port", "0", ...(existsSync(config) ? ["--config", config] : [])]);
   const address = await started(p, /grpc listening on (\S+)/);
-  return { address, pids: [p.pid], stop: () => stopAll([p]) };
+  return { address, pids: [p.pid], main: p, stop: () => stopAll([p]) };
 }
 
 /** The proxy with bench/configs/proxy-<pattern>.yaml (it launches the pattern), once /ready answers 200. */
@@ -83,5 +85,5 @@ export async function startProxy(pattern: string): Promise<Server> {
     await stopAll([p], patternPids());
     throw err;
   }
-  return { address, pids: [p.pid, ...patternPids()], stop: () => stopAll([p], patternPids()) };
+  return { address, pids: [p.pid, ...patternPids()], main: p, stop: () => stopAll([p], patternPids()) };
 }

@@ -64,6 +64,7 @@ describe("bench results", () => {
       targets: checkTargets(rows, lifecycle, 1000),
       lifecycle,
       lifecycleNotRun: [{ name: "kafka", reason: "kafka is not reachable" }],
+      shutdownUnderLoad: [{ name: "memstore", shutdownMs: 40, exitCode: 0, clientOk: 9000, clientErrors: { UNAVAILABLE: 12 } }],
       sizes: [],
       buildVariants: null,
     };
@@ -72,6 +73,7 @@ describe("bench results", () => {
     expect(md).toContain("| redis-direct | not run (redis is not reachable) |");
     expect(md).toContain("| kafka | not run (kafka is not reachable) |");
     expect(md).toContain("| graceful shutdown < 1 s |");
+    expect(md).toContain("| memstore | 40 | 0 | 9,000 | UNAVAILABLE 12 |");
   });
 
   test("the chart is an SVG naming every row that ran", async () => {

@@ -15,6 +15,7 @@ import { measureLifecycles } from "./lifecycle_times";
 import { prismLoad } from "./load";
 import { dist, missingExecutable, startEcho, startPattern, startProxy, type Server } from "./processes";
 import { redisBenchmark } from "./redis_benchmark";
+import { shutdownUnderLoad } from "./shutdown_under_load";
 import { checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult, type SizeRow } from "./results";
 
 const { values: flags } = parseArgs({
@@ -243,11 +244,17 @@ if (!only || only.has("redis-benchmark")) {
 }
 let lifecycle: BenchResults["lifecycle"] = [];
 let lifecycleNotRun: BenchResults["lifecycleNotRun"] = [];
+const underLoad: BenchResults["shutdownUnderLoad"] = [];
 if (!only || only.has("lifecycle")) {
   const { targets, notRun } = await lifecycleTargets();
   log(`start-up and shutdown: ${targets.map((t) => t.name).join(", ")} × ${settings.lifecycleRuns} ...`);
   lifecycle = await measureLifecycles(targets, settings.lifecycleRuns);
   lifecycleNotRun = notRun;
+  for (const [name, start] of [["memstore", () => startPattern("memstore")], ["proxy", () => startProxy("memstore")]] as const) {
+    if (missingExecutable(name, "memstore", "prism-load")) continue;
+    log(`graceful shutdown of ${name} under load ...`);
+    underLoad.push(await shutdownUnderLoad(name, start, settings.concurrency));
+  }
 }
 let buildVariants: BenchResults["buildVariants"] = null;
 if (!flags["no-variants"] && (!only || only.has("variants"))) {
@@ -272,9 +279,10 @@ const results: BenchResults = {
   rows,
   redisBenchmark: redisRaw,
   ratios: computeRatios(rows),
-  targets: checkTargets(rows, lifecycle, settings.moderateRps),
+  targets: checkTargets(rows, lifecycle, settings.moderateRps, underLoad),
   lifecycle,
   lifecycleNotRun,
+  shutdownUnderLoad: underLoad,
   sizes: sizes(),
   buildVariants,
 };
