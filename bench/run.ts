@@ -209,8 +209,11 @@ function sizes(): SizeRow[] {
     .map(({ name, executableBytes, embeddedBytes, bundleBytes, bytecode, minify }) => ({ name, executableBytes, embeddedBytes, bundleBytes, bytecode, minify }));
 }
 
-/** Rewrites the section of bench/README.md between its markers with this run (only for the default output folder). */
-function updateReadme(file: string, markdown: string, outDir: string): void {
+/**
+ * Rewrites the section of a README between its markers with this run (only for the default output folder).
+ * `chart` is the chart's path relative to that README.
+ */
+function updateReadme(file: string, markdown: string, outDir: string, chart: string): void {
   if (outDir !== `${ROOT}/bench/results` || !existsSync(file)) return;
   const text = readFileSync(file, "utf8");
   const begin = "<!-- bench:begin -->";
@@ -218,7 +221,7 @@ function updateReadme(file: string, markdown: string, outDir: string): void {
   const a = text.indexOf(begin);
   const b = text.indexOf(end);
   if (a < 0 || b < a) return;
-  const section = `${begin}\n![latency and throughput, side by side](results/latest.svg)\n\n${markdown}${end}`;
+  const section = `${begin}\n![latency and throughput, side by side](${chart})\n\n${markdown}${end}`;
   writeFileSync(file, text.slice(0, a) + section + text.slice(b + end.length));
 }
 
@@ -292,6 +295,7 @@ const markdown = toMarkdown(results);
 writeFileSync(`${out}/latest.json`, JSON.stringify(results, null, 2) + "\n");
 writeFileSync(`${out}/latest.md`, markdown);
 writeFileSync(`${out}/latest.svg`, await renderChart(rows, `Prism side by side, ${results.machine.cpus}-core machine, ${startedAt.slice(0, 10)}`));
-updateReadme(`${ROOT}/bench/README.md`, markdown, out);
+updateReadme(`${ROOT}/bench/README.md`, markdown, out, "results/latest.svg");
+updateReadme(`${ROOT}/README.md`, markdown, out, "bench/results/latest.svg");
 process.stdout.write(markdown);
 log(`wrote ${out}/latest.json, latest.md, latest.svg in ${results.elapsedS.toFixed(0)} s`);
