@@ -1,5 +1,5 @@
 import { basename, dirname, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { flagBool, flagOneOf, flagPort, readFlags } from "../sdk/config/flags";
 import { ConfigError } from "../sdk/config/yaml";
 import { parseHostPort } from "./address";
 import { defaultProxyConfig, loadProxyConfig, type ProxyConfig } from "./config";
@@ -42,30 +42,9 @@ export function defaultPatternsDir(): string {
   return basename(exe).startsWith("bun") ? resolve("dist") : dirname(exe);
 }
 
-function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: T): T {
-  if (v === undefined || v === "") return dflt;
-  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError("flags", name, undefined, `must be one of ${allowed.join(", ")}, got "${v}"`);
-  return v as T;
-}
-
-function bool(v: string | undefined): boolean {
-  return v !== undefined && ["1", "true", "yes", "on"].includes(v.toLowerCase());
-}
-
 /** Flags first, then PRISM_* environment, then the config file, then defaults. */
 export async function loadProxySettings(argv: string[], env: Record<string, string | undefined>): Promise<ProxySettings> {
-  let values;
-  try {
-    values = parseArgs({ args: argv, options: flagSpec, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    throw new ConfigError("flags", "", undefined, (err as Error).message);
-  }
-  const get = (flag: keyof typeof flagSpec): string | undefined => {
-    const v = values[flag];
-    if (typeof v === "string") return v;
-    if (v === true) return "true";
-    return env["PRISM_" + flag.toUpperCase().replaceAll("-", "_")] || undefined;
-  };
+  const get = readFlags(argv, flagSpec, env);
   const defaults = { patternsDir: defaultPatternsDir() };
   const file = get("config");
   let config = file ? await loadProxyConfig(file, defaults) : defaultProxyConfig(defaults);
@@ -78,19 +57,17 @@ export async function loadProxySettings(argv: string[], env: Record<string, stri
   }
   const adminPort = get("admin-port");
   if (adminPort !== undefined) {
-    const n = Number(adminPort);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError("flags", "--admin-port", undefined, `must be a port 0-65535, got "${adminPort}"`);
-    config = { ...config, adminPort: n };
+    config = { ...config, adminPort: flagPort("--admin-port", adminPort, config.adminPort) };
   }
   const patternsDir = get("patterns-dir");
   if (patternsDir !== undefined) config = { ...config, patternsDir };
 
   return {
     config: { ...config, patternsDir: resolve(config.patternsDir) },
-    debug: bool(get("debug")),
-    enableTracing: bool(get("enable-tracing")),
-    traceExporter: oneOf("--trace-exporter", get("trace-exporter"), ["stdout", "otlp", "none"] as const, "stdout"),
-    logFormat: oneOf("--log-format", get("log-format"), ["json", "text"] as const, "json"),
-    help: values.help === true,
+    debug: flagBool(get("debug")),
+    enableTracing: flagBool(get("enable-tracing")),
+    traceExporter: flagOneOf("--trace-exporter", get("trace-exporter"), ["stdout", "otlp", "none"] as const, "stdout"),
+    logFormat: flagOneOf("--log-format", get("log-format"), ["json", "text"] as const, "json"),
+    help: argv.includes("--help") || argv.includes("-h"),
   };
 }

@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { flagBool, flagOneOf, flagPort, readFlags } from "./flags";
 import { ConfigError, loadYamlFile, type YamlSource } from "./yaml";
 import { parseDuration } from "./schema";
 
@@ -42,42 +42,9 @@ export const USAGE = `Flags (each also settable as PRISM_<NAME>, e.g. PRISM_GRPC
   --trace-exporter KIND      stdout | otlp | none                                 [stdout]
   --log-format FORMAT        json | text                                          [json]`;
 
-function envName(flag: string): string {
-  return "PRISM_" + flag.toUpperCase().replaceAll("-", "_");
-}
-
-function bool(v: string | undefined): boolean | undefined {
-  if (v === undefined) return undefined;
-  return ["1", "true", "yes", "on"].includes(v.toLowerCase());
-}
-
-function port(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined || v === "") return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError("flags", name, undefined, `must be a port number 0-65535, got "${v}"`);
-  return n;
-}
-
-function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: T): T {
-  if (v === undefined) return dflt;
-  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError("flags", name, undefined, `must be one of ${allowed.join(", ")}, got "${v}"`);
-  return v as T;
-}
-
 /** Reads flags, then PRISM_* environment for whatever a flag did not set, then the config file. */
 export async function loadSettings(argv: string[] = process.argv.slice(2), env: Record<string, string | undefined> = process.env): Promise<ProcessSettings & { help: boolean }> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: flagSpec, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    throw new ConfigError("flags", "", undefined, (err as Error).message);
-  }
-  const get = (flag: keyof typeof flagSpec): string | undefined => {
-    const v = parsed[flag];
-    if (typeof v === "string") return v;
-    if (v === true) return "true";
-    return env[envName(flag)];
-  };
+  const get = readFlags(argv, flagSpec, env);
   const configFile = get("config");
   let patternConfig: Record<string, unknown> = {};
   let shutdownTimeoutMs = 30_000;
@@ -102,15 +69,15 @@ export async function loadSettings(argv: string[] = process.argv.slice(2), env: 
     shutdownTimeoutMs = ms;
   }
   return {
-    help: parsed.help === true,
+    help: argv.includes("--help") || argv.includes("-h"),
     configFile,
-    grpcPort: port("--grpc-port", get("grpc-port"), 0),
-    metricsPort: port("--metrics-port", get("metrics-port"), 0),
+    grpcPort: flagPort("--grpc-port", get("grpc-port"), 0),
+    metricsPort: flagPort("--metrics-port", get("metrics-port"), 0),
     proxyAddr: get("proxy-addr") || undefined,
-    debug: bool(get("debug")) ?? false,
-    enableTracing: bool(get("enable-tracing")) ?? false,
-    traceExporter: oneOf("--trace-exporter", get("trace-exporter"), ["stdout", "otlp", "none"] as const, "stdout"),
-    logFormat: oneOf("--log-format", get("log-format"), ["json", "text"] as const, "json"),
+    debug: flagBool(get("debug")),
+    enableTracing: flagBool(get("enable-tracing")),
+    traceExporter: flagOneOf("--trace-exporter", get("trace-exporter"), ["stdout", "otlp", "none"] as const, "stdout"),
+    logFormat: flagOneOf("--log-format", get("log-format"), ["json", "text"] as const, "json"),
     shutdownTimeoutMs,
     patternConfig,
     source,
