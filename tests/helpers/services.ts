@@ -11,14 +11,11 @@
  * NATS INFO/CONNECT/PING with JetStream on, a Kafka Metadata request. A missing
  * service is an Error telling how to start it, never a silent skip.
  *
- * `stopService(name)` / `startService(name)` run scripts/services/down.sh and
- * up.sh for tests that take a backend away mid-run; both return once the
- * service is really gone / really answering again.
+ * Tests that take a backend away mid-run start their own server on a free port
+ * and stop it by pid, so the shared services are never disturbed.
  */
-import { spawn } from "node:child_process";
 import net from "node:net";
 import tls from "node:tls";
-import { fileURLToPath } from "node:url";
 
 export type ServiceName = "redis" | "redis-cluster" | "nats" | "kafka";
 
@@ -39,7 +36,6 @@ const SPECS: Record<ServiceName, ServiceSpec> = {
   kafka: { env: "PRISM_TEST_KAFKA_BROKERS", fallback: "127.0.0.1:9092" },
 };
 
-const SCRIPTS_DIR = fileURLToPath(new URL("../../scripts/services/", import.meta.url));
 
 /** Per-connection bound of the protocol checks. */
 const PROBE_TIMEOUT_MS = 3_000;
@@ -382,81 +378,4 @@ export async function requireService(name: ServiceName): Promise<void> {
       { cause: err },
     );
   }
-}
-
-/** True when `name` answers; never throws. */
-export async function isServiceUp(name: ServiceName): Promise<boolean> {
-  try {
-    await requireService(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// ------------------------------------------------------------------ start / stop
-
-const SCRIPT_TIMEOUT_MS: Record<ServiceName, number> = {
-  redis: 60_000,
-  "redis-cluster": 90_000,
-  nats: 60_000,
-  kafka: 180_000,
-};
-
-/** The scripts only manage the loopback defaults; refuse to "stop" a remote endpoint. */
-function assertManaged(name: ServiceName, action: string): void {
-  const configured = setting(name);
-  if (configured !== SPECS[name].fallback) {
-    throw new Error(
-      `${action}('${name}'): ${SPECS[name].env}=${configured} is not the endpoint scripts/services manages ` +
-        `(${SPECS[name].fallback}); unset it to let tests stop and start ${name}`,
-    );
-  }
-}
-
-function runScript(script: string, args: string[], timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", [SCRIPTS_DIR + script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString("utf8")).slice(-8_000);
-    };
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
-    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else {
-        const why = signal ? `was killed (${signal}) after ${timeoutMs} ms` : `exited with ${code}`;
-        reject(new Error(`scripts/services/${script} ${args.join(" ")} ${why}:\n${output}`));
-      }
-    });
-  });
-}
-
-/**
- * Stops `name` with scripts/services/down.sh (SIGTERM to the recorded pid),
- * and resolves once it no longer answers.
- */
-export async function stopService(name: ServiceName): Promise<void> {
-  assertManaged(name, "stopService");
-  await runScript("down.sh", [name], SCRIPT_TIMEOUT_MS[name]);
-  if (await isServiceUp(name)) {
-    throw new Error(`${name} still answers at ${serviceEndpoint(name)} after down.sh: it was not started by scripts/services/up.sh`);
-  }
-}
-
-/**
- * Starts `name` with scripts/services/up.sh (a no-op when it already runs) and
- * resolves once it answers requests again.
- */
-export async function startService(name: ServiceName): Promise<void> {
-  assertManaged(name, "startService");
-  await runScript("up.sh", [name], SCRIPT_TIMEOUT_MS[name]);
-  await requireService(name);
 }
