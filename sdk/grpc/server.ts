@@ -49,10 +49,6 @@ class ServerCallContext implements CallContext {
   }
 }
 
-function contextOf(call: SurfaceCall, path: string): { ctx: CallContext } {
-  return { ctx: new ServerCallContext(call, path) };
-}
-
 /** Writes a response stream to a grpc-js call, honouring back-pressure and cancellation. */
 async function pump(
   call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
@@ -105,7 +101,7 @@ export function addService<S extends DescService>(
     switch (method.methodKind) {
       case "unary":
         handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-          const { ctx } = contextOf(call, path);
+          const ctx = new ServerCallContext(call, path);
           const sc: ServerCall = { method, ctx, request: call.request };
           let result;
           try {
@@ -122,19 +118,19 @@ export function addService<S extends DescService>(
         break;
       case "server_streaming":
         handlers[method.localName] = (call: grpc.ServerWritableStream<unknown, unknown>) => {
-          const { ctx } = contextOf(call, path);
+          const ctx = new ServerCallContext(call, path);
           runStream(call, handler, { method, ctx, request: call.request }, ctx.signal);
         };
         break;
       case "bidi_streaming":
         handlers[method.localName] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-          const { ctx } = contextOf(call, path);
+          const ctx = new ServerCallContext(call, path);
           runStream(call, handler, { method, ctx, request: requestStream(call) }, ctx.signal);
         };
         break;
       case "client_streaming":
         handlers[method.localName] = (call: grpc.ServerReadableStream<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-          const { ctx } = contextOf(call, path);
+          const ctx = new ServerCallContext(call, path);
           Promise.resolve()
             .then(() => handler({ method, ctx, request: requestStream(call) }))
             .then(

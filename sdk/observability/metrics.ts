@@ -44,7 +44,7 @@ export class Metrics {
     });
   }
 
-  /** Label children per namespace+method, so the hot path does no label hashing. */
+  /** Label children per namespace+method+code, so the hot path builds no label objects. */
   private readonly children = new Map<string, { duration: ReturnType<Metrics["duration"]["labels"]>; byCode: Map<number, ReturnType<Metrics["requests"]["labels"]>> }>();
 
   /** Records one finished RPC. */
