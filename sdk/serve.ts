@@ -112,17 +112,13 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
       ready: () => runtime.serving,
     });
   }
-  const markServing = () => health.setAll(runtime.serving ? Serving.SERVING : Serving.NOT_SERVING);
+  runtime.onStateChange = () => health.setAll(runtime.serving ? Serving.SERVING : Serving.NOT_SERVING);
 
   if (settings.proxyAddr) {
-    const proxyAddr = settings.proxyAddr;
-    // Health follows the lifecycle the proxy drives; poll cheaply rather than thread callbacks through.
-    setInterval(markServing, 200).unref();
-    void runControlPlane(proxyAddr, runtime, logger, shutdown);
+    void runControlPlane(settings.proxyAddr, runtime, logger, shutdown);
   } else {
     await runtime.initialize(settings.patternConfig);
     runtime.start();
-    markServing();
   }
   process.stdout.write(`${def.name} grpc listening on ${runtime.dataEndpoint}\n`);
   logger.info("serving", {

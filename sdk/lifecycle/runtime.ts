@@ -54,7 +54,18 @@ const healthStatusOf: Record<HealthReport["status"], HealthStatus> = {
  * interceptor refuses data calls unless the pattern is serving.
  */
 export class PatternRuntime<D extends Driver = Driver> {
-  state: RuntimeState = "idle";
+  private current: RuntimeState = "idle";
+  /** Called after every state change (health reporting follows the lifecycle). */
+  onStateChange?: (state: RuntimeState) => void;
+
+  get state(): RuntimeState {
+    return this.current;
+  }
+
+  private set state(next: RuntimeState) {
+    this.current = next;
+    this.onStateChange?.(next);
+  }
   readonly slot = new DriverSlot<D>();
   /** Shared with every binding; updated in place on Initialize. */
   readonly limits: Limits = { ...DEFAULT_LIMITS };
