@@ -1,4 +1,5 @@
 import type { Kafka } from "kafkajs";
+import type { Registry } from "prom-client";
 import { CircuitBreaker } from "../sdk/concurrency/circuit_breaker";
 import type {
   Driver,
@@ -10,6 +11,7 @@ import type {
   StreamRecordData,
   SubscribeOptions,
 } from "../sdk/drivers/interfaces";
+import { exportFlowMetrics, TopicDrops, type FlowExport } from "../sdk/drivers/flow_metrics";
 import type { Logger } from "../sdk/observability/logger";
 import { AdminHandle } from "./admin";
 import { createKafka } from "./client";
@@ -42,11 +44,14 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
   /** Live subscriptions by topic and subscriber id. */
   private readonly subscriptions = new Map<string, Set<Subscription>>();
   private lastHealth: { at: number; report: Promise<HealthReport> } | undefined;
+  private readonly flowExport: FlowExport | undefined;
 
+  /** With a registry, flow control (pauses, paused partitions, buffered records) is exported as prism_* metrics. */
   constructor(
     private readonly cfg: KafkaConfig,
     namespace: string,
     private readonly logger: Logger,
+    registry?: Registry,
   ) {
     this.kafka = createKafka(cfg, logger);
     this.admin = new AdminHandle(this.kafka);
@@ -60,6 +65,16 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
       openDurationMs: cfg.circuit_breaker.open_duration,
       onStateChange: (from, to) => logger.info("kafka circuit breaker", { from, to }),
     });
+    const stats = this.stats;
+    this.flowExport =
+      registry &&
+      exportFlowMetrics(registry, "kafka", {
+        // Flow control pauses instead of dropping: exported so the drop series reads 0 for Kafka too.
+        drops: new TopicDrops(),
+        buffered: () => stats.buffered(),
+        pauses: () => stats.pauses,
+        pausedPartitions: () => stats.pausedPartitions(),
+      });
   }
 
   private async write(name: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<Stored & { topic: string }> {
@@ -130,22 +145,15 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
   }
 
   private async checkHealth(): Promise<HealthReport> {
-    let buffered = 0;
-    let paused = 0;
     let subs = 0;
-    for (const set of this.subscriptions.values()) {
-      for (const s of set) {
-        subs++;
-        buffered += s.buffered;
-        paused += s.pausedPartitions;
-      }
-    }
+    for (const set of this.subscriptions.values()) subs += set.size;
     const details: Record<string, string> = {
       brokers: this.cfg.brokers.join(","),
       namespace: this.topics.namespace,
       subscriptions: String(subs),
-      buffered_messages: String(buffered),
-      paused_partitions: String(paused),
+      // Subscribe and Read streams alike (both are consumers with a bounded buffer).
+      buffered_messages: String(this.stats.buffered()),
+      paused_partitions: String(this.stats.pausedPartitions()),
       flow_control_pauses_total: String(this.stats.pauses),
       stale_records_skipped_total: String(this.stats.staleSkipped),
       consumer_restarts_total: String(this.stats.restarts),
@@ -168,6 +176,7 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
 
   /** Ends every subscription and waits (bounded) for their members to commit and leave their groups. */
   async close(): Promise<void> {
+    this.flowExport?.close();
     const leaving: Promise<void>[] = [];
     for (const set of this.subscriptions.values()) {
       for (const s of set) {

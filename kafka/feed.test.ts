@@ -56,6 +56,7 @@ describe("ConsumerFeed flow control", () => {
     expect(stats.pauses).toBe(1);
     await deliver(1, 0);
     expect([...state.paused].sort()).toEqual([0, 1]);
+    expect([stats.buffered(), stats.pausedPartitions()]).toEqual([5, 2]);
     await feed.queue.next();
     feed.taken();
     expect(state.paused.size).toBe(2);
@@ -63,6 +64,17 @@ describe("ConsumerFeed flow control", () => {
     await feed.queue.next();
     feed.taken();
     expect(state.paused.size).toBe(0);
+    expect([stats.buffered(), stats.pausedPartitions()]).toEqual([2, 0]);
+  });
+
+  test("the driver's figures cover a feed from construction until stop", async () => {
+    const { feed, deliver, stats } = await started();
+    await deliver(0, 0);
+    expect(stats.live.has(feed)).toBe(true);
+    expect(stats.buffered()).toBe(1);
+    await feed.stop(100);
+    expect(stats.live.size).toBe(0);
+    expect(stats.buffered()).toBe(0);
   });
 
   test("past twice the buffer eachMessage waits, heartbeating, until there is room", async () => {

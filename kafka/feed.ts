@@ -13,7 +13,10 @@ export interface FeedItem {
   generation: number;
 }
 
-/** Counters every feed of a driver adds to, shown in health details. */
+/**
+ * Counters every feed of a driver adds to, and its live feeds (Subscribe and Read streams), for health
+ * details and the prism_flow_control_* / prism_subscriber_buffered_messages metrics.
+ */
 export class FlowStats {
   /** Times a partition was paused because a subscriber's buffer was full. */
   pauses = 0;
@@ -21,6 +24,22 @@ export class FlowStats {
   staleSkipped = 0;
   /** Consumer restarts after a broker failure. */
   restarts = 0;
+  /** Feeds from construction until stop(). */
+  readonly live = new Set<ConsumerFeed>();
+
+  /** Records buffered now, over every live feed. */
+  buffered(): number {
+    let n = 0;
+    for (const f of this.live) n += f.queue.size;
+    return n;
+  }
+
+  /** Partitions paused by flow control now, over every live feed. */
+  pausedPartitions(): number {
+    let n = 0;
+    for (const f of this.live) n += f.pausedCount;
+    return n;
+  }
 }
 
 export interface FeedOptions {
@@ -82,6 +101,7 @@ export class ConsumerFeed {
         this.queue.fail(toPrismError(e.payload.error, "consume"));
       }
     });
+    opts.stats.live.add(this);
   }
 
   /** Current group generation (bumped on every join). */
@@ -158,6 +178,7 @@ export class ConsumerFeed {
 
   /** Leaves the group (bounded: a dead broker must not hold the caller). */
   async stop(timeoutMs: number): Promise<void> {
+    this.opts.stats.live.delete(this);
     this.queue.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([

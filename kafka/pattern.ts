@@ -10,5 +10,5 @@ export const kafkaPattern: PatternDefinition<KafkaDriver> = {
   version: KAFKA_PATTERN_VERSION,
   dbSystem: "kafka",
   bindings: [pubSubBasic, streamBasic],
-  create: (config, env) => new KafkaDriver(parseKafkaConfig(config, env), namespaceOf(env), env.logger.child({ driver: "kafka" })),
+  create: (config, env) => new KafkaDriver(parseKafkaConfig(config, env), namespaceOf(env), env.logger.child({ driver: "kafka" }), env.registry),
 };

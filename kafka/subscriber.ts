@@ -40,14 +40,6 @@ export class Subscription {
     this.feed = new ConsumerFeed(kafka, cfg, { groupId: opts.groupId, topic: opts.kafkaTopic, fromBeginning: false, signal: opts.signal, stats: opts.stats }, logger);
   }
 
-  get buffered(): number {
-    return this.feed.queue.size;
-  }
-
-  get pausedPartitions(): number {
-    return this.feed.pausedCount;
-  }
-
   /** Starts the group member. A group seen for the first time starts at the current end of every partition. */
   async start(): Promise<void> {
     const seeks = await this.startOffsetsIfNew();

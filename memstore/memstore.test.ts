@@ -37,6 +37,23 @@ describe("MemStore driver", () => {
     await store.close();
   });
 
+  test("exports pub/sub drops and buffered messages on the registry it is given, until closed", async () => {
+    const registry = new Registry();
+    const store = new MemStore({ ...DEFAULT_MEMSTORE_CONFIG, subscriberBuffer: 2 }, registry);
+    const ac = new AbortController();
+    store.subscribe({ topic: "news", subscriberId: "s", options: {}, signal: ac.signal });
+    for (let i = 0; i < 5; i++) store.publish("news", enc(String(i)), {}, "");
+    let text = await registry.metrics();
+    expect(text).toContain('prism_subscriber_dropped_messages_total{driver="memstore",topic="news"} 3');
+    expect(text).toContain('prism_subscriber_buffered_messages{driver="memstore"} 2');
+    expect(store.health().details?.buffered_messages).toBe("2");
+    ac.abort();
+    await store.close();
+    text = await registry.metrics();
+    expect(text).toContain('prism_subscriber_dropped_messages_total{driver="memstore",topic="news"} 3');
+    expect(text).not.toContain("prism_subscriber_buffered_messages{");
+  });
+
   test("works through the SDK's instrumentDriver facade, streaming methods included", async () => {
     const metrics = new DriverMetrics(new Registry());
     const methods = memstorePattern.bindings.flatMap((b) => b.driverMethods);

@@ -1,3 +1,5 @@
+import type { Registry } from "prom-client";
+import { exportFlowMetrics, type FlowExport } from "../sdk/drivers/flow_metrics";
 import type {
   BatchSetEntry,
   Driver,
@@ -51,8 +53,13 @@ export class MemStore
   readonly pubsub: PubSubHub;
   readonly streams: StreamLog;
   private readonly sweeper: ReturnType<typeof setInterval>;
+  private readonly flowExport: FlowExport | undefined;
 
-  constructor(readonly config: MemStoreConfig = DEFAULT_MEMSTORE_CONFIG) {
+  /** With a registry, pub/sub drops and buffered messages are exported as prism_subscriber_* metrics. */
+  constructor(
+    readonly config: MemStoreConfig = DEFAULT_MEMSTORE_CONFIG,
+    registry?: Registry,
+  ) {
     this.kv = new KvStore(config.maxKeys);
     this.lists = new ListStore(config.maxLists);
     this.pubsub = new PubSubHub(config.subscriberBuffer);
@@ -60,6 +67,8 @@ export class MemStore
     this.sweeper = setInterval(() => this.kv.sweep(Date.now(), config.sweepLimit), config.sweepIntervalMs);
     // The store must never keep a process alive on its own.
     this.sweeper.unref();
+    const pubsub = this.pubsub;
+    this.flowExport = registry && exportFlowMetrics(registry, "memstore", { drops: pubsub.drops, buffered: () => pubsub.buffered() });
   }
 
   set(key: string, value: Uint8Array, ttlSeconds: number): void {
@@ -159,7 +168,8 @@ export class MemStore
       topics: String(ps.topics),
       subscribers: String(ps.subscribers),
       published_messages_total: String(ps.published),
-      // Stands in for the counter prism_pubsub_dropped_messages_total{topic}: drivers get no metrics registry.
+      buffered_messages: String(this.pubsub.buffered()),
+      // Also exported as prism_subscriber_dropped_messages_total{driver="memstore",topic}.
       dropped_messages_total: String(ps.dropped),
       streams: String(st.streams),
       stream_records: String(st.records),
@@ -176,6 +186,7 @@ export class MemStore
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    this.flowExport?.close();
     this.pubsub.close();
     this.streams.close();
     this.kv.clear();

@@ -14,5 +14,5 @@ export const memstorePattern: PatternDefinition<MemStore> = {
   name: "memstore",
   version: "0.1.0",
   bindings: [keyValueBasic, keyValueTTL, keyValueScan, keyValueBatch, listBasic, pubSubBasic, streamBasic],
-  create: (config, env) => new MemStore(parseConfig(config, env)),
+  create: (config, env) => new MemStore(parseConfig(config, env), env.registry),
 };

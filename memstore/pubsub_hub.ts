@@ -1,7 +1,6 @@
 import type { PubSubDriver, PubSubMessage, SubscribeOptions } from "../sdk/drivers/interfaces";
 import { AsyncQueue } from "../sdk/concurrency/async_queue";
-
-const MAX_TOPICS_COUNTED = 1000;
+import { TopicDrops } from "../sdk/drivers/flow_metrics";
 
 interface Member {
   queue: AsyncQueue<PubSubMessage>;
@@ -23,12 +22,12 @@ interface Group {
  */
 export class PubSubHub implements PubSubDriver {
   private readonly topics = new Map<string, Map<string, Group>>();
-  private readonly droppedByTopic = new Map<string, number>();
+  /** Messages dropped from full buffers, per topic for a bounded number of topics. */
+  readonly drops = new TopicDrops();
   private readonly idPrefix = Date.now().toString(36);
   private seq = 0;
   private memberCount = 0;
   private publishedTotal = 0;
-  private droppedTotal = 0;
 
   constructor(readonly bufferSize: number) {}
 
@@ -91,9 +90,16 @@ export class PubSubHub implements PubSubDriver {
       topics: this.topics.size,
       subscribers: this.memberCount,
       published: this.publishedTotal,
-      dropped: this.droppedTotal,
-      droppedByTopic: this.droppedByTopic as ReadonlyMap<string, number>,
+      dropped: this.drops.total,
+      droppedByTopic: this.drops.byTopic,
     };
+  }
+
+  /** Messages waiting in subscriber buffers now (walks every subscriber: for scrapes and health, not per message). */
+  buffered(): number {
+    let n = 0;
+    for (const groups of this.topics.values()) for (const g of groups.values()) for (const m of g.members) n += m.queue.size;
+    return n;
   }
 
   /** Ends every subscription. */
@@ -121,12 +127,7 @@ export class PubSubHub implements PubSubDriver {
     g.next = after;
     const before = chosen.queue.dropped;
     chosen.queue.offer(msg);
-    if (chosen.queue.dropped !== before) {
-      this.droppedTotal++;
-      const seen = this.droppedByTopic.get(topic);
-      // Per-topic counts for a bounded number of topics; the total counts them all.
-      if (seen !== undefined || this.droppedByTopic.size < MAX_TOPICS_COUNTED) this.droppedByTopic.set(topic, (seen ?? 0) + 1);
-    }
+    if (chosen.queue.dropped !== before) this.drops.add(topic);
   }
 
   private leave(topic: string, subscriberId: string, member: Member): void {

@@ -1,3 +1,5 @@
+import type { Registry } from "prom-client";
+import { exportFlowMetrics, type FlowExport } from "../sdk/drivers/flow_metrics";
 import type { Driver, HealthReport, PubSubDriver, PubSubMessage, StreamDriver, StreamReadOptions, StreamRecordData, SubscribeOptions } from "../sdk/drivers/interfaces";
 import type { Logger } from "../sdk/observability/logger";
 import type { NatsConfig } from "./config";
@@ -16,15 +18,19 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
   private readonly conn: NatsConnector;
   private readonly pubsub: NatsPubSub;
   private readonly streams: NatsStreams;
+  private readonly flowExport: FlowExport | undefined;
 
+  /** With a registry, subscriber drops and buffered messages are exported as prism_subscriber_* metrics. */
   constructor(
     private readonly cfg: NatsConfig,
     private readonly subjects: Subjects,
     logger: Logger,
+    registry?: Registry,
   ) {
     this.conn = new NatsConnector(cfg, logger);
-    this.pubsub = new NatsPubSub(this.conn, subjects, cfg, logger);
+    const pubsub = (this.pubsub = new NatsPubSub(this.conn, subjects, cfg, logger));
     this.streams = new NatsStreams(this.conn, subjects, cfg);
+    this.flowExport = registry && exportFlowMetrics(registry, "nats", { drops: pubsub.drops, buffered: () => pubsub.stats().buffered });
   }
 
   /** Resolves once the first connection is up (tests and embedders; serving does not wait for it). */
@@ -78,6 +84,7 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
   }
 
   async close(): Promise<void> {
+    this.flowExport?.close();
     this.pubsub.endAll();
     await this.conn.close(this.cfg.request_timeout);
   }

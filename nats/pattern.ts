@@ -13,7 +13,7 @@ export const natsPattern: PatternDefinition<NatsDriver> = {
   bindings: [pubSubBasic, streamBasic],
   async create(config, env) {
     const cfg = parseNatsConfig(config, env);
-    const driver = new NatsDriver(cfg, Subjects.fromEnv(env), env.logger.child({ driver: "nats" }));
+    const driver = new NatsDriver(cfg, Subjects.fromEnv(env), env.logger.child({ driver: "nats" }), env.registry);
     // Give the first connection a moment so a pattern started next to its server serves at once; a server
     // that is down does not stop the pattern from starting (it serves UNAVAILABLE and keeps reconnecting).
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,5 +1,6 @@
 import { nuid, type Msg, type NatsConnection } from "nats";
 import { AsyncQueue } from "../sdk/concurrency/async_queue";
+import { TopicDrops } from "../sdk/drivers/flow_metrics";
 import type { PubSubMessage, SubscribeOptions } from "../sdk/drivers/interfaces";
 import { invalidArgument, unavailable } from "../sdk/grpc/errors";
 import type { Logger } from "../sdk/observability/logger";
@@ -21,11 +22,13 @@ interface Live {
  * Core NATS has no back-pressure: the server pushes and a client that does not keep up is cut off as a
  * slow consumer. So each subscription has a bounded buffer between the NATS callback and the gRPC stream;
  * when a gRPC client reads slower than messages arrive the buffer fills and the OLDEST buffered messages are
- * dropped (newest kept), counted in `dropped` (health detail `dropped_messages_total`) and logged at warn.
+ * dropped (newest kept), counted per topic in `drops` (health detail `dropped_messages_total`, metric
+ * prism_subscriber_dropped_messages_total) and logged at warn.
  */
 export class NatsPubSub {
   private readonly live = new Map<string, Set<Live>>();
-  private droppedClosed = 0;
+  /** Messages dropped from full subscription buffers since start, per topic for a bounded number of topics. */
+  readonly drops = new TopicDrops();
   /** The flush in flight, and the one publishes made since it started will wait for. */
   private flushInFlight = false;
   private nextFlush: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
@@ -101,7 +104,9 @@ export class NatsPubSub {
         }
         const before = queue.dropped;
         queue.offer(msg);
-        if (queue.dropped !== before && Date.now() - warnedAt > 10_000) {
+        if (queue.dropped === before) return;
+        this.drops.add(opts.topic, queue.dropped - before);
+        if (Date.now() - warnedAt > 10_000) {
           warnedAt = Date.now();
           this.logger.warn("slow subscriber: dropping oldest buffered messages", { topic: opts.topic, subscriber_id: opts.subscriberId, dropped: queue.dropped, buffer: this.cfg.subscriber_buffer });
         }
@@ -116,7 +121,6 @@ export class NatsPubSub {
       for await (const m of queue) yield this.toMessage(opts.topic, m);
     } finally {
       sub.unsubscribe();
-      this.droppedClosed += queue.dropped;
       set.delete(entry);
       if (set.size === 0 && this.live.get(key) === set) this.live.delete(key);
     }
@@ -143,19 +147,17 @@ export class NatsPubSub {
     return true;
   }
 
-  /** Flow figures for health details. */
+  /** Flow figures for health details and metrics (walks every live subscription). */
   stats(): { subscriptions: number; buffered: number; dropped: number } {
     let subscriptions = 0;
     let buffered = 0;
-    let dropped = this.droppedClosed;
     for (const set of this.live.values()) {
       for (const s of set) {
         subscriptions++;
         buffered += s.queue.size;
-        dropped += s.queue.dropped;
       }
     }
-    return { subscriptions, buffered, dropped };
+    return { subscriptions, buffered, dropped: this.drops.total };
   }
 
   endAll(): void {

@@ -1,3 +1,5 @@
+import type { Registry } from "prom-client";
+import { exportFlowMetrics, type FlowExport } from "../sdk/drivers/flow_metrics";
 import type {
   BatchSetEntry,
   Driver,
@@ -46,10 +48,13 @@ export class RedisDriver
   private readonly scanner: RedisScan;
   private readonly list: RedisList;
   private readonly pubsub: RedisPubSub;
+  private readonly flowExport: FlowExport | undefined;
 
+  /** With a registry, pub/sub drops and buffered messages are exported as prism_subscriber_* metrics. */
   constructor(
     readonly config: RedisConfig,
     private readonly logger: Logger,
+    registry?: Registry,
   ) {
     this.conn = new RedisConnection(config, logger);
     const first = config.nodes[0]!;
@@ -68,7 +73,8 @@ export class RedisDriver
     this.kv = new RedisKeyValue(ctx);
     this.scanner = new RedisScan(ctx, config.scanCount);
     this.list = new RedisList(ctx);
-    this.pubsub = new RedisPubSub(ctx, config.subscriberBuffer, logger);
+    const pubsub = (this.pubsub = new RedisPubSub(ctx, config.subscriberBuffer, logger));
+    this.flowExport = registry && exportFlowMetrics(registry, "redis", { drops: pubsub.drops, buffered: () => pubsub.buffered() });
   }
 
   set(key: string, value: Uint8Array, ttlSeconds: number) {
@@ -154,6 +160,7 @@ export class RedisDriver
       circuit: breaker,
       key_prefix: this.config.keyPrefix,
       pubsub_dropped: String(this.pubsub.dropped),
+      pubsub_buffered: String(this.pubsub.buffered()),
     };
     if (!this.conn.ready) {
       return { status: "unhealthy", message: `redis ${this.conn.target} unreachable: ${this.conn.lastError || this.conn.status}`, details };
@@ -169,6 +176,7 @@ export class RedisDriver
   }
 
   async close(): Promise<void> {
+    this.flowExport?.close();
     this.pubsub.closeAll();
     await this.conn.close();
   }

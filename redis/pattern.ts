@@ -19,7 +19,7 @@ export const redisPattern: PatternDefinition<RedisDriver> = {
   bindings: [keyValueBasic, keyValueTTL, keyValueScan, keyValueBatch, listBasic, pubSubBasic],
   async create(config, env) {
     const parsed = parseRedisConfig(config, env);
-    const driver = new RedisDriver(parsed, env.logger);
+    const driver = new RedisDriver(parsed, env.logger, env.registry);
     if (!(await driver.connected(parsed.connectTimeoutMs))) {
       env.logger.warn("redis not reachable yet; serving UNAVAILABLE until it is", {
         target: driver.conn.target,

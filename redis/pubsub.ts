@@ -2,6 +2,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import { MessageSchema } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { AsyncQueue } from "../sdk/concurrency/async_queue";
+import { TopicDrops } from "../sdk/drivers/flow_metrics";
 import type { PubSubDriver, PubSubMessage, SubscribeOptions } from "../sdk/drivers/interfaces";
 import type { Logger } from "../sdk/observability/logger";
 import type { RedisContext } from "./context";
@@ -32,8 +33,8 @@ export class RedisPubSub implements PubSubDriver {
   private readonly idPrefix = randomBytes(6).toString("base64url");
   private sequence = 0;
   private listening = false;
-  /** Messages dropped from full stream buffers since start. */
-  dropped = 0;
+  /** Messages dropped from full stream buffers since start, per topic for a bounded number of topics. */
+  readonly drops = new TopicDrops();
 
   constructor(
     private readonly ctx: RedisContext,
@@ -74,6 +75,18 @@ export class RedisPubSub implements PubSubDriver {
     for (const q of group.members) q.close();
     if (t.groups.size === 0) this.forget(channel);
     return true;
+  }
+
+  /** Messages dropped from full stream buffers since start. */
+  get dropped(): number {
+    return this.drops.total;
+  }
+
+  /** Messages waiting in stream buffers now (walks every stream: for scrapes and health, not per message). */
+  buffered(): number {
+    let n = 0;
+    for (const t of this.topics.values()) for (const g of t.groups.values()) for (const q of g.members) n += q.size;
+    return n;
   }
 
   /** Ends every stream (on close). */
@@ -156,6 +169,6 @@ export class RedisPubSub implements PubSubDriver {
     const q = group.members[pick]!;
     const before = q.dropped;
     q.offer(msg);
-    if (q.dropped !== before) this.dropped++;
+    if (q.dropped !== before) this.drops.add(msg.topic);
   }
 }

@@ -9,6 +9,7 @@ import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/st
 import { Code } from "../../sdk/grpc/errors";
 import { Subscriber, uniqueTopic, waitLive } from "../acceptance/pubsub.suite";
 import { codeOf, connect, eventually, text, utf8, type Target } from "../acceptance/target";
+import { sample, scrape } from "../helpers/metrics";
 import { kafkaBrokers, requireService } from "../helpers/services";
 import { freePort } from "../nats/server";
 import { rssOf } from "./proc_stats";
@@ -54,10 +55,15 @@ describe("kafka pattern on the shared broker", () => {
   const nsA = uniqueNamespace("a");
   const nsB = uniqueNamespace("b");
   let a: Target & { pid: number };
+  let aMetrics: number;
   let b: Target;
   beforeAll(async () => {
     await requireService("kafka");
-    a = await kafkaPattern({ ...testConfig(kafkaBrokers(), nsA), consumer: { session_timeout: "6s", heartbeat_interval: "200ms", max_wait: "100ms", buffer: 32 } });
+    aMetrics = await freePort();
+    a = await kafkaPattern({ ...testConfig(kafkaBrokers(), nsA), consumer: { session_timeout: "6s", heartbeat_interval: "200ms", max_wait: "100ms", buffer: 32 } }, undefined, [
+      "--metrics-port",
+      String(aMetrics),
+    ]);
     b = await kafkaPattern(testConfig(kafkaBrokers(), nsB));
   });
   afterAll(async () => {
@@ -124,6 +130,8 @@ describe("kafka pattern on the shared broker", () => {
         await Bun.sleep(100);
       }
       await first;
+      const pausesBefore = sample(await scrape(aMetrics), "prism_flow_control_pauses_total", { driver: "kafka" }) ?? -1;
+      expect(pausesBefore).toBeGreaterThanOrEqual(0);
       const rssBefore = await rssOf(a.pid);
       const n = 3_000;
       const payload = new Uint8Array(8192);
@@ -138,6 +146,14 @@ describe("kafka pattern on the shared broker", () => {
       let d: Record<string, string> = {};
       await eventually(async () => Number((d = (await c.life.healthCheck({})).details).paused_partitions) > 0, "partitions are paused", 20_000);
       clearInterval(watch);
+      // The same flow control in /metrics: partitions paused now, pauses counted, nothing dropped.
+      let metrics = "";
+      await eventually(async () => (sample((metrics = await scrape(aMetrics)), "prism_flow_control_paused_partitions", { driver: "kafka" }) ?? 0) > 0, "/metrics shows paused partitions", 20_000);
+      expect(sample(metrics, "prism_flow_control_pauses_total", { driver: "kafka" })).toBeGreaterThan(pausesBefore);
+      const bufferedNow = sample(metrics, "prism_subscriber_buffered_messages", { driver: "kafka" }) ?? -1;
+      expect(bufferedNow).toBeGreaterThan(0);
+      expect(bufferedNow).toBeLessThanOrEqual(64);
+      expect(sample(metrics, "prism_subscriber_dropped_messages_total", { driver: "kafka", topic: "" })).toBe(0);
       const rssAfter = await rssOf(a.pid);
       console.log(
         `kafka slow subscriber: published ${n} x 8 KiB (${((n * 8192) / 2 ** 20).toFixed(0)} MiB) to a stalled stream; buffer 32, most buffered ${maxBuffered}, paused partitions ${d.paused_partitions}, pauses ${d.flow_control_pauses_total}, pattern RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB`,
@@ -152,6 +168,7 @@ describe("kafka pattern on the shared broker", () => {
         if (!s.startsWith("probe")) seen.add(Number(s.slice(0, s.indexOf(":"))));
       }
       expect(seen.size).toBe(n);
+      await eventually(async () => sample(await scrape(aMetrics), "prism_flow_control_paused_partitions", { driver: "kafka" }) === 0, "/metrics shows no paused partition once read", 20_000);
     } finally {
       abort.abort();
       await it.return?.();

@@ -43,12 +43,12 @@ export async function deleteNamespaceTopics(brokers: string[], namespace: string
   }
 }
 
-/** Starts dist/kafka with a config file; closing stops it by pid and checks it exited cleanly. */
-export async function kafkaPattern(config: Record<string, unknown>, onClose?: () => Promise<void>): Promise<Target & { pid: number; output(): string }> {
+/** Starts dist/kafka with a config file (and extra flags); closing stops it by pid and checks it exited cleanly. */
+export async function kafkaPattern(config: Record<string, unknown>, onClose?: () => Promise<void>, args: string[] = []): Promise<Target & { pid: number; output(): string }> {
   const dir = mkdtempSync(join(tmpdir(), "prism-kafka-cfg-"));
   const file = join(dir, "kafka.yaml");
   writeFileSync(file, JSON.stringify(config));
-  const p = await startPattern("kafka", ["--config", file]);
+  const p = await startPattern("kafka", ["--config", file, ...args]);
   return {
     address: p.address,
     pid: p.pid,

@@ -6,6 +6,8 @@ import { createClient } from "../../sdk/grpc/client";
 import { Code } from "../../sdk/grpc/errors";
 import { startPattern, type StartedPattern } from "../helpers/process";
 import { codeOf, eventually, text, utf8 } from "../acceptance/target";
+import { sample, scrape } from "../helpers/metrics";
+import { freePort, tempConfig } from "./helpers";
 
 describe("memstore pub/sub and streams over gRPC", () => {
   let p: StartedPattern;
@@ -77,4 +79,66 @@ describe("memstore pub/sub and streams over gRPC", () => {
     expect(await codeOf(() => st.client.read({ stream: "log", partition: 1 }))).toBe(Code.INVALID_ARGUMENT);
     expect(await codeOf(() => st.client.append({ stream: "", payload: utf8("x") }))).toBe(Code.INVALID_ARGUMENT);
   });
+});
+
+describe("memstore slow subscriber", () => {
+  let p: StartedPattern;
+  let metricsPort: number;
+  let config: ReturnType<typeof tempConfig>;
+  beforeAll(async () => {
+    config = tempConfig("subscriber_buffer: 16\n");
+    metricsPort = await freePort();
+    p = await startPattern("memstore", ["--config", config.path, "--metrics-port", String(metricsPort)]);
+  });
+  afterAll(async () => {
+    config?.remove();
+    expect(await p?.stop()).toBe(0);
+  });
+
+  test("loses its oldest messages to a bounded buffer, counted in prism_subscriber_dropped_messages_total{topic}", async () => {
+    const ps = createClient(PubSubBasicInterface, p.address);
+    const topic = "slow-memstore";
+    const abort = new AbortController();
+    const it = ps.client.subscribe({ topic, subscriberId: "slow" }, { signal: abort.signal, timeoutMs: 0 })[Symbol.asyncIterator]();
+    const dropped = async () => sample(await scrape(metricsPort), "prism_subscriber_dropped_messages_total", { driver: "memstore", topic }) ?? 0;
+    let lost = 0;
+    try {
+      const first = it.next();
+      let live = false;
+      void first.then(() => (live = true));
+      for (let i = 0; !live && i < 100; i++) {
+        await ps.client.publish({ topic, payload: utf8("probe") });
+        await Bun.sleep(20);
+      }
+      await first;
+      expect(await dropped()).toBe(0);
+      // The client reads nothing now: HTTP/2 windows fill, then the 16-message buffer, then drops begin.
+      const n = 2_000;
+      const payload = new Uint8Array(4096);
+      for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: 50 }, () => ps.client.publish({ topic, payload })));
+      await ps.client.publish({ topic, payload: utf8("newest") });
+      const metrics = await scrape(metricsPort);
+      lost = sample(metrics, "prism_subscriber_dropped_messages_total", { driver: "memstore", topic }) ?? 0;
+      expect(lost).toBeGreaterThan(n / 2);
+      expect(sample(metrics, "prism_subscriber_dropped_messages_total", { driver: "memstore", topic: "" })).toBe(0);
+      const buffered = sample(metrics, "prism_subscriber_buffered_messages", { driver: "memstore" });
+      expect(buffered).toBeGreaterThan(0);
+      expect(buffered).toBeLessThanOrEqual(16);
+      let got = 0;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) throw new Error("stream ended");
+        got++;
+        if (text(r.value.payload) === "newest") break;
+      }
+      expect(got).toBeLessThan(n - lost + 10);
+      await eventually(async () => sample(await scrape(metricsPort), "prism_subscriber_buffered_messages", { driver: "memstore" }) === 0, "the buffer is read empty");
+    } finally {
+      abort.abort();
+      await it.return?.();
+      ps.close();
+    }
+    // A counter: the drops stay counted after the subscriber left.
+    expect(await dropped()).toBeGreaterThanOrEqual(lost);
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 /**
  * dist/nats against a real nats-server of its own: starting before the server exists, namespace isolation,
- * and the slow-subscriber policy (bounded buffer, oldest dropped, counted in health).
+ * and the slow-subscriber policy (bounded buffer, oldest dropped, counted in health and in /metrics).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { LifecycleInterface, HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
@@ -9,6 +9,7 @@ import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/st
 import { codeOf, connect, eventually, text, utf8, type Target } from "../acceptance/target";
 import { Subscriber, uniqueTopic, waitLive } from "../acceptance/pubsub.suite";
 import { Code } from "../../sdk/grpc/errors";
+import { sample, scrape } from "../helpers/metrics";
 import { rssOf } from "../kafka/proc_stats";
 import { freePort, startNatsServer, type DedicatedNats } from "./server";
 import { natsPattern, testConfig } from "./target";
@@ -48,11 +49,13 @@ describe("nats pattern started before its server", () => {
 describe("nats pattern on a shared server", () => {
   let server: DedicatedNats;
   let a: Target;
-  let b: Target;
+  let b: Target & { pid: number };
+  let bMetrics: number;
   beforeAll(async () => {
     server = await startNatsServer();
     a = await natsPattern(testConfig(server.url, "team-a"));
-    b = await natsPattern({ ...testConfig(server.url, "team-b"), subscriber_buffer: 100 });
+    bMetrics = await freePort();
+    b = await natsPattern({ ...testConfig(server.url, "team-b"), subscriber_buffer: 100 }, undefined, ["--metrics-port", String(bMetrics)]);
   });
   afterAll(async () => {
     await a?.close();
@@ -85,7 +88,7 @@ describe("nats pattern on a shared server", () => {
     }
   }, 30_000);
 
-  test("a subscriber that stops reading costs a bounded buffer: the oldest messages are dropped and counted, the newest delivered", async () => {
+  test("a subscriber that stops reading costs a bounded buffer: the oldest messages are dropped and counted (health, /metrics), the newest delivered", async () => {
     const c = connect(b, SERVICES);
     const topic = uniqueTopic("slow");
     const abort = new AbortController();
@@ -100,17 +103,26 @@ describe("nats pattern on a shared server", () => {
         await Bun.sleep(50);
       }
       await first;
-      const rssBefore = await rssOf((b as unknown as { pid: number }).pid);
+      const dropMetric = { driver: "nats", topic };
+      expect(sample(await scrape(bMetrics), "prism_subscriber_dropped_messages_total", dropMetric)).toBeUndefined();
+      const rssBefore = await rssOf(b.pid);
       const n = 5_000;
       const payload = new Uint8Array(4096);
       for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: 50 }, () => c.ps.publish({ topic, payload })));
       await c.ps.publish({ topic, payload: utf8("newest") });
       const h = (await c.life.healthCheck({})).details;
-      const rssAfter = await rssOf((b as unknown as { pid: number }).pid);
+      const rssAfter = await rssOf(b.pid);
       const dropped = Number(h.dropped_messages_total);
+      const metrics = await scrape(bMetrics);
       console.log(`nats slow subscriber: published ${n} x 4 KiB (${(n * 4096) / 2 ** 20} MiB) to a stalled stream; buffered ${h.buffered_messages}/${h.subscriber_buffer}, dropped ${dropped}, pattern RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB`);
       expect(Number(h.buffered_messages)).toBeLessThanOrEqual(100);
       expect(dropped).toBeGreaterThan(n / 2);
+      // Scraped after the health check: the counter has at least what health said, all of it on this topic.
+      expect(sample(metrics, "prism_subscriber_dropped_messages_total", dropMetric)).toBeGreaterThanOrEqual(dropped);
+      expect(sample(metrics, "prism_subscriber_dropped_messages_total", { driver: "nats", topic: "" })).toBe(0);
+      const buffered = sample(metrics, "prism_subscriber_buffered_messages", { driver: "nats" });
+      expect(buffered).toBeGreaterThan(0);
+      expect(buffered).toBeLessThanOrEqual(100);
       // Reading again: the newest message is among what is left.
       let got = 0;
       for (;;) {

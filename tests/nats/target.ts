@@ -16,12 +16,12 @@ export function testConfig(url: string, namespace = "acceptance"): Record<string
   return { namespace, url, ping_interval: "1s", reconnect_wait: "50ms", reconnect_max_wait: "500ms" };
 }
 
-/** Starts dist/nats with a config file; closing stops it by pid and checks it exited cleanly. */
-export async function natsPattern(config: Record<string, unknown>, onClose?: () => Promise<void>): Promise<Target & { pid: number; output(): string }> {
+/** Starts dist/nats with a config file (and extra flags); closing stops it by pid and checks it exited cleanly. */
+export async function natsPattern(config: Record<string, unknown>, onClose?: () => Promise<void>, args: string[] = []): Promise<Target & { pid: number; output(): string }> {
   const dir = mkdtempSync(join(tmpdir(), "prism-nats-cfg-"));
   const file = join(dir, "nats.yaml");
   writeFileSync(file, JSON.stringify(config));
-  const p = await startPattern("nats", ["--config", file]);
+  const p = await startPattern("nats", ["--config", file, ...args]);
   return {
     address: p.address,
     pid: p.pid,

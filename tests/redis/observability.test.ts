@@ -50,6 +50,43 @@ describe("driver observability for Redis", () => {
     expect(sample(metrics, "driver_error_total", { driver: "redis", operation: "get", error_type: "FAILED_PRECONDITION" })).toBe(1);
   });
 
+  test("a subscriber that stops reading: its drops and buffer show in /metrics under driver=redis", async () => {
+    const slow = await startRedisPattern({ address, namespace: ns, subscriber_buffer: 8 });
+    const abort = new AbortController();
+    const topic = "slow-redis";
+    const it = slow.clients.pubsub.subscribe({ topic, subscriberId: "slow" }, { signal: abort.signal, timeoutMs: 0 })[Symbol.asyncIterator]();
+    const scrape = async () => (await fetch(`http://127.0.0.1:${slow.metricsPort}/metrics`)).text();
+    try {
+      const first = it.next();
+      let live = false;
+      void first.then(() => (live = true));
+      for (let i = 0; !live && i < 100; i++) {
+        await slow.clients.pubsub.publish({ topic, payload: text("probe") });
+        await Bun.sleep(20);
+      }
+      await first;
+      const n = 1_000;
+      const payload = new Uint8Array(4096);
+      for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: 50 }, () => slow.clients.pubsub.publish({ topic, payload })));
+      // Redis delivers after PUBLISH answers: wait until the drops are counted.
+      let metrics = "";
+      const dropped = () => sample(metrics, "prism_subscriber_dropped_messages_total", { driver: "redis", topic }) ?? 0;
+      const deadline = Date.now() + 10_000;
+      while (dropped() < n / 2 && Date.now() < deadline) {
+        await Bun.sleep(50);
+        metrics = await scrape();
+      }
+      expect(dropped()).toBeGreaterThan(n / 2);
+      const buffered = sample(metrics, "prism_subscriber_buffered_messages", { driver: "redis" }) ?? -1;
+      expect(buffered).toBeGreaterThan(0);
+      expect(buffered).toBeLessThanOrEqual(8);
+    } finally {
+      abort.abort();
+      await it.return?.();
+      await slow.stop();
+    }
+  }, 30_000);
+
   test("with tracing on, every backend call is a client span with database attributes", async () => {
     const traced = await startRedisPattern({ address, namespace: ns }, ["--enable-tracing", "--trace-exporter", "stdout"]);
     try {
