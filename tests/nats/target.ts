@@ -1,12 +1,15 @@
 /**
  * dist/nats as an acceptance target, on a dedicated nats-server (cheap to start, configured with an 8 MB
- * max_payload, and free to stop and restart), directly or through the proxy.
+ * max_payload, and free to stop and restart), directly or through the proxy; or on the shared server of
+ * scripts/services (also 8 MB max_payload), in a namespace of its own.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Target } from "../acceptance/target";
 import { startPattern } from "../helpers/process";
+import { natsUrl, requireService } from "../helpers/services";
 import { proxyTarget } from "../kafka/proxy_target";
 import type { OutageTarget } from "../kafka/target";
 import { startNatsServer } from "./server";
@@ -39,6 +42,12 @@ export async function natsPattern(config: Record<string, unknown>, onClose?: () 
 export async function natsTarget(): Promise<Target> {
   const server = await startNatsServer();
   return natsPattern(testConfig(server.url), () => server.close());
+}
+
+/** dist/nats on the shared server (scripts/services), in a fresh namespace so runs never see each other. */
+export async function natsSharedTarget(): Promise<Target> {
+  await requireService("nats");
+  return natsPattern(testConfig(natsUrl(), `acc-shared-${randomBytes(4).toString("hex")}`));
 }
 
 /** dist/nats on a dedicated server, reached through dist/proxy. */
