@@ -1,5 +1,5 @@
 import { startPattern } from "../helpers/process";
-import { proxyTarget } from "../kafka/proxy_target";
+import { proxyTarget } from "../helpers/proxy_target";
 import { runPubSubSuite } from "./pubsub.suite";
 
 runPubSubSuite("memstore", async () => {

@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { ROOT, startPattern, startProcess } from "../helpers/process";
 import { kafkaBrokers, natsUrl, requireService } from "../helpers/services";
-import { proxyTarget } from "./proxy_target";
+import { proxyTarget } from "../helpers/proxy_target";
 import { deleteNamespaceTopics, kafkaPattern, testConfig as kafkaConfig, uniqueNamespace } from "./target";
 import { natsPattern, testConfig as natsConfig } from "../nats/target";
 import type { Target } from "../acceptance/target";

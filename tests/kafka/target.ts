@@ -11,7 +11,7 @@ import type { Target } from "../acceptance/target";
 import { startPattern } from "../helpers/process";
 import { kafkaBrokers, requireService } from "../helpers/services";
 import { startKafkaBroker } from "./broker";
-import { proxyTarget } from "./proxy_target";
+import { proxyTarget } from "../helpers/proxy_target";
 
 /** Pattern settings for tests: quick group joins and prompt failure detection. */
 export function testConfig(brokers: string[], namespace: string): Record<string, unknown> {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Target } from "../acceptance/target";
 import { startPattern } from "../helpers/process";
 import { natsUrl, requireService } from "../helpers/services";
-import { proxyTarget } from "../kafka/proxy_target";
+import { proxyTarget } from "../helpers/proxy_target";
 import type { OutageTarget } from "../kafka/target";
 import { startNatsServer } from "./server";
 

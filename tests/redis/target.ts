@@ -3,7 +3,7 @@ import type { Target } from "../acceptance/target";
 import { redisClusterSeeds } from "../helpers/services";
 import type { OutageTarget } from "../acceptance/pubsub.suite";
 import { requireService } from "../helpers/services";
-import { proxyTarget } from "../kafka/proxy_target";
+import { proxyTarget } from "../helpers/proxy_target";
 import { deletePrefix, sharedRedisAddress, startOwnRedis, startRedisPattern, uniqueNamespace } from "./harness";
 
 /**

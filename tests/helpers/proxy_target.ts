@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, startProcess } from "../helpers/process";
+import { ROOT, startProcess } from "./process";
 import type { Target } from "../acceptance/target";
 
 /** Starts the proxy with one namespace served by `pattern` (launched from dist/) with `config`. */
