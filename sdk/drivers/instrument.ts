@@ -1,6 +1,6 @@
 import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { codeName, PrismError } from "../grpc/errors";
+import { Code, codeName, PrismError } from "../grpc/errors";
 import { LATENCY_BUCKETS } from "../observability/metrics";
 
 /** Backend-call metrics of RFC-025, shared by every driver of a process. */
@@ -60,6 +60,16 @@ export interface InstrumentOptions {
 /**
  * Wraps the named methods of a driver with metrics (and spans when tracing is on),
  * without the driver knowing. Synchronous results stay synchronous.
+ *
+ * Streaming methods (scan, subscribe, read) return an AsyncIterable, or a sync iterator
+ * (a generator, as memstore's scan): the wrapper hands back a stream of the same kind that
+ * counts the call when the stream ends — status ok when it ends or the consumer stops
+ * early (break, cancellation), error (with driver_error_total) when iterating throws — and
+ * observes driver_operation_duration_seconds once, at the first item (or at the end or
+ * the failure when there is none): time to first item is what the backend controls, the
+ * rest of a stream is paced by the client and, for subscriptions, by publishers. Open
+ * streams are not counted yet. Other iterables (arrays from batchGet, popLeft…) are
+ * plain results.
  */
 export function instrumentDriver<D extends object>(driver: D, methods: readonly string[], opts: InstrumentOptions): D {
   const { metrics, tracer } = opts;
@@ -78,6 +88,34 @@ export function instrumentDriver<D extends object>(driver: D, methods: readonly 
     const onError = (err: unknown) => {
       failed.inc();
       metrics.errors.inc({ driver: opts.driver, operation: name, error_type: codeName(PrismError.from(err).code) });
+    };
+    const meter = (start: number, span: Span | undefined): StreamMeter => {
+      let observed = false;
+      let ended = false;
+      const first = () => {
+        if (observed) return;
+        observed = true;
+        hist.observe((performance.now() - start) / 1000);
+      };
+      return {
+        first,
+        end: () => {
+          if (ended) return;
+          ended = true;
+          first();
+          ok.inc();
+          endSpan(span);
+        },
+        fail: (err) => {
+          if (ended) return;
+          ended = true;
+          first();
+          // The caller going away is not a backend failure.
+          if (PrismError.from(err).code === Code.CANCELLED) ok.inc();
+          else onError(err);
+          endSpan(span, err);
+        },
+      };
     };
     wrapped[name] = function (this: unknown, ...args: unknown[]) {
       const start = performance.now();
@@ -110,13 +148,15 @@ export function instrumentDriver<D extends object>(driver: D, methods: readonly 
           },
         );
       }
+      if (isAsyncIterable(result)) return meteredAsync(result, meter(start, span));
+      if (isSyncIterator(result)) return meteredSync(result, meter(start, span));
       hist.observe((performance.now() - start) / 1000);
       ok.inc();
       endSpan(span);
       return result;
     };
   }
-  // Every other method (health, close, streaming reads) is bound to the driver itself;
+  // Every other method (health, close, …) is bound to the driver itself;
   // own properties rather than a Proxy keep the per-call cost to one function call.
   const facade = Object.create(driver) as Record<string, unknown>;
   for (let proto = Object.getPrototypeOf(driver); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
@@ -128,6 +168,73 @@ export function instrumentDriver<D extends object>(driver: D, methods: readonly 
   }
   Object.assign(facade, wrapped);
   return facade as D;
+}
+
+/** What a metered stream reports: its first item, its end, its failure (each counted once). */
+interface StreamMeter {
+  first(): void;
+  end(): void;
+  fail(err: unknown): void;
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
+}
+
+/** A generator or other one-shot iterator; arrays, typed arrays, strings, maps and sets are results, not streams. */
+function isSyncIterator(v: unknown): v is Iterator<unknown> & Iterable<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as Iterator<unknown>).next === "function" && typeof (v as Iterable<unknown>)[Symbol.iterator] === "function";
+}
+
+/** The stream `src`, reporting to `m`; return() reaches the source so its clean-up runs. */
+function meteredAsync<T>(src: AsyncIterable<T>, m: StreamMeter): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const it = src[Symbol.asyncIterator]();
+      return {
+        next: () =>
+          it.next().then(
+            (r) => {
+              if (r.done) m.end();
+              else m.first();
+              return r;
+            },
+            (err) => {
+              m.fail(err);
+              throw err;
+            },
+          ),
+        return: async (value?: unknown) => {
+          m.end();
+          return it.return ? it.return(value) : { done: true, value: value as T };
+        },
+      };
+    },
+  };
+}
+
+/** A sync iterator over `src`, reporting to `m`, that can be spread or iterated with for-of. */
+function meteredSync<T>(src: Iterator<T> & Iterable<T>, m: StreamMeter): IterableIterator<T> {
+  const out: IterableIterator<T> = {
+    next: () => {
+      let r: IteratorResult<T>;
+      try {
+        r = src.next();
+      } catch (err) {
+        m.fail(err);
+        throw err;
+      }
+      if (r.done) m.end();
+      else m.first();
+      return r;
+    },
+    return: (value?: unknown) => {
+      m.end();
+      return src.return ? src.return(value) : { done: true, value: value as T };
+    },
+    [Symbol.iterator]: () => out,
+  };
+  return out;
 }
 
 function endSpan(span: Span | undefined, err?: unknown): void {

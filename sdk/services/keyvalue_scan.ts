@@ -13,7 +13,7 @@ function checkScan(prefix: string, limit: number, maxKeyBytes: number): void {
 export const keyValueScan = defineBinding({
   interfaceName: "keyvalue_scan",
   service: KeyValueScanInterface,
-  driverMethods: ["count"],
+  driverMethods: ["scan", "count"],
   implement: (driver: { readonly current: KeyValueScanDriver }, limits) => ({
     async *scan(req, ctx) {
       checkScan(req.prefix, req.limit, limits.maxKeyBytes);

@@ -8,7 +8,7 @@ let anonymous = 0;
 export const pubSubBasic = defineBinding({
   interfaceName: "pubsub_basic",
   service: PubSubBasicInterface,
-  driverMethods: ["publish", "unsubscribe"],
+  driverMethods: ["publish", "subscribe", "unsubscribe"],
   implement: (driver: { readonly current: PubSubDriver }, limits) => ({
     async publish(req) {
       checkKey(req.topic, limits, "topic");

@@ -7,7 +7,7 @@ import { checkKey, checkValue, toSafeNumber } from "./limits";
 export const streamBasic = defineBinding({
   interfaceName: "stream_basic",
   service: StreamBasicInterface,
-  driverMethods: ["append", "trim"],
+  driverMethods: ["append", "read", "trim"],
   implement: (driver: { readonly current: StreamDriver }, limits) => ({
     async append(req) {
       checkKey(req.stream, limits, "stream");

@@ -35,14 +35,24 @@ function sample(metrics: string, name: string, labels: Record<string, string>): 
 }
 
 describe("driver observability for Redis", () => {
-  test("/metrics counts backend operations, their latency and errors under driver=redis", async () => {
+  test("/metrics counts backend operations (streaming ones included), their latency and errors under driver=redis", async () => {
     const { kv, list } = pattern.clients;
     for (let i = 0; i < 5; i++) await kv.set({ key: `m-${i}`, value: text("v") });
     for (let i = 0; i < 3; i++) await kv.get({ key: `m-${i}` });
     await list.pushRight({ key: "a-list", values: [text("x")] });
     expect(await failureCode(kv.get({ key: "a-list" }))).toBe(Code.FAILED_PRECONDITION); // WRONGTYPE
 
+    // Streaming driver calls are counted when their stream ends.
+    expect((await Array.fromAsync(pattern.clients.scan.scanKeys({ prefix: "m-" }))).length).toBe(5);
+    const subscription = Array.fromAsync(pattern.clients.pubsub.subscribe({ topic: "obs", subscriberId: "o" }));
+    const deadline = Date.now() + 10_000;
+    while (!(await pattern.clients.pubsub.unsubscribe({ topic: "obs", subscriberId: "o" })).success && Date.now() < deadline) await Bun.sleep(20);
+    expect(await subscription).toEqual([]);
+
     const metrics = await (await fetch(`http://127.0.0.1:${pattern.metricsPort}/metrics`)).text();
+    expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "scan", status: "ok" })).toBe(1);
+    expect(sample(metrics, "driver_operation_duration_seconds_count", { driver: "redis", operation: "scan" })).toBe(1);
+    expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "subscribe", status: "ok" })).toBe(1);
     expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "set", status: "ok" })).toBe(5);
     expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "get", status: "ok" })).toBe(3);
     expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "get", status: "error" })).toBe(1);
