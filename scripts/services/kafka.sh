@@ -80,7 +80,7 @@ kafka_format_once() {
   cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$dir/kafka.log" | tail -n 1)"
   [ -n "$cluster_id" ] || die "kafka: StorageTool random-uuid gave no id (see $dir/kafka.log)"
   log "kafka: formatting KRaft storage (cluster id $cluster_id)"
-  kafka_java kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" \
+  kafka_java kafka.tools.StorageTool format --ignore-formatted --cluster-id="$cluster_id" \
     -c "$dir/server.properties" >>"$dir/kafka.log" 2>&1 \
     || { tail -n 20 "$dir/kafka.log" >&2; die "kafka: storage format failed"; }
 }

@@ -67,8 +67,9 @@ export async function startKafkaBroker(): Promise<DedicatedKafka> {
   const log4j = join(dir, "log4j.properties");
   writeFileSync(log4j, "log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n");
   const java = (args: string[]) => ["java", ...JVM_OPTS, `-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${join(dir, "logs")}`, "-cp", `${libs}/*`, ...args];
+  // "=" form: a base64url id may start with "-", which argparse would take for a flag.
   const clusterId = randomBytes(16).toString("base64url");
-  const format = startProcess(java(["kafka.tools.StorageTool", "format", "-t", clusterId, "-c", props, "--ignore-formatted"]));
+  const format = startProcess(java(["kafka.tools.StorageTool", "format", `--cluster-id=${clusterId}`, "-c", props, "--ignore-formatted"]));
   const formatted = await format.exited;
   if (formatted !== 0) throw new Error(`kafka storage format failed (${formatted}):\n${format.output()}`);
 
