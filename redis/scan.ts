@@ -28,7 +28,13 @@ export class RedisScan implements KeyValueScanDriver {
     const start = opts.cursor ? decodeCursor(opts.cursor) : undefined;
     const masters = this.mastersFrom(start);
     // A page cut inside a batch carries the batch's rest in its cursor: keep batches near the page size.
-    const count = start?.count ?? (opts.limit > 0 ? Math.min(this.scanCount, Math.max(MIN_PAGE_COUNT, opts.limit)) : this.scanCount);
+    // A cursor is client-held text, so its COUNT is capped: a forged huge one would make one SCAN walk the
+    // whole keyspace, blocking Redis for every namespace.
+    const count = start
+      ? Math.min(start.count, this.scanCount)
+      : opts.limit > 0
+        ? Math.min(this.scanCount, Math.max(MIN_PAGE_COUNT, opts.limit))
+        : this.scanCount;
     const match = `${escapeGlob(this.ctx.prefix + opts.prefix)}*`;
     let nodeIndex = masters.index;
     let redisCursor = start?.redisCursor ?? "0";
