@@ -99,8 +99,12 @@ export class NatsStreams {
     let jsm: JetStreamManager;
     let consumerName: string;
     let pending: number;
+    // Without follow the read ends at the stream's last sequence when the call arrived, whatever is appended
+    // or trimmed meanwhile.
+    let endSeq = Infinity;
     try {
       ({ name, jsm } = await this.ensure(nc, opts.stream));
+      if (!opts.follow) endSeq = (await jsm.streams.info(name)).state.last_seq;
       const start =
         opts.fromTimestamp > 0
           ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(opts.fromTimestamp).toISOString() }
@@ -117,8 +121,7 @@ export class NatsStreams {
     } catch (err) {
       throw toPrismError(err, "read");
     }
-    // Without follow the read ends with what the stream held when the call arrived.
-    if (!opts.follow && pending === 0) {
+    if (!opts.follow && (pending === 0 || (opts.fromTimestamp <= 0 && opts.fromOffset > endSeq))) {
       void jsm.consumers.delete(name, consumerName).catch(() => undefined);
       return;
     }
@@ -136,7 +139,10 @@ export class NatsStreams {
         const batch = await consumer.fetch({ max_bytes: maxBytes, expires: opts.follow ? 5_000 : 2_000 });
         current = batch;
         if (this.conn.state !== "connected") batch.stop();
+        let received = 0;
         for await (const m of batch) {
+          received++;
+          if (m.seq > endSeq) return;
           // With no acks a record sent while the connection was down is gone: end rather than skip it.
           if (m.info.deliverySequence !== lastDelivery + 1 || this.conn.reconnects !== reconnectsAtStart) {
             throw unavailable(`nats connection was lost during the read; resume from offset ${resumeFrom}`);
@@ -146,11 +152,13 @@ export class NatsStreams {
           resumeFrom = m.seq + 1;
           delivered++;
           if (opts.maxRecords > 0 && delivered >= opts.maxRecords) return;
-          if (!opts.follow && m.info.pending === 0) return;
+          if (m.seq >= endSeq) return;
         }
         if (this.conn.state !== "connected" || this.conn.reconnects !== reconnectsAtStart) {
           throw unavailable(`nats connection was lost during the read; resume from offset ${resumeFrom}`);
         }
+        // Nothing more within a fetch's expiry: what is left up to endSeq was trimmed away.
+        if (!opts.follow && received === 0) return;
       }
     } catch (err) {
       throw toPrismError(err, "read");

@@ -88,6 +88,43 @@ describe("nats pattern on a shared server", () => {
     }
   }, 30_000);
 
+  test("a Read without follow ends at the stream's last record when it arrived, while another client keeps appending", async () => {
+    const c = connect(a, SERVICES);
+    const stream = uniqueTopic("snapshot");
+    const preloaded = 50;
+    let appending = true;
+    let lastAcked = 0n;
+    const appender = (async () => {
+      // One append in flight: the server's last sequence is never more than one past lastAcked.
+      for (let i = 0; appending && i < 100_000; i++) lastAcked = (await c.st.append({ stream, payload: utf8(`late ${i}`) })).offset;
+    })();
+    try {
+      for (let i = 0; i < preloaded; i++) await c.st.append({ stream, payload: utf8(`r${i}`) });
+      await eventually(async () => lastAcked > 0n, "the appender is running");
+      const before = lastAcked;
+      const offsets: bigint[] = [];
+      let boundAtFirstRecord = 0n;
+      const t0 = Date.now();
+      // The reader is slower than the appender, so the stream never runs dry while the read goes on.
+      for await (const r of c.st.read({ stream, partition: 0, fromOffset: 1n }, { timeoutMs: 20_000 })) {
+        if (offsets.length === 0) boundAtFirstRecord = lastAcked + 1n;
+        offsets.push(r.offset);
+        await Bun.sleep(20);
+      }
+      const elapsed = Date.now() - t0;
+      expect(offsets.length).toBeGreaterThanOrEqual(preloaded);
+      expect(offsets).toEqual(offsets.map((_, i) => BigInt(i + 1)));
+      expect(offsets.at(-1)!).toBeGreaterThanOrEqual(before);
+      expect(offsets.at(-1)!).toBeLessThanOrEqual(boundAtFirstRecord);
+      expect(lastAcked).toBeGreaterThan(offsets.at(-1)!);
+      expect(elapsed).toBeLessThan(15_000);
+    } finally {
+      appending = false;
+      await appender.catch(() => undefined);
+      c.close();
+    }
+  }, 60_000);
+
   test("a subscriber that stops reading costs a bounded buffer: the oldest messages are dropped and counted (health, /metrics), the newest delivered", async () => {
     const c = connect(b, SERVICES);
     const topic = uniqueTopic("slow");
