@@ -1,6 +1,7 @@
 import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { Code, codeName, PrismError } from "../grpc/errors";
+import { isAsyncIterable } from "../grpc/interceptor";
 import { LATENCY_BUCKETS } from "../observability/metrics";
 
 /** Backend-call metrics of RFC-025, shared by every driver of a process. */
@@ -177,9 +178,6 @@ interface StreamMeter {
   fail(err: unknown): void;
 }
 
-function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
-  return typeof v === "object" && v !== null && typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
-}
 
 /** A generator or other one-shot iterator; arrays, typed arrays, strings, maps and sets are results, not streams. */
 function isSyncIterator(v: unknown): v is Iterator<unknown> & Iterable<unknown> {

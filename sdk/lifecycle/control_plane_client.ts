@@ -1,3 +1,4 @@
+import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { ProxyControlPlane, type ProxyCommand } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import type { PatternMessage } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -46,9 +47,10 @@ export async function runControlPlane(
       value: { patternName: rt.def.name, patternVersion: rt.def.version, processId: process.pid, metadata: rt.patternMetadata() },
     },
   });
-  const heartbeat = setInterval(async () => {
-    const h = await rt.health();
-    send({ correlationId: "", message: { case: "heartbeat", value: { timestamp: BigInt(Date.now()), status: h.status } } });
+  // A liveness signal only: the proxy asks for full health (which may touch the backend) itself.
+  const heartbeat = setInterval(() => {
+    const status = rt.serving ? HealthStatus.HEALTHY : HealthStatus.UNHEALTHY;
+    send({ correlationId: "", message: { case: "heartbeat", value: { timestamp: BigInt(Date.now()), status } } });
   }, HEARTBEAT_MS);
   heartbeat.unref?.();
 

@@ -77,6 +77,18 @@ describe("pattern runtime", () => {
     expect(await gated(unaryCall())).toBe("ok");
   });
 
+  test("a second Initialize keeps the driver, but refuses another namespace; lifecycle settings never reach the driver", async () => {
+    const rt = newRuntime();
+    await rt.initialize({ namespace: "orders", lifecycle: { shutdown_timeout: "5s" }, a: 1 });
+    const first = rt.slot.current;
+    expect((first as unknown as SlowDriver).config).toEqual({ a: 1 });
+    await rt.initialize({ namespace: "orders", a: 2 });
+    await rt.initialize({});
+    expect(rt.slot.current).toBe(first);
+    await expect(rt.initialize({ namespace: "billing" })).rejects.toThrow('already serves namespace "orders", not "billing"');
+    expect(rt.patternMetadata().extra).toEqual({ namespace: "orders" });
+  });
+
   test("metadata declares every bound interface", () => {
     const md = newRuntime().patternMetadata();
     expect(md.name).toBe("slow");

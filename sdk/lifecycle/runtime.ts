@@ -95,18 +95,28 @@ export class PatternRuntime<D extends Driver = Driver> {
         protoHash: createHash("sha256").update(toBinary(FileDescriptorProtoSchema, b.service.file.proto)).digest("hex"),
         metadata: { interface: b.interfaceName },
       })),
-      extra: {},
+      extra: this.namespace ? { namespace: this.namespace } : {},
     });
     return this.metadata;
   }
 
-  /** Builds the driver from configuration. Initializing twice keeps the first driver. */
+  /**
+   * Builds the driver from configuration. A pattern initialized already (run
+   * directly, from its own --config) keeps its driver: a later Initialize is
+   * accepted unless it names another namespace than the one configured, which
+   * would mix two namespaces' data.
+   */
   async initialize(config: Record<string, unknown>): Promise<void> {
     if (this.state !== "idle") {
-      this.deps.logger.debug("initialize ignored: already initialized", { state: this.state });
+      const asked = typeof config.namespace === "string" ? config.namespace : "";
+      if (asked !== "" && this.namespace !== "" && asked !== this.namespace) {
+        throw new PrismError(Code.FAILED_PRECONDITION, `pattern already serves namespace "${this.namespace}", not "${asked}"`);
+      }
+      this.deps.logger.info("initialize: already initialized from its own configuration; keeping it", { state: this.state, namespace: this.namespace });
       return;
     }
-    const { max_key_size, max_value_size, max_batch_size, namespace, ...driverConfig } = config;
+    // `lifecycle` is the process's (read by loadSettings), never the driver's.
+    const { max_key_size, max_value_size, max_batch_size, namespace, lifecycle: _lifecycle, ...driverConfig } = config;
     const sdk = validate<{ max_key_size: number; max_value_size: number; max_batch_size: number; namespace: string }>(
       { max_key_size, max_value_size, max_batch_size, namespace },
       sdkConfigSchema,
