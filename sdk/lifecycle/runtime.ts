@@ -1,4 +1,4 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { Tracer } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import {
   HealthStatus,
   PatternMetadataSchema,
+  type InterfaceDeclarationSchema,
   type PatternMetadata,
 } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { validate } from "../config/schema";
@@ -74,30 +75,29 @@ export class PatternRuntime<D extends Driver = Driver> {
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly streams = new Set<AbortController>();
-  private metadata?: PatternMetadata;
+  private interfaces?: MessageInitShape<typeof InterfaceDeclarationSchema>[];
 
   constructor(
     readonly def: PatternDefinition<D>,
     private readonly deps: RuntimeDeps,
   ) {}
 
-  /** Pattern name, version and the interfaces it serves (hashed on first use, not at start-up). */
+  /** Pattern name, version, the interfaces it serves (hashed on first use, not at start-up) and its namespace. */
   patternMetadata(): PatternMetadata {
-    if (this.metadata) return this.metadata;
     const def = this.def;
-    this.metadata = create(PatternMetadataSchema, {
+    this.interfaces ??= def.bindings.map((b) => ({
+      name: b.service.typeName,
+      protoFile: `${b.service.file.name}.proto`,
+      version: "v1",
+      protoHash: createHash("sha256").update(toBinary(FileDescriptorProtoSchema, b.service.file.proto)).digest("hex"),
+      metadata: { interface: b.interfaceName },
+    }));
+    return create(PatternMetadataSchema, {
       name: def.name,
       version: def.version,
-      interfaces: def.bindings.map((b) => ({
-        name: b.service.typeName,
-        protoFile: `${b.service.file.name}.proto`,
-        version: "v1",
-        protoHash: createHash("sha256").update(toBinary(FileDescriptorProtoSchema, b.service.file.proto)).digest("hex"),
-        metadata: { interface: b.interfaceName },
-      })),
+      interfaces: this.interfaces,
       extra: this.namespace ? { namespace: this.namespace } : {},
     });
-    return this.metadata;
   }
 
   /**
