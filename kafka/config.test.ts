@@ -43,7 +43,14 @@ describe("kafka config", () => {
 
   test("the namespace defaults to 'default' and must fit in topic names", () => {
     expect(namespaceOf({ namespace: "", configFile: "k" })).toBe("default");
-    expect(namespaceOf({ namespace: "team-a.orders", configFile: "k" })).toBe("team-a.orders");
-    expect(() => namespaceOf({ namespace: "has space", configFile: "k" })).toThrow(/cannot be part of a Kafka topic name/);
+    expect(namespaceOf({ namespace: "Team-a-2", configFile: "k" })).toBe("Team-a-2");
+    expect(() => namespaceOf({ namespace: "has space", configFile: "k" })).toThrow(/cannot prefix Kafka topic names/);
+  });
+
+  test("namespaces with '.' or '_' are refused: `a.b` + `x` would be the topic of `a` + `b.x`", () => {
+    expect(namespaceOf({ namespace: "a", configFile: "k" })).toBe("a");
+    for (const ns of ["a.b", "a_b", ".a", "a_"]) {
+      expect(() => namespaceOf({ namespace: ns, configFile: "k" })).toThrow(/k: namespace: .*cannot prefix Kafka topic names/);
+    }
   });
 });

@@ -95,11 +95,24 @@ export function parseKafkaConfig(config: Record<string, unknown>, env: Pick<Driv
   return cfg;
 }
 
+/**
+ * Namespaces usable as the prefix of topic names: letters, digits and '-'. Without '.' the first '.' of a
+ * topic name ends its namespace, so `<namespace>.<name>` is unambiguous (namespace `a` + topic `b.x` and
+ * namespace `a.b` + topic `x` would both be `a.b.x`); without '_' neither is Kafka's '.'/'_' collision rule
+ * able to relate topics of two namespaces.
+ */
+export const NAMESPACE_NAME = /^[A-Za-z0-9-]+$/;
+
 /** The namespace part of topic names: the configured namespace, or "default" as the contract names an absent one. */
 export function namespaceOf(env: Pick<DriverEnv, "namespace" | "configFile" | "lineOf">): string {
   const ns = env.namespace || "default";
-  if (!TOPIC_NAME.test(ns)) {
-    throw new ConfigError(env.configFile, "namespace", env.lineOf?.(["namespace"]), `"${ns}" cannot be part of a Kafka topic name (letters, digits, . _ - only)`);
+  if (!NAMESPACE_NAME.test(ns)) {
+    throw new ConfigError(
+      env.configFile,
+      "namespace",
+      env.lineOf?.(["namespace"]),
+      `"${ns}" cannot prefix Kafka topic names: use letters, digits and '-' only ('.' and '_' would let two namespaces share topics)`,
+    );
   }
   return ns;
 }

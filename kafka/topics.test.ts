@@ -30,6 +30,20 @@ describe("Topics", () => {
     expect(t.prismName("team-a.orders.eu")).toBe("orders.eu");
   });
 
+  test("topics of different namespaces never coincide, not even under Kafka's '.'/'_' collision rule", () => {
+    // Kafka refuses a topic whose name equals an existing one once '.' and '_' are treated alike.
+    const folded = (topic: string) => topic.replaceAll(".", "_");
+    const owner = new Map<string, string>();
+    for (const ns of ["a", "a-b", "ab", "b"]) {
+      const t = new Topics(fakeAdmin().handle, cfg, ns);
+      for (const name of ["x", "b.x", "b_x", "b-x", "_x", ".x", "a.b.x"]) {
+        const key = folded(t.kafkaTopic(name));
+        expect(owner.get(key) ?? ns).toBe(ns);
+        owner.set(key, ns);
+      }
+    }
+  });
+
   test("names Kafka cannot hold are INVALID_ARGUMENT", () => {
     const t = new Topics(fakeAdmin().handle, cfg, "ns");
     for (const bad of ["has space", "slash/name", "ünïcode", "x".repeat(247)]) {

@@ -8,8 +8,9 @@ import { toPrismError } from "./errors";
 const MAX_TOPIC_LENGTH = 249;
 
 /**
- * Maps Prism topic and stream names to Kafka topics (`<namespace>.<name>`, so namespaces sharing a cluster
- * never see each other's data) and creates each topic on first use with the configured partitions,
+ * Maps Prism topic and stream names to Kafka topics (`<namespace>.<name>`; namespaces hold no '.' or '_'
+ * (see NAMESPACE_NAME), so the first '.' ends the namespace and namespaces sharing a cluster never see
+ * each other's data, nor collide under Kafka's '.'/'_' rule) and creates each topic on first use with the configured partitions,
  * replication factor and max.message.bytes. A Prism topic and a Prism stream of the same name are the same
  * Kafka topic, so a stream can replay what was published.
  */
