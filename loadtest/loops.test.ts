@@ -71,6 +71,28 @@ describe("open loop", () => {
     expect(s.ok).toBeLessThan(20);
     expect(s.unsent).toBeGreaterThan(100);
     expect(s.ok + s.unsent).toBeLessThanOrEqual(151);
+    // Unsent calls are in the latency (as lower bounds), never in the service time.
+    expect(s.latency.totalCount).toBe(s.ok + s.unsent);
+    expect(s.unsentLatency.totalCount).toBe(s.unsent);
+    expect(s.serviceTime.totalCount).toBe(s.ok);
+  });
+
+  test("a target that falls behind the schedule: the backlog it never got shows in the p99", async () => {
+    // 1000 req/s, one slot, 300 ms: call 100 hangs 400 ms, so the ~200 calls due after it are never sent.
+    const s = new Stats();
+    const t0 = performance.now();
+    await runOpenLoop(stallingServer(100, 400), s, 1000, 1, { durationMs: 300, requests: 0, signal: never });
+    const stoppedBy = performance.now() - t0;
+    expect(s.ok).toBeLessThanOrEqual(101);
+    expect(s.unsent).toBeGreaterThan(150);
+    expect(s.latency.totalCount).toBe(s.ok + s.unsent);
+    // Without them, 100 of the 101 samples are fast and the p99 is one of those. With them (stop − scheduled,
+    // ~0..200 ms), the p90 and p99 show the backlog.
+    expect(ms(s.latency.getValueAtPercentile(90))).toBeGreaterThanOrEqual(100);
+    expect(ms(s.latency.getValueAtPercentile(99))).toBeGreaterThanOrEqual(150);
+    // Lower bounds: none exceeds the time from the start to the stop.
+    expect(ms(s.unsentLatency.maxValue)).toBeGreaterThanOrEqual(150);
+    expect(ms(s.unsentLatency.maxValue)).toBeLessThanOrEqual(stoppedBy);
   });
 
   test("stops on abort and waits for calls in flight", async () => {

@@ -9,8 +9,11 @@ import type { Issue } from "./workload";
  * and its latency is measured from that scheduled time, so a server stall
  * shows in every call it delayed (coordinated omission corrected). At most
  * `maxInFlight` calls are outstanding; beyond that, due calls wait and their
- * wait counts. Calls still unsent when the duration ends are counted in
- * `stats.unsent`. The send lag (actual send − scheduled) is recorded so the
+ * wait counts. Calls still unsent at the stop (duration end or abort) are
+ * counted in `stats.unsent` and recorded in the latency histogram with
+ * stop − scheduled send: a lower bound of what they would have waited, so a
+ * target that cannot keep up shows in the percentiles instead of vanishing
+ * from them. The send lag (actual send − scheduled) is recorded so the
  * generator's own pacing error is visible.
  */
 export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight: number, bounds: PhaseBounds): Promise<void> {
@@ -38,9 +41,10 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
     const stop = (now: number) => {
       if (stopped) return;
       stopped = true;
-      // What was due but could not be sent (in-flight cap) is a shortfall to report, not to hide.
+      // What was due but could not be sent (in-flight cap) is a shortfall to report, not to hide:
+      // each has waited at least from its scheduled send until now, so that goes into the latency.
       const due = Math.min(total, Math.floor((Math.min(now, end) - start) / interval) + 1);
-      stats.unsent += Math.max(0, due - sent);
+      for (let n = sent; n < due; n++) stats.unsentCall(now - (start + n * interval));
       finishIfIdle();
     };
     const onAbort = () => stop(performance.now());

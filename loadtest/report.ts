@@ -28,13 +28,19 @@ export interface Report {
   errorSamples: Record<string, string>;
   /** Successful operations per second over the measured phase. */
   throughput: number;
-  /** Headline latency: open loop from the scheduled send; subscribe from publish to receipt. */
+  /**
+   * Headline latency: open loop from the scheduled send; subscribe from publish to receipt. In open loop it
+   * includes each unsent call at stop − scheduled send, a lower bound, so when `unsent` > 0 the percentiles
+   * are lower bounds too.
+   */
   latencyMs: LatencySummary;
   /** Send → reply (subscribe: publish → acknowledgement). */
   serviceTimeMs: LatencySummary;
   /** Open loop: pacing error of the generator itself, and calls due but never sent. */
   sendLagMs: LatencySummary | null;
   unsent: number;
+  /** Open loop: the unsent calls' latency lower bounds (stop − scheduled send), also part of `latencyMs`. */
+  unsentLatencyMs: LatencySummary | null;
   /** Subscribe: messages published (acknowledged) in the measured phase, and those never received. */
   published: number | null;
   lost: number | null;
@@ -67,6 +73,7 @@ export function buildReport(opts: LoadOptions, stats: Stats, startedAt: Date, pu
     serviceTimeMs: summarise(calls.serviceTime),
     sendLagMs: opts.rps > 0 ? summarise(calls.sendLag) : null,
     unsent: calls.unsent,
+    unsentLatencyMs: opts.rps > 0 ? summarise(calls.unsentLatency) : null,
     published: publish ? publish.ok : null,
     lost: publish ? Math.max(0, publish.ok - stats.ok) : null,
     startedAt: startedAt.toISOString(),
@@ -75,8 +82,8 @@ export function buildReport(opts: LoadOptions, stats: Stats, startedAt: Date, pu
 
 const ms = (v: number) => (v < 10 ? v.toFixed(3) : v < 100 ? v.toFixed(2) : v.toFixed(1));
 
-function latencyLine(name: string, l: LatencySummary): string {
-  return `${name.padEnd(14)} p50 ${ms(l.p50)}  p90 ${ms(l.p90)}  p99 ${ms(l.p99)}  p99.9 ${ms(l.p999)}  max ${ms(l.max)}  mean ${ms(l.mean)}  (ms, ${l.count} samples)`;
+function latencyLine(name: string, l: LatencySummary, note = ""): string {
+  return `${name.padEnd(14)} p50 ${ms(l.p50)}  p90 ${ms(l.p90)}  p99 ${ms(l.p99)}  p99.9 ${ms(l.p999)}  max ${ms(l.max)}  mean ${ms(l.mean)}  (ms, ${l.count} samples${note})`;
 }
 
 /** The human-readable report. */
@@ -86,11 +93,17 @@ export function formatReport(r: Report): string {
   const lines = [
     `prism-load ${r.operation} → ${r.target} (${r.via}${ns}), ${how}, ${r.valueSize}-byte values`,
     `measured ${r.durationS.toFixed(2)} s after ${r.warmupS} s warm-up: ${r.ok} ok, ${Object.values(r.errors).reduce((a, b) => a + b, 0)} errors, ${r.throughput.toFixed(0)} ops/s`,
-    latencyLine(r.operation === "subscribe" ? "publish→recv" : r.mode === "open-loop" ? "latency" : "latency", r.latencyMs),
+    latencyLine(r.operation === "subscribe" ? "publish→recv" : "latency", r.latencyMs, r.unsent > 0 ? `, ${r.unsent} of them unsent: lower bounds` : ""),
   ];
   if (r.mode === "open-loop" || r.operation === "subscribe") lines.push(latencyLine(r.operation === "subscribe" ? "publish ack" : "service time", r.serviceTimeMs));
   if (r.sendLagMs) lines.push(`${"send lag".padEnd(14)} p50 ${ms(r.sendLagMs.p50)}  p99 ${ms(r.sendLagMs.p99)}  max ${ms(r.sendLagMs.max)} (ms; generator pacing error, included in latency)`);
-  if (r.unsent > 0) lines.push(`unsent: ${r.unsent} calls were due but never sent (the ${r.concurrency} in-flight slots stayed full): the target could not sustain ${r.targetRps} req/s`);
+  if (r.unsent > 0) {
+    const bound = r.unsentLatencyMs ? ` (up to ${ms(r.unsentLatencyMs.max)} ms)` : "";
+    lines.push(
+      `unsent: ${r.unsent} calls were due but never sent (the ${r.concurrency} in-flight slots stayed full): the target could not sustain ${r.targetRps} req/s.`,
+      `        Each is in the latency at stop − its scheduled send${bound}, what it had waited so far: the percentiles above are lower bounds.`,
+    );
+  }
   if (r.published !== null) lines.push(`published ${r.published}, received ${r.ok}, lost ${r.lost}`);
   for (const [code, n] of Object.entries(r.errors)) lines.push(`error ${code}: ${n} (e.g. ${r.errorSamples[code] ?? ""})`);
   return lines.join("\n") + "\n";

@@ -54,8 +54,10 @@ export class Stats {
   /** Open loop only: actual send − scheduled send, the generator's own pacing error. */
   readonly sendLag = latencyHistogram();
   ok = 0;
-  /** Open loop only: calls due by the end that could not be sent (the in-flight cap was full). */
+  /** Open loop only: calls due by the stop that were never sent (the in-flight cap was full). */
   unsent = 0;
+  /** Open loop only: stop − scheduled send of each unsent call, a lower bound of its latency (also in `latency`). */
+  readonly unsentLatency = latencyHistogram();
   readonly errors = new Map<string, number>();
   /** Error messages by code (first seen), so a report can say why. */
   readonly errorSamples = new Map<string, string>();
@@ -67,6 +69,14 @@ export class Stats {
     this.ok++;
     this.latency.recordValue(toMicros(latencyMs));
     this.serviceTime.recordValue(toMicros(serviceMs));
+  }
+
+  /** Records one call that was due but never sent, with stop − scheduled send (ms) as its latency: a lower bound. */
+  unsentCall(latencyLowerBoundMs: number): void {
+    this.unsent++;
+    const us = toMicros(latencyLowerBoundMs);
+    this.latency.recordValue(us);
+    this.unsentLatency.recordValue(us);
   }
 
   /** Counts one failed call under its gRPC code name. */
@@ -97,5 +107,6 @@ export class Stats {
     this.latency.destroy();
     this.serviceTime.destroy();
     this.sendLag.destroy();
+    this.unsentLatency.destroy();
   }
 }
