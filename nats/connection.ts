@@ -8,8 +8,9 @@ export type ConnectionState = "connecting" | "connected" | "reconnecting" | "clo
 /**
  * The pattern's one NATS connection. It is opened in the background and re-opened forever with bounded
  * exponential backoff, so the pattern starts (unhealthy) while the server is down and recovers by itself.
- * While not connected every data call fails at once with UNAVAILABLE: nats.js would otherwise buffer
- * publishes in memory and send them whenever it reconnects — or never.
+ * While not connected every data call fails at once with UNAVAILABLE instead of waiting for a confirmation
+ * that cannot come. (A publish nats.js buffers while disconnected is not sent later: nats.js 2.29 discards its
+ * outbound buffer each time it dials, and the pending flush fails with DISCONNECT.)
  */
 export class NatsConnector {
   private nc: NatsConnection | undefined;

@@ -44,6 +44,8 @@ export class NatsPubSub {
    * Publishes and waits until the server has the message: a PING sent after it is answered, so success
    * means the server received it. Flushes are group-committed: publishes made while a flush is in flight
    * share the next one, so a burst costs two round trips, not one PING each.
+   * A failure does not prove the message was lost: the server may have received it before the connection
+   * died and the PONG with it, so a client that retries can cause a duplicate (see README, Failures).
    */
   async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>): Promise<{ messageId: string }> {
     const subject = this.subjects.topic(topic);

@@ -215,6 +215,41 @@ describe("nats stream read across a server restart", () => {
     }
   });
 
+  test("a publish that failed while the server was going down is never delivered once it is back (a retry makes no duplicate)", async () => {
+    const c = connect(t, SERVICES);
+    const topic = uniqueTopic("nodup");
+    const sub = new Subscriber(c, topic, "s");
+    const failed = new Set<string>();
+    let n = 0;
+    const publish = async () => {
+      const id = `m${n++}`;
+      if ((await codeOf(() => c.ps.publish({ topic, payload: utf8(id) }))) !== Code.OK) failed.add(id);
+    };
+    try {
+      await waitLive(c, topic, [sub], 10_000);
+      // Publishes in flight as the server dies, including ones made before the pattern has noticed.
+      let going = true;
+      const publisher = (async () => {
+        while (going) await Promise.all([publish(), publish(), publish(), Bun.sleep(2)]);
+      })();
+      await Bun.sleep(50);
+      await server.stop();
+      await Bun.sleep(300);
+      going = false;
+      await publisher;
+      await server.start();
+      await eventually(async () => (await publish(), n > 0 && !failed.has(`m${n - 1}`)), "publish works again", 15_000);
+      await c.ps.publish({ topic, payload: utf8("last") });
+      // Anything nats.js had kept from the outage goes out on the new connection before this one.
+      await sub.until(() => sub.texts().includes("last"), "the last message arrives");
+      expect(failed.size).toBeGreaterThan(0);
+      expect(sub.texts().filter((m) => failed.has(m))).toEqual([]);
+    } finally {
+      sub.cancel();
+      c.close();
+    }
+  }, 60_000);
+
   test("a following Read ends with UNAVAILABLE naming the offset to resume from, and resuming there loses nothing", async () => {
     const c = connect(t, SERVICES);
     const stream = uniqueTopic("resume");
