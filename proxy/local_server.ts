@@ -76,7 +76,7 @@ export class LocalServer {
     this.health.setAll(Serving.NOT_SERVING);
   }
 
-  stop(timeoutMs: number): Promise<void> {
+  stop(timeoutMs: number): Promise<boolean> {
     return stopServer(this.server, timeoutMs);
   }
 }

@@ -89,12 +89,16 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
   let httpServer: ReturnType<typeof startHttpServer> | undefined;
   const shutdown = shutdownController(
     async () => {
+      // Budget within the bound: most for calls in flight, some for the server, the rest to close and flush.
+      const bound = settings.shutdownTimeoutMs;
       health.setAll(Serving.NOT_SERVING);
-      await runtime.drain(Math.max(100, settings.shutdownTimeoutMs - 1000));
-      await stopServer(server, 1000);
+      health.close();
+      const { unfinished } = await runtime.drain(bound * 0.6);
+      const forcedServer = await stopServer(server, bound * 0.2);
       await runtime.stop();
       await tracing?.shutdown();
       httpServer?.stop();
+      return unfinished > 0 || forcedServer;
     },
     settings.shutdownTimeoutMs,
     logger,

@@ -91,6 +91,16 @@ describe("process settings", () => {
     expect(s.source?.lineOf(["max_keys"])).toBe(1);
   });
 
+  test("the lifecycle section is checked like any other: unknown keys and bad durations name key and line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "prism-settings-"));
+    const typo = join(dir, "typo.yaml");
+    writeFileSync(typo, "max_keys: 5\nlifecycle:\n  shutdown_timout: 2s\n");
+    await expect(loadSettings(["--config", typo], {})).rejects.toThrow(`${typo}:3: lifecycle.shutdown_timout: unknown key`);
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, "lifecycle:\n  shutdown_timeout: soon\n");
+    await expect(loadSettings(["--config", bad], {})).rejects.toThrow(`${bad}:2: lifecycle.shutdown_timeout: must be a duration`);
+  });
+
   test("bad flags and values are ConfigErrors", async () => {
     await expect(loadSettings(["--grpc-port", "http"], {})).rejects.toThrow("--grpc-port");
     await expect(loadSettings(["--trace-exporter", "jaeger"], {})).rejects.toThrow("stdout, otlp, none");

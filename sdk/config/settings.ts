@@ -1,6 +1,6 @@
 import { flagBool, flagOneOf, flagPort, readFlags } from "./flags";
 import { ConfigError, loadYamlFile, type YamlSource } from "./yaml";
-import { parseDuration } from "./schema";
+import { parseDuration, validate, type Schema } from "./schema";
 
 /** How a pattern process runs: contract §3 flags, PRISM_* environment, config file. */
 export interface ProcessSettings {
@@ -19,6 +19,9 @@ export interface ProcessSettings {
   /** The parsed config file, for line numbers in errors. */
   source?: YamlSource;
 }
+
+/** The reserved `lifecycle` section of a pattern's config file. */
+const lifecycleSchema: Schema = { type: "object", fields: { shutdown_timeout: { type: "duration" } } };
 
 const flagSpec = {
   config: { type: "string" },
@@ -54,13 +57,8 @@ export async function loadSettings(argv: string[] = process.argv.slice(2), env: 
     if (typeof source.value !== "object" || Array.isArray(source.value)) throw new ConfigError(configFile, "", 1, "must be a map of settings");
     const { lifecycle, ...rest } = source.value as Record<string, unknown>;
     patternConfig = rest;
-    if (lifecycle !== undefined) {
-      const st = (lifecycle as Record<string, unknown>)?.shutdown_timeout;
-      const ms = parseDuration(st);
-      if (st !== undefined && ms === undefined)
-        throw new ConfigError(configFile, "lifecycle.shutdown_timeout", source.lineOf(["lifecycle", "shutdown_timeout"]), `must be a duration like 30s, got ${JSON.stringify(st)}`);
-      if (ms !== undefined) shutdownTimeoutMs = ms;
-    }
+    const life = validate<{ shutdown_timeout?: number }>(lifecycle, lifecycleSchema, { file: configFile, lineOf: source.lineOf, base: ["lifecycle"] });
+    if (life.shutdown_timeout !== undefined) shutdownTimeoutMs = life.shutdown_timeout;
   }
   const envTimeout = env.PRISM_SHUTDOWN_TIMEOUT;
   if (envTimeout) {

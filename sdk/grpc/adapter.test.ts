@@ -109,6 +109,16 @@ describe("generic grpc-js adapter", () => {
     close();
   });
 
+  test("a call whose signal is already aborted is CANCELLED and never reaches the server", async () => {
+    const { client, close } = createClient(KeyValueBasicInterface, address);
+    const ac = new AbortController();
+    ac.abort();
+    const err = await client.set({ key: "never-written", value: new Uint8Array([1]) }, { signal: ac.signal }).catch((e) => e);
+    expect(err.code).toBe(Code.CANCELLED);
+    expect(store.has("never-written")).toBe(false);
+    close();
+  });
+
   test("server streaming delivers every message in order", async () => {
     const { client, close } = createClient(KeyValueScanInterface, address);
     const keys: string[] = [];

@@ -1,7 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { serviceDefinition } from "./definition";
-import { PrismError } from "./errors";
+import { Code, PrismError } from "./errors";
 import type { CallOptions, ServiceClient } from "./types";
 
 /** Default channel options: keep connections open and multiplexed, allow 16 MiB messages. */
@@ -24,6 +24,10 @@ function callOptionsOf(opts: CallOptions | undefined): grpc.CallOptions {
 
 /** Turns a grpc-js readable call into an async iterable that cancels the call on early exit. */
 async function* readStream<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>, signal?: AbortSignal): AsyncIterable<T> {
+  if (signal?.aborted) {
+    call.cancel();
+    throw cancelledBeforeStart();
+  }
   const onAbort = () => call.cancel();
   signal?.addEventListener("abort", onAbort);
   let finished = false;
@@ -39,15 +43,39 @@ async function* readStream<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDu
   }
 }
 
+/** Writes a request stream with back-pressure; stops (and closes the source) when the call ends first. */
 async function writeAll(call: grpc.ClientWritableStream<unknown>, source: AsyncIterable<unknown>): Promise<void> {
+  let ended = false;
+  const onEnd = () => (ended = true);
+  call.once("close", onEnd);
+  call.once("error", onEnd);
   try {
     for await (const msg of source) {
-      if (!call.write(msg)) await new Promise((r) => call.once("drain", r));
+      if (ended) break;
+      if (!call.write(msg)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            call.off("drain", go);
+            call.off("close", go);
+            resolve();
+          };
+          call.once("drain", go);
+          call.once("close", go);
+        });
+      }
     }
-    call.end();
+    if (!ended) call.end();
   } catch {
     call.cancel();
+  } finally {
+    call.off("close", onEnd);
+    call.off("error", onEnd);
   }
+}
+
+/** The error a call cancelled before it started rejects with. */
+function cancelledBeforeStart(): PrismError {
+  return new PrismError(Code.CANCELLED, "call cancelled before it started");
 }
 
 export interface ClientHandle<S> {
@@ -80,6 +108,7 @@ export function createClient<S extends DescService>(
       case "unary":
         client[method.localName] = (req: unknown, opts?: CallOptions) =>
           new Promise((resolve, reject) => {
+            if (opts?.signal?.aborted) return reject(cancelledBeforeStart());
             const call = raw.makeUnaryRequest(path, ser, de, req, metadataOf(opts), callOptionsOf(opts), (err, res) => {
               opts?.signal?.removeEventListener("abort", onAbort);
               if (err) reject(PrismError.from(err));

@@ -12,6 +12,7 @@ export { Serving };
 export class HealthService {
   private readonly statuses = new Map<string, Serving>();
   private readonly watchers = new Set<(service: string, status: Serving) => void>();
+  private readonly closed = new AbortController();
 
   constructor(initial: Serving = Serving.NOT_SERVING) {
     this.statuses.set("", initial);
@@ -28,6 +29,11 @@ export class HealthService {
     for (const s of [...this.statuses.keys()]) this.set(s, status);
   }
 
+  /** Ends every Watch stream (on shutdown, so they do not hold the server open). */
+  close(): void {
+    this.closed.abort();
+  }
+
   get(service: string): Serving | undefined {
     return this.statuses.get(service);
   }
@@ -39,7 +45,7 @@ export class HealthService {
         if (status === undefined) throw new PrismError(Code.NOT_FOUND, `unknown service ${req.service}`);
         return { status };
       },
-      watch: (req, ctx) => this.watch(req.service, ctx.signal),
+      watch: (req, ctx) => this.watch(req.service, AbortSignal.any([ctx.signal, this.closed.signal])),
     });
   }
 

@@ -14,16 +14,16 @@ export function bindServer(server: grpc.Server, host: string, port: number): Pro
   );
 }
 
-/** Graceful stop bounded by timeoutMs, then forced. */
-export function stopServer(server: grpc.Server, timeoutMs: number): Promise<void> {
+/** Graceful stop bounded by timeoutMs, then forced; resolves true when it had to force. */
+export function stopServer(server: grpc.Server, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       server.forceShutdown();
-      resolve();
+      resolve(true);
     }, timeoutMs);
     server.tryShutdown(() => {
       clearTimeout(timer);
-      resolve();
+      resolve(false);
     });
   });
 }

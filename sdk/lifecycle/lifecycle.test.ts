@@ -105,7 +105,7 @@ describe("pattern runtime", () => {
     const gated = rt.gate()(() => (rt.slot.current.set("k", new Uint8Array(), 0) as Promise<void>).then(() => "done"));
     const inflight = [gated(unaryCall()), gated(unaryCall())];
     const drained = await rt.drain(5000);
-    expect(drained).toEqual({ drained: 2, aborted: 0 });
+    expect(drained).toEqual({ drained: 2, aborted: 0, unfinished: 0 });
     expect(await Promise.all(inflight)).toEqual(["done", "done"]);
     expect(() => gated(unaryCall())).toThrow("draining");
     const driver = rt.slot.current as unknown as SlowDriver;

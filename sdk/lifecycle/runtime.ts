@@ -203,22 +203,26 @@ export class PatternRuntime<D extends Driver = Driver> {
   }
 
   /** Refuses new data calls, waits (bounded) for unary calls in flight, then ends open streams. */
-  async drain(timeoutMs: number): Promise<{ drained: number; aborted: number }> {
-    if (this.state === "stopped") return { drained: 0, aborted: 0 };
+  async drain(timeoutMs: number): Promise<{ drained: number; aborted: number; unfinished: number }> {
+    if (this.state === "stopped") return { drained: 0, aborted: 0, unfinished: 0 };
     this.state = "draining";
     const waiting = this.inflight;
     if (this.inflight > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let waiter!: () => void;
       await Promise.race([
-        new Promise<void>((r) => this.idleWaiters.push(r)),
+        new Promise<void>((r) => this.idleWaiters.push((waiter = r))),
         new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
       ]);
       clearTimeout(timer);
+      this.idleWaiters = this.idleWaiters.filter((w) => w !== waiter);
     }
-    const aborted = this.inflight + this.streams.size;
+    // Unary calls still running at the bound are cut off; open streams end cleanly (OK, end of stream).
+    const unfinished = this.inflight;
+    const aborted = unfinished + this.streams.size;
     for (const ac of this.streams) ac.abort();
     this.streams.clear();
-    return { drained: waiting - this.inflight, aborted };
+    return { drained: waiting - unfinished, aborted, unfinished };
   }
 
   /** Closes the driver. */

@@ -7,9 +7,11 @@ export const EXIT_TIMEOUT = 2;
 
 /**
  * Runs the shutdown sequence once, whatever asked for it (signal, Stop command,
- * lost proxy), bounded by timeoutMs: exit 0 when clean, 1 on error, 2 when forced.
+ * lost proxy), bounded by timeoutMs: exit 0 when clean, 1 on error, 2 when
+ * forced. `steps` resolves true when it had to cut something short (calls still
+ * in flight at its own budget): the process still closes and flushes, then exits 2.
  */
-export function shutdownController(steps: () => Promise<void>, timeoutMs: number, logger: Logger) {
+export function shutdownController(steps: () => Promise<boolean | void>, timeoutMs: number, logger: Logger) {
   let started = false;
   const shutdown = (reason: string) => {
     if (started) return;
@@ -20,8 +22,12 @@ export function shutdownController(steps: () => Promise<void>, timeoutMs: number
       process.exit(EXIT_TIMEOUT);
     }, timeoutMs);
     steps().then(
-      () => {
+      (forced) => {
         clearTimeout(timer);
+        if (forced) {
+          logger.warn("shutdown complete, but calls in flight were cut off at the bound", { timeout_ms: timeoutMs });
+          process.exit(EXIT_TIMEOUT);
+        }
         logger.info("shutdown complete");
         process.exit(EXIT_OK);
       },
@@ -32,7 +38,8 @@ export function shutdownController(steps: () => Promise<void>, timeoutMs: number
       },
     );
   };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
+  // `on`, not `once`: a second signal must not fall back to the default action (death without clean-up).
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
   return shutdown;
 }

@@ -2,6 +2,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import { codeName, Code, PrismError } from "../grpc/errors";
 import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
 
+/** Bound on distinct namespace label values, so a client cannot grow the series without limit. */
+const MAX_NAMESPACES = 64;
+
 /** Latency buckets in seconds, from 50 µs to 10 s. */
 export const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -47,8 +50,14 @@ export class Metrics {
   /** Label children per namespace+method+code, so the hot path builds no label objects. */
   private readonly children = new Map<string, { duration: ReturnType<Metrics["duration"]["labels"]>; byCode: Map<number, ReturnType<Metrics["requests"]["labels"]>> }>();
 
-  /** Records one finished RPC. */
+  private readonly namespaces = new Set<string>();
+
+  /** Records one finished RPC. Namespaces come from clients: past MAX_NAMESPACES distinct ones, the rest share "other". */
   record(namespace: string, method: string, code: number, seconds: number): void {
+    if (!this.namespaces.has(namespace)) {
+      if (this.namespaces.size >= MAX_NAMESPACES) namespace = "other";
+      else this.namespaces.add(namespace);
+    }
     const key = namespace + "\u0000" + method;
     let c = this.children.get(key);
     if (!c) {

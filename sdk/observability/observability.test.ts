@@ -58,6 +58,15 @@ describe("metrics", () => {
     expect(text).toContain("process_cpu_seconds_total");
   });
 
+  test("namespace label values are bounded: past 64 distinct ones, the rest count as other", async () => {
+    const m = new Metrics({ name: "bounded", version: "1" });
+    for (let i = 0; i < 100; i++) m.record(`ns-${i}`, "Get", 0, 0.001);
+    const text = await m.registry.metrics();
+    const namespaces = new Set([...text.matchAll(/prism_requests_total\{namespace="([^"]+)"/g)].map((x) => x[1]));
+    expect(namespaces.size).toBe(65);
+    expect(text).toContain('prism_requests_total{namespace="other",pattern="bounded",method="Get",code="OK"} 36');
+  });
+
   test("HTTP /health, /ready, /metrics and extra routes", async () => {
     let ready = false;
     const http = startHttpServer(0, metrics.registry, { live: () => true, ready: () => ready, routes: { "/x": () => ({ a: 1 }) } }, "127.0.0.1");
