@@ -86,6 +86,15 @@ namespaces:
     expect(errorOf("listen: 8980\nnamespaces: [{name: a, pattern: m}]\n")).toMatch(/listen: must be/);
   });
 
+  test("two namespaces on one address are refused, naming both and their lines (they would share one key space)", () => {
+    expect(errorOf("namespaces:\n  - name: a\n    address: 127.0.0.1:7000\n  - name: b\n    address: 127.0.0.1:7001\n  - name: c\n    address: localhost:7000\n")).toBe(
+      'proxy.yaml:7: namespaces[2].address: namespace "c" and namespace "a" (namespaces[0], line 3) both use address 127.0.0.1:7000: ' +
+        "one pattern initialized for two namespaces would share one key space; give each namespace its own pattern",
+    );
+    expect(errorOf("namespaces:\n  - name: a\n    address: :7000\n  - name: b\n    address: 127.0.0.1:7000\n")).toMatch(/^proxy\.yaml:5: namespaces\[1\]\.address: namespace "b" and namespace "a"/);
+    expect(parse("namespaces:\n  - name: a\n    address: 127.0.0.1:7000\n  - name: b\n    address: 127.0.0.1:7001\n").namespaces).toHaveLength(2);
+  });
+
   test("flags override the file, then PRISM_* environment", async () => {
     const s = await loadProxySettings(["--listen", "127.0.0.1:0", "--log-format", "text"], { PRISM_ADMIN_PORT: "0", PRISM_DEBUG: "true", PRISM_LISTEN: "127.0.0.1:1" });
     expect(s.config.listen).toEqual({ host: "127.0.0.1", port: 0 });

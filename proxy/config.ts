@@ -1,6 +1,6 @@
 import { validate, type Schema } from "../sdk/config/schema";
 import { ConfigError, loadYamlFile, type YamlSource } from "../sdk/config/yaml";
-import { parseHostPort, type HostPort } from "./address";
+import { formatHostPort, parseHostPort, type HostPort } from "./address";
 
 /** Per-namespace supervision settings (all durations in ms after validation). */
 export interface NamespaceSettings {
@@ -121,6 +121,8 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
   const listen = parseHostPort(raw.listen) ?? fail(["listen"], "listen", `must be host:port, got "${raw.listen}"`);
   if (raw.namespaces.length === 0) fail(["namespaces"], "namespaces", "must list at least one namespace");
   const seen = new Set<string>();
+  /** Remote addresses in use, by canonical host:port: one pattern holds one namespace's data (contract §2). */
+  const addresses = new Map<string, { name: string; index: number }>();
   const namespaces = raw.namespaces.map((ns, i): NamespaceConfig => {
     const at = (k?: string) => (k ? `namespaces[${i}].${k}` : `namespaces[${i}]`);
     const path = ["namespaces", i];
@@ -133,8 +135,20 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
     if (ns.pattern !== undefined && !NAME_RE.test(ns.pattern)) {
       fail([...path, "pattern"], at("pattern"), `must be an executable name in patterns_dir, got "${ns.pattern}"`);
     }
-    if (ns.address !== undefined && !parseHostPort(ns.address)) {
-      fail([...path, "address"], at("address"), `must be host:port, got "${ns.address}"`);
+    if (ns.address !== undefined) {
+      const addr = parseHostPort(ns.address) ?? fail([...path, "address"], at("address"), `must be host:port, got "${ns.address}"`);
+      const key = addressKey(addr);
+      const other = addresses.get(key);
+      if (other !== undefined) {
+        const line = lineOf(["namespaces", other.index, "address"]);
+        fail(
+          [...path, "address"],
+          at("address"),
+          `namespace "${ns.name}" and namespace "${other.name}" (namespaces[${other.index}]${line === undefined ? "" : `, line ${line}`}) both use address ${key}: ` +
+            "one pattern initialized for two namespaces would share one key space; give each namespace its own pattern",
+        );
+      }
+      addresses.set(key, { name: ns.name, index: i });
     }
     if (ns.config && "namespace" in ns.config) {
       fail([...path, "config", "namespace"], at("config.namespace"), "is reserved: the proxy sets it to the namespace name");
@@ -162,6 +176,12 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
     namespaces,
     lineOf,
   };
+}
+
+/** host:port with the host in one spelling, so `localhost:7000` and `127.0.0.1:7000` compare equal. */
+function addressKey(a: HostPort): string {
+  const host = a.host.toLowerCase();
+  return formatHostPort({ host: host === "localhost" ? "127.0.0.1" : host, port: a.port });
 }
 
 /** Reads and validates a proxy config file. */
