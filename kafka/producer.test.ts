@@ -107,6 +107,52 @@ describe("BatchingProducer", () => {
     await Promise.all(sends);
   });
 
+  test("one record the broker refuses fails only its own send: the others of its request are sent again alone", async () => {
+    const f = fakeKafka();
+    const p = new BatchingProducer(f.kafka, cfg);
+    const blocker = p.send("t", 0, bytes("x"), {}, "");
+    await until(() => f.requests.length === 1);
+    const good = [p.send("t", 0, bytes("ok-1"), {}, ""), p.send("u", 1, bytes("ok-2"), {}, "")];
+    const bad = p.send("big", 0, new Uint8Array(100), {}, "").catch((e: unknown) => e);
+    const good2 = p.send("t", 0, bytes("ok-3"), {}, "");
+    f.requests[0]!.resolve(ack(f.requests[0]!.topicMessages, () => 0));
+    await blocker;
+    await until(() => f.requests.length === 2);
+    expect(f.requests[1]!.topicMessages.map((tm) => tm.topic)).toEqual(["t", "u", "big"]);
+    // kafkajs fails the whole request with the first partition error it finds.
+    f.requests[1]!.reject(Object.assign(new Error("The request included a message larger than the max message size the server will accept"), { name: "KafkaJSProtocolError", type: "MESSAGE_TOO_LARGE", retriable: false }));
+    // Each record again, alone and in send order, on a fresh producer (the failed request spanned partitions).
+    const offsets = [10, 20, 0, 11];
+    for (let i = 0; i < 4; i++) {
+      await until(() => f.requests.length === i + 3);
+      const req = f.requests[i + 2]!;
+      expect(req.topicMessages.flatMap((tm) => tm.messages).length).toBe(1);
+      if (req.topicMessages[0]!.topic === "big") req.reject(Object.assign(new Error("message too large"), { name: "KafkaJSProtocolError", type: "MESSAGE_TOO_LARGE", retriable: false }));
+      else req.resolve(ack(req.topicMessages, () => offsets[i]!));
+    }
+    expect(f.producers()).toBe(2);
+    expect((await Promise.all([...good, good2])).map((s) => s.offset)).toEqual([10, 20, 11]);
+    expect(((await bad) as PrismError).code).toBe(Code.INVALID_ARGUMENT);
+  });
+
+  test("batch bounds count UTF-8 bytes of keys and headers, not UTF-16 units", async () => {
+    const f = fakeKafka();
+    const small = parseKafkaConfig({ producer: { max_batch_bytes: 1000 } }, { configFile: "t" });
+    const p = new BatchingProducer(f.kafka, small);
+    const blocker = p.send("t", 0, bytes("x"), {}, "");
+    await until(() => f.requests.length === 1);
+    // 300 characters, 600 bytes each: two of them do not fit in 1000 bytes.
+    const sends = [p.send("t", 0, bytes(""), { h: "é".repeat(300) }, ""), p.send("t", 0, bytes(""), {}, "ключ".repeat(75))];
+    f.requests[0]!.resolve(ack(f.requests[0]!.topicMessages, () => 0));
+    await blocker;
+    for (let i = 1; i <= 2; i++) {
+      await until(() => f.requests.length === i + 1);
+      expect(f.requests[i]!.topicMessages[0]!.messages.length).toBe(1);
+      f.requests[i]!.resolve(ack(f.requests[i]!.topicMessages, () => i));
+    }
+    await Promise.all(sends);
+  });
+
   test("partitions follow the key (Java-compatible murmur2) and spread without one", () => {
     const p = new BatchingProducer(fakeKafka().kafka, cfg);
     const a = p.partitionFor("t", 3, "user-42");

@@ -1,5 +1,5 @@
-import { CompressionTypes, Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer, type TopicMessages } from "kafkajs";
-import { Code, unavailable } from "../sdk/grpc/errors";
+import { CompressionTypes, Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer, type RecordMetadata, type TopicMessages } from "kafkajs";
+import { Code, type PrismError, unavailable } from "../sdk/grpc/errors";
 import type { KafkaConfig } from "./config";
 import { toPrismError } from "./errors";
 
@@ -9,6 +9,10 @@ export interface Stored {
   offset: number;
   timestamp: number;
 }
+
+/** Upper bounds of a record's and a header's framing in a record batch (varint lengths, deltas, attributes). */
+const RECORD_OVERHEAD = 32;
+const HEADER_OVERHEAD = 10;
 
 interface Pending {
   topic: string;
@@ -57,8 +61,8 @@ export class BatchingProducer {
       value: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
       headers,
     };
-    let bytes = value.byteLength + key.length;
-    for (const k in headers) bytes += k.length + headers[k]!.length;
+    let bytes = RECORD_OVERHEAD + value.byteLength + Buffer.byteLength(key);
+    for (const k in headers) bytes += HEADER_OVERHEAD + Buffer.byteLength(k) + Buffer.byteLength(headers[k]!);
     return new Promise<Stored>((resolve, reject) => {
       this.queue.push({ topic, message, bytes, resolve, reject });
       if (!this.flushing) void this.flush();
@@ -91,38 +95,68 @@ export class BatchingProducer {
     return this.queue.splice(0, n);
   }
 
+  /**
+   * Sends a batch. The broker refuses a record batch per partition (MESSAGE_TOO_LARGE, INVALID_RECORD, ...)
+   * but kafkajs fails the whole request, so one bad record would fail every send in it: when a request of
+   * several records fails with such an error, each record is sent again on its own and only the bad one
+   * fails. The broker may already have written the other partitions' records of the failed request, so
+   * those can be stored twice (at-least-once, as after any retry).
+   */
   private async sendBatch(batch: Pending[]): Promise<void> {
+    const err = await this.request(batch);
+    if (!err) return;
+    if (batch.length === 1 || err.code === Code.UNAVAILABLE) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    let down: PrismError | undefined;
+    for (const p of batch) {
+      const own = down ?? (await this.request([p]));
+      if (own?.code === Code.UNAVAILABLE) down = own;
+      if (own) p.reject(own);
+    }
+  }
+
+  /** One produce request; resolves its sends on success, answers the error (rejecting nothing) on failure. */
+  private async request(batch: Pending[]): Promise<PrismError | undefined> {
     const byTopic = new Map<string, Pending[]>();
+    const partitions = new Set<string>();
     for (const p of batch) {
       const list = byTopic.get(p.topic);
       if (list) list.push(p);
       else byTopic.set(p.topic, [p]);
+      partitions.add(`${p.topic}\0${p.message.partition}`);
     }
     const topicMessages: TopicMessages[] = [];
     for (const [topic, list] of byTopic) topicMessages.push({ topic, messages: list.map((p) => p.message) });
+    let results: RecordMetadata[];
     try {
       const producer = await this.connected();
-      const results = await producer.sendBatch({ acks: -1, timeout: this.cfg.request_timeout, compression: CompressionTypes.None, topicMessages });
-      const base = new Map<string, { offset: number; appendTime: number }>();
-      for (const r of results) base.set(`${r.topicName}\0${r.partition}`, { offset: Number(r.baseOffset), appendTime: Number(r.logAppendTime) });
-      // Records of one partition are written in order from its base offset.
-      const next = new Map<string, number>();
-      for (const p of batch) {
-        const k = `${p.topic}\0${p.message.partition}`;
-        const b = base.get(k);
-        if (!b) {
-          p.reject(toPrismError(new Error(`no acknowledgement for partition ${p.message.partition}`), "publish"));
-          continue;
-        }
-        const i = next.get(k) ?? 0;
-        next.set(k, i + 1);
-        p.resolve({ partition: p.message.partition, offset: b.offset + i, timestamp: b.appendTime > 0 ? b.appendTime : Number(p.message.timestamp) });
-      }
+      results = await producer.sendBatch({ acks: -1, timeout: this.cfg.request_timeout, compression: CompressionTypes.None, topicMessages });
     } catch (err) {
       const e = toPrismError(err, "publish");
-      if (e.code !== Code.INVALID_ARGUMENT) this.resetAfterFailure();
-      for (const p of batch) p.reject(e);
+      // kafkajs rolls back the sequence numbers of every partition of a failed request, though the broker
+      // may have written the partitions that had no error: reusing them would make the broker take later
+      // records for duplicates. A fresh producer (new producer id) starts clean.
+      if (e.code === Code.UNAVAILABLE || partitions.size > 1) this.resetAfterFailure();
+      return e;
     }
+    const base = new Map<string, { offset: number; appendTime: number }>();
+    for (const r of results) base.set(`${r.topicName}\0${r.partition}`, { offset: Number(r.baseOffset), appendTime: Number(r.logAppendTime) });
+    // Records of one partition are written in order from its base offset.
+    const next = new Map<string, number>();
+    for (const p of batch) {
+      const k = `${p.topic}\0${p.message.partition}`;
+      const b = base.get(k);
+      if (!b) {
+        p.reject(toPrismError(new Error(`no acknowledgement for partition ${p.message.partition}`), "publish"));
+        continue;
+      }
+      const i = next.get(k) ?? 0;
+      next.set(k, i + 1);
+      p.resolve({ partition: p.message.partition, offset: b.offset + i, timestamp: b.appendTime > 0 ? b.appendTime : Number(p.message.timestamp) });
+    }
+    return undefined;
   }
 
   private connected(): Promise<Producer> {
