@@ -32,6 +32,8 @@ export async function runClosedLoop(issue: Issue, stats: Stats, concurrency: num
         stats.failure(err);
       }
     }
+    // The first worker out ends the measured window: no call is sent after it, the others are draining.
+    stats.stop();
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   stats.finish();

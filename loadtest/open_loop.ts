@@ -38,16 +38,24 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
         resolve();
       }
     };
-    const stop = (now: number) => {
+    const stop = () => {
       if (stopped) return;
       stopped = true;
+      stats.stop();
+      const now = stats.stoppedAt;
       // What was due but could not be sent (in-flight cap) is a shortfall to report, not to hide:
       // each has waited at least from its scheduled send until now, so that goes into the latency.
       const due = Math.min(total, Math.floor((Math.min(now, end) - start) / interval) + 1);
       for (let n = sent; n < due; n++) stats.unsentCall(now - (start + n * interval));
       finishIfIdle();
     };
-    const onAbort = () => stop(performance.now());
+    const onAbort = () => stop();
+    // Every call was sent: the measured window ends here, the rest is draining.
+    const allSent = () => {
+      stopped = true;
+      stats.stop();
+      finishIfIdle();
+    };
     bounds.signal.addEventListener("abort", onAbort);
 
     const done = () => {
@@ -75,10 +83,8 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
       if (stopped) return;
       let now = performance.now();
       if (now >= end || sent >= total) {
-        if (sent >= total) {
-          stopped = true;
-          finishIfIdle();
-        } else stop(now);
+        if (sent >= total) allSent();
+        else stop();
         return;
       }
       const due = Math.min(total, Math.floor((now - start) / interval) + 1);
@@ -87,8 +93,7 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
         now = performance.now();
       }
       if (sent >= total) {
-        stopped = true;
-        finishIfIdle();
+        allSent();
         return;
       }
       // Otherwise the pacer's next tick (or, when capped by in-flight calls, the next completion) pumps again.

@@ -18,15 +18,19 @@ export interface Report {
   valueSize: number;
   keys: number;
   warmupS: number;
-  /** Measured phase, wall time. */
+  /** The measured window, wall time: start → stop (the duration's end, the last of --requests sent, or an abort). */
   durationS: number;
-  /** Successful operations (subscribe: measured messages received). */
+  /** After the stop, waiting for the calls still in flight (up to one --timeout); not part of durationS. */
+  drainS: number;
+  /** Successful operations (subscribe: measured messages received), draining included. */
   ok: number;
+  /** Of `ok`, those completed within the measured window (subscribe: received before publishing stopped). */
+  okInWindow: number;
   /** Failed calls by gRPC code name. */
   errors: Record<string, number>;
   /** First error message per code. */
   errorSamples: Record<string, string>;
-  /** Successful operations per second over the measured phase. */
+  /** Successful operations completed within the measured window per second of it (okInWindow / durationS). */
   throughput: number;
   /**
    * Headline latency: open loop from the scheduled send; subscribe from publish to receipt. In open loop it
@@ -50,7 +54,7 @@ export interface Report {
 /** Builds the report of a measured phase. For subscribe, `publish` holds the publish calls. */
 export function buildReport(opts: LoadOptions, stats: Stats, startedAt: Date, publish?: Stats): Report {
   const calls = publish ?? stats;
-  const durationS = (publish ?? stats).elapsedS();
+  const durationS = calls.windowS();
   return {
     tool: "prism-load",
     version: VERSION,
@@ -65,10 +69,12 @@ export function buildReport(opts: LoadOptions, stats: Stats, startedAt: Date, pu
     keys: opts.keys,
     warmupS: opts.warmupMs / 1000,
     durationS,
+    drainS: calls.drainS(),
     ok: stats.ok,
+    okInWindow: stats.okAtStop,
     errors: Object.fromEntries(calls.errors),
     errorSamples: Object.fromEntries(calls.errorSamples),
-    throughput: durationS > 0 ? stats.ok / durationS : 0,
+    throughput: durationS > 0 ? stats.okAtStop / durationS : 0,
     latencyMs: summarise(stats.latency),
     serviceTimeMs: summarise(calls.serviceTime),
     sendLagMs: opts.rps > 0 ? summarise(calls.sendLag) : null,
@@ -92,7 +98,8 @@ export function formatReport(r: Report): string {
   const ns = r.namespace ? ` namespace ${r.namespace}` : "";
   const lines = [
     `prism-load ${r.operation} → ${r.target} (${r.via}${ns}), ${how}, ${r.valueSize}-byte values`,
-    `measured ${r.durationS.toFixed(2)} s after ${r.warmupS} s warm-up: ${r.ok} ok, ${Object.values(r.errors).reduce((a, b) => a + b, 0)} errors, ${r.throughput.toFixed(0)} ops/s`,
+    `measured ${r.durationS.toFixed(2)} s after ${r.warmupS} s warm-up: ${r.ok} ok, ${Object.values(r.errors).reduce((a, b) => a + b, 0)} errors, ${r.throughput.toFixed(0)} ops/s (completed within those ${r.durationS.toFixed(2)} s)`,
+    `then ${r.drainS.toFixed(2)} s draining the calls in flight (${r.ok - r.okInWindow} ok then; counted above, not in ops/s)`,
     latencyLine(r.operation === "subscribe" ? "publish→recv" : "latency", r.latencyMs, r.unsent > 0 ? `, ${r.unsent} of them unsent: lower bounds` : ""),
   ];
   if (r.mode === "open-loop" || r.operation === "subscribe") lines.push(latencyLine(r.operation === "subscribe" ? "publish ack" : "service time", r.serviceTimeMs));

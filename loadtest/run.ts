@@ -84,6 +84,8 @@ async function runSubscribe(conn: Connection, opts: LoadOptions, signal: AbortSi
     }
     publisher.setPhase(Phase.measure);
     const published = new Stats();
+    // The receivers' window ends when publishing stops: what arrives later counts, but not in the rate.
+    published.onStop = () => received.stop();
     const startedAt = new Date();
     received.startedAt = performance.now();
     hooks.onMeasure?.(() => received);

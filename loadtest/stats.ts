@@ -62,6 +62,13 @@ export class Stats {
   /** Error messages by code (first seen), so a report can say why. */
   readonly errorSamples = new Map<string, string>();
   startedAt = performance.now();
+  /** End of the measured window: when sending stopped (duration reached, all requests sent, abort); 0 before. */
+  stoppedAt = 0;
+  /** Successful operations completed by `stoppedAt`: the throughput's numerator (the rest completed while draining). */
+  okAtStop = 0;
+  /** Called once when the measured window ends (subscribe mode stops the receiver's window with the publisher's). */
+  onStop?: () => void;
+  /** When the last call in flight at the stop had completed. */
   endedAt = 0;
 
   /** Records one successful call: latency and service time in ms. */
@@ -93,13 +100,34 @@ export class Stats {
     return n;
   }
 
-  /** Seconds from start to end (or to now while running). */
+  /** Seconds from start to end, draining included (or to now while running). */
   elapsedS(now = performance.now()): number {
     return ((this.endedAt || now) - this.startedAt) / 1000;
   }
 
+  /** Seconds of the measured window: start → stop (or to now while running). */
+  windowS(now = performance.now()): number {
+    return ((this.stoppedAt || now) - this.startedAt) / 1000;
+  }
+
+  /** Seconds spent after the stop waiting for the calls still in flight. */
+  drainS(): number {
+    return this.stoppedAt && this.endedAt ? (this.endedAt - this.stoppedAt) / 1000 : 0;
+  }
+
+  /** Ends the measured window now (the first call wins): no call is sent after it. */
+  stop(): void {
+    if (this.stoppedAt) return;
+    this.stoppedAt = performance.now();
+    this.okAtStop = this.ok;
+    this.onStop?.();
+  }
+
+  /** Marks the end: every call has completed. Ends the window too if nothing stopped it before. */
   finish(): void {
-    if (!this.endedAt) this.endedAt = performance.now();
+    if (this.endedAt) return;
+    this.stop();
+    this.endedAt = performance.now();
   }
 
   /** Releases the histograms' memory (a no-op for the JS histograms, needed for WASM ones). */
