@@ -49,6 +49,17 @@ export class PatternInstance {
     return this.status === "serving" && this.health?.status !== HealthStatus[HealthStatus.UNHEALTHY];
   }
 
+  /**
+   * The pattern told its name at Initialize. A remote namespace's metrics move from
+   * the address to that name; a launched one keeps its executable name as label.
+   */
+  named(name: string): void {
+    if (name === "" || name === this.pattern) return;
+    this.pattern = name;
+    this.label = `namespace "${this.namespace}" (pattern ${name})`;
+    if (this.mode === "remote") this.stats.relabel(name);
+  }
+
   /** Calls fn whenever status or health changes. */
   onChange(fn: () => void): void {
     this.listeners.push(fn);

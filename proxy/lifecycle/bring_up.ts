@@ -52,7 +52,7 @@ export async function bringUp(
     );
   }
   if (instance.mode === "remote") assertSlots(cfg, ns, init.metadata?.name ?? instance.pattern, init.metadata);
-  if (init.metadata?.name) instance.pattern = init.metadata.name;
+  if (init.metadata?.name) instance.named(init.metadata.name);
   const start = await channel.start(t);
   if (!start.success) throw new FatalStartError(`pattern ${instance.pattern} of namespace "${ns.name}" failed to start: ${start.error}`);
   const endpoint = endpointOverride ?? start.dataEndpoint;

@@ -77,7 +77,7 @@ export class LaunchedSupervisor implements Supervisor {
   }
 
   private async loop(onUp: () => void, onFatal: (err: unknown) => void): Promise<void> {
-    const { ns, metrics } = this.deps;
+    const { ns } = this.deps;
     let attempt = 0;
     for (let first = true; !this.stopping; first = false) {
       const r = await this.runOnce(first ? onUp : undefined);
@@ -87,7 +87,7 @@ export class LaunchedSupervisor implements Supervisor {
       attempt = r.servedForMs > ns.settings.restartMaxDelayMs ? 1 : attempt + 1;
       const delay = Math.round(backoff(attempt, { initialDelayMs: ns.settings.restartInitialDelayMs, maxDelayMs: ns.settings.restartMaxDelayMs }));
       this.instance.restarts++;
-      metrics.restarted(ns.name, this.instance.pattern);
+      this.instance.stats.restarted();
       this.instance.setStatus("restarting");
       this.log.warn("pattern exited; restarting", {
         reason: r.error instanceof Error ? r.error.message : String(r.error),
@@ -106,7 +106,7 @@ export class LaunchedSupervisor implements Supervisor {
 
   /** One process from launch to exit. */
   private async runOnce(onUp?: () => void): Promise<RunResult> {
-    const { cfg, ns, controlPlane, launch, metrics } = this.deps;
+    const { cfg, ns, controlPlane, launch } = this.deps;
     let exe: string;
     try {
       const key = `namespaces[${ns.path[1]}].pattern`;
@@ -131,7 +131,7 @@ export class LaunchedSupervisor implements Supervisor {
       assertSlots(cfg, ns, ns.pattern!, channel.registration.metadata);
       await bringUp(channel, cfg, ns, this.instance, { name: channel.registration.patternName, version: channel.registration.patternVersion });
       servedAt = Date.now();
-      metrics.setUp(ns.name, this.instance.pattern, true);
+      this.instance.stats.setUp(true);
       this.log.info("pattern serving", { pattern_pid: proc.pid, endpoint: this.instance.endpoint });
       onUp?.();
       const health = new AbortController();
@@ -146,7 +146,7 @@ export class LaunchedSupervisor implements Supervisor {
       clearTimeout(timer);
       error = err;
     } finally {
-      metrics.setUp(ns.name, this.instance.pattern, false);
+      this.instance.stats.setUp(false);
     }
     if (this.stopping) return { served: servedAt > 0, servedForMs: 0, error };
     this.instance.unserve(servedAt > 0 ? "restarting" : "failed", error instanceof Error ? error.message : String(error));
@@ -244,17 +244,17 @@ export class RemoteSupervisor implements Supervisor {
   }
 
   private async loop(onFirstTry: () => void, onFatal: (err: unknown) => void): Promise<void> {
-    const { cfg, ns, metrics } = this.deps;
+    const { cfg, ns } = this.deps;
     let attempt = 0;
     for (let first = true; !this.stopping; first = false) {
       try {
         await bringUp(this.channel, cfg, ns, this.instance, { name: "", version: "" }, ns.address);
         attempt = 0;
-        metrics.setUp(ns.name, this.instance.pattern, true);
+        this.instance.stats.setUp(true);
         this.log.info("remote pattern serving", { pattern: this.instance.pattern });
         onFirstTry();
         const why = await watchHealth(this.channel, ns, this.instance, this.stopCtl.signal);
-        metrics.setUp(ns.name, this.instance.pattern, false);
+        this.instance.stats.setUp(false);
         if (this.stopping) return;
         this.instance.unserve("unavailable", why);
         this.log.warn("remote pattern unavailable", { reason: why });

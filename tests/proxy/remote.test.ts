@@ -54,6 +54,14 @@ namespaces:
     expect(p.endpoint).toBe(fake.address);
   });
 
+  test("metrics carry the name the pattern reported, in one prism_pattern_up series (none under the address)", async () => {
+    await c.kv.get({ key: "k" }, c.opts());
+    const m = await proxy.metrics();
+    expect(m.match(/^prism_pattern_up\{namespace="remote".*$/gm)).toEqual(['prism_pattern_up{namespace="remote",pattern="fake"} 1']);
+    expect(m).toMatch(/^prism_requests_total\{namespace="remote",pattern="fake",method="Get",code="OK"\} \d+$/m);
+    expect(m).not.toContain(`pattern="${fake.address}"`);
+  });
+
   test("request metadata reaches the pattern (custom keys, namespace, traceparent)", async () => {
     const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     const r = await c.kv.get({ key: "echo" }, c.opts({ metadata: { "x-custom": "abc", traceparent } }));
