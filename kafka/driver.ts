@@ -79,12 +79,13 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
 
   private async write(name: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<Stored & { topic: string }> {
     const topic = this.topics.kafkaTopic(name);
-    return this.breaker.execute(async () => {
-      const partitions = await this.topics.ensure(topic);
-      const partition = this.producer.partitionFor(topic, partitions, key);
-      const stored = await this.producer.send(topic, partition, payload, metadata, key);
-      return { ...stored, topic };
-    });
+    return this.breaker.execute(() =>
+      this.topics.use(topic, async (partitions) => {
+        const partition = this.producer.partitionFor(topic, partitions, key);
+        const stored = await this.producer.send(topic, partition, payload, metadata, key);
+        return { ...stored, topic };
+      }),
+    );
   }
 
   async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<{ messageId: string }> {
@@ -103,7 +104,7 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
     set.add(sub);
     try {
       try {
-        await sub.start();
+        await this.topics.use(kafkaTopic, () => sub.start());
       } catch (err) {
         await sub.stop();
         throw toPrismError(err, "subscribe");

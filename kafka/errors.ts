@@ -46,3 +46,14 @@ export function toPrismError(err: unknown, what: string): PrismError {
   if (transient) return new PrismError(Code.UNAVAILABLE, `${what}: kafka unavailable: ${root.message}`, { cause: err });
   return new PrismError(Code.INTERNAL, `${what}: ${root.message}`, { cause: err });
 }
+
+/** True when an error (or one it wraps) says the topic does not exist, e.g. it was deleted behind the pattern's back. */
+export function isUnknownTopic(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 10 && e instanceof Error; i++) {
+    const k = e as KafkaJsError;
+    if (k.type === "UNKNOWN_TOPIC_OR_PARTITION" || /does not host this topic-partition/.test(k.message)) return true;
+    e = k.cause;
+  }
+  return false;
+}

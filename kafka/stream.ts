@@ -38,10 +38,12 @@ export class StreamReader {
     return { low: Number(p.low), high: Number(p.high) };
   }
 
-  /** Checks a partition number against the topic (creating the topic if needed). */
-  async checkPartition(topic: string, partition: number): Promise<void> {
-    const count = await this.topics.ensure(topic);
-    if (partition < 0 || partition >= count) throw invalidArgument(`partition ${partition} does not exist (the stream has ${count})`);
+  /** Checks a partition number against the topic (creating the topic if needed) and answers its readable range. */
+  private rangeOf(topic: string, partition: number): Promise<PartitionRange> {
+    return this.topics.use(topic, (count) => {
+      if (partition < 0 || partition >= count) throw invalidArgument(`partition ${partition} does not exist (the stream has ${count})`);
+      return this.range(topic, partition);
+    });
   }
 
   /** First offset at or after a time, or the end of the partition when nothing is that recent. */
@@ -53,8 +55,7 @@ export class StreamReader {
 
   async *read(opts: StreamReadOptions): AsyncGenerator<StreamRecordData> {
     const topic = this.topics.kafkaTopic(opts.stream);
-    await this.checkPartition(topic, opts.partition);
-    const { low, high } = await this.range(topic, opts.partition);
+    const { low, high } = await this.rangeOf(topic, opts.partition);
     let from = opts.fromTimestamp > 0 ? await this.offsetAt(topic, opts.partition, opts.fromTimestamp, high) : opts.fromOffset;
     from = Math.max(from, low);
     // Without follow the read ends at the end of the partition as it was when the call arrived.
@@ -98,8 +99,7 @@ export class StreamReader {
   /** Deletes records before `beforeOffset` (clamped to the end) and returns the first readable offset. */
   async trim(stream: string, partition: number, beforeOffset: number): Promise<number> {
     const topic = this.topics.kafkaTopic(stream);
-    await this.checkPartition(topic, partition);
-    const { low, high } = await this.range(topic, partition);
+    const { low, high } = await this.rangeOf(topic, partition);
     const target = Math.min(beforeOffset, high);
     if (target <= low) return low;
     await this.admin.use("trim", (admin) => admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: String(target) }] }));

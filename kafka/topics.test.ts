@@ -24,10 +24,9 @@ function fakeAdmin(partitions = 3) {
 const cfg = parseKafkaConfig({ partitions: 4, replication_factor: 1, max_message_bytes: "2MiB" }, { configFile: "t" });
 
 describe("Topics", () => {
-  test("Prism names map to <namespace>.<name> and back", () => {
+  test("Prism names map to <namespace>.<name>", () => {
     const t = new Topics(fakeAdmin().handle, cfg, "team-a");
     expect(t.kafkaTopic("orders.eu")).toBe("team-a.orders.eu");
-    expect(t.prismName("team-a.orders.eu")).toBe("orders.eu");
   });
 
   test("topics of different namespaces never coincide, not even under Kafka's '.'/'_' collision rule", () => {
@@ -66,6 +65,20 @@ describe("Topics", () => {
     expect(await t.ensure("ns.x")).toBe(4);
     expect(f.calls()).toBe(1);
     expect(f.created).toEqual([{ topic: "ns.x", numPartitions: 4, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(2 * 1024 * 1024) }] }]);
-    expect(t.knownPartitions("ns.x")).toBe(4);
+  });
+
+  test("a topic found missing (deleted behind the pattern's back) is created again on the next call", async () => {
+    const f = fakeAdmin(4);
+    const t = new Topics(f.handle, cfg, "ns");
+    expect(await t.use("ns.x", async (n) => n)).toBe(4);
+    // kafkajs's shape once retries are exhausted: the protocol error is the cause.
+    const gone = new Error("retries exceeded", { cause: Object.assign(new Error("This server does not host this topic-partition"), { type: "UNKNOWN_TOPIC_OR_PARTITION" }) });
+    await expect(t.use("ns.x", () => Promise.reject(gone))).rejects.toBe(gone);
+    expect(await t.use("ns.x", async (n) => n)).toBe(4);
+    expect(f.calls()).toBe(2);
+    // Other failures keep what is known.
+    await t.use("ns.x", () => Promise.reject(new Error("Connection error"))).catch(() => undefined);
+    await t.use("ns.x", async (n) => n);
+    expect(f.calls()).toBe(2);
   });
 });

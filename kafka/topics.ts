@@ -2,7 +2,7 @@ import type { Admin } from "kafkajs";
 import { Code, invalidArgument } from "../sdk/grpc/errors";
 import type { AdminHandle } from "./admin";
 import { TOPIC_NAME, type KafkaConfig } from "./config";
-import { toPrismError } from "./errors";
+import { isUnknownTopic, toPrismError } from "./errors";
 
 /** Longest Kafka topic name. */
 const MAX_TOPIC_LENGTH = 249;
@@ -32,16 +32,6 @@ export class Topics {
     return topic;
   }
 
-  /** The Prism name of a Kafka topic of this namespace. */
-  prismName(topic: string): string {
-    return topic.slice(this.namespace.length + 1);
-  }
-
-  /** Partition count of a topic the pattern may already know; undefined before ensure(). */
-  knownPartitions(topic: string): number | undefined {
-    return this.partitionCounts.get(topic);
-  }
-
   /** Creates the topic if it does not exist and returns its partition count (cached). */
   ensure(topic: string): Promise<number> {
     const known = this.partitionCounts.get(topic);
@@ -57,6 +47,20 @@ export class Topics {
   /** Forgets what is cached about a topic (e.g. after it was deleted behind the pattern's back). */
   forget(topic: string): void {
     this.partitionCounts.delete(topic);
+  }
+
+  /**
+   * Runs `fn` with the topic's partition count (creating the topic if needed). When the topic turns out not
+   * to exist (deleted behind the pattern's back) its cached count is forgotten, so the next call creates it
+   * again instead of failing until a restart.
+   */
+  async use<T>(topic: string, fn: (partitions: number) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.ensure(topic));
+    } catch (err) {
+      if (isUnknownTopic(err)) this.forget(topic);
+      throw err;
+    }
   }
 
   /**

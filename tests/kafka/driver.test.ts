@@ -3,6 +3,7 @@
  * broker, stream edge cases, and flow control for a subscriber that stops reading.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Kafka, logLevel } from "kafkajs";
 import { HealthStatus, LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { PubSubBasicInterface } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/stream_basic_pb";
@@ -115,6 +116,27 @@ describe("kafka pattern on the shared broker", () => {
       c.close();
     }
   }, 30_000);
+
+  test("a topic deleted behind the pattern's back is created again: publish, append and read work without a restart", async () => {
+    const c = connect(b, SERVICES);
+    const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: "prism-test-delete", logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 10_000 });
+    const admin = kafka.admin();
+    try {
+      const topic = uniqueTopic("deleted");
+      await c.ps.publish({ topic, payload: utf8("before"), key: "k" });
+      await admin.connect();
+      await admin.deleteTopics({ topics: [`${nsB}.${topic}`], timeout: 10_000 });
+      // Calls may fail while the broker finishes deleting; then the pattern creates the topic again.
+      await eventually(async () => (await codeOf(() => c.ps.publish({ topic, payload: utf8("after"), key: "k" }))) === Code.OK, "publish works again", 20_000);
+      const r = await c.st.append({ stream: topic, payload: utf8("appended"), key: "k" });
+      const read = await Array.fromAsync(c.st.read({ stream: topic, partition: r.partition, fromOffset: 0n }));
+      expect(read.map((x) => text(x.payload))).toContain("appended");
+      expect(read.map((x) => text(x.payload))).not.toContain("before");
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+      c.close();
+    }
+  }, 60_000);
 
   test("a subscriber that stops reading pauses its partitions with a bounded buffer, and loses nothing when it reads again", async () => {
     const c = connect(a, SERVICES);
