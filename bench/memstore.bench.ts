@@ -47,7 +47,30 @@ const ops: { name: string; op: Op; ttl?: number }[] = [
     },
   },
   { name: "count (prefix, 1/10 of keys)", op: (s, i) => s.count(`user:${i % 10}`) },
+  // Last: it leaves keys other than `keys` in the store. Each op deletes the oldest key and sets a never-seen one
+  // (the count stays at max_keys), then reads a page, as a scanner does while writers add keys.
+  { name: "interleaved set (new key) + scan page (100 entries with values)", op: (s, i) => (replaceOldest(s), scanPage(s, i)) },
 ];
+
+/** Per store, the keys it holds in insertion order (a ring), for replacing the oldest with a new key. */
+const rings = new Map<Store, { keys: string[]; next: number; seq: number }>();
+
+function replaceOldest(s: Store): void {
+  let r = rings.get(s);
+  if (r === undefined) rings.set(s, (r = { keys: [...keys], next: 0, seq: 0 }));
+  s.delete(r.keys[r.next]!);
+  const fresh = `user:${r.seq++}:new`;
+  s.set(fresh, VALUE, 0);
+  r.keys[r.next] = fresh;
+  r.next = (r.next + 1) % KEYS;
+}
+
+function scanPage(s: Store, i: number): number {
+  const opts: ScanOptions = { prefix: "user:", limit: 100, cursor: keys[(i * 31) % KEYS]!, withValues: true, signal: never };
+  let n = 0;
+  for (const _ of s.scan(opts)) n++;
+  return n;
+}
 
 function fill(s: Store, ttl = 0): void {
   for (const k of keys) s.set(k, VALUE, ttl);

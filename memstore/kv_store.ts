@@ -9,7 +9,7 @@ import type {
 } from "../sdk/drivers/interfaces";
 import { resourceExhausted } from "../sdk/grpc/errors";
 import { ownedBytes } from "./bytes";
-import { lowerBound, SortedKeys, upperBound } from "./sorted_keys";
+import { SortedKeys } from "./sorted_keys";
 import { TtlIndex } from "./ttl_index";
 
 interface Entry {
@@ -132,15 +132,14 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
    * exists throughout, even while keys are added.
    */
   *scan(opts: ScanOptions): Iterable<ScanEntry> {
-    const keys = this.order.snapshot();
     const { prefix, limit, withValues, signal } = opts;
-    let i = lowerBound(keys, prefix);
-    if (opts.cursor !== "") i = Math.max(i, upperBound(keys, opts.cursor));
+    // Start after the cursor, or at the prefix when the cursor sorts before it.
+    const afterCursor = opts.cursor !== "" && opts.cursor >= prefix;
+    const keys = this.order.cursor(afterCursor ? opts.cursor : prefix, afterCursor);
     const now = Date.now();
     let held: ScanEntry | undefined;
     let sent = 0;
-    for (; i < keys.length && !signal.aborted; i++) {
-      const key = keys[i]!;
+    for (let key = keys.next(); key !== undefined && !signal.aborted; key = keys.next()) {
       if (!key.startsWith(prefix)) break;
       const e = this.map.get(key);
       if (e === undefined) continue;
@@ -166,10 +165,9 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
   count(prefix: string): number {
     this.sweep(Date.now(), Infinity);
     if (prefix === "") return this.map.size;
-    const keys = this.order.snapshot();
+    const keys = this.order.cursor(prefix, false);
     let n = 0;
-    for (let i = lowerBound(keys, prefix); i < keys.length; i++) {
-      const key = keys[i]!;
+    for (let key = keys.next(); key !== undefined; key = keys.next()) {
       if (!key.startsWith(prefix)) break;
       if (this.map.has(key)) n++;
     }
