@@ -11,6 +11,7 @@ import { LocalServer } from "./local_server";
 import { ProxyMetrics } from "./metrics";
 import { PatternInstance, PatternRegistry } from "./pattern_registry";
 import { Router } from "./router";
+import { msLeft, planShutdown, within } from "./shutdown_plan";
 import type { ProxySettings } from "./settings";
 
 export const PROXY_VERSION = "0.1.0";
@@ -100,23 +101,26 @@ export class Proxy {
 
   /**
    * Graceful shutdown: refuse new calls (GOAWAY), Drain the patterns (they finish
-   * calls in flight and end open streams), let the relayed calls flush (bounded),
-   * Stop the patterns, then close everything.
+   * calls in flight and end open streams), let the relayed calls flush, Stop the
+   * patterns, then close everything — each step bounded by its share of
+   * shutdown_timeout (planShutdown), so the patterns are stopped before the bound.
    */
   async shutdown(): Promise<void> {
-    const bound = Math.min(5_000, Math.max(500, this.settings.config.shutdownTimeoutMs / 3));
+    const plan = planShutdown(this.settings.config.shutdownTimeoutMs);
     this.local.notServing();
     this.router?.stopAccepting();
     this.listener?.stopAccepting();
-    await Promise.all(this.supervisors.map((s) => s.drain("proxy shutdown")));
-    if (this.router && !(await this.router.idle(bound))) {
+    await Promise.all(this.supervisors.map((s) => s.drain("proxy shutdown", plan.drainUntil)));
+    if (this.router && !(await this.router.idle(Math.min(5_000, msLeft(plan.drainUntil))))) {
       this.logger.warn("calls still in flight after the drain bound; they end with their patterns", { calls: this.router.callsInFlight });
     }
-    await Promise.all(this.supervisors.map((s) => s.stop("proxy shutdown")));
+    await Promise.all(this.supervisors.map((s) => s.stop("proxy shutdown", plan.stopUntil)));
     this.listener?.destroy();
     this.localUpstream?.close();
     this.admin?.stop();
-    await this.local.stop(1_000);
-    await this.tracing?.shutdown();
+    await this.local.stop(Math.min(1_000, msLeft(plan.end) / 2));
+    if (this.tracing && !(await within(this.tracing.shutdown(), Math.max(0, msLeft(plan.end) - 100)))) {
+      this.logger.warn("traces not flushed within the shutdown bound");
+    }
   }
 }

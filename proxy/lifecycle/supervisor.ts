@@ -5,6 +5,7 @@ import type { Logger } from "../../sdk/observability/logger";
 import type { NamespaceConfig, ProxyConfig } from "../config";
 import type { ProxyMetrics } from "../metrics";
 import type { PatternInstance } from "../pattern_registry";
+import { msLeft, within } from "../shutdown_plan";
 import { assertSlots, bringUp, FatalStartError, watchHealth } from "./bring_up";
 import type { ControlPlane } from "./control_plane";
 import { GrpcLifecycleChannel } from "./grpc_channel";
@@ -16,10 +17,10 @@ export interface Supervisor {
   readonly instance: PatternInstance;
   /** Resolves once the namespace first serves (or, remote, has been tried); rejects when start-up must fail. */
   start(): Promise<void>;
-  /** Asks a launched pattern to finish calls in flight and end its streams (bounded); no-op for remote ones. */
-  drain(reason: string): Promise<void>;
-  /** Stops what the proxy launched (draining first if not yet drained), bounded; disconnects from remote patterns. */
-  stop(reason: string): Promise<void>;
+  /** Asks a launched pattern to finish calls in flight and end its streams, giving up at `deadline` (Date.now() ms); no-op for remote ones. */
+  drain(reason: string, deadline: number): Promise<void>;
+  /** Stops what the proxy launched (draining first if not yet drained), killing it to be done by `deadline`; disconnects from remote patterns. */
+  stop(reason: string, deadline: number): Promise<void>;
 }
 
 export interface SupervisorDeps {
@@ -31,14 +32,6 @@ export interface SupervisorDeps {
 
 function describeExit(e: { code: number | null; signal: string | null }): string {
   return e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`;
-}
-
-/** Resolves true if p settles within ms. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const ok = await Promise.race([p.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
-  clearTimeout(timer);
-  return ok;
 }
 
 interface RunResult {
@@ -159,19 +152,21 @@ export class LaunchedSupervisor implements Supervisor {
 
   private drained: Promise<boolean> | undefined;
 
-  drain(reason: string): Promise<void> {
-    return this.drainOnce(reason).then(() => undefined);
+  drain(reason: string, deadline: number): Promise<void> {
+    return this.drainOnce(reason, deadline).then(() => undefined);
   }
 
   /** Drain over the control stream, once; true when the pattern answered. */
-  private drainOnce(reason: string): Promise<boolean> {
+  private drainOnce(reason: string, deadline: number): Promise<boolean> {
     this.stopping = true;
     this.drained ??= (async () => {
       const channel = this.channel;
       if (this.instance.status !== "serving" || !channel || !this.proc?.running) return false;
-      const drainMs = this.deps.ns.settings.drainTimeoutMs;
+      // drain_timeout (+1 s for the answer), cut to what the shutdown bound leaves; the pattern gets a second less, to answer in time.
+      const waitMs = Math.min(this.deps.ns.settings.drainTimeoutMs + 1000, msLeft(deadline));
+      if (waitMs <= 0) return false;
       try {
-        const d = await channel.drain({ timeoutSeconds: Math.max(1, Math.ceil(drainMs / 1000)), reason }, drainMs + 1000);
+        const d = await channel.drain({ timeoutSeconds: Math.max(1, Math.floor((waitMs - 1000) / 1000)), reason }, waitMs);
         this.log.info("pattern drained", { drained: Number(d.drainedOperations), aborted: Number(d.abortedOperations) });
         return true;
       } catch (err) {
@@ -182,38 +177,54 @@ export class LaunchedSupervisor implements Supervisor {
     return this.drained;
   }
 
-  stop(reason: string): Promise<void> {
-    this.stopped ??= this.stopOnce(reason);
+  stop(reason: string, deadline: number): Promise<void> {
+    this.stopped ??= this.stopOnce(reason, deadline);
     return this.stopped;
   }
 
-  private async stopOnce(reason: string): Promise<void> {
+  /**
+   * Stop command, then SIGTERM, then SIGKILL, each bounded by its own setting and by a
+   * share of the time left until `deadline` (half for Stop, then up to 80 % for SIGTERM),
+   * so that SIGKILL still comes before it.
+   */
+  private async stopOnce(reason: string, deadline: number): Promise<void> {
     const { ns } = this.deps;
-    const drained = await this.drainOnce(reason);
+    const drained = await this.drainOnce(reason, deadline);
     this.stopCtl.abort();
     const proc = this.proc;
     const channel = this.channel;
     this.instance.setStatus("stopping");
     if (proc?.running) {
+      const left = msLeft(deadline);
+      const graceUntil = Date.now() + left * 0.5;
+      const termUntil = Date.now() + left * 0.8;
       if (drained && channel) {
         try {
-          await channel.stop({ timeoutSeconds: 1 }, ns.settings.commandTimeoutMs);
+          await channel.stop({ timeoutSeconds: 1 }, Math.min(ns.settings.commandTimeoutMs, msLeft(graceUntil)));
         } catch (err) {
           this.log.warn("pattern did not stop cleanly", { err: PrismError.from(err).message });
         }
-        if (!(await within(proc.exited, ns.settings.commandTimeoutMs))) proc.kill("SIGTERM");
+        if (!(await within(proc.exited, Math.min(ns.settings.commandTimeoutMs, msLeft(graceUntil))))) proc.kill("SIGTERM");
       } else {
         proc.kill("SIGTERM");
       }
-      if (!(await within(proc.exited, 5_000))) proc.kill("SIGKILL");
+      if (!(await within(proc.exited, Math.min(5_000, msLeft(termUntil))))) {
+        this.log.warn("pattern did not exit; killing it", { pattern_pid: proc.pid });
+        proc.kill("SIGKILL");
+      }
     }
     if (proc) {
-      const exit = await proc.exited;
-      this.log.info("pattern stopped", { pattern_pid: proc.pid, exit_code: exit.code, signal: exit.signal });
+      // After SIGKILL the exit is immediate; the bound only guards against a process the kernel cannot reap.
+      if (await within(proc.exited, Math.max(200, msLeft(deadline)))) {
+        const exit = await proc.exited;
+        this.log.info("pattern stopped", { pattern_pid: proc.pid, exit_code: exit.code, signal: exit.signal });
+      } else {
+        this.log.error("pattern did not exit after SIGKILL", { pattern_pid: proc.pid });
+      }
     }
     channel?.close();
     this.instance.unserve("stopped");
-    await this.loopDone;
+    await within(this.loopDone, Math.max(200, msLeft(deadline)));
   }
 }
 
@@ -277,11 +288,12 @@ export class RemoteSupervisor implements Supervisor {
 
   async drain(): Promise<void> {}
 
-  async stop(): Promise<void> {
+  async stop(_reason: string, deadline: number): Promise<void> {
     this.stopping = true;
     this.stopCtl.abort();
     this.instance.unserve("stopped");
     this.channel.close();
-    await this.loopDone;
+    // A lifecycle command in flight ends at its own command_timeout; do not wait past the deadline for it.
+    await within(this.loopDone, msLeft(deadline));
   }
 }

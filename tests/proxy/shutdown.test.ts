@@ -70,6 +70,26 @@ describe("proxy shutdown", () => {
     }
   }, 30_000);
 
+  test("a hung pattern with shutdown_timeout below drain_timeout is killed, and the proxy still exits 0 within the bound", async () => {
+    // drain_timeout defaults to 10 s: the steps must be cut to fit the 5 s bound, not run past it and exit 2 leaving the pattern.
+    const proxy = await startProxy("shutdown_timeout: 5s\nnamespaces:\n  - name: default\n    pattern: memstore\n");
+    const pid = (await proxy.pattern("default")).pid!;
+    try {
+      // A stopped process answers neither Drain nor Stop nor SIGTERM; only SIGKILL ends it.
+      process.kill(pid, "SIGSTOP");
+      const start = Date.now();
+      proxy.proc.kill("SIGTERM");
+      expect(await proxy.exited).toBe(0);
+      expect(Date.now() - start).toBeLessThan(6_000);
+      expect(pidAlive(pid)).toBe(false);
+      expect(proxy.output()).toMatch(/"msg":"pattern stopped"[^\n]*"signal":"SIGKILL"/);
+    } finally {
+      await proxy.stop();
+      proxy.cleanup();
+      killIfAlive([pid]);
+    }
+  }, 30_000);
+
   test("a new call during shutdown is refused, not hung", async () => {
     const proxy = await startProxy(TWO_NAMESPACES);
     const pids = (await proxy.patterns()).map((p) => p.pid!);
