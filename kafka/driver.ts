@@ -175,10 +175,13 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
     }
   }
 
-  /** Ends every subscription and waits (bounded) for their members to commit and leave their groups. */
+  /**
+   * Ends every subscription and stream Read and waits (bounded) for their consumers to leave their groups
+   * (subscriptions commit first).
+   */
   async close(): Promise<void> {
     this.flowExport?.close();
-    const leaving: Promise<void>[] = [];
+    const leaving: Promise<void>[] = [this.reader.close()];
     for (const set of this.subscriptions.values()) {
       for (const s of set) {
         s.end();

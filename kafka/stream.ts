@@ -21,6 +21,9 @@ export interface PartitionRange {
  * that seeks to the start offset and reads the one partition asked for.
  */
 export class StreamReader {
+  /** Consumers of the Reads in progress, stopped by close(). */
+  private readonly open = new Set<ConsumerFeed>();
+
   constructor(
     private readonly kafka: Kafka,
     private readonly admin: AdminHandle,
@@ -66,6 +69,7 @@ export class StreamReader {
       { groupId: `prism-read-${randomUUID()}`, topic, fromBeginning: true, onlyPartition: opts.partition, signal: opts.signal, stats: this.stats },
       this.logger,
     );
+    this.open.add(feed);
     let delivered = 0;
     let next = from;
     try {
@@ -92,8 +96,16 @@ export class StreamReader {
         if (!opts.follow && next >= high) return;
       }
     } finally {
+      this.open.delete(feed);
       await feed.stop(this.cfg.request_timeout);
     }
+  }
+
+  /** Ends every Read in progress (their streams finish) and waits, bounded by request_timeout, for their consumers to leave. */
+  async close(): Promise<void> {
+    const feeds = [...this.open];
+    this.open.clear();
+    await Promise.all(feeds.map((f) => f.stop(this.cfg.request_timeout)));
   }
 
   /** Deletes records before `beforeOffset` (clamped to the end) and returns the first readable offset. */
