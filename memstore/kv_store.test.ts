@@ -135,6 +135,25 @@ describe("KvStore TTL", () => {
     expect(kv.withTtl).toBe(0);
   });
 
+  test("count sweeps at most sweep_limit nodes yet never counts an expired key", () => {
+    setSystemTime(T0);
+    const kv = new KvStore(1000, 10);
+    for (let i = 0; i < 100; i++) kv.set(`a:${i}`, bytes("v"), 1);
+    for (let i = 0; i < 5; i++) kv.set(`b:${i}`, bytes("v"), 0);
+    setSystemTime(T0 + 1000);
+    expect(kv.count("")).toBe(5);
+    // One bounded sweep: 10 of the 100 expired keys reclaimed, not all of them.
+    expect(kv.size).toBe(95);
+    expect(kv.count("a:")).toBe(0);
+    expect(kv.count("b:")).toBe(5);
+    expect(kv.size).toBe(75);
+    expect(kv.count("")).toBe(5);
+    // Once nothing due is left, count("") is the map size.
+    while (!kv.sweep(Date.now(), 10));
+    expect(kv.size).toBe(5);
+    expect(kv.count("")).toBe(5);
+  });
+
   test("a persisted or rewritten key is not reclaimed by its old heap entry", () => {
     setSystemTime(T0);
     const kv = new KvStore(10);

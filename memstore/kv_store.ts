@@ -39,7 +39,14 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
   private expiring = 0;
   private expiredTotal = 0;
 
-  constructor(readonly maxKeys: number) {}
+  /**
+   * `sweepLimit` bounds the expiry work of a read that sweeps first (count, and
+   * the owner's health report), like the periodic sweep's `sweep_limit`.
+   */
+  constructor(
+    readonly maxKeys: number,
+    readonly sweepLimit = 10_000,
+  ) {}
 
   /** Keys held, including expired ones not yet reclaimed (call sweep first for an exact figure). */
   get size(): number {
@@ -162,14 +169,25 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
     if (held !== undefined && !signal.aborted) yield held;
   }
 
+  /**
+   * Live keys with the prefix. Sweeps at most `sweepLimit` heap nodes first;
+   * expired keys the sweep did not reach are not counted.
+   */
   count(prefix: string): number {
-    this.sweep(Date.now(), Infinity);
-    if (prefix === "") return this.map.size;
-    const keys = this.order.cursor(prefix, false);
+    const now = Date.now();
+    const swept = this.sweep(now, this.sweepLimit);
+    // Nothing due left: every key in the map is live.
+    if (prefix === "" && swept) return this.map.size;
     let n = 0;
+    if (prefix === "") {
+      for (const e of this.map.values()) if (e.expiresAt === 0 || e.expiresAt > now) n++;
+      return n;
+    }
+    const keys = this.order.cursor(prefix, false);
     for (let key = keys.next(); key !== undefined; key = keys.next()) {
       if (!key.startsWith(prefix)) break;
-      if (this.map.has(key)) n++;
+      const e = this.map.get(key);
+      if (e !== undefined && (e.expiresAt === 0 || e.expiresAt > now)) n++;
     }
     return n;
   }

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setSystemTime, test } from "bun:test";
 import { Registry } from "prom-client";
 import { DriverMetrics, instrumentDriver } from "../sdk/drivers/instrument";
 import { memstorePattern } from "./pattern";
@@ -22,6 +22,25 @@ describe("MemStore driver", () => {
     expect(h.status).toBe("degraded");
     expect(h.details).toMatchObject({ lists: "1", list_items: "2" });
     await store.close();
+  });
+
+  test("health sweeps at most sweep_limit expired keys and says when some remain", async () => {
+    const T0 = Date.UTC(2030, 0, 1);
+    setSystemTime(T0);
+    const store = new MemStore({ ...DEFAULT_MEMSTORE_CONFIG, maxKeys: 100, sweepLimit: 10 });
+    try {
+      for (let i = 0; i < 100; i++) store.set(`k${i}`, enc("v"), 1);
+      setSystemTime(T0 + 1000);
+      let h = store.health();
+      expect(h.details).toMatchObject({ keys: "90", expiry_backlog: "true" });
+      expect(h.status).toBe("healthy");
+      for (let i = 0; i < 8; i++) store.health();
+      h = store.health();
+      expect(h.details).toMatchObject({ keys: "0", expiry_backlog: "false", expired_keys_total: "100" });
+    } finally {
+      setSystemTime();
+      await store.close();
+    }
   });
 
   test("health shows pub/sub drops per topic and stream counters", async () => {
