@@ -34,6 +34,9 @@ export function toPrismError(err: unknown, what: string): PrismError {
   if (err instanceof PrismError) return err;
   if (!(err instanceof Error)) return new PrismError(Code.INTERNAL, `${what}: ${String(err)}`);
   if (err.name === "AbortError") return PrismError.from(err);
+  // createTopics reports per-topic errors in a KafkaJSAggregateError; the first one says why.
+  const inner = (err as { errors?: unknown[] }).errors?.[0];
+  if (inner instanceof Error) return toPrismError(inner, what);
   const root = rootCause(err as KafkaJsError);
   const type = root.type ?? (err as KafkaJsError).type;
   if (type && type in callerErrors) return new PrismError(callerErrors[type]!, `${what}: ${root.message}`, { cause: err });
