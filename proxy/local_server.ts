@@ -76,7 +76,9 @@ export class LocalServer {
     this.health.setAll(Serving.NOT_SERVING);
   }
 
+  /** Ends open health Watch streams, then stops the server (forced after timeoutMs); false when forced. */
   stop(timeoutMs: number): Promise<boolean> {
+    this.health.close();
     return stopServer(this.server, timeoutMs);
   }
 }

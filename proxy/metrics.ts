@@ -157,6 +157,11 @@ export class MethodStats {
     this.latency.observe(seconds);
   }
 
+  /** A call the proxy answered itself before forwarding (UNAVAILABLE, UNIMPLEMENTED): counted, no latency. */
+  refused(code: number): void {
+    this.count(code);
+  }
+
   private count(code: number): void {
     let c = this.codes[code];
     if (c === undefined) {

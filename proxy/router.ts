@@ -15,6 +15,8 @@ const LIFECYCLE_PREFIX = "/prism.interfaces.LifecycleInterface/";
 const LIFECYCLE_HEALTH = "/prism.interfaces.LifecycleInterface/HealthCheck";
 const CONTROL_PLANE_PREFIX = "/prism.interfaces.ProxyControlPlane/";
 
+function ignoreSettled(): void {}
+
 function isLocal(path: string): boolean {
   for (const p of LOCAL_PREFIXES) if (path.startsWith(p)) return true;
   return false;
@@ -39,7 +41,7 @@ export class Router {
     private readonly tracer?: CallTracer,
   ) {}
 
-  /** Calls relayed and not yet finished. */
+  /** Calls relayed to patterns and not yet finished (the proxy's own health and reflection calls are not counted). */
   get callsInFlight(): number {
     return this.inflight;
   }
@@ -52,8 +54,9 @@ export class Router {
       return respondWithStatus(stream, Code.UNAVAILABLE, "proxy is shutting down");
     }
     if (isLocal(path)) {
-      this.inflight++;
-      return relay(stream, headers, this.local, "proxy", this.finishLocal);
+      // Not counted in flight: a health Watch lasts as long as its client wants, and would hold idle() to its bound.
+      // The local server ends these calls when it stops.
+      return relay(stream, headers, this.local, "proxy", ignoreSettled);
     }
     if (path.startsWith(CONTROL_PLANE_PREFIX) || (path.startsWith(LIFECYCLE_PREFIX) && path !== LIFECYCLE_HEALTH)) {
       this.metrics.reject("lifecycle");
@@ -69,13 +72,13 @@ export class Router {
     const stats = instance.stats.forPath(path);
     const upstream = instance.upstream;
     if (instance.status !== "serving" || upstream === undefined) {
-      stats.record(Code.UNAVAILABLE, 0);
+      stats.refused(Code.UNAVAILABLE);
       return respondWithStatus(stream, Code.UNAVAILABLE, `${instance.label} is ${instance.status}; retry later`);
     }
     if (instance.services.size > 0 && path !== LIFECYCLE_HEALTH) {
       const service = stats.service || path.slice(1, path.lastIndexOf("/"));
       if (!instance.services.has(service)) {
-        stats.record(Code.UNIMPLEMENTED, 0);
+        stats.refused(Code.UNIMPLEMENTED);
         return respondWithStatus(stream, Code.UNIMPLEMENTED, `${instance.label} does not implement ${service}`);
       }
     }
@@ -88,8 +91,6 @@ export class Router {
       this.finished();
     });
   };
-
-  private readonly finishLocal = () => this.finished();
 
   private finished(): void {
     if (--this.inflight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -105,7 +106,7 @@ export class Router {
     return this.open;
   }
 
-  /** Resolves when no relayed call is in flight, or after timeoutMs; true when idle. */
+  /** Resolves when no call relayed to a pattern is in flight, or after timeoutMs; true when idle. */
   async idle(timeoutMs: number): Promise<boolean> {
     if (this.inflight === 0) return true;
     let timer: ReturnType<typeof setTimeout> | undefined;
