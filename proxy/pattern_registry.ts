@@ -28,7 +28,8 @@ export class PatternInstance {
   metadata: PatternMetadata | undefined;
   health: HealthSnapshot | undefined;
   restarts = 0;
-  lastExit: { code: number | null; signal: string | null; at: string } | undefined;
+  /** How the last launched process ended (set by the supervisor when it exits). */
+  lastExit: { pid: number; code: number | null; signal: string | null; at: string } | undefined;
   lastError: string | undefined;
   /** Names the target in error messages, e.g. `namespace "default" (pattern memstore)`. */
   label: string;
@@ -58,6 +59,11 @@ export class PatternInstance {
     this.pattern = name;
     this.label = `namespace "${this.namespace}" (pattern ${name})`;
     if (this.mode === "remote") this.stats.relabel(name);
+  }
+
+  /** Records that the launched process `pid` exited. */
+  exited(pid: number, exit: { code: number | null; signal: string | null }): void {
+    this.lastExit = { pid, code: exit.code, signal: exit.signal, at: new Date().toISOString() };
   }
 
   /** Calls fn whenever status or health changes. */

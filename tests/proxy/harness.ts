@@ -31,7 +31,7 @@ export interface PatternSnapshot {
   metadata: { name: string; version: string; interfaces: string[] } | null;
   health: { status: string; message: string; details: Record<string, string>; checkedAt: string } | null;
   restarts: number;
-  last_exit: { code: number | null; signal: string | null } | null;
+  last_exit: { pid: number; code: number | null; signal: string | null; at: string } | null;
   last_error: string | null;
 }
 

@@ -35,6 +35,7 @@ namespaces:
   test("kill -9 under load: UNAVAILABLE quickly, restarted, serving again", async () => {
     const before = await proxy.pattern("default");
     expect(before.status).toBe("serving");
+    expect(before.last_exit).toBeNull();
     const oldPid = before.pid!;
     pids.push(oldPid);
 
@@ -76,6 +77,10 @@ namespaces:
     pids.push(after.pid!);
     expect(after.restarts).toBe(1);
     expect(after.last_error).toBeNull();
+    // /patterns says how the killed process ended, and when.
+    expect(after.last_exit).toMatchObject({ pid: oldPid, code: null, signal: "SIGKILL" });
+    expect(Date.parse(after.last_exit!.at)).toBeGreaterThanOrEqual(killedAt - 1_000);
+    expect(Date.parse(after.last_exit!.at)).toBeLessThanOrEqual(Date.now());
     expect(pidAlive(oldPid)).toBe(false);
 
     const failed = outcomes.filter((o) => o.code !== Code.OK);
