@@ -95,6 +95,12 @@ namespaces:
     expect(parse("namespaces:\n  - name: a\n    address: 127.0.0.1:7000\n  - name: b\n    address: 127.0.0.1:7001\n").namespaces).toHaveLength(2);
   });
 
+  test("slots on a remote namespace are refused: they could only be checked after Initialize had handed them to its drivers", () => {
+    expect(errorOf("namespaces:\n  - name: a\n    address: 127.0.0.1:7000\n    slots:\n      kv: { driver: redis }\n")).toMatch(
+      /^proxy\.yaml:4: namespaces\[0\]\.slots: cannot be checked for a remote pattern \(address:\) before Initialize/,
+    );
+  });
+
   test("flags override the file, then PRISM_* environment", async () => {
     const s = await loadProxySettings(["--listen", "127.0.0.1:0", "--log-format", "text"], { PRISM_ADMIN_PORT: "0", PRISM_DEBUG: "true", PRISM_LISTEN: "127.0.0.1:1" });
     expect(s.config.listen).toEqual({ host: "127.0.0.1", port: 0 });

@@ -150,6 +150,15 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
       }
       addresses.set(key, { name: ns.name, index: i });
     }
+    if (ns.address !== undefined && ns.slots !== undefined) {
+      // Slots are checked against the pattern's declarations before Initialize hands them to its drivers; a remote
+      // pattern declares them only in its Initialize answer, too late for that check.
+      fail(
+        [...path, "slots"],
+        at("slots"),
+        "cannot be checked for a remote pattern (address:) before Initialize hands them to its drivers; configure its backends in the pattern's own config, or let the proxy launch it (pattern:)",
+      );
+    }
     if (ns.config && "namespace" in ns.config) {
       fail([...path, "config", "namespace"], at("config.namespace"), "is reserved: the proxy sets it to the namespace name");
     }

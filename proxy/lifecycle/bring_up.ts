@@ -31,8 +31,9 @@ export function initializeConfig(ns: NamespaceConfig): JsonObject {
 }
 
 /**
- * Initialize → (slots check) → Start → first HealthCheck, then the instance
- * serves at `endpoint` (or the data_endpoint the pattern reports).
+ * Initialize → Start → first HealthCheck, then the instance serves at `endpoint`
+ * (or the data_endpoint the pattern reports). Slots are checked before this
+ * (launched: against the registration; remote namespaces cannot have slots).
  */
 export async function bringUp(
   channel: LifecycleChannel,
@@ -51,7 +52,6 @@ export async function bringUp(
         .message,
     );
   }
-  if (instance.mode === "remote") assertSlots(cfg, ns, init.metadata?.name ?? instance.pattern, init.metadata);
   if (init.metadata?.name) instance.named(init.metadata.name);
   const start = await channel.start(t);
   if (!start.success) throw new FatalStartError(`pattern ${instance.pattern} of namespace "${ns.name}" failed to start: ${start.error}`);
