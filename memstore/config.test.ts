@@ -16,12 +16,13 @@ describe("memstore config", () => {
       sweepLimit: 10_000,
       subscriberBuffer: 1000,
       maxStreamRecords: 100_000,
+      maxStreams: 10_000,
     });
   });
 
   test("values and durations", () => {
-    const c = fromYaml("max_keys: 5\nsweep_interval: 250ms\nsubscriber_buffer: 16\n");
-    expect(c).toMatchObject({ maxKeys: 5, sweepIntervalMs: 250, subscriberBuffer: 16 });
+    const c = fromYaml("max_keys: 5\nsweep_interval: 250ms\nsubscriber_buffer: 16\nmax_streams: 3\n");
+    expect(c).toMatchObject({ maxKeys: 5, sweepIntervalMs: 250, subscriberBuffer: 16, maxStreams: 3 });
   });
 
   test("an unknown key names the key and its line", () => {

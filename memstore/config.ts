@@ -16,6 +16,8 @@ export interface MemStoreConfig {
   subscriberBuffer: number;
   /** Records kept per stream before the oldest is trimmed. */
   maxStreamRecords: number;
+  /** Most streams; an append that would create one more is RESOURCE_EXHAUSTED. */
+  maxStreams: number;
 }
 
 /** The keys a memstore config file may hold, besides the SDK's reserved ones. */
@@ -28,6 +30,7 @@ export const memstoreConfigSchema = {
     sweep_limit: { type: "integer", min: 1, default: 10_000 },
     subscriber_buffer: { type: "integer", min: 1, default: 1_000 },
     max_stream_records: { type: "integer", min: 1, default: 100_000 },
+    max_streams: { type: "integer", min: 1, default: 10_000 },
   },
 } as const satisfies Schema;
 
@@ -40,6 +43,7 @@ export function parseConfig(raw: Record<string, unknown>, env: Pick<DriverEnv, "
     sweep_limit: number;
     subscriber_buffer: number;
     max_stream_records: number;
+    max_streams: number;
   }>(raw, memstoreConfigSchema, { file: env.configFile, lineOf: env.lineOf });
   if (c.sweep_interval <= 0) {
     throw new ConfigError(env.configFile, "sweep_interval", env.lineOf?.(["sweep_interval"]), "must be longer than 0, e.g. 1s");
@@ -51,5 +55,6 @@ export function parseConfig(raw: Record<string, unknown>, env: Pick<DriverEnv, "
     sweepLimit: c.sweep_limit,
     subscriberBuffer: c.subscriber_buffer,
     maxStreamRecords: c.max_stream_records,
+    maxStreams: c.max_streams,
   };
 }

@@ -43,6 +43,18 @@ describe("MemStore driver", () => {
     }
   });
 
+  test("health is degraded at max_streams", async () => {
+    const store = new MemStore({ ...DEFAULT_MEMSTORE_CONFIG, maxStreams: 1 });
+    store.append("s", enc("x"), {}, "");
+    const h = store.health();
+    expect(h.status).toBe("degraded");
+    expect(h.message).toContain("1 of max_streams 1 streams");
+    expect(h.details).toMatchObject({ streams: "1", max_streams: "1" });
+    store.trim("s", 0, 1);
+    expect(store.health().status).toBe("healthy");
+    await store.close();
+  });
+
   test("health shows pub/sub drops per topic and stream counters", async () => {
     const store = new MemStore({ ...DEFAULT_MEMSTORE_CONFIG, subscriberBuffer: 1 });
     const ac = new AbortController();

@@ -32,6 +32,7 @@ export const DEFAULT_MEMSTORE_CONFIG: MemStoreConfig = {
   sweepLimit: 10_000,
   subscriberBuffer: 1_000,
   maxStreamRecords: 100_000,
+  maxStreams: 10_000,
 };
 
 /** Per-topic drop counts shown in health details, highest first. */
@@ -63,7 +64,7 @@ export class MemStore
     this.kv = new KvStore(config.maxKeys, config.sweepLimit);
     this.lists = new ListStore(config.maxLists);
     this.pubsub = new PubSubHub(config.subscriberBuffer);
-    this.streams = new StreamLog(config.maxStreamRecords);
+    this.streams = new StreamLog(config.maxStreamRecords, config.maxStreams);
     this.sweeper = setInterval(() => this.kv.sweep(Date.now(), config.sweepLimit), config.sweepIntervalMs);
     // The store must never keep a process alive on its own.
     this.sweeper.unref();
@@ -150,11 +151,11 @@ export class MemStore
     return this.streams.trim(stream, partition, beforeOffset);
   }
 
-  /** Degraded while keys or lists are at their bound; details carry every counter worth debugging. */
+  /** Degraded while keys, lists or streams are at their bound; details carry every counter worth debugging. */
   health(): HealthReport {
     // Expired keys still in the map would overstate `keys` and the capacity state; sweep_limit bounds the pause
     // (health is polled), so after a burst of expiries `keys` may still count some until the timer catches up.
-    const { maxKeys, maxLists, sweepLimit } = this.config;
+    const { maxKeys, maxLists, maxStreams, sweepLimit } = this.config;
     const swept = this.kv.sweep(Date.now(), sweepLimit);
     const ps = this.pubsub.stats();
     const st = this.streams.stats();
@@ -175,6 +176,7 @@ export class MemStore
       // Also exported as prism_subscriber_dropped_messages_total{driver="memstore",topic}.
       dropped_messages_total: String(ps.dropped),
       streams: String(st.streams),
+      max_streams: String(maxStreams),
       stream_records: String(st.records),
       stream_followers: String(st.followers),
     };
@@ -183,7 +185,8 @@ export class MemStore
     const full: string[] = [];
     if (this.kv.size >= maxKeys) full.push(`${this.kv.size} of max_keys ${maxKeys} keys${swept ? "" : " (some expired, reclaimed on the next write)"}`);
     if (this.lists.size >= maxLists) full.push(`${this.lists.size} of max_lists ${maxLists} lists`);
-    if (full.length > 0) return { status: "degraded", message: `at capacity: ${full.join(", ")}; new keys are refused`, details };
+    if (st.streams >= maxStreams) full.push(`${st.streams} of max_streams ${maxStreams} streams`);
+    if (full.length > 0) return { status: "degraded", message: `at capacity: ${full.join(", ")}; new ones are refused`, details };
     return { status: "healthy", details };
   }
 

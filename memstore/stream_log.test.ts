@@ -57,7 +57,66 @@ describe("StreamLog", () => {
     expect(log.trim("s", 0, 100)).toBe(5);
     expect(log.append("s", enc("5"), {}, "").offset).toBe(5);
     expect(await readAll(log, opts("s"))).toEqual(["5:5"]);
-    expect(log.trim("missing", 0, 10)).toBe(0);
+    // "s" was trimmed empty and forgotten: any stream created now starts past its offsets.
+    expect(log.trim("missing", 0, 10)).toBe(5);
+    expect(new StreamLog(100).trim("missing", 0, 10)).toBe(0);
+  });
+
+  test("max_streams: a new stream beyond it is RESOURCE_EXHAUSTED; trimming one empty frees its place", async () => {
+    const log = new StreamLog(100, 2);
+    const t0 = new Date("2030-01-01T00:00:00Z").getTime();
+    setSystemTime(t0 + 5000);
+    log.append("a", enc("a0"), {}, "");
+    for (let i = 0; i < 3; i++) log.append("b", enc(`b${i}`), {}, "");
+    let code: number | undefined;
+    try {
+      log.append("c", enc("c0"), {}, "");
+    } catch (err) {
+      code = PrismError.from(err).code;
+      expect(PrismError.from(err).message).toContain("max_streams 2");
+    }
+    expect(code).toBe(Code.RESOURCE_EXHAUSTED);
+    expect(log.append("a", enc("a1"), {}, "").offset).toBe(1);
+    // Trimmed but not empty: still held.
+    expect(log.trim("b", 0, 2)).toBe(2);
+    expect(log.size).toBe(2);
+    expect(log.trim("b", 0, 3)).toBe(3);
+    expect(log.stats()).toMatchObject({ streams: 1, records: 2 });
+    // A clock that stepped back: the new streams still start past what the forgotten one used.
+    setSystemTime(t0);
+    const c = log.append("c", enc("c0"), {}, "");
+    expect(c.offset).toBe(3);
+    expect(c.timestamp).toBe(t0 + 5000);
+    // "b" again: its offsets go on, never repeating the trimmed ones.
+    expect(() => log.append("b", enc("again"), {}, "")).toThrow(PrismError);
+    expect(log.trim("c", 0, 4)).toBe(4);
+    expect(log.append("b", enc("again"), {}, "").offset).toBe(4);
+    expect(await readAll(log, opts("b"))).toEqual(["4:again"]);
+  });
+
+  test("a follower of a stream trimmed empty and forgotten gets the next append once, at a new offset", async () => {
+    const log = new StreamLog(100);
+    for (let i = 0; i < 3; i++) log.append("s", enc(`r${i}`), {}, "");
+    const ac = new AbortController();
+    const it = log.read(opts("s", { follow: true, signal: ac.signal }))[Symbol.asyncIterator]();
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = (await it.next()).value!;
+      got.push(`${r.offset}:${dec(r)}`);
+    }
+    // Suspended at a yield while the stream is trimmed empty and forgotten, then waiting.
+    expect(log.trim("s", 0, 3)).toBe(3);
+    expect(log.size).toBe(0);
+    const next = it.next();
+    await Bun.sleep(1);
+    expect(log.stats().followers).toBe(1);
+    log.append("s", enc("r3"), {}, "");
+    const r = (await next).value!;
+    got.push(`${r.offset}:${dec(r)}`);
+    expect(got).toEqual(["0:r0", "1:r1", "2:r2", "3:r3"]);
+    const last = it.next();
+    ac.abort();
+    expect((await last).done).toBe(true);
   });
 
   test("max_stream_records keeps the newest records", async () => {

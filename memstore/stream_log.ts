@@ -1,5 +1,5 @@
 import type { StreamDriver, StreamReadOptions, StreamRecordData } from "../sdk/drivers/interfaces";
-import { invalidArgument } from "../sdk/grpc/errors";
+import { invalidArgument, resourceExhausted } from "../sdk/grpc/errors";
 import { ownedBytes } from "./bytes";
 
 /** One stream: live records are records[head..], the first of them at offset `low`. */
@@ -17,20 +17,35 @@ const nextOffset = (log: Log) => log.low + size(log);
  * Append-only logs by stream name, with one partition (0). Offsets start at 0
  * and never repeat, trimmed or not; timestamps never go backwards, so reads from
  * a time can binary-search. Each stream keeps at most `maxRecords` (the oldest
- * go first, like a retention limit). Followers wait for appends without polling.
+ * go first, like a retention limit); at most `maxStreams` streams exist. A
+ * stream trimmed empty is forgotten; so that its offsets and timestamps still
+ * never repeat or go back, every stream created afterwards starts above the
+ * highest offset and timestamp a forgotten one reached (two numbers for the
+ * whole store, not one per name). Followers wait for appends without polling.
  */
 export class StreamLog implements StreamDriver {
   private readonly logs = new Map<string, Log>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private closed = false;
   private followerCount = 0;
+  /** Where a new stream starts: past every offset and timestamp of a forgotten one. */
+  private offsetFloor = 0;
+  private timestampFloor = 0;
 
-  constructor(readonly maxRecords: number) {}
+  constructor(
+    readonly maxRecords: number,
+    readonly maxStreams = 10_000,
+  ) {}
 
   append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): { offset: number; partition: number; timestamp: number } {
     let log = this.logs.get(stream);
     if (log === undefined) {
-      log = { records: [], head: 0, low: 0, lastTimestamp: 0 };
+      if (this.logs.size >= this.maxStreams) {
+        throw resourceExhausted(
+          `memstore is full: ${this.logs.size} of max_streams ${this.maxStreams} streams in use; trim streams empty or raise max_streams`,
+        );
+      }
+      log = { records: [], head: 0, low: this.offsetFloor, lastTimestamp: this.timestampFloor };
       this.logs.set(stream, log);
     }
     const timestamp = Math.max(Date.now(), log.lastTimestamp);
@@ -69,12 +84,19 @@ export class StreamLog implements StreamDriver {
     }
   }
 
+  /** The lowest readable offset after the trim; for a stream that does not exist, the offset its first record would get. */
   trim(stream: string, partition: number, beforeOffset: number): number {
     checkPartition(partition);
     const log = this.logs.get(stream);
-    if (log === undefined) return 0;
+    if (log === undefined) return this.offsetFloor;
     this.dropBefore(log, Math.min(beforeOffset, nextOffset(log)));
+    if (size(log) === 0) this.forget(stream, log);
     return log.low;
+  }
+
+  /** Streams held. */
+  get size(): number {
+    return this.logs.size;
   }
 
   /** Counters for health details. */
@@ -89,6 +111,17 @@ export class StreamLog implements StreamDriver {
     this.closed = true;
     for (const stream of [...this.waiters.keys()]) this.wake(stream);
     this.logs.clear();
+  }
+
+  /**
+   * Drops an empty log. Safe with readers: they keep offsets, not the log, and
+   * look the stream up again after each wait; the next log of this name starts
+   * at or above `log.low`, so a follower's next offset is still right.
+   */
+  private forget(stream: string, log: Log): void {
+    this.logs.delete(stream);
+    this.offsetFloor = Math.max(this.offsetFloor, log.low);
+    this.timestampFloor = Math.max(this.timestampFloor, log.lastTimestamp);
   }
 
   private dropBefore(log: Log, before: number): void {

@@ -4,14 +4,15 @@ import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalu
 import { KeyValueBatchInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
 import { HealthStatus, LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { ListBasicInterface } from "../../proto/gen/prism/interfaces/list/list_basic_pb";
+import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/stream_basic_pb";
 import { createClient } from "../../sdk/grpc/client";
 import { Code } from "../../sdk/grpc/errors";
 import { startPattern, type StartedPattern } from "../helpers/process";
 import { codeOf, utf8 } from "../acceptance/target";
 import { tempConfig } from "./helpers";
 
-describe("memstore capacity (max_keys, max_lists)", () => {
-  const config = tempConfig("max_keys: 5\nmax_lists: 2\n");
+describe("memstore capacity (max_keys, max_lists, max_streams)", () => {
+  const config = tempConfig("max_keys: 5\nmax_lists: 2\nmax_streams: 2\n");
   let p: StartedPattern;
   let kv: ReturnType<typeof createClient<typeof KeyValueBasicInterface>>;
   beforeAll(async () => {
@@ -73,5 +74,19 @@ describe("memstore capacity (max_keys, max_lists)", () => {
     expect((await list.client.pushLeft({ key: "l1", values: [utf8("b")] })).length).toBe(2n);
     const h = await createClient(LifecycleInterface, kv.raw).client.healthCheck({});
     expect(h.details).toMatchObject({ lists: "2", max_lists: "2", list_items: "3" });
+  });
+
+  test("new streams beyond max_streams are RESOURCE_EXHAUSTED; a stream trimmed empty frees its place", async () => {
+    const st = createClient(StreamBasicInterface, kv.raw);
+    await st.client.append({ stream: "s1", payload: utf8("a") });
+    await st.client.append({ stream: "s2", payload: utf8("a") });
+    expect(await codeOf(() => st.client.append({ stream: "s3", payload: utf8("a") }))).toBe(Code.RESOURCE_EXHAUSTED);
+    expect((await st.client.append({ stream: "s1", payload: utf8("b") })).offset).toBe(1n);
+    const lifecycle = createClient(LifecycleInterface, kv.raw);
+    expect((await lifecycle.client.healthCheck({})).details).toMatchObject({ streams: "2", max_streams: "2" });
+    expect((await st.client.trim({ stream: "s2", beforeOffset: 1n })).lowOffset).toBe(1n);
+    expect((await lifecycle.client.healthCheck({})).details).toMatchObject({ streams: "1" });
+    // The new stream starts past the forgotten one's offsets.
+    expect((await st.client.append({ stream: "s3", payload: utf8("a") })).offset).toBe(1n);
   });
 });
