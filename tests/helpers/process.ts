@@ -1,5 +1,7 @@
 import type { Subprocess } from "bun";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 
 /** Repository root, for locating dist/ executables from any test file. */
 export const ROOT = resolve(import.meta.dir, "../..");
@@ -92,4 +94,46 @@ export async function startPattern(name: string, args: string[] = [], env?: Reco
     await p.stop(1000);
     throw err;
   }
+}
+
+/** A pattern started from a config map; `close` stops it by pid and fails unless it exited 0. */
+export interface ConfiguredPattern {
+  readonly address: string;
+  readonly pid: number;
+  output(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts dist/<name> with `config` written to a temporary --config file (JSON is
+ * YAML). `close` stops the process, removes the file, runs `onClose` (e.g. drop
+ * the test's topics or stop its dedicated server), then reports an unclean exit.
+ */
+export async function configuredPattern(
+  name: string,
+  config: Record<string, unknown>,
+  onClose?: () => Promise<void>,
+  args: string[] = [],
+): Promise<ConfiguredPattern> {
+  const dir = mkdtempSync(join(tmpdir(), `prism-${name}-cfg-`));
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, JSON.stringify(config));
+  let p: StartedPattern;
+  try {
+    p = await startPattern(name, ["--config", file, ...args]);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    address: p.address,
+    pid: p.pid,
+    output: p.output,
+    close: async () => {
+      const code = await p.stop(15_000);
+      rmSync(dir, { recursive: true, force: true });
+      await onClose?.();
+      if (code !== 0) throw new Error(`${name} pattern exited with ${code}:\n${p.output().slice(-4000)}`);
+    },
+  };
 }

@@ -3,12 +3,9 @@
  * proxy, or against a dedicated broker a test can stop and restart.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import type { Target } from "../acceptance/target";
-import { startPattern } from "../helpers/process";
+import { configuredPattern, type ConfiguredPattern } from "../helpers/process";
 import { kafkaBrokers, requireService } from "../helpers/services";
 import { startKafkaBroker } from "./broker";
 import { proxyTarget } from "../helpers/proxy_target";
@@ -44,22 +41,8 @@ export async function deleteNamespaceTopics(brokers: string[], namespace: string
 }
 
 /** Starts dist/kafka with a config file (and extra flags); closing stops it by pid and checks it exited cleanly. */
-export async function kafkaPattern(config: Record<string, unknown>, onClose?: () => Promise<void>, args: string[] = []): Promise<Target & { pid: number; output(): string }> {
-  const dir = mkdtempSync(join(tmpdir(), "prism-kafka-cfg-"));
-  const file = join(dir, "kafka.yaml");
-  writeFileSync(file, JSON.stringify(config));
-  const p = await startPattern("kafka", ["--config", file, ...args]);
-  return {
-    address: p.address,
-    pid: p.pid,
-    output: p.output,
-    close: async () => {
-      const code = await p.stop(15_000);
-      rmSync(dir, { recursive: true, force: true });
-      await onClose?.();
-      if (code !== 0) throw new Error(`kafka pattern exited with ${code}:\n${p.output().slice(-4000)}`);
-    },
-  };
+export function kafkaPattern(config: Record<string, unknown>, onClose?: () => Promise<void>, args: string[] = []): Promise<Target & ConfiguredPattern> {
+  return configuredPattern("kafka", config, onClose, args);
 }
 
 /** dist/kafka on the shared broker. */

@@ -4,11 +4,8 @@
  * scripts/services (also 8 MB max_payload), in a namespace of its own.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Target } from "../acceptance/target";
-import { startPattern } from "../helpers/process";
+import { configuredPattern, type ConfiguredPattern } from "../helpers/process";
 import { natsUrl, requireService } from "../helpers/services";
 import { proxyTarget } from "../helpers/proxy_target";
 import type { OutageTarget } from "../kafka/target";
@@ -20,22 +17,8 @@ export function testConfig(url: string, namespace = "acceptance"): Record<string
 }
 
 /** Starts dist/nats with a config file (and extra flags); closing stops it by pid and checks it exited cleanly. */
-export async function natsPattern(config: Record<string, unknown>, onClose?: () => Promise<void>, args: string[] = []): Promise<Target & { pid: number; output(): string }> {
-  const dir = mkdtempSync(join(tmpdir(), "prism-nats-cfg-"));
-  const file = join(dir, "nats.yaml");
-  writeFileSync(file, JSON.stringify(config));
-  const p = await startPattern("nats", ["--config", file, ...args]);
-  return {
-    address: p.address,
-    pid: p.pid,
-    output: p.output,
-    close: async () => {
-      const code = await p.stop(15_000);
-      rmSync(dir, { recursive: true, force: true });
-      await onClose?.();
-      if (code !== 0) throw new Error(`nats pattern exited with ${code}:\n${p.output().slice(-4000)}`);
-    },
-  };
+export function natsPattern(config: Record<string, unknown>, onClose?: () => Promise<void>, args: string[] = []): Promise<Target & ConfiguredPattern> {
+  return configuredPattern("nats", config, onClose, args);
 }
 
 /** dist/nats on a dedicated server. */
