@@ -25,6 +25,11 @@ export interface Driver {
   circuitState?(): "closed" | "half-open" | "open";
   /** Releases connections and timers; called once on stop. */
   close(): Promise<void>;
+  /**
+   * Interfaces this driver implements itself although its backend has no native form of them
+   * (e.g. expiry kept in a column and filtered on read): capabilities report them EMULATED.
+   */
+  readonly emulates?: readonly InterfaceName[];
 }
 
 export interface KeyValueBasicDriver {
@@ -65,6 +70,12 @@ export interface ScanOptions {
 export interface KeyValueScanDriver {
   scan(opts: ScanOptions): AsyncIterable<ScanEntry> | Iterable<ScanEntry>;
   count(prefix: string): MaybePromise<number>;
+}
+
+/** A backend that can only list its keys (NATS KV): the SDK emulates scan and expiry sweeps over it. */
+export interface KeyListingDriver {
+  /** Every live key starting with prefix, in no particular order; stops early when signal aborts. */
+  listKeys(prefix: string, signal: AbortSignal): AsyncIterable<string> | Iterable<string>;
 }
 
 export interface BatchSetEntry {
