@@ -2,7 +2,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import { type CallContext, namespaceOf } from "./context";
 import { serviceDefinition } from "./definition";
-import { PrismError } from "./errors";
+import { toGrpcStatus } from "./errors";
 import { chain, isAsyncIterable, type CallHandler, type Interceptor, type ServerCall } from "./interceptor";
 import type { ServiceImpl } from "./types";
 
@@ -72,13 +72,13 @@ async function pump(
     }
     if (!signal.aborted) call.end();
   } catch (err) {
-    if (!signal.aborted) call.emit("error", PrismError.from(err).toStatus());
+    if (!signal.aborted) call.emit("error", toGrpcStatus(err));
   }
 }
 
 /**
  * Registers a generated service on a grpc-js server. Every call passes through the
- * interceptors; anything a handler throws becomes a gRPC status via PrismError.
+ * interceptors; anything a handler throws becomes a gRPC status via toGrpcStatus (sdk/grpc/errors.ts).
  */
 export function addService<S extends DescService>(
   server: grpc.Server,
@@ -107,12 +107,12 @@ export function addService<S extends DescService>(
           try {
             result = handler(sc) as Promise<unknown>;
           } catch (err) {
-            cb(PrismError.from(err).toStatus() as grpc.ServiceError);
+            cb(toGrpcStatus(err));
             return;
           }
           Promise.resolve(result).then(
             (res) => cb(null, res),
-            (err) => cb(PrismError.from(err).toStatus() as grpc.ServiceError),
+            (err) => cb(toGrpcStatus(err)),
           );
         };
         break;
@@ -135,7 +135,7 @@ export function addService<S extends DescService>(
             .then(() => handler({ method, ctx, request: requestStream(call) }))
             .then(
               (res) => cb(null, res),
-              (err) => cb(PrismError.from(err).toStatus() as grpc.ServiceError),
+              (err) => cb(toGrpcStatus(err)),
             );
         };
         break;
@@ -163,7 +163,7 @@ function runStream(
   try {
     out = handler(sc);
   } catch (err) {
-    call.emit("error", PrismError.from(err).toStatus());
+    call.emit("error", toGrpcStatus(err));
     return;
   }
   if (isAsyncIterable(out)) {
@@ -171,7 +171,7 @@ function runStream(
   } else {
     Promise.resolve(out).then(
       () => call.end(),
-      (err) => call.emit("error", PrismError.from(err).toStatus()),
+      (err) => call.emit("error", toGrpcStatus(err)),
     );
   }
 }
