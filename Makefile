@@ -40,7 +40,7 @@ typecheck: proto ## TypeScript strict type check
 run: build-plugins ## start the proxy on 127.0.0.1:8980 with the in-memory pattern
 	./dist/proxy --config config/proxy.yaml
 
-services: deps ## install (if missing) and start Redis, NATS (JetStream) and Kafka on loopback
+services: deps ## install (if missing) and start Redis, NATS (JetStream), Kafka and PostgreSQL on loopback
 	bash scripts/services/up.sh all
 
 services-down: ## stop the services started by `make services`

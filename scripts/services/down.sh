@@ -2,7 +2,7 @@
 # Stop services started by up.sh, by the pid each one recorded: SIGTERM, then
 # SIGKILL if it is still alive after a bound (20 s, 45 s for Kafka).
 #
-# Usage: scripts/services/down.sh [--wipe] [redis|redis-cluster|nats|kafka|all]...   (default: all)
+# Usage: scripts/services/down.sh [--wipe] [redis|redis-cluster|nats|kafka|postgres|all]...   (default: all)
 #   --wipe  also delete the services' data folders under $PRISM_DATA
 #           (a fresh Kafka cluster id, an empty Redis, a new Redis Cluster).
 set -euo pipefail
@@ -11,6 +11,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/redis.sh"
 . "$here/nats.sh"
 . "$here/kafka.sh"
+. "$here/postgres.sh"
 
 wipe=0
 if [ "${1:-}" = --wipe ]; then wipe=1; shift; fi

@@ -11,7 +11,7 @@ PRISM_DATA="${PRISM_DATA:-$REPO_ROOT/.services}"
 PRISM_CACHE="${PRISM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/prism}"
 
 # Every service the scripts know, in start order ("all" expands to this list).
-ALL_SERVICES=(redis redis-cluster nats kafka)
+ALL_SERVICES=(redis redis-cluster nats kafka postgres)
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

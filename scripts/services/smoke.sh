@@ -5,14 +5,16 @@
 #   redis-cluster  SET through one node, GET through another (follows MOVED)
 #   nats           core PUB/SUB round trip and a JetStream API request
 #   kafka          create a topic, produce one record, consume it back, delete the topic
+#   postgres       over TLS (verify-full): create a table, insert, select, drop
 #
-# Usage: scripts/services/smoke.sh [redis|redis-cluster|nats|kafka|all]...   (default: all)
+# Usage: scripts/services/smoke.sh [redis|redis-cluster|nats|kafka|postgres|all]...   (default: all)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 . "$here/redis.sh"
 . "$here/nats.sh"
 . "$here/kafka.sh"
+. "$here/postgres.sh"
 
 token="smoke-$$-$(date +%s%N)"
 
@@ -64,6 +66,14 @@ kafka_smoke() {
   kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
     --delete --topic "$topic" >/dev/null
   [ "$got" = "$token" ]
+}
+
+# postgres_smoke: as the project role, over TLS: create a table, write a row, read it back, drop it.
+postgres_smoke() {
+  local table="prism_smoke_$$"
+  PG_BIN="$(pg_bindir)"
+  [ "$(PGSSLMODE=verify-full PGSSLROOTCERT="$(pg_dir)/tls/ca.crt" pg_psql "$PG_USER" "$PG_PASSWORD" "$PG_DB" \
+    "create table $table (v text); insert into $table values ('$token'); select v from $table; drop table $table")" = "$token" ]
 }
 
 expand_services "$@"

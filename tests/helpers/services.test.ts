@@ -4,13 +4,14 @@ import {
   kafkaBrokers,
   natsUrl,
   parseEndpoint,
+  postgresUrl,
   redisClusterSeeds,
   redisUrl,
   requireService,
   SERVICE_NAMES,
 } from "./services";
 
-const ENV_VARS = ["PRISM_TEST_REDIS_URL", "PRISM_TEST_REDIS_CLUSTER", "PRISM_TEST_NATS_URL", "PRISM_TEST_KAFKA_BROKERS"];
+const ENV_VARS = ["PRISM_TEST_REDIS_URL", "PRISM_TEST_REDIS_CLUSTER", "PRISM_TEST_NATS_URL", "PRISM_TEST_KAFKA_BROKERS", "PRISM_TEST_POSTGRES_URL"];
 const saved = Object.fromEntries(ENV_VARS.map((k) => [k, process.env[k]]));
 
 afterEach(() => {
@@ -36,6 +37,7 @@ describe("endpoints", () => {
     expect(redisClusterSeeds()).toEqual(["127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"]);
     expect(natsUrl()).toBe("nats://127.0.0.1:4222");
     expect(kafkaBrokers()).toEqual(["127.0.0.1:9092"]);
+    expect(postgresUrl()).toBe("postgres://prism:prism@127.0.0.1:5433/prism");
   });
 
   test("environment overrides win; blank means unset", () => {
@@ -97,12 +99,21 @@ describe("requireService failures are loud", () => {
       await expect(requireService("kafka")).rejects.toThrow(/kafka is not reachable.*not a Kafka response/);
       process.env.PRISM_TEST_NATS_URL = `nats://127.0.0.1:${port}`;
       await expect(requireService("nats")).rejects.toThrow(/nats is not reachable.*not a NATS server/);
+      process.env.PRISM_TEST_POSTGRES_URL = `postgres://u:p@127.0.0.1:${port}/db`;
+      await expect(requireService("postgres")).rejects.toThrow(/postgres is not reachable.*not a PostgreSQL message/);
       // And the real NATS server is no Redis.
       process.env.PRISM_TEST_REDIS_URL = natsUrl().replace(/^nats:/, "redis:");
       await expect(requireService("redis")).rejects.toThrow(/not a Redis reply/);
     } finally {
       server.close();
     }
+  });
+
+  test("PostgreSQL with a wrong password is not reachable: the probe really logs in", async () => {
+    const u = new URL(postgresUrl());
+    u.password = "not-the-password";
+    process.env.PRISM_TEST_POSTGRES_URL = u.toString();
+    await expect(requireService("postgres")).rejects.toThrow(/postgres is not reachable.*password authentication failed/);
   });
 
   test("a single node is not a cluster", async () => {

@@ -5,10 +5,12 @@
  *   redisClusterSeeds()  PRISM_TEST_REDIS_CLUSTER  default 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002
  *   natsUrl()            PRISM_TEST_NATS_URL       default nats://127.0.0.1:4222
  *   kafkaBrokers()       PRISM_TEST_KAFKA_BROKERS  default 127.0.0.1:9092
+ *   postgresUrl()        PRISM_TEST_POSTGRES_URL   default postgres://prism:prism@127.0.0.1:5433/prism
  *
  * `await requireService(name)` opens a plain TCP connection and speaks the
  * service's own protocol (no client library): Redis PING, Redis CLUSTER INFO,
- * NATS INFO/CONNECT/PING with JetStream on, a Kafka Metadata request. A missing
+ * NATS INFO/CONNECT/PING with JetStream on, a Kafka Metadata request, a PostgreSQL
+ * login (startup, SCRAM-SHA-256 or password, ReadyForQuery). A missing
  * service is an Error telling how to start it, never a silent skip.
  *
  * Tests that take a backend away mid-run start their own server on a free port
@@ -17,9 +19,9 @@
 import net from "node:net";
 import tls from "node:tls";
 
-export type ServiceName = "redis" | "redis-cluster" | "nats" | "kafka";
+export type ServiceName = "redis" | "redis-cluster" | "nats" | "kafka" | "postgres";
 
-export const SERVICE_NAMES: readonly ServiceName[] = ["redis", "redis-cluster", "nats", "kafka"];
+export const SERVICE_NAMES: readonly ServiceName[] = ["redis", "redis-cluster", "nats", "kafka", "postgres"];
 
 interface ServiceSpec {
   env: string;
@@ -34,6 +36,7 @@ const SPECS: Record<ServiceName, ServiceSpec> = {
   },
   nats: { env: "PRISM_TEST_NATS_URL", fallback: "nats://127.0.0.1:4222" },
   kafka: { env: "PRISM_TEST_KAFKA_BROKERS", fallback: "127.0.0.1:9092" },
+  postgres: { env: "PRISM_TEST_POSTGRES_URL", fallback: "postgres://prism:prism@127.0.0.1:5433/prism" },
 };
 
 
@@ -72,6 +75,11 @@ export function natsUrl(): string {
 /** Kafka bootstrap brokers as `host:port` strings. */
 export function kafkaBrokers(): string[] {
   return list(setting("kafka"));
+}
+
+/** PostgreSQL URL with credentials and database, e.g. `postgres://prism:prism@127.0.0.1:5433/prism`. */
+export function postgresUrl(): string {
+  return setting("postgres");
 }
 
 interface Endpoint {
@@ -348,6 +356,90 @@ async function checkKafka(): Promise<void> {
   }
 }
 
+// ------------------------------------------------------------------ postgres
+
+/** One backend message: type byte and body. */
+const pgMessage: Parser<{ type: string; body: Buffer }> = (buf) => {
+  if (buf.length < 5) return undefined;
+  const size = buf.readInt32BE(1);
+  if (size < 4 || size > KAFKA_MAX_RESPONSE) throw new Error(`not a PostgreSQL message (length ${size})`);
+  if (buf.length < 1 + size) return undefined;
+  return { value: { type: String.fromCharCode(buf[0]!), body: buf.subarray(5, 1 + size) }, used: 1 + size };
+};
+
+function pgFrame(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, "latin1");
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+/** The M field (message) of an ErrorResponse. */
+function pgErrorText(body: Buffer): string {
+  for (const field of body.toString("utf8").split("\0")) if (field.startsWith("M")) return field.slice(1);
+  return "error";
+}
+
+/** SCRAM-SHA-256 client (RFC 5802/7677), as PostgreSQL's SASL authentication runs it. */
+async function pgScram(wire: Wire, password: string): Promise<void> {
+  const { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } = await import("node:crypto");
+  const hmac = (key: Buffer, data: string) => createHmac("sha256", key).update(data).digest();
+  const nonce = randomBytes(18).toString("base64");
+  const first = `n=,r=${nonce}`;
+  const mech = Buffer.from("SCRAM-SHA-256\0");
+  const init = Buffer.from(`n,,${first}`);
+  const len = Buffer.alloc(4);
+  len.writeInt32BE(init.length);
+  wire.write(pgFrame("p", Buffer.concat([mech, len, init])));
+  const cont = await wire.read(pgMessage);
+  if (cont.type === "E") throw new Error(pgErrorText(cont.body));
+  if (cont.type !== "R" || cont.body.readInt32BE(0) !== 11) throw new Error("unexpected SASL exchange");
+  const serverFirst = cont.body.subarray(4).toString("utf8");
+  const attrs = Object.fromEntries(serverFirst.split(",").map((a) => [a[0], a.slice(2)]));
+  if (!attrs.r?.startsWith(nonce)) throw new Error("server nonce does not extend ours");
+  const salted = pbkdf2Sync(password, Buffer.from(attrs.s!, "base64"), Number(attrs.i), 32, "sha256");
+  const clientKey = hmac(salted, "Client Key");
+  const storedKey = createHash("sha256").update(clientKey).digest();
+  const finalBare = `c=biws,r=${attrs.r}`;
+  const authMessage = `${first},${serverFirst},${finalBare}`;
+  const signature = hmac(storedKey, authMessage);
+  const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]!)).toString("base64");
+  wire.write(pgFrame("p", Buffer.from(`${finalBare},p=${proof}`)));
+  const fin = await wire.read(pgMessage);
+  if (fin.type === "E") throw new Error(pgErrorText(fin.body));
+  if (fin.type !== "R" || fin.body.readInt32BE(0) !== 12) throw new Error("unexpected SASL final message");
+  const verifier = Buffer.from(fin.body.subarray(4).toString("utf8").replace(/^v=/, ""), "base64");
+  const expected = hmac(hmac(salted, "Server Key"), authMessage);
+  if (verifier.length !== expected.length || !timingSafeEqual(verifier, expected)) throw new Error("server signature does not verify");
+}
+
+async function checkPostgres(): Promise<void> {
+  const url = new URL(postgresUrl());
+  const ep = parseEndpoint(postgresUrl(), 5432);
+  const user = ep.username ?? "postgres";
+  const database = decodeURIComponent(url.pathname.replace(/^\//, "")) || user;
+  await withWire({ ...ep, tls: false }, async (wire) => {
+    const params = Buffer.from(`user\0${user}\0database\0${database}\0application_name\0prism-test-probe\0\0`);
+    const startup = Buffer.alloc(8);
+    startup.writeInt32BE(8 + params.length, 0);
+    startup.writeInt32BE(196608, 4); // protocol 3.0
+    wire.write(Buffer.concat([startup, params]));
+    for (;;) {
+      const m = await wire.read(pgMessage);
+      if (m.type === "E") throw new Error(`PostgreSQL said: ${pgErrorText(m.body)}`);
+      if (m.type === "Z") break; // ReadyForQuery: logged in
+      if (m.type !== "R") continue; // ParameterStatus, BackendKeyData, notices
+      const kind = m.body.readInt32BE(0);
+      if (kind === 0) continue;
+      if (ep.password === undefined) throw new Error("the server asks for a password and the URL has none");
+      if (kind === 3) wire.write(pgFrame("p", Buffer.from(`${ep.password}\0`)));
+      else if (kind === 10) await pgScram(wire, ep.password);
+      else throw new Error(`unsupported authentication request ${kind}`);
+    }
+    wire.write(pgFrame("X", Buffer.alloc(0)));
+  });
+}
+
 // ------------------------------------------------------------------ public checks
 
 const CHECKS: Record<ServiceName, () => Promise<void>> = {
@@ -355,6 +447,7 @@ const CHECKS: Record<ServiceName, () => Promise<void>> = {
   "redis-cluster": checkRedisCluster,
   nats: checkNats,
   kafka: checkKafka,
+  postgres: checkPostgres,
 };
 
 /** Where `name` is looked for, as shown in error messages. */
