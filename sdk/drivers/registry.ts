@@ -27,6 +27,13 @@ export interface DriverEnv {
 export class DriverRegistry {
   private readonly factories = new Map<string, DriverFactory>();
 
+  /** A registry holding these factories. */
+  static of(...factories: DriverFactory[]): DriverRegistry {
+    const r = new DriverRegistry();
+    for (const f of factories) r.register(f);
+    return r;
+  }
+
   register(factory: DriverFactory): this {
     if (this.factories.has(factory.name)) throw new Error(`driver ${factory.name} registered twice`);
     this.factories.set(factory.name, factory);

@@ -1,10 +1,17 @@
 import type { Driver } from "../drivers/interfaces";
-import type { DriverEnv } from "../drivers/registry";
+import type { DriverEnv, DriverRegistry } from "../drivers/registry";
 import type { ServiceBinding } from "../services/binding";
+import type { FilledSlots, SlotDeclaration } from "./slots";
 
 /**
  * Everything the SDK needs to run a pattern: its identity, the gRPC services it
  * serves (bindings) and how to build its driver from configuration.
+ *
+ * A pattern over one backend builds its driver itself in `create`. A pattern composed
+ * of several backends (RFC-025) declares `slots` and the `drivers` it is built with:
+ * the runtime fills each slot from `slots: {<slot>: {driver, config}}` in its
+ * configuration (refusing a driver that lacks a required interface), then hands the
+ * filled slots to `create`, which builds the pattern's own object over them.
  */
 export interface PatternDefinition<D extends Driver = Driver> {
   readonly name: string;
@@ -13,6 +20,14 @@ export interface PatternDefinition<D extends Driver = Driver> {
   readonly dbSystem?: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly bindings: readonly ServiceBinding<any, any>[];
-  /** Validates the configuration (throwing ConfigError) and builds the driver. */
-  create(config: Record<string, unknown>, env: DriverEnv): D | Promise<D>;
+  /** The backends this pattern composes; absent for a single-backend pattern. */
+  readonly slots?: readonly SlotDeclaration[];
+  /** The drivers built into this executable, by name (required with `slots`). */
+  readonly drivers?: DriverRegistry;
+  /**
+   * Validates the configuration (throwing ConfigError) and builds the driver. With slots,
+   * `config` no longer holds `slots` and `slots` holds the drivers created for them; the
+   * runtime closes those drivers after the returned one.
+   */
+  create(config: Record<string, unknown>, env: DriverEnv, slots?: FilledSlots): D | Promise<D>;
 }

@@ -12,12 +12,14 @@ import {
 import { validate } from "../config/schema";
 import type { Driver, HealthReport } from "../drivers/interfaces";
 import { instrumentDriver, type DriverMetrics } from "../drivers/instrument";
+import { DriverRegistry } from "../drivers/registry";
 import { Code, PrismError } from "../grpc/errors";
 import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
 import type { Logger } from "../observability/logger";
 import { DriverSlot } from "../services/binding";
 import { DEFAULT_LIMITS, type Limits } from "../services/limits";
 import type { PatternDefinition } from "./pattern";
+import { closeSlots, fillSlots, slotMetadata, type FilledSlots } from "./slots";
 
 export type RuntimeState = "idle" | "initialized" | "serving" | "draining" | "stopped";
 
@@ -76,13 +78,18 @@ export class PatternRuntime<D extends Driver = Driver> {
   private idleWaiters: (() => void)[] = [];
   private readonly streams = new Set<AbortController>();
   private interfaces?: MessageInitShape<typeof InterfaceDeclarationSchema>[];
+  /** The drivers filling the pattern's slots (empty for a single-backend pattern); closed on stop. */
+  private filled: FilledSlots = new Map();
 
   constructor(
     readonly def: PatternDefinition<D>,
     private readonly deps: RuntimeDeps,
   ) {}
 
-  /** Pattern name, version, the interfaces it serves (hashed on first use, not at start-up) and its namespace. */
+  /**
+   * Pattern name, version, the interfaces it serves (hashed on first use, not at start-up), its namespace,
+   * and its slots and built-in drivers (slot.<slot>.requires, driver.<driver>.implements: proxy/slots.ts).
+   */
   patternMetadata(): PatternMetadata {
     const def = this.def;
     this.interfaces ??= def.bindings.map((b) => ({
@@ -96,7 +103,10 @@ export class PatternRuntime<D extends Driver = Driver> {
       name: def.name,
       version: def.version,
       interfaces: this.interfaces,
-      extra: this.namespace ? { namespace: this.namespace } : {},
+      extra: {
+        ...(def.slots && def.drivers ? slotMetadata(def.slots, def.drivers) : {}),
+        ...(this.namespace ? { namespace: this.namespace } : {}),
+      },
     });
   }
 
@@ -116,7 +126,8 @@ export class PatternRuntime<D extends Driver = Driver> {
       return;
     }
     // `lifecycle` is the process's (read by loadSettings), never the driver's.
-    const { max_key_size, max_value_size, max_batch_size, namespace, lifecycle: _lifecycle, ...driverConfig } = config;
+    const { max_key_size, max_value_size, max_batch_size, namespace, lifecycle: _lifecycle, ...rest } = config;
+    let driverConfig: Record<string, unknown> = rest;
     const sdk = validate<{ max_key_size: number; max_value_size: number; max_batch_size: number; namespace: string }>(
       { max_key_size, max_value_size, max_batch_size, namespace },
       sdkConfigSchema,
@@ -126,13 +137,34 @@ export class PatternRuntime<D extends Driver = Driver> {
     this.limits.maxValueBytes = sdk.max_value_size;
     this.limits.maxBatchSize = sdk.max_batch_size;
     this.namespace = sdk.namespace;
-    const driver = await this.def.create(driverConfig, {
+    const env = {
       logger: this.deps.logger,
       namespace: sdk.namespace,
       configFile: this.deps.configFile,
       lineOf: this.deps.lineOf,
       registry: this.deps.registry,
-    });
+    };
+    let filled: FilledSlots = new Map();
+    if (this.def.slots) {
+      const { slots, ...own } = driverConfig;
+      filled = await fillSlots(slots, {
+        pattern: this.def.name,
+        decls: this.def.slots,
+        drivers: this.def.drivers ?? new DriverRegistry(),
+        env,
+        metrics: this.deps.driverMetrics,
+        tracer: this.deps.tracer,
+      });
+      driverConfig = own;
+    }
+    let driver: D;
+    try {
+      driver = await this.def.create(driverConfig, env, filled);
+    } catch (err) {
+      await closeSlots(filled).catch(() => undefined);
+      throw err;
+    }
+    this.filled = filled;
     const methods = this.def.bindings.flatMap((b) => b.driverMethods);
     this.slot.set(
       instrumentDriver(driver, methods, {
@@ -231,7 +263,13 @@ export class PatternRuntime<D extends Driver = Driver> {
     this.state = "stopped";
     const driver = this.slot.isSet ? this.slot.current : undefined;
     this.slot.set(undefined);
-    await driver?.close();
+    const filled = this.filled;
+    this.filled = new Map();
+    try {
+      await driver?.close();
+    } finally {
+      await closeSlots(filled);
+    }
   }
 
   /** Lifecycle health: the driver's own report, or why there is none. */

@@ -31,7 +31,8 @@ export class DriverSlot<D> implements DriverRef<D> {
  * them in InitializeResponse.metadata.interfaces.
  */
 export interface ServiceBinding<S extends DescService = DescService, D = unknown> {
-  readonly interfaceName: InterfaceName;
+  /** The driver interface it serves (keyvalue_basic...), or a pattern's own service name (multicast_registry). */
+  readonly interfaceName: InterfaceName | (string & {});
   readonly service: S;
   /** Driver methods this interface calls, wrapped by the observability middleware. */
   readonly driverMethods: readonly string[];

@@ -1,0 +1,10 @@
+import type { DriverFactory } from "../sdk/drivers/registry";
+import { namespaceOf, parseKafkaConfig } from "./config";
+import { KafkaDriver } from "./driver";
+
+/** Kafka as a driver any pattern can put in a slot (`driver: kafka`): pub/sub and streams on topics. */
+export const kafkaDriver: DriverFactory<KafkaDriver> = {
+  name: "kafka",
+  interfaces: ["pubsub_basic", "stream_basic"],
+  create: (config, env) => new KafkaDriver(parseKafkaConfig(config, env), namespaceOf(env), env.logger, env.registry),
+};
