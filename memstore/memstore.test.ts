@@ -100,10 +100,10 @@ describe("MemStore driver", () => {
     expect(recs.length).toBe(1);
     expect(d.health().details?.keys).toBe("2");
     const text = await metrics.operations.get();
-    expect(text.values.find((v) => v.labels.operation === "set" && v.labels.status === "ok")?.value).toBe(2);
+    expect(text.values.find((v) => v.labels.operation === "set" && v.labels.status === "success")?.value).toBe(2);
     // Streams are counted when they end; scan stays a sync iterator.
-    expect(text.values.find((v) => v.labels.operation === "scan" && v.labels.status === "ok")?.value).toBe(1);
-    expect(text.values.find((v) => v.labels.operation === "read" && v.labels.status === "ok")?.value).toBe(1);
+    expect(text.values.find((v) => v.labels.operation === "scan" && v.labels.status === "success")?.value).toBe(1);
+    expect(text.values.find((v) => v.labels.operation === "read" && v.labels.status === "success")?.value).toBe(1);
     await d.close();
     expect(store.kv.size).toBe(0);
   });

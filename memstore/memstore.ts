@@ -152,6 +152,11 @@ export class MemStore
   }
 
   /** Degraded while keys, lists or streams are at their bound; details carry every counter worth debugging. */
+  /** Keys expired so far, exported as backend_driver_expired_keys_total. */
+  expiredTotal(): number {
+    return this.kv.expired;
+  }
+
   health(): HealthReport {
     // Expired keys still in the map would overstate `keys` and the capacity state; sweep_limit bounds the pause
     // (health is polled), so after a burst of expiries `keys` may still count some until the timer catches up.

@@ -66,6 +66,11 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
     return this.streams.trim(stream, partition, beforeOffset);
   }
 
+  /** The one NATS connection while it is up, exported as backend_driver_connections_active. */
+  connectionsActive(): number {
+    return this.conn.state === "connected" ? 1 : 0;
+  }
+
   /** Healthy while connected; the connection notices a dead server within ping_interval × max_pings_out at worst. */
   health(): HealthReport {
     const s = this.pubsub.stats();

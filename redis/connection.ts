@@ -86,6 +86,16 @@ export class RedisConnection {
     return this.client.status;
   }
 
+  /** Connections that are ready: the command client (each node of a cluster) and the subscriber once opened. */
+  activeConnections(): number {
+    const count = (c: RedisClient | undefined): number => {
+      if (c === undefined) return 0;
+      if (c instanceof Redis) return c.status === "ready" ? 1 : 0;
+      return c.status === "ready" ? c.nodes().filter((n) => n.status === "ready").length : 0;
+    };
+    return count(this.client) + count(this.subscriberClient);
+  }
+
   /** The last connection error seen, "" when none since the connection was last ready. */
   get lastError(): string {
     return this.lastErrorText;

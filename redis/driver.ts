@@ -141,6 +141,11 @@ export class RedisDriver
     return this.pubsub.unsubscribe(topic, subscriberId);
   }
 
+  /** Ready connections to Redis (commands, one per cluster node, and the subscriber), exported as backend_driver_connections_active. */
+  connectionsActive(): number {
+    return this.conn.activeConnections();
+  }
+
   circuitState() {
     return this.guard.breaker.state;
   }

@@ -9,7 +9,7 @@ async function figures(metrics: DriverMetrics, operation: string) {
   const errs = (await metrics.errors.get()).values.filter((v) => v.labels.operation === operation);
   const hist = (await metrics.duration.get()).values.find((v) => v.labels.operation === operation && v.metricName === "driver_operation_duration_seconds_count");
   return {
-    ok: ops.find((v) => v.labels.status === "ok")?.value ?? 0,
+    ok: ops.find((v) => v.labels.status === "success")?.value ?? 0,
     error: ops.find((v) => v.labels.status === "error")?.value ?? 0,
     errorTypes: Object.fromEntries(errs.map((v) => [v.labels.error_type, v.value])),
     observed: hist?.value ?? 0,
@@ -69,7 +69,7 @@ describe("instrumentDriver", () => {
     const values = d.batchGet(["a", "b"]);
     expect(Array.isArray(values)).toBe(true);
     expect(values).toEqual(["v:a", "v:b"]);
-    expect(await figures(metrics, "get")).toEqual({ ok: 1, error: 1, errorTypes: { INVALID_ARGUMENT: 1 }, observed: 2 });
+    expect(await figures(metrics, "get")).toEqual({ ok: 1, error: 1, errorTypes: { invalid_argument: 1 }, observed: 2 });
     expect(await figures(metrics, "batchGet")).toMatchObject({ ok: 1, observed: 1 });
   });
 
@@ -84,7 +84,7 @@ describe("instrumentDriver", () => {
     const { metrics, d } = setUp();
     await expect(Array.fromAsync(d.read({ n: 3, failAt: 1 }))).rejects.toThrow("backend gone");
     await expect(Array.fromAsync(d.read({ n: 3, cancelAt: 2 }))).rejects.toThrow("aborted");
-    expect(await figures(metrics, "read")).toEqual({ ok: 1, error: 1, errorTypes: { UNAVAILABLE: 1 }, observed: 2 });
+    expect(await figures(metrics, "read")).toEqual({ ok: 1, error: 1, errorTypes: { unavailable: 1 }, observed: 2 });
   });
 
   test("stopping an async stream early counts it as ok and runs the driver's clean-up", async () => {
@@ -113,6 +113,59 @@ describe("instrumentDriver", () => {
     expect(() => [...d.scan({ n: 3, failAt: 2 })]).toThrow("scan broke");
     // The binding reads every stream with for-await, which takes sync iterables too.
     expect(await Array.fromAsync(d.scan({ n: 2 }) as Iterable<string>)).toEqual(["k0", "k1"]);
-    expect(await figures(metrics, "scan")).toEqual({ ok: 3, error: 1, errorTypes: { INTERNAL: 1 }, observed: 4 });
+    expect(await figures(metrics, "scan")).toEqual({ ok: 3, error: 1, errorTypes: { internal: 1 }, observed: 4 });
+  });
+});
+
+describe("seed 004 metric names", () => {
+  test("driver_operation_total says success or error; driver_error_total says the error class", async () => {
+    const registry = new Registry();
+    const metrics = new DriverMetrics(registry);
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
+    const driver = {
+      n: 0,
+      async get(key: string) {
+        if (key === "refused") throw new PrismError(Code.UNAVAILABLE, "backend unavailable", { cause: refused });
+        if (key === "slow") throw new PrismError(Code.DEADLINE_EXCEEDED, "deadline");
+        return key;
+      },
+    };
+    const d = instrumentDriver(driver, ["get"], { driver: "fake", dbSystem: "fake", metrics });
+    await d.get("a");
+    await expect(d.get("refused")).rejects.toThrow();
+    await expect(d.get("slow")).rejects.toThrow();
+    const text = await registry.metrics();
+    expect(text).toContain('driver_operation_total{driver="fake",operation="get",status="success"} 1');
+    expect(text).toContain('driver_operation_total{driver="fake",operation="get",status="error"} 2');
+    expect(text).toContain('driver_error_total{driver="fake",operation="get",error_type="connection_refused"} 1');
+    expect(text).toContain('driver_error_total{driver="fake",operation="get",error_type="timeout"} 1');
+  });
+
+  test("connections gauge and expiry counter are read from the driver at scrape time", async () => {
+    const registry = new Registry();
+    const metrics = new DriverMetrics(registry);
+    const driver = {
+      open: 2,
+      expired: 5,
+      connectionsActive() {
+        return this.open;
+      },
+      expiredTotal() {
+        return this.expired;
+      },
+    };
+    instrumentDriver(driver, [], { driver: "fake", dbSystem: "fake", metrics });
+    let text = await registry.metrics();
+    expect(text).toContain('backend_driver_connections_active{driver="fake"} 2');
+    expect(text).toContain("# TYPE backend_driver_expired_keys_total counter");
+    expect(text).toContain('backend_driver_expired_keys_total{driver="fake"} 5');
+    driver.open = 0;
+    driver.expired = 8;
+    text = await registry.metrics();
+    expect(text).toContain('backend_driver_connections_active{driver="fake"} 0');
+    expect(text).toContain('backend_driver_expired_keys_total{driver="fake"} 8');
+    // A re-initialized driver counts from zero again: the exported counter never goes down.
+    driver.expired = 1;
+    expect(await registry.metrics()).toContain('backend_driver_expired_keys_total{driver="fake"} 9');
   });
 });

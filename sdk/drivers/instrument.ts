@@ -1,6 +1,7 @@
 import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { Code, codeName, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
+import { errorType } from "./error_type";
 import { isAsyncIterable } from "../grpc/interceptor";
 import { LATENCY_BUCKETS } from "../observability/metrics";
 
@@ -11,9 +12,39 @@ export class DriverMetrics {
   readonly errors: Counter<"driver" | "operation" | "error_type">;
   /** Read at scrape time from every driver that reports a circuit breaker. */
   readonly breakers = new Map<string, () => CircuitStateName>();
+  /** Read at scrape time from every driver that counts its open backend connections. */
+  readonly connections = new Map<string, () => number>();
+  /** Read at scrape time from every driver that counts keys it expired (a running total). */
+  readonly expiries = new Map<string, () => number>();
 
   constructor(registry: Registry) {
-    const breakers = this.breakers;
+    const { breakers, connections, expiries } = this;
+    new Gauge({
+      name: "backend_driver_connections_active",
+      help: "Open connections from a driver to its backend.",
+      labelNames: ["driver"],
+      registers: [registry],
+      collect() {
+        for (const [driver, count] of connections) this.set({ driver }, count());
+      },
+    });
+    // A running total kept by the driver, exported as a counter: the counter takes the difference since the last scrape.
+    const seen = new Map<string, number>();
+    new Counter({
+      name: "backend_driver_expired_keys_total",
+      help: "Keys a driver removed because their TTL ran out (expiry events).",
+      labelNames: ["driver"],
+      registers: [registry],
+      collect() {
+        for (const [driver, total] of expiries) {
+          const now = total();
+          const before = seen.get(driver) ?? 0;
+          seen.set(driver, now);
+          // A smaller total means a new driver instance (re-initialized): it counted from zero.
+          this.inc({ driver }, now >= before ? now - before : now);
+        }
+      },
+    });
     new Gauge({
       name: "circuit_breaker_state",
       help: "Circuit breaker of a driver's backend: 0 closed, 1 half-open, 2 open.",
@@ -25,7 +56,7 @@ export class DriverMetrics {
     });
     this.operations = new Counter({
       name: "driver_operation_total",
-      help: "Backend operations by driver, operation and status (ok or error).",
+      help: "Backend operations by driver, operation and status (success or error).",
       labelNames: ["driver", "operation", "status"],
       registers: [registry],
     });
@@ -38,7 +69,7 @@ export class DriverMetrics {
     });
     this.errors = new Counter({
       name: "driver_error_total",
-      help: "Backend operation errors by driver, operation and gRPC error type.",
+      help: "Backend operation errors by driver, operation and error class (connection_refused, timeout, unavailable, ...).",
       labelNames: ["driver", "operation", "error_type"],
       registers: [registry],
     });
@@ -64,7 +95,7 @@ export interface InstrumentOptions {
  *
  * Streaming methods (scan, subscribe, read) return an AsyncIterable, or a sync iterator
  * (a generator, as memstore's scan): the wrapper hands back a stream of the same kind that
- * counts the call when the stream ends — status ok when it ends or the consumer stops
+ * counts the call when the stream ends — status success when it ends or the consumer stops
  * early (break, cancellation), error (with driver_error_total) when iterating throws — and
  * observes driver_operation_duration_seconds once, at the first item (or at the end or
  * the failure when there is none): time to first item is what the backend controls, the
@@ -78,17 +109,21 @@ export function instrumentDriver<D extends object>(driver: D, methods: readonly 
   const extra = (driver as { spanAttributes?: Readonly<Record<string, string | number>> }).spanAttributes;
   const circuit = (driver as { circuitState?: () => CircuitStateName }).circuitState;
   if (typeof circuit === "function") metrics.breakers.set(opts.driver, () => circuit.call(driver));
+  const conns = (driver as { connectionsActive?: () => number }).connectionsActive;
+  if (typeof conns === "function") metrics.connections.set(opts.driver, () => conns.call(driver));
+  const expired = (driver as { expiredTotal?: () => number }).expiredTotal;
+  if (typeof expired === "function") metrics.expiries.set(opts.driver, () => expired.call(driver));
   for (const name of new Set(methods)) {
     const fn = (driver as Record<string, unknown>)[name];
     // One attributes object per method: span creation copies it, so it can be shared by every call.
     const attributes = { ...extra, "db.system": opts.dbSystem, "db.operation.name": name };
     if (typeof fn !== "function") continue;
-    const ok = metrics.operations.labels(opts.driver, name, "ok");
+    const ok = metrics.operations.labels(opts.driver, name, "success");
     const failed = metrics.operations.labels(opts.driver, name, "error");
     const hist = metrics.duration.labels(opts.driver, name);
     const onError = (err: unknown) => {
       failed.inc();
-      metrics.errors.inc({ driver: opts.driver, operation: name, error_type: codeName(PrismError.from(err).code) });
+      metrics.errors.inc({ driver: opts.driver, operation: name, error_type: errorType(err) });
     };
     const meter = (start: number, span: Span | undefined): StreamMeter => {
       let observed = false;

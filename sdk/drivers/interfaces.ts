@@ -23,6 +23,10 @@ export interface Driver {
   readonly spanAttributes?: Readonly<Record<string, string | number>>;
   /** State of the circuit breaker guarding the backend, exported as circuit_breaker_state. */
   circuitState?(): "closed" | "half-open" | "open";
+  /** Open connections to the backend, exported as backend_driver_connections_active. */
+  connectionsActive?(): number;
+  /** Keys expired so far (a running total), exported as the counter backend_driver_expired_keys_total. */
+  expiredTotal?(): number;
   /** Releases connections and timers; called once on stop. */
   close(): Promise<void>;
   /**

@@ -47,8 +47,23 @@ describe("memstore HTTP endpoints", () => {
     expect(sample(text, "prism_requests_total", 'method="Get"', 'code="OK"')).toBe(1);
     expect(sample(text, "prism_requests_total", 'method="Get"', 'code="INVALID_ARGUMENT"')).toBe(1);
     expect(sample(text, "prism_request_duration_seconds_count", 'method="Set"')).toBe(3);
-    expect(sample(text, "driver_operation_total", 'driver="memstore"', 'operation="set"', 'status="ok"')).toBe(3);
-    expect(sample(text, "driver_operation_total", 'operation="get"', 'status="ok"')).toBe(1);
+    expect(sample(text, "driver_operation_total", 'driver="memstore"', 'operation="set"', 'status="success"')).toBe(3);
+    expect(sample(text, "driver_operation_total", 'operation="get"', 'status="success"')).toBe(1);
     expect(text).toContain('backend_driver_info{name="memstore",version="0.1.0"} 1');
+  });
+
+  test("/metrics counts expired keys (backend_driver_expired_keys_total)", async () => {
+    const kv = createClient(KeyValueBasicInterface, p.address);
+    const scrape = async () => sample(await (await fetch(`${base}/metrics`)).text(), "backend_driver_expired_keys_total", 'driver="memstore"') ?? -1;
+    const before = await scrape();
+    expect(before).toBeGreaterThanOrEqual(0);
+    try {
+      for (let i = 0; i < 3; i++) await kv.client.set({ key: `exp${i}`, value: utf8("v"), ttlSeconds: 1n });
+    } finally {
+      kv.close();
+    }
+    const deadline = Date.now() + 15_000;
+    while ((await scrape()) < before + 3 && Date.now() < deadline) await Bun.sleep(200);
+    expect(await scrape()).toBe(before + 3);
   });
 });

@@ -183,6 +183,7 @@ describe("nats pattern on a shared server", () => {
       const buffered = sample(metrics, "prism_subscriber_buffered_messages", { driver: "nats" });
       expect(buffered).toBeGreaterThan(0);
       expect(buffered).toBeLessThanOrEqual(100);
+      expect(sample(metrics, "backend_driver_connections_active", { driver: "nats" })).toBe(1);
       // Reading again: the newest message is among what is left.
       let got = 0;
       for (;;) {

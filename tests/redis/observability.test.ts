@@ -50,14 +50,16 @@ describe("driver observability for Redis", () => {
     expect(await subscription).toEqual([]);
 
     const metrics = await (await fetch(`http://127.0.0.1:${pattern.metricsPort}/metrics`)).text();
-    expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "scan", status: "ok" })).toBe(1);
+    expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "scan", status: "success" })).toBe(1);
     expect(sample(metrics, "driver_operation_duration_seconds_count", { driver: "redis", operation: "scan" })).toBe(1);
-    expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "subscribe", status: "ok" })).toBe(1);
-    expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "set", status: "ok" })).toBe(5);
-    expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "get", status: "ok" })).toBe(3);
+    expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "subscribe", status: "success" })).toBe(1);
+    expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "set", status: "success" })).toBe(5);
+    expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "get", status: "success" })).toBe(3);
     expect(sample(metrics, "driver_operation_total", { driver: "redis", operation: "get", status: "error" })).toBe(1);
     expect(sample(metrics, "driver_operation_duration_seconds_count", { driver: "redis", operation: "set" })).toBe(5);
-    expect(sample(metrics, "driver_error_total", { driver: "redis", operation: "get", error_type: "FAILED_PRECONDITION" })).toBe(1);
+    expect(sample(metrics, "driver_error_total", { driver: "redis", operation: "get", error_type: "failed_precondition" })).toBe(1);
+    // The command connection, and the subscriber the subscription opened.
+    expect(sample(metrics, "backend_driver_connections_active", { driver: "redis" })).toBe(2);
   });
 
   test("a subscriber that stops reading: its drops and buffer show in /metrics under driver=redis", async () => {
