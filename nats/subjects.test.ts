@@ -33,6 +33,15 @@ describe("Subjects", () => {
     expect(codeOf(() => checkQueueName("worker-1"))).toBe(Code.OK);
   });
 
+  test("a stream whose JetStream name would pass 255 characters (the server's limit) is INVALID_ARGUMENT", () => {
+    const d = new Subjects("default");
+    const fits = "x".repeat(255 - "default_S".length);
+    expect(d.streamName(fits).length).toBe(255);
+    expect(codeOf(() => d.streamName(`${fits}x`))).toBe(Code.INVALID_ARGUMENT);
+    // Escaping counts: 100 'é' are 200 UTF-8 bytes, 600 characters once escaped.
+    expect(codeOf(() => d.streamName("é".repeat(100)))).toBe(Code.INVALID_ARGUMENT);
+  });
+
   test("the namespace defaults to 'default' and must be one subject token", () => {
     expect(Subjects.fromEnv({ namespace: "", configFile: "c" }).namespace).toBe("default");
     expect(() => Subjects.fromEnv({ namespace: "a.b", configFile: "c" })).toThrow(/cannot be a NATS subject token/);

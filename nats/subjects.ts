@@ -2,6 +2,9 @@ import { ConfigError } from "../sdk/config/yaml";
 import type { DriverEnv } from "../sdk/drivers/registry";
 import { invalidArgument } from "../sdk/grpc/errors";
 
+/** Longest JetStream stream name (a file-system name on the server). */
+const MAX_STREAM_NAME = 255;
+
 /** A subject token sequence: no whitespace, no wildcards, no empty tokens. */
 const SUBJECT = /^[^\s*>.]+(\.[^\s*>.]+)*$/;
 
@@ -50,7 +53,12 @@ export class Subjects {
 
   streamName(stream: string): string {
     check(stream, "stream");
-    return this.streamPrefix + escapeName(stream);
+    const name = this.streamPrefix + escapeName(stream);
+    // The server stores a stream in a directory of its name: longer names fail there, as an internal error.
+    if (name.length > MAX_STREAM_NAME) {
+      throw invalidArgument(`stream "${stream.slice(0, 40)}…" is too long for JetStream: its stream name would be ${name.length} characters, at most ${MAX_STREAM_NAME}`);
+    }
+    return name;
   }
 }
 

@@ -35,6 +35,8 @@ export interface RedisConfig {
   scanCount: number;
   /** Messages buffered per Subscribe stream before the oldest are dropped. */
   subscriberBuffer: number;
+  /** Signs scan cursors; "" = a random secret per process. */
+  cursorSecret: string;
 }
 
 /** Where the configuration came from, so errors can name the file and line. */
@@ -75,6 +77,7 @@ const schema: Schema = {
     },
     scan_count: { type: "integer", min: 1, max: 100_000, default: 1000 },
     subscriber_buffer: { type: "integer", min: 1, default: 1024 },
+    cursor_secret: { type: "string", default: "" },
   },
 };
 
@@ -93,6 +96,7 @@ interface RawConfig {
   breaker: { failure_threshold: number; open_duration: number };
   scan_count: number;
   subscriber_buffer: number;
+  cursor_secret: string;
 }
 
 /**
@@ -140,6 +144,7 @@ export function parseRedisConfig(config: Record<string, unknown>, origin: Config
     breaker: { failureThreshold: raw.breaker.failure_threshold, openDurationMs: raw.breaker.open_duration },
     scanCount: raw.scan_count,
     subscriberBuffer: raw.subscriber_buffer,
+    cursorSecret: raw.cursor_secret,
   };
 }
 

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { invalidArgument } from "../sdk/grpc/errors";
 
 /**
@@ -18,39 +19,75 @@ export interface ScanPosition {
   pending: string[];
 }
 
-const VERSION = 2;
+const VERSION = 3;
+/** Bytes of HMAC-SHA256 kept in a cursor: 128 bits, beyond guessing. */
+const MAC_BYTES = 16;
+/** Redis SCAN cursors are unsigned 64-bit integers. */
+const MAX_REDIS_CURSOR = 18446744073709551615n;
 
-/** Encodes a position as an opaque, URL-safe string. */
-export function encodeCursor(p: ScanPosition): string {
-  return Buffer.from(JSON.stringify([VERSION, p.node, p.redisCursor, p.count, p.pending]), "utf8").toString("base64url");
-}
+/**
+ * Encodes scan positions as opaque, URL-safe, tamper-evident strings: `<payload>.<mac>`, the MAC an HMAC-SHA256
+ * over the key prefix and the payload. A cursor is client-held text that makes the pattern run one Redis
+ * command per pending key; unsigned, a forged 2.7 MB cursor cost 200,000 commands. Signed, anything not made
+ * here (or made for another key prefix, or under another secret) is refused before any command is sent.
+ * The secret is `cursor_secret` from the configuration, or random per process (cursors then do not survive a
+ * restart of the pattern: a client scans again from the start, as on any INVALID_ARGUMENT cursor).
+ */
+export class CursorCodec {
+  private readonly secret: Buffer;
 
-/** Decodes a cursor made by encodeCursor; anything else is INVALID_ARGUMENT. */
-export function decodeCursor(s: string): ScanPosition {
-  let fields: unknown;
-  try {
-    fields = JSON.parse(Buffer.from(s, "base64url").toString("utf8"));
-  } catch {
-    throw invalidCursor();
-  }
-  if (!Array.isArray(fields) || fields.length !== 5 || fields[0] !== VERSION) throw invalidCursor();
-  const [, node, redisCursor, count, pending] = fields as unknown[];
-  if (
-    typeof node !== "string" ||
-    typeof redisCursor !== "string" ||
-    !/^\d+$/.test(redisCursor) ||
-    typeof count !== "number" ||
-    !Number.isInteger(count) ||
-    count < 1 ||
-    !Array.isArray(pending) ||
-    pending.length === 0 ||
-    !pending.every((k) => typeof k === "string")
+  constructor(
+    private readonly context: string,
+    secret?: string | Uint8Array,
+    /** Largest COUNT a genuine cursor carries (scan_count); anything above is refused too. */
+    private readonly maxCount = 100_000,
   ) {
-    throw invalidCursor();
+    this.secret = secret === undefined || secret.length === 0 ? randomBytes(32) : Buffer.from(secret);
   }
-  return { node, redisCursor, count, pending: pending as string[] };
+
+  encode(p: ScanPosition): string {
+    const payload = Buffer.from(JSON.stringify([VERSION, p.node, p.redisCursor, p.count, p.pending]), "utf8").toString("base64url");
+    return `${payload}.${this.mac(payload).toString("base64url")}`;
+  }
+
+  /** Decodes a cursor made by encode; anything else is INVALID_ARGUMENT, found without touching Redis. */
+  decode(s: string): ScanPosition {
+    const dot = s.lastIndexOf(".");
+    if (dot <= 0) throw invalidCursor();
+    const payload = s.slice(0, dot);
+    const given = Buffer.from(s.slice(dot + 1), "base64url");
+    if (given.length !== MAC_BYTES || !timingSafeEqual(given, this.mac(payload))) throw invalidCursor();
+    let fields: unknown;
+    try {
+      fields = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    } catch {
+      throw invalidCursor();
+    }
+    if (!Array.isArray(fields) || fields.length !== 5 || fields[0] !== VERSION) throw invalidCursor();
+    const [, node, redisCursor, count, pending] = fields as unknown[];
+    if (
+      typeof node !== "string" ||
+      typeof redisCursor !== "string" ||
+      !/^\d{1,20}$/.test(redisCursor) ||
+      BigInt(redisCursor) > MAX_REDIS_CURSOR ||
+      typeof count !== "number" ||
+      !Number.isInteger(count) ||
+      count < 1 ||
+      count > this.maxCount ||
+      !Array.isArray(pending) ||
+      pending.length === 0 ||
+      !pending.every((k) => typeof k === "string")
+    ) {
+      throw invalidCursor();
+    }
+    return { node, redisCursor, count, pending: pending as string[] };
+  }
+
+  private mac(payload: string): Buffer {
+    return createHmac("sha256", this.secret).update(this.context).update("\0").update(payload).digest().subarray(0, MAC_BYTES);
+  }
 }
 
 function invalidCursor() {
-  return invalidArgument("cursor is not one this pattern returned");
+  return invalidArgument("cursor is not one this pattern returned (or it was returned before the pattern restarted): scan again from the start");
 }

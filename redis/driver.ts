@@ -71,7 +71,7 @@ export class RedisDriver
     });
     const ctx: RedisContext = { conn: this.conn, guard: this.guard, prefix: config.keyPrefix, cluster: config.mode === "cluster" };
     this.kv = new RedisKeyValue(ctx);
-    this.scanner = new RedisScan(ctx, config.scanCount);
+    this.scanner = new RedisScan(ctx, config.scanCount, config.cursorSecret);
     this.list = new RedisList(ctx);
     const pubsub = (this.pubsub = new RedisPubSub(ctx, config.subscriberBuffer, logger));
     this.flowExport = registry && exportFlowMetrics(registry, "redis", { drops: pubsub.drops, buffered: () => pubsub.buffered() });

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { Resilience } from "../sdk/drivers/resilience";
 import type { RedisConnection } from "./connection";
 import type { RedisContext } from "./context";
-import { encodeCursor } from "./cursor";
+import { CursorCodec } from "./cursor";
 import { RedisScan } from "./scan";
 
 /** A single-server context whose one node records the COUNT of every SCAN and returns no keys. */
@@ -38,8 +38,8 @@ function recordingContext(): { ctx: RedisContext; counts: number[] } {
 describe("redis scan", () => {
   test("a cursor's COUNT is capped at the configured scan_count", async () => {
     const { ctx, counts } = recordingContext();
-    const scan = new RedisScan(ctx, 500);
-    const cursor = encodeCursor({ node: "", redisCursor: "17", count: 1_000_000_000, pending: ["a"] });
+    const scan = new RedisScan(ctx, 500, "s");
+    const cursor = new CursorCodec("ns:", "s").encode({ node: "", redisCursor: "17", count: 100_000, pending: ["a"] });
     const signal = new AbortController().signal;
     const entries = await Array.fromAsync(scan.scan({ prefix: "", limit: 0, cursor, withValues: false, signal }));
     expect(entries.map((e) => e.key)).toEqual(["a"]);
@@ -48,8 +48,8 @@ describe("redis scan", () => {
 
   test("a cursor's smaller COUNT is kept", async () => {
     const { ctx, counts } = recordingContext();
-    const scan = new RedisScan(ctx, 500);
-    const cursor = encodeCursor({ node: "", redisCursor: "17", count: 64, pending: ["a"] });
+    const scan = new RedisScan(ctx, 500, "s");
+    const cursor = new CursorCodec("ns:", "s").encode({ node: "", redisCursor: "17", count: 64, pending: ["a"] });
     await Array.fromAsync(scan.scan({ prefix: "", limit: 0, cursor, withValues: false, signal: new AbortController().signal }));
     expect(counts).toEqual([64]);
   });

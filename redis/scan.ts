@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import type { KeyValueScanDriver, ScanEntry, ScanOptions } from "../sdk/drivers/interfaces";
 import { Code, PrismError } from "../sdk/grpc/errors";
 import type { RedisContext } from "./context";
-import { decodeCursor, encodeCursor, type ScanPosition } from "./cursor";
+import { CursorCodec, type ScanPosition } from "./cursor";
 
 /** Escapes glob metacharacters so that a prefix matches literally in SCAN MATCH. */
 export function escapeGlob(s: string): string {
@@ -19,13 +19,19 @@ const MIN_PAGE_COUNT = 64;
  * once unless Redis shrinks its table mid-scan (the one case where SCAN repeats keys).
  */
 export class RedisScan implements KeyValueScanDriver {
+  private readonly cursors: CursorCodec;
+
+  /** `cursorSecret` signs cursors (cursor_secret); without one a random per-process secret is used. */
   constructor(
     private readonly ctx: RedisContext,
     private readonly scanCount: number,
-  ) {}
+    cursorSecret?: string,
+  ) {
+    this.cursors = new CursorCodec(ctx.prefix, cursorSecret);
+  }
 
   async *scan(opts: ScanOptions): AsyncIterable<ScanEntry> {
-    const start = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+    const start = opts.cursor ? this.cursors.decode(opts.cursor) : undefined;
     const masters = this.mastersFrom(start);
     // A page cut inside a batch carries the batch's rest in its cursor: keep batches near the page size.
     // A cursor is client-held text, so its COUNT is capped: a forged huge one would make one SCAN walk the
@@ -69,7 +75,7 @@ export class RedisScan implements KeyValueScanDriver {
       queue = batch.keys;
     }
     if (held) {
-      if (queue.length > 0) held.nextCursor = encodeCursor({ node: masters.ids[nodeIndex]!, redisCursor, count, pending: queue });
+      if (queue.length > 0) held.nextCursor = this.cursors.encode({ node: masters.ids[nodeIndex]!, redisCursor, count, pending: queue });
       yield held;
     }
   }

@@ -20,6 +20,32 @@ function deserializerFor(schema: DescMessage) {
   return (buf: Buffer): unknown => fromBinary(schema, buf);
 }
 
+/**
+ * A request whose bytes do not decode (truncated, malformed, invalid UTF-8 in a string field). grpc-js answers
+ * a deserializer that throws with INTERNAL; the server's request deserializer returns this instead, and the
+ * adapter answers INVALID_ARGUMENT (contract §5: a malformed request is the caller's fault).
+ */
+export class MalformedRequest {
+  constructor(
+    readonly typeName: string,
+    readonly reason: string,
+  ) {}
+
+  get message(): string {
+    return `malformed ${this.typeName}: ${this.reason}`;
+  }
+}
+
+function requestDeserializerFor(schema: DescMessage) {
+  return (buf: Buffer): unknown => {
+    try {
+      return fromBinary(schema, buf);
+    } catch (err) {
+      return new MalformedRequest(schema.typeName, err instanceof Error ? err.message : String(err));
+    }
+  };
+}
+
 const cache = new WeakMap<DescService, ServiceDefinition>();
 
 /**
@@ -36,7 +62,7 @@ export function serviceDefinition(service: DescService): ServiceDefinition {
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: serializerFor(method.input),
-      requestDeserialize: deserializerFor(method.input),
+      requestDeserialize: requestDeserializerFor(method.input),
       responseSerialize: serializerFor(method.output),
       responseDeserialize: deserializerFor(method.output),
       originalName: method.localName,

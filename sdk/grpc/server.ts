@@ -1,8 +1,8 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import { type CallContext, namespaceOf } from "./context";
-import { serviceDefinition } from "./definition";
-import { toGrpcStatus } from "./errors";
+import { MalformedRequest, serviceDefinition } from "./definition";
+import { invalidArgument, toGrpcStatus } from "./errors";
 import { chain, isAsyncIterable, type CallHandler, type Interceptor, type ServerCall } from "./interceptor";
 import type { ServiceImpl } from "./types";
 
@@ -94,6 +94,7 @@ export function addService<S extends DescService>(
     const path = def[method.localName]!.path;
     // Interceptors see a promise or a stream whatever the handler returned.
     const invoke: CallHandler = (call) => {
+      if (call.request instanceof MalformedRequest) throw invalidArgument(call.request.message);
       const out = fn.call(impl, call.request, call.ctx);
       return out instanceof Promise || isAsyncIterable(out) ? out : Promise.resolve(out);
     };
@@ -150,7 +151,20 @@ export function addService<S extends DescService>(
  * before the handler could finish it.
  */
 function requestStream(call: grpc.ServerReadableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>): AsyncIterable<unknown> {
-  return { [Symbol.asyncIterator]: () => call.iterator({ destroyOnReturn: false }) };
+  return {
+    [Symbol.asyncIterator]: () => {
+      const it = call.iterator({ destroyOnReturn: false });
+      return {
+        async next() {
+          const r = await it.next();
+          // A message that does not decode ends the handler's loop with INVALID_ARGUMENT.
+          if (!r.done && r.value instanceof MalformedRequest) throw invalidArgument(r.value.message);
+          return r;
+        },
+        return: () => it.return?.(undefined) ?? Promise.resolve({ done: true as const, value: undefined }),
+      };
+    },
+  };
 }
 
 function runStream(

@@ -1,10 +1,32 @@
 import * as grpc from "@grpc/grpc-js";
 
+/**
+ * grpc-js answers a few caller mistakes itself, with codes that blame the server: a unary or server-streaming
+ * call that half-closes without its request message (or whose last frame's length prefix promised more bytes
+ * than came) is UNIMPLEMENTED "Received no request message ...", and a second request message is UNIMPLEMENTED
+ * too. Contract §5 calls a malformed request INVALID_ARGUMENT; this interceptor rewrites those statuses (and
+ * only those) on their way out.
+ */
+const callerMistakes = [/^Received no request message/, /^Received a second request message/];
+
+function correctCallerMistakes(status: grpc.StatusObject): grpc.StatusObject {
+  if (status.code !== grpc.status.UNIMPLEMENTED && status.code !== grpc.status.INTERNAL) return status;
+  if (!callerMistakes.some((re) => re.test(status.details))) return status;
+  return { ...status, code: grpc.status.INVALID_ARGUMENT, details: `malformed request: ${status.details}` };
+}
+
+export const callerMistakeInterceptor: grpc.ServerInterceptor = (_method, call) =>
+  new grpc.ServerInterceptingCall(
+    call,
+    new grpc.ResponderBuilder().withSendStatus((status, next) => next(correctCallerMistakes(status as grpc.StatusObject))).build(),
+  );
+
 /** Server options shared by every Prism gRPC server: 16 MiB messages so size limits are ours to enforce. */
 export const serverOptions: grpc.ServerOptions = {
   "grpc.max_receive_message_length": 16 * 1024 * 1024,
   "grpc.max_send_message_length": 16 * 1024 * 1024,
   "grpc.keepalive_permit_without_calls": 1,
+  interceptors: [callerMistakeInterceptor],
 };
 
 /** Binds a server to host:port (port 0 picks a free one) and returns the bound port. */
