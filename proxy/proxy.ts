@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Logger } from "../sdk/observability/logger";
 import { startHttpServer } from "../sdk/observability/http_server";
 import { Tracing } from "../sdk/observability/tracing";
@@ -41,6 +44,7 @@ export class Proxy {
   private listener: H2Listener | undefined;
   private admin: ReturnType<typeof startHttpServer> | undefined;
   private localUpstream: Upstream | undefined;
+  private socketDir: string | undefined;
 
   constructor(
     private readonly settings: ProxySettings,
@@ -80,7 +84,11 @@ export class Proxy {
     );
     const admin = `http://${formatHostPort({ host: cfg.listen.host, port: this.admin.port })}`;
 
+    // Launched patterns serve on Unix sockets in a directory only this user can open (mkdtemp: 0700).
+    this.socketDir = mkdtempSync(join(tmpdir(), "prism-proxy-"));
+    chmodSync(this.socketDir, 0o700);
     const launch = {
+      socketDir: this.socketDir,
       patternsDir: cfg.patternsDir,
       controlPlane,
       logFormat: this.settings.logFormat,
@@ -119,6 +127,7 @@ export class Proxy {
     this.localUpstream?.close();
     this.admin?.stop();
     await this.local.stop(Math.min(1_000, msLeft(plan.end) / 2));
+    if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     if (this.tracing && !(await within(this.tracing.shutdown(), Math.max(0, msLeft(plan.end) - 100)))) {
       this.logger.warn("traces not flushed within the shutdown bound");
     }

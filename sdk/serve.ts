@@ -9,7 +9,7 @@ import { HealthService, Serving } from "./grpc/health";
 import type { Interceptor } from "./grpc/interceptor";
 import { addReflection } from "./grpc/reflection";
 import { addService } from "./grpc/server";
-import { bindServer, serverOptions, stopServer } from "./grpc/server_factory";
+import { bindServer, bindUnixServer, serverOptions, stopServer } from "./grpc/server_factory";
 import { runControlPlane } from "./lifecycle/control_plane_client";
 import { lifecycleService } from "./lifecycle/lifecycle_service";
 import type { PatternDefinition } from "./lifecycle/pattern";
@@ -108,8 +108,10 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
   health.addTo(server);
   addReflection(server, [...def.bindings.map((b) => b.service), LifecycleInterface, Health]);
 
-  const grpcPort = await bindServer(server, BIND_HOST, settings.grpcPort);
-  runtime.dataEndpoint = `${ADVERTISE_HOST}:${grpcPort}`;
+  // On a Unix socket (launched by a proxy) the pattern has no TCP port unless one is asked for explicitly.
+  const grpcPort = settings.grpcSocket === undefined || settings.grpcPort > 0 ? await bindServer(server, BIND_HOST, settings.grpcPort) : 0;
+  if (settings.grpcSocket !== undefined) await bindUnixServer(server, settings.grpcSocket);
+  runtime.dataEndpoint = settings.grpcSocket !== undefined ? `unix:${settings.grpcSocket}` : `${ADVERTISE_HOST}:${grpcPort}`;
   if (settings.metricsPort > 0) {
     httpServer = startHttpServer(settings.metricsPort, metrics.registry, {
       live: () => runtime.state !== "stopped",

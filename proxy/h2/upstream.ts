@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import net from "node:net";
 
 /** Options of an Upstream connection. */
 export interface UpstreamOptions {
@@ -17,12 +18,16 @@ export class Upstream {
   private readonly url: string;
   private readonly connectTimeoutMs: number;
 
+  private readonly socketPath: string | undefined;
+
   constructor(
-    /** host:port, also sent as :authority. */
+    /** host:port, or unix:PATH for a Unix domain socket (a pattern the proxy launched). */
     readonly authority: string,
     opts: UpstreamOptions = {},
   ) {
-    this.url = `http://${authority}`;
+    this.socketPath = authority.startsWith("unix:") ? authority.slice("unix:".length) : undefined;
+    // Calls keep the :authority the client sent; this URL only names the session.
+    this.url = this.socketPath !== undefined ? "http://localhost" : `http://${authority}`;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2_000;
   }
 
@@ -35,7 +40,11 @@ export class Upstream {
   }
 
   private connect(): http2.ClientHttp2Session {
-    const s = http2.connect(this.url, { settings: { enablePush: false } });
+    const path = this.socketPath;
+    const s = http2.connect(this.url, {
+      settings: { enablePush: false },
+      ...(path !== undefined && { createConnection: () => net.connect(path) }),
+    });
     this.current = s;
     const timer = setTimeout(() => {
       if (!s.connecting && !s.destroyed) return;

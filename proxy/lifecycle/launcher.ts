@@ -11,6 +11,12 @@ export interface LaunchOptions {
   logFormat: "json" | "text";
   debug: boolean;
   tracing?: "stdout" | "otlp" | "none";
+  /**
+   * A directory only the proxy's user can open (0700): each launched pattern serves
+   * its data on a Unix socket in it instead of a TCP port, so no other local user
+   * can call it, and the hop skips the TCP stack. Without it, a loopback TCP port.
+   */
+  socketDir?: string;
 }
 
 /** A launched pattern process. */
@@ -22,7 +28,7 @@ export interface LaunchedProcess {
 }
 
 /** Settings the proxy owns for its children; inherited PRISM_* values must not override them. */
-const STRIPPED_ENV = ["PRISM_CONFIG", "PRISM_GRPC_PORT", "PRISM_METRICS_PORT", "PRISM_PROXY_ADDR", "PRISM_LISTEN", "PRISM_ADMIN_PORT"];
+const STRIPPED_ENV = ["PRISM_CONFIG", "PRISM_GRPC_PORT", "PRISM_GRPC_SOCKET", "PRISM_METRICS_PORT", "PRISM_PROXY_ADDR", "PRISM_LISTEN", "PRISM_ADMIN_PORT"];
 
 /** The executable of a pattern; a missing one is a configuration error naming the key. */
 export function patternExecutable(patternsDir: string, pattern: string, where: { file: string; key: string; line?: number }): string {
@@ -33,13 +39,18 @@ export function patternExecutable(patternsDir: string, pattern: string, where: {
   return exe;
 }
 
+let launches = 0;
+
 /**
- * Starts `patterns_dir/<pattern> --grpc-port 0 --proxy-addr <control plane>`; the
+ * Starts `patterns_dir/<pattern> --grpc-socket <socketDir>/<n>.sock --proxy-addr <control plane>`
+ * (or `--grpc-port 0` without a socket directory); the
  * pattern dials back and registers with its pid. Its stdout and stderr (logs) go
  * to the proxy's. If the proxy dies, the pattern sees its control stream drop and exits.
  */
 export function launchPattern(exe: string, opts: LaunchOptions): LaunchedProcess {
-  const args = [exe, "--grpc-port", "0", "--proxy-addr", opts.controlPlane, "--log-format", opts.logFormat];
+  // A fresh name per launch: a restarted pattern never meets its predecessor's socket. Short, for the ~100-byte path limit.
+  const where = opts.socketDir !== undefined ? ["--grpc-socket", join(opts.socketDir, `p${++launches}.sock`)] : ["--grpc-port", "0"];
+  const args = [exe, ...where, "--proxy-addr", opts.controlPlane, "--log-format", opts.logFormat];
   if (opts.debug) args.push("--debug");
   if (opts.tracing) args.push("--enable-tracing", "--trace-exporter", opts.tracing);
   const env: Record<string, string | undefined> = { ...process.env, PRISM_GRPC_HOST: process.env.PRISM_GRPC_HOST ?? "127.0.0.1" };

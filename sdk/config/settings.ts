@@ -6,6 +6,8 @@ import { parseDuration, validate, type Schema } from "./schema";
 export interface ProcessSettings {
   configFile?: string;
   grpcPort: number;
+  /** Unix domain socket to serve gRPC on (set by the proxy for the patterns it launches). */
+  grpcSocket?: string;
   metricsPort: number;
   proxyAddr?: string;
   debug: boolean;
@@ -26,6 +28,7 @@ const lifecycleSchema: Schema = { type: "object", fields: { shutdown_timeout: { 
 const flagSpec = {
   config: { type: "string" },
   "grpc-port": { type: "string" },
+  "grpc-socket": { type: "string" },
   "metrics-port": { type: "string" },
   "proxy-addr": { type: "string" },
   debug: { type: "boolean" },
@@ -38,6 +41,8 @@ const flagSpec = {
 export const USAGE = `Flags (each also settable as PRISM_<NAME>, e.g. PRISM_GRPC_PORT):
   --config FILE              YAML configuration of the pattern
   --grpc-port N              gRPC port (0 = pick a free port and print it)        [0]
+  --grpc-socket PATH         serve gRPC on this Unix socket instead of a TCP port (set by the proxy;
+                             with --grpc-port N > 0, on both)
   --metrics-port N           HTTP /health /ready /metrics port (0 = disabled)     [0]
   --proxy-addr HOST:PORT     proxy control plane to register with (set by the proxy)
   --debug                    debug logging
@@ -70,6 +75,7 @@ export async function loadSettings(argv: string[] = process.argv.slice(2), env: 
     help: argv.includes("--help") || argv.includes("-h"),
     configFile,
     grpcPort: flagPort("--grpc-port", get("grpc-port"), 0),
+    grpcSocket: get("grpc-socket") || undefined,
     metricsPort: flagPort("--metrics-port", get("metrics-port"), 0),
     proxyAddr: get("proxy-addr") || undefined,
     debug: flagBool(get("debug")),

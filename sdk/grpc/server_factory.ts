@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { rmSync } from "node:fs";
 
 /**
  * grpc-js answers a few caller mistakes itself, with codes that blame the server: a unary or server-streaming
@@ -33,6 +34,17 @@ export const serverOptions: grpc.ServerOptions = {
 export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+}
+
+/**
+ * Binds a server to a Unix domain socket (a stale socket file at the path is replaced).
+ * Who may connect is decided by the permissions of the directory holding it.
+ */
+export function bindUnixServer(server: grpc.Server, path: string): Promise<void> {
+  rmSync(path, { force: true });
+  return new Promise((resolve, reject) =>
+    server.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
 }
 

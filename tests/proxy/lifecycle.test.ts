@@ -4,6 +4,8 @@
  * forwards data calls, and stops the pattern on SIGTERM.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { HealthCheckResponse_ServingStatus } from "../../proto/gen/grpc/health/v1/health_pb";
 import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { clientsFor, eventually, killIfAlive, pidAlive, startProxy, text, utf8, type StartedProxy } from "./harness";
@@ -21,6 +23,7 @@ describe("proxy-pattern lifecycle (seed 000)", () => {
     const proxy = await startProxy(CONFIG);
     const c = clientsFor(proxy.address);
     let pid: number | null = null;
+    let socket = "";
     try {
       // Initialize answered with the pattern's metadata; Start gave a data endpoint.
       const p = await proxy.pattern("default");
@@ -30,7 +33,12 @@ describe("proxy-pattern lifecycle (seed 000)", () => {
       expect(p.metadata?.name).toBe("memstore");
       expect(p.metadata?.version).toBe("0.1.0");
       expect(p.metadata?.interfaces).toContain("prism.interfaces.keyvalue.KeyValueBasicInterface");
-      expect(p.endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
+      // A launched pattern serves on a Unix socket in a directory only the proxy's user can open, and on no TCP port.
+      expect(p.endpoint).toMatch(/^unix:\/.+\.sock$/);
+      socket = p.endpoint!.slice("unix:".length);
+      expect(statSync(socket).isSocket()).toBe(true);
+      expect(statSync(dirname(socket)).mode & 0o777).toBe(0o700);
+      expect(proxy.output()).toContain(`memstore grpc listening on ${p.endpoint}`);
       expect(pid).toBeGreaterThan(0);
       expect(pidAlive(pid!)).toBe(true);
 
@@ -54,6 +62,8 @@ describe("proxy-pattern lifecycle (seed 000)", () => {
     }
     expect(proxy.output()).toMatch(/"msg":"pattern stopped"[^\n]*"exit_code":0/);
     expect(pidAlive(pid!)).toBe(false);
+    // The socket directory goes with the proxy.
+    expect(existsSync(dirname(socket))).toBe(false);
   });
 
   describe("with one proxy", () => {
