@@ -2,7 +2,7 @@
  * What each performance lever bought: builds of the proxy (each a dist/ folder with
  * proxy, memstore and prism-load, made by build_at.sh from a commit) measured side
  * by side in alternating rounds, in one run, with one load generator (this tree's
- * dist/prism-load unless --generator says otherwise) and one direct memstore as the
+ * dist/prism-load unless --generator DIR says otherwise) and one direct memstore (DIR/memstore) as the
  * reference. Per build: through-proxy throughput with 64 in flight, its ratio to
  * direct, the proxy's CPU per forwarded call (from /proc), and p50 / p99 at 1 in
  * flight and at --rps (open loop: latency, service time and the generator's send lag).
@@ -10,7 +10,7 @@
  *
  *   bash tests/proxy/bench/build_at.sh <commit> /tmp/before    # → /tmp/before/dist
  *   ./node_modules/.bin/bun tests/proxy/bench/levers.ts --variant before=/tmp/before/dist --variant after=dist \
- *       [--duration 3s] [--rounds 3] [--concurrency 64,1] [--rps 1000] [--generator dist/prism-load]
+ *       [--duration 3s] [--rounds 3] [--concurrency 64,1] [--rps 1000] [--generator DIR]
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,7 +25,8 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     concurrency: { type: "string", default: "64,1" },
     rps: { type: "string", default: "" },
-    generator: { type: "string", default: `${ROOT}/dist/prism-load` },
+    /** A dist/ folder whose prism-load drives every build and whose memstore is the direct reference. */
+    generator: { type: "string", default: `${ROOT}/dist` },
   },
 });
 const variants = values.variant!.map((v) => {
@@ -33,6 +34,7 @@ const variants = values.variant!.map((v) => {
   return { name, dir: resolve(dir) };
 });
 if (variants.length === 0) throw new Error("give at least one --variant name=distdir");
+const generatorDir = resolve(values.generator!);
 const rounds = Number(values.rounds);
 const levels = values.concurrency!.split(",").filter(Boolean).map(Number);
 const rpsLevels = values.rps!.split(",").filter(Boolean).map(Number);
@@ -53,7 +55,7 @@ function cpuSeconds(pid: number): number {
 
 function load(flag: "--direct" | "--proxy", address: string, args: string[]): Report {
   const p = Bun.spawnSync(
-    [values.generator!, flag, address, "--operation", "get", "--duration", values.duration!, "--warmup", "1s", "--json", "-", "--progress", "never", ...args],
+    [`${generatorDir}/prism-load`, flag, address, "--operation", "get", "--duration", values.duration!, "--warmup", "1s", "--json", "-", "--progress", "never", ...args],
     { stdout: "pipe", stderr: "pipe" },
   );
   if (p.exitCode !== 0) throw new Error(`prism-load failed: ${p.stderr.toString()}`);
@@ -72,7 +74,7 @@ async function startVariantProxy(dir: string): Promise<{ proc: StartedProcess; a
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const direct = startProcess([`${ROOT}/dist/memstore`, "--grpc-port", "0"]);
+const direct = startProcess([`${generatorDir}/memstore`, "--grpc-port", "0"]);
 const directAddr = (await direct.waitFor(/grpc listening on (\S+)/))[1]!;
 const proxies = [];
 for (const v of variants) proxies.push({ ...v, ...(await startVariantProxy(v.dir)) });
@@ -125,7 +127,7 @@ try {
       [`o${rps}lag99`, `send lag p99 ms`, 3],
     );
   }
-  console.log(`median of ${rounds} alternating rounds, ${values.duration} each after 1 s warm-up (100-byte Get; generator ${values.generator}):\n`);
+  console.log(`median of ${rounds} alternating rounds, ${values.duration} each after 1 s warm-up (100-byte Get; generator and direct memstore from ${generatorDir}):\n`);
   console.log(`| build | ${cols.map((c) => c[1]).join(" | ")} |`);
   console.log(`| -- | ${cols.map(() => "--:").join(" | ")} |`);
   for (const name of ["direct", ...variants.map((v) => v.name)]) {
