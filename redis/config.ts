@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { validate, type Schema } from "../sdk/config/schema";
+import { registerSecret } from "../sdk/config/secrets";
 import { ConfigError } from "../sdk/config/yaml";
 
 /** Prefix used when the pattern runs without a namespace, the same name the proxy gives an unnamed one. */
@@ -165,6 +166,12 @@ interface UrlParts {
   tls?: boolean;
 }
 
+/** A password read from a URL is hidden from logs and errors like one from {file} / {env}. */
+function secret(v: string): string {
+  registerSecret(v);
+  return v;
+}
+
 /** redis://[user[:password]@]host[:port][/db], rediss:// for TLS; undefined when malformed. */
 export function parseRedisUrl(s: string): UrlParts | undefined {
   let u: URL;
@@ -180,7 +187,7 @@ export function parseRedisUrl(s: string): UrlParts | undefined {
   return {
     node: { host, port: u.port ? Number(u.port) : DEFAULT_PORT },
     username: u.username ? decodeURIComponent(u.username) : undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
+    password: u.password ? secret(decodeURIComponent(u.password)) : undefined,
     db: path === "" ? undefined : Number(path),
     tls: u.protocol.toLowerCase() === "rediss:",
   };

@@ -1,4 +1,5 @@
 import { status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { redact } from "../config/secrets";
 import { PrismError } from "../errors";
 
 /**
@@ -22,5 +23,7 @@ export function toGrpcStatus(err: unknown): ServiceError {
   const e = PrismError.from(err);
   const md = new Metadata();
   if (e.metadata) for (const [k, v] of Object.entries(e.metadata)) md.set(k, v);
-  return { name: e.name, message: e.message, code: e.code as unknown as GrpcStatus, details: e.message, metadata: md };
+  // Secrets from {file} / {env} config never reach a caller.
+  const message = redact(e.message);
+  return { name: e.name, message, code: e.code as unknown as GrpcStatus, details: message, metadata: md };
 }

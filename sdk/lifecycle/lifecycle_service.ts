@@ -1,3 +1,4 @@
+import { redact } from "../config/secrets";
 import { LifecycleInterface, type InitializeRequest } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { PrismError } from "../grpc/errors";
 import type { ServiceImpl } from "../grpc/types";
@@ -17,7 +18,7 @@ export function lifecycleHandlers(rt: PatternRuntime, onStop: (reason: string) =
         await rt.initialize(configOf(req));
         return { success: true, metadata: rt.patternMetadata() };
       } catch (err) {
-        return { success: false, error: PrismError.from(err).message, metadata: rt.patternMetadata() };
+        return { success: false, error: redact(PrismError.from(err).message), metadata: rt.patternMetadata() };
       }
     },
     start() {
@@ -25,7 +26,7 @@ export function lifecycleHandlers(rt: PatternRuntime, onStop: (reason: string) =
         rt.start();
         return { success: true, dataEndpoint: rt.dataEndpoint };
       } catch (err) {
-        return { success: false, error: PrismError.from(err).message };
+        return { success: false, error: redact(PrismError.from(err).message) };
       }
     },
     async drain(req: { timeoutSeconds: number }) {

@@ -10,6 +10,7 @@ import {
   type PatternMetadata,
 } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { validate } from "../config/schema";
+import { redact, resolveSecrets } from "../config/secrets";
 import type { Driver, HealthReport } from "../drivers/interfaces";
 import { instrumentDriver, type DriverMetrics } from "../drivers/instrument";
 import { DriverRegistry } from "../drivers/registry";
@@ -125,6 +126,8 @@ export class PatternRuntime<D extends Driver = Driver> {
       this.deps.logger.info("initialize: already initialized from its own configuration; keeping it", { state: this.state, namespace: this.namespace });
       return;
     }
+    // Secrets ({file: PATH} / {env: NAME}) are read here, in the pattern: they never cross the control stream.
+    config = resolveSecrets(config, { file: this.deps.configFile, lineOf: this.deps.lineOf });
     // `lifecycle` is the process's (read by loadSettings), never the driver's.
     const { max_key_size, max_value_size, max_batch_size, namespace, lifecycle: _lifecycle, ...rest } = config;
     let driverConfig: Record<string, unknown> = rest;
@@ -281,11 +284,11 @@ export class PatternRuntime<D extends Driver = Driver> {
       const r = await this.slot.current.health();
       return {
         status: this.state === "serving" ? healthStatusOf[r.status] : HealthStatus.UNHEALTHY,
-        message: r.message ?? (this.state === "serving" ? "" : `pattern is ${this.state}`),
+        message: redact(r.message ?? (this.state === "serving" ? "" : `pattern is ${this.state}`)),
         details: { ...r.details, state: this.state },
       };
     } catch (err) {
-      return { status: HealthStatus.UNHEALTHY, message: PrismError.from(err).message, details: { state: this.state } };
+      return { status: HealthStatus.UNHEALTHY, message: redact(PrismError.from(err).message), details: { state: this.state } };
     }
   }
 }

@@ -1,3 +1,4 @@
+import { redact } from "../config/secrets";
 import type { Registry } from "prom-client";
 
 /** What the HTTP endpoints report, asked fresh on every request. */
@@ -13,7 +14,7 @@ export interface HttpProbes {
 /** Serves /health, /ready and /metrics (Prometheus text) on a port; returns the bound port and a stop function. */
 export function startHttpServer(port: number, registry: Registry, probes: HttpProbes, hostname = "0.0.0.0") {
   const json = (status: number, body: unknown) =>
-    new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+    new Response(redact(JSON.stringify(body)), { status, headers: { "content-type": "application/json" } });
   const server = Bun.serve({
     port,
     hostname,

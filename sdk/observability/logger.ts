@@ -1,3 +1,5 @@
+import { redact } from "../config/secrets";
+
 /** Structured logging: one JSON line per event (or key=value text), to stderr. */
 export type Level = "debug" | "info" | "warn" | "error";
 const rank: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -31,12 +33,15 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     if (rank[level] < min) return;
     const rec: Record<string, unknown> = { time: new Date().toISOString(), level, msg, ...base };
     if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = errorFields(v);
-    if (format === "json") write(JSON.stringify(rec));
+    // Secrets from {file} / {env} config never reach a log line, whatever field carries them.
+    if (format === "json") write(redact(JSON.stringify(rec)));
     else
       write(
-        Object.entries(rec)
-          .map(([k, v]) => `${k}=${typeof v === "string" ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
-          .join(" "),
+        redact(
+          Object.entries(rec)
+            .map(([k, v]) => `${k}=${typeof v === "string" ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
+            .join(" "),
+        ),
       );
   };
   return {

@@ -1,3 +1,4 @@
+import { redact } from "../config/secrets";
 import { context, propagation, trace, SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
@@ -119,7 +120,7 @@ function endSpan(span: Span, err?: unknown): void {
   if (err !== undefined) {
     const e = PrismError.from(err);
     span.setAttribute("rpc.grpc.status_code", e.code);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: redact(e.message) });
   } else {
     span.setAttribute("rpc.grpc.status_code", 0);
   }

@@ -47,6 +47,39 @@ describe("password", () => {
   });
 });
 
+describe("ACL user and password from files (contract §4 secrets)", () => {
+  let own: OwnRedis;
+  let dir: string;
+  const PASSWORD = "acl-pw-from-file-7f3a9c";
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "prism-redis-secret-"));
+    started.push({ stop: async () => rmSync(dir, { recursive: true, force: true }) });
+    writeFileSync(join(dir, "user"), "prism-app\n");
+    writeFileSync(join(dir, "password"), `${PASSWORD}\n`);
+    // The default user is off: only prism-app with its password gets in.
+    own = await startOwnRedis({ args: () => ["--user", "default", "off", "--user", "prism-app", "on", `>${PASSWORD}`, "~*", "&*", "+@all"] });
+    started.push({ stop: () => own.destroy() });
+  });
+
+  test("username and password come from files; the password never shows in logs or status messages", async () => {
+    const p = await pattern({ address: own.address, username: { file: join(dir, "user") }, password: { file: join(dir, "password") } });
+    expect(await roundTrip(p)).toBe("secret value");
+    expect(p.proc.output()).not.toContain(PASSWORD);
+  });
+
+  test("a wrong password from env: UNAVAILABLE and unhealthy, and neither message nor log carries it", async () => {
+    process.env.PRISM_TEST_REDIS_WRONG_PW = "wrong-pw-from-env-81c2";
+    const p = await pattern({ address: `redis://prism-app:${"wrong-pw-in-url-55d1"}@${own.address}`, password: { env: "PRISM_TEST_REDIS_WRONG_PW" } });
+    const code = await failureCode(p.clients.kv.get({ key: "k" }));
+    expect(code).toBe(Code.UNAVAILABLE);
+    const h = await p.clients.lifecycle.healthCheck({});
+    expect(h.status).toBe(HealthStatus.UNHEALTHY);
+    const seen = `${h.message}\n${JSON.stringify(h.details)}\n${p.proc.output()}`;
+    expect(seen).not.toContain("wrong-pw-from-env-81c2");
+    expect(seen).not.toContain("wrong-pw-in-url-55d1");
+  });
+});
+
 describe("TLS", () => {
   let own: OwnRedis;
   let certs: string;
