@@ -70,8 +70,8 @@ export async function startPattern(name: string): Promise<Server> {
 }
 
 /** The proxy with bench/configs/proxy-<pattern>.yaml (it launches the pattern), once /ready answers 200. */
-export async function startProxy(pattern: string): Promise<Server> {
-  const p = startProcess([dist("proxy"), "--config", `${ROOT}/bench/configs/proxy-${pattern}.yaml`]);
+export async function startProxy(pattern: string, extra: { args?: string[]; env?: Record<string, string> } = {}): Promise<Server> {
+  const p = startProcess([dist("proxy"), "--config", `${ROOT}/bench/configs/proxy-${pattern}.yaml`, ...(extra.args ?? [])], { env: extra.env });
   const address = await started(p, /prism proxy listening on (\S+)/);
   const patternPids = () => [...p.output().matchAll(/"pattern_pid":(\d+)/g)].map((m) => Number(m[1]));
   try {

@@ -91,6 +91,8 @@ export function computeRatios(rows: RowResult[]): Ratio[] {
     out.push(ratio(`${b}: through proxy / direct, throughput`, `${b}-proxy`, `${b}-direct`, tput));
     out.push(ratio(`${b}: through proxy / direct, p50 latency`, `${b}-proxy`, `${b}-direct`, p50));
   }
+  out.push(ratio("memstore through proxy: tracing on / off, throughput", "memstore-proxy-traced", "memstore-proxy", tput));
+  out.push(ratio("memstore through proxy: tracing on / off, p50 latency", "memstore-proxy-traced", "memstore-proxy", p50));
   out.push(ratio("memstore direct / bare gRPC, throughput", "memstore-direct", "echo", tput));
   out.push(ratio("memstore through proxy / bare gRPC, throughput", "memstore-proxy", "echo", tput));
   out.push(ratio("redis direct / bare gRPC, throughput", "redis-direct", "echo", tput));

@@ -7,6 +7,7 @@ import { cpus, loadavg, totalmem, type } from "node:os";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../sdk/config/schema";
 import type { BuildRecord } from "../scripts/build";
+import { OtlpCollector } from "../tests/helpers/otlp_collector";
 import { ROOT } from "../tests/helpers/process";
 import { requireService, type ServiceName } from "../tests/helpers/services";
 import { measureBuildVariants } from "./build_variants";
@@ -78,6 +79,15 @@ function rowsToRun(): RowSpec[] {
   return [
     { id: "echo", label: "bare gRPC echo (ceiling)", backend: "echo", via: "bare", operation: "get", executables: [], start: startEcho },
     ...kv("memstore"),
+    {
+      id: "memstore-proxy-traced",
+      label: "memstore pattern, through proxy, tracing on (OTLP/HTTP)",
+      backend: "memstore",
+      via: "proxy",
+      operation: "get",
+      executables: ["memstore", "proxy"],
+      start: tracedProxy,
+    },
     ...kv("redis", "redis"),
     ...pub("nats"),
     ...pub("kafka"),
@@ -85,6 +95,32 @@ function rowsToRun(): RowSpec[] {
     moderate("redis", "get", "redis"),
     moderate("kafka", "publish", "kafka"),
   ];
+}
+
+/**
+ * The proxy and its memstore with tracing on, every span exported over OTLP/HTTP (protobuf, the default
+ * protocol) to a collector stand-in in this process that only counts requests: the cost of tracing as an
+ * operator runs it (sampler parentbased_always_on, batch export), against memstore-proxy (tracing off).
+ */
+async function tracedProxy(): Promise<Server> {
+  const collector = await new OtlpCollector(false).start();
+  try {
+    const server = await startProxy("memstore", {
+      args: ["--enable-tracing", "--trace-exporter", "otlp"],
+      env: { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.httpPort}` },
+    });
+    return {
+      ...server,
+      stop: async () => {
+        await server.stop();
+        log(`memstore-proxy-traced: the collector stand-in received ${collector.requests} OTLP export requests`);
+        collector.stop();
+      },
+    };
+  } catch (err) {
+    collector.stop();
+    throw err;
+  }
 }
 
 async function whyNot(spec: { service?: ServiceName; executables: string[] }): Promise<string | undefined> {

@@ -20,7 +20,14 @@ if (settings.help) {
 }
 
 const logger = createLogger({ level: settings.debug ? "debug" : "info", format: settings.logFormat, fields: { component: "proxy", pid: process.pid } });
-const proxy = new Proxy(settings, logger);
+let proxy: Proxy;
+try {
+  proxy = new Proxy(settings, logger);
+} catch (err) {
+  // e.g. an OTEL_* variable tracing cannot use.
+  process.stderr.write(`proxy: ${(err as Error).message}\n`);
+  process.exit(EXIT_ERROR);
+}
 shutdownController(() => proxy.shutdown(), settings.config.shutdownTimeoutMs, logger);
 
 try {

@@ -2,18 +2,22 @@ import { redact } from "../config/secrets";
 import { context, propagation, trace, SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OtlpGrpcExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
+import { OTLPTraceExporter as OtlpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OtlpProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
   ConsoleSpanExporter,
   SimpleSpanProcessor,
+  type Sampler,
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
 import type { Metadata } from "@grpc/grpc-js";
-import { PrismError } from "../grpc/errors";
+import { PrismError } from "../errors";
 import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
+import { otlpTarget, samplerFromEnv } from "./otel_env";
 
 export type TraceExporterKind = "stdout" | "otlp" | "none";
 
@@ -21,8 +25,12 @@ export interface TracingOptions {
   serviceName: string;
   serviceVersion: string;
   exporter: TraceExporterKind;
-  /** OTLP/HTTP traces URL; defaults to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://127.0.0.1:4318/v1/traces. */
+  /** OTLP traces URL; replaces the one the environment names (otel_env.ts: OTEL_EXPORTER_OTLP_ENDPOINT, ...). */
   otlpEndpoint?: string;
+  /** Environment to read OTEL_* settings from; process.env by default. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Replaces the sampler OTEL_TRACES_SAMPLER names. */
+  sampler?: Sampler;
   /** Replaces the exporter chosen by kind (tests use an in-memory exporter). */
   exporterOverride?: SpanExporter;
 }
@@ -35,6 +43,7 @@ export class Tracing {
   constructor(opts: TracingOptions) {
     const exporter = opts.exporterOverride ?? makeExporter(opts);
     this.provider = new BasicTracerProvider({
+      sampler: opts.sampler ?? samplerFromEnv(opts.env),
       resource: resourceFromAttributes({ "service.name": opts.serviceName, "service.version": opts.serviceVersion }),
       spanProcessors: exporter
         ? [opts.exporter === "stdout" ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)]
@@ -149,10 +158,13 @@ function makeExporter(opts: TracingOptions): SpanExporter | undefined {
   switch (opts.exporter) {
     case "stdout":
       return new ConsoleSpanExporter();
-    case "otlp":
-      return new OTLPTraceExporter({
-        url: opts.otlpEndpoint ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? "http://127.0.0.1:4318/v1/traces",
-      });
+    case "otlp": {
+      const target = otlpTarget(opts.env);
+      const url = opts.otlpEndpoint ?? target.url;
+      if (target.protocol === "grpc") return new OtlpGrpcExporter({ url });
+      if (target.protocol === "http/json") return new OtlpJsonExporter({ url });
+      return new OtlpProtoExporter({ url });
+    }
     case "none":
       return undefined;
   }
