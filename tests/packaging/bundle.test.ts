@@ -13,6 +13,8 @@ const BACKEND_LIBS: Record<string, RegExp> = {
   ioredis: /node_modules\/(ioredis|@ioredis\/|redis-errors|redis-parser|cluster-key-slot)/,
   kafkajs: /node_modules\/kafkajs\//,
   nats: /node_modules\/(nats|@nats-io\/|nkeys\.js)\//,
+  // The postgres pattern uses Bun's built-in client (Bun.sql); the npm package is only the benchmark's baseline.
+  "postgres (npm)": /node_modules\/postgres\//,
 };
 
 /** Which backend library each executable may (and must) carry. */
@@ -21,6 +23,7 @@ const EXPECTED: Record<string, string[]> = {
   redis: ["ioredis"],
   kafka: ["kafkajs"],
   nats: ["nats"],
+  postgres: [],
   "prism-load": [],
   proxy: [],
   prismctl: [],

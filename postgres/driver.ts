@@ -1,0 +1,296 @@
+import type { SQL } from "bun";
+import type {
+  BatchSetEntry,
+  Driver,
+  HealthReport,
+  InterfaceName,
+  KeyValueBasicDriver,
+  KeyValueBatchDriver,
+  KeyValueScanDriver,
+  KeyValueTTLDriver,
+  ScanEntry,
+  ScanOptions,
+} from "../sdk/drivers/interfaces";
+import { Resilience } from "../sdk/drivers/resilience";
+import type { Logger } from "../sdk/observability/logger";
+import { createPool, type PoolState } from "./client";
+import type { PostgresConfig } from "./config";
+import { clientTimeout, postgresError } from "./errors";
+import { decodeCursor, encodeCursor, keyBytes, keyText, prefixEnd } from "./keys";
+import { Statements } from "./statements";
+import { ExpirySweeper } from "./sweeper";
+
+export const DRIVER_VERSION = "0.1.0";
+
+/** The client waits this much longer than statement_timeout before it gives up on an answer itself. */
+const CLIENT_MARGIN_MS = 1000;
+/** How long a health check waits for `select 1`. */
+const HEALTH_QUERY_MS = 1000;
+/** Rows fetched per round trip when a scan has no limit. */
+const UNLIMITED_SCAN_PAGE = 1000;
+
+type Row = Record<string, unknown>;
+
+/**
+ * Key-value on PostgreSQL: one table (`table`, default prism_kv) shared by namespaces, a row per (namespace, key),
+ * keys as bytea (byte order = code-point order), values as bytea. Basic, scan (keyset pages in key order) and batch
+ * (one multi-row statement each) are native; expiry is not, so the driver emulates it with an expires_at column:
+ * rows past it are invisible to every read at once and deleted in bounded batches by a sweeper.
+ */
+export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver {
+  readonly name = "postgres";
+  readonly version = DRIVER_VERSION;
+  readonly emulates: readonly InterfaceName[] = ["keyvalue_ttl"];
+  readonly spanAttributes: Readonly<Record<string, string | number>>;
+  readonly guard: Resilience;
+  readonly target: string;
+  readonly sql: SQL;
+  private readonly pool: PoolState;
+  private readonly q: Statements;
+  private readonly ns: string;
+  private readonly sweeper: ExpirySweeper;
+  private schema: Promise<void> | undefined;
+
+  constructor(
+    readonly config: PostgresConfig,
+    private readonly logger: Logger,
+  ) {
+    this.target = `${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}/${config.database}`;
+    const { sql, state } = createPool(config, logger);
+    this.sql = sql;
+    this.pool = state;
+    this.q = new Statements(config.table);
+    this.ns = config.namespace;
+    this.spanAttributes = { "server.address": config.host, "server.port": config.port, "db.namespace": config.database, "db.collection.name": config.table };
+    this.guard = new Resilience({
+      name: `postgres ${this.target}`,
+      mapError: (err) => postgresError(err, this.target),
+      failureThreshold: config.breaker.failureThreshold,
+      openDurationMs: config.breaker.openDurationMs,
+      maxAttempts: config.retry.maxAttempts,
+      initialDelayMs: config.retry.initialDelayMs,
+      maxDelayMs: config.retry.maxDelayMs,
+      onStateChange: (from, to) => logger[to === "open" ? "warn" : "info"]("postgres circuit breaker", { from, to, target: this.target }),
+    });
+    this.sweeper = new ExpirySweeper({
+      intervalMs: config.sweep.intervalMs,
+      maxBatches: config.sweep.maxBatchesPerRun,
+      batch: config.sweep.batch,
+      sweepBatch: (n) => this.write(this.q.sweep, [this.ns, n]).then((rows) => rows.length),
+      paused: () => this.guard.breaker.state !== "closed",
+      logger,
+    });
+  }
+
+  /** Creates the table and index if missing; resolves false (without throwing) when PostgreSQL is not reachable yet. */
+  async connected(): Promise<boolean> {
+    try {
+      await this.ensureSchema();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Starts the expiry sweeper. */
+  start(): void {
+    this.sweeper.start();
+  }
+
+  async set(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
+    await this.write(this.q.set, [this.ns, keyBytes(key), value, ttlSeconds]);
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const rows = await this.read(this.q.get, [this.ns, keyBytes(key)]);
+    return rows[0]?.value as Uint8Array | undefined;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const rows = await this.write(this.q.delete, [this.ns, keyBytes(key)]);
+    return rows[0]?.live === true;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.read(this.q.exists, [this.ns, keyBytes(key)])).length > 0;
+  }
+
+  /** False when the key does not exist (or has expired); a TTL of zero or less deletes the key, as Redis does. */
+  async expire(key: string, ttlSeconds: number): Promise<boolean> {
+    if (ttlSeconds <= 0) return this.delete(key);
+    return (await this.write(this.q.expire, [this.ns, keyBytes(key), ttlSeconds])).length > 0;
+  }
+
+  async getTTL(key: string): Promise<number> {
+    const row = (await this.read(this.q.ttl, [this.ns, keyBytes(key)]))[0];
+    if (row === undefined) return -2;
+    return row.ttl === null ? -1 : Number(row.ttl);
+  }
+
+  async persist(key: string): Promise<boolean> {
+    return (await this.write(this.q.persist, [this.ns, keyBytes(key)])).length > 0;
+  }
+
+  /** One INSERT ... SELECT FROM unnest(...) ON CONFLICT: all or nothing; a key given twice keeps its last value. */
+  async batchSet(entries: BatchSetEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const last = new Map<string, BatchSetEntry>();
+    for (const e of entries) {
+      last.delete(e.key);
+      last.set(e.key, e);
+    }
+    const unique = [...last.values()];
+    await this.write(this.q.batchSet, [this.ns, unique.map((e) => keyBytes(e.key)), unique.map((e) => asBuffer(e.value)), unique.map((e) => e.ttlSeconds)]);
+  }
+
+  async batchGet(keys: string[]): Promise<(Uint8Array | undefined)[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.read(this.q.batchGet, [this.ns, keys.map(keyBytes)]);
+    const found = new Map<string, Uint8Array>();
+    for (const r of rows) found.set(keyText(r.key as Uint8Array), r.value as Uint8Array);
+    return keys.map((k) => found.get(k));
+  }
+
+  /** One DELETE ... RETURNING; a key listed twice is reported found once, like pipelined DELs. */
+  async batchDelete(keys: string[]): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.write(this.q.batchDelete, [this.ns, keys.map(keyBytes)]);
+    const live = new Set<string>();
+    for (const r of rows) if (r.live === true) live.add(keyText(r.key as Uint8Array));
+    return keys.map((k) => live.delete(k));
+  }
+
+  /**
+   * Keyset pagination in key order: each page is `key > last returned key` (or `>= prefix`) up to the prefix's
+   * range end, LIMIT n+1 to learn whether another page follows. The cursor is the last key returned, so pages
+   * never repeat or skip a key that exists throughout, whatever is written meanwhile.
+   */
+  async *scan(opts: ScanOptions): AsyncIterable<ScanEntry> {
+    const prefix = keyBytes(opts.prefix);
+    const end = prefixEnd(prefix);
+    let after: Buffer | undefined = opts.cursor ? decodeCursor(opts.cursor, opts.prefix) : undefined;
+    let remaining = opts.limit > 0 ? opts.limit : Infinity;
+    for (;;) {
+      opts.signal.throwIfAborted();
+      const want = Math.min(remaining, UNLIMITED_SCAN_PAGE);
+      const text = this.q.scan(opts.withValues, after !== undefined, end !== undefined);
+      const params: unknown[] = [this.ns, after ?? prefix];
+      if (end !== undefined) params.push(end);
+      params.push(want + 1);
+      const rows = await this.read(text, params, opts.signal);
+      const page = rows.slice(0, want);
+      const more = rows.length > want;
+      for (let i = 0; i < page.length; i++) {
+        const row = page[i]!;
+        const key = row.key as Uint8Array;
+        const entry: ScanEntry = opts.withValues ? { key: keyText(key), value: row.value as Uint8Array } : { key: keyText(key) };
+        remaining--;
+        if (remaining === 0 && i === page.length - 1 && more) entry.nextCursor = encodeCursor(opts.prefix, key);
+        yield entry;
+      }
+      if (!more || remaining === 0) return;
+      after = Buffer.from(page.at(-1)!.key as Uint8Array);
+    }
+  }
+
+  async count(prefix: string): Promise<number> {
+    const p = keyBytes(prefix);
+    const end = prefixEnd(p);
+    const rows = await this.read(this.q.count(end !== undefined), end !== undefined ? [this.ns, p, end] : [this.ns, p]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  circuitState() {
+    return this.guard.breaker.state;
+  }
+
+  /** Healthy when `select 1` answers and the breaker is closed; unhealthy with the reason otherwise. */
+  async health(): Promise<HealthReport> {
+    const breaker = this.guard.breaker.state;
+    const details: Record<string, string> = {
+      target: this.target,
+      user: this.config.user,
+      table: this.config.table,
+      namespace: this.ns,
+      tls: this.config.tls.mode,
+      pool_size: String(this.config.poolSize),
+      connections_open: String(this.pool.open),
+      circuit: breaker,
+      expired_swept_total: String(this.sweeper.swept),
+    };
+    try {
+      await this.timed(this.sql`select 1`, HEALTH_QUERY_MS, false);
+    } catch (err) {
+      return { status: "unhealthy", message: `postgres ${this.target} does not answer: ${postgresError(err, this.target).message}`, details };
+    }
+    if (breaker === "open") return { status: "degraded", message: `circuit open for postgres ${this.target}; it answers again, calls resume after a probe`, details };
+    if (breaker === "half-open") return { status: "degraded", message: "postgres circuit half-open: probing recovery", details };
+    return { status: "healthy", details };
+  }
+
+  async close(): Promise<void> {
+    await this.sweeper.stop();
+    this.pool.closing = true;
+    await this.sql.close({ timeout: 5 });
+  }
+
+  /** Table and expiry index, created once per process (concurrent creators are tolerated). */
+  private ensureSchema(): Promise<void> {
+    this.schema ??= (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          for (const ddl of this.q.schema) await this.timed(this.sql.unsafe(ddl), this.config.statementTimeoutMs + CLIENT_MARGIN_MS, true);
+          return;
+        } catch (err) {
+          // Two processes creating the same table at once: one of them gets a unique violation on the catalog.
+          const state = (err as { errno?: string }).errno;
+          if (attempt < 3 && (state === "23505" || state === "42P07")) continue;
+          throw err;
+        }
+      }
+    })();
+    this.schema.catch(() => (this.schema = undefined));
+    return this.schema;
+  }
+
+  private read(text: string, params: unknown[], signal?: AbortSignal): Promise<Row[]> {
+    return this.guard.read(() => this.statement(text, params, false), signal);
+  }
+
+  private write(text: string, params: unknown[]): Promise<Row[]> {
+    return this.guard.write(() => this.statement(text, params, true));
+  }
+
+  private async statement(text: string, params: unknown[], write: boolean): Promise<Row[]> {
+    await this.ensureSchema().catch((err) => {
+      throw postgresError(err, this.target, false);
+    });
+    return (await this.timed(this.sql.unsafe(text, params), this.config.statementTimeoutMs + CLIENT_MARGIN_MS, write)) as Row[];
+  }
+
+  /** Runs a query with a client-side bound (a frozen server never answers), mapping its errors. */
+  private async timed<T>(query: PromiseLike<T> & { cancel?: () => unknown }, ms: number, write: boolean): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        try {
+          query.cancel?.();
+        } catch {
+          // already finished or never started
+        }
+        reject(clientTimeout(this.target, ms, write));
+      }, ms);
+    });
+    try {
+      return await Promise.race([query, limit]);
+    } catch (err) {
+      throw postgresError(err, this.target, write);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function asBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}

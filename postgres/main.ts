@@ -1,0 +1,4 @@
+import { serve } from "../sdk/serve";
+import { postgresPattern } from "./pattern";
+
+await serve(postgresPattern);

@@ -1,0 +1,75 @@
+/**
+ * Every SQL statement of the driver, built once per table name (a validated identifier, the only text spliced in;
+ * everything else is a parameter). $1 is always the namespace. A row is live while expires_at is null or ahead of
+ * now(): every read filters on it, so an expired key is invisible at once, before the sweeper deletes it.
+ */
+const LIVE = "(expires_at is null or expires_at > now())";
+const EXPIRES = (ttl: string) => `case when ${ttl} > 0 then now() + ${ttl} * interval '1 second' end`;
+
+export class Statements {
+  readonly schema: string[];
+  readonly get: string;
+  readonly exists: string;
+  readonly set: string;
+  readonly delete: string;
+  readonly expire: string;
+  readonly ttl: string;
+  readonly persist: string;
+  readonly batchSet: string;
+  readonly batchGet: string;
+  readonly batchDelete: string;
+  readonly sweep: string;
+  private readonly scans = new Map<string, string>();
+
+  constructor(private readonly table: string) {
+    const t = table;
+    const indexName = `${t.split(".").at(-1)}_expiry`;
+    this.schema = [
+      `create table if not exists ${t} (
+        namespace text not null,
+        key bytea not null,
+        value bytea not null,
+        expires_at timestamptz,
+        primary key (namespace, key)
+      )`,
+      `create index if not exists ${indexName} on ${t} (namespace, expires_at) where expires_at is not null`,
+    ];
+    const one = `where namespace = $1 and key = $2`;
+    this.get = `select value from ${t} ${one} and ${LIVE}`;
+    this.exists = `select 1 from ${t} ${one} and ${LIVE}`;
+    this.set = `insert into ${t} (namespace, key, value, expires_at) values ($1, $2, $3, ${EXPIRES("$4::int8")})
+      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at`;
+    this.delete = `delete from ${t} ${one} returning ${LIVE} as live`;
+    this.expire = `update ${t} set expires_at = now() + $3::int8 * interval '1 second' ${one} and ${LIVE} returning 1`;
+    this.ttl = `select case when expires_at is null then null
+        else greatest(0, round(extract(epoch from expires_at - now())))::int8 end as ttl
+      from ${t} ${one} and ${LIVE}`;
+    this.persist = `update ${t} set expires_at = null ${one} and expires_at > now() returning 1`;
+    this.batchSet = `insert into ${t} (namespace, key, value, expires_at)
+        select $1, u.k, u.v, ${EXPIRES("u.t")} from unnest($2::bytea[], $3::bytea[], $4::int8[]) as u(k, v, t)
+      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at`;
+    this.batchGet = `select key, value from ${t} where namespace = $1 and key = any($2::bytea[]) and ${LIVE}`;
+    this.batchDelete = `delete from ${t} where namespace = $1 and key = any($2::bytea[]) returning key, ${LIVE} as live`;
+    // Bounded: one batch of expired rows per statement, found through the partial expiry index.
+    this.sweep = `delete from ${t} where ctid = any(array(
+        select ctid from ${t} where namespace = $1 and expires_at is not null and expires_at <= now() limit $2
+      )) returning 1`;
+  }
+
+  /** A page of a scan: $2 = lower bound (inclusive prefix, or exclusive last key), [$3 = range end], then the limit. */
+  scan(withValues: boolean, afterKey: boolean, bounded: boolean): string {
+    const id = `${+withValues}${+afterKey}${+bounded}`;
+    let s = this.scans.get(id);
+    if (s === undefined) {
+      s = `select key${withValues ? ", value" : ""} from ${this.table}
+        where namespace = $1 and key ${afterKey ? ">" : ">="} $2${bounded ? " and key < $3" : ""} and ${LIVE}
+        order by key limit $${bounded ? 4 : 3}`;
+      this.scans.set(id, s);
+    }
+    return s;
+  }
+
+  count(bounded: boolean): string {
+    return `select count(*) as n from ${this.table} where namespace = $1 and key >= $2${bounded ? " and key < $3" : ""} and ${LIVE}`;
+  }
+}
