@@ -108,9 +108,9 @@ describe("MemStore driver", () => {
     expect(store.kv.size).toBe(0);
   });
 
-  test("the pattern declares all seven interfaces and validates its config", () => {
+  test("the pattern declares all seven interfaces plus KeyValuePattern and validates its config", () => {
     expect(memstorePattern.bindings.map((b) => b.interfaceName).sort()).toEqual(
-      ["keyvalue_basic", "keyvalue_batch", "keyvalue_scan", "keyvalue_ttl", "list_basic", "pubsub_basic", "stream_basic"],
+      ["keyvalue_basic", "keyvalue_batch", "keyvalue_pattern", "keyvalue_scan", "keyvalue_ttl", "list_basic", "pubsub_basic", "stream_basic"],
     );
     expect(() => memstorePattern.create({ bogus: 1 }, { configFile: "c.yaml", namespace: "", logger: undefined as never, registry: undefined as never })).toThrow(/bogus: unknown key/);
   });

@@ -1,6 +1,7 @@
 import type { PatternDefinition } from "../sdk/lifecycle/pattern";
 import { keyValueBasic } from "../sdk/services/keyvalue_basic";
 import { keyValueBatch } from "../sdk/services/keyvalue_batch";
+import { keyValuePattern } from "../sdk/services/keyvalue_pattern";
 import { keyValueScan } from "../sdk/services/keyvalue_scan";
 import { keyValueTTL } from "../sdk/services/keyvalue_ttl";
 import { listBasic } from "../sdk/services/list_basic";
@@ -13,6 +14,6 @@ import { MemStore } from "./memstore";
 export const memstorePattern: PatternDefinition<MemStore> = {
   name: "memstore",
   version: "0.1.0",
-  bindings: [keyValueBasic, keyValueTTL, keyValueScan, keyValueBatch, listBasic, pubSubBasic, streamBasic],
+  bindings: [keyValueBasic, keyValueTTL, keyValueScan, keyValueBatch, keyValuePattern, listBasic, pubSubBasic, streamBasic],
   create: (config, env) => new MemStore(parseConfig(config, env), env.registry),
 };

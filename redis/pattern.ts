@@ -1,6 +1,7 @@
 import type { PatternDefinition } from "../sdk/lifecycle/pattern";
 import { keyValueBasic } from "../sdk/services/keyvalue_basic";
 import { keyValueBatch } from "../sdk/services/keyvalue_batch";
+import { keyValuePattern } from "../sdk/services/keyvalue_pattern";
 import { keyValueScan } from "../sdk/services/keyvalue_scan";
 import { keyValueTTL } from "../sdk/services/keyvalue_ttl";
 import { listBasic } from "../sdk/services/list_basic";
@@ -16,7 +17,7 @@ export const redisPattern: PatternDefinition<RedisDriver> = {
   name: "redis",
   version: DRIVER_VERSION,
   dbSystem: "redis",
-  bindings: [keyValueBasic, keyValueTTL, keyValueScan, keyValueBatch, listBasic, pubSubBasic],
+  bindings: [keyValueBasic, keyValueTTL, keyValueScan, keyValueBatch, keyValuePattern, listBasic, pubSubBasic],
   async create(config, env) {
     const parsed = parseRedisConfig(config, env);
     const driver = new RedisDriver(parsed, env.logger, env.registry);

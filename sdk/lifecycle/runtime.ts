@@ -19,6 +19,8 @@ import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
 import type { Logger } from "../observability/logger";
 import { DriverSlot } from "../services/binding";
 import { DEFAULT_LIMITS, type Limits } from "../services/limits";
+import { emulateKeyValue, EMULATION_DRIVER_METHODS } from "../emulation/keyvalue";
+import { emulationSchema, toPolicy } from "../emulation/policy";
 import type { PatternDefinition } from "./pattern";
 import { closeSlots, fillSlots, slotMetadata, type FilledSlots } from "./slots";
 
@@ -43,6 +45,7 @@ const sdkConfigSchema = {
     max_value_size: { type: "bytes", default: DEFAULT_LIMITS.maxValueBytes },
     max_batch_size: { type: "integer", min: 1, default: DEFAULT_LIMITS.maxBatchSize },
     namespace: { type: "string", default: "" },
+    emulation: emulationSchema,
   },
 } as const;
 
@@ -129,10 +132,10 @@ export class PatternRuntime<D extends Driver = Driver> {
     // Secrets ({file: PATH} / {env: NAME}) are read here, in the pattern: they never cross the control stream.
     config = resolveSecrets(config, { file: this.deps.configFile, lineOf: this.deps.lineOf });
     // `lifecycle` is the process's (read by loadSettings), never the driver's.
-    const { max_key_size, max_value_size, max_batch_size, namespace, lifecycle: _lifecycle, ...rest } = config;
+    const { max_key_size, max_value_size, max_batch_size, namespace, emulation, lifecycle: _lifecycle, ...rest } = config;
     let driverConfig: Record<string, unknown> = rest;
-    const sdk = validate<{ max_key_size: number; max_value_size: number; max_batch_size: number; namespace: string }>(
-      { max_key_size, max_value_size, max_batch_size, namespace },
+    const sdk = validate<{ max_key_size: number; max_value_size: number; max_batch_size: number; namespace: string; emulation: Parameters<typeof toPolicy>[0] }>(
+      { max_key_size, max_value_size, max_batch_size, namespace, emulation },
       sdkConfigSchema,
       { file: this.deps.configFile, lineOf: this.deps.lineOf },
     );
@@ -168,13 +171,21 @@ export class PatternRuntime<D extends Driver = Driver> {
       throw err;
     }
     this.filled = filled;
-    const methods = this.def.bindings.flatMap((b) => b.driverMethods);
+    const methods = [...this.def.bindings.flatMap((b) => b.driverMethods), ...EMULATION_DRIVER_METHODS];
+    const instrumented = instrumentDriver(driver, methods, {
+      driver: this.def.name,
+      dbSystem: this.def.dbSystem ?? this.def.name,
+      metrics: this.deps.driverMetrics,
+      tracer: this.deps.tracer,
+    });
+    // One wrap, seen by every binding: what the backend lacks is emulated (or refused) the same way for all.
     this.slot.set(
-      instrumentDriver(driver, methods, {
-        driver: this.def.name,
-        dbSystem: this.def.dbSystem ?? this.def.name,
-        metrics: this.deps.driverMetrics,
-        tracer: this.deps.tracer,
+      emulateKeyValue(instrumented, {
+        policy: toPolicy(sdk.emulation),
+        limits: this.limits,
+        namespace: sdk.namespace,
+        registry: this.deps.registry,
+        onSweepError: (err) => this.deps.logger.warn("expiry sweep failed", { err }),
       }),
     );
     this.state = "initialized";

@@ -2,9 +2,27 @@ import { KeyValueBatchInterface } from "../../proto/gen/prism/interfaces/keyvalu
 import type { KeyValueBatchDriver } from "../drivers/interfaces";
 import { invalidArgument } from "../grpc/errors";
 import { defineBinding } from "./binding";
-import { checkBatch, checkKey, checkValue, toSafeNumber } from "./limits";
+import { checkBatch, checkKey, checkValue, toSafeNumber, type Limits } from "./limits";
 
 const EMPTY = new Uint8Array(0);
+
+/** Validates every entry of a batch write first, so that a bad entry writes nothing (shared with KeyValuePattern). */
+export function toBatchEntries(requests: readonly { key: string; value: Uint8Array; ttlSeconds: bigint }[], limits: Limits, what = "requests") {
+  checkBatch(requests.length, limits);
+  return requests.map((r, i) => {
+    checkKey(r.key, limits, `${what}[${i}].key`);
+    checkValue(r.value, limits);
+    const ttlSeconds = toSafeNumber(r.ttlSeconds, `${what}[${i}].ttl_seconds`);
+    if (ttlSeconds < 0) throw invalidArgument(`${what}[${i}].ttl_seconds must not be negative`);
+    return { key: r.key, value: r.value, ttlSeconds };
+  });
+}
+
+/** Validates the keys of a batch read or delete (shared with KeyValuePattern). */
+export function checkBatchKeys(keys: readonly string[], limits: Limits): void {
+  checkBatch(keys.length, limits);
+  keys.forEach((k, i) => checkKey(k, limits, `keys[${i}]`));
+}
 
 export const keyValueBatch = defineBinding({
   interfaceName: "keyvalue_batch",
@@ -12,21 +30,12 @@ export const keyValueBatch = defineBinding({
   driverMethods: ["batchSet", "batchGet", "batchDelete"],
   implement: (driver: { readonly current: KeyValueBatchDriver }, limits) => ({
     async batchSet(req) {
-      checkBatch(req.requests.length, limits);
-      // Validate everything first so that a bad entry writes nothing.
-      const entries = req.requests.map((r, i) => {
-        checkKey(r.key, limits, `requests[${i}].key`);
-        checkValue(r.value, limits);
-        const ttlSeconds = toSafeNumber(r.ttlSeconds, `requests[${i}].ttl_seconds`);
-        if (ttlSeconds < 0) throw invalidArgument(`requests[${i}].ttl_seconds must not be negative`);
-        return { key: r.key, value: r.value, ttlSeconds };
-      });
+      const entries = toBatchEntries(req.requests, limits);
       await driver.current.batchSet(entries);
       return { results: entries.map(() => ({ success: true })), allSuccess: true };
     },
     async batchGet(req) {
-      checkBatch(req.keys.length, limits);
-      req.keys.forEach((k, i) => checkKey(k, limits, `keys[${i}]`));
+      checkBatchKeys(req.keys, limits);
       const values = await driver.current.batchGet(req.keys);
       let foundCount = 0;
       const results = values.map((v) => {
@@ -37,8 +46,7 @@ export const keyValueBatch = defineBinding({
       return { results, foundCount };
     },
     async batchDelete(req) {
-      checkBatch(req.keys.length, limits);
-      req.keys.forEach((k, i) => checkKey(k, limits, `keys[${i}]`));
+      checkBatchKeys(req.keys, limits);
       const found = await driver.current.batchDelete(req.keys);
       return { results: found.map((f) => ({ success: true, found: f })), allSuccess: true };
     },

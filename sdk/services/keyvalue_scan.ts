@@ -5,7 +5,8 @@ import { defineBinding } from "./binding";
 
 const EMPTY = new Uint8Array(0);
 
-function checkScan(prefix: string, limit: number, maxKeyBytes: number): void {
+/** Validates a scan request (shared with KeyValuePattern.Scan). */
+export function checkScan(prefix: string, limit: number, maxKeyBytes: number): void {
   if (limit < 0) throw invalidArgument("limit must not be negative");
   if (Buffer.byteLength(prefix) > maxKeyBytes) throw invalidArgument(`prefix is over the key limit of ${maxKeyBytes} bytes`);
 }

@@ -20,6 +20,7 @@ const ALL_SERVICES = [
   "prism.interfaces.list.ListBasicInterface",
   "prism.interfaces.pubsub.PubSubBasicInterface",
   "prism.interfaces.stream.StreamBasicInterface",
+  "prism.patterns.keyvalue.KeyValuePattern",
 ];
 
 test("Initialize -> Start -> HealthCheck (details) -> Stop over LifecycleInterface, then the process exits 0", async () => {

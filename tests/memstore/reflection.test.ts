@@ -67,6 +67,7 @@ describe("memstore gRPC reflection (grpc.reflection.v1)", () => {
         "prism.interfaces.list.ListBasicInterface",
         "prism.interfaces.pubsub.PubSubBasicInterface",
         "prism.interfaces.stream.StreamBasicInterface",
+        "prism.patterns.keyvalue.KeyValuePattern",
       ].sort(),
     );
   });

@@ -1,0 +1,155 @@
+import type { KeyValueBasicDriver, KeyValueTTLDriver } from "../drivers/interfaces";
+import { ExpiryHeap } from "./expiry_heap";
+import { unwrap, wrap } from "./envelope";
+
+/** Counts one emulated operation (prism_emulated_operations_total). */
+export type CountOp = (operation: string) => void;
+
+export interface ExpiryOptions {
+  sweepIntervalMs: number;
+  sweepLimit: number;
+  sweepTracked: number;
+  count: CountOp;
+  /** Called when a sweep fails (backend down): logged by the caller, the sweeper keeps running. */
+  onSweepError?: (err: unknown) => void;
+  now?: () => number;
+}
+
+/**
+ * Per-key expiry over a backend that has none: the expiry is stored next to the value (envelope.ts), a read
+ * treats an expired record as absent at once, and a bounded sweeper deletes expired records this process has
+ * seen (written with an expiry, or read after expiry). Records nobody touches after a restart stay stored,
+ * invisible, until read. Not atomic: Expire and Persist read then rewrite the record, so a Set racing them may be
+ * overwritten with the old value, and the sweeper may delete a value set between its check and its delete
+ * (both windows are one backend round trip).
+ */
+export class ExpiryEmulation implements KeyValueBasicDriver, KeyValueTTLDriver {
+  private readonly heap: ExpiryHeap;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private sweeping = false;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly inner: KeyValueBasicDriver,
+    private readonly opts: ExpiryOptions,
+  ) {
+    this.heap = new ExpiryHeap(opts.sweepTracked);
+    this.now = opts.now ?? Date.now;
+    this.timer = setInterval(() => void this.sweep(), opts.sweepIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Remembers a key to delete once due. */
+  private track(key: string, expiresAt: number): void {
+    if (expiresAt !== 0) this.heap.push(key, expiresAt);
+  }
+
+  /** The live record of a key, or undefined (absent or expired; an expired one is queued for the sweeper). */
+  private async live(key: string): Promise<{ value: Uint8Array; expiresAt: number } | undefined> {
+    const stored = await this.inner.get(key);
+    if (stored === undefined) return undefined;
+    const r = unwrap(stored);
+    if (r.expiresAt !== 0 && r.expiresAt <= this.now()) {
+      this.track(key, r.expiresAt);
+      return undefined;
+    }
+    return r;
+  }
+
+  async set(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
+    this.opts.count("set");
+    const expiresAt = ttlSeconds > 0 ? this.now() + ttlSeconds * 1000 : 0;
+    await this.inner.set(key, wrap(value, expiresAt), 0);
+    this.track(key, expiresAt);
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    this.opts.count("get");
+    return (await this.live(key))?.value;
+  }
+
+  /** get without counting an operation: the value reads of an emulated scan, counted as the scan. */
+  async peek(key: string): Promise<Uint8Array | undefined> {
+    return (await this.live(key))?.value;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    this.opts.count("exists");
+    return (await this.live(key)) !== undefined;
+  }
+
+  /** True only when a live key was deleted (an expired one is deleted too, and reported absent). */
+  async delete(key: string): Promise<boolean> {
+    this.opts.count("delete");
+    const was = await this.live(key);
+    const existed = await this.inner.delete(key);
+    return existed && was !== undefined;
+  }
+
+  async expire(key: string, ttlSeconds: number): Promise<boolean> {
+    this.opts.count("expire");
+    const r = await this.live(key);
+    if (r === undefined) return false;
+    if (ttlSeconds <= 0) {
+      await this.inner.delete(key);
+      return true;
+    }
+    const expiresAt = this.now() + ttlSeconds * 1000;
+    await this.inner.set(key, wrap(r.value, expiresAt), 0);
+    this.track(key, expiresAt);
+    return true;
+  }
+
+  async getTTL(key: string): Promise<number> {
+    this.opts.count("getTTL");
+    const r = await this.live(key);
+    if (r === undefined) return -2;
+    if (r.expiresAt === 0) return -1;
+    return Math.ceil((r.expiresAt - this.now()) / 1000);
+  }
+
+  async persist(key: string): Promise<boolean> {
+    this.opts.count("persist");
+    const r = await this.live(key);
+    if (r === undefined || r.expiresAt === 0) return false;
+    await this.inner.set(key, wrap(r.value, 0), 0);
+    return true;
+  }
+
+  /** Keys waiting for the sweeper (for tests and health). */
+  get tracked(): number {
+    return this.heap.size;
+  }
+
+  /**
+   * Deletes at most sweepLimit due keys whose stored record is still expired (a key rewritten since keeps its
+   * new value). Returns how many were deleted. One sweep at a time.
+   */
+  async sweep(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    let deleted = 0;
+    try {
+      const now = this.now();
+      for (let n = 0; n < this.opts.sweepLimit; n++) {
+        const due = this.heap.popDue(now);
+        if (due === undefined) break;
+        const stored = await this.inner.get(due.key);
+        if (stored === undefined) continue;
+        const r = unwrap(stored);
+        if (r.expiresAt === 0 || r.expiresAt > now) continue;
+        if (await this.inner.delete(due.key)) deleted++;
+      }
+    } catch (err) {
+      this.opts.onSweepError?.(err);
+    } finally {
+      this.sweeping = false;
+    }
+    if (deleted > 0) this.opts.count("sweep");
+    return deleted;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,137 @@
+import type { Registry } from "prom-client";
+import type { InterfaceName, KeyValueBasicDriver, ScanEntry, ScanOptions } from "../drivers/interfaces";
+import { unimplemented } from "../errors";
+import type { Limits } from "../services/limits";
+import { PipelinedBatch } from "./batch";
+import { attachCapabilities, SERVICE_OF, unavailableMessage, type InterfaceSupport, type KeyValueCapabilities, type Support } from "./capabilities";
+import { ExpiryEmulation, type CountOp } from "./expiry";
+import { emulatedOperations } from "./metrics";
+import type { EmulationPolicy } from "./policy";
+import { listingCount, listingScan, type KeyLister } from "./scan";
+
+export interface EmulateOptions {
+  policy: EmulationPolicy;
+  /** The limits in force (shared object; capabilities report them). */
+  limits: Readonly<Limits>;
+  namespace: string;
+  /** Where prism_emulated_operations_total is registered; none = not counted. */
+  registry?: Registry;
+  /** A failed background sweep (the backend is down): the caller logs it. */
+  onSweepError?: (err: unknown) => void;
+  /** Clock of the expiry emulation (tests). */
+  now?: () => number;
+}
+
+/** Driver methods the emulation layer calls besides the bindings' (instrumented like theirs). */
+export const EMULATION_DRIVER_METHODS: readonly string[] = ["listKeys"];
+
+type AnyDriver = Record<string, unknown> & { name?: unknown; emulates?: readonly InterfaceName[]; close?: () => Promise<void> };
+
+/**
+ * Wraps a driver once so every binding — the interface services and KeyValuePattern alike — reaches the same
+ * data through the same operations: features the backend lacks are emulated (scan over key listing, batches as
+ * a pipeline of single operations, expiry stored beside the value) or answer UNIMPLEMENTED with the operation,
+ * the backend and why. Native methods are inherited untouched (no per-call cost). The capabilities derived on
+ * the way are attached to the result (capabilitiesOf). A driver without the basic key-value methods is returned
+ * as it is.
+ */
+export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions): D {
+  const d = driver as unknown as AnyDriver;
+  const has = (...names: string[]) => names.every((n) => typeof d[n] === "function");
+  if (!has("set", "get", "delete", "exists")) return driver;
+  const backend = typeof d.name === "string" && d.name !== "" ? d.name : "backend";
+  const driverEmulates = new Set<InterfaceName>(d.emulates ?? []);
+  const counter = o.registry ? emulatedOperations(o.registry) : undefined;
+  const count: CountOp = counter ? (operation) => counter.inc({ namespace: o.namespace, operation }) : () => {};
+  const p = o.policy;
+  const out = Object.create(driver) as AnyDriver;
+
+  const support = (name: keyof typeof SERVICE_OF, s: Support, how: string): InterfaceSupport => ({ name, service: SERVICE_OF[name], support: s, how });
+  const ofDriver = (name: keyof typeof SERVICE_OF) =>
+    driverEmulates.has(name) ? support(name, "emulated", "emulated by the driver") : support(name, "native", "native");
+
+  // Expiration first: when the SDK keeps expiry beside the value, every other operation must read through it.
+  let expiry: ExpiryEmulation | undefined;
+  let expiration: InterfaceSupport;
+  if (has("expire", "getTTL", "persist") && p.expiration !== "force") expiration = ofDriver("keyvalue_ttl");
+  else if (p.expiration === "off") expiration = support("keyvalue_ttl", "unavailable", "the backend has no per-key expiry and emulation.expiration is off");
+  else {
+    expiry = new ExpiryEmulation(driver as unknown as KeyValueBasicDriver, { ...p, count, onSweepError: o.onSweepError, now: o.now });
+    expiration = support("keyvalue_ttl", "emulated", "expiry stored beside the value by the SDK, swept in the background");
+  }
+  const kv: KeyValueBasicDriver = expiry ?? (driver as unknown as KeyValueBasicDriver);
+
+  const lister: KeyLister | undefined = has("listKeys")
+    ? (prefix, signal) => (d.listKeys as KeyLister)(prefix, signal)
+    : has("scan")
+      ? async function* (prefix, signal) {
+          const scan = d.scan as (opts: ScanOptions) => AsyncIterable<ScanEntry> | Iterable<ScanEntry>;
+          for await (const e of scan({ prefix, limit: 0, cursor: "", withValues: false, signal })) yield e.key;
+        }
+      : undefined;
+
+  let scan: InterfaceSupport;
+  if (has("scan", "count") && !expiry && p.scan !== "force") scan = ofDriver("keyvalue_scan");
+  else if (p.scan === "off") scan = support("keyvalue_scan", "unavailable", expiry ? "emulated expiry needs the emulated scan and emulation.scan is off" : "the backend cannot scan and emulation.scan is off");
+  else if (lister) scan = support("keyvalue_scan", "emulated", "paged by the SDK over a listing of the prefix's keys");
+  else scan = support("keyvalue_scan", "unavailable", "the backend can neither scan nor list its keys");
+
+  let batch: InterfaceSupport;
+  if (has("batchSet", "batchGet", "batchDelete") && !expiry && p.batch !== "force") batch = ofDriver("keyvalue_batch");
+  else if (p.batch === "off") batch = support("keyvalue_batch", "unavailable", expiry ? "emulated expiry needs pipelined batches and emulation.batch is off" : "the backend has no batch operations and emulation.batch is off");
+  else batch = support("keyvalue_batch", "emulated", `pipelined by the SDK as single operations, ${p.concurrency} at a time`);
+
+  const caps: KeyValueCapabilities = {
+    backend,
+    basic: driverEmulates.has("keyvalue_basic") ? support("keyvalue_basic", "emulated", "emulated by the driver") : support("keyvalue_basic", "native", expiry ? "native, values carry their expiry" : "native"),
+    scan,
+    batch,
+    expiration,
+    transactions: false,
+    limits: o.limits,
+  };
+  const refuse = (feature: "scan" | "batch" | "expiration") => () => {
+    throw unimplemented(unavailableMessage(caps, feature));
+  };
+
+  if (expiry) {
+    const e = expiry;
+    Object.assign(out, {
+      set: e.set.bind(e),
+      get: e.get.bind(e),
+      delete: e.delete.bind(e),
+      exists: e.exists.bind(e),
+      expire: e.expire.bind(e),
+      getTTL: e.getTTL.bind(e),
+      persist: e.persist.bind(e),
+      /** Runs one sweep now (tests; the timer does the same). */
+      sweepNow: () => e.sweep(),
+      close: async () => {
+        e.close();
+        await d.close?.call(driver);
+      },
+    });
+  } else if (expiration.support === "unavailable") {
+    const set = d.set as KeyValueBasicDriver["set"];
+    const noTtl = refuse("expiration");
+    out.set = (key: string, value: Uint8Array, ttlSeconds: number) => (ttlSeconds > 0 ? noTtl() : set.call(driver, key, value, 0));
+    out.expire = out.getTTL = out.persist = noTtl;
+  }
+
+  if (scan.support === "unavailable") out.scan = out.count = refuse("scan");
+  else if (scan.how.includes("SDK")) {
+    const read = expiry ? (k: string) => expiry.peek(k) : (k: string) => (d.get as KeyValueBasicDriver["get"]).call(driver, k);
+    const opts = { list: lister!, read, verify: expiry !== undefined, concurrency: p.concurrency, count };
+    out.scan = (s: ScanOptions) => listingScan(s, opts);
+    out.count = (prefix: string) => listingCount(prefix, opts);
+  }
+
+  if (batch.support === "unavailable") out.batchSet = out.batchGet = out.batchDelete = refuse("batch");
+  else if (batch.how.includes("SDK")) {
+    const b = new PipelinedBatch(kv, p.concurrency, count);
+    Object.assign(out, { batchSet: b.batchSet.bind(b), batchGet: b.batchGet.bind(b), batchDelete: b.batchDelete.bind(b) });
+  }
+
+  attachCapabilities(out, caps);
+  return out as unknown as D;
+}

@@ -1,0 +1,199 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  BatchPerformance,
+  CapabilitiesSchema,
+  ExpirationPerformance,
+  KeyValuePattern,
+  ScanPerformance,
+  type Capabilities,
+} from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { InterfaceSupport as WireSupport } from "../../proto/gen/prism/patterns/schemas/slot_schema_pb";
+import type { KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver, KeyValueTTLDriver } from "../drivers/interfaces";
+import { capabilitiesOf, servedInterfaces, unavailableMessage, type KeyValueCapabilities, type Support } from "../emulation/capabilities";
+import { invalidArgument, unimplemented } from "../grpc/errors";
+import { defineBinding } from "./binding";
+import { checkBatchKeys, toBatchEntries } from "./keyvalue_batch";
+import { checkScan } from "./keyvalue_scan";
+import { checkKey, checkValue, toSafeNumber } from "./limits";
+
+type KeyValueDriver = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver;
+
+const EMPTY = new Uint8Array(0);
+/** Keys per streamed Scan page when the request leaves page_size 0. */
+export const DEFAULT_SCAN_PAGE = 100;
+
+const wireSupport: Record<Support, WireSupport> = {
+  native: WireSupport.NATIVE,
+  emulated: WireSupport.EMULATED,
+  unavailable: WireSupport.UNAVAILABLE,
+};
+const scanPerf: Record<Support, ScanPerformance> = { native: ScanPerformance.SCAN_NATIVE, emulated: ScanPerformance.SCAN_EMULATED, unavailable: ScanPerformance.SCAN_UNAVAILABLE };
+const batchPerf: Record<Support, BatchPerformance> = { native: BatchPerformance.BATCH_NATIVE, emulated: BatchPerformance.BATCH_PIPELINE, unavailable: BatchPerformance.BATCH_UNAVAILABLE };
+const expiryPerf: Record<Support, ExpirationPerformance> = {
+  native: ExpirationPerformance.EXPIRATION_NATIVE,
+  emulated: ExpirationPerformance.EXPIRATION_EMULATED,
+  unavailable: ExpirationPerformance.EXPIRATION_UNAVAILABLE,
+};
+
+/** The GetCapabilities answer for derived capabilities (built once per driver, then reused). */
+export function toWireCapabilities(c: KeyValueCapabilities): Capabilities {
+  const all = [c.basic, c.scan, c.batch, c.expiration];
+  return create(CapabilitiesSchema, {
+    supportsBatch: c.batch.support !== "unavailable",
+    supportsScan: c.scan.support !== "unavailable",
+    supportsExpiration: c.expiration.support !== "unavailable",
+    supportsTransactions: c.transactions,
+    scanPerformance: scanPerf[c.scan.support],
+    batchPerformance: batchPerf[c.batch.support],
+    expirationPerformance: expiryPerf[c.expiration.support],
+    maxKeySize: BigInt(c.limits.maxKeyBytes),
+    maxValueSize: BigInt(c.limits.maxValueBytes),
+    maxBatchSize: c.limits.maxBatchSize,
+    slots: {
+      primaryBackendType: c.backend,
+      primaryInterfaces: servedInterfaces(c),
+      primary: {
+        slot: "primary",
+        backendType: c.backend,
+        interfaces: all.map((i) => ({ name: i.name, service: i.service, support: wireSupport[i.support] })),
+      },
+      primarySchema: {
+        name: "primary",
+        description: "the key-value backend of the namespace",
+        requiredInterfaces: ["keyvalue_basic"],
+        optionalInterfaces: ["keyvalue_ttl", "keyvalue_scan", "keyvalue_batch"],
+      },
+    },
+  });
+}
+
+const wireCache = new WeakMap<KeyValueCapabilities, Capabilities>();
+
+function capsOf(driver: object): KeyValueCapabilities {
+  const c = capabilitiesOf(driver);
+  if (c === undefined) throw unimplemented("key-value not supported by this pattern's backend: it has no key-value operations");
+  return c;
+}
+
+function need(c: KeyValueCapabilities, feature: "scan" | "batch" | "expiration"): void {
+  if (c[feature].support === "unavailable") throw unimplemented(unavailableMessage(c, feature));
+}
+
+/**
+ * KeyValuePattern (MEMO-042) over the namespace's driver, as wrapped by the SDK's emulation layer: the same
+ * operations, validation and errors as the interface services (so both see the same data), plus
+ * GetCapabilities from the capabilities derived at Initialize. An unavailable feature is UNIMPLEMENTED before
+ * any validation, with the operation, the backend and why.
+ */
+export const keyValuePattern = defineBinding({
+  interfaceName: "keyvalue_pattern",
+  service: KeyValuePattern,
+  driverMethods: ["set", "get", "delete", "exists", "expire", "getTTL", "persist", "scan", "count", "batchSet", "batchGet", "batchDelete", "listKeys"],
+  implement: (driver: { readonly current: KeyValueDriver }, limits) => ({
+    getCapabilities() {
+      const c = capsOf(driver.current);
+      let wire = wireCache.get(c);
+      if (wire === undefined) wireCache.set(c, (wire = toWireCapabilities(c)));
+      return wire;
+    },
+    async store(req) {
+      checkKey(req.key, limits);
+      checkValue(req.value, limits);
+      const ttl = req.expirationSeconds === undefined ? 0 : toSafeNumber(req.expirationSeconds, "expiration_seconds");
+      if (ttl < 0) throw invalidArgument("expiration_seconds must not be negative");
+      if (ttl > 0) need(capsOf(driver.current), "expiration");
+      await driver.current.set(req.key, req.value, ttl);
+      return { success: true };
+    },
+    async retrieve(req) {
+      checkKey(req.key, limits);
+      const value = await driver.current.get(req.key);
+      return value === undefined ? { found: false, value: EMPTY } : { found: true, value };
+    },
+    async delete(req) {
+      checkKey(req.key, limits);
+      return { found: await driver.current.delete(req.key), success: true };
+    },
+    async exists(req) {
+      checkKey(req.key, limits);
+      return { exists: await driver.current.exists(req.key) };
+    },
+    async *scan(req, ctx) {
+      const d = driver.current;
+      need(capsOf(d), "scan");
+      checkScan(req.prefix, req.limit, limits.maxKeyBytes);
+      if (req.pageSize < 0) throw invalidArgument("page_size must not be negative");
+      const pageSize = Math.min(req.pageSize > 0 ? req.pageSize : DEFAULT_SCAN_PAGE, limits.maxBatchSize);
+      let remaining = req.limit > 0 ? req.limit : Infinity;
+      let cursor = req.cursor;
+      for (;;) {
+        const keys: string[] = [];
+        const values: Uint8Array[] = [];
+        let next = "";
+        const entries = d.scan({ prefix: req.prefix, limit: Math.min(pageSize, remaining), cursor, withValues: req.includeValues, signal: ctx.signal });
+        for await (const e of entries) {
+          keys.push(e.key);
+          if (req.includeValues) values.push(e.value ?? EMPTY);
+          if (e.nextCursor) next = e.nextCursor;
+        }
+        remaining -= keys.length;
+        yield { keys, values, nextCursor: next, hasMore: next !== "" };
+        if (next === "" || remaining <= 0) return;
+        cursor = next;
+      }
+    },
+    async storeBatch(req) {
+      const d = driver.current;
+      const c = capsOf(d);
+      need(c, "batch");
+      const entries = toBatchEntries(
+        req.requests.map((r) => ({ key: r.key, value: r.value, ttlSeconds: r.expirationSeconds ?? 0n })),
+        limits,
+      );
+      if (entries.some((e) => e.ttlSeconds > 0)) need(c, "expiration");
+      await d.batchSet(entries);
+      return { results: entries.map(() => ({ success: true })), allSuccess: true, successCount: entries.length };
+    },
+    async retrieveBatch(req) {
+      const d = driver.current;
+      need(capsOf(d), "batch");
+      checkBatchKeys(req.keys, limits);
+      const values = await d.batchGet(req.keys);
+      let foundCount = 0;
+      const results = values.map((v) => {
+        if (v === undefined) return { found: false, value: EMPTY };
+        foundCount++;
+        return { found: true, value: v };
+      });
+      return { results, foundCount };
+    },
+    async deleteBatch(req) {
+      const d = driver.current;
+      need(capsOf(d), "batch");
+      checkBatchKeys(req.keys, limits);
+      const found = await d.batchDelete(req.keys);
+      return { results: found.map((f) => ({ found: f, success: true })), allSuccess: true, foundCount: found.filter(Boolean).length };
+    },
+    async setExpiration(req) {
+      const d = driver.current;
+      need(capsOf(d), "expiration");
+      checkKey(req.key, limits);
+      const seconds = toSafeNumber(req.expirationSeconds, "expiration_seconds");
+      if (seconds < 0) throw invalidArgument("expiration_seconds must not be negative (0 removes the expiry)");
+      if (seconds > 0) {
+        const existed = await d.expire(req.key, seconds);
+        return { success: true, keyExisted: existed };
+      }
+      const ttl = await d.getTTL(req.key);
+      if (ttl === -2) return { success: true, keyExisted: false };
+      if (ttl !== -1) await d.persist(req.key);
+      return { success: true, keyExisted: true };
+    },
+    async getExpiration(req) {
+      const d = driver.current;
+      need(capsOf(d), "expiration");
+      checkKey(req.key, limits);
+      return { expirationSeconds: BigInt(await d.getTTL(req.key)) };
+    },
+  }),
+});
