@@ -167,8 +167,6 @@ export type InterfaceName =
   | "keyvalue_ttl"
   | "keyvalue_scan"
   | "keyvalue_batch"
-  /** KeyValuePattern (prism.patterns.keyvalue): every key-value feature behind one service, with capabilities. */
-  | "keyvalue_pattern"
   | "list_basic"
   | "pubsub_basic"
   | "stream_basic";
