@@ -96,7 +96,7 @@ describe("slots", () => {
     });
     (filled.get("messaging")!.driver as TestDriver).publish("t");
     const text = await registry.metrics();
-    expect(text).toContain('driver_operation_total{driver="bus",operation="publish",status="ok"} 1');
+    expect(text).toContain('driver_operation_total{driver="bus",operation="publish",status="success"} 1');
   });
 
   test("a driver lacking a required interface is refused, naming slot, driver and interface, with the line", async () => {
