@@ -12,7 +12,7 @@ BINARIES := memstore=memstore/main.ts redis=redis/main.ts kafka=kafka/main.ts na
 PROTO_SRC := $(shell find proto -name '*.proto' -not -path 'proto/gen/*')
 TS_SRC := $(shell find sdk memstore redis kafka nats postgres proxy prismctl loadtest -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: help deps proto build-plugins build run test test-unit bench typecheck clean services services-down services-status images
+.PHONY: help deps proto build-plugins build run test test-unit bench typecheck check lint format clean services services-down services-status images
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,6 +36,15 @@ build: build-plugins
 
 typecheck: proto ## TypeScript strict type check
 	$(BIN)/tsc --noEmit -p .
+
+check: typecheck ## tsc --noEmit, then Biome: lint and format check (biome.jsonc; writes nothing)
+	$(BIN)/biome ci --colors=off .
+
+lint: deps ## Biome lint only
+	$(BIN)/biome lint --colors=off .
+
+format: deps ## format every TypeScript file with Biome (writes)
+	$(BIN)/biome format --write .
 
 run: build-plugins ## start the proxy on 127.0.0.1:8980 with the in-memory pattern
 	./dist/proxy --config config/proxy.yaml

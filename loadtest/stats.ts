@@ -12,7 +12,7 @@ export function latencyHistogram(): hdr.Histogram {
 /** Milliseconds (from performance.now()) to whole microseconds, at least 1 so a histogram keeps it. */
 export function toMicros(ms: number): number {
   const us = Math.round(ms * 1000);
-  return us < 1 ? 1 : us;
+  return Math.max(us, 1);
 }
 
 /** Latency summary in milliseconds. */

@@ -53,7 +53,7 @@ export class RedisDriver
   /** With a registry, pub/sub drops and buffered messages are exported as prism_subscriber_* metrics. */
   constructor(
     readonly config: RedisConfig,
-    private readonly logger: Logger,
+    logger: Logger,
     registry?: Registry,
   ) {
     this.conn = new RedisConnection(config, logger);

@@ -55,6 +55,6 @@ describe("abort helpers", () => {
     expect(both?.aborted).toBe(false);
     b.abort(new Error("b"));
     expect(both?.aborted).toBe(true);
-    expect((both?.reason as Error).message).toBe("b");
+    expect((both!.reason as Error).message).toBe("b");
   });
 });

@@ -25,7 +25,7 @@ export function backoff(attempt: number, opts: BackoffOptions = {}): number {
   const max = opts.maxDelayMs ?? 30_000;
   const multiplier = opts.multiplier ?? 2;
   const n = Number.isFinite(attempt) ? Math.max(1, Math.floor(attempt)) : 1;
-  const ceiling = Math.min(max, initial * Math.pow(multiplier, n - 1));
+  const ceiling = Math.min(max, initial * multiplier ** (n - 1));
   const bounded = Number.isFinite(ceiling) ? Math.max(0, ceiling) : Math.max(0, max);
   if (opts.jitter === "none") return bounded;
   const r = (opts.random ?? Math.random)();

@@ -37,7 +37,7 @@ beforeAll(async () => {
       delete(req) {
         throw new PrismError(Code.UNIMPLEMENTED, `delete of ${req.key} is not supported`);
       },
-      async exists(req, ctx) {
+      async exists(_req, ctx) {
         await new Promise((r) => setTimeout(r, 200));
         return { exists: ctx.signal.aborted };
       },
@@ -55,6 +55,7 @@ beforeAll(async () => {
         await new Promise((r) => setTimeout(r, 1));
       }
     },
+    // biome-ignore lint/correctness/useYield: a stream that fails before its first item
     async *scanKeys() {
       throw new PrismError(Code.INVALID_ARGUMENT, "bad prefix");
     },

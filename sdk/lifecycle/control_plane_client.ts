@@ -1,6 +1,5 @@
 import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { ProxyControlPlane, type ProxyCommand } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
-import type { PatternMessage } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { PatternMessageSchema } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import { createClient } from "../grpc/client";

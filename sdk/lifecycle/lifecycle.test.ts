@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
-import { ProxyControlPlane, type PatternMessage, type ProxyCommand } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
+import { ProxyControlPlane, type PatternMessage } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import type { DescMethod, MessageInitShape } from "@bufbuild/protobuf";
 import type { ProxyCommandSchema } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import type { Driver, HealthReport, KeyValueBasicDriver } from "../drivers/interfaces";

@@ -18,7 +18,7 @@ export interface PatternDefinition<D extends Driver = Driver> {
   readonly version: string;
   /** db.system attribute of backend spans, e.g. "redis"; defaults to name. */
   readonly dbSystem?: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: bindings of every request/response type share one list
   readonly bindings: readonly ServiceBinding<any, any>[];
   /** The backends this pattern composes; absent for a single-backend pattern. */
   readonly slots?: readonly SlotDeclaration[];
