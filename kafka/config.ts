@@ -29,6 +29,8 @@ export interface KafkaConfig {
     commit_interval: number;
   };
   circuit_breaker: { failure_threshold: number; open_duration: number };
+  /** Bound on one publish, append or trim as the caller sees it (creating a topic on first use is bounded apart). */
+  call_timeout: number;
   health_timeout: number;
 }
 
@@ -78,6 +80,7 @@ export const kafkaConfigSchema: Schema = {
         open_duration: duration("1s"),
       },
     },
+    call_timeout: duration("2s"),
     health_timeout: duration("1s"),
   },
 };

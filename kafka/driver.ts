@@ -1,6 +1,5 @@
 import type { Kafka } from "kafkajs";
 import type { Registry } from "prom-client";
-import { CircuitBreaker } from "../sdk/concurrency/circuit_breaker";
 import type {
   Driver,
   HealthReport,
@@ -12,11 +11,12 @@ import type {
   SubscribeOptions,
 } from "../sdk/drivers/interfaces";
 import { exportFlowMetrics, TopicDrops, type FlowExport } from "../sdk/drivers/flow_metrics";
+import { Resilience } from "../sdk/drivers/resilience";
 import type { Logger } from "../sdk/observability/logger";
 import { AdminHandle } from "./admin";
 import { createKafka } from "./client";
 import type { KafkaConfig } from "./config";
-import { toPrismError } from "./errors";
+import { kafkaNotApplied, toPrismError } from "./errors";
 import { FlowStats } from "./feed";
 import { BatchingProducer, type Stored } from "./producer";
 import { StreamReader } from "./stream";
@@ -26,9 +26,10 @@ import { Topics } from "./topics";
 export const KAFKA_PATTERN_VERSION = "0.1.0";
 
 /**
- * Pub/sub and streams on Kafka. Writes go through a circuit breaker so that, once the broker is known to be
- * down, callers get UNAVAILABLE at once instead of each waiting out connection attempts; the breaker lets a
- * probe through every `circuit_breaker.open_duration`, which is how the pattern notices the broker is back.
+ * Pub/sub and streams on Kafka. Writes go through a circuit breaker and a time bound (`call_timeout`) so that
+ * a hung broker costs a call at most that long and, once the broker is known to be down, callers get
+ * UNAVAILABLE at once instead of each waiting out connection attempts; the breaker lets one probe through
+ * every `circuit_breaker.open_duration`, which is how the pattern notices the broker is back.
  */
 export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
   readonly name = "kafka";
@@ -39,7 +40,7 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
   private readonly topics: Topics;
   private readonly producer: BatchingProducer;
   private readonly reader: StreamReader;
-  private readonly breaker: CircuitBreaker;
+  private readonly guard: Resilience;
   private readonly stats = new FlowStats();
   /** Live subscriptions by topic and subscriber id. */
   private readonly subscriptions = new Map<string, Set<Subscription>>();
@@ -59,11 +60,17 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
     this.topics = new Topics(this.admin, cfg, namespace);
     this.producer = new BatchingProducer(this.kafka, cfg);
     this.reader = new StreamReader(this.kafka, this.admin, this.topics, cfg, this.stats, logger);
-    this.breaker = new CircuitBreaker({
+    this.guard = new Resilience({
       name: "kafka",
+      mapError: (err) => toPrismError(err, "kafka"),
+      notApplied: kafkaNotApplied,
+      timeoutMs: cfg.call_timeout,
       failureThreshold: cfg.circuit_breaker.failure_threshold,
       openDurationMs: cfg.circuit_breaker.open_duration,
-      onStateChange: (from, to) => logger.info("kafka circuit breaker", { from, to }),
+      maxAttempts: 1,
+      initialDelayMs: 0,
+      maxDelayMs: 0,
+      onStateChange: (from, to) => logger[to === "open" ? "warn" : "info"]("kafka circuit breaker", { from, to }),
     });
     const stats = this.stats;
     this.flowExport =
@@ -79,7 +86,10 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
 
   private async write(name: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<Stored & { topic: string }> {
     const topic = this.topics.kafkaTopic(name);
-    return this.breaker.execute(() =>
+    // Creating the topic on first use may take the controller a while: it is bounded by request_timeout (it has
+    // no effect a retry could duplicate); the write itself by call_timeout.
+    await this.guard.read(() => this.topics.ensure(topic), undefined, this.cfg.request_timeout * 2);
+    return this.guard.write(() =>
       this.topics.use(topic, async (partitions) => {
         const partition = this.producer.partitionFor(topic, partitions, key);
         const stored = await this.producer.send(topic, partition, payload, metadata, key);
@@ -95,7 +105,7 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
 
   async *subscribe(opts: SubscribeOptions): AsyncGenerator<PubSubMessage> {
     const kafkaTopic = this.topics.kafkaTopic(opts.topic);
-    await this.breaker.execute(() => this.topics.ensure(kafkaTopic));
+    await this.guard.read(() => this.topics.ensure(kafkaTopic), opts.signal, this.cfg.request_timeout * 2);
     const groupId = `${kafkaTopic}/${opts.subscriberId}`;
     const sub = new Subscription(this.kafka, this.admin, this.cfg, { topic: opts.topic, kafkaTopic, groupId, signal: opts.signal, stats: this.stats }, this.logger);
     const key = `${opts.topic}\0${opts.subscriberId}`;
@@ -133,7 +143,11 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
   }
 
   trim(stream: string, partition: number, beforeOffset: number): Promise<number> {
-    return this.breaker.execute(() => this.reader.trim(stream, partition, beforeOffset));
+    return this.guard.write(() => this.reader.trim(stream, partition, beforeOffset));
+  }
+
+  circuitState() {
+    return this.guard.breaker.state;
   }
 
   /** Asks the cluster for its brokers (bounded by health_timeout); cached briefly so frequent checks stay cheap. */
@@ -158,7 +172,7 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
       flow_control_pauses_total: String(this.stats.pauses),
       stale_records_skipped_total: String(this.stats.staleSkipped),
       consumer_restarts_total: String(this.stats.restarts),
-      circuit_breaker: this.breaker.state,
+      circuit_breaker: this.guard.breaker.state,
     };
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {

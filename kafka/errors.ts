@@ -60,3 +60,20 @@ export function isUnknownTopic(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * True when a failed write certainly had no effect: the broker answered it with an error, or no connection
+ * could be made to send it on (refused, unresolvable). A produce request that timed out, or whose connection
+ * dropped before the acknowledgement, may have been written.
+ */
+export function kafkaNotApplied(err: unknown): boolean {
+  if (err instanceof PrismError) return err.code !== Code.UNAVAILABLE && err.code !== Code.UNKNOWN && err.code !== Code.DEADLINE_EXCEEDED ? true : err.cause !== undefined && kafkaNotApplied(err.cause);
+  if (!(err instanceof Error)) return false;
+  for (let e: unknown = err, i = 0; i < 10 && e instanceof Error; i++, e = (e as KafkaJsError).cause) {
+    const k = e as KafkaJsError & { code?: string };
+    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/.test(`${k.code ?? ""} ${k.message}`)) return true;
+    // A protocol error code in the broker's reply (not a timeout, not a lost connection).
+    if (k.name === "KafkaJSProtocolError" && k.type !== "REQUEST_TIMED_OUT" && k.type !== "NOT_ENOUGH_REPLICAS_AFTER_APPEND") return true;
+  }
+  return false;
+}

@@ -11,7 +11,8 @@ describe("nats config", () => {
   test("defaults: local server, prompt timeouts, bounded reconnect backoff, file storage", () => {
     const cfg = parseNatsConfig({}, { configFile: "x" });
     expect(cfg.url).toBe("nats://127.0.0.1:4222");
-    expect(cfg.request_timeout).toBe(2000);
+    expect(cfg.request_timeout).toBe(1000);
+    expect(cfg.breaker).toEqual({ failure_threshold: 5, open_duration: 1000 });
     expect([cfg.reconnect_wait, cfg.reconnect_max_wait]).toEqual([100, 2000]);
     expect(cfg.subscriber_buffer).toBe(1024);
     expect(cfg.jetstream).toEqual({ replicas: 1, storage: "file", max_age: 0, max_bytes: 0, max_msgs: 0, fetch_bytes: 4 * 1024 * 1024 });

@@ -10,6 +10,8 @@ export interface NatsConfig {
   connect_timeout: number;
   /** Bound on every request to the server: publish confirmation (flush), JetStream API calls and acks. */
   request_timeout: number;
+  /** Consecutive failures that open the circuit breaker, and how long it stays open before one probe. */
+  breaker: { failure_threshold: number; open_duration: number };
   /** First wait between reconnect attempts; doubles per attempt up to reconnect_max_wait. */
   reconnect_wait: number;
   reconnect_max_wait: number;
@@ -38,7 +40,14 @@ export const natsConfigSchema: Schema = {
     url: { type: "string", default: "nats://127.0.0.1:4222" },
     name: { type: "string", default: "prism-nats" },
     connect_timeout: duration("2s"),
-    request_timeout: duration("2s"),
+    request_timeout: duration("1s"),
+    breaker: {
+      type: "object",
+      fields: {
+        failure_threshold: { type: "integer", min: 1, default: 5 },
+        open_duration: duration("1s"),
+      },
+    },
     reconnect_wait: duration("100ms"),
     reconnect_max_wait: duration("2s"),
     ping_interval: duration("2s"),

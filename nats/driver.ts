@@ -4,7 +4,8 @@ import type { Driver, HealthReport, PubSubDriver, PubSubMessage, StreamDriver, S
 import type { Logger } from "../sdk/observability/logger";
 import type { NatsConfig } from "./config";
 import { NatsConnector } from "./connection";
-import { toPrismError } from "./errors";
+import { Resilience } from "../sdk/drivers/resilience";
+import { natsNotApplied, toPrismError } from "./errors";
 import { NatsPubSub } from "./pubsub";
 import { NatsStreams } from "./streams";
 import type { Subjects } from "./subjects";
@@ -19,6 +20,8 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
   private readonly pubsub: NatsPubSub;
   private readonly streams: NatsStreams;
   private readonly flowExport: FlowExport | undefined;
+  /** Breaker and time bound of every write (publish, append, trim). */
+  readonly guard: Resilience;
 
   /** With a registry, subscriber drops and buffered messages are exported as prism_subscriber_* metrics. */
   constructor(
@@ -31,6 +34,18 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
     const pubsub = (this.pubsub = new NatsPubSub(this.conn, subjects, cfg, logger));
     this.streams = new NatsStreams(this.conn, subjects, cfg);
     this.flowExport = registry && exportFlowMetrics(registry, "nats", { drops: pubsub.drops, buffered: () => pubsub.stats().buffered });
+    this.guard = new Resilience({
+      name: `nats ${cfg.url}`,
+      mapError: (err) => toPrismError(err, "nats"),
+      notApplied: natsNotApplied,
+      timeoutMs: cfg.request_timeout,
+      failureThreshold: cfg.breaker.failure_threshold,
+      openDurationMs: cfg.breaker.open_duration,
+      maxAttempts: 1,
+      initialDelayMs: 0,
+      maxDelayMs: 0,
+      onStateChange: (from, to) => logger[to === "open" ? "warn" : "info"]("nats circuit breaker", { from, to }),
+    });
   }
 
   /** Resolves once the first connection is up (tests and embedders; serving does not wait for it). */
@@ -38,12 +53,8 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
     return this.conn.ready;
   }
 
-  async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>): Promise<{ messageId: string }> {
-    try {
-      return await this.pubsub.publish(topic, payload, metadata);
-    } catch (err) {
-      throw toPrismError(err, "publish");
-    }
+  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>): Promise<{ messageId: string }> {
+    return this.guard.write(() => this.pubsub.publish(topic, payload, metadata));
   }
 
   subscribe(opts: SubscribeOptions): AsyncIterable<PubSubMessage> {
@@ -55,7 +66,7 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
   }
 
   append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<{ offset: number; partition: number; timestamp: number }> {
-    return this.streams.append(stream, payload, metadata, key);
+    return this.guard.write(() => this.streams.append(stream, payload, metadata, key));
   }
 
   read(opts: StreamReadOptions): AsyncIterable<StreamRecordData> {
@@ -63,7 +74,11 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
   }
 
   trim(stream: string, partition: number, beforeOffset: number): Promise<number> {
-    return this.streams.trim(stream, partition, beforeOffset);
+    return this.guard.write(() => this.streams.trim(stream, partition, beforeOffset));
+  }
+
+  circuitState() {
+    return this.guard.breaker.state;
   }
 
   /** The one NATS connection while it is up, exported as backend_driver_connections_active. */
@@ -83,8 +98,12 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
       buffered_messages: String(s.buffered),
       dropped_messages_total: String(s.dropped),
       subscriber_buffer: String(this.cfg.subscriber_buffer),
+      circuit: this.guard.breaker.state,
     };
-    if (this.conn.state === "connected") return { status: "healthy", details };
+    if (this.conn.state === "connected") {
+      if (details.circuit === "open") return { status: "degraded", message: `circuit open for nats ${this.cfg.url}: calls fail fast until a probe succeeds`, details };
+      return { status: "healthy", details };
+    }
     return { status: "unhealthy", message: `nats ${this.conn.state}${this.conn.lastError ? `: ${this.conn.lastError}` : ""}`, details };
   }
 

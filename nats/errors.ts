@@ -28,3 +28,15 @@ export function toPrismError(err: unknown, what: string): PrismError {
   }
   return new PrismError(Code.INTERNAL, `${what}: ${e.message}`, { cause: err });
 }
+
+/**
+ * True when a failed write certainly had no effect: it was never sent (no connection: NatsConnector.current
+ * refuses at once), the connection was refused, or JetStream had no responder to store it (503). A publish or
+ * append that timed out, or whose connection dropped before the confirmation, may have been applied.
+ */
+export function natsNotApplied(err: unknown): boolean {
+  if (err instanceof PrismError) return /^nats (is unreachable|connection is closed)/.test(err.message) || natsNotApplied(err.cause);
+  if (!(err instanceof Error)) return false;
+  const code = (err as NatsLikeError).code;
+  return code === "503" || code === "CONNECTION_REFUSED" || /no responders/i.test(err.message);
+}

@@ -81,7 +81,7 @@ export class NatsPubSub {
     let timer: ReturnType<typeof setTimeout> | undefined;
     Promise.race([
       nc.flush(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(unavailable(`nats did not confirm within ${this.cfg.request_timeout} ms`)), this.cfg.request_timeout))),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(unavailable(`nats timed out: no confirmation within ${this.cfg.request_timeout} ms`)), this.cfg.request_timeout))),
     ])
       .then(waiting.resolve, (err) => waiting.reject(toPrismError(err, "publish")))
       .finally(() => {

@@ -20,7 +20,7 @@ import type { Logger } from "../sdk/observability/logger";
 import type { RedisConfig } from "./config";
 import { RedisConnection } from "./connection";
 import type { RedisContext } from "./context";
-import { redisError } from "./errors";
+import { redisError, redisNotApplied } from "./errors";
 import { RedisKeyValue } from "./kv";
 import { RedisList } from "./list";
 import { RedisPubSub } from "./pubsub";
@@ -62,6 +62,8 @@ export class RedisDriver
     this.guard = new Resilience({
       name: `redis ${this.conn.target}`,
       mapError: (err) => redisError(err, this.conn),
+      notApplied: redisNotApplied,
+      timeoutMs: config.commandTimeoutMs,
       failureThreshold: config.breaker.failureThreshold,
       openDurationMs: config.breaker.openDurationMs,
       maxAttempts: config.retry.maxAttempts,

@@ -65,3 +65,20 @@ export function redisError(err: unknown, source?: ErrorSource): PrismError {
   }
   return new PrismError(Code.INTERNAL, `redis: ${msg}`, { cause: err });
 }
+
+/** Socket errors of connecting: nothing was sent on them. */
+const connectCodes = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+/**
+ * True when a failed command certainly had no effect: Redis answered it with an error, or ioredis never sent it
+ * (not connected: the offline queue is off, so it fails at once; no cluster node to send it to). A command that
+ * timed out or whose connection closed under it may have been applied.
+ */
+export function redisNotApplied(err: unknown): boolean {
+  if (err instanceof PrismError) return err.code !== Code.UNAVAILABLE && err.code !== Code.DEADLINE_EXCEEDED && err.code !== Code.UNKNOWN;
+  if (!(err instanceof Error)) return false;
+  if (err.name === "ReplyError") return true;
+  const sys = (err as { code?: unknown }).code;
+  if (typeof sys === "string" && connectCodes.has(sys)) return true;
+  return /^(Stream isn't writeable|None of startup nodes is available|Cluster isn't ready|Failed to refresh slots cache|Cluster is disconnect)/.test(err.message);
+}

@@ -43,6 +43,13 @@ export function isBackendFailure(err: unknown): boolean {
   return !callerFaults.has(PrismError.from(err).code);
 }
 
+/** The error of a call the breaker refused: the backend was never called, so the call certainly had no effect. */
+export class CircuitOpenError extends PrismError {
+  constructor(readonly breakerName: string) {
+    super(Code.UNAVAILABLE, `circuit open for ${breakerName}`);
+  }
+}
+
 /**
  * Stops calling a backend that keeps failing, so callers get a fast UNAVAILABLE instead of piling up on timeouts,
  * and lets a limited number of probes through after `openDurationMs` to detect recovery.
@@ -89,7 +96,7 @@ export class CircuitBreaker {
   async execute<T>(fn: () => Promise<T>): Promise<T> {
     this.refresh();
     if (this.current === "open" || (this.current === "half-open" && this.probesInFlight >= this.halfOpenMaxProbes)) {
-      throw new PrismError(Code.UNAVAILABLE, `circuit open for ${this.name}`);
+      throw new CircuitOpenError(this.name);
     }
     const generation = this.generation;
     const probe = this.current === "half-open";

@@ -13,6 +13,8 @@ function guard(overrides: Partial<ConstructorParameters<typeof Resilience>[0]> =
     maxAttempts: 3,
     initialDelayMs: 1,
     maxDelayMs: 2,
+    // "backend down" here means refused before sending: certainly not applied.
+    notApplied: () => true,
     ...overrides,
   });
 }
@@ -101,6 +103,67 @@ describe("Resilience", () => {
     expect(g.breaker.state).toBe("open");
     now = 1_000;
     expect(await g.read(async () => 7)).toBe(7);
+    expect(g.breaker.state).toBe("closed");
+  });
+
+  test("a write sent without a reply is DEADLINE_EXCEEDED (no reply in time) or UNKNOWN (connection lost), saying the outcome is unknown", async () => {
+    const g = guard({ failureThreshold: 100, notApplied: (err) => (err as Error).message === "refused" });
+    const timedOut = await g.write(() => Promise.reject(new Error("Command timed out"))).catch((e) => e as PrismError);
+    expect(timedOut.code).toBe(Code.DEADLINE_EXCEEDED);
+    expect(timedOut.message).toContain("outcome is unknown");
+    const lost = await g.write(() => Promise.reject(new Error("connection reset"))).catch((e) => e as PrismError);
+    expect(lost.code).toBe(Code.UNKNOWN);
+    expect(lost.message).toContain("outcome is unknown");
+    expect(await codeOf(g.write(() => Promise.reject(new Error("refused"))))).toBe(Code.UNAVAILABLE);
+    // The backend's own answer is kept as it is.
+    expect(await codeOf(g.write(() => Promise.reject(new PrismError(Code.FAILED_PRECONDITION, "wrong type"))))).toBe(Code.FAILED_PRECONDITION);
+  });
+
+  test("a hung backend costs a call at most timeoutMs; a hung read is not retried", async () => {
+    const g = guard({ timeoutMs: 100, failureThreshold: 100 });
+    let reads = 0;
+    const hang = () => new Promise<never>(() => undefined);
+    let t0 = performance.now();
+    const w = await g.write(hang).catch((e) => e as PrismError);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(w.code).toBe(Code.DEADLINE_EXCEEDED);
+    expect(w.message).toContain("outcome is unknown");
+    t0 = performance.now();
+    const r = await g
+      .read(() => {
+        reads++;
+        return hang();
+      })
+      .catch((e) => e as PrismError);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(r.code).toBe(Code.UNAVAILABLE);
+    expect(reads).toBe(1);
+  });
+
+  test("retries of a read stay within timeoutMs", async () => {
+    const g = guard({ timeoutMs: 150, maxAttempts: 10, initialDelayMs: 60, maxDelayMs: 60, failureThreshold: 100 });
+    const t0 = performance.now();
+    expect(await codeOf(g.read(() => Bun.sleep(40).then(() => Promise.reject(down()))))).toBe(Code.UNAVAILABLE);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+  });
+
+  test("open: refused in well under 10 ms without a backend call; half-open: exactly one probe, the rest refused", async () => {
+    let now = 0;
+    const g = guard({ failureThreshold: 1, openDurationMs: 1_000, now: () => now });
+    expect(await codeOf(g.write(() => Promise.reject(down())))).toBe(Code.UNAVAILABLE);
+    let calls = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < 1000; i++) expect(await codeOf(g.read(async () => ++calls))).toBe(Code.UNAVAILABLE);
+    expect((performance.now() - t0) / 1000).toBeLessThan(10);
+    expect(calls).toBe(0);
+    now = 1_000;
+    let release!: () => void;
+    const probe = g.write(() => new Promise<number>((r) => (release = () => r(++calls))));
+    const wave = await Promise.all(Array.from({ length: 50 }, () => codeOf(g.write(async () => ++calls))));
+    expect(wave.every((c) => c === Code.UNAVAILABLE)).toBe(true);
+    expect(calls).toBe(0);
+    release();
+    expect(await probe).toBe(1);
     expect(g.breaker.state).toBe("closed");
   });
 });
