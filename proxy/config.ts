@@ -1,6 +1,15 @@
 import { validate, type Schema } from "../sdk/config/schema";
 import { ConfigError, loadYamlFile, type YamlSource } from "../sdk/config/yaml";
 import { formatHostPort, parseHostPort, type HostPort } from "./address";
+import {
+  adminSecurityFields,
+  namespaceSecurityFields,
+  parseRemoteSecurity,
+  parseSecurity,
+  securityFields,
+  type RemoteSecurity,
+  type SecurityConfig,
+} from "./security/config";
 
 /** Per-namespace supervision settings (all durations in ms after validation). */
 export interface NamespaceSettings {
@@ -34,6 +43,8 @@ export interface NamespaceConfig {
   readonly config: Record<string, unknown>;
   readonly slots?: Record<string, SlotConfig>;
   readonly settings: NamespaceSettings;
+  /** TLS and admin credential for a remote pattern (address:). */
+  readonly remote?: RemoteSecurity;
   /** Key path of this entry in the file, for error messages (e.g. ["namespaces", 0]). */
   readonly path: readonly (string | number)[];
 }
@@ -48,6 +59,8 @@ export interface ProxyConfig {
   /** Bound on the whole graceful shutdown; over it the proxy exits 2. */
   readonly shutdownTimeoutMs: number;
   readonly namespaces: readonly NamespaceConfig[];
+  /** TLS, authentication, authorization, audit, admin port protection. */
+  readonly security: SecurityConfig;
   readonly lineOf: (path: readonly (string | number)[]) => number | undefined;
 }
 
@@ -70,7 +83,8 @@ export const proxyConfigSchema: Schema = {
   type: "object",
   fields: {
     listen: { type: "string", default: "127.0.0.1:8980" },
-    admin: { type: "object", fields: { port: { type: "integer", min: 0, max: 65535, default: 9090 } } },
+    admin: { type: "object", fields: { port: { type: "integer", min: 0, max: 65535, default: 9090 }, ...adminSecurityFields } },
+    ...securityFields,
     patterns_dir: { type: "string" },
     shutdown_timeout: { type: "duration", default: "30s" },
     namespaces: {
@@ -85,6 +99,7 @@ export const proxyConfigSchema: Schema = {
           config: anyMap,
           slots: { type: "map", values: { type: "object", required: ["driver"], fields: { driver: { type: "string" }, config: anyMap } } },
           settings: settingsSchema,
+          ...namespaceSecurityFields,
         },
       },
     },
@@ -99,11 +114,16 @@ interface RawNamespace {
   config?: Record<string, unknown>;
   slots?: Record<string, { driver: string; config?: Record<string, unknown> }>;
   settings: Record<string, number>;
+  tls?: { ca_file?: string; cert_file?: string; key_file?: string; server_name?: string };
 }
 
 interface RawConfig {
   listen: string;
-  admin: { port: number };
+  admin: { port: number; host: string; token?: unknown; tls?: { cert_file: string; key_file: string; client_ca_file?: string } };
+  tls?: { cert_file: string; key_file: string; client_ca_file?: string };
+  auth?: { jwt?: Record<string, unknown>; api_keys_file?: string; api_keys_env?: string };
+  authz: { principals: string[]; namespaces: string[]; allow: ("read" | "write" | "admin")[] }[];
+  audit: { allowed_writes: boolean; file?: string };
   patterns_dir?: string;
   shutdown_timeout: number;
   namespaces: RawNamespace[];
@@ -174,7 +194,8 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
     const slots = ns.slots
       ? Object.fromEntries(Object.entries(ns.slots).map(([slot, v]) => [slot, { driver: v.driver, config: v.config ?? {} }]))
       : undefined;
-    return { name: ns.name, pattern: ns.pattern, address: ns.address, config: ns.config ?? {}, slots, settings, path };
+    const remote = parseRemoteSecurity(ns, { file, lineOf }, path);
+    return { name: ns.name, pattern: ns.pattern, address: ns.address, config: ns.config ?? {}, slots, settings, remote, path };
   });
   return {
     file,
@@ -183,6 +204,7 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
     patternsDir: raw.patterns_dir ?? defaults.patternsDir,
     shutdownTimeoutMs: raw.shutdown_timeout,
     namespaces,
+    security: parseSecurity(raw, { file, lineOf }),
     lineOf,
   };
 }

@@ -14,6 +14,7 @@ import { LocalServer } from "./local_server";
 import { ProxyMetrics } from "./metrics";
 import { PatternInstance, PatternRegistry } from "./pattern_registry";
 import { Router } from "./router";
+import { ProxySecurity } from "./security/setup";
 import { msLeft, planShutdown, within } from "./shutdown_plan";
 import type { ProxySettings } from "./settings";
 
@@ -45,6 +46,7 @@ export class Proxy {
   private admin: ReturnType<typeof startHttpServer> | undefined;
   private localUpstream: Upstream | undefined;
   private socketDir: string | undefined;
+  private security: ProxySecurity | undefined;
 
   constructor(
     private readonly settings: ProxySettings,
@@ -65,11 +67,14 @@ export class Proxy {
   /** Binds everything, then brings every namespace up; rejects if one cannot start. */
   async start(): Promise<ProxyAddresses> {
     const cfg = this.settings.config;
+    const security = (this.security = new ProxySecurity(cfg, this.metrics, this.logger));
     const controlPlane = await this.local.listen();
     this.localUpstream = new Upstream(controlPlane);
-    this.router = new Router(this.registry, this.localUpstream, this.metrics, this.tracing && new CallTracer(this.tracing.tracer));
-    this.listener = new H2Listener(this.router.handle);
+    this.router = new Router(this.registry, this.localUpstream, this.metrics, this.tracing && new CallTracer(this.tracing.tracer), security.gate);
+    this.listener = new H2Listener(this.router.handle, security.listenerTls);
     const port = await this.listener.listen(cfg.listen);
+    const listener = this.listener;
+    security.started(cfg.listen, (m) => listener.setTls(m));
     const listen = formatHostPort({ host: cfg.listen.host, port });
     const router = this.router;
     this.admin = startHttpServer(
@@ -80,9 +85,10 @@ export class Proxy {
         ready: () => this.registry.ready && router.accepting,
         routes: { "/patterns": () => this.registry.snapshot() },
       },
-      cfg.listen.host,
+      cfg.security.admin.host,
+      security.admin,
     );
-    const admin = `http://${formatHostPort({ host: cfg.listen.host, port: this.admin.port })}`;
+    const admin = `${security.admin.tls ? "https" : "http"}://${formatHostPort({ host: cfg.security.admin.host, port: this.admin.port })}`;
 
     // Launched patterns serve on Unix sockets in a directory only this user can open (mkdtemp: 0700).
     this.socketDir = mkdtempSync(join(tmpdir(), "prism-proxy-"));
@@ -126,6 +132,7 @@ export class Proxy {
     this.listener?.destroy();
     this.localUpstream?.close();
     this.admin?.stop();
+    this.security?.close();
     await this.local.stop(Math.min(1_000, msLeft(plan.end) / 2));
     if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     if (this.tracing && !(await within(this.tracing.shutdown(), Math.max(0, msLeft(plan.end) - 100)))) {

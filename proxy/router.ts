@@ -7,6 +7,7 @@ import { respondWithStatus } from "./h2/status";
 import type { Upstream } from "./h2/upstream";
 import type { ProxyMetrics } from "./metrics";
 import type { PatternRegistry } from "./pattern_registry";
+import type { SecurityGate } from "./security/gate";
 
 /** Services the proxy answers itself (through its local server): health and reflection. */
 const LOCAL_PREFIXES = ["/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"];
@@ -39,6 +40,8 @@ export class Router {
     private readonly local: Upstream,
     private readonly metrics: ProxyMetrics,
     private readonly tracer?: CallTracer,
+    /** Authentication and authorization; undefined = auth off (every caller may call every namespace). */
+    private readonly gate?: SecurityGate,
   ) {}
 
   /** Calls relayed to patterns and not yet finished (the proxy's own health and reflection calls are not counted). */
@@ -56,7 +59,10 @@ export class Router {
     if (isLocal(path)) {
       // Not counted in flight: a health Watch lasts as long as its client wants, and would hold idle() to its bound.
       // The local server ends these calls when it stops.
-      return relay(stream, headers, this.local, "proxy", ignoreSettled);
+      const ok = this.gate === undefined || this.gate.checkLocal(stream, headers, path);
+      if (ok === true) return relay(stream, headers, this.local, "proxy", ignoreSettled);
+      if (ok !== false) void ok.then((go) => go && relay(stream, headers, this.local, "proxy", ignoreSettled));
+      return;
     }
     if (path.startsWith(CONTROL_PLANE_PREFIX) || (path.startsWith(LIFECYCLE_PREFIX) && path !== LIFECYCLE_HEALTH)) {
       this.metrics.reject("lifecycle");
@@ -64,6 +70,20 @@ export class Router {
     }
     const nsHeader = headers[NAMESPACE_HEADER];
     const namespace = (Array.isArray(nsHeader) ? nsHeader[0] : nsHeader) || DEFAULT_NAMESPACE;
+    if (this.gate !== undefined) {
+      // Before the namespace lookup: an unauthenticated caller learns nothing, not even which namespaces exist.
+      const ok = this.gate.check(stream, headers, path, namespace);
+      if (ok === false) return;
+      if (ok !== true) {
+        void ok.then((go) => go && this.forward(stream, headers, path, namespace));
+        return;
+      }
+    }
+    this.forward(stream, headers, path, namespace);
+  };
+
+  /** Relays an admitted call to its namespace's pattern, or answers NOT_FOUND / UNAVAILABLE / UNIMPLEMENTED. */
+  private forward(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, path: string, namespace: string): void {
     const instance = this.registry.get(namespace);
     if (instance === undefined) {
       this.metrics.reject("unknown_namespace");
@@ -90,7 +110,7 @@ export class Router {
       if (span !== undefined) this.tracer!.end(span, code);
       this.finished();
     });
-  };
+  }
 
   private finished(): void {
     if (--this.inflight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();

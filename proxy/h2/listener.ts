@@ -1,23 +1,29 @@
 import http2 from "node:http2";
 import type { HostPort } from "../address";
+import type { TlsMaterial } from "../security/tls";
 
 /** Handles one incoming HTTP/2 stream (one gRPC call). */
 export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
 
 /**
- * The client-facing plaintext HTTP/2 (h2c) listener: accepts connections, hands
- * every stream to the handler, and closes gracefully (GOAWAY, then wait).
+ * The client-facing HTTP/2 listener — plaintext (h2c), or TLS when given
+ * certificates (client certificates required when a CA is given: mTLS) —
+ * accepts connections, hands every stream to the handler, and closes
+ * gracefully (GOAWAY, then wait).
  */
 export class H2Listener {
-  private readonly server: http2.Http2Server;
+  private readonly server: http2.Http2Server | http2.Http2SecureServer;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
-  constructor(handler: StreamHandler) {
-    this.server = http2.createServer({
+  constructor(handler: StreamHandler, tls?: TlsMaterial) {
+    const options = {
       // gRPC messages up to 16 MiB, as the SDK's servers allow.
       maxSessionMemory: 64,
       settings: { maxConcurrentStreams: 1_000, enablePush: false },
-    });
+    };
+    this.server = tls
+      ? http2.createSecureServer({ ...options, ...tls, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined, allowHTTP1: false })
+      : http2.createServer(options);
     this.server.on("session", (s: http2.ServerHttp2Session) => {
       this.sessions.add(s);
       s.on("error", () => undefined);
@@ -37,6 +43,11 @@ export class H2Listener {
         resolve(typeof a === "object" && a !== null ? a.port : addr.port);
       });
     });
+  }
+
+  /** New certificates for new connections; connections already open keep theirs. */
+  setTls(tls: TlsMaterial): void {
+    (this.server as http2.Http2SecureServer).setSecureContext({ ...tls });
   }
 
   /** Open client connections. */

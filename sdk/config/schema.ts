@@ -60,7 +60,7 @@ export function validate<T = Record<string, unknown>>(value: unknown, schema: Sc
   const walk = (v: unknown, s: Schema, path: Path): unknown => {
     if (v === undefined || v === null) {
       if ("default" in s && s.default !== undefined) v = s.default;
-      else if (s.type === "object") v = {};
+      else if (s.type === "object" && !s.optional) v = {};
       else return undefined;
     }
     switch (s.type) {

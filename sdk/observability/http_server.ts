@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import { redact } from "../config/secrets";
 import type { Registry } from "prom-client";
 
@@ -11,15 +12,34 @@ export interface HttpProbes {
   routes?: Record<string, () => unknown | Promise<unknown>>;
 }
 
+/** Protection of an HTTP endpoint server. */
+export interface HttpSecurity {
+  /** Required as `authorization: Bearer <token>` on /metrics and the extra routes; /health and /ready stay open. */
+  token?: string;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+function sameToken(header: string | null, token: string): boolean {
+  if (header === null) return false;
+  const got = Buffer.from(header);
+  const want = Buffer.from(`Bearer ${token}`);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
 /** Serves /health, /ready and /metrics (Prometheus text) on a port; returns the bound port and a stop function. */
-export function startHttpServer(port: number, registry: Registry, probes: HttpProbes, hostname = "0.0.0.0") {
+export function startHttpServer(port: number, registry: Registry, probes: HttpProbes, hostname = "0.0.0.0", security: HttpSecurity = {}) {
   const json = (status: number, body: unknown) =>
     new Response(redact(JSON.stringify(body)), { status, headers: { "content-type": "application/json" } });
   const server = Bun.serve({
     port,
     hostname,
+    ...(security.tls ? { tls: { cert: security.tls.cert, key: security.tls.key } } : {}),
     async fetch(req) {
       const path = new URL(req.url).pathname;
+      if (security.token !== undefined && path !== "/health" && path !== "/ready" && !sameToken(req.headers.get("authorization"), security.token)) {
+        return json(401, { error: "this endpoint needs authorization: Bearer <admin token>" });
+      }
       switch (path) {
         case "/health":
           return probes.live() ? json(200, { status: "healthy" }) : json(503, { status: "unhealthy" });

@@ -1,0 +1,187 @@
+/**
+ * Authentication and per-namespace authorization at the proxy (issue 11), against
+ * dist/proxy + dist/memstore with a TLS listener, JWTs signed at test time and
+ * hashed API keys: every authentication failure is UNAUTHENTICATED with the reason
+ * only in the audit log; rules allow/deny per namespace and operation class through
+ * every service; audit lines are checked.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { generateKeyPair } from "jose";
+import { Code } from "../../sdk/grpc/errors";
+import { hashApiKey } from "../../proxy/security/authn";
+import { eventually, startProxy, type StartedProxy } from "../proxy/harness";
+import { channel, codeOf, messageOf, securedClients, type TlsClientOptions } from "./clients";
+import { makeJwtIssuer, makePki, unsignedToken, type Pki } from "./pki";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+let pki: Pki;
+let proxy: StartedProxy;
+let issuer: Awaited<ReturnType<typeof makeJwtIssuer>>;
+let tlsOpts: TlsClientOptions;
+const BATCH_KEY = "batch-key-0f9e8d7c6b5a4";
+const REVOKED_KEY = "revoked-key-1a2b3c4d5e6f";
+const open: { close(): void }[] = [];
+
+beforeAll(async () => {
+  pki = makePki();
+  pki.issue("server", "localhost");
+  issuer = await makeJwtIssuer(pki.path("jwks.json"));
+  writeFileSync(pki.path("keys"), `# name: sha256 of the key\nbatch: sha256:${hashApiKey(BATCH_KEY)}\nold-job: sha256:${hashApiKey(REVOKED_KEY)}\n`);
+  tlsOpts = { ca: pki.path("ca.crt") };
+  proxy = await startProxy(`
+tls: { cert_file: ${pki.path("server.crt")}, key_file: ${pki.path("server.key")} }
+auth:
+  jwt: { jwks_file: ${pki.path("jwks.json")}, issuer: "https://issuer.test", audience: prism, algorithms: [ES256], clock_skew: 5s }
+  api_keys_file: ${pki.path("keys")}
+authz:
+  - { principals: ["sub:alice"], namespaces: [a], allow: [read, write, admin] }
+  - { principals: ["claim:team=b-readers"], namespaces: [b], allow: [read] }
+  - { principals: ["key:batch", "key:old-job"], namespaces: [b], allow: [write] }
+audit: { allowed_writes: true, file: ${pki.path("audit.log")} }
+namespaces:
+  - { name: a, pattern: memstore }
+  - { name: b, pattern: memstore }
+`);
+});
+
+afterAll(async () => {
+  for (const c of open) c.close();
+  await proxy?.stop();
+  proxy?.cleanup();
+  pki?.cleanup();
+});
+
+function as(md: Record<string, string>, namespace: string) {
+  const c = securedClients(channel(proxy.address, tlsOpts), { "x-prism-namespace": namespace, ...md });
+  open.push(c);
+  return c;
+}
+const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+const audit = () =>
+  readFileSync(pki.path("audit.log"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, string>);
+
+describe("authentication failures are UNAUTHENTICATED, the reason only in the audit log", () => {
+  test("no credentials: no namespace, not even one that does not exist, and no lifecycle health; grpc.health stays open", async () => {
+    for (const ns of ["a", "b", "nope"]) {
+      const c = as({}, ns);
+      expect(await codeOf(() => c.kv.get({ key: "k" }, c.opts))).toBe(Code.UNAUTHENTICATED);
+      expect(await messageOf(() => c.kv.get({ key: "k" }, c.opts))).toBe("authentication required");
+    }
+    const c = as({}, "a");
+    expect(await codeOf(() => c.health.check({ service: "" }, c.opts))).toBe(0);
+    expect(await codeOf(() => c.lifecycle.healthCheck({}, c.opts))).toBe(Code.UNAUTHENTICATED);
+  });
+
+  test("malformed, expired, wrong issuer, wrong audience, wrong signature, alg none, unknown key", async () => {
+    const other = await generateKeyPair("ES256");
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ["malformed scheme", { authorization: "Basic YWxpY2U6cHc=" }, /malformed authorization/],
+      ["malformed token", bearer("not.a.jwt"), /bearer token rejected/],
+      ["expired", bearer(await issuer.sign({ sub: "alice" }, { expSeconds: -60 })), /ERR_JWT_EXPIRED/],
+      ["wrong issuer", bearer(await issuer.sign({ sub: "alice" }, { iss: "https://evil.test" })), /ERR_JWT_CLAIM_VALIDATION_FAILED.*iss/],
+      ["wrong audience", bearer(await issuer.sign({ sub: "alice" }, { aud: "other" })), /ERR_JWT_CLAIM_VALIDATION_FAILED.*aud/],
+      ["wrong signature", bearer(await issuer.sign({ sub: "alice" }, { key: other.privateKey })), /ERR_JWS_SIGNATURE_VERIFICATION_FAILED/],
+      ["alg none", bearer(unsignedToken({ sub: "alice", iss: "https://issuer.test", aud: "prism", exp: 2e9 })), /bearer token rejected/],
+      ["unknown API key", { "x-api-key": "guessed-key-123456" }, /unknown or revoked API key/],
+    ];
+    for (const [what, md, reason] of cases) {
+      const c = as(md, "a");
+      const msg = await messageOf(() => c.kv.get({ key: "k" }, c.opts));
+      expect(`${what}: ${msg}`).toBe(`${what}: invalid credentials`);
+      expect(await codeOf(() => c.kv.set({ key: "k", value: enc("v") }, c.opts))).toBe(Code.UNAUTHENTICATED);
+      await eventually(() => audit().some((l) => l.decision === "unauthenticated" && reason.test(l.reason ?? "")), `audit reason ${reason} (${what})`);
+    }
+    // Credentials never reach the audit log.
+    const text = readFileSync(pki.path("audit.log"), "utf8");
+    expect(text).not.toContain("guessed-key-123456");
+    expect(text).not.toContain("YWxpY2U6cHc=");
+  });
+
+  test("a revoked API key (line removed from the file) is refused without a restart", async () => {
+    const c = as({ "x-api-key": REVOKED_KEY }, "b");
+    expect(await codeOf(() => c.kv.set({ key: "r", value: enc("1") }, c.opts))).toBe(0);
+    writeFileSync(pki.path("keys"), `batch: sha256:${hashApiKey(BATCH_KEY)}\n`);
+    await eventually(async () => (await codeOf(() => c.kv.set({ key: "r", value: enc("2") }, c.opts))) === Code.UNAUTHENTICATED, "revoked key refused", 15_000, 200);
+    const still = as({ "x-api-key": BATCH_KEY }, "b");
+    expect(await codeOf(() => still.kv.set({ key: "r", value: enc("3") }, still.opts))).toBe(0);
+  });
+});
+
+describe("authorization per namespace and operation class", () => {
+  test("sub:alice has read, write and admin on a through every service, nothing on b", async () => {
+    const a = as(bearer(await issuer.sign({ sub: "alice" })), "a");
+    const o = a.opts;
+    expect(await codeOf(() => a.kv.set({ key: "k", value: enc("v") }, o))).toBe(0);
+    expect(await codeOf(() => a.kv.get({ key: "k" }, o))).toBe(0);
+    expect(await codeOf(() => a.ttl.expire({ key: "k", ttlSeconds: 60n }, o))).toBe(0);
+    expect(await codeOf(() => a.scan.count({ prefix: "" }, o))).toBe(0);
+    expect(await codeOf(() => a.batch.batchGet({ keys: ["k"] }, o))).toBe(0);
+    expect(await codeOf(() => a.list.pushLeft({ key: "l", values: [enc("x")] }, o))).toBe(0);
+    expect(await codeOf(() => a.pubsub.publish({ topic: "t", payload: enc("p") }, o))).toBe(0);
+    expect(await codeOf(() => a.stream.append({ stream: "s", payload: enc("e") }, o))).toBe(0);
+    expect(await codeOf(() => a.stream.trim({ stream: "s", beforeOffset: 0n }, o))).toBe(0);
+    expect(await codeOf(() => a.lifecycle.healthCheck({}, o))).toBe(0);
+
+    const b = as(bearer(await issuer.sign({ sub: "alice" })), "b");
+    for (const call of [() => b.kv.get({ key: "k" }, b.opts), () => b.kv.set({ key: "k", value: enc("v") }, b.opts), () => b.stream.trim({ stream: "s", beforeOffset: 0n }, b.opts)]) {
+      expect(await codeOf(call)).toBe(Code.PERMISSION_DENIED);
+    }
+    // A namespace no rule names, configured or not, is denied the same way (nothing learned about it).
+    const x = as(bearer(await issuer.sign({ sub: "alice" })), "nope");
+    expect(await codeOf(() => x.kv.get({ key: "k" }, x.opts))).toBe(Code.PERMISSION_DENIED);
+  });
+
+  test("claim:team=b-readers reads b (get, scan, subscribe, stream read) but cannot write or trim it, nor touch a", async () => {
+    const r = as(bearer(await issuer.sign({ sub: "carol", team: "b-readers" })), "b");
+    const o = r.opts;
+    expect(await codeOf(() => r.kv.get({ key: "k" }, o))).toBe(0);
+    expect(await codeOf(() => r.kv.exists({ key: "k" }, o))).toBe(0);
+    expect(await codeOf(() => r.scan.scanKeys({ prefix: "" }, o))).toBe(0);
+    expect(await codeOf(() => r.stream.read({ stream: "s", fromOffset: 0n, follow: false }, o))).toBe(0);
+    const ctl = new AbortController();
+    const sub = codeOf(() => r.pubsub.subscribe({ topic: "t" }, { ...o, signal: ctl.signal }));
+    setTimeout(() => ctl.abort(), 1_000);
+    expect([0, Code.CANCELLED]).toContain(await sub);
+    for (const call of [
+      () => r.kv.set({ key: "k", value: enc("v") }, o),
+      () => r.kv.delete({ key: "k" }, o),
+      () => r.batch.batchSet({ requests: [{ key: "k", value: enc("v") }] }, o),
+      () => r.pubsub.publish({ topic: "t", payload: enc("p") }, o),
+      () => r.stream.append({ stream: "s", payload: enc("e") }, o),
+      () => r.stream.trim({ stream: "s", beforeOffset: 0n }, o),
+      () => r.list.popLeft({ key: "l" }, o),
+    ]) {
+      expect(await codeOf(call)).toBe(Code.PERMISSION_DENIED);
+    }
+    const ra = as(bearer(await issuer.sign({ sub: "carol", team: "b-readers" })), "a");
+    expect(await codeOf(() => ra.kv.get({ key: "k" }, ra.opts))).toBe(Code.PERMISSION_DENIED);
+  });
+
+  test("key:batch writes b but can neither read nor trim it", async () => {
+    const w = as({ "x-api-key": BATCH_KEY }, "b");
+    expect(await codeOf(() => w.kv.set({ key: "shared-name", value: enc("from-b") }, w.opts))).toBe(0);
+    expect(await codeOf(() => w.pubsub.publish({ topic: "t", payload: enc("p") }, w.opts))).toBe(0);
+    expect(await codeOf(() => w.kv.get({ key: "shared-name" }, w.opts))).toBe(Code.PERMISSION_DENIED);
+    expect(await codeOf(() => w.stream.trim({ stream: "s", beforeOffset: 0n }, w.opts))).toBe(Code.PERMISSION_DENIED);
+  });
+
+  test("audit: one line per denial and per allowed write — time, principal, namespace, method, decision, peer — never a token", async () => {
+    const lines = audit();
+    const deny = lines.find((l) => l.decision === "deny" && l.principal === "key:batch" && l.method?.endsWith("/Get"));
+    expect(deny).toMatchObject({ audit: "prism", namespace: "b", method: "/prism.interfaces.keyvalue.KeyValueBasicInterface/Get", operation: "read" });
+    expect(deny!.peer ?? "").toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(Date.parse(deny!.time ?? "")).toBeGreaterThan(0);
+    const allow = lines.find((l) => l.decision === "allow" && l.principal === "sub:alice" && l.method?.endsWith("/Trim"));
+    expect(allow).toMatchObject({ namespace: "a", operation: "admin" });
+    // Reads are not audited when allowed.
+    expect(lines.some((l) => l.decision === "allow" && l.operation === "read")).toBe(false);
+    const text = readFileSync(pki.path("audit.log"), "utf8");
+    expect(text).not.toContain(BATCH_KEY);
+    expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/); // no JWT
+    expect(proxy.output()).not.toContain(BATCH_KEY);
+  });
+});
