@@ -30,6 +30,21 @@ export interface NatsConfig {
     /** Bytes a stream Read pulls at a time (raised to the server's max_payload when smaller). */
     fetch_bytes: number;
   };
+  /** Key-value mode (JetStream KV bucket); undefined = the pattern serves no key-value. */
+  kv?: NatsKvConfig;
+}
+
+/** A JetStream key-value bucket (history 1), created when missing. */
+export interface NatsKvConfig {
+  bucket: string;
+  replicas: number;
+  storage: "file" | "memory";
+  /** Bucket-wide age limit (NATS 2.9 has no per-key TTL); 0 = keep forever. */
+  max_age: number;
+  /** 0 = unlimited. */
+  max_bytes: number;
+  /** Largest value the bucket accepts; 0 = the server's max_payload. */
+  max_value_size: number;
 }
 
 const duration = (d: string) => ({ type: "duration", default: d }) as const;
@@ -64,12 +79,28 @@ export const natsConfigSchema: Schema = {
         fetch_bytes: { type: "bytes", default: "4MiB" },
       },
     },
+    kv: {
+      type: "object",
+      fields: {
+        bucket: { type: "string" },
+        replicas: { type: "integer", min: 1, max: 5, default: 1 },
+        storage: { type: "string", enum: ["file", "memory"], default: "file" },
+        max_age: duration("0s"),
+        max_bytes: { type: "bytes", default: 0 },
+        max_value_size: { type: "bytes", default: 0 },
+      },
+    },
   },
 };
 
 /** Validates the pattern's configuration; unknown keys and bad values are errors with file and line. */
 export function parseNatsConfig(config: Record<string, unknown>, env: Pick<DriverEnv, "configFile" | "lineOf">): NatsConfig {
   const cfg = validate<NatsConfig>(config, natsConfigSchema, { file: env.configFile, lineOf: env.lineOf });
+  if (config.kv === undefined || config.kv === null) {
+    delete cfg.kv;
+  } else if (!cfg.kv?.bucket || !/^[-\w]+$/.test(cfg.kv.bucket)) {
+    throw new ConfigError(env.configFile, "kv.bucket", env.lineOf?.(["kv", "bucket"]), "is required in key-value mode: a bucket name of letters, digits, - and _");
+  }
   for (const u of servers(cfg)) {
     if (!/^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+:\d+$/.test(u)) {
       throw new ConfigError(env.configFile, "url", env.lineOf?.(["url"]), `"${u}" is not a NATS server URL (nats://host:port)`);

@@ -1,24 +1,42 @@
 import type { Registry } from "prom-client";
 import { exportFlowMetrics, type FlowExport } from "../sdk/drivers/flow_metrics";
-import type { Driver, HealthReport, PubSubDriver, PubSubMessage, StreamDriver, StreamReadOptions, StreamRecordData, SubscribeOptions } from "../sdk/drivers/interfaces";
+import type {
+  Driver,
+  HealthReport,
+  KeyListingDriver,
+  KeyValueBasicDriver,
+  PubSubDriver,
+  PubSubMessage,
+  StreamDriver,
+  StreamReadOptions,
+  StreamRecordData,
+  SubscribeOptions,
+} from "../sdk/drivers/interfaces";
+import { unimplemented } from "../sdk/grpc/errors";
 import type { Logger } from "../sdk/observability/logger";
 import type { NatsConfig } from "./config";
 import { NatsConnector } from "./connection";
 import { Resilience } from "../sdk/drivers/resilience";
 import { natsNotApplied, toPrismError } from "./errors";
+import { NatsKeyValue } from "./kv";
 import { NatsPubSub } from "./pubsub";
 import { NatsStreams } from "./streams";
 import type { Subjects } from "./subjects";
 
 export const NATS_PATTERN_VERSION = "0.1.0";
 
-/** Pub/sub on core NATS and streams on JetStream, over one connection that reconnects by itself. */
-export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
+/**
+ * Pub/sub on core NATS, streams on JetStream and, with `kv.bucket` configured, key-value on a JetStream KV bucket,
+ * over one connection that reconnects by itself.
+ */
+export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueBasicDriver, KeyListingDriver {
   readonly name = "nats";
   readonly version = NATS_PATTERN_VERSION;
   private readonly conn: NatsConnector;
   private readonly pubsub: NatsPubSub;
   private readonly streams: NatsStreams;
+  /** The key-value mode's bucket; undefined when kv is not configured. */
+  readonly kv: NatsKeyValue | undefined;
   private readonly flowExport: FlowExport | undefined;
   /** Breaker and time bound of every write (publish, append, trim). */
   readonly guard: Resilience;
@@ -33,6 +51,7 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
     this.conn = new NatsConnector(cfg, logger);
     const pubsub = (this.pubsub = new NatsPubSub(this.conn, subjects, cfg, logger));
     this.streams = new NatsStreams(this.conn, subjects, cfg);
+    this.kv = cfg.kv && new NatsKeyValue(this.conn, cfg, cfg.kv, subjects.namespace, logger);
     this.flowExport = registry && exportFlowMetrics(registry, "nats", { drops: pubsub.drops, buffered: () => pubsub.stats().buffered });
     this.guard = new Resilience({
       name: `nats ${cfg.url}`,
@@ -86,6 +105,35 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
     return this.conn.state === "connected" ? 1 : 0;
   }
 
+  private kvStore(): NatsKeyValue {
+    if (!this.kv) throw unimplemented("key-value not supported by this nats pattern: it serves key-value only with kv.bucket configured");
+    return this.kv;
+  }
+
+  async set(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
+    const kv = this.kvStore();
+    return this.guard.write(() => kv.set(key, value, ttlSeconds));
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const kv = this.kvStore();
+    return this.guard.read(() => kv.get(key));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const kv = this.kvStore();
+    return this.guard.write(() => kv.delete(key));
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const kv = this.kvStore();
+    return this.guard.read(() => kv.exists(key));
+  }
+
+  async *listKeys(prefix: string, signal: AbortSignal): AsyncIterable<string> {
+    yield* this.kvStore().listKeys(prefix, signal);
+  }
+
   /** Healthy while connected; the connection notices a dead server within ping_interval × max_pings_out at worst. */
   health(): HealthReport {
     const s = this.pubsub.stats();
@@ -100,6 +148,7 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver {
       subscriber_buffer: String(this.cfg.subscriber_buffer),
       circuit: this.guard.breaker.state,
     };
+    if (this.kv) details.kv_bucket = this.kv.bucket;
     if (this.conn.state === "connected") {
       if (details.circuit === "open") return { status: "degraded", message: `circuit open for nats ${this.cfg.url}: calls fail fast until a probe succeeds`, details };
       return { status: "healthy", details };

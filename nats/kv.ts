@@ -1,0 +1,165 @@
+import { StorageType, type JetStreamManager, type KV, type NatsConnection } from "nats";
+import type { KeyListingDriver, KeyValueBasicDriver } from "../sdk/drivers/interfaces";
+import { invalidArgument, unimplemented } from "../sdk/grpc/errors";
+import type { Logger } from "../sdk/observability/logger";
+import type { NatsConfig, NatsKvConfig } from "./config";
+import type { NatsConnector } from "./connection";
+import { toPrismError } from "./errors";
+import { encodeToken, KvKeys } from "./kv_keys";
+
+/**
+ * Longest NATS key (namespace token + encoded key) accepted: the key becomes part of the subject `$KV.<bucket>.<key>`
+ * of a protocol line, which the server bounds by max_control_line (4096 bytes by default).
+ */
+export const MAX_NATS_KEY = 3000;
+
+/**
+ * Key-value on a JetStream KV bucket (history 1): get, put and delete are native, and the namespace's keys can be
+ * listed (KeyListingDriver). There is no native scan, batch or per-key expiry (the bucket's max_age applies to
+ * every key alike): the SDK's emulation layer builds those over this; a Set with a TTL reaching the driver itself
+ * is refused UNIMPLEMENTED.
+ */
+export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
+  readonly keys: KvKeys;
+  private bucketFor: { nc: NatsConnection; kv: Promise<KV> } | undefined;
+  private managerFor: { nc: NatsConnection; jsm: Promise<JetStreamManager> } | undefined;
+
+  constructor(
+    private readonly conn: NatsConnector,
+    private readonly cfg: NatsConfig,
+    private readonly kvCfg: NatsKvConfig,
+    namespace: string,
+    private readonly logger: Logger,
+  ) {
+    this.keys = new KvKeys(namespace);
+  }
+
+  get bucket(): string {
+    return this.kvCfg.bucket;
+  }
+
+  /** The bucket, created (history 1) when missing and bound once per connection. */
+  private bucketOf(nc: NatsConnection): Promise<KV> {
+    if (this.bucketFor?.nc !== nc) {
+      const kv = this.open(nc);
+      kv.catch(() => (this.bucketFor = undefined));
+      this.bucketFor = { nc, kv };
+    }
+    return this.bucketFor.kv;
+  }
+
+  private async open(nc: NatsConnection): Promise<KV> {
+    const k = this.kvCfg;
+    const js = nc.jetstream({ timeout: this.cfg.request_timeout });
+    const opts = {
+      history: 1,
+      replicas: k.replicas,
+      storage: k.storage === "memory" ? StorageType.Memory : StorageType.File,
+      timeout: this.cfg.request_timeout,
+      ...(k.max_age > 0 ? { ttl: k.max_age } : {}),
+      ...(k.max_bytes > 0 ? { max_bytes: k.max_bytes } : {}),
+      ...(k.max_value_size > 0 ? { maxValueSize: k.max_value_size } : {}),
+    };
+    try {
+      return await js.views.kv(k.bucket, opts);
+    } catch (err) {
+      // A bucket made earlier with other settings: use it as it is rather than refuse to serve.
+      if (!/already in use|different configuration/i.test((err as Error).message)) throw err;
+      this.logger.warn("nats kv bucket exists with other settings; using it as it is", { bucket: k.bucket, error: (err as Error).message });
+      return js.views.kv(k.bucket, { bindOnly: true, timeout: this.cfg.request_timeout });
+    }
+  }
+
+  private manager(nc: NatsConnection): Promise<JetStreamManager> {
+    if (this.managerFor?.nc !== nc) {
+      const jsm = nc.jetstreamManager({ timeout: this.cfg.request_timeout });
+      jsm.catch(() => (this.managerFor = undefined));
+      this.managerFor = { nc, jsm };
+    }
+    return this.managerFor.jsm;
+  }
+
+  private get stream(): string {
+    return `KV_${this.kvCfg.bucket}`;
+  }
+
+  private subject(natsKey: string): string {
+    return `$KV.${this.kvCfg.bucket}.${natsKey}`;
+  }
+
+  /** Resolves once the bucket is usable (tests and start-up). */
+  async ready(): Promise<void> {
+    await this.bucketOf(await this.conn.ready);
+  }
+
+  private natsKey(key: string): string {
+    const k = this.keys.natsKey(key);
+    if (k.length > MAX_NATS_KEY) {
+      throw invalidArgument(`key is ${k.length} characters once encoded for NATS KV (namespace + escaped bytes), over the limit of ${MAX_NATS_KEY}`);
+    }
+    return k;
+  }
+
+  private async call<T>(what: string, fn: (kv: KV) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.bucketOf(this.conn.current()));
+    } catch (err) {
+      throw toPrismError(err, `kv ${what}`);
+    }
+  }
+
+  async set(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
+    if (ttlSeconds > 0) {
+      throw unimplemented(`expiration not supported by nats kv: NATS ${"2.9"} buckets expire only as a whole (max_age), not per key`);
+    }
+    const k = this.natsKey(key);
+    await this.call("put", (kv) => kv.put(k, value));
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const k = this.natsKey(key);
+    const e = await this.call("get", (kv) => kv.get(k));
+    return e && e.operation === "PUT" ? e.value : undefined;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.get(key)) !== undefined;
+  }
+
+  /**
+   * True when the key existed (read first: NATS does not say). The key's subject is purged from the bucket's
+   * stream rather than given a delete marker, so the stream's subjects are exactly the live keys (listKeys).
+   */
+  async delete(key: string): Promise<boolean> {
+    const k = this.natsKey(key);
+    return this.call("delete", async (kv) => {
+      const e = await kv.get(k);
+      if (!e || e.operation !== "PUT") return false;
+      const jsm = await this.manager(this.conn.current());
+      await jsm.streams.purge(this.stream, { filter: this.subject(k) });
+      return true;
+    });
+  }
+
+  /**
+   * The namespace's keys starting with prefix: the subjects of the bucket's stream under the namespace (stream info
+   * with a subject filter, paged by nats.js), filtered on the encoding, which keeps prefixes. (nats.js's kv.keys()
+   * ends early on nats-server 2.9, whose consumer pending counts are off for last-per-subject delivery.)
+   */
+  async *listKeys(prefix: string, signal: AbortSignal): AsyncIterable<string> {
+    const head = `${this.keys.namespaceToken}.${encodeToken(prefix)}`;
+    const cut = `$KV.${this.kvCfg.bucket}.`.length;
+    const subjects = await this.call("keys", async () => {
+      const jsm = await this.manager(this.conn.current());
+      const info = await jsm.streams.info(this.stream, { subjects_filter: this.subject(this.keys.filter) });
+      return Object.keys(info.state.subjects ?? {});
+    });
+    for (const subject of subjects) {
+      signal.throwIfAborted();
+      const natsKey = subject.slice(cut);
+      if (!natsKey.startsWith(head)) continue;
+      const key = this.keys.prismKey(natsKey);
+      if (key !== undefined) yield key;
+    }
+  }
+}
