@@ -201,6 +201,11 @@ describe("postgres driver", () => {
     expect((err as PrismError).code).toBe(Code.DEADLINE_EXCEEDED);
     expect((err as PrismError).message).toContain("statement_timeout");
     expect(text(await d.get("k"))).toBe("v");
+    // A write cancelled by the server was rolled back: it says so rather than "outcome unknown".
+    const write = (d as unknown as { write(t: string, p: unknown[]): Promise<unknown> }).write.bind(d);
+    const werr = await write("select pg_sleep(2), $1::text", ["x"]).catch((e) => PrismError.from(e));
+    expect((werr as PrismError).code).toBe(Code.DEADLINE_EXCEEDED);
+    expect((werr as PrismError).message).toContain("rolled back, not applied");
   });
 
   test("a wrong password is UNAVAILABLE naming the cause", async () => {
@@ -208,6 +213,8 @@ describe("postgres driver", () => {
     const err = await d.get("k").catch((e) => PrismError.from(e));
     expect((err as PrismError).code).toBe(Code.UNAVAILABLE);
     expect((err as PrismError).message).toContain("password authentication failed");
+    // Never connected: a write certainly had no effect.
+    expect(await codeOf(d.set("k", utf8("v"), 0))).toBe(Code.UNAVAILABLE);
   });
 
   const caFile = join(import.meta.dir, "..", ".services", "postgres", "tls", "ca.crt");

@@ -15,7 +15,7 @@ import { Resilience } from "../sdk/drivers/resilience";
 import type { Logger } from "../sdk/observability/logger";
 import { createPool, type PoolState } from "./client";
 import type { PostgresConfig } from "./config";
-import { clientTimeout, postgresError } from "./errors";
+import { clientTimeout, markNotApplied, postgresError, postgresNotApplied } from "./errors";
 import { decodeCursor, encodeCursor, keyBytes, keyText, prefixEnd } from "./keys";
 import { Statements } from "./statements";
 import { ExpirySweeper } from "./sweeper";
@@ -65,6 +65,8 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
     this.guard = new Resilience({
       name: `postgres ${this.target}`,
       mapError: (err) => postgresError(err, this.target),
+      // The client-side bound is the driver's own (statement_timeout + 1 s, with the statement cancelled).
+      notApplied: postgresNotApplied,
       failureThreshold: config.breaker.failureThreshold,
       openDurationMs: config.breaker.openDurationMs,
       maxAttempts: config.retry.maxAttempts,
@@ -263,7 +265,7 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
 
   private async statement(text: string, params: unknown[], write: boolean): Promise<Row[]> {
     await this.ensureSchema().catch((err) => {
-      throw postgresError(err, this.target, false);
+      throw markNotApplied(postgresError(err, this.target, false));
     });
     return (await this.timed(this.sql.unsafe(text, params), this.config.statementTimeoutMs + CLIENT_MARGIN_MS, write)) as Row[];
   }

@@ -87,3 +87,25 @@ export function clientTimeout(target: string, ms: number, write: boolean): Prism
     ? new PrismError(Code.DEADLINE_EXCEEDED, `postgres ${target}: no answer within ${ms} ms; the write may or may not have been applied`)
     : new PrismError(Code.UNAVAILABLE, `postgres ${target} unavailable: no answer within ${ms} ms`);
 }
+
+/** Marks an error of a write that certainly never reached a statement (e.g. the table could not be created first). */
+export function markNotApplied<E extends Error>(err: E): E {
+  (err as { notApplied?: boolean }).notApplied = true;
+  return err;
+}
+
+/**
+ * True when a failed write certainly had no effect: the connection was never made (refused, authentication or TLS
+ * failed, too many connections, server starting or shutting down), or the server cancelled and rolled back the
+ * statement (statement_timeout), or it failed before its statement was sent.
+ */
+export function postgresNotApplied(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { notApplied?: boolean }).notApplied === true) return true;
+    const code = String((e as { code?: unknown }).code ?? "");
+    const state = (e as { errno?: unknown }).errno;
+    if (code === "ERR_POSTGRES_CONNECTION_REFUSED" || code === "ECONNREFUSED" || tlsCodes.test(code) || /failed to connect/i.test(e.message)) return true;
+    if (typeof state === "string" && (state === "57014" || state === "53300" || state === "57P03" || state.startsWith("28"))) return true;
+  }
+  return false;
+}
