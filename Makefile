@@ -7,10 +7,10 @@ BUN := $(BIN)/bun
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # Executables built by `make build-plugins`: name=entry point.
-BINARIES := memstore=memstore/main.ts redis=redis/main.ts kafka=kafka/main.ts nats=nats/main.ts postgres=postgres/main.ts \
+BINARIES := memstore=memstore/main.ts multicast-registry=multicast-registry/main.ts redis=redis/main.ts kafka=kafka/main.ts nats=nats/main.ts postgres=postgres/main.ts \
             proxy=proxy/main.ts prismctl=prismctl/main.ts prism-load=loadtest/main.ts
 PROTO_SRC := $(shell find proto -name '*.proto' -not -path 'proto/gen/*')
-TS_SRC := $(shell find sdk memstore redis kafka nats postgres proxy prismctl loadtest -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+TS_SRC := $(shell find sdk memstore multicast-registry redis kafka nats postgres proxy prismctl loadtest -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
 .PHONY: help deps proto build-plugins build run test test-unit bench typecheck check lint format clean services services-down services-status images
 

@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { PatternMetadataSchema } from "../proto/gen/prism/interfaces/lifecycle_pb";
+import { Registry } from "prom-client";
+import { memstore } from "../multicast-registry/backends/memstore";
+import { nats } from "../multicast-registry/backends/nats";
+import { multicastRegistryPattern } from "../multicast-registry/pattern";
+import { DriverMetrics } from "../sdk/drivers/instrument";
+import { PatternRuntime } from "../sdk/lifecycle/runtime";
+import { createLogger } from "../sdk/observability/logger";
 import { checkSlots } from "./slots";
 
 const registry = create(PatternMetadataSchema, {
@@ -42,5 +49,26 @@ describe("slot checks (contract §4)", () => {
     const plain = create(PatternMetadataSchema, { name: "memstore" });
     expect(checkSlots("memstore", undefined, plain)).toBeUndefined();
     expect(checkSlots("memstore", { kv: slot("redis") }, plain)?.message).toMatch(/declares no slots/);
+  });
+});
+
+describe("slot checks against a real pattern's metadata", () => {
+  test("the Multicast Registry's declarations (sdk slotMetadata) are what checkSlots reads", () => {
+    const registry = new Registry();
+    const rt = new PatternRuntime(multicastRegistryPattern([memstore, nats]), {
+      logger: createLogger({ level: "error", write: () => {} }),
+      driverMetrics: new DriverMetrics(registry),
+      registry,
+      configFile: "test",
+    });
+    const md = rt.patternMetadata();
+    expect(checkSlots("multicast-registry", { registry: slot("memstore"), messaging: slot("nats"), durability: slot("nats") }, md)).toBeUndefined();
+    expect(checkSlots("multicast-registry", { registry: slot("nats"), messaging: slot("memstore") }, md)?.message).toBe(
+      'slot "registry": driver "nats" does not implement required interface keyvalue_basic, keyvalue_scan',
+    );
+    expect(checkSlots("multicast-registry", { registry: slot("redis"), messaging: slot("memstore") }, md)?.message).toContain(
+      'driver "redis" is not built into pattern multicast-registry (drivers: memstore, nats)',
+    );
+    expect(checkSlots("multicast-registry", { registry: slot("memstore") }, md)?.message).toContain('slot "messaging" of pattern multicast-registry is required');
   });
 });

@@ -8,8 +8,17 @@ import { join } from "node:path";
 import { ROOT, startProcess } from "./process";
 import type { Target } from "../acceptance/target";
 
-/** Starts the proxy with one namespace served by `pattern` (launched from dist/) with `config`. */
-export async function proxyTarget(pattern: string, namespace: string, config: Record<string, unknown>, onClose?: () => Promise<void>): Promise<Target & { pid: number; output(): string }> {
+/**
+ * Starts the proxy with one namespace served by `pattern` (launched from dist/) with `config`; `slots` (for a
+ * pattern composed of backends) goes into the namespace entry as `slots:`.
+ */
+export async function proxyTarget(
+  pattern: string,
+  namespace: string,
+  config: Record<string, unknown>,
+  onClose?: () => Promise<void>,
+  slots?: Record<string, { driver: string; config?: Record<string, unknown> }>,
+): Promise<Target & { pid: number; output(): string }> {
   const dir = mkdtempSync(join(tmpdir(), "prism-proxy-"));
   const file = join(dir, "proxy.yaml");
   writeFileSync(
@@ -18,7 +27,7 @@ export async function proxyTarget(pattern: string, namespace: string, config: Re
       listen: "127.0.0.1:0",
       admin: { port: 0 },
       patterns_dir: join(ROOT, "dist"),
-      namespaces: [{ name: namespace, pattern, config, settings: { health_interval: "500ms", start_timeout: "30s" } }],
+      namespaces: [{ name: namespace, pattern, config, ...(slots ? { slots } : {}), settings: { health_interval: "500ms", start_timeout: "30s" } }],
     }),
   );
   const p = startProcess([join(ROOT, "dist", "proxy"), "--config", file]);

@@ -24,6 +24,7 @@ const EXPECTED: Record<string, string[]> = {
   kafka: ["kafkajs"],
   nats: ["nats"],
   postgres: [],
+  "multicast-registry": ["ioredis", "kafkajs", "nats"],
   "prism-load": [],
   proxy: [],
   prismctl: [],

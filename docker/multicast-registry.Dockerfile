@@ -1,0 +1,22 @@
+# prism multicast-registry: the Multicast Registry (gRPC 50051, /health /ready /metrics on 9090), built
+# with every driver (memstore, redis, nats, kafka); mount its --config with the slots (deploy/k8s).
+# A build with fewer drivers: `bun scripts/build.ts --outdir dist/variants --variant multicast-registry=redis,nats`,
+# then COPY dist/variants/multicast-registry-redis-nats instead.
+# FROM scratch: the executable, the five glibc files it links (libc, libpthread,
+# libdl, libm, the loader) and a non-root user; nothing else, no shell.
+# Build context: the repository root, after `make build-plugins` and
+# docker/stage-glibc.sh (`make images` does both):
+#   docker build -f docker/multicast-registry.Dockerfile -t prism/multicast-registry .
+FROM scratch
+COPY dist/glibc/lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libc.so.6
+COPY dist/glibc/lib/x86_64-linux-gnu/libpthread.so.0 /lib/x86_64-linux-gnu/libpthread.so.0
+COPY dist/glibc/lib/x86_64-linux-gnu/libdl.so.2 /lib/x86_64-linux-gnu/libdl.so.2
+COPY dist/glibc/lib/x86_64-linux-gnu/libm.so.6 /lib/x86_64-linux-gnu/libm.so.6
+COPY dist/glibc/lib64/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2
+COPY docker/etc/passwd /etc/passwd
+COPY docker/etc/group /etc/group
+COPY dist/multicast-registry /usr/local/bin/multicast-registry
+USER 65532:65532
+EXPOSE 50051 9090
+ENV PRISM_GRPC_PORT=50051 PRISM_METRICS_PORT=9090
+ENTRYPOINT ["/usr/local/bin/multicast-registry"]

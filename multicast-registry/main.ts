@@ -1,0 +1,8 @@
+import { serve } from "../sdk/serve";
+import { kafka } from "./backends/kafka";
+import { memstore } from "./backends/memstore";
+import { nats } from "./backends/nats";
+import { redis } from "./backends/redis";
+import { multicastRegistryPattern } from "./pattern";
+
+await serve(multicastRegistryPattern([memstore, redis, nats, kafka]));

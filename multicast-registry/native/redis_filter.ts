@@ -1,0 +1,142 @@
+import { createHash } from "node:crypto";
+import type { RedisDriver } from "../../redis/driver";
+import type { FilterNode } from "../filter";
+import { ID_PREFIX, type MatchBatch, type NativeFilter, decodeRecord } from "../identities";
+
+/**
+ * The filter evaluated inside Redis (FILTER_NATIVE): one SCAN step over the identity keys per call, each
+ * value decoded with cjson and tested against the filter tree (the same JSON FilterNode the pattern
+ * evaluates, with the same rules: filter.ts), so only matching identities cross the network.
+ * Arguments: key prefix, SCAN cursor, COUNT, filter JSON ("" = none), now (Unix ms).
+ */
+export const FILTER_SCRIPT = `
+local prefix, cursor, count, ftext, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local filter = nil
+if ftext ~= "" then filter = cjson.decode(ftext) end
+local NULL = cjson.null
+
+local function lookup(m, path)
+  local cur = m
+  for i = 1, #path do
+    if type(cur) ~= "table" then return nil end
+    cur = cur[path[i]]
+    if cur == nil then return nil end
+  end
+  return cur
+end
+
+local function scalar(v)
+  local t = type(v)
+  return t == "string" or t == "number" or t == "boolean" or v == NULL
+end
+
+local function chars(s)
+  local out = {}
+  for c in string.gmatch(s, "[%z\\1-\\127\\194-\\244][\\128-\\191]*") do out[#out + 1] = c end
+  return out
+end
+
+-- tokens: strings are literal characters, 1 is "?", 2 is "*" (filter.ts parseGlob)
+local function glob(tokens, text)
+  local t = chars(text)
+  local i, j, star, mark = 1, 1, -1, 1
+  local n, m = #t, #tokens
+  while i <= n do
+    local p = tokens[j]
+    if j <= m and (p == 1 or p == t[i]) then
+      i = i + 1; j = j + 1
+    elseif j <= m and p == 2 then
+      star = j; j = j + 1; mark = i
+    elseif star >= 0 then
+      j = star + 1; mark = mark + 1; i = mark
+    else
+      return false
+    end
+  end
+  while j <= m and tokens[j] == 2 do j = j + 1 end
+  return j > m
+end
+
+local function eval(f, m)
+  local op = f.op
+  if op == "and" then
+    for _, c in ipairs(f.of) do if not eval(c, m) then return false end end
+    return true
+  elseif op == "or" then
+    for _, c in ipairs(f.of) do if eval(c, m) then return true end end
+    return false
+  elseif op == "not" then
+    return not eval(f.of, m)
+  end
+  local v = lookup(m, f.path)
+  if op == "exists" then return v ~= nil
+  elseif op == "eq" then return v ~= nil and scalar(v) and v == f.value
+  elseif op == "ne" then return not (v ~= nil and scalar(v) and v == f.value)
+  elseif op == "in" then
+    if v == nil or not scalar(v) then return false end
+    for _, x in ipairs(f.values) do if v == x then return true end end
+    return false
+  elseif op == "prefix" then return type(v) == "string" and string.sub(v, 1, #f.value) == f.value
+  elseif op == "wildcard" then return type(v) == "string" and glob(f.glob, v)
+  elseif op == "lt" then return type(v) == "number" and v < f.value
+  elseif op == "lte" then return type(v) == "number" and v <= f.value
+  elseif op == "gt" then return type(v) == "number" and v > f.value
+  elseif op == "gte" then return type(v) == "number" and v >= f.value
+  end
+  return false
+end
+
+local function escape(s) return (string.gsub(s, "([%*%?%[%]\\\\])", "\\\\%1")) end
+
+local r = redis.call("SCAN", cursor, "MATCH", escape(prefix) .. "*", "COUNT", count, "TYPE", "string")
+local out = {}
+local plen = #prefix
+for _, k in ipairs(r[2]) do
+  local v = redis.call("GET", k)
+  if v then
+    local ok, rec = pcall(cjson.decode, v)
+    if ok and type(rec) == "table" and type(rec.m) == "table" then
+      local e = tonumber(rec.e) or 0
+      if (e == 0 or e > now) and (filter == nil or eval(filter, rec.m)) then
+        out[#out + 1] = string.sub(k, plen + 1)
+        out[#out + 1] = v
+      end
+    end
+  end
+end
+return {r[1], out}
+`;
+
+const SHA = createHash("sha1").update(FILTER_SCRIPT).digest("hex");
+const encoder = new TextEncoder();
+
+/**
+ * Redis's native filter, or undefined for a cluster (one script cannot scan every node; the pattern
+ * then filters itself). The JSON number `1`/`2` glob tokens and the rest of FilterNode go as they are.
+ */
+export function redisNativeFilter(driver: RedisDriver): NativeFilter | undefined {
+  if (driver.config.mode === "cluster") return undefined;
+  const prefix = driver.config.keyPrefix + ID_PREFIX;
+  return {
+    kind: "redis-lua",
+    async batch(filter: FilterNode | undefined, cursor: string, count: number, now: number, signal: AbortSignal): Promise<MatchBatch> {
+      const args = [prefix, cursor || "0", String(count), filter ? JSON.stringify(filter) : "", String(now)];
+      const client = driver.conn.client;
+      const reply = (await driver.guard.read(async () => {
+        try {
+          return await client.evalsha(SHA, 0, ...args);
+        } catch (err) {
+          if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
+          return await client.eval(FILTER_SCRIPT, 0, ...args);
+        }
+      }, signal)) as [string, string[]];
+      const [next, flat] = reply;
+      const records = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const r = decodeRecord(flat[i]!, encoder.encode(flat[i + 1]!));
+        if (r) records.push(r);
+      }
+      return { records, next: next === "0" ? "" : next };
+    },
+  };
+}

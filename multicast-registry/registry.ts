@@ -1,0 +1,262 @@
+import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
+import type { CapabilitiesSchema } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
+import { createHash, randomUUID } from "node:crypto";
+import { Bulkhead, boundedFanOut } from "../sdk/concurrency";
+import type { Driver, HealthReport, HealthState, StreamDriver } from "../sdk/drivers/interfaces";
+import { Code, PrismError, notFound } from "../sdk/errors";
+import type { Logger } from "../sdk/observability/logger";
+import { type Delivery, Dispatcher, type MessagingDriver } from "./dispatcher";
+import type { FilterNode } from "./filter";
+import { type IdentityRecord, IdentityStore, checkIdentity } from "./identities";
+
+/** The durability slot's driver. */
+export type DurabilityDriver = Driver & StreamDriver;
+
+export type Status = "DELIVERED" | "QUEUED" | "FAILED" | "NOT_SUBSCRIBED" | "TIMEOUT";
+
+export interface Outcome {
+  identity: string;
+  status: Status;
+  latencyMs: number;
+  error: string;
+}
+
+export interface MulticastResult {
+  messageId: string;
+  results: Outcome[];
+}
+
+export interface RegistrySettings {
+  maxIdentities: number;
+  deliveryConcurrency: number;
+  subscriberBuffer: number;
+  presenceTtlMs: number;
+  multicastTimeoutMs: number;
+}
+
+const SUB_PREFIX = "sub/";
+/** Set once something was queued for an identity (kept until Unregister). */
+const QUEUED_PREFIX = "qp/";
+/** Next durability offset to deliver to an identity. */
+const OFFSET_PREFIX = "qo/";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const MARK = encoder.encode("1");
+/** How long Subscribe waits for the delivery subscription before UNAVAILABLE. */
+const READY_TIMEOUT_MS = 30_000;
+
+/** The durability stream of one identity: hex only, so every backend's stream naming accepts it. */
+export const queueStream = (identity: string) => `mcastq-${createHash("sha256").update(identity).digest("hex").slice(0, 32)}`;
+
+const worst = (a: HealthState, b: HealthState): HealthState => (a === "unhealthy" || b === "unhealthy" ? "unhealthy" : a === "degraded" || b === "degraded" ? "degraded" : "healthy");
+
+/**
+ * The Multicast Registry over its slots: identities in the registry slot, deliveries through the messaging
+ * slot, messages for identities not subscribed in the durability slot when there is one. Presence (an
+ * identity has a Subscribe stream open somewhere) is a key with a short TTL in the registry slot, refreshed
+ * while the stream is open, so any instance can tell whether a multicast reaches someone.
+ */
+export class MulticastRegistry implements Driver {
+  readonly name = "multicast-registry";
+  readonly version: string;
+  readonly dispatcher: Dispatcher;
+  /** What GetCapabilities answers, computed once from the slots filled (capabilities.ts). */
+  capabilities: MessageInitShape<typeof CapabilitiesSchema> = {};
+  private readonly bulkhead: Bulkhead;
+  private readonly refresher: ReturnType<typeof setInterval>;
+
+  constructor(
+    version: string,
+    readonly store: IdentityStore,
+    readonly messaging: MessagingDriver,
+    readonly durability: DurabilityDriver | undefined,
+    readonly settings: RegistrySettings,
+    private readonly logger: Logger,
+  ) {
+    this.version = version;
+    this.dispatcher = new Dispatcher(messaging, logger, settings.subscriberBuffer);
+    this.bulkhead = new Bulkhead({ name: "delivery", maxConcurrent: settings.deliveryConcurrency, maxQueue: 1_000_000 });
+    this.dispatcher.start();
+    this.refresher = setInterval(() => void this.refreshPresence(), Math.max(1_000, settings.presenceTtlMs / 3));
+    this.refresher.unref?.();
+  }
+
+  private get kv() {
+    return this.store.driver;
+  }
+
+  register(identity: string, metadata: JsonObject, ttlMs: number) {
+    checkIdentity(identity);
+    return this.store.register(identity, metadata, ttlMs);
+  }
+
+  async unregister(identity: string): Promise<boolean> {
+    checkIdentity(identity);
+    const found = await this.store.unregister(identity);
+    if (this.durability) await Promise.all([this.kv.delete(QUEUED_PREFIX + identity), this.kv.delete(OFFSET_PREFIX + identity)]);
+    return found;
+  }
+
+  enumerate(filter: FilterNode | undefined, limit: number, cursor: string, signal: AbortSignal) {
+    return this.store.page(filter, limit, cursor, signal);
+  }
+
+  /** Which of these identities have a Subscribe stream open (on any instance). */
+  async subscribed(identities: readonly string[], signal: AbortSignal): Promise<boolean[]> {
+    const keys = identities.map((i) => SUB_PREFIX + i);
+    const batchGet = this.kv.batchGet?.bind(this.kv);
+    if (batchGet) {
+      const out: boolean[] = [];
+      for (let i = 0; i < keys.length; i += 500) {
+        signal.throwIfAborted();
+        for (const v of await batchGet(keys.slice(i, i + 500))) out.push(v !== undefined);
+      }
+      return out;
+    }
+    const settled = await boundedFanOut(keys, 64, async (k) => (await this.kv.get(k)) !== undefined, signal);
+    return settled.map((s) => {
+      if (s.status === "rejected") throw s.reason;
+      return s.value;
+    });
+  }
+
+  /** Delivers payload to every live identity the filter selects; one outcome per identity. */
+  async multicast(filter: FilterNode | undefined, payload: Uint8Array, timeoutMs: number, callSignal: AbortSignal): Promise<MulticastResult> {
+    const bound = timeoutMs > 0 ? timeoutMs : this.settings.multicastTimeoutMs;
+    const timeout = AbortSignal.timeout(bound);
+    const signal = AbortSignal.any([callSignal, timeout]);
+    const d: Delivery = { payload, messageId: randomUUID(), timestamp: Date.now() };
+    const targets: string[] = [];
+    try {
+      for await (const r of this.store.all(filter, signal)) targets.push(r.identity);
+    } catch (err) {
+      if (timeout.aborted) throw new PrismError(Code.DEADLINE_EXCEEDED, `multicast: selecting targets took longer than ${bound} ms; nothing was sent`);
+      throw err;
+    }
+    const present = await this.subscribed(targets, signal).catch((err) => {
+      if (timeout.aborted) throw new PrismError(Code.DEADLINE_EXCEEDED, `multicast: presence lookup took longer than ${bound} ms; nothing was sent`);
+      throw err;
+    });
+    const latency: number[] = new Array(targets.length).fill(0);
+    const settled = await boundedFanOut(
+      targets,
+      this.settings.deliveryConcurrency,
+      async (identity, i, itemSignal): Promise<Status> => {
+        const t0 = performance.now();
+        try {
+          if (present[i]) {
+            await this.bulkhead.execute(async () => void (await this.dispatcher.publish(identity, d)), itemSignal);
+            return "DELIVERED";
+          }
+          if (this.durability) {
+            await this.bulkhead.execute(() => this.enqueue(identity, d), itemSignal);
+            return "QUEUED";
+          }
+          return "NOT_SUBSCRIBED";
+        } finally {
+          latency[i] = performance.now() - t0;
+        }
+      },
+      signal,
+    );
+    const results = settled.map((s, i): Outcome => {
+      const identity = targets[i]!;
+      const latencyMs = Math.round(latency[i]!);
+      if (s.status === "fulfilled") return { identity, status: s.value, latencyMs, error: s.value === "NOT_SUBSCRIBED" ? "not subscribed and no durability slot" : "" };
+      if (timeout.aborted) return { identity, status: "TIMEOUT", latencyMs, error: `not done within ${bound} ms` };
+      return { identity, status: "FAILED", latencyMs, error: PrismError.from(s.reason).message };
+    });
+    return { messageId: d.messageId, results };
+  }
+
+  private async enqueue(identity: string, d: Delivery): Promise<void> {
+    await this.durability!.append(queueStream(identity), d.payload, { mid: d.messageId, ts: String(d.timestamp) }, identity);
+    await this.kv.set(QUEUED_PREFIX + identity, MARK, 0);
+  }
+
+  /** Messages kept for identity while it was not subscribed, oldest first; the offset advances after the last. */
+  private async *drainQueue(identity: string, signal: AbortSignal): AsyncIterable<Delivery> {
+    const durability = this.durability;
+    if (!durability || !(await this.kv.exists(QUEUED_PREFIX + identity))) return;
+    const stored = await this.kv.get(OFFSET_PREFIX + identity);
+    const from = stored ? Number(decoder.decode(stored)) || 0 : 0;
+    const stream = queueStream(identity);
+    let last = -1;
+    for await (const r of durability.read({ stream, partition: 0, fromOffset: from, fromTimestamp: 0, maxRecords: 0, follow: false, signal })) {
+      yield { payload: r.payload, messageId: r.metadata.mid ?? `${stream}:${r.offset}`, timestamp: Number(r.metadata.ts) || r.timestamp };
+      last = r.offset;
+    }
+    if (last < 0) return;
+    await this.kv.set(OFFSET_PREFIX + identity, encoder.encode(String(last + 1)), 0);
+    try {
+      await durability.trim(stream, 0, last + 1);
+    } catch (err) {
+      this.logger.debug("durability trim failed (offset kept)", { err });
+    }
+  }
+
+  /**
+   * The deliveries for one registered identity while the caller reads: first what the durability slot kept
+   * for it, then live ones. NOT_FOUND when not registered.
+   */
+  async *subscribe(identity: string, signal: AbortSignal): AsyncIterable<Delivery> {
+    checkIdentity(identity);
+    if (!(await this.store.get(identity))) throw notFound(`identity "${identity}" is not registered`);
+    await this.dispatcher.whenReady(READY_TIMEOUT_MS, signal);
+    const q = this.dispatcher.add(identity, signal);
+    try {
+      await this.markPresent(identity);
+      yield* this.drainQueue(identity, signal);
+      yield* q;
+    } finally {
+      if (this.dispatcher.remove(identity, q)) await Promise.resolve(this.kv.delete(SUB_PREFIX + identity)).catch(() => undefined);
+    }
+  }
+
+  private markPresent(identity: string) {
+    return this.kv.set(SUB_PREFIX + identity, encoder.encode(this.dispatcher.instanceId), Math.ceil(this.settings.presenceTtlMs / 1000));
+  }
+
+  private async refreshPresence(): Promise<void> {
+    const ids = this.dispatcher.identities();
+    if (ids.length === 0) return;
+    const settled = await boundedFanOut(ids, 64, (id) => Promise.resolve(this.markPresent(id)));
+    const failed = settled.filter((s) => s.status === "rejected").length;
+    if (failed > 0) this.logger.warn("presence refresh failed for some subscribers", { failed, of: ids.length });
+  }
+
+  async health(): Promise<HealthReport> {
+    const slots: [string, Driver | undefined][] = [
+      ["registry", this.kv],
+      ["messaging", this.messaging],
+      ["durability", this.durability],
+    ];
+    let status: HealthState = this.dispatcher.ready ? "healthy" : "degraded";
+    const details: Record<string, string> = {
+      delivery_subscription: this.dispatcher.ready ? "ready" : "not ready",
+      subscribers: String(this.dispatcher.streams),
+      dropped: String(this.dispatcher.dropped),
+    };
+    const messages: string[] = this.dispatcher.ready ? [] : ["delivery subscription not ready"];
+    for (const [slot, driver] of slots) {
+      if (!driver) continue;
+      try {
+        const r = await driver.health();
+        status = worst(status, r.status);
+        details[`${slot}.status`] = r.status;
+        if (r.message) messages.push(`${slot}: ${r.message}`);
+      } catch (err) {
+        status = "unhealthy";
+        messages.push(`${slot}: ${PrismError.from(err).message}`);
+      }
+    }
+    return { status, message: messages.join("; "), details };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.refresher);
+    await this.dispatcher.close();
+  }
+}
+
+export type { IdentityRecord };
