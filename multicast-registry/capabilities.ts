@@ -1,9 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import {
-  type CapabilitiesSchema,
-  FilterPerformance,
-  MulticastPerformance,
-} from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
+import { type CapabilitiesSchema, FilterPerformance, MulticastPerformance } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
 import type { InterfaceName } from "../sdk/drivers/interfaces";
 import type { FilledSlot, FilledSlots, SlotDeclaration } from "../sdk/lifecycle/slots";

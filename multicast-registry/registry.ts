@@ -48,7 +48,8 @@ const READY_TIMEOUT_MS = 30_000;
 /** The durability stream of one identity: hex only, so every backend's stream naming accepts it. */
 export const queueStream = (identity: string) => `mcastq-${createHash("sha256").update(identity).digest("hex").slice(0, 32)}`;
 
-const worst = (a: HealthState, b: HealthState): HealthState => (a === "unhealthy" || b === "unhealthy" ? "unhealthy" : a === "degraded" || b === "degraded" ? "degraded" : "healthy");
+const worst = (a: HealthState, b: HealthState): HealthState =>
+  a === "unhealthy" || b === "unhealthy" ? "unhealthy" : a === "degraded" || b === "degraded" ? "degraded" : "healthy";
 
 /**
  * The Multicast Registry over its slots: identities in the registry slot, deliveries through the messaging
@@ -162,7 +163,8 @@ export class MulticastRegistry implements Driver {
     const results = settled.map((s, i): Outcome => {
       const identity = targets[i]!;
       const latencyMs = Math.round(latency[i]!);
-      if (s.status === "fulfilled") return { identity, status: s.value, latencyMs, error: s.value === "NOT_SUBSCRIBED" ? "not subscribed and no durability slot" : "" };
+      if (s.status === "fulfilled")
+        return { identity, status: s.value, latencyMs, error: s.value === "NOT_SUBSCRIBED" ? "not subscribed and no durability slot" : "" };
       if (timeout.aborted) return { identity, status: "TIMEOUT", latencyMs, error: `not done within ${bound} ms` };
       return { identity, status: "FAILED", latencyMs, error: PrismError.from(s.reason).message };
     });

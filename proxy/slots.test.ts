@@ -37,8 +37,12 @@ describe("slot checks (contract §4)", () => {
   });
 
   test("unknown slots, unknown drivers and missing required slots are refused", () => {
-    expect(checkSlots("multicast_registry", { cache: slot("redis") }, registry)?.message).toMatch(/has no slot "cache" \(slots: registry, messaging, durability\)/);
-    expect(checkSlots("multicast_registry", { registry: slot("etcd") }, registry)?.message).toMatch(/driver "etcd" is not built into pattern multicast_registry/);
+    expect(checkSlots("multicast_registry", { cache: slot("redis") }, registry)?.message).toMatch(
+      /has no slot "cache" \(slots: registry, messaging, durability\)/,
+    );
+    expect(checkSlots("multicast_registry", { registry: slot("etcd") }, registry)?.message).toMatch(
+      /driver "etcd" is not built into pattern multicast_registry/,
+    );
     expect(checkSlots("multicast_registry", { registry: slot("redis") }, registry)).toEqual({
       slot: "messaging",
       message: 'slot "messaging" of pattern multicast_registry is required (needs pubsub_basic)',
@@ -69,6 +73,8 @@ describe("slot checks against a real pattern's metadata", () => {
     expect(checkSlots("multicast-registry", { registry: slot("redis"), messaging: slot("memstore") }, md)?.message).toContain(
       'driver "redis" is not built into pattern multicast-registry (drivers: memstore, nats)',
     );
-    expect(checkSlots("multicast-registry", { registry: slot("memstore") }, md)?.message).toContain('slot "messaging" of pattern multicast-registry is required');
+    expect(checkSlots("multicast-registry", { registry: slot("memstore") }, md)?.message).toContain(
+      'slot "messaging" of pattern multicast-registry is required',
+    );
   });
 });

@@ -3,12 +3,7 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { Tracer } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
 import { createHash } from "node:crypto";
-import {
-  HealthStatus,
-  PatternMetadataSchema,
-  type InterfaceDeclarationSchema,
-  type PatternMetadata,
-} from "../../proto/gen/prism/interfaces/lifecycle_pb";
+import { HealthStatus, PatternMetadataSchema, type InterfaceDeclarationSchema, type PatternMetadata } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { validate } from "../config/schema";
 import { redact, resolveSecrets } from "../config/secrets";
 import type { Driver, HealthReport } from "../drivers/interfaces";
@@ -134,11 +129,13 @@ export class PatternRuntime<D extends Driver = Driver> {
     // `lifecycle` is the process's (read by loadSettings), never the driver's.
     const { max_key_size, max_value_size, max_batch_size, namespace, emulation, lifecycle: _lifecycle, ...rest } = config;
     let driverConfig: Record<string, unknown> = rest;
-    const sdk = validate<{ max_key_size: number; max_value_size: number; max_batch_size: number; namespace: string; emulation: Parameters<typeof toPolicy>[0] }>(
-      { max_key_size, max_value_size, max_batch_size, namespace, emulation },
-      sdkConfigSchema,
-      { file: this.deps.configFile, lineOf: this.deps.lineOf },
-    );
+    const sdk = validate<{
+      max_key_size: number;
+      max_value_size: number;
+      max_batch_size: number;
+      namespace: string;
+      emulation: Parameters<typeof toPolicy>[0];
+    }>({ max_key_size, max_value_size, max_batch_size, namespace, emulation }, sdkConfigSchema, { file: this.deps.configFile, lineOf: this.deps.lineOf });
     this.limits.maxKeyBytes = sdk.max_key_size;
     this.limits.maxValueBytes = sdk.max_value_size;
     this.limits.maxBatchSize = sdk.max_batch_size;
@@ -256,10 +253,7 @@ export class PatternRuntime<D extends Driver = Driver> {
     if (this.inflight > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let waiter!: () => void;
-      await Promise.race([
-        new Promise<void>((r) => this.idleWaiters.push((waiter = r))),
-        new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
-      ]);
+      await Promise.race([new Promise<void>((r) => this.idleWaiters.push((waiter = r))), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
       clearTimeout(timer);
       this.idleWaiters = this.idleWaiters.filter((w) => w !== waiter);
     }
@@ -303,4 +297,3 @@ export class PatternRuntime<D extends Driver = Driver> {
     }
   }
 }
-

@@ -42,10 +42,7 @@ const factory = (name: string, interfaces: InterfaceName[]): DriverFactory<TestD
   },
 });
 
-const drivers = DriverRegistry.of(
-  factory("kv", ["keyvalue_basic", "keyvalue_scan", "pubsub_basic"]),
-  factory("bus", ["pubsub_basic", "stream_basic"]),
-);
+const drivers = DriverRegistry.of(factory("kv", ["keyvalue_basic", "keyvalue_scan", "pubsub_basic"]), factory("bus", ["pubsub_basic", "stream_basic"]));
 const decls: SlotDeclaration[] = [
   { name: "registry", requires: ["keyvalue_basic", "keyvalue_scan"], description: "identities" },
   { name: "messaging", requires: ["pubsub_basic"], description: "delivery" },

@@ -60,7 +60,11 @@ export function slotProblem(
     const want = decls.find((d) => d.name === slot);
     if (!want) return { slot, key: slot, message: `pattern ${pattern} has no slot "${slot}" (slots: ${decls.map((d) => d.name).join(", ")})` };
     if (!drivers.get(driver)) {
-      return { slot, key: `${slot}.driver`, message: `slot "${slot}": driver "${driver}" is not built into pattern ${pattern} (drivers: ${drivers.names().join(", ") || "none"})` };
+      return {
+        slot,
+        key: `${slot}.driver`,
+        message: `slot "${slot}": driver "${driver}" is not built into pattern ${pattern} (drivers: ${drivers.names().join(", ") || "none"})`,
+      };
     }
     const missing = drivers.missing(driver, want.requires);
     if (missing.length > 0) {
@@ -68,7 +72,8 @@ export function slotProblem(
     }
   }
   for (const d of decls) {
-    if (!d.optional && !(d.name in configured)) return { key: "", message: `slot "${d.name}" of pattern ${pattern} is required (needs ${d.requires.join(", ")})` };
+    if (!d.optional && !(d.name in configured))
+      return { key: "", message: `slot "${d.name}" of pattern ${pattern} is required (needs ${d.requires.join(", ")})` };
   }
   return undefined;
 }
@@ -133,7 +138,11 @@ export async function fillSlots(raw: unknown, opts: FillOptions): Promise<Map<st
 export async function closeSlots(slots: FilledSlots): Promise<void> {
   const results = await Promise.allSettled([...slots.values()].map((s) => s.driver.close()));
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason), `closing ${failed.length} slot driver(s) failed`);
+  if (failed.length > 0)
+    throw new AggregateError(
+      failed.map((f) => f.reason),
+      `closing ${failed.length} slot driver(s) failed`,
+    );
 }
 
 /**

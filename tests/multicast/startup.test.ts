@@ -20,7 +20,9 @@ describe("multicast registry start-up refusal", () => {
     try {
       const p = startProcess([join(ROOT, "dist", "multicast-registry"), "--config", cfg.file, "--grpc-port", "0"]);
       expect(await p.exited).toBe(1);
-      expect(p.output()).toContain('slots.registry.driver: slot \\"registry\\": driver \\"nats\\" does not implement required interface keyvalue_basic, keyvalue_scan');
+      expect(p.output()).toContain(
+        'slots.registry.driver: slot \\"registry\\": driver \\"nats\\" does not implement required interface keyvalue_basic, keyvalue_scan',
+      );
       expect(p.output()).not.toContain("grpc listening");
     } finally {
       cfg.cleanup();
@@ -30,7 +32,10 @@ describe("multicast registry start-up refusal", () => {
   test("run directly: a required slot left empty and a driver not built in are refused too", async () => {
     for (const [slots, message] of [
       [{ registry: { driver: "memstore" } }, 'slot \\"messaging\\" of pattern multicast-registry is required (needs pubsub_basic)'],
-      [{ registry: { driver: "memcached" }, messaging: { driver: "memstore" } }, 'slot \\"registry\\": driver \\"memcached\\" is not built into pattern multicast-registry'],
+      [
+        { registry: { driver: "memcached" }, messaging: { driver: "memstore" } },
+        'slot \\"registry\\": driver \\"memcached\\" is not built into pattern multicast-registry',
+      ],
     ] as const) {
       const cfg = tempConfig("mr.yaml", { slots });
       try {

@@ -80,10 +80,15 @@ function subscriber(c: Client, identity: string) {
 
 /** Waits until Enumerate reports every identity subscribed. */
 async function untilSubscribed(c: Client, run: string, ids: string[]) {
-  await eventually(async () => {
-    const { subscribed } = await enumerateAll(c, cond("run", Operator.EQ, run));
-    return ids.every((i) => subscribed.has(i));
-  }, `${ids.join(", ")} subscribed`, 60_000, 100);
+  await eventually(
+    async () => {
+      const { subscribed } = await enumerateAll(c, cond("run", Operator.EQ, run));
+      return ids.every((i) => subscribed.has(i));
+    },
+    `${ids.join(", ")} subscribed`,
+    60_000,
+    100,
+  );
 }
 
 let runs = 0;
@@ -128,12 +133,20 @@ const FILTER_CASES: [string, FilterInit, (m: JsonObject) => boolean][] = [
   ["lte", cond("score", Operator.LTE, 4), (m) => num(m.score) && (m.score as number) <= 4],
   ["gt", cond("tier", Operator.GT, 2), (m) => num(m.tier) && (m.tier as number) > 2],
   ["gte decimals", cond("score", Operator.GTE, 10.5), (m) => num(m.score) && (m.score as number) >= 10.5],
-  ["and", and(cond("region", Operator.PREFIX, "eu"), cond("tier", Operator.EQ, 1)), (m) => typeof m.region === "string" && m.region.startsWith("eu") && m.tier === 1],
+  [
+    "and",
+    and(cond("region", Operator.PREFIX, "eu"), cond("tier", Operator.EQ, 1)),
+    (m) => typeof m.region === "string" && m.region.startsWith("eu") && m.tier === 1,
+  ],
   ["or", or(cond("tier", Operator.EQ, 5), cond("labels.site", Operator.EXISTS)), (m) => m.tier === 5 || has((m.labels as JsonObject) ?? {}, "site")],
   ["not", not(cond("region", Operator.PREFIX, "eu")), (m) => !(typeof m.region === "string" && m.region.startsWith("eu"))],
   ["empty and = all", and(), () => true],
   ["empty or = none", or(), () => false],
-  ["nested and/or/not", and(or(cond("tier", Operator.GTE, 2), cond("active", Operator.EQ, true)), not(cond("region", Operator.WILDCARD, "us-*"))), (m) => ((num(m.tier) && (m.tier as number) >= 2) || m.active === true) && !(typeof m.region === "string" && m.region.startsWith("us-"))],
+  [
+    "nested and/or/not",
+    and(or(cond("tier", Operator.GTE, 2), cond("active", Operator.EQ, true)), not(cond("region", Operator.WILDCARD, "us-*"))),
+    (m) => ((num(m.tier) && (m.tier as number) >= 2) || m.active === true) && !(typeof m.region === "string" && m.region.startsWith("us-")),
+  ],
   ["list fields are not traversed", cond("tags.0", Operator.EXISTS), () => false],
 ];
 
@@ -167,177 +180,205 @@ export function runMulticastSuite(label: string, factory: () => Promise<Multicas
       expect(caps.slots!.schemas.map((s) => s.name)).toEqual(["registry", "messaging", "durability"]);
     });
 
-    test("register, re-register, enumerate in pages, unregister", async () => {
-      const run = newRun();
-      const ids = Array.from({ length: 23 }, (_, i) => `${run}-id-${String(i).padStart(2, "0")}`);
-      for (const id of ids) {
-        const r = await c.mr.register({ identity: id, metadata: ({ run, n: Number(id.slice(-2)) }) });
-        expect(r.success).toBe(true);
-        expect(r.created).toBe(true);
-      }
-      const again = await c.mr.register({ identity: ids[0]!, metadata: ({ run, n: 0, again: true }) });
-      expect(again.created).toBe(false);
-      const first = await c.mr.enumerate({ filter: cond("again", Operator.EQ, true) });
-      expect(first.identities.map((i) => i.identity)).toEqual([ids[0]!]);
-      expect(first.identities[0]!.metadata!.run).toBe(run);
-      expect(first.identities[0]!.registeredAt).toBeGreaterThan(0n);
-      expect(first.identities[0]!.expiresAt).toBeUndefined();
-
-      const paged = await enumerateAll(c, cond("run", Operator.EQ, run), 5);
-      expect(paged.ids).toEqual(ids);
-      expect(paged.pages).toBeGreaterThanOrEqual(5);
-
-      expect((await c.mr.unregister({ identity: ids[3]! })).found).toBe(true);
-      expect((await c.mr.unregister({ identity: ids[3]! })).found).toBe(false);
-      expect((await enumerateAll(c, cond("run", Operator.EQ, run))).ids).toEqual(ids.filter((_, i) => i !== 3));
-    }, timeout);
-
-    test("filters select the same identities as independent predicates (native or client-side alike)", async () => {
-      const run = newRun();
-      for (const [name, m] of PEOPLE) await c.mr.register({ identity: `${run}-${name}`, metadata: ({ ...m, run }) });
-      const failures: string[] = [];
-      for (const [what, filter, predicate] of FILTER_CASES) {
-        const want = PEOPLE.filter(([, m]) => predicate(m))
-          .map(([n]) => `${run}-${n}`)
-          .sort();
-        const got = (await enumerateAll(c, and(cond("run", Operator.EQ, run), filter))).ids;
-        if (JSON.stringify(got) !== JSON.stringify(want)) failures.push(`${what}: got ${got.join(",")} want ${want.join(",")}`);
-      }
-      expect(failures).toEqual([]);
-      // Multicast selects with the same filter evaluation.
-      const mc = await c.mr.multicast({ filter: and(cond("run", Operator.EQ, run), cond("region", Operator.PREFIX, "eu-")), payload: utf8("x") });
-      expect(mc.results.map((r) => r.identity).sort()).toEqual([`${run}-ann`, `${run}-bob`, `${run}-jon`]);
-    }, timeout);
-
-    test("identities expire at their TTL; a heartbeat re-Register extends it", async () => {
-      const run = newRun();
-      const ttl = { seconds: 2n, nanos: 0 };
-      const reg = await c.mr.register({ identity: `${run}-short`, metadata: ({ run }), ttl });
-      expect(reg.expiresAt).toBeGreaterThan(BigInt(Date.now()));
-      await c.mr.register({ identity: `${run}-beat`, metadata: ({ run }), ttl });
-      await c.mr.register({ identity: `${run}-forever`, metadata: ({ run }) });
-      const listed = await enumerateAll(c, cond("run", Operator.EQ, run));
-      expect(listed.ids).toEqual([`${run}-beat`, `${run}-forever`, `${run}-short`]);
-      // Heartbeat every 500 ms for 3.5 s: beat stays, short expires.
-      const until = Date.now() + 3_500;
-      while (Date.now() < until) {
-        await c.mr.register({ identity: `${run}-beat`, metadata: ({ run }), ttl });
-        await Bun.sleep(500);
-      }
-      expect((await enumerateAll(c, cond("run", Operator.EQ, run))).ids).toEqual([`${run}-beat`, `${run}-forever`]);
-      const mc = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("x") });
-      expect(mc.results.map((r) => r.identity).sort()).toEqual([`${run}-beat`, `${run}-forever`]);
-      expect(await codeOf(() => c.mr.subscribe({ identity: `${run}-short` }))).toBe(Code.NOT_FOUND);
-    }, timeout);
-
-    test("multicast reaches every subscribed identity the filter selects, once", async () => {
-      const run = newRun();
-      const ids = ["a", "b", "c", "d"].map((x) => `${run}-${x}`);
-      for (const [i, id] of ids.entries()) await c.mr.register({ identity: id, metadata: ({ run, even: i % 2 === 0 }) });
-      const subs = ids.map((id) => subscriber(c, id));
-      try {
-        await untilSubscribed(c, run, ids);
-        const all = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("to all") });
-        expect(all.targetCount).toBe(4);
-        expect(all.deliveredCount).toBe(4);
-        expect(all.failedCount).toBe(0);
-        expect(all.results.every((r) => r.status === DeliveryStatus.DELIVERED && r.error === "")).toBe(true);
-        const even = await c.mr.multicast({ filter: and(cond("run", Operator.EQ, run), cond("even", Operator.EQ, true)), payload: utf8("to even") });
-        expect(even.deliveredCount).toBe(2);
-        await eventually(async () => subs.reduce((n, s) => n + s.got.length, 0) >= 6, "6 deliveries received", 30_000);
-        await Bun.sleep(300); // a duplicate would arrive by now
-        for (const [i, s] of subs.entries()) {
-          const want = i % 2 === 0 ? ["to all", "to even"] : ["to all"];
-          expect(s.got.map((m) => text(m.payload))).toEqual(want);
-          expect(s.got[0]!.messageId).toBe(all.messageId);
-          expect(s.got[0]!.timestamp).toBeGreaterThan(0n);
+    test(
+      "register, re-register, enumerate in pages, unregister",
+      async () => {
+        const run = newRun();
+        const ids = Array.from({ length: 23 }, (_, i) => `${run}-id-${String(i).padStart(2, "0")}`);
+        for (const id of ids) {
+          const r = await c.mr.register({ identity: id, metadata: { run, n: Number(id.slice(-2)) } });
+          expect(r.success).toBe(true);
+          expect(r.created).toBe(true);
         }
-      } finally {
-        for (const s of subs) await s.close();
-      }
-      // Streams closed: nobody is subscribed any more.
-      await eventually(async () => (await enumerateAll(c, cond("run", Operator.EQ, run))).subscribed.size === 0, "subscriptions gone", 30_000, 100);
-    }, timeout);
+        const again = await c.mr.register({ identity: ids[0]!, metadata: { run, n: 0, again: true } });
+        expect(again.created).toBe(false);
+        const first = await c.mr.enumerate({ filter: cond("again", Operator.EQ, true) });
+        expect(first.identities.map((i) => i.identity)).toEqual([ids[0]!]);
+        expect(first.identities[0]!.metadata!.run).toBe(run);
+        expect(first.identities[0]!.registeredAt).toBeGreaterThan(0n);
+        expect(first.identities[0]!.expiresAt).toBeUndefined();
 
-    test("an identity not subscribed is QUEUED with durability (and gets it on subscribe), else reported NOT_SUBSCRIBED", async () => {
-      const run = newRun();
-      const id = `${run}-later`;
-      await c.mr.register({ identity: id, metadata: ({ run }) });
-      const r1 = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("first") });
-      const r2 = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("second") });
-      for (const r of [r1, r2]) {
-        expect(r.targetCount).toBe(1);
-        expect(r.deliveredCount).toBe(0);
-        if (t.expect.durability) {
-          expect(r.queuedCount).toBe(1);
-          expect(r.failedCount).toBe(0);
-          expect(r.results[0]!.status).toBe(DeliveryStatus.QUEUED);
-        } else {
-          expect(r.queuedCount).toBe(0);
-          expect(r.failedCount).toBe(1);
-          expect(r.results[0]!.status).toBe(DeliveryStatus.NOT_SUBSCRIBED);
-          expect(r.results[0]!.error).not.toBe("");
+        const paged = await enumerateAll(c, cond("run", Operator.EQ, run), 5);
+        expect(paged.ids).toEqual(ids);
+        expect(paged.pages).toBeGreaterThanOrEqual(5);
+
+        expect((await c.mr.unregister({ identity: ids[3]! })).found).toBe(true);
+        expect((await c.mr.unregister({ identity: ids[3]! })).found).toBe(false);
+        expect((await enumerateAll(c, cond("run", Operator.EQ, run))).ids).toEqual(ids.filter((_, i) => i !== 3));
+      },
+      timeout,
+    );
+
+    test(
+      "filters select the same identities as independent predicates (native or client-side alike)",
+      async () => {
+        const run = newRun();
+        for (const [name, m] of PEOPLE) await c.mr.register({ identity: `${run}-${name}`, metadata: { ...m, run } });
+        const failures: string[] = [];
+        for (const [what, filter, predicate] of FILTER_CASES) {
+          const want = PEOPLE.filter(([, m]) => predicate(m))
+            .map(([n]) => `${run}-${n}`)
+            .sort();
+          const got = (await enumerateAll(c, and(cond("run", Operator.EQ, run), filter))).ids;
+          if (JSON.stringify(got) !== JSON.stringify(want)) failures.push(`${what}: got ${got.join(",")} want ${want.join(",")}`);
         }
-      }
-      const s = subscriber(c, id);
-      try {
-        await untilSubscribed(c, run, [id]);
-        const live = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("third") });
-        expect(live.deliveredCount).toBe(1);
-        const want = t.expect.durability ? ["first", "second", "third"] : ["third"];
-        await eventually(async () => s.got.length >= want.length, `${want.length} messages`, 30_000);
-        await Bun.sleep(300);
-        expect(s.got.map((m) => text(m.payload))).toEqual(want);
-        if (t.expect.durability) expect(s.got[0]!.messageId).toBe(r1.messageId);
-      } finally {
-        await s.close();
-      }
-      if (t.expect.durability) {
-        // Delivered once: a second subscription does not get the queued messages again.
-        const again = subscriber(c, id);
+        expect(failures).toEqual([]);
+        // Multicast selects with the same filter evaluation.
+        const mc = await c.mr.multicast({ filter: and(cond("run", Operator.EQ, run), cond("region", Operator.PREFIX, "eu-")), payload: utf8("x") });
+        expect(mc.results.map((r) => r.identity).sort()).toEqual([`${run}-ann`, `${run}-bob`, `${run}-jon`]);
+      },
+      timeout,
+    );
+
+    test(
+      "identities expire at their TTL; a heartbeat re-Register extends it",
+      async () => {
+        const run = newRun();
+        const ttl = { seconds: 2n, nanos: 0 };
+        const reg = await c.mr.register({ identity: `${run}-short`, metadata: { run }, ttl });
+        expect(reg.expiresAt).toBeGreaterThan(BigInt(Date.now()));
+        await c.mr.register({ identity: `${run}-beat`, metadata: { run }, ttl });
+        await c.mr.register({ identity: `${run}-forever`, metadata: { run } });
+        const listed = await enumerateAll(c, cond("run", Operator.EQ, run));
+        expect(listed.ids).toEqual([`${run}-beat`, `${run}-forever`, `${run}-short`]);
+        // Heartbeat every 500 ms for 3.5 s: beat stays, short expires.
+        const until = Date.now() + 3_500;
+        while (Date.now() < until) {
+          await c.mr.register({ identity: `${run}-beat`, metadata: { run }, ttl });
+          await Bun.sleep(500);
+        }
+        expect((await enumerateAll(c, cond("run", Operator.EQ, run))).ids).toEqual([`${run}-beat`, `${run}-forever`]);
+        const mc = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("x") });
+        expect(mc.results.map((r) => r.identity).sort()).toEqual([`${run}-beat`, `${run}-forever`]);
+        expect(await codeOf(() => c.mr.subscribe({ identity: `${run}-short` }))).toBe(Code.NOT_FOUND);
+      },
+      timeout,
+    );
+
+    test(
+      "multicast reaches every subscribed identity the filter selects, once",
+      async () => {
+        const run = newRun();
+        const ids = ["a", "b", "c", "d"].map((x) => `${run}-${x}`);
+        for (const [i, id] of ids.entries()) await c.mr.register({ identity: id, metadata: { run, even: i % 2 === 0 } });
+        const subs = ids.map((id) => subscriber(c, id));
+        try {
+          await untilSubscribed(c, run, ids);
+          const all = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("to all") });
+          expect(all.targetCount).toBe(4);
+          expect(all.deliveredCount).toBe(4);
+          expect(all.failedCount).toBe(0);
+          expect(all.results.every((r) => r.status === DeliveryStatus.DELIVERED && r.error === "")).toBe(true);
+          const even = await c.mr.multicast({ filter: and(cond("run", Operator.EQ, run), cond("even", Operator.EQ, true)), payload: utf8("to even") });
+          expect(even.deliveredCount).toBe(2);
+          await eventually(async () => subs.reduce((n, s) => n + s.got.length, 0) >= 6, "6 deliveries received", 30_000);
+          await Bun.sleep(300); // a duplicate would arrive by now
+          for (const [i, s] of subs.entries()) {
+            const want = i % 2 === 0 ? ["to all", "to even"] : ["to all"];
+            expect(s.got.map((m) => text(m.payload))).toEqual(want);
+            expect(s.got[0]!.messageId).toBe(all.messageId);
+            expect(s.got[0]!.timestamp).toBeGreaterThan(0n);
+          }
+        } finally {
+          for (const s of subs) await s.close();
+        }
+        // Streams closed: nobody is subscribed any more.
+        await eventually(async () => (await enumerateAll(c, cond("run", Operator.EQ, run))).subscribed.size === 0, "subscriptions gone", 30_000, 100);
+      },
+      timeout,
+    );
+
+    test(
+      "an identity not subscribed is QUEUED with durability (and gets it on subscribe), else reported NOT_SUBSCRIBED",
+      async () => {
+        const run = newRun();
+        const id = `${run}-later`;
+        await c.mr.register({ identity: id, metadata: { run } });
+        const r1 = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("first") });
+        const r2 = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("second") });
+        for (const r of [r1, r2]) {
+          expect(r.targetCount).toBe(1);
+          expect(r.deliveredCount).toBe(0);
+          if (t.expect.durability) {
+            expect(r.queuedCount).toBe(1);
+            expect(r.failedCount).toBe(0);
+            expect(r.results[0]!.status).toBe(DeliveryStatus.QUEUED);
+          } else {
+            expect(r.queuedCount).toBe(0);
+            expect(r.failedCount).toBe(1);
+            expect(r.results[0]!.status).toBe(DeliveryStatus.NOT_SUBSCRIBED);
+            expect(r.results[0]!.error).not.toBe("");
+          }
+        }
+        const s = subscriber(c, id);
         try {
           await untilSubscribed(c, run, [id]);
-          await Bun.sleep(500);
-          expect(again.got.length).toBe(0);
+          const live = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("third") });
+          expect(live.deliveredCount).toBe(1);
+          const want = t.expect.durability ? ["first", "second", "third"] : ["third"];
+          await eventually(async () => s.got.length >= want.length, `${want.length} messages`, 30_000);
+          await Bun.sleep(300);
+          expect(s.got.map((m) => text(m.payload))).toEqual(want);
+          if (t.expect.durability) expect(s.got[0]!.messageId).toBe(r1.messageId);
         } finally {
-          await again.close();
+          await s.close();
         }
-      }
-    }, timeout);
-
-    test("bad input is INVALID_ARGUMENT; an unregistered identity cannot subscribe", async () => {
-      expect(await codeOf(() => c.mr.register({ identity: "" }))).toBe(Code.INVALID_ARGUMENT);
-      expect(await codeOf(() => c.mr.register({ identity: "x".repeat(300) }))).toBe(Code.INVALID_ARGUMENT);
-      expect(await codeOf(() => c.mr.register({ identity: "ok", ttl: { seconds: -1n, nanos: 0 } }))).toBe(Code.INVALID_ARGUMENT);
-      expect(await codeOf(() => c.mr.enumerate({ filter: cond("x", Operator.OPERATOR_UNSPECIFIED, 1) }))).toBe(Code.INVALID_ARGUMENT);
-      expect(await codeOf(() => c.mr.enumerate({ filter: cond("", Operator.EQ, 1) }))).toBe(Code.INVALID_ARGUMENT);
-      expect(await codeOf(() => c.mr.enumerate({ filter: cond("x", Operator.LT, "a") }))).toBe(Code.INVALID_ARGUMENT);
-      expect(await codeOf(() => c.mr.enumerate({ filter: cond("x", Operator.EQ, { a: 1 }) }))).toBe(Code.INVALID_ARGUMENT);
-      expect(await codeOf(() => c.mr.enumerate({ cursor: "not-a-cursor" }))).toBe(Code.INVALID_ARGUMENT);
-      expect(await codeOf(() => c.mr.multicast({ filter: and({}), payload: utf8("x") }))).toBe(Code.INVALID_ARGUMENT);
-      expect(await codeOf(() => c.mr.subscribe({ identity: `nobody-${newRun()}` }))).toBe(Code.NOT_FOUND);
-    }, timeout);
-
-    test("with messaging down, a multicast answers with a failure per identity", async () => {
-      if (!t.stopMessaging) return; // only targets that own their messaging backend can stop it
-      const run = newRun();
-      const ids = ["a", "b", "c"].map((x) => `${run}-${x}`);
-      for (const id of ids) await c.mr.register({ identity: id, metadata: ({ run }) });
-      const subs = ids.map((id) => subscriber(c, id));
-      try {
-        await untilSubscribed(c, run, ids);
-        await t.stopMessaging();
-        const r = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("lost?"), timeoutMs: 20_000 });
-        expect(r.targetCount).toBe(3);
-        expect(r.deliveredCount).toBe(0);
-        expect(r.failedCount).toBe(3);
-        for (const x of r.results) {
-          expect([DeliveryStatus.FAILED, DeliveryStatus.TIMEOUT]).toContain(x.status);
-          expect(x.error).not.toBe("");
+        if (t.expect.durability) {
+          // Delivered once: a second subscription does not get the queued messages again.
+          const again = subscriber(c, id);
+          try {
+            await untilSubscribed(c, run, [id]);
+            await Bun.sleep(500);
+            expect(again.got.length).toBe(0);
+          } finally {
+            await again.close();
+          }
         }
-      } finally {
-        for (const s of subs) await s.close();
-      }
-    }, timeout);
+      },
+      timeout,
+    );
+
+    test(
+      "bad input is INVALID_ARGUMENT; an unregistered identity cannot subscribe",
+      async () => {
+        expect(await codeOf(() => c.mr.register({ identity: "" }))).toBe(Code.INVALID_ARGUMENT);
+        expect(await codeOf(() => c.mr.register({ identity: "x".repeat(300) }))).toBe(Code.INVALID_ARGUMENT);
+        expect(await codeOf(() => c.mr.register({ identity: "ok", ttl: { seconds: -1n, nanos: 0 } }))).toBe(Code.INVALID_ARGUMENT);
+        expect(await codeOf(() => c.mr.enumerate({ filter: cond("x", Operator.OPERATOR_UNSPECIFIED, 1) }))).toBe(Code.INVALID_ARGUMENT);
+        expect(await codeOf(() => c.mr.enumerate({ filter: cond("", Operator.EQ, 1) }))).toBe(Code.INVALID_ARGUMENT);
+        expect(await codeOf(() => c.mr.enumerate({ filter: cond("x", Operator.LT, "a") }))).toBe(Code.INVALID_ARGUMENT);
+        expect(await codeOf(() => c.mr.enumerate({ filter: cond("x", Operator.EQ, { a: 1 }) }))).toBe(Code.INVALID_ARGUMENT);
+        expect(await codeOf(() => c.mr.enumerate({ cursor: "not-a-cursor" }))).toBe(Code.INVALID_ARGUMENT);
+        expect(await codeOf(() => c.mr.multicast({ filter: and({}), payload: utf8("x") }))).toBe(Code.INVALID_ARGUMENT);
+        expect(await codeOf(() => c.mr.subscribe({ identity: `nobody-${newRun()}` }))).toBe(Code.NOT_FOUND);
+      },
+      timeout,
+    );
+
+    test(
+      "with messaging down, a multicast answers with a failure per identity",
+      async () => {
+        if (!t.stopMessaging) return; // only targets that own their messaging backend can stop it
+        const run = newRun();
+        const ids = ["a", "b", "c"].map((x) => `${run}-${x}`);
+        for (const id of ids) await c.mr.register({ identity: id, metadata: { run } });
+        const subs = ids.map((id) => subscriber(c, id));
+        try {
+          await untilSubscribed(c, run, ids);
+          await t.stopMessaging();
+          const r = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("lost?"), timeoutMs: 20_000 });
+          expect(r.targetCount).toBe(3);
+          expect(r.deliveredCount).toBe(0);
+          expect(r.failedCount).toBe(3);
+          for (const x of r.results) {
+            expect([DeliveryStatus.FAILED, DeliveryStatus.TIMEOUT]).toContain(x.status);
+            expect(x.error).not.toBe("");
+          }
+        } finally {
+          for (const s of subs) await s.close();
+        }
+      },
+      timeout,
+    );
   });
 }
