@@ -13,6 +13,12 @@ describe("parseFlags", () => {
     expect(o).toMatchObject({ target: "127.0.0.1:50051", via: "direct", operation: "mixed", concurrency: 64, durationMs: 500, rps: 2000, namespace: "orders", valueSize: 1024, keys: 10, warmupMs: 0, jsonFile: "out.json", timeoutMs: 250 });
   });
 
+  test("--service picks Set/Get (interface, the default) or KeyValuePattern Store/Retrieve (pattern)", () => {
+    expect(parseFlags([])!.service).toBe("interface");
+    expect(parseFlags(["--service", "pattern"])!.service).toBe("pattern");
+    expect(() => parseFlags(["--service", "both"])).toThrow(UsageError);
+  });
+
   test("--requests alone is not also bounded by the default duration", () => {
     expect(parseFlags(["--requests", "500"])).toMatchObject({ requests: 500, durationMs: 0 });
     expect(parseFlags(["--requests", "500", "--duration", "2s"])).toMatchObject({ requests: 500, durationMs: 2000 });

@@ -12,6 +12,8 @@ export interface LoadOptions {
   /** "proxy" when dialling the proxy, "direct" with --direct (a pattern or any server, bypassing the proxy). */
   via: "proxy" | "direct";
   operation: Operation;
+  /** Which key-value service set/get call: the interface service (Set/Get) or KeyValuePattern (Store/Retrieve). */
+  service: "interface" | "pattern";
   /** Closed loop: calls in flight. Open loop (--rps): the most calls in flight before sends queue up. */
   concurrency: number;
   /** Measured phase length; 0 = bounded by --requests only. */
@@ -37,6 +39,7 @@ export const USAGE = `prism-load: load generator for Prism (gRPC KeyValueBasic /
   --proxy HOST:PORT       proxy address                                   [127.0.0.1:8980]
   --direct HOST:PORT      talk to a pattern (or any server) directly, bypassing the proxy
   --operation OP          set | get | mixed (80% get, 20% set) | publish | subscribe   [get]
+  --service S             interface (KeyValueBasicInterface Set/Get) | pattern (KeyValuePattern Store/Retrieve)  [interface]
   --concurrency N         calls in flight (open loop: the cap before sends queue up)   [16]
   --duration D            measured phase, e.g. 10s, 500ms, 1m             [10s]
   --requests N            stop after N requests (with --duration: whichever comes first)
@@ -55,6 +58,7 @@ const spec = {
   proxy: { type: "string" },
   direct: { type: "string" },
   operation: { type: "string" },
+  service: { type: "string" },
   concurrency: { type: "string" },
   duration: { type: "string" },
   requests: { type: "string" },
@@ -106,6 +110,8 @@ export function parseFlags(argv: string[]): LoadOptions | undefined {
   if (v.proxy !== undefined && v.direct !== undefined) throw new UsageError("--proxy and --direct are exclusive: pick one target");
   const operation = (v.operation ?? "get") as Operation;
   if (!OPERATIONS.includes(operation)) throw new UsageError(`--operation must be one of ${OPERATIONS.join(", ")}, got "${v.operation}"`);
+  const service = (v.service ?? "interface") as LoadOptions["service"];
+  if (service !== "interface" && service !== "pattern") throw new UsageError(`--service must be interface or pattern, got "${v.service}"`);
   const valueSize = v["value-size"] === undefined ? 100 : parseBytes(v["value-size"]);
   if (valueSize === undefined || valueSize < 1) throw new UsageError(`--value-size must be a size in bytes >= 1, got "${v["value-size"]}"`);
   const progress = (v.progress ?? "auto") as LoadOptions["progress"];
@@ -115,6 +121,7 @@ export function parseFlags(argv: string[]): LoadOptions | undefined {
     target: v.direct !== undefined ? address("direct", v.direct) : address("proxy", v.proxy ?? "127.0.0.1:8980"),
     via: v.direct !== undefined ? "direct" : "proxy",
     operation,
+    service,
     concurrency: integer("concurrency", v.concurrency, 16, 1),
     // --requests alone means "exactly that many", not "that many or 10 s".
     durationMs: duration("duration", v.duration, v.requests !== undefined ? 0 : 10_000),

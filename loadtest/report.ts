@@ -8,6 +8,8 @@ export interface Report {
   tool: "prism-load";
   version: string;
   operation: LoadOptions["operation"];
+  /** interface (Set/Get) or pattern (KeyValuePattern Store/Retrieve); absent in reports of older versions. */
+  service?: LoadOptions["service"];
   target: string;
   via: LoadOptions["via"];
   namespace: string | null;
@@ -59,6 +61,7 @@ export function buildReport(opts: LoadOptions, stats: Stats, startedAt: Date, pu
     tool: "prism-load",
     version: VERSION,
     operation: opts.operation,
+    service: opts.service,
     target: opts.target,
     via: opts.via,
     namespace: opts.namespace ?? null,
@@ -97,7 +100,7 @@ export function formatReport(r: Report): string {
   const how = r.mode === "open-loop" ? `open loop at ${r.targetRps} req/s (≤ ${r.concurrency} in flight)` : `closed loop, ${r.concurrency} in flight`;
   const ns = r.namespace ? ` namespace ${r.namespace}` : "";
   const lines = [
-    `prism-load ${r.operation} → ${r.target} (${r.via}${ns}), ${how}, ${r.valueSize}-byte values`,
+    `prism-load ${r.operation}${r.service === "pattern" ? " (KeyValuePattern)" : ""} → ${r.target} (${r.via}${ns}), ${how}, ${r.valueSize}-byte values`,
     `measured ${r.durationS.toFixed(2)} s after ${r.warmupS} s warm-up: ${r.ok} ok, ${Object.values(r.errors).reduce((a, b) => a + b, 0)} errors, ${r.throughput.toFixed(0)} ops/s (completed within those ${r.durationS.toFixed(2)} s)`,
     `then ${r.drainS.toFixed(2)} s draining the calls in flight (${r.ok - r.okInWindow} ok then; counted above, not in ops/s)`,
     latencyLine(r.operation === "subscribe" ? "publish→recv" : "latency", r.latencyMs, r.unsent > 0 ? `, ${r.unsent} of them unsent: lower bounds` : ""),

@@ -1,9 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { GetRequestSchema, KeyValueBasicInterface, SetRequestSchema } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
+import { KeyValuePattern, RetrieveRequestSchema, StoreRequestSchema } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { PublishRequestSchema, PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { createClient, type ClientHandle } from "../sdk/grpc/client";
 import { NAMESPACE_HEADER } from "../sdk/grpc/context";
 import { PrismError } from "../sdk/grpc/errors";
+import { failOnErrorReply } from "../sdk/grpc/reply_check";
 import type { CallOptions } from "../sdk/grpc/types";
 import type { LoadOptions } from "./flags";
 
@@ -17,22 +19,31 @@ export type Issue = (seq: number, scheduledMs: number) => Promise<unknown>;
 export interface Connection {
   readonly kv: ClientHandle<typeof KeyValueBasicInterface>;
   readonly pubsub: ClientHandle<typeof PubSubBasicInterface>;
+  readonly pattern: ClientHandle<typeof KeyValuePattern>;
   /** The options every call passes: namespace metadata and deadline. Shared, never mutated. */
   readonly callOptions: CallOptions;
   close(): void;
 }
 
-/** Dials the target once; both service clients share the channel. */
+/** The handle with a client that fails an OK reply reporting success=false or an error (contract §5). */
+function strict<S extends Parameters<typeof failOnErrorReply>[0]>(service: S, h: ClientHandle<S>): ClientHandle<S> {
+  return { client: failOnErrorReply(service, h.client), raw: h.raw, close: () => h.close() };
+}
+
+/** Dials the target once; every service client shares the channel. */
 export function connect(opts: Pick<LoadOptions, "target" | "namespace" | "timeoutMs">): Connection {
-  const kv = createClient(KeyValueBasicInterface, opts.target);
-  const pubsub = createClient(PubSubBasicInterface, kv.raw);
+  const kv = strict(KeyValueBasicInterface, createClient(KeyValueBasicInterface, opts.target));
+  const pubsub = strict(PubSubBasicInterface, createClient(PubSubBasicInterface, kv.raw));
+  const pattern = strict(KeyValuePattern, createClient(KeyValuePattern, kv.raw));
   const callOptions: CallOptions = { timeoutMs: opts.timeoutMs };
   if (opts.namespace) callOptions.metadata = { [NAMESPACE_HEADER]: opts.namespace };
   return {
     kv,
     pubsub,
+    pattern,
     callOptions,
     close: () => {
+      pattern.close();
       pubsub.close();
       kv.close();
     },
@@ -63,21 +74,38 @@ export interface Workload {
  * safe because the client serializes synchronously inside the call (a test
  * proves it), so mutating the key afterwards never changes a sent request.
  */
-export function kvWorkload(conn: Connection, opts: Pick<LoadOptions, "operation" | "keys" | "valueSize" | "concurrency">): Workload {
+export function kvWorkload(conn: Connection, opts: Pick<LoadOptions, "operation" | "keys" | "valueSize" | "concurrency"> & { service?: LoadOptions["service"] }): Workload {
   const client = conn.kv.client;
   const callOptions = conn.callOptions;
   const keys = keySpace(opts.keys);
   const value = valueOf(opts.valueSize);
-  const setReq = create(SetRequestSchema, { value });
-  const getReq = create(GetRequestSchema);
-  const set: Issue = (seq) => {
-    setReq.key = keys[seq % keys.length]!;
-    return client.set(setReq, callOptions);
-  };
-  const get: Issue = (seq) => {
-    getReq.key = keys[seq % keys.length]!;
-    return client.get(getReq, callOptions);
-  };
+  let set: Issue;
+  let get: Issue;
+  if (opts.service === "pattern") {
+    // KeyValuePattern.Store / Retrieve on the same keys: the bench puts them beside Set / Get.
+    const kvp = conn.pattern.client;
+    const storeReq = create(StoreRequestSchema, { value });
+    const retrieveReq = create(RetrieveRequestSchema);
+    set = (seq) => {
+      storeReq.key = keys[seq % keys.length]!;
+      return kvp.store(storeReq, callOptions);
+    };
+    get = (seq) => {
+      retrieveReq.key = keys[seq % keys.length]!;
+      return kvp.retrieve(retrieveReq, callOptions);
+    };
+  } else {
+    const setReq = create(SetRequestSchema, { value });
+    const getReq = create(GetRequestSchema);
+    set = (seq) => {
+      setReq.key = keys[seq % keys.length]!;
+      return client.set(setReq, callOptions);
+    };
+    get = (seq) => {
+      getReq.key = keys[seq % keys.length]!;
+      return client.get(getReq, callOptions);
+    };
+  }
   // 80% reads, 20% writes, interleaved deterministically.
   const mixed: Issue = (seq, at) => (seq % 5 === 4 ? set(seq, at) : get(seq, at));
   const issue = opts.operation === "set" ? set : opts.operation === "mixed" ? mixed : get;

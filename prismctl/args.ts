@@ -23,8 +23,12 @@ Commands:
   kv set KEY VALUE [--ttl SECONDS]   store a value
   kv get KEY                         print the value (exit 1 when not found)
   kv del KEY                         delete (exit 1 when not found)
+  kv exists KEY                      true / false (exit 1 when false)
+  kv ttl KEY                         remaining seconds, or none (exit 1 when not found)
+  kv expire KEY SECONDS              set the expiry; 0 removes it (exit 1 when not found)
   kv scan PREFIX [--limit N] [--keys-only]
-                                     list keys (and values) under a prefix, in key order
+                                     list keys (and values) under a prefix
+  caps                               the namespace's capabilities: native / emulated / unavailable, backend, limits
   health                             proxy, namespace and pattern health (exit 1 unless serving)
   patterns                           namespaces, patterns, status, health details (from the admin port)
 Flags (also PRISM_ADDR, PRISM_NAMESPACE, PRISM_ADMIN):
@@ -32,7 +36,8 @@ Flags (also PRISM_ADDR, PRISM_NAMESPACE, PRISM_ADMIN):
   -n, --namespace NAME   namespace (x-prism-namespace) [default]
   --admin HOST:PORT      proxy admin HTTP address      [127.0.0.1:9090]
   --timeout DURATION     deadline per call             [5s]
-  --json                 machine-readable output (patterns, health)`;
+  --json                 machine-readable output (patterns, health, caps)
+kv and caps use KeyValuePattern (prism.patterns.keyvalue).`;
 
 /** A usage mistake: exit 2 with the usage text. */
 export class UsageError extends Error {

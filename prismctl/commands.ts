@@ -1,10 +1,11 @@
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "../proto/gen/grpc/health/v1/health_pb";
-import { KeyValueBasicInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
-import { KeyValueScanInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
 import { HealthStatus, LifecycleInterface } from "../proto/gen/prism/interfaces/lifecycle_pb";
+import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { createClient } from "../sdk/grpc/client";
+import { failOnErrorReply } from "../sdk/grpc/reply_check";
 import type { CallOptions } from "../sdk/grpc/types";
 import { UsageError, type Invocation } from "./args";
+import { formatCapabilities } from "./caps";
 import { formatPatterns, type PatternRow } from "./format";
 
 /** Where a command writes: stdout lines and raw bytes, stderr lines. */
@@ -25,17 +26,19 @@ export async function run(inv: Invocation, io: Output): Promise<number> {
   };
   switch (group) {
     case "kv": {
-      const kv = createClient(KeyValueBasicInterface, inv.addr);
+      // KeyValuePattern, with OK replies that report a failure treated as failures (contract §5).
+      const handle = createClient(KeyValuePattern, inv.addr);
+      const kv = failOnErrorReply(KeyValuePattern, handle.client);
       try {
         switch (verb) {
           case "set":
             need(2, "kv set KEY VALUE [--ttl SECONDS]");
-            await kv.client.set({ key: rest[0]!, value: encoder.encode(rest[1]!), ttlSeconds: BigInt(inv.ttlSeconds) }, opts);
+            await kv.store({ key: rest[0]!, value: encoder.encode(rest[1]!), expirationSeconds: inv.ttlSeconds > 0 ? BigInt(inv.ttlSeconds) : undefined }, opts);
             io.out("OK");
             return 0;
           case "get": {
             need(1, "kv get KEY");
-            const r = await kv.client.get({ key: rest[0]! }, opts);
+            const r = await kv.retrieve({ key: rest[0]! }, opts);
             if (!r.found) {
               io.err(`(not found) ${rest[0]}`);
               return 1;
@@ -47,7 +50,7 @@ export async function run(inv: Invocation, io: Output): Promise<number> {
           case "del":
           case "delete": {
             need(1, "kv del KEY");
-            const r = await kv.client.delete({ key: rest[0]! }, opts);
+            const r = await kv.delete({ key: rest[0]! }, opts);
             if (!r.found) {
               io.err(`(not found) ${rest[0]}`);
               return 1;
@@ -55,19 +58,59 @@ export async function run(inv: Invocation, io: Output): Promise<number> {
             io.out("deleted");
             return 0;
           }
+          case "exists": {
+            need(1, "kv exists KEY");
+            const r = await kv.exists({ key: rest[0]! }, opts);
+            io.out(r.exists ? "true" : "false");
+            return r.exists ? 0 : 1;
+          }
+          case "ttl": {
+            need(1, "kv ttl KEY");
+            const s = (await kv.getExpiration({ key: rest[0]! }, opts)).expirationSeconds;
+            if (s === -2n) {
+              io.err(`(not found) ${rest[0]}`);
+              return 1;
+            }
+            io.out(s === -1n ? "none" : `${s}s`);
+            return 0;
+          }
+          case "expire": {
+            need(2, "kv expire KEY SECONDS (0 removes the expiry)");
+            const seconds = Number(rest[1]);
+            if (!Number.isInteger(seconds) || seconds < 0) throw new UsageError(`SECONDS must be a whole number >= 0, got "${rest[1]}"`);
+            const r = await kv.setExpiration({ key: rest[0]!, expirationSeconds: BigInt(seconds) }, opts);
+            if (!r.keyExisted) {
+              io.err(`(not found) ${rest[0]}`);
+              return 1;
+            }
+            io.out("OK");
+            return 0;
+          }
           case "scan": {
             if (rest.length > 1) throw new UsageError("usage: prismctl kv scan [PREFIX] [--limit N] [--keys-only]");
-            const scan = createClient(KeyValueScanInterface, kv.raw).client;
-            const req = { prefix: rest[0] ?? "", limit: inv.limit };
-            if (inv.keysOnly) for await (const e of scan.scanKeys(req, opts)) io.out(e.key);
-            else for await (const e of scan.scan(req, opts)) io.out(`${e.key}\t${new TextDecoder().decode(e.value)}`);
+            const req = { prefix: rest[0] ?? "", limit: inv.limit, includeValues: !inv.keysOnly };
+            for await (const page of handle.client.scan(req, opts)) {
+              page.keys.forEach((k, i) => io.out(inv.keysOnly ? k : `${k}\t${new TextDecoder().decode(page.values[i])}`));
+            }
             return 0;
           }
           default:
-            throw new UsageError(`unknown kv command "${verb ?? ""}" (set, get, del, scan)`);
+            throw new UsageError(`unknown kv command "${verb ?? ""}" (set, get, del, exists, ttl, expire, scan)`);
         }
       } finally {
-        kv.close();
+        handle.close();
+      }
+    }
+    case "caps": {
+      if (verb !== undefined) throw new UsageError("usage: prismctl caps");
+      const handle = createClient(KeyValuePattern, inv.addr);
+      try {
+        const caps = await handle.client.getCapabilities({}, opts);
+        if (inv.json) io.out(JSON.stringify(caps, (_k, v) => (typeof v === "bigint" ? Number(v) : v)));
+        else for (const line of formatCapabilities(inv.namespace ?? "default", caps)) io.out(line);
+        return 0;
+      } finally {
+        handle.close();
       }
     }
     case "health":

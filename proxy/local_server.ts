@@ -10,6 +10,7 @@ import { ListBasicInterface } from "../proto/gen/prism/interfaces/list/list_basi
 import { ProxyControlPlane } from "../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
+import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { HealthService, Serving } from "../sdk/grpc/health";
 import { addReflection } from "../sdk/grpc/reflection";
 import { addService } from "../sdk/grpc/server";
@@ -29,6 +30,7 @@ export const REFLECTED_SERVICES: readonly DescService[] = [
   ListBasicInterface,
   PubSubBasicInterface,
   StreamBasicInterface,
+  KeyValuePattern,
   LifecycleInterface,
   Health,
 ];

@@ -97,7 +97,8 @@ export class Router {
     }
     if (instance.services.size > 0 && path !== LIFECYCLE_HEALTH) {
       const service = stats.service || path.slice(1, path.lastIndexOf("/"));
-      if (!instance.services.has(service)) {
+      // Patterns built on the original Go SDK declare interfaces by short name ("KeyValueBasicInterface").
+      if (!instance.services.has(service) && !instance.services.has(service.slice(service.lastIndexOf(".") + 1))) {
         stats.refused(Code.UNIMPLEMENTED);
         return respondWithStatus(stream, Code.UNIMPLEMENTED, `${instance.label} does not implement ${service}`);
       }

@@ -75,6 +75,36 @@ namespaces:
     expect(JSON.parse((await ctl("patterns", "--json")).stdout)).toHaveLength(2);
   }, 20_000);
 
+  test("kv exists, ttl and expire (KeyValuePattern)", async () => {
+    await ctl("kv", "set", "short-lived", "v", "--ttl", "100");
+    expect(await ctl("kv", "exists", "short-lived")).toEqual({ code: 0, stdout: "true\n", stderr: "" });
+    expect((await ctl("kv", "ttl", "short-lived")).stdout).toMatch(/^(9\d|100)s\n$/);
+    expect(await ctl("kv", "expire", "short-lived", "0")).toEqual({ code: 0, stdout: "OK\n", stderr: "" });
+    expect((await ctl("kv", "ttl", "short-lived")).stdout).toBe("none\n");
+    expect((await ctl("kv", "ttl", "never-set")).code).toBe(1);
+    expect((await ctl("kv", "expire", "never-set", "5")).code).toBe(1);
+    expect((await ctl("kv", "exists", "never-set")).stdout).toBe("false\n");
+  });
+
+  test("caps prints the namespace's capabilities as a table", async () => {
+    const r = await ctl("-n", "cache", "caps");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        "namespace cache: backend memstore",
+        "OPERATION                           INTERFACE       SUPPORT",
+        "store / retrieve / delete / exists  keyvalue_basic  native",
+        "scan                                keyvalue_scan   native",
+        "store / retrieve / delete batch     keyvalue_batch  native",
+        "set / get expiration                keyvalue_ttl    native",
+        "transactions                        -               unavailable",
+        "limits: key 4 KiB, value 8 MiB, batch 10000 entries",
+        "",
+      ].join("\n"),
+    );
+    expect(JSON.parse((await ctl("caps", "--json")).stdout)).toMatchObject({ supportsScan: true, slots: { primaryBackendType: "memstore" } });
+  });
+
   test("errors name the gRPC code and exit non-zero", async () => {
     const ns = await ctl("-n", "nope", "kv", "get", "x");
     expect(ns.code).toBe(1);

@@ -1,0 +1,51 @@
+import {
+  BatchPerformance,
+  ExpirationPerformance,
+  ScanPerformance,
+  type Capabilities,
+} from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
+
+const SUPPORT: Record<number, string> = {
+  [InterfaceSupport.NATIVE]: "native",
+  [InterfaceSupport.EMULATED]: "emulated",
+  [InterfaceSupport.UNAVAILABLE]: "unavailable",
+};
+
+const SCAN: Record<number, string> = { [ScanPerformance.SCAN_NATIVE]: "native", [ScanPerformance.SCAN_EMULATED]: "emulated", [ScanPerformance.SCAN_UNAVAILABLE]: "unavailable" };
+const BATCH: Record<number, string> = { [BatchPerformance.BATCH_NATIVE]: "native", [BatchPerformance.BATCH_PIPELINE]: "emulated (pipeline)", [BatchPerformance.BATCH_UNAVAILABLE]: "unavailable" };
+const EXPIRY: Record<number, string> = {
+  [ExpirationPerformance.EXPIRATION_NATIVE]: "native",
+  [ExpirationPerformance.EXPIRATION_EMULATED]: "emulated",
+  [ExpirationPerformance.EXPIRATION_UNAVAILABLE]: "unavailable",
+};
+const scan = (p: ScanPerformance) => SCAN[p] ?? "unspecified";
+const batch = (p: BatchPerformance) => BATCH[p] ?? "unspecified";
+const expiry = (p: ExpirationPerformance) => EXPIRY[p] ?? "unspecified";
+
+/** Bytes in the largest whole unit (4096 -> "4 KiB"). */
+export function humanBytes(n: bigint): string {
+  const v = Number(n);
+  for (const [unit, size] of [["GiB", 1 << 30], ["MiB", 1 << 20], ["KiB", 1 << 10]] as const) if (v >= size && v % size === 0) return `${v / size} ${unit}`;
+  return `${v} B`;
+}
+
+/** A namespace's GetCapabilities answer as a plain-text table: one row per operation group, then backend and limits. */
+export function formatCapabilities(namespace: string, c: Capabilities): string[] {
+  const rows: [string, string, string][] = [
+    ["store / retrieve / delete / exists", "keyvalue_basic", SUPPORT[c.slots?.primary?.interfaces.find((i) => i.name === "keyvalue_basic")?.support ?? 0] ?? "native"],
+    ["scan", "keyvalue_scan", scan(c.scanPerformance)],
+    ["store / retrieve / delete batch", "keyvalue_batch", batch(c.batchPerformance)],
+    ["set / get expiration", "keyvalue_ttl", expiry(c.expirationPerformance)],
+    ["transactions", "-", c.supportsTransactions ? "native" : "unavailable"],
+  ];
+  const header: [string, string, string] = ["OPERATION", "INTERFACE", "SUPPORT"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((x, i) => (i === cells.length - 1 ? x : x.padEnd(widths[i]!))).join("  ");
+  return [
+    `namespace ${namespace}: backend ${c.slots?.primaryBackendType || "?"}`,
+    line(header),
+    ...rows.map(line),
+    `limits: key ${humanBytes(c.maxKeySize)}, value ${humanBytes(c.maxValueSize)}, batch ${c.maxBatchSize} entries`,
+  ];
+}
