@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { Histogram, Registry } from "prom-client";
+import { LATENCY_BUCKETS } from "../sdk/observability/metrics";
 import { Code } from "../sdk/grpc/errors";
 import { ProxyMetrics } from "./metrics";
 
@@ -42,5 +44,31 @@ describe("proxy metrics", () => {
       'prism_pattern_restarts_total{namespace="ns",pattern="b"} 2',
       'prism_pattern_up{namespace="ns",pattern="b"} 1',
     ]);
+  });
+
+  test("calls recorded into plain counters reach the series at scrape time as prom-client itself would record them, once", async () => {
+    const metrics = new ProxyMetrics("test");
+    const get = metrics.namespace("ns", "memstore").forPath("/prism.interfaces.keyvalue.KeyValueBasicInterface/Get");
+    // The reference: the same observations into a prom-client histogram of the same buckets.
+    const reference = new Registry();
+    const h = new Histogram({ name: "prism_request_duration_seconds", help: "h", labelNames: ["namespace", "pattern", "method"], buckets: LATENCY_BUCKETS, registers: [reference] });
+    // Powers of two: their sums are exact in any order, so the two sums compare equal.
+    const samples = [2 ** -17, 2 ** -14, 2 ** -13, 2 ** -12, 2 ** -10, 2 ** -9, 2 ** -5, 4, 64];
+    const lines = async () => (await seriesOf(metrics, "ns")).filter((l) => l.startsWith("prism_request"));
+    for (const [i, s] of samples.entries()) {
+      get.record(i === 3 ? Code.NOT_FOUND : Code.OK, s);
+      h.observe({ namespace: "ns", pattern: "memstore", method: "Get" }, s);
+      if (i === 4) await lines(); // a scrape in between: what it flushed is not counted again
+    }
+    get.refused(Code.UNAVAILABLE);
+    const expected = (await reference.metrics()).split("\n").filter((l) => l.startsWith("prism_request_duration_seconds_"));
+    const got = await lines();
+    expect(got.filter((l) => l.startsWith("prism_request_duration_seconds_"))).toEqual(expected);
+    expect(got.filter((l) => l.startsWith("prism_requests_total")).sort()).toEqual([
+      'prism_requests_total{namespace="ns",pattern="memstore",method="Get",code="NOT_FOUND"} 1',
+      'prism_requests_total{namespace="ns",pattern="memstore",method="Get",code="OK"} 8',
+      'prism_requests_total{namespace="ns",pattern="memstore",method="Get",code="UNAVAILABLE"} 1',
+    ]);
+    expect(await lines()).toEqual(got);
   });
 });

@@ -1,14 +1,15 @@
 import { Counter, Gauge, type Histogram } from "prom-client";
 import { codeName } from "../sdk/grpc/errors";
-import { Metrics } from "../sdk/observability/metrics";
+import { LATENCY_BUCKETS, Metrics } from "../sdk/observability/metrics";
 
 /** Distinct method labels kept per namespace; beyond it calls count as method "other" (bounds cardinality). */
 const MAX_METHODS_PER_NAMESPACE = 256;
 
 /**
  * The proxy's metrics: contract §6 per-RPC metrics labelled with the namespace and
- * its pattern, pattern restarts, and rejected calls. Label children are resolved
- * once and cached, so recording a call allocates nothing.
+ * its pattern, pattern restarts, and rejected calls. A relayed call is counted into
+ * plain numbers of its (namespace, method) (MethodStats.record: no label lookup, no
+ * hashing, no allocation); they reach prom-client's series when /metrics is scraped.
  */
 export class ProxyMetrics {
   readonly base: Metrics;
@@ -16,10 +17,17 @@ export class ProxyMetrics {
   private readonly up: Gauge<"namespace" | "pattern">;
   private readonly rejected: Counter<"reason">;
   private readonly rejectedChildren = new Map<string, Counter.Internal>();
+  /** Every method recorder, flushed into the registry before each scrape. */
+  private readonly methods = new Set<MethodStats>();
 
   constructor(version: string) {
     this.base = new Metrics({ name: "prism-proxy", version });
     const registers = [this.base.registry];
+    // prom-client calls a metric's collect() before reading it: the first of the two flushes, the other finds nothing.
+    const flush = () => {
+      for (const m of this.methods) m.flush();
+    };
+    for (const metric of [this.base.requests, this.base.duration]) (metric as unknown as { collect: () => void }).collect = flush;
     this.restarts = new Counter({
       name: "prism_pattern_restarts_total",
       help: "Restarts of a launched pattern process after it exited unexpectedly.",
@@ -46,7 +54,7 @@ export class ProxyMetrics {
 
   /** The recorders of one namespace, labelled with its pattern (see NamespaceStats.relabel). */
   namespace(namespace: string, pattern: string): NamespaceStats {
-    return new NamespaceStats(this.base, { restarts: this.restarts, up: this.up }, namespace, pattern);
+    return new NamespaceStats(this.base, { restarts: this.restarts, up: this.up }, namespace, pattern, this.methods);
   }
 
   /** Counts a call refused before routing (unknown namespace, shutting down, blocked method). */
@@ -78,6 +86,7 @@ export class NamespaceStats {
     private readonly perPattern: { restarts: Counter<"namespace" | "pattern">; up: Gauge<"namespace" | "pattern"> },
     readonly namespace: string,
     pattern: string,
+    private readonly methods: Set<MethodStats>,
   ) {
     this.label = pattern;
     this.resolve();
@@ -127,18 +136,42 @@ export class NamespaceStats {
   forPath(path: string): MethodStats {
     let s = this.byPath.get(path);
     if (s !== undefined) return s;
-    if (this.byPath.size >= MAX_METHODS_PER_NAMESPACE) return (this.other ??= new MethodStats(this.metrics, this.namespace, this.label, "other", ""));
+    if (this.byPath.size >= MAX_METHODS_PER_NAMESPACE) return (this.other ??= this.track(new MethodStats(this.metrics, this.namespace, this.label, "other", "")));
     const slash = path.lastIndexOf("/");
-    s = new MethodStats(this.metrics, this.namespace, this.label, path.slice(slash + 1), path.slice(1, slash));
+    s = this.track(new MethodStats(this.metrics, this.namespace, this.label, path.slice(slash + 1), path.slice(1, slash)));
     this.byPath.set(path, s);
+    return s;
+  }
+
+  private track(s: MethodStats): MethodStats {
+    this.methods.add(s);
     return s;
   }
 }
 
-/** Records calls of one (namespace, method): a counter per status code and a latency histogram. */
+/** What prom-client keeps per histogram series (lib/histogram.js createBaseValues); read and added to at flush only. */
+interface HistogramEntry {
+  labels: Record<string, string>;
+  bucketValues: Record<number, number>;
+  sum: number;
+  count: number;
+}
+
+/** gRPC codes 0–16 are counted in an array; anything else a pattern might send goes to prom-client at once. */
+const KNOWN_CODES = 17;
+
+/**
+ * Records calls of one (namespace, method): per call, a count per status code and the
+ * latency's bucket, sum and count, into plain numbers (nothing else on the hot path);
+ * flush() adds them to prism_requests_total and prism_request_duration_seconds.
+ */
 export class MethodStats {
   private codes: (Counter.Internal | undefined)[] = [];
-  private latency: Histogram.Internal<"namespace" | "pattern" | "method">;
+  private readonly codeCounts = new Float64Array(KNOWN_CODES);
+  /** Calls per latency bucket (LATENCY_BUCKETS upper bounds, then +Inf) since the last flush. */
+  private readonly bucketCounts = new Float64Array(LATENCY_BUCKETS.length + 1);
+  private sum = 0;
+  private count = 0;
 
   constructor(
     private readonly metrics: Metrics,
@@ -147,36 +180,74 @@ export class MethodStats {
     readonly method: string,
     /** The gRPC service of the path, e.g. prism.interfaces.keyvalue.KeyValueBasicInterface. */
     readonly service: string,
-  ) {
-    this.latency = metrics.duration.labels(namespace, pattern, method);
-  }
+  ) {}
 
   /** A call that reached the pattern (or was relayed and failed there): its code and latency. */
   record(code: number, seconds: number): void {
-    this.count(code);
-    this.latency.observe(seconds);
+    this.countCode(code);
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    this.bucketCounts[i]!++;
+    this.sum += seconds;
+    this.count++;
   }
 
   /** A call the proxy answered itself before forwarding (UNAVAILABLE, UNIMPLEMENTED): counted, no latency. */
   refused(code: number): void {
-    this.count(code);
+    this.countCode(code);
   }
 
-  private count(code: number): void {
+  private countCode(code: number): void {
+    if (code >= 0 && code < KNOWN_CODES) this.codeCounts[code]!++;
+    else this.counter(code).inc();
+  }
+
+  private counter(code: number): Counter.Internal {
     let c = this.codes[code];
     if (c === undefined) {
       c = this.metrics.requests.labels(this.namespace, this.pattern, this.method, codeName(code));
       this.codes[code] = c;
     }
-    c.inc();
+    return c;
+  }
+
+  /** Adds what was recorded since the last flush to the registry's series. */
+  flush(): void {
+    for (let code = 0; code < KNOWN_CODES; code++) {
+      const n = this.codeCounts[code]!;
+      if (n === 0) continue;
+      this.counter(code).inc(n);
+      this.codeCounts[code] = 0;
+    }
+    if (this.count === 0) return;
+    const entry = this.histogramEntry();
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) entry.bucketValues[LATENCY_BUCKETS[i]!]! += this.bucketCounts[i]!;
+    entry.sum += this.sum;
+    entry.count += this.count;
+    this.bucketCounts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+
+  /** This method's series of the duration histogram, created (zeroed) if absent. */
+  private histogramEntry(): HistogramEntry {
+    const h = this.metrics.duration as unknown as { hashMap: Record<string, HistogramEntry> };
+    const find = () =>
+      Object.values(h.hashMap).find((e) => e.labels.namespace === this.namespace && e.labels.pattern === this.pattern && e.labels.method === this.method);
+    let entry = find();
+    if (entry === undefined) {
+      this.metrics.duration.zero({ namespace: this.namespace, pattern: this.pattern, method: this.method });
+      entry = find()!;
+    }
+    return entry;
   }
 
   /** Drops this method's series under the old pattern label; new calls record under `pattern`. */
   relabel(pattern: string): void {
+    this.flush();
     this.codes.forEach((c, code) => c !== undefined && this.metrics.requests.remove(this.namespace, this.pattern, this.method, codeName(code)));
     this.metrics.duration.remove(this.namespace, this.pattern, this.method);
     this.codes = [];
     this.pattern = pattern;
-    this.latency = this.metrics.duration.labels(this.namespace, pattern, this.method);
   }
 }

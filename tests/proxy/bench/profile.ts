@@ -27,6 +27,8 @@ const { values } = parseArgs({
     interval: { type: "string", default: "200" },
     top: { type: "string", default: "25" },
     rps: { type: "string" },
+    /** Also print the most frequent stacks, this many frames deep. */
+    stacks: { type: "string", default: "0" },
   },
 });
 requireBuilt("proxy", "memstore", "prism-load");
@@ -84,6 +86,16 @@ console.log("| self % | frame |\n| --: | -- |");
 for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, topN)) console.log(`| ${pct(v)} | \`${k}\` |`);
 console.log("\n| inclusive % | frame (proxy/ and sdk/ code) |\n| --: | -- |");
 for (const [k, v] of [...inclusive].filter(([k]) => / (proxy|sdk)\//.test(k)).sort((a, b) => b[1] - a[1]).slice(0, topN)) console.log(`| ${pct(v)} | \`${k}\` |`);
+const depth = Number(values.stacks);
+if (depth > 0) {
+  const stacks = new Map<string, number>();
+  for (const t of traces) {
+    const k = (t.frames as { name: string; sourceURL?: string; line?: number }[]).slice(0, depth).map(name).join(" ← ");
+    stacks.set(k, (stacks.get(k) ?? 0) + 1);
+  }
+  console.log("\n| % | stack (innermost first) |\n| --: | -- |");
+  for (const [k, v] of [...stacks].sort((a, b) => b[1] - a[1]).slice(0, topN)) console.log(`| ${pct(v)} | \`${k}\` |`);
+}
 console.log(`\n${p.functions.split("\n").slice(0, 3).join("\n")}`);
 console.log(p.bytecodes.split("\n").slice(0, 13).join("\n"));
 process.exit(0);
