@@ -1,6 +1,7 @@
 import http2 from "node:http2";
 import type { HostPort } from "../address";
 import type { TlsMaterial } from "../security/tls";
+import { H2_SETTINGS, widenSessionWindow } from "./settings";
 
 /** Handles one incoming HTTP/2 stream (one gRPC call). */
 export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
@@ -19,13 +20,14 @@ export class H2Listener {
     const options = {
       // gRPC messages up to 16 MiB, as the SDK's servers allow.
       maxSessionMemory: 64,
-      settings: { maxConcurrentStreams: 1_000, enablePush: false },
+      settings: { ...H2_SETTINGS, maxConcurrentStreams: 1_000 },
     };
     this.server = tls
       ? http2.createSecureServer({ ...options, ...tls, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined, allowHTTP1: false })
       : http2.createServer(options);
     this.server.on("session", (s: http2.ServerHttp2Session) => {
       this.sessions.add(s);
+      widenSessionWindow(s);
       s.on("error", () => undefined);
       s.once("close", () => this.sessions.delete(s));
     });

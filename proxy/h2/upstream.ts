@@ -1,5 +1,6 @@
 import http2 from "node:http2";
 import net from "node:net";
+import { H2_SETTINGS, widenSessionWindow } from "./settings";
 
 /** Options of an Upstream connection. */
 export interface UpstreamOptions {
@@ -42,7 +43,7 @@ export class Upstream {
   private connect(): http2.ClientHttp2Session {
     const path = this.socketPath;
     const s = http2.connect(this.url, {
-      settings: { enablePush: false },
+      settings: H2_SETTINGS,
       ...(path !== undefined && { createConnection: () => net.connect(path) }),
     });
     this.current = s;
@@ -51,7 +52,10 @@ export class Upstream {
       s.destroy(new Error(`no connection to ${this.authority} within ${this.connectTimeoutMs} ms`));
     }, this.connectTimeoutMs);
     timer.unref?.();
-    s.once("connect", () => clearTimeout(timer));
+    s.once("connect", () => {
+      clearTimeout(timer);
+      widenSessionWindow(s);
+    });
     // Errors reach the streams of the session; an unhandled session error would end the proxy.
     s.on("error", () => undefined);
     const forget = () => {

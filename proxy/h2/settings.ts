@@ -1,0 +1,23 @@
+import type http2 from "node:http2";
+
+/**
+ * HTTP/2 flow-control settings of the proxy's sessions, both sides (client
+ * listener and pattern upstreams). The relay only moves bytes between two
+ * streams, so large windows cost nothing but let it (and its peers) send
+ * WINDOW_UPDATE frames rarely instead of every 64 KiB.
+ */
+export const STREAM_WINDOW = 4 * 1024 * 1024;
+/** Connection-level receive window (all streams of a session). */
+export const SESSION_WINDOW = 32 * 1024 * 1024;
+
+/** SETTINGS the proxy announces on every session. */
+export const H2_SETTINGS: http2.Settings = { enablePush: false, initialWindowSize: STREAM_WINDOW };
+
+/** Widens a session's connection-level receive window once it is up. */
+export function widenSessionWindow(session: http2.Http2Session): void {
+  try {
+    session.setLocalWindowSize(SESSION_WINDOW);
+  } catch {
+    /* closing already */
+  }
+}
