@@ -1,4 +1,6 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ROOT, startProcess, type StartedProcess } from "../tests/helpers/process";
 
 /** The Bun the repository pins: the same runtime for every process of the bench. */
@@ -13,7 +15,23 @@ export interface Server {
   readonly pids: number[];
   /** The process the address belongs to (the proxy, when there is one). */
   readonly main: StartedProcess;
+  /** Calls the main process has relayed so far (proxy and bare relay), for CPU per call. */
+  calls?(): Promise<number>;
   stop(): Promise<void>;
+}
+
+/** utime + stime of a process so far, in seconds (/proc/PID/stat). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** The sum of prism_requests_total in a Prometheus exposition. */
+export function requestsTotal(exposition: string): number {
+  let n = 0;
+  for (const m of exposition.matchAll(/^prism_requests_total\{[^}]*\} (\S+)$/gm)) n += Number(m[1]);
+  return n;
 }
 
 /** Why a row cannot run, when one of its executables is missing; undefined when all exist. */
@@ -69,6 +87,40 @@ export async function startPattern(name: string): Promise<Server> {
   return { address, pids: [p.pid], main: p, stop: () => stopAll([p]) };
 }
 
+/**
+ * A pattern on a Unix socket (as the proxy launches it) behind bench/bare_relay.ts:
+ * the floor of the proxy's stack, a relay with no routing, metrics or error handling.
+ */
+export async function startBareRelay(name: string): Promise<Server> {
+  const dir = mkdtempSync(join(tmpdir(), "prism-bench-relay-"));
+  const socket = join(dir, "p.sock");
+  const config = `${ROOT}/bench/configs/${name}.yaml`;
+  const pattern = startProcess([dist(name), "--grpc-socket", socket, ...(existsSync(config) ? ["--config", config] : [])]);
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  let relay: StartedProcess | undefined;
+  try {
+    await started(pattern, /grpc listening on (\S+)/);
+    relay = startProcess([BUN, `${ROOT}/bench/bare_relay.ts`, "--upstream", `unix:${socket}`]);
+    const address = await started(relay, /bare relay listening on (\S+)/);
+    const r = relay;
+    const calls = async () => {
+      const seen = [...r.output().matchAll(/relayed (\d+) calls/g)].length;
+      process.kill(r.pid, "SIGUSR2");
+      for (let i = 0; i < 100; i++) {
+        const all = [...r.output().matchAll(/relayed (\d+) calls/g)];
+        if (all.length > seen) return Number(all.at(-1)![1]);
+        await Bun.sleep(20);
+      }
+      throw new Error("the bare relay did not report its calls");
+    };
+    return { address, pids: [r.pid, pattern.pid], main: r, calls, stop: () => stopAll([r, pattern]).finally(cleanup) };
+  } catch (err) {
+    await stopAll([pattern]);
+    cleanup();
+    throw err;
+  }
+}
+
 /** The proxy with bench/configs/proxy-<pattern>.yaml (it launches the pattern), once /ready answers 200. */
 export async function startProxy(pattern: string, extra: { args?: string[]; env?: Record<string, string> } = {}): Promise<Server> {
   const p = startProcess([dist("proxy"), "--config", `${ROOT}/bench/configs/proxy-${pattern}.yaml`, ...(extra.args ?? [])], { env: extra.env });
@@ -85,5 +137,7 @@ export async function startProxy(pattern: string, extra: { args?: string[]; env?
     await stopAll([p], patternPids());
     throw err;
   }
-  return { address, pids: [p.pid, ...patternPids()], main: p, stop: () => stopAll([p], patternPids()) };
+  const admin = (await p.waitFor(/admin: (http:\/\/\S+)/, 5_000))[1]!;
+  const calls = async () => requestsTotal(await (await fetch(`${admin}/metrics`)).text());
+  return { address, pids: [p.pid, ...patternPids()], main: p, calls, stop: () => stopAll([p], patternPids()) };
 }

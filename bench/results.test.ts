@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { renderChart } from "./chart";
 import type { LifecycleTimes } from "./lifecycle_times";
-import { checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult } from "./results";
+import { checkProxyTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult } from "./results";
 
 const lat = (p50: number, p99: number) => ({ p50, p90: p50 * 2, p99, p999: p99 * 1.5, max: p99 * 2, mean: p50 });
 const row = (id: string, extra: Partial<RowResult>): RowResult => ({
@@ -81,5 +81,24 @@ describe("bench results", () => {
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg).toContain("memstore-proxy-moderate");
     expect(svg).not.toContain(">redis-direct<");
+  });
+
+  test("issue 12's proxy targets: CPU per call, ratios, proxy-added service time and the generator's send lag, with the floor beside them", () => {
+    const t = Object.fromEntries(
+      checkProxyTargets([
+        row("memstore-direct", { throughput: 16_000, latencyMs: lat(0.3, 1.2) }),
+        row("memstore-proxy", { via: "proxy", throughput: 12_800, cpuUsPerCall: 48, latencyMs: lat(0.6, 2) }),
+        row("memstore-relay", { via: "relay", throughput: 14_000, cpuUsPerCall: 30, latencyMs: lat(0.5, 2) }),
+        row("memstore-direct-moderate", { mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.2, 0.5), serviceTimeMs: { p50: 0.2, p99: 0.5 } }),
+        row("memstore-proxy-moderate", { via: "proxy", mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.35, 1), serviceTimeMs: { p50: 0.35, p99: 0.8 } }),
+      ]).map((x) => [x.target.split(" ")[0] === "proxy" && x.target.includes("CPU") ? "cpu" : x.source, x]),
+    );
+    expect(t.cpu!.measured).toBe("48 µs; bare relay (floor) 30 µs");
+    expect(t.cpu!.met).toBe(true);
+    expect(t["memstore-proxy"]!.measured).toBe("12,800/s; bare relay (floor) 14,000/s");
+    expect(t["memstore-proxy / memstore-direct"]!.measured).toBe("0.80; bare relay (floor) / direct 0.88");
+    expect(t["memstore-proxy-moderate − memstore-direct-moderate"]!.measured).toBe("+0.150 ms p50 / +0.300 ms p99");
+    expect(t["memstore-proxy-moderate − memstore-direct-moderate"]!.met).toBe(false);
+    expect(t["echo-moderate"]!.met).toBeNull();
   });
 });

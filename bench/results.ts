@@ -8,7 +8,7 @@ export interface RowResult {
   id: string;
   label: string;
   backend: "echo" | "memstore" | "redis" | "nats" | "kafka";
-  via: "bare" | "direct" | "proxy" | "redis-benchmark";
+  via: "bare" | "direct" | "proxy" | "relay" | "redis-benchmark";
   operation: string;
   mode: "closed-loop" | "open-loop";
   concurrency: number;
@@ -28,6 +28,8 @@ export interface RowResult {
   sendLagP99Ms?: number;
   /** Open loop: send → reply, without the wait for a scheduled send. */
   serviceTimeMs?: { p50: number; p99: number };
+  /** Proxy and bare relay rows: their process's CPU time per call relayed (user + system, over the whole prism-load run). */
+  cpuUsPerCall?: number;
 }
 
 /** A headline ratio between two rows. */
@@ -66,6 +68,8 @@ export interface BenchResults {
   redisBenchmark: RedisBenchmarkResult | null;
   ratios: Ratio[];
   targets: TargetCheck[];
+  /** Issue 12's targets for the proxy hop (absent in results written before them). */
+  proxyTargets?: TargetCheck[];
   lifecycle: LifecycleTimes[];
   lifecycleNotRun: Array<{ name: string; reason: string }>;
   shutdownUnderLoad: ShutdownUnderLoad[];
@@ -95,6 +99,8 @@ export function computeRatios(rows: RowResult[]): Ratio[] {
   out.push(ratio("memstore through proxy: tracing on / off, p50 latency", "memstore-proxy-traced", "memstore-proxy", p50));
   out.push(ratio("memstore direct / bare gRPC, throughput", "memstore-direct", "echo", tput));
   out.push(ratio("memstore through proxy / bare gRPC, throughput", "memstore-proxy", "echo", tput));
+  out.push(ratio("memstore through bare relay (floor) / direct, throughput", "memstore-relay", "memstore-direct", tput));
+  out.push(ratio("memstore through proxy / through bare relay (floor), throughput", "memstore-proxy", "memstore-relay", tput));
   out.push(ratio("redis direct / bare gRPC, throughput", "redis-direct", "echo", tput));
   out.push(ratio("redis pattern direct / redis-benchmark, throughput", "redis-direct", "redis-benchmark", tput));
   out.push(ratio("redis through proxy / redis-benchmark, throughput", "redis-proxy", "redis-benchmark", tput));
@@ -157,17 +163,63 @@ export function checkTargets(rows: RowResult[], lifecycle: LifecycleTimes[], mod
   return out;
 }
 
+/** Issue 12's targets for the proxy hop, from this run's rows. */
+export function checkProxyTargets(rows: RowResult[]): TargetCheck[] {
+  const proxy = find(rows, "memstore-proxy");
+  const direct = find(rows, "memstore-direct");
+  const relay = find(rows, "memstore-relay");
+  const viaMod = find(rows, "memstore-proxy-moderate");
+  const directMod = find(rows, "memstore-direct-moderate");
+  const echoMod = find(rows, "echo-moderate");
+  const missing = (...ids: string[]) => `not measured (${ids.filter((id) => !find(rows, id)).join(", ")} missing)`;
+  const out: TargetCheck[] = [];
+  const floor = relay?.cpuUsPerCall !== undefined ? `; bare relay (floor) ${relay.cpuUsPerCall.toFixed(0)} µs` : "";
+  out.push(
+    proxy?.cpuUsPerCall !== undefined
+      ? { target: "proxy CPU per forwarded unary call (64 in flight) ≤ 50 µs", measured: `${proxy.cpuUsPerCall.toFixed(0)} µs${floor}`, met: proxy.cpuUsPerCall <= 50, source: "memstore-proxy" }
+      : { target: "proxy CPU per forwarded unary call (64 in flight) ≤ 50 µs", measured: missing("memstore-proxy"), met: null, source: "memstore-proxy" },
+  );
+  const relayRatio = relay && direct ? `; bare relay (floor) / direct ${(relay.throughput! / direct.throughput!).toFixed(2)}` : "";
+  out.push(
+    proxy && direct
+      ? { target: "through proxy / direct, memstore Get, 64 in flight ≥ 0.75", measured: `${(proxy.throughput! / direct.throughput!).toFixed(2)}${relayRatio}`, met: proxy.throughput! / direct.throughput! >= 0.75, source: "memstore-proxy / memstore-direct" }
+      : { target: "through proxy / direct, memstore Get, 64 in flight ≥ 0.75", measured: missing("memstore-proxy", "memstore-direct"), met: null, source: "memstore-proxy / memstore-direct" },
+  );
+  out.push(
+    proxy
+      ? { target: "through-proxy memstore Get throughput ≥ 12,000/s", measured: `${Math.round(proxy.throughput!).toLocaleString("en-US")}/s${relay ? `; bare relay (floor) ${Math.round(relay.throughput!).toLocaleString("en-US")}/s` : ""}`, met: proxy.throughput! >= 12_000, source: "memstore-proxy" }
+      : { target: "through-proxy memstore Get throughput ≥ 12,000/s", measured: missing("memstore-proxy"), met: null, source: "memstore-proxy" },
+  );
+  if (viaMod?.serviceTimeMs && directMod?.serviceTimeMs) {
+    const a50 = viaMod.serviceTimeMs.p50 - directMod.serviceTimeMs.p50;
+    const a99 = viaMod.serviceTimeMs.p99 - directMod.serviceTimeMs.p99;
+    const sign = (x: number) => `${x >= 0 ? "+" : "−"}${fmtMs(Math.abs(x))}`;
+    out.push({
+      target: "proxy-added latency at the moderate rate (service time, through proxy − direct) ≤ +0.10 ms p50 / ≤ +0.40 ms p99",
+      measured: `${sign(a50)} ms p50 / ${sign(a99)} ms p99`,
+      met: a50 <= 0.1 && a99 <= 0.4,
+      source: "memstore-proxy-moderate − memstore-direct-moderate",
+    });
+  } else out.push({ target: "proxy-added latency at the moderate rate ≤ +0.10 ms p50 / ≤ +0.40 ms p99", measured: missing("memstore-proxy-moderate", "memstore-direct-moderate"), met: null, source: "memstore-proxy-moderate − memstore-direct-moderate" });
+  out.push(
+    echoMod?.sendLagP99Ms !== undefined
+      ? { target: "load generator's own send lag at the moderate rate, p99 ≤ 0.2 ms (against the bare echo)", measured: `${fmtMs(echoMod.sendLagP99Ms)} ms`, met: echoMod.sendLagP99Ms <= 0.2, source: "echo-moderate" }
+      : { target: "load generator's own send lag at the moderate rate, p99 ≤ 0.2 ms", measured: missing("echo-moderate"), met: null, source: "echo-moderate" },
+  );
+  return out;
+}
+
 function rowTable(rows: RowResult[]): string[] {
-  const lines = ["| row | ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"];
+  const lines = ["| row | ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | relay CPU µs/call |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"];
   for (const r of rows) {
     if (r.status !== "ok" || !r.latencyMs) {
-      lines.push(`| ${r.label} | ${r.status} (${r.reason ?? ""}) | | | | | | |`);
+      lines.push(`| ${r.label} | ${r.status} (${r.reason ?? ""}) | | | | | | | |`);
       continue;
     }
     const l = r.latencyMs;
     const errs = Object.entries(r.errors ?? {}).map(([c, n]) => `${c} ${n}`);
     if (r.unsent) errs.push(`${r.unsent} unsent`);
-    lines.push(`| ${r.label} | ${Math.round(r.throughput!).toLocaleString("en-US")} | ${fmtMs(l.p50)} | ${fmtMs(l.p90)} | ${fmtMs(l.p99)} | ${fmtMs(l.p999)} | ${fmtMs(l.max)} | ${errs.join(", ") || "0"} |`);
+    lines.push(`| ${r.label} | ${Math.round(r.throughput!).toLocaleString("en-US")} | ${fmtMs(l.p50)} | ${fmtMs(l.p90)} | ${fmtMs(l.p99)} | ${fmtMs(l.p999)} | ${fmtMs(l.max)} | ${errs.join(", ") || "0"} | ${r.cpuUsPerCall === undefined ? "–" : r.cpuUsPerCall.toFixed(0)} |`);
   }
   return lines;
 }
@@ -204,6 +256,16 @@ export function toMarkdown(b: BenchResults): string {
     "| target | measured | met |",
     "| --- | --- | --- |",
     ...b.targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met === null ? "not measured" : t.met ? "yes" : "**no**"} |`),
+    ...(b.proxyTargets
+      ? [
+          "",
+          "**Proxy hop targets** (issue 12; relay CPU = the proxy's or bare relay's process CPU per call relayed)",
+          "",
+          "| target | measured | met |",
+          "| --- | --- | --- |",
+          ...b.proxyTargets.map((t) => `| ${t.target} | ${t.measured} | ${t.met === null ? "not measured" : t.met ? "yes" : "**no**"} |`),
+        ]
+      : []),
     "",
     `**Start-up and graceful shutdown** (${s.lifecycleRuns} runs each, round-robin; start-up = spawn → "listening" line, shutdown = SIGTERM → exit)`,
     "",

@@ -14,10 +14,10 @@ import { measureBuildVariants } from "./build_variants";
 import { renderChart } from "./chart";
 import { measureLifecycles } from "./lifecycle_times";
 import { prismLoad } from "./load";
-import { dist, missingExecutable, startEcho, startPattern, startProxy, type Server } from "./processes";
+import { cpuSeconds, dist, missingExecutable, startBareRelay, startEcho, startPattern, startProxy, type Server } from "./processes";
 import { redisBenchmark } from "./redis_benchmark";
 import { shutdownUnderLoad } from "./shutdown_under_load";
-import { checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult, type SizeRow } from "./results";
+import { checkProxyTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult, type SizeRow } from "./results";
 
 const { values: flags } = parseArgs({
   options: {
@@ -48,7 +48,7 @@ interface RowSpec {
   id: string;
   label: string;
   backend: RowResult["backend"];
-  via: "bare" | "direct" | "proxy";
+  via: "bare" | "direct" | "proxy" | "relay";
   operation: "get" | "publish";
   rps?: number;
   service?: ServiceName;
@@ -76,9 +76,15 @@ function rowsToRun(): RowSpec[] {
     executables: [backend, "proxy"],
     start: () => startProxy(backend),
   });
+  const rps = settings.moderateRps;
+  // The floor of the proxy's stack, and the references the proxy-added latency and the generator's send lag are read from.
+  const relay: RowSpec = { id: "memstore-relay", label: "memstore pattern, through a bare HTTP/2 relay (floor)", backend: "memstore", via: "relay", operation: "get", executables: ["memstore"], start: () => startBareRelay("memstore") };
+  const echoModerate: RowSpec = { id: "echo-moderate", label: `bare gRPC echo, ${rps}/s (the generator's own send lag)`, backend: "echo", via: "bare", operation: "get", rps, executables: [], start: startEcho };
+  const directModerate: RowSpec = { id: "memstore-direct-moderate", label: `memstore Get, direct, ${rps}/s`, backend: "memstore", via: "direct", operation: "get", rps, executables: ["memstore"], start: () => startPattern("memstore") };
   return [
     { id: "echo", label: "bare gRPC echo (ceiling)", backend: "echo", via: "bare", operation: "get", executables: [], start: startEcho },
     ...kv("memstore"),
+    relay,
     {
       id: "memstore-proxy-traced",
       label: "memstore pattern, through proxy, tracing on (OTLP/HTTP)",
@@ -91,6 +97,8 @@ function rowsToRun(): RowSpec[] {
     ...kv("redis", "redis"),
     ...pub("nats"),
     ...pub("kafka"),
+    echoModerate,
+    directModerate,
     moderate("memstore", "get"),
     moderate("redis", "get", "redis"),
     moderate("kafka", "publish", "kafka"),
@@ -172,7 +180,13 @@ async function runRow(spec: RowSpec): Promise<RowResult> {
       "prism-bench",
       ...(spec.rps ? ["--rps", String(spec.rps)] : []),
     ];
+    // The server's CPU per call it relayed (proxy and bare relay): both counted over the same span, prism-load's whole run.
+    const cpu0 = cpuSeconds(server.main.pid);
+    const calls0 = await server.calls?.();
     const r = await prismLoad(args);
+    const cpu1 = cpuSeconds(server.main.pid);
+    const calls1 = await server.calls?.();
+    const relayed = calls0 !== undefined && calls1 !== undefined ? calls1 - calls0 : 0;
     return {
       ...base,
       status: "ok",
@@ -183,6 +197,7 @@ async function runRow(spec: RowSpec): Promise<RowResult> {
       unsent: r.unsent,
       latencyMs: { p50: r.latencyMs.p50, p90: r.latencyMs.p90, p99: r.latencyMs.p99, p999: r.latencyMs.p999, max: r.latencyMs.max, mean: r.latencyMs.mean },
       sendLagP99Ms: r.sendLagMs?.p99,
+      cpuUsPerCall: relayed > 0 ? ((cpu1 - cpu0) / relayed) * 1e6 : undefined,
       serviceTimeMs: spec.rps ? { p50: r.serviceTimeMs.p50, p99: r.serviceTimeMs.p99 } : undefined,
     };
   } catch (err) {
@@ -319,6 +334,7 @@ const results: BenchResults = {
   redisBenchmark: redisRaw,
   ratios: computeRatios(rows),
   targets: checkTargets(rows, lifecycle, settings.moderateRps, underLoad),
+  proxyTargets: checkProxyTargets(rows),
   lifecycle,
   lifecycleNotRun,
   shutdownUnderLoad: underLoad,
