@@ -11,6 +11,7 @@ import type {
   SubscribeOptions,
 } from "../sdk/drivers/interfaces";
 import { exportFlowMetrics, TopicDrops, type FlowExport } from "../sdk/drivers/flow_metrics";
+import { IdempotencyWindow, type WriteOptions } from "../sdk/drivers/idempotency";
 import { Resilience } from "../sdk/drivers/resilience";
 import type { Logger } from "../sdk/observability/logger";
 import { AdminHandle } from "./admin";
@@ -41,6 +42,8 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
   private readonly producer: BatchingProducer;
   private readonly reader: StreamReader;
   private readonly guard: Resilience;
+  /** Keyed writes in flight or done within their window (the key check on top of the idempotent producer). */
+  private readonly applied = new IdempotencyWindow<Promise<Stored & { topic: string }>>();
   private readonly stats = new FlowStats();
   /** Live subscriptions by topic and subscriber id. */
   private readonly subscriptions = new Map<string, Set<Subscription>>();
@@ -84,22 +87,29 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
       });
   }
 
-  private async write(name: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<Stored & { topic: string }> {
+  /**
+   * One record. The producer is idempotent (the broker drops its own retries within a session); a write with an
+   * idempotency key is also checked here, so a client's retry within the window joins or reuses the first
+   * attempt's record instead of producing a second one. (Across a restart of the pattern Kafka offers no
+   * such check: a retry then may store the record twice.)
+   */
+  private async write(name: string, payload: Uint8Array, metadata: Record<string, string>, key: string, write?: WriteOptions): Promise<Stored & { topic: string }> {
     const topic = this.topics.kafkaTopic(name);
     // Creating the topic on first use may take the controller a while: it is bounded by request_timeout (it has
     // no effect a retry could duplicate); the write itself by call_timeout.
     await this.guard.read(() => this.topics.ensure(topic), undefined, this.cfg.request_timeout * 2);
-    return this.guard.write(() =>
+    const once = () =>
       this.topics.use(topic, async (partitions) => {
         const partition = this.producer.partitionFor(topic, partitions, key);
         const stored = await this.producer.send(topic, partition, payload, metadata, key);
         return { ...stored, topic };
-      }),
-    );
+      });
+    const id = write?.idempotencyKey;
+    return this.guard.write(id ? () => this.applied.run(`${topic}\0${id}`, write.windowMs, once) : once);
   }
 
-  async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<{ messageId: string }> {
-    const s = await this.write(topic, payload, metadata, key);
+  async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string, write?: WriteOptions): Promise<{ messageId: string }> {
+    const s = await this.write(topic, payload, metadata, key, write);
     return { messageId: `${topic}/${s.partition}/${s.offset}` };
   }
 
@@ -133,8 +143,14 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
     return true;
   }
 
-  async append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<{ offset: number; partition: number; timestamp: number }> {
-    const s = await this.write(stream, payload, metadata, key);
+  async append(
+    stream: string,
+    payload: Uint8Array,
+    metadata: Record<string, string>,
+    key: string,
+    write?: WriteOptions,
+  ): Promise<{ offset: number; partition: number; timestamp: number }> {
+    const s = await this.write(stream, payload, metadata, key, write);
     return { offset: s.offset, partition: s.partition, timestamp: s.timestamp };
   }
 

@@ -1,5 +1,6 @@
 import type { Registry } from "prom-client";
 import { exportFlowMetrics, type FlowExport } from "../sdk/drivers/flow_metrics";
+import { IdempotencyWindow, type WriteOptions } from "../sdk/drivers/idempotency";
 import type {
   BatchSetEntry,
   Driver,
@@ -72,8 +73,12 @@ export class MemStore
     this.flowExport = registry && exportFlowMetrics(registry, "memstore", { drops: pubsub.drops, buffered: () => pubsub.buffered() });
   }
 
-  set(key: string, value: Uint8Array, ttlSeconds: number): void {
-    this.kv.set(key, value, ttlSeconds);
+  /** Writes carrying an x-prism-idempotency-key are applied once per key within the window (in-process). */
+  private readonly applied = new IdempotencyWindow<unknown>();
+
+  set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): void {
+    if (write?.idempotencyKey) this.applied.run(`set\0${key}\0${write.idempotencyKey}`, write.windowMs, () => this.kv.set(key, value, ttlSeconds));
+    else this.kv.set(key, value, ttlSeconds);
   }
   get(key: string): Uint8Array | undefined {
     return this.kv.get(key);
@@ -131,8 +136,9 @@ export class MemStore
     return this.lists.range(key, start, stop);
   }
 
-  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string): { messageId: string } {
-    return this.pubsub.publish(topic, payload, metadata, key);
+  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string, write?: WriteOptions): { messageId: string } {
+    if (!write?.idempotencyKey) return this.pubsub.publish(topic, payload, metadata, key);
+    return this.applied.run(`publish\0${topic}\0${write.idempotencyKey}`, write.windowMs, () => this.pubsub.publish(topic, payload, metadata, key)) as { messageId: string };
   }
   subscribe(opts: SubscribeOptions): AsyncIterable<PubSubMessage> {
     return this.pubsub.subscribe(opts);
@@ -141,8 +147,19 @@ export class MemStore
     return this.pubsub.unsubscribe(topic, subscriberId);
   }
 
-  append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): { offset: number; partition: number; timestamp: number } {
-    return this.streams.append(stream, payload, metadata, key);
+  append(
+    stream: string,
+    payload: Uint8Array,
+    metadata: Record<string, string>,
+    key: string,
+    write?: WriteOptions,
+  ): { offset: number; partition: number; timestamp: number } {
+    if (!write?.idempotencyKey) return this.streams.append(stream, payload, metadata, key);
+    return this.applied.run(`append\0${stream}\0${write.idempotencyKey}`, write.windowMs, () => this.streams.append(stream, payload, metadata, key)) as {
+      offset: number;
+      partition: number;
+      timestamp: number;
+    };
   }
   read(opts: StreamReadOptions): AsyncIterable<StreamRecordData> {
     return this.streams.read(opts);

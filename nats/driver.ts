@@ -16,6 +16,7 @@ import { unimplemented } from "../sdk/grpc/errors";
 import type { Logger } from "../sdk/observability/logger";
 import type { NatsConfig } from "./config";
 import { NatsConnector } from "./connection";
+import { IdempotencyWindow, type WriteOptions } from "../sdk/drivers/idempotency";
 import { Resilience } from "../sdk/drivers/resilience";
 import { natsNotApplied, toPrismError } from "./errors";
 import { NatsKeyValue } from "./kv";
@@ -40,6 +41,8 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
   private readonly flowExport: FlowExport | undefined;
   /** Breaker and time bound of every write (publish, append, trim). */
   readonly guard: Resilience;
+  /** Idempotent writes in flight or done within their window, so a retry joins or reuses the first attempt. */
+  private readonly applied = new IdempotencyWindow<Promise<unknown>>();
 
   /** With a registry, subscriber drops and buffered messages are exported as prism_subscriber_* metrics. */
   constructor(
@@ -72,8 +75,11 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
     return this.conn.ready;
   }
 
-  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>): Promise<{ messageId: string }> {
-    return this.guard.write(() => this.pubsub.publish(topic, payload, metadata));
+  /** Core NATS has no deduplication: a keyed publish is deduplicated in this process. */
+  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, _key = "", write?: WriteOptions): Promise<{ messageId: string }> {
+    const once = () => this.pubsub.publish(topic, payload, metadata);
+    if (!write?.idempotencyKey) return this.guard.write(once);
+    return this.guard.write(() => this.applied.run(`publish\0${topic}\0${write.idempotencyKey}`, write.windowMs, once) as Promise<{ messageId: string }>);
   }
 
   subscribe(opts: SubscribeOptions): AsyncIterable<PubSubMessage> {
@@ -84,8 +90,24 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
     return this.pubsub.unsubscribe(topic, subscriberId);
   }
 
-  append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<{ offset: number; partition: number; timestamp: number }> {
-    return this.guard.write(() => this.streams.append(stream, payload, metadata, key));
+  /**
+   * A keyed append carries the key as its Nats-Msg-Id: JetStream stores it once per stream within the stream's
+   * duplicate window (2 minutes by default) and answers a retry with the first record's sequence, even after a
+   * restart of the pattern; a retry while the first attempt is still in flight here joins it.
+   */
+  append(
+    stream: string,
+    payload: Uint8Array,
+    metadata: Record<string, string>,
+    key: string,
+    write?: WriteOptions,
+  ): Promise<{ offset: number; partition: number; timestamp: number }> {
+    const id = write?.idempotencyKey;
+    const once = () => this.streams.append(stream, payload, metadata, key, id);
+    if (!id) return this.guard.write(once);
+    return this.guard.write(
+      () => this.applied.run(`append\0${stream}\0${id}`, write.windowMs, once) as Promise<{ offset: number; partition: number; timestamp: number }>,
+    );
   }
 
   read(opts: StreamReadOptions): AsyncIterable<StreamRecordData> {

@@ -79,12 +79,19 @@ export class NatsStreams {
     return { name, subject, jsm };
   }
 
-  async append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): Promise<{ offset: number; partition: number; timestamp: number }> {
+  /** `msgId` (an idempotency key) makes JetStream store the record once within the stream's duplicate window. */
+  async append(
+    stream: string,
+    payload: Uint8Array,
+    metadata: Record<string, string>,
+    key: string,
+    msgId?: string,
+  ): Promise<{ offset: number; partition: number; timestamp: number }> {
     const nc = this.conn.current();
     const headers = toHeaders(metadata, key ? { [KEY_HEADER]: key } : {});
     try {
       const { subject } = await this.ensure(nc, stream);
-      const ack = await nc.jetstream({ timeout: this.cfg.request_timeout }).publish(subject, payload, { headers });
+      const ack = await nc.jetstream({ timeout: this.cfg.request_timeout }).publish(subject, payload, msgId ? { headers, msgID: msgId } : { headers });
       // The acknowledgement carries no time; the server stamped the record within this round trip.
       return { offset: ack.seq, partition: 0, timestamp: Date.now() };
     } catch (err) {

@@ -15,6 +15,7 @@ import type {
   ScanOptions,
   SubscribeOptions,
 } from "../sdk/drivers/interfaces";
+import type { WriteOptions } from "../sdk/drivers/idempotency";
 import { Resilience } from "../sdk/drivers/resilience";
 import type { Logger } from "../sdk/observability/logger";
 import type { RedisConfig } from "./config";
@@ -79,8 +80,8 @@ export class RedisDriver
     this.flowExport = registry && exportFlowMetrics(registry, "redis", { drops: pubsub.drops, buffered: () => pubsub.buffered() });
   }
 
-  set(key: string, value: Uint8Array, ttlSeconds: number) {
-    return this.kv.set(key, value, ttlSeconds);
+  set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions) {
+    return this.kv.set(key, value, ttlSeconds, write);
   }
   get(key: string) {
     return this.kv.get(key);
@@ -133,8 +134,8 @@ export class RedisDriver
   range(key: string, start: number, stop: number) {
     return this.list.range(key, start, stop);
   }
-  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>) {
-    return this.pubsub.publish(topic, payload, metadata);
+  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, _key: string, write?: WriteOptions) {
+    return this.pubsub.publish(topic, payload, metadata, _key, write);
   }
   subscribe(opts: SubscribeOptions): AsyncIterable<PubSubMessage> {
     return this.pubsub.subscribe(opts);

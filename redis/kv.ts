@@ -1,4 +1,6 @@
+import type { WriteOptions } from "../sdk/drivers/idempotency";
 import type { BatchSetEntry, KeyValueBasicDriver, KeyValueBatchDriver, KeyValueTTLDriver } from "../sdk/drivers/interfaces";
+import { invalidArgument } from "../sdk/grpc/errors";
 import { asBuffer, type RedisContext } from "./context";
 
 type Reply = [Error | null, unknown][] | null;
@@ -24,10 +26,18 @@ function checkReplies(replies: Reply): unknown[] {
 export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValueBatchDriver {
   constructor(private readonly ctx: RedisContext) {}
 
-  set(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
+  set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): Promise<void> {
     const { client } = this.ctx.conn;
     const k = this.ctx.prefix + key;
     const v = asBuffer(value);
+    if (write?.idempotencyKey) {
+      const marker = markerKey(k, write.idempotencyKey);
+      // One script: the marker (SET NX PX window) and the write are applied together or not at all, so a retry
+      // of a write whose reply was lost finds the marker and does nothing, even after a pattern restart.
+      return this.ctx.guard.write(async () => {
+        await client.eval(SET_ONCE, 2, marker, k, write.windowMs, v, ttlSeconds);
+      });
+    }
     return this.ctx.guard.write(async () => {
       await (ttlSeconds > 0 ? client.set(k, v, "EX", ttlSeconds) : client.set(k, v));
     });
@@ -119,4 +129,25 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
     });
     return counts.map((n) => n > 0);
   }
+}
+
+/** SET KEYS[2] = ARGV[2] (EX ARGV[3] when > 0) unless marker KEYS[1] exists; the marker lives ARGV[1] ms. */
+const SET_ONCE = `if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) else redis.call('SET', KEYS[2], ARGV[2]) end
+  return 1
+end
+return 0`;
+
+/**
+ * The marker of an idempotent write to `fullKey`: in the key's cluster slot (its hash tag, or the whole key as
+ * the tag), so the script touches one slot; it starts with '{', so no namespace's SCAN MATCH <prefix>* sees it.
+ */
+export function markerKey(fullKey: string, idempotencyKey: string): string {
+  const open = fullKey.indexOf("{");
+  const close = open >= 0 ? fullKey.indexOf("}", open + 1) : -1;
+  let tag: string;
+  if (open >= 0 && close > open + 1) tag = fullKey.slice(open + 1, close);
+  else if (!fullKey.includes("}")) tag = fullKey;
+  else throw invalidArgument("x-prism-idempotency-key cannot be used with a key holding '}' outside a hash tag");
+  return `{${tag}}:prism-idempotency:${idempotencyKey}`;
 }

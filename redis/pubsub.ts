@@ -1,4 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { WriteOptions } from "../sdk/drivers/idempotency";
 import { randomBytes } from "node:crypto";
 import { MessageSchema } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { AsyncQueue } from "../sdk/concurrency/async_queue";
@@ -42,12 +43,19 @@ export class RedisPubSub implements PubSubDriver {
     private readonly logger: Logger,
   ) {}
 
-  async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>): Promise<{ messageId: string }> {
+  async publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, _key = "", write?: WriteOptions): Promise<{ messageId: string }> {
     const messageId = `${this.idPrefix}-${++this.sequence}`;
     const envelope = toBinary(MessageSchema, create(MessageSchema, { topic, payload, metadata, messageId, timestamp: BigInt(Date.now()) }));
     const { client } = this.ctx.conn;
     const channel = this.ctx.prefix + topic;
-    await this.ctx.guard.write(() => client.publish(channel, Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)));
+    const message = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength);
+    if (write?.idempotencyKey) {
+      // The marker holds the message id: a retry is not published again and gets the first publish's id.
+      const marker = `{prism-idempotency}:${channel}:${write.idempotencyKey}`;
+      const id = await this.ctx.guard.write(() => client.eval(PUBLISH_ONCE, 1, marker, write.windowMs, messageId, channel, message));
+      return { messageId: String(id) };
+    }
+    await this.ctx.guard.write(() => client.publish(channel, message));
     return { messageId };
   }
 
@@ -172,3 +180,10 @@ export class RedisPubSub implements PubSubDriver {
     if (q.dropped !== before) this.drops.add(msg.topic);
   }
 }
+
+/** PUBLISH ARGV[3] ARGV[4] unless marker KEYS[1] exists (it then holds the first publish's message id). */
+const PUBLISH_ONCE = `if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+  return ARGV[2]
+end
+return redis.call('GET', KEYS[1])`;

@@ -3,6 +3,7 @@
  * turns each into the matching gRPC service. Methods may answer synchronously
  * (the in-memory store) or with a promise (network backends).
  */
+import type { WriteOptions } from "./idempotency";
 export type MaybePromise<T> = T | Promise<T>;
 
 export type HealthState = "healthy" | "degraded" | "unhealthy";
@@ -38,7 +39,7 @@ export interface Driver {
 
 export interface KeyValueBasicDriver {
   /** ttlSeconds 0 = no expiry. Overwrites value and TTL. */
-  set(key: string, value: Uint8Array, ttlSeconds: number): MaybePromise<void>;
+  set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): MaybePromise<void>;
   get(key: string): MaybePromise<Uint8Array | undefined>;
   /** True when the key existed. */
   delete(key: string): MaybePromise<boolean>;
@@ -125,7 +126,7 @@ export interface SubscribeOptions {
 }
 
 export interface PubSubDriver {
-  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string): MaybePromise<{ messageId: string }>;
+  publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string, write?: WriteOptions): MaybePromise<{ messageId: string }>;
   /** Ends when signal aborts or unsubscribe is called. */
   subscribe(opts: SubscribeOptions): AsyncIterable<PubSubMessage>;
   /** True when a subscription was found and ended. */
@@ -155,7 +156,13 @@ export interface StreamReadOptions {
 }
 
 export interface StreamDriver {
-  append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string): MaybePromise<{ offset: number; partition: number; timestamp: number }>;
+  append(
+    stream: string,
+    payload: Uint8Array,
+    metadata: Record<string, string>,
+    key: string,
+    write?: WriteOptions,
+  ): MaybePromise<{ offset: number; partition: number; timestamp: number }>;
   read(opts: StreamReadOptions): AsyncIterable<StreamRecordData>;
   /** Deletes records before beforeOffset; returns the lowest offset still readable. */
   trim(stream: string, partition: number, beforeOffset: number): MaybePromise<number>;

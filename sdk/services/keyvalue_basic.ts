@@ -2,7 +2,7 @@ import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalu
 import type { KeyValueBasicDriver } from "../drivers/interfaces";
 import { invalidArgument } from "../grpc/errors";
 import { defineBinding } from "./binding";
-import { checkKey, checkValue, toSafeNumber } from "./limits";
+import { checkKey, checkValue, toSafeNumber, writeOptions } from "./limits";
 
 const EMPTY = new Uint8Array(0);
 
@@ -11,12 +11,13 @@ export const keyValueBasic = defineBinding({
   service: KeyValueBasicInterface,
   driverMethods: ["set", "get", "delete", "exists"],
   implement: (driver: { readonly current: KeyValueBasicDriver }, limits) => ({
-    async set(req) {
+    async set(req, ctx) {
       checkKey(req.key, limits);
       checkValue(req.value, limits);
       const ttl = toSafeNumber(req.ttlSeconds, "ttl_seconds");
       if (ttl < 0) throw invalidArgument("ttl_seconds must not be negative");
-      await driver.current.set(req.key, req.value, ttl);
+      const write = writeOptions(ctx, limits);
+      await (write ? driver.current.set(req.key, req.value, ttl, write) : driver.current.set(req.key, req.value, ttl));
       return { success: true };
     },
     async get(req) {

@@ -1,3 +1,5 @@
+import type { CallContext } from "../grpc/context";
+import { DEFAULT_IDEMPOTENCY_WINDOW_MS, IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY_BYTES, type WriteOptions } from "../drivers/idempotency";
 import { invalidArgument } from "../grpc/errors";
 
 /** Request size limits enforced before any driver is called (INVALID_ARGUMENT beyond them). */
@@ -6,13 +8,24 @@ export interface Limits {
   maxValueBytes: number;
   /** Most entries in one batch request. */
   maxBatchSize: number;
+  /** How long an idempotency key is remembered (idempotency_window). */
+  idempotencyWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
   maxKeyBytes: 4096,
   maxValueBytes: 8 * 1024 * 1024,
   maxBatchSize: 10_000,
+  idempotencyWindowMs: DEFAULT_IDEMPOTENCY_WINDOW_MS,
 };
+
+/** The write options of a call: its x-prism-idempotency-key (bounded, else INVALID_ARGUMENT), or undefined. */
+export function writeOptions(ctx: CallContext | undefined, limits: Limits): WriteOptions | undefined {
+  const v = ctx?.metadata.get(IDEMPOTENCY_HEADER)[0];
+  if (typeof v !== "string" || v === "") return undefined;
+  if (Buffer.byteLength(v) > MAX_IDEMPOTENCY_KEY_BYTES) throw invalidArgument(`${IDEMPOTENCY_HEADER} is over ${MAX_IDEMPOTENCY_KEY_BYTES} bytes`);
+  return { idempotencyKey: v, windowMs: limits.idempotencyWindowMs };
+}
 
 /** Rejects an empty or oversized key. */
 export function checkKey(key: string, limits: Limits, what = "key"): void {

@@ -1,7 +1,7 @@
 import { PubSubBasicInterface } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import type { PubSubDriver } from "../drivers/interfaces";
 import { defineBinding } from "./binding";
-import { checkKey, checkValue } from "./limits";
+import { checkKey, checkValue, writeOptions } from "./limits";
 
 let anonymous = 0;
 
@@ -10,10 +10,13 @@ export const pubSubBasic = defineBinding({
   service: PubSubBasicInterface,
   driverMethods: ["publish", "subscribe", "unsubscribe"],
   implement: (driver: { readonly current: PubSubDriver }, limits) => ({
-    async publish(req) {
+    async publish(req, ctx) {
       checkKey(req.topic, limits, "topic");
       checkValue(req.payload, limits);
-      const { messageId } = await driver.current.publish(req.topic, req.payload, req.metadata, req.key);
+      const write = writeOptions(ctx, limits);
+      const { messageId } = await (write
+        ? driver.current.publish(req.topic, req.payload, req.metadata, req.key, write)
+        : driver.current.publish(req.topic, req.payload, req.metadata, req.key));
       return { success: true, messageId };
     },
     async *subscribe(req, ctx) {

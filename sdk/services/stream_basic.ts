@@ -2,17 +2,20 @@ import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/st
 import type { StreamDriver } from "../drivers/interfaces";
 import { invalidArgument } from "../grpc/errors";
 import { defineBinding } from "./binding";
-import { checkKey, checkValue, toSafeNumber } from "./limits";
+import { checkKey, checkValue, toSafeNumber, writeOptions } from "./limits";
 
 export const streamBasic = defineBinding({
   interfaceName: "stream_basic",
   service: StreamBasicInterface,
   driverMethods: ["append", "read", "trim"],
   implement: (driver: { readonly current: StreamDriver }, limits) => ({
-    async append(req) {
+    async append(req, ctx) {
       checkKey(req.stream, limits, "stream");
       checkValue(req.payload, limits);
-      const r = await driver.current.append(req.stream, req.payload, req.metadata, req.key);
+      const write = writeOptions(ctx, limits);
+      const r = await (write
+        ? driver.current.append(req.stream, req.payload, req.metadata, req.key, write)
+        : driver.current.append(req.stream, req.payload, req.metadata, req.key));
       return { success: true, offset: BigInt(r.offset), partition: r.partition, timestamp: BigInt(r.timestamp) };
     },
     async *read(req, ctx) {
