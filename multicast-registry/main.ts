@@ -2,7 +2,8 @@ import { serve } from "../sdk/serve";
 import { kafka } from "./backends/kafka";
 import { memstore } from "./backends/memstore";
 import { nats } from "./backends/nats";
+import { postgres } from "./backends/postgres";
 import { redis } from "./backends/redis";
 import { multicastRegistryPattern } from "./pattern";
 
-await serve(multicastRegistryPattern([memstore, redis, nats, kafka]));
+await serve(multicastRegistryPattern([memstore, redis, postgres, nats, kafka]));

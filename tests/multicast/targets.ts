@@ -8,8 +8,9 @@ import { Redis } from "ioredis";
 import type { Target } from "../acceptance/target";
 import { configuredPattern } from "../helpers/process";
 import { proxyTarget } from "../helpers/proxy_target";
-import { kafkaBrokers, postgresUrl, requireService } from "../helpers/services";
+import { kafkaBrokers, requireService } from "../helpers/services";
 import { deleteNamespaceTopics } from "../kafka/target";
+import { dropNamespace, postgresConfig } from "../postgres/target";
 import { startNatsServer } from "../nats/server";
 import { deletePrefix, sharedRedisAddress } from "../redis/harness";
 
@@ -133,6 +134,18 @@ export const COMBOS: Combo[] = [
       };
     },
   },
+  {
+    name: "postgres + kafka",
+    expect: { registry: "postgres", messaging: "kafka", filterNative: true },
+    needs: ["postgres", "kafka"],
+    backends: async (ns) => ({
+      slots: { registry: { driver: "postgres", config: postgresConfig() }, messaging: { driver: "kafka", config: kafkaConfig() } },
+      cleanup: async () => {
+        await dropNamespace(ns);
+        await deleteNamespaceTopics(kafkaBrokers(), ns);
+      },
+    }),
+  },
 ];
 
 /** A namespace no other run uses (letters, digits and '-': valid for every backend's naming). */
@@ -168,5 +181,3 @@ export async function viaProxyTarget(combo: Combo, settings: Record<string, unkn
     throw err;
   }
 }
-
-export { postgresUrl };
