@@ -91,8 +91,11 @@ export class Proxy {
     const admin = `${security.admin.tls ? "https" : "http"}://${formatHostPort({ host: cfg.security.admin.host, port: this.admin.port })}`;
 
     // Launched patterns serve on Unix sockets in a directory only this user can open (mkdtemp: 0700).
-    this.socketDir = mkdtempSync(join(tmpdir(), "prism-proxy-"));
-    chmodSync(this.socketDir, 0o700);
+    // Only when one is launched: a proxy of remote namespaces needs no writable directory (a FROM scratch image has no /tmp).
+    if (cfg.namespaces.some((ns) => ns.pattern !== undefined)) {
+      this.socketDir = mkdtempSync(join(tmpdir(), "prism-proxy-"));
+      chmodSync(this.socketDir, 0o700);
+    }
     const launch = {
       socketDir: this.socketDir,
       patternsDir: cfg.patternsDir,

@@ -472,3 +472,24 @@ export async function requireService(name: ServiceName): Promise<void> {
     );
   }
 }
+
+// ------------------------------------------------------------------ Prism images (container suites)
+
+/**
+ * The image the container suites (tests/containers/) run for a Prism executable: `PRISM_TEST_IMAGES`, a pattern
+ * in which `%s` is the executable's name (default `prism/%s:latest`, what `make images` builds). Point it at images
+ * built elsewhere (a CI registry, Docker Desktop) and the same suites run against those.
+ */
+export function prismImage(name: string): string {
+  const pattern = process.env.PRISM_TEST_IMAGES?.trim() || "prism/%s:latest";
+  return pattern.replaceAll("%s", name);
+}
+
+/** Resolves when a Docker engine answers `docker info`; otherwise rejects saying how to get one. */
+export async function requireDocker(): Promise<void> {
+  const docker = Bun.which("docker");
+  if (!docker) throw new Error("no docker client on PATH: run `make docker-engine`");
+  const p = Bun.spawn([docker, "info", "--format", "{{.ServerVersion}}"], { stdout: "pipe", stderr: "pipe" });
+  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+  if (code !== 0) throw new Error(`no Docker engine answers (${err.trim().split("\n")[0]}): run \`make docker-engine\``);
+}
