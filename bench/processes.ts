@@ -79,9 +79,9 @@ export async function startEcho(): Promise<Server> {
   return { address, pids: [p.pid], main: p, stop: () => stopAll([p]) };
 }
 
-/** A pattern executable run directly, with bench/configs/<name>.yaml when there is one. */
-export async function startPattern(name: string): Promise<Server> {
-  const config = `${ROOT}/bench/configs/${name}.yaml`;
+/** A pattern executable run directly, with bench/configs/<config>.yaml when there is one (config defaults to name). */
+export async function startPattern(name: string, configName = name): Promise<Server> {
+  const config = `${ROOT}/bench/configs/${configName}.yaml`;
   const p = startProcess([dist(name), "--grpc-port", "0", ...(existsSync(config) ? ["--config", config] : [])]);
   const address = await started(p, /grpc listening on (\S+)/);
   return { address, pids: [p.pid], main: p, stop: () => stopAll([p]) };

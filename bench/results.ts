@@ -97,6 +97,10 @@ export function computeRatios(rows: RowResult[]): Ratio[] {
   }
   out.push(ratio("memstore through proxy: tracing on / off, throughput", "memstore-proxy-traced", "memstore-proxy", tput));
   out.push(ratio("memstore through proxy: tracing on / off, p50 latency", "memstore-proxy-traced", "memstore-proxy", p50));
+  out.push(ratio("memstore through proxy: KeyValuePattern.Retrieve / KeyValueBasicInterface.Get, throughput", "memstore-proxy-retrieve", "memstore-proxy", tput));
+  out.push(ratio("memstore through proxy: Retrieve / Get, p50 latency", "memstore-proxy-retrieve", "memstore-proxy", p50));
+  out.push(ratio("redis through proxy: Retrieve / Get, throughput", "redis-proxy-retrieve", "redis-proxy", tput));
+  out.push(ratio("memstore scan page (100 of 1000 keys): emulated / native, throughput", "memstore-scan-emulated", "memstore-scan-native", tput));
   out.push(ratio("memstore direct / bare gRPC, throughput", "memstore-direct", "echo", tput));
   out.push(ratio("memstore through proxy / bare gRPC, throughput", "memstore-proxy", "echo", tput));
   out.push(ratio("memstore through bare relay (floor) / direct, throughput", "memstore-relay", "memstore-direct", tput));

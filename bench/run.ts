@@ -49,7 +49,9 @@ interface RowSpec {
   label: string;
   backend: RowResult["backend"];
   via: "bare" | "direct" | "proxy" | "relay";
-  operation: "get" | "publish";
+  operation: "get" | "publish" | "scan" | "capabilities";
+  /** prism-load --service: interface (Set/Get, the default) or pattern (KeyValuePattern). */
+  loadService?: "interface" | "pattern";
   rps?: number;
   service?: ServiceName;
   executables: string[];
@@ -97,6 +99,19 @@ function rowsToRun(): RowSpec[] {
     ...kv("redis", "redis"),
     ...pub("nats"),
     ...pub("kafka"),
+    // KeyValuePattern (issue 9): Retrieve beside Get on the same proxy set-up, GetCapabilities, and one scan
+    // page native vs emulated over key listing on the same pattern and keys.
+    { ...kv("memstore")[1]!, id: "memstore-proxy-retrieve", label: "memstore KeyValuePattern.Retrieve, through proxy", loadService: "pattern" },
+    { ...kv("redis", "redis")[1]!, id: "redis-proxy-retrieve", label: "redis KeyValuePattern.Retrieve, through proxy", loadService: "pattern" },
+    { ...kv("memstore")[1]!, id: "memstore-proxy-capabilities", label: "memstore KeyValuePattern.GetCapabilities, through proxy", operation: "capabilities" },
+    { ...kv("memstore")[0]!, id: "memstore-scan-native", label: "memstore Scan page (100 keys + values), native, direct", operation: "scan" },
+    {
+      ...kv("memstore")[0]!,
+      id: "memstore-scan-emulated",
+      label: "memstore Scan page (100 keys + values), emulated over key listing, direct",
+      operation: "scan",
+      start: () => startPattern("memstore", "memstore-emulated-scan"),
+    },
     echoModerate,
     directModerate,
     moderate("memstore", "get"),
@@ -166,6 +181,7 @@ async function runRow(spec: RowSpec): Promise<RowResult> {
       server.address,
       "--operation",
       spec.operation,
+      ...(spec.loadService ? ["--service", spec.loadService] : []),
       "--concurrency",
       String(settings.concurrency),
       "--duration",

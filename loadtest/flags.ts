@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { parseBytes, parseDuration } from "../sdk/config/schema";
 
 /** The operations prism-load can drive. */
-export const OPERATIONS = ["set", "get", "mixed", "publish", "subscribe"] as const;
+export const OPERATIONS = ["set", "get", "mixed", "publish", "subscribe", "scan", "capabilities"] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 /** Everything a run needs, parsed and checked. */
@@ -39,6 +39,8 @@ export const USAGE = `prism-load: load generator for Prism (gRPC KeyValueBasic /
   --proxy HOST:PORT       proxy address                                   [127.0.0.1:8980]
   --direct HOST:PORT      talk to a pattern (or any server) directly, bypassing the proxy
   --operation OP          set | get | mixed (80% get, 20% set) | publish | subscribe   [get]
+  --operation scan        KeyValuePattern.Scan: one page of 100 keys with values from the start of the key space
+  --operation capabilities  KeyValuePattern.GetCapabilities
   --service S             interface (KeyValueBasicInterface Set/Get) | pattern (KeyValuePattern Store/Retrieve)  [interface]
   --concurrency N         calls in flight (open loop: the cap before sends queue up)   [16]
   --duration D            measured phase, e.g. 10s, 500ms, 1m             [10s]

@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { GetRequestSchema, KeyValueBasicInterface, SetRequestSchema } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
-import { KeyValuePattern, RetrieveRequestSchema, StoreRequestSchema } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { GetCapabilitiesRequestSchema, KeyValuePattern, RetrieveRequestSchema, ScanRequestSchema, StoreRequestSchema } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { PublishRequestSchema, PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { createClient, type ClientHandle } from "../sdk/grpc/client";
 import { NAMESPACE_HEADER } from "../sdk/grpc/context";
-import { PrismError } from "../sdk/grpc/errors";
+import { Code, PrismError } from "../sdk/grpc/errors";
 import { failOnErrorReply } from "../sdk/grpc/reply_check";
 import type { CallOptions } from "../sdk/grpc/types";
 import type { LoadOptions } from "./flags";
@@ -49,6 +49,9 @@ export function connect(opts: Pick<LoadOptions, "target" | "namespace" | "timeou
     },
   };
 }
+
+/** Keys per page of the scan operation. */
+const SCAN_PAGE = 100;
 
 /** A value of `size` bytes, deterministic so runs are comparable. */
 export function valueOf(size: number): Uint8Array {
@@ -108,8 +111,20 @@ export function kvWorkload(conn: Connection, opts: Pick<LoadOptions, "operation"
   }
   // 80% reads, 20% writes, interleaved deterministically.
   const mixed: Issue = (seq, at) => (seq % 5 === 4 ? set(seq, at) : get(seq, at));
-  const issue = opts.operation === "set" ? set : opts.operation === "mixed" ? mixed : get;
-  const needsData = opts.operation === "get" || opts.operation === "mixed";
+  // KeyValuePattern only: the first page (100 keys with values) of the key space, and the capabilities.
+  const kvp = conn.pattern.client;
+  const scanReq = create(ScanRequestSchema, { prefix: "prism-load:", limit: SCAN_PAGE, pageSize: SCAN_PAGE, includeValues: true });
+  const scan: Issue = async () => {
+    let n = 0;
+    for await (const page of kvp.scan(scanReq, callOptions)) n += page.keys.length;
+    if (n === 0) throw new PrismError(Code.NOT_FOUND, "scan returned no keys (the key space was not pre-loaded)");
+    return n;
+  };
+  const capsReq = create(GetCapabilitiesRequestSchema);
+  const capabilities: Issue = () => kvp.getCapabilities(capsReq, callOptions);
+  const issues: Partial<Record<LoadOptions["operation"], Issue>> = { set, mixed, scan, capabilities };
+  const issue = issues[opts.operation] ?? get;
+  const needsData = opts.operation === "get" || opts.operation === "mixed" || opts.operation === "scan";
   return {
     issue,
     prepare: async (signal) => {
