@@ -29,7 +29,7 @@ describe("parseFlags", () => {
   });
 
   test.each([
-    [["--operation", "scan"], /--operation must be one of/],
+    [["--operation", "frob"], /--operation must be one of/],
     [["--concurrency", "0"], /--concurrency must be an integer >= 1/],
     [["--rps", "1.5"], /--rps must be an integer/],
     [["--duration", "soon"], /--duration must be a duration/],
