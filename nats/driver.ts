@@ -26,6 +26,9 @@ import type { Subjects } from "./subjects";
 
 export const NATS_PATTERN_VERSION = "0.1.0";
 
+/** Bound on the health probe's round trip. */
+const HEALTH_PROBE_MS = 500;
+
 /**
  * Pub/sub on core NATS, streams on JetStream and, with `kv.bucket` configured, key-value on a JetStream KV bucket,
  * over one connection that reconnects by itself.
@@ -157,7 +160,7 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
   }
 
   /** Healthy while connected; the connection notices a dead server within ping_interval × max_pings_out at worst. */
-  health(): HealthReport {
+  async health(): Promise<HealthReport> {
     const s = this.pubsub.stats();
     const details: Record<string, string> = {
       url: this.cfg.url,
@@ -172,10 +175,26 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
     };
     if (this.kv) details.kv_bucket = this.kv.bucket;
     if (this.conn.state === "connected") {
+      // A frozen server keeps the TCP connection: only a round trip shows it (nats.js notices after its pings).
+      const probe = await this.roundTrip(Math.min(HEALTH_PROBE_MS, this.cfg.request_timeout));
+      if (probe) return { status: "unhealthy", message: `nats ${this.cfg.url} does not answer: ${probe}`, details };
       if (details.circuit === "open") return { status: "degraded", message: `circuit open for nats ${this.cfg.url}: calls fail fast until a probe succeeds`, details };
       return { status: "healthy", details };
     }
     return { status: "unhealthy", message: `nats ${this.conn.state}${this.conn.lastError ? `: ${this.conn.lastError}` : ""}`, details };
+  }
+
+  /** A PING/PONG with the server within ms; "" when it answered, else why not. */
+  private async roundTrip(ms: number): Promise<string> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([this.conn.current().flush(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no PONG within ${ms} ms`)), ms)))]);
+      return "";
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {

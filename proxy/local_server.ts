@@ -38,13 +38,16 @@ export const REFLECTED_SERVICES: readonly DescService[] = [
 /**
  * The proxy's own gRPC server, on a loopback port: ProxyControlPlane for the
  * patterns it launches, and grpc.health.v1 / grpc.reflection, which the router
- * relays to from the client port. Health "" is SERVING when every namespace is
- * ready; each namespace name has its own status.
+ * relays to from the client port. Health "" is SERVING while the proxy can route
+ * (started, not shutting down); each namespace name has its own status, SERVING
+ * while its pattern is serving and its backend reachable (pushed on Watch).
  */
 export class LocalServer {
   private readonly server = new grpc.Server(serverOptions);
   readonly health = new HealthService(Serving.NOT_SERVING);
   port = 0;
+  /** Set once the proxy's listener is up and every namespace was brought up (or is being retried). */
+  routing = false;
   private stopping = false;
 
   constructor(
@@ -64,7 +67,7 @@ export class LocalServer {
   refresh(): void {
     if (this.stopping) return;
     for (const i of this.registry.all()) this.health.set(i.namespace, i.ready ? Serving.SERVING : Serving.NOT_SERVING);
-    this.health.set("", this.registry.ready ? Serving.SERVING : Serving.NOT_SERVING);
+    this.health.set("", this.routing ? Serving.SERVING : Serving.NOT_SERVING);
   }
 
   async listen(): Promise<string> {

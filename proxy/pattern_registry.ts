@@ -45,9 +45,22 @@ export class PatternInstance {
     this.label = `namespace "${namespace}" (pattern ${pattern})`;
   }
 
-  /** Serving and last reported healthy or degraded. */
+  /**
+   * What the pattern's own grpc.health.v1 Watch last pushed: false while it says NOT_SERVING (its backend is
+   * unreachable or its circuit breaker open), undefined when unknown (no Watch answer yet, or the stream ended).
+   */
+  watched: boolean | undefined;
+
+  /** Serving, last reported healthy or degraded, and not NOT_SERVING on its health Watch. */
   get ready(): boolean {
-    return this.status === "serving" && this.health?.status !== HealthStatus[HealthStatus.UNHEALTHY];
+    return this.status === "serving" && this.watched !== false && this.health?.status !== HealthStatus[HealthStatus.UNHEALTHY];
+  }
+
+  /** Records a status pushed on the pattern's health Watch. */
+  setWatched(serving: boolean | undefined): void {
+    if (serving === this.watched) return;
+    this.watched = serving;
+    this.changed();
   }
 
   /**
@@ -85,6 +98,7 @@ export class PatternInstance {
   unserve(status: PatternStatus, reason?: string): void {
     const up = this.upstream;
     this.upstream = undefined;
+    this.watched = undefined;
     up?.close();
     if (reason !== undefined) this.lastError = reason;
     this.setStatus(status);

@@ -82,7 +82,14 @@ export class Proxy {
       this.metrics.registry,
       {
         live: () => true,
-        ready: () => this.registry.ready && router.accepting,
+        // "This proxy can route" (its listener is up, its configuration loaded, it is not shutting down): one
+        // namespace's backend being down must not take the proxy, and every other namespace, out of service.
+        // /ready?namespace=NAME is that namespace's pattern: serving, and its backend reachable.
+        ready: (query) => {
+          const ns = query.get("namespace");
+          if (ns === null) return router.accepting;
+          return this.registry.get(ns)?.ready;
+        },
         routes: { "/patterns": () => this.registry.snapshot() },
       },
       cfg.security.admin.host,
@@ -112,6 +119,7 @@ export class Proxy {
       );
     }
     await Promise.all(this.supervisors.map((s) => s.start()));
+    this.local.routing = true;
     this.local.refresh();
     return { listen, admin, controlPlane };
   }

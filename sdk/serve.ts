@@ -13,6 +13,7 @@ import { bindServer, bindUnixServer, serverOptions, stopServer } from "./grpc/se
 import { runControlPlane } from "./lifecycle/control_plane_client";
 import { lifecycleService } from "./lifecycle/lifecycle_service";
 import type { PatternDefinition } from "./lifecycle/pattern";
+import { Readiness } from "./lifecycle/readiness";
 import { PatternRuntime } from "./lifecycle/runtime";
 import { shutdownController, EXIT_ERROR } from "./lifecycle/shutdown";
 import { startHttpServer } from "./observability/http_server";
@@ -87,10 +88,12 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
   }
 
   let httpServer: ReturnType<typeof startHttpServer> | undefined;
+  let readinessMonitor: Readiness | undefined;
   const shutdown = shutdownController(
     async () => {
       // Budget within the bound: most for calls in flight, some for the server, the rest to close and flush.
       const bound = settings.shutdownTimeoutMs;
+      readinessMonitor?.stop();
       health.setAll(Serving.NOT_SERVING);
       health.close();
       const { unfinished } = await runtime.drain(bound * 0.6);
@@ -112,13 +115,20 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
   const grpcPort = settings.grpcSocket === undefined || settings.grpcPort > 0 ? await bindServer(server, BIND_HOST, settings.grpcPort) : 0;
   if (settings.grpcSocket !== undefined) await bindUnixServer(server, settings.grpcSocket);
   runtime.dataEndpoint = settings.grpcSocket !== undefined ? `unix:${settings.grpcSocket}` : `${ADVERTISE_HOST}:${grpcPort}`;
+  // Health (grpc.health.v1, pushed on Watch) and /ready follow the backend, not only the lifecycle.
+  const readiness = new Readiness(runtime, (ready, reason) => {
+    health.setAll(ready ? Serving.SERVING : Serving.NOT_SERVING);
+    if (runtime.serving) logger[ready ? "info" : "warn"](ready ? "ready" : "not ready", { reason });
+  });
+  readinessMonitor = readiness;
   if (settings.metricsPort > 0) {
     httpServer = startHttpServer(settings.metricsPort, metrics.registry, {
       live: () => runtime.state !== "stopped",
-      ready: () => runtime.serving,
+      ready: () => readiness.current,
     });
   }
-  runtime.onStateChange = () => health.setAll(runtime.serving ? Serving.SERVING : Serving.NOT_SERVING);
+  runtime.onStateChange = () => void readiness.check();
+  readiness.start();
 
   if (settings.proxyAddr) {
     void runControlPlane(settings.proxyAddr, runtime, logger, shutdown);

@@ -1,4 +1,5 @@
 import type { JsonObject } from "@bufbuild/protobuf";
+import { watchServing } from "../h2/health_watch";
 import { HealthStatus, type PatternMetadata } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { ConfigError } from "../../sdk/config/yaml";
 import { sleep } from "../../sdk/concurrency/abort";
@@ -66,6 +67,19 @@ export async function bringUp(
  * failed checks in a row (the pattern is hung or gone).
  */
 export async function watchHealth(channel: LifecycleChannel, ns: NamespaceConfig, instance: PatternInstance, signal: AbortSignal): Promise<string> {
+  // Readiness comes pushed on the pattern's grpc.health.v1 Watch (within about a second of a backend going
+  // away); the HealthCheck poll below keeps the details and catches a pattern that stops answering.
+  const watching = new AbortController();
+  signal.addEventListener("abort", () => watching.abort(), { once: true });
+  if (instance.upstream) void watchServing(instance.upstream, (serving) => instance.setWatched(serving), watching.signal);
+  try {
+    return await pollHealth(channel, ns, instance, signal);
+  } finally {
+    watching.abort();
+  }
+}
+
+async function pollHealth(channel: LifecycleChannel, ns: NamespaceConfig, instance: PatternInstance, signal: AbortSignal): Promise<string> {
   let failures = 0;
   while (true) {
     try {

@@ -6,8 +6,11 @@ import type { Registry } from "prom-client";
 export interface HttpProbes {
   /** Alive: the process can answer. */
   live(): boolean;
-  /** Ready to serve traffic (initialized, backends reachable). */
-  ready(): boolean | Promise<boolean>;
+  /**
+   * Ready to serve traffic (initialized, backends reachable). Gets the query of the request (e.g. the proxy's
+   * /ready?namespace=NAME); undefined answers 404 (nothing of that name).
+   */
+  ready(query: URLSearchParams): boolean | undefined | Promise<boolean | undefined>;
   /** Extra JSON routes, e.g. /patterns on the proxy. */
   routes?: Record<string, () => unknown | Promise<unknown>>;
 }
@@ -36,15 +39,19 @@ export function startHttpServer(port: number, registry: Registry, probes: HttpPr
     hostname,
     ...(security.tls ? { tls: { cert: security.tls.cert, key: security.tls.key } } : {}),
     async fetch(req) {
-      const path = new URL(req.url).pathname;
+      const url = new URL(req.url);
+      const path = url.pathname;
       if (security.token !== undefined && path !== "/health" && path !== "/ready" && !sameToken(req.headers.get("authorization"), security.token)) {
         return json(401, { error: "this endpoint needs authorization: Bearer <admin token>" });
       }
       switch (path) {
         case "/health":
           return probes.live() ? json(200, { status: "healthy" }) : json(503, { status: "unhealthy" });
-        case "/ready":
-          return (await probes.ready()) ? json(200, { status: "ready" }) : json(503, { status: "not ready" });
+        case "/ready": {
+          const ready = await probes.ready(url.searchParams);
+          if (ready === undefined) return json(404, { status: "unknown", error: `nothing named by ${url.search}` });
+          return ready ? json(200, { status: "ready" }) : json(503, { status: "not ready" });
+        }
         case "/metrics":
           return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } });
       }

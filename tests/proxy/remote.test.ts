@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ServiceError } from "@grpc/grpc-js";
+import { HealthCheckResponse_ServingStatus } from "../../proto/gen/grpc/health/v1/health_pb";
 import { Code, PrismError } from "../../sdk/grpc/errors";
 import { startFakePattern, type FakePattern } from "./fake_pattern";
 import { clientsFor, eventually, startProxy, text, type StartedProxy } from "./harness";
@@ -118,10 +119,15 @@ namespaces:
       expect(e.code).toBe(Code.UNAVAILABLE);
       expect(Date.now() - start).toBeLessThan(2_000);
     }
-    expect(await (await fetch(`${proxy.admin}/ready`)).status).toBe(503);
+    // The proxy can still route (other namespaces are unaffected); the namespace itself is not ready.
+    expect(await (await fetch(`${proxy.admin}/ready`)).status).toBe(200);
+    expect(await (await fetch(`${proxy.admin}/ready?namespace=remote`)).status).toBe(503);
+    expect(await (await fetch(`${proxy.admin}/ready?namespace=nope`)).status).toBe(404);
+    expect((await c.health.check({ service: "remote" }, c.opts())).status).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
     fake = await startFakePattern(port);
     await eventually(async () => (await proxy.pattern("remote")).status === "serving", "serving again", 10_000);
     expect((await c.kv.get({ key: "echo" }, c.opts())).found).toBe(true);
+    expect(await (await fetch(`${proxy.admin}/ready?namespace=remote`)).status).toBe(200);
     expect(fake.initConfigs).toHaveLength(1);
   }, 30_000);
 });

@@ -1,0 +1,66 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Serving } from "../../proto/gen/grpc/health/v1/health_pb";
+import type { Upstream } from "./upstream";
+
+const WATCH_PATH = "/grpc.health.v1.Health/Watch";
+/** HealthCheckRequest{service: ""}: an empty message, framed. */
+const WATCH_ALL = Buffer.from([0, 0, 0, 0, 0]);
+
+/**
+ * Follows a pattern's grpc.health.v1 Watch (service "", the whole pattern) over the proxy's own HTTP/2 session
+ * to it, so a backend going away shows in the proxy as soon as the pattern notices, with no polling. Calls
+ * `onStatus(true|false)` on every pushed status, `onStatus(undefined)` when the stream ends or fails (then
+ * watches again after `retryMs`), until `signal` aborts.
+ */
+export async function watchServing(upstream: Upstream, onStatus: (serving: boolean | undefined) => void, signal: AbortSignal, retryMs = 250): Promise<void> {
+  while (!signal.aborted) {
+    await watchOnce(upstream, onStatus, signal);
+    onStatus(undefined);
+    if (signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, retryMs);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}
+
+function watchOnce(upstream: Upstream, onStatus: (serving: boolean | undefined) => void, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const session = upstream.session();
+    if (!session) return resolve();
+    let req: ReturnType<typeof session.request>;
+    try {
+      req = session.request({ ":method": "POST", ":path": WATCH_PATH, "content-type": "application/grpc", te: "trailers" });
+    } catch {
+      return resolve();
+    }
+    let buf: Buffer = Buffer.alloc(0);
+    const onAbort = () => req.close();
+    signal.addEventListener("abort", onAbort, { once: true });
+    req.on("data", (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      while (buf.length >= 5) {
+        const n = buf.readUInt32BE(1);
+        if (buf.length < 5 + n) break;
+        try {
+          const { status } = fromBinary(HealthCheckResponseSchema, buf.subarray(5, 5 + n));
+          onStatus(status === Serving.SERVING);
+        } catch {
+          // not a health answer: ignore it; the stream's end will say the rest
+        }
+        buf = buf.subarray(5 + n);
+      }
+    });
+    req.on("error", () => undefined);
+    req.on("close", () => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+    req.end(WATCH_ALL);
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * Readiness that tells the truth: a pattern whose backend freezes goes NOT_SERVING (grpc.health.v1, pushed on
+ * Watch) and /ready 503; the proxy marks the namespace within about a second (/ready?namespace=, Health.Check
+ * with the namespace as service) while its own /ready ("can route") stays 200; all come back on thaw.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { HealthCheckResponse_ServingStatus as Serving } from "../../proto/gen/grpc/health/v1/health_pb";
+import { startOwnRedis, uniqueNamespace, type OwnRedis } from "../redis/harness";
+import { clientsFor, startProxy, type StartedProxy } from "../proxy/harness";
+
+const status = async (url: string) => (await fetch(url)).status;
+
+async function timeUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    if (await check()) return performance.now() - t0;
+    await Bun.sleep(25);
+  }
+  return Infinity;
+}
+
+describe("readiness follows the backend (redis frozen with SIGSTOP, through the proxy)", () => {
+  let own: OwnRedis;
+  let proxy: StartedProxy;
+  const ns = "cache";
+
+  beforeAll(async () => {
+    own = await startOwnRedis();
+    proxy = await startProxy(
+      JSON.stringify({
+        namespaces: [
+          { name: ns, pattern: "redis", config: { address: own.address, key_prefix: `${uniqueNamespace("ready")}:` }, settings: { health_interval: "5s" } },
+          { name: "other", pattern: "memstore" },
+        ],
+      }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    own?.resume();
+    await proxy?.stop(20_000);
+    proxy?.cleanup();
+    await own?.destroy();
+  });
+
+  test("NOT_SERVING / 503 within about a second of the freeze, pushed on Watch; the proxy keeps routing; back on thaw", async () => {
+    const c = clientsFor(proxy.address, ns);
+    try {
+      await c.kv.set({ key: "k", value: new Uint8Array([1]) }, c.opts());
+      expect(await timeUntil(async () => (await status(`${proxy.admin}/ready?namespace=${ns}`)) === 200, 10_000)).toBeLessThan(10_000);
+      const pushed: Serving[] = [];
+      const ac = new AbortController();
+      const watching = (async () => {
+        try {
+          for await (const r of c.health.watch({ service: ns }, c.opts({ signal: ac.signal, timeoutMs: 60_000 }))) pushed.push(r.status);
+        } catch {
+          // cancelled at the end
+        }
+      })();
+
+      own.pause();
+      // health_interval is 5 s here: only the pattern's Watch can make the proxy see it this fast.
+      const notReadyMs = await timeUntil(async () => (await status(`${proxy.admin}/ready?namespace=${ns}`)) === 503, 10_000);
+      expect(notReadyMs).toBeLessThan(3_000);
+      expect((await c.health.check({ service: ns }, c.opts())).status).toBe(Serving.NOT_SERVING);
+      expect(await status(`${proxy.admin}/ready`)).toBe(200);
+      expect(await status(`${proxy.admin}/ready?namespace=other`)).toBe(200);
+      expect((await c.health.check({ service: "" }, c.opts())).status).toBe(Serving.SERVING);
+
+      own.resume();
+      const readyMs = await timeUntil(async () => (await status(`${proxy.admin}/ready?namespace=${ns}`)) === 200, 10_000);
+      expect(readyMs).toBeLessThan(5_000);
+      ac.abort();
+      await watching;
+      expect(pushed).toContain(Serving.NOT_SERVING);
+      expect(pushed.at(-1)).toBe(Serving.SERVING);
+      console.log(`readiness: namespace not ready ${notReadyMs.toFixed(0)} ms after the freeze, ready ${readyMs.toFixed(0)} ms after the thaw`);
+    } finally {
+      c.close();
+    }
+  }, 60_000);
+});
