@@ -1,4 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { Health } from "../proto/gen/grpc/health/v1/health_pb";
 import { KeyValueBasicInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
@@ -14,7 +15,7 @@ import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_p
 import { HealthService, Serving } from "../sdk/grpc/health";
 import { addReflection } from "../sdk/grpc/reflection";
 import { addService } from "../sdk/grpc/server";
-import { bindServer, serverOptions, stopServer } from "../sdk/grpc/server_factory";
+import { bindServer, bindUnixServer, serverOptions, stopServer } from "../sdk/grpc/server_factory";
 import type { ControlPlane } from "./lifecycle/control_plane";
 import type { PatternRegistry } from "./pattern_registry";
 
@@ -44,6 +45,8 @@ export const REFLECTED_SERVICES: readonly DescService[] = [
  */
 export class LocalServer {
   private readonly server = new grpc.Server(serverOptions);
+  /** ProxyControlPlane alone, on a Unix socket in the proxy's private directory: no other local user can dial it. */
+  private readonly controlServer = new grpc.Server(serverOptions);
   readonly health = new HealthService(Serving.NOT_SERVING);
   port = 0;
   /** Set once the proxy's listener is up and every namespace was brought up (or is being retried). */
@@ -54,7 +57,7 @@ export class LocalServer {
     controlPlane: ControlPlane,
     private readonly registry: PatternRegistry,
   ) {
-    addService(this.server, ProxyControlPlane, controlPlane.service);
+    addService(this.controlServer, ProxyControlPlane, controlPlane.service);
     this.health.addTo(this.server);
     addReflection(this.server, REFLECTED_SERVICES);
     for (const i of registry.all()) {
@@ -70,9 +73,17 @@ export class LocalServer {
     this.health.set("", this.routing ? Serving.SERVING : Serving.NOT_SERVING);
   }
 
+  /** Binds health and reflection on a loopback port (the router relays to it); returns host:port. */
   async listen(): Promise<string> {
     this.port = await bindServer(this.server, "127.0.0.1", 0);
     return `127.0.0.1:${this.port}`;
+  }
+
+  /** Binds the control plane on `dir`/control.sock (dir must be private to this user); returns the unix: address patterns dial. */
+  async listenControlPlane(dir: string): Promise<string> {
+    const path = join(dir, "control.sock");
+    await bindUnixServer(this.controlServer, path);
+    return `unix:${path}`;
   }
 
   /** Every status NOT_SERVING (shutdown has begun). */
@@ -84,6 +95,6 @@ export class LocalServer {
   /** Ends open health Watch streams, then stops the server (forced after timeoutMs); false when forced. */
   stop(timeoutMs: number): Promise<boolean> {
     this.health.close();
-    return stopServer(this.server, timeoutMs);
+    return Promise.all([stopServer(this.server, timeoutMs), stopServer(this.controlServer, timeoutMs)]).then(([a, b]) => a || b);
   }
 }

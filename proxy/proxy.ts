@@ -60,7 +60,16 @@ export class Proxy {
       const pattern = ns.pattern ?? ns.address!;
       this.registry.add(new PatternInstance(ns.name, pattern, ns.pattern ? "launched" : "remote", this.metrics.namespace(ns.name, pattern)));
     }
-    this.controlPlane = new ControlPlane(logger.child({ component: "control-plane" }));
+    this.controlPlane = new ControlPlane(logger.child({ component: "control-plane" }), (e) =>
+      this.security?.audit.record({
+        decision: "deny",
+        principal: `pid:${e.pid}`,
+        namespace: "",
+        method: "/prism.interfaces.ProxyControlPlane/ManagePattern",
+        peer: "control-plane socket",
+        reason: `registration as ${e.pattern || "(no name)"} refused: ${e.reason}`,
+      }),
+    );
     this.local = new LocalServer(this.controlPlane, this.registry);
   }
 
@@ -68,8 +77,17 @@ export class Proxy {
   async start(): Promise<ProxyAddresses> {
     const cfg = this.settings.config;
     const security = (this.security = new ProxySecurity(cfg, this.metrics, this.logger));
-    const controlPlane = await this.local.listen();
-    this.localUpstream = new Upstream(controlPlane);
+    // Launched patterns serve on Unix sockets in a directory only this user can open (mkdtemp: 0700), and dial
+    // the control plane on a socket there too: no other local user can register as a pattern or call one.
+    // Only when one is launched: a proxy of remote namespaces needs no writable directory (a FROM scratch image has no /tmp).
+    let controlPlane = "";
+    if (cfg.namespaces.some((ns) => ns.pattern !== undefined)) {
+      this.socketDir = mkdtempSync(join(tmpdir(), "prism-proxy-"));
+      chmodSync(this.socketDir, 0o700);
+      controlPlane = await this.local.listenControlPlane(this.socketDir);
+    }
+    const local = await this.local.listen();
+    this.localUpstream = new Upstream(local);
     this.router = new Router(this.registry, this.localUpstream, this.metrics, this.tracing && new CallTracer(this.tracing.tracer), security.gate);
     this.listener = new H2Listener(this.router.handle, security.listenerTls);
     const port = await this.listener.listen(cfg.listen);
@@ -97,12 +115,6 @@ export class Proxy {
     );
     const admin = `${security.admin.tls ? "https" : "http"}://${formatHostPort({ host: cfg.security.admin.host, port: this.admin.port })}`;
 
-    // Launched patterns serve on Unix sockets in a directory only this user can open (mkdtemp: 0700).
-    // Only when one is launched: a proxy of remote namespaces needs no writable directory (a FROM scratch image has no /tmp).
-    if (cfg.namespaces.some((ns) => ns.pattern !== undefined)) {
-      this.socketDir = mkdtempSync(join(tmpdir(), "prism-proxy-"));
-      chmodSync(this.socketDir, 0o700);
-    }
     const launch = {
       socketDir: this.socketDir,
       patternsDir: cfg.patternsDir,

@@ -10,7 +10,9 @@ import type { Interceptor } from "./grpc/interceptor";
 import { addReflection } from "./grpc/reflection";
 import { addService } from "./grpc/server";
 import { bindServer, bindUnixServer, serverOptions, stopServer } from "./grpc/server_factory";
-import { runControlPlane } from "./lifecycle/control_plane_client";
+import { runControlPlane, takeLaunchToken } from "./lifecycle/control_plane_client";
+import { guardLifecycle } from "./lifecycle/lifecycle_guard";
+import { serverCredentials } from "./grpc/tls";
 import { lifecycleService } from "./lifecycle/lifecycle_service";
 import type { PatternDefinition } from "./lifecycle/pattern";
 import { Readiness } from "./lifecycle/readiness";
@@ -107,13 +109,20 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
     logger,
   );
 
-  addService(server, LifecycleInterface, lifecycleService(runtime, shutdown), observe);
+  // The pattern's own port never lets a stranger drain or stop it (issue 11).
+  addService(server, LifecycleInterface, guardLifecycle(lifecycleService(runtime, shutdown), { launched: settings.proxyAddr !== undefined, adminToken: settings.adminToken }), observe);
   health.addTo(server);
   addReflection(server, [...def.bindings.map((b) => b.service), LifecycleInterface, Health]);
 
   // On a Unix socket (launched by a proxy) the pattern has no TCP port unless one is asked for explicitly.
-  const grpcPort = settings.grpcSocket === undefined || settings.grpcPort > 0 ? await bindServer(server, BIND_HOST, settings.grpcPort) : 0;
+  const grpcPort = settings.grpcSocket === undefined || settings.grpcPort > 0 ? await bindServer(server, BIND_HOST, settings.grpcPort, serverCredentials(settings.tls)) : 0;
   if (settings.grpcSocket !== undefined) await bindUnixServer(server, settings.grpcSocket);
+  if (grpcPort > 0 && settings.tls === undefined && !/^(127\.|::1$|localhost$)/.test(BIND_HOST)) {
+    logger.warn("gRPC is plaintext on a non-loopback address: configure security.tls, or bind loopback with PRISM_GRPC_HOST=127.0.0.1", {
+      host: BIND_HOST,
+      port: grpcPort,
+    });
+  }
   runtime.dataEndpoint = settings.grpcSocket !== undefined ? `unix:${settings.grpcSocket}` : `${ADVERTISE_HOST}:${grpcPort}`;
   // Health (grpc.health.v1, pushed on Watch) and /ready follow the backend, not only the lifecycle.
   const readiness = new Readiness(runtime, (ready, reason) => {
@@ -131,7 +140,7 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
   readiness.start();
 
   if (settings.proxyAddr) {
-    void runControlPlane(settings.proxyAddr, runtime, logger, shutdown);
+    void runControlPlane(settings.proxyAddr, runtime, logger, shutdown, takeLaunchToken());
   } else {
     await runtime.initialize(settings.patternConfig);
     runtime.start();

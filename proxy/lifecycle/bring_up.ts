@@ -64,7 +64,8 @@ export async function bringUp(
 
 /**
  * HealthCheck every interval until `signal` aborts; returns a reason after three
- * failed checks in a row (the pattern is hung or gone).
+ * failed checks in a row (the pattern is hung or gone), or at once when the
+ * pattern reports it is draining or stopped (it will not serve again by itself).
  */
 export async function watchHealth(channel: LifecycleChannel, ns: NamespaceConfig, instance: PatternInstance, signal: AbortSignal): Promise<string> {
   // Readiness comes pushed on the pattern's grpc.health.v1 Watch (within about a second of a backend going
@@ -88,8 +89,12 @@ async function pollHealth(channel: LifecycleChannel, ns: NamespaceConfig, instan
       return "stopped";
     }
     try {
-      instance.setHealth(await channel.healthCheck(ns.settings.commandTimeoutMs));
+      const h = await channel.healthCheck(ns.settings.commandTimeoutMs);
+      instance.setHealth(h);
       failures = 0;
+      // Draining or stopped without the proxy asking (it sets stopping first): it will not serve again by itself.
+      const state = h.details.state;
+      if (!signal.aborted && (state === "draining" || state === "stopped")) return `pattern stopped serving (state ${state})`;
     } catch (err) {
       if (signal.aborted) return "stopped";
       const message = PrismError.from(err).message;

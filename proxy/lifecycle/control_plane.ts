@@ -1,29 +1,45 @@
+import { timingSafeEqual } from "node:crypto";
 import type { PatternMessage, ProxyControlPlane } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import { Code, PrismError } from "../../sdk/grpc/errors";
 import type { ServiceImpl } from "../../sdk/grpc/types";
+import { LAUNCH_TOKEN_HEADER } from "../../sdk/lifecycle/control_plane_client";
 import type { Logger } from "../../sdk/observability/logger";
 import { StreamLifecycleChannel, type OutgoingCommand } from "./stream_channel";
 
 interface Waiter {
+  token: string;
   resolve(channel: StreamLifecycleChannel): void;
   reject(err: unknown): void;
 }
 
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /**
  * The proxy side of ProxyControlPlane.ManagePattern: a launched pattern dials in
- * and registers with its pid; the stream is handed to whoever launched that pid
- * (see expect). Registrations from processes the proxy did not launch are refused.
+ * and registers with its pid and the one-time secret it was launched with
+ * (x-prism-launch-token); the stream is handed to whoever launched that pid (see
+ * expect). Any other registration — unknown pid, missing or wrong secret, a pid
+ * registering twice — is refused and audited: a local process racing a restart
+ * cannot pose as the pattern and receive its Initialize (backend credentials).
  */
 export class ControlPlane {
   private readonly waiting = new Map<number, Waiter>();
   private instances = 0;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    /** Where refused registrations are recorded (one line each). */
+    private readonly audit?: (e: { pid: number; pattern: string; reason: string }) => void,
+  ) {}
 
-  /** Waits for process `pid` to register; cancel() stops waiting (e.g. the process exited first). */
-  expect(pid: number): { channel: Promise<StreamLifecycleChannel>; cancel(reason: string): void } {
+  /** Waits for process `pid` to register with `token`; cancel() stops waiting (e.g. the process exited first). */
+  expect(pid: number, token: string): { channel: Promise<StreamLifecycleChannel>; cancel(reason: string): void } {
     let waiter!: Waiter;
-    const channel = new Promise<StreamLifecycleChannel>((resolve, reject) => (waiter = { resolve, reject }));
+    const channel = new Promise<StreamLifecycleChannel>((resolve, reject) => (waiter = { token, resolve, reject }));
     this.waiting.set(pid, waiter);
     return {
       channel,
@@ -37,10 +53,13 @@ export class ControlPlane {
 
   /** The service implementation to register on the proxy's local gRPC server. */
   readonly service: ServiceImpl<typeof ProxyControlPlane> = {
-    managePattern: (messages, ctx) => this.session(messages, ctx.signal),
+    managePattern: (messages, ctx) => {
+      const t = ctx.metadata.get(LAUNCH_TOKEN_HEADER)[0];
+      return this.session(messages, ctx.signal, typeof t === "string" ? t : "");
+    },
   };
 
-  private async *session(messages: AsyncIterable<PatternMessage>, signal: AbortSignal): AsyncIterable<OutgoingCommand> {
+  private async *session(messages: AsyncIterable<PatternMessage>, signal: AbortSignal, token: string): AsyncIterable<OutgoingCommand> {
     const it = messages[Symbol.asyncIterator]();
     const first = await it.next();
     if (first.done) return;
@@ -51,12 +70,15 @@ export class ControlPlane {
     }
     const reg = msg.message.value;
     const waiter = this.waiting.get(reg.processId);
-    if (waiter === undefined) {
-      this.logger.warn("refused registration from a process this proxy did not launch", { pid: reg.processId, pattern: reg.patternName });
-      yield {
-        correlationId: msg.correlationId,
-        command: { case: "registerAck", value: { success: false, error: `process ${reg.processId} was not launched by this proxy` } },
-      };
+    const refusal =
+      waiter === undefined ? `process ${reg.processId} was not launched by this proxy (or has registered already)`
+      : token === "" ? "no launch token"
+      : !sameSecret(token, waiter.token) ? "wrong launch token"
+      : undefined;
+    if (refusal !== undefined) {
+      this.logger.warn("refused registration", { pid: reg.processId, pattern: reg.patternName, reason: refusal });
+      this.audit?.({ pid: reg.processId, pattern: reg.patternName, reason: refusal });
+      yield { correlationId: msg.correlationId, command: { case: "registerAck", value: { success: false, error: "registration refused" } } };
       return;
     }
     this.waiting.delete(reg.processId);
@@ -76,7 +98,7 @@ export class ControlPlane {
     })();
     const instanceId = `${reg.patternName}-${reg.processId}-${++this.instances}`;
     yield { correlationId: msg.correlationId, command: { case: "registerAck", value: { success: true, instanceId } } };
-    waiter.resolve(channel);
+    waiter!.resolve(channel);
     yield* channel.outbox;
   }
 }

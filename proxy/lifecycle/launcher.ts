@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ConfigError } from "../../sdk/config/yaml";
+import { LAUNCH_TOKEN_ENV } from "../../sdk/lifecycle/control_plane_client";
 
 /** Process-level flags the proxy passes on to every pattern it launches. */
 export interface LaunchOptions {
@@ -22,13 +24,15 @@ export interface LaunchOptions {
 /** A launched pattern process. */
 export interface LaunchedProcess {
   readonly pid: number;
+  /** One-time secret the process must present when it registers (x-prism-launch-token); never on its command line. */
+  readonly launchToken: string;
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   kill(signal: NodeJS.Signals): void;
   readonly running: boolean;
 }
 
 /** Settings the proxy owns for its children; inherited PRISM_* values must not override them. */
-const STRIPPED_ENV = ["PRISM_CONFIG", "PRISM_GRPC_PORT", "PRISM_GRPC_SOCKET", "PRISM_METRICS_PORT", "PRISM_PROXY_ADDR", "PRISM_LISTEN", "PRISM_ADMIN_PORT"];
+const STRIPPED_ENV = ["PRISM_LAUNCH_TOKEN", "PRISM_CONFIG", "PRISM_GRPC_PORT", "PRISM_GRPC_SOCKET", "PRISM_METRICS_PORT", "PRISM_PROXY_ADDR", "PRISM_LISTEN", "PRISM_ADMIN_PORT"];
 
 /** The executable of a pattern; a missing one is a configuration error naming the key. */
 export function patternExecutable(patternsDir: string, pattern: string, where: { file: string; key: string; line?: number }): string {
@@ -55,11 +59,15 @@ export function launchPattern(exe: string, opts: LaunchOptions): LaunchedProcess
   if (opts.tracing) args.push("--enable-tracing", "--trace-exporter", opts.tracing);
   const env: Record<string, string | undefined> = { ...process.env, PRISM_GRPC_HOST: process.env.PRISM_GRPC_HOST ?? "127.0.0.1" };
   for (const k of STRIPPED_ENV) delete env[k];
+  // Handed over in the environment, which only this user (and root) can read in /proc, not in argv, which anyone can.
+  const launchToken = randomBytes(32).toString("base64url");
+  env[LAUNCH_TOKEN_ENV] = launchToken;
   // Its own process group: a terminal's Ctrl-C reaches only the proxy, which then drains and stops patterns in order.
   const proc: Subprocess = Bun.spawn(args, { stdin: "ignore", stdout: "inherit", stderr: "inherit", env, detached: true });
   const exited = proc.exited.then(() => ({ code: proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode) }));
   return {
     pid: proc.pid,
+    launchToken,
     exited,
     kill: (signal) => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);

@@ -113,7 +113,7 @@ export class LaunchedSupervisor implements Supervisor {
     this.instance.pid = proc.pid;
     this.instance.setStatus("starting");
     void proc.exited.then((e) => this.instance.exited(proc.pid, e));
-    const reg = controlPlane.expect(proc.pid);
+    const reg = controlPlane.expect(proc.pid, proc.launchToken);
     void proc.exited.then((e) => reg.cancel(`pattern ${ns.pattern} ${describeExit(e)} before registering`));
     const timer = setTimeout(() => reg.cancel(`pattern ${ns.pattern} did not register within ${ns.settings.startTimeoutMs} ms`), ns.settings.startTimeoutMs);
     let servedAt = 0;

@@ -1,6 +1,7 @@
 import { flagBool, flagOneOf, flagPort, readFlags } from "./flags";
 import { ConfigError, loadYamlFile, type YamlSource } from "./yaml";
 import { parseDuration, validate, type Schema } from "./schema";
+import { isSecretRef, readSecret, registerSecret } from "./secrets";
 
 /** How a pattern process runs: contract §3 flags, PRISM_* environment, config file. */
 export interface ProcessSettings {
@@ -18,9 +19,27 @@ export interface ProcessSettings {
   shutdownTimeoutMs: number;
   /** The pattern's own configuration: the config file minus the reserved `lifecycle` key. */
   patternConfig: Record<string, unknown>;
+  /** Credential required on Drain / Stop over the pattern's own port when run on its own (config security.admin_token or PRISM_ADMIN_TOKEN). */
+  adminToken?: string;
+  /** TLS on the pattern's own gRPC port (config security.tls; client_ca_file = client certificates required). */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   /** The parsed config file, for line numbers in errors. */
   source?: YamlSource;
 }
+
+/** The reserved `security` section of a pattern's config file (the pattern's own port; issue 11). */
+const securitySchema: Schema = {
+  type: "object",
+  fields: {
+    admin_token: { type: "any" },
+    tls: {
+      type: "object",
+      optional: true,
+      required: ["cert_file", "key_file"],
+      fields: { cert_file: { type: "string" }, key_file: { type: "string" }, client_ca_file: { type: "string" } },
+    },
+  },
+};
 
 /** The reserved `lifecycle` section of a pattern's config file. */
 const lifecycleSchema: Schema = { type: "object", fields: { shutdown_timeout: { type: "duration" } } };
@@ -57,13 +76,30 @@ export async function loadSettings(argv: string[] = process.argv.slice(2), env: 
   let patternConfig: Record<string, unknown> = {};
   let shutdownTimeoutMs = 30_000;
   let source: YamlSource | undefined;
+  let adminToken: string | undefined;
+  let tls: ProcessSettings["tls"];
   if (configFile) {
     source = await loadYamlFile(configFile);
     if (typeof source.value !== "object" || Array.isArray(source.value)) throw new ConfigError(configFile, "", 1, "must be a map of settings");
-    const { lifecycle, ...rest } = source.value as Record<string, unknown>;
+    const { lifecycle, security: securityRaw, ...rest } = source.value as Record<string, unknown>;
     patternConfig = rest;
+    const sec = validate<{ admin_token?: unknown; tls?: { cert_file: string; key_file: string; client_ca_file?: string } }>(securityRaw, securitySchema, {
+      file: configFile,
+      lineOf: source.lineOf,
+      base: ["security"],
+    });
+    if (sec.admin_token !== undefined) {
+      const t = sec.admin_token;
+      adminToken = isSecretRef(t) ? readSecret(t, { file: configFile, lineOf: source.lineOf, env }, ["security", "admin_token"]) : String(t);
+      registerSecret(adminToken);
+    }
+    if (sec.tls) tls = { certFile: sec.tls.cert_file, keyFile: sec.tls.key_file, clientCaFile: sec.tls.client_ca_file };
     const life = validate<{ shutdown_timeout?: number }>(lifecycle, lifecycleSchema, { file: configFile, lineOf: source.lineOf, base: ["lifecycle"] });
     if (life.shutdown_timeout !== undefined) shutdownTimeoutMs = life.shutdown_timeout;
+  }
+  if (env.PRISM_ADMIN_TOKEN) {
+    adminToken = env.PRISM_ADMIN_TOKEN;
+    registerSecret(adminToken);
   }
   const envTimeout = env.PRISM_SHUTDOWN_TIMEOUT;
   if (envTimeout) {
@@ -84,6 +120,8 @@ export async function loadSettings(argv: string[] = process.argv.slice(2), env: 
     logFormat: flagOneOf("--log-format", get("log-format"), ["json", "text"] as const, "json"),
     shutdownTimeoutMs,
     patternConfig,
+    adminToken,
+    tls,
     source,
   };
 }

@@ -9,6 +9,18 @@ import type { PatternRuntime } from "./runtime";
 
 type Outgoing = MessageInitShape<typeof PatternMessageSchema>;
 
+/** The environment variable a launching proxy puts its one-time launch secret in. */
+export const LAUNCH_TOKEN_ENV = "PRISM_LAUNCH_TOKEN";
+/** The metadata the pattern presents it in when it registers. */
+export const LAUNCH_TOKEN_HEADER = "x-prism-launch-token";
+
+/** Reads the launch secret once and removes it from the environment (children of this process never inherit it). */
+export function takeLaunchToken(env: Record<string, string | undefined> = process.env): string | undefined {
+  const token = env[LAUNCH_TOKEN_ENV];
+  delete env[LAUNCH_TOKEN_ENV];
+  return token;
+}
+
 /** Heartbeats tell the proxy the pattern is alive between health checks. */
 const HEARTBEAT_MS = 5_000;
 
@@ -22,6 +34,7 @@ export async function runControlPlane(
   rt: PatternRuntime,
   logger: Logger,
   onShutdown: (reason: string) => void,
+  launchToken?: string,
 ): Promise<void> {
   const handle = createClient(ProxyControlPlane, proxyAddr);
   const outbox: Outgoing[] = [];
@@ -80,7 +93,8 @@ export async function runControlPlane(
   };
 
   try {
-    for await (const cmd of handle.client.managePattern(outgoing())) {
+    const metadata = launchToken ? { [LAUNCH_TOKEN_HEADER]: launchToken } : undefined;
+    for await (const cmd of handle.client.managePattern(outgoing(), { metadata })) {
       answer(cmd).then(
         (reply) => reply && send(reply),
         (err) => logger.error("control command failed", { err }),

@@ -24,7 +24,8 @@ const ALL_SERVICES = [
 ];
 
 test("Initialize -> Start -> HealthCheck (details) -> Stop over LifecycleInterface, then the process exits 0", async () => {
-  const p = await startPattern("memstore");
+  // Run on its own, Drain and Stop need the pattern's admin credential (issue 11).
+  const p = await startPattern("memstore", [], { PRISM_ADMIN_TOKEN: "memstore-admin-token-1" });
   started.push(p);
   const lc = createClient(LifecycleInterface, p.address);
   const kv = createClient(KeyValueBasicInterface, lc.raw);
@@ -45,7 +46,10 @@ test("Initialize -> Start -> HealthCheck (details) -> Stop over LifecycleInterfa
     expect(h.status).toBe(HealthStatus.HEALTHY);
     expect(h.details).toMatchObject({ keys: "2", max_keys: "10000", keys_with_ttl: "1", state: "serving", lists: "0", topics: "0", streams: "0" });
 
-    expect((await lc.client.stop({ timeoutSeconds: 5 })).success).toBe(true);
+    expect(await codeOf(() => lc.client.drain({ timeoutSeconds: 1 }))).toBe(Code.PERMISSION_DENIED);
+    expect(await codeOf(() => lc.client.stop({ timeoutSeconds: 5 }, { metadata: { "x-prism-admin-token": "wrong" } }))).toBe(Code.PERMISSION_DENIED);
+    expect((await lc.client.healthCheck({})).details.state).toBe("serving");
+    expect((await lc.client.stop({ timeoutSeconds: 5 }, { metadata: { "x-prism-admin-token": "memstore-admin-token-1" } })).success).toBe(true);
     const code = await Promise.race([p.exited, Bun.sleep(5_000).then(() => "still running")]);
     expect(code).toBe(0);
   } finally {
