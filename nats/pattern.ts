@@ -1,5 +1,9 @@
 import type { PatternDefinition } from "../sdk/lifecycle/pattern";
 import { keyValueBasic } from "../sdk/services/keyvalue_basic";
+import { keyValueBatch } from "../sdk/services/keyvalue_batch";
+import { keyValuePattern } from "../sdk/services/keyvalue_pattern";
+import { keyValueScan } from "../sdk/services/keyvalue_scan";
+import { keyValueTTL } from "../sdk/services/keyvalue_ttl";
 import { pubSubBasic } from "../sdk/services/pubsub_basic";
 import { streamBasic } from "../sdk/services/stream_basic";
 import { parseNatsConfig } from "./config";
@@ -8,13 +12,15 @@ import { Subjects } from "./subjects";
 
 /**
  * The NATS pattern: PubSubBasicInterface on core NATS, StreamBasicInterface on JetStream, and with `kv.bucket`
- * configured KeyValueBasicInterface on a JetStream key-value bucket (UNIMPLEMENTED without it).
+ * configured key-value on a JetStream key-value bucket (UNIMPLEMENTED without it): get/put/delete native, scan,
+ * batch and per-key expiry by the SDK's emulation layer (over key listing, pipelined, expiry beside the value),
+ * served as the four interface services and KeyValuePattern.
  */
 export const natsPattern: PatternDefinition<NatsDriver> = {
   name: "nats",
   version: NATS_PATTERN_VERSION,
   dbSystem: "nats",
-  bindings: [pubSubBasic, streamBasic, keyValueBasic],
+  bindings: [pubSubBasic, streamBasic, keyValueBasic, keyValueTTL, keyValueScan, keyValueBatch, keyValuePattern],
   async create(config, env) {
     const cfg = parseNatsConfig(config, env);
     const driver = new NatsDriver(cfg, Subjects.fromEnv(env), env.logger.child({ driver: "nats" }), env.registry);

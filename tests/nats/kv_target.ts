@@ -12,8 +12,8 @@ import { natsPattern, testConfig } from "./target";
 
 export const KV_MAX_KEY_BYTES = 1024;
 
-/** What the suite may expect of the NATS KV mode without the SDK's emulation: basic key-value only. */
-export const NATS_KV_NATIVE = { ttl: false, scan: false, batch: false, limits: { maxKeyBytes: KV_MAX_KEY_BYTES, maxValueBytes: 8 * 1024 * 1024 } };
+/** Every key-value feature is served (TTL, scan and batch by the SDK's emulation layer); keys up to 1024 bytes. */
+export const NATS_KV_CAPABILITIES = { limits: { maxKeyBytes: KV_MAX_KEY_BYTES, maxValueBytes: 8 * 1024 * 1024 } };
 
 export function uniqueBucket(label: string): string {
   return `${label}_${randomBytes(4).toString("hex")}`;
@@ -39,7 +39,7 @@ export async function natsKvTarget(): Promise<Target> {
   await requireService("nats");
   const bucket = uniqueBucket("acc_kv");
   const t = await natsPattern(kvConfig(`acc-kv-${randomBytes(4).toString("hex")}`, bucket), () => deleteBucket(bucket));
-  return { ...t, capabilities: NATS_KV_NATIVE };
+  return { ...t, capabilities: NATS_KV_CAPABILITIES };
 }
 
 /** dist/nats in KV mode, launched and reached through dist/proxy. */
@@ -49,5 +49,5 @@ export async function natsKvProxyTarget(): Promise<Target> {
   const namespace = `acc-kv-proxy-${randomBytes(4).toString("hex")}`;
   const { namespace: _ns, ...config } = kvConfig(namespace, bucket);
   const t = await proxyTarget("nats", namespace, config, () => deleteBucket(bucket));
-  return { ...t, capabilities: NATS_KV_NATIVE };
+  return { ...t, capabilities: NATS_KV_CAPABILITIES };
 }
