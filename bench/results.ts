@@ -1,3 +1,4 @@
+import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
 import type { BuildVariant } from "./build_variants";
 import type { LifecycleTimes } from "./lifecycle_times";
 import type { RedisBenchmarkResult } from "./redis_benchmark";
@@ -75,6 +76,8 @@ export interface BenchResults {
   shutdownUnderLoad: ShutdownUnderLoad[];
   sizes: SizeRow[];
   buildVariants: BuildVariant[] | null;
+  /** The Multicast Registry at scale (bench/multicast_scale.ts); absent in results written before it. */
+  multicastScale?: MulticastScaleResult[];
 }
 
 const find = (rows: RowResult[], id: string) => rows.find((r) => r.id === id && r.status === "ok");
@@ -97,7 +100,9 @@ export function computeRatios(rows: RowResult[]): Ratio[] {
   }
   out.push(ratio("memstore through proxy: tracing on / off, throughput", "memstore-proxy-traced", "memstore-proxy", tput));
   out.push(ratio("memstore through proxy: tracing on / off, p50 latency", "memstore-proxy-traced", "memstore-proxy", p50));
-  out.push(ratio("memstore through proxy: KeyValuePattern.Retrieve / KeyValueBasicInterface.Get, throughput", "memstore-proxy-retrieve", "memstore-proxy", tput));
+  out.push(
+    ratio("memstore through proxy: KeyValuePattern.Retrieve / KeyValueBasicInterface.Get, throughput", "memstore-proxy-retrieve", "memstore-proxy", tput),
+  );
   out.push(ratio("memstore through proxy: Retrieve / Get, p50 latency", "memstore-proxy-retrieve", "memstore-proxy", p50));
   out.push(ratio("redis through proxy: Retrieve / Get, throughput", "redis-proxy-retrieve", "redis-proxy", tput));
   out.push(ratio("memstore scan page (100 of 1000 keys): emulated / native, throughput", "memstore-scan-emulated", "memstore-scan-native", tput));
@@ -180,18 +185,38 @@ export function checkProxyTargets(rows: RowResult[]): TargetCheck[] {
   const floor = relay?.cpuUsPerCall !== undefined ? `; bare relay (floor) ${relay.cpuUsPerCall.toFixed(0)} µs` : "";
   out.push(
     proxy?.cpuUsPerCall !== undefined
-      ? { target: "proxy CPU per forwarded unary call (64 in flight) ≤ 50 µs", measured: `${proxy.cpuUsPerCall.toFixed(0)} µs${floor}`, met: proxy.cpuUsPerCall <= 50, source: "memstore-proxy" }
+      ? {
+          target: "proxy CPU per forwarded unary call (64 in flight) ≤ 50 µs",
+          measured: `${proxy.cpuUsPerCall.toFixed(0)} µs${floor}`,
+          met: proxy.cpuUsPerCall <= 50,
+          source: "memstore-proxy",
+        }
       : { target: "proxy CPU per forwarded unary call (64 in flight) ≤ 50 µs", measured: missing("memstore-proxy"), met: null, source: "memstore-proxy" },
   );
   const relayRatio = relay && direct ? `; bare relay (floor) / direct ${(relay.throughput! / direct.throughput!).toFixed(2)}` : "";
   out.push(
     proxy && direct
-      ? { target: "through proxy / direct, memstore Get, 64 in flight ≥ 0.75", measured: `${(proxy.throughput! / direct.throughput!).toFixed(2)}${relayRatio}`, met: proxy.throughput! / direct.throughput! >= 0.75, source: "memstore-proxy / memstore-direct" }
-      : { target: "through proxy / direct, memstore Get, 64 in flight ≥ 0.75", measured: missing("memstore-proxy", "memstore-direct"), met: null, source: "memstore-proxy / memstore-direct" },
+      ? {
+          target: "through proxy / direct, memstore Get, 64 in flight ≥ 0.75",
+          measured: `${(proxy.throughput! / direct.throughput!).toFixed(2)}${relayRatio}`,
+          met: proxy.throughput! / direct.throughput! >= 0.75,
+          source: "memstore-proxy / memstore-direct",
+        }
+      : {
+          target: "through proxy / direct, memstore Get, 64 in flight ≥ 0.75",
+          measured: missing("memstore-proxy", "memstore-direct"),
+          met: null,
+          source: "memstore-proxy / memstore-direct",
+        },
   );
   out.push(
     proxy
-      ? { target: "through-proxy memstore Get throughput ≥ 12,000/s", measured: `${Math.round(proxy.throughput!).toLocaleString("en-US")}/s${relay ? `; bare relay (floor) ${Math.round(relay.throughput!).toLocaleString("en-US")}/s` : ""}`, met: proxy.throughput! >= 12_000, source: "memstore-proxy" }
+      ? {
+          target: "through-proxy memstore Get throughput ≥ 12,000/s",
+          measured: `${Math.round(proxy.throughput!).toLocaleString("en-US")}/s${relay ? `; bare relay (floor) ${Math.round(relay.throughput!).toLocaleString("en-US")}/s` : ""}`,
+          met: proxy.throughput! >= 12_000,
+          source: "memstore-proxy",
+        }
       : { target: "through-proxy memstore Get throughput ≥ 12,000/s", measured: missing("memstore-proxy"), met: null, source: "memstore-proxy" },
   );
   if (viaMod?.serviceTimeMs && directMod?.serviceTimeMs) {
@@ -204,17 +229,31 @@ export function checkProxyTargets(rows: RowResult[]): TargetCheck[] {
       met: a50 <= 0.1 && a99 <= 0.4,
       source: "memstore-proxy-moderate − memstore-direct-moderate",
     });
-  } else out.push({ target: "proxy-added latency at the moderate rate ≤ +0.10 ms p50 / ≤ +0.40 ms p99", measured: missing("memstore-proxy-moderate", "memstore-direct-moderate"), met: null, source: "memstore-proxy-moderate − memstore-direct-moderate" });
+  } else
+    out.push({
+      target: "proxy-added latency at the moderate rate ≤ +0.10 ms p50 / ≤ +0.40 ms p99",
+      measured: missing("memstore-proxy-moderate", "memstore-direct-moderate"),
+      met: null,
+      source: "memstore-proxy-moderate − memstore-direct-moderate",
+    });
   out.push(
     echoMod?.sendLagP99Ms !== undefined
-      ? { target: "load generator's own send lag at the moderate rate, p99 ≤ 0.2 ms (against the bare echo)", measured: `${fmtMs(echoMod.sendLagP99Ms)} ms`, met: echoMod.sendLagP99Ms <= 0.2, source: "echo-moderate" }
+      ? {
+          target: "load generator's own send lag at the moderate rate, p99 ≤ 0.2 ms (against the bare echo)",
+          measured: `${fmtMs(echoMod.sendLagP99Ms)} ms`,
+          met: echoMod.sendLagP99Ms <= 0.2,
+          source: "echo-moderate",
+        }
       : { target: "load generator's own send lag at the moderate rate, p99 ≤ 0.2 ms", measured: missing("echo-moderate"), met: null, source: "echo-moderate" },
   );
   return out;
 }
 
 function rowTable(rows: RowResult[]): string[] {
-  const lines = ["| row | ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | relay CPU µs/call |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"];
+  const lines = [
+    "| row | ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | relay CPU µs/call |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+  ];
   for (const r of rows) {
     if (r.status !== "ok" || !r.latencyMs) {
       lines.push(`| ${r.label} | ${r.status} (${r.reason ?? ""}) | | | | | | | |`);
@@ -223,7 +262,9 @@ function rowTable(rows: RowResult[]): string[] {
     const l = r.latencyMs;
     const errs = Object.entries(r.errors ?? {}).map(([c, n]) => `${c} ${n}`);
     if (r.unsent) errs.push(`${r.unsent} unsent`);
-    lines.push(`| ${r.label} | ${Math.round(r.throughput!).toLocaleString("en-US")} | ${fmtMs(l.p50)} | ${fmtMs(l.p90)} | ${fmtMs(l.p99)} | ${fmtMs(l.p999)} | ${fmtMs(l.max)} | ${errs.join(", ") || "0"} | ${r.cpuUsPerCall === undefined ? "–" : r.cpuUsPerCall.toFixed(0)} |`);
+    lines.push(
+      `| ${r.label} | ${Math.round(r.throughput!).toLocaleString("en-US")} | ${fmtMs(l.p50)} | ${fmtMs(l.p90)} | ${fmtMs(l.p99)} | ${fmtMs(l.p999)} | ${fmtMs(l.max)} | ${errs.join(", ") || "0"} | ${r.cpuUsPerCall === undefined ? "–" : r.cpuUsPerCall.toFixed(0)} |`,
+    );
   }
   return lines;
 }
@@ -247,7 +288,10 @@ export function toMarkdown(b: BenchResults): string {
     ...rowTable(open),
     ...open
       .filter((r) => r.sendLagP99Ms !== undefined && r.serviceTimeMs)
-      .map((r) => `- ${r.label}: service time (send → reply) p50 ${fmtMs(r.serviceTimeMs!.p50)} ms, p99 ${fmtMs(r.serviceTimeMs!.p99)} ms; send lag p99 ${fmtMs(r.sendLagP99Ms!)} ms`),
+      .map(
+        (r) =>
+          `- ${r.label}: service time (send → reply) p50 ${fmtMs(r.serviceTimeMs!.p50)} ms, p99 ${fmtMs(r.serviceTimeMs!.p99)} ms; send lag p99 ${fmtMs(r.sendLagP99Ms!)} ms`,
+      ),
     "",
     "**Headline ratios**",
     "",
@@ -288,7 +332,12 @@ export function toMarkdown(b: BenchResults): string {
           "| executable | SIGTERM → exit ms | exit code | calls the client completed | client errors by code (calls sent after SIGTERM are refused UNAVAILABLE) |",
           "| --- | ---: | --- | ---: | --- |",
           ...b.shutdownUnderLoad.map(
-            (u) => `| ${u.name} | ${Math.round(u.shutdownMs)} | ${u.exitCode} | ${u.clientOk.toLocaleString("en-US")} | ${Object.entries(u.clientErrors).map(([c, n]) => `${c} ${n}`).join(", ") || "none"} |`,
+            (u) =>
+              `| ${u.name} | ${Math.round(u.shutdownMs)} | ${u.exitCode} | ${u.clientOk.toLocaleString("en-US")} | ${
+                Object.entries(u.clientErrors)
+                  .map(([c, n]) => `${c} ${n}`)
+                  .join(", ") || "none"
+              } |`,
           ),
         ]
       : []),
@@ -297,7 +346,10 @@ export function toMarkdown(b: BenchResults): string {
     "",
     "| executable | file MB | embedded program MB | JavaScript bundle MB | bytecode | minify |",
     "| --- | ---: | ---: | ---: | --- | --- |",
-    ...b.sizes.map((z) => `| ${z.name} | ${mb(z.executableBytes)} | ${mb(z.embeddedBytes)} | ${mb(z.bundleBytes)} | ${z.bytecode ? "yes" : "no"} | ${z.minify ? "yes" : "no"} |`),
+    ...b.sizes.map(
+      (z) =>
+        `| ${z.name} | ${mb(z.executableBytes)} | ${mb(z.embeddedBytes)} | ${mb(z.bundleBytes)} | ${z.bytecode ? "yes" : "no"} | ${z.minify ? "yes" : "no"} |`,
+    ),
   ];
   if (b.buildVariants) {
     out.push(
@@ -307,6 +359,14 @@ export function toMarkdown(b: BenchResults): string {
       "| build | start-up median ms | p90 | embedded program MB |",
       "| --- | ---: | ---: | ---: |",
       ...b.buildVariants.map((v) => `| ${v.variant} | ${Math.round(v.startupMs.median)} | ${Math.round(v.startupMs.p90)} | ${mb(v.embeddedBytes)} |`),
+    );
+  }
+  if (b.multicastScale && b.multicastScale.length > 0) {
+    out.push(
+      "",
+      "**Multicast Registry at scale** (bench/multicast_scale.ts: identities registered with 64 in flight, one Subscribe stream each over 20 connections, then one multicast to all and one to a filtered tenth; latency = multicast sent → message received, per delivery; lost = delivered_count − distinct subscribers that received it)",
+      "",
+      multicastScaleMarkdown(b.multicastScale).trimEnd(),
     );
   }
   return out.join("\n") + "\n";

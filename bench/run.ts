@@ -1,6 +1,6 @@
 // make bench: everything side by side on this machine, in one run.
 //   bun bench/run.ts [--duration 5s] [--warmup 1s] [--concurrency 64] [--rps 1000]
-//                    [--runs 10] [--only id,id] [--no-variants] [--out bench/results]
+//                    [--runs 10] [--only id,id] [--no-variants] [--mc-identities 10000] [--out bench/results]
 // Writes <out>/latest.json, latest.md and latest.svg; prints the Markdown.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem, type } from "node:os";
@@ -13,6 +13,7 @@ import { requireService, type ServiceName } from "../tests/helpers/services";
 import { measureBuildVariants } from "./build_variants";
 import { renderChart } from "./chart";
 import { measureLifecycles } from "./lifecycle_times";
+import { measureMulticastScale, type MulticastScaleResult } from "./multicast_scale";
 import { prismLoad } from "./load";
 import { cpuSeconds, dist, missingExecutable, startBareRelay, startEcho, startPattern, startProxy, type Server } from "./processes";
 import { redisBenchmark } from "./redis_benchmark";
@@ -28,6 +29,7 @@ const { values: flags } = parseArgs({
     runs: { type: "string", default: "10" },
     only: { type: "string" },
     "no-variants": { type: "boolean", default: false },
+    "mc-identities": { type: "string", default: "10000" },
     out: { type: "string", default: `${ROOT}/bench/results` },
   },
 });
@@ -60,12 +62,48 @@ interface RowSpec {
 
 function rowsToRun(): RowSpec[] {
   const kv = (backend: "memstore" | "redis", service?: ServiceName): RowSpec[] => [
-    { id: `${backend}-direct`, label: `${backend} pattern, direct`, backend, via: "direct", operation: "get", service, executables: [backend], start: () => startPattern(backend) },
-    { id: `${backend}-proxy`, label: `${backend} pattern, through proxy`, backend, via: "proxy", operation: "get", service, executables: [backend, "proxy"], start: () => startProxy(backend) },
+    {
+      id: `${backend}-direct`,
+      label: `${backend} pattern, direct`,
+      backend,
+      via: "direct",
+      operation: "get",
+      service,
+      executables: [backend],
+      start: () => startPattern(backend),
+    },
+    {
+      id: `${backend}-proxy`,
+      label: `${backend} pattern, through proxy`,
+      backend,
+      via: "proxy",
+      operation: "get",
+      service,
+      executables: [backend, "proxy"],
+      start: () => startProxy(backend),
+    },
   ];
   const pub = (backend: "nats" | "kafka"): RowSpec[] => [
-    { id: `${backend}-direct`, label: `${backend} publish, direct`, backend, via: "direct", operation: "publish", service: backend, executables: [backend], start: () => startPattern(backend) },
-    { id: `${backend}-proxy`, label: `${backend} publish, through proxy`, backend, via: "proxy", operation: "publish", service: backend, executables: [backend, "proxy"], start: () => startProxy(backend) },
+    {
+      id: `${backend}-direct`,
+      label: `${backend} publish, direct`,
+      backend,
+      via: "direct",
+      operation: "publish",
+      service: backend,
+      executables: [backend],
+      start: () => startPattern(backend),
+    },
+    {
+      id: `${backend}-proxy`,
+      label: `${backend} publish, through proxy`,
+      backend,
+      via: "proxy",
+      operation: "publish",
+      service: backend,
+      executables: [backend, "proxy"],
+      start: () => startProxy(backend),
+    },
   ];
   const moderate = (backend: "memstore" | "redis" | "kafka", operation: "get" | "publish", service?: ServiceName): RowSpec => ({
     id: `${backend}-proxy-moderate`,
@@ -80,9 +118,35 @@ function rowsToRun(): RowSpec[] {
   });
   const rps = settings.moderateRps;
   // The floor of the proxy's stack, and the references the proxy-added latency and the generator's send lag are read from.
-  const relay: RowSpec = { id: "memstore-relay", label: "memstore pattern, through a bare HTTP/2 relay (floor)", backend: "memstore", via: "relay", operation: "get", executables: ["memstore"], start: () => startBareRelay("memstore") };
-  const echoModerate: RowSpec = { id: "echo-moderate", label: `bare gRPC echo, ${rps}/s (the generator's own send lag)`, backend: "echo", via: "bare", operation: "get", rps, executables: [], start: startEcho };
-  const directModerate: RowSpec = { id: "memstore-direct-moderate", label: `memstore Get, direct, ${rps}/s`, backend: "memstore", via: "direct", operation: "get", rps, executables: ["memstore"], start: () => startPattern("memstore") };
+  const relay: RowSpec = {
+    id: "memstore-relay",
+    label: "memstore pattern, through a bare HTTP/2 relay (floor)",
+    backend: "memstore",
+    via: "relay",
+    operation: "get",
+    executables: ["memstore"],
+    start: () => startBareRelay("memstore"),
+  };
+  const echoModerate: RowSpec = {
+    id: "echo-moderate",
+    label: `bare gRPC echo, ${rps}/s (the generator's own send lag)`,
+    backend: "echo",
+    via: "bare",
+    operation: "get",
+    rps,
+    executables: [],
+    start: startEcho,
+  };
+  const directModerate: RowSpec = {
+    id: "memstore-direct-moderate",
+    label: `memstore Get, direct, ${rps}/s`,
+    backend: "memstore",
+    via: "direct",
+    operation: "get",
+    rps,
+    executables: ["memstore"],
+    start: () => startPattern("memstore"),
+  };
   return [
     { id: "echo", label: "bare gRPC echo (ceiling)", backend: "echo", via: "bare", operation: "get", executables: [], start: startEcho },
     ...kv("memstore"),
@@ -239,10 +303,24 @@ async function runRedisBenchmark(): Promise<{ row: RowResult; raw: BenchResults[
   const reason = await whyNot({ service: "redis", executables: [] });
   if (reason) return { row: { ...row, reason }, raw: null };
   try {
-    const raw = await redisBenchmark({ host: "127.0.0.1", port: 6379, clients: settings.concurrency, requests: Math.max(50_000, settings.durationS * 40_000), valueSize: settings.valueSize, keys: settings.keys });
+    const raw = await redisBenchmark({
+      host: "127.0.0.1",
+      port: 6379,
+      clients: settings.concurrency,
+      requests: Math.max(50_000, settings.durationS * 40_000),
+      valueSize: settings.valueSize,
+      keys: settings.keys,
+    });
     const l = raw.latencyMs;
     return {
-      row: { ...row, status: "ok", command: raw.command, throughput: raw.throughput, errors: {}, latencyMs: { p50: l.p50, p90: null, p99: l.p99, p999: null, max: l.max, mean: l.avg } },
+      row: {
+        ...row,
+        status: "ok",
+        command: raw.command,
+        throughput: raw.throughput,
+        errors: {},
+        latencyMs: { p50: l.p50, p90: null, p99: l.p99, p999: null, max: l.max, mean: l.avg },
+      },
       raw,
     };
   } catch (err) {
@@ -253,7 +331,12 @@ async function runRedisBenchmark(): Promise<{ row: RowResult; raw: BenchResults[
 async function lifecycleTargets() {
   const targets: Array<{ name: string; cmd: string[]; ready: RegExp }> = [];
   const notRun: Array<{ name: string; reason: string }> = [];
-  const patterns: Array<[string, ServiceName | undefined]> = [["memstore", undefined], ["redis", "redis"], ["nats", "nats"], ["kafka", "kafka"]];
+  const patterns: Array<[string, ServiceName | undefined]> = [
+    ["memstore", undefined],
+    ["redis", "redis"],
+    ["nats", "nats"],
+    ["kafka", "kafka"],
+  ];
   for (const [name, service] of patterns) {
     const reason = await whyNot({ service, executables: [name] });
     if (reason) {
@@ -273,7 +356,14 @@ function sizes(): SizeRow[] {
   return readdirSync(`${ROOT}/dist`)
     .filter((f) => f.endsWith(".meta.json"))
     .map((f) => JSON.parse(readFileSync(`${ROOT}/dist/${f}`, "utf8")) as BuildRecord)
-    .map(({ name, executableBytes, embeddedBytes, bundleBytes, bytecode, minify }) => ({ name, executableBytes, embeddedBytes, bundleBytes, bytecode, minify }));
+    .map(({ name, executableBytes, embeddedBytes, bundleBytes, bytecode, minify }) => ({
+      name,
+      executableBytes,
+      embeddedBytes,
+      bundleBytes,
+      bytecode,
+      minify,
+    }));
 }
 
 /**
@@ -320,7 +410,10 @@ if (!only || only.has("lifecycle")) {
   log(`start-up and shutdown: ${targets.map((t) => t.name).join(", ")} × ${settings.lifecycleRuns} ...`);
   lifecycle = await measureLifecycles(targets, settings.lifecycleRuns);
   lifecycleNotRun = notRun;
-  for (const [name, start] of [["memstore", () => startPattern("memstore")], ["proxy", () => startProxy("memstore")]] as const) {
+  for (const [name, start] of [
+    ["memstore", () => startPattern("memstore")],
+    ["proxy", () => startProxy("memstore")],
+  ] as const) {
     if (missingExecutable(name, "memstore", "prism-load")) continue;
     log(`graceful shutdown of ${name} under load ...`);
     underLoad.push(await shutdownUnderLoad(name, start, settings.concurrency));
@@ -330,6 +423,13 @@ let buildVariants: BenchResults["buildVariants"] = null;
 if (!flags["no-variants"] && (!only || only.has("variants"))) {
   log("memstore built four ways (bytecode × minify), start-up of each ...");
   buildVariants = await measureBuildVariants(settings.lifecycleRuns);
+}
+const multicastScale: MulticastScaleResult[] = [];
+if ((!only || only.has("multicast-scale")) && !missingExecutable("multicast-registry")) {
+  for (const slots of ["memstore", "redis-nats"] as const) {
+    log(`multicast registry at scale (${slots}, ${flags["mc-identities"]} identities) ...`);
+    multicastScale.push(await measureMulticastScale(slots, Number(flags["mc-identities"]), 20, (s) => log(s)));
+  }
 }
 
 const results: BenchResults = {
@@ -356,6 +456,7 @@ const results: BenchResults = {
   shutdownUnderLoad: underLoad,
   sizes: sizes(),
   buildVariants,
+  multicastScale,
 };
 const out = flags.out!;
 mkdirSync(out, { recursive: true });
