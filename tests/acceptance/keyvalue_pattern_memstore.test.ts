@@ -3,11 +3,15 @@
  * with scan and batch refused (the UNIMPLEMENTED path); directly and through the proxy. The interface-service
  * suite also runs over the all-emulated store, so the emulations answer the old clients like the native code.
  */
+import { describe, expect, test } from "bun:test";
+import { KeyValuePattern } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { scrape, sample } from "../helpers/metrics";
 import { configuredPattern } from "../helpers/process";
+import { freePort } from "../redis/harness";
 import { proxyTarget } from "../helpers/proxy_target";
 import { runKeyValueSuite } from "./keyvalue.suite";
 import { runKeyValuePatternSuite, runSameDataSuite } from "./keyvalue_pattern.suite";
-import { uniquePrefix, type Target } from "./target";
+import { connect, uniquePrefix, utf8, type Target } from "./target";
 
 const ALL_EMULATED = { emulation: { scan: "force", batch: "force", expiration: "force" } };
 /** Expiry emulated, scan and batch off: both unavailable (emulated expiry cannot use the native ones). */
@@ -28,3 +32,32 @@ runKeyValuePatternSuite("proxy -> memstore, everything emulated", proxied(ALL_EM
 runSameDataSuite("memstore", direct({}), NATIVE);
 runSameDataSuite("memstore, everything emulated", direct(ALL_EMULATED), EMULATED);
 runKeyValueSuite("memstore, everything emulated", async () => ({ ...(await direct(ALL_EMULATED)()) }));
+
+describe("emulated operations are counted", () => {
+  test("prism_emulated_operations_total{namespace,operation} on /metrics, none for native operations", async () => {
+    const port = await freePort();
+    const p = await configuredPattern("memstore", { namespace: "counted", ...ALL_EMULATED }, undefined, ["--metrics-port", String(port)]);
+    const nativePort = await freePort();
+    const native = await configuredPattern("memstore", { namespace: "native" }, undefined, ["--metrics-port", String(nativePort)]);
+    const c = connect({ address: p.address, close: async () => {} }, { kv: KeyValuePattern });
+    const n = connect({ address: native.address, close: async () => {} }, { kv: KeyValuePattern });
+    try {
+      await c.kv.storeBatch({ requests: [{ key: "a", value: utf8("1") }, { key: "b", value: utf8("2") }] });
+      await Array.fromAsync(c.kv.scan({ prefix: "" }));
+      await c.kv.retrieve({ key: "a" });
+      const m = await scrape(port);
+      expect(sample(m, "prism_emulated_operations_total", { namespace: "counted", operation: "batchSet" })).toBe(1);
+      expect(sample(m, "prism_emulated_operations_total", { namespace: "counted", operation: "scan" })).toBe(1);
+      expect(sample(m, "prism_emulated_operations_total", { namespace: "counted", operation: "set" })).toBe(2);
+      expect(sample(m, "prism_emulated_operations_total", { namespace: "counted", operation: "get" })).toBe(1);
+      await n.kv.storeBatch({ requests: [{ key: "a", value: utf8("1") }] });
+      await Array.fromAsync(n.kv.scan({ prefix: "" }));
+      expect(await scrape(nativePort)).not.toContain("prism_emulated_operations_total{");
+    } finally {
+      c.close();
+      n.close();
+      await p.close();
+      await native.close();
+    }
+  });
+});
