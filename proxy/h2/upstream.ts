@@ -1,11 +1,14 @@
 import http2 from "node:http2";
 import net from "node:net";
+import type tls from "node:tls";
 import { H2_SETTINGS, widenSessionWindow } from "./settings";
 
 /** Options of an Upstream connection. */
 export interface UpstreamOptions {
   /** A session that has not connected within this bound is destroyed, failing its calls. */
   connectTimeoutMs?: number;
+  /** Dial with TLS (a remote pattern serving TLS/mTLS): CA, client certificate and key, server name. */
+  tls?: tls.ConnectionOptions;
 }
 
 /**
@@ -20,6 +23,7 @@ export class Upstream {
   private readonly connectTimeoutMs: number;
 
   private readonly socketPath: string | undefined;
+  private readonly tls: tls.ConnectionOptions | undefined;
 
   constructor(
     /** host:port, or unix:PATH for a Unix domain socket (a pattern the proxy launched). */
@@ -28,7 +32,8 @@ export class Upstream {
   ) {
     this.socketPath = authority.startsWith("unix:") ? authority.slice("unix:".length) : undefined;
     // Calls keep the :authority the client sent; this URL only names the session.
-    this.url = this.socketPath !== undefined ? "http://localhost" : `http://${authority}`;
+    this.tls = opts.tls;
+    this.url = this.socketPath !== undefined ? "http://localhost" : `${this.tls ? "https" : "http"}://${authority}`;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2_000;
   }
 
@@ -45,6 +50,7 @@ export class Upstream {
     const s = http2.connect(this.url, {
       settings: H2_SETTINGS,
       ...(path !== undefined && { createConnection: () => net.connect(path) }),
+      ...this.tls,
     });
     this.current = s;
     const timer = setTimeout(() => {

@@ -5,7 +5,7 @@ import { ConfigError } from "../../sdk/config/yaml";
 import { sleep } from "../../sdk/concurrency/abort";
 import { PrismError } from "../../sdk/grpc/errors";
 import type { NamespaceConfig, ProxyConfig } from "../config";
-import { Upstream } from "../h2/upstream";
+import { Upstream, type UpstreamOptions } from "../h2/upstream";
 import type { PatternInstance } from "../pattern_registry";
 import { checkSlots } from "../slots";
 import type { LifecycleChannel } from "./channel";
@@ -43,6 +43,7 @@ export async function bringUp(
   instance: PatternInstance,
   identity: { name: string; version: string },
   endpointOverride?: string,
+  upstream?: UpstreamOptions,
 ): Promise<void> {
   const t = ns.settings.commandTimeoutMs;
   const init = await channel.initialize({ name: identity.name, version: identity.version, config: initializeConfig(ns) }, t);
@@ -59,7 +60,7 @@ export async function bringUp(
   const endpoint = endpointOverride ?? start.dataEndpoint;
   if (!endpoint) throw new FatalStartError(`pattern ${instance.pattern} of namespace "${ns.name}" reported no data endpoint`);
   instance.setHealth(await channel.healthCheck(t));
-  instance.serve(new Upstream(endpoint), endpoint, init.metadata);
+  instance.serve(new Upstream(endpoint, upstream), endpoint, init.metadata);
 }
 
 /**

@@ -1,4 +1,7 @@
+import type { ConnectionOptions } from "node:tls";
 import { sleep } from "../../sdk/concurrency/abort";
+import { ConfigError } from "../../sdk/config/yaml";
+import { readClientTls } from "../security/tls";
 import { backoff } from "../../sdk/concurrency/retry";
 import { PrismError } from "../../sdk/grpc/errors";
 import type { Logger } from "../../sdk/observability/logger";
@@ -238,6 +241,8 @@ export class RemoteSupervisor implements Supervisor {
   private stopping = false;
   private readonly stopCtl = new AbortController();
   private readonly channel: GrpcLifecycleChannel;
+  /** TLS to the remote pattern (namespace tls:), for both the lifecycle channel and the data upstream. */
+  private readonly tls: ConnectionOptions | undefined;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly log: Logger;
 
@@ -245,7 +250,16 @@ export class RemoteSupervisor implements Supervisor {
     readonly instance: PatternInstance,
     private readonly deps: SupervisorDeps,
   ) {
-    this.channel = new GrpcLifecycleChannel(deps.ns.address!);
+    const files = deps.ns.remote?.tls;
+    if (files) {
+      try {
+        this.tls = readClientTls(files);
+      } catch (err) {
+        const path = [...deps.ns.path, "tls"];
+        throw new ConfigError(deps.cfg.file, `namespaces[${deps.ns.path[1]}].tls`, deps.cfg.lineOf(path), `cannot read: ${(err as Error).message}`);
+      }
+    }
+    this.channel = new GrpcLifecycleChannel(deps.ns.address!, this.tls);
     this.log = deps.logger.child({ namespace: deps.ns.name, address: deps.ns.address });
   }
 
@@ -260,7 +274,7 @@ export class RemoteSupervisor implements Supervisor {
     let attempt = 0;
     for (let first = true; !this.stopping; first = false) {
       try {
-        await bringUp(this.channel, cfg, ns, this.instance, { name: "", version: "" }, ns.address);
+        await bringUp(this.channel, cfg, ns, this.instance, { name: "", version: "" }, ns.address, this.tls && { tls: this.tls });
         attempt = 0;
         this.instance.stats.setUp(true);
         this.log.info("remote pattern serving", { pattern: this.instance.pattern });

@@ -94,11 +94,12 @@ export function createClient<S extends DescService>(
   service: S,
   target: string | grpc.Client,
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options?: grpc.ChannelOptions,
 ): ClientHandle<S> {
   const def = serviceDefinition(service);
   const raw =
     typeof target === "string"
-      ? new grpc.Client(target, credentials, channelOptions)
+      ? new grpc.Client(target, credentials, options ? { ...channelOptions, ...options } : channelOptions)
       : new grpc.Client("unused", credentials, { channelOverride: target.getChannel() });
   const client: Record<string, unknown> = {};
   for (const method of service.methods) {
