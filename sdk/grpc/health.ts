@@ -29,7 +29,7 @@ export class HealthService {
     for (const s of [...this.statuses.keys()]) this.set(s, status);
   }
 
-  /** Ends every Watch stream (on shutdown, so they do not hold the server open). */
+  /** Ends every Watch stream with UNAVAILABLE (on shutdown, so they do not hold the server open and watchers reconnect). */
   close(): void {
     this.closed.abort();
   }
@@ -66,6 +66,7 @@ export class HealthService {
         await new Promise<void>((r) => (wake = r));
         wake = undefined;
       }
+      if (this.closed.signal.aborted) throw new PrismError(Code.UNAVAILABLE, "server is shutting down: watch again elsewhere or after it restarts");
     } finally {
       this.watchers.delete(w);
       signal.removeEventListener("abort", onAbort);

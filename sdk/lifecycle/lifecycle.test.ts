@@ -114,7 +114,7 @@ describe("pattern runtime", () => {
     expect((await rt.health()).status).toBe(HealthStatus.UNHEALTHY);
   });
 
-  test("drain ends open streams cleanly", async () => {
+  test("drain ends open streams with UNAVAILABLE (reconnect)", async () => {
     const rt = newRuntime();
     await rt.initialize({});
     rt.start();
@@ -129,12 +129,15 @@ describe("pattern runtime", () => {
     let n = 0;
     const consumed = (async () => {
       for await (const _ of stream) n++;
-    })();
+    })().catch((e) => e as PrismError);
     await new Promise((r) => setTimeout(r, 30));
     const { aborted } = await rt.drain(100);
-    await consumed;
+    const ended = await consumed;
     expect(aborted).toBe(1);
     expect(n).toBeGreaterThan(0);
+    expect(ended).toBeInstanceOf(PrismError);
+    expect((ended as PrismError).code).toBe(Code.UNAVAILABLE);
+    expect((ended as PrismError).message).toContain("shutting down");
   });
 
   test("health maps the driver's report", async () => {

@@ -224,22 +224,35 @@ export class PatternRuntime<D extends Driver = Driver> {
     };
   }
 
-  /** Streams get a signal that also fires on drain, so they end cleanly rather than hold shutdown. */
+  /**
+   * Streams get a signal that also fires on drain, so they do not hold shutdown; a stream ended by the drain
+   * ends with UNAVAILABLE ("shutting down"), so clients that reconnect on UNAVAILABLE resubscribe elsewhere
+   * (or to the restarted pattern) instead of taking the end for a normal end of stream.
+   */
   private trackStream(next: Parameters<Interceptor>[0], call: Parameters<Parameters<Interceptor>[0]>[0]) {
     const ac = new AbortController();
     const signal = AbortSignal.any([call.ctx.signal, ac.signal]);
     this.streams.add(ac);
     const out = next({ ...call, ctx: { ...call.ctx, signal } });
     const streams = this.streams;
+    const name = this.def.name;
+    const shutDown = () => new PrismError(Code.UNAVAILABLE, `pattern ${name} is shutting down: reconnect to resume the stream`);
     if (!isAsyncIterable(out)) {
       return (out as Promise<unknown>).finally(() => streams.delete(ac));
     }
     return (async function* () {
       try {
-        for await (const m of out) {
-          if (ac.signal.aborted) return;
-          yield m;
+        try {
+          for await (const m of out) {
+            if (ac.signal.aborted) break;
+            yield m;
+          }
+        } catch (err) {
+          // The drain's abort surfaces in some drivers as a cancellation: it is still a shutdown.
+          if (ac.signal.aborted && !call.ctx.signal.aborted) throw shutDown();
+          throw err;
         }
+        if (ac.signal.aborted && !call.ctx.signal.aborted) throw shutDown();
       } finally {
         streams.delete(ac);
       }
@@ -264,7 +277,7 @@ export class PatternRuntime<D extends Driver = Driver> {
       clearTimeout(timer);
       this.idleWaiters = this.idleWaiters.filter((w) => w !== waiter);
     }
-    // Unary calls still running at the bound are cut off; open streams end cleanly (OK, end of stream).
+    // Unary calls still running at the bound are cut off; open streams end with UNAVAILABLE (see trackStream).
     const unfinished = this.inflight;
     const aborted = unfinished + this.streams.size;
     for (const ac of this.streams) ac.abort();
