@@ -8,7 +8,7 @@ import type { ShutdownUnderLoad } from "./shutdown_under_load";
 export interface RowResult {
   id: string;
   label: string;
-  backend: "echo" | "memstore" | "redis" | "nats" | "kafka";
+  backend: "echo" | "memstore" | "redis" | "nats" | "kafka" | "postgres";
   via: "bare" | "direct" | "proxy" | "relay" | "redis-benchmark";
   operation: string;
   mode: "closed-loop" | "open-loop";

@@ -176,6 +176,9 @@ function rowsToRun(): RowSpec[] {
       operation: "scan",
       start: () => startPattern("memstore", "memstore-emulated-scan"),
     },
+    // The two key-value backends of issue 9 that have no direct row: Get through the proxy.
+    { id: "postgres-proxy", label: "postgres pattern, through proxy", backend: "postgres", via: "proxy", operation: "get", service: "postgres", executables: ["postgres", "proxy"], start: () => startProxy("postgres") },
+    { id: "nats-kv-proxy", label: "nats KV Get, through proxy", backend: "nats", via: "proxy", operation: "get", service: "nats", executables: ["nats", "proxy"], start: () => startProxy("nats-kv") },
     echoModerate,
     directModerate,
     moderate("memstore", "get"),
