@@ -32,6 +32,14 @@ export interface NatsConfig {
   };
   /** Key-value mode (JetStream KV bucket); undefined = the pattern serves no key-value. */
   kv?: NatsKvConfig;
+  /** Credentials (one kind): user + password, token, NKey seed, or a creds file. Secrets may be {file} / {env}. */
+  user?: string;
+  password?: string;
+  token?: string;
+  nkey_seed?: string;
+  creds_file?: string;
+  /** TLS: the CA of the server's certificate; a client certificate and key when the server verifies clients. */
+  tls?: { ca_file?: string; cert_file?: string; key_file?: string };
 }
 
 /** A JetStream key-value bucket (history 1), created when missing. */
@@ -79,6 +87,12 @@ export const natsConfigSchema: Schema = {
         fetch_bytes: { type: "bytes", default: "4MiB" },
       },
     },
+    user: { type: "string" },
+    password: { type: "string" },
+    token: { type: "string" },
+    nkey_seed: { type: "string" },
+    creds_file: { type: "string" },
+    tls: { type: "object", optional: true, fields: { ca_file: { type: "string" }, cert_file: { type: "string" }, key_file: { type: "string" } } },
     kv: {
       type: "object",
       fields: {
@@ -105,6 +119,17 @@ export function parseNatsConfig(config: Record<string, unknown>, env: Pick<Drive
     if (!/^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+:\d+$/.test(u)) {
       throw new ConfigError(env.configFile, "url", env.lineOf?.(["url"]), `"${u}" is not a NATS server URL (nats://host:port)`);
     }
+  }
+  const kinds = (["user", "token", "nkey_seed", "creds_file"] as const).filter((k) => cfg[k] !== undefined);
+  if (kinds.length > 1) {
+    throw new ConfigError(env.configFile, kinds[1]!, env.lineOf?.([kinds[1]!]), `use one kind of credential, not ${kinds.join(" and ")}`);
+  }
+  if ((cfg.user === undefined) !== (cfg.password === undefined)) {
+    const k = cfg.user === undefined ? "password" : "user";
+    throw new ConfigError(env.configFile, k, env.lineOf?.([k]), "user and password go together");
+  }
+  if (cfg.tls && (cfg.tls.cert_file === undefined) !== (cfg.tls.key_file === undefined)) {
+    throw new ConfigError(env.configFile, "tls", env.lineOf?.(["tls"]), "cert_file and key_file go together");
   }
   if (cfg.reconnect_max_wait < cfg.reconnect_wait) {
     throw new ConfigError(env.configFile, "reconnect_max_wait", env.lineOf?.(["reconnect_max_wait"]), "must not be shorter than reconnect_wait");

@@ -1,6 +1,7 @@
 import { connect, DebugEvents, Events, type NatsConnection } from "nats";
 import { unavailable } from "../sdk/grpc/errors";
 import type { Logger } from "../sdk/observability/logger";
+import { natsAuthOptions } from "./auth";
 import { servers, type NatsConfig } from "./config";
 
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
@@ -72,6 +73,7 @@ export class NatsConnector {
           reconnectDelayHandler: () => this.delay(),
           pingInterval: this.cfg.ping_interval,
           maxPingOut: this.cfg.max_pings_out,
+          ...natsAuthOptions(this.cfg),
         });
       } catch (err) {
         this.lastErrorText = (err as Error).message;

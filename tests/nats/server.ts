@@ -49,12 +49,12 @@ export interface DedicatedNats {
  * Starts a dedicated nats-server with JetStream and an 8 MB max_payload (the default 1 MB cannot carry a
  * 1 MiB payload plus headers), on `opts.port` or a free port; `started: false` prepares it without starting.
  */
-export async function startNatsServer(opts: { port?: number; started?: boolean } = {}): Promise<DedicatedNats> {
+export async function startNatsServer(opts: { port?: number; started?: boolean; extraConf?: string } = {}): Promise<DedicatedNats> {
   const bin = natsServerBinary();
   const dir = mkdtempSync(join(tmpdir(), "prism-nats-"));
   const port = opts.port ?? (await freePort());
   const conf = join(dir, "nats.conf");
-  writeFileSync(conf, `host: 127.0.0.1\nport: ${port}\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "js")}"\n}\n`);
+  writeFileSync(conf, `host: 127.0.0.1\nport: ${port}\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "js")}"\n}\n${opts.extraConf ?? ""}`);
   let proc: StartedProcess | undefined;
   const start = async () => {
     proc = startProcess([bin, "-c", conf]);
