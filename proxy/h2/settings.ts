@@ -13,11 +13,10 @@ export const SESSION_WINDOW = 32 * 1024 * 1024;
 /** SETTINGS the proxy announces on every session. */
 export const H2_SETTINGS: http2.Settings = { enablePush: false, initialWindowSize: STREAM_WINDOW };
 
-/** Widens a session's connection-level receive window once it is up. */
-export function widenSessionWindow(session: http2.Http2Session): void {
-  try {
-    session.setLocalWindowSize(SESSION_WINDOW);
-  } catch {
-    /* closing already */
-  }
-}
+/**
+ * Was: widens a session's connection-level receive window once it is up. Under Bun 1.4 setLocalWindowSize
+ * stalls any message larger than the stream window (a 5 MiB Set through the proxy never completed; the
+ * key-value acceptance suites through the proxy time out), so it does nothing until that is understood;
+ * the stream window above still applies.
+ */
+export function widenSessionWindow(_session: http2.Http2Session): void {}
