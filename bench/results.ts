@@ -364,7 +364,7 @@ export function toMarkdown(b: BenchResults): string {
   if (b.multicastScale && b.multicastScale.length > 0) {
     out.push(
       "",
-      "**Multicast Registry at scale** (bench/multicast_scale.ts: identities registered with 64 in flight, one Subscribe stream each over 20 connections, then one multicast to all and one to a filtered tenth; latency = multicast sent → message received, per delivery; lost = delivered_count − distinct subscribers that received it)",
+      "**Multicast Registry at scale** (bench/multicast_scale.ts: identities registered with 64 in flight, one Subscribe stream each over 50 connections, then one multicast to all and one to a filtered tenth; latency = multicast sent → message received, per delivery; lost = delivered_count − distinct subscribers that received it)",
       "",
       multicastScaleMarkdown(b.multicastScale).trimEnd(),
     );

@@ -431,7 +431,7 @@ const multicastScale: MulticastScaleResult[] = [];
 if ((!only || only.has("multicast-scale")) && !missingExecutable("multicast-registry")) {
   for (const slots of ["memstore", "redis-nats"] as const) {
     log(`multicast registry at scale (${slots}, ${flags["mc-identities"]} identities) ...`);
-    multicastScale.push(await measureMulticastScale(slots, Number(flags["mc-identities"]), 20, (s) => log(s)));
+    multicastScale.push(await measureMulticastScale(slots, Number(flags["mc-identities"]), 50, (s) => log(s)));
   }
 }
 

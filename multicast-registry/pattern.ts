@@ -34,6 +34,7 @@ const settingsSchema = {
   fields: {
     max_identities: { type: "integer", min: 0, default: 0 },
     delivery_concurrency: { type: "integer", min: 1, max: 10_000, default: 128 },
+    delivery_batch: { type: "integer", min: 1, max: 1_000, default: 100 },
     subscriber_buffer: { type: "integer", min: 1, default: 10_000 },
     presence_ttl: { type: "duration", default: "30s" },
     multicast_timeout: { type: "duration", default: "30s" },
@@ -43,6 +44,7 @@ const settingsSchema = {
 interface Settings {
   max_identities: number;
   delivery_concurrency: number;
+  delivery_batch: number;
   subscriber_buffer: number;
   presence_ttl: number;
   multicast_timeout: number;
@@ -72,6 +74,7 @@ export function multicastRegistryPattern(backends: readonly BackendModule[]): Pa
         {
           maxIdentities: s.max_identities,
           deliveryConcurrency: s.delivery_concurrency,
+          deliveryBatch: s.delivery_batch,
           subscriberBuffer: s.subscriber_buffer,
           presenceTtlMs: s.presence_ttl,
           multicastTimeoutMs: s.multicast_timeout,

@@ -29,6 +29,8 @@ export interface MulticastResult {
 export interface RegistrySettings {
   maxIdentities: number;
   deliveryConcurrency: number;
+  /** Subscribed targets per delivery message. */
+  deliveryBatch: number;
   subscriberBuffer: number;
   presenceTtlMs: number;
   multicastTimeoutMs: number;
@@ -138,35 +140,59 @@ export class MulticastRegistry implements Driver {
       if (timeout.aborted) throw new PrismError(Code.DEADLINE_EXCEEDED, `multicast: presence lookup took longer than ${bound} ms; nothing was sent`);
       throw err;
     });
-    const latency: number[] = new Array(targets.length).fill(0);
+    // Work items: subscribed targets in batches (one message each), the others one by one.
+    type Item = { kind: "publish"; at: number[] } | { kind: "queue" | "absent"; at: [number] };
+    const items: Item[] = [];
+    let batch: number[] = [];
+    for (let i = 0; i < targets.length; i++) {
+      if (present[i]) {
+        batch.push(i);
+        if (batch.length === this.settings.deliveryBatch) {
+          items.push({ kind: "publish", at: batch });
+          batch = [];
+        }
+      } else items.push({ kind: this.durability ? "queue" : "absent", at: [i] });
+    }
+    if (batch.length > 0) items.push({ kind: "publish", at: batch });
+    const latency: number[] = new Array(items.length).fill(0);
     const settled = await boundedFanOut(
-      targets,
+      items,
       this.settings.deliveryConcurrency,
-      async (identity, i, itemSignal): Promise<Status> => {
+      async (item, n, itemSignal): Promise<Status> => {
         const t0 = performance.now();
         try {
-          if (present[i]) {
-            await this.bulkhead.execute(async () => void (await this.dispatcher.publish(identity, d)), itemSignal);
+          if (item.kind === "publish") {
+            const ids = item.at.map((i) => targets[i]!);
+            await this.bulkhead.execute(async () => void (await this.dispatcher.publish(ids, d)), itemSignal);
             return "DELIVERED";
           }
-          if (this.durability) {
-            await this.bulkhead.execute(() => this.enqueue(identity, d), itemSignal);
+          if (item.kind === "queue") {
+            await this.bulkhead.execute(() => this.enqueue(targets[item.at[0]]!, d), itemSignal);
             return "QUEUED";
           }
           return "NOT_SUBSCRIBED";
         } finally {
-          latency[i] = performance.now() - t0;
+          latency[n] = performance.now() - t0;
         }
       },
       signal,
     );
-    const results = settled.map((s, i): Outcome => {
-      const identity = targets[i]!;
-      const latencyMs = Math.round(latency[i]!);
-      if (s.status === "fulfilled")
-        return { identity, status: s.value, latencyMs, error: s.value === "NOT_SUBSCRIBED" ? "not subscribed and no durability slot" : "" };
-      if (timeout.aborted) return { identity, status: "TIMEOUT", latencyMs, error: `not done within ${bound} ms` };
-      return { identity, status: "FAILED", latencyMs, error: PrismError.from(s.reason).message };
+    const results = new Array<Outcome>(targets.length);
+    settled.forEach((s, n) => {
+      const latencyMs = Math.round(latency[n]!);
+      let status: Status;
+      let error = "";
+      if (s.status === "fulfilled") {
+        status = s.value;
+        if (status === "NOT_SUBSCRIBED") error = "not subscribed and no durability slot";
+      } else if (timeout.aborted) {
+        status = "TIMEOUT";
+        error = `not done within ${bound} ms`;
+      } else {
+        status = "FAILED";
+        error = PrismError.from(s.reason).message;
+      }
+      for (const i of items[n]!.at) results[i] = { identity: targets[i]!, status, latencyMs, error };
     });
     return { messageId: d.messageId, results };
   }
