@@ -16,6 +16,7 @@ import { PrismError, codeName } from "../sdk/grpc/errors";
 import { humanBytes } from "../prismctl/caps";
 import { connect, type Target } from "../tests/acceptance/target";
 import { configuredPattern, ROOT } from "../tests/helpers/process";
+import { natsKvTarget } from "../tests/nats/kv_target";
 import { postgresTarget } from "../tests/postgres/target";
 import { redisTarget } from "../tests/redis/target";
 
@@ -34,6 +35,7 @@ export const TARGETS: Entry[] = [
   { label: "memstore, `emulation: {scan: force, batch: force, expiration: force}`", executable: "memstore", target: memstore({ emulation: { scan: "force", batch: "force", expiration: "force" } }) },
   { label: "redis", executable: "redis", target: () => redisTarget("standalone") },
   { label: "postgres", executable: "postgres", target: postgresTarget },
+  { label: "nats, KV mode (`kv.bucket`)", executable: "nats", target: natsKvTarget },
 ];
 
 const SCAN: Record<number, string> = { [ScanPerformance.SCAN_NATIVE]: "native", [ScanPerformance.SCAN_EMULATED]: "emulated", [ScanPerformance.SCAN_UNAVAILABLE]: "unavailable" };
