@@ -107,7 +107,9 @@ try {
       const d = load("--direct", directAddr, args);
       for (const [k, v] of Object.entries({ [`o${rps}p50`]: d.latencyMs.p50, [`o${rps}p99`]: d.latencyMs.p99, [`o${rps}svc99`]: d.serviceTimeMs.p99, [`o${rps}lag99`]: d.sendLagMs?.p99 ?? NaN })) push("direct", k, v);
       for (const p of proxies) {
+        const before = cpuSeconds(p.proc.pid);
         const x = load("--proxy", p.address, args);
+        push(p.name, `o${rps}cpu`, ((cpuSeconds(p.proc.pid) - before) / x.ok) * 1e6);
         for (const [k, v] of Object.entries({ [`o${rps}p50`]: x.latencyMs.p50, [`o${rps}p99`]: x.latencyMs.p99, [`o${rps}svc99`]: x.serviceTimeMs.p99, [`o${rps}lag99`]: x.sendLagMs?.p99 ?? NaN, [`o${rps}add50`]: x.serviceTimeMs.p50 - d.serviceTimeMs.p50, [`o${rps}add99`]: x.serviceTimeMs.p99 - d.serviceTimeMs.p99 }))
           push(p.name, k, v);
       }
@@ -119,7 +121,8 @@ try {
   }
   for (const rps of rpsLevels) {
     cols.push(
-      [`o${rps}p50`, `${rps}/s: p50 ms`, 3],
+      [`o${rps}cpu`, `${rps}/s: proxy CPU µs/call`, 0],
+      [`o${rps}p50`, `p50 ms`, 3],
       [`o${rps}p99`, `p99 ms`, 3],
       [`o${rps}svc99`, `service p99 ms`, 3],
       [`o${rps}add50`, `proxy-added service p50 ms`, 3],
