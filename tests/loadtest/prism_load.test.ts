@@ -88,7 +88,7 @@ describe("prism-load", () => {
   }, 30_000);
 
   test("usage errors exit 2 with the usage; nothing listening exits 1 fast", async () => {
-    const usage = await run(["--operation", "scan"]);
+    const usage = await run(["--operation", "frob"]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("--operation must be one of");
     const started = performance.now();
