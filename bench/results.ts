@@ -1,4 +1,5 @@
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
+import { streamReadMarkdown, type StreamReadResult } from "./stream_read";
 import type { BuildVariant } from "./build_variants";
 import type { LifecycleTimes } from "./lifecycle_times";
 import type { RedisBenchmarkResult } from "./redis_benchmark";
@@ -78,6 +79,8 @@ export interface BenchResults {
   buildVariants: BuildVariant[] | null;
   /** The Multicast Registry at scale (bench/multicast_scale.ts); absent in results written before it. */
   multicastScale?: MulticastScaleResult[];
+  /** Whole-stream Read of 8,690 records per backend (bench/stream_read.ts); absent in results written before it. */
+  streamRead?: StreamReadResult[];
 }
 
 const find = (rows: RowResult[], id: string) => rows.find((r) => r.id === id && r.status === "ok");
@@ -367,6 +370,14 @@ export function toMarkdown(b: BenchResults): string {
       "**Multicast Registry at scale** (bench/multicast_scale.ts: identities registered with 64 in flight, one Subscribe stream each over 50 connections, then one multicast to all and one to a filtered tenth; latency = multicast sent → message received, per delivery; lost = delivered_count − distinct subscribers that received it)",
       "",
       multicastScaleMarkdown(b.multicastScale).trimEnd(),
+    );
+  }
+  if (b.streamRead && b.streamRead.length > 0) {
+    out.push(
+      "",
+      "**Stream Read of 8,690 records** (bench/stream_read.ts: 100-byte records appended, then one non-following Read of the whole stream, directly, best of 3; memstore is the in-process reference for the SDK's streaming cost)",
+      "",
+      streamReadMarkdown(b.streamRead).trimEnd(),
     );
   }
   return out.join("\n") + "\n";

@@ -18,6 +18,7 @@ import { prismLoad } from "./load";
 import { cpuSeconds, dist, missingExecutable, startBareRelay, startEcho, startPattern, startProxy, type Server } from "./processes";
 import { redisBenchmark } from "./redis_benchmark";
 import { shutdownUnderLoad } from "./shutdown_under_load";
+import { measureStreamRead, type StreamReadResult } from "./stream_read";
 import { checkProxyTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult, type SizeRow } from "./results";
 
 const { values: flags } = parseArgs({
@@ -435,6 +436,20 @@ if ((!only || only.has("multicast-scale")) && !missingExecutable("multicast-regi
   }
 }
 
+const streamRead: StreamReadResult[] = [];
+if (!only || only.has("stream-read")) {
+  for (const backend of ["memstore", "nats"] as const) {
+    if (missingExecutable(backend)) continue;
+    const reason = backend === "nats" ? await whyNot({ service: "nats", executables: ["nats"] }) : undefined;
+    if (reason) {
+      streamRead.push({ backend, records: 0, bestMs: Number.NaN, roundsMs: [], reason });
+      continue;
+    }
+    log(`stream Read of 8,690 records (${backend}) ...`);
+    streamRead.push(await measureStreamRead(backend));
+  }
+}
+
 const results: BenchResults = {
   command: ["make bench", ...(process.argv.length > 2 ? [`(bun bench/run.ts ${process.argv.slice(2).join(" ")})`] : [])].join(" "),
   startedAt,
@@ -460,6 +475,7 @@ const results: BenchResults = {
   sizes: sizes(),
   buildVariants,
   multicastScale,
+  streamRead,
 };
 const out = flags.out!;
 mkdirSync(out, { recursive: true });

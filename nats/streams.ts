@@ -7,6 +7,9 @@ import { toPrismError } from "./errors";
 import { KEY_HEADER, metadataOf, toHeaders } from "./headers";
 import type { Subjects } from "./subjects";
 
+/** Records one fetch asks for at most. */
+const MAX_BATCH = 1_000;
+
 /** A Prism stream read back: JetStream's sequence is the offset, and there is one partition, 0. */
 function toRecord(stream: string, m: JsMsg): StreamRecordData {
   return {
@@ -139,11 +142,19 @@ export class NatsStreams {
     let delivered = 0;
     let lastDelivery = 0;
     let resumeFrom = opts.fromOffset;
+    /** Bytes of the largest record seen (plus headers' allowance); sizes the next fetch. */
+    let largest = 4096;
     try {
       const consumer = await nc.jetstream({ timeout: this.cfg.request_timeout }).consumers.get(name, consumerName);
       const maxBytes = Math.max(this.cfg.jetstream.fetch_bytes, (nc.info?.max_payload ?? 1 << 20) + 65_536);
       while (!opts.signal.aborted) {
-        const batch = await consumer.fetch({ max_bytes: maxBytes, expires: opts.follow ? 5_000 : 2_000 });
+        // A fetch by count ends as soon as it has its count; one by bytes (or for more than is left) waits out its
+        // expiry, which made a non-following Read pay 2 s per fetch. So: ask for what is left, at most as many
+        // records as fit in fetch_bytes judging by the largest record seen so far (memory stays about fetch_bytes).
+        let want = Math.max(1, Math.min(MAX_BATCH, Math.floor(maxBytes / largest)));
+        if (!opts.follow) want = Math.min(want, Math.max(1, pending - delivered));
+        if (opts.maxRecords > 0) want = Math.min(want, opts.maxRecords - delivered);
+        const batch = await consumer.fetch({ max_messages: want, expires: opts.follow ? 5_000 : 2_000 });
         current = batch;
         if (this.conn.state !== "connected") batch.stop();
         let received = 0;
@@ -155,6 +166,7 @@ export class NatsStreams {
             throw unavailable(`nats connection was lost during the read; resume from offset ${resumeFrom}`);
           }
           lastDelivery = m.info.deliverySequence;
+          largest = Math.max(largest, m.data.byteLength + 256);
           yield toRecord(opts.stream, m);
           resumeFrom = m.seq + 1;
           delivered++;
