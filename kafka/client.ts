@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type logCreator } from "kafkajs";
+import { readFileSync } from "node:fs";
+import { Kafka, logLevel, type KafkaConfig as KafkaConfig_, type logCreator } from "kafkajs";
 import type { Logger } from "../sdk/observability/logger";
 import type { KafkaConfig } from "./config";
 
@@ -48,7 +49,27 @@ export function createKafka(cfg: KafkaConfig, logger: Logger): Kafka {
     },
     logLevel: logger.debugEnabled ? logLevel.INFO : logLevel.WARN,
     logCreator: kafkaLogCreator(logger),
+    ...securityOptions(cfg),
   });
+}
+
+/** SASL and TLS options of kafkajs from the pattern's sasl: / ssl: settings (issue 11). */
+export function securityOptions(cfg: Pick<KafkaConfig, "sasl" | "ssl">): Pick<KafkaConfig_, "ssl" | "sasl"> {
+  const o: Pick<KafkaConfig_, "ssl" | "sasl"> = {};
+  if (cfg.ssl) {
+    const read = (f?: string) => (f === undefined ? undefined : readFileSync(f, "utf8"));
+    o.ssl = { ca: read(cfg.ssl.ca_file), cert: read(cfg.ssl.cert_file), key: read(cfg.ssl.key_file), ...(cfg.ssl.server_name && { servername: cfg.ssl.server_name }) };
+  }
+  if (cfg.sasl) {
+    const { username, password } = cfg.sasl;
+    o.sasl =
+      cfg.sasl.mechanism === "plain"
+        ? { mechanism: "plain", username, password }
+        : cfg.sasl.mechanism === "scram-sha-256"
+          ? { mechanism: "scram-sha-256", username, password }
+          : { mechanism: "scram-sha-512", username, password };
+  }
+  return o;
 }
 
 /** Kafka's "-1" (no offset / no timestamp) and string offsets, as numbers. */

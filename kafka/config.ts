@@ -32,6 +32,10 @@ export interface KafkaConfig {
   /** Bound on one publish, append or trim as the caller sees it (creating a topic on first use is bounded apart). */
   call_timeout: number;
   health_timeout: number;
+  /** SASL (PLAIN or SCRAM); the password may be {file} / {env}. */
+  sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
+  /** TLS to the brokers: CA of their certificates; client certificate and key when they verify clients. */
+  ssl?: { ca_file?: string; cert_file?: string; key_file?: string; server_name?: string };
 }
 
 const duration = (d: string) => ({ type: "duration", default: d }) as const;
@@ -82,6 +86,21 @@ export const kafkaConfigSchema: Schema = {
     },
     call_timeout: duration("2s"),
     health_timeout: duration("1s"),
+    sasl: {
+      type: "object",
+      optional: true,
+      required: ["mechanism", "username", "password"],
+      fields: {
+        mechanism: { type: "string", enum: ["plain", "scram-sha-256", "scram-sha-512"] },
+        username: { type: "string" },
+        password: { type: "string" },
+      },
+    },
+    ssl: {
+      type: "object",
+      optional: true,
+      fields: { ca_file: { type: "string" }, cert_file: { type: "string" }, key_file: { type: "string" }, server_name: { type: "string" } },
+    },
   },
 };
 
@@ -94,6 +113,13 @@ export function parseKafkaConfig(config: Record<string, unknown>, env: Pick<Driv
   if (cfg.brokers.length === 0) throw new ConfigError(env.configFile, "brokers", env.lineOf?.(["brokers"]), "must list at least one host:port");
   for (const [i, b] of cfg.brokers.entries()) {
     if (!/^[^\s:]+:\d+$/.test(b)) throw new ConfigError(env.configFile, `brokers[${i}]`, env.lineOf?.(["brokers", i]), `must be host:port, got "${b}"`);
+  }
+  if (cfg.ssl && (cfg.ssl.cert_file === undefined) !== (cfg.ssl.key_file === undefined)) {
+    throw new ConfigError(env.configFile, "ssl", env.lineOf?.(["ssl"]), "cert_file and key_file go together");
+  }
+  if (cfg.sasl?.mechanism === "plain" && !cfg.ssl) {
+    // PLAIN sends the password as is: only over TLS.
+    throw new ConfigError(env.configFile, "sasl.mechanism", env.lineOf?.(["sasl", "mechanism"]), "plain sends the password in clear text: configure ssl too");
   }
   return cfg;
 }

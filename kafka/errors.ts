@@ -41,6 +41,10 @@ export function toPrismError(err: unknown, what: string): PrismError {
   const type = root.type ?? (err as KafkaJsError).type;
   if (type && type in callerErrors) return new PrismError(callerErrors[type]!, `${what}: ${root.message}`, { cause: err });
   const name = root.name;
+  // Refused credentials: the backend is unusable until its operator or the config changes; nothing was applied.
+  if (/SASLAuthentication|SASL_AUTHENTICATION_FAILED|ILLEGAL_SASL_STATE|UNSUPPORTED_SASL_MECHANISM/.test(`${name} ${type ?? ""} ${err.name}`)) {
+    return new PrismError(Code.UNAVAILABLE, `${what}: kafka refused the credentials (SASL authentication failed)`, { cause: err });
+  }
   const transient =
     root.retriable === true ||
     (err as KafkaJsError).retriable === true ||

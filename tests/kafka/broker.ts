@@ -20,8 +20,20 @@ export function kafkaLibs(): string {
   return libs;
 }
 
+/** A second listener, SASL_SSL (PLAIN and SCRAM-SHA-512 users), with PEM certificate files. */
+export interface SecuredListener {
+  /** PEM file holding the broker's private key (PKCS#8) followed by its certificate chain. */
+  keystorePem: string;
+  /** PEM file of the CA that clients' certificates would chain to (also the truststore). */
+  caPem: string;
+  plainUsers: Record<string, string>;
+  scramUsers: Record<string, string>;
+}
+
 export interface DedicatedKafka {
   readonly brokers: string[];
+  /** host:port of the SASL_SSL listener (host "localhost", the name in its certificate), when asked for. */
+  readonly securedBrokers: string[];
   /** Kills the broker (SIGKILL: an abrupt loss); its data stays. */
   stop(): Promise<void>;
   /** Starts it again with the same ports and data; resolves once it answers metadata requests. */
@@ -33,11 +45,30 @@ export interface DedicatedKafka {
 const JVM_OPTS = ["-Xms128m", "-Xmx384m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true"];
 
 /** Formats a fresh KRaft log directory and starts a broker on it. */
-export async function startKafkaBroker(): Promise<DedicatedKafka> {
+export async function startKafkaBroker(opts: { secured?: SecuredListener } = {}): Promise<DedicatedKafka> {
   const libs = kafkaLibs();
   const dir = mkdtempSync(join(tmpdir(), "prism-kafka-"));
   mkdirSync(join(dir, "logs"));
   const [port, controllerPort] = [await freePort(), await freePort()];
+  const sec = opts.secured;
+  const securedPort = sec ? await freePort() : 0;
+  const jaasPlain = sec
+    ? `org.apache.kafka.common.security.plain.PlainLoginModule required ${Object.entries(sec.plainUsers)
+        .map(([u, pw]) => `user_${u}="${pw}"`)
+        .join(" ")};`
+    : "";
+  const securedProps = sec
+    ? [
+        "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512",
+        `listener.name.sasl_ssl.plain.sasl.jaas.config=${jaasPlain}`,
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        "ssl.keystore.type=PEM",
+        `ssl.keystore.location=${sec.keystorePem}`,
+        "ssl.truststore.type=PEM",
+        `ssl.truststore.location=${sec.caPem}`,
+        "ssl.client.auth=none",
+      ]
+    : [];
   const props = join(dir, "server.properties");
   writeFileSync(
     props,
@@ -45,11 +76,12 @@ export async function startKafkaBroker(): Promise<DedicatedKafka> {
       "process.roles=broker,controller",
       "node.id=1",
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${sec ? `,SASL_SSL://127.0.0.1:${securedPort}` : ""}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${sec ? `,SASL_SSL://localhost:${securedPort}` : ""}`,
       "inter.broker.listener.name=PLAINTEXT",
       "controller.listener.names=CONTROLLER",
-      "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${sec ? ",SASL_SSL:SASL_SSL" : ""}`,
+      ...securedProps,
       `log.dirs=${join(dir, "data")}`,
       "num.partitions=1",
       "offsets.topic.replication.factor=1",
@@ -69,7 +101,9 @@ export async function startKafkaBroker(): Promise<DedicatedKafka> {
   const java = (args: string[]) => ["java", ...JVM_OPTS, `-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${join(dir, "logs")}`, "-cp", `${libs}/*`, ...args];
   // "=" form: a base64url id may start with "-", which argparse would take for a flag.
   const clusterId = randomBytes(16).toString("base64url");
-  const format = startProcess(java(["kafka.tools.StorageTool", "format", `--cluster-id=${clusterId}`, "-c", props, "--ignore-formatted"]));
+  // SCRAM credentials live in the cluster metadata: written at format time (KRaft).
+  const scram = Object.entries(sec?.scramUsers ?? {}).flatMap(([u, pw]) => ["--add-scram", `SCRAM-SHA-512=[name=${u},password=${pw}]`]);
+  const format = startProcess(java(["kafka.tools.StorageTool", "format", `--cluster-id=${clusterId}`, "-c", props, "--ignore-formatted", ...scram]));
   const formatted = await format.exited;
   if (formatted !== 0) throw new Error(`kafka storage format failed (${formatted}):\n${format.output()}`);
 
@@ -95,6 +129,7 @@ export async function startKafkaBroker(): Promise<DedicatedKafka> {
   }
   return {
     brokers,
+    securedBrokers: sec ? [`localhost:${securedPort}`] : [],
     stop,
     start,
     close: async () => {
