@@ -119,7 +119,7 @@ export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
   async get(key: string): Promise<Uint8Array | undefined> {
     const k = this.natsKey(key);
     const e = await this.call("get", (kv) => kv.get(k));
-    return e && e.operation === "PUT" ? e.value : undefined;
+    return e?.operation === "PUT" ? e.value : undefined;
   }
 
   async exists(key: string): Promise<boolean> {
@@ -134,7 +134,7 @@ export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
     const k = this.natsKey(key);
     return this.call("delete", async (kv) => {
       const e = await kv.get(k);
-      if (!e || e.operation !== "PUT") return false;
+      if (e?.operation !== "PUT") return false;
       const jsm = await this.manager(this.conn.current());
       await jsm.streams.purge(this.stream, { filter: this.subject(k) });
       return true;

@@ -53,7 +53,7 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
 
   constructor(
     readonly config: PostgresConfig,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
     this.target = `${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}/${config.database}`;
     const { sql, state } = createPool(config, logger);
