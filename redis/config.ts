@@ -38,6 +38,8 @@ export interface RedisConfig {
   subscriberBuffer: number;
   /** Signs scan cursors; "" = a random secret per process. */
   cursorSecret: string;
+  /** After each stored write: wait for `replicas` replicas (WAIT) and, with localAof, the local AOF fsync (WAITAOF). */
+  wait: { replicas: number; localAof: boolean; timeoutMs: number };
 }
 
 /** Where the configuration came from, so errors can name the file and line. */
@@ -79,6 +81,14 @@ const schema: Schema = {
     scan_count: { type: "integer", min: 1, max: 100_000, default: 1000 },
     subscriber_buffer: { type: "integer", min: 1, default: 1024 },
     cursor_secret: { type: "string", default: "" },
+    wait: {
+      type: "object",
+      fields: {
+        replicas: { type: "integer", min: 0, default: 0 },
+        local_aof: { type: "boolean", default: false },
+        timeout: { type: "duration", default: "500ms" },
+      },
+    },
   },
 };
 
@@ -98,6 +108,7 @@ interface RawConfig {
   scan_count: number;
   subscriber_buffer: number;
   cursor_secret: string;
+  wait: { replicas: number; local_aof: boolean; timeout: number };
 }
 
 /**
@@ -126,6 +137,10 @@ export function parseRedisConfig(config: Record<string, unknown>, origin: Config
     }
   }
 
+  if (raw.cluster !== undefined && (raw.wait.replicas > 0 || raw.wait.local_aof)) fail(["wait"], "WAIT / WAITAOF are per node: not supported in cluster mode");
+  if (raw.wait.timeout >= raw.command_timeout && (raw.wait.replicas > 0 || raw.wait.local_aof)) {
+    fail(["wait", "timeout"], "must be shorter than command_timeout (the write and its wait share that bound)");
+  }
   const db = raw.db ?? url.db ?? 0;
   if (raw.cluster !== undefined && db !== 0) fail(["db"], "Redis Cluster has only database 0");
   const tls = parseTls(raw.tls, url.tls ?? false, fail);
@@ -146,6 +161,7 @@ export function parseRedisConfig(config: Record<string, unknown>, origin: Config
     scanCount: raw.scan_count,
     subscriberBuffer: raw.subscriber_buffer,
     cursorSecret: raw.cursor_secret,
+    wait: { replicas: raw.wait.replicas, localAof: raw.wait.local_aof, timeoutMs: raw.wait.timeout },
   };
 }
 

@@ -8,6 +8,8 @@ export interface RedisContext {
   /** Put before every key and channel name, so namespaces sharing one Redis never meet. */
   readonly prefix: string;
   readonly cluster: boolean;
+  /** A write through the guard, followed by WAIT / WAITAOF when `wait` is configured (durability). */
+  write<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** A Buffer view of bytes without copying (ioredis sends Buffers as they are, other views it stringifies). */

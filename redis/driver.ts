@@ -1,3 +1,4 @@
+import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
 import { exportFlowMetrics, type FlowExport } from "../sdk/drivers/flow_metrics";
 import type {
@@ -17,6 +18,7 @@ import type {
 } from "../sdk/drivers/interfaces";
 import type { WriteOptions } from "../sdk/drivers/idempotency";
 import { Resilience } from "../sdk/drivers/resilience";
+import { Code, PrismError } from "../sdk/grpc/errors";
 import type { Logger } from "../sdk/observability/logger";
 import type { RedisConfig } from "./config";
 import { RedisConnection } from "./connection";
@@ -72,7 +74,19 @@ export class RedisDriver
       maxDelayMs: config.retry.maxDelayMs,
       onStateChange: (from, to) => logger[to === "open" ? "warn" : "info"]("redis circuit breaker", { from, to, target: this.conn.target }),
     });
-    const ctx: RedisContext = { conn: this.conn, guard: this.guard, prefix: config.keyPrefix, cluster: config.mode === "cluster" };
+    const guard = this.guard;
+    const durable = waitFor(this.conn, config.wait);
+    const ctx: RedisContext = {
+      conn: this.conn,
+      guard,
+      prefix: config.keyPrefix,
+      cluster: config.mode === "cluster",
+      write: durable ? (fn) => guard.write(async () => {
+        const r = await fn();
+        await durable();
+        return r;
+      }) : (fn) => guard.write(fn),
+    };
     this.kv = new RedisKeyValue(ctx);
     this.scanner = new RedisScan(ctx, config.scanCount, config.cursorSecret);
     this.list = new RedisList(ctx);
@@ -194,4 +208,36 @@ function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("Command timed out")), ms)));
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The durability wait after a stored write, when configured: WAIT <replicas> <timeout> (replicas acknowledged
+ * it), or WAITAOF <local> <replicas> <timeout> (Redis >= 7.2: fsynced to the AOF locally and on replicas). Sent
+ * on the command connection right after the write, so it covers it. Too few acknowledgements within the
+ * timeout: the write is on the primary but not as durable as asked, so its outcome is unknown (it may be lost
+ * on a failover or crash): DEADLINE_EXCEEDED, saying so.
+ */
+function waitFor(conn: RedisConnection, w: RedisConfig["wait"]): (() => Promise<void>) | undefined {
+  if (w.replicas === 0 && !w.localAof) return undefined;
+  return async () => {
+    const client = conn.client as Redis;
+    if (w.localAof) {
+      const reply = await client.call("WAITAOF", 1, w.replicas, w.timeoutMs).catch((err: Error) => {
+        if (/unknown command/i.test(err.message)) {
+          throw new PrismError(Code.FAILED_PRECONDITION, "wait.local_aof needs WAITAOF (Redis 7.2 or later), which this server lacks; the write itself was applied");
+        }
+        throw err;
+      });
+      const [local, replicas] = reply as [number, number];
+      if (local >= 1 && replicas >= w.replicas) return;
+      throw notDurable(`WAITAOF: fsynced locally ${local ? "yes" : "no"}, on ${replicas} of ${w.replicas} replicas within ${w.timeoutMs} ms`);
+    }
+    const acked = (await client.call("WAIT", w.replicas, w.timeoutMs)) as number;
+    if (acked < w.replicas) throw notDurable(`WAIT: ${acked} of ${w.replicas} replicas acknowledged within ${w.timeoutMs} ms`);
+  };
+}
+
+/** Resilience.write adds that the outcome is unknown and how to retry. */
+function notDurable(why: string): PrismError {
+  return new PrismError(Code.DEADLINE_EXCEEDED, `redis applied the write but it is not as durable as configured (${why}): it may be lost on a failover or crash`);
 }

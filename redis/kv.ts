@@ -34,11 +34,11 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
       const marker = markerKey(k, write.idempotencyKey);
       // One script: the marker (SET NX PX window) and the write are applied together or not at all, so a retry
       // of a write whose reply was lost finds the marker and does nothing, even after a pattern restart.
-      return this.ctx.guard.write(async () => {
+      return this.ctx.write(async () => {
         await client.eval(SET_ONCE, 2, marker, k, write.windowMs, v, ttlSeconds);
       });
     }
-    return this.ctx.guard.write(async () => {
+    return this.ctx.write(async () => {
       await (ttlSeconds > 0 ? client.set(k, v, "EX", ttlSeconds) : client.set(k, v));
     });
   }
@@ -52,7 +52,7 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
   async delete(key: string): Promise<boolean> {
     const { client } = this.ctx.conn;
     const k = this.ctx.prefix + key;
-    return (await this.ctx.guard.write(() => client.del(k))) > 0;
+    return (await this.ctx.write(() => client.del(k))) > 0;
   }
 
   async exists(key: string): Promise<boolean> {
@@ -65,7 +65,7 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
   async expire(key: string, ttlSeconds: number): Promise<boolean> {
     const { client } = this.ctx.conn;
     const k = this.ctx.prefix + key;
-    return (await this.ctx.guard.write(() => client.expire(k, ttlSeconds))) === 1;
+    return (await this.ctx.write(() => client.expire(k, ttlSeconds))) === 1;
   }
 
   getTTL(key: string): Promise<number> {
@@ -77,7 +77,7 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
   async persist(key: string): Promise<boolean> {
     const { client } = this.ctx.conn;
     const k = this.ctx.prefix + key;
-    return (await this.ctx.guard.write(() => client.persist(k))) === 1;
+    return (await this.ctx.write(() => client.persist(k))) === 1;
   }
 
   batchSet(entries: BatchSetEntry[]): Promise<void> {
@@ -85,7 +85,7 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
     const { client } = this.ctx.conn;
     const p = this.ctx.prefix;
     if (this.ctx.cluster) {
-      return this.ctx.guard.write(async () => {
+      return this.ctx.write(async () => {
         await Promise.all(
           entries.map((e) => (e.ttlSeconds > 0 ? client.set(p + e.key, asBuffer(e.value), "EX", e.ttlSeconds) : client.set(p + e.key, asBuffer(e.value)))),
         );
@@ -97,9 +97,9 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
       if (e.ttlSeconds > 0) expiring.push(e);
       else plain.push(p + e.key, asBuffer(e.value));
     }
-    if (expiring.length === 0) return this.ctx.guard.write(async () => void (await client.mset(plain)));
+    if (expiring.length === 0) return this.ctx.write(async () => void (await client.mset(plain)));
     // MULTI keeps the batch all-or-nothing when TTL entries need their own SET ... EX; still one round trip.
-    return this.ctx.guard.write(async () => {
+    return this.ctx.write(async () => {
       const tx = client.multi();
       if (plain.length > 0) tx.mset(plain);
       for (const e of expiring) tx.set(p + e.key, asBuffer(e.value), "EX", e.ttlSeconds);
@@ -123,7 +123,7 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
     const { client } = this.ctx.conn;
     const p = this.ctx.prefix;
     // DEL k1 k2 answers only a total; one DEL per key (pipelined) tells which keys existed.
-    const counts = await this.ctx.guard.write(async () => {
+    const counts = await this.ctx.write(async () => {
       if (this.ctx.cluster) return Promise.all(keys.map((k) => client.del(p + k)));
       return checkReplies(await client.pipeline(keys.map((k) => ["del", p + k])).exec()) as number[];
     });

@@ -9,26 +9,26 @@ export class RedisList implements ListDriver {
     const { client } = this.ctx.conn;
     const k = this.ctx.prefix + key;
     const args = values.map(asBuffer);
-    return this.ctx.guard.write(() => client.lpush(k, ...args));
+    return this.ctx.write(() => client.lpush(k, ...args));
   }
 
   pushRight(key: string, values: Uint8Array[]): Promise<number> {
     const { client } = this.ctx.conn;
     const k = this.ctx.prefix + key;
     const args = values.map(asBuffer);
-    return this.ctx.guard.write(() => client.rpush(k, ...args));
+    return this.ctx.write(() => client.rpush(k, ...args));
   }
 
   async popLeft(key: string, count: number): Promise<Uint8Array[]> {
     const { client } = this.ctx.conn;
     const k = this.ctx.prefix + key;
-    return (await this.ctx.guard.write(() => client.lpopBuffer(k, count))) ?? [];
+    return (await this.ctx.write(() => client.lpopBuffer(k, count))) ?? [];
   }
 
   async popRight(key: string, count: number): Promise<Uint8Array[]> {
     const { client } = this.ctx.conn;
     const k = this.ctx.prefix + key;
-    return (await this.ctx.guard.write(() => client.rpopBuffer(k, count))) ?? [];
+    return (await this.ctx.write(() => client.rpopBuffer(k, count))) ?? [];
   }
 
   length(key: string): Promise<number> {

@@ -31,6 +31,7 @@ function recordingContext(): { ctx: RedisContext; counts: number[] } {
     guard: { read: <T>(fn: () => Promise<T>) => fn() } as unknown as Resilience,
     prefix: "ns:",
     cluster: false,
+    write: (fn) => fn(),
   };
   return { ctx, counts };
 }

@@ -54,9 +54,13 @@ redis_node_status() {
 
 # ------------------------------------------------------------ single node
 
+# Durable by default: an append-only file fsynced every second (at most about one second of acknowledged
+# writes lost on a crash or kill -9; without it, everything since the last snapshot was).
+REDIS_DURABILITY=(--appendonly yes --appendfsync everysec)
+
 redis_up() {
   redis_ensure_installed
-  redis_start_node redis "$PRISM_DATA/redis" "$REDIS_PORT"
+  redis_start_node redis "$PRISM_DATA/redis" "$REDIS_PORT" "${REDIS_DURABILITY[@]}"
 }
 
 redis_down() { stop_pid redis "$PRISM_DATA/redis/redis.pid" redis-server 20; }
