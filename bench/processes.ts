@@ -17,6 +17,8 @@ export interface Server {
   readonly main: StartedProcess;
   /** Calls the main process has relayed so far (proxy and bare relay), for CPU per call. */
   calls?(): Promise<number>;
+  /** Extra prism-load flags this server needs (TLS CA, credentials). */
+  readonly loadArgs?: string[];
   stop(): Promise<void>;
 }
 
@@ -122,8 +124,8 @@ export async function startBareRelay(name: string): Promise<Server> {
 }
 
 /** The proxy with bench/configs/proxy-<pattern>.yaml (it launches the pattern), once /ready answers 200. */
-export async function startProxy(pattern: string, extra: { args?: string[]; env?: Record<string, string> } = {}): Promise<Server> {
-  const p = startProcess([dist("proxy"), "--config", `${ROOT}/bench/configs/proxy-${pattern}.yaml`, ...(extra.args ?? [])], { env: extra.env });
+export async function startProxy(pattern: string, extra: { args?: string[]; env?: Record<string, string>; config?: string } = {}): Promise<Server> {
+  const p = startProcess([dist("proxy"), "--config", extra.config ?? `${ROOT}/bench/configs/proxy-${pattern}.yaml`, ...(extra.args ?? [])], { env: extra.env });
   const address = await started(p, /prism proxy listening on (\S+)/);
   const patternPids = () => [...p.output().matchAll(/"pattern_pid":(\d+)/g)].map((m) => Number(m[1]));
   try {

@@ -17,6 +17,7 @@ import { measureMulticastScale, type MulticastScaleResult } from "./multicast_sc
 import { prismLoad } from "./load";
 import { cpuSeconds, dist, missingExecutable, startBareRelay, startEcho, startPattern, startProxy, type Server } from "./processes";
 import { redisBenchmark } from "./redis_benchmark";
+import { startSecuredProxy } from "./secured_proxy";
 import { shutdownUnderLoad } from "./shutdown_under_load";
 import { measureStreamRead, type StreamReadResult } from "./stream_read";
 import { checkProxyTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult, type SizeRow } from "./results";
@@ -177,6 +178,10 @@ function rowsToRun(): RowSpec[] {
       operation: "scan",
       start: () => startPattern("memstore", "memstore-emulated-scan"),
     },
+    // Issue 11: the cost of a TLS client listener, and of authentication + authorization (API key, one rule),
+    // against memstore-proxy (plaintext, auth off) in the same run.
+    { ...kv("memstore")[1]!, id: "memstore-proxy-tls", label: "memstore pattern, through proxy, TLS listener", start: () => startSecuredProxy("tls") },
+    { ...kv("memstore")[1]!, id: "memstore-proxy-auth", label: "memstore pattern, through proxy, auth (API key) + authz on", start: () => startSecuredProxy("auth") },
     // The two key-value backends of issue 9 that have no direct row: Get through the proxy.
     { id: "postgres-proxy", label: "postgres pattern, through proxy", backend: "postgres", via: "proxy", operation: "get", service: "postgres", executables: ["postgres", "proxy"], start: () => startProxy("postgres") },
     { id: "nats-kv-proxy", label: "nats KV Get, through proxy", backend: "nats", via: "proxy", operation: "get", service: "nats", executables: ["nats", "proxy"], start: () => startProxy("nats-kv") },
@@ -263,6 +268,7 @@ async function runRow(spec: RowSpec): Promise<RowResult> {
       "--topic",
       "prism-bench",
       ...(spec.rps ? ["--rps", String(spec.rps)] : []),
+      ...(server.loadArgs ?? []),
     ];
     // The server's CPU per call it relayed (proxy and bare relay): both counted over the same span, prism-load's whole run.
     const cpu0 = cpuSeconds(server.main.pid);

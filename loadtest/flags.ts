@@ -25,6 +25,11 @@ export interface LoadOptions {
   warmupMs: number;
   /** Sent as x-prism-namespace when set. */
   namespace?: string;
+  /** Extra metadata on every call (credentials of a secured proxy). */
+  metadata?: Record<string, string>;
+  /** TLS to the target with this CA file; the server name to verify. */
+  tlsCa?: string;
+  tlsServerName?: string;
   valueSize: number;
   keys: number;
   topic: string;
@@ -48,6 +53,9 @@ export const USAGE = `prism-load: load generator for Prism (gRPC KeyValueBasic /
   --rps N                 open loop at N requests/s, latency from the scheduled send time
   --warmup D              unmeasured warm-up at the same load             [1s]
   --namespace NAME        x-prism-namespace metadata on every call
+  --metadata K=V          extra metadata on every call, e.g. x-api-key=... (repeatable)
+  --tls-ca FILE           TLS to the target, trusting this CA
+  --tls-server-name NAME  name the target's certificate must carry       [the target's host]
   --value-size BYTES      value / payload size                            [100]
   --keys N                key space (get pre-loads every key)             [1000]
   --topic NAME            topic for publish / subscribe                   [prism-load]
@@ -67,6 +75,9 @@ const spec = {
   rps: { type: "string" },
   warmup: { type: "string" },
   namespace: { type: "string" },
+  metadata: { type: "string", multiple: true },
+  "tls-ca": { type: "string" },
+  "tls-server-name": { type: "string" },
   "value-size": { type: "string" },
   keys: { type: "string" },
   topic: { type: "string" },
@@ -100,6 +111,17 @@ function address(flag: string, v: string): string {
   return v;
 }
 
+function metadataFlags(pairs: string[]): Record<string, string> | undefined {
+  if (pairs.length === 0) return undefined;
+  const md: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf("=");
+    if (i <= 0) throw new UsageError(`--metadata must be KEY=VALUE, got "${p}"`);
+    md[p.slice(0, i).toLowerCase()] = p.slice(i + 1);
+  }
+  return md;
+}
+
 /** Parses argv; returns undefined for --help. */
 export function parseFlags(argv: string[]): LoadOptions | undefined {
   let v;
@@ -131,6 +153,9 @@ export function parseFlags(argv: string[]): LoadOptions | undefined {
     requests,
     warmupMs: duration("warmup", v.warmup, 1_000),
     namespace: v.namespace,
+    metadata: metadataFlags(v.metadata ?? []),
+    tlsCa: v["tls-ca"],
+    tlsServerName: v["tls-server-name"],
     valueSize,
     keys: integer("keys", v.keys, 1000, 1),
     topic: v.topic ?? "prism-load",

@@ -1,3 +1,5 @@
+import * as grpc from "@grpc/grpc-js";
+import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { GetRequestSchema, KeyValueBasicInterface, SetRequestSchema } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { GetCapabilitiesRequestSchema, KeyValuePattern, RetrieveRequestSchema, ScanRequestSchema, StoreRequestSchema } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
@@ -31,12 +33,16 @@ function strict<S extends Parameters<typeof failOnErrorReply>[0]>(service: S, h:
 }
 
 /** Dials the target once; every service client shares the channel. */
-export function connect(opts: Pick<LoadOptions, "target" | "namespace" | "timeoutMs">): Connection {
-  const kv = strict(KeyValueBasicInterface, createClient(KeyValueBasicInterface, opts.target));
+export function connect(opts: Pick<LoadOptions, "target" | "namespace" | "timeoutMs" | "metadata" | "tlsCa" | "tlsServerName">): Connection {
+  const creds = opts.tlsCa ? grpc.credentials.createSsl(readFileSync(opts.tlsCa)) : undefined;
+  // Bun refuses an IP address as TLS server name: without one given, 127.0.0.1 is dialled as localhost.
+  const target = creds && !opts.tlsServerName ? opts.target.replace(/^127\.0\.0\.1:/, "localhost:") : opts.target;
+  const channelOpts = opts.tlsServerName ? { "grpc.ssl_target_name_override": opts.tlsServerName } : undefined;
+  const kv = strict(KeyValueBasicInterface, createClient(KeyValueBasicInterface, target, creds, channelOpts));
   const pubsub = strict(PubSubBasicInterface, createClient(PubSubBasicInterface, kv.raw));
   const pattern = strict(KeyValuePattern, createClient(KeyValuePattern, kv.raw));
   const callOptions: CallOptions = { timeoutMs: opts.timeoutMs };
-  if (opts.namespace) callOptions.metadata = { [NAMESPACE_HEADER]: opts.namespace };
+  if (opts.namespace || opts.metadata) callOptions.metadata = { ...opts.metadata, ...(opts.namespace && { [NAMESPACE_HEADER]: opts.namespace }) };
   return {
     kv,
     pubsub,
