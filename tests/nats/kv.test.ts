@@ -97,3 +97,35 @@ describe("nats kv mode", () => {
     expect(() => parseNatsConfig({ kv: { bucket: "ok", history: 5 } }, { configFile: "f.yaml" })).toThrow(/history/);
   });
 });
+
+describe("nats kv mode across a server crash", () => {
+  test("calls are UNAVAILABLE (or outcome-unknown for a write) while the server is down; served again after, data kept", async () => {
+    const { startNatsServer } = await import("./server");
+    const server = await startNatsServer();
+    const env = { configFile: "test", namespace: "outage" };
+    const cfg = parseNatsConfig({ url: server.url, ping_interval: "500ms", reconnect_wait: "50ms", reconnect_max_wait: "300ms", request_timeout: "1s", kv: { bucket: "outage" } }, env);
+    const d = new NatsDriver(cfg, Subjects.fromEnv(env), logger);
+    try {
+      await d.kv!.ready();
+      await d.set("k", utf8("before"), 0);
+      await server.stop();
+      const started = performance.now();
+      expect(await codeOf(d.get("k"))).toBe(Code.UNAVAILABLE);
+      expect([Code.UNAVAILABLE, Code.UNKNOWN, Code.DEADLINE_EXCEEDED] as number[]).toContain(await codeOf(d.set("k2", utf8("v"), 0)));
+      expect(performance.now() - started).toBeLessThan(10_000);
+      await server.start();
+      let value: string | undefined;
+      const deadline = Date.now() + 20_000;
+      while (value === undefined && Date.now() < deadline) {
+        value = await d.get("k").then(text, () => undefined);
+        if (value === undefined) await Bun.sleep(200);
+      }
+      expect(value).toBe("before");
+      await d.set("k", utf8("after"), 0);
+      expect(text(await d.get("k"))).toBe("after");
+    } finally {
+      await d.close();
+      await server.close();
+    }
+  }, 60_000);
+});
