@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fromJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { MulticastRegistryPattern, Operator } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
+import { DeliveryStatus, MulticastRegistryPattern, Operator } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { boundedFanOut } from "../sdk/concurrency";
 import { createClient } from "../sdk/grpc/client";
 import { ROOT, startProcess } from "../tests/helpers/process";
@@ -50,10 +50,20 @@ export interface MulticastScaleResult {
 const quantile = (sorted: number[], q: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
 const round = (x: number) => Math.round(x * 10) / 10;
 
+/**
+ * Redis commands and NATS publish flushes get 5 s (default 1 s): on a loaded shared 2-core machine a burst can wait
+ * longer, and a publish whose flush times out is reported FAILED although the message went out.
+ */
 function slotConfig(slots: ScaleSlots, namespace: string): Record<string, unknown> {
   const base = { namespace, delivery_concurrency: 256 };
   if (slots === "memstore") return { ...base, slots: { registry: { driver: "memstore", config: { max_keys: 1_000_000 } }, messaging: { driver: "memstore" } } };
-  return { ...base, slots: { registry: { driver: "redis", config: { address: redisUrl() } }, messaging: { driver: "nats", config: { url: natsUrl() } } } };
+  return {
+    ...base,
+    slots: {
+      registry: { driver: "redis", config: { address: redisUrl(), command_timeout: "5s" } },
+      messaging: { driver: "nats", config: { url: natsUrl(), request_timeout: "5s" } },
+    },
+  };
 }
 
 export async function measureMulticastScale(
@@ -95,6 +105,7 @@ export async function measureMulticastScale(
 
     // One Subscribe stream per identity; every received message is timestamped here.
     const received = new Map<string, Map<string, number[]>>(); // messageId -> identity -> receive times
+    const streamErrors: string[] = [];
     const t1 = performance.now();
     for (const [i, id] of ids.entries()) {
       // Opened in steps of 100: thousands of streams started in one tick overflow Bun's HTTP/2 client stack.
@@ -110,8 +121,8 @@ export async function measureMulticastScale(
             if (times) times.push(at);
             else byId.set(id, [at]);
           }
-        } catch {
-          // aborted at the end
+        } catch (err) {
+          if (!streams.signal.aborted) streamErrors.push(`${id}: ${(err as Error).message}`);
         }
       })();
     }
@@ -125,7 +136,11 @@ export async function measureMulticastScale(
         cursor = page.hasMore ? page.nextCursor : "";
       } while (cursor !== "");
       if (subscribed === identities) break;
-      if (performance.now() - t1 > 300_000) throw new Error(`only ${subscribed} of ${identities} subscribed after 300 s`);
+      if (performance.now() - t1 > 300_000 || streamErrors.length > 0) {
+        throw new Error(
+          `${subscribed} of ${identities} subscribed after ${Math.round((performance.now() - t1) / 1000)} s; ${streamErrors.length} streams failed${streamErrors.length ? `, e.g. ${streamErrors[0]}` : ""}`,
+        );
+      }
       await Bun.sleep(250);
     }
     base.subscribeS = (performance.now() - t1) / 1000;
@@ -139,6 +154,12 @@ export async function measureMulticastScale(
       const sent = performance.now();
       const r = await clients[0]!.client.multicast({ filter, payload: new Uint8Array(64), timeoutMs: 120_000 }, { timeoutMs: 130_000 });
       const callMs = performance.now() - sent;
+      const statuses: Record<string, number> = {};
+      for (const x of r.results) {
+        const k = `${DeliveryStatus[x.status]}${x.error ? `: ${x.error.slice(0, 120)}` : ""}`;
+        statuses[k] = (statuses[k] ?? 0) + 1;
+      }
+      log(`  statuses: ${JSON.stringify(statuses)}`);
       // Wait (bounded) until every delivery arrived, or nothing more arrives for 5 s.
       let last = -1;
       let stillSince = performance.now();

@@ -44,6 +44,8 @@ const OFFSET_PREFIX = "qo/";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MARK = encoder.encode("1");
+/** Registry calls of Subscribe set-ups (lookup, presence) in flight at once. */
+const SETUP_CONCURRENCY = 32;
 /** How long Subscribe waits for the delivery subscription before UNAVAILABLE. */
 const READY_TIMEOUT_MS = 30_000;
 
@@ -66,6 +68,7 @@ export class MulticastRegistry implements Driver {
   /** What GetCapabilities answers, computed once from the slots filled (capabilities.ts). */
   capabilities: MessageInitShape<typeof CapabilitiesSchema> = {};
   private readonly bulkhead: Bulkhead;
+  private readonly setup: Bulkhead;
   private readonly refresher: ReturnType<typeof setInterval>;
 
   constructor(
@@ -79,6 +82,7 @@ export class MulticastRegistry implements Driver {
     this.version = version;
     this.dispatcher = new Dispatcher(messaging, logger, settings.subscriberBuffer);
     this.bulkhead = new Bulkhead({ name: "delivery", maxConcurrent: settings.deliveryConcurrency, maxQueue: 1_000_000 });
+    this.setup = new Bulkhead({ name: "subscribe set-up", maxConcurrent: SETUP_CONCURRENCY, maxQueue: 1_000_000 });
     this.dispatcher.start();
     this.refresher = setInterval(() => void this.refreshPresence(), Math.max(1_000, settings.presenceTtlMs / 3));
     this.refresher.unref?.();
@@ -229,11 +233,14 @@ export class MulticastRegistry implements Driver {
    */
   async *subscribe(identity: string, signal: AbortSignal): AsyncIterable<Delivery> {
     checkIdentity(identity);
-    if (!(await this.store.get(identity))) throw notFound(`identity "${identity}" is not registered`);
+    // Thousands of streams opening at once would put thousands of registry calls in flight together, each
+    // waiting behind the others past the driver's command timeout: the set-up is bounded instead.
+    const registered = await this.setup.execute(async () => (await this.store.get(identity)) !== undefined, signal);
+    if (!registered) throw notFound(`identity "${identity}" is not registered`);
     await this.dispatcher.whenReady(READY_TIMEOUT_MS, signal);
     const q = this.dispatcher.add(identity, signal);
     try {
-      await this.markPresent(identity);
+      await this.setup.execute(async () => void (await this.markPresent(identity)), signal);
       yield* this.drainQueue(identity, signal);
       yield* q;
     } finally {
@@ -248,7 +255,7 @@ export class MulticastRegistry implements Driver {
   private async refreshPresence(): Promise<void> {
     const ids = this.dispatcher.identities();
     if (ids.length === 0) return;
-    const settled = await boundedFanOut(ids, 64, (id) => Promise.resolve(this.markPresent(id)));
+    const settled = await boundedFanOut(ids, SETUP_CONCURRENCY, (id) => Promise.resolve(this.markPresent(id)));
     const failed = settled.filter((s) => s.status === "rejected").length;
     if (failed > 0) this.logger.warn("presence refresh failed for some subscribers", { failed, of: ids.length });
   }
