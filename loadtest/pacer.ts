@@ -28,7 +28,7 @@ export interface Pacer {
 }
 
 /** How early the worker wakes the main thread before a due time: about its wake-up latency's tail here. */
-export const DEFAULT_LEAD_MS = 0.25;
+export const DEFAULT_LEAD_MS = 0.15;
 
 /**
  * Calls onTick at about `startMs + k * intervalMs` (k = 1, 2, …; startMs on

@@ -82,6 +82,9 @@ console.log(
   `${n} samples every ${values.interval} µs over prism-load's run (${values.duration} + 1 s warm-up): ${Math.round(result!.throughput)} calls/s; ` +
     `proxy process CPU ${cpuS.toFixed(2)} s (user ${(cpu.user / 1e6).toFixed(2)}, sys ${(cpu.system / 1e6).toFixed(2)}), ${((cpuS / result!.ok) * 1e6).toFixed(0)} µs per measured call (incl. warm-up)\n`,
 );
+// Whose code the thread was in: the proxy's own (proxy/, sdk/), its metrics library, or the runtime (node:http2, streams, events, native).
+const share = (re: RegExp) => pct([...self].filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0));
+console.log(`self samples in proxy/ and sdk/ code ${share(/ (proxy|sdk)\//)} %, in prom-client ${share(/ prom-client\//)} %, elsewhere (runtime: node:http2, streams, events, native) the rest\n`);
 console.log("| self % | frame |\n| --: | -- |");
 for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, topN)) console.log(`| ${pct(v)} | \`${k}\` |`);
 console.log("\n| inclusive % | frame (proxy/ and sdk/ code) |\n| --: | -- |");
