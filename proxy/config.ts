@@ -1,4 +1,5 @@
 import { validate, type Schema } from "../sdk/config/schema";
+import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./h2/connection_limits";
 import { ConfigError, loadYamlFile, type YamlSource } from "../sdk/config/yaml";
 import { formatHostPort, parseHostPort, type HostPort } from "./address";
 import {
@@ -61,6 +62,8 @@ export interface ProxyConfig {
   readonly namespaces: readonly NamespaceConfig[];
   /** TLS, authentication, authorization, audit, admin port protection. */
   readonly security: SecurityConfig;
+  /** Bounds on client connections and streams (`limits`). */
+  readonly limits: ConnectionLimits;
   readonly lineOf: (path: readonly (string | number)[]) => number | undefined;
 }
 
@@ -87,6 +90,15 @@ export const proxyConfigSchema: Schema = {
     ...securityFields,
     patterns_dir: { type: "string" },
     shutdown_timeout: { type: "duration", default: "30s" },
+    limits: {
+      type: "object",
+      fields: {
+        max_connections: { type: "integer", min: 1, default: DEFAULT_CONNECTION_LIMITS.maxConnections },
+        idle_timeout: { type: "duration", default: DEFAULT_CONNECTION_LIMITS.idleTimeoutMs },
+        request_body_timeout: { type: "duration", default: DEFAULT_CONNECTION_LIMITS.requestBodyTimeoutMs },
+        max_streams_per_connection: { type: "integer", min: 1, default: DEFAULT_CONNECTION_LIMITS.maxStreamsPerConnection },
+      },
+    },
     namespaces: {
       type: "array",
       items: {
@@ -126,6 +138,7 @@ interface RawConfig {
   audit: { allowed_writes: boolean; file?: string };
   patterns_dir?: string;
   shutdown_timeout: number;
+  limits: { max_connections: number; idle_timeout: number; request_body_timeout: number; max_streams_per_connection: number };
   namespaces: RawNamespace[];
 }
 
@@ -205,6 +218,12 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
     shutdownTimeoutMs: raw.shutdown_timeout,
     namespaces,
     security: parseSecurity(raw, { file, lineOf }),
+    limits: {
+      maxConnections: raw.limits.max_connections,
+      idleTimeoutMs: raw.limits.idle_timeout,
+      requestBodyTimeoutMs: raw.limits.request_body_timeout,
+      maxStreamsPerConnection: raw.limits.max_streams_per_connection,
+    },
     lineOf,
   };
 }

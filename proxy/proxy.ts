@@ -89,7 +89,7 @@ export class Proxy {
     const local = await this.local.listen();
     this.localUpstream = new Upstream(local);
     this.router = new Router(this.registry, this.localUpstream, this.metrics, this.tracing && new CallTracer(this.tracing.tracer), security.gate);
-    this.listener = new H2Listener(this.router.handle, security.listenerTls);
+    this.listener = new H2Listener(this.router.handle, security.listenerTls, cfg.limits, (reason) => this.metrics.reject(reason));
     const port = await this.listener.listen(cfg.listen);
     const listener = this.listener;
     security.started(cfg.listen, (m) => listener.setTls(m));

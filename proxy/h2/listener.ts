@@ -1,6 +1,7 @@
 import http2 from "node:http2";
 import type { HostPort } from "../address";
 import type { TlsMaterial } from "../security/tls";
+import { applyConnectionLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./connection_limits";
 import { H2_SETTINGS, widenSessionWindow } from "./settings";
 
 /** Handles one incoming HTTP/2 stream (one gRPC call). */
@@ -16,11 +17,11 @@ export class H2Listener {
   private readonly server: http2.Http2Server | http2.Http2SecureServer;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
-  constructor(handler: StreamHandler, tls?: TlsMaterial) {
+  constructor(handler: StreamHandler, tls?: TlsMaterial, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS, refused: (reason: string) => void = () => undefined) {
     const options = {
       // gRPC messages up to 16 MiB, as the SDK's servers allow.
       maxSessionMemory: 64,
-      settings: { ...H2_SETTINGS, maxConcurrentStreams: 1_000 },
+      settings: { ...H2_SETTINGS, maxConcurrentStreams: limits.maxStreamsPerConnection },
     };
     this.server = tls
       ? http2.createSecureServer({ ...options, ...tls, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined, allowHTTP1: false })
@@ -31,6 +32,7 @@ export class H2Listener {
       s.on("error", () => undefined);
       s.once("close", () => this.sessions.delete(s));
     });
+    applyConnectionLimits(this.server, limits, refused);
     this.server.on("stream", handler);
     this.server.on("sessionError", () => undefined);
   }

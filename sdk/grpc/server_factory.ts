@@ -22,11 +22,23 @@ export const callerMistakeInterceptor: grpc.ServerInterceptor = (_method, call) 
     new grpc.ResponderBuilder().withSendStatus((status, next) => next(correctCallerMistakes(status as grpc.StatusObject))).build(),
   );
 
-/** Server options shared by every Prism gRPC server: 16 MiB messages so size limits are ours to enforce. */
+const envInt = (name: string, fallback: number) => {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : fallback;
+};
+
+/**
+ * Server options shared by every Prism gRPC server: 16 MiB messages so size limits are ours to enforce; bounded
+ * concurrent calls per connection (PRISM_MAX_STREAMS_PER_CONNECTION, default 20,000: generous, as a proxy in
+ * front carries every client's calls on one connection, but a bound; one connection held ~9,200 streams before);
+ * connections with no call for PRISM_CONNECTION_IDLE_MS (default 5 min) are closed (GOAWAY).
+ */
 export const serverOptions: grpc.ServerOptions = {
   "grpc.max_receive_message_length": 16 * 1024 * 1024,
   "grpc.max_send_message_length": 16 * 1024 * 1024,
   "grpc.keepalive_permit_without_calls": 1,
+  "grpc.max_concurrent_streams": envInt("PRISM_MAX_STREAMS_PER_CONNECTION", 20_000),
+  "grpc.max_connection_idle_ms": envInt("PRISM_CONNECTION_IDLE_MS", 300_000),
   interceptors: [callerMistakeInterceptor],
 };
 
