@@ -53,13 +53,15 @@ function printBanner(a: ProxyAddresses): void {
   const ctl = existsSync(ctlPath) ? (relative(process.cwd(), ctlPath).startsWith("..") ? ctlPath : `./${relative(process.cwd(), ctlPath)}`) : "prismctl";
   const flags = `${a.listen === "127.0.0.1:8980" ? "" : ` --addr ${a.listen}`}${a.admin === "http://127.0.0.1:9090" ? "" : ` --admin ${a.admin.replace("http://", "")}`}`;
   const first = cfg.namespaces[0]!.name;
+  // With a TLS listener grpcurl needs the CA (and, for mTLS, a client certificate) instead of -plaintext.
+  const grpcurl = cfg.security.tls ? "grpcurl -cacert <ca.crt>" : "grpcurl -plaintext";
   const ns = first === "default" ? "" : ` --namespace ${first}`;
   lines.push(
     "talk to it:",
     `  ${ctl}${flags}${ns} kv set hello world && ${ctl}${flags}${ns} kv get hello`,
     `  ${ctl}${flags} patterns`,
-    `  grpcurl -plaintext${ns ? ` -H 'x-prism-namespace: ${first}'` : ""} -d '{"key":"hello"}' ${a.listen} prism.interfaces.keyvalue.KeyValueBasicInterface/Get`,
-    `  grpcurl -plaintext ${a.listen} list`,
+    `  ${grpcurl}${ns ? ` -H 'x-prism-namespace: ${first}'` : ""} -d '{"key":"hello"}' ${a.listen} prism.interfaces.keyvalue.KeyValueBasicInterface/Get`,
+    `  ${grpcurl} ${a.listen} list`,
   );
   process.stdout.write(lines.join("\n") + "\n");
 }

@@ -10,6 +10,7 @@ import { LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_p
 import { ListBasicInterface } from "../../proto/gen/prism/interfaces/list/list_basic_pb";
 import { PubSubBasicInterface } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/stream_basic_pb";
+import { KeyValuePattern } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { channelOptions, createClient } from "../../sdk/grpc/client";
 import { PrismError } from "../../sdk/grpc/errors";
 
@@ -44,6 +45,7 @@ export function securedClients(ch: grpc.Client, md: Record<string, string>) {
     stream: c(StreamBasicInterface),
     lifecycle: c(LifecycleInterface),
     health: c(Health),
+    kvPattern: c(KeyValuePattern),
     opts: { timeoutMs: 10_000, metadata: md },
     close: () => ch.close(),
   };

@@ -125,6 +125,8 @@ describe("authorization per namespace and operation class", () => {
     expect(await codeOf(() => a.stream.append({ stream: "s", payload: enc("e") }, o))).toBe(0);
     expect(await codeOf(() => a.stream.trim({ stream: "s", beforeOffset: 0n }, o))).toBe(0);
     expect(await codeOf(() => a.lifecycle.healthCheck({}, o))).toBe(0);
+    expect(await codeOf(() => a.kvPattern.store({ key: "p", value: enc("v") }, o))).toBe(0);
+    expect(await codeOf(() => a.kvPattern.getCapabilities({}, o))).toBe(0);
 
     const b = as(bearer(await issuer.sign({ sub: "alice" })), "b");
     for (const call of [() => b.kv.get({ key: "k" }, b.opts), () => b.kv.set({ key: "k", value: enc("v") }, b.opts), () => b.stream.trim({ stream: "s", beforeOffset: 0n }, b.opts)]) {
@@ -142,6 +144,8 @@ describe("authorization per namespace and operation class", () => {
     expect(await codeOf(() => r.kv.exists({ key: "k" }, o))).toBe(0);
     expect(await codeOf(() => r.scan.scanKeys({ prefix: "" }, o))).toBe(0);
     expect(await codeOf(() => r.stream.read({ stream: "s", fromOffset: 0n, follow: false }, o))).toBe(0);
+    expect(await codeOf(() => r.kvPattern.retrieve({ key: "p" }, o))).toBe(0);
+    expect(await codeOf(() => r.kvPattern.scan({ prefix: "" }, o))).toBe(0);
     const ctl = new AbortController();
     const sub = codeOf(() => r.pubsub.subscribe({ topic: "t" }, { ...o, signal: ctl.signal }));
     setTimeout(() => ctl.abort(), 1_000);
@@ -154,6 +158,8 @@ describe("authorization per namespace and operation class", () => {
       () => r.stream.append({ stream: "s", payload: enc("e") }, o),
       () => r.stream.trim({ stream: "s", beforeOffset: 0n }, o),
       () => r.list.popLeft({ key: "l" }, o),
+      () => r.kvPattern.store({ key: "p", value: enc("v") }, o),
+      () => r.kvPattern.deleteBatch({ keys: ["p"] }, o),
     ]) {
       expect(await codeOf(call)).toBe(Code.PERMISSION_DENIED);
     }
