@@ -40,6 +40,9 @@ export interface DedicatedKafka {
   start(): Promise<void>;
   /** Stops it and removes its data. */
   close(): Promise<void>;
+  /** SIGSTOP / SIGCONT: it keeps its connections but stops answering (a hung server). */
+  pause(): void;
+  resume(): void;
 }
 
 const JVM_OPTS = ["-Xms128m", "-Xmx384m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true"];
@@ -132,6 +135,8 @@ export async function startKafkaBroker(opts: { secured?: SecuredListener } = {})
     securedBrokers: sec ? [`localhost:${securedPort}`] : [],
     stop,
     start,
+    pause: () => void proc?.proc.kill("SIGSTOP"),
+    resume: () => void proc?.proc.kill("SIGCONT"),
     close: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });

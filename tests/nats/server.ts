@@ -43,6 +43,9 @@ export interface DedicatedNats {
   start(): Promise<void>;
   /** Stops it and removes its data. */
   close(): Promise<void>;
+  /** SIGSTOP / SIGCONT: it keeps its connections but stops answering (a hung server). */
+  pause(): void;
+  resume(): void;
 }
 
 /**
@@ -73,6 +76,8 @@ export async function startNatsServer(opts: { port?: number; started?: boolean; 
     port,
     stop,
     start,
+    pause: () => void proc?.proc.kill("SIGSTOP"),
+    resume: () => void proc?.proc.kill("SIGCONT"),
     close: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
