@@ -177,7 +177,7 @@ export class Authenticator {
     apiKey: string | undefined,
   ): Identity | AuthFailure | Promise<Identity | AuthFailure> {
     const principals: string[] = [];
-    let expiresAt = Infinity;
+    const expiresAt = Infinity;
     if (this.cfg.clientCertificates) {
       const cn = peerCertificateCN(session?.socket);
       if (cn !== undefined) principals.push(`cert:${cn}`);
