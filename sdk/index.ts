@@ -19,6 +19,7 @@ export {
 // Running a pattern.
 export { type RunningPattern, serve } from "./serve";
 export type { PatternDefinition } from "./lifecycle/pattern";
+export type { FilledSlot, FilledSlots, SlotDeclaration } from "./lifecycle/slots";
 
 // Driver contracts the services call (one interface per proto service) and driver plumbing.
 export type {

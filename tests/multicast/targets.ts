@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import type { Target } from "../acceptance/target";
 import { configuredPattern } from "../helpers/process";
 import { proxyTarget } from "../helpers/proxy_target";
-import { kafkaBrokers, requireService } from "../helpers/services";
+import { kafkaBrokers, redisClusterSeeds, requireService } from "../helpers/services";
 import { deleteNamespaceTopics } from "../kafka/target";
 import { dropNamespace, postgresConfig } from "../postgres/target";
 import { startNatsServer } from "../nats/server";
@@ -39,7 +39,9 @@ interface Backends {
 export interface Combo {
   name: string;
   expect: Expectations;
-  needs: ("redis" | "kafka" | "postgres")[];
+  needs: ("redis" | "redis-cluster" | "kafka" | "postgres")[];
+  /** Run directly only (not also through the proxy). */
+  directOnly?: boolean;
   backends(namespace: string): Promise<Backends>;
 }
 
@@ -133,6 +135,26 @@ export const COMBOS: Combo[] = [
         },
       };
     },
+  },
+  {
+    // A cluster cannot run one script over every node: the pattern filters (the same suite, same results).
+    name: "redis cluster + memstore",
+    expect: { registry: "redis", messaging: "memstore", filterNative: false },
+    needs: ["redis-cluster"],
+    directOnly: true,
+    backends: async (ns) => ({
+      slots: { registry: { driver: "redis", config: { cluster: redisClusterSeeds() } }, messaging: { driver: "memstore" } },
+      cleanup: async () => {
+        for (const seed of redisClusterSeeds()) {
+          const r = new Redis(`redis://${seed}`, { maxRetriesPerRequest: 1 });
+          try {
+            if ((await r.role())[0] === "master") await deletePrefix(r, `${ns}:`);
+          } finally {
+            r.disconnect();
+          }
+        }
+      },
+    }),
   },
   {
     name: "postgres + kafka",
