@@ -57,7 +57,7 @@ describe("redaction", () => {
   });
 
   test("very short values are not redacted (they would mangle every line)", () => {
-    registerSecret("ab");
-    expect(redact("abc ab")).toBe("abc ab");
+    registerSecret("prism");
+    expect(redact("prism.interfaces.keyvalue")).toBe("prism.interfaces.keyvalue");
   });
 });

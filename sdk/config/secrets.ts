@@ -10,8 +10,8 @@ import { ConfigError } from "./yaml";
  */
 
 const REDACTED = "[redacted]";
-/** Shorter values are not redacted: replacing "a" or "42" everywhere would mangle every line. */
-const MIN_REDACTED_LENGTH = 4;
+/** Shorter values are not redacted: replacing "42" or "prism" (the dev services' password) everywhere would mangle every line. */
+const MIN_REDACTED_LENGTH = 6;
 
 const known = new Set<string>();
 let pattern: RegExp | undefined;
