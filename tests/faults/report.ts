@@ -48,7 +48,7 @@ function writeReadme(rows: FaultRow[]): void {
   const a = text.indexOf(begin);
   const b = text.indexOf(end);
   if (a < 0 || b < a) return;
-  const order = ["redis", "nats", "kafka", "proxy"];
+  const order = ["redis", "nats", "kafka", "memstore", "proxy"];
   const sorted = [...rows].sort((x, y) => order.indexOf(x.backend) - order.indexOf(y.backend) || x.fault.localeCompare(y.fault));
   const lines = [
     begin,

@@ -4,9 +4,16 @@
  */
 import { describe, expect, test } from "bun:test";
 import { PrismError } from "../../sdk/grpc/errors";
-import { Code } from "../../sdk/grpc/errors";
+import { Code, codeName } from "../../sdk/grpc/errors";
 import { startPattern } from "../helpers/process";
 import { clientsFor, startProxy } from "../proxy/harness";
+import { recordRow } from "./report";
+
+function record(backend: string, fault: string, results: { code: number }[], exitMs: number): void {
+  const failures: Record<string, number> = {};
+  for (const r of results) failures[codeName(r.code)] = (failures[codeName(r.code)] ?? 0) + 1;
+  recordRow({ backend, fault, calls: results.length, failures, maxCallMs: exitMs, acknowledgedWrites: 0, lost: 0 });
+}
 
 type Clients = ReturnType<typeof clientsFor>;
 
@@ -46,9 +53,11 @@ describe("SIGTERM ends open streams with UNAVAILABLE", () => {
     const c = clientsFor(p.address);
     try {
       const streams = await openStreams(c);
+      const t0 = performance.now();
       const exit = p.stop(10_000);
       const results = await Promise.all(streams);
       expect(await exit).toBe(0);
+      record("memstore", "pattern SIGTERM with open Subscribe + following Read (longest = SIGTERM → exit)", results, performance.now() - t0);
       for (const r of results) {
         expect(r.code).toBe(Code.UNAVAILABLE);
         expect(r.message).toContain("shutting down");
@@ -64,9 +73,11 @@ describe("SIGTERM ends open streams with UNAVAILABLE", () => {
     const c = clientsFor(proxy.address, "default");
     try {
       const streams = await openStreams(c);
+      const t0 = performance.now();
       const exit = proxy.stop(20_000);
       const results = await Promise.all(streams);
       expect(await exit).toBe(0);
+      record("proxy", "proxy SIGTERM with open Subscribe + following Read (longest = SIGTERM → exit)", results, performance.now() - t0);
       for (const r of results) expect(r.code).toBe(Code.UNAVAILABLE);
     } finally {
       c.close();
