@@ -96,7 +96,7 @@ for (const b of backends) {
       const server = await b.start();
       cleanups.push(server.close);
       const ns = `faults-${b.name}`;
-      let proxy: StartedProxy | undefined = await startProxy(
+      const proxy: StartedProxy = await startProxy(
         JSON.stringify({ namespaces: [{ name: ns, pattern: b.name, config: server.config, settings: { health_interval: "1s", start_timeout: "60s" } }] }),
       );
       cleanups.push(async () => {
@@ -115,7 +115,7 @@ for (const b of backends) {
       };
       // Warm-up: the topic / stream exists and the path is hot before the faults.
       await write(0);
-      const ready = async () => (await fetch(`${proxy!.admin}/ready?namespace=${ns}`)).status === 200;
+      const ready = async () => (await fetch(`${proxy.admin}/ready?namespace=${ns}`)).status === 200;
       const readyUntil = async (want: boolean, ms: number) => {
         const t0 = performance.now();
         while (performance.now() - t0 < ms) {
