@@ -37,13 +37,12 @@ export interface RegistrySettings {
 }
 
 const SUB_PREFIX = "sub/";
-/** Set once something was queued for an identity (kept until Unregister). */
+/** Set once something was queued for an identity (kept until Unregister); its value is the stream partition. */
 const QUEUED_PREFIX = "qp/";
 /** Next durability offset to deliver to an identity. */
 const OFFSET_PREFIX = "qo/";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const MARK = encoder.encode("1");
 /** Registry calls of Subscribe set-ups (lookup, presence) in flight at once. */
 const SETUP_CONCURRENCY = 32;
 /** How long Subscribe waits for the delivery subscription before UNAVAILABLE. */
@@ -202,26 +201,31 @@ export class MulticastRegistry implements Driver {
   }
 
   private async enqueue(identity: string, d: Delivery): Promise<void> {
-    await this.durability!.append(queueStream(identity), d.payload, { mid: d.messageId, ts: String(d.timestamp) }, identity);
-    await this.kv.set(QUEUED_PREFIX + identity, MARK, 0);
+    // Every record of one identity has the same key, so the same partition (0 on one-partition backends):
+    // the marker remembers which, for the reader.
+    const { partition } = await this.durability!.append(queueStream(identity), d.payload, { mid: d.messageId, ts: String(d.timestamp) }, identity);
+    await this.kv.set(QUEUED_PREFIX + identity, encoder.encode(String(partition)), 0);
   }
 
   /** Messages kept for identity while it was not subscribed, oldest first; the offset advances after the last. */
   private async *drainQueue(identity: string, signal: AbortSignal): AsyncIterable<Delivery> {
     const durability = this.durability;
-    if (!durability || !(await this.kv.exists(QUEUED_PREFIX + identity))) return;
+    if (!durability) return;
+    const marker = await this.kv.get(QUEUED_PREFIX + identity);
+    if (!marker) return;
+    const partition = Number(decoder.decode(marker)) || 0;
     const stored = await this.kv.get(OFFSET_PREFIX + identity);
     const from = stored ? Number(decoder.decode(stored)) || 0 : 0;
     const stream = queueStream(identity);
     let last = -1;
-    for await (const r of durability.read({ stream, partition: 0, fromOffset: from, fromTimestamp: 0, maxRecords: 0, follow: false, signal })) {
+    for await (const r of durability.read({ stream, partition, fromOffset: from, fromTimestamp: 0, maxRecords: 0, follow: false, signal })) {
       yield { payload: r.payload, messageId: r.metadata.mid ?? `${stream}:${r.offset}`, timestamp: Number(r.metadata.ts) || r.timestamp };
       last = r.offset;
     }
     if (last < 0) return;
     await this.kv.set(OFFSET_PREFIX + identity, encoder.encode(String(last + 1)), 0);
     try {
-      await durability.trim(stream, 0, last + 1);
+      await durability.trim(stream, partition, last + 1);
     } catch (err) {
       this.logger.debug("durability trim failed (offset kept)", { err });
     }

@@ -157,6 +157,26 @@ export const COMBOS: Combo[] = [
     }),
   },
   {
+    name: "redis + kafka + kafka durability",
+    expect: { registry: "redis", messaging: "kafka", durability: "kafka", filterNative: true },
+    needs: ["redis", "kafka"],
+    directOnly: true,
+    backends: async (ns) => {
+      const redis = await redisSlot(ns);
+      return {
+        slots: {
+          registry: { driver: "redis", config: redis.config },
+          messaging: { driver: "kafka", config: kafkaConfig() },
+          durability: { driver: "kafka", config: { ...kafkaConfig(), partitions: 3 } },
+        },
+        cleanup: async () => {
+          await redis.cleanup();
+          await deleteNamespaceTopics(kafkaBrokers(), ns);
+        },
+      };
+    },
+  },
+  {
     name: "postgres + kafka",
     expect: { registry: "postgres", messaging: "kafka", filterNative: true },
     needs: ["postgres", "kafka"],
