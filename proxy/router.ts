@@ -18,6 +18,28 @@ const CONTROL_PLANE_PREFIX = "/prism.interfaces.ProxyControlPlane/";
 
 function ignoreSettled(): void {}
 
+/**
+ * Waits for a decision taken asynchronously (first sight of a JWT) without losing the request: the body frames
+ * that arrive meanwhile are held and handed to the relay once it listens; a refused call was answered by the gate.
+ */
+function admitLater(stream: http2.ServerHttp2Stream, decision: Promise<boolean>, go: () => void): void {
+  const held: Buffer[] = [];
+  let ended = false;
+  const hold = (chunk: Buffer) => held.push(chunk);
+  const end = () => (ended = true);
+  stream.on("data", hold);
+  stream.once("end", end);
+  const release = (admitted: boolean) => {
+    stream.off("data", hold);
+    stream.off("end", end);
+    if (!admitted || stream.destroyed) return;
+    go();
+    for (const chunk of held) stream.emit("data", chunk);
+    if (ended) stream.emit("end");
+  };
+  decision.then(release, () => release(false));
+}
+
 function isLocal(path: string): boolean {
   for (const p of LOCAL_PREFIXES) if (path.startsWith(p)) return true;
   return false;
@@ -61,7 +83,7 @@ export class Router {
       // The local server ends these calls when it stops.
       const ok = this.gate === undefined || this.gate.checkLocal(stream, headers, path);
       if (ok === true) return relay(stream, headers, this.local, "proxy", ignoreSettled);
-      if (ok !== false) void ok.then((go) => go && relay(stream, headers, this.local, "proxy", ignoreSettled));
+      if (ok !== false) admitLater(stream, ok, () => relay(stream, headers, this.local, "proxy", ignoreSettled));
       return;
     }
     if (path.startsWith(CONTROL_PLANE_PREFIX) || (path.startsWith(LIFECYCLE_PREFIX) && path !== LIFECYCLE_HEALTH)) {
@@ -75,7 +97,7 @@ export class Router {
       const ok = this.gate.check(stream, headers, path, namespace);
       if (ok === false) return;
       if (ok !== true) {
-        void ok.then((go) => go && this.forward(stream, headers, path, namespace));
+        admitLater(stream, ok, () => this.forward(stream, headers, path, namespace));
         return;
       }
     }
