@@ -3,7 +3,7 @@
  * own with PLAIN and SCRAM-SHA-512 users and a certificate from a test CA; the
  * passwords are read from files and never printed.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { PubSubBasicInterface } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/stream_basic_pb";
@@ -14,6 +14,9 @@ import { codeOf } from "../security/clients";
 import { makePki, type Pki } from "../security/pki";
 import { startKafkaBroker, type DedicatedKafka } from "./broker";
 import { testConfig, uniqueNamespace } from "./target";
+
+// Processes start and stop here; a loaded 2-core machine can take seconds for that.
+setDefaultTimeout(30_000);
 
 let pki: Pki;
 let broker: DedicatedKafka;

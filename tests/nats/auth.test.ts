@@ -4,7 +4,7 @@
  * read from a file, none printed. (Creds files need an operator-mode server set
  * up with nsc; the option is wired — nats.js credsAuthenticator — but not tested here.)
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { nkeys } from "nats";
 import { PubSubBasicInterface } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
@@ -15,6 +15,9 @@ import { configuredPattern, type ConfiguredPattern } from "../helpers/process";
 import { codeOf } from "../security/clients";
 import { makePki, type Pki } from "../security/pki";
 import { startNatsServer, type DedicatedNats } from "./server";
+
+// Processes start and stop here; a loaded 2-core machine can take seconds for that.
+setDefaultTimeout(30_000);
 
 let pki: Pki;
 let secured: DedicatedNats;

@@ -1,8 +1,11 @@
 /** The proxy's admin port (issue 11): loopback by default, /metrics and /patterns behind a token, HTTPS when configured. */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { startProxy } from "../proxy/harness";
 import { makePki } from "./pki";
+
+// Processes start and stop here; a loaded 2-core machine can take seconds for that.
+setDefaultTimeout(30_000);
 
 const pki = makePki();
 afterAll(() => pki.cleanup());

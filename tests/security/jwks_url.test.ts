@@ -2,12 +2,15 @@
  * JWT keys from a JWKS URL (served here), and the start-up warnings of a proxy that
  * listens beyond loopback in plaintext with authentication off.
  */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync } from "node:fs";
 import { Code } from "../../sdk/grpc/errors";
 import { startProxy } from "../proxy/harness";
 import { channel, codeOf, securedClients } from "./clients";
 import { makeJwtIssuer, makePki } from "./pki";
+
+// Processes start and stop here; a loaded 2-core machine can take seconds for that.
+setDefaultTimeout(30_000);
 
 const pki = makePki();
 afterAll(() => pki.cleanup());

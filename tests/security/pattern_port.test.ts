@@ -7,7 +7,7 @@
  * refuses Drain/Stop without its admin credential, and the proxy notices a remote
  * pattern that stopped serving.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
@@ -18,6 +18,9 @@ import { Code } from "../../sdk/grpc/errors";
 import { startPattern, type StartedPattern } from "../helpers/process";
 import { clientsFor, eventually, startProxy, text, utf8, type StartedProxy } from "../proxy/harness";
 import { codeOf } from "./clients";
+
+// Processes start and stop here; a loaded 2-core machine can take seconds for that.
+setDefaultTimeout(30_000);
 
 const stops: (() => unknown)[] = [];
 afterAll(async () => {

@@ -3,7 +3,7 @@
  * verified TLS (the CA `make services` made), through the proxy: the password never
  * shows in the proxy's or the pattern's output or a status message (checked with a wrong one).
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code } from "../../sdk/grpc/errors";
@@ -12,6 +12,9 @@ import { parseEndpoint, postgresUrl, requireService } from "../helpers/services"
 import { clientsFor, startProxy, text, utf8 } from "../proxy/harness";
 import { codeOf, messageOf } from "./clients";
 import { makePki, type Pki } from "./pki";
+
+// Processes start and stop here; a loaded 2-core machine can take seconds for that.
+setDefaultTimeout(30_000);
 
 let pki: Pki;
 beforeAll(async () => {

@@ -5,7 +5,7 @@
  * only in the audit log; rules allow/deny per namespace and operation class through
  * every service; audit lines are checked.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { generateKeyPair } from "jose";
 import { Code } from "../../sdk/grpc/errors";
@@ -13,6 +13,9 @@ import { hashApiKey } from "../../proxy/security/authn";
 import { eventually, startProxy, type StartedProxy } from "../proxy/harness";
 import { channel, codeOf, messageOf, securedClients, type TlsClientOptions } from "./clients";
 import { makeJwtIssuer, makePki, unsignedToken, type Pki } from "./pki";
+
+// Processes start and stop here; a loaded 2-core machine can take seconds for that.
+setDefaultTimeout(30_000);
 
 const enc = (s: string) => new TextEncoder().encode(s);
 let pki: Pki;

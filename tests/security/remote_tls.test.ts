@@ -2,13 +2,16 @@
  * A pattern run on its own serving TLS with client certificates required, and the
  * proxy reaching it (address:) over mTLS with the namespace's tls: settings.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { Code } from "../../sdk/grpc/errors";
 import { startPattern, type StartedPattern } from "../helpers/process";
 import { clientsFor, eventually, startProxy, text, utf8 } from "../proxy/harness";
 import { channel, codeOf, securedClients } from "./clients";
 import { makePki, type Pki } from "./pki";
+
+// Processes start and stop here; a loaded 2-core machine can take seconds for that.
+setDefaultTimeout(30_000);
 
 let pki: Pki;
 let pattern: StartedPattern;

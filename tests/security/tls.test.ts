@@ -4,12 +4,15 @@
  * name, no client certificate; the client certificate's subject as principal; and
  * certificates reloaded from disk without dropping open connections.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { Code } from "../../sdk/grpc/errors";
 import { eventually, startProxy, type StartedProxy } from "../proxy/harness";
 import { channel, codeOf, securedClients, type TlsClientOptions } from "./clients";
 import { makePki, type Pki } from "./pki";
+
+// Processes start and stop here; a loaded 2-core machine can take seconds for that.
+setDefaultTimeout(30_000);
 
 const enc = (s: string) => new TextEncoder().encode(s);
 let pki: Pki;
