@@ -3,12 +3,19 @@ import { Code } from "../../sdk/grpc/errors";
 import { respondWithStatus } from "../h2/status";
 import type { ProxyMetrics } from "../metrics";
 import type { AuditLog } from "./audit";
-import { AuthFailure, type Authenticator, type Identity } from "./authn";
+import { API_KEY_HEADER, AuthFailure, type Authenticator, type Identity } from "./authn";
 import type { Authorizer } from "./authz";
 import { CLASS_BIT, OPEN_SERVICES, operationClass } from "./operations";
 
 /** What the router does with a call after the gate: forward it (true), or nothing (false: answered already). */
 export type GateResult = boolean | Promise<boolean>;
+
+/** Credentials end at the proxy: the pattern (and its traces and logs) never sees them. */
+function stripCredentials(headers: http2.IncomingHttpHeaders): true {
+  if (headers.authorization !== undefined) delete headers.authorization;
+  if (headers[API_KEY_HEADER] !== undefined) delete headers[API_KEY_HEADER];
+  return true;
+}
 
 function peerOf(stream: http2.ServerHttp2Stream): string {
   const s = stream.session?.socket;
@@ -32,8 +39,8 @@ export class SecurityGate {
   /** A call to a namespace's pattern. */
   check(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, path: string, namespace: string): GateResult {
     const id = this.authn.authenticate(stream.session, headers);
-    if (id instanceof Promise) return id.then((r) => !stream.destroyed && this.decide(stream, r, path, namespace));
-    return this.decide(stream, id, path, namespace);
+    if (id instanceof Promise) return id.then((r) => !stream.destroyed && this.decide(stream, r, path, namespace) && stripCredentials(headers));
+    return this.decide(stream, id, path, namespace) && stripCredentials(headers);
   }
 
   /** A call the proxy answers itself: health is open, reflection needs any valid credential. */
