@@ -12,7 +12,7 @@ BINARIES := memstore=memstore/main.ts multicast-registry=multicast-registry/main
 PROTO_SRC := $(shell find proto -name '*.proto' -not -path 'proto/gen/*')
 TS_SRC := $(shell find sdk memstore multicast-registry redis kafka nats postgres proxy prismctl loadtest -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: help deps proto build-plugins build run test coverage test-images docker-engine test-unit bench typecheck check lint format clean services services-down services-status images capabilities
+.PHONY: help deps proto build-plugins build run test coverage test-images docker-engine test-unit bench typecheck check lint format clean services services-down services-status images capabilities faults
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ bench: build-plugins ## benchmarks: in-process store, then everything side by si
 	$(BUN) bench/memstore.bench.ts
 	@bash scripts/services/up.sh all || echo "bench: not every service started; rows that need one will say 'not run'"
 	$(BUN) bench/run.ts
+
+faults: build-plugins services ## the fault suite alone, rewriting README's fault table and tests/faults/results/latest.json
+	PRISM_RECORD_FAULTS=1 $(BUN) test --timeout 60000 ./tests/faults
 
 capabilities: build-plugins ## ask each key-value pattern for GetCapabilities; rewrite the README's capability table
 	@bash scripts/services/up.sh all || echo "capabilities: not every service started; those rows will say so"
