@@ -16,7 +16,11 @@ const dir = mkdtempSync(join(tmpdir(), "prism-authz-bench-"));
 writeFileSync(join(dir, "keys"), `bench: sha256:${hashApiKey("k-123456789")}\n`);
 const issuer = await makeJwtIssuer(join(dir, "jwks.json"));
 const authn = new Authenticator(
-  { apiKeysFile: join(dir, "keys"), jwt: { jwksFile: join(dir, "jwks.json"), issuer: "https://issuer.test", audience: ["prism"], algorithms: ["ES256"], clockSkewS: 5 }, clientCertificates: false },
+  {
+    apiKeysFile: join(dir, "keys"),
+    jwt: { jwksFile: join(dir, "jwks.json"), issuer: "https://issuer.test", audience: ["prism"], algorithms: ["ES256"], clockSkewS: 5 },
+    clientCertificates: false,
+  },
   createLogger({ write: () => undefined }),
 );
 const authz = new Authorizer([

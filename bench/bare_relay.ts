@@ -9,7 +9,9 @@ import http2 from "node:http2";
 import net from "node:net";
 import { parseArgs } from "node:util";
 
-const { values } = parseArgs({ options: { upstream: { type: "string" }, port: { type: "string", default: "0" }, host: { type: "string", default: "127.0.0.1" } } });
+const { values } = parseArgs({
+  options: { upstream: { type: "string" }, port: { type: "string", default: "0" }, host: { type: "string", default: "127.0.0.1" } },
+});
 const target = values.upstream;
 if (!target) {
   process.stderr.write("bare relay: --upstream unix:PATH or HOST:PORT is required\n");

@@ -35,7 +35,11 @@ export async function measureBuildVariants(runs: number): Promise<BuildVariant[]
     const built = VARIANTS.map((v) => {
       const out = join(dir, `${v.bytecode ? "bytecode" : "source"}-${v.minify ? "minified" : "plain"}`);
       const flags = [...(v.bytecode ? [] : ["--no-bytecode"]), ...(v.minify ? [] : ["--no-minify"])];
-      const b = Bun.spawnSync([BUN, `${ROOT}/scripts/build.ts`, "--outdir", out, ...flags, "memstore=memstore/main.ts"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+      const b = Bun.spawnSync([BUN, `${ROOT}/scripts/build.ts`, "--outdir", out, ...flags, "memstore=memstore/main.ts"], {
+        cwd: ROOT,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       if (b.exitCode !== 0) throw new Error(`building memstore ${flags.join(" ")} failed: ${b.stderr.toString().slice(-500)}`);
       const record = JSON.parse(readFileSync(join(out, "memstore.meta.json"), "utf8")) as BuildRecord;
       return { ...v, record, exe: join(out, "memstore") };

@@ -98,5 +98,7 @@ console.log("| --- | --- | ---: | ---: | ---: |");
 for (const [key, runs] of results) {
   const med = (f: (x: { ops: number; p50: number; p99: number }) => number) => runs.map(f).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
   const [client, op] = [key.slice(0, key.lastIndexOf(" ")), key.slice(key.lastIndexOf(" ") + 1)];
-  console.log(`| ${client} | ${op} | ${Math.round(med((x) => x.ops)).toLocaleString("en")} | ${med((x) => x.p50).toFixed(2)} | ${med((x) => x.p99).toFixed(2)} |`);
+  console.log(
+    `| ${client} | ${op} | ${Math.round(med((x) => x.ops)).toLocaleString("en")} | ${med((x) => x.p50).toFixed(2)} | ${med((x) => x.p99).toFixed(2)} |`,
+  );
 }

@@ -10,8 +10,31 @@ export interface RedisBenchmarkResult {
  * `clients` connections (one request in flight each: the same concurrency as
  * prism-load's calls in flight), and parses its CSV GET line.
  */
-export async function redisBenchmark(opts: { host: string; port: number; clients: number; requests: number; valueSize: number; keys: number }): Promise<RedisBenchmarkResult> {
-  const args = ["-h", opts.host, "-p", String(opts.port), "-c", String(opts.clients), "-n", String(opts.requests), "-d", String(opts.valueSize), "-r", String(opts.keys), "-t", "set,get", "--csv"];
+export async function redisBenchmark(opts: {
+  host: string;
+  port: number;
+  clients: number;
+  requests: number;
+  valueSize: number;
+  keys: number;
+}): Promise<RedisBenchmarkResult> {
+  const args = [
+    "-h",
+    opts.host,
+    "-p",
+    String(opts.port),
+    "-c",
+    String(opts.clients),
+    "-n",
+    String(opts.requests),
+    "-d",
+    String(opts.valueSize),
+    "-r",
+    String(opts.keys),
+    "-t",
+    "set,get",
+    "--csv",
+  ];
   const p = Bun.spawn(["redis-benchmark", ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const timer = setTimeout(() => p.kill("SIGKILL"), 120_000);
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);

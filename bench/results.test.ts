@@ -90,7 +90,14 @@ describe("bench results", () => {
         row("memstore-proxy", { via: "proxy", throughput: 12_800, cpuUsPerCall: 48, latencyMs: lat(0.6, 2) }),
         row("memstore-relay", { via: "relay", throughput: 14_000, cpuUsPerCall: 30, latencyMs: lat(0.5, 2) }),
         row("memstore-direct-moderate", { mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.2, 0.5), serviceTimeMs: { p50: 0.2, p99: 0.5 } }),
-        row("memstore-proxy-moderate", { via: "proxy", mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.35, 1), serviceTimeMs: { p50: 0.35, p99: 0.8 } }),
+        row("memstore-proxy-moderate", {
+          via: "proxy",
+          mode: "open-loop",
+          rps: 1000,
+          throughput: 1000,
+          latencyMs: lat(0.35, 1),
+          serviceTimeMs: { p50: 0.35, p99: 0.8 },
+        }),
       ]).map((x) => [x.target.split(" ")[0] === "proxy" && x.target.includes("CPU") ? "cpu" : x.source, x]),
     );
     expect(t.cpu!.measured).toBe("48 µs; bare relay (floor) 30 µs");

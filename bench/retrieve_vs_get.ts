@@ -11,9 +11,24 @@ try {
   const sum = { interface: 0, pattern: 0 };
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const service of round % 2 ? (["interface", "pattern"] as const) : (["pattern", "interface"] as const)) {
-      const r = await prismLoad(["--proxy", s.address, "--operation", "get", "--service", service, "--concurrency", "64", "--duration", values.duration!, "--warmup", "1s"]);
+      const r = await prismLoad([
+        "--proxy",
+        s.address,
+        "--operation",
+        "get",
+        "--service",
+        service,
+        "--concurrency",
+        "64",
+        "--duration",
+        values.duration!,
+        "--warmup",
+        "1s",
+      ]);
       sum[service] += r.throughput;
-      console.log(`round ${round} ${service === "pattern" ? "Retrieve" : "Get     "}: ${Math.round(r.throughput)} ops/s, p50 ${r.latencyMs.p50} ms, errors ${JSON.stringify(r.errors)}`);
+      console.log(
+        `round ${round} ${service === "pattern" ? "Retrieve" : "Get     "}: ${Math.round(r.throughput)} ops/s, p50 ${r.latencyMs.p50} ms, errors ${JSON.stringify(r.errors)}`,
+      );
     }
   }
   console.log(`Retrieve / Get, throughput summed over the rounds: ${(sum.pattern / sum.interface).toFixed(3)}`);

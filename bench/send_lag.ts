@@ -28,10 +28,35 @@ const res = new Map<string, Record<string, number[]>>();
 try {
   for (let r = 0; r < Number(values.rounds); r++)
     for (const [name, exe] of gens) {
-      const p = Bun.spawnSync([exe, "--direct", addr, "--operation", "get", "--rps", values.rps!, "--concurrency", "64", "--duration", values.duration!, "--warmup", "1s", "--json", "-", "--progress", "never"]);
+      const p = Bun.spawnSync([
+        exe,
+        "--direct",
+        addr,
+        "--operation",
+        "get",
+        "--rps",
+        values.rps!,
+        "--concurrency",
+        "64",
+        "--duration",
+        values.duration!,
+        "--warmup",
+        "1s",
+        "--json",
+        "-",
+        "--progress",
+        "never",
+      ]);
       if (p.exitCode !== 0) throw new Error(`${exe} failed: ${p.stderr.toString()}`);
       const j = JSON.parse(p.stdout.toString());
-      const got = { lag50: j.sendLagMs.p50, lag99: j.sendLagMs.p99, lag999: j.sendLagMs.p999, svc50: j.serviceTimeMs.p50, svc99: j.serviceTimeMs.p99, lat99: j.latencyMs.p99 };
+      const got = {
+        lag50: j.sendLagMs.p50,
+        lag99: j.sendLagMs.p99,
+        lag999: j.sendLagMs.p999,
+        svc50: j.serviceTimeMs.p50,
+        svc99: j.serviceTimeMs.p99,
+        lat99: j.latencyMs.p99,
+      };
       const row = res.get(name) ?? {};
       for (const k of keys) (row[k] ??= []).push(got[k]);
       res.set(name, row);
@@ -40,7 +65,11 @@ try {
   echo.kill();
 }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`prism-load against bench/echo_server.ts at ${values.rps}/s (≤ 64 in flight), ${values.rounds} alternating rounds of ${values.duration} after 1 s warm-up; median of the rounds, ms\n`);
-console.log("| generator | send lag p50 | send lag p99 | send lag p99.9 | service p50 | service p99 | latency p99 |\n| -- | --: | --: | --: | --: | --: | --: |");
+console.log(
+  `prism-load against bench/echo_server.ts at ${values.rps}/s (≤ 64 in flight), ${values.rounds} alternating rounds of ${values.duration} after 1 s warm-up; median of the rounds, ms\n`,
+);
+console.log(
+  "| generator | send lag p50 | send lag p99 | send lag p99.9 | service p50 | service p99 | latency p99 |\n| -- | --: | --: | --: | --: | --: | --: |",
+);
 for (const [name, row] of res) console.log(`| ${name} | ${keys.map((k) => med(row[k]!).toFixed(3)).join(" | ")} |`);
 console.log(`\nsend lag p99 per round: ${[...res].map(([n, r]) => `${n} ${r.lag99!.map((x) => x.toFixed(3)).join(", ")}`).join("; ")}`);

@@ -25,7 +25,23 @@ export async function shutdownUnderLoad(name: string, start: () => Promise<Serve
   const server = await start();
   const via = name === "proxy" ? "--proxy" : "--direct";
   const client = Bun.spawn(
-    [dist("prism-load"), via, server.address, "--concurrency", String(concurrency), "--duration", "60s", "--warmup", "0s", "--progress", "never", "--timeout", "2s", "--json", json],
+    [
+      dist("prism-load"),
+      via,
+      server.address,
+      "--concurrency",
+      String(concurrency),
+      "--duration",
+      "60s",
+      "--warmup",
+      "0s",
+      "--progress",
+      "never",
+      "--timeout",
+      "2s",
+      "--json",
+      json,
+    ],
     { stdout: "ignore", stderr: "ignore", stdin: "ignore" },
   );
   try {

@@ -29,7 +29,9 @@ export async function measureStreamRead(backend: "memstore" | "nats", rounds = 3
   try {
     const payload = (i: number) => new TextEncoder().encode(`record-${i}`.padEnd(100, "."));
     for (let i = 0; i < STREAM_READ_RECORDS; i += 200) {
-      await Promise.all(Array.from({ length: Math.min(200, STREAM_READ_RECORDS - i) }, (_, j) => client.append({ stream, payload: payload(i + j) }, { timeoutMs: 30_000 })));
+      await Promise.all(
+        Array.from({ length: Math.min(200, STREAM_READ_RECORDS - i) }, (_, j) => client.append({ stream, payload: payload(i + j) }, { timeoutMs: 30_000 })),
+      );
     }
     let records = 0;
     for (let r = 0; r < rounds; r++) {
@@ -51,7 +53,10 @@ export function streamReadMarkdown(rows: StreamReadResult[]): string {
   const lines = ["| backend | records | best ms | rounds ms | records/s |", "| --- | ---: | ---: | --- | ---: |"];
   for (const r of rows) {
     if (r.reason) lines.push(`| ${r.backend} | – | – | not run: ${r.reason} | – |`);
-    else lines.push(`| ${r.backend} | ${r.records} | ${Math.round(r.bestMs)} | ${r.roundsMs.map((m) => Math.round(m)).join(", ")} | ${Math.round((r.records / r.bestMs) * 1000).toLocaleString("en-US")} |`);
+    else
+      lines.push(
+        `| ${r.backend} | ${r.records} | ${Math.round(r.bestMs)} | ${r.roundsMs.map((m) => Math.round(m)).join(", ")} | ${Math.round((r.records / r.bestMs) * 1000).toLocaleString("en-US")} |`,
+      );
   }
   return lines.join("\n") + "\n";
 }

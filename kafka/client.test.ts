@@ -9,7 +9,12 @@ function capture(level: "debug" | "info") {
   const logger = createLogger({ level, write: (l) => lines.push(JSON.parse(l)) });
   return { lines, log: kafkaLogCreator(logger, 60_000)(logLevel.DEBUG) };
 }
-const entry = (level: logLevel, message: string) => ({ namespace: "Connection", level, label: "", log: { timestamp: "t", logger: "kafkajs", message, broker: "b:1" } });
+const entry = (level: logLevel, message: string) => ({
+  namespace: "Connection",
+  level,
+  label: "",
+  log: { timestamp: "t", logger: "kafkajs", message, broker: "b:1" },
+});
 
 describe("kafkajs logs through the SDK logger", () => {
   test("errors and warnings become warn lines with kafkajs's fields; info and debug become debug", () => {

@@ -58,7 +58,12 @@ export function securityOptions(cfg: Pick<KafkaConfig, "sasl" | "ssl">): Pick<Ka
   const o: Pick<KafkaConfig_, "ssl" | "sasl"> = {};
   if (cfg.ssl) {
     const read = (f?: string) => (f === undefined ? undefined : readFileSync(f, "utf8"));
-    o.ssl = { ca: read(cfg.ssl.ca_file), cert: read(cfg.ssl.cert_file), key: read(cfg.ssl.key_file), ...(cfg.ssl.server_name && { servername: cfg.ssl.server_name }) };
+    o.ssl = {
+      ca: read(cfg.ssl.ca_file),
+      cert: read(cfg.ssl.cert_file),
+      key: read(cfg.ssl.key_file),
+      ...(cfg.ssl.server_name && { servername: cfg.ssl.server_name }),
+    };
   }
   if (cfg.sasl) {
     const { username, password } = cfg.sasl;

@@ -93,7 +93,13 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
    * attempt's record instead of producing a second one. (Across a restart of the pattern Kafka offers no
    * such check: a retry then may store the record twice.)
    */
-  private async write(name: string, payload: Uint8Array, metadata: Record<string, string>, key: string, write?: WriteOptions): Promise<Stored & { topic: string }> {
+  private async write(
+    name: string,
+    payload: Uint8Array,
+    metadata: Record<string, string>,
+    key: string,
+    write?: WriteOptions,
+  ): Promise<Stored & { topic: string }> {
     const topic = this.topics.kafkaTopic(name);
     // Creating the topic on first use may take the controller a while: it is bounded by request_timeout (it has
     // no effect a retry could duplicate); the write itself by call_timeout.
@@ -117,7 +123,13 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
     const kafkaTopic = this.topics.kafkaTopic(opts.topic);
     await this.guard.read(() => this.topics.ensure(kafkaTopic), opts.signal, this.cfg.request_timeout * 2);
     const groupId = `${kafkaTopic}/${opts.subscriberId}`;
-    const sub = new Subscription(this.kafka, this.admin, this.cfg, { topic: opts.topic, kafkaTopic, groupId, signal: opts.signal, stats: this.stats }, this.logger);
+    const sub = new Subscription(
+      this.kafka,
+      this.admin,
+      this.cfg,
+      { topic: opts.topic, kafkaTopic, groupId, signal: opts.signal, stats: this.stats },
+      this.logger,
+    );
     const key = `${opts.topic}\0${opts.subscriberId}`;
     let set = this.subscriptions.get(key);
     if (!set) this.subscriptions.set(key, (set = new Set()));
@@ -194,7 +206,9 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
     try {
       const cluster = await Promise.race([
         this.healthAdmin.use("health", (admin) => admin.describeCluster()),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${this.cfg.health_timeout} ms`)), this.cfg.health_timeout))),
+        new Promise<never>(
+          (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${this.cfg.health_timeout} ms`)), this.cfg.health_timeout)),
+        ),
       ]);
       details.live_brokers = String(cluster.brokers.length);
       return { status: "healthy", details };

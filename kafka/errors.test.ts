@@ -26,7 +26,10 @@ describe("kafka error mapping", () => {
     expect(toPrismError(protocol("MESSAGE_TOO_LARGE", false), "x").code).toBe(Code.INVALID_ARGUMENT);
     expect(toPrismError(protocol("TOPIC_AUTHORIZATION_FAILED", false), "x").code).toBe(Code.PERMISSION_DENIED);
     // createTopics: a name colliding under Kafka's '.'/'_' rule, wrapped in an aggregate error.
-    const collision = Object.assign(new Error("Topic creation errors"), { name: "KafkaJSAggregateError", errors: [protocol("INVALID_TOPIC_EXCEPTION", false)] });
+    const collision = Object.assign(new Error("Topic creation errors"), {
+      name: "KafkaJSAggregateError",
+      errors: [protocol("INVALID_TOPIC_EXCEPTION", false)],
+    });
     expect(toPrismError(collision, "x").code).toBe(Code.INVALID_ARGUMENT);
   });
 

@@ -71,7 +71,10 @@ export function isUnknownTopic(err: unknown): boolean {
  * dropped before the acknowledgement, may have been written.
  */
 export function kafkaNotApplied(err: unknown): boolean {
-  if (err instanceof PrismError) return err.code !== Code.UNAVAILABLE && err.code !== Code.UNKNOWN && err.code !== Code.DEADLINE_EXCEEDED ? true : err.cause !== undefined && kafkaNotApplied(err.cause);
+  if (err instanceof PrismError)
+    return err.code !== Code.UNAVAILABLE && err.code !== Code.UNKNOWN && err.code !== Code.DEADLINE_EXCEEDED
+      ? true
+      : err.cause !== undefined && kafkaNotApplied(err.cause);
   if (!(err instanceof Error)) return false;
   for (let e: unknown = err, i = 0; i < 10 && e instanceof Error; i++, e = (e as KafkaJsError).cause) {
     const k = e as KafkaJsError & { code?: string };

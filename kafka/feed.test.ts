@@ -25,7 +25,12 @@ function fakeKafka() {
   };
   const join = (partitions: number[]) => listeners.get("join")!({ payload: { memberAssignment: { t: partitions } } });
   const deliver = (partition: number, offset: number) =>
-    state.eachMessage!({ topic: "t", partition, message: { offset: String(offset), value: Buffer.from(String(offset)) } as KafkaMessage, heartbeat: async () => void state.heartbeats++ });
+    state.eachMessage!({
+      topic: "t",
+      partition,
+      message: { offset: String(offset), value: Buffer.from(String(offset)) } as KafkaMessage,
+      heartbeat: async () => void state.heartbeats++,
+    });
   return { kafka: { consumer: () => consumer } as unknown as Kafka, state, join, deliver };
 }
 

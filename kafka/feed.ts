@@ -146,7 +146,13 @@ export class ConsumerFeed {
         const accepted = this.queue.push(item, this.opts.signal);
         accepted.catch(() => undefined);
         for (;;) {
-          const done = await Promise.race([accepted.then(() => true, () => true), Bun.sleep(this.cfg.consumer.heartbeat_interval).then(() => false)]);
+          const done = await Promise.race([
+            accepted.then(
+              () => true,
+              () => true,
+            ),
+            Bun.sleep(this.cfg.consumer.heartbeat_interval).then(() => false),
+          ]);
           if (done) return;
           await heartbeat();
         }
@@ -181,10 +187,7 @@ export class ConsumerFeed {
     this.opts.stats.live.delete(this);
     this.queue.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.consumer.disconnect().catch(() => undefined),
-      new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
-    ]);
+    await Promise.race([this.consumer.disconnect().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
   }
 }

@@ -52,7 +52,10 @@ describe("BatchingProducer", () => {
     expect(await first).toMatchObject({ partition: 0, offset: 41 });
     await until(() => f.requests.length === 2);
     const second = f.requests[1]!.topicMessages;
-    expect(second.map((tm) => [tm.topic, tm.messages.length])).toEqual([["t", 2], ["u", 1]]);
+    expect(second.map((tm) => [tm.topic, tm.messages.length])).toEqual([
+      ["t", 2],
+      ["u", 1],
+    ]);
     expect(second[0]!.messages[0]!.headers).toEqual({ h: "1" });
     expect(String(second[0]!.messages[0]!.key)).toBe("k");
     f.requests[1]!.resolve(ack(second, (topic, partition) => (topic === "t" ? (partition === 0 ? 42 : 7) : 0)));
@@ -120,14 +123,21 @@ describe("BatchingProducer", () => {
     await until(() => f.requests.length === 2);
     expect(f.requests[1]!.topicMessages.map((tm) => tm.topic)).toEqual(["t", "u", "big"]);
     // kafkajs fails the whole request with the first partition error it finds.
-    f.requests[1]!.reject(Object.assign(new Error("The request included a message larger than the max message size the server will accept"), { name: "KafkaJSProtocolError", type: "MESSAGE_TOO_LARGE", retriable: false }));
+    f.requests[1]!.reject(
+      Object.assign(new Error("The request included a message larger than the max message size the server will accept"), {
+        name: "KafkaJSProtocolError",
+        type: "MESSAGE_TOO_LARGE",
+        retriable: false,
+      }),
+    );
     // Each record again, alone and in send order, on a fresh producer (the failed request spanned partitions).
     const offsets = [10, 20, 0, 11];
     for (let i = 0; i < 4; i++) {
       await until(() => f.requests.length === i + 3);
       const req = f.requests[i + 2]!;
       expect(req.topicMessages.flatMap((tm) => tm.messages).length).toBe(1);
-      if (req.topicMessages[0]!.topic === "big") req.reject(Object.assign(new Error("message too large"), { name: "KafkaJSProtocolError", type: "MESSAGE_TOO_LARGE", retriable: false }));
+      if (req.topicMessages[0]!.topic === "big")
+        req.reject(Object.assign(new Error("message too large"), { name: "KafkaJSProtocolError", type: "MESSAGE_TOO_LARGE", retriable: false }));
       else req.resolve(ack(req.topicMessages, () => offsets[i]!));
     }
     expect(f.producers()).toBe(2);

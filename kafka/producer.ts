@@ -1,4 +1,13 @@
-import { CompressionTypes, Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer, type RecordMetadata, type TopicMessages } from "kafkajs";
+import {
+  CompressionTypes,
+  Partitioners,
+  type Kafka,
+  type Message,
+  type PartitionMetadata,
+  type Producer,
+  type RecordMetadata,
+  type TopicMessages,
+} from "kafkajs";
 import { Code, type PrismError, unavailable } from "../sdk/grpc/errors";
 import type { KafkaConfig } from "./config";
 import { toPrismError } from "./errors";

@@ -37,7 +37,12 @@ export class Subscription {
     private readonly opts: SubscriptionOptions,
     private readonly logger: Logger,
   ) {
-    this.feed = new ConsumerFeed(kafka, cfg, { groupId: opts.groupId, topic: opts.kafkaTopic, fromBeginning: false, signal: opts.signal, stats: opts.stats }, logger);
+    this.feed = new ConsumerFeed(
+      kafka,
+      cfg,
+      { groupId: opts.groupId, topic: opts.kafkaTopic, fromBeginning: false, signal: opts.signal, stats: opts.stats },
+      logger,
+    );
   }
 
   /** Starts the group member. A group seen for the first time starts at the current end of every partition. */

@@ -15,7 +15,9 @@ function fakeAdmin(partitions = 3) {
       return true;
     },
     fetchTopicOffsets: async () => [],
-    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({ topics: topics.map((name) => ({ name, partitions: Array.from({ length: partitions }, (_, i) => ({ partitionId: i })) })) }),
+    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
+      topics: topics.map((name) => ({ name, partitions: Array.from({ length: partitions }, (_, i) => ({ partitionId: i })) })),
+    }),
   } as unknown as Admin;
   const handle = { use: async <T>(_what: string, fn: (a: Admin) => Promise<T>) => (calls++, fn(admin)) } as unknown as AdminHandle;
   return { handle, created, calls: () => calls };
@@ -64,7 +66,9 @@ describe("Topics", () => {
     expect([a, b]).toEqual([4, 4]);
     expect(await t.ensure("ns.x")).toBe(4);
     expect(f.calls()).toBe(1);
-    expect(f.created).toEqual([{ topic: "ns.x", numPartitions: 4, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(2 * 1024 * 1024) }] }]);
+    expect(f.created).toEqual([
+      { topic: "ns.x", numPartitions: 4, replicationFactor: 1, configEntries: [{ name: "max.message.bytes", value: String(2 * 1024 * 1024) }] },
+    ]);
   });
 
   test("a topic found missing (deleted behind the pattern's back) is created again on the next call", async () => {
@@ -72,7 +76,9 @@ describe("Topics", () => {
     const t = new Topics(f.handle, cfg, "ns");
     expect(await t.use("ns.x", async (n) => n)).toBe(4);
     // kafkajs's shape once retries are exhausted: the protocol error is the cause.
-    const gone = new Error("retries exceeded", { cause: Object.assign(new Error("This server does not host this topic-partition"), { type: "UNKNOWN_TOPIC_OR_PARTITION" }) });
+    const gone = new Error("retries exceeded", {
+      cause: Object.assign(new Error("This server does not host this topic-partition"), { type: "UNKNOWN_TOPIC_OR_PARTITION" }),
+    });
     await expect(t.use("ns.x", () => Promise.reject(gone))).rejects.toBe(gone);
     expect(await t.use("ns.x", async (n) => n)).toBe(4);
     expect(f.calls()).toBe(2);

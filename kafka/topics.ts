@@ -28,7 +28,8 @@ export class Topics {
   kafkaTopic(name: string): string {
     if (!TOPIC_NAME.test(name)) throw invalidArgument(`"${name}" is not a valid Kafka topic name: use letters, digits, '.', '_' and '-'`);
     const topic = `${this.namespace}.${name}`;
-    if (topic.length > MAX_TOPIC_LENGTH) throw invalidArgument(`topic name "${name}" is too long for Kafka (at most ${MAX_TOPIC_LENGTH - this.namespace.length - 1} characters)`);
+    if (topic.length > MAX_TOPIC_LENGTH)
+      throw invalidArgument(`topic name "${name}" is too long for Kafka (at most ${MAX_TOPIC_LENGTH - this.namespace.length - 1} characters)`);
     return topic;
   }
 

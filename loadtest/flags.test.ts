@@ -4,13 +4,60 @@ import { parseFlags, UsageError } from "./flags";
 describe("parseFlags", () => {
   test("defaults: proxy on :8980, get, closed loop, 10 s", () => {
     const o = parseFlags([])!;
-    expect(o).toMatchObject({ target: "127.0.0.1:8980", via: "proxy", operation: "get", concurrency: 16, durationMs: 10_000, rps: 0, requests: 0, warmupMs: 1000, valueSize: 100, keys: 1000 });
+    expect(o).toMatchObject({
+      target: "127.0.0.1:8980",
+      via: "proxy",
+      operation: "get",
+      concurrency: 16,
+      durationMs: 10_000,
+      rps: 0,
+      requests: 0,
+      warmupMs: 1000,
+      valueSize: 100,
+      keys: 1000,
+    });
     expect(o.namespace).toBeUndefined();
   });
 
   test("seed 002 flags and the extra ones", () => {
-    const o = parseFlags(["--direct", "127.0.0.1:50051", "--operation", "mixed", "--concurrency", "64", "--duration", "500ms", "--rps", "2000", "--namespace", "orders", "--value-size", "1KiB", "--keys", "10", "--warmup", "0s", "--json", "out.json", "--timeout", "250ms"])!;
-    expect(o).toMatchObject({ target: "127.0.0.1:50051", via: "direct", operation: "mixed", concurrency: 64, durationMs: 500, rps: 2000, namespace: "orders", valueSize: 1024, keys: 10, warmupMs: 0, jsonFile: "out.json", timeoutMs: 250 });
+    const o = parseFlags([
+      "--direct",
+      "127.0.0.1:50051",
+      "--operation",
+      "mixed",
+      "--concurrency",
+      "64",
+      "--duration",
+      "500ms",
+      "--rps",
+      "2000",
+      "--namespace",
+      "orders",
+      "--value-size",
+      "1KiB",
+      "--keys",
+      "10",
+      "--warmup",
+      "0s",
+      "--json",
+      "out.json",
+      "--timeout",
+      "250ms",
+    ])!;
+    expect(o).toMatchObject({
+      target: "127.0.0.1:50051",
+      via: "direct",
+      operation: "mixed",
+      concurrency: 64,
+      durationMs: 500,
+      rps: 2000,
+      namespace: "orders",
+      valueSize: 1024,
+      keys: 10,
+      warmupMs: 0,
+      jsonFile: "out.json",
+      timeoutMs: 250,
+    });
   });
 
   test("--service picks Set/Get (interface, the default) or KeyValuePattern Store/Retrieve (pattern)", () => {

@@ -3,7 +3,6 @@ import { startPacer, type Pacer } from "./pacer";
 import type { Stats } from "./stats";
 import type { Issue } from "./workload";
 
-
 /**
  * Open loop: call n is scheduled at start + n / rps whatever happened before,
  * and its latency is measured from that scheduled time, so a server stall

@@ -105,8 +105,12 @@ export function formatReport(r: Report): string {
     `then ${r.drainS.toFixed(2)} s draining the calls in flight (${r.ok - r.okInWindow} ok then; counted above, not in ops/s)`,
     latencyLine(r.operation === "subscribe" ? "publish→recv" : "latency", r.latencyMs, r.unsent > 0 ? `, ${r.unsent} of them unsent: lower bounds` : ""),
   ];
-  if (r.mode === "open-loop" || r.operation === "subscribe") lines.push(latencyLine(r.operation === "subscribe" ? "publish ack" : "service time", r.serviceTimeMs));
-  if (r.sendLagMs) lines.push(`${"send lag".padEnd(14)} p50 ${ms(r.sendLagMs.p50)}  p99 ${ms(r.sendLagMs.p99)}  max ${ms(r.sendLagMs.max)} (ms; generator pacing error, included in latency)`);
+  if (r.mode === "open-loop" || r.operation === "subscribe")
+    lines.push(latencyLine(r.operation === "subscribe" ? "publish ack" : "service time", r.serviceTimeMs));
+  if (r.sendLagMs)
+    lines.push(
+      `${"send lag".padEnd(14)} p50 ${ms(r.sendLagMs.p50)}  p99 ${ms(r.sendLagMs.p99)}  max ${ms(r.sendLagMs.max)} (ms; generator pacing error, included in latency)`,
+    );
   if (r.unsent > 0) {
     const bound = r.unsentLatencyMs ? ` (up to ${ms(r.unsentLatencyMs.max)} ms)` : "";
     lines.push(

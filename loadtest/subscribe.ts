@@ -49,7 +49,12 @@ export class Receiver {
   private readonly done: Promise<void>;
   private wake?: () => void;
 
-  constructor(conn: Connection, topic: string, private readonly tag: number, private readonly stats: Stats) {
+  constructor(
+    conn: Connection,
+    topic: string,
+    private readonly tag: number,
+    private readonly stats: Stats,
+  ) {
     // No deadline on the stream itself: it lives for the whole run and is cancelled at the end.
     const opts: CallOptions = { metadata: conn.callOptions.metadata, signal: this.abort.signal };
     const stream = conn.pubsub.client.subscribe({ topic, subscriberId: `prism-load-${tag.toString(16)}` }, opts);

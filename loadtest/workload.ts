@@ -2,7 +2,13 @@ import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { GetRequestSchema, KeyValueBasicInterface, SetRequestSchema } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
-import { GetCapabilitiesRequestSchema, KeyValuePattern, RetrieveRequestSchema, ScanRequestSchema, StoreRequestSchema } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import {
+  GetCapabilitiesRequestSchema,
+  KeyValuePattern,
+  RetrieveRequestSchema,
+  ScanRequestSchema,
+  StoreRequestSchema,
+} from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { PublishRequestSchema, PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { createClient, type ClientHandle } from "../sdk/grpc/client";
 import { NAMESPACE_HEADER } from "../sdk/grpc/context";
@@ -83,7 +89,10 @@ export interface Workload {
  * safe because the client serializes synchronously inside the call (a test
  * proves it), so mutating the key afterwards never changes a sent request.
  */
-export function kvWorkload(conn: Connection, opts: Pick<LoadOptions, "operation" | "keys" | "valueSize" | "concurrency"> & { service?: LoadOptions["service"] }): Workload {
+export function kvWorkload(
+  conn: Connection,
+  opts: Pick<LoadOptions, "operation" | "keys" | "valueSize" | "concurrency"> & { service?: LoadOptions["service"] },
+): Workload {
   const client = conn.kv.client;
   const callOptions = conn.callOptions;
   const keys = keySpace(opts.keys);

@@ -13,11 +13,11 @@ describe("Deque", () => {
     let n = 0;
     for (let step = 0; step < 5000; step++) {
       const op = (step * 7919) % 5;
-      if (op === 0) (d.pushBack(n), model.push(n++));
-      else if (op === 1) (d.pushFront(n), model.unshift(n++));
+      if (op === 0) d.pushBack(n), model.push(n++);
+      else if (op === 1) d.pushFront(n), model.unshift(n++);
       else if (op === 2) expect(d.popFront()).toBe(model.shift());
       else if (op === 3 && step % 3 === 0) expect(d.popBack()).toBe(model.pop());
-      else (d.pushBack(n), model.push(n++));
+      else d.pushBack(n), model.push(n++);
       expect(d.length).toBe(model.length);
     }
     expect(Array.from({ length: d.length }, (_, i) => d.at(i))).toEqual(model);

@@ -96,7 +96,9 @@ describe("MemStore driver", () => {
     const keys = [...d.scan({ prefix: "k", limit: 0, cursor: "", withValues: false, signal: new AbortController().signal })].map((e) => e.key);
     expect(keys).toEqual(["k1", "k2"]);
     d.append("s", enc("r"), {}, "");
-    const recs = await Array.fromAsync(d.read({ stream: "s", partition: 0, fromOffset: 0, fromTimestamp: 0, maxRecords: 0, follow: false, signal: new AbortController().signal }));
+    const recs = await Array.fromAsync(
+      d.read({ stream: "s", partition: 0, fromOffset: 0, fromTimestamp: 0, maxRecords: 0, follow: false, signal: new AbortController().signal }),
+    );
     expect(recs.length).toBe(1);
     expect(d.health().details?.keys).toBe("2");
     const text = await metrics.operations.get();
@@ -109,9 +111,18 @@ describe("MemStore driver", () => {
   });
 
   test("the pattern declares all seven interfaces plus KeyValuePattern and validates its config", () => {
-    expect(memstorePattern.bindings.map((b) => b.interfaceName).sort()).toEqual(
-      ["keyvalue_basic", "keyvalue_batch", "keyvalue_pattern", "keyvalue_scan", "keyvalue_ttl", "list_basic", "pubsub_basic", "stream_basic"],
-    );
-    expect(() => memstorePattern.create({ bogus: 1 }, { configFile: "c.yaml", namespace: "", logger: undefined as never, registry: undefined as never })).toThrow(/bogus: unknown key/);
+    expect(memstorePattern.bindings.map((b) => b.interfaceName).sort()).toEqual([
+      "keyvalue_basic",
+      "keyvalue_batch",
+      "keyvalue_pattern",
+      "keyvalue_scan",
+      "keyvalue_ttl",
+      "list_basic",
+      "pubsub_basic",
+      "stream_basic",
+    ]);
+    expect(() =>
+      memstorePattern.create({ bogus: 1 }, { configFile: "c.yaml", namespace: "", logger: undefined as never, registry: undefined as never }),
+    ).toThrow(/bogus: unknown key/);
   });
 });

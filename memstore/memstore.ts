@@ -138,7 +138,9 @@ export class MemStore
 
   publish(topic: string, payload: Uint8Array, metadata: Record<string, string>, key: string, write?: WriteOptions): { messageId: string } {
     if (!write?.idempotencyKey) return this.pubsub.publish(topic, payload, metadata, key);
-    return this.applied.run(`publish\0${topic}\0${write.idempotencyKey}`, write.windowMs, () => this.pubsub.publish(topic, payload, metadata, key)) as { messageId: string };
+    return this.applied.run(`publish\0${topic}\0${write.idempotencyKey}`, write.windowMs, () => this.pubsub.publish(topic, payload, metadata, key)) as {
+      messageId: string;
+    };
   }
   subscribe(opts: SubscribeOptions): AsyncIterable<PubSubMessage> {
     return this.pubsub.subscribe(opts);

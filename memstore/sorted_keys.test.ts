@@ -90,7 +90,10 @@ describe("SortedKeys", () => {
       const rand = rng(seed);
       const live = new Set<string>();
       const sk = new SortedKeys((k) => live.has(k));
-      const key = () => `k${Math.floor(rand() * 3000).toString().padStart(4, "0")}`;
+      const key = () =>
+        `k${Math.floor(rand() * 3000)
+          .toString()
+          .padStart(4, "0")}`;
       const add = (k: string) => {
         if (!live.has(k)) {
           live.add(k);

@@ -113,7 +113,12 @@ export function parseNatsConfig(config: Record<string, unknown>, env: Pick<Drive
   if (config.kv === undefined || config.kv === null) {
     delete cfg.kv;
   } else if (!cfg.kv?.bucket || !/^[-\w]+$/.test(cfg.kv.bucket)) {
-    throw new ConfigError(env.configFile, "kv.bucket", env.lineOf?.(["kv", "bucket"]), "is required in key-value mode: a bucket name of letters, digits, - and _");
+    throw new ConfigError(
+      env.configFile,
+      "kv.bucket",
+      env.lineOf?.(["kv", "bucket"]),
+      "is required in key-value mode: a bucket name of letters, digits, - and _",
+    );
   }
   for (const u of servers(cfg)) {
     if (!/^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+:\d+$/.test(u)) {

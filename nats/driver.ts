@@ -178,7 +178,8 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
       // A frozen server keeps the TCP connection: only a round trip shows it (nats.js notices after its pings).
       const probe = await this.roundTrip(Math.min(HEALTH_PROBE_MS, this.cfg.request_timeout));
       if (probe) return { status: "unhealthy", message: `nats ${this.cfg.url} does not answer: ${probe}`, details };
-      if (details.circuit === "open") return { status: "degraded", message: `circuit open for nats ${this.cfg.url}: calls fail fast until a probe succeeds`, details };
+      if (details.circuit === "open")
+        return { status: "degraded", message: `circuit open for nats ${this.cfg.url}: calls fail fast until a probe succeeds`, details };
       return { status: "healthy", details };
     }
     return { status: "unhealthy", message: `nats ${this.conn.state}${this.conn.lastError ? `: ${this.conn.lastError}` : ""}`, details };
@@ -188,7 +189,10 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
   private async roundTrip(ms: number): Promise<string> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([this.conn.current().flush(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no PONG within ${ms} ms`)), ms)))]);
+      await Promise.race([
+        this.conn.current().flush(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no PONG within ${ms} ms`)), ms))),
+      ]);
       return "";
     } catch (err) {
       return (err as Error).message;

@@ -5,7 +5,16 @@ interface NatsLikeError extends Error {
   api_error?: { code?: number; err_code?: number; description?: string };
 }
 
-const unavailableCodes = new Set(["503", "TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_DRAINING", "CONNECTION_REFUSED", "CONNECTION_TIMEOUT", "DISCONNECT", "408"]);
+const unavailableCodes = new Set([
+  "503",
+  "TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_DRAINING",
+  "CONNECTION_REFUSED",
+  "CONNECTION_TIMEOUT",
+  "DISCONNECT",
+  "408",
+]);
 
 /** JetStream API error codes that are the caller's fault. */
 const apiCallerErrors: Record<number, Code> = {

@@ -28,7 +28,9 @@ describe("nats error mapping", () => {
     expect(toPrismError(Object.assign(new Error("TIMEOUT"), { code: "TIMEOUT" }), "x").code).toBe(Code.UNAVAILABLE);
     expect(toPrismError(Object.assign(new Error("503"), { code: "503" }), "x").code).toBe(Code.UNAVAILABLE);
     expect(toPrismError(Object.assign(new Error("MAX_PAYLOAD_EXCEEDED"), { code: "MAX_PAYLOAD_EXCEEDED" }), "x").code).toBe(Code.INVALID_ARGUMENT);
-    expect(toPrismError(Object.assign(new Error("stream not found"), { code: "404", api_error: { code: 404, err_code: 10059 } }), "x").code).toBe(Code.NOT_FOUND);
+    expect(toPrismError(Object.assign(new Error("stream not found"), { code: "404", api_error: { code: 404, err_code: 10059 } }), "x").code).toBe(
+      Code.NOT_FOUND,
+    );
     expect(toPrismError(new Error("weird"), "x").code).toBe(Code.INTERNAL);
   });
 });

@@ -81,7 +81,10 @@ export class NatsPubSub {
     let timer: ReturnType<typeof setTimeout> | undefined;
     Promise.race([
       nc.flush(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(unavailable(`nats timed out: no confirmation within ${this.cfg.request_timeout} ms`)), this.cfg.request_timeout))),
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(unavailable(`nats timed out: no confirmation within ${this.cfg.request_timeout} ms`)), this.cfg.request_timeout)),
+      ),
     ])
       .then(waiting.resolve, (err) => waiting.reject(toPrismError(err, "publish")))
       .finally(() => {
@@ -110,7 +113,12 @@ export class NatsPubSub {
         this.drops.add(opts.topic, queue.dropped - before);
         if (Date.now() - warnedAt > 10_000) {
           warnedAt = Date.now();
-          this.logger.warn("slow subscriber: dropping oldest buffered messages", { topic: opts.topic, subscriber_id: opts.subscriberId, dropped: queue.dropped, buffer: this.cfg.subscriber_buffer });
+          this.logger.warn("slow subscriber: dropping oldest buffered messages", {
+            topic: opts.topic,
+            subscriber_id: opts.subscriberId,
+            dropped: queue.dropped,
+            buffer: this.cfg.subscriber_buffer,
+          });
         }
       },
     });

@@ -56,7 +56,9 @@ export class Subjects {
     const name = this.streamPrefix + escapeName(stream);
     // The server stores a stream in a directory of its name: longer names fail there, as an internal error.
     if (name.length > MAX_STREAM_NAME) {
-      throw invalidArgument(`stream "${stream.slice(0, 40)}…" is too long for JetStream: its stream name would be ${name.length} characters, at most ${MAX_STREAM_NAME}`);
+      throw invalidArgument(
+        `stream "${stream.slice(0, 40)}…" is too long for JetStream: its stream name would be ${name.length} characters, at most ${MAX_STREAM_NAME}`,
+      );
     }
     return name;
   }

@@ -12,7 +12,17 @@ const dir = mkdtempSync(join(tmpdir(), "prism-pg-config-"));
 describe("postgres config", () => {
   test("defaults", () => {
     const c = parsePostgresConfig({}, env);
-    expect(c).toMatchObject({ host: "127.0.0.1", port: 5432, database: "prism", user: "prism", password: "", poolSize: 10, statementTimeoutMs: 5000, table: "prism_kv", namespace: "orders" });
+    expect(c).toMatchObject({
+      host: "127.0.0.1",
+      port: 5432,
+      database: "prism",
+      user: "prism",
+      password: "",
+      poolSize: 10,
+      statementTimeoutMs: 5000,
+      table: "prism_kv",
+      namespace: "orders",
+    });
     expect(c.tls).toEqual({ mode: "disable", ca: undefined, serverName: "127.0.0.1" });
     expect(parsePostgresConfig({}, { ...env, namespace: "" }).namespace).toBe("default");
   });

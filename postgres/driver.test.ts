@@ -37,7 +37,11 @@ async function driver(extra: Record<string, unknown> = {}, namespace = `t-${rand
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
-const codeOf = (p: Promise<unknown>) => p.then(() => Code.OK, (e) => PrismError.from(e).code);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => Code.OK,
+    (e) => PrismError.from(e).code,
+  );
 
 beforeAll(async () => {
   await requireService("postgres");

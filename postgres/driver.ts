@@ -225,7 +225,8 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
     } catch (err) {
       return { status: "unhealthy", message: `postgres ${this.target} does not answer: ${postgresError(err, this.target).message}`, details };
     }
-    if (breaker === "open") return { status: "degraded", message: `circuit open for postgres ${this.target}; it answers again, calls resume after a probe`, details };
+    if (breaker === "open")
+      return { status: "degraded", message: `circuit open for postgres ${this.target}; it answers again, calls resume after a probe`, details };
     if (breaker === "half-open") return { status: "degraded", message: "postgres circuit half-open: probing recovery", details };
     return { status: "healthy", details };
   }

@@ -63,7 +63,9 @@ export function postgresError(err: unknown, target: string, write = false): Pris
   if (typeof state === "string" && /^[0-9A-Z]{5}$/.test(state)) {
     const mapped = sqlStateCode(state);
     if (mapped === Code.DEADLINE_EXCEEDED) {
-      return new PrismError(mapped, `postgres ${target}: statement cancelled by statement_timeout (${write ? "rolled back, not applied" : err.message})`, { cause: err });
+      return new PrismError(mapped, `postgres ${target}: statement cancelled by statement_timeout (${write ? "rolled back, not applied" : err.message})`, {
+        cause: err,
+      });
     }
     if (mapped !== undefined) return new PrismError(mapped, `postgres ${target}: ${err.message} (SQLSTATE ${state})`, { cause: err });
     return new PrismError(Code.INTERNAL, `postgres ${target}: ${err.message} (SQLSTATE ${state})`, { cause: err });
@@ -74,7 +76,11 @@ export function postgresError(err: unknown, target: string, write = false): Pris
   if (connectionCodes.has(code) || /connection (closed|refused|reset)|failed to connect/i.test(err.message)) {
     const neverSent = code === "ERR_POSTGRES_CONNECTION_REFUSED" || code === "ECONNREFUSED" || /failed to connect/i.test(err.message);
     if (write && !neverSent) {
-      return new PrismError(Code.UNKNOWN, `postgres ${target}: connection lost after the write was sent; it may or may not have been applied (${err.message})`, { cause: err });
+      return new PrismError(
+        Code.UNKNOWN,
+        `postgres ${target}: connection lost after the write was sent; it may or may not have been applied (${err.message})`,
+        { cause: err },
+      );
     }
     return new PrismError(Code.UNAVAILABLE, `postgres ${target} unavailable: ${err.message}${code ? ` (${code})` : ""}`, { cause: err });
   }

@@ -1,9 +1,4 @@
-import {
-  BatchPerformance,
-  ExpirationPerformance,
-  ScanPerformance,
-  type Capabilities,
-} from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { BatchPerformance, ExpirationPerformance, ScanPerformance, type Capabilities } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
 
 const SUPPORT: Record<number, string> = {
@@ -12,8 +7,16 @@ const SUPPORT: Record<number, string> = {
   [InterfaceSupport.UNAVAILABLE]: "unavailable",
 };
 
-const SCAN: Record<number, string> = { [ScanPerformance.SCAN_NATIVE]: "native", [ScanPerformance.SCAN_EMULATED]: "emulated", [ScanPerformance.SCAN_UNAVAILABLE]: "unavailable" };
-const BATCH: Record<number, string> = { [BatchPerformance.BATCH_NATIVE]: "native", [BatchPerformance.BATCH_PIPELINE]: "emulated (pipeline)", [BatchPerformance.BATCH_UNAVAILABLE]: "unavailable" };
+const SCAN: Record<number, string> = {
+  [ScanPerformance.SCAN_NATIVE]: "native",
+  [ScanPerformance.SCAN_EMULATED]: "emulated",
+  [ScanPerformance.SCAN_UNAVAILABLE]: "unavailable",
+};
+const BATCH: Record<number, string> = {
+  [BatchPerformance.BATCH_NATIVE]: "native",
+  [BatchPerformance.BATCH_PIPELINE]: "emulated (pipeline)",
+  [BatchPerformance.BATCH_UNAVAILABLE]: "unavailable",
+};
 const EXPIRY: Record<number, string> = {
   [ExpirationPerformance.EXPIRATION_NATIVE]: "native",
   [ExpirationPerformance.EXPIRATION_EMULATED]: "emulated",
@@ -26,14 +29,23 @@ const expiry = (p: ExpirationPerformance) => EXPIRY[p] ?? "unspecified";
 /** Bytes in the largest whole unit (4096 -> "4 KiB"). */
 export function humanBytes(n: bigint): string {
   const v = Number(n);
-  for (const [unit, size] of [["GiB", 1 << 30], ["MiB", 1 << 20], ["KiB", 1 << 10]] as const) if (v >= size && v % size === 0) return `${v / size} ${unit}`;
+  for (const [unit, size] of [
+    ["GiB", 1 << 30],
+    ["MiB", 1 << 20],
+    ["KiB", 1 << 10],
+  ] as const)
+    if (v >= size && v % size === 0) return `${v / size} ${unit}`;
   return `${v} B`;
 }
 
 /** A namespace's GetCapabilities answer as a plain-text table: one row per operation group, then backend and limits. */
 export function formatCapabilities(namespace: string, c: Capabilities): string[] {
   const rows: [string, string, string][] = [
-    ["store / retrieve / delete / exists", "keyvalue_basic", SUPPORT[c.slots?.primary?.interfaces.find((i) => i.name === "keyvalue_basic")?.support ?? 0] ?? "native"],
+    [
+      "store / retrieve / delete / exists",
+      "keyvalue_basic",
+      SUPPORT[c.slots?.primary?.interfaces.find((i) => i.name === "keyvalue_basic")?.support ?? 0] ?? "native",
+    ],
     ["scan", "keyvalue_scan", scan(c.scanPerformance)],
     ["store / retrieve / delete batch", "keyvalue_batch", batch(c.batchPerformance)],
     ["set / get expiration", "keyvalue_ttl", expiry(c.expirationPerformance)],

@@ -33,7 +33,10 @@ export async function run(inv: Invocation, io: Output): Promise<number> {
         switch (verb) {
           case "set":
             need(2, "kv set KEY VALUE [--ttl SECONDS]");
-            await kv.store({ key: rest[0]!, value: encoder.encode(rest[1]!), expirationSeconds: inv.ttlSeconds > 0 ? BigInt(inv.ttlSeconds) : undefined }, opts);
+            await kv.store(
+              { key: rest[0]!, value: encoder.encode(rest[1]!), expirationSeconds: inv.ttlSeconds > 0 ? BigInt(inv.ttlSeconds) : undefined },
+              opts,
+            );
             io.out("OK");
             return 0;
           case "get": {
@@ -137,11 +140,21 @@ async function health(inv: Invocation, opts: CallOptions, io: Output): Promise<n
     const pattern = await lifecycle.healthCheck({}, opts);
     const ok = proxy === Serving.SERVING && namespace === Serving.SERVING && pattern.status === HealthStatus.HEALTHY;
     if (inv.json) {
-      io.out(JSON.stringify({ proxy: Serving[proxy], namespace: ns, namespace_status: Serving[namespace], pattern: { status: HealthStatus[pattern.status], message: pattern.message, details: pattern.details } }));
+      io.out(
+        JSON.stringify({
+          proxy: Serving[proxy],
+          namespace: ns,
+          namespace_status: Serving[namespace],
+          pattern: { status: HealthStatus[pattern.status], message: pattern.message, details: pattern.details },
+        }),
+      );
     } else {
       io.out(`proxy ${inv.addr}: ${Serving[proxy]}`);
       io.out(`namespace ${ns}: ${Serving[namespace]}`);
-      const details = Object.entries(pattern.details).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(" ");
+      const details = Object.entries(pattern.details)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ");
       io.out(`pattern: ${HealthStatus[pattern.status]}${pattern.message ? ` (${pattern.message})` : ""}${details ? `  ${details}` : ""}`);
     }
     return ok ? 0 : 1;

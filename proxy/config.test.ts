@@ -71,15 +71,21 @@ namespaces:
       "proxy.yaml:4: namespaces[0].colour: unknown key (known: name, pattern, address, config, slots, settings, tls)",
     );
     expect(errorOf("admin:\n  port: nine\nnamespaces: [{name: a, pattern: m}]\n")).toBe('proxy.yaml:2: admin.port: must be a number, got "nine"');
-    expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n    settings: { health_interval: soon }\n")).toMatch(/^proxy\.yaml:4: namespaces\[0\]\.settings\.health_interval: must be a duration/);
+    expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n    settings: { health_interval: soon }\n")).toMatch(
+      /^proxy\.yaml:4: namespaces\[0\]\.settings\.health_interval: must be a duration/,
+    );
     expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n    slots: { kv: { config: {} } }\n")).toMatch(/namespaces\[0\]\.slots\.kv\.driver: is required/);
   });
 
   test("namespace rules: exactly one of pattern/address, unique names, reserved namespace key", () => {
     expect(errorOf("namespaces:\n  - name: a\n")).toMatch(/^proxy\.yaml:2: namespaces\[0\]: needs exactly one of `pattern`/);
     expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n    address: 127.0.0.1:1\n")).toMatch(/needs exactly one of/);
-    expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n  - name: a\n    pattern: m\n")).toBe('proxy.yaml:4: namespaces[1].name: namespace "a" is configured twice');
-    expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n    config: { namespace: b }\n")).toMatch(/^proxy\.yaml:4: namespaces\[0\]\.config\.namespace: is reserved/);
+    expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n  - name: a\n    pattern: m\n")).toBe(
+      'proxy.yaml:4: namespaces[1].name: namespace "a" is configured twice',
+    );
+    expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n    config: { namespace: b }\n")).toMatch(
+      /^proxy\.yaml:4: namespaces\[0\]\.config\.namespace: is reserved/,
+    );
     expect(errorOf("namespaces:\n  - name: a\n    address: nowhere\n")).toBe('proxy.yaml:3: namespaces[0].address: must be host:port, got "nowhere"');
     expect(errorOf("namespaces:\n  - name: a\n    pattern: ../bin/sh\n")).toMatch(/namespaces\[0\]\.pattern: must be an executable name/);
     expect(errorOf("namespaces: []\n")).toMatch(/must list at least one namespace/);
@@ -87,11 +93,15 @@ namespaces:
   });
 
   test("two namespaces on one address are refused, naming both and their lines (they would share one key space)", () => {
-    expect(errorOf("namespaces:\n  - name: a\n    address: 127.0.0.1:7000\n  - name: b\n    address: 127.0.0.1:7001\n  - name: c\n    address: localhost:7000\n")).toBe(
+    expect(
+      errorOf("namespaces:\n  - name: a\n    address: 127.0.0.1:7000\n  - name: b\n    address: 127.0.0.1:7001\n  - name: c\n    address: localhost:7000\n"),
+    ).toBe(
       'proxy.yaml:7: namespaces[2].address: namespace "c" and namespace "a" (namespaces[0], line 3) both use address 127.0.0.1:7000: ' +
         "one pattern initialized for two namespaces would share one key space; give each namespace its own pattern",
     );
-    expect(errorOf("namespaces:\n  - name: a\n    address: :7000\n  - name: b\n    address: 127.0.0.1:7000\n")).toMatch(/^proxy\.yaml:5: namespaces\[1\]\.address: namespace "b" and namespace "a"/);
+    expect(errorOf("namespaces:\n  - name: a\n    address: :7000\n  - name: b\n    address: 127.0.0.1:7000\n")).toMatch(
+      /^proxy\.yaml:5: namespaces\[1\]\.address: namespace "b" and namespace "a"/,
+    );
     expect(parse("namespaces:\n  - name: a\n    address: 127.0.0.1:7000\n  - name: b\n    address: 127.0.0.1:7001\n").namespaces).toHaveLength(2);
   });
 
@@ -102,7 +112,11 @@ namespaces:
   });
 
   test("flags override the file, then PRISM_* environment", async () => {
-    const s = await loadProxySettings(["--listen", "127.0.0.1:0", "--log-format", "text"], { PRISM_ADMIN_PORT: "0", PRISM_DEBUG: "true", PRISM_LISTEN: "127.0.0.1:1" });
+    const s = await loadProxySettings(["--listen", "127.0.0.1:0", "--log-format", "text"], {
+      PRISM_ADMIN_PORT: "0",
+      PRISM_DEBUG: "true",
+      PRISM_LISTEN: "127.0.0.1:1",
+    });
     expect(s.config.listen).toEqual({ host: "127.0.0.1", port: 0 });
     expect(s.config.adminPort).toBe(0);
     expect(s.debug).toBe(true);

@@ -204,9 +204,7 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
       restartInitialDelayMs: s.restart_initial_delay!,
       restartMaxDelayMs: Math.max(s.restart_initial_delay!, s.restart_max_delay!),
     };
-    const slots = ns.slots
-      ? Object.fromEntries(Object.entries(ns.slots).map(([slot, v]) => [slot, { driver: v.driver, config: v.config ?? {} }]))
-      : undefined;
+    const slots = ns.slots ? Object.fromEntries(Object.entries(ns.slots).map(([slot, v]) => [slot, { driver: v.driver, config: v.config ?? {} }])) : undefined;
     const remote = parseRemoteSecurity(ns, { file, lineOf }, path);
     return { name: ns.name, pattern: ns.pattern, address: ns.address, config: ns.config ?? {}, slots, settings, remote, path };
   });
@@ -241,8 +239,5 @@ export async function loadProxyConfig(file: string, defaults: { patternsDir: str
 
 /** The configuration used without --config: namespace `default` served by the in-memory pattern. */
 export function defaultProxyConfig(defaults: { patternsDir: string }): ProxyConfig {
-  return parseProxyConfig(
-    { file: "(built-in default)", value: { namespaces: [{ name: "default", pattern: "memstore" }] }, lineOf: () => undefined },
-    defaults,
-  );
+  return parseProxyConfig({ file: "(built-in default)", value: { namespaces: [{ name: "default", pattern: "memstore" }] }, lineOf: () => undefined }, defaults);
 }

@@ -51,7 +51,13 @@ describe("proxy metrics", () => {
     const get = metrics.namespace("ns", "memstore").forPath("/prism.interfaces.keyvalue.KeyValueBasicInterface/Get");
     // The reference: the same observations into a prom-client histogram of the same buckets.
     const reference = new Registry();
-    const h = new Histogram({ name: "prism_request_duration_seconds", help: "h", labelNames: ["namespace", "pattern", "method"], buckets: LATENCY_BUCKETS, registers: [reference] });
+    const h = new Histogram({
+      name: "prism_request_duration_seconds",
+      help: "h",
+      labelNames: ["namespace", "pattern", "method"],
+      buckets: LATENCY_BUCKETS,
+      registers: [reference],
+    });
     // Powers of two: their sums are exact in any order, so the two sums compare equal.
     const samples = [2 ** -17, 2 ** -14, 2 ** -13, 2 ** -12, 2 ** -10, 2 ** -9, 2 ** -5, 4, 64];
     const lines = async () => (await seriesOf(metrics, "ns")).filter((l) => l.startsWith("prism_request"));

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Histogram } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import { codeName } from "../sdk/grpc/errors";
 import { LATENCY_BUCKETS, Metrics } from "../sdk/observability/metrics";
 
@@ -136,7 +136,8 @@ export class NamespaceStats {
   forPath(path: string): MethodStats {
     let s = this.byPath.get(path);
     if (s !== undefined) return s;
-    if (this.byPath.size >= MAX_METHODS_PER_NAMESPACE) return (this.other ??= this.track(new MethodStats(this.metrics, this.namespace, this.label, "other", "")));
+    if (this.byPath.size >= MAX_METHODS_PER_NAMESPACE)
+      return (this.other ??= this.track(new MethodStats(this.metrics, this.namespace, this.label, "other", "")));
     const slash = path.lastIndexOf("/");
     s = this.track(new MethodStats(this.metrics, this.namespace, this.label, path.slice(slash + 1), path.slice(1, slash)));
     this.byPath.set(path, s);

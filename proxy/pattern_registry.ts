@@ -129,9 +129,7 @@ export class PatternInstance {
       ready: this.ready,
       pid: this.pid ?? null,
       endpoint: this.endpoint ?? null,
-      metadata: this.metadata
-        ? { name: this.metadata.name, version: this.metadata.version, interfaces: this.metadata.interfaces.map((i) => i.name) }
-        : null,
+      metadata: this.metadata ? { name: this.metadata.name, version: this.metadata.version, interfaces: this.metadata.interfaces.map((i) => i.name) } : null,
       health: this.health ?? null,
       restarts: this.restarts,
       last_exit: this.lastExit ?? null,

@@ -13,7 +13,11 @@ export interface SlotDeclarations {
   drivers: Map<string, string[]>;
 }
 
-const list = (v: string | undefined) => (v ?? "").split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+const list = (v: string | undefined) =>
+  (v ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 
 /** Reads the slot and driver declarations out of a pattern's metadata. */
 export function slotDeclarations(metadata: PatternMetadata | undefined): SlotDeclarations {
@@ -51,7 +55,11 @@ export interface SlotProblem {
  * configured slot exists, its driver is built in and implements each required
  * interface, and every required slot is filled. Returns the first problem, if any.
  */
-export function checkSlots(pattern: string, configured: Record<string, SlotConfig> | undefined, metadata: PatternMetadata | undefined): SlotProblem | undefined {
+export function checkSlots(
+  pattern: string,
+  configured: Record<string, SlotConfig> | undefined,
+  metadata: PatternMetadata | undefined,
+): SlotProblem | undefined {
   const decl = slotDeclarations(metadata);
   const slots = configured ?? {};
   if (Object.keys(slots).length > 0 && decl.slots.size === 0) {
@@ -61,7 +69,11 @@ export function checkSlots(pattern: string, configured: Record<string, SlotConfi
     const want = decl.slots.get(slot);
     if (!want) return { slot, message: `pattern ${pattern} has no slot "${slot}" (slots: ${[...decl.slots.keys()].join(", ")})` };
     const has = decl.drivers.get(driver);
-    if (!has) return { slot, message: `slot "${slot}": driver "${driver}" is not built into pattern ${pattern} (drivers: ${[...decl.drivers.keys()].join(", ") || "none"})` };
+    if (!has)
+      return {
+        slot,
+        message: `slot "${slot}": driver "${driver}" is not built into pattern ${pattern} (drivers: ${[...decl.drivers.keys()].join(", ") || "none"})`,
+      };
     const missing = want.requires.filter((i) => !has.includes(i));
     if (missing.length > 0) {
       return { slot, message: `slot "${slot}": driver "${driver}" does not implement required interface ${missing.join(", ")}` };

@@ -19,7 +19,7 @@ describe("scan cursor", () => {
     for (const p of [
       { node: "", redisCursor: "0", count: 16, pending: ["a"] },
       { node: "127.0.0.1:7001", redisCursor: "18446744073709551615", count: 1000, pending: ["user/42", "user/43"] },
-      { node: "", redisCursor: "123", count: 1, pending: ["ключ\"\\\n😀", ""] },
+      { node: "", redisCursor: "123", count: 1, pending: ['ключ"\\\n😀', ""] },
     ]) {
       expect(codec.decode(codec.encode(p))).toEqual(p);
     }

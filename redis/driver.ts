@@ -38,9 +38,7 @@ const HEALTH_PING_MS = 500;
  * The Redis driver: every interface the pattern serves, on one command connection (plus a subscriber connection
  * once someone subscribes), behind one circuit breaker.
  */
-export class RedisDriver
-  implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, ListDriver, PubSubDriver
-{
+export class RedisDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, ListDriver, PubSubDriver {
   readonly name = "redis";
   readonly version = DRIVER_VERSION;
   readonly conn: RedisConnection;
@@ -81,11 +79,14 @@ export class RedisDriver
       guard,
       prefix: config.keyPrefix,
       cluster: config.mode === "cluster",
-      write: durable ? (fn) => guard.write(async () => {
-        const r = await fn();
-        await durable();
-        return r;
-      }) : (fn) => guard.write(fn),
+      write: durable
+        ? (fn) =>
+            guard.write(async () => {
+              const r = await fn();
+              await durable();
+              return r;
+            })
+        : (fn) => guard.write(fn),
     };
     this.kv = new RedisKeyValue(ctx);
     this.scanner = new RedisScan(ctx, config.scanCount, config.cursorSecret);
@@ -192,7 +193,8 @@ export class RedisDriver
     } catch (err) {
       return { status: "unhealthy", message: `redis ${this.conn.target} does not answer PING: ${redisError(err).message}`, details };
     }
-    if (breaker === "open") return { status: "degraded", message: `circuit open for redis ${this.conn.target}; it answers again, calls resume after a probe`, details };
+    if (breaker === "open")
+      return { status: "degraded", message: `circuit open for redis ${this.conn.target}; it answers again, calls resume after a probe`, details };
     if (breaker === "half-open") return { status: "degraded", message: "redis circuit half-open: probing recovery", details };
     return { status: "healthy", details };
   }
@@ -224,7 +226,10 @@ function waitFor(conn: RedisConnection, w: RedisConfig["wait"]): (() => Promise<
     if (w.localAof) {
       const reply = await client.call("WAITAOF", 1, w.replicas, w.timeoutMs).catch((err: Error) => {
         if (/unknown command/i.test(err.message)) {
-          throw new PrismError(Code.FAILED_PRECONDITION, "wait.local_aof needs WAITAOF (Redis 7.2 or later), which this server lacks; the write itself was applied");
+          throw new PrismError(
+            Code.FAILED_PRECONDITION,
+            "wait.local_aof needs WAITAOF (Redis 7.2 or later), which this server lacks; the write itself was applied",
+          );
         }
         throw err;
       });
@@ -239,5 +244,8 @@ function waitFor(conn: RedisConnection, w: RedisConfig["wait"]): (() => Promise<
 
 /** Resilience.write adds that the outcome is unknown and how to retry. */
 function notDurable(why: string): PrismError {
-  return new PrismError(Code.DEADLINE_EXCEEDED, `redis applied the write but it is not as durable as configured (${why}): it may be lost on a failover or crash`);
+  return new PrismError(
+    Code.DEADLINE_EXCEEDED,
+    `redis applied the write but it is not as durable as configured (${why}): it may be lost on a failover or crash`,
+  );
 }

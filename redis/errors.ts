@@ -80,5 +80,7 @@ export function redisNotApplied(err: unknown): boolean {
   if (err.name === "ReplyError") return true;
   const sys = (err as { code?: unknown }).code;
   if (typeof sys === "string" && connectCodes.has(sys)) return true;
-  return /^(Stream isn't writeable|None of startup nodes is available|Cluster isn't ready|Failed to refresh slots cache|Cluster is disconnect)/.test(err.message);
+  return /^(Stream isn't writeable|None of startup nodes is available|Cluster isn't ready|Failed to refresh slots cache|Cluster is disconnect)/.test(
+    err.message,
+  );
 }

@@ -112,9 +112,7 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
     const { client } = this.ctx.conn;
     const p = this.ctx.prefix;
     const full = keys.map((k) => p + k);
-    const values = await this.ctx.guard.read(() =>
-      this.ctx.cluster ? Promise.all(full.map((k) => client.getBuffer(k))) : client.mgetBuffer(full),
-    );
+    const values = await this.ctx.guard.read(() => (this.ctx.cluster ? Promise.all(full.map((k) => client.getBuffer(k))) : client.mgetBuffer(full)));
     return values.map((v) => v ?? undefined);
   }
 

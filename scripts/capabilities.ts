@@ -32,14 +32,26 @@ const memstore = (config: Record<string, unknown>) => () => configuredPattern("m
 
 export const TARGETS: Entry[] = [
   { label: "memstore", executable: "memstore", target: memstore({}) },
-  { label: "memstore, `emulation: {scan: force, batch: force, expiration: force}`", executable: "memstore", target: memstore({ emulation: { scan: "force", batch: "force", expiration: "force" } }) },
+  {
+    label: "memstore, `emulation: {scan: force, batch: force, expiration: force}`",
+    executable: "memstore",
+    target: memstore({ emulation: { scan: "force", batch: "force", expiration: "force" } }),
+  },
   { label: "redis", executable: "redis", target: () => redisTarget("standalone") },
   { label: "postgres", executable: "postgres", target: postgresTarget },
   { label: "nats, KV mode (`kv.bucket`)", executable: "nats", target: natsKvTarget },
 ];
 
-const SCAN: Record<number, string> = { [ScanPerformance.SCAN_NATIVE]: "native", [ScanPerformance.SCAN_EMULATED]: "emulated", [ScanPerformance.SCAN_UNAVAILABLE]: "unavailable" };
-const BATCH: Record<number, string> = { [BatchPerformance.BATCH_NATIVE]: "native", [BatchPerformance.BATCH_PIPELINE]: "emulated (pipeline)", [BatchPerformance.BATCH_UNAVAILABLE]: "unavailable" };
+const SCAN: Record<number, string> = {
+  [ScanPerformance.SCAN_NATIVE]: "native",
+  [ScanPerformance.SCAN_EMULATED]: "emulated",
+  [ScanPerformance.SCAN_UNAVAILABLE]: "unavailable",
+};
+const BATCH: Record<number, string> = {
+  [BatchPerformance.BATCH_NATIVE]: "native",
+  [BatchPerformance.BATCH_PIPELINE]: "emulated (pipeline)",
+  [BatchPerformance.BATCH_UNAVAILABLE]: "unavailable",
+};
 const EXPIRY: Record<number, string> = {
   [ExpirationPerformance.EXPIRATION_NATIVE]: "native",
   [ExpirationPerformance.EXPIRATION_EMULATED]: "emulated",

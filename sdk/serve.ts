@@ -69,9 +69,7 @@ export async function serve<D extends Driver>(def: PatternDefinition<D>, argv = 
 
 async function start<D extends Driver>(def: PatternDefinition<D>, settings: ProcessSettings, logger: Logger): Promise<RunningPattern<D>> {
   const metrics = new Metrics({ name: def.name, version: def.version });
-  const tracing = settings.enableTracing
-    ? new Tracing({ serviceName: def.name, serviceVersion: def.version, exporter: settings.traceExporter })
-    : undefined;
+  const tracing = settings.enableTracing ? new Tracing({ serviceName: def.name, serviceVersion: def.version, exporter: settings.traceExporter }) : undefined;
   const runtime = new PatternRuntime<D>(def, {
     logger,
     driverMetrics: new DriverMetrics(metrics.registry),
@@ -110,12 +108,18 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
   );
 
   // The pattern's own port never lets a stranger drain or stop it (issue 11).
-  addService(server, LifecycleInterface, guardLifecycle(lifecycleService(runtime, shutdown), { launched: settings.proxyAddr !== undefined, adminToken: settings.adminToken }), observe);
+  addService(
+    server,
+    LifecycleInterface,
+    guardLifecycle(lifecycleService(runtime, shutdown), { launched: settings.proxyAddr !== undefined, adminToken: settings.adminToken }),
+    observe,
+  );
   health.addTo(server);
   addReflection(server, [...def.bindings.map((b) => b.service), LifecycleInterface, Health]);
 
   // On a Unix socket (launched by a proxy) the pattern has no TCP port unless one is asked for explicitly.
-  const grpcPort = settings.grpcSocket === undefined || settings.grpcPort > 0 ? await bindServer(server, BIND_HOST, settings.grpcPort, serverCredentials(settings.tls)) : 0;
+  const grpcPort =
+    settings.grpcSocket === undefined || settings.grpcPort > 0 ? await bindServer(server, BIND_HOST, settings.grpcPort, serverCredentials(settings.tls)) : 0;
   if (settings.grpcSocket !== undefined) await bindUnixServer(server, settings.grpcSocket);
   if (grpcPort > 0 && settings.tls === undefined && !/^(127\.|::1$|localhost$)/.test(BIND_HOST)) {
     logger.warn("gRPC is plaintext on a non-loopback address: configure security.tls, or bind loopback with PRISM_GRPC_HOST=127.0.0.1", {

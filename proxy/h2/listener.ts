@@ -17,7 +17,12 @@ export class H2Listener {
   private readonly server: http2.Http2Server | http2.Http2SecureServer;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
-  constructor(handler: StreamHandler, tls?: TlsMaterial, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS, refused: (reason: string) => void = () => undefined) {
+  constructor(
+    handler: StreamHandler,
+    tls?: TlsMaterial,
+    limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
+    refused: (reason: string) => void = () => undefined,
+  ) {
     const options = {
       // gRPC messages up to 16 MiB, as the SDK's servers allow.
       maxSessionMemory: 64,

@@ -50,8 +50,12 @@ export async function bringUp(
   if (!init.success) {
     const key = `namespaces[${ns.path[1]}].config`;
     throw new FatalStartError(
-      new ConfigError(cfg.file, key, cfg.lineOf([...ns.path, "config"]), `pattern ${instance.pattern} of namespace "${ns.name}" refused its configuration: ${init.error}`)
-        .message,
+      new ConfigError(
+        cfg.file,
+        key,
+        cfg.lineOf([...ns.path, "config"]),
+        `pattern ${instance.pattern} of namespace "${ns.name}" refused its configuration: ${init.error}`,
+      ).message,
     );
   }
   if (init.metadata?.name) instance.named(init.metadata.name);

@@ -1,11 +1,5 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type {
-  DrainResponse,
-  HealthCheckResponse,
-  InitializeResponse,
-  StartResponse,
-  StopResponse,
-} from "../../proto/gen/prism/interfaces/lifecycle_pb";
+import type { DrainResponse, HealthCheckResponse, InitializeResponse, StartResponse, StopResponse } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 
 /**
  * How the supervisor drives one pattern's lifecycle, whether over the control

@@ -8,7 +8,10 @@ import { ControlPlane } from "./control_plane";
 import type { OutgoingCommand } from "./stream_channel";
 
 function register(pid: number, name = "memstore"): PatternMessage {
-  return create(PatternMessageSchema, { correlationId: "register", message: { case: "register", value: { patternName: name, patternVersion: "1", processId: pid } } });
+  return create(PatternMessageSchema, {
+    correlationId: "register",
+    message: { case: "register", value: { patternName: name, patternVersion: "1", processId: pid } },
+  });
 }
 
 /** Runs one ManagePattern session with this launch token and returns the registration answer. */

@@ -71,10 +71,13 @@ export class ControlPlane {
     const reg = msg.message.value;
     const waiter = this.waiting.get(reg.processId);
     const refusal =
-      waiter === undefined ? `process ${reg.processId} was not launched by this proxy (or has registered already)`
-      : token === "" ? "no launch token"
-      : !sameSecret(token, waiter.token) ? "wrong launch token"
-      : undefined;
+      waiter === undefined
+        ? `process ${reg.processId} was not launched by this proxy (or has registered already)`
+        : token === ""
+          ? "no launch token"
+          : !sameSecret(token, waiter.token)
+            ? "wrong launch token"
+            : undefined;
     if (refusal !== undefined) {
       this.logger.warn("refused registration", { pid: reg.processId, pattern: reg.patternName, reason: refusal });
       this.audit?.({ pid: reg.processId, pattern: reg.patternName, reason: refusal });

@@ -13,11 +13,7 @@ export class GrpcLifecycleChannel implements LifecycleChannel {
 
   constructor(address: string, tls?: ConnectionOptions) {
     const credentials = tls
-      ? grpc.credentials.createSsl(
-          (tls.ca as Buffer | undefined) ?? null,
-          (tls.key as Buffer | undefined) ?? null,
-          (tls.cert as Buffer | undefined) ?? null,
-        )
+      ? grpc.credentials.createSsl((tls.ca as Buffer | undefined) ?? null, (tls.key as Buffer | undefined) ?? null, (tls.cert as Buffer | undefined) ?? null)
       : undefined;
     this.handle = createClient(LifecycleInterface, address, credentials, tls?.servername ? { "grpc.ssl_target_name_override": tls.servername } : undefined);
   }

@@ -32,7 +32,16 @@ export interface LaunchedProcess {
 }
 
 /** Settings the proxy owns for its children; inherited PRISM_* values must not override them. */
-const STRIPPED_ENV = ["PRISM_LAUNCH_TOKEN", "PRISM_CONFIG", "PRISM_GRPC_PORT", "PRISM_GRPC_SOCKET", "PRISM_METRICS_PORT", "PRISM_PROXY_ADDR", "PRISM_LISTEN", "PRISM_ADMIN_PORT"];
+const STRIPPED_ENV = [
+  "PRISM_LAUNCH_TOKEN",
+  "PRISM_CONFIG",
+  "PRISM_GRPC_PORT",
+  "PRISM_GRPC_SOCKET",
+  "PRISM_METRICS_PORT",
+  "PRISM_PROXY_ADDR",
+  "PRISM_LISTEN",
+  "PRISM_ADMIN_PORT",
+];
 
 /** The executable of a pattern; a missing one is a configuration error naming the key. */
 export function patternExecutable(patternsDir: string, pattern: string, where: { file: string; key: string; line?: number }): string {

@@ -20,7 +20,12 @@ writeFileSync(jwks, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), k
 const jwtConfig: AuthnConfig["jwt"] = { jwksFile: jwks, issuer: "https://issuer.test", audience: ["prism"], algorithms: ["ES256"], clockSkewS: 5 };
 
 const token = (claims: Record<string, unknown>, exp: string | number = "5m") =>
-  new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://issuer.test").setAudience("prism").setExpirationTime(exp).sign(privateKey);
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: "ES256", kid: "k1" })
+    .setIssuer("https://issuer.test")
+    .setAudience("prism")
+    .setExpirationTime(exp)
+    .sign(privateKey);
 
 const failure = async (r: Identity | AuthFailure | Promise<Identity | AuthFailure>) => {
   const v = await r;
@@ -85,13 +90,30 @@ describe("JWT bearer tokens", () => {
   });
 
   test("expired, wrong audience, wrong signature, HMAC and malformed headers are refused with a reason", async () => {
-    expect((await failure(a.authenticate(undefined, { authorization: `Bearer ${await token({ sub: "a" }, Math.floor(Date.now() / 1000) - 60)}` }))).reason).toContain("exp");
-    const otherAud = await new SignJWT({ sub: "a" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://issuer.test").setAudience("other").setExpirationTime("5m").sign(privateKey);
+    expect(
+      (await failure(a.authenticate(undefined, { authorization: `Bearer ${await token({ sub: "a" }, Math.floor(Date.now() / 1000) - 60)}` }))).reason,
+    ).toContain("exp");
+    const otherAud = await new SignJWT({ sub: "a" })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setIssuer("https://issuer.test")
+      .setAudience("other")
+      .setExpirationTime("5m")
+      .sign(privateKey);
     expect((await failure(a.authenticate(undefined, { authorization: `Bearer ${otherAud}` }))).reason).toContain("aud");
     const stranger = (await generateKeyPair("ES256")).privateKey;
-    const forged = await new SignJWT({ sub: "a" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://issuer.test").setAudience("prism").setExpirationTime("5m").sign(stranger);
+    const forged = await new SignJWT({ sub: "a" })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setIssuer("https://issuer.test")
+      .setAudience("prism")
+      .setExpirationTime("5m")
+      .sign(stranger);
     expect((await failure(a.authenticate(undefined, { authorization: `Bearer ${forged}` }))).reason).toContain("rejected");
-    const hmac = await new SignJWT({ sub: "a" }).setProtectedHeader({ alg: "HS256" }).setIssuer("https://issuer.test").setAudience("prism").setExpirationTime("5m").sign(new Uint8Array(32));
+    const hmac = await new SignJWT({ sub: "a" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer("https://issuer.test")
+      .setAudience("prism")
+      .setExpirationTime("5m")
+      .sign(new Uint8Array(32));
     expect((await failure(a.authenticate(undefined, { authorization: `Bearer ${hmac}` }))).reason).toContain("rejected");
     expect((await failure(a.authenticate(undefined, { authorization: "Basic abc" }))).reason).toContain("malformed");
   });

@@ -27,7 +27,14 @@ audit: { allowed_writes: true }
 admin: { port: 0, token: { env: PRISM_T_ADMIN_TOKEN } }`).security;
     expect(c.tls).toEqual({ certFile: "s.crt", keyFile: "s.key", clientCaFile: "ca.crt" });
     expect(c.auth).toEqual({
-      jwt: { jwksUrl: "https://idp.test/jwks.json", jwksFile: undefined, issuer: "https://idp.test", audience: ["prism", "other"], algorithms: ["RS256", "ES256"], clockSkewS: 30 },
+      jwt: {
+        jwksUrl: "https://idp.test/jwks.json",
+        jwksFile: undefined,
+        issuer: "https://idp.test",
+        audience: ["prism", "other"],
+        algorithms: ["RS256", "ES256"],
+        clockSkewS: 30,
+      },
       apiKeysFile: "keys.txt",
       apiKeysEnv: undefined,
       clientCertificates: true,
@@ -42,15 +49,21 @@ admin: { port: 0, token: { env: PRISM_T_ADMIN_TOKEN } }`).security;
       'proxy.yaml:1: auth.jwt.algorithms[0]: "none" is not accepted (one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519; never none)',
     );
     expect(errorOf("auth: { jwt: { jwks_file: j, algorithms: [HS256] } }")).toContain('"HS256" is not accepted');
-    expect(errorOf("auth: { jwt: { jwks_file: j, jwks_url: 'https://x', algorithms: [ES256] } }")).toContain("auth.jwt: needs exactly one of jwks_file or jwks_url");
+    expect(errorOf("auth: { jwt: { jwks_file: j, jwks_url: 'https://x', algorithms: [ES256] } }")).toContain(
+      "auth.jwt: needs exactly one of jwks_file or jwks_url",
+    );
     expect(errorOf("auth: { jwt: { jwks_file: j, algorithms: [] } }")).toContain("must list at least one algorithm");
     expect(errorOf("authz: [{ principals: ['sub:a'], namespaces: [a], allow: [read] }]")).toContain("authz: needs auth");
     expect(errorOf("auth: { api_keys_file: k }\nauthz: [{ principals: [alice], namespaces: [a], allow: [read] }]")).toContain(
       "authz[0].principals[0]: must be sub:<subject>, claim:<name>=<value>, key:<name>, cert:<CN> or *",
     );
-    expect(errorOf("auth: { api_keys_file: k }\nauthz: [{ principals: ['*'], namespaces: [a], allow: [delete] }]")).toContain("must be one of read, write, admin");
+    expect(errorOf("auth: { api_keys_file: k }\nauthz: [{ principals: ['*'], namespaces: [a], allow: [delete] }]")).toContain(
+      "must be one of read, write, admin",
+    );
     expect(errorOf("auth: {}")).toContain("auth: names no credential");
-    expect(errorOf("admin: { port: 0, token: { env: PRISM_T_UNSET_TOKEN } }")).toBe("proxy.yaml:1: admin.token: environment variable PRISM_T_UNSET_TOKEN is not set");
+    expect(errorOf("admin: { port: 0, token: { env: PRISM_T_UNSET_TOKEN } }")).toBe(
+      "proxy.yaml:1: admin.token: environment variable PRISM_T_UNSET_TOKEN is not set",
+    );
   });
 
   test("tls on a namespace applies to remote patterns only", () => {

@@ -114,8 +114,7 @@ export function secretValue(v: unknown, ctx: Ctx, path: Path): string | undefine
 const PRINCIPAL_RE = /^(\*|sub:.+|claim:[^=]+=.*|key:.+|cert:.+)$/;
 
 type RawTls = { cert_file: string; key_file: string; client_ca_file?: string } | undefined;
-const tlsFiles = (t: RawTls): TlsServerFiles | undefined =>
-  t && { certFile: t.cert_file, keyFile: t.key_file, clientCaFile: t.client_ca_file };
+const tlsFiles = (t: RawTls): TlsServerFiles | undefined => t && { certFile: t.cert_file, keyFile: t.key_file, clientCaFile: t.client_ca_file };
 
 /** Checks and converts the validated security sections. */
 export function parseSecurity(
@@ -165,7 +164,8 @@ export function parseSecurity(
   }
   raw.authz.forEach((r, i) => {
     r.principals.forEach((p, j) => {
-      if (!PRINCIPAL_RE.test(p)) failAt(ctx, ["authz", i, "principals", j], `must be sub:<subject>, claim:<name>=<value>, key:<name>, cert:<CN> or *, got "${p}"`);
+      if (!PRINCIPAL_RE.test(p))
+        failAt(ctx, ["authz", i, "principals", j], `must be sub:<subject>, claim:<name>=<value>, key:<name>, cert:<CN> or *, got "${p}"`);
     });
     if (r.namespaces.length === 0) failAt(ctx, ["authz", i, "namespaces"], "must list at least one namespace (or *)");
   });
@@ -186,7 +186,8 @@ export function parseRemoteSecurity(
   path: Path,
 ): RemoteSecurity | undefined {
   if (ns.tls === undefined) return undefined;
-  if (ns.address === undefined) failAt(ctx, [...path, "tls"], "applies to remote patterns (address:) only; launched patterns are reached over a private Unix socket");
+  if (ns.address === undefined)
+    failAt(ctx, [...path, "tls"], "applies to remote patterns (address:) only; launched patterns are reached over a private Unix socket");
   const t = ns.tls;
   if (t !== undefined && (t.cert_file === undefined) !== (t.key_file === undefined)) failAt(ctx, [...path, "tls"], "cert_file and key_file go together");
   return { tls: { caFile: t.ca_file, certFile: t.cert_file, keyFile: t.key_file, serverName: t.server_name } };

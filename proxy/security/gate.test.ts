@@ -67,14 +67,22 @@ describe("security gate in the router", () => {
     const port = await bindServer(backend, "127.0.0.1", 0);
     for (const ns of ["a", "b"]) {
       const inst = new PatternInstance(ns, "memstore", "launched", metrics.namespace(ns, "memstore"));
-      inst.serve(new Upstream(`127.0.0.1:${port}`), `127.0.0.1:${port}`, create(PatternMetadataSchema, { name: "memstore", interfaces: [{ name: KeyValueBasicInterface.typeName }] }));
+      inst.serve(
+        new Upstream(`127.0.0.1:${port}`),
+        `127.0.0.1:${port}`,
+        create(PatternMetadataSchema, { name: "memstore", interfaces: [{ name: KeyValueBasicInterface.typeName }] }),
+      );
       registry.add(inst);
     }
     localServer = new grpc.Server(serverOptions);
     health.addTo(localServer);
     const localPort = await bindServer(localServer, "127.0.0.1", 0);
     authn = new Authenticator(
-      { apiKeysFile: join(dir, "keys"), jwt: { jwksFile: join(dir, "jwks.json"), issuer: "https://issuer.test", audience: ["prism"], algorithms: ["ES256"], clockSkewS: 5 }, clientCertificates: false },
+      {
+        apiKeysFile: join(dir, "keys"),
+        jwt: { jwksFile: join(dir, "jwks.json"), issuer: "https://issuer.test", audience: ["prism"], algorithms: ["ES256"], clockSkewS: 5 },
+        clientCertificates: false,
+      },
       createLogger({ write: () => undefined }),
     );
     const authz = new Authorizer([

@@ -66,9 +66,10 @@ export function watchServerTls(files: TlsServerFiles, apply: (m: TlsMaterial) =>
     }, 100);
     timer.unref?.();
   };
-  for (const p of paths) watchFile(p, { interval: intervalMs, persistent: false }, (cur, prev) => {
-    if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino || cur.size !== prev.size) reload();
-  });
+  for (const p of paths)
+    watchFile(p, { interval: intervalMs, persistent: false }, (cur, prev) => {
+      if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino || cur.size !== prev.size) reload();
+    });
   return () => {
     clearTimeout(timer);
     for (const p of paths) unwatchFile(p);

@@ -59,9 +59,7 @@ export class Bulkhead {
     const now = this.slots.tryAcquire();
     if (now) return Promise.resolve(now);
     if (this.slots.waiting >= this.maxQueue) {
-      return Promise.reject(
-        new PrismError(Code.RESOURCE_EXHAUSTED, `bulkhead ${this.name} full (${this.slots.permits} running, ${this.maxQueue} queued)`),
-      );
+      return Promise.reject(new PrismError(Code.RESOURCE_EXHAUSTED, `bulkhead ${this.name} full (${this.slots.permits} running, ${this.maxQueue} queued)`));
     }
     if (this.queueTimeoutMs === undefined) return this.slots.acquire(signal);
     const timeout = new AbortController();

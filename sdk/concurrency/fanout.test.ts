@@ -62,11 +62,16 @@ describe("boundedFanOut", () => {
     const started: number[] = [];
     const signals: AbortSignal[] = [];
     const first = deferred<string>();
-    const p = boundedFanOut([0, 1, 2, 3], 2, (i, _idx, signal) => {
-      started.push(i);
-      signals.push(signal);
-      return i === 0 ? first.promise : new Promise<string>(() => undefined);
-    }, controller.signal);
+    const p = boundedFanOut(
+      [0, 1, 2, 3],
+      2,
+      (i, _idx, signal) => {
+        started.push(i);
+        signals.push(signal);
+        return i === 0 ? first.promise : new Promise<string>(() => undefined);
+      },
+      controller.signal,
+    );
     await delay(1);
     first.resolve("done");
     await delay(1);

@@ -9,12 +9,7 @@ export type FanOutFn<I, O> = (item: I, index: number, signal: AbortSignal) => Pr
  * in input order, so one failed destination (a region, a subscriber) never hides the outcome of the others.
  * If `signal` aborts, items not yet finished settle as rejected with its reason and the call returns at once.
  */
-export function boundedFanOut<I, O>(
-  items: readonly I[],
-  concurrency: number,
-  fn: FanOutFn<I, O>,
-  signal?: AbortSignal,
-): Promise<PromiseSettledResult<O>[]> {
+export function boundedFanOut<I, O>(items: readonly I[], concurrency: number, fn: FanOutFn<I, O>, signal?: AbortSignal): Promise<PromiseSettledResult<O>[]> {
   return fanOut(items, concurrency, fn, signal, undefined);
 }
 
@@ -52,13 +47,13 @@ async function fanOut<I, O>(
     const timeout = itemTimeoutMs === undefined ? undefined : new AbortController();
     const timer =
       timeout &&
-      setTimeout(
-        () => timeout.abort(new PrismError(Code.DEADLINE_EXCEEDED, `fan-out item ${index} timed out after ${itemTimeoutMs} ms`)),
-        itemTimeoutMs,
-      );
+      setTimeout(() => timeout.abort(new PrismError(Code.DEADLINE_EXCEEDED, `fan-out item ${index} timed out after ${itemTimeoutMs} ms`)), itemTimeoutMs);
     const itemSignal = anySignal(signal, timeout?.signal) ?? new AbortController().signal;
     try {
-      const value = await raceAbort(Promise.resolve().then(() => fn(item, index, itemSignal)), itemSignal);
+      const value = await raceAbort(
+        Promise.resolve().then(() => fn(item, index, itemSignal)),
+        itemSignal,
+      );
       results[index] = { status: "fulfilled", value };
     } catch (reason) {
       results[index] = { status: "rejected", reason };

@@ -33,11 +33,7 @@ export type PipelineSource<T> = AsyncIterable<T> | Iterable<T>;
  * source (its iterator's return() runs), and the break completes only after the stages have stopped.
  */
 export function pipeline<A, B>(source: PipelineSource<A>, stages: readonly [Stage<A, B>], opts?: PipelineOptions): AsyncIterableIterator<B>;
-export function pipeline<A, B, C>(
-  source: PipelineSource<A>,
-  stages: readonly [Stage<A, B>, Stage<B, C>],
-  opts?: PipelineOptions,
-): AsyncIterableIterator<C>;
+export function pipeline<A, B, C>(source: PipelineSource<A>, stages: readonly [Stage<A, B>, Stage<B, C>], opts?: PipelineOptions): AsyncIterableIterator<C>;
 export function pipeline<A, B, C, D>(
   source: PipelineSource<A>,
   stages: readonly [Stage<A, B>, Stage<B, C>, Stage<C, D>],

@@ -32,12 +32,7 @@ export function backoff(attempt: number, opts: BackoffOptions = {}): number {
   return Math.min(bounded, Math.max(0, r) * bounded);
 }
 
-const transientCodes: ReadonlySet<number> = new Set<number>([
-  Code.UNAVAILABLE,
-  Code.DEADLINE_EXCEEDED,
-  Code.RESOURCE_EXHAUSTED,
-  Code.ABORTED,
-]);
+const transientCodes: ReadonlySet<number> = new Set<number>([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.ABORTED]);
 
 /**
  * Default retry predicate: only failures the contract calls safe to retry (UNAVAILABLE, DEADLINE_EXCEEDED,
@@ -71,7 +66,10 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
   for (let attempt = 1; ; attempt++) {
     if (signal?.aborted) throw abortReason(signal);
     try {
-      return await raceAbort(Promise.resolve().then(() => fn(attempt)), signal);
+      return await raceAbort(
+        Promise.resolve().then(() => fn(attempt)),
+        signal,
+      );
     } catch (err) {
       if (signal?.aborted) throw abortReason(signal);
       if (attempt >= maxAttempts || !retryable(err, attempt)) throw err;

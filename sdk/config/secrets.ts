@@ -31,7 +31,14 @@ export function registerSecret(value: string): void {
       added = true;
     }
   }
-  if (added) pattern = new RegExp([...known].sort((a, b) => b.length - a.length).map(escape).join("|"), "g");
+  if (added)
+    pattern = new RegExp(
+      [...known]
+        .sort((a, b) => b.length - a.length)
+        .map(escape)
+        .join("|"),
+      "g",
+    );
 }
 
 /** The text with every registered secret replaced by [redacted]; the same string when none is registered. */

@@ -70,7 +70,10 @@ export const USAGE = `Flags (each also settable as PRISM_<NAME>, e.g. PRISM_GRPC
   --log-format FORMAT        json | text                                          [json]`;
 
 /** Reads flags, then PRISM_* environment for whatever a flag did not set, then the config file. */
-export async function loadSettings(argv: string[] = process.argv.slice(2), env: Record<string, string | undefined> = process.env): Promise<ProcessSettings & { help: boolean }> {
+export async function loadSettings(
+  argv: string[] = process.argv.slice(2),
+  env: Record<string, string | undefined> = process.env,
+): Promise<ProcessSettings & { help: boolean }> {
   const get = readFlags(argv, flagSpec, env);
   const configFile = get("config");
   let patternConfig: Record<string, unknown> = {};

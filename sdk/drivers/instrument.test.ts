@@ -7,7 +7,9 @@ import { DriverMetrics, instrumentDriver } from "./instrument";
 async function figures(metrics: DriverMetrics, operation: string) {
   const ops = (await metrics.operations.get()).values.filter((v) => v.labels.operation === operation);
   const errs = (await metrics.errors.get()).values.filter((v) => v.labels.operation === operation);
-  const hist = (await metrics.duration.get()).values.find((v) => v.labels.operation === operation && v.metricName === "driver_operation_duration_seconds_count");
+  const hist = (await metrics.duration.get()).values.find(
+    (v) => v.labels.operation === operation && v.metricName === "driver_operation_duration_seconds_count",
+  );
   return {
     ok: ops.find((v) => v.labels.status === "success")?.value ?? 0,
     error: ops.find((v) => v.labels.status === "error")?.value ?? 0,

@@ -213,10 +213,14 @@ interface StreamMeter {
   fail(err: unknown): void;
 }
 
-
 /** A generator or other one-shot iterator; arrays, typed arrays, strings, maps and sets are results, not streams. */
 function isSyncIterator(v: unknown): v is Iterator<unknown> & Iterable<unknown> {
-  return typeof v === "object" && v !== null && typeof (v as Iterator<unknown>).next === "function" && typeof (v as Iterable<unknown>)[Symbol.iterator] === "function";
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    typeof (v as Iterator<unknown>).next === "function" &&
+    typeof (v as Iterable<unknown>)[Symbol.iterator] === "function"
+  );
 }
 
 /** The stream `src`, reporting to `m`; return() reaches the source so its clean-up runs. */

@@ -169,11 +169,4 @@ export interface StreamDriver {
 }
 
 /** Interface names as slots name them in configuration (contract §4). */
-export type InterfaceName =
-  | "keyvalue_basic"
-  | "keyvalue_ttl"
-  | "keyvalue_scan"
-  | "keyvalue_batch"
-  | "list_basic"
-  | "pubsub_basic"
-  | "stream_basic";
+export type InterfaceName = "keyvalue_basic" | "keyvalue_ttl" | "keyvalue_scan" | "keyvalue_batch" | "list_basic" | "pubsub_basic" | "stream_basic";

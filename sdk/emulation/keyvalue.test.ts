@@ -103,20 +103,25 @@ describe("scan over key listing", () => {
     for (const k of ["b:3", "a:1", "b:1", "b:2", "c:1"]) await kv.set(k, utf8(`v-${k}`), 0);
     const signal = new AbortController().signal;
     const p1 = await Array.fromAsync(kv.scan({ prefix: "b:", limit: 2, cursor: "", withValues: true, signal }));
-    expect(p1.map((e) => [e.key, text(e.value)])).toEqual([["b:1", "v-b:1"], ["b:2", "v-b:2"]]);
+    expect(p1.map((e) => [e.key, text(e.value)])).toEqual([
+      ["b:1", "v-b:1"],
+      ["b:2", "v-b:2"],
+    ]);
     expect(p1[1]!.nextCursor).toBeTruthy();
     const p2 = await Array.fromAsync(kv.scan({ prefix: "b:", limit: 2, cursor: p1[1]!.nextCursor!, withValues: true, signal }));
     expect(p2.map((e) => e.key)).toEqual(["b:3"]);
     expect(p2[0]!.nextCursor).toBeUndefined();
     expect(await kv.count("b:")).toBe(3);
     expect(await codeOf(() => kv.scan({ prefix: "", limit: 1, cursor: "garbage", withValues: false, signal }))).toBe(Code.INVALID_ARGUMENT);
-    expect(await registry.getSingleMetricAsString("prism_emulated_operations_total")).toContain('prism_emulated_operations_total{namespace="ns",operation="scan"} 3');
+    expect(await registry.getSingleMetricAsString("prism_emulated_operations_total")).toContain(
+      'prism_emulated_operations_total{namespace="ns",operation="scan"} 3',
+    );
   });
 
   test("while keys are added and deleted between pages, a key present throughout is returned exactly once", async () => {
     const d = new ListingDriver();
     const { kv } = wrap(d);
-    const stable = Array.from({ length: 200 }, (_, i) => `p:${String(i * 7919 % 1000).padStart(4, "0")}`);
+    const stable = Array.from({ length: 200 }, (_, i) => `p:${String((i * 7919) % 1000).padStart(4, "0")}`);
     for (const k of stable) await kv.set(k, utf8("x"), 0);
     let n = 0;
     const seen = await allPages(kv, "p:", 7, async () => {

@@ -72,18 +72,30 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
 
   let scan: InterfaceSupport;
   if (has("scan", "count") && !expiry && p.scan !== "force") scan = ofDriver("keyvalue_scan");
-  else if (p.scan === "off") scan = support("keyvalue_scan", "unavailable", expiry ? "emulated expiry needs the emulated scan and emulation.scan is off" : "the backend cannot scan and emulation.scan is off");
+  else if (p.scan === "off")
+    scan = support(
+      "keyvalue_scan",
+      "unavailable",
+      expiry ? "emulated expiry needs the emulated scan and emulation.scan is off" : "the backend cannot scan and emulation.scan is off",
+    );
   else if (lister) scan = support("keyvalue_scan", "emulated", "paged by the SDK over a listing of the prefix's keys");
   else scan = support("keyvalue_scan", "unavailable", "the backend can neither scan nor list its keys");
 
   let batch: InterfaceSupport;
   if (has("batchSet", "batchGet", "batchDelete") && !expiry && p.batch !== "force") batch = ofDriver("keyvalue_batch");
-  else if (p.batch === "off") batch = support("keyvalue_batch", "unavailable", expiry ? "emulated expiry needs pipelined batches and emulation.batch is off" : "the backend has no batch operations and emulation.batch is off");
+  else if (p.batch === "off")
+    batch = support(
+      "keyvalue_batch",
+      "unavailable",
+      expiry ? "emulated expiry needs pipelined batches and emulation.batch is off" : "the backend has no batch operations and emulation.batch is off",
+    );
   else batch = support("keyvalue_batch", "emulated", `pipelined by the SDK as single operations, ${p.concurrency} at a time`);
 
   const caps: KeyValueCapabilities = {
     backend,
-    basic: driverEmulates.has("keyvalue_basic") ? support("keyvalue_basic", "emulated", "emulated by the driver") : support("keyvalue_basic", "native", expiry ? "native, values carry their expiry" : "native"),
+    basic: driverEmulates.has("keyvalue_basic")
+      ? support("keyvalue_basic", "emulated", "emulated by the driver")
+      : support("keyvalue_basic", "native", expiry ? "native, values carry their expiry" : "native"),
     scan,
     batch,
     expiration,

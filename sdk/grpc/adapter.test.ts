@@ -96,10 +96,7 @@ describe("generic grpc-js adapter", () => {
     seen.length = 0;
     await client.get({ key: "a" });
     await client.get({ key: "a" }, { metadata: { "x-prism-namespace": "orders" } });
-    expect(seen).toEqual([
-      "default /prism.interfaces.keyvalue.KeyValueBasicInterface/Get",
-      "orders /prism.interfaces.keyvalue.KeyValueBasicInterface/Get",
-    ]);
+    expect(seen).toEqual(["default /prism.interfaces.keyvalue.KeyValueBasicInterface/Get", "orders /prism.interfaces.keyvalue.KeyValueBasicInterface/Get"]);
     close();
   });
 

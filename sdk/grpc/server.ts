@@ -80,12 +80,7 @@ async function pump(
  * Registers a generated service on a grpc-js server. Every call passes through the
  * interceptors; anything a handler throws becomes a gRPC status via toGrpcStatus (sdk/grpc/errors.ts).
  */
-export function addService<S extends DescService>(
-  server: grpc.Server,
-  service: S,
-  impl: ServiceImpl<S>,
-  interceptors: readonly Interceptor[] = [],
-): void {
+export function addService<S extends DescService>(server: grpc.Server, service: S, impl: ServiceImpl<S>, interceptors: readonly Interceptor[] = []): void {
   const def = serviceDefinition(service);
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {

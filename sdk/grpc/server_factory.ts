@@ -53,9 +53,7 @@ export function bindServer(server: grpc.Server, host: string, port: number, cred
  */
 export function bindUnixServer(server: grpc.Server, path: string): Promise<void> {
   rmSync(path, { force: true });
-  return new Promise((resolve, reject) =>
-    server.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-  );
+  return new Promise((resolve, reject) => server.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
 }
 
 /** Graceful stop bounded by timeoutMs, then forced; resolves true when it had to force. */

@@ -20,7 +20,9 @@ export function serverCredentials(tls?: ServerTlsFiles, refreshMs = 5_000): grpc
     privateKeyFile: tls.keyFile,
     refreshIntervalMs: refreshMs,
   });
-  const ca = tls.clientCaFile ? new grpc.experimental.FileWatcherCertificateProvider({ caCertificateFile: tls.clientCaFile, refreshIntervalMs: refreshMs }) : null;
+  const ca = tls.clientCaFile
+    ? new grpc.experimental.FileWatcherCertificateProvider({ caCertificateFile: tls.clientCaFile, refreshIntervalMs: refreshMs })
+    : null;
   // grpc-js's factory takes the identity provider first, then the CA provider (its parameter names say otherwise).
   return grpc.experimental.createCertificateProviderServerCredentials(identity, ca, ca !== null);
 }

@@ -125,7 +125,10 @@ describe("pattern runtime", () => {
           await new Promise((r) => setTimeout(r, 5));
         }
       })(),
-    )({ ...unaryCall(keyValueBasic.service.method.get), method: { ...keyValueBasic.service.method.get, methodKind: "server_streaming" } as never }) as AsyncIterable<number>;
+    )({
+      ...unaryCall(keyValueBasic.service.method.get),
+      method: { ...keyValueBasic.service.method.get, methodKind: "server_streaming" } as never,
+    }) as AsyncIterable<number>;
     let n = 0;
     const consumed = (async () => {
       for await (const _ of stream) n++;

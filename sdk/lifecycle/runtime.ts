@@ -137,11 +137,10 @@ export class PatternRuntime<D extends Driver = Driver> {
       idempotency_window: number;
       namespace: string;
       emulation: Parameters<typeof toPolicy>[0];
-    }>(
-      { max_key_size, max_value_size, max_batch_size, idempotency_window, namespace, emulation },
-      sdkConfigSchema,
-      { file: this.deps.configFile, lineOf: this.deps.lineOf },
-    );
+    }>({ max_key_size, max_value_size, max_batch_size, idempotency_window, namespace, emulation }, sdkConfigSchema, {
+      file: this.deps.configFile,
+      lineOf: this.deps.lineOf,
+    });
     this.limits.maxKeyBytes = sdk.max_key_size;
     this.limits.maxValueBytes = sdk.max_value_size;
     this.limits.maxBatchSize = sdk.max_batch_size;

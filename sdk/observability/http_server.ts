@@ -32,8 +32,7 @@ function sameToken(header: string | null, token: string): boolean {
 
 /** Serves /health, /ready and /metrics (Prometheus text) on a port; returns the bound port and a stop function. */
 export function startHttpServer(port: number, registry: Registry, probes: HttpProbes, hostname = "0.0.0.0", security: HttpSecurity = {}) {
-  const json = (status: number, body: unknown) =>
-    new Response(redact(JSON.stringify(body)), { status, headers: { "content-type": "application/json" } });
+  const json = (status: number, body: unknown) => new Response(redact(JSON.stringify(body)), { status, headers: { "content-type": "application/json" } });
   const server = Bun.serve({
     port,
     hostname,

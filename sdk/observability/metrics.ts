@@ -48,7 +48,10 @@ export class Metrics {
   }
 
   /** Label children per namespace+method+code, so the hot path builds no label objects. */
-  private readonly children = new Map<string, { duration: ReturnType<Metrics["duration"]["labels"]>; byCode: Map<number, ReturnType<Metrics["requests"]["labels"]>> }>();
+  private readonly children = new Map<
+    string,
+    { duration: ReturnType<Metrics["duration"]["labels"]>; byCode: Map<number, ReturnType<Metrics["requests"]["labels"]>> }
+  >();
 
   private readonly namespaces = new Set<string>();
 

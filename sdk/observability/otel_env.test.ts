@@ -13,10 +13,12 @@ describe("OTLP target from the standard environment", () => {
 
   test("OTEL_EXPORTER_OTLP_ENDPOINT is a base (HTTP appends /v1/traces); the traces-specific variables win", () => {
     expect(otlpTarget({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector:4318/" }).url).toBe("http://otel-collector:4318/v1/traces");
-    expect(otlpTarget({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }).url).toBe("http://otel-collector:4317");
-    expect(
-      otlpTarget({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://a:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://b:9999/custom" }).url,
-    ).toBe("http://b:9999/custom");
+    expect(otlpTarget({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }).url).toBe(
+      "http://otel-collector:4317",
+    );
+    expect(otlpTarget({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://a:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://b:9999/custom" }).url).toBe(
+      "http://b:9999/custom",
+    );
     expect(otlpTarget({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json" }).protocol).toBe("http/json");
   });
 
@@ -30,13 +32,15 @@ describe("OTEL_TRACES_SAMPLER", () => {
   async function kept(env: Record<string, string>) {
     const exporter = new InMemorySpanExporter();
     const t = new Tracing({ serviceName: "s", serviceVersion: "0", exporter: "none", exporterOverride: exporter, env });
-    const remote = (flags: string) =>
-      propagation.extract(ROOT_CONTEXT, { traceparent: `00-${"ab".repeat(16)}-${"cd".repeat(8)}-${flags}` });
+    const remote = (flags: string) => propagation.extract(ROOT_CONTEXT, { traceparent: `00-${"ab".repeat(16)}-${"cd".repeat(8)}-${flags}` });
     t.tracer.startSpan("root").end();
     t.tracer.startSpan("child-of-sampled", undefined, remote("01")).end();
     t.tracer.startSpan("child-of-unsampled", undefined, remote("00")).end();
     await t.flush(); // not shutdown: the in-memory exporter forgets its spans when shut down
-    return exporter.getFinishedSpans().map((s) => s.name).sort();
+    return exporter
+      .getFinishedSpans()
+      .map((s) => s.name)
+      .sort();
   }
 
   test("default parentbased_always_on keeps new traces and follows the caller's decision", async () => {

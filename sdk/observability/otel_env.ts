@@ -1,10 +1,4 @@
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  ParentBasedSampler,
-  type Sampler,
-  TraceIdRatioBasedSampler,
-} from "@opentelemetry/sdk-trace-base";
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, type Sampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
 
 /**
  * Where and how spans are exported and which are kept, read from the standard OpenTelemetry
@@ -50,14 +44,7 @@ export function otlpTarget(env: Env = process.env): OtlpTarget {
   return { protocol, url: `${(base ?? "http://localhost:4318").replace(/\/+$/, "")}/v1/traces` };
 }
 
-const SAMPLERS = [
-  "always_on",
-  "always_off",
-  "traceidratio",
-  "parentbased_always_on",
-  "parentbased_always_off",
-  "parentbased_traceidratio",
-] as const;
+const SAMPLERS = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"] as const;
 
 /** The sampler OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG name; throws on an unknown name or a bad ratio. */
 export function samplerFromEnv(env: Env = process.env): Sampler {

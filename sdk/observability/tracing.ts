@@ -45,9 +45,7 @@ export class Tracing {
     this.provider = new BasicTracerProvider({
       sampler: opts.sampler ?? samplerFromEnv(opts.env),
       resource: resourceFromAttributes({ "service.name": opts.serviceName, "service.version": opts.serviceVersion }),
-      spanProcessors: exporter
-        ? [opts.exporter === "stdout" ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)]
-        : [],
+      spanProcessors: exporter ? [opts.exporter === "stdout" ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)] : [],
     });
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());

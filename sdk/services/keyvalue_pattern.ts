@@ -27,8 +27,16 @@ const wireSupport: Record<Support, WireSupport> = {
   emulated: WireSupport.EMULATED,
   unavailable: WireSupport.UNAVAILABLE,
 };
-const scanPerf: Record<Support, ScanPerformance> = { native: ScanPerformance.SCAN_NATIVE, emulated: ScanPerformance.SCAN_EMULATED, unavailable: ScanPerformance.SCAN_UNAVAILABLE };
-const batchPerf: Record<Support, BatchPerformance> = { native: BatchPerformance.BATCH_NATIVE, emulated: BatchPerformance.BATCH_PIPELINE, unavailable: BatchPerformance.BATCH_UNAVAILABLE };
+const scanPerf: Record<Support, ScanPerformance> = {
+  native: ScanPerformance.SCAN_NATIVE,
+  emulated: ScanPerformance.SCAN_EMULATED,
+  unavailable: ScanPerformance.SCAN_UNAVAILABLE,
+};
+const batchPerf: Record<Support, BatchPerformance> = {
+  native: BatchPerformance.BATCH_NATIVE,
+  emulated: BatchPerformance.BATCH_PIPELINE,
+  unavailable: BatchPerformance.BATCH_UNAVAILABLE,
+};
 const expiryPerf: Record<Support, ExpirationPerformance> = {
   native: ExpirationPerformance.EXPIRATION_NATIVE,
   emulated: ExpirationPerformance.EXPIRATION_EMULATED,

@@ -39,8 +39,7 @@ export function checkKey(key: string, limits: Limits, what = "key"): void {
 
 /** Rejects an oversized value. */
 export function checkValue(value: Uint8Array, limits: Limits): void {
-  if (value.byteLength > limits.maxValueBytes)
-    throw invalidArgument(`value is ${value.byteLength} bytes, over the limit of ${limits.maxValueBytes}`);
+  if (value.byteLength > limits.maxValueBytes) throw invalidArgument(`value is ${value.byteLength} bytes, over the limit of ${limits.maxValueBytes}`);
 }
 
 export function checkBatch(n: number, limits: Limits): void {

@@ -31,8 +31,7 @@ export function runKeyValueSuite(name: string, target: () => Promise<Target>): v
     });
     const caps = () => capabilitiesOf(t);
     /** What a test checks when the target declares it lacks the interface under test. */
-    const expectUnimplemented = async (call: () => Promise<unknown> | AsyncIterable<unknown>) =>
-      expect(await codeOf(call)).toBe(Code.UNIMPLEMENTED);
+    const expectUnimplemented = async (call: () => Promise<unknown> | AsyncIterable<unknown>) => expect(await codeOf(call)).toBe(Code.UNIMPLEMENTED);
 
     /** Reads a key: its value, or undefined when found=false. */
     const read = async (key: string) => {
@@ -148,7 +147,6 @@ export function runKeyValueSuite(name: string, target: () => Promise<Target>): v
     });
 
     describe("ttl", () => {
-
       test("a key set with a TTL, or given one by Expire, expires", async () => {
         if (!caps().ttl) return expectUnimplemented(() => c.ttl.getTTL({ key: uniquePrefix("no-ttl") + "k" }));
         const p = uniquePrefix("ttl-expiry");
@@ -231,7 +229,6 @@ export function runKeyValueSuite(name: string, target: () => Promise<Target>): v
         throw new Error("scan did not end after 1000 pages");
       };
 
-
       test("Scan by prefix with paging: every key once, with its value, none from other prefixes", async () => {
         if (!caps().scan) return expectUnimplemented(() => c.scan.scanKeys({ prefix: uniquePrefix("no-scan"), limit: 1, cursor: "" }));
         const p = uniquePrefix("scan");
@@ -278,7 +275,6 @@ export function runKeyValueSuite(name: string, target: () => Promise<Target>): v
     });
 
     describe("batch", () => {
-
       test("BatchSet, BatchGet and BatchDelete, results in request order", async () => {
         if (!caps().batch) return expectUnimplemented(() => c.batch.batchGet({ keys: [uniquePrefix("no-batch") + "k"] }));
         const p = uniquePrefix("batch");
@@ -299,7 +295,14 @@ export function runKeyValueSuite(name: string, target: () => Promise<Target>): v
       test("a batch with one invalid key is INVALID_ARGUMENT and writes nothing", async () => {
         if (!caps().batch) return expectUnimplemented(() => c.batch.batchGet({ keys: [uniquePrefix("no-batch") + "k"] }));
         const p = uniquePrefix("batch-invalid");
-        const code = await codeOf(() => c.batch.batchSet({ requests: [{ key: `${p}ok`, value: utf8("v") }, { key: "", value: utf8("v") }] }));
+        const code = await codeOf(() =>
+          c.batch.batchSet({
+            requests: [
+              { key: `${p}ok`, value: utf8("v") },
+              { key: "", value: utf8("v") },
+            ],
+          }),
+        );
         expect(code).toBe(Code.INVALID_ARGUMENT);
         expect((await c.kv.exists({ key: `${p}ok` })).exists).toBe(false);
         expect(await codeOf(() => c.batch.batchGet({ keys: [`${p}ok`, ""] }))).toBe(Code.INVALID_ARGUMENT);

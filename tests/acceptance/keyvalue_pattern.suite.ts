@@ -12,12 +12,7 @@ import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalu
 import { KeyValueBatchInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
 import { KeyValueScanInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
 import { KeyValueTTLInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_ttl_pb";
-import {
-  BatchPerformance,
-  ExpirationPerformance,
-  KeyValuePattern,
-  ScanPerformance,
-} from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { BatchPerformance, ExpirationPerformance, KeyValuePattern, ScanPerformance } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { Code, PrismError } from "../../sdk/grpc/errors";
 import { capabilitiesOf, codeOf, connect, eventually, text, uniquePrefix, utf8, type Target } from "./target";
 
@@ -34,8 +29,16 @@ export interface ExpectedCapabilities {
   maxBatchSize?: number;
 }
 
-const SCAN: Record<Support, ScanPerformance> = { native: ScanPerformance.SCAN_NATIVE, emulated: ScanPerformance.SCAN_EMULATED, unavailable: ScanPerformance.SCAN_UNAVAILABLE };
-const BATCH: Record<Support, BatchPerformance> = { native: BatchPerformance.BATCH_NATIVE, emulated: BatchPerformance.BATCH_PIPELINE, unavailable: BatchPerformance.BATCH_UNAVAILABLE };
+const SCAN: Record<Support, ScanPerformance> = {
+  native: ScanPerformance.SCAN_NATIVE,
+  emulated: ScanPerformance.SCAN_EMULATED,
+  unavailable: ScanPerformance.SCAN_UNAVAILABLE,
+};
+const BATCH: Record<Support, BatchPerformance> = {
+  native: BatchPerformance.BATCH_NATIVE,
+  emulated: BatchPerformance.BATCH_PIPELINE,
+  unavailable: BatchPerformance.BATCH_UNAVAILABLE,
+};
 const EXPIRY: Record<Support, ExpirationPerformance> = {
   native: ExpirationPerformance.EXPIRATION_NATIVE,
   emulated: ExpirationPerformance.EXPIRATION_EMULATED,
@@ -314,7 +317,16 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
       test("a batch with one invalid entry is INVALID_ARGUMENT and writes nothing", async () => {
         const p = uniquePrefix("kvp-batch-invalid");
         if (want.batch === "unavailable") return expectUnavailable("batch", () => kv().storeBatch({ requests: [{ key: "", value: utf8("1") }] }));
-        expect(await codeOf(() => kv().storeBatch({ requests: [{ key: p + "ok", value: utf8("1") }, { key: "", value: utf8("2") }] }))).toBe(Code.INVALID_ARGUMENT);
+        expect(
+          await codeOf(() =>
+            kv().storeBatch({
+              requests: [
+                { key: p + "ok", value: utf8("1") },
+                { key: "", value: utf8("2") },
+              ],
+            }),
+          ),
+        ).toBe(Code.INVALID_ARGUMENT);
         expect(await codeOf(() => kv().retrieveBatch({ keys: [p + "ok", ""] }))).toBe(Code.INVALID_ARGUMENT);
         expect((await kv().exists({ key: p + "ok" })).exists).toBe(false);
       });
@@ -322,7 +334,13 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
       test("batch entries may carry an expiration", async () => {
         const p = uniquePrefix("kvp-batch-exp");
         if (want.batch === "unavailable") return;
-        const call = () => kv().storeBatch({ requests: [{ key: p + "e", value: utf8("1"), expirationSeconds: 60n }, { key: p + "n", value: utf8("2") }] });
+        const call = () =>
+          kv().storeBatch({
+            requests: [
+              { key: p + "e", value: utf8("1"), expirationSeconds: 60n },
+              { key: p + "n", value: utf8("2") },
+            ],
+          });
         if (want.expiration === "unavailable") return expectUnavailable("expiration", call);
         await call();
         const e = (await kv().getExpiration({ key: p + "e" })).expirationSeconds;
@@ -338,7 +356,13 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
  * data: what one writes the other reads, expiry included. Interfaces the target lacks are skipped per test.
  */
 export function runSameDataSuite(name: string, target: () => Promise<Target>, want: Pick<ExpectedCapabilities, "scan" | "batch" | "expiration">): void {
-  const SERVICES = { pattern: KeyValuePattern, kv: KeyValueBasicInterface, ttl: KeyValueTTLInterface, scan: KeyValueScanInterface, batch: KeyValueBatchInterface };
+  const SERVICES = {
+    pattern: KeyValuePattern,
+    kv: KeyValueBasicInterface,
+    ttl: KeyValueTTLInterface,
+    scan: KeyValueScanInterface,
+    batch: KeyValueBatchInterface,
+  };
   describe(`interface services and KeyValuePattern see the same data: ${name}`, () => {
     let t: Target;
     let c: ReturnType<typeof connect<typeof SERVICES>>;

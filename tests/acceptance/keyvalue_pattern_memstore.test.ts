@@ -18,7 +18,8 @@ const ALL_EMULATED = { emulation: { scan: "force", batch: "force", expiration: "
 const REFUSING = { emulation: { scan: "off", batch: "off", expiration: "force" } };
 
 const direct = (config: Record<string, unknown>) => async (): Promise<Target> => configuredPattern("memstore", config);
-const proxied = (config: Record<string, unknown>) => (): Promise<Target> => proxyTarget("memstore", uniquePrefix("kvp").replaceAll(":", "-").slice(0, -1), config);
+const proxied = (config: Record<string, unknown>) => (): Promise<Target> =>
+  proxyTarget("memstore", uniquePrefix("kvp").replaceAll(":", "-").slice(0, -1), config);
 
 const NATIVE = { backend: "memstore", scan: "native", batch: "native", expiration: "native" } as const;
 const EMULATED = { backend: "memstore", scan: "emulated", batch: "emulated", expiration: "emulated" } as const;
@@ -42,7 +43,12 @@ describe("emulated operations are counted", () => {
     const c = connect({ address: p.address, close: async () => {} }, { kv: KeyValuePattern });
     const n = connect({ address: native.address, close: async () => {} }, { kv: KeyValuePattern });
     try {
-      await c.kv.storeBatch({ requests: [{ key: "a", value: utf8("1") }, { key: "b", value: utf8("2") }] });
+      await c.kv.storeBatch({
+        requests: [
+          { key: "a", value: utf8("1") },
+          { key: "b", value: utf8("2") },
+        ],
+      });
       await Array.fromAsync(c.kv.scan({ prefix: "" }));
       await c.kv.retrieve({ key: "a" });
       const m = await scrape(port);

@@ -117,7 +117,8 @@ export async function waitLive(c: Clients, topic: string, subs: Subscriber[], ti
   for (let i = 0; !subs.every((s, j) => s.probes > base[j]!); i++) {
     const ended = subs.find((s) => s.finished);
     if (ended) throw new Error(`a subscription to ${topic} ended before it went live: ${ended.error?.message ?? "OK"}`);
-    if (Date.now() > deadline) throw new Error(`subscriptions to ${topic} not live after ${timeoutMs} ms (probes seen: ${subs.map((s) => s.probes).join(", ")})`);
+    if (Date.now() > deadline)
+      throw new Error(`subscriptions to ${topic} not live after ${timeoutMs} ms (probes seen: ${subs.map((s) => s.probes).join(", ")})`);
     await c.ps.publish({ topic, payload: utf8("probe"), metadata: { [PROBE]: "1" }, key: `probe-${i}` });
     await Bun.sleep(100);
   }
@@ -275,21 +276,30 @@ export function runPubSubSuite(name: string, target: () => Promise<Target>, caps
             const stoppedAt = Date.now();
             let failedAfter = -1;
             let callMs = 0;
-            await eventually(async () => {
-              const t0 = Date.now();
-              const code = await codeOf(() => oc.ps.publish({ topic, payload: utf8("while down"), key: "k" }, { timeoutMs: 10_000 }));
-              callMs = Date.now() - t0;
-              if (code === Code.OK) return false;
-              expect(code).toBe(Code.UNAVAILABLE);
-              failedAfter = Date.now() - stoppedAt;
-              return true;
-            }, "a publish fails", 10_000);
+            await eventually(
+              async () => {
+                const t0 = Date.now();
+                const code = await codeOf(() => oc.ps.publish({ topic, payload: utf8("while down"), key: "k" }, { timeoutMs: 10_000 }));
+                callMs = Date.now() - t0;
+                if (code === Code.OK) return false;
+                expect(code).toBe(Code.UNAVAILABLE);
+                failedAfter = Date.now() - stoppedAt;
+                return true;
+              },
+              "a publish fails",
+              10_000,
+            );
             expect(failedAfter).toBeLessThan(10_000);
             expect(callMs).toBeLessThan(5_000);
             await eventually(async () => (await oc.life.healthCheck({})).status === HealthStatus.UNHEALTHY, "health is UNHEALTHY", 10_000);
 
             await o.startBackend();
-            await eventually(async () => (await codeOf(() => oc.ps.publish({ topic, payload: utf8("back"), key: "k" }))) === Code.OK, "publish succeeds again", 60_000, 250);
+            await eventually(
+              async () => (await codeOf(() => oc.ps.publish({ topic, payload: utf8("back"), key: "k" }))) === Code.OK,
+              "publish succeeds again",
+              60_000,
+              250,
+            );
             await eventually(async () => (await oc.life.healthCheck({})).status === HealthStatus.HEALTHY, "health is HEALTHY again", 20_000);
             // The same stream keeps delivering once the backend is back.
             await waitLive(oc, topic, [s], 60_000);

@@ -98,7 +98,10 @@ export function runStreamSuite(name: string, target: () => Promise<Target>, caps
       const got: string[] = [];
       const reading = (async () => {
         try {
-          for await (const r of c.st.read({ stream, partition: first!.partition, fromOffset: first!.offset, follow: true }, { signal: abort.signal, timeoutMs: 0 })) {
+          for await (const r of c.st.read(
+            { stream, partition: first!.partition, fromOffset: first!.offset, follow: true },
+            { signal: abort.signal, timeoutMs: 0 },
+          )) {
             got.push(text(r.payload));
           }
         } catch (err) {
@@ -166,11 +169,20 @@ export function runStreamSuite(name: string, target: () => Promise<Target>, caps
           const before = await appendAll(oc, stream, ["kept"]);
           await o.stopBackend();
           const t0 = Date.now();
-          await eventually(async () => (await codeOf(() => oc.st.append({ stream, payload: utf8("lost?"), key: "k" }, { timeoutMs: 10_000 }))) === Code.UNAVAILABLE, "append is UNAVAILABLE", 10_000);
+          await eventually(
+            async () => (await codeOf(() => oc.st.append({ stream, payload: utf8("lost?"), key: "k" }, { timeoutMs: 10_000 }))) === Code.UNAVAILABLE,
+            "append is UNAVAILABLE",
+            10_000,
+          );
           expect(Date.now() - t0).toBeLessThan(10_000);
           await eventually(async () => (await oc.life.healthCheck({})).status === HealthStatus.UNHEALTHY, "health is UNHEALTHY", 10_000);
           await o.startBackend();
-          await eventually(async () => (await codeOf(() => oc.st.append({ stream, payload: utf8("after"), key: "k" }))) === Code.OK, "append works again", 60_000, 250);
+          await eventually(
+            async () => (await codeOf(() => oc.st.append({ stream, payload: utf8("after"), key: "k" }))) === Code.OK,
+            "append works again",
+            60_000,
+            250,
+          );
           const records = await readAll(oc, { stream, partition: before[0]!.partition, fromOffset: before[0]!.offset });
           expect(records[0] && text(records[0].payload)).toBe("kept");
           expect(records.map((r) => text(r.payload))).toContain("after");

@@ -60,10 +60,7 @@ const CALL_TIMEOUT_MS = 15_000;
  * Typed clients for the given services, all on one channel, whose calls carry
  * the target's metadata and a deadline. Close with the returned close().
  */
-export function connect<S extends Record<string, DescService>>(
-  t: Target,
-  services: S,
-): { [K in keyof S]: ServiceClient<S[K]> } & { close(): void } {
+export function connect<S extends Record<string, DescService>>(t: Target, services: S): { [K in keyof S]: ServiceClient<S[K]> } & { close(): void } {
   const defaults: CallOptions = { metadata: t.metadata, timeoutMs: CALL_TIMEOUT_MS };
   const entries = Object.entries(services);
   const first = createClient(entries[0]![1], t.address);

@@ -34,7 +34,9 @@ export async function startPatternContainer(name: string, config?: Record<string
     .withWaitStrategy(Wait.forLogMessage(/grpc listening on/))
     .withStartupTimeout(STARTUP_TIMEOUT_MS);
   if (config) {
-    c = c.withCopyContentToContainer([{ content: JSON.stringify(config), target: "/etc/prism/pattern.yaml" }]).withCommand(["--config", "/etc/prism/pattern.yaml"]);
+    c = c
+      .withCopyContentToContainer([{ content: JSON.stringify(config), target: "/etc/prism/pattern.yaml" }])
+      .withCommand(["--config", "/etc/prism/pattern.yaml"]);
   }
   const container = await c.start();
   return { name, container, address: `127.0.0.1:${grpcPort}`, http: `http://127.0.0.1:${httpPort}` };

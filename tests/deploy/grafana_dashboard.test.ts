@@ -51,7 +51,11 @@ function labelsIn(q: string): Array<[string, string]> {
   }
   const metrics = metricsIn(q);
   for (const by of q.matchAll(/\bby\s*\(([^)]*)\)/g)) {
-    for (const label of by[1]!.split(",").map((s) => s.trim()).filter(Boolean)) for (const m of metrics) pairs.push([m, label]);
+    for (const label of by[1]!
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean))
+      for (const m of metrics) pairs.push([m, label]);
   }
   const lv = /label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)/.exec(q);
   if (lv) pairs.push([lv[1]!, lv[2]!]);
@@ -107,7 +111,15 @@ describe("Grafana dashboard against a real /metrics", () => {
 
   test("the dashboard has the panels the issue asks for, each with a query", () => {
     const titles = dashboard.panels.filter((p) => p.type !== "row").map((p) => p.title.toLowerCase());
-    for (const want of ["request rate", "errors by status code", "latency percentiles", "pattern up", "pattern restarts", "backend errors", "circuit breaker"]) {
+    for (const want of [
+      "request rate",
+      "errors by status code",
+      "latency percentiles",
+      "pattern up",
+      "pattern restarts",
+      "backend errors",
+      "circuit breaker",
+    ]) {
       expect(titles.some((t) => t.includes(want))).toBe(true);
     }
     for (const p of dashboard.panels.filter((p) => p.type !== "row")) expect(p.targets?.length ?? 0).toBeGreaterThan(0);

@@ -56,7 +56,12 @@ describe("proxy connection limits", () => {
   test("a request body that stops arriving is reset after request_body_timeout", async () => {
     const session = http2.connect(`http://${proxy.address}`);
     session.on("error", () => undefined);
-    const req = session.request({ ":method": "POST", ":path": "/prism.interfaces.keyvalue.KeyValueBasicInterface/Get", "content-type": "application/grpc", te: "trailers" });
+    const req = session.request({
+      ":method": "POST",
+      ":path": "/prism.interfaces.keyvalue.KeyValueBasicInterface/Get",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
     req.on("error", () => undefined);
     req.on("response", () => undefined);
     req.write(Buffer.from([0, 0, 0, 0, 10, 0x0a])); // a frame promising 10 bytes, then nothing

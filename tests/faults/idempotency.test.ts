@@ -122,7 +122,8 @@ for (const b of backends) {
           if (b.durableKeys.append) {
             const a3 = await p.stream.append({ stream: "s", payload: text("r1") }, keyed(`${id}-app`));
             const records: string[] = [];
-            for await (const r of p.stream.read({ stream: "s", partition: 0, fromOffset: 0n, maxRecords: 10 }, { timeoutMs: 15_000 })) records.push(str(r.payload));
+            for await (const r of p.stream.read({ stream: "s", partition: 0, fromOffset: 0n, maxRecords: 10 }, { timeoutMs: 15_000 }))
+              records.push(str(r.payload));
             expect(records).toEqual(["r1", "r2"]);
             expect(a3.offset).toBeGreaterThan(0n);
           }

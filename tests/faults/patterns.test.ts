@@ -130,7 +130,10 @@ describe("patterns killed and hostile input, through the proxy", () => {
           ),
       },
       { what: "jet: a stream name over 255 characters", run: () => asStatus(jet.stream.append({ stream: "s".repeat(300), payload: text("x") }, jet.opts())) },
-      { what: "red: an idempotency key over 256 bytes", run: () => asStatus(red.kv.set({ key: "k", value: text("v") }, red.opts({ metadata: { "x-prism-idempotency-key": "i".repeat(300) } }))) },
+      {
+        what: "red: an idempotency key over 256 bytes",
+        run: () => asStatus(red.kv.set({ key: "k", value: text("v") }, red.opts({ metadata: { "x-prism-idempotency-key": "i".repeat(300) } }))),
+      },
     );
     const results: { what: string; code: number; ms: number }[] = [];
     for (const c of cases) {

@@ -56,15 +56,19 @@ function writeReadme(rows: FaultRow[]): void {
     begin,
     `Written by the fault suite (\`bun test tests/faults\`, part of \`make test\`) on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus().length} cores, load average ${loadavg()
       .map((l) => l.toFixed(1))
-      .join(" ")}: dedicated backends on free ports behind \`dist/proxy\`, 16 writers through the proxy; every acknowledged write is read back afterwards. Times are client-measured through the proxy on this shared machine (the breaker itself refuses in microseconds: \`sdk/drivers/resilience.test.ts\` bounds a refusal at 10 ms).`,
+      .join(
+        " ",
+      )}: dedicated backends on free ports behind \`dist/proxy\`, 16 writers through the proxy; every acknowledged write is read back afterwards. Times are client-measured through the proxy on this shared machine (the breaker itself refuses in microseconds: \`sdk/drivers/resilience.test.ts\` bounds a refusal at 10 ms).`,
     "",
     "| backend | fault | calls | failed (by code) | longest call ms | open-breaker refusal p50 ms | namespace not ready after ms | writes again after ms | acknowledged writes | lost |",
     "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...sorted.map(
       (r) =>
-        `| ${r.backend} | ${r.fault} | ${fmt(r.calls)} | ${Object.entries(r.failures)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(", ") || "none"} | ${fmt(r.maxCallMs)} | ${fmt(r.openFailMedianMs)} | ${fmt(r.notReadyAfterMs)} | ${fmt(r.recoveredAfterMs)} | ${fmt(r.acknowledgedWrites)} | ${r.lost} |`,
+        `| ${r.backend} | ${r.fault} | ${fmt(r.calls)} | ${
+          Object.entries(r.failures)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ") || "none"
+        } | ${fmt(r.maxCallMs)} | ${fmt(r.openFailMedianMs)} | ${fmt(r.notReadyAfterMs)} | ${fmt(r.recoveredAfterMs)} | ${fmt(r.acknowledgedWrites)} | ${r.lost} |`,
     ),
     end,
   ];

@@ -20,13 +20,7 @@ export function frame(payload: Uint8Array, claimLength = payload.byteLength): Bu
  * One gRPC call over a bare HTTP/2 session, sending exactly the given body bytes (well-formed or not), so tests
  * can send what no gRPC library would: malformed messages, lying length prefixes, no message at all.
  */
-export function rawCall(
-  address: string,
-  path: string,
-  body: Buffer,
-  headers: Record<string, string> = {},
-  timeoutMs = 10_000,
-): Promise<RawResult> {
+export function rawCall(address: string, path: string, body: Buffer, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://${address}`);
     session.on("error", reject);

@@ -1,15 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import net from "node:net";
-import {
-  kafkaBrokers,
-  natsUrl,
-  parseEndpoint,
-  postgresUrl,
-  redisClusterSeeds,
-  redisUrl,
-  requireService,
-  SERVICE_NAMES,
-} from "./services";
+import { kafkaBrokers, natsUrl, parseEndpoint, postgresUrl, redisClusterSeeds, redisUrl, requireService, SERVICE_NAMES } from "./services";
 
 const ENV_VARS = ["PRISM_TEST_REDIS_URL", "PRISM_TEST_REDIS_CLUSTER", "PRISM_TEST_NATS_URL", "PRISM_TEST_KAFKA_BROKERS", "PRISM_TEST_POSTGRES_URL"];
 const saved = Object.fromEntries(ENV_VARS.map((k) => [k, process.env[k]]));

@@ -39,7 +39,6 @@ const SPECS: Record<ServiceName, ServiceSpec> = {
   postgres: { env: "PRISM_TEST_POSTGRES_URL", fallback: "postgres://prism:prism@127.0.0.1:5433/prism" },
 };
 
-
 /** Per-connection bound of the protocol checks. */
 const PROBE_TIMEOUT_MS = 3_000;
 
@@ -466,8 +465,7 @@ export async function requireService(name: ServiceName): Promise<void> {
     await check();
   } catch (err) {
     throw new Error(
-      `${name} is not reachable at ${serviceEndpoint(name)} (${(err as Error).message}): ` +
-        `run \`make services\` (or set ${SPECS[name].env})`,
+      `${name} is not reachable at ${serviceEndpoint(name)} (${(err as Error).message}): ` + `run \`make services\` (or set ${SPECS[name].env})`,
       { cause: err },
     );
   }

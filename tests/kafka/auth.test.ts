@@ -32,7 +32,12 @@ beforeAll(async () => {
   writeFileSync(pki.path("scram-password"), `${SCRAM_PW}\n`);
   writeFileSync(pki.path("wrong-password"), "kafka-wrong-pw-000111\n");
   broker = await startKafkaBroker({
-    secured: { keystorePem: pki.path("kafka-keystore.pem"), caPem: pki.path("ca.crt"), plainUsers: { "prism-plain": PLAIN_PW }, scramUsers: { "prism-scram": SCRAM_PW } },
+    secured: {
+      keystorePem: pki.path("kafka-keystore.pem"),
+      caPem: pki.path("ca.crt"),
+      plainUsers: { "prism-plain": PLAIN_PW },
+      scramUsers: { "prism-scram": SCRAM_PW },
+    },
   });
 }, 120_000);
 

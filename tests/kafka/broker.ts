@@ -16,7 +16,8 @@ export function kafkaLibs(): string {
   const version = process.env.PRISM_KAFKA_VERSION ?? "3.9.2";
   const cache = process.env.PRISM_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "prism");
   const libs = join(cache, `kafka-${version}`, "libs");
-  if (!existsSync(join(libs, ".complete"))) throw new Error(`Kafka jars not found in ${libs}: run \`make services\` (scripts/services/up.sh kafka fetches them)`);
+  if (!existsSync(join(libs, ".complete")))
+    throw new Error(`Kafka jars not found in ${libs}: run \`make services\` (scripts/services/up.sh kafka fetches them)`);
   return libs;
 }
 
@@ -100,8 +101,19 @@ export async function startKafkaBroker(opts: { secured?: SecuredListener } = {})
   );
   // Warnings only: the test keeps the broker's output in memory for error messages.
   const log4j = join(dir, "log4j.properties");
-  writeFileSync(log4j, "log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n");
-  const java = (args: string[]) => ["java", ...JVM_OPTS, `-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${join(dir, "logs")}`, "-cp", `${libs}/*`, ...args];
+  writeFileSync(
+    log4j,
+    "log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n",
+  );
+  const java = (args: string[]) => [
+    "java",
+    ...JVM_OPTS,
+    `-Dlog4j.configuration=file:${log4j}`,
+    `-Dkafka.logs.dir=${join(dir, "logs")}`,
+    "-cp",
+    `${libs}/*`,
+    ...args,
+  ];
   // "=" form: a base64url id may start with "-", which argparse would take for a flag.
   const clusterId = randomBytes(16).toString("base64url");
   // SCRAM credentials live in the cluster metadata: written at format time (KRaft).
@@ -146,7 +158,14 @@ export async function startKafkaBroker(opts: { secured?: SecuredListener } = {})
 
 /** Polls until the broker answers a metadata request (or its process exits / the bound passes). */
 async function waitForBroker(brokers: string[], proc: StartedProcess, timeoutMs: number): Promise<void> {
-  const kafka = new Kafka({ brokers, clientId: "prism-test-wait", logLevel: logLevel.NOTHING, connectionTimeout: 500, requestTimeout: 2000, retry: { retries: 0 } });
+  const kafka = new Kafka({
+    brokers,
+    clientId: "prism-test-wait",
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 500,
+    requestTimeout: 2000,
+    retry: { retries: 0 },
+  });
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void proc.exited.then(() => (exited = true));

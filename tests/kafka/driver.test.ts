@@ -79,10 +79,11 @@ describe("kafka pattern on the shared broker", () => {
   beforeAll(async () => {
     await requireService("kafka");
     aMetrics = await freePort();
-    a = await kafkaPattern({ ...testConfig(kafkaBrokers(), nsA), consumer: { session_timeout: "6s", heartbeat_interval: "200ms", max_wait: "100ms", buffer: 32 } }, undefined, [
-      "--metrics-port",
-      String(aMetrics),
-    ]);
+    a = await kafkaPattern(
+      { ...testConfig(kafkaBrokers(), nsA), consumer: { session_timeout: "6s", heartbeat_interval: "200ms", max_wait: "100ms", buffer: 32 } },
+      undefined,
+      ["--metrics-port", String(aMetrics)],
+    );
     b = await kafkaPattern(testConfig(kafkaBrokers(), nsB));
   });
   afterAll(async () => {
@@ -137,7 +138,13 @@ describe("kafka pattern on the shared broker", () => {
 
   test("a topic deleted behind the pattern's back is created again: publish, append and read work without a restart", async () => {
     const c = connect(b, SERVICES);
-    const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: "prism-test-delete", logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 10_000 });
+    const kafka = new Kafka({
+      brokers: kafkaBrokers(),
+      clientId: "prism-test-delete",
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 1000,
+      requestTimeout: 10_000,
+    });
     const admin = kafka.admin();
     try {
       const topic = uniqueTopic("deleted");
@@ -181,14 +188,20 @@ describe("kafka pattern on the shared broker", () => {
         maxBuffered = Math.max(maxBuffered, Number(d.buffered_messages));
       }, 100);
       for (let i = 0; i < n; i += 100) {
-        await Promise.all(Array.from({ length: 100 }, (_, j) => c.ps.publish({ topic, payload: Buffer.concat([Buffer.from(`${i + j}:`), payload]), key: `k${(i + j) % 30}` })));
+        await Promise.all(
+          Array.from({ length: 100 }, (_, j) => c.ps.publish({ topic, payload: Buffer.concat([Buffer.from(`${i + j}:`), payload]), key: `k${(i + j) % 30}` })),
+        );
       }
       let d: Record<string, string> = {};
       await eventually(async () => Number((d = (await c.life.healthCheck({})).details).paused_partitions) > 0, "partitions are paused", 20_000);
       clearInterval(watch);
       // The same flow control in /metrics: partitions paused now, pauses counted, nothing dropped.
       let metrics = "";
-      await eventually(async () => (sample((metrics = await scrape(aMetrics)), "prism_flow_control_paused_partitions", { driver: "kafka" }) ?? 0) > 0, "/metrics shows paused partitions", 20_000);
+      await eventually(
+        async () => (sample((metrics = await scrape(aMetrics)), "prism_flow_control_paused_partitions", { driver: "kafka" }) ?? 0) > 0,
+        "/metrics shows paused partitions",
+        20_000,
+      );
       expect(sample(metrics, "prism_flow_control_pauses_total", { driver: "kafka" })).toBeGreaterThan(pausesBefore);
       const bufferedNow = sample(metrics, "prism_subscriber_buffered_messages", { driver: "kafka" }) ?? -1;
       expect(bufferedNow).toBeGreaterThan(0);
@@ -208,7 +221,11 @@ describe("kafka pattern on the shared broker", () => {
         if (!s.startsWith("probe")) seen.add(Number(s.slice(0, s.indexOf(":"))));
       }
       expect(seen.size).toBe(n);
-      await eventually(async () => sample(await scrape(aMetrics), "prism_flow_control_paused_partitions", { driver: "kafka" }) === 0, "/metrics shows no paused partition once read", 20_000);
+      await eventually(
+        async () => sample(await scrape(aMetrics), "prism_flow_control_paused_partitions", { driver: "kafka" }) === 0,
+        "/metrics shows no paused partition once read",
+        20_000,
+      );
     } finally {
       abort.abort();
       await it.return?.();

@@ -19,7 +19,9 @@ test("close ends open follow Reads and stops their consumers, not only subscript
   let closed = false;
   try {
     const r = await driver.append(stream, new TextEncoder().encode("one"), {}, "k");
-    const it = driver.read({ stream, partition: r.partition, fromOffset: 0, fromTimestamp: 0, maxRecords: 0, follow: true, signal: never.signal })[Symbol.asyncIterator]();
+    const it = driver
+      .read({ stream, partition: r.partition, fromOffset: 0, fromTimestamp: 0, maxRecords: 0, follow: true, signal: never.signal })
+      [Symbol.asyncIterator]();
     expect((await it.next()).value?.offset).toBe(r.offset);
     const pending = it.next();
     expect((await driver.health()).details?.buffered_messages).toBe("0");

@@ -33,7 +33,19 @@ interface Report {
 
 async function load(t: Target, args: string[]): Promise<Report> {
   const ns = t.metadata?.["x-prism-namespace"];
-  const cmd = [`${ROOT}/dist/prism-load`, ns ? "--proxy" : "--direct", t.address, ...(ns ? ["--namespace", ns] : []), "--duration", duration, "--progress", "never", "--json", "-", ...args];
+  const cmd = [
+    `${ROOT}/dist/prism-load`,
+    ns ? "--proxy" : "--direct",
+    t.address,
+    ...(ns ? ["--namespace", ns] : []),
+    "--duration",
+    duration,
+    "--progress",
+    "never",
+    "--json",
+    "-",
+    ...args,
+  ];
   const p = startProcess(cmd);
   const code = await p.exited;
   const out = p.output();

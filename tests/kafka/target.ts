@@ -27,7 +27,14 @@ export function uniqueNamespace(label: string): string {
 
 /** Deletes the topics of a namespace (tidying the shared broker after a suite). */
 export async function deleteNamespaceTopics(brokers: string[], namespace: string): Promise<void> {
-  const kafka = new Kafka({ brokers, clientId: "prism-test-cleanup", logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 10_000, retry: { retries: 1 } });
+  const kafka = new Kafka({
+    brokers,
+    clientId: "prism-test-cleanup",
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 10_000,
+    retry: { retries: 1 },
+  });
   const admin = kafka.admin();
   try {
     await admin.connect();

@@ -44,7 +44,18 @@ afterAll(async () => {
 
 describe("prism-load", () => {
   test.each(["get", "set", "mixed"])("%s against the memstore pattern: a text report, a JSON report, exit 0", async (operation) => {
-    const { code, report, stdout } = await run(["--direct", memstore.address, "--operation", operation, "--requests", "500", "--warmup", "200ms", "--concurrency", "8"]);
+    const { code, report, stdout } = await run([
+      "--direct",
+      memstore.address,
+      "--operation",
+      operation,
+      "--requests",
+      "500",
+      "--warmup",
+      "200ms",
+      "--concurrency",
+      "8",
+    ]);
     expect(code).toBe(0);
     expect(stdout).toContain(`prism-load ${operation} → ${memstore.address} (direct)`);
     expect(stdout).toMatch(/p50 [\d.]+ {2}p90 [\d.]+ {2}p99 [\d.]+ {2}p99\.9 [\d.]+ {2}max/);
@@ -63,7 +74,18 @@ describe("prism-load", () => {
   });
 
   test("subscribe measures publish → receive through the memstore's pub/sub", async () => {
-    const { code, report, stdout } = await run(["--direct", memstore.address, "--operation", "subscribe", "--requests", "300", "--warmup", "0s", "--topic", "bb-test"]);
+    const { code, report, stdout } = await run([
+      "--direct",
+      memstore.address,
+      "--operation",
+      "subscribe",
+      "--requests",
+      "300",
+      "--warmup",
+      "0s",
+      "--topic",
+      "bb-test",
+    ]);
     expect(stdout).toContain("published 300, received 300, lost 0");
     expect(code).toBe(0);
     expect(report).toMatchObject({ operation: "subscribe", published: 300, ok: 300, lost: 0 });

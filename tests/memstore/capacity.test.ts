@@ -33,7 +33,16 @@ describe("memstore capacity (max_keys, max_lists, max_streams)", () => {
     expect((await lifecycle.client.healthCheck({})).status).toBe(HealthStatus.DEGRADED);
 
     expect(await codeOf(() => kv.client.set({ key: "k5", value: utf8("v") }))).toBe(Code.RESOURCE_EXHAUSTED);
-    expect(await codeOf(() => batch.client.batchSet({ requests: [{ key: "k0", value: utf8("w") }, { key: "k6", value: utf8("v") }] }))).toBe(Code.RESOURCE_EXHAUSTED);
+    expect(
+      await codeOf(() =>
+        batch.client.batchSet({
+          requests: [
+            { key: "k0", value: utf8("w") },
+            { key: "k6", value: utf8("v") },
+          ],
+        }),
+      ),
+    ).toBe(Code.RESOURCE_EXHAUSTED);
     // Refused whole: the existing key of the refused batch kept its value.
     expect(new TextDecoder().decode((await kv.client.get({ key: "k0" })).value)).toBe("v");
     expect(await codeOf(() => kv.client.set({ key: "k0", value: utf8("overwrite is fine") }))).toBe(Code.OK);

@@ -63,7 +63,11 @@ describe("memstore pub/sub and streams over gRPC", () => {
   test("append, read from an offset or a time, follow, trim", async () => {
     for (let i = 0; i < 3; i++) expect((await st.client.append({ stream: "log", payload: utf8(`r${i}`) })).offset).toBe(BigInt(i));
     const all = await Array.fromAsync(st.client.read({ stream: "log" }));
-    expect(all.map((r) => [r.offset, text(r.payload)])).toEqual([[0n, "r0"], [1n, "r1"], [2n, "r2"]]);
+    expect(all.map((r) => [r.offset, text(r.payload)])).toEqual([
+      [0n, "r0"],
+      [1n, "r1"],
+      [2n, "r2"],
+    ]);
     const fromTime = await Array.fromAsync(st.client.read({ stream: "log", fromTimestamp: all[1]!.timestamp }));
     expect(fromTime[0]!.offset).toBeLessThanOrEqual(1n);
     expect(fromTime.at(-1)!.offset).toBe(2n);
@@ -132,7 +136,10 @@ describe("memstore slow subscriber", () => {
         if (text(r.value.payload) === "newest") break;
       }
       expect(got).toBeLessThan(n - lost + 10);
-      await eventually(async () => sample(await scrape(metricsPort), "prism_subscriber_buffered_messages", { driver: "memstore" }) === 0, "the buffer is read empty");
+      await eventually(
+        async () => sample(await scrape(metricsPort), "prism_subscriber_buffered_messages", { driver: "memstore" }) === 0,
+        "the buffer is read empty",
+      );
     } finally {
       abort.abort();
       await it.return?.();

@@ -14,7 +14,11 @@ const METHOD = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
 async function ask(address: string, request: Uint8Array): Promise<Map<number, Uint8Array[]>> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   try {
-    const call = client.makeBidiStreamRequest(METHOD, (b: Uint8Array) => Buffer.from(b), (b: Buffer) => new Uint8Array(b));
+    const call = client.makeBidiStreamRequest(
+      METHOD,
+      (b: Uint8Array) => Buffer.from(b),
+      (b: Buffer) => new Uint8Array(b),
+    );
     call.write(request);
     call.end();
     const responses: Uint8Array[] = [];

@@ -60,7 +60,12 @@ async function publishes(p: ConfiguredPattern): Promise<number> {
 
 describe("secured NATS", () => {
   test("TLS + user/password from a file: publish and a JetStream append work; the password is never printed", async () => {
-    const p = await pattern({ url: `tls://127.0.0.1:${secured.port}`, user: "prism", password: { file: pki.path("nats-password") }, tls: { ca_file: pki.path("ca.crt") } });
+    const p = await pattern({
+      url: `tls://127.0.0.1:${secured.port}`,
+      user: "prism",
+      password: { file: pki.path("nats-password") },
+      tls: { ca_file: pki.path("ca.crt") },
+    });
     expect(await publishes(p)).toBe(0);
     const st = createClient(StreamBasicInterface, p.address);
     stops.push(async () => st.close());
@@ -83,7 +88,12 @@ describe("secured NATS", () => {
 
   test("a wrong password or no TLS CA: calls UNAVAILABLE, the secret not in the output", async () => {
     writeFileSync(pki.path("wrong-password"), "wrong-nats-pw-7a7a7a\n");
-    const wrong = await pattern({ url: `tls://127.0.0.1:${secured.port}`, user: "prism", password: { file: pki.path("wrong-password") }, tls: { ca_file: pki.path("ca.crt") } });
+    const wrong = await pattern({
+      url: `tls://127.0.0.1:${secured.port}`,
+      user: "prism",
+      password: { file: pki.path("wrong-password") },
+      tls: { ca_file: pki.path("ca.crt") },
+    });
     expect(await publishes(wrong)).toBe(Code.UNAVAILABLE);
     expect(wrong.output()).not.toContain("wrong-nats-pw-7a7a7a");
     const noCa = await pattern({ url: `tls://127.0.0.1:${secured.port}`, user: "prism", password: { file: pki.path("nats-password") } });

@@ -174,7 +174,9 @@ describe("nats pattern on a shared server", () => {
       const rssAfter = await rssOf(b.pid);
       const dropped = Number(h.dropped_messages_total);
       const metrics = await scrape(bMetrics);
-      console.log(`nats slow subscriber: published ${n} x 4 KiB (${(n * 4096) / 2 ** 20} MiB) to a stalled stream; buffered ${h.buffered_messages}/${h.subscriber_buffer}, dropped ${dropped}, pattern RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB`);
+      console.log(
+        `nats slow subscriber: published ${n} x 4 KiB (${(n * 4096) / 2 ** 20} MiB) to a stalled stream; buffered ${h.buffered_messages}/${h.subscriber_buffer}, dropped ${dropped}, pattern RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB`,
+      );
       expect(Number(h.buffered_messages)).toBeLessThanOrEqual(100);
       expect(dropped).toBeGreaterThan(n / 2);
       // Scraped after the health check: the counter has at least what health said, all of it on this topic.
@@ -261,7 +263,8 @@ describe("nats stream read across a server restart", () => {
       let failure: unknown;
       const reading = (async () => {
         try {
-          for await (const r of c.st.read({ stream, partition: 0, fromOffset: first.offset, follow: true }, { signal: abort.signal, timeoutMs: 0 })) got.push(text(r.payload));
+          for await (const r of c.st.read({ stream, partition: 0, fromOffset: first.offset, follow: true }, { signal: abort.signal, timeoutMs: 0 }))
+            got.push(text(r.payload));
         } catch (err) {
           failure = err;
         }

@@ -18,7 +18,11 @@ const bucket = uniqueBucket("kv_test");
 const drivers: NatsDriver[] = [];
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
-const codeOf = (p: Promise<unknown>) => p.then(() => Code.OK, (e) => PrismError.from(e).code);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => Code.OK,
+    (e) => PrismError.from(e).code,
+  );
 const signal = () => new AbortController().signal;
 
 async function driver(namespace: string, kv: Record<string, unknown> | null = { bucket }): Promise<NatsDriver> {
@@ -72,7 +76,7 @@ describe("nats kv mode", () => {
     expect((await Array.fromAsync(d.listKeys("p:", signal()))).sort()).toEqual(["p:1", "p:2"]);
     expect((await Array.fromAsync(d.listKeys("p", signal()))).sort()).toEqual(["p.3", "p:1", "p:2"]);
     expect(await d.delete("a.b")).toBe(true);
-    expect((await Array.fromAsync(d.listKeys("a", signal())))).toEqual([]);
+    expect(await Array.fromAsync(d.listKeys("a", signal()))).toEqual([]);
   });
 
   test("a key too long once encoded is INVALID_ARGUMENT; a per-key TTL reaching the driver is UNIMPLEMENTED", async () => {
@@ -103,7 +107,10 @@ describe("nats kv mode across a server crash", () => {
     const { startNatsServer } = await import("./server");
     const server = await startNatsServer();
     const env = { configFile: "test", namespace: "outage" };
-    const cfg = parseNatsConfig({ url: server.url, ping_interval: "500ms", reconnect_wait: "50ms", reconnect_max_wait: "300ms", request_timeout: "1s", kv: { bucket: "outage" } }, env);
+    const cfg = parseNatsConfig(
+      { url: server.url, ping_interval: "500ms", reconnect_wait: "50ms", reconnect_max_wait: "300ms", request_timeout: "1s", kv: { bucket: "outage" } },
+      env,
+    );
     const d = new NatsDriver(cfg, Subjects.fromEnv(env), logger);
     try {
       await d.kv!.ready();

@@ -26,7 +26,10 @@ export function natsServerBinary(): string {
   if (onPath) return onPath;
   const cache = process.env.PRISM_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "prism");
   if (existsSync(cache)) {
-    for (const d of readdirSync(cache).filter((n) => n.startsWith("nats-server-")).sort().reverse()) {
+    for (const d of readdirSync(cache)
+      .filter((n) => n.startsWith("nats-server-"))
+      .sort()
+      .reverse()) {
       const bin = join(cache, d, "bin", "nats-server");
       if (existsSync(bin)) return bin;
     }

@@ -38,7 +38,12 @@ export function parseDockerfile(text: string): Dockerfile {
         df.user = rest!.trim();
         break;
       case "EXPOSE":
-        df.expose.push(...rest!.trim().split(/\s+/).map((p) => Number(p.replace(/\/tcp$/, ""))));
+        df.expose.push(
+          ...rest!
+            .trim()
+            .split(/\s+/)
+            .map((p) => Number(p.replace(/\/tcp$/, ""))),
+        );
         break;
       case "ENV":
         for (const kv of rest!.trim().split(/\s+/)) {

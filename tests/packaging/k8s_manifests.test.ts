@@ -21,7 +21,7 @@ const objects: Obj[] = kustomization.resources.flatMap((f) =>
     return d.toJS() as Obj;
   }),
 );
-const byKind = <T,>(kind: string) => objects.filter((o) => o.kind === kind) as unknown as T[];
+const byKind = <T>(kind: string) => objects.filter((o) => o.kind === kind) as unknown as T[];
 const deployments = byKind<Deployment>("Deployment");
 const services = byKind<Service>("Service");
 

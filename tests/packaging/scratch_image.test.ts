@@ -64,7 +64,16 @@ class ImageRoot {
   /** Runs the ENTRYPOINT as the image's USER with only the image's environment (plus `env`, like docker run -e). */
   start(args: string[], env: Record<string, string> = {}): StartedProcess {
     const vars = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/", ...this.df.env, ...env };
-    const cmd = ["/usr/bin/env", "-i", ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), CHROOT, `--userspec=${this.df.user}`, this.root, ...this.df.entrypoint, ...args];
+    const cmd = [
+      "/usr/bin/env",
+      "-i",
+      ...Object.entries(vars).map(([k, v]) => `${k}=${v}`),
+      CHROOT,
+      `--userspec=${this.df.user}`,
+      this.root,
+      ...this.df.entrypoint,
+      ...args,
+    ];
     const p = startProcess(cmd);
     this.started.push(p);
     return p;
@@ -103,7 +112,9 @@ function listServices(address: string): Promise<string> {
   const c = new grpc.Client(address, grpc.credentials.createInsecure());
   const id = (b: Buffer) => b;
   return new Promise<string>((resolve, reject) => {
-    const call = c.makeBidiStreamRequest("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", id, id, new grpc.Metadata(), { deadline: Date.now() + 5000 });
+    const call = c.makeBidiStreamRequest("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", id, id, new grpc.Metadata(), {
+      deadline: Date.now() + 5000,
+    });
     call.on("data", (b: Buffer) => {
       resolve(b.toString("latin1"));
       call.end();
@@ -211,7 +222,9 @@ describe("images run from their assembled root file system", () => {
       expect(r.df.expose).toEqual([8980, 9090]);
       mkdirSync(join(r.root, "etc/prism"), { recursive: true });
       // deploy/k8s's ConfigMap proxy.yaml, with the memstore Service name replaced by the memstore image's address.
-      const configMap = parseAllDocuments(readFileSync(`${ROOT}/deploy/k8s/proxy.yaml`, "utf8")).map((d) => d.toJS()).find((o) => o.kind === "ConfigMap");
+      const configMap = parseAllDocuments(readFileSync(`${ROOT}/deploy/k8s/proxy.yaml`, "utf8"))
+        .map((d) => d.toJS())
+        .find((o) => o.kind === "ConfigMap");
       const proxyYaml = (configMap.data["proxy.yaml"] as string).replace("prism-memstore:50051", memstoreAddress);
       expect(proxyYaml).toContain(memstoreAddress);
       writeFileSync(join(r.root, "etc/prism/proxy.yaml"), proxyYaml);

@@ -12,7 +12,11 @@ import { startOwnPostgres, type OwnPostgres } from "./server";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
-const codeOf = (p: Promise<unknown>) => p.then(() => Code.OK, (e) => PrismError.from(e).code);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => Code.OK,
+    (e) => PrismError.from(e).code,
+  );
 
 describe("postgres driver across a server crash", () => {
   let server: OwnPostgres;

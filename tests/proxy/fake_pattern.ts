@@ -50,7 +50,11 @@ export async function startFakePattern(port = 0): Promise<FakePattern> {
       initConfigs.push((req.config ?? {}) as Record<string, unknown>);
       return {
         success: true,
-        metadata: { name: "fake", version: "9.9.9", interfaces: [{ name: KeyValueBasicInterface.typeName, protoFile: "prism/interfaces/keyvalue/keyvalue_basic.proto", version: "v1" }] },
+        metadata: {
+          name: "fake",
+          version: "9.9.9",
+          interfaces: [{ name: KeyValueBasicInterface.typeName, protoFile: "prism/interfaces/keyvalue/keyvalue_basic.proto", version: "v1" }],
+        },
       };
     },
     start: () => ({ success: true, dataEndpoint: "203.0.113.1:1" }),

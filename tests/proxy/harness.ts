@@ -52,7 +52,9 @@ export interface StartedProxy extends StartedProcess {
 export function requireBuilt(...names: string[]): void {
   for (const n of names) {
     if (!existsSync(`${ROOT}/dist/${n}`)) {
-      throw new Error(`dist/${n} is missing: build with ./node_modules/.bin/bun scripts/build.ts memstore=memstore/main.ts proxy=proxy/main.ts prismctl=prismctl/main.ts`);
+      throw new Error(
+        `dist/${n} is missing: build with ./node_modules/.bin/bun scripts/build.ts memstore=memstore/main.ts proxy=proxy/main.ts prismctl=prismctl/main.ts`,
+      );
     }
   }
 }
@@ -93,7 +95,11 @@ export async function startProxy(yaml: string, args: string[] = []): Promise<Sta
 export function clientsFor(address: string, namespace?: string) {
   const kv = createClient(KeyValueBasicInterface, address);
   const on = kv.raw;
-  const opts = (o?: CallOptions): CallOptions => ({ timeoutMs: 10_000, ...o, metadata: { ...(namespace ? { "x-prism-namespace": namespace } : {}), ...o?.metadata } });
+  const opts = (o?: CallOptions): CallOptions => ({
+    timeoutMs: 10_000,
+    ...o,
+    metadata: { ...(namespace ? { "x-prism-namespace": namespace } : {}), ...o?.metadata },
+  });
   return {
     kv: kv.client,
     ttl: createClient(KeyValueTTLInterface, on).client,

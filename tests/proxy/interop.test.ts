@@ -106,8 +106,27 @@ namespaces:
   test("prism-load counts such replies as errors, for both services", async () => {
     const load = async (service: string) => {
       const p = await exec([
-        `${ROOT}/dist/prism-load`, "--proxy", proxy.address, "--namespace", "legacy", "--service", service,
-        "--operation", "set", "--requests", "20", "--concurrency", "4", "--warmup", "0s", "--keys", "10", "--json", "-", "--progress", "never",
+        `${ROOT}/dist/prism-load`,
+        "--proxy",
+        proxy.address,
+        "--namespace",
+        "legacy",
+        "--service",
+        service,
+        "--operation",
+        "set",
+        "--requests",
+        "20",
+        "--concurrency",
+        "4",
+        "--warmup",
+        "0s",
+        "--keys",
+        "10",
+        "--json",
+        "-",
+        "--progress",
+        "never",
       ]);
       return JSON.parse(p.stdout) as { ok: number; errors: Record<string, number> };
     };

@@ -34,7 +34,9 @@ describe("proxy start-up errors", () => {
   test("a pattern that refuses its config: exit 1 naming the namespace's config key, and the pattern is gone", async () => {
     const r = await runProxy("namespaces:\n  - name: default\n    pattern: memstore\n    config:\n      max_keys: lots\n");
     expect(r.code).toBe(1);
-    expect(r.output).toMatch(new RegExp(`proxy: ${r.file}:4: namespaces\\[0\\]\\.config: pattern memstore of namespace "default" refused its configuration: .*max_keys`));
+    expect(r.output).toMatch(
+      new RegExp(`proxy: ${r.file}:4: namespaces\\[0\\]\\.config: pattern memstore of namespace "default" refused its configuration: .*max_keys`),
+    );
     const pid = Number(/"msg":"serving","component":"memstore","pid":(\d+)/.exec(r.output)?.[1]);
     expect(pid).toBeGreaterThan(0);
     expect(pidAlive(pid)).toBe(false);

@@ -64,10 +64,14 @@ namespaces:
     await eventually(() => outcomes.filter((o) => o.code === Code.OK).length >= 20, "load is flowing", 10_000);
     const killedAt = Date.now();
     process.kill(oldPid, "SIGKILL");
-    await eventually(async () => {
-      const p = await proxy.pattern("default");
-      return p.status === "serving" && p.pid !== oldPid;
-    }, "the pattern is serving again", 15_000);
+    await eventually(
+      async () => {
+        const p = await proxy.pattern("default");
+        return p.status === "serving" && p.pid !== oldPid;
+      },
+      "the pattern is serving again",
+      15_000,
+    );
     const servingAgainAt = Date.now();
     await eventually(() => outcomes.some((o) => o.code === Code.OK && o.at > servingAgainAt), "calls succeed again", 10_000);
     running = false;

@@ -96,8 +96,18 @@ describe("TLS", () => {
     // Plain port off, TLS with client certificates required.
     own = await startOwnRedis({
       args: () => [
-        "--port", "0", "--tls-port", String(tlsPort), "--tls-cert-file", join(certs, "node.crt"), "--tls-key-file", join(certs, "node.key"),
-        "--tls-ca-cert-file", join(certs, "ca.crt"), "--tls-auth-clients", "yes",
+        "--port",
+        "0",
+        "--tls-port",
+        String(tlsPort),
+        "--tls-cert-file",
+        join(certs, "node.crt"),
+        "--tls-key-file",
+        join(certs, "node.key"),
+        "--tls-ca-cert-file",
+        join(certs, "ca.crt"),
+        "--tls-auth-clients",
+        "yes",
       ],
     });
     started.push({ stop: () => own.destroy() });

@@ -32,7 +32,10 @@ async function run(label: string, op: (i: number) => Promise<unknown>): Promise<
   console.log(`${label.padEnd(22)} ${String(Math.round(requests / secs)).padStart(7)} ops/s  p50 ${q(0.5)} ms  p99 ${q(0.99)} ms`);
 }
 
-const driver = new RedisDriver(parseRedisConfig({ address }, { configFile: "bench", namespace: "bench" }), createLogger({ level: "warn", format: "json", fields: {} }));
+const driver = new RedisDriver(
+  parseRedisConfig({ address }, { configFile: "bench", namespace: "bench" }),
+  createLogger({ level: "warn", format: "json", fields: {} }),
+);
 if (!(await driver.connected(2000))) throw new Error(`redis at ${address} is not reachable`);
 const raw = new Redis(`redis://${address}`, { enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 1000 });
 await new Promise((r) => raw.once("ready", r));

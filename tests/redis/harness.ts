@@ -158,7 +158,22 @@ export async function startOwnRedis(opts: { started?: boolean; args?: (port: num
   if (!which) throw new Error("redis-server is not installed: run `make services` (it installs Debian's redis-server)");
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "prism-own-redis-"));
-  const args = [which, "--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", ...(opts.args?.(port) ?? [])];
+  const args = [
+    which,
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+    ...(opts.args?.(port) ?? []),
+  ];
   let proc: StartedProcess | undefined;
   const start = async () => {
     proc = startProcess(args);

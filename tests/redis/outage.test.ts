@@ -100,7 +100,9 @@ describe("Redis stopped and restarted under load", () => {
     // connection errors, then the breaker's refusals.
     const metrics = await scrape(pattern);
     expect(metrics).toMatch(/^circuit_breaker_state\{driver="redis"\} [12]$/m);
-    expect(metrics).toMatch(/^driver_error_total\{driver="redis",operation="(set|get)",error_type="(connection_refused|connection_reset|unavailable|timeout)"\} [1-9]/m);
+    expect(metrics).toMatch(
+      /^driver_error_total\{driver="redis",operation="(set|get)",error_type="(connection_refused|connection_reset|unavailable|timeout)"\} [1-9]/m,
+    );
     expect(metrics).toMatch(/^driver_error_total\{driver="redis",operation="get",error_type="circuit_open"\} [1-9]/m);
 
     // Health says unhealthy, and why.
@@ -167,7 +169,9 @@ describe("Redis frozen (SIGSTOP) and thawed", () => {
     own.pause();
     try {
       // Connections stay open but nothing answers: only the per-command timeout (500 ms here) ends a call.
-      const results = await Promise.all(Array.from({ length: 5 }, () => timed(() => kv.set({ key: "k", value: text("during") }, { timeoutMs: CALL_DEADLINE_MS }))));
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => timed(() => kv.set({ key: "k", value: text("during") }, { timeoutMs: CALL_DEADLINE_MS }))),
+      );
       for (const r of results) {
         // Sent, no reply: Redis may apply it when it wakes, so it is not UNAVAILABLE (safe to retry).
         expect(r.code).toBe(Code.DEADLINE_EXCEEDED);

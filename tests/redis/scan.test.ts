@@ -78,7 +78,10 @@ describe("scan paging across 10,000 keys", () => {
 
   test("ScanKeys with an odd page size (7) over a prefix: every key once", async () => {
     const { keys } = await pageAll(7, "k-01");
-    expectExactly(keys, all.filter((k) => k.startsWith("k-01")));
+    expectExactly(
+      keys,
+      all.filter((k) => k.startsWith("k-01")),
+    );
   }, 60_000);
 
   test("Scan with values, 999 per page: every key once with its value", async () => {

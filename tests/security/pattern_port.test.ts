@@ -36,7 +36,10 @@ describe("a launched pattern", () => {
 
   test("its sockets live in a 0700 directory; the launch secret is not on its command line", async () => {
     proxy = await startProxy("namespaces: [{ name: default, pattern: memstore }]\n");
-    stops.push(() => proxy.cleanup(), () => proxy.stop());
+    stops.push(
+      () => proxy.cleanup(),
+      () => proxy.stop(),
+    );
     const p = await proxy.pattern("default");
     const argv = argvOf(p.pid!);
     const cp = argv[argv.indexOf("--proxy-addr") + 1]!;
@@ -61,8 +64,11 @@ describe("a launched pattern", () => {
     for await (const a of h.client.managePattern(msgs(), { metadata: { "x-prism-launch-token": "guess" }, timeoutMs: 5_000 })) answers.push(a);
     expect(answers).toHaveLength(1);
     expect(answers[0]!.command).toMatchObject({ case: "registerAck", value: { success: false, error: "registration refused" } });
-    await eventually(() => /"audit":"prism","decision":"deny","principal":"pid:\d+".*ManagePattern.*registration as memstore refused/.test(proxy.output()), "the audit line");
-    expect(proxy.output()).not.toContain("guess\"");
+    await eventually(
+      () => /"audit":"prism","decision":"deny","principal":"pid:\d+".*ManagePattern.*registration as memstore refused/.test(proxy.output()),
+      "the audit line",
+    );
+    expect(proxy.output()).not.toContain('guess"');
   });
 
   test("Drain and Stop on its own socket are refused; the namespace keeps serving with its keys", async () => {
@@ -87,7 +93,10 @@ describe("a pattern run on its own", () => {
     const pat: StartedPattern = await startPattern("memstore", [], { PRISM_ADMIN_TOKEN: token });
     stops.push(() => pat.stop());
     const proxy = await startProxy(`namespaces: [{ name: r, address: "${pat.address}", settings: { health_interval: 200ms } }]\n`);
-    stops.push(() => proxy.cleanup(), () => proxy.stop());
+    stops.push(
+      () => proxy.cleanup(),
+      () => proxy.stop(),
+    );
     await eventually(async () => (await proxy.pattern("r")).status === "serving", "remote serving");
     const lc = createClient(LifecycleInterface, pat.address);
     const kv = createClient(KeyValueBasicInterface, lc.raw);

@@ -35,7 +35,23 @@ export function makePki(): Pki {
       ssl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
       const ext = opts.client ? "extendedKeyUsage=clientAuth\n" : `subjectAltName=${opts.san ?? "DNS:localhost,IP:127.0.0.1"}\nextendedKeyUsage=serverAuth\n`;
       writeFileSync(join(dir, `${name}.ext`), ext);
-      ssl("x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-out", `${name}.crt`, "-days", String(opts.days ?? 2), "-extfile", `${name}.ext`);
+      ssl(
+        "x509",
+        "-req",
+        "-in",
+        `${name}.csr`,
+        "-CA",
+        `${ca}.crt`,
+        "-CAkey",
+        `${ca}.key`,
+        "-CAcreateserial",
+        "-out",
+        `${name}.crt`,
+        "-days",
+        String(opts.days ?? 2),
+        "-extfile",
+        `${name}.ext`,
+      );
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };

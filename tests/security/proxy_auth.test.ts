@@ -108,7 +108,12 @@ describe("authentication failures are UNAUTHENTICATED, the reason only in the au
     const c = as({ "x-api-key": REVOKED_KEY }, "b");
     expect(await codeOf(() => c.kv.set({ key: "r", value: enc("1") }, c.opts))).toBe(0);
     writeFileSync(pki.path("keys"), `batch: sha256:${hashApiKey(BATCH_KEY)}\n`);
-    await eventually(async () => (await codeOf(() => c.kv.set({ key: "r", value: enc("2") }, c.opts))) === Code.UNAUTHENTICATED, "revoked key refused", 15_000, 200);
+    await eventually(
+      async () => (await codeOf(() => c.kv.set({ key: "r", value: enc("2") }, c.opts))) === Code.UNAUTHENTICATED,
+      "revoked key refused",
+      15_000,
+      200,
+    );
     const still = as({ "x-api-key": BATCH_KEY }, "b");
     expect(await codeOf(() => still.kv.set({ key: "r", value: enc("3") }, still.opts))).toBe(0);
   });
@@ -132,7 +137,11 @@ describe("authorization per namespace and operation class", () => {
     expect(await codeOf(() => a.kvPattern.getCapabilities({}, o))).toBe(0);
 
     const b = as(bearer(await issuer.sign({ sub: "alice" })), "b");
-    for (const call of [() => b.kv.get({ key: "k" }, b.opts), () => b.kv.set({ key: "k", value: enc("v") }, b.opts), () => b.stream.trim({ stream: "s", beforeOffset: 0n }, b.opts)]) {
+    for (const call of [
+      () => b.kv.get({ key: "k" }, b.opts),
+      () => b.kv.set({ key: "k", value: enc("v") }, b.opts),
+      () => b.stream.trim({ stream: "s", beforeOffset: 0n }, b.opts),
+    ]) {
       expect(await codeOf(call)).toBe(Code.PERMISSION_DENIED);
     }
     // A namespace no rule names, configured or not, is denied the same way (nothing learned about it).

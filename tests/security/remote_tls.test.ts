@@ -44,7 +44,10 @@ namespaces:
     address: "localhost:${port}"
     tls: { ca_file: ${pki.path("ca.crt")}, cert_file: ${pki.path("proxy-client.crt")}, key_file: ${pki.path("proxy-client.key")} }
 `);
-    stops.push(() => proxy.cleanup(), () => proxy.stop());
+    stops.push(
+      () => proxy.cleanup(),
+      () => proxy.stop(),
+    );
     await eventually(async () => (await proxy.pattern("r")).status === "serving", "remote serving over mTLS");
     const c = clientsFor(proxy.address, "r");
     stops.push(() => c.close());
@@ -60,7 +63,10 @@ namespaces:
     tls: { ca_file: ${pki.path("ca.crt")} }
     settings: { health_interval: 200ms }
 `);
-    stops.push(() => proxy.cleanup(), () => proxy.stop());
+    stops.push(
+      () => proxy.cleanup(),
+      () => proxy.stop(),
+    );
     const c = clientsFor(proxy.address, "r");
     stops.push(() => c.close());
     expect(await codeOf(() => c.kv.get({ key: "k" }, c.opts()))).toBe(Code.UNAVAILABLE);

@@ -40,7 +40,23 @@ function cpuSeconds(pid: number): number {
 
 function load(flag: "--direct" | "--proxy", address: string, concurrency: number): Report {
   const p = Bun.spawnSync(
-    [`${ROOT}/dist/prism-load`, flag, address, "--operation", "get", "--concurrency", String(concurrency), "--duration", values.duration!, "--warmup", "1s", "--json", "-", "--progress", "never"],
+    [
+      `${ROOT}/dist/prism-load`,
+      flag,
+      address,
+      "--operation",
+      "get",
+      "--concurrency",
+      String(concurrency),
+      "--duration",
+      values.duration!,
+      "--warmup",
+      "1s",
+      "--json",
+      "-",
+      "--progress",
+      "never",
+    ],
     { stdout: "pipe", stderr: "pipe" },
   );
   if (p.exitCode !== 0) throw new Error(`prism-load failed: ${p.stderr.toString()}`);
@@ -67,7 +83,12 @@ function measure(flag: "--direct" | "--proxy", address: string, concurrency: num
 
 function summarize(xs: Sample[]): Sample {
   const cpu = xs.map((x) => x.cpuUs).filter((x): x is number => x !== undefined);
-  return { tput: median(xs.map((x) => x.tput)), p50: median(xs.map((x) => x.p50)), p99: median(xs.map((x) => x.p99)), cpuUs: cpu.length ? median(cpu) : undefined };
+  return {
+    tput: median(xs.map((x) => x.tput)),
+    p50: median(xs.map((x) => x.p50)),
+    p99: median(xs.map((x) => x.p99)),
+    cpuUs: cpu.length ? median(cpu) : undefined,
+  };
 }
 
 requireBuilt("proxy", "memstore", "prism-load");
@@ -93,7 +114,9 @@ try {
     if (grpcjs) rows.push(row(c, "grpc-js raw-bytes proxy", d, summarize(viaGrpcjs)));
   }
   console.log(`median of ${rounds} alternating rounds of ${values.duration} each (100-byte Get, closed loop, prism-load):\n`);
-  console.log("| in flight | via | direct calls/s | via calls/s (ratio) | direct p50 ms | via p50 ms (added) | direct p99 ms | via p99 ms (added) | via CPU µs/call |");
+  console.log(
+    "| in flight | via | direct calls/s | via calls/s (ratio) | direct p50 ms | via p50 ms (added) | direct p99 ms | via p99 ms (added) | via CPU µs/call |",
+  );
   console.log("| --: | -- | --: | --: | --: | --: | --: | --: | --: |");
   for (const r of rows) console.log(r);
 } finally {

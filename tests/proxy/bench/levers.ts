@@ -55,7 +55,22 @@ function cpuSeconds(pid: number): number {
 
 function load(flag: "--direct" | "--proxy", address: string, args: string[]): Report {
   const p = Bun.spawnSync(
-    [`${generatorDir}/prism-load`, flag, address, "--operation", "get", "--duration", values.duration!, "--warmup", "1s", "--json", "-", "--progress", "never", ...args],
+    [
+      `${generatorDir}/prism-load`,
+      flag,
+      address,
+      "--operation",
+      "get",
+      "--duration",
+      values.duration!,
+      "--warmup",
+      "1s",
+      "--json",
+      "-",
+      "--progress",
+      "never",
+      ...args,
+    ],
     { stdout: "pipe", stderr: "pipe" },
   );
   if (p.exitCode !== 0) throw new Error(`prism-load failed: ${p.stderr.toString()}`);
@@ -105,19 +120,38 @@ try {
     for (const rps of rpsLevels) {
       const args = ["--concurrency", "64", "--rps", String(rps)];
       const d = load("--direct", directAddr, args);
-      for (const [k, v] of Object.entries({ [`o${rps}p50`]: d.latencyMs.p50, [`o${rps}p99`]: d.latencyMs.p99, [`o${rps}svc99`]: d.serviceTimeMs.p99, [`o${rps}lag99`]: d.sendLagMs?.p99 ?? NaN })) push("direct", k, v);
+      for (const [k, v] of Object.entries({
+        [`o${rps}p50`]: d.latencyMs.p50,
+        [`o${rps}p99`]: d.latencyMs.p99,
+        [`o${rps}svc99`]: d.serviceTimeMs.p99,
+        [`o${rps}lag99`]: d.sendLagMs?.p99 ?? NaN,
+      }))
+        push("direct", k, v);
       for (const p of proxies) {
         const before = cpuSeconds(p.proc.pid);
         const x = load("--proxy", p.address, args);
         push(p.name, `o${rps}cpu`, ((cpuSeconds(p.proc.pid) - before) / x.ok) * 1e6);
-        for (const [k, v] of Object.entries({ [`o${rps}p50`]: x.latencyMs.p50, [`o${rps}p99`]: x.latencyMs.p99, [`o${rps}svc99`]: x.serviceTimeMs.p99, [`o${rps}lag99`]: x.sendLagMs?.p99 ?? NaN, [`o${rps}add50`]: x.serviceTimeMs.p50 - d.serviceTimeMs.p50, [`o${rps}add99`]: x.serviceTimeMs.p99 - d.serviceTimeMs.p99 }))
+        for (const [k, v] of Object.entries({
+          [`o${rps}p50`]: x.latencyMs.p50,
+          [`o${rps}p99`]: x.latencyMs.p99,
+          [`o${rps}svc99`]: x.serviceTimeMs.p99,
+          [`o${rps}lag99`]: x.sendLagMs?.p99 ?? NaN,
+          [`o${rps}add50`]: x.serviceTimeMs.p50 - d.serviceTimeMs.p50,
+          [`o${rps}add99`]: x.serviceTimeMs.p99 - d.serviceTimeMs.p99,
+        }))
           push(p.name, k, v);
       }
     }
   }
   const cols: [string, string, number][] = [];
   for (const c of levels) {
-    cols.push([`tput${c}`, `${c} in flight: calls/s`, 0], [`ratio${c}`, `/ direct`, 2], [`cpu${c}`, `proxy CPU µs/call`, 0], [`p50_${c}`, `p50 ms`, 3], [`p99_${c}`, `p99 ms`, 3]);
+    cols.push(
+      [`tput${c}`, `${c} in flight: calls/s`, 0],
+      [`ratio${c}`, `/ direct`, 2],
+      [`cpu${c}`, `proxy CPU µs/call`, 0],
+      [`p50_${c}`, `p50 ms`, 3],
+      [`p99_${c}`, `p99 ms`, 3],
+    );
   }
   for (const rps of rpsLevels) {
     cols.push(
@@ -130,7 +164,9 @@ try {
       [`o${rps}lag99`, `send lag p99 ms`, 3],
     );
   }
-  console.log(`${rounds} alternating rounds (calls/s and its ratio: best round; CPU µs/call: lowest round; latencies: median), ${values.duration} each after 1 s warm-up (100-byte Get; generator and direct memstore from ${generatorDir}):\n`);
+  console.log(
+    `${rounds} alternating rounds (calls/s and its ratio: best round; CPU µs/call: lowest round; latencies: median), ${values.duration} each after 1 s warm-up (100-byte Get; generator and direct memstore from ${generatorDir}):\n`,
+  );
   console.log(`| build | ${cols.map((c) => c[1]).join(" | ")} |`);
   console.log(`| -- | ${cols.map(() => "--:").join(" | ")} |`);
   for (const name of ["direct", ...variants.map((v) => v.name)]) {

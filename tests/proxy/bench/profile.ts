@@ -41,7 +41,24 @@ const { listen } = await proxy.start();
 
 const load = (seconds: string) =>
   Bun.spawn(
-    [`${ROOT}/dist/prism-load`, "--proxy", listen, "--operation", "get", "--concurrency", values.concurrency!, "--duration", seconds, "--warmup", "1s", "--json", "-", "--progress", "never", ...(values.rps ? ["--rps", values.rps] : [])],
+    [
+      `${ROOT}/dist/prism-load`,
+      "--proxy",
+      listen,
+      "--operation",
+      "get",
+      "--concurrency",
+      values.concurrency!,
+      "--duration",
+      seconds,
+      "--warmup",
+      "1s",
+      "--json",
+      "-",
+      "--progress",
+      "never",
+      ...(values.rps ? ["--rps", values.rps] : []),
+    ],
     { stdout: "pipe", stderr: "inherit" },
   );
 // One unprofiled run first, so the proxy's code is JIT-compiled as it would be in a long-running process.
@@ -60,7 +77,8 @@ rmSync(dir, { recursive: true, force: true });
 const traces = p.stackTraces.traces;
 const self = new Map<string, number>();
 const inclusive = new Map<string, number>();
-const name = (f: { name: string; sourceURL?: string; line?: number }) => `${f.name || "(anonymous)"} ${(f.sourceURL ?? "[native]").replace(`${ROOT}/`, "").replace(/^.*node_modules\//, "")}${f.line && f.line < 1e9 ? `:${f.line}` : ""}`;
+const name = (f: { name: string; sourceURL?: string; line?: number }) =>
+  `${f.name || "(anonymous)"} ${(f.sourceURL ?? "[native]").replace(`${ROOT}/`, "").replace(/^.*node_modules\//, "")}${f.line && f.line < 1e9 ? `:${f.line}` : ""}`;
 for (const t of traces) {
   const frames = t.frames as { name: string; sourceURL?: string; line?: number }[];
   if (frames.length === 0) continue;
@@ -84,11 +102,17 @@ console.log(
 );
 // Whose code the thread was in: the proxy's own (proxy/, sdk/), its metrics library, or the runtime (node:http2, streams, events, native).
 const share = (re: RegExp) => pct([...self].filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0));
-console.log(`self samples in proxy/ and sdk/ code ${share(/ (proxy|sdk)\//)} %, in prom-client ${share(/ prom-client\//)} %, elsewhere (runtime: node:http2, streams, events, native) the rest\n`);
+console.log(
+  `self samples in proxy/ and sdk/ code ${share(/ (proxy|sdk)\//)} %, in prom-client ${share(/ prom-client\//)} %, elsewhere (runtime: node:http2, streams, events, native) the rest\n`,
+);
 console.log("| self % | frame |\n| --: | -- |");
 for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, topN)) console.log(`| ${pct(v)} | \`${k}\` |`);
 console.log("\n| inclusive % | frame (proxy/ and sdk/ code) |\n| --: | -- |");
-for (const [k, v] of [...inclusive].filter(([k]) => / (proxy|sdk)\//.test(k)).sort((a, b) => b[1] - a[1]).slice(0, topN)) console.log(`| ${pct(v)} | \`${k}\` |`);
+for (const [k, v] of [...inclusive]
+  .filter(([k]) => / (proxy|sdk)\//.test(k))
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, topN))
+  console.log(`| ${pct(v)} | \`${k}\` |`);
 const depth = Number(values.stacks);
 if (depth > 0) {
   const stacks = new Map<string, number>();
