@@ -28,6 +28,8 @@ export type ErrorType =
 const SOCKET: ReadonlyArray<[RegExp, ErrorType]> = [
   [/\bECONNREFUSED\b/, "connection_refused"],
   [/\b(ECONNRESET|EPIPE|ECONNABORTED)\b/, "connection_reset"],
+  // Clients that lose the socket mid-call say so in words (ioredis: "Connection is closed.").
+  [/\b(connection (is )?closed|connection lost|socket hang up|socket closed)\b/i, "connection_reset"],
   [/\bETIMEDOUT\b/, "timeout"],
   [/\b(EHOSTUNREACH|ENETUNREACH)\b/, "host_unreachable"],
   [/\b(ENOTFOUND|EAI_AGAIN)\b/, "dns"],
