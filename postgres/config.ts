@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { BREAKER_CONFIG, RETRY_CONFIG } from "../sdk/drivers/resilience";
 import { validate, type Schema } from "../sdk/config/schema";
 import { ConfigError } from "../sdk/config/yaml";
 import type { DriverEnv } from "../sdk/drivers/registry";
@@ -65,21 +66,8 @@ const schema: Schema = {
         max_batches_per_run: { type: "integer", min: 1, max: 1000, default: 10 },
       },
     },
-    retry: {
-      type: "object",
-      fields: {
-        max_attempts: { type: "integer", min: 1, max: 10, default: 3 },
-        initial_delay: { type: "duration", default: "20ms" },
-        max_delay: { type: "duration", default: "200ms" },
-      },
-    },
-    breaker: {
-      type: "object",
-      fields: {
-        failure_threshold: { type: "integer", min: 1, default: 5 },
-        open_duration: { type: "duration", default: "2s" },
-      },
-    },
+    retry: RETRY_CONFIG,
+    breaker: BREAKER_CONFIG,
   },
 };
 

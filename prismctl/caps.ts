@@ -22,9 +22,10 @@ const EXPIRY: Record<number, string> = {
   [ExpirationPerformance.EXPIRATION_EMULATED]: "emulated",
   [ExpirationPerformance.EXPIRATION_UNAVAILABLE]: "unavailable",
 };
-const scan = (p: ScanPerformance) => SCAN[p] ?? "unspecified";
-const batch = (p: BatchPerformance) => BATCH[p] ?? "unspecified";
-const expiry = (p: ExpirationPerformance) => EXPIRY[p] ?? "unspecified";
+/** How a Capabilities answer provides scan, batch and expiration, in words (prismctl caps, make capabilities). */
+export const scan = (p: ScanPerformance) => SCAN[p] ?? "unspecified";
+export const batch = (p: BatchPerformance) => BATCH[p] ?? "unspecified";
+export const expiry = (p: ExpirationPerformance) => EXPIRY[p] ?? "unspecified";
 
 /** Bytes in the largest whole unit (4096 -> "4 KiB"). */
 export function humanBytes(n: bigint): string {

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { BREAKER_CONFIG, RETRY_CONFIG } from "../sdk/drivers/resilience";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { validate, type Schema } from "../sdk/config/schema";
 import { registerSecret } from "../sdk/config/secrets";
@@ -63,21 +64,8 @@ const schema: Schema = {
     connect_timeout: { type: "duration", default: "2s" },
     command_timeout: { type: "duration", default: "1s" },
     reconnect_max_delay: { type: "duration", default: "2s" },
-    retry: {
-      type: "object",
-      fields: {
-        max_attempts: { type: "integer", min: 1, max: 10, default: 3 },
-        initial_delay: { type: "duration", default: "20ms" },
-        max_delay: { type: "duration", default: "200ms" },
-      },
-    },
-    breaker: {
-      type: "object",
-      fields: {
-        failure_threshold: { type: "integer", min: 1, default: 5 },
-        open_duration: { type: "duration", default: "2s" },
-      },
-    },
+    retry: RETRY_CONFIG,
+    breaker: BREAKER_CONFIG,
     scan_count: { type: "integer", min: 1, max: 100_000, default: 1000 },
     subscriber_buffer: { type: "integer", min: 1, default: 1024 },
     cursor_secret: { type: "string", default: "" },

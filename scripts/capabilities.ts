@@ -5,15 +5,9 @@
 //   bun scripts/capabilities.ts [--no-write]
 // A new backend joins with one entry in TARGETS (a Target factory from its acceptance tests).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import {
-  BatchPerformance,
-  type Capabilities,
-  ExpirationPerformance,
-  KeyValuePattern,
-  ScanPerformance,
-} from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { type Capabilities, KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { PrismError, codeName } from "../sdk/grpc/errors";
-import { humanBytes } from "../prismctl/caps";
+import { batch, expiry, humanBytes, scan } from "../prismctl/caps";
 import { connect, type Target } from "../tests/acceptance/target";
 import { configuredPattern, ROOT } from "../tests/helpers/process";
 import { natsKvTarget } from "../tests/nats/kv_target";
@@ -42,30 +36,14 @@ export const TARGETS: Entry[] = [
   { label: "nats, KV mode (`kv.bucket`)", executable: "nats", target: natsKvTarget },
 ];
 
-const SCAN: Record<number, string> = {
-  [ScanPerformance.SCAN_NATIVE]: "native",
-  [ScanPerformance.SCAN_EMULATED]: "emulated",
-  [ScanPerformance.SCAN_UNAVAILABLE]: "unavailable",
-};
-const BATCH: Record<number, string> = {
-  [BatchPerformance.BATCH_NATIVE]: "native",
-  [BatchPerformance.BATCH_PIPELINE]: "emulated (pipeline)",
-  [BatchPerformance.BATCH_UNAVAILABLE]: "unavailable",
-};
-const EXPIRY: Record<number, string> = {
-  [ExpirationPerformance.EXPIRATION_NATIVE]: "native",
-  [ExpirationPerformance.EXPIRATION_EMULATED]: "emulated",
-  [ExpirationPerformance.EXPIRATION_UNAVAILABLE]: "unavailable",
-};
-
 /** One table row from a GetCapabilities answer. */
 export function capabilityRow(label: string, c: Capabilities): string {
   const cells = [
     label,
     c.slots?.primaryBackendType ?? "?",
-    SCAN[c.scanPerformance] ?? "unspecified",
-    BATCH[c.batchPerformance] ?? "unspecified",
-    EXPIRY[c.expirationPerformance] ?? "unspecified",
+    scan(c.scanPerformance),
+    batch(c.batchPerformance),
+    expiry(c.expirationPerformance),
     c.supportsTransactions ? "yes" : "no",
     `${humanBytes(c.maxKeySize)} / ${humanBytes(c.maxValueSize)} / ${c.maxBatchSize}`,
   ];

@@ -1,5 +1,6 @@
 import { CircuitBreaker, CircuitOpenError, type CircuitState } from "../concurrency/circuit_breaker";
 import { isTransient, retry } from "../concurrency/retry";
+import type { Schema } from "../config/schema";
 import { Code, PrismError } from "../grpc/errors";
 
 /** How a network driver protects itself and its callers from a failing backend. */
@@ -145,3 +146,22 @@ export function outcomeUnknown(code: Code, why: string, cause: unknown): PrismEr
     { cause },
   );
 }
+
+/** The `retry` section a driver's config offers for its Resilience (reads only: writes are not retried blind). */
+export const RETRY_CONFIG: Schema = {
+  type: "object",
+  fields: {
+    max_attempts: { type: "integer", min: 1, max: 10, default: 3 },
+    initial_delay: { type: "duration", default: "20ms" },
+    max_delay: { type: "duration", default: "200ms" },
+  },
+};
+
+/** The `breaker` section a driver's config offers for its Resilience's circuit breaker. */
+export const BREAKER_CONFIG: Schema = {
+  type: "object",
+  fields: {
+    failure_threshold: { type: "integer", min: 1, default: 5 },
+    open_duration: { type: "duration", default: "2s" },
+  },
+};
