@@ -41,6 +41,8 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
   private readonly streams: NatsStreams;
   /** The key-value mode's bucket; undefined when kv is not configured. */
   readonly kv: NatsKeyValue | undefined;
+  /** Without kv.bucket the SDK reports no key-value and refuses every key-value call with this reason. */
+  readonly keyValueUnavailable: string | undefined;
   private readonly flowExport: FlowExport | undefined;
   /** Breaker and time bound of every write (publish, append, trim). */
   readonly guard: Resilience;
@@ -58,6 +60,7 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
     const pubsub = (this.pubsub = new NatsPubSub(this.conn, subjects, cfg, logger));
     this.streams = new NatsStreams(this.conn, subjects, cfg);
     this.kv = cfg.kv && new NatsKeyValue(this.conn, cfg, cfg.kv, subjects.namespace, logger);
+    this.keyValueUnavailable = this.kv ? undefined : "configure kv.bucket (without it this pattern serves pub/sub and streams only)";
     this.flowExport = registry && exportFlowMetrics(registry, "nats", { drops: pubsub.drops, buffered: () => pubsub.stats().buffered });
     this.guard = new Resilience({
       name: `nats ${cfg.url}`,

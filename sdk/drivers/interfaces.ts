@@ -35,6 +35,12 @@ export interface Driver {
    * (e.g. expiry kept in a column and filtered on read): capabilities report them EMULATED.
    */
   readonly emulates?: readonly InterfaceName[];
+  /**
+   * Set (to why, e.g. "configure kv.bucket") when this driver, as configured, serves no key-value although its
+   * class has the methods: the SDK then reports no key-value capabilities and answers every key-value call
+   * UNIMPLEMENTED "key-value not supported by <name>: <why>" without calling the driver.
+   */
+  readonly keyValueUnavailable?: string;
 }
 
 export interface KeyValueBasicDriver {

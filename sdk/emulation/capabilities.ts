@@ -55,6 +55,17 @@ export function servedInterfaces(caps: KeyValueCapabilities): string[] {
 }
 
 const CAPABILITIES = Symbol.for("prism.keyvalue.capabilities");
+const REFUSAL = Symbol.for("prism.keyvalue.refusal");
+
+/** Marks a (wrapped) driver as serving no key-value, with the UNIMPLEMENTED message its key-value calls answer. */
+export function attachRefusal(driver: object, message: string): void {
+  Object.defineProperty(driver, REFUSAL, { value: message, enumerable: false });
+}
+
+/** Why this driver serves no key-value (the UNIMPLEMENTED message), or undefined. */
+export function refusalOf(driver: object): string | undefined {
+  return (driver as Record<symbol, string | undefined>)[REFUSAL];
+}
 
 /** Attaches capabilities to a (wrapped) driver. */
 export function attachCapabilities(driver: object, caps: KeyValueCapabilities): void {

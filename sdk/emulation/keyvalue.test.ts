@@ -3,7 +3,7 @@ import { Registry } from "prom-client";
 import type { KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver, KeyValueTTLDriver, ScanEntry } from "../drivers/interfaces";
 import { Code, PrismError } from "../errors";
 import { DEFAULT_LIMITS } from "../services/limits";
-import { capabilitiesOf } from "./capabilities";
+import { capabilitiesOf, refusalOf } from "./capabilities";
 import { emulateKeyValue, type EmulateOptions } from "./keyvalue";
 import { DEFAULT_EMULATION, type EmulationPolicy } from "./policy";
 import { BasicOnlyDriver, ListingDriver } from "./test_drivers";
@@ -247,5 +247,32 @@ describe("expiry kept beside the value", () => {
     expect(d.data.get("k")!.byteLength).toBeGreaterThan(1);
     expect(text(await kv.get("k"))).toBe("v");
     expect(await kv.getTTL("k")).toBe(100);
+  });
+});
+
+describe("a driver declaring keyValueUnavailable", () => {
+  test("gets no capabilities and every key-value method is UNIMPLEMENTED with the backend and why; the driver is never called", async () => {
+    const inner = new ListingDriver();
+    const d = Object.assign(inner, { name: "nats", keyValueUnavailable: "configure kv.bucket" });
+    const kv = emulateKeyValue(d, { policy: DEFAULT_EMULATION, limits: DEFAULT_LIMITS, namespace: "ns" }) as unknown as KV;
+    expect(capabilitiesOf(kv)).toBeUndefined();
+    expect(refusalOf(kv)).toBe("key-value not supported by nats: configure kv.bucket");
+    const signal = new AbortController().signal;
+    const calls: (() => unknown)[] = [
+      () => kv.set("k", utf8("v"), 0),
+      () => kv.get("k"),
+      () => kv.delete("k"),
+      () => kv.exists("k"),
+      () => kv.expire("k", 1),
+      () => kv.getTTL("k"),
+      () => kv.persist("k"),
+      () => kv.scan({ prefix: "", limit: 0, cursor: "", withValues: false, signal }),
+      () => kv.count(""),
+      () => kv.batchSet([{ key: "k", value: utf8("v"), ttlSeconds: 0 }]),
+      () => kv.batchGet(["k"]),
+      () => kv.batchDelete(["k"]),
+    ];
+    for (const call of calls) expect(await codeOf(call)).toBe(Code.UNIMPLEMENTED);
+    expect(inner.calls).toBe(0);
   });
 });

@@ -3,7 +3,15 @@ import type { InterfaceName, KeyValueBasicDriver, ScanEntry, ScanOptions } from 
 import { unimplemented } from "../errors";
 import type { Limits } from "../services/limits";
 import { PipelinedBatch } from "./batch";
-import { attachCapabilities, SERVICE_OF, unavailableMessage, type InterfaceSupport, type KeyValueCapabilities, type Support } from "./capabilities";
+import {
+  attachCapabilities,
+  attachRefusal,
+  SERVICE_OF,
+  unavailableMessage,
+  type InterfaceSupport,
+  type KeyValueCapabilities,
+  type Support,
+} from "./capabilities";
 import { ExpiryEmulation, type CountOp } from "./expiry";
 import { emulatedOperations } from "./metrics";
 import type { EmulationPolicy } from "./policy";
@@ -25,7 +33,15 @@ export interface EmulateOptions {
 /** Driver methods the emulation layer calls besides the bindings' (instrumented like theirs). */
 export const EMULATION_DRIVER_METHODS: readonly string[] = ["listKeys"];
 
-type AnyDriver = Record<string, unknown> & { name?: unknown; emulates?: readonly InterfaceName[]; close?: () => Promise<void> };
+type AnyDriver = Record<string, unknown> & {
+  name?: unknown;
+  emulates?: readonly InterfaceName[];
+  keyValueUnavailable?: unknown;
+  close?: () => Promise<void>;
+};
+
+/** Every driver method a key-value binding or the emulation layer may call. */
+const KEY_VALUE_METHODS = ["set", "get", "delete", "exists", "expire", "getTTL", "persist", "scan", "count", "batchSet", "batchGet", "batchDelete", "listKeys"];
 
 /**
  * Wraps a driver once so every binding — the interface services and KeyValuePattern alike — reaches the same
@@ -33,13 +49,23 @@ type AnyDriver = Record<string, unknown> & { name?: unknown; emulates?: readonly
  * a pipeline of single operations, expiry stored beside the value) or answer UNIMPLEMENTED with the operation,
  * the backend and why. Native methods are inherited untouched (no per-call cost). The capabilities derived on
  * the way are attached to the result (capabilitiesOf). A driver without the basic key-value methods is returned
- * as it is.
+ * as it is; one that declares `keyValueUnavailable` gets no capabilities and every key-value method refused.
  */
 export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions): D {
   const d = driver as unknown as AnyDriver;
   const has = (...names: string[]) => names.every((n) => typeof d[n] === "function");
   if (!has("set", "get", "delete", "exists")) return driver;
   const backend = typeof d.name === "string" && d.name !== "" ? d.name : "backend";
+  if (typeof d.keyValueUnavailable === "string" && d.keyValueUnavailable !== "") {
+    const message = `key-value not supported by ${backend}: ${d.keyValueUnavailable}`;
+    const refused = Object.create(driver) as AnyDriver;
+    for (const m of KEY_VALUE_METHODS)
+      refused[m] = () => {
+        throw unimplemented(message);
+      };
+    attachRefusal(refused, message);
+    return refused as unknown as D;
+  }
   const driverEmulates = new Set<InterfaceName>(d.emulates ?? []);
   const counter = o.registry ? emulatedOperations(o.registry) : undefined;
   const count: CountOp = counter ? (operation) => counter.inc({ namespace: o.namespace, operation }) : () => {};

@@ -9,7 +9,7 @@ import {
 } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { InterfaceSupport as WireSupport } from "../../proto/gen/prism/patterns/schemas/slot_schema_pb";
 import type { KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver, KeyValueTTLDriver } from "../drivers/interfaces";
-import { capabilitiesOf, servedInterfaces, unavailableMessage, type KeyValueCapabilities, type Support } from "../emulation/capabilities";
+import { capabilitiesOf, refusalOf, servedInterfaces, unavailableMessage, type KeyValueCapabilities, type Support } from "../emulation/capabilities";
 import { invalidArgument, unimplemented } from "../grpc/errors";
 import { defineBinding } from "./binding";
 import { checkBatchKeys, toBatchEntries } from "./keyvalue_batch";
@@ -79,7 +79,7 @@ const wireCache = new WeakMap<KeyValueCapabilities, Capabilities>();
 
 function capsOf(driver: object): KeyValueCapabilities {
   const c = capabilitiesOf(driver);
-  if (c === undefined) throw unimplemented("key-value not supported by this pattern's backend: it has no key-value operations");
+  if (c === undefined) throw unimplemented(refusalOf(driver) ?? "key-value not supported by this pattern's backend: it has no key-value operations");
   return c;
 }
 

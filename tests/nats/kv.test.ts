@@ -8,10 +8,17 @@ import { connect, type NatsConnection } from "nats";
 import { parseNatsConfig } from "../../nats/config";
 import { NatsDriver } from "../../nats/driver";
 import { Subjects } from "../../nats/subjects";
+import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
+import { KeyValueBatchInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
+import { KeyValueScanInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
+import { KeyValueTTLInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_ttl_pb";
+import { KeyValuePattern } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { Code, PrismError } from "../../sdk/grpc/errors";
 import { createLogger } from "../../sdk/observability/logger";
 import { natsUrl, requireService } from "../helpers/services";
+import { connect as connectTarget } from "../acceptance/target";
 import { deleteBucket, uniqueBucket } from "./kv_target";
+import { natsSharedTarget } from "./target";
 
 const logger = createLogger({ level: "error" });
 const bucket = uniqueBucket("kv_test");
@@ -100,6 +107,66 @@ describe("nats kv mode", () => {
     expect(() => parseNatsConfig({ kv: { bucket: "bad.name" } }, { configFile: "f.yaml" })).toThrow(/kv.bucket/);
     expect(() => parseNatsConfig({ kv: { bucket: "ok", history: 5 } }, { configFile: "f.yaml" })).toThrow(/history/);
   });
+});
+
+describe("dist/nats without kv.bucket (pub/sub and streams only)", () => {
+  test("GetCapabilities and every key-value call, old services and KeyValuePattern, are UNIMPLEMENTED naming kv.bucket", async () => {
+    const t = await natsSharedTarget();
+    const c = connectTarget(t, {
+      pattern: KeyValuePattern,
+      basic: KeyValueBasicInterface,
+      ttl: KeyValueTTLInterface,
+      scan: KeyValueScanInterface,
+      batch: KeyValueBatchInterface,
+    });
+    try {
+      const k = utf8("v");
+      const calls: [string, () => Promise<unknown> | AsyncIterable<unknown>][] = [
+        ["pattern.getCapabilities", () => c.pattern.getCapabilities({})],
+        ["pattern.store", () => c.pattern.store({ key: "k", value: k })],
+        ["pattern.store with expiry", () => c.pattern.store({ key: "k", value: k, expirationSeconds: 10n })],
+        ["pattern.retrieve", () => c.pattern.retrieve({ key: "k" })],
+        ["pattern.delete", () => c.pattern.delete({ key: "k" })],
+        ["pattern.exists", () => c.pattern.exists({ key: "k" })],
+        ["pattern.scan", () => c.pattern.scan({ prefix: "" })],
+        ["pattern.storeBatch", () => c.pattern.storeBatch({ requests: [{ key: "k", value: k }] })],
+        ["pattern.retrieveBatch", () => c.pattern.retrieveBatch({ keys: ["k"] })],
+        ["pattern.deleteBatch", () => c.pattern.deleteBatch({ keys: ["k"] })],
+        ["pattern.setExpiration", () => c.pattern.setExpiration({ key: "k", expirationSeconds: 10n })],
+        ["pattern.getExpiration", () => c.pattern.getExpiration({ key: "k" })],
+        ["basic.set", () => c.basic.set({ key: "k", value: k })],
+        ["basic.get", () => c.basic.get({ key: "k" })],
+        ["basic.delete", () => c.basic.delete({ key: "k" })],
+        ["basic.exists", () => c.basic.exists({ key: "k" })],
+        ["ttl.expire", () => c.ttl.expire({ key: "k", ttlSeconds: 10n })],
+        ["ttl.getTTL", () => c.ttl.getTTL({ key: "k" })],
+        ["ttl.persist", () => c.ttl.persist({ key: "k" })],
+        ["scan.scan", () => c.scan.scan({ prefix: "" })],
+        ["scan.scanKeys", () => c.scan.scanKeys({ prefix: "" })],
+        ["scan.count", () => c.scan.count({ prefix: "" })],
+        ["batch.batchSet", () => c.batch.batchSet({ requests: [{ key: "k", value: k }] })],
+        ["batch.batchGet", () => c.batch.batchGet({ keys: ["k"] })],
+        ["batch.batchDelete", () => c.batch.batchDelete({ keys: ["k"] })],
+      ];
+      for (const [name, call] of calls) {
+        let outcome = "OK";
+        try {
+          const r = call();
+          if (r && typeof (r as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function") await Array.fromAsync(r as AsyncIterable<unknown>);
+          else await r;
+        } catch (err) {
+          const e = PrismError.from(err);
+          outcome = `${e.code === Code.UNIMPLEMENTED ? "UNIMPLEMENTED" : `code ${e.code}`}: ${e.message}`;
+        }
+        expect(`${name} -> ${outcome}`).toBe(
+          `${name} -> UNIMPLEMENTED: key-value not supported by nats: configure kv.bucket (without it this pattern serves pub/sub and streams only)`,
+        );
+      }
+    } finally {
+      c.close();
+      await t.close();
+    }
+  }, 60_000);
 });
 
 describe("nats kv mode across a server crash", () => {
