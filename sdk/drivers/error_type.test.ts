@@ -8,6 +8,13 @@ describe("errorType (driver_error_total's error_type)", () => {
   test("socket errors, directly or as a wrapped cause, name their class", () => {
     expect(errorType(sys("ECONNREFUSED"))).toBe("connection_refused");
     expect(errorType(new PrismError(Code.UNKNOWN, "set: outcome unknown", { cause: new Error("Connection is closed.") }))).toBe("connection_reset");
+    const lost = new PrismError(Code.UNAVAILABLE, "redis unavailable: Reached the max retries per request limit (which is 0)", {
+      cause: new Error("Reached the max retries per request limit (which is 0)"),
+    });
+    expect(errorType(new PrismError(Code.UNKNOWN, "set: outcome unknown", { cause: lost }))).toBe("unavailable");
+    expect(errorType(new PrismError(Code.UNKNOWN, "set: outcome unknown", { cause: new Error("Command aborted due to connection close") }))).toBe(
+      "connection_reset",
+    );
     expect(errorType(new PrismError(Code.UNAVAILABLE, "redis down", { cause: sys("ECONNRESET") }))).toBe("connection_reset");
     expect(errorType(new PrismError(Code.UNAVAILABLE, "redis x unavailable: not connected (connect ECONNREFUSED 127.0.0.1:6390)"))).toBe("connection_refused");
     expect(errorType(sys("EHOSTUNREACH"))).toBe("host_unreachable");

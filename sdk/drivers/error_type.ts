@@ -28,8 +28,8 @@ export type ErrorType =
 const SOCKET: ReadonlyArray<[RegExp, ErrorType]> = [
   [/\bECONNREFUSED\b/, "connection_refused"],
   [/\b(ECONNRESET|EPIPE|ECONNABORTED)\b/, "connection_reset"],
-  // Clients that lose the socket mid-call say so in words (ioredis: "Connection is closed.").
-  [/\b(connection (is )?closed|connection lost|socket hang up|socket closed)\b/i, "connection_reset"],
+  // Clients that lose the socket mid-call say so in words (ioredis: "Connection is closed.", "Command aborted due to connection close").
+  [/\b(connection (is )?closed?|connection lost|socket hang up|socket closed)\b/i, "connection_reset"],
   [/\bETIMEDOUT\b/, "timeout"],
   [/\b(EHOSTUNREACH|ENETUNREACH)\b/, "host_unreachable"],
   [/\b(ENOTFOUND|EAI_AGAIN)\b/, "dns"],
@@ -61,6 +61,12 @@ export function errorType(err: unknown): ErrorType {
     if (/\bcircuit open\b/i.test(text)) return "circuit_open";
     if (/\b(timed out|timeout)\b/i.test(text) || (e instanceof Error && e.name === "TimeoutError")) return "timeout";
     e = (e as { cause?: unknown }).cause;
+  }
+  // No socket error in words: the first status code in the chain that has a class (an unknown-outcome write
+  // wraps the UNAVAILABLE its driver mapped the lost connection to).
+  for (let c: unknown = err, depth = 0; c instanceof Error && depth < 6; c = c.cause, depth++) {
+    const type = c instanceof PrismError ? BY_CODE[c.code] : undefined;
+    if (type) return type;
   }
   return BY_CODE[PrismError.from(err).code] ?? "internal";
 }

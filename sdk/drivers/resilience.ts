@@ -134,7 +134,8 @@ export class Resilience {
     // Anything but "the backend could not be reached" is an answer from the backend: it says what happened.
     if (mapped.code !== Code.UNAVAILABLE && mapped.code !== Code.DEADLINE_EXCEEDED) throw mapped;
     if (this.notApplied(err)) throw mapped;
-    throw outcomeUnknown(this.isTimeout(err) || mapped.code === Code.DEADLINE_EXCEEDED ? Code.DEADLINE_EXCEEDED : Code.UNKNOWN, mapped.message, err);
+    // The cause is the mapped error (itself caused by the client's): metrics classify it as unavailable, not internal.
+    throw outcomeUnknown(this.isTimeout(err) || mapped.code === Code.DEADLINE_EXCEEDED ? Code.DEADLINE_EXCEEDED : Code.UNKNOWN, mapped.message, mapped);
   };
 }
 
