@@ -13,7 +13,7 @@ import { resolve } from "node:path";
 const ROOT = resolve(import.meta.dir, "..");
 const FLOOR_FILE = `${ROOT}/scripts/coverage_floor.json`;
 /** Folders measured: source only (no tests, benchmarks or generated code). */
-const SOURCE = ["sdk", "proxy", "memstore", "redis", "kafka", "nats", "postgres", "prismctl", "loadtest"];
+const SOURCE = ["sdk", "proxy", "memstore", "redis", "kafka", "nats", "postgres", "multicast-registry", "prismctl", "loadtest"];
 
 export interface FolderCoverage {
   found: number;

@@ -6,7 +6,7 @@ import { DEFAULT_LIMITS } from "../services/limits";
 import { capabilitiesOf, refusalOf } from "./capabilities";
 import { emulateKeyValue, type EmulateOptions } from "./keyvalue";
 import { DEFAULT_EMULATION, type EmulationPolicy } from "./policy";
-import { BasicOnlyDriver, ListingDriver } from "./test_drivers";
+import { BasicOnlyDriver, ListingDriver } from "./test_support";
 
 type KV = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver;
 const utf8 = (s: string) => new TextEncoder().encode(s);

@@ -42,6 +42,8 @@ export interface Combo {
   needs: ("redis" | "redis-cluster" | "kafka" | "postgres")[];
   /** Run directly only (not also through the proxy). */
   directOnly?: boolean;
+  /** Its backends include a messaging server of its own that the suite may stop (stopMessaging). */
+  stopsMessaging?: boolean;
   backends(namespace: string): Promise<Backends>;
 }
 
@@ -90,6 +92,7 @@ export const COMBOS: Combo[] = [
   },
   {
     name: "redis + nats",
+    stopsMessaging: true,
     expect: { registry: "redis", messaging: "nats", filterNative: true },
     needs: ["redis"],
     backends: async (ns) => {
