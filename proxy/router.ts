@@ -18,26 +18,48 @@ const CONTROL_PLANE_PREFIX = "/prism.interfaces.ProxyControlPlane/";
 
 function ignoreSettled(): void {}
 
+/** Body bytes held for a call whose credentials are still being verified (one 4 MiB message and its framing). */
+const MAX_HELD_BYTES = 4 * 1024 * 1024 + 5;
+
 /**
  * Waits for a decision taken asynchronously (first sight of a JWT) without losing the request: the body frames
  * that arrive meanwhile are held and handed to the relay once it listens; a refused call was answered by the gate.
+ * An unauthenticated caller cannot make the proxy hold more than MAX_HELD_BYTES, and a verification that fails
+ * (e.g. the JWKS could not be fetched) is answered UNAUTHENTICATED rather than left to the caller's deadline.
  */
-function admitLater(stream: http2.ServerHttp2Stream, decision: Promise<boolean>, go: () => void): void {
+export function admitLater(stream: http2.ServerHttp2Stream, decision: Promise<boolean>, go: () => void): void {
   const held: Buffer[] = [];
+  let heldBytes = 0;
   let ended = false;
-  const hold = (chunk: Buffer) => held.push(chunk);
+  let settled = false;
+  const stopHolding = () => {
+    settled = true;
+    stream.off("data", hold);
+    stream.off("end", end);
+  };
+  const hold = (chunk: Buffer) => {
+    heldBytes += chunk.length;
+    if (heldBytes <= MAX_HELD_BYTES) return void held.push(chunk);
+    stopHolding();
+    held.length = 0;
+    respondWithStatus(stream, Code.RESOURCE_EXHAUSTED, "request body too large while its credentials are verified");
+  };
   const end = () => (ended = true);
   stream.on("data", hold);
   stream.once("end", end);
   const release = (admitted: boolean) => {
-    stream.off("data", hold);
-    stream.off("end", end);
+    if (settled) return;
+    stopHolding();
     if (!admitted || stream.destroyed) return;
     go();
     for (const chunk of held) stream.emit("data", chunk);
     if (ended) stream.emit("end");
   };
-  decision.then(release, () => release(false));
+  decision.then(release, () => {
+    if (settled) return;
+    stopHolding();
+    respondWithStatus(stream, Code.UNAUTHENTICATED, "credentials could not be verified");
+  });
 }
 
 function isLocal(path: string): boolean {
