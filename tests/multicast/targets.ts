@@ -220,7 +220,7 @@ export async function viaProxyTarget(combo: Combo, settings: Record<string, unkn
   const b = await prepare(combo, ns);
   try {
     const t = await proxyTarget("multicast-registry", ns, settings, b.cleanup, b.slots);
-    return { ...t, expect: combo.expect };
+    return { ...t, expect: combo.expect, stopMessaging: b.stopMessaging };
   } catch (err) {
     await b.cleanup();
     throw err;
