@@ -11,6 +11,7 @@ import type {
   ScanEntry,
   ScanOptions,
 } from "../sdk/drivers/interfaces";
+import { asBuffer } from "../sdk/drivers/buffer";
 import { Resilience } from "../sdk/drivers/resilience";
 import type { Logger } from "../sdk/observability/logger";
 import { createPool, type PoolState } from "./client";
@@ -292,8 +293,4 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       clearTimeout(timer);
     }
   }
-}
-
-function asBuffer(v: Uint8Array): Buffer {
-  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }

@@ -12,7 +12,4 @@ export interface RedisContext {
   write<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-/** A Buffer view of bytes without copying (ioredis sends Buffers as they are, other views it stringifies). */
-export function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
+export { asBuffer } from "../sdk/drivers/buffer";

@@ -26,7 +26,8 @@ export interface Origin {
   base?: Path;
 }
 
-function keyName(path: Path): string {
+/** A config key path as operators write it: namespaces[0].config.password. */
+export function keyName(path: readonly (string | number)[]): string {
   return path.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), "");
 }
 

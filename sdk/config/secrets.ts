@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { keyName } from "./schema";
 import { ConfigError } from "./yaml";
 
 /**
@@ -70,10 +71,6 @@ export interface SecretOrigin {
   readonly file: string;
   readonly lineOf?: (path: readonly (string | number)[]) => number | undefined;
   readonly env?: Record<string, string | undefined>;
-}
-
-function keyName(path: readonly (string | number)[]): string {
-  return path.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : String(seg)), "");
 }
 
 /** Reads one secret reference; registers the value for redaction. */

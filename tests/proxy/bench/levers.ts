@@ -12,10 +12,11 @@
  *   ./node_modules/.bin/bun tests/proxy/bench/levers.ts --variant before=/tmp/before/dist --variant after=dist \
  *       [--duration 3s] [--rounds 3] [--concurrency 64,1] [--rps 1000] [--generator DIR]
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { cpuSeconds } from "../../../bench/processes";
 import { ROOT, startProcess, type StartedProcess } from "../../helpers/process";
 
 const { values } = parseArgs({
@@ -45,12 +46,6 @@ interface Report {
   latencyMs: { p50: number; p99: number };
   serviceTimeMs: { p50: number; p99: number };
   sendLagMs: { p50: number; p99: number } | null;
-}
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 function load(flag: "--direct" | "--proxy", address: string, args: string[]): Report {
