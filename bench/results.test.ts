@@ -40,6 +40,23 @@ describe("bench results", () => {
     expect(r["redis pattern direct / redis-benchmark, throughput"]).toBeNull();
   });
 
+  test("the seed 002 in-memory p99 names the floors measured at the same rate: bare relay, memstore direct, bare echo", () => {
+    const moderate = (id: string, p99: number, extra: Partial<RowResult> = {}) =>
+      row(id, { mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.3, p99), ...extra });
+    const withFloors = [
+      moderate("memstore-proxy-moderate", 5.36, { via: "proxy" }),
+      moderate("memstore-relay-moderate", 3.1, { via: "relay" }),
+      moderate("memstore-direct-moderate", 2.4),
+      moderate("echo-moderate", 1.9, { backend: "echo", via: "bare" }),
+    ];
+    const t = checkTargets(withFloors, [], 1000).find((x) => x.source === "memstore-proxy-moderate")!;
+    expect(t.measured).toBe("p99 5.36 ms at 1000 req/s; floors at that rate, p99: bare relay 3.10 ms, memstore direct 2.40 ms, bare gRPC echo 1.90 ms");
+    expect(t.met).toBe(false);
+    // A floor row that did not run is left out, not invented.
+    const noRelay = checkTargets(withFloors.filter((r) => r.id !== "memstore-relay-moderate"), [], 1000)[0]!;
+    expect(noRelay.measured).toBe("p99 5.36 ms at 1000 req/s; floors at that rate, p99: memstore direct 2.40 ms, bare gRPC echo 1.90 ms");
+  });
+
   test("targets: met, missed, not measured; unsent calls or errors fail a latency target", () => {
     const t = Object.fromEntries(checkTargets(rows, lifecycle, 1000).map((x) => [x.target, x]));
     expect(t["in-memory P99 < 1 ms through the proxy at moderate load"]!.met).toBe(true);
@@ -90,6 +107,15 @@ describe("bench results", () => {
         row("memstore-proxy", { via: "proxy", throughput: 12_800, cpuUsPerCall: 48, latencyMs: lat(0.6, 2) }),
         row("memstore-relay", { via: "relay", throughput: 14_000, cpuUsPerCall: 30, latencyMs: lat(0.5, 2) }),
         row("memstore-direct-moderate", { mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.2, 0.5), serviceTimeMs: { p50: 0.2, p99: 0.5 } }),
+        row("memstore-relay-moderate", {
+          via: "relay",
+          mode: "open-loop",
+          rps: 1000,
+          throughput: 1000,
+          latencyMs: lat(0.28, 0.9),
+          serviceTimeMs: { p50: 0.27, p99: 0.7 },
+        }),
+        row("echo-moderate", { backend: "echo", via: "bare", mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.15, 0.4), sendLagP99Ms: 0.3 }),
         row("memstore-proxy-moderate", {
           via: "proxy",
           mode: "open-loop",
@@ -104,8 +130,26 @@ describe("bench results", () => {
     expect(t.cpu!.met).toBe(true);
     expect(t["memstore-proxy"]!.measured).toBe("12,800/s; bare relay (floor) 14,000/s");
     expect(t["memstore-proxy / memstore-direct"]!.measured).toBe("0.80; bare relay (floor) / direct 0.88");
-    expect(t["memstore-proxy-moderate − memstore-direct-moderate"]!.measured).toBe("+0.150 ms p50 / +0.300 ms p99");
+    expect(t["memstore-proxy-moderate − memstore-direct-moderate"]!.measured).toBe(
+      "+0.150 ms p50 / +0.300 ms p99; bare relay (floor) +0.070 ms p50 / +0.200 ms p99; proxy − bare relay +0.080 ms p50 / +0.100 ms p99",
+    );
     expect(t["memstore-proxy-moderate − memstore-direct-moderate"]!.met).toBe(false);
-    expect(t["echo-moderate"]!.met).toBeNull();
+    expect(t["memstore-proxy-moderate"]!.measured).toBe("1.00 ms; floors at that rate, p99: bare relay 0.900 ms, memstore direct 0.500 ms, bare gRPC echo 0.400 ms");
+    expect(t["memstore-proxy-moderate"]!.met).toBe(false);
+    expect(t["echo-moderate"]!.measured).toBe("0.300 ms");
+    expect(t["echo-moderate"]!.met).toBe(false);
+  });
+
+  test("issue 12's latency rows without their floors: the proxy's figures alone, the missing rows named", () => {
+    const t = checkProxyTargets([
+      row("memstore-direct-moderate", { mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.2, 0.5), serviceTimeMs: { p50: 0.2, p99: 0.5 } }),
+      row("memstore-proxy-moderate", { via: "proxy", mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.3, 0.9), serviceTimeMs: { p50: 0.25, p99: 0.6 } }),
+    ]);
+    const bySource = Object.fromEntries(t.map((x) => [x.source, x]));
+    expect(bySource["memstore-proxy-moderate − memstore-direct-moderate"]!.measured).toBe("+0.050 ms p50 / +0.100 ms p99");
+    expect(bySource["memstore-proxy-moderate − memstore-direct-moderate"]!.met).toBe(true);
+    expect(bySource["memstore-proxy-moderate"]!.measured).toBe("0.900 ms; floors at that rate, p99: memstore direct 0.500 ms");
+    expect(bySource["memstore-proxy-moderate"]!.met).toBe(true);
+    expect(bySource["echo-moderate"]!.measured).toBe("not measured (echo-moderate missing)");
   });
 });

@@ -149,6 +149,8 @@ function rowsToRun(): RowSpec[] {
     executables: ["memstore"],
     start: () => startPattern("memstore"),
   };
+  // The bare relay at the same rate: the floor of the proxy-added latency (relay − direct service time).
+  const relayModerate: RowSpec = { ...relay, id: "memstore-relay-moderate", label: `memstore Get, through a bare HTTP/2 relay, ${rps}/s`, rps };
   return [
     { id: "echo", label: "bare gRPC echo (ceiling)", backend: "echo", via: "bare", operation: "get", executables: [], start: startEcho },
     ...kv("memstore"),
@@ -210,6 +212,7 @@ function rowsToRun(): RowSpec[] {
     },
     echoModerate,
     directModerate,
+    relayModerate,
     moderate("memstore", "get"),
     moderate("redis", "get", "redis"),
     moderate("kafka", "publish", "kafka"),
