@@ -35,6 +35,8 @@ export interface LoadOptions {
   topic: string;
   timeoutMs: number;
   jsonFile?: string;
+  /** The client of the measured calls: a lean unary client on node:http2 (h2), or the grpc-js one the SDK uses. */
+  client: "h2" | "grpc-js";
   /** Live progress line: "auto" shows it when stderr is a terminal. */
   progress: "auto" | "always" | "never";
 }
@@ -62,6 +64,7 @@ export const USAGE = `prism-load: load generator for Prism (gRPC KeyValueBasic /
   --timeout D             per-call deadline                               [5s]
   --json FILE             write the report as JSON ("-" = stdout)
   --progress MODE         auto (on a terminal) | always | never            [auto]
+  --client C              h2 (lean unary client on node:http2) | grpc-js (the SDK's client)   [h2]
   -h, --help`;
 
 const spec = {
@@ -84,6 +87,7 @@ const spec = {
   timeout: { type: "string" },
   json: { type: "string" },
   progress: { type: "string" },
+  client: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -140,6 +144,8 @@ export function parseFlags(argv: string[]): LoadOptions | undefined {
   if (valueSize === undefined || valueSize < 1) throw new UsageError(`--value-size must be a size in bytes >= 1, got "${v["value-size"]}"`);
   const progress = (v.progress ?? "auto") as LoadOptions["progress"];
   if (!["auto", "always", "never"].includes(progress)) throw new UsageError(`--progress must be auto, always or never, got "${v.progress}"`);
+  const client = (v.client ?? "h2") as LoadOptions["client"];
+  if (client !== "h2" && client !== "grpc-js") throw new UsageError(`--client must be h2 or grpc-js, got "${v.client}"`);
   const requests = integer("requests", v.requests, 0, 1);
   const opts: LoadOptions = {
     target: v.direct !== undefined ? address("direct", v.direct) : address("proxy", v.proxy ?? "127.0.0.1:8980"),
@@ -161,6 +167,7 @@ export function parseFlags(argv: string[]): LoadOptions | undefined {
     topic: v.topic ?? "prism-load",
     timeoutMs: duration("timeout", v.timeout, 5_000),
     jsonFile: v.json,
+    client,
     progress,
   };
   if (opts.durationMs === 0 && opts.requests === 0) throw new UsageError("the run needs a bound: --duration > 0 or --requests N");

@@ -11,6 +11,7 @@ import {
 } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { PublishRequestSchema, PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { createClient, type ClientHandle } from "../sdk/grpc/client";
+import { createUnaryClient, H2Channel, type UnaryClient } from "../sdk/grpc/h2_client";
 import { NAMESPACE_HEADER } from "../sdk/grpc/context";
 import { Code, PrismError } from "../sdk/grpc/errors";
 import { failOnErrorReply } from "../sdk/grpc/reply_check";
@@ -23,11 +24,24 @@ import type { LoadOptions } from "./flags";
  */
 export type Issue = (seq: number, scheduledMs: number) => Promise<unknown>;
 
-/** The clients of one run, all on one channel (one HTTP/2 connection). */
+/** The unary clients the measured calls go through. */
+export interface UnaryClients {
+  readonly kv: UnaryClient<typeof KeyValueBasicInterface>;
+  readonly pubsub: UnaryClient<typeof PubSubBasicInterface>;
+  readonly pattern: UnaryClient<typeof KeyValuePattern>;
+}
+
+/**
+ * The clients of one run. The grpc-js clients share one channel (one HTTP/2 connection): readiness, pre-loading,
+ * streams (scan, subscribe). The measured unary calls go through `unary`: with --client h2 a lean client on a
+ * second connection of its own (sdk/grpc/h2_client.ts), so the generator's own CPU and garbage stay out of the
+ * latencies it measures; with --client grpc-js the grpc-js clients themselves.
+ */
 export interface Connection {
   readonly kv: ClientHandle<typeof KeyValueBasicInterface>;
   readonly pubsub: ClientHandle<typeof PubSubBasicInterface>;
   readonly pattern: ClientHandle<typeof KeyValuePattern>;
+  readonly unary: UnaryClients;
   /** The options every call passes: namespace metadata and deadline. Shared, never mutated. */
   readonly callOptions: CallOptions;
   close(): void;
@@ -39,22 +53,37 @@ function strict<S extends Parameters<typeof failOnErrorReply>[0]>(service: S, h:
 }
 
 /** Dials the target once; every service client shares the channel. */
-export function connect(opts: Pick<LoadOptions, "target" | "namespace" | "timeoutMs" | "metadata" | "tlsCa" | "tlsServerName">): Connection {
-  const creds = opts.tlsCa ? grpc.credentials.createSsl(readFileSync(opts.tlsCa)) : undefined;
+export function connect(
+  opts: Pick<LoadOptions, "target" | "namespace" | "timeoutMs" | "metadata" | "tlsCa" | "tlsServerName"> & { client?: LoadOptions["client"] },
+): Connection {
+  const ca = opts.tlsCa ? readFileSync(opts.tlsCa) : undefined;
+  const creds = ca ? grpc.credentials.createSsl(ca) : undefined;
   // Bun refuses an IP address as TLS server name: without one given, 127.0.0.1 is dialled as localhost.
   const target = creds && !opts.tlsServerName ? opts.target.replace(/^127\.0\.0\.1:/, "localhost:") : opts.target;
   const channelOpts = opts.tlsServerName ? { "grpc.ssl_target_name_override": opts.tlsServerName } : undefined;
   const kv = strict(KeyValueBasicInterface, createClient(KeyValueBasicInterface, target, creds, channelOpts));
   const pubsub = strict(PubSubBasicInterface, createClient(PubSubBasicInterface, kv.raw));
   const pattern = strict(KeyValuePattern, createClient(KeyValuePattern, kv.raw));
+  let h2: H2Channel | undefined;
+  let unary: UnaryClients = { kv: kv.client, pubsub: pubsub.client, pattern: pattern.client };
+  if (opts.client !== "grpc-js") {
+    h2 = new H2Channel(target, ca ? { tls: { ca, ...(opts.tlsServerName && { serverName: opts.tlsServerName }) } } : {});
+    unary = {
+      kv: failOnErrorReply(KeyValueBasicInterface, createUnaryClient(KeyValueBasicInterface, h2)),
+      pubsub: failOnErrorReply(PubSubBasicInterface, createUnaryClient(PubSubBasicInterface, h2)),
+      pattern: failOnErrorReply(KeyValuePattern, createUnaryClient(KeyValuePattern, h2)),
+    };
+  }
   const callOptions: CallOptions = { timeoutMs: opts.timeoutMs };
   if (opts.namespace || opts.metadata) callOptions.metadata = { ...opts.metadata, ...(opts.namespace && { [NAMESPACE_HEADER]: opts.namespace }) };
   return {
     kv,
     pubsub,
     pattern,
+    unary,
     callOptions,
     close: () => {
+      h2?.close();
       pattern.close();
       pubsub.close();
       kv.close();
@@ -93,7 +122,7 @@ export function kvWorkload(
   conn: Connection,
   opts: Pick<LoadOptions, "operation" | "keys" | "valueSize" | "concurrency"> & { service?: LoadOptions["service"] },
 ): Workload {
-  const client = conn.kv.client;
+  const client = conn.unary.kv;
   const callOptions = conn.callOptions;
   const keys = keySpace(opts.keys);
   const value = valueOf(opts.valueSize);
@@ -101,7 +130,7 @@ export function kvWorkload(
   let get: Issue;
   if (opts.service === "pattern") {
     // KeyValuePattern.Store / Retrieve on the same keys: the bench puts them beside Set / Get.
-    const kvp = conn.pattern.client;
+    const kvp = conn.unary.pattern;
     const storeReq = create(StoreRequestSchema, { value });
     const retrieveReq = create(RetrieveRequestSchema);
     set = (seq) => {
@@ -136,7 +165,7 @@ export function kvWorkload(
     return n;
   };
   const capsReq = create(GetCapabilitiesRequestSchema);
-  const capabilities: Issue = () => kvp.getCapabilities(capsReq, callOptions);
+  const capabilities: Issue = () => conn.unary.pattern.getCapabilities(capsReq, callOptions);
   const issues: Partial<Record<LoadOptions["operation"], Issue>> = { set, mixed, scan, capabilities };
   const issue = issues[opts.operation] ?? get;
   const needsData = opts.operation === "get" || opts.operation === "mixed" || opts.operation === "scan";
@@ -164,7 +193,7 @@ export function kvWorkload(
 
 /** Publishes `valueSize`-byte payloads to one topic. */
 export function publishWorkload(conn: Connection, opts: Pick<LoadOptions, "topic" | "valueSize">): Workload {
-  const client = conn.pubsub.client;
+  const client = conn.unary.pubsub;
   const callOptions = conn.callOptions;
   const req = create(PublishRequestSchema, { topic: opts.topic, payload: valueOf(opts.valueSize) });
   return { issue: () => client.publish(req, callOptions), prepare: async () => {} };

@@ -1,6 +1,7 @@
 import http2 from "node:http2";
 import { Code } from "../../sdk/grpc/errors";
-import { codeOfReset, encodeGrpcMessage, respondWithStatus } from "./status";
+import { codeOfReset, encodeGrpcMessage } from "../../sdk/grpc/h2_status";
+import { respondWithStatus } from "./status";
 import type { Upstream } from "./upstream";
 
 /** Called once per relayed call with its final gRPC status code. */

@@ -20,11 +20,12 @@ export function replyFailure(reply: unknown): string | undefined {
  * PrismError(UNKNOWN, "<Service>/<Method>: <error>"): whether the operation took effect is not known. Prism's
  * own tools (prismctl, prism-load) use it; streams are passed through.
  */
-export function failOnErrorReply<S extends DescService>(service: S, client: ServiceClient<S>): ServiceClient<S> {
+export function failOnErrorReply<S extends DescService, C extends object = ServiceClient<S>>(service: S, client: C): C {
   const out: Record<string, unknown> = { ...(client as Record<string, unknown>) };
   for (const method of service.methods) {
     if (method.methodKind !== "unary") continue;
-    const call = (client as Record<string, (req: unknown, opts?: unknown) => Promise<unknown>>)[method.localName]!;
+    const call = (client as Record<string, (req: unknown, opts?: unknown) => Promise<unknown>>)[method.localName];
+    if (call === undefined) continue;
     out[method.localName] = async (req: unknown, opts?: unknown) => {
       const reply = await call(req, opts);
       const why = replyFailure(reply);
@@ -32,5 +33,5 @@ export function failOnErrorReply<S extends DescService>(service: S, client: Serv
       return reply;
     };
   }
-  return out as ServiceClient<S>;
+  return out as C;
 }
