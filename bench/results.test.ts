@@ -84,8 +84,38 @@ describe("bench results", () => {
       shutdownUnderLoad: [{ name: "memstore", shutdownMs: 40, exitCode: 0, clientOk: 9000, clientErrors: { UNAVAILABLE: 12 } }],
       sizes: [],
       buildVariants: null,
+      gcPauses: [
+        {
+          id: "echo",
+          label: "bare gRPC echo, direct (floor)",
+          status: "ok",
+          windowS: 5,
+          load: { throughput: 1000, latencyP99Ms: 2.8, serviceP99Ms: 1.9, sendLagP99Ms: 1.5 },
+          processes: [
+            {
+              name: "prism-load",
+              heaps: [
+                {
+                  thread: "main",
+                  heaps: ["0x1"],
+                  windowS: 5,
+                  edenPerS: 2.8,
+                  fullPerS: 0,
+                  pausesPerS: 3.2,
+                  pauseMs: { p50: 1.5, p99: 4.2, max: 4.2 },
+                  pausedMsPerS: 6.1,
+                  pausedShare: 0.0061,
+                  epilogueMsPerS: 0.1,
+                },
+              ],
+            },
+          ],
+        },
+      ],
     };
     const md = toMarkdown(b);
+    expect(md).toContain("**Garbage-collector pauses at 1000/s**");
+    expect(md).toContain("| bare gRPC echo, direct (floor) | prism-load | 2.8 / 0.0 | 3.2 | 1.50 | 4.20 | 4.20 | 6.10 | 0.61 % |");
     expect(md).toContain("| memstore-proxy | 10,500 | 0.600 |");
     expect(md).toContain("| redis-direct | not run (redis is not reachable) |");
     expect(md).toContain("| kafka | not run (kafka is not reachable) |");

@@ -1,3 +1,4 @@
+import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
 import { streamReadMarkdown, type StreamReadResult } from "./stream_read";
 import type { BuildVariant } from "./build_variants";
@@ -81,6 +82,8 @@ export interface BenchResults {
   multicastScale?: MulticastScaleResult[];
   /** Whole-stream Read of 8,690 records per backend (bench/stream_read.ts); absent in results written before it. */
   streamRead?: StreamReadResult[];
+  /** Garbage-collector pauses per process at the moderate rate (bench/gc_pauses.ts); absent in results written before it. */
+  gcPauses?: GcPauseResult[];
 }
 
 const find = (rows: RowResult[], id: string) => rows.find((r) => r.id === id && r.status === "ok");
@@ -355,6 +358,14 @@ export function toMarkdown(b: BenchResults): string {
           "| target | measured | met |",
           "| --- | --- | --- |",
           ...b.proxyTargets.map((t) => `| ${t.target} | ${t.measured} | ${t.met === null ? "not measured" : t.met ? "yes" : "**no**"} |`),
+        ]
+      : []),
+    ...(b.gcPauses && b.gcPauses.length > 0
+      ? [
+          "",
+          `**Garbage-collector pauses at ${s.moderateRps}/s** (the profile behind the latency tail; bench/gc_pauses.ts: prism-load open loop at ${s.moderateRps}/s, ${s.durationS} s after ${s.warmupS} s warm-up, with \`BUN_JSC_logGC=1\` on every process and each process's stderr read apart; a pause is one of JavaScriptCore's stop-the-world stops, during which that thread runs nothing, counted when it ends within prism-load's measured window)`,
+          "",
+          gcPausesMarkdown(b.gcPauses).trimEnd(),
         ]
       : []),
     "",

@@ -12,6 +12,7 @@ import { ROOT } from "../tests/helpers/process";
 import { requireService, type ServiceName } from "../tests/helpers/services";
 import { measureBuildVariants } from "./build_variants";
 import { renderChart } from "./chart";
+import { measureGcPauses, type GcPauseResult } from "./gc_pauses";
 import { measureLifecycles } from "./lifecycle_times";
 import { measureMulticastScale, type MulticastScaleResult } from "./multicast_scale";
 import { prismLoad } from "./load";
@@ -438,6 +439,9 @@ if (!only || only.has("redis-benchmark")) {
   const at = rows.findLastIndex((r) => r.backend === "redis" && r.mode === "closed-loop");
   rows.splice(at + 1, 0, row);
 }
+// The profile of the latency tail: each process's garbage-collector pauses at the moderate rate.
+let gcPauses: GcPauseResult[] | undefined;
+if (!only || only.has("gc-pauses")) gcPauses = await measureGcPauses(settings, log);
 let lifecycle: BenchResults["lifecycle"] = [];
 let lifecycleNotRun: BenchResults["lifecycleNotRun"] = [];
 const underLoad: BenchResults["shutdownUnderLoad"] = [];
@@ -508,6 +512,7 @@ const results: BenchResults = {
   buildVariants,
   multicastScale,
   streamRead,
+  gcPauses,
 };
 const out = flags.out!;
 mkdirSync(out, { recursive: true });
