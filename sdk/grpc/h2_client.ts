@@ -1,16 +1,17 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import http2 from "node:http2";
+import { type ClientStream, H2ClientConnection, type StreamListener } from "../h2/connection";
+import { ERROR } from "../h2/frames";
+import { encodeHeaderBlock } from "../h2/hpack";
 import { Code, PrismError } from "./errors";
 import { codeOfHttpStatus, codeOfReset, decodeGrpcMessage } from "./h2_status";
 import type { CallOptions } from "./types";
 
 /**
- * A unary-only gRPC client straight on `node:http2`, for callers whose own cost must stay out of what they
- * measure (prism-load): per call it sends one HEADERS block (cached per method and call options) and one
- * DATA frame, and decodes one reply; no interceptor chain, Metadata objects or per-call timers. Under Bun it
- * spends about a third of grpc-js's CPU per call and allocates correspondingly less, so the load generator's
- * garbage collections stop setting its send lag. Streaming methods stay on the grpc-js client (client.ts).
+ * A unary-only gRPC client on Prism's own HTTP/2 client connection (sdk/h2), for callers whose own cost must
+ * stay out of what they measure (prism-load): per call it sends one prepared HEADERS block (built once per
+ * method and call options) and the request in one DATA frame, in one buffer; no interceptor chain, Metadata
+ * objects, per-call timers or stream objects. Streaming methods stay on the grpc-js client (client.ts).
  */
 
 type MethodsOf<S> = S extends GenService<infer M extends GenServiceMethods> ? M : never;
@@ -31,48 +32,41 @@ const DEADLINE_SWEEP_MS = 20;
 export interface H2ChannelOptions {
   /** TLS to the target: trust this CA; verify this server name (default: the target's host). */
   tls?: { ca: Buffer; serverName?: string };
-  /** A session that has not connected within this bound fails its calls UNAVAILABLE. */
+  /** A connection that is not up within this bound fails its calls UNAVAILABLE. */
   connectTimeoutMs?: number;
 }
 
-/** One HTTP/2 connection to a gRPC server, shared by every call and reopened lazily after it drops. */
+/** One HTTP/2 connection to a gRPC server (host:port or unix:PATH), shared by every call and reopened lazily after it drops. */
 export class H2Channel {
-  private current: http2.ClientHttp2Session | undefined;
+  private current: H2ClientConnection | undefined;
   private closed = false;
-  private readonly url: string;
   private readonly pending = new Set<UnaryCall>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  private readonly forget = (conn: H2ClientConnection) => {
+    if (this.current === conn) this.current = undefined;
+  };
 
   constructor(
     readonly target: string,
     private readonly opts: H2ChannelOptions = {},
-  ) {
-    this.url = `${opts.tls ? "https" : "http"}://${target}`;
+  ) {}
+
+  /** The :scheme of requests on this channel. */
+  get scheme(): "http" | "https" {
+    return this.opts.tls ? "https" : "http";
   }
 
-  session(): http2.ClientHttp2Session {
-    const s = this.current;
-    if (s !== undefined && !s.closed && !s.destroyed) return s;
+  connection(): H2ClientConnection {
+    const c = this.current;
+    if (c !== undefined && !c.draining) return c;
     if (this.closed) throw new PrismError(Code.UNAVAILABLE, `the channel to ${this.target} is closed`);
-    const tls = this.opts.tls;
-    const session = http2.connect(this.url, tls ? { ca: tls.ca, ...(tls.serverName && { servername: tls.serverName }) } : {});
-    const limit = this.opts.connectTimeoutMs ?? 5_000;
-    const timer = setTimeout(() => {
-      if (session.connecting) session.destroy(new Error(`no connection to ${this.target} within ${limit} ms`));
-    }, limit);
-    timer.unref?.();
-    session.once("connect", () => clearTimeout(timer));
-    // A session error reaches its streams (they fail UNAVAILABLE); unhandled it would end the process.
-    session.on("error", () => undefined);
-    const forget = () => {
-      clearTimeout(timer);
-      if (this.current === session) this.current = undefined;
-    };
-    session.once("close", forget);
-    session.once("goaway", forget);
-    session.unref?.();
-    this.current = session;
-    return session;
+    const t = this.target;
+    const where = t.startsWith("unix:")
+      ? { path: t.slice("unix:".length) }
+      : { host: t.slice(0, t.lastIndexOf(":")).replace(/^\[|\]$/g, ""), port: Number(t.slice(t.lastIndexOf(":") + 1)) };
+    const tls = this.opts.tls ? { ca: this.opts.tls.ca, serverName: this.opts.tls.serverName ?? ("host" in where ? where.host : "localhost") } : undefined;
+    this.current = new H2ClientConnection({ ...where, ...(tls && { tls }), connectTimeoutMs: this.opts.connectTimeoutMs ?? 5_000 }, this.forget);
+    return this.current;
   }
 
   track(call: UnaryCall): void {
@@ -97,44 +91,40 @@ export class H2Channel {
   close(): void {
     this.closed = true;
     for (const call of this.pending) call.cancel(Code.CANCELLED, "the channel was closed");
-    this.current?.close();
+    this.current?.close(true);
     this.current = undefined;
   }
 }
 
-/** Where a stream's handlers find their call (shared handlers, no per-call closures). */
-const CALL = Symbol("prism.h2client.call");
-type CallStream = http2.ClientHttp2Stream & { [CALL]: UnaryCall };
-
-/** The state of one call in flight. */
-class UnaryCall {
-  readonly chunks: Buffer[] = [];
+/** The state of one call in flight; it is its stream's listener. */
+class UnaryCall implements StreamListener {
+  readonly chunks: Uint8Array[] = [];
   bytes = 0;
+  httpStatus = 0;
+  headersDone = false;
   code: Code | undefined;
   message = "";
-  /** The response's HTTP status was not 200: its mapping stands, whatever trailers say. */
-  httpFailed = false;
-  error: Error | undefined;
   done = false;
+  stream: ClientStream | undefined;
+  conn: H2ClientConnection | undefined;
   readonly deadline: number;
 
   constructor(
     readonly channel: H2Channel,
-    readonly stream: http2.ClientHttp2Stream,
     readonly output: DescMessage,
     readonly label: string,
     timeoutMs: number,
     private readonly resolve: (v: unknown) => void,
     private readonly reject: (e: unknown) => void,
   ) {
-    this.deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+    this.deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Number.POSITIVE_INFINITY;
   }
 
   /** Ends the call locally with this status and resets its stream. */
   cancel(code: Code, message: string): void {
     if (this.done) return;
     this.fail(code, `${this.label}: ${message}`);
-    if (!this.stream.closed && !this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (this.stream !== undefined) this.conn?.cancel(this.stream, ERROR.CANCEL);
   }
 
   fail(code: Code, message: string): void {
@@ -144,24 +134,48 @@ class UnaryCall {
     this.reject(new PrismError(code, message));
   }
 
-  /** The stream closed: settle from the status it carried, or from how it ended. */
-  finish(): void {
+  onField(name: string, value: string): void {
+    if (name === "grpc-status") {
+      const code = Number(value);
+      this.code = Number.isInteger(code) && code >= 0 && code <= 16 ? (code as Code) : Code.UNKNOWN;
+    } else if (name === "grpc-message") this.message = decodeGrpcMessage(value);
+    else if (name === ":status" && !this.headersDone) this.httpStatus = Number(value);
+  }
+
+  onHeadersEnd(endStream: boolean): void {
+    if (!this.headersDone) {
+      this.headersDone = true;
+      if (this.httpStatus !== 200) {
+        // Not a gRPC response: the HTTP status decides, whatever follows.
+        this.cancel(codeOfHttpStatus(this.httpStatus), `HTTP status ${this.httpStatus}`);
+        return;
+      }
+    }
+    if (endStream) this.finish();
+  }
+
+  onData(chunk: Uint8Array, endStream: boolean): void {
+    if (this.done) return;
+    this.bytes += chunk.length;
+    if (this.bytes > MAX_REPLY_BYTES + 5) return this.cancel(Code.RESOURCE_EXHAUSTED, `the reply exceeds ${MAX_REPLY_BYTES} bytes`);
+    this.chunks.push(chunk);
+    if (endStream) this.finish();
+  }
+
+  onReset(code: number): void {
+    // REFUSED_STREAM: the server did not process it (retry-safe); the rest map as a gRPC client maps them.
+    this.fail(codeOfReset(code), `${this.label}: the server reset the call (HTTP/2 error code ${code})`);
+  }
+
+  onLost(reason: string): void {
+    this.fail(Code.UNAVAILABLE, `${this.label}: ${reason}`);
+  }
+
+  /** The stream ended normally: settle from the status it carried. */
+  private finish(): void {
     if (this.done) return;
     const code = this.code;
-    if (code === undefined) {
-      const rst = this.stream.rstCode ?? 0;
-      const session = this.stream.session;
-      // The connection went away under the call (or refused it): it never got a status.
-      const lost =
-        session === undefined ||
-        session.destroyed ||
-        session.closed ||
-        rst === http2.constants.NGHTTP2_REFUSED_STREAM ||
-        (rst === 0 && this.error !== undefined);
-      if (lost) return this.fail(Code.UNAVAILABLE, `${this.label}: ${this.error?.message ?? "the connection was lost"}`);
-      if (rst !== 0) return this.fail(codeOfReset(rst), `${this.label}: the server reset the call (HTTP/2 error code ${rst})`);
-      return this.fail(Code.INTERNAL, `${this.label}: the call ended without a status`);
-    }
+    if (code === undefined) return this.fail(Code.INTERNAL, `${this.label}: the call ended without a status`);
     if (code !== Code.OK) return this.fail(code, this.message);
     let reply: unknown;
     try {
@@ -179,62 +193,30 @@ class UnaryCall {
     const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes);
     if (buf.length < 5) throw new Error("the reply held no message");
     if (buf[0] !== 0) throw new Error("the reply is compressed, which this client did not ask for");
-    const len = buf.readUInt32BE(1);
+    const len = ((buf[1]! << 24) >>> 0) + (buf[2]! << 16) + (buf[3]! << 8) + buf[4]!;
     if (buf.length !== 5 + len) throw new Error(buf.length < 5 + len ? "the reply's message is truncated" : "a unary reply held more than one message");
     return buf.subarray(5);
   }
 }
 
-function onResponse(this: CallStream, headers: http2.IncomingHttpHeaders): void {
-  const call = this[CALL];
-  const status = Number(headers[":status"]);
-  if (status !== 200) {
-    call.httpFailed = true;
-    call.code = codeOfHttpStatus(status);
-    call.message = `${call.label}: HTTP status ${status}`;
-    return;
-  }
-  // Trailers-only: the status comes in the response headers.
-  if (headers["grpc-status"] !== undefined) onTrailers.call(this, headers);
-}
-
-function onData(this: CallStream, chunk: Buffer): void {
-  const call = this[CALL];
-  call.bytes += chunk.length;
-  if (call.bytes > MAX_REPLY_BYTES + 5) return call.cancel(Code.RESOURCE_EXHAUSTED, `the reply exceeds ${MAX_REPLY_BYTES} bytes`);
-  call.chunks.push(chunk);
-}
-
-function onTrailers(this: CallStream, trailers: http2.IncomingHttpHeaders): void {
-  const call = this[CALL];
-  if (call.httpFailed) return;
-  const code = Number(trailers["grpc-status"]);
-  call.code = Number.isInteger(code) && code >= 0 && code <= 16 ? (code as Code) : Code.UNKNOWN;
-  call.message = decodeGrpcMessage(trailers["grpc-message"]);
-}
-
-function onError(this: CallStream, err: Error): void {
-  this[CALL].error = err;
-}
-
-function onClose(this: CallStream): void {
-  this[CALL].finish();
-}
-
-function onAbort(call: UnaryCall): void {
-  call.cancel(Code.CANCELLED, "cancelled by the caller");
-}
-
-/** Request headers per method and per call-options object (callers reuse one options object for every call). */
-function headersFor(path: string, authority: string, cache: WeakMap<CallOptions, http2.OutgoingHttpHeaders>, opts: CallOptions | undefined) {
+/** The request header block per method and per call-options object (callers reuse one options object for every call). */
+function blockFor(path: string, channel: H2Channel, cache: WeakMap<CallOptions, Uint8Array>, opts: CallOptions | undefined): Uint8Array {
   const key = opts ?? NO_OPTIONS;
-  let h = cache.get(key);
-  if (h !== undefined) return h;
-  h = { ":method": "POST", ":path": path, ":authority": authority, "content-type": "application/grpc", te: "trailers" };
-  if (opts?.metadata) for (const [k, v] of Object.entries(opts.metadata)) h[k.toLowerCase()] = v;
-  if (opts?.timeoutMs) h["grpc-timeout"] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`;
-  cache.set(key, h);
-  return h;
+  let block = cache.get(key);
+  if (block !== undefined) return block;
+  const fields: [string, string][] = [
+    [":method", "POST"],
+    [":scheme", channel.scheme],
+    [":path", path],
+    [":authority", channel.target.startsWith("unix:") ? "localhost" : channel.target],
+    ["content-type", "application/grpc"],
+    ["te", "trailers"],
+  ];
+  if (opts?.metadata) for (const [k, v] of Object.entries(opts.metadata)) fields.push([k.toLowerCase(), v]);
+  if (opts?.timeoutMs) fields.push(["grpc-timeout", `${Math.max(1, Math.ceil(opts.timeoutMs))}m`]);
+  block = encodeHeaderBlock(fields);
+  cache.set(key, block);
+  return block;
 }
 const NO_OPTIONS: CallOptions = {};
 
@@ -246,33 +228,26 @@ export function createUnaryClient<S extends DescService>(service: S, channel: H2
     const path = `/${service.typeName}/${method.name}`;
     const label = `${service.name}/${method.name}`;
     const { input, output } = method;
-    const headerCache = new WeakMap<CallOptions, http2.OutgoingHttpHeaders>();
+    const blocks = new WeakMap<CallOptions, Uint8Array>();
     client[method.localName] = (req: MessageInitShape<DescMessage>, opts?: CallOptions) =>
       new Promise((resolve, reject) => {
         if (opts?.signal?.aborted) return reject(new PrismError(Code.CANCELLED, `${label}: cancelled before it started`));
-        let stream: http2.ClientHttp2Stream;
-        let frame: Buffer;
+        const call = new UnaryCall(channel, output, label, opts?.timeoutMs ?? 0, resolve, reject);
         try {
           const msg = "$typeName" in req ? req : create(input, req);
           const bytes = toBinary(input, msg as MessageShape<DescMessage>);
-          frame = Buffer.allocUnsafe(5 + bytes.length);
-          frame[0] = 0;
-          frame.writeUInt32BE(bytes.length, 1);
-          frame.set(bytes, 5);
-          stream = channel.session().request(headersFor(path, channel.target, headerCache, opts), { endStream: false });
+          const body = Buffer.allocUnsafe(5 + bytes.length);
+          body[0] = 0;
+          body.writeUInt32BE(bytes.length, 1);
+          body.set(bytes, 5);
+          const conn = channel.connection();
+          call.conn = conn;
+          channel.track(call);
+          call.stream = conn.open(blockFor(path, channel, blocks, opts), body, call);
         } catch (err) {
-          return reject(err instanceof PrismError ? err : new PrismError(Code.UNAVAILABLE, `${label}: ${(err as Error).message}`));
+          return call.fail(err instanceof PrismError ? err.code : Code.INTERNAL, `${label}: ${(err as Error).message}`);
         }
-        const call = new UnaryCall(channel, stream, output, label, opts?.timeoutMs ?? 0, resolve, reject);
-        (stream as CallStream)[CALL] = call;
-        channel.track(call);
-        stream.on("response", onResponse);
-        stream.on("data", onData);
-        stream.on("trailers", onTrailers);
-        stream.on("error", onError);
-        stream.on("close", onClose);
-        if (opts?.signal) opts.signal.addEventListener("abort", () => onAbort(call), { once: true });
-        stream.end(frame);
+        if (opts?.signal) opts.signal.addEventListener("abort", () => call.cancel(Code.CANCELLED, "cancelled by the caller"), { once: true });
       });
   }
   return client as UnaryClient<S>;

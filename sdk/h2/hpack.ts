@@ -1,0 +1,219 @@
+import { huffmanDecode } from "./huffman";
+
+/** HPACK static table (RFC 7541 Appendix A), index 1–61. */
+const STATIC: readonly (readonly [string, string])[] = [
+  ["", ""],
+  [":authority", ""],
+  [":method", "GET"],
+  [":method", "POST"],
+  [":path", "/"],
+  [":path", "/index.html"],
+  [":scheme", "http"],
+  [":scheme", "https"],
+  [":status", "200"],
+  [":status", "204"],
+  [":status", "206"],
+  [":status", "304"],
+  [":status", "400"],
+  [":status", "404"],
+  [":status", "500"],
+  ["accept-charset", ""],
+  ["accept-encoding", "gzip, deflate"],
+  ["accept-language", ""],
+  ["accept-ranges", ""],
+  ["accept", ""],
+  ["access-control-allow-origin", ""],
+  ["age", ""],
+  ["allow", ""],
+  ["authorization", ""],
+  ["cache-control", ""],
+  ["content-disposition", ""],
+  ["content-encoding", ""],
+  ["content-language", ""],
+  ["content-length", ""],
+  ["content-location", ""],
+  ["content-range", ""],
+  ["content-type", ""],
+  ["cookie", ""],
+  ["date", ""],
+  ["etag", ""],
+  ["expect", ""],
+  ["expires", ""],
+  ["from", ""],
+  ["host", ""],
+  ["if-match", ""],
+  ["if-modified-since", ""],
+  ["if-none-match", ""],
+  ["if-range", ""],
+  ["if-unmodified-since", ""],
+  ["last-modified", ""],
+  ["link", ""],
+  ["location", ""],
+  ["max-forwards", ""],
+  ["proxy-authenticate", ""],
+  ["proxy-authorization", ""],
+  ["range", ""],
+  ["referer", ""],
+  ["refresh", ""],
+  ["retry-after", ""],
+  ["server", ""],
+  ["set-cookie", ""],
+  ["strict-transport-security", ""],
+  ["transfer-encoding", ""],
+  ["user-agent", ""],
+  ["vary", ""],
+  ["via", ""],
+  ["www-authenticate", ""],
+];
+
+/** A malformed header block: the connection's decoding state is lost (COMPRESSION_ERROR). */
+export class HpackError extends Error {
+  override readonly name = "HpackError";
+}
+
+/** Receives each decoded header field of a block, in order. */
+export type OnHeaderField = (name: string, value: string) => void;
+
+/**
+ * HPACK decoder of one connection direction (RFC 7541): static and dynamic table, Huffman strings, table
+ * size updates up to the size this side announced. Every block received on the connection must pass through
+ * it, in order, even for streams nobody waits for, or the dynamic table goes out of step.
+ */
+export class HpackDecoder {
+  private readonly entries: [string, string][] = [];
+  private size = 0;
+  private maxSize: number;
+  private pos = 0;
+
+  constructor(private readonly protocolMaxSize = 4096) {
+    this.maxSize = protocolMaxSize;
+  }
+
+  decode(block: Uint8Array, onField: OnHeaderField): void {
+    this.pos = 0;
+    const end = block.length;
+    while (this.pos < end) {
+      const b = block[this.pos]!;
+      if (b & 0x80) {
+        const [name, value] = this.entry(this.integer(block, 7));
+        onField(name, value);
+      } else if (b & 0x40) {
+        const idx = this.integer(block, 6);
+        const name = idx === 0 ? this.string(block) : this.entry(idx)[0];
+        const value = this.string(block);
+        this.insert(name, value);
+        onField(name, value);
+      } else if (b & 0x20) {
+        const size = this.integer(block, 5);
+        if (size > this.protocolMaxSize) throw new HpackError(`HPACK: table size update to ${size} exceeds ${this.protocolMaxSize}`);
+        this.maxSize = size;
+        this.evict(0);
+      } else {
+        // Literal without indexing (0000) or never indexed (0001): same layout, 4-bit prefix.
+        const idx = this.integer(block, 4);
+        const name = idx === 0 ? this.string(block) : this.entry(idx)[0];
+        onField(name, this.string(block));
+      }
+    }
+  }
+
+  private entry(index: number): readonly [string, string] {
+    if (index >= 1 && index < STATIC.length) return STATIC[index]!;
+    const e = this.entries[index - STATIC.length];
+    if (index === 0 || e === undefined) throw new HpackError(`HPACK: no table entry ${index}`);
+    return e;
+  }
+
+  private insert(name: string, value: string): void {
+    const size = name.length + value.length + 32;
+    this.evict(size);
+    if (size > this.maxSize) return; // larger than the whole table: it empties the table and is not added
+    this.entries.unshift([name, value]);
+    this.size += size;
+  }
+
+  /** Drops the oldest entries until `room` more octets fit. */
+  private evict(room: number): void {
+    while (this.size + room > this.maxSize && this.entries.length > 0) {
+      const [n, v] = this.entries.pop()!;
+      this.size -= n.length + v.length + 32;
+    }
+  }
+
+  private integer(block: Uint8Array, prefixBits: number): number {
+    const mask = (1 << prefixBits) - 1;
+    let v = block[this.pos++]! & mask;
+    if (v < mask) return v;
+    let shift = 0;
+    for (;;) {
+      if (this.pos >= block.length) throw new HpackError("HPACK: truncated integer");
+      const b = block[this.pos++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((b & 0x80) === 0) return v;
+      if (shift > 28) throw new HpackError("HPACK: integer too large");
+    }
+  }
+
+  private string(block: Uint8Array): string {
+    if (this.pos >= block.length) throw new HpackError("HPACK: truncated string");
+    const huffman = (block[this.pos]! & 0x80) !== 0;
+    const len = this.integer(block, 7);
+    const start = this.pos;
+    const end = start + len;
+    if (end > block.length) throw new HpackError("HPACK: truncated string");
+    this.pos = end;
+    if (huffman) {
+      try {
+        return huffmanDecode(block, start, end);
+      } catch (err) {
+        throw new HpackError((err as Error).message);
+      }
+    }
+    let s = "";
+    for (let i = start; i < end; i++) s += String.fromCharCode(block[i]!);
+    return s;
+  }
+}
+
+/**
+ * Encodes a header list without the dynamic table (so the peer's decoder state never depends on what this
+ * side sent): pseudo-headers and content-type by static-table name index, the rest as literals without
+ * indexing, strings unencoded. The result is meant to be built once per distinct header list and reused.
+ */
+export function encodeHeaderBlock(fields: readonly (readonly [string, string])[]): Uint8Array {
+  const out: number[] = [];
+  for (const [name, value] of fields) {
+    const exact = STATIC.findIndex(([n, v], i) => i > 0 && n === name && v === value);
+    if (exact > 0) {
+      pushInteger(out, 0x80, 7, exact);
+      continue;
+    }
+    const byName = STATIC.findIndex(([n], i) => i > 0 && n === name);
+    pushInteger(out, 0x00, 4, Math.max(byName, 0));
+    if (byName <= 0) pushString(out, name);
+    pushString(out, value);
+  }
+  return Uint8Array.from(out);
+}
+
+function pushInteger(out: number[], pattern: number, prefixBits: number, v: number): void {
+  const mask = (1 << prefixBits) - 1;
+  if (v < mask) {
+    out.push(pattern | v);
+    return;
+  }
+  out.push(pattern | mask);
+  v -= mask;
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+}
+
+function pushString(out: number[], s: string): void {
+  const bytes = Buffer.from(s, "latin1");
+  pushInteger(out, 0x00, 7, bytes.length);
+  for (const b of bytes) out.push(b);
+}
