@@ -31,6 +31,8 @@ export interface StreamListener {
   onReset(code: number): void;
   /** The connection failed or went away before the stream ended. */
   onLost(reason: string): void;
+  /** What write() queued has gone out (after write() returned false). */
+  onDrain?(): void;
 }
 
 /** Where to connect. */
@@ -49,14 +51,27 @@ export interface ConnectTarget {
 const LOCAL_STREAM_WINDOW = 4 * 1024 * 1024;
 const LOCAL_CONNECTION_WINDOW = 16 * 1024 * 1024;
 
+/** Bytes queued on a stream beyond which write() asks the caller to wait for onDrain. */
+const HIGH_WATER = 1024 * 1024;
+
 /** One stream of the connection. */
 export class ClientStream {
   id = 0;
   sendWindow = 0;
+  /** Received bytes not yet returned to the server as window. */
   received = 0;
+  /** While held, received data is not credited back: the server stops sending once the window is used. */
+  held = false;
+  /** Body chunks not yet sent, and their total size. */
+  readonly queue: Uint8Array[] = [];
+  queued = 0;
+  /** END_STREAM requested (after the queue), and sent. */
+  ending = false;
+  endSent = false;
+  wantDrain = false;
+  done = false;
   constructor(
     readonly block: Uint8Array,
-    public pending: Uint8Array | undefined,
     readonly listener: StreamListener,
   ) {}
 }
@@ -138,9 +153,17 @@ export class H2ClientConnection {
     return this.streams.size + this.waiting.length;
   }
 
-  /** Opens a stream: HEADERS with `block`, then `body` as DATA with END_STREAM (queued beyond the peer's stream limit). */
-  open(block: Uint8Array, body: Uint8Array, listener: StreamListener): ClientStream {
-    const s = new ClientStream(block, body, listener);
+  /**
+   * Opens a stream: HEADERS with `block`, then `body` as DATA; with `end` the body is all and END_STREAM follows it,
+   * otherwise write() and end() send the rest. Beyond the peer's stream limit it waits for a free stream.
+   */
+  open(block: Uint8Array, body: Uint8Array | undefined, listener: StreamListener, end = true): ClientStream {
+    const s = new ClientStream(block, listener);
+    if (body !== undefined && body.length > 0) {
+      s.queue.push(body);
+      s.queued = body.length;
+    }
+    s.ending = end;
     if (this.draining) {
       queueMicrotask(() => listener.onLost("the connection is not accepting new calls"));
       return s;
@@ -148,6 +171,39 @@ export class H2ClientConnection {
     if (this.streams.size >= this.peerMaxStreams) this.waiting.push(s);
     else this.start(s);
     return s;
+  }
+
+  /** Queues body bytes; false when the caller should wait for the listener's onDrain before writing more. */
+  write(s: ClientStream, chunk: Uint8Array): boolean {
+    if (s.done || s.ending || this.closed) return true;
+    if (chunk.length > 0) {
+      s.queue.push(chunk);
+      s.queued += chunk.length;
+    }
+    if (s.id !== 0) this.sendBody(s);
+    if (s.queued < HIGH_WATER) return true;
+    s.wantDrain = true;
+    return false;
+  }
+
+  /** Ends the request body (END_STREAM once the queue is sent). */
+  end(s: ClientStream): void {
+    if (s.done || s.ending) return;
+    s.ending = true;
+    if (s.id !== 0) this.sendBody(s);
+  }
+
+  /** Stops returning receive window for a stream (its reader is behind) until release(). */
+  hold(s: ClientStream): void {
+    s.held = true;
+  }
+
+  release(s: ClientStream): void {
+    s.held = false;
+    if (s.received > 0 && !s.done) {
+      this.push(windowUpdateFrame(s.id, s.received));
+      s.received = 0;
+    }
   }
 
   /** Ends a stream from this side (RST_STREAM); its listener hears nothing more. */
@@ -186,8 +242,8 @@ export class H2ClientConnection {
     s.sendWindow = this.peerInitialWindow;
     this.streams.set(id, s);
     const block = s.block;
-    const body = s.pending!;
-    if (block.length <= this.peerMaxFrame && body.length > 0 && body.length <= Math.min(s.sendWindow, this.connSendWindow, this.peerMaxFrame)) {
+    const body = s.queue.length === 1 ? s.queue[0]! : undefined;
+    if (s.ending && body !== undefined && block.length <= this.peerMaxFrame && body.length <= Math.min(s.sendWindow, this.connSendWindow, this.peerMaxFrame)) {
       // The common case: HEADERS and the whole body in one buffer.
       const buf = Buffer.allocUnsafe(2 * FRAME_HEADER_BYTES + block.length + body.length);
       writeFrameHeader(buf, 0, block.length, FRAME.HEADERS, FLAG.END_HEADERS, id);
@@ -197,12 +253,15 @@ export class H2ClientConnection {
       buf.set(body, d + FRAME_HEADER_BYTES);
       s.sendWindow -= body.length;
       this.connSendWindow -= body.length;
-      s.pending = undefined;
+      s.queue.length = 0;
+      s.queued = 0;
+      s.endSent = true;
       this.push(buf);
       return;
     }
-    this.sendHeaders(id, block, body.length === 0);
-    if (body.length === 0) s.pending = undefined;
+    const endNow = s.ending && s.queued === 0;
+    this.sendHeaders(id, block, endNow);
+    if (endNow) s.endSent = true;
     else this.sendBody(s);
   }
 
@@ -220,28 +279,39 @@ export class H2ClientConnection {
     } while (off < block.length);
   }
 
-  /** Sends what the windows allow of a stream's pending body; the rest waits for WINDOW_UPDATE. */
+  /** Sends what the windows allow of a stream's queued body (and END_STREAM after it); the rest waits for WINDOW_UPDATE. */
   private sendBody(s: ClientStream): void {
-    let body = s.pending!;
-    while (body.length > 0) {
-      const n = Math.min(body.length, s.sendWindow, this.connSendWindow, this.peerMaxFrame);
+    const q = s.queue;
+    while (q.length > 0) {
+      const chunk = q[0]!;
+      const n = Math.min(chunk.length, s.sendWindow, this.connSendWindow, this.peerMaxFrame);
       if (n <= 0) break;
-      const end = n === body.length;
-      this.push(frame(FRAME.DATA, end ? FLAG.END_STREAM : 0, s.id, body.subarray(0, n)));
+      const whole = n === chunk.length;
+      const end = whole && q.length === 1 && s.ending;
+      this.push(frame(FRAME.DATA, end ? FLAG.END_STREAM : 0, s.id, n === chunk.length ? chunk : chunk.subarray(0, n)));
+      if (end) s.endSent = true;
       s.sendWindow -= n;
       this.connSendWindow -= n;
-      body = body.subarray(n);
+      s.queued -= n;
+      if (whole) q.shift();
+      else q[0] = chunk.subarray(n);
     }
-    if (body.length > 0) {
-      s.pending = body;
-      this.blocked.add(s);
-    } else {
-      s.pending = undefined;
-      this.blocked.delete(s);
+    if (q.length === 0 && s.ending && !s.endSent) {
+      this.push(frame(FRAME.DATA, FLAG.END_STREAM, s.id));
+      s.endSent = true;
+    }
+    if (q.length > 0) this.blocked.add(s);
+    else this.blocked.delete(s);
+    if (s.wantDrain && s.queued < HIGH_WATER / 2) {
+      s.wantDrain = false;
+      s.listener.onDrain?.();
     }
   }
 
-  private finish(s: ClientStream): void {
+  private finish(s: ClientStream, remoteEnded = false): void {
+    s.done = true;
+    // The server finished first (a status before the whole request): this side's half is closed with a reset.
+    if (remoteEnded && !s.endSent && !this.closed) this.push(rstStreamFrame(s.id, ERROR.CANCEL));
     this.streams.delete(s.id);
     this.blocked.delete(s);
     while (this.waiting.length > 0 && this.streams.size < this.peerMaxStreams && !this.draining) this.start(this.waiting.shift()!);
@@ -388,10 +458,10 @@ export class H2ClientConnection {
       data = payload.subarray(1, payload.length - pad);
     }
     const endStream = (flags & FLAG.END_STREAM) !== 0;
-    if (endStream) this.finish(s);
+    if (endStream) this.finish(s, true);
     else {
       s.received += payload.length;
-      if (s.received >= LOCAL_STREAM_WINDOW / 2) {
+      if (!s.held && s.received >= LOCAL_STREAM_WINDOW / 2) {
         this.push(windowUpdateFrame(id, s.received));
         s.received = 0;
       }
@@ -411,7 +481,7 @@ export class H2ClientConnection {
       this.current = undefined;
     }
     if (s === undefined) return;
-    if (endStream) this.finish(s);
+    if (endStream) this.finish(s, true);
     s.listener.onHeadersEnd(endStream);
   }
 

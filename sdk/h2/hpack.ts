@@ -176,44 +176,98 @@ export class HpackDecoder {
   }
 }
 
+/** Static-table index by name (first entry), and by "name\0value" for the entries with a value. */
+const STATIC_NAME = new Map<string, number>();
+const STATIC_PAIR = new Map<string, number>();
+for (let i = STATIC.length - 1; i >= 1; i--) {
+  const [n, v] = STATIC[i]!;
+  STATIC_NAME.set(n, i);
+  if (v !== "") STATIC_PAIR.set(`${n}\0${v}`, i);
+}
+
 /**
- * Encodes a header list without the dynamic table (so the peer's decoder state never depends on what this
- * side sent): pseudo-headers and content-type by static-table name index, the rest as literals without
- * indexing, strings unencoded. The result is meant to be built once per distinct header list and reused.
+ * Writes header blocks without the dynamic table (so the peer's decoder state never depends on what this side
+ * sent): exact static entries indexed (:method POST, :scheme http), other names by static index where there is
+ * one, everything else as literals without indexing, strings unencoded (latin1). One scratch buffer is reused;
+ * each block is returned as a copy of its exact size.
  */
-export function encodeHeaderBlock(fields: readonly (readonly [string, string])[]): Uint8Array {
-  const out: number[] = [];
-  for (const [name, value] of fields) {
-    const exact = STATIC.findIndex(([n, v], i) => i > 0 && n === name && v === value);
-    if (exact > 0) {
-      pushInteger(out, 0x80, 7, exact);
-      continue;
+class BlockWriter {
+  private buf = Buffer.allocUnsafe(4096);
+  private len = 0;
+
+  begin(): void {
+    this.len = 0;
+  }
+
+  field(name: string, value: string): void {
+    const exact = name.charCodeAt(0) === 58 /* ':' */ ? STATIC_PAIR.get(`${name}\0${value}`) : undefined;
+    if (exact !== undefined) return this.integer(0x80, 7, exact);
+    const byName = STATIC_NAME.get(name);
+    this.integer(0x00, 4, byName ?? 0);
+    if (byName === undefined) this.string(name);
+    this.string(value);
+  }
+
+  end(): Uint8Array {
+    return Uint8Array.prototype.slice.call(this.buf, 0, this.len);
+  }
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.buf = bigger;
+  }
+
+  private integer(pattern: number, prefixBits: number, v: number): void {
+    this.room(6);
+    const mask = (1 << prefixBits) - 1;
+    if (v < mask) {
+      this.buf[this.len++] = pattern | v;
+      return;
     }
-    const byName = STATIC.findIndex(([n], i) => i > 0 && n === name);
-    pushInteger(out, 0x00, 4, Math.max(byName, 0));
-    if (byName <= 0) pushString(out, name);
-    pushString(out, value);
+    this.buf[this.len++] = pattern | mask;
+    v -= mask;
+    while (v >= 0x80) {
+      this.buf[this.len++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.len++] = v;
   }
-  return Uint8Array.from(out);
+
+  private string(s: string): void {
+    this.integer(0x00, 7, s.length);
+    this.room(s.length);
+    this.len += this.buf.write(s, this.len, "latin1");
+  }
 }
 
-function pushInteger(out: number[], pattern: number, prefixBits: number, v: number): void {
-  const mask = (1 << prefixBits) - 1;
-  if (v < mask) {
-    out.push(pattern | v);
-    return;
-  }
-  out.push(pattern | mask);
-  v -= mask;
-  while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
+const writer = new BlockWriter();
+
+/** A header block for these fields, in order (build it once and reuse it where the fields repeat). */
+export function encodeHeaderBlock(fields: readonly (readonly [string, string])[]): Uint8Array {
+  writer.begin();
+  for (const [name, value] of fields) writer.field(name, value);
+  return writer.end();
 }
 
-function pushString(out: number[], s: string): void {
-  const bytes = Buffer.from(s, "latin1");
-  pushInteger(out, 0x00, 7, bytes.length);
-  for (const b of bytes) out.push(b);
+/**
+ * A header block for a received header object (as node:http2 gives them: pseudo-headers first, repeated
+ * fields as arrays). Fields named in `drop` are left out.
+ */
+export function encodeHeaderObject(headers: Readonly<Record<string, string | string[] | number | undefined>>, drop?: ReadonlySet<string>): Uint8Array {
+  writer.begin();
+  for (const name in headers) {
+    if (name.charCodeAt(0) !== 58) continue;
+    const v = headers[name];
+    if (v !== undefined) writer.field(name, String(v));
+  }
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 || drop?.has(name)) continue;
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const one of v) writer.field(name, one);
+    else writer.field(name, String(v));
+  }
+  return writer.end();
 }
