@@ -1,5 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Serving } from "../../proto/gen/grpc/health/v1/health_pb";
+import type { StreamListener } from "../../sdk/h2/connection";
+import { encodeHeaderBlock } from "../../sdk/h2/hpack";
 import type { Upstream } from "./upstream";
 
 const WATCH_PATH = "/grpc.health.v1.Health/Watch";
@@ -7,7 +9,7 @@ const WATCH_PATH = "/grpc.health.v1.Health/Watch";
 const WATCH_ALL = Buffer.from([0, 0, 0, 0, 0]);
 
 /**
- * Follows a pattern's grpc.health.v1 Watch (service "", the whole pattern) over the proxy's own HTTP/2 session
+ * Follows a pattern's grpc.health.v1 Watch (service "", the whole pattern) over the proxy's own HTTP/2 connection
  * to it, so a backend going away shows in the proxy as soon as the pattern notices, with no polling. Calls
  * `onStatus(true|false)` on every pushed status, `onStatus(undefined)` when the stream ends or fails (then
  * watches again after `retryMs`), until `signal` aborts.
@@ -29,38 +31,54 @@ export async function watchServing(upstream: Upstream, onStatus: (serving: boole
   }
 }
 
+/** The Watch request's header block: the same for every watch. */
+const WATCH_BLOCK = encodeHeaderBlock([
+  [":method", "POST"],
+  [":scheme", "http"],
+  [":path", WATCH_PATH],
+  [":authority", "localhost"],
+  ["content-type", "application/grpc"],
+  ["te", "trailers"],
+]);
+
 function watchOnce(upstream: Upstream, onStatus: (serving: boolean | undefined) => void, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const session = upstream.session();
-    if (!session) return resolve();
-    let req: ReturnType<typeof session.request>;
-    try {
-      req = session.request({ ":method": "POST", ":path": WATCH_PATH, "content-type": "application/grpc", te: "trailers" });
-    } catch {
-      return resolve();
-    }
+    const conn = upstream.connection();
+    if (!conn) return resolve();
     let buf: Buffer = Buffer.alloc(0);
-    const onAbort = () => req.close();
-    signal.addEventListener("abort", onAbort, { once: true });
-    req.on("data", (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      while (buf.length >= 5) {
-        const n = buf.readUInt32BE(1);
-        if (buf.length < 5 + n) break;
-        try {
-          const { status } = fromBinary(HealthCheckResponseSchema, buf.subarray(5, 5 + n));
-          onStatus(status === Serving.SERVING);
-        } catch {
-          // not a health answer: ignore it; the stream's end will say the rest
-        }
-        buf = buf.subarray(5 + n);
-      }
-    });
-    req.on("error", () => undefined);
-    req.on("close", () => {
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
       signal.removeEventListener("abort", onAbort);
       resolve();
-    });
-    req.end(WATCH_ALL);
+    };
+    const watcher: StreamListener = {
+      onField: () => undefined,
+      onHeadersEnd: (endStream) => endStream && end(),
+      onData: (chunk, endStream) => {
+        buf = buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([buf, chunk]);
+        while (buf.length >= 5) {
+          const n = buf.readUInt32BE(1);
+          if (buf.length < 5 + n) break;
+          try {
+            const { status } = fromBinary(HealthCheckResponseSchema, buf.subarray(5, 5 + n));
+            onStatus(status === Serving.SERVING);
+          } catch {
+            // not a health answer: ignore it; the stream's end will say the rest
+          }
+          buf = buf.subarray(5 + n);
+        }
+        if (endStream) end();
+      },
+      onReset: end,
+      onLost: end,
+    };
+    const stream = conn.open(WATCH_BLOCK, WATCH_ALL, watcher);
+    const onAbort = () => {
+      conn.cancel(stream);
+      end();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
   });
 }

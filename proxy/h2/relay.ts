@@ -1,51 +1,43 @@
-import http2 from "node:http2";
+import type http2 from "node:http2";
 import { Code } from "../../sdk/grpc/errors";
 import { codeOfReset, encodeGrpcMessage } from "../../sdk/grpc/h2_status";
+import type { ClientStream, H2ClientConnection, StreamListener } from "../../sdk/h2/connection";
+import { ERROR } from "../../sdk/h2/frames";
+import { encodeHeaderObject } from "../../sdk/h2/hpack";
 import { respondWithStatus } from "./status";
 import type { Upstream } from "./upstream";
 
 /** Called once per relayed call with its final gRPC status code. */
 export type OnSettled = (code: number) => void;
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+/** REFUSED_STREAM: the pattern did not process the stream (RFC 9113 §8.7). */
+const REFUSED_STREAM = 0x7;
 
-/** Where both streams of a relayed call find it. */
+/** Where the client stream's shared handlers find their call. */
 const CALL = Symbol("prism.relay.call");
 type ClientSide = http2.ServerHttp2Stream & { [CALL]: RelayedCall };
-type PatternSide = http2.ClientHttp2Stream & { [CALL]: RelayedCall };
 
 function ignore(): void {}
 
 /**
- * Relays one gRPC call, as HTTP/2 frames, between a client stream and a pattern
- * session without decoding messages: request headers (metadata, grpc-timeout,
- * traceparent) and body go up; response headers, body and trailers come back;
- * a reset on either side cancels the other. `label` names the target in errors.
- * Per call this allocates the call's state and nothing else: the stream event
- * handlers are shared functions that find it on the stream.
+ * Relays one gRPC call, as HTTP/2 frames, between a client stream (node:http2 server) and a pattern connection
+ * (sdk/h2 client) without decoding messages: request headers (metadata, grpc-timeout, traceparent) and body go
+ * up; response headers, body and trailers come back; a reset on either side cancels the other. `label` names
+ * the target in errors. Per call this allocates the call's state, the forwarded header block and the response
+ * header objects node:http2 takes; the client stream's handlers are shared functions that find the call on it.
  */
 export function relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, upstream: Upstream, label: string, onSettled: OnSettled): void {
   stream.on("error", ignore);
-  const session = upstream.session();
-  if (session === undefined) return failBeforeRelay(stream, onSettled, `${label} is not reachable`);
-  let req: http2.ClientHttp2Stream;
-  try {
-    // The incoming header block goes up as is: pseudo-headers, metadata, grpc-timeout, te.
-    req = session.request(headers, { endStream: false });
-  } catch (err) {
-    return failBeforeRelay(stream, onSettled, `${label} is not reachable: ${(err as Error).message}`);
-  }
-  const call = new RelayedCall(stream, req, session, label, onSettled);
+  const conn = upstream.connection();
+  if (conn === undefined) return failBeforeRelay(stream, onSettled, `${label} is not reachable`);
+  const call = new RelayedCall(stream, conn, label, onSettled);
   (stream as ClientSide)[CALL] = call;
-  (req as PatternSide)[CALL] = call;
+  // The incoming header block goes up as is: pseudo-headers, metadata, grpc-timeout, te.
+  call.up = conn.open(encodeHeaderObject(headers), undefined, call, false);
   // Client → pattern, with back-pressure.
   stream.on("data", onClientData);
   stream.on("end", onClientEnd);
-  req.on("response", onResponse);
-  req.on("trailers", onTrailers);
   stream.on("wantTrailers", onWantTrailers);
-  req.on("error", onPatternError);
-  req.on("close", onPatternClose);
   // The client went away (cancel, deadline, connection lost): cancel upstream.
   stream.on("aborted", onClientAborted);
   stream.on("close", onClientClose);
@@ -56,18 +48,20 @@ function failBeforeRelay(stream: http2.ServerHttp2Stream, onSettled: OnSettled, 
   respondWithStatus(stream, Code.UNAVAILABLE, message);
 }
 
-/** The state of one relayed call. */
-class RelayedCall {
+/** The state of one relayed call; the listener of its pattern-side stream. */
+class RelayedCall implements StreamListener {
+  up!: ClientStream;
   settled = false;
   responded = false;
   clientGone = false;
-  trailers: http2.IncomingHttpHeaders | http2.OutgoingHttpHeaders | undefined;
-  upstreamError: (Error & { code?: string }) | undefined;
+  /** The pattern's response headers, then its trailers, as node:http2 takes them. */
+  headers: http2.OutgoingHttpHeaders = {};
+  trailers: http2.OutgoingHttpHeaders | undefined;
+  private inTrailers = false;
 
   constructor(
     readonly stream: http2.ServerHttp2Stream,
-    readonly req: http2.ClientHttp2Stream,
-    readonly session: http2.ClientHttp2Session,
+    readonly conn: H2ClientConnection,
     readonly label: string,
     private readonly onSettled: OnSettled,
   ) {}
@@ -85,71 +79,103 @@ class RelayedCall {
 
   /** Resets the pattern's stream unless the call already has its final status. */
   cancelUpstream(): void {
-    const req = this.req;
-    if (this.settled || req.closed || req.destroyed) return;
+    if (this.settled) return;
     this.clientGone = true;
-    req.close(NGHTTP2_CANCEL);
+    this.conn.cancel(this.up, ERROR.CANCEL);
     this.settle(Code.CANCELLED);
+  }
+
+  onField(name: string, value: string): void {
+    const target = this.inTrailers ? (this.trailers ??= {}) : this.headers;
+    const prev = target[name];
+    if (prev === undefined) target[name] = name === ":status" ? Number(value) : value;
+    else target[name] = Array.isArray(prev) ? [...prev, value] : [String(prev), value];
+  }
+
+  onHeadersEnd(endStream: boolean): void {
+    if (this.inTrailers) return this.endWith(this.trailers ?? {});
+    this.inTrailers = true;
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    const h = this.headers;
+    if (endStream) {
+      const status = h["grpc-status"];
+      if (status === undefined) return this.fail(Code.INTERNAL, `${this.label} ended the call without a status`);
+      // Trailers-only response: status in the headers, no body. Settle first: Bun closes the stream synchronously.
+      this.responded = true;
+      this.settle(Number(status));
+      try {
+        stream.respond(h, { endStream: true });
+      } catch {
+        /* client gone */
+      }
+      return;
+    }
+    this.responded = true;
+    try {
+      stream.respond(h, { waitForTrailers: true });
+    } catch {
+      this.cancelUpstream();
+    }
+  }
+
+  onData(chunk: Uint8Array, endStream: boolean): void {
+    const stream = this.stream;
+    if (!this.responded || stream.destroyed || stream.closed) return;
+    if (!stream.write(chunk)) {
+      this.conn.hold(this.up);
+      stream.once("drain", onClientDrain);
+    }
+    // A body that ends without trailers carries no status.
+    if (endStream) this.endWith({ "grpc-status": String(Code.INTERNAL), "grpc-message": encodeGrpcMessage(`${this.label} ended the call without a status`) });
+  }
+
+  onReset(code: number): void {
+    if (code === REFUSED_STREAM) return this.lost("it refused the call");
+    this.abort(codeOfReset(code), `${this.label} reset the call (HTTP/2 error code ${code})`);
+  }
+
+  onLost(reason: string): void {
+    this.lost(reason);
+  }
+
+  onDrain(): void {
+    this.stream.resume();
+  }
+
+  /** A lost connection (process died, connection refused, GOAWAY before the call was taken) is UNAVAILABLE. */
+  private lost(reason: string): void {
+    this.abort(Code.UNAVAILABLE, `${this.label} is not reachable: ${reason}`);
+  }
+
+  /** The pattern's side ended without a status: answer with one, as trailers if headers already went out. */
+  private abort(code: Code, message: string): void {
+    if (this.settled) return;
+    if (!this.responded) return this.fail(code, message);
+    this.endWith({ "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) });
+  }
+
+  /** Ends the client's stream; wantTrailers then sends these trailers. */
+  private endWith(trailers: http2.OutgoingHttpHeaders): void {
+    this.trailers = trailers;
+    const stream = this.stream;
+    if (!stream.writableEnded && !stream.destroyed) stream.end();
   }
 }
 
 function onClientData(this: ClientSide, chunk: Buffer): void {
-  if (!this[CALL].req.write(chunk)) {
-    this.pause();
-    this[CALL].req.once("drain", onPatternDrain);
-  }
-}
-
-function onPatternDrain(this: PatternSide): void {
-  this[CALL].stream.resume();
+  const call = this[CALL];
+  if (!call.conn.write(call.up, chunk)) this.pause();
 }
 
 function onClientEnd(this: ClientSide): void {
-  this[CALL].req.end();
-}
-
-function onResponse(this: PatternSide, h: http2.IncomingHttpHeaders): void {
   const call = this[CALL];
-  const stream = call.stream;
-  if (stream.destroyed || stream.closed) return;
-  call.responded = true;
-  const status = h["grpc-status"];
-  try {
-    if (status !== undefined) {
-      // Trailers-only response: status in the headers, no body. Settle first: Bun closes the stream synchronously.
-      call.settle(Number(status));
-      stream.respond(h, { endStream: true });
-      return;
-    }
-    stream.respond(h, { waitForTrailers: true });
-  } catch {
-    call.settle(Code.CANCELLED);
-    return;
-  }
-  this.on("data", onPatternData);
-  // Without trailers the stream was reset, not finished: the close handler decides the status.
-  this.on("end", onPatternEnd);
-}
-
-function onPatternData(this: PatternSide, chunk: Buffer): void {
-  const stream = this[CALL].stream;
-  if (!stream.write(chunk)) {
-    this.pause();
-    stream.once("drain", onClientDrain);
-  }
+  call.conn.end(call.up);
 }
 
 function onClientDrain(this: ClientSide): void {
-  this[CALL].req.resume();
-}
-
-function onPatternEnd(this: PatternSide): void {
   const call = this[CALL];
-  if (call.trailers !== undefined) call.stream.end();
-}
-
-function onTrailers(this: PatternSide, t: http2.IncomingHttpHeaders): void {
-  this[CALL].trailers = t;
+  call.conn.release(call.up);
 }
 
 function onWantTrailers(this: ClientSide): void {
@@ -166,36 +192,6 @@ function onWantTrailers(this: ClientSide): void {
   } catch {
     /* client gone */
   }
-}
-
-function onPatternError(this: PatternSide, err: Error): void {
-  this[CALL].upstreamError = err;
-}
-
-function onPatternClose(this: PatternSide): void {
-  const call = this[CALL];
-  if (call.settled) return;
-  const stream = call.stream;
-  if (call.trailers !== undefined) {
-    if (call.responded && !stream.writableEnded) stream.end();
-    return;
-  }
-  // The pattern's side ended without a status. A lost session (process died, connection refused) is
-  // UNAVAILABLE; a reset of this stream alone maps as a gRPC client maps it (CANCEL → CANCELLED, …).
-  const rst = this.rstCode ?? 0;
-  const session = call.session;
-  const err = call.upstreamError;
-  const lost = session.destroyed || session.closed || rst === NGHTTP2_REFUSED_STREAM || (rst === 0 && err !== undefined);
-  const code = lost ? Code.UNAVAILABLE : rst !== 0 ? codeOfReset(rst) : Code.INTERNAL;
-  const message = lost
-    ? `${call.label} is not reachable${err ? `: ${err.message}` : ""}`
-    : rst !== 0
-      ? `${call.label} reset the call (HTTP/2 error code ${rst})`
-      : `${call.label} ended the call without a status`;
-  if (!call.responded) return call.fail(code, message);
-  // Headers already went to the client: end the body and let wantTrailers send this status.
-  call.trailers = { "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) };
-  if (!stream.writableEnded) stream.end();
 }
 
 function onClientAborted(this: ClientSide): void {

@@ -64,7 +64,7 @@ export class H2Channel {
     const where = t.startsWith("unix:")
       ? { path: t.slice("unix:".length) }
       : { host: t.slice(0, t.lastIndexOf(":")).replace(/^\[|\]$/g, ""), port: Number(t.slice(t.lastIndexOf(":") + 1)) };
-    const tls = this.opts.tls ? { ca: this.opts.tls.ca, serverName: this.opts.tls.serverName ?? ("host" in where ? where.host : "localhost") } : undefined;
+    const tls = this.opts.tls ? { ca: this.opts.tls.ca, servername: this.opts.tls.serverName ?? ("host" in where ? where.host : "localhost") } : undefined;
     this.current = new H2ClientConnection({ ...where, ...(tls && { tls }), connectTimeoutMs: this.opts.connectTimeoutMs ?? 5_000 }, this.forget);
     return this.current;
   }

@@ -41,8 +41,8 @@ export interface ConnectTarget {
   port?: number;
   /** A Unix domain socket instead of host:port. */
   path?: string;
-  /** TLS with ALPN "h2": trust this CA, verify this server name. */
-  tls?: { ca: Buffer | string; serverName?: string };
+  /** TLS with ALPN "h2" (CA, client certificate and key, server name: by default the host unless it is an IP address). */
+  tls?: tls.ConnectionOptions;
   /** The connection fails (its streams are lost) if it is not up within this bound. */
   connectTimeoutMs?: number;
 }
@@ -114,12 +114,8 @@ export class H2ClientConnection {
   ) {
     const t = target.tls;
     if (t) {
-      const opts: tls.ConnectionOptions = {
-        ca: t.ca,
-        ALPNProtocols: ["h2"],
-        ...(target.path ? { path: target.path } : { host: target.host, port: target.port }),
-      };
-      if (t.serverName) opts.servername = t.serverName;
+      const opts: tls.ConnectionOptions = { ...t, ALPNProtocols: ["h2"], ...(target.path ? { path: target.path } : { host: target.host, port: target.port }) };
+      if (opts.servername === undefined && target.host !== undefined && net.isIP(target.host) === 0) opts.servername = target.host;
       this.socket = tls.connect(opts, () => {
         const alpn = (this.socket as tls.TLSSocket).alpnProtocol;
         if (alpn !== "h2") this.fail(`the server did not agree to HTTP/2 over TLS (ALPN ${alpn || "none"})`);
