@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { anyPausedShare, GcLineParser, GcLogReader, parseGcLog, summarizeGc, type GcEvent } from "./gc_log";
+import { anyPausedShare, GcLineParser, pauseOnlyWait, GcLogReader, parseGcLog, summarizeGc, type GcEvent } from "./gc_log";
 import { gcPausesMarkdown } from "./gc_pauses";
 
 // The first 38 lines of dist/prism-load's stderr under BUN_JSC_logGC=1 (open loop at 1000/s against dist/memstore,
@@ -72,6 +72,19 @@ describe("JavaScriptCore GC log (BUN_JSC_logGC=1)", () => {
     expect(anyPausedShare([[]], 0, 1_000)).toBe(0);
   });
 
+  test("the wait pauses alone would add at a percentile: the rest of the stopped span a random send lands in", () => {
+    const pause = (at: number, ms: number): GcEvent => ({ heap: "0xa", kind: "pause", ms, at });
+    // 1,000 ms with two spans, 4 ms and 2 ms: 0.6 % of the time stopped.
+    const two = [[pause(100, 4), pause(600, 2)]];
+    expect(pauseOnlyWait(two, 0, 1_000, 0.99)).toBe(0); // under 1 % stopped: the p99 send meets no pause
+    // p99.5: exceeded during 5 ms of the 1,000: (4 − w) + (2 − w) = 5 → w = 0.5 ms.
+    expect(pauseOnlyWait(two, 0, 1_000, 0.995)).toBeCloseTo(0.5, 6);
+    // p99.9: exceeded during 1 ms: only the 4 ms span can, 4 − w = 1 → w = 3 ms.
+    expect(pauseOnlyWait(two, 0, 1_000, 0.999)).toBeCloseTo(3, 6);
+    // 100 ms with one 3 ms span: p99 → 3 − w = 1 → w = 2 ms.
+    expect(pauseOnlyWait([[pause(50, 3)]], 0, 100, 0.99)).toBeCloseTo(2, 6);
+  });
+
   test("the reader stamps lines as they arrive, whole lines even when chunks cut them", async () => {
     const bytes = new TextEncoder().encode(LOG + "\n");
     const stream = new ReadableStream<Uint8Array>({
@@ -97,16 +110,17 @@ describe("JavaScriptCore GC log (BUN_JSC_logGC=1)", () => {
         status: "ok",
         windowS: 3.8,
         load: { throughput: 1000, latencyP99Ms: 2.8, serviceP99Ms: 1.9, sendLagP99Ms: 1.5 },
-        processes: [{ name: "prism-load", heaps }],
+        processes: [{ name: "prism-load", heaps, cpuCores: 0.973 }],
         anyPausedShare: 0.0123,
+        pauseOnlyP99Ms: 0.41,
       },
       { id: "memstore-proxy", label: "memstore, through the proxy", status: "not run", reason: "dist/proxy not built (make build-plugins)", processes: [] },
     ]);
-    expect(md).toContain("| bare gRPC echo, direct (floor) | prism-load | 1.3 / 0.3 | 3.9 | 1.21 | 5.44 | 5.44 | 7.10 | 0.71 % |");
-    expect(md).toContain("| bare gRPC echo, direct (floor) | prism-load (Workers) | 0.0 / 0.3 | 0.3 | 3.12 | 3.12 | 3.12 | 0.82 | 0.08 % |");
+    expect(md).toContain("| bare gRPC echo, direct (floor) | prism-load | 0.97 | 1.3 / 0.3 | 3.9 | 1.21 | 5.44 | 5.44 | 7.10 | 0.71 % |");
+    expect(md).toContain("| bare gRPC echo, direct (floor) | prism-load (Workers) | ″ | 0.0 / 0.3 | 0.3 | 3.12 | 3.12 | 3.12 | 0.82 | 0.08 % |");
     expect(md).toContain("| memstore, through the proxy | not run (dist/proxy not built (make build-plugins)) |");
     expect(md).toContain(
-      "- bare gRPC echo, direct (floor): some thread of the set-up paused during 1.23 % of the window; prism-load latency p99 2.80 ms, service time p99 1.90 ms, send lag p99 1.50 ms",
+      "- bare gRPC echo, direct (floor): some thread of the set-up paused during 1.23 % of the window, so the pauses alone would add 0.410 ms at p99 to a call sent at a random moment; prism-load latency p99 2.80 ms, service time p99 1.90 ms, send lag p99 1.50 ms",
     );
   });
 });

@@ -160,23 +160,48 @@ export class GcLogReader {
   }
 }
 
+/** The pauses of all the given streams as disjoint spans [start, end] within [from, to], merged where they overlap. */
+function pausedSpans(streams: GcEvent[][], from: number, to: number): Array<[number, number]> {
+  const spans = streams
+    .flat()
+    .flatMap((e) => (e.kind === "pause" ? [[Math.max(from, e.at - e.ms), Math.min(to, e.at)] as [number, number]] : []))
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [a, b] of spans) {
+    const last = merged.at(-1);
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else merged.push([a, b]);
+  }
+  return merged;
+}
+
 /**
  * The share of [from, to) during which at least one of the given streams' threads was stopped: each pause
  * placed at [arrival − length, arrival] (its line is written when the world resumes), overlaps counted once.
  * For a call through several processes, how much of the time some thread on its path could not run.
  */
 export function anyPausedShare(streams: GcEvent[][], from: number, to: number): number {
-  const spans = streams
-    .flat()
-    .flatMap((e) => (e.kind === "pause" ? [[Math.max(from, e.at - e.ms), Math.min(to, e.at)] as const] : []))
-    .filter(([a, b]) => b > a)
-    .sort((x, y) => x[0] - y[0]);
-  let covered = 0;
-  let end = -Infinity;
-  for (const [a, b] of spans) {
-    if (b <= end) continue;
-    covered += b - Math.max(a, end);
-    end = b;
+  return pausedSpans(streams, from, to).reduce((a, [x, y]) => a + (y - x), 0) / (to - from);
+}
+
+/**
+ * What the pauses alone would do to a call sent at a random moment of [from, to): it waits out the rest of the
+ * stopped span it lands in (0 outside them); the q-quantile of that wait, in ms. An estimate of how much of a
+ * latency percentile the pauses can account for (it ignores the call's own service time and any queue a pause
+ * leaves behind, and treats the path as stopped whenever one of its threads is).
+ */
+export function pauseOnlyWait(streams: GcEvent[][], from: number, to: number, q: number): number {
+  const lengths = pausedSpans(streams, from, to).map(([a, b]) => b - a);
+  const tail = (1 - q) * (to - from); // time during which the wait must exceed the answer
+  const exceeding = (w: number) => lengths.reduce((a, l) => a + Math.max(0, l - w), 0);
+  if (exceeding(0) <= tail) return 0;
+  let lo = 0;
+  let hi = Math.max(...lengths);
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (exceeding(mid) > tail) lo = mid;
+    else hi = mid;
   }
-  return covered / (to - from);
+  return hi;
 }

@@ -17,13 +17,15 @@ import { parseArgs } from "node:util";
 import type { Report } from "../loadtest/report";
 import { parseDuration } from "../sdk/config/schema";
 import { ROOT } from "../tests/helpers/process";
-import { anyPausedShare, GcLogReader, summarizeGc, type GcHeapSummary } from "./gc_log";
-import { BUN, dist, missingExecutable } from "./processes";
+import { anyPausedShare, GcLogReader, pauseOnlyWait, summarizeGc, type GcHeapSummary } from "./gc_log";
+import { BUN, cpuSeconds, dist, missingExecutable } from "./processes";
 
 /** One process of a set-up and what its collector did in the measured window. */
 export interface GcProcessResult {
   name: string;
   heaps: GcHeapSummary[];
+  /** The process's CPU time (user + system, all its threads) over the window per second: cores busy. */
+  cpuCores?: number;
 }
 
 /** One set-up: the processes, the generator's own figures, and each process's pauses. */
@@ -39,6 +41,8 @@ export interface GcPauseResult {
   processes: GcProcessResult[];
   /** Share of the window in which at least one thread of the set-up (any process, Workers included) was paused. */
   anyPausedShare?: number;
+  /** The p99 wait those pauses alone would add to a call sent at a random moment (bench/gc_log.ts pauseOnlyWait), ms. */
+  pauseOnlyP99Ms?: number;
 }
 
 export interface GcPauseSettings {
@@ -181,6 +185,47 @@ async function proxyTarget(): Promise<Target> {
   }
 }
 
+/**
+ * Every 100 ms, each process's CPU time so far (/proc/PID/stat), stamped on the clock of the collector log, so
+ * the CPU used within the measured window can be read afterwards (the window is known only from the report).
+ */
+class CpuSampler {
+  private readonly samples = new Map<number, Array<{ at: number; cpuS: number }>>();
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(private readonly pids: number[]) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 100);
+  }
+
+  private sample(): void {
+    const at = performance.timeOrigin + performance.now();
+    for (const pid of this.pids) {
+      try {
+        const cpuS = cpuSeconds(pid);
+        const list = this.samples.get(pid) ?? [];
+        list.push({ at, cpuS });
+        this.samples.set(pid, list);
+      } catch {
+        // the process has exited: its last sample stands
+      }
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Cores busy over [from, to]: CPU between the first sample at or after `from` and the last at or before `to`. */
+  cores(pid: number, from: number, to: number): number | undefined {
+    const inside = (this.samples.get(pid) ?? []).filter((x) => x.at >= from && x.at <= to);
+    if (inside.length < 2) return undefined;
+    const a = inside[0]!;
+    const b = inside.at(-1)!;
+    return (b.cpuS - a.cpuS) / ((b.at - a.at) / 1000);
+  }
+}
+
 const SETUPS: Array<{ id: string; label: string; executables: string[]; start(): Promise<Target> }> = [
   { id: "echo", label: "bare gRPC echo, direct (floor)", executables: [], start: echoTarget },
   { id: "memstore-direct", label: "memstore, direct", executables: ["memstore"], start: memstoreTarget },
@@ -216,7 +261,9 @@ async function measure(setup: (typeof SETUPS)[number], s: GcPauseSettings): Prom
     const gen = existsSync(dist("prism-load")) ? [dist("prism-load")] : [BUN, `${ROOT}/loadtest/main.ts`];
     const json = join(dir, "report.json");
     const { proc, logged: generator } = spawnLogged("prism-load", [...gen, ...args, "--progress", "never", "--json", json]);
+    const cpu = new CpuSampler([generator.pid, ...target.processes.map((p) => p.pid)]);
     const code = await proc.exited;
+    cpu.stop();
     await generator.gc.done;
     if (!existsSync(json)) throw new Error(`prism-load exited ${code} without a report: ${(generator.stdout() + generator.gc.otherLines()).slice(-600)}`);
     const report = JSON.parse(readFileSync(json, "utf8")) as Report & { startedAt?: string };
@@ -224,7 +271,7 @@ async function measure(setup: (typeof SETUPS)[number], s: GcPauseSettings): Prom
     const from = Date.parse(report.startedAt);
     const to = from + report.durationS * 1000;
     const all = [generator, ...target.processes];
-    const processes = all.map((p) => ({ name: p.name, heaps: summarizeGc(p.gc.events, from, to) }));
+    const processes = all.map((p) => ({ name: p.name, heaps: summarizeGc(p.gc.events, from, to), cpuCores: cpu.cores(p.pid, from, to) }));
     return {
       ...base,
       status: "ok",
@@ -241,6 +288,12 @@ async function measure(setup: (typeof SETUPS)[number], s: GcPauseSettings): Prom
         all.map((p) => p.gc.events),
         from,
         to,
+      ),
+      pauseOnlyP99Ms: pauseOnlyWait(
+        all.map((p) => p.gc.events),
+        from,
+        to,
+        0.99,
       ),
     };
   } catch (err) {
@@ -267,19 +320,20 @@ const ms = (v: number) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFi
 /** The table: one line per process (and one for its Workers when they collected), set-up by set-up. */
 export function gcPausesMarkdown(results: GcPauseResult[]): string {
   const lines = [
-    "| set-up | process (thread) | collections/s eden / full | pauses/s | pause p50 ms | p99 ms | max ms | paused ms/s | share of time paused |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| set-up | process (thread) | process CPU, cores | collections/s eden / full | pauses/s | pause p50 ms | p99 ms | max ms | paused ms/s | share of time paused |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of results) {
     if (r.status !== "ok") {
-      lines.push(`| ${r.label} | ${r.status} (${r.reason ?? ""}) | | | | | | | |`);
+      lines.push(`| ${r.label} | ${r.status} (${r.reason ?? ""}) | | | | | | | | |`);
       continue;
     }
     for (const p of r.processes)
       for (const h of p.heaps) {
         const pause = h.pauseMs;
+        const cpu = h.thread === "worker" ? "″" : p.cpuCores === undefined ? "–" : f(p.cpuCores);
         lines.push(
-          `| ${r.label} | ${p.name}${h.thread === "worker" ? " (Workers)" : ""} | ${f(h.edenPerS, 1)} / ${f(h.fullPerS, 1)} | ${f(h.pausesPerS, 1)} | ${pause ? ms(pause.p50) : "–"} | ${pause ? ms(pause.p99) : "–"} | ${pause ? ms(pause.max) : "–"} | ${f(h.pausedMsPerS)} | ${(h.pausedShare * 100).toFixed(2)} % |`,
+          `| ${r.label} | ${p.name}${h.thread === "worker" ? " (Workers)" : ""} | ${cpu} | ${f(h.edenPerS, 1)} / ${f(h.fullPerS, 1)} | ${f(h.pausesPerS, 1)} | ${pause ? ms(pause.p50) : "–"} | ${pause ? ms(pause.p99) : "–"} | ${pause ? ms(pause.max) : "–"} | ${f(h.pausedMsPerS)} | ${(h.pausedShare * 100).toFixed(2)} % |`,
         );
       }
   }
@@ -287,7 +341,7 @@ export function gcPausesMarkdown(results: GcPauseResult[]): string {
     .filter((r) => r.status === "ok" && r.load)
     .map(
       (r) =>
-        `- ${r.label}: some thread of the set-up paused during ${r.anyPausedShare === undefined ? "–" : `${(r.anyPausedShare * 100).toFixed(2)} %`} of the window; prism-load latency p99 ${ms(r.load!.latencyP99Ms)} ms, service time p99 ${ms(r.load!.serviceP99Ms)} ms, send lag p99 ${r.load!.sendLagP99Ms === null ? "–" : ms(r.load!.sendLagP99Ms)} ms (${Math.round(r.load!.throughput)}/s, collector log on)`,
+        `- ${r.label}: some thread of the set-up paused during ${r.anyPausedShare === undefined ? "–" : `${(r.anyPausedShare * 100).toFixed(2)} %`} of the window, so the pauses alone would add ${r.pauseOnlyP99Ms === undefined ? "–" : ms(r.pauseOnlyP99Ms)} ms at p99 to a call sent at a random moment; prism-load latency p99 ${ms(r.load!.latencyP99Ms)} ms, service time p99 ${ms(r.load!.serviceP99Ms)} ms, send lag p99 ${r.load!.sendLagP99Ms === null ? "–" : ms(r.load!.sendLagP99Ms)} ms (${Math.round(r.load!.throughput)}/s, collector log on)`,
     );
   return [...lines, ...(loads.length ? ["", ...loads] : [])].join("\n") + "\n";
 }

@@ -115,7 +115,7 @@ describe("bench results", () => {
     };
     const md = toMarkdown(b);
     expect(md).toContain("**Garbage-collector pauses at 1000/s**");
-    expect(md).toContain("| bare gRPC echo, direct (floor) | prism-load | 2.8 / 0.0 | 3.2 | 1.50 | 4.20 | 4.20 | 6.10 | 0.61 % |");
+    expect(md).toContain("| bare gRPC echo, direct (floor) | prism-load | – | 2.8 / 0.0 | 3.2 | 1.50 | 4.20 | 4.20 | 6.10 | 0.61 % |");
     expect(md).toContain("| memstore-proxy | 10,500 | 0.600 |");
     expect(md).toContain("| redis-direct | not run (redis is not reachable) |");
     expect(md).toContain("| kafka | not run (kafka is not reachable) |");

@@ -363,7 +363,7 @@ export function toMarkdown(b: BenchResults): string {
     ...(b.gcPauses && b.gcPauses.length > 0
       ? [
           "",
-          `**Garbage-collector pauses at ${s.moderateRps}/s** (the profile behind the latency tail; bench/gc_pauses.ts: prism-load open loop at ${s.moderateRps}/s, ${s.durationS} s after ${s.warmupS} s warm-up, with \`BUN_JSC_logGC=1\` on every process and each process's stderr read apart; a pause is one of JavaScriptCore's stop-the-world stops, during which that thread runs nothing, counted when it ends within prism-load's measured window)`,
+          `**Garbage-collector pauses at ${s.moderateRps}/s** (the profile behind the latency tail; bench/gc_pauses.ts: prism-load open loop at ${s.moderateRps}/s, ${s.durationS} s after ${s.warmupS} s warm-up, with \`BUN_JSC_logGC=1\` on every process and each process's stderr read apart; a pause is one of JavaScriptCore's stop-the-world stops, during which that thread runs nothing, counted when it ends within prism-load's measured window; process CPU = the process's user + system time over the window per second, all its threads (collector helpers, JIT, Workers: ″) together)`,
           "",
           gcPausesMarkdown(b.gcPauses).trimEnd(),
         ]
