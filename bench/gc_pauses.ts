@@ -37,12 +37,13 @@ export interface GcPauseResult {
   command?: string;
   windowS?: number;
   /** prism-load's report for the run (with the collector log on, which costs each process a little). */
-  load?: { throughput: number; latencyP99Ms: number; serviceP99Ms: number; sendLagP99Ms: number | null };
+  load?: { throughput: number; latencyP99Ms: number; latencyP999Ms?: number; serviceP99Ms: number; sendLagP99Ms: number | null };
   processes: GcProcessResult[];
   /** Share of the window in which at least one thread of the set-up (any process, Workers included) was paused. */
   anyPausedShare?: number;
-  /** The p99 wait those pauses alone would add to a call sent at a random moment (bench/gc_log.ts pauseOnlyWait), ms. */
+  /** The p99 and p99.9 wait those pauses alone would add to a call sent at a random moment (bench/gc_log.ts pauseOnlyWait), ms. */
   pauseOnlyP99Ms?: number;
+  pauseOnlyP999Ms?: number;
 }
 
 export interface GcPauseSettings {
@@ -280,6 +281,7 @@ async function measure(setup: (typeof SETUPS)[number], s: GcPauseSettings): Prom
       load: {
         throughput: report.throughput,
         latencyP99Ms: report.latencyMs.p99,
+        latencyP999Ms: report.latencyMs.p999,
         serviceP99Ms: report.serviceTimeMs.p99,
         sendLagP99Ms: report.sendLagMs?.p99 ?? null,
       },
@@ -294,6 +296,12 @@ async function measure(setup: (typeof SETUPS)[number], s: GcPauseSettings): Prom
         from,
         to,
         0.99,
+      ),
+      pauseOnlyP999Ms: pauseOnlyWait(
+        all.map((p) => p.gc.events),
+        from,
+        to,
+        0.999,
       ),
     };
   } catch (err) {
@@ -316,6 +324,7 @@ export async function measureGcPauses(s: GcPauseSettings, log: (line: string) =>
 
 const f = (v: number, digits = 2) => v.toFixed(digits);
 const ms = (v: number) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
+const opt = (v: number | undefined) => (v === undefined ? "–" : ms(v));
 
 /** The table: one line per process (and one for its Workers when they collected), set-up by set-up. */
 export function gcPausesMarkdown(results: GcPauseResult[]): string {
@@ -341,7 +350,7 @@ export function gcPausesMarkdown(results: GcPauseResult[]): string {
     .filter((r) => r.status === "ok" && r.load)
     .map(
       (r) =>
-        `- ${r.label}: some thread of the set-up paused during ${r.anyPausedShare === undefined ? "–" : `${(r.anyPausedShare * 100).toFixed(2)} %`} of the window, so the pauses alone would add ${r.pauseOnlyP99Ms === undefined ? "–" : ms(r.pauseOnlyP99Ms)} ms at p99 to a call sent at a random moment; prism-load latency p99 ${ms(r.load!.latencyP99Ms)} ms, service time p99 ${ms(r.load!.serviceP99Ms)} ms, send lag p99 ${r.load!.sendLagP99Ms === null ? "–" : ms(r.load!.sendLagP99Ms)} ms (${Math.round(r.load!.throughput)}/s, collector log on)`,
+        `- ${r.label}: some thread of the set-up paused during ${r.anyPausedShare === undefined ? "–" : `${(r.anyPausedShare * 100).toFixed(2)} %`} of the window, so the pauses alone would add ${opt(r.pauseOnlyP99Ms)} ms at p99 and ${opt(r.pauseOnlyP999Ms)} ms at p99.9 to a call sent at a random moment; prism-load latency p99 ${ms(r.load!.latencyP99Ms)} ms, p99.9 ${opt(r.load!.latencyP999Ms)} ms, service time p99 ${ms(r.load!.serviceP99Ms)} ms, send lag p99 ${r.load!.sendLagP99Ms === null ? "–" : ms(r.load!.sendLagP99Ms)} ms (${Math.round(r.load!.throughput)}/s, collector log on)`,
     );
   return [...lines, ...(loads.length ? ["", ...loads] : [])].join("\n") + "\n";
 }
