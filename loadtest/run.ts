@@ -46,10 +46,15 @@ function waitForReady(conn: Connection, target: string): Promise<void> {
 export async function runLoad(opts: LoadOptions, hooks: RunHooks = {}): Promise<Report> {
   const signal = hooks.signal ?? new AbortController().signal;
   const conn = connect(opts);
+  // Under Bun an event loop holding only unref'd handles (the pacer's Worker, the clients' sockets) polls without
+  // sleeping: a whole core spent on nothing, taken from the servers being measured (bench/idle_spin.ts). One ref'd
+  // idle timer for the run lets it sleep.
+  const keepLoopAsleep = setInterval(() => undefined, 3_600_000);
   try {
     await waitForReady(conn, opts.target);
     return opts.operation === "subscribe" ? await runSubscribe(conn, opts, signal, hooks) : await runCalls(conn, opts, signal, hooks);
   } finally {
+    clearInterval(keepLoopAsleep);
     conn.close();
   }
 }
