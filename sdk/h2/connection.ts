@@ -319,7 +319,7 @@ export class H2ClientConnection {
     this.out.push(buf);
     if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(this.flushOut);
+      setImmediate(this.flushOut);
     }
   }
 
