@@ -6,7 +6,8 @@
  * runs onTick. A wake-up through the worker takes ~0.1 ms (futex timer slack,
  * then message delivery); without the lead every send would start that late.
  * Ticks are coalesced: while the main thread has not handled one, no more are
- * posted, so a busy client is never flooded (the scheduler catches up from the clock).
+ * posted, so a busy client is never flooded (the scheduler catches up from the clock);
+ * the next is posted as soon as it takes the pending one, not at the following due time.
  */
 const WORKER_SOURCE = `
 self.onmessage = (e) => {
@@ -16,7 +17,15 @@ self.onmessage = (e) => {
   for (let k = 1; Atomics.load(flags, 1) === 0; k++) {
     const wake = start + k * interval - lead;
     for (let wait = wake - now(); wait > 0 && Atomics.load(flags, 1) === 0; wait = wake - now()) Atomics.wait(flags, 1, 0, wait);
-    if (Atomics.compareExchange(flags, 0, 0, 1) === 0) postMessage(k);
+    // One tick pending at most. While the main thread still holds the last one, wait for it to take it (it
+    // notifies) and post then: skipping this tick would leave its send to the next one, a whole interval late.
+    while (Atomics.load(flags, 1) === 0) {
+      if (Atomics.compareExchange(flags, 0, 0, 1) === 0) {
+        postMessage(k);
+        break;
+      }
+      Atomics.wait(flags, 0, 1, interval);
+    }
   }
 };`;
 
@@ -48,6 +57,7 @@ export function startPacer(startMs: number, intervalMs: number, onTick: () => vo
   const flags = new Int32Array(sab);
   worker.onmessage = (e: MessageEvent<number>) => {
     Atomics.store(flags, 0, 0);
+    Atomics.notify(flags, 0);
     // Early by up to `lead`: wait out the rest here (a short spin, bounded by the lead).
     const due = startMs + e.data * intervalMs;
     const limit = performance.now() + lead;
