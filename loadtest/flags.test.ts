@@ -75,12 +75,17 @@ describe("parseFlags", () => {
     expect(parseFlags(["-h"])).toBeUndefined();
   });
 
+  test("--direct takes a Unix socket (unix:/PATH), as the proxy's launched patterns serve", () => {
+    expect(parseFlags(["--direct", "unix:/tmp/prism/p1.sock"])?.target).toBe("unix:/tmp/prism/p1.sock");
+  });
+
   test.each([
     [["--operation", "frob"], /--operation must be one of/],
     [["--concurrency", "0"], /--concurrency must be an integer >= 1/],
     [["--rps", "1.5"], /--rps must be an integer/],
     [["--duration", "soon"], /--duration must be a duration/],
     [["--proxy", "nohost"], /--proxy must be HOST:PORT/],
+    [["--proxy", "unix:/tmp/p.sock"], /--proxy must be HOST:PORT/],
     [["--proxy", "a:1", "--direct", "b:2"], /exclusive/],
     [["--duration", "0s"], /needs a bound/],
     [["--value-size", "0"], /--value-size/],

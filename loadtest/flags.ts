@@ -44,7 +44,7 @@ export interface LoadOptions {
 export const USAGE = `prism-load: load generator for Prism (gRPC KeyValueBasic / PubSubBasic).
 
   --proxy HOST:PORT       proxy address                                   [127.0.0.1:8980]
-  --direct HOST:PORT      talk to a pattern (or any server) directly, bypassing the proxy
+  --direct HOST:PORT      talk to a pattern (or any server) directly, bypassing the proxy (or unix:/PATH)
   --operation OP          set | get | mixed (80% get, 20% set) | publish | subscribe   [get]
   --operation scan        KeyValuePattern.Scan: one page of 100 keys with values from the start of the key space
   --operation capabilities  KeyValuePattern.GetCapabilities
@@ -111,7 +111,8 @@ function duration(flag: string, v: string | undefined, dflt: number): number {
 }
 
 function address(flag: string, v: string): string {
-  if (!/^[^\s:]+:\d{1,5}$/.test(v) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(v)) throw new UsageError(`--${flag} must be HOST:PORT, got "${v}"`);
+  if (flag === "direct" && /^unix:\/./.test(v)) return v; // a pattern on a Unix socket (as the proxy launches them)
+  if (!/^[^\s:]+:\d{1,5}$/.test(v) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(v)) throw new UsageError(`--${flag} must be HOST:PORT${flag === "direct" ? " or unix:/PATH" : ""}, got "${v}"`);
   return v;
 }
 
