@@ -9,7 +9,9 @@ import { gcPausesMarkdown } from "./gc_pauses";
 const LOG = readFileSync(`${import.meta.dir}/testdata/jsc_loggc_prism_load.txt`, "utf8");
 const MAIN = "0x48d9d46c118";
 const WORKER = "0x48da6280118";
-const MAIN_PAUSES = [1.20579, 0.366353, 0.247797, 2.894475, 4.015338, 0.316019, 3.985093, 5.43885, 0.741711, 0.315748, 2.383416, 1.791388, 0.951933, 1.224257, 1.096257];
+const MAIN_PAUSES = [
+  1.20579, 0.366353, 0.247797, 2.894475, 4.015338, 0.316019, 3.985093, 5.43885, 0.741711, 0.315748, 2.383416, 1.791388, 0.951933, 1.224257, 1.096257,
+];
 
 const of = (events: GcEvent[], heap: string, kind: GcEvent["kind"]) => events.filter((e) => e.heap === heap && e.kind === kind);
 
@@ -102,7 +104,11 @@ describe("JavaScriptCore GC log (BUN_JSC_logGC=1)", () => {
   });
 
   test("the table: one line per process, one for its Workers when they collected; set-ups that did not run say why", () => {
-    const heaps = summarizeGc(parseGcLog(LOG, (i) => i * 100), 0, 3_800);
+    const heaps = summarizeGc(
+      parseGcLog(LOG, (i) => i * 100),
+      0,
+      3_800,
+    );
     const md = gcPausesMarkdown([
       {
         id: "echo",

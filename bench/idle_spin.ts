@@ -18,7 +18,12 @@ if (mode === "unrefd" || mode === "refd") {
   process.stdout.write(`${((used.user + used.system) / 1000).toFixed(0)}\n`);
   process.exit(0);
 }
-const run = (m: string) => Number(Bun.spawnSync([BUN, import.meta.path, m]).stdout.toString().trim());
+const run = (m: string) =>
+  Number(
+    Bun.spawnSync([BUN, import.meta.path, m])
+      .stdout.toString()
+      .trim(),
+  );
 const unrefd = run("unrefd");
 const refd = run("refd");
 console.log(`pacer Worker (unref'd), main thread awaiting an unref'd timer: ${unrefd} ms of CPU in 3 s (${((unrefd / 3000) * 100).toFixed(0)} % of a core)`);

@@ -53,7 +53,11 @@ describe("bench results", () => {
     expect(t.measured).toBe("p99 5.36 ms at 1000 req/s; floors at that rate, p99: bare relay 3.10 ms, memstore direct 2.40 ms, bare gRPC echo 1.90 ms");
     expect(t.met).toBe(false);
     // A floor row that did not run is left out, not invented.
-    const noRelay = checkTargets(withFloors.filter((r) => r.id !== "memstore-relay-moderate"), [], 1000)[0]!;
+    const noRelay = checkTargets(
+      withFloors.filter((r) => r.id !== "memstore-relay-moderate"),
+      [],
+      1000,
+    )[0]!;
     expect(noRelay.measured).toBe("p99 5.36 ms at 1000 req/s; floors at that rate, p99: memstore direct 2.40 ms, bare gRPC echo 1.90 ms");
   });
 
@@ -164,7 +168,9 @@ describe("bench results", () => {
       "+0.150 ms p50 / +0.300 ms p99; bare relay (floor) +0.070 ms p50 / +0.200 ms p99; proxy − bare relay +0.080 ms p50 / +0.100 ms p99",
     );
     expect(t["memstore-proxy-moderate − memstore-direct-moderate"]!.met).toBe(false);
-    expect(t["memstore-proxy-moderate"]!.measured).toBe("1.00 ms; floors at that rate, p99: bare relay 0.900 ms, memstore direct 0.500 ms, bare gRPC echo 0.400 ms");
+    expect(t["memstore-proxy-moderate"]!.measured).toBe(
+      "1.00 ms; floors at that rate, p99: bare relay 0.900 ms, memstore direct 0.500 ms, bare gRPC echo 0.400 ms",
+    );
     expect(t["memstore-proxy-moderate"]!.met).toBe(false);
     expect(t["echo-moderate"]!.measured).toBe("0.300 ms");
     expect(t["echo-moderate"]!.met).toBe(false);
@@ -173,7 +179,14 @@ describe("bench results", () => {
   test("issue 12's latency rows without their floors: the proxy's figures alone, the missing rows named", () => {
     const t = checkProxyTargets([
       row("memstore-direct-moderate", { mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.2, 0.5), serviceTimeMs: { p50: 0.2, p99: 0.5 } }),
-      row("memstore-proxy-moderate", { via: "proxy", mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(0.3, 0.9), serviceTimeMs: { p50: 0.25, p99: 0.6 } }),
+      row("memstore-proxy-moderate", {
+        via: "proxy",
+        mode: "open-loop",
+        rps: 1000,
+        throughput: 1000,
+        latencyMs: lat(0.3, 0.9),
+        serviceTimeMs: { p50: 0.25, p99: 0.6 },
+      }),
     ]);
     const bySource = Object.fromEntries(t.map((x) => [x.source, x]));
     expect(bySource["memstore-proxy-moderate − memstore-direct-moderate"]!.measured).toBe("+0.050 ms p50 / +0.100 ms p99");

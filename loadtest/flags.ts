@@ -112,7 +112,8 @@ function duration(flag: string, v: string | undefined, dflt: number): number {
 
 function address(flag: string, v: string): string {
   if (flag === "direct" && /^unix:\/./.test(v)) return v; // a pattern on a Unix socket (as the proxy launches them)
-  if (!/^[^\s:]+:\d{1,5}$/.test(v) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(v)) throw new UsageError(`--${flag} must be HOST:PORT${flag === "direct" ? " or unix:/PATH" : ""}, got "${v}"`);
+  if (!/^[^\s:]+:\d{1,5}$/.test(v) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(v))
+    throw new UsageError(`--${flag} must be HOST:PORT${flag === "direct" ? " or unix:/PATH" : ""}, got "${v}"`);
   return v;
 }
 
