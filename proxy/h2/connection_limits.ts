@@ -49,7 +49,6 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
     timer.unref?.();
     socket.once("close", () => clearTimeout(timer));
   });
-  const bodies = new BodyWatch(limits.requestBodyTimeoutMs, refused);
   server.on("session", (session: http2.ServerHttp2Session) => {
     let open = 0;
     let idle: ReturnType<typeof setTimeout> | undefined;
@@ -77,76 +76,31 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
       stream.once("close", () => {
         if (--open === 0) arm();
       });
-      bodies.add(stream);
+      watchBody(stream, limits.requestBodyTimeoutMs, refused);
     });
   });
 }
 
-const DEADLINE = Symbol("prism.bodyDeadline");
-const WATCH = Symbol("prism.bodyWatch");
-type Watched = http2.ServerHttp2Stream & { [DEADLINE]: number; [WATCH]: BodyWatch };
-
-/**
- * Resets calls whose request side stays open with no data for timeoutMs. One sweep per server (every quarter of
- * the timeout, between 10 ms and 1 s) over the calls still receiving, instead of a timer per call: a forwarded
- * call costs a set entry and a timestamp per data frame.
- */
-class BodyWatch {
-  private readonly open = new Set<Watched>();
-  private sweeper: ReturnType<typeof setInterval> | undefined;
-  private readonly period: number;
-
-  constructor(
-    readonly timeoutMs: number,
-    private readonly refused: (reason: string) => void,
-  ) {
-    this.period = Math.min(1_000, Math.max(10, Math.floor(timeoutMs / 4)));
-  }
-
-  add(stream: http2.ServerHttp2Stream): void {
-    if (stream.readableEnded) return;
-    const w = stream as Watched;
-    w[DEADLINE] = performance.now() + this.timeoutMs;
-    w[WATCH] = this;
-    this.open.add(w);
-    stream.on("data", onBodyData);
-    stream.on("end", onBodyDone);
-    stream.on("close", onBodyDone);
-    if (this.sweeper === undefined) {
-      this.sweeper = setInterval(() => this.sweep(), this.period);
-      this.sweeper.unref?.();
-    }
-  }
-
-  remove(stream: Watched): void {
-    this.open.delete(stream);
-  }
-
-  private sweep(): void {
-    if (this.open.size === 0) {
-      clearInterval(this.sweeper);
-      this.sweeper = undefined;
-      return;
-    }
-    const now = performance.now();
-    for (const stream of this.open) {
-      if (stream[DEADLINE] > now) continue;
-      this.open.delete(stream);
-      if (stream.readableEnded || stream.closed || stream.destroyed) continue;
-      this.refused("request_body_timeout");
+/** Resets a call whose request side stays open with no data for timeoutMs. */
+function watchBody(stream: http2.ServerHttp2Stream, timeoutMs: number, refused: (reason: string) => void): void {
+  if (stream.readableEnded) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (stream.readableEnded || stream.closed || stream.destroyed) return;
+      refused("request_body_timeout");
       try {
         stream.close(http2.constants.NGHTTP2_CANCEL);
       } catch {
         /* gone */
       }
-    }
-  }
-}
-
-function onBodyData(this: Watched): void {
-  this[DEADLINE] = performance.now() + this[WATCH].timeoutMs;
-}
-
-function onBodyDone(this: Watched): void {
-  this[WATCH].remove(this);
+    }, timeoutMs);
+    timer.unref?.();
+  };
+  arm();
+  stream.on("data", arm);
+  const done = () => clearTimeout(timer);
+  stream.once("end", done);
+  stream.once("close", done);
 }
