@@ -8,7 +8,7 @@
 import http2 from "node:http2";
 import type net from "node:net";
 import { parseArgs } from "node:util";
-import { H2ClientConnection, type StreamListener } from "../sdk/h2/connection";
+import { H2ClientConnection, parseTarget, type StreamListener } from "../sdk/h2/connection";
 import { encodeHeaderObject } from "../sdk/h2/hpack";
 
 const { values } = parseArgs({
@@ -19,15 +19,10 @@ if (!target) {
   process.stderr.write("bare relay: --upstream unix:PATH or HOST:PORT is required\n");
   process.exit(2);
 }
-const upstream = new H2ClientConnection(
-  target.startsWith("unix:")
-    ? { path: target.slice(5) }
-    : { host: target.slice(0, target.lastIndexOf(":")), port: Number(target.slice(target.lastIndexOf(":") + 1)) },
-  () => {
-    process.stderr.write(`bare relay: upstream ${target} closed\n`);
-    process.exit(1);
-  },
-);
+const upstream = new H2ClientConnection(parseTarget(target), () => {
+  process.stderr.write(`bare relay: upstream ${target} closed\n`);
+  process.exit(1);
+});
 
 const server = http2.createServer({ settings: { maxConcurrentStreams: 1_000 } });
 let calls = 0;

@@ -2,7 +2,7 @@ import http2 from "node:http2";
 import type { HostPort } from "../address";
 import type { TlsMaterial } from "../security/tls";
 import { applyConnectionLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./connection_limits";
-import { H2_SETTINGS, widenSessionWindow } from "./settings";
+import { H2_SETTINGS } from "./settings";
 
 /** Handles one incoming HTTP/2 stream (one gRPC call). */
 export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
@@ -33,7 +33,6 @@ export class H2Listener {
       : http2.createServer(options);
     this.server.on("session", (s: http2.ServerHttp2Session) => {
       this.sessions.add(s);
-      widenSessionWindow(s);
       s.on("error", () => undefined);
       s.once("close", () => this.sessions.delete(s));
     });

@@ -10,9 +10,6 @@ import type { Upstream } from "./upstream";
 /** Called once per relayed call with its final gRPC status code. */
 export type OnSettled = (code: number) => void;
 
-/** REFUSED_STREAM: the pattern did not process the stream (RFC 9113 §8.7). */
-const REFUSED_STREAM = 0x7;
-
 /** Where the client stream's shared handlers find their call. */
 const CALL = Symbol("prism.relay.call");
 type ClientSide = http2.ServerHttp2Stream & { [CALL]: RelayedCall };
@@ -131,7 +128,8 @@ class RelayedCall implements StreamListener {
   }
 
   onReset(code: number): void {
-    if (code === REFUSED_STREAM) return this.lost("it refused the call");
+    // REFUSED_STREAM: the pattern did not process the stream (RFC 9113 §8.7).
+    if (code === ERROR.REFUSED_STREAM) return this.lost("it refused the call");
     this.abort(codeOfReset(code), `${this.label} reset the call (HTTP/2 error code ${code})`);
   }
 

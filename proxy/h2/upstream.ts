@@ -1,5 +1,5 @@
 import type tls from "node:tls";
-import { type ConnectTarget, H2ClientConnection } from "../../sdk/h2/connection";
+import { type H2ClientConnection, LazyConnection, parseTarget } from "../../sdk/h2/connection";
 
 /** Options of an Upstream connection. */
 export interface UpstreamOptions {
@@ -16,38 +16,23 @@ export interface UpstreamOptions {
  * dropped (or got GOAWAY) opens a new one.
  */
 export class Upstream {
-  private current: H2ClientConnection | undefined;
-  private closed = false;
-  private readonly target: ConnectTarget;
-  private readonly forget = (conn: H2ClientConnection) => {
-    if (this.current === conn) this.current = undefined;
-  };
+  private readonly conn: LazyConnection;
 
   constructor(
     /** host:port, or unix:PATH for a Unix domain socket (a pattern the proxy launched). */
     readonly authority: string,
     opts: UpstreamOptions = {},
   ) {
-    const where = authority.startsWith("unix:")
-      ? { path: authority.slice("unix:".length) }
-      : { host: authority.slice(0, authority.lastIndexOf(":")).replace(/^\[|\]$/g, ""), port: Number(authority.slice(authority.lastIndexOf(":") + 1)) };
-    this.target = { ...where, connectTimeoutMs: opts.connectTimeoutMs ?? 2_000, ...(opts.tls && { tls: opts.tls }) };
+    this.conn = new LazyConnection({ ...parseTarget(authority), connectTimeoutMs: opts.connectTimeoutMs ?? 2_000, ...(opts.tls && { tls: opts.tls }) });
   }
 
   /** The open connection, or a new one; undefined once close() was called. */
   connection(): H2ClientConnection | undefined {
-    const c = this.current;
-    if (c !== undefined && !c.draining) return c;
-    if (this.closed) return undefined;
-    this.current = new H2ClientConnection(this.target, this.forget);
-    return this.current;
+    return this.conn.get();
   }
 
   /** Drops the connection at once (the pattern is gone): calls in flight fail, later calls are refused. */
   close(): void {
-    this.closed = true;
-    const c = this.current;
-    this.current = undefined;
-    c?.close(true);
+    this.conn.close();
   }
 }

@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { type ClientStream, H2ClientConnection, type StreamListener } from "../h2/connection";
+import { type ClientStream, type H2ClientConnection, LazyConnection, parseTarget, type StreamListener } from "../h2/connection";
 import { ERROR } from "../h2/frames";
 import { encodeHeaderBlock } from "../h2/hpack";
 import { Code, PrismError } from "./errors";
@@ -38,18 +38,18 @@ export interface H2ChannelOptions {
 
 /** One HTTP/2 connection to a gRPC server (host:port or unix:PATH), shared by every call and reopened lazily after it drops. */
 export class H2Channel {
-  private current: H2ClientConnection | undefined;
-  private closed = false;
+  private readonly conn: LazyConnection;
   private readonly pending = new Set<UnaryCall>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
-  private readonly forget = (conn: H2ClientConnection) => {
-    if (this.current === conn) this.current = undefined;
-  };
 
   constructor(
     readonly target: string,
     private readonly opts: H2ChannelOptions = {},
-  ) {}
+  ) {
+    const where = parseTarget(target);
+    const tls = opts.tls && { ca: opts.tls.ca, servername: opts.tls.serverName ?? ("host" in where ? where.host : "localhost") };
+    this.conn = new LazyConnection({ ...where, ...(tls && { tls }), connectTimeoutMs: opts.connectTimeoutMs ?? 5_000 });
+  }
 
   /** The :scheme of requests on this channel. */
   get scheme(): "http" | "https" {
@@ -57,16 +57,9 @@ export class H2Channel {
   }
 
   connection(): H2ClientConnection {
-    const c = this.current;
-    if (c !== undefined && !c.draining) return c;
-    if (this.closed) throw new PrismError(Code.UNAVAILABLE, `the channel to ${this.target} is closed`);
-    const t = this.target;
-    const where = t.startsWith("unix:")
-      ? { path: t.slice("unix:".length) }
-      : { host: t.slice(0, t.lastIndexOf(":")).replace(/^\[|\]$/g, ""), port: Number(t.slice(t.lastIndexOf(":") + 1)) };
-    const tls = this.opts.tls ? { ca: this.opts.tls.ca, servername: this.opts.tls.serverName ?? ("host" in where ? where.host : "localhost") } : undefined;
-    this.current = new H2ClientConnection({ ...where, ...(tls && { tls }), connectTimeoutMs: this.opts.connectTimeoutMs ?? 5_000 }, this.forget);
-    return this.current;
+    const c = this.conn.get();
+    if (c === undefined) throw new PrismError(Code.UNAVAILABLE, `the channel to ${this.target} is closed`);
+    return c;
   }
 
   track(call: UnaryCall): void {
@@ -89,10 +82,8 @@ export class H2Channel {
   }
 
   close(): void {
-    this.closed = true;
     for (const call of this.pending) call.cancel(Code.CANCELLED, "the channel was closed");
-    this.current?.close(true);
-    this.current = undefined;
+    this.conn.close();
   }
 }
 

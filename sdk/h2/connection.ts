@@ -144,11 +144,6 @@ export class H2ClientConnection {
     this.push(windowUpdateFrame(0, LOCAL_CONNECTION_WINDOW - DEFAULT_WINDOW));
   }
 
-  /** Streams open or queued on this connection. */
-  get load(): number {
-    return this.streams.size + this.waiting.length;
-  }
-
   /**
    * Opens a stream: HEADERS with `block`, then `body` as DATA; with `end` the body is all and END_STREAM follows it,
    * otherwise write() and end() send the rest. Beyond the peer's stream limit it waits for a free stream.
@@ -269,7 +264,7 @@ export class H2ClientConnection {
       const n = Math.min(max, block.length - off);
       const last = off + n === block.length;
       const flags = (last ? FLAG.END_HEADERS : 0) | (type === FRAME.HEADERS && endStream ? FLAG.END_STREAM : 0);
-      this.push(frame(type, flags, id, block.subarray(off, off + n)));
+      this.pushFrame(type, flags, id, block.subarray(off, off + n));
       off += n;
       type = FRAME.CONTINUATION;
     } while (off < block.length);
@@ -284,7 +279,7 @@ export class H2ClientConnection {
       if (n <= 0) break;
       const whole = n === chunk.length;
       const end = whole && q.length === 1 && s.ending;
-      this.push(frame(FRAME.DATA, end ? FLAG.END_STREAM : 0, s.id, n === chunk.length ? chunk : chunk.subarray(0, n)));
+      this.pushFrame(FRAME.DATA, end ? FLAG.END_STREAM : 0, s.id, whole ? chunk : chunk.subarray(0, n));
       if (end) s.endSent = true;
       s.sendWindow -= n;
       this.connSendWindow -= n;
@@ -312,6 +307,14 @@ export class H2ClientConnection {
     this.blocked.delete(s);
     while (this.waiting.length > 0 && this.streams.size < this.peerMaxStreams && !this.draining) this.start(this.waiting.shift()!);
     if (this.draining && this.streams.size === 0 && !this.closed) this.close(true);
+  }
+
+  /** Queues a frame: its 9-byte header, then the payload as it is (no copy; the flush writes both). */
+  private pushFrame(type: number, flags: number, id: number, payload: Uint8Array): void {
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    writeFrameHeader(header, 0, payload.length, type, flags, id);
+    this.push(header);
+    if (payload.length > 0) this.push(payload);
   }
 
   private push(buf: Uint8Array): void {
@@ -428,7 +431,7 @@ export class H2ClientConnection {
           const s = this.streams.get(id);
           if (s !== undefined) s.sendWindow += inc;
         }
-        for (const s of [...this.blocked]) this.sendBody(s);
+        if (this.blocked.size > 0) for (const s of [...this.blocked]) this.sendBody(s);
         return;
       }
       case FRAME.PUSH_PROMISE:
@@ -495,7 +498,7 @@ export class H2ClientConnection {
       else if (key === SETTING.MAX_CONCURRENT_STREAMS) this.peerMaxStreams = value;
     }
     this.push(frame(FRAME.SETTINGS, FLAG.ACK, 0));
-    for (const s of [...this.blocked]) this.sendBody(s);
+    if (this.blocked.size > 0) for (const s of [...this.blocked]) this.sendBody(s);
     while (this.waiting.length > 0 && this.streams.size < this.peerMaxStreams && !this.draining) this.start(this.waiting.shift()!);
   }
 
@@ -513,5 +516,40 @@ export class H2ClientConnection {
     }
     for (const s of lost) s.listener.onLost(reason);
     if (this.streams.size === 0) this.fail(reason);
+  }
+}
+
+/** Where `address` is: `unix:PATH`, `host:port` or `[v6]:port`. */
+export function parseTarget(address: string): { path: string } | { host: string; port: number } {
+  if (address.startsWith("unix:")) return { path: address.slice("unix:".length) };
+  const colon = address.lastIndexOf(":");
+  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(address.slice(colon + 1)) };
+}
+
+/** One connection to a target, opened on first use and opened again after it failed, closed or got GOAWAY. */
+export class LazyConnection {
+  private current: H2ClientConnection | undefined;
+  private closed = false;
+  private readonly forget = (conn: H2ClientConnection) => {
+    if (this.current === conn) this.current = undefined;
+  };
+
+  constructor(readonly target: ConnectTarget) {}
+
+  /** The open connection, or a new one; undefined once close() was called. */
+  get(): H2ClientConnection | undefined {
+    const c = this.current;
+    if (c !== undefined && !c.draining) return c;
+    if (this.closed) return undefined;
+    this.current = new H2ClientConnection(this.target, this.forget);
+    return this.current;
+  }
+
+  /** Drops the connection at once: its streams are lost, later get() calls answer undefined. */
+  close(): void {
+    this.closed = true;
+    const c = this.current;
+    this.current = undefined;
+    c?.close(true);
   }
 }

@@ -22,7 +22,7 @@ export const SETTING = {
   MAX_FRAME_SIZE: 0x5,
 } as const;
 
-export const ERROR = { NO_ERROR: 0x0, PROTOCOL_ERROR: 0x1, CANCEL: 0x8, COMPRESSION_ERROR: 0x9, FLOW_CONTROL_ERROR: 0x3 } as const;
+export const ERROR = { NO_ERROR: 0x0, PROTOCOL_ERROR: 0x1, REFUSED_STREAM: 0x7, CANCEL: 0x8, COMPRESSION_ERROR: 0x9 } as const;
 
 export const FRAME_HEADER_BYTES = 9;
 export const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
