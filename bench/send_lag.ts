@@ -5,6 +5,7 @@
 //   ./node_modules/.bin/bun bench/send_lag.ts --generator before=/tmp/before/dist/prism-load --generator after=dist/prism-load \
 //       [--rps 1000] [--rounds 5] [--duration 3s]
 import { parseArgs } from "node:util";
+import { prismLoad } from "./load";
 import { BUN } from "./processes";
 import { ROOT } from "../tests/helpers/process";
 
@@ -28,31 +29,16 @@ const res = new Map<string, Record<string, number[]>>();
 try {
   for (let r = 0; r < Number(values.rounds); r++)
     for (const [name, exe] of gens) {
-      const p = Bun.spawnSync([
+      const j = await prismLoad(
+        ["--direct", addr, "--operation", "get", "--rps", values.rps!, "--concurrency", "64", "--duration", values.duration!, "--warmup", "1s"],
         exe,
-        "--direct",
-        addr,
-        "--operation",
-        "get",
-        "--rps",
-        values.rps!,
-        "--concurrency",
-        "64",
-        "--duration",
-        values.duration!,
-        "--warmup",
-        "1s",
-        "--json",
-        "-",
-        "--progress",
-        "never",
-      ]);
-      if (p.exitCode !== 0) throw new Error(`${exe} failed: ${p.stderr.toString()}`);
-      const j = JSON.parse(p.stdout.toString());
+      );
+      const lag = j.sendLagMs;
+      if (lag === null) throw new Error(`${exe} reported no send lag (an open-loop run should)`);
       const got = {
-        lag50: j.sendLagMs.p50,
-        lag99: j.sendLagMs.p99,
-        lag999: j.sendLagMs.p999,
+        lag50: lag.p50,
+        lag99: lag.p99,
+        lag999: lag.p999,
         svc50: j.serviceTimeMs.p50,
         svc99: j.serviceTimeMs.p99,
         lat99: j.latencyMs.p99,

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { prismLoad } from "../../../bench/load";
 import { ROOT, startProcess } from "../../helpers/process";
 import { killIfAlive, requireBuilt, startProxy } from "../harness";
 
@@ -38,29 +39,11 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function load(flag: "--direct" | "--proxy", address: string, concurrency: number): Report {
-  const p = Bun.spawnSync(
-    [
-      `${ROOT}/dist/prism-load`,
-      flag,
-      address,
-      "--operation",
-      "get",
-      "--concurrency",
-      String(concurrency),
-      "--duration",
-      values.duration!,
-      "--warmup",
-      "1s",
-      "--json",
-      "-",
-      "--progress",
-      "never",
-    ],
-    { stdout: "pipe", stderr: "pipe" },
+function load(flag: "--direct" | "--proxy", address: string, concurrency: number): Promise<Report> {
+  return prismLoad(
+    [flag, address, "--operation", "get", "--concurrency", String(concurrency), "--duration", values.duration!, "--warmup", "1s"],
+    `${ROOT}/dist/prism-load`,
   );
-  if (p.exitCode !== 0) throw new Error(`prism-load failed: ${p.stderr.toString()}`);
-  return JSON.parse(p.stdout.toString()) as Report;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -73,9 +56,9 @@ interface Sample {
 }
 
 /** One measured run; with pid, also that process's CPU time per call. */
-function measure(flag: "--direct" | "--proxy", address: string, concurrency: number, pid?: number): Sample {
+async function measure(flag: "--direct" | "--proxy", address: string, concurrency: number, pid?: number): Promise<Sample> {
   const before = pid ? cpuSeconds(pid) : 0;
-  const r = load(flag, address, concurrency);
+  const r = await load(flag, address, concurrency);
   // CPU over warm-up + measured phase, divided by measured calls: a slight overestimate.
   const cpuUs = pid ? ((cpuSeconds(pid) - before) / r.ok) * 1e6 : undefined;
   return { tput: r.throughput, p50: r.latencyMs.p50, p99: r.latencyMs.p99, cpuUs };
@@ -105,9 +88,9 @@ try {
     const via: Sample[] = [];
     const viaGrpcjs: Sample[] = [];
     for (let r = 0; r < rounds; r++) {
-      direct.push(measure("--direct", pattern.endpoint!, c));
-      via.push(measure("--proxy", proxy.address, c, proxy.pid));
-      if (grpcjs) viaGrpcjs.push(measure("--direct", grpcjsAddress, c, grpcjs.pid));
+      direct.push(await measure("--direct", pattern.endpoint!, c));
+      via.push(await measure("--proxy", proxy.address, c, proxy.pid));
+      if (grpcjs) viaGrpcjs.push(await measure("--direct", grpcjsAddress, c, grpcjs.pid));
     }
     const d = summarize(direct);
     rows.push(row(c, "prism proxy (HTTP/2 relay)", d, summarize(via)));

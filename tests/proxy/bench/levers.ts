@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { prismLoad } from "../../../bench/load";
 import { cpuSeconds } from "../../../bench/processes";
 import { ROOT, startProcess, type StartedProcess } from "../../helpers/process";
 
@@ -48,28 +49,8 @@ interface Report {
   sendLagMs: { p50: number; p99: number } | null;
 }
 
-function load(flag: "--direct" | "--proxy", address: string, args: string[]): Report {
-  const p = Bun.spawnSync(
-    [
-      `${generatorDir}/prism-load`,
-      flag,
-      address,
-      "--operation",
-      "get",
-      "--duration",
-      values.duration!,
-      "--warmup",
-      "1s",
-      "--json",
-      "-",
-      "--progress",
-      "never",
-      ...args,
-    ],
-    { stdout: "pipe", stderr: "pipe" },
-  );
-  if (p.exitCode !== 0) throw new Error(`prism-load failed: ${p.stderr.toString()}`);
-  return JSON.parse(p.stdout.toString()) as Report;
+function load(flag: "--direct" | "--proxy", address: string, args: string[]): Promise<Report> {
+  return prismLoad([flag, address, "--operation", "get", "--duration", values.duration!, "--warmup", "1s", ...args], `${generatorDir}/prism-load`);
 }
 
 async function startVariantProxy(dir: string): Promise<{ proc: StartedProcess; address: string; cleanup(): void }> {
@@ -98,13 +79,13 @@ try {
   };
   for (let r = 0; r < rounds; r++) {
     for (const c of levels) {
-      const d = load("--direct", directAddr, ["--concurrency", String(c)]);
+      const d = await load("--direct", directAddr, ["--concurrency", String(c)]);
       push(`direct`, `tput${c}`, d.throughput);
       push(`direct`, `p50_${c}`, d.latencyMs.p50);
       push(`direct`, `p99_${c}`, d.latencyMs.p99);
       for (const p of proxies) {
         const before = cpuSeconds(p.proc.pid);
-        const x = load("--proxy", p.address, ["--concurrency", String(c)]);
+        const x = await load("--proxy", p.address, ["--concurrency", String(c)]);
         push(p.name, `tput${c}`, x.throughput);
         push(p.name, `ratio${c}`, x.throughput / d.throughput);
         push(p.name, `cpu${c}`, ((cpuSeconds(p.proc.pid) - before) / x.ok) * 1e6);
@@ -114,7 +95,7 @@ try {
     }
     for (const rps of rpsLevels) {
       const args = ["--concurrency", "64", "--rps", String(rps)];
-      const d = load("--direct", directAddr, args);
+      const d = await load("--direct", directAddr, args);
       for (const [k, v] of Object.entries({
         [`o${rps}p50`]: d.latencyMs.p50,
         [`o${rps}p99`]: d.latencyMs.p99,
@@ -124,7 +105,7 @@ try {
         push("direct", k, v);
       for (const p of proxies) {
         const before = cpuSeconds(p.proc.pid);
-        const x = load("--proxy", p.address, args);
+        const x = await load("--proxy", p.address, args);
         push(p.name, `o${rps}cpu`, ((cpuSeconds(p.proc.pid) - before) / x.ok) * 1e6);
         for (const [k, v] of Object.entries({
           [`o${rps}p50`]: x.latencyMs.p50,
