@@ -61,9 +61,11 @@ function as(md: Record<string, string>, namespace: string) {
   return c;
 }
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+/** The audit lines written so far; a last line still being written (no newline yet) waits for the next read. */
 const audit = () =>
   readFileSync(pki.path("audit.log"), "utf8")
     .split("\n")
+    .slice(0, -1)
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, string>);
 
