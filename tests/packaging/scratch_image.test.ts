@@ -8,21 +8,20 @@ import { join } from "node:path";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { createClient } from "../../sdk/grpc/client";
 import { ROOT, startProcess, type StartedProcess } from "../helpers/process";
+import { renderDockerfile } from "../../scripts/dockerfiles";
+import { executables } from "../../scripts/executables";
 import { assembleRootfs, parseDockerfile, type Dockerfile } from "./dockerfile";
 
-// No Docker engine here: each docker/<bin>.Dockerfile's root file system is
+// No Docker engine here: each executable's Dockerfile (scripts/dockerfiles.ts, as make images writes it) has its root file system
 // assembled in a temporary folder exactly as its COPY lines say, /proc is
 // mounted, and the executable runs there under chroot as the image's non-root
 // user, with only the image's environment. Needs root (chroot, mount).
 
 const CHROOT = "/usr/sbin/chroot";
-const IMAGES = readdirSync(`${ROOT}/docker`)
-  .filter((f) => f.endsWith(".Dockerfile"))
-  .map((f) => f.replace(/\.Dockerfile$/, ""))
-  // An image whose executable has no entry point yet cannot be built; make build-plugins skips it too.
-  .filter((name) => existsSync(`${ROOT}/${name === "prism-load" ? "loadtest" : name}/main.ts`));
+const EXECUTABLES = executables();
+const IMAGES = EXECUTABLES.map((e) => e.name);
 
-const dockerfileOf = (name: string): Dockerfile => parseDockerfile(readFileSync(`${ROOT}/docker/${name}.Dockerfile`, "utf8"));
+const dockerfileOf = (name: string): Dockerfile => parseDockerfile(renderDockerfile(EXECUTABLES.find((e) => e.name === name)!));
 
 /** Shared libraries the executable links, as ldd prints them. */
 function lddLibraries(exe: string): string[] {
