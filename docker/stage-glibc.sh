@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stages the glibc files an executable needs (as ldd lists them: libc, libpthread,
 # libdl, libm and the loader) under dist/glibc/<their path>, where the
-# docker/*.Dockerfile COPY lines take them from. `make images` and
+# generated Dockerfiles (scripts/dockerfiles.ts) COPY them from. `make images` and
 # tests/packaging/scratch_image.test.ts run it; x86_64 Debian paths.
 # Usage: docker/stage-glibc.sh [EXECUTABLE]   (default dist/memstore)
 set -euo pipefail

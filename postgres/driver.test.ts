@@ -189,7 +189,10 @@ describe("postgres driver", () => {
     expect(await codeOf(d.get("k"))).toBe(Code.UNAVAILABLE);
     expect(await codeOf(d.set("k", utf8("v"), 0))).toBe(Code.UNAVAILABLE);
     expect(d.circuitState()).toBe("open");
-    const err = await d.get("k").catch((e) => PrismError.from(e));
+    const err = await d.get("k").then(
+      () => undefined,
+      (e) => PrismError.from(e),
+    );
     expect(err!.code).toBe(Code.UNAVAILABLE);
     expect(err!.message).toContain("circuit open");
     const h = await d.health();

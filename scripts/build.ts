@@ -1,7 +1,9 @@
 // Builds each executable from its own entry with `bun build --compile`, so each
 // bundles only what it imports, and prints a size report.
 //
-//   bun scripts/build.ts [options] name=entry ...
+//   bun scripts/build.ts [options] [name | name=entry ...]
+//     (no name: every executable of scripts/executables.ts, i.e. each pattern.json plus the proxy and tools;
+//      a bare name is one of those; name=entry builds any entry under that name)
 //     --no-bytecode   embed JavaScript source instead of precompiled bytecode (bytecode starts faster: bench/README.md)
 //     --no-minify     keep identifiers and whitespace
 //     --outdir DIR    where executables go                                        [dist]
@@ -15,6 +17,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { elfSectionSize } from "./elf";
+import { executables } from "./executables";
 
 /** What one build produced; also the shape of DIR/<name>.meta.json. */
 export interface BuildRecord {
@@ -45,7 +48,20 @@ const { values, positionals } = parseArgs({
   },
 });
 const outdir = values.outdir!;
-const targets = positionals.map((a) => a.split("=") as [string, string]);
+const targets = resolveTargets(positionals, (values.variant ?? []).length > 0);
+
+/** name=entry as given; a bare name from the executables list; nothing (and no --variant) means all of them. */
+function resolveTargets(args: string[], variantsOnly: boolean): Array<[string, string]> {
+  if (args.length === 0 && variantsOnly) return [];
+  const known = executables();
+  if (args.length === 0) return known.map((e) => [e.name, e.entry]);
+  return args.map((a) => {
+    if (a.includes("=")) return a.split("=") as [string, string];
+    const e = known.find((x) => x.name === a);
+    if (!e) throw new Error(`no executable named ${a} (known: ${known.map((x) => x.name).join(", ")})`);
+    return [e.name, e.entry];
+  });
+}
 
 /** Writes the generated entry of each --variant and adds it to the targets (built into DIR/variants/). */
 async function addVariants(): Promise<void> {
@@ -122,7 +138,11 @@ for (const [name, entry] of targets) {
     if (r) records.push(r);
     continue;
   }
-  if (!existsSync(entry)) continue; // an entry someone has not written yet
+  if (!existsSync(entry)) {
+    failed = true;
+    process.stderr.write(`build ${name} failed: its entry ${entry} does not exist\n`);
+    continue;
+  }
   const minify = !values["no-minify"];
   try {
     let record: BuildRecord;

@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { percent, perFolder } from "./coverage_floor";
+import { percent, perFolder, sourceFolders } from "./coverage_floor";
 
 const lcov = (files: Array<[string, number, number]>) => files.map(([f, lf, lh]) => `TN:\nSF:${f}\nLF:${lf}\nLH:${lh}\nend_of_record`).join("\n");
 
@@ -34,4 +34,16 @@ test("the script exits 1 under a floor and names the folder; 0 at or above", asy
   const under = await run([...full(100).filter(([f]) => !f.startsWith("sdk")), ["sdk/x.ts", 100, 50]]);
   expect(under.code).toBe(1);
   expect(under.out).toContain("sdk 50.0% <");
+});
+
+test("a pattern's folder is measured once its pattern.json exists, with no edit to this script", () => {
+  const root = mkdtempSync(join(tmpdir(), "cov-root-"));
+  mkdirSync(join(root, "newpattern"));
+  const row = [["newpattern/main.ts", 10, 5]] as Array<[string, number, number]>;
+  expect(perFolder(lcov(row), sourceFolders(root)).size).toBe(0);
+  const manifest = { name: "newpattern", description: "a new pattern", entry: "main.ts", image: "prism/newpattern", clientLibraries: [] };
+  writeFileSync(join(root, "newpattern/pattern.json"), JSON.stringify(manifest));
+  expect(sourceFolders(root)).toContain("newpattern");
+  expect(Object.fromEntries(perFolder(lcov(row), sourceFolders(root)))).toEqual({ newpattern: { found: 10, hit: 5 } });
+  rmSync(root, { recursive: true, force: true });
 });

@@ -3,39 +3,23 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { ROOT } from "../helpers/process";
 import { elfSectionSize } from "../../scripts/elf";
 import type { BuildRecord } from "../../scripts/build";
+import { executables } from "../../scripts/executables";
 
 // Each executable is built from its own entry, so it carries only the client
 // libraries of its own backend. Proved from the build's metafile (the list of
 // every source file bundled), and the metafile is checked against the executable.
 
-/** Backend client libraries, by the package folders their code lives in. */
-const BACKEND_LIBS: Record<string, RegExp> = {
-  ioredis: /node_modules\/(ioredis|@ioredis\/|redis-errors|redis-parser|cluster-key-slot)/,
-  kafkajs: /node_modules\/kafkajs\//,
-  nats: /node_modules\/(nats|@nats-io\/|nkeys\.js)\//,
-  // The postgres pattern uses Bun's built-in client (Bun.sql); the npm package is only the benchmark's baseline.
-  "postgres (npm)": /node_modules\/postgres\//,
-};
-
-/** Which backend library each executable may (and must) carry. */
-const EXPECTED: Record<string, string[]> = {
-  memstore: [],
-  redis: ["ioredis"],
-  kafka: ["kafkajs"],
-  nats: ["nats"],
-  postgres: [],
-  "multicast-registry": ["ioredis", "kafkajs", "nats"],
-  "prism-load": [],
-  proxy: [],
-  prismctl: [],
-};
-
-const entryOf = (name: string) => (name === "prism-load" ? "loadtest/main.ts" : `${name}/main.ts`);
+/** Each executable's backend client libraries, from its manifest (scripts/executables.ts). */
+const EXECUTABLES = executables();
+/**
+ * Libraries no executable may carry unless its manifest names them: every library some manifest names, and
+ * the npm postgres package (the postgres pattern uses Bun's built-in client; the package is the benchmark's baseline).
+ */
+const BACKEND_LIBS = [...new Set([...EXECUTABLES.flatMap((e) => e.clientLibraries), "postgres"])].sort();
+const libraryPath = (lib: string) => new RegExp(`node_modules/${lib.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/`);
 
 function librariesIn(inputs: string[]): string[] {
-  return Object.entries(BACKEND_LIBS)
-    .filter(([, re]) => inputs.some((path) => re.test(path)))
-    .map(([lib]) => lib);
+  return BACKEND_LIBS.filter((lib) => inputs.some((path) => libraryPath(lib).test(path)));
 }
 
 async function bundleInputs(entry: string): Promise<string[]> {
@@ -56,12 +40,16 @@ describe("bundle contents", () => {
     expect(librariesIn(await bundleInputs("redis/main.ts"))).toEqual(["ioredis"]);
   });
 
-  // Only entries that exist are built (make build-plugins skips the others).
-  for (const [name, allowed] of Object.entries(EXPECTED).filter(([n]) => existsSync(`${ROOT}/${entryOf(n)}`))) {
+  test("every executable's manifest names only npm packages the repository depends on", () => {
+    const deps = Object.keys((JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")) as { dependencies: Record<string, string> }).dependencies);
+    expect(BACKEND_LIBS.filter((lib) => !deps.includes(lib))).toEqual([]);
+  });
+
+  for (const { name, entry, clientLibraries } of EXECUTABLES) {
+    const allowed = clientLibraries.toSorted();
     test(`dist/${name}: carries exactly its own backend library (${allowed.join(", ") || "none"})`, () => {
       const exe = `${ROOT}/dist/${name}`;
       const metaFile = `${exe}.meta.json`;
-      const entry = entryOf(name);
       if (!existsSync(exe) || !existsSync(metaFile)) throw new Error(`${exe} or its metafile is missing: run make build-plugins`);
       const meta = JSON.parse(readFileSync(metaFile, "utf8")) as BuildRecord;
       // The metafile describes this very executable, not an older build.

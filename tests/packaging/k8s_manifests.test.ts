@@ -7,6 +7,8 @@ import { parseAllDocuments } from "yaml";
 import { parseYaml } from "../../sdk/config/yaml";
 import { parseProxyConfig } from "../../proxy/config";
 import { ROOT } from "../helpers/process";
+import { renderDockerfile } from "../../scripts/dockerfiles";
+import { executables } from "../../scripts/executables";
 import { parseDockerfile } from "./dockerfile";
 
 // deploy/k8s is checked offline: every object against the Kubernetes API schemas
@@ -51,8 +53,9 @@ describe("deploy/k8s", () => {
     const name = d.metadata!.name!;
     const pod = d.spec!.template.spec!;
     const c = pod.containers[0]!;
-    const image = c.image!.replace(/^prism\/|:.*$/g, "");
-    const df = parseDockerfile(readFileSync(`${ROOT}/docker/${image}.Dockerfile`, "utf8"));
+    const image = executables().find((e) => `${e.image}:latest` === c.image);
+    if (!image) throw new Error(`${name}: no executable has the image ${c.image}`);
+    const df = parseDockerfile(renderDockerfile(image));
 
     test(`${name}: liveness /health and readiness /ready on the admin/metrics port the image exposes`, () => {
       const portOf = (p: string | number | undefined) => c.ports!.find((x) => x.name === p || x.containerPort === p)!.containerPort;

@@ -11,12 +11,14 @@ import { nats } from "../../multicast-registry/backends/nats";
 import { postgres } from "../../multicast-registry/backends/postgres";
 import { redis } from "../../multicast-registry/backends/redis";
 import { multicastRegistryPattern } from "../../multicast-registry/pattern";
-import { checkSlots } from "../../proxy/slots";
+import { checkSlots, slotDeclarations } from "../../proxy/slots";
 import { parseYaml } from "../../sdk/config/yaml";
 import { DriverMetrics } from "../../sdk/drivers/instrument";
 import { PatternRuntime } from "../../sdk/lifecycle/runtime";
 import { createLogger } from "../../sdk/observability/logger";
 import { ROOT } from "../helpers/process";
+import { dockerfileOf } from "../../scripts/dockerfiles";
+import { patternManifests } from "../../scripts/executables";
 import { parseDockerfile } from "./dockerfile";
 
 // deploy/k8s/multicast-registry (the Multicast Registry with Redis + NATS slots), checked offline: Kubernetes
@@ -59,11 +61,29 @@ describe("deploy/k8s/multicast-registry", () => {
     expect(config.slots.messaging!.config.url).toBe(`nats://prism-mr-nats:${port("prism-mr-nats")}`);
   });
 
+  test("multicast-registry/pattern.json lists the slots the pattern declares and the drivers built in that fill each", () => {
+    const registry = new Registry();
+    const rt = new PatternRuntime(multicastRegistryPattern([memstore, redis, postgres, nats, kafka]), {
+      logger: createLogger({ level: "error", write: () => {} }),
+      driverMetrics: new DriverMetrics(registry),
+      registry,
+      configFile: "test",
+    });
+    const declared = slotDeclarations(rt.patternMetadata());
+    const fill = (requires: readonly string[]) => [...declared.drivers].filter(([, has]) => requires.every((i) => has.includes(i))).map(([d]) => d);
+    const fromCode = Object.fromEntries(
+      [...declared.slots].map(([slot, d]) => [slot, { requires: d.requires, ...(d.optional ? { optional: true } : {}), drivers: fill(d.requires).toSorted() }]),
+    );
+    const manifest = patternManifests().find((p) => p.folder === "multicast-registry")!.manifest;
+    const fromManifest = Object.fromEntries(Object.entries(manifest.slots!).map(([slot, d]) => [slot, { ...d, drivers: d.drivers.toSorted() }]));
+    expect(fromManifest).toEqual(fromCode);
+  });
+
   test("the pattern runs its FROM scratch image as its non-root user, probes on the port the image exposes", () => {
     const d = find<Deployment>("Deployment", "prism-multicast-registry");
     const pod = d.spec!.template.spec!;
     const c = pod.containers[0]!;
-    const df = parseDockerfile(readFileSync(`${ROOT}/docker/multicast-registry.Dockerfile`, "utf8"));
+    const df = parseDockerfile(dockerfileOf("multicast-registry"));
     expect(c.image).toBe("prism/multicast-registry:latest");
     expect(df.from).toBe("scratch");
     const [uid, gid] = df.user!.split(":").map(Number);

@@ -8,21 +8,20 @@ import { join } from "node:path";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { createClient } from "../../sdk/grpc/client";
 import { ROOT, startProcess, type StartedProcess } from "../helpers/process";
+import { renderDockerfile } from "../../scripts/dockerfiles";
+import { executables } from "../../scripts/executables";
 import { assembleRootfs, parseDockerfile, type Dockerfile } from "./dockerfile";
 
-// No Docker engine here: each docker/<bin>.Dockerfile's root file system is
+// No Docker engine here: each executable's Dockerfile (scripts/dockerfiles.ts, as make images writes it) has its root file system
 // assembled in a temporary folder exactly as its COPY lines say, /proc is
 // mounted, and the executable runs there under chroot as the image's non-root
 // user, with only the image's environment. Needs root (chroot, mount).
 
 const CHROOT = "/usr/sbin/chroot";
-const IMAGES = readdirSync(`${ROOT}/docker`)
-  .filter((f) => f.endsWith(".Dockerfile"))
-  .map((f) => f.replace(/\.Dockerfile$/, ""))
-  // An image whose executable has no entry point yet cannot be built; make build-plugins skips it too.
-  .filter((name) => existsSync(`${ROOT}/${name === "prism-load" ? "loadtest" : name}/main.ts`));
+const EXECUTABLES = executables();
+const IMAGES = EXECUTABLES.map((e) => e.name);
 
-const dockerfileOf = (name: string): Dockerfile => parseDockerfile(readFileSync(`${ROOT}/docker/${name}.Dockerfile`, "utf8"));
+const dockerfileOf = (name: string): Dockerfile => parseDockerfile(renderDockerfile(EXECUTABLES.find((e) => e.name === name)!));
 
 /** Shared libraries the executable links, as ldd prints them. */
 function lddLibraries(exe: string): string[] {
@@ -203,43 +202,39 @@ describe("images run from their assembled root file system", () => {
     expect(other).not.toBe(memstoreAddress);
   }, 30_000);
 
-  if (IMAGES.includes("prism-load")) {
-    test("prism-load: drives the memstore image from its own image", async () => {
-      expect(memstoreAddress).not.toBe("");
-      const p = image("prism-load").start(["--direct", memstoreAddress, "--operation", "mixed", "--requests", "300", "--warmup", "0s", "--json", "-"]);
-      expect(await p.exited).toBe(0);
-      const out = p.output();
-      const report = JSON.parse(out.slice(out.indexOf("{"), out.lastIndexOf("}") + 1)) as { ok: number; errors: object };
-      expect(report.ok).toBe(300);
-      expect(report.errors).toEqual({});
-    }, 30_000);
-  }
+  test("prism-load: drives the memstore image from its own image", async () => {
+    expect(memstoreAddress).not.toBe("");
+    const p = image("prism-load").start(["--direct", memstoreAddress, "--operation", "mixed", "--requests", "300", "--warmup", "0s", "--json", "-"]);
+    expect(await p.exited).toBe(0);
+    const out = p.output();
+    const report = JSON.parse(out.slice(out.indexOf("{"), out.lastIndexOf("}") + 1)) as { ok: number; errors: object };
+    expect(report.ok).toBe(300);
+    expect(report.errors).toEqual({});
+  }, 30_000);
 
-  if (IMAGES.includes("proxy")) {
-    test("proxy: forwards to the memstore image, config mounted as Kubernetes would", async () => {
-      expect(memstoreAddress).not.toBe("");
-      const r = image("proxy");
-      expect(r.df.expose).toEqual([8980, 9090]);
-      mkdirSync(join(r.root, "etc/prism"), { recursive: true });
-      // deploy/k8s's ConfigMap proxy.yaml, with the memstore Service name replaced by the memstore image's address.
-      const configMap = parseAllDocuments(readFileSync(`${ROOT}/deploy/k8s/proxy.yaml`, "utf8"))
-        .map((d) => d.toJS())
-        .find((o) => o.kind === "ConfigMap");
-      const proxyYaml = (configMap.data["proxy.yaml"] as string).replace("prism-memstore:50051", memstoreAddress);
-      expect(proxyYaml).toContain(memstoreAddress);
-      writeFileSync(join(r.root, "etc/prism/proxy.yaml"), proxyYaml);
-      const admin = await freePort();
-      const p = r.start(["--config", "/etc/prism/proxy.yaml"], { PRISM_LISTEN: "127.0.0.1:0", PRISM_ADMIN_PORT: String(admin) });
-      const address = (await p.waitFor(/listening on (\S+)/, 15_000))[1]!;
-      expectConfined(p.pid, r.root, "65532");
-      expect(await httpStatus(`http://127.0.0.1:${admin}/ready`, 15_000)).toBe(200);
-      expect(await httpStatus(`http://127.0.0.1:${admin}/health`)).toBe(200);
-      expect(await setGet(address, "via-proxy")).toBe("value of via-proxy");
-      // The write went through to the pattern.
-      const { client, close } = createClient(KeyValueBasicInterface, memstoreAddress);
-      expect((await client.get({ key: "via-proxy" })).found).toBe(true);
-      close();
-      expect(await p.stop()).toBe(0);
-    }, 40_000);
-  }
+  test("proxy: forwards to the memstore image, config mounted as Kubernetes would", async () => {
+    expect(memstoreAddress).not.toBe("");
+    const r = image("proxy");
+    expect(r.df.expose).toEqual([8980, 9090]);
+    mkdirSync(join(r.root, "etc/prism"), { recursive: true });
+    // deploy/k8s's ConfigMap proxy.yaml, with the memstore Service name replaced by the memstore image's address.
+    const configMap = parseAllDocuments(readFileSync(`${ROOT}/deploy/k8s/proxy.yaml`, "utf8"))
+      .map((d) => d.toJS())
+      .find((o) => o.kind === "ConfigMap");
+    const proxyYaml = (configMap.data["proxy.yaml"] as string).replace("prism-memstore:50051", memstoreAddress);
+    expect(proxyYaml).toContain(memstoreAddress);
+    writeFileSync(join(r.root, "etc/prism/proxy.yaml"), proxyYaml);
+    const admin = await freePort();
+    const p = r.start(["--config", "/etc/prism/proxy.yaml"], { PRISM_LISTEN: "127.0.0.1:0", PRISM_ADMIN_PORT: String(admin) });
+    const address = (await p.waitFor(/listening on (\S+)/, 15_000))[1]!;
+    expectConfined(p.pid, r.root, "65532");
+    expect(await httpStatus(`http://127.0.0.1:${admin}/ready`, 15_000)).toBe(200);
+    expect(await httpStatus(`http://127.0.0.1:${admin}/health`)).toBe(200);
+    expect(await setGet(address, "via-proxy")).toBe("value of via-proxy");
+    // The write went through to the pattern.
+    const { client, close } = createClient(KeyValueBasicInterface, memstoreAddress);
+    expect((await client.get({ key: "via-proxy" })).found).toBe(true);
+    close();
+    expect(await p.stop()).toBe(0);
+  }, 40_000);
 });

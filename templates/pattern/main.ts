@@ -1,0 +1,4 @@
+import { serve } from "@prism/sdk";
+import { examplePattern } from "./pattern";
+
+await serve(examplePattern);
