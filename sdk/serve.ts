@@ -43,6 +43,9 @@ export interface RunningPattern<D extends Driver> {
  * or registers with the proxy (--proxy-addr). Exits on SIGTERM/SIGINT.
  */
 export async function serve<D extends Driver>(def: PatternDefinition<D>, argv = process.argv.slice(2)): Promise<RunningPattern<D>> {
+  // First of all: the descriptor a launching proxy handed the secret over on is open (readable through /proc by
+  // processes of this user) until it is read and closed.
+  const launchToken = takeLaunchToken();
   let settings;
   try {
     settings = await loadSettings(argv);
@@ -60,14 +63,19 @@ export async function serve<D extends Driver>(def: PatternDefinition<D>, argv = 
     fields: { component: def.name, pid: process.pid },
   });
   try {
-    return await start(def, settings, logger);
+    return await start(def, settings, logger, launchToken);
   } catch (err) {
     logger.error(err instanceof ConfigError ? "invalid configuration" : "failed to start", { err });
     process.exit(EXIT_ERROR);
   }
 }
 
-async function start<D extends Driver>(def: PatternDefinition<D>, settings: ProcessSettings, logger: Logger): Promise<RunningPattern<D>> {
+async function start<D extends Driver>(
+  def: PatternDefinition<D>,
+  settings: ProcessSettings,
+  logger: Logger,
+  launchToken: string | undefined,
+): Promise<RunningPattern<D>> {
   const metrics = new Metrics({ name: def.name, version: def.version });
   const tracing = settings.enableTracing ? new Tracing({ serviceName: def.name, serviceVersion: def.version, exporter: settings.traceExporter }) : undefined;
   const runtime = new PatternRuntime<D>(def, {
@@ -144,7 +152,7 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
   readiness.start();
 
   if (settings.proxyAddr) {
-    void runControlPlane(settings.proxyAddr, runtime, logger, shutdown, takeLaunchToken());
+    void runControlPlane(settings.proxyAddr, runtime, logger, shutdown, launchToken);
   } else {
     await runtime.initialize(settings.patternConfig);
     runtime.start();
