@@ -14,6 +14,7 @@ import { ProxyControlPlane } from "../proto/gen/prism/interfaces/proxy_control_p
 import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
 import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { HealthService, Serving } from "../sdk/grpc/health";
 import { addReflection } from "../sdk/grpc/reflection";
 import { addService } from "../sdk/grpc/server";
@@ -47,7 +48,8 @@ const peerPidInterceptor: grpc.ServerInterceptor = (_method, call) =>
   );
 
 /**
- * Services clients can discover through the proxy with grpc.reflection. Forwarding
+ * Services clients can discover through the proxy with grpc.reflection: every service
+ * of proto/ a client may call (local_server.test.ts keeps it complete). Forwarding
  * does not depend on this list: any service a pattern serves is forwarded.
  */
 export const REFLECTED_SERVICES: readonly DescService[] = [
@@ -59,6 +61,7 @@ export const REFLECTED_SERVICES: readonly DescService[] = [
   PubSubBasicInterface,
   StreamBasicInterface,
   KeyValuePattern,
+  MulticastRegistryPattern,
   LifecycleInterface,
   Health,
 ];
