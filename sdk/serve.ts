@@ -23,9 +23,18 @@ import { createLogger, type Logger } from "./observability/logger";
 import { Metrics } from "./observability/metrics";
 import { Tracing } from "./observability/tracing";
 
-/** Host the gRPC server binds; the advertised data endpoint uses PRISM_ADVERTISE_HOST. */
-const BIND_HOST = process.env.PRISM_GRPC_HOST ?? "0.0.0.0";
-const ADVERTISE_HOST = process.env.PRISM_ADVERTISE_HOST ?? "127.0.0.1";
+/**
+ * Host the gRPC server binds: loopback unless PRISM_GRPC_HOST says otherwise (e.g. 0.0.0.0 in a container).
+ * The advertised data endpoint is PRISM_ADVERTISE_HOST, else the bound host (loopback for a wildcard bind).
+ */
+const BIND_HOST = process.env.PRISM_GRPC_HOST || "127.0.0.1";
+const WILDCARD = BIND_HOST === "0.0.0.0" || BIND_HOST === "::";
+const ADVERTISE_HOST = process.env.PRISM_ADVERTISE_HOST || (WILDCARD ? "127.0.0.1" : BIND_HOST);
+/** Host the /health, /ready, /metrics endpoints bind: loopback unless PRISM_METRICS_HOST says otherwise. */
+const METRICS_HOST = process.env.PRISM_METRICS_HOST || "127.0.0.1";
+
+/** host:port, with brackets for an IPv6 host. */
+const hostPort = (host: string, port: number) => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
 
 /** A pattern process that is up: what tests and embedders may want to reach. */
 export interface RunningPattern<D extends Driver> {
@@ -135,7 +144,7 @@ async function start<D extends Driver>(
       port: grpcPort,
     });
   }
-  runtime.dataEndpoint = settings.grpcSocket !== undefined ? `unix:${settings.grpcSocket}` : `${ADVERTISE_HOST}:${grpcPort}`;
+  runtime.dataEndpoint = settings.grpcSocket !== undefined ? `unix:${settings.grpcSocket}` : hostPort(ADVERTISE_HOST, grpcPort);
   // Health (grpc.health.v1, pushed on Watch) and /ready follow the backend, not only the lifecycle.
   const readiness = new Readiness(runtime, (ready, reason) => {
     health.setAll(ready ? Serving.SERVING : Serving.NOT_SERVING);
@@ -143,10 +152,15 @@ async function start<D extends Driver>(
   });
   readinessMonitor = readiness;
   if (settings.metricsPort > 0) {
-    httpServer = startHttpServer(settings.metricsPort, metrics.registry, {
-      live: () => runtime.state !== "stopped",
-      ready: () => readiness.current,
-    });
+    httpServer = startHttpServer(
+      settings.metricsPort,
+      metrics.registry,
+      {
+        live: () => runtime.state !== "stopped",
+        ready: () => readiness.current,
+      },
+      METRICS_HOST,
+    );
   }
   runtime.onStateChange = () => void readiness.check();
   readiness.start();
@@ -157,10 +171,13 @@ async function start<D extends Driver>(
     await runtime.initialize(settings.patternConfig);
     runtime.start();
   }
-  process.stdout.write(`${def.name} grpc listening on ${runtime.dataEndpoint}\n`);
+  // What is bound, not what is advertised: an operator reading the banner learns who can reach it.
+  process.stdout.write(`${def.name} grpc listening on ${grpcPort > 0 ? hostPort(BIND_HOST, grpcPort) : runtime.dataEndpoint}\n`);
   logger.info("serving", {
     version: def.version,
+    grpc_host: BIND_HOST,
     grpc_port: grpcPort,
+    metrics_host: METRICS_HOST,
     metrics_port: httpServer?.port ?? 0,
     proxy_addr: settings.proxyAddr ?? "",
     tracing: settings.enableTracing ? settings.traceExporter : "off",
