@@ -18,5 +18,5 @@ COPY docker/etc/group /etc/group
 COPY dist/multicast-registry /usr/local/bin/multicast-registry
 USER 65532:65532
 EXPOSE 50051 9090
-ENV PRISM_GRPC_PORT=50051 PRISM_METRICS_PORT=9090
+ENV PRISM_GRPC_PORT=50051 PRISM_METRICS_PORT=9090 PRISM_GRPC_HOST=0.0.0.0 PRISM_METRICS_HOST=0.0.0.0
 ENTRYPOINT ["/usr/local/bin/multicast-registry"]
