@@ -21,6 +21,7 @@ import { addService } from "../sdk/grpc/server";
 import { bindServer, serverOptions, stopServer } from "../sdk/grpc/server_factory";
 import type { ControlPlane } from "./lifecycle/control_plane";
 import type { PatternRegistry } from "./pattern_registry";
+import { localSecretInterceptor, visibleNamespaces } from "./security/local_access";
 import { PEER_PID_HEADER, peerPid } from "./security/peer_pid";
 
 /** The pid the kernel recorded for a control-plane connection travels as its socket's remoteAddress ("pid:N"). */
@@ -74,7 +75,12 @@ export const REFLECTED_SERVICES: readonly DescService[] = [
  * while its pattern is serving and its backend reachable (pushed on Watch).
  */
 export class LocalServer {
-  private readonly server = new grpc.Server(serverOptions);
+  /** Set when authentication is on: calls must carry it (the router's gate adds it), see protect(). */
+  private secret: string | undefined;
+  private readonly server = new grpc.Server({
+    ...serverOptions,
+    interceptors: [...(serverOptions.interceptors ?? []), localSecretInterceptor(() => this.secret)],
+  });
   /**
    * ProxyControlPlane alone, on a Unix socket in the proxy's private directory: no other local user can dial it,
    * and each connection carries the pid of the process that dialled (SO_PEERCRED).
@@ -92,12 +98,21 @@ export class LocalServer {
     private readonly registry: PatternRegistry,
   ) {
     addService(this.controlServer, ProxyControlPlane, controlPlane.service);
-    this.health.addTo(this.server);
+    // With authentication on, a namespace's status only to callers the gate says may see it; "" to anyone.
+    this.health.addTo(this.server, (service, md) => this.secret === undefined || service === "" || visibleNamespaces(md).has(service));
     addReflection(this.server, REFLECTED_SERVICES);
     for (const i of registry.all()) {
       this.health.set(i.namespace, Serving.NOT_SERVING);
       i.onChange(() => this.refresh());
     }
+  }
+
+  /**
+   * Authentication is on: refuse calls that did not pass the router's gate (which adds `secret`), so the
+   * loopback port is no way around it, and show each caller only the namespaces the gate lists for it.
+   */
+  protect(secret: string): void {
+    this.secret = secret;
   }
 
   /** Recomputes health statuses from the registry. */
