@@ -41,7 +41,14 @@ export function takeLaunchToken(env: Record<string, string | undefined> = proces
   let token = env[LAUNCH_TOKEN_ENV];
   delete env[LAUNCH_TOKEN_FD_ENV];
   delete env[LAUNCH_TOKEN_ENV];
-  if (fd !== undefined && /^\d+$/.test(fd)) token = readToEnd(Number(fd));
+  if (fd !== undefined && /^\d+$/.test(fd)) {
+    try {
+      token = readToEnd(Number(fd));
+    } catch {
+      // Not open (not launched by a proxy after all): without a secret the proxy refuses the registration, and says so.
+      token = undefined;
+    }
+  }
   return token === "" ? undefined : token;
 }
 

@@ -224,4 +224,10 @@ describe("the launch secret", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("a descriptor that is not open gives no secret (the registration is then refused) rather than a crash", () => {
+    const env: Record<string, string | undefined> = { PRISM_LAUNCH_TOKEN_FD: "987654" };
+    expect(takeLaunchToken(env)).toBeUndefined();
+    expect(env).toEqual({});
+  });
 });
