@@ -1,4 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
+import { rmSync } from "node:fs";
+import { createServer, type Server as NetServer } from "node:net";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { Health } from "../proto/gen/grpc/health/v1/health_pb";
@@ -12,15 +14,43 @@ import { ProxyControlPlane } from "../proto/gen/prism/interfaces/proxy_control_p
 import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
 import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { HealthService, Serving } from "../sdk/grpc/health";
 import { addReflection } from "../sdk/grpc/reflection";
 import { addService } from "../sdk/grpc/server";
-import { bindServer, bindUnixServer, serverOptions, stopServer } from "../sdk/grpc/server_factory";
+import { bindServer, serverOptions, stopServer } from "../sdk/grpc/server_factory";
 import type { ControlPlane } from "./lifecycle/control_plane";
 import type { PatternRegistry } from "./pattern_registry";
+import { localSecretInterceptor, visibleNamespaces } from "./security/local_access";
+import { PEER_PID_HEADER, peerPid } from "./security/peer_pid";
+
+/** The pid the kernel recorded for a control-plane connection travels as its socket's remoteAddress ("pid:N"). */
+const PID_ADDRESS = /^pid:(\d+)$/;
 
 /**
- * Services clients can discover through the proxy with grpc.reflection. Forwarding
+ * Overwrites whatever x-prism-peer-pid a caller sent with the pid of the process at the other end of its
+ * connection, so the control plane can bind a launch secret to the pid it launched.
+ */
+const peerPidInterceptor: grpc.ServerInterceptor = (_method, call) =>
+  new grpc.ServerInterceptingCall(
+    call,
+    new grpc.ResponderBuilder()
+      .withStart((next) =>
+        next(
+          new grpc.ServerListenerBuilder()
+            .withOnReceiveMetadata((md, pass) => {
+              md.set(PEER_PID_HEADER, PID_ADDRESS.exec(call.getPeer())?.[1] ?? "");
+              pass(md);
+            })
+            .build(),
+        ),
+      )
+      .build(),
+  );
+
+/**
+ * Services clients can discover through the proxy with grpc.reflection: every service
+ * of proto/ a client may call (local_server.test.ts keeps it complete). Forwarding
  * does not depend on this list: any service a pattern serves is forwarded.
  */
 export const REFLECTED_SERVICES: readonly DescService[] = [
@@ -32,6 +62,7 @@ export const REFLECTED_SERVICES: readonly DescService[] = [
   PubSubBasicInterface,
   StreamBasicInterface,
   KeyValuePattern,
+  MulticastRegistryPattern,
   LifecycleInterface,
   Health,
 ];
@@ -44,9 +75,18 @@ export const REFLECTED_SERVICES: readonly DescService[] = [
  * while its pattern is serving and its backend reachable (pushed on Watch).
  */
 export class LocalServer {
-  private readonly server = new grpc.Server(serverOptions);
-  /** ProxyControlPlane alone, on a Unix socket in the proxy's private directory: no other local user can dial it. */
-  private readonly controlServer = new grpc.Server(serverOptions);
+  /** Set when authentication is on: calls must carry it (the router's gate adds it), see protect(). */
+  private secret: string | undefined;
+  private readonly server = new grpc.Server({
+    ...serverOptions,
+    interceptors: [...(serverOptions.interceptors ?? []), localSecretInterceptor(() => this.secret)],
+  });
+  /**
+   * ProxyControlPlane alone, on a Unix socket in the proxy's private directory: no other local user can dial it,
+   * and each connection carries the pid of the process that dialled (SO_PEERCRED).
+   */
+  private readonly controlServer = new grpc.Server({ ...serverOptions, interceptors: [...(serverOptions.interceptors ?? []), peerPidInterceptor] });
+  private controlListener: NetServer | undefined;
   readonly health = new HealthService(Serving.NOT_SERVING);
   port = 0;
   /** Set once the proxy's listener is up and every namespace was brought up (or is being retried). */
@@ -58,12 +98,21 @@ export class LocalServer {
     private readonly registry: PatternRegistry,
   ) {
     addService(this.controlServer, ProxyControlPlane, controlPlane.service);
-    this.health.addTo(this.server);
+    // With authentication on, a namespace's status only to callers the gate says may see it; "" to anyone.
+    this.health.addTo(this.server, (service, md) => this.secret === undefined || service === "" || visibleNamespaces(md).has(service));
     addReflection(this.server, REFLECTED_SERVICES);
     for (const i of registry.all()) {
       this.health.set(i.namespace, Serving.NOT_SERVING);
       i.onChange(() => this.refresh());
     }
+  }
+
+  /**
+   * Authentication is on: refuse calls that did not pass the router's gate (which adds `secret`), so the
+   * loopback port is no way around it, and show each caller only the namespaces the gate lists for it.
+   */
+  protect(secret: string): void {
+    this.secret = secret;
   }
 
   /** Recomputes health statuses from the registry. */
@@ -82,7 +131,21 @@ export class LocalServer {
   /** Binds the control plane on `dir`/control.sock (dir must be private to this user); returns the unix: address patterns dial. */
   async listenControlPlane(dir: string): Promise<string> {
     const path = join(dir, "control.sock");
-    await bindUnixServer(this.controlServer, path);
+    rmSync(path, { force: true });
+    // Accepted here rather than by grpc-js, to read each connection's peer pid before HTTP/2 starts on it.
+    const injector = this.controlServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const listener = createServer((socket) => {
+      Object.defineProperty(socket, "remoteAddress", { value: `pid:${peerPid(socket) ?? "unknown"}`, configurable: true });
+      injector.injectConnection(socket);
+    });
+    await new Promise<void>((resolve, reject) => {
+      listener.once("error", reject);
+      listener.listen(path, () => {
+        listener.off("error", reject);
+        resolve();
+      });
+    });
+    this.controlListener = listener;
     return `unix:${path}`;
   }
 
@@ -95,6 +158,7 @@ export class LocalServer {
   /** Ends open health Watch streams, then stops the server (forced after timeoutMs); false when forced. */
   stop(timeoutMs: number): Promise<boolean> {
     this.health.close();
+    this.controlListener?.close();
     return Promise.all([stopServer(this.server, timeoutMs), stopServer(this.controlServer, timeoutMs)]).then(([a, b]) => a || b);
   }
 }

@@ -77,6 +77,8 @@ export class Proxy {
   async start(): Promise<ProxyAddresses> {
     const cfg = this.settings.config;
     const security = (this.security = new ProxySecurity(cfg, this.metrics, this.logger));
+    // With auth on, the loopback port of the proxy's own server answers only what came through the gate.
+    if (security.gate) this.local.protect(security.gate.localSecret);
     // Launched patterns serve on Unix sockets in a directory only this user can open (mkdtemp: 0700), and dial
     // the control plane on a socket there too: no other local user can register as a pattern or call one.
     // Only when one is launched: a proxy of remote namespaces needs no writable directory (a FROM scratch image has no /tmp).

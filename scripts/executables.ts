@@ -55,8 +55,14 @@ export interface Executable {
   manifest?: PatternManifest;
 }
 
-/** Every pattern serves gRPC and /health /ready /metrics on these ports in its image (the SDK's settings). */
-const PATTERN_PORTS = { expose: [50051, 9090], env: { PRISM_GRPC_PORT: "50051", PRISM_METRICS_PORT: "9090" } };
+/**
+ * Every pattern serves gRPC and /health /ready /metrics on these ports in its image (the SDK's settings), bound on
+ * every interface: in a container it is reached from outside (outside one, patterns bind loopback by default).
+ */
+const PATTERN_PORTS = {
+  expose: [50051, 9090],
+  env: { PRISM_GRPC_PORT: "50051", PRISM_METRICS_PORT: "9090", PRISM_GRPC_HOST: "0.0.0.0", PRISM_METRICS_HOST: "0.0.0.0" },
+};
 
 /** The executables that are not patterns. */
 export const TOOLS: readonly Executable[] = [

@@ -23,9 +23,18 @@ import { createLogger, type Logger } from "./observability/logger";
 import { Metrics } from "./observability/metrics";
 import { Tracing } from "./observability/tracing";
 
-/** Host the gRPC server binds; the advertised data endpoint uses PRISM_ADVERTISE_HOST. */
-const BIND_HOST = process.env.PRISM_GRPC_HOST ?? "0.0.0.0";
-const ADVERTISE_HOST = process.env.PRISM_ADVERTISE_HOST ?? "127.0.0.1";
+/**
+ * Host the gRPC server binds: loopback unless PRISM_GRPC_HOST says otherwise (e.g. 0.0.0.0 in a container).
+ * The advertised data endpoint is PRISM_ADVERTISE_HOST, else the bound host (loopback for a wildcard bind).
+ */
+const BIND_HOST = process.env.PRISM_GRPC_HOST || "127.0.0.1";
+const WILDCARD = BIND_HOST === "0.0.0.0" || BIND_HOST === "::";
+const ADVERTISE_HOST = process.env.PRISM_ADVERTISE_HOST || (WILDCARD ? "127.0.0.1" : BIND_HOST);
+/** Host the /health, /ready, /metrics endpoints bind: loopback unless PRISM_METRICS_HOST says otherwise. */
+const METRICS_HOST = process.env.PRISM_METRICS_HOST || "127.0.0.1";
+
+/** host:port, with brackets for an IPv6 host. */
+const hostPort = (host: string, port: number) => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
 
 /** A pattern process that is up: what tests and embedders may want to reach. */
 export interface RunningPattern<D extends Driver> {
@@ -43,6 +52,9 @@ export interface RunningPattern<D extends Driver> {
  * or registers with the proxy (--proxy-addr). Exits on SIGTERM/SIGINT.
  */
 export async function serve<D extends Driver>(def: PatternDefinition<D>, argv = process.argv.slice(2)): Promise<RunningPattern<D>> {
+  // First of all: the descriptor a launching proxy handed the secret over on is open (readable through /proc by
+  // processes of this user) until it is read and closed.
+  const launchToken = takeLaunchToken();
   let settings;
   try {
     settings = await loadSettings(argv);
@@ -60,14 +72,19 @@ export async function serve<D extends Driver>(def: PatternDefinition<D>, argv = 
     fields: { component: def.name, pid: process.pid },
   });
   try {
-    return await start(def, settings, logger);
+    return await start(def, settings, logger, launchToken);
   } catch (err) {
     logger.error(err instanceof ConfigError ? "invalid configuration" : "failed to start", { err });
     process.exit(EXIT_ERROR);
   }
 }
 
-async function start<D extends Driver>(def: PatternDefinition<D>, settings: ProcessSettings, logger: Logger): Promise<RunningPattern<D>> {
+async function start<D extends Driver>(
+  def: PatternDefinition<D>,
+  settings: ProcessSettings,
+  logger: Logger,
+  launchToken: string | undefined,
+): Promise<RunningPattern<D>> {
   const metrics = new Metrics({ name: def.name, version: def.version });
   const tracing = settings.enableTracing ? new Tracing({ serviceName: def.name, serviceVersion: def.version, exporter: settings.traceExporter }) : undefined;
   const runtime = new PatternRuntime<D>(def, {
@@ -127,7 +144,7 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
       port: grpcPort,
     });
   }
-  runtime.dataEndpoint = settings.grpcSocket !== undefined ? `unix:${settings.grpcSocket}` : `${ADVERTISE_HOST}:${grpcPort}`;
+  runtime.dataEndpoint = settings.grpcSocket !== undefined ? `unix:${settings.grpcSocket}` : hostPort(ADVERTISE_HOST, grpcPort);
   // Health (grpc.health.v1, pushed on Watch) and /ready follow the backend, not only the lifecycle.
   const readiness = new Readiness(runtime, (ready, reason) => {
     health.setAll(ready ? Serving.SERVING : Serving.NOT_SERVING);
@@ -135,24 +152,32 @@ async function start<D extends Driver>(def: PatternDefinition<D>, settings: Proc
   });
   readinessMonitor = readiness;
   if (settings.metricsPort > 0) {
-    httpServer = startHttpServer(settings.metricsPort, metrics.registry, {
-      live: () => runtime.state !== "stopped",
-      ready: () => readiness.current,
-    });
+    httpServer = startHttpServer(
+      settings.metricsPort,
+      metrics.registry,
+      {
+        live: () => runtime.state !== "stopped",
+        ready: () => readiness.current,
+      },
+      METRICS_HOST,
+    );
   }
   runtime.onStateChange = () => void readiness.check();
   readiness.start();
 
   if (settings.proxyAddr) {
-    void runControlPlane(settings.proxyAddr, runtime, logger, shutdown, takeLaunchToken());
+    void runControlPlane(settings.proxyAddr, runtime, logger, shutdown, launchToken);
   } else {
     await runtime.initialize(settings.patternConfig);
     runtime.start();
   }
-  process.stdout.write(`${def.name} grpc listening on ${runtime.dataEndpoint}\n`);
+  // What is bound, not what is advertised: an operator reading the banner learns who can reach it.
+  process.stdout.write(`${def.name} grpc listening on ${grpcPort > 0 ? hostPort(BIND_HOST, grpcPort) : runtime.dataEndpoint}\n`);
   logger.info("serving", {
     version: def.version,
+    grpc_host: BIND_HOST,
     grpc_port: grpcPort,
+    metrics_host: METRICS_HOST,
     metrics_port: httpServer?.port ?? 0,
     proxy_addr: settings.proxyAddr ?? "",
     tracing: settings.enableTracing ? settings.traceExporter : "off",

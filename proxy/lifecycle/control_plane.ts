@@ -4,6 +4,7 @@ import { Code, PrismError } from "../../sdk/grpc/errors";
 import type { ServiceImpl } from "../../sdk/grpc/types";
 import { LAUNCH_TOKEN_HEADER } from "../../sdk/lifecycle/control_plane_client";
 import type { Logger } from "../../sdk/observability/logger";
+import { PEER_PID_HEADER } from "../security/peer_pid";
 import { StreamLifecycleChannel, type OutgoingCommand } from "./stream_channel";
 
 interface Waiter {
@@ -22,9 +23,12 @@ function sameSecret(a: string, b: string): boolean {
  * The proxy side of ProxyControlPlane.ManagePattern: a launched pattern dials in
  * and registers with its pid and the one-time secret it was launched with
  * (x-prism-launch-token); the stream is handed to whoever launched that pid (see
- * expect). Any other registration — unknown pid, missing or wrong secret, a pid
- * registering twice — is refused and audited: a local process racing a restart
- * cannot pose as the pattern and receive its Initialize (backend credentials).
+ * expect). The pid must be the one the kernel reports for the registering
+ * connection (x-prism-peer-pid, set by the server from SO_PEERCRED), so a copy of
+ * the secret is of no use to any other process. Any other registration — unknown
+ * pid, a connection of another process, missing or wrong secret, a pid registering
+ * twice — is refused and audited: a local process racing a restart cannot pose as
+ * the pattern and receive its Initialize (backend credentials).
  */
 export class ControlPlane {
   private readonly waiting = new Map<number, Waiter>();
@@ -55,11 +59,17 @@ export class ControlPlane {
   readonly service: ServiceImpl<typeof ProxyControlPlane> = {
     managePattern: (messages, ctx) => {
       const t = ctx.metadata.get(LAUNCH_TOKEN_HEADER)[0];
-      return this.session(messages, ctx.signal, typeof t === "string" ? t : "");
+      const p = Number(ctx.metadata.get(PEER_PID_HEADER)[0]);
+      return this.session(messages, ctx.signal, typeof t === "string" ? t : "", Number.isInteger(p) && p > 0 ? p : undefined);
     },
   };
 
-  private async *session(messages: AsyncIterable<PatternMessage>, signal: AbortSignal, token: string): AsyncIterable<OutgoingCommand> {
+  private async *session(
+    messages: AsyncIterable<PatternMessage>,
+    signal: AbortSignal,
+    token: string,
+    peerPid: number | undefined,
+  ): AsyncIterable<OutgoingCommand> {
     const it = messages[Symbol.asyncIterator]();
     const first = await it.next();
     if (first.done) return;
@@ -73,11 +83,13 @@ export class ControlPlane {
     const refusal =
       waiter === undefined
         ? `process ${reg.processId} was not launched by this proxy (or has registered already)`
-        : token === ""
-          ? "no launch token"
-          : !sameSecret(token, waiter.token)
-            ? "wrong launch token"
-            : undefined;
+        : peerPid !== reg.processId
+          ? `the registering connection belongs to pid ${peerPid ?? "unknown"}, not ${reg.processId}`
+          : token === ""
+            ? "no launch token"
+            : !sameSecret(token, waiter.token)
+              ? "wrong launch token"
+              : undefined;
     if (refusal !== undefined) {
       this.logger.warn("refused registration", { pid: reg.processId, pattern: reg.patternName, reason: refusal });
       this.audit?.({ pid: reg.processId, pattern: reg.patternName, reason: refusal });

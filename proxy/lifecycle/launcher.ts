@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ConfigError } from "../../sdk/config/yaml";
-import { LAUNCH_TOKEN_ENV } from "../../sdk/lifecycle/control_plane_client";
+import { LAUNCH_TOKEN_FD, LAUNCH_TOKEN_FD_ENV } from "../../sdk/lifecycle/control_plane_client";
 
 /** Process-level flags the proxy passes on to every pattern it launches. */
 export interface LaunchOptions {
@@ -24,7 +24,10 @@ export interface LaunchOptions {
 /** A launched pattern process. */
 export interface LaunchedProcess {
   readonly pid: number;
-  /** One-time secret the process must present when it registers (x-prism-launch-token); never on its command line. */
+  /**
+   * One-time secret the process must present when it registers (x-prism-launch-token), from its own pid. Handed
+   * over on an inherited socket it reads once and closes: never on its command line or in its environment.
+   */
   readonly launchToken: string;
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   kill(signal: NodeJS.Signals): void;
@@ -34,6 +37,7 @@ export interface LaunchedProcess {
 /** Settings the proxy owns for its children; inherited PRISM_* values must not override them. */
 const STRIPPED_ENV = [
   "PRISM_LAUNCH_TOKEN",
+  LAUNCH_TOKEN_FD_ENV,
   "PRISM_CONFIG",
   "PRISM_GRPC_PORT",
   "PRISM_GRPC_SOCKET",
@@ -54,6 +58,16 @@ export function patternExecutable(patternsDir: string, pattern: string, where: {
 
 let launches = 0;
 
+/** Writes the secret to the child's end-of-file-terminated socket and closes the proxy's end. */
+function handOver(fd: unknown, secret: string): void {
+  if (typeof fd !== "number") throw new Error("could not open the launch-secret socket to the pattern");
+  try {
+    writeSync(fd, secret);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Starts `patterns_dir/<pattern> --grpc-socket <socketDir>/<n>.sock --proxy-addr <control plane>`
  * (or `--grpc-port 0` without a socket directory); the
@@ -68,11 +82,13 @@ export function launchPattern(exe: string, opts: LaunchOptions): LaunchedProcess
   if (opts.tracing) args.push("--enable-tracing", "--trace-exporter", opts.tracing);
   const env: Record<string, string | undefined> = { ...process.env, PRISM_GRPC_HOST: process.env.PRISM_GRPC_HOST ?? "127.0.0.1" };
   for (const k of STRIPPED_ENV) delete env[k];
-  // Handed over in the environment, which only this user (and root) can read in /proc, not in argv, which anyone can.
+  // Not in argv (anyone can read it) nor in the environment (/proc/<pid>/environ keeps it for the process's
+  // lifetime): on a socket inherited as fd 3, which the pattern reads to its end and closes at start-up.
   const launchToken = randomBytes(32).toString("base64url");
-  env[LAUNCH_TOKEN_ENV] = launchToken;
+  env[LAUNCH_TOKEN_FD_ENV] = String(LAUNCH_TOKEN_FD);
   // Its own process group: a terminal's Ctrl-C reaches only the proxy, which then drains and stops patterns in order.
-  const proc: Subprocess = Bun.spawn(args, { stdin: "ignore", stdout: "inherit", stderr: "inherit", env, detached: true });
+  const proc: Subprocess = Bun.spawn(args, { stdio: ["ignore", "inherit", "inherit", "pipe"], env, detached: true });
+  handOver(proc.stdio[LAUNCH_TOKEN_FD], launchToken);
   const exited = proc.exited.then(() => ({ code: proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode) }));
   return {
     pid: proc.pid,

@@ -5,6 +5,7 @@ import type { ProxyMetrics } from "../metrics";
 import type { AuditLog } from "./audit";
 import { API_KEY_HEADER, AuthFailure, type Authenticator, type Identity } from "./authn";
 import type { Authorizer } from "./authz";
+import { LOCAL_SECRET_HEADER, newLocalSecret, VISIBLE_NAMESPACES_HEADER } from "./local_access";
 import { CLASS_BIT, OPEN_SERVICES, operationClass } from "./operations";
 
 /** What the router does with a call after the gate: forward it (true), or nothing (false: answered already). */
@@ -29,11 +30,16 @@ function peerOf(stream: http2.ServerHttp2Stream): string {
  * audited, allowed writes too when configured.
  */
 export class SecurityGate {
+  /** Added to every call the gate lets through to the proxy's own server, which refuses calls without it. */
+  readonly localSecret = newLocalSecret();
+
   constructor(
     private readonly authn: Authenticator,
     private readonly authz: Authorizer,
     private readonly audit: AuditLog,
     private readonly metrics: ProxyMetrics,
+    /** Every configured namespace (health tells a caller about those it holds some grant on). */
+    private readonly namespaces: readonly string[] = [],
   ) {}
 
   /** A call to a namespace's pattern. */
@@ -43,11 +49,21 @@ export class SecurityGate {
     return this.decide(stream, id, path, namespace) && stripCredentials(headers);
   }
 
-  /** A call the proxy answers itself: health is open, reflection needs any valid credential. */
+  /**
+   * A call the proxy answers itself: health is open, but a namespace's status only to a caller with some grant on
+   * it (to others it is as unknown as a namespace that does not exist); reflection needs any valid credential.
+   */
   checkLocal(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, path: string): GateResult {
-    for (const s of OPEN_SERVICES) if (path.startsWith(`/${s}/`)) return true;
+    // Whatever the caller sent under these names is replaced: only the gate says what it may see.
+    delete headers[VISIBLE_NAMESPACES_HEADER];
+    headers[LOCAL_SECRET_HEADER] = this.localSecret;
+    const open = OPEN_SERVICES.some((s) => path.startsWith(`/${s}/`));
     const id = this.authn.authenticate(stream.session, headers);
-    const after = (r: Identity | AuthFailure) => (r instanceof AuthFailure ? this.unauthenticated(stream, r, path, "") : true);
+    const after = (r: Identity | AuthFailure): boolean => {
+      if (!open) return r instanceof AuthFailure ? this.unauthenticated(stream, r, path, "") : true;
+      headers[VISIBLE_NAMESPACES_HEADER] = r instanceof AuthFailure ? "" : this.namespaces.filter((ns) => this.authz.grants(r, ns) !== 0).join(",");
+      return stripCredentials(headers);
+    };
     return id instanceof Promise ? id.then((r) => !stream.destroyed && after(r)) : after(id);
   }
 

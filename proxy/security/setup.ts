@@ -45,7 +45,13 @@ export class ProxySecurity {
       } catch (err) {
         throw new ConfigError(proxyCfg.file, "auth", proxyCfg.lineOf(["auth"]), `cannot load credentials: ${(err as Error).message}`);
       }
-      this.gate = new SecurityGate(this.authn, new Authorizer(cfg.authz), this.audit, metrics);
+      this.gate = new SecurityGate(
+        this.authn,
+        new Authorizer(cfg.authz),
+        this.audit,
+        metrics,
+        proxyCfg.namespaces.map((ns) => ns.name),
+      );
     }
     const adminTls = cfg.admin.tls && files(["admin", "tls"], () => readServerTls(cfg.admin.tls!));
     this.admin = { token: cfg.admin.token, tls: adminTls && { cert: adminTls.cert, key: adminTls.key } };

@@ -37,3 +37,25 @@ describe("grpc.health.v1", () => {
     close();
   });
 });
+
+describe("grpc.health.v1 with a visibility rule", () => {
+  const hidden = new grpc.Server(serverOptions);
+  const h = new HealthService(Serving.SERVING);
+  h.set("secret-ns", Serving.SERVING);
+  h.addTo(hidden, (service, md) => service === "" || md.get("may-see")[0] === service);
+  const at = bindServer(hidden, "127.0.0.1", 0).then((p) => `127.0.0.1:${p}`);
+  afterAll(() => hidden.forceShutdown());
+
+  test("a service the caller may not see answers exactly as one that does not exist, on Check and on Watch", async () => {
+    const { client, close } = createClient(Health, await at);
+    const errOf = (service: string, md = {}) => client.check({ service }, { metadata: md }).catch((e) => `${e.code} ${e.message}`.replace(service, "X"));
+    expect(await errOf("secret-ns")).toBe(await errOf("nope"));
+    expect((await client.check({ service: "secret-ns" }, { metadata: { "may-see": "secret-ns" } })).status).toBe(Serving.SERVING);
+    expect((await client.check({ service: "" })).status).toBe(Serving.SERVING);
+    for await (const r of client.watch({ service: "secret-ns" }, { timeoutMs: 5000 })) {
+      expect(r.status).toBe(Serving.SERVICE_UNKNOWN);
+      break;
+    }
+    close();
+  });
+});

@@ -38,22 +38,26 @@ export class HealthService {
     return this.statuses.get(service);
   }
 
-  addTo(server: grpc.Server): void {
+  /**
+   * Serves Check and Watch on `server`. `visible` decides per call whether the caller may learn a service's
+   * status; for one it may not, the answer is exactly that of a service that does not exist.
+   */
+  addTo(server: grpc.Server, visible: (service: string, md: grpc.Metadata) => boolean = () => true): void {
     addService(server, Health, {
-      check: (req) => {
-        const status = this.statuses.get(req.service);
+      check: (req, ctx) => {
+        const status = visible(req.service, ctx.metadata) ? this.statuses.get(req.service) : undefined;
         if (status === undefined) throw new PrismError(Code.NOT_FOUND, `unknown service ${req.service}`);
         return { status };
       },
-      watch: (req, ctx) => this.watch(req.service, AbortSignal.any([ctx.signal, this.closed.signal])),
+      watch: (req, ctx) => this.watch(req.service, AbortSignal.any([ctx.signal, this.closed.signal]), visible(req.service, ctx.metadata)),
     });
   }
 
-  private async *watch(service: string, signal: AbortSignal): AsyncIterable<{ status: Serving }> {
-    const queue: Serving[] = [this.statuses.get(service) ?? Serving.SERVICE_UNKNOWN];
+  private async *watch(service: string, signal: AbortSignal, visible: boolean): AsyncIterable<{ status: Serving }> {
+    const queue: Serving[] = [visible ? (this.statuses.get(service) ?? Serving.SERVICE_UNKNOWN) : Serving.SERVICE_UNKNOWN];
     let wake: (() => void) | undefined;
     const w = (s: string, status: Serving) => {
-      if (s !== service) return;
+      if (s !== service || !visible) return;
       queue.push(status);
       wake?.();
     };

@@ -1,3 +1,4 @@
+import { closeSync, readSync } from "node:fs";
 import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { ProxyControlPlane, type ProxyCommand } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -9,16 +10,46 @@ import type { PatternRuntime } from "./runtime";
 
 type Outgoing = MessageInitShape<typeof PatternMessageSchema>;
 
-/** The environment variable a launching proxy puts its one-time launch secret in. */
+/** The environment variable naming the inherited file descriptor a launching proxy writes its one-time secret to. */
+export const LAUNCH_TOKEN_FD_ENV = "PRISM_LAUNCH_TOKEN_FD";
+/** The descriptor the proxy hands the secret over on (the first after stdin, stdout, stderr). */
+export const LAUNCH_TOKEN_FD = 3;
+/** A secret in the environment, as other launchers may pass it (the environment stays readable in /proc: avoid). */
 export const LAUNCH_TOKEN_ENV = "PRISM_LAUNCH_TOKEN";
 /** The metadata the pattern presents it in when it registers. */
 export const LAUNCH_TOKEN_HEADER = "x-prism-launch-token";
 
-/** Reads the launch secret once and removes it from the environment (children of this process never inherit it). */
+/** Everything written to `fd` until its writer closes it; then closes it here too. */
+function readToEnd(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(256);
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) chunks.push(Buffer.from(buf.subarray(0, n)));
+  } finally {
+    closeSync(fd);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Reads the launch secret once — from the descriptor PRISM_LAUNCH_TOKEN_FD names, else PRISM_LAUNCH_TOKEN — and
+ * forgets where it came from: the descriptor is closed (nothing can read it through /proc/<pid>/fd afterwards)
+ * and both variables leave this process's environment (its children never inherit them).
+ */
 export function takeLaunchToken(env: Record<string, string | undefined> = process.env): string | undefined {
-  const token = env[LAUNCH_TOKEN_ENV];
+  const fd = env[LAUNCH_TOKEN_FD_ENV];
+  let token = env[LAUNCH_TOKEN_ENV];
+  delete env[LAUNCH_TOKEN_FD_ENV];
   delete env[LAUNCH_TOKEN_ENV];
-  return token;
+  if (fd !== undefined && /^\d+$/.test(fd)) {
+    try {
+      token = readToEnd(Number(fd));
+    } catch {
+      // Not open (not launched by a proxy after all): without a secret the proxy refuses the registration, and says so.
+      token = undefined;
+    }
+  }
+  return token === "" ? undefined : token;
 }
 
 /** Heartbeats tell the proxy the pattern is alive between health checks. */

@@ -1,4 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
@@ -13,7 +16,7 @@ import { addService } from "../grpc/server";
 import { bindServer, serverOptions } from "../grpc/server_factory";
 import { createLogger } from "../observability/logger";
 import { keyValueBasic } from "../services/keyvalue_basic";
-import { runControlPlane } from "./control_plane_client";
+import { runControlPlane, takeLaunchToken } from "./control_plane_client";
 import type { PatternDefinition } from "./pattern";
 import { PatternRuntime } from "./runtime";
 
@@ -204,5 +207,27 @@ describe("control plane client", () => {
     endStream?.();
     await done;
     expect(reasons).toContain("control stream lost");
+  });
+});
+
+describe("the launch secret", () => {
+  test("is read from the inherited descriptor to its end, which is then closed, and leaves no trace in the environment", () => {
+    const dir = mkdtempSync(join(tmpdir(), "launch-token-"));
+    try {
+      writeFileSync(join(dir, "t"), "the-secret");
+      const fd = openSync(join(dir, "t"), "r");
+      const env: Record<string, string | undefined> = { PRISM_LAUNCH_TOKEN_FD: String(fd), OTHER: "kept" };
+      expect(takeLaunchToken(env)).toBe("the-secret");
+      expect(env).toEqual({ OTHER: "kept" });
+      expect(() => fstatSync(fd)).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a descriptor that is not open gives no secret (the registration is then refused) rather than a crash", () => {
+    const env: Record<string, string | undefined> = { PRISM_LAUNCH_TOKEN_FD: "987654" };
+    expect(takeLaunchToken(env)).toBeUndefined();
+    expect(env).toEqual({});
   });
 });

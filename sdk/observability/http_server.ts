@@ -30,8 +30,8 @@ function sameToken(header: string | null, token: string): boolean {
   return got.length === want.length && timingSafeEqual(got, want);
 }
 
-/** Serves /health, /ready and /metrics (Prometheus text) on a port; returns the bound port and a stop function. */
-export function startHttpServer(port: number, registry: Registry, probes: HttpProbes, hostname = "0.0.0.0", security: HttpSecurity = {}) {
+/** Serves /health, /ready and /metrics (Prometheus text) on a port (loopback unless told otherwise); returns the bound port and a stop function. */
+export function startHttpServer(port: number, registry: Registry, probes: HttpProbes, hostname = "127.0.0.1", security: HttpSecurity = {}) {
   const json = (status: number, body: unknown) => new Response(redact(JSON.stringify(body)), { status, headers: { "content-type": "application/json" } });
   const server = Bun.serve({
     port,

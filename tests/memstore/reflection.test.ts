@@ -4,6 +4,7 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import * as grpc from "@grpc/grpc-js";
 import { startPattern, type StartedPattern } from "../helpers/process";
+import { startProxy, type StartedProxy } from "../proxy/harness";
 
 // grpc.reflection.v1 field numbers (reflection.proto): request list_services = 7, file_containing_symbol = 4;
 // response file_descriptor_response = 4 {repeated bytes file_descriptor_proto = 1},
@@ -11,13 +12,14 @@ import { startPattern, type StartedPattern } from "../helpers/process";
 const METHOD = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
 
 /** One request on a raw ServerReflectionInfo stream; returns the fields of the one response. */
-async function ask(address: string, request: Uint8Array): Promise<Map<number, Uint8Array[]>> {
+async function ask(address: string, request: Uint8Array, metadata = new grpc.Metadata()): Promise<Map<number, Uint8Array[]>> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   try {
     const call = client.makeBidiStreamRequest(
       METHOD,
       (b: Uint8Array) => Buffer.from(b),
       (b: Buffer) => new Uint8Array(b),
+      metadata,
     );
     call.write(request);
     call.end();
@@ -83,5 +85,39 @@ describe("memstore gRPC reflection (grpc.reflection.v1)", () => {
     const file = files.find((f) => f.service.some((s) => s.name === "KeyValueBasicInterface"));
     expect(file?.name).toBe("prism/interfaces/keyvalue/keyvalue_basic.proto");
     expect(file?.service[0]?.method.map((m) => m.name)).toEqual(["Set", "Get", "Delete", "Exists"]);
+  });
+});
+
+const listServices = () => new BinaryWriter().tag(7, WireType.LengthDelimited).string("").finish();
+const serviceNames = (res: Map<number, Uint8Array[]>) =>
+  (lengthDelimitedFields(res.get(6)![0]!).get(1) ?? []).map((svc) => new TextDecoder().decode(lengthDelimitedFields(svc).get(1)![0]!));
+
+describe("gRPC reflection through the proxy", () => {
+  let proxy: StartedProxy;
+  beforeAll(async () => {
+    proxy = await startProxy(
+      [
+        "namespaces:",
+        "  - { name: default, pattern: memstore }",
+        "  - { name: presence, pattern: multicast-registry, slots: { registry: { driver: memstore }, messaging: { driver: memstore } } }",
+        "",
+      ].join("\n"),
+    );
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    proxy?.cleanup();
+  });
+
+  test("lists the Multicast Registry service beside the interfaces and describes it (issue 18, item 11)", async () => {
+    const names = serviceNames(await ask(proxy.address, listServices()));
+    expect(names).toContain("prism.patterns.multicast_registry.MulticastRegistryPattern");
+    expect(names).toContain("prism.patterns.keyvalue.KeyValuePattern");
+    const symbol = "prism.patterns.multicast_registry.MulticastRegistryPattern";
+    const res = await ask(proxy.address, new BinaryWriter().tag(4, WireType.LengthDelimited).string(symbol).finish());
+    const files = (lengthDelimitedFields(res.get(4)![0]!).get(1) ?? []).map((b) => fromBinary(FileDescriptorProtoSchema, b));
+    const file = files.find((f) => f.service.some((s) => s.name === "MulticastRegistryPattern"));
+    expect(file?.name).toBe("prism/patterns/multicast_registry/multicast_registry_pattern.proto");
+    expect(file?.service[0]?.method.map((m) => m.name)).toEqual(expect.arrayContaining(["Register", "Enumerate", "Multicast", "Subscribe"]));
   });
 });

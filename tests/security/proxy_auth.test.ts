@@ -6,7 +6,8 @@
  * every service; audit lines are checked.
  */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import * as grpc from "@grpc/grpc-js";
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { generateKeyPair } from "jose";
 import { Code } from "../../sdk/grpc/errors";
 import { hashApiKey } from "../../proxy/security/authn";
@@ -205,3 +206,82 @@ describe("authorization per namespace and operation class", () => {
     expect(proxy.output()).not.toContain(BATCH_KEY);
   });
 });
+
+/** TCP ports process `pid` listens on, from /proc (its socket inodes matched against the kernel's LISTEN table). */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports: number[] = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const row of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const f = row.trim().split(/\s+/);
+      if (f[3] === "0A" && inodes.has(f[9] ?? "")) ports.push(Number.parseInt(f[1]!.split(":").pop()!, 16));
+    }
+  }
+  return ports;
+}
+
+/** The status of a grpc.reflection list_services call on `ch` (0 when it answers). */
+async function reflectionCode(ch: grpc.Client, md: Record<string, string>): Promise<number> {
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(md)) metadata.set(k, v);
+  const call = ch.makeBidiStreamRequest(
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    (b: Uint8Array) => Buffer.from(b),
+    (b: Buffer) => new Uint8Array(b),
+    metadata,
+    { deadline: Date.now() + 10_000 },
+  );
+  call.write(new Uint8Array([0x3a, 0x00])); // list_services = 7: ""
+  call.end();
+  return codeOf(() => call as AsyncIterable<unknown>);
+}
+
+describe("what an unauthenticated caller can learn (issue 18, item 10)", () => {
+  test("grpc.health answers the same for a namespace it may not see as for one that does not exist", async () => {
+    const anon = as({}, "a");
+    const unknown = await messageOf(() => anon.health.check({ service: "nope" }, anon.opts));
+    expect(await codeOf(() => anon.health.check({ service: "nope" }, anon.opts))).toBe(Code.NOT_FOUND);
+    for (const ns of ["a", "b"]) {
+      expect(await codeOf(() => anon.health.check({ service: ns }, anon.opts))).toBe(Code.NOT_FOUND);
+      expect((await messageOf(() => anon.health.check({ service: ns }, anon.opts))).replace(ns, "nope")).toBe(unknown);
+      expect((await first(anon.health.watch({ service: ns }, anon.opts)))?.status).toBe(3); // SERVICE_UNKNOWN
+    }
+    expect(await codeOf(() => anon.health.check({ service: "" }, anon.opts))).toBe(0);
+    // alice may use a, not b: she sees a's status and nothing of b.
+    const alice = as(bearer(await issuer.sign({ sub: "alice" })), "a");
+    expect((await alice.health.check({ service: "a" }, alice.opts)).status).toBe(1); // SERVING
+    expect((await first(alice.health.watch({ service: "a" }, alice.opts)))?.status).toBe(1);
+    expect(await codeOf(() => alice.health.check({ service: "b" }, alice.opts))).toBe(Code.NOT_FOUND);
+  });
+
+  test("the proxy's loopback helper port answers neither reflection nor namespace health without the proxy in front", async () => {
+    const own = new Set([Number(proxy.address.split(":").pop()), Number(new URL(proxy.admin).port)]);
+    const helpers = listeningPorts(proxy.pid!).filter((p) => !own.has(p));
+    expect(helpers).toHaveLength(1);
+    const direct = channel(`127.0.0.1:${helpers[0]}`);
+    open.push(direct);
+    expect(await reflectionCode(direct, {})).toBe(Code.UNAUTHENTICATED);
+    expect(await reflectionCode(direct, bearer(await issuer.sign({ sub: "alice" })))).toBe(Code.UNAUTHENTICATED);
+    const h = securedClients(direct, {});
+    expect(await codeOf(() => h.health.check({ service: "a" }, h.opts))).toBe(Code.UNAUTHENTICATED);
+    // Through the client port, reflection needs a credential, and with one it answers.
+    const ch = channel(proxy.address, tlsOpts);
+    open.push(ch);
+    expect(await reflectionCode(ch, {})).toBe(Code.UNAUTHENTICATED);
+    expect(await reflectionCode(ch, bearer(await issuer.sign({ sub: "alice" })))).toBe(0);
+  });
+});
+
+/** The first message of a server stream, then the stream is cancelled. */
+async function first<T>(stream: AsyncIterable<T>): Promise<T | undefined> {
+  for await (const m of stream) return m;
+  return undefined;
+}

@@ -1,0 +1,38 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..");
+
+/** Executables `make build-plugins` puts in dist/ (the launcher runs patterns_dir/<pattern>), from the Makefile's BINARIES. */
+function builtExecutables(): Set<string> {
+  const makefile = readFileSync(join(ROOT, "Makefile"), "utf8");
+  const block = /^BINARIES\s*:=((?:.*\\\n)*.*)$/m.exec(makefile)?.[1] ?? "";
+  return new Set([...block.matchAll(/([A-Za-z0-9_.-]+)=\S+\.ts/g)].map((m) => m[1]!));
+}
+
+/** Every `pattern: NAME` in the repository's documentation and configuration files, with where it is. */
+function patternExamples(): { where: string; name: string }[] {
+  const files = Bun.spawnSync(["git", "ls-files", "*.md", "*.yaml", "*.yml"], { cwd: ROOT }).stdout.toString().split("\n").filter(Boolean);
+  const found: { where: string; name: string }[] = [];
+  for (const file of files) {
+    readFileSync(join(ROOT, file), "utf8")
+      .split("\n")
+      .forEach((line, i) => {
+        for (const m of line.matchAll(/(?:^|[\s{,-])pattern:\s*["']?([A-Za-z0-9_.-]+)/g)) found.push({ where: `${file}:${i + 1}`, name: m[1]! });
+      });
+  }
+  return found;
+}
+
+describe("pattern names in examples", () => {
+  test("every `pattern:` in a README or config file names an executable the build makes (issue 18, item 15)", () => {
+    const built = builtExecutables();
+    expect(built.has("memstore")).toBe(true);
+    expect(built.has("multicast-registry")).toBe(true);
+    const examples = patternExamples();
+    expect(examples.length).toBeGreaterThan(5);
+    const unknown = examples.filter((e) => !built.has(e.name) || e.name === "proxy" || e.name === "prismctl").map((e) => `${e.where}: ${e.name}`);
+    expect(unknown).toEqual([]);
+  });
+});
