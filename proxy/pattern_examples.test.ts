@@ -1,14 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { patternManifests } from "../scripts/executables";
 
 const ROOT = join(import.meta.dir, "..");
 
-/** Executables `make build-plugins` puts in dist/ (the launcher runs patterns_dir/<pattern>), from the Makefile's BINARIES. */
+/** The patterns `make build-plugins` puts in dist/ (the launcher runs patterns_dir/<pattern>): one per pattern manifest. */
 function builtExecutables(): Set<string> {
-  const makefile = readFileSync(join(ROOT, "Makefile"), "utf8");
-  const block = /^BINARIES\s*:=((?:.*\\\n)*.*)$/m.exec(makefile)?.[1] ?? "";
-  return new Set([...block.matchAll(/([A-Za-z0-9_.-]+)=\S+\.ts/g)].map((m) => m[1]!));
+  return new Set(patternManifests(ROOT).map(({ manifest }) => manifest.name));
 }
 
 /** Every `pattern: NAME` in the repository's documentation and configuration files, with where it is. */
@@ -32,7 +31,7 @@ describe("pattern names in examples", () => {
     expect(built.has("multicast-registry")).toBe(true);
     const examples = patternExamples();
     expect(examples.length).toBeGreaterThan(5);
-    const unknown = examples.filter((e) => !built.has(e.name) || e.name === "proxy" || e.name === "prismctl").map((e) => `${e.where}: ${e.name}`);
+    const unknown = examples.filter((e) => !built.has(e.name)).map((e) => `${e.where}: ${e.name}`);
     expect(unknown).toEqual([]);
   });
 });
