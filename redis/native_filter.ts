@@ -1,16 +1,16 @@
 import { createHash } from "node:crypto";
-import type { RedisDriver } from "../../redis/driver";
-import type { FilterNode } from "../filter";
-import { ID_PREFIX, type MatchBatch, type NativeFilter, decodeRecord } from "../identities";
+import type { JsonFilterScanDriver, JsonFilterScanOptions, JsonFilterScanPage } from "../sdk/drivers/interfaces";
+import { invalidArgument } from "../sdk/errors";
+import type { RedisContext } from "./context";
 
 /**
- * The filter evaluated inside Redis (FILTER_NATIVE): one SCAN step over the identity keys per call, each
- * value decoded with cjson and tested against the filter tree (the same JSON FilterNode the pattern
- * evaluates, with the same rules: filter.ts), so only matching identities cross the network.
- * Arguments: key prefix, SCAN cursor, COUNT, filter JSON ("" = none), now (Unix ms).
+ * JsonFilterScan evaluated inside Redis: one SCAN step over the prefix's string keys per call, each value decoded
+ * with cjson and tested against the filter tree (the same JSON JsonFilter the reference evaluator takes, with the
+ * same rules: sdk/drivers/json_filter.ts), so only matching entries cross the network. A value that is not JSON
+ * is skipped. Arguments: full key prefix, SCAN cursor, COUNT, filter JSON ("" = none).
  */
 export const FILTER_SCRIPT = `
-local prefix, cursor, count, ftext, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local prefix, cursor, count, ftext = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local filter = nil
 if ftext ~= "" then filter = cjson.decode(ftext) end
 local NULL = cjson.null
@@ -94,13 +94,10 @@ local plen = #prefix
 for _, k in ipairs(r[2]) do
   local v = redis.call("GET", k)
   if v then
-    local ok, rec = pcall(cjson.decode, v)
-    if ok and type(rec) == "table" and type(rec.m) == "table" then
-      local e = tonumber(rec.e) or 0
-      if (e == 0 or e > now) and (filter == nil or eval(filter, rec.m)) then
-        out[#out + 1] = string.sub(k, plen + 1)
-        out[#out + 1] = v
-      end
+    local ok, doc = pcall(cjson.decode, v)
+    if ok and (filter == nil or eval(filter, doc)) then
+      out[#out + 1] = string.sub(k, plen + 1)
+      out[#out + 1] = v
     end
   end
 end
@@ -108,35 +105,35 @@ return {r[1], out}
 `;
 
 const SHA = createHash("sha1").update(FILTER_SCRIPT).digest("hex");
-const encoder = new TextEncoder();
 
 /**
- * Redis's native filter, or undefined for a cluster (one script cannot scan every node; the pattern
- * then filters itself). The JSON number `1`/`2` glob tokens and the rest of FilterNode go as they are.
+ * JsonFilterScanDriver on one Redis server. The cursor is Redis's own SCAN cursor ("" for "0"): a forged one
+ * at worst restarts or skips part of the scan, which a client can do anyway. Not on a cluster, where one script
+ * cannot scan every node (callers filter scanned values themselves then).
  */
-export function redisNativeFilter(driver: RedisDriver): NativeFilter | undefined {
-  if (driver.config.mode === "cluster") return undefined;
-  const prefix = driver.config.keyPrefix + ID_PREFIX;
-  return {
-    kind: "redis-lua",
-    async batch(filter: FilterNode | undefined, cursor: string, count: number, now: number, signal: AbortSignal): Promise<MatchBatch> {
-      const args = [prefix, cursor || "0", String(count), filter ? JSON.stringify(filter) : "", String(now)];
-      const client = driver.conn.client;
-      const reply = (await driver.guard.read(async () => {
-        try {
-          return await client.evalsha(SHA, 0, ...args);
-        } catch (err) {
-          if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
-          return await client.eval(FILTER_SCRIPT, 0, ...args);
-        }
-      }, signal)) as [string, string[]];
-      const [next, flat] = reply;
-      const records = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        const r = decodeRecord(flat[i]!, encoder.encode(flat[i + 1]!));
-        if (r) records.push(r);
+export class RedisJsonFilter implements JsonFilterScanDriver {
+  readonly jsonFilterUnavailable: string | undefined;
+
+  constructor(private readonly ctx: RedisContext) {
+    this.jsonFilterUnavailable = ctx.cluster ? "a Redis cluster: one script cannot scan every node" : undefined;
+  }
+
+  async filterScan(opts: JsonFilterScanOptions): Promise<JsonFilterScanPage> {
+    if (this.jsonFilterUnavailable) throw new Error(`filterScan is not available on ${this.jsonFilterUnavailable}`);
+    if (opts.cursor !== "" && !/^\d{1,20}$/.test(opts.cursor)) throw invalidArgument("cursor is not one this driver returned");
+    const args = [this.ctx.prefix + opts.prefix, opts.cursor || "0", String(Math.max(1, opts.count)), opts.filter ? JSON.stringify(opts.filter) : ""];
+    const client = this.ctx.conn.client;
+    const [next, flat] = (await this.ctx.guard.read(async () => {
+      try {
+        return await client.callBuffer("EVALSHA", SHA, 0, ...args);
+      } catch (err) {
+        if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
+        return await client.callBuffer("EVAL", FILTER_SCRIPT, 0, ...args);
       }
-      return { records, next: next === "0" ? "" : next };
-    },
-  };
+    }, opts.signal)) as [Buffer, Buffer[]];
+    const entries: JsonFilterScanPage["entries"] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ key: flat[i]!.toString("utf8"), value: flat[i + 1]! });
+    const cursor = next.toString();
+    return { entries, nextCursor: cursor === "0" ? "" : cursor };
+  }
 }
