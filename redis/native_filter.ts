@@ -90,19 +90,23 @@ local function escape(s) return (string.gsub(s, "([%*%?%[%]\\\\])", "\\\\%1")) e
 
 local r = redis.call("SCAN", cursor, "MATCH", escape(prefix) .. "*", "COUNT", count, "TYPE", "string")
 local out = {}
-local plen = #prefix
 for _, k in ipairs(r[2]) do
   local v = redis.call("GET", k)
   if v then
     local ok, doc = pcall(cjson.decode, v)
     if ok and (filter == nil or eval(filter, doc)) then
-      out[#out + 1] = string.sub(k, plen + 1)
+      out[#out + 1] = k
       out[#out + 1] = v
     end
   end
 end
 return {r[1], out}
 `;
+
+interface BufferEval {
+  evalshaBuffer(sha: string, keys: number, ...args: string[]): Promise<unknown>;
+  evalBuffer(script: string, keys: number, ...args: string[]): Promise<unknown>;
+}
 
 const SHA = createHash("sha1").update(FILTER_SCRIPT).digest("hex");
 
@@ -122,17 +126,20 @@ export class RedisJsonFilter implements JsonFilterScanDriver {
     if (this.jsonFilterUnavailable) throw new Error(`filterScan is not available on ${this.jsonFilterUnavailable}`);
     if (opts.cursor !== "" && !/^\d{1,20}$/.test(opts.cursor)) throw invalidArgument("cursor is not one this driver returned");
     const args = [this.ctx.prefix + opts.prefix, opts.cursor || "0", String(Math.max(1, opts.count)), opts.filter ? JSON.stringify(opts.filter) : ""];
-    const client = this.ctx.conn.client;
+    // The Buffer forms, so values come back as stored bytes (ioredis defines them at run time; callBuffer mangles EVAL).
+    const client = this.ctx.conn.client as unknown as BufferEval;
     const [next, flat] = (await this.ctx.guard.read(async () => {
       try {
-        return await client.callBuffer("EVALSHA", SHA, 0, ...args);
+        return await client.evalshaBuffer(SHA, 0, ...args);
       } catch (err) {
         if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
-        return await client.callBuffer("EVAL", FILTER_SCRIPT, 0, ...args);
+        return await client.evalBuffer(FILTER_SCRIPT, 0, ...args);
       }
     }, opts.signal)) as [Buffer, Buffer[]];
     const entries: JsonFilterScanPage["entries"] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ key: flat[i]!.toString("utf8"), value: flat[i + 1]! });
+    // Keys come back whole: the driver's own prefix (namespace) is cut here.
+    const cut = Buffer.byteLength(this.ctx.prefix);
+    for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ key: flat[i]!.subarray(cut).toString("utf8"), value: flat[i + 1]! });
     const cursor = next.toString();
     return { entries, nextCursor: cursor === "0" ? "" : cursor };
   }
