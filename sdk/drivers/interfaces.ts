@@ -203,7 +203,7 @@ export interface JsonFilterScanOptions {
   filter: JsonFilter | undefined;
   /** "" = from the beginning, else the nextCursor of the previous page of the same prefix. */
   cursor: string;
-  /** About this many keys examined per call (the backend's unit of work, e.g. Redis SCAN COUNT). */
+  /** Bounds one call's work, in the backend's unit: Redis examines about this many keys, PostgreSQL returns at most this many entries. */
   count: number;
   signal: AbortSignal;
 }
