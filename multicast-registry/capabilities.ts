@@ -26,7 +26,7 @@ function binding(s: FilledSlot) {
 
 /**
  * What this instance supports, from the slots actually filled: filtering is native when the registry
- * backend evaluates filters (nativeFilter), delivery is one publish per target (FANOUT), or QUEUED when a
+ * backend evaluates filters (a JsonFilterScanDriver), delivery is one publish per target (FANOUT), or QUEUED when a
  * durability slot keeps messages for identities not subscribed.
  */
 export function capabilities(

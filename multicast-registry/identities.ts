@@ -1,5 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { Driver, KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver } from "../sdk/drivers/interfaces";
+import type { Driver, JsonFilter, JsonFilterScanDriver, KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver } from "../sdk/drivers/interfaces";
+import { nestJsonFilter } from "../sdk/drivers/json_filter";
 import { invalidArgument, resourceExhausted } from "../sdk/errors";
 import { type FilterNode, matches } from "./filter";
 
@@ -46,13 +47,17 @@ export interface MatchBatch {
   next: string;
 }
 
-/**
- * Filter evaluation inside the registry backend (FILTER_NATIVE): returns one batch of matching live
- * identities per call, from a backend cursor ("" = start). Same results as the client-side evaluation.
- */
-export interface NativeFilter {
-  readonly kind: string;
-  batch(filter: FilterNode | undefined, cursor: string, count: number, now: number, signal: AbortSignal): Promise<MatchBatch>;
+/** A metadata filter as one over stored records: not expired at `now` (no e, e 0 or e later), metadata under "m". */
+function recordFilter(filter: FilterNode | undefined, now: number): JsonFilter {
+  const unexpired: JsonFilter = {
+    op: "or",
+    of: [
+      { op: "not", of: { op: "exists", path: ["e"] } },
+      { op: "eq", path: ["e"], value: 0 },
+      { op: "gt", path: ["e"], value: now },
+    ],
+  };
+  return { op: "and", of: [{ op: "exists", path: ["m"] }, unexpired, ...(filter ? [nestJsonFilter(filter, "m")] : [])] };
 }
 
 const MAX_IDENTITY_BYTES = 256;
@@ -100,7 +105,8 @@ const encodeCursor = (c: PageCursor) => Buffer.from(JSON.stringify(c)).toString(
 export class IdentityStore {
   constructor(
     readonly driver: RegistryDriver,
-    readonly native: NativeFilter | undefined,
+    /** The registry driver itself when it evaluates filters (FILTER_NATIVE), else undefined. */
+    readonly native: JsonFilterScanDriver | undefined,
     private readonly maxIdentities: number,
     private readonly now: () => number = Date.now,
   ) {}
@@ -133,8 +139,19 @@ export class IdentityStore {
   /** One batch of live matching identities from a backend cursor. */
   batch(filter: FilterNode | undefined, cursor: string, signal: AbortSignal): Promise<MatchBatch> {
     const now = this.now();
-    if (this.native) return this.native.batch(filter, cursor, NATIVE_BATCH, now, signal);
+    if (this.native) return this.nativeBatch(filter, cursor, now, signal);
     return this.clientSideBatch(filter, cursor, now, signal);
+  }
+
+  /** The backend evaluates the filter, on the metadata of records not expired at `now` (FILTER_NATIVE). */
+  async nativeBatch(filter: FilterNode | undefined, cursor: string, now: number, signal: AbortSignal): Promise<MatchBatch> {
+    const page = await this.native!.filterScan({ prefix: ID_PREFIX, filter: recordFilter(filter, now), cursor, count: NATIVE_BATCH, signal });
+    const records: IdentityRecord[] = [];
+    for (const e of page.entries) {
+      const r = decodeRecord(e.key.slice(ID_PREFIX.length), e.value);
+      if (r && live(r, now)) records.push(r);
+    }
+    return { records, next: page.nextCursor };
   }
 
   /** The client-side evaluation (FILTER_CLIENT_SIDE), also the reference the native one must agree with. */

@@ -1,5 +1,6 @@
 import { validate } from "../sdk/config/schema";
 import { ConfigError } from "../sdk/config/yaml";
+import { offersJsonFilterScan } from "../sdk/drivers/json_filter";
 import { DriverRegistry } from "../sdk/drivers/registry";
 import type { PatternDefinition } from "../sdk/lifecycle/pattern";
 import type { SlotDeclaration } from "../sdk/lifecycle/slots";
@@ -53,7 +54,6 @@ interface Settings {
 /** The Multicast Registry built with these drivers (each executable picks its own: main.ts, build variants). */
 export function multicastRegistryPattern(backends: readonly BackendModule[]): PatternDefinition<MulticastRegistry> {
   const drivers = DriverRegistry.of(...backends.map((b) => b.factory));
-  const modules = new Map(backends.map((b) => [b.factory.name, b]));
   return {
     name: "multicast-registry",
     version: MULTICAST_REGISTRY_VERSION,
@@ -64,8 +64,9 @@ export function multicastRegistryPattern(backends: readonly BackendModule[]): Pa
       const s = validate<Settings>(config, settingsSchema, { file: env.configFile, lineOf: env.lineOf });
       if (s.presence_ttl < 1000) throw new ConfigError(env.configFile, "presence_ttl", env.lineOf?.(["presence_ttl"]), "must be at least 1s");
       const registrySlot = slots!.get("registry")!;
-      const native = modules.get(registrySlot.driverName)?.nativeFilter?.(registrySlot.driver);
-      const store = new IdentityStore(registrySlot.driver as RegistryDriver, native, s.max_identities);
+      const registryDriver = registrySlot.driver as RegistryDriver;
+      const native = offersJsonFilterScan(registryDriver) ? registryDriver : undefined;
+      const store = new IdentityStore(registryDriver, native, s.max_identities);
       const registry = new MulticastRegistry(
         MULTICAST_REGISTRY_VERSION,
         store,

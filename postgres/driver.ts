@@ -4,6 +4,8 @@ import type {
   Driver,
   HealthReport,
   InterfaceName,
+  JsonFilterScanDriver,
+  JsonFilterScanOptions,
   KeyValueBasicDriver,
   KeyValueBatchDriver,
   KeyValueScanDriver,
@@ -18,6 +20,7 @@ import { createPool, type PoolState } from "./client";
 import type { PostgresConfig } from "./config";
 import { clientTimeout, markNotApplied, postgresError, postgresNotApplied } from "./errors";
 import { decodeCursor, encodeCursor, keyBytes, keyText, prefixEnd } from "./keys";
+import { postgresFilterScan } from "./native_filter";
 import { Statements } from "./statements";
 import { ExpirySweeper } from "./sweeper";
 
@@ -38,7 +41,7 @@ type Row = Record<string, unknown>;
  * (one multi-row statement each) are native; expiry is not, so the driver emulates it with an expires_at column:
  * rows past it are invisible to every read at once and deleted in bounded batches by a sweeper.
  */
-export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver {
+export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, JsonFilterScanDriver {
   readonly name = "postgres";
   readonly version = DRIVER_VERSION;
   readonly emulates: readonly InterfaceName[] = ["keyvalue_ttl"];
@@ -194,6 +197,11 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       if (!more || remaining === 0) return;
       after = Buffer.from(page.at(-1)!.key as Uint8Array);
     }
+  }
+
+  /** JsonFilterScanDriver: the filter as a JSONB condition (native_filter.ts). */
+  filterScan(opts: JsonFilterScanOptions) {
+    return postgresFilterScan(this.config.table, this.ns, opts, (text, params) => this.read(text, params, opts.signal));
   }
 
   async count(prefix: string): Promise<number> {

@@ -3,7 +3,7 @@
  * everything else is a parameter). $1 is always the namespace. A row is live while expires_at is null or ahead of
  * now(): every read filters on it, so an expired key is invisible at once, before the sweeper deletes it.
  */
-const LIVE = "(expires_at is null or expires_at > now())";
+export const LIVE = "(expires_at is null or expires_at > now())";
 const EXPIRES = (ttl: string) => `case when ${ttl} > 0 then now() + ${ttl} * interval '1 second' end`;
 
 export class Statements {

@@ -5,6 +5,8 @@ import type {
   BatchSetEntry,
   Driver,
   HealthReport,
+  JsonFilterScanDriver,
+  JsonFilterScanOptions,
   KeyValueBasicDriver,
   KeyValueBatchDriver,
   KeyValueScanDriver,
@@ -26,6 +28,7 @@ import type { RedisContext } from "./context";
 import { redisError, redisNotApplied } from "./errors";
 import { RedisKeyValue } from "./kv";
 import { RedisList } from "./list";
+import { RedisJsonFilter } from "./native_filter";
 import { RedisPubSub } from "./pubsub";
 import { RedisScan } from "./scan";
 
@@ -38,7 +41,9 @@ const HEALTH_PING_MS = 500;
  * The Redis driver: every interface the pattern serves, on one command connection (plus a subscriber connection
  * once someone subscribes), behind one circuit breaker.
  */
-export class RedisDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, ListDriver, PubSubDriver {
+export class RedisDriver
+  implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, ListDriver, PubSubDriver, JsonFilterScanDriver
+{
   readonly name = "redis";
   readonly version = DRIVER_VERSION;
   readonly conn: RedisConnection;
@@ -47,6 +52,8 @@ export class RedisDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriv
   readonly spanAttributes: Readonly<Record<string, string | number>>;
   private readonly kv: RedisKeyValue;
   private readonly scanner: RedisScan;
+  private readonly jsonFilter: RedisJsonFilter;
+  readonly jsonFilterUnavailable: string | undefined;
   private readonly list: RedisList;
   private readonly pubsub: RedisPubSub;
   private readonly flowExport: FlowExport | undefined;
@@ -91,6 +98,8 @@ export class RedisDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriv
     this.kv = new RedisKeyValue(ctx);
     this.scanner = new RedisScan(ctx, config.scanCount, config.cursorSecret);
     this.list = new RedisList(ctx);
+    this.jsonFilter = new RedisJsonFilter(ctx);
+    this.jsonFilterUnavailable = this.jsonFilter.jsonFilterUnavailable;
     const pubsub = (this.pubsub = new RedisPubSub(ctx, config.subscriberBuffer, logger));
     this.flowExport = registry && exportFlowMetrics(registry, "redis", { drops: pubsub.drops, buffered: () => pubsub.buffered() });
   }
@@ -130,6 +139,9 @@ export class RedisDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriv
   }
   count(prefix: string) {
     return this.scanner.count(prefix);
+  }
+  filterScan(opts: JsonFilterScanOptions) {
+    return this.jsonFilter.filterScan(opts);
   }
   pushLeft(key: string, values: Uint8Array[]) {
     return this.list.pushLeft(key, values);

@@ -26,8 +26,15 @@ export type {
   BatchSetEntry,
   Driver,
   HealthReport,
+  GlobToken,
   HealthState,
   InterfaceName,
+  JsonFilter,
+  JsonFilterOp,
+  JsonFilterScanDriver,
+  JsonFilterScanOptions,
+  JsonFilterScanPage,
+  JsonScalar,
   KeyListingDriver,
   KeyValueBasicDriver,
   KeyValueBatchDriver,
@@ -44,6 +51,7 @@ export type {
   StreamRecordData,
   SubscribeOptions,
 } from "./drivers/interfaces";
+export { globMatch, matchesJsonFilter, nestJsonFilter, offersJsonFilterScan, parseGlob } from "./drivers/json_filter";
 export { type DriverEnv, type DriverFactory, DriverRegistry } from "./drivers/registry";
 export { DriverMetrics, type InstrumentOptions, instrumentDriver } from "./drivers/instrument";
 export { Resilience, type ResilienceOptions } from "./drivers/resilience";

@@ -176,3 +176,53 @@ export interface StreamDriver {
 
 /** Interface names as slots name them in configuration (contract §4). */
 export type InterfaceName = "keyvalue_basic" | "keyvalue_ttl" | "keyvalue_scan" | "keyvalue_batch" | "list_basic" | "pubsub_basic" | "stream_basic";
+
+/** A JSON scalar, the only kind of value a filter condition compares with. */
+export type JsonScalar = string | number | boolean | null;
+
+export type JsonFilterOp = "eq" | "ne" | "in" | "exists" | "prefix" | "wildcard" | "lt" | "lte" | "gt" | "gte";
+
+/** A parsed wildcard pattern: literal characters, 1 for `?` (one character), 2 for `*` (any run). */
+export type GlobToken = string | 1 | 2;
+
+/**
+ * A condition tree over JSON documents, evaluated the same way by every driver that offers it and by the
+ * reference evaluator (sdk/drivers/json_filter.ts matchesJsonFilter). `path` is object keys from the document's
+ * root, outermost first; a step into a non-object (lists included) finds nothing. eq/ne/in compare scalars exactly
+ * (numbers by value); prefix/wildcard test strings only; lt/lte/gt/gte numbers only; `ne` also matches a missing value.
+ */
+export type JsonFilter =
+  | { op: "and" | "or"; of: JsonFilter[] }
+  | { op: "not"; of: JsonFilter }
+  | { op: JsonFilterOp; path: string[]; value?: JsonScalar; values?: JsonScalar[]; glob?: GlobToken[] };
+
+export interface JsonFilterScanOptions {
+  /** Keys starting with this (within the driver's namespace). */
+  prefix: string;
+  /** Tested against each value parsed as JSON; undefined matches every JSON value. */
+  filter: JsonFilter | undefined;
+  /** "" = from the beginning, else the nextCursor of the previous page of the same prefix. */
+  cursor: string;
+  /** Bounds one call's work, in the backend's unit: Redis examines about this many keys, PostgreSQL returns at most this many entries. */
+  count: number;
+  signal: AbortSignal;
+}
+
+export interface JsonFilterScanPage {
+  /** The matching entries of this step, possibly none although more follow. */
+  entries: { key: string; value: Uint8Array }[];
+  /** "" when the scan is complete. */
+  nextCursor: string;
+}
+
+/**
+ * A key-value backend that evaluates a JsonFilter itself (a Redis script, a PostgreSQL JSONB query), so only
+ * matching values cross the network. Optional: a composed pattern detects it (offersJsonFilterScan) and filters
+ * scanned values itself otherwise. Every value under the prefix should be a UTF-8 JSON document: Redis skips
+ * one that is not, PostgreSQL fails the call.
+ */
+export interface JsonFilterScanDriver {
+  filterScan(opts: JsonFilterScanOptions): Promise<JsonFilterScanPage>;
+  /** Set (to why) when this driver, as configured, cannot (e.g. a Redis cluster): callers then filter themselves. */
+  readonly jsonFilterUnavailable?: string;
+}
