@@ -28,7 +28,7 @@ export interface ProcessSettings {
 }
 
 /** The reserved `security` section of a pattern's config file (the pattern's own port; issue 11). */
-const securitySchema: Schema = {
+export const securitySchema: Schema = {
   type: "object",
   fields: {
     admin_token: { type: "any" },
@@ -42,7 +42,7 @@ const securitySchema: Schema = {
 };
 
 /** The reserved `lifecycle` section of a pattern's config file. */
-const lifecycleSchema: Schema = { type: "object", fields: { shutdown_timeout: { type: "duration" } } };
+export const lifecycleSchema: Schema = { type: "object", fields: { shutdown_timeout: { type: "duration" } } };
 
 const flagSpec = {
   config: { type: "string" },
