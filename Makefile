@@ -78,10 +78,10 @@ bench: build-plugins ## benchmarks: in-process store, then everything side by si
 	@bash scripts/services/up.sh all || echo "bench: not every service started; rows that need one will say 'not run'"
 	$(BUN) bench/run.ts
 
-faults: build-plugins services ## the fault suite alone, rewriting README's fault table and tests/faults/results/latest.json
+faults: build-plugins services ## the fault suite alone, rewriting the fault table of docs/operations.md and tests/faults/results/latest.json
 	PRISM_RECORD_FAULTS=1 $(BUN) test --timeout 60000 ./tests/faults
 
-capabilities: build-plugins ## ask each key-value pattern for GetCapabilities; rewrite the README's capability table
+capabilities: build-plugins ## ask each key-value pattern for GetCapabilities; rewrite the capability table of docs/client-api.md
 	@bash scripts/services/up.sh all || echo "capabilities: not every service started; those rows will say so"
 	$(BUN) scripts/capabilities.ts
 
