@@ -1,0 +1,103 @@
+// Finds measured figures typed by hand into Markdown: a number with a unit of time, size, rate or share
+// ("44 ms", "0.157 ms", "115 MB", "1,101 calls/s", "0.84 %") outside the blocks a measuring run writes
+// (<!-- name:begin --> ... <!-- name:end -->). Ports, versions, counts and RFC numbers carry no such unit and
+// are never flagged; configuration defaults that do ("default 30 s") are allowed one by one in docs_figures_allow.json.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface Figure {
+  file: string;
+  line: number;
+  /** The figure as written, e.g. "44 ms". */
+  text: string;
+  /** The line it sits on, trimmed. */
+  context: string;
+}
+
+/** An allowed figure: a configuration default or limit, named by file, exact figure and a phrase of its line. */
+export interface AllowedFigure {
+  file: string;
+  figure: string;
+  /** A piece of the line that pins the figure to its sentence (so a second, measured "30 s" is not allowed). */
+  near: string;
+  why: string;
+}
+
+const UNIT = String.raw`(?:ns|µs|us|ms|s|sec|seconds?|min|minutes?|h|KB|KiB|MB|MiB|GB|GiB|%|x|×|(?:ops|req|calls|records|msgs?|messages|writes|keys)\/s|\/s)`;
+// A number (1,348 / 0.157 / 10⁶ / ≈2 / ~115) and its unit, not inside a word or an identifier.
+const FIGURE = new RegExp(String.raw`(?<![\w.\-/:])[≈~]?\d[\d,]*(?:\.\d+)?\s?${UNIT}(?![\w/])`, "g");
+const BLOCK_BEGIN = /<!--\s*([\w-]+):begin\s*-->/;
+const BLOCK_END = /<!--\s*([\w-]+):end\s*-->/;
+
+/** Files a measuring run writes as a whole (bench/run.ts writes bench/results/latest.md). */
+export const GENERATED_FILES = new Set(["bench/results/latest.md"]);
+
+/**
+ * The figures of one Markdown text that sit outside generated blocks, fenced code and inline code
+ * (code holds flags and config such as `--duration 5s`, `sweep_interval: 1s`, not measurements).
+ */
+export function findFigures(file: string, markdown: string): Figure[] {
+  if (GENERATED_FILES.has(file)) return [];
+  const found: Figure[] = [];
+  let block: string | undefined;
+  let fenced = false;
+  markdown.split("\n").forEach((raw, i) => {
+    if (block) {
+      if (BLOCK_END.exec(raw)?.[1] === block) block = undefined;
+      return;
+    }
+    const begin = BLOCK_BEGIN.exec(raw);
+    if (begin) {
+      block = begin[1];
+      return;
+    }
+    if (/^\s*(```|~~~)/.test(raw)) {
+      fenced = !fenced;
+      return;
+    }
+    if (fenced) return;
+    const prose = raw.replace(/`[^`]*`/g, (code) => " ".repeat(code.length));
+    for (const m of prose.matchAll(FIGURE)) found.push({ file, line: i + 1, text: m[0], context: raw.trim() });
+  });
+  return found;
+}
+
+/** Drops the figures the allow-list names (file, figure and a phrase of the same line). */
+export function withoutAllowed(figures: readonly Figure[], allowed: readonly AllowedFigure[]): Figure[] {
+  return figures.filter((f) => !allowed.some((a) => a.file === f.file && a.figure === f.text && f.context.includes(a.near)));
+}
+
+/** Every Markdown file git knows (tracked, or new and not ignored), relative to the repository. */
+export function markdownFiles(root: string): string[] {
+  const out = Bun.spawnSync(["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", "*.md"], { cwd: root });
+  if (out.exitCode !== 0) throw new Error(`git ls-files failed: ${out.stderr.toString()}`);
+  return out.stdout
+    .toString()
+    .split("\n")
+    .filter((f) => f !== "" && !f.includes("node_modules/"));
+}
+
+export function loadAllowList(root: string): AllowedFigure[] {
+  return JSON.parse(readFileSync(join(root, "scripts/docs_figures_allow.json"), "utf8")).allowed as AllowedFigure[];
+}
+
+/** The hand-typed figures of the repository's Markdown, after the allow-list. */
+export function strayFigures(root: string): Figure[] {
+  const allowed = loadAllowList(root);
+  return markdownFiles(root).flatMap((file) => {
+    let text: string;
+    try {
+      text = readFileSync(join(root, file), "utf8");
+    } catch {
+      return []; // listed by git but deleted in the worktree
+    }
+    return withoutAllowed(findFigures(file, text), allowed);
+  });
+}
+
+if (import.meta.main) {
+  const stray = strayFigures(join(import.meta.dir, ".."));
+  for (const f of stray) console.log(`${f.file}:${f.line}: ${f.text}    ${f.context.slice(0, 140)}`);
+  console.log(`${stray.length} hand-typed figures outside generated blocks`);
+  process.exit(stray.length === 0 ? 0 : 1);
+}
