@@ -116,7 +116,8 @@ const SECTIONS: Section[] = [
   {
     heading: "Proxy file (`dist/proxy --config FILE`)",
     source: "proxy/config.ts `proxyConfigSchema` (with proxy/security/config.ts)",
-    intro: "Unknown keys and wrong types stop start-up with `file:line: key: reason`. Explained: [proxy/README.md](../proxy/README.md), [security.md](security.md).",
+    intro:
+      "Unknown keys and wrong types stop start-up with `file:line: key: reason`. Explained: [proxy/README.md](../proxy/README.md), [security.md](security.md).",
     schema: proxyConfigSchema,
   },
   {
@@ -146,11 +147,21 @@ const SECTIONS: Section[] = [
     schema: slotsSchema,
     prefix: "slots",
   },
-  { heading: "memstore", source: "memstore/config.ts `memstoreConfigSchema`", intro: "[memstore/README.md](../memstore/README.md)", schema: memstoreConfigSchema },
+  {
+    heading: "memstore",
+    source: "memstore/config.ts `memstoreConfigSchema`",
+    intro: "[memstore/README.md](../memstore/README.md)",
+    schema: memstoreConfigSchema,
+  },
   { heading: "redis", source: "redis/config.ts `redisConfigSchema`", intro: "[redis/README.md](../redis/README.md)", schema: redisConfigSchema },
   { heading: "kafka", source: "kafka/config.ts `kafkaConfigSchema`", intro: "[kafka/README.md](../kafka/README.md)", schema: kafkaConfigSchema },
   { heading: "nats", source: "nats/config.ts `natsConfigSchema`", intro: "[nats/README.md](../nats/README.md)", schema: natsConfigSchema },
-  { heading: "postgres", source: "postgres/config.ts `postgresConfigSchema`", intro: "[postgres/README.md](../postgres/README.md)", schema: postgresConfigSchema },
+  {
+    heading: "postgres",
+    source: "postgres/config.ts `postgresConfigSchema`",
+    intro: "[postgres/README.md](../postgres/README.md)",
+    schema: postgresConfigSchema,
+  },
   {
     heading: "multicast-registry",
     source: "multicast-registry/pattern.ts `settingsSchema`",

@@ -30,7 +30,8 @@ describe(GUIDE, () => {
   });
 
   test("each file block is its file exactly", () => {
-    for (const b of blocks.filter((x) => x.kind === "file")) expect({ path: b.path, code: b.code }).toEqual({ path: b.path, code: readFileSync(join(ROOT, b.path), "utf8") });
+    for (const b of blocks.filter((x) => x.kind === "file"))
+      expect({ path: b.path, code: b.code }).toEqual({ path: b.path, code: readFileSync(join(ROOT, b.path), "utf8") });
   });
 
   test("each excerpt is a piece of its file", () => {
