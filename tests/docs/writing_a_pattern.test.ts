@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { refreshGuide } from "../../scripts/docs_guide";
 import { ROOT } from "../helpers/process";
 
 // The guide's code is the tested code: a block after <!-- file: PATH --> is that file whole, a block after
@@ -10,7 +11,7 @@ import { ROOT } from "../helpers/process";
 const GUIDE = "docs/writing-a-pattern.md";
 
 /** Each marked code block: which file it claims, how, and its text. */
-export function markedBlocks(markdown: string): { kind: "file" | "excerpt"; path: string; code: string }[] {
+function markedBlocks(markdown: string): { kind: "file" | "excerpt"; path: string; code: string }[] {
   const out: { kind: "file" | "excerpt"; path: string; code: string }[] = [];
   const re = /<!-- (file|excerpt): (\S+) -->\n```[^\n]*\n([\s\S]*?)^```$/gm;
   for (const m of markdown.matchAll(re)) out.push({ kind: m[1] as "file" | "excerpt", path: m[2]!, code: m[3]! });
@@ -21,12 +22,17 @@ describe(GUIDE, () => {
   const guide = readFileSync(join(ROOT, GUIDE), "utf8");
   const blocks = markedBlocks(guide);
 
-  test("shows every source file of templates/pattern, whole", () => {
+  test("shows every source file of templates/pattern, and the one-slot example's pattern and driver, whole", () => {
     const shown = blocks.filter((b) => b.kind === "file").map((b) => b.path);
     const template = readdirSync(join(ROOT, "templates/pattern"))
       .filter((f) => f !== "README.md")
       .map((f) => `templates/pattern/${f}`);
-    expect(shown.toSorted()).toEqual(template.toSorted());
+    const oneSlot = ["docs/examples/one-slot/pattern.ts", "docs/examples/one-slot/store.ts"];
+    expect(shown.toSorted()).toEqual([...template, ...oneSlot].toSorted());
+  });
+
+  test("is what scripts/docs_guide.ts makes of the files it shows (run it after editing them)", () => {
+    expect(guide).toBe(refreshGuide(guide));
   });
 
   test("each file block is its file exactly", () => {
