@@ -12,7 +12,7 @@ import { postgresConfigSchema } from "../postgres/config";
 import { proxyConfigSchema } from "../proxy/config";
 import { USAGE as PROXY_USAGE } from "../proxy/settings";
 import { redisConfigSchema } from "../redis/config";
-import { type Schema, validate } from "../sdk/config/schema";
+import { type Schema, validate } from "@prism/sdk";
 import { lifecycleSchema, securitySchema, USAGE as PATTERN_USAGE } from "../sdk/config/settings";
 import { sdkConfigSchema } from "../sdk/lifecycle/runtime";
 import { slotsSchema } from "../sdk/lifecycle/slots";

@@ -18,7 +18,7 @@ export interface DiagramSource {
 
 const BOX_W = 190;
 const BOX_H = 46;
-const COL_GAP = 90;
+const COL_GAP = 130;
 const ROW_GAP = 18;
 const MARGIN = 24;
 const TOP = 78;

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { CONFIG_DOC, configReference, schemaRows } from "../../scripts/docs_config";
 import { replaceBlock } from "../../scripts/docs_markdown";
-import type { Schema } from "../../sdk/config/schema";
+import type { Schema } from "@prism/sdk";
 
 describe("docs/configuration.md", () => {
   test("holds the reference scripts/docs_config.ts generates from the schemas (run it after changing a schema)", () => {
