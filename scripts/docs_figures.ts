@@ -2,7 +2,7 @@
 // ("44 ms", "0.157 ms", "115 MB", "1,101 calls/s", "0.84 %") outside the blocks a measuring run writes
 // (<!-- name:begin --> ... <!-- name:end -->). Ports, versions, counts and RFC numbers carry no such unit and
 // are never flagged; configuration defaults that do ("default 30 s") are allowed one by one in docs_figures_allow.json.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface Figure {
@@ -135,6 +135,24 @@ export function allFigures(root: string): Figure[] {
 export function strayFigures(root: string): Figure[] {
   const legacy = loadLegacy(root);
   return withoutAllowed(allFigures(root), loadAllowList(root)).filter((f) => !isLegacy(f, legacy));
+}
+
+/** The legacy list without the entries (and figures) that no longer match: it can only shrink. */
+export function prunedLegacy(root: string): LegacyLine[] {
+  const found = allFigures(root);
+  return loadLegacy(root)
+    .map((l) => ({ ...l, figures: l.figures.filter((text) => found.some((f) => f.file === l.file && f.context === l.line && f.text === text)) }))
+    .filter((l) => l.figures.length > 0);
+}
+
+if (import.meta.main && process.argv.includes("--prune-legacy")) {
+  const file = join(import.meta.dir, "docs_figures_legacy.json");
+  const doc = JSON.parse(readFileSync(file, "utf8"));
+  const before = (doc.legacy as LegacyLine[]).length;
+  doc.legacy = prunedLegacy(join(import.meta.dir, ".."));
+  writeFileSync(file, `${JSON.stringify(doc, null, 1)}\n`);
+  console.log(`legacy lines: ${before} -> ${doc.legacy.length}`);
+  process.exit(0);
 }
 
 if (import.meta.main) {
