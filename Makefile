@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 PROTO_SRC := $(shell find proto -name '*.proto' -not -path 'proto/gen/*')
 
-.PHONY: help deps proto build-plugins build run test coverage test-images docker-engine test-unit bench typecheck check lint format clean services services-down services-status images capabilities faults
+.PHONY: help deps proto build-plugins build run test coverage test-images docker-engine test-unit bench typecheck check lint format clean services services-down services-status images capabilities faults docs
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -78,12 +78,17 @@ bench: build-plugins ## benchmarks: in-process store, then everything side by si
 	@bash scripts/services/up.sh all || echo "bench: not every service started; rows that need one will say 'not run'"
 	$(BUN) bench/run.ts
 
-faults: build-plugins services ## the fault suite alone, rewriting README's fault table and tests/faults/results/latest.json
+faults: build-plugins services ## the fault suite alone, rewriting the fault table of docs/operations.md and tests/faults/results/latest.json
 	PRISM_RECORD_FAULTS=1 $(BUN) test --timeout 60000 ./tests/faults
 
-capabilities: build-plugins ## ask each key-value pattern for GetCapabilities; rewrite the README's capability table
+capabilities: build-plugins ## ask each key-value pattern for GetCapabilities; rewrite the capability table of docs/client-api.md
 	@bash scripts/services/up.sh all || echo "capabilities: not every service started; those rows will say so"
 	$(BUN) scripts/capabilities.ts
+
+docs: proto ## regenerate docs/architecture.svg, the configuration reference of docs/configuration.md and the guide's code blocks (tests/docs fail when they are stale)
+	$(BUN) scripts/docs_diagram.ts
+	$(BUN) scripts/docs_config.ts
+	$(BUN) scripts/docs_guide.ts
 
 docker-engine: ## a Docker engine: the one that answers, or (root, Debian) docker.io's dockerd started on vfs; says why when it cannot
 	bash scripts/docker-engine.sh up

@@ -534,6 +534,5 @@ writeFileSync(`${out}/latest.json`, JSON.stringify(results, null, 2) + "\n");
 writeFileSync(`${out}/latest.md`, markdown);
 writeFileSync(`${out}/latest.svg`, await renderChart(rows, `Prism side by side, ${results.machine.cpus}-core machine, ${startedAt.slice(0, 10)}`));
 updateReadme(`${ROOT}/bench/README.md`, markdown, out, "results/latest.svg");
-updateReadme(`${ROOT}/README.md`, markdown, out, "bench/results/latest.svg");
 process.stdout.write(markdown);
 log(`wrote ${out}/latest.json, latest.md, latest.svg in ${results.elapsedS.toFixed(0)} s`);

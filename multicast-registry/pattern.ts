@@ -30,7 +30,7 @@ export const MULTICAST_SLOTS: readonly SlotDeclaration[] = [
 ];
 
 /** The pattern's own settings (beside `slots`). */
-const settingsSchema = {
+export const settingsSchema = {
   type: "object",
   fields: {
     max_identities: { type: "integer", min: 0, default: 0 },

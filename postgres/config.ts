@@ -37,7 +37,7 @@ export interface PostgresConfig {
   breaker: { failureThreshold: number; openDurationMs: number };
 }
 
-const schema: Schema = {
+export const postgresConfigSchema: Schema = {
   type: "object",
   fields: {
     host: { type: "string", default: "127.0.0.1" },
@@ -96,7 +96,7 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
  * resolves the password file and the CA file.
  */
 export function parsePostgresConfig(config: Record<string, unknown>, env: Pick<DriverEnv, "configFile" | "lineOf" | "namespace">): PostgresConfig {
-  const raw = validate<RawConfig>(config, schema, { file: env.configFile, lineOf: env.lineOf });
+  const raw = validate<RawConfig>(config, postgresConfigSchema, { file: env.configFile, lineOf: env.lineOf });
   const fail = (path: string[], reason: string): never => {
     throw new ConfigError(env.configFile, path.join("."), env.lineOf?.(path), reason);
   };

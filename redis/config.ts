@@ -51,7 +51,7 @@ export interface ConfigOrigin {
   namespace: string;
 }
 
-const schema: Schema = {
+export const redisConfigSchema: Schema = {
   type: "object",
   fields: {
     address: { type: "string" },
@@ -104,7 +104,7 @@ interface RawConfig {
  * and resolves address/URL, cluster seeds, TLS files and the key prefix.
  */
 export function parseRedisConfig(config: Record<string, unknown>, origin: ConfigOrigin): RedisConfig {
-  const raw = validate<RawConfig>(config, schema, { file: origin.configFile, lineOf: origin.lineOf });
+  const raw = validate<RawConfig>(config, redisConfigSchema, { file: origin.configFile, lineOf: origin.lineOf });
   const fail = (path: Path, reason: string): never => {
     throw new ConfigError(origin.configFile, keyName(path), origin.lineOf?.(path), reason);
   };

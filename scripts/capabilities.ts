@@ -1,5 +1,5 @@
 // make capabilities: asks each key-value pattern for its KeyValuePattern.GetCapabilities answer and rewrites
-// the capability table of README.md (between <!-- capabilities:begin --> and <!-- capabilities:end -->), so the
+// the capability table of docs/client-api.md (between <!-- capabilities:begin --> and <!-- capabilities:end -->), so the
 // table is what the code answers, never typed by hand. A backend whose service is not running, or whose pattern
 // does not serve KeyValuePattern yet, gets a row saying so.
 //   bun scripts/capabilities.ts [--no-write]
@@ -85,7 +85,7 @@ if (import.meta.main) {
   ].join("\n");
   process.stdout.write(table);
   if (!process.argv.includes("--no-write")) {
-    const file = `${ROOT}/README.md`;
+    const file = `${ROOT}/docs/client-api.md`;
     const text = readFileSync(file, "utf8");
     const begin = "<!-- capabilities:begin -->";
     const end = "<!-- capabilities:end -->";

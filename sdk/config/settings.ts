@@ -28,7 +28,7 @@ export interface ProcessSettings {
 }
 
 /** The reserved `security` section of a pattern's config file (the pattern's own port; issue 11). */
-const securitySchema: Schema = {
+export const securitySchema: Schema = {
   type: "object",
   fields: {
     admin_token: { type: "any" },
@@ -42,7 +42,7 @@ const securitySchema: Schema = {
 };
 
 /** The reserved `lifecycle` section of a pattern's config file. */
-const lifecycleSchema: Schema = { type: "object", fields: { shutdown_timeout: { type: "duration" } } };
+export const lifecycleSchema: Schema = { type: "object", fields: { shutdown_timeout: { type: "duration" } } };
 
 const flagSpec = {
   config: { type: "string" },
@@ -67,7 +67,11 @@ export const USAGE = `Flags (each also settable as PRISM_<NAME>, e.g. PRISM_GRPC
   --debug                    debug logging
   --enable-tracing           OpenTelemetry tracing
   --trace-exporter KIND      stdout | otlp | none                                 [stdout]
-  --log-format FORMAT        json | text                                          [json]`;
+  --log-format FORMAT        json | text                                          [json]
+Environment only:
+  PRISM_GRPC_HOST            address gRPC binds (0.0.0.0 in the container images) [127.0.0.1]
+  PRISM_METRICS_HOST         address /health /ready /metrics bind                 [127.0.0.1]
+  PRISM_ADVERTISE_HOST       host of the data endpoint reported in StartResponse  [bound host]`;
 
 /** Reads flags, then PRISM_* environment for whatever a flag did not set, then the config file. */
 export async function loadSettings(

@@ -33,7 +33,7 @@ export interface RuntimeDeps {
 }
 
 /** Keys of a pattern's config that the SDK consumes itself. */
-const sdkConfigSchema = {
+export const sdkConfigSchema = {
   type: "object",
   fields: {
     max_key_size: { type: "bytes", default: DEFAULT_LIMITS.maxKeyBytes },

@@ -41,7 +41,7 @@ export const INTERFACE_METHODS: Record<InterfaceName, readonly string[]> = {
   stream_basic: ["append", "read", "trim"],
 };
 
-const slotsSchema = {
+export const slotsSchema = {
   type: "map",
   values: { type: "object", required: ["driver"], fields: { driver: { type: "string" }, config: { type: "any" } } },
 } as const;

@@ -1,7 +1,7 @@
 /**
  * Backends frozen (SIGSTOP) and killed (SIGKILL) under load through dist/proxy, for every network backend, on
  * dedicated servers started on free ports (never the shared ones). Writers keep 16 calls in flight; every write
- * the proxy acknowledged is read back at the end. Figures go to README.md (tests/faults/report.ts).
+ * the proxy acknowledged is read back at the end. Figures go to docs/operations.md (tests/faults/report.ts).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";

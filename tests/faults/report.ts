@@ -1,6 +1,6 @@
 /**
  * The fault suite's figures: each scenario records a row; with PRISM_RECORD_FAULTS=1 (`make faults`) they are
- * written into README.md between <!-- faults:begin --> and <!-- faults:end --> and tests/faults/results/latest.json.
+ * written into docs/operations.md between <!-- faults:begin --> and <!-- faults:end --> and tests/faults/results/latest.json.
  * Plain `make test` checks the same assertions but leaves the tracked files alone.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -43,7 +43,7 @@ export function recordRow(row: FaultRow): void {
 const fmt = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "–" : Math.round(n).toLocaleString("en-US"));
 
 function writeReadme(rows: FaultRow[]): void {
-  const readme = join(ROOT, "README.md");
+  const readme = join(ROOT, "docs/operations.md");
   const text = readFileSync(readme, "utf8");
   const begin = "<!-- faults:begin -->";
   const end = "<!-- faults:end -->";

@@ -1,0 +1,4 @@
+import { serve } from "@prism/sdk";
+import { oneSlotPattern } from "./pattern";
+
+await serve(oneSlotPattern);
