@@ -46,10 +46,10 @@ function formatBytes(b: number): string {
   return String(b);
 }
 
-/** The default as the code applies it: validated like a value from a file (a number given to a duration is seconds). */
+/** The default as the code applies it: what validation puts in place of a missing value. */
 function effectiveDefault(s: Schema): string {
   if (!("default" in s) || s.default === undefined) return "";
-  const v = validate<unknown>(s.default, s, { file: "default" });
+  const v = validate<unknown>(undefined, s, { file: "default" });
   if (s.type === "duration") return code(formatDuration(v as number));
   if (s.type === "bytes") return code(formatBytes(v as number));
   return code(typeof v === "string" && v !== "" ? v : JSON.stringify(v));

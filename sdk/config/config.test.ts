@@ -36,6 +36,12 @@ describe("config validation", () => {
     });
   });
 
+  test("a number as a duration's default is milliseconds, a number in the file seconds (issue 18 item 5)", () => {
+    const schema: Schema = { type: "object", fields: { idle: { type: "duration", default: 300_000 }, window: { type: "duration", default: "2m" } } };
+    expect(validate({}, schema, { file: "t.yaml" })).toEqual({ idle: 300_000, window: 120_000 });
+    expect(validate({ idle: 30 }, schema, { file: "t.yaml" })).toEqual({ idle: 30_000, window: 120_000 });
+  });
+
   test("an unknown key names file, key path and line", () => {
     const err = (() => {
       try {

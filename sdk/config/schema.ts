@@ -9,6 +9,7 @@ export type Schema =
   | { type: "integer"; default?: number; min?: number; max?: number }
   | { type: "number"; default?: number; min?: number }
   | { type: "boolean"; default?: boolean }
+  /** default: a string like "30s", or a number of milliseconds. */
   | { type: "duration"; default?: string | number }
   | { type: "bytes"; default?: string | number }
   | { type: "array"; items: Schema; default?: unknown[] }
@@ -60,8 +61,11 @@ export function validate<T = Record<string, unknown>>(value: unknown, schema: Sc
   };
   const walk = (v: unknown, s: Schema, path: Path): unknown => {
     if (v === undefined || v === null) {
-      if ("default" in s && s.default !== undefined) v = s.default;
-      else if (s.type === "object" && !s.optional) v = {};
+      if ("default" in s && s.default !== undefined) {
+        // A number as a duration's default is the code's own unit, milliseconds (a number in a file is seconds).
+        if (s.type === "duration" && typeof s.default === "number") return s.default;
+        v = s.default;
+      } else if (s.type === "object" && !s.optional) v = {};
       else return undefined;
     }
     switch (s.type) {

@@ -16,7 +16,7 @@ describe("docs/configuration.md", () => {
       required: ["items"],
       fields: {
         timeout: { type: "duration", default: "1500ms" },
-        window: { type: "duration", default: 120 },
+        window: { type: "duration", default: 120_000 },
         size: { type: "bytes", default: "8MiB" },
         mode: { type: "string", enum: ["a", "b"], default: "a" },
         items: { type: "array", items: { type: "object", required: ["name"], fields: { name: { type: "string" } } } },
