@@ -525,8 +525,8 @@ export class H2ClientConnection {
     this.flushes++;
   }
 
-  /** The connection is unusable: every stream is lost. */
-  private fail(reason: string): void {
+  /** The connection is unusable: every stream is lost. With `flushFirst`, what was written (a GOAWAY) goes out before the socket closes. */
+  private fail(reason: string, flushFirst = false): void {
     if (this.closed) return;
     this.closed = true;
     this.draining = true;
@@ -540,7 +540,12 @@ export class H2ClientConnection {
     this.out.length = 0;
     this.outBytes = 0;
     this.continuation = undefined;
-    this.socket?.destroy();
+    const socket = this.socket;
+    if (socket !== undefined && flushFirst && !socket.destroyed) {
+      // Close once the GOAWAY is out, and at the latest after a second.
+      socket.end();
+      setTimeout(() => socket.destroy(), 1_000).unref?.();
+    } else socket?.destroy();
     open.forEach((s, i) => {
       s.done = true;
       s.listener.onLost(reason, written[i] ? { unprocessed: false, requestWritten: true } : UNSENT);
@@ -556,9 +561,9 @@ export class H2ClientConnection {
   private protocolError(code: number, why: string): void {
     if (this.closed) return;
     this.violated = true;
-    this.out.push(goawayFrame(0, code));
+    this.push(goawayFrame(0, code));
     this.flush();
-    this.fail(`HTTP/2 protocol error from the server: ${why}`);
+    this.fail(`HTTP/2 protocol error from the server: ${why}`, true);
   }
 
   /** A stream error by the server: RST_STREAM with the code; the stream is lost (it had been sent). */

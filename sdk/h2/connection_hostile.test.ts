@@ -1,0 +1,289 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import {
+  ATTACK_CODES,
+  ATTACKS,
+  type AttackName,
+  answerOk,
+  FLAG,
+  FRAME,
+  type HostileServer,
+  type HostileServerOptions,
+  SETTING,
+  startHostileServer,
+  u32,
+} from "../../tests/helpers/hostile_h2_server";
+import { type ConnectTarget, H2ClientConnection, LazyConnection, type LostInfo, type StreamListener } from "./connection";
+import { ERROR } from "./frames";
+import { encodeHeaderBlock } from "./hpack";
+import { MAX_HEADER_LIST_SIZE } from "./limits";
+
+const BLOCK = encodeHeaderBlock([
+  [":method", "POST"],
+  [":scheme", "http"],
+  [":path", "/test.Service/Call"],
+  [":authority", "localhost"],
+  ["content-type", "application/grpc"],
+]);
+const BODY = Buffer.from([0, 0, 0, 0, 0]);
+
+/** How a stream ended, as its listener heard it. */
+type Outcome =
+  | { kind: "end"; fields: [string, string][]; bytes: number }
+  | { kind: "reset"; code: number }
+  | { kind: "lost"; reason: string; info: LostInfo | undefined };
+
+function watch(): { listener: StreamListener; outcome: Promise<Outcome>; fields: [string, string][]; goaway: number[] } {
+  const fields: [string, string][] = [];
+  const goaway: number[] = [];
+  let bytes = 0;
+  let settle: (o: Outcome) => void = () => undefined;
+  const outcome = new Promise<Outcome>((r) => (settle = r));
+  const listener: StreamListener = {
+    onField: (n, v) => fields.push([n, v]),
+    onHeadersEnd: (end) => end && settle({ kind: "end", fields, bytes }),
+    onData: (c, end) => {
+      bytes += c.length;
+      if (end) settle({ kind: "end", fields, bytes });
+    },
+    onReset: (code) => settle({ kind: "reset", code }),
+    onLost: (reason, info) => settle({ kind: "lost", reason, info }),
+    onGoaway: (code) => goaway.push(code),
+  };
+  return { listener, outcome, fields, goaway };
+}
+
+let server: HostileServer | undefined;
+const conns: H2ClientConnection[] = [];
+afterEach(async () => {
+  for (const c of conns.splice(0)) c.close(true);
+  await server?.close();
+  server = undefined;
+});
+
+async function serve(opts: HostileServerOptions): Promise<HostileServer> {
+  server = await startHostileServer(opts);
+  return server;
+}
+
+function connect(s: HostileServer, extra: Partial<ConnectTarget> = {}): H2ClientConnection {
+  const c = new H2ClientConnection({ host: "127.0.0.1", port: s.port, connectTimeoutMs: 5_000, ...extra });
+  conns.push(c);
+  return c;
+}
+
+/** Polls until `check` holds (bounded). */
+async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+describe("a server that breaks RFC 9113 loses its connection with GOAWAY and the right code; its streams fail", () => {
+  for (const [name, code] of Object.entries(ATTACK_CODES) as [AttackName, number][]) {
+    test(`${name} → GOAWAY ${code}`, async () => {
+      const s = await serve({ onRequest: ATTACKS[name] });
+      const c = connect(s);
+      const w = watch();
+      const started = performance.now();
+      c.open(BLOCK, BODY, w.listener);
+      const o = await w.outcome;
+      // The RST_STREAM flood's first frame resets the stream itself; the flood then ends the connection.
+      if (name === "rstFlood") expect(o).toEqual({ kind: "reset", code: ERROR.CANCEL });
+      else expect(o.kind === "lost" && o.reason).toMatch(/protocol error from the server/);
+      await until(() => c.closed, "the connection closes");
+      expect(c.closeReason).toMatch(/protocol error from the server/);
+      expect(c.violated).toBe(true);
+      // The floods and bounds end within a bounded time, not when the attacker stops.
+      expect(performance.now() - started).toBeLessThan(5_000);
+      const sc = s.connections[0]!;
+      // A server that stopped reading (the PING flood) cannot see the GOAWAY; the others do.
+      if (name !== "pingFlood") await until(() => sc.goaways.length > 0 || sc.isClosed(), "the GOAWAY arrives");
+      if (name !== "pingFlood") expect(sc.goaways).toEqual([code]);
+    });
+  }
+});
+
+describe("stream errors end only the stream", () => {
+  test("a response header block of 100,000 one-byte fields is refused past SETTINGS_MAX_HEADER_LIST_SIZE, in linear time", async () => {
+    let calls = 0;
+    const s = await serve({ onRequest: (c, r) => (calls++ === 0 ? ATTACKS.manyFields(c, r) : answerOk(c, r)) });
+    const c = connect(s);
+    const w = watch();
+    const started = performance.now();
+    c.open(BLOCK, BODY, w.listener);
+    const o = await w.outcome;
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(o).toMatchObject({ kind: "lost", reason: expect.stringContaining("header list"), info: { unprocessed: false, requestWritten: true } });
+    // Nothing of the oversized block reached the listener.
+    expect(w.fields).toEqual([]);
+    await until(() => s.connections[0]!.resets.get(1) === ERROR.CANCEL, "the stream is reset");
+    // The connection stays up (the HPACK state is intact): the next call works.
+    const w2 = watch();
+    c.open(BLOCK, BODY, w2.listener);
+    expect((await w2.outcome).kind).toBe("end");
+    expect(c.closed).toBe(false);
+  });
+
+  test("a header list just within the bound is delivered whole", async () => {
+    // 2,000 fields of "x: yy" (1 + 2 + 32 = 35 bytes each, 70,000 > 65,536) would be too many; 1,800 fit.
+    const fields: [string, string][] = [[":status", "200"]];
+    for (let i = 0; i < 1_800; i++) fields.push(["x", "yy"]);
+    const s = await serve({ onRequest: (c, r) => c.headers(r.id, fields, true) });
+    const c = connect(s);
+    const w = watch();
+    c.open(BLOCK, BODY, w.listener);
+    const o = await w.outcome;
+    expect(o.kind).toBe("end");
+    expect(w.fields.length).toBe(1_801);
+    expect(1_801 * 35).toBeLessThan(MAX_HEADER_LIST_SIZE);
+  });
+
+  test("WINDOW_UPDATE beyond 2^31-1 on a stream resets that stream with FLOW_CONTROL_ERROR", async () => {
+    const s = await serve({
+      onRequest: (c, r) => {
+        c.frame(FRAME.WINDOW_UPDATE, 0, r.id, u32(0x7fffffff));
+        c.frame(FRAME.WINDOW_UPDATE, 0, r.id, u32(0x7fffffff));
+      },
+    });
+    const c = connect(s);
+    const w = watch();
+    c.open(BLOCK, BODY, w.listener);
+    await until(() => s.connections[0]?.resets.get(1) === ERROR.FLOW_CONTROL_ERROR, "the stream is reset");
+    expect(await w.outcome).toMatchObject({ kind: "lost", info: { unprocessed: false } });
+    expect(c.closed).toBe(false);
+  });
+});
+
+describe("streams wait for the server's SETTINGS and keep within its limits", () => {
+  test("no stream goes out before the server's first SETTINGS; MAX_CONCURRENT_STREAMS 1 is honoured", async () => {
+    let inflight = 0;
+    let most = 0;
+    const s = await serve({
+      settings: null,
+      // The server's SETTINGS go out a turn after the client's arrive: any HEADERS sent with the preface are counted.
+      onClientSettings: (conn) => setImmediate(() => conn.settings([[SETTING.MAX_CONCURRENT_STREAMS, 1]])),
+      onRequest: (conn, r) => {
+        most = Math.max(most, ++inflight);
+        setImmediate(() => {
+          inflight--;
+          answerOk(conn, r);
+        });
+      },
+    });
+    const c = connect(s);
+    const ws = [watch(), watch(), watch()];
+    for (const w of ws) c.open(BLOCK, BODY, w.listener);
+    expect(c.queuedStreams).toBe(3);
+    const outcomes = await Promise.all(ws.map((w) => w.outcome));
+    expect(outcomes.map((o) => o.kind)).toEqual(["end", "end", "end"]);
+    expect(s.connections[0]!.headersBeforeSettings).toBe(0);
+    expect(most).toBe(1);
+    expect(c.maxConcurrentStreams).toBe(1);
+  });
+
+  test("whenStreamsFull 'refuse': a stream beyond the server's limit is lost at once, unprocessed", async () => {
+    const s = await serve({ settings: [[SETTING.MAX_CONCURRENT_STREAMS, 1]], onRequest: () => undefined });
+    const c = connect(s, { whenStreamsFull: "refuse" });
+    const first = watch();
+    c.open(BLOCK, BODY, first.listener);
+    await until(() => (s.connections[0]?.requests.length ?? 0) === 1, "the first request arrives");
+    expect(c.hasCapacity).toBe(false);
+    const second = watch();
+    c.open(BLOCK, BODY, second.listener);
+    expect(await second.outcome).toMatchObject({
+      kind: "lost",
+      reason: expect.stringContaining("limit of 1"),
+      info: { unprocessed: true, requestWritten: false },
+    });
+  });
+
+  test("a server that never sends SETTINGS: queued streams fail at the connect timeout, unprocessed and unwritten", async () => {
+    const s = await serve({ settings: null });
+    const c = connect(s, { connectTimeoutMs: 300 });
+    const w = watch();
+    c.open(BLOCK, BODY, w.listener);
+    expect(await w.outcome).toMatchObject({ kind: "lost", reason: expect.stringContaining("SETTINGS"), info: { unprocessed: true, requestWritten: false } });
+    expect(s.connections[0]!.requests).toEqual([]);
+  });
+
+  test("at most maxQueuedStreams wait; the rest are refused, unprocessed", async () => {
+    const s = await serve({ settings: null });
+    const c = connect(s, { maxQueuedStreams: 2 });
+    const ws = [watch(), watch(), watch()];
+    for (const w of ws) c.open(BLOCK, BODY, w.listener);
+    expect(await ws[2]!.outcome).toMatchObject({ kind: "lost", info: { unprocessed: true, requestWritten: false } });
+    expect(c.queuedStreams).toBe(2);
+  });
+
+  test("GOAWAY: streams above last-stream-id are lost unprocessed (though written), those below finish, none open after", async () => {
+    const s = await serve({
+      onRequest: (conn, r) => {
+        if (r.id !== 3) return;
+        conn.frame(FRAME.GOAWAY, 0, 0, Buffer.concat([u32(1), u32(0)]));
+        answerOk(conn, conn.requests[0]!);
+      },
+    });
+    const c = connect(s);
+    const a = watch();
+    const b = watch();
+    c.open(BLOCK, BODY, a.listener);
+    c.open(BLOCK, BODY, b.listener);
+    expect(await b.outcome).toMatchObject({ kind: "lost", reason: expect.stringContaining("GOAWAY"), info: { unprocessed: true, requestWritten: true } });
+    expect((await a.outcome).kind).toBe("end");
+    expect(a.goaway).toEqual([0]);
+    const late = watch();
+    c.open(BLOCK, BODY, late.listener);
+    expect(await late.outcome).toMatchObject({ kind: "lost", info: { unprocessed: true, requestWritten: false } });
+    expect(s.connections[0]!.requests.map((r) => r.id)).toEqual([1, 3]);
+  });
+
+  test("REFUSED_STREAM reaches the listener as a reset with that code (the server did not process it)", async () => {
+    const s = await serve({ onRequest: (conn, r) => conn.frame(FRAME.RST_STREAM, 0, r.id, u32(ERROR.REFUSED_STREAM)) });
+    const c = connect(s);
+    const w = watch();
+    c.open(BLOCK, BODY, w.listener);
+    expect(await w.outcome).toEqual({ kind: "reset", code: ERROR.REFUSED_STREAM });
+  });
+
+  test("requestWritten: false while a stream waits, true once its HEADERS went out", async () => {
+    const s = await serve({ onRequest: () => undefined });
+    const c = connect(s);
+    const st = c.open(BLOCK, BODY, watch().listener);
+    expect(c.requestWritten(st)).toBe(false);
+    await until(() => (s.connections[0]?.requests.length ?? 0) === 1, "the request arrives");
+    expect(c.requestWritten(st)).toBe(true);
+  });
+});
+
+describe("LazyConnection", () => {
+  test("reconnects with a growing, jittered backoff to a server that breaks every connection, and at once after a healthy one", async () => {
+    let healthy = false;
+    const s = await serve({ onRequest: (c, r) => (healthy ? answerOk(c, r) : ATTACKS.maxFrameSize0(c, r)) });
+    const lazy = new LazyConnection({ host: "127.0.0.1", port: s.port, connectTimeoutMs: 2_000, reconnect: { initialDelayMs: 50, maxDelayMs: 400 } });
+    try {
+      // Calls one after another for about a second: without backoff this would be hundreds of connections.
+      const stopAt = performance.now() + 1_000;
+      let calls = 0;
+      while (performance.now() < stopAt) {
+        const w = watch();
+        lazy.get()!.open(BLOCK, BODY, w.listener);
+        expect((await w.outcome).kind).toBe("lost");
+        calls++;
+      }
+      expect(calls).toBe(s.connections.length);
+      // 50 + 100 + 200 + 400 + 400 … (each at least half that): at most 8 connections in a second.
+      expect(s.connections.length).toBeLessThanOrEqual(8);
+      expect(lazy.consecutiveFailures).toBe(s.connections.length);
+      healthy = true;
+      const w = watch();
+      lazy.get()!.open(BLOCK, BODY, w.listener);
+      expect((await w.outcome).kind).toBe("end");
+      // That connection completed a call: healthy again, so a failure from now on starts the backoff over.
+      expect(lazy.get()!.healthy).toBe(true);
+    } finally {
+      lazy.close();
+    }
+  });
+});
