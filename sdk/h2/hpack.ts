@@ -89,6 +89,11 @@ export class HpackDecoder {
     this.maxSize = protocolMaxSize;
   }
 
+  /** Octets the dynamic table holds now (RFC 7541 §4.1): never above the size this side announced. */
+  get tableSize(): number {
+    return this.size;
+  }
+
   decode(block: Uint8Array, onField: OnHeaderField): void {
     this.pos = 0;
     const end = block.length;

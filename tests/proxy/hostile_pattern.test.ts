@@ -96,8 +96,9 @@ namespaces:
         failure(() => bad.kv.get({ key: name }, bad.opts({ timeoutMs: 10_000 }))),
         ...Array.from({ length: 20 }, (_, i) => mem.kv.set({ key: `${name}-${i}`, value: utf8("v") }, mem.opts())),
       ]);
+      // UNAVAILABLE, not DEADLINE_EXCEEDED: the call did not wait for its 10 s deadline.
       expect(e.code).toBe(Code.UNAVAILABLE);
-      expect(performance.now() - start).toBeLessThan(5_000);
+      expect(performance.now() - start).toBeLessThan(8_000);
       expect(sets.every((r) => r.success)).toBe(true);
       expect((await mem.kv.get({ key: `${name}-0` }, mem.opts())).found).toBe(true);
       // The data call reached the hostile server on the proxy's own client, and (for connection errors) the proxy
