@@ -193,6 +193,8 @@ export class H2ClientConnection {
   private idleFrames = 0;
   private idleSince = 0;
   private queuedControl = 0;
+  /** A body stopped at SOCKET_HIGH_WATER: it goes on once the socket takes what was written. */
+  private socketFull = false;
   private readyAt = 0;
   private completed = 0;
   /** The server's first SETTINGS has been read: streams may go out. */
@@ -371,6 +373,7 @@ export class H2ClientConnection {
     socket.on("close", () => this.fail("the connection closed"));
     socket.on("drain", () => {
       this.queuedControl = 0;
+      this.socketFull = false;
       this.resumeBlocked();
     });
     const limit = target.connectTimeoutMs ?? 5_000;
@@ -441,7 +444,11 @@ export class H2ClientConnection {
     while (q.length > 0) {
       const chunk = q[0]!;
       const n = Math.min(chunk.length, s.sendWindow, this.connSendWindow, this.peerMaxFrame);
-      if (n <= 0 || this.backlog() > SOCKET_HIGH_WATER) break;
+      if (n <= 0) break;
+      if (this.backlog() > SOCKET_HIGH_WATER) {
+        this.socketFull = true;
+        break;
+      }
       const whole = n === chunk.length;
       const end = whole && q.length === 1 && s.ending;
       this.pushFrame(FRAME.DATA, end ? FLAG.END_STREAM : 0, s.id, whole ? chunk : chunk.subarray(0, n));
@@ -519,10 +526,15 @@ export class H2ClientConnection {
     this.flushQueued = false;
     const out = this.out;
     if (out.length === 0 || this.closed || this.socket === undefined) return;
-    this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, this.outBytes));
+    const taken = this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, this.outBytes));
     out.length = 0;
     this.outBytes = 0;
     this.flushes++;
+    // Bodies stopped at the water mark go on at once if the socket took everything, else at its 'drain'.
+    if (this.socketFull && taken) {
+      this.socketFull = false;
+      this.resumeBlocked();
+    }
   }
 
   /** The connection is unusable: every stream is lost. With `flushFirst`, what was written (a GOAWAY) goes out before the socket closes. */

@@ -287,3 +287,46 @@ describe("LazyConnection", () => {
     }
   });
 });
+
+describe("a server that does not read", () => {
+  test("request bodies wait in the stream's queue (not the socket), and control replies queued past the bound end the connection", async () => {
+    const s = await serve({
+      // Windows wide open, then nothing read: a client that trusted the windows would hand all 64 MiB to the socket.
+      settings: [[SETTING.INITIAL_WINDOW_SIZE, 0x7fffffff]],
+      onConnection: (conn) => {
+        conn.frame(FRAME.WINDOW_UPDATE, 0, 0, u32(0x7fffffff - 65_535));
+        conn.socket.pause();
+      },
+    });
+    const c = connect(s);
+    const w = watch();
+    const body = new Uint8Array(64 * 1024 * 1024);
+    const st = c.open(BLOCK, body, w.listener, false);
+    await until(() => c.ready, "the server's SETTINGS are read");
+    // At most about SOCKET_HIGH_WATER (1 MiB) plus what the kernel takes went out.
+    expect(st.queued).toBeGreaterThan(48 * 1024 * 1024);
+    // PINGs below the flood rate (900 a second), whose ACKs cannot go out: past 1,000 queued the client gives up.
+    const sc = s.connections[0]!;
+    const ping = Buffer.concat(Array.from({ length: 900 }, () => Buffer.from([0, 0, 8, FRAME.PING, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])));
+    for (let round = 0; round < 5 && !c.closed; round++) {
+      sc.socket.write(ping);
+      // The flood rate is counted per second: the next round waits for the next second (a bounded wait by design).
+      const next = performance.now() + 1_050;
+      await until(() => c.closed || performance.now() >= next, "the next second");
+    }
+    expect(await w.outcome).toMatchObject({ kind: "lost", reason: expect.stringContaining("control replies wait while the server does not read") });
+    expect(st.queued).toBeGreaterThan(48 * 1024 * 1024);
+  }, 15_000);
+
+  test("a body larger than the socket water mark goes out whole to a server with wide windows that sends no WINDOW_UPDATE", async () => {
+    const s = await serve({
+      settings: [[SETTING.INITIAL_WINDOW_SIZE, 0x7fffffff]],
+      windowUpdates: false,
+      onConnection: (conn) => conn.frame(FRAME.WINDOW_UPDATE, 0, 0, u32(0x7fffffff - 65_535)),
+    });
+    const c = connect(s);
+    const w = watch();
+    c.open(BLOCK, new Uint8Array(16 * 1024 * 1024), w.listener);
+    expect((await w.outcome).kind).toBe("end");
+  });
+});

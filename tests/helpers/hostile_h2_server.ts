@@ -63,6 +63,8 @@ export interface HostileServerOptions {
   onConnection?: (conn: HostileConnection) => void;
   /** Called when the client's SETTINGS (not an ACK) arrive. */
   onClientSettings?: (conn: HostileConnection) => void;
+  /** Return receive window for the DATA it reads (default true). */
+  windowUpdates?: boolean;
   /** Called for each request (default: answers every call OK with an empty message). */
   onRequest?: Script;
 }
@@ -183,7 +185,7 @@ function accept(socket: net.Socket, opts: HostileServerOptions): HostileConnecti
           }
           break;
         case FRAME.DATA:
-          if (payload.length > 0) {
+          if (payload.length > 0 && opts.windowUpdates !== false) {
             write(windowUpdateFrame(0, payload.length));
             if (!(flags & FLAG.END_STREAM)) write(windowUpdateFrame(id, payload.length));
           }
