@@ -740,6 +740,8 @@ export class H2ClientConnection {
     if (selfDependent) return this.streamError(s, ERROR.PROTOCOL_ERROR, "a stream that depends on itself");
     if (this.listSize > MAX_HEADER_LIST_SIZE)
       return this.streamError(s, ERROR.CANCEL, `a header list of more than ${MAX_HEADER_LIST_SIZE} bytes (SETTINGS_MAX_HEADER_LIST_SIZE)`);
+    // An informational response (1xx) comes before the real one: nothing for the listener (RFC 9113 §8.1).
+    if (!s.responded && !endStream && this.fieldCount > 0 && this.names[0] === ":status" && this.values[0]!.charCodeAt(0) === 49) return;
     if (s.responded && !endStream) return this.streamError(s, ERROR.PROTOCOL_ERROR, "trailers without END_STREAM");
     s.responded = true;
     const l = s.listener;

@@ -140,6 +140,32 @@ describe("stream errors end only the stream", () => {
     expect(1_801 * 35).toBeLessThan(MAX_HEADER_LIST_SIZE);
   });
 
+  test("trailers without END_STREAM reset the stream; an informational (1xx) response before the real one is skipped", async () => {
+    const s = await serve({
+      onRequest: (c, r) => {
+        if (r.id === 1) {
+          c.headers(r.id, [[":status", "200"]]);
+          c.headers(r.id, [["grpc-status", "0"]]);
+          return;
+        }
+        c.headers(r.id, [[":status", "103"]]);
+        answerOk(c, r);
+      },
+    });
+    const c = connect(s);
+    const bad = watch();
+    c.open(BLOCK, BODY, bad.listener);
+    expect(await bad.outcome).toMatchObject({ kind: "lost", reason: expect.stringContaining("trailers without END_STREAM") });
+    const good = watch();
+    c.open(BLOCK, BODY, good.listener);
+    expect((await good.outcome).kind).toBe("end");
+    expect(good.fields).toEqual([
+      [":status", "200"],
+      ["content-type", "application/grpc"],
+      ["grpc-status", "0"],
+    ]);
+  });
+
   test("WINDOW_UPDATE beyond 2^31-1 on a stream resets that stream with FLOW_CONTROL_ERROR", async () => {
     const s = await serve({
       onRequest: (c, r) => {
