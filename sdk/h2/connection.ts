@@ -193,6 +193,7 @@ export class H2ClientConnection {
   private idleFrames = 0;
   private idleSince = 0;
   private queuedControl = 0;
+  private closedResets = 0;
   /** A body stopped at SOCKET_HIGH_WATER: it goes on once the socket takes what was written. */
   private socketFull = false;
   private readyAt = 0;
@@ -620,7 +621,9 @@ export class H2ClientConnection {
         if (payload.length !== 4) return this.protocolError(ERROR.FRAME_SIZE_ERROR, "an RST_STREAM of the wrong size");
         if (this.isIdle(id)) return this.protocolError(ERROR.PROTOCOL_ERROR, `RST_STREAM on stream ${id}, which was never opened`);
         const s = this.streams.get(id);
-        if (s === undefined) return void this.idleFrame();
+        // One reset per stream can cross this side's own RST_STREAM; more resets of closed streams than streams
+        // ever opened are a flood.
+        if (s === undefined) return void (++this.closedResets > this.nextId >>> 1 && this.idleFrame());
         this.finish(s);
         s.listener.onReset(payload.readUInt32BE(0));
         return;
@@ -802,7 +805,8 @@ export class H2ClientConnection {
     } else {
       if (this.isIdle(id)) return this.protocolError(ERROR.PROTOCOL_ERROR, `WINDOW_UPDATE on stream ${id}, which was never opened`);
       const s = this.streams.get(id);
-      if (s === undefined) return void this.idleFrame();
+      // Servers credit request bodies after the stream has ended (Bun's does, for every body): not a flood.
+      if (s === undefined) return;
       if (inc === 0) return this.streamError(s, ERROR.PROTOCOL_ERROR, "a WINDOW_UPDATE of 0");
       s.sendWindow += inc;
       if (s.sendWindow > MAX_WINDOW) return this.streamError(s, ERROR.FLOW_CONTROL_ERROR, "WINDOW_UPDATE beyond 2^31-1 for a stream");

@@ -23,9 +23,10 @@ export const MAX_HEADER_BLOCK_BYTES = 2 * MAX_HEADER_LIST_SIZE;
 export const MAX_CONTINUATION_FRAMES = 128;
 
 /**
- * Frames that cost work without moving a response forward (PING, SETTINGS, RST_STREAM or WINDOW_UPDATE for
- * streams that are not open, PRIORITY, empty DATA, unknown types) allowed per second; beyond it the connection
- * ends with GOAWAY ENHANCE_YOUR_CALM.
+ * Frames that cost work without moving a response forward (PING, SETTINGS, PRIORITY, empty DATA, unknown types,
+ * GOAWAY after the first, RST_STREAM for closed streams beyond one per stream ever opened) allowed per second;
+ * beyond it the connection ends with GOAWAY ENHANCE_YOUR_CALM. WINDOW_UPDATE for closed streams is not counted:
+ * servers credit request bodies after the response (Bun's does, for every body).
  */
 export const MAX_IDLE_FRAMES_PER_SECOND = 1000;
 
