@@ -182,6 +182,22 @@ describe("stream errors end only the stream", () => {
   });
 });
 
+test("WINDOW_UPDATE and one RST_STREAM per stream after its response (as servers send them) are not a flood", async () => {
+  const s = await serve({
+    onRequest: (c, r) => {
+      answerOk(c, r);
+      c.frame(FRAME.WINDOW_UPDATE, 0, r.id, u32(40_000));
+      c.frame(FRAME.RST_STREAM, 0, r.id, u32(ERROR.NO_ERROR));
+    },
+  });
+  const c = connect(s);
+  const ws = Array.from({ length: 3_000 }, () => watch());
+  for (const w of ws) c.open(BLOCK, BODY, w.listener);
+  const kinds = new Set((await Promise.all(ws.map((w) => w.outcome))).map((o) => o.kind));
+  expect([...kinds]).toEqual(["end"]);
+  expect(c.closed).toBe(false);
+});
+
 describe("streams wait for the server's SETTINGS and keep within its limits", () => {
   test("no stream goes out before the server's first SETTINGS; MAX_CONCURRENT_STREAMS 1 is honoured", async () => {
     let inflight = 0;
