@@ -4,7 +4,6 @@ import {
   ATTACKS,
   type AttackName,
   answerOk,
-  FLAG,
   FRAME,
   type HostileServer,
   type HostileServerOptions,
