@@ -165,6 +165,27 @@ describe("stream errors end only the stream", () => {
     ]);
   });
 
+  test("DATA beyond a held stream's receive window (4 MiB) resets the stream with FLOW_CONTROL_ERROR: at most the window is ever buffered", async () => {
+    const s = await serve({
+      onRequest: (c, r) => {
+        c.headers(r.id, [[":status", "200"]]);
+        // 5 MiB in 16 KiB DATA frames, ignoring flow control.
+        const data = Buffer.concat([Buffer.from([0, 0x40, 0, FRAME.DATA, 0, 0, 0, 0, r.id]), Buffer.alloc(16_384)]);
+        let sent = 0;
+        c.pump(() => (sent++ < 5 * 64 ? data : undefined));
+      },
+    });
+    const c = connect(s);
+    const w = watch();
+    let bytes = 0;
+    const listener = { ...w.listener, onData: (chunk: Uint8Array) => void (bytes += chunk.length) };
+    const st = c.open(BLOCK, BODY, listener);
+    c.hold(st);
+    expect(await w.outcome).toMatchObject({ kind: "lost", reason: expect.stringContaining("receive window") });
+    expect(bytes).toBeLessThanOrEqual(4 * 1024 * 1024);
+    await until(() => s.connections[0]!.resets.get(1) === ERROR.FLOW_CONTROL_ERROR, "the stream is reset");
+  });
+
   test("WINDOW_UPDATE beyond 2^31-1 on a stream resets that stream with FLOW_CONTROL_ERROR", async () => {
     const s = await serve({
       onRequest: (c, r) => {
