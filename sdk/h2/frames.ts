@@ -20,15 +20,34 @@ export const SETTING = {
   MAX_CONCURRENT_STREAMS: 0x3,
   INITIAL_WINDOW_SIZE: 0x4,
   MAX_FRAME_SIZE: 0x5,
+  MAX_HEADER_LIST_SIZE: 0x6,
 } as const;
 
-export const ERROR = { NO_ERROR: 0x0, PROTOCOL_ERROR: 0x1, REFUSED_STREAM: 0x7, CANCEL: 0x8, COMPRESSION_ERROR: 0x9 } as const;
+export const ERROR = {
+  NO_ERROR: 0x0,
+  PROTOCOL_ERROR: 0x1,
+  INTERNAL_ERROR: 0x2,
+  FLOW_CONTROL_ERROR: 0x3,
+  SETTINGS_TIMEOUT: 0x4,
+  STREAM_CLOSED: 0x5,
+  FRAME_SIZE_ERROR: 0x6,
+  REFUSED_STREAM: 0x7,
+  CANCEL: 0x8,
+  COMPRESSION_ERROR: 0x9,
+  CONNECT_ERROR: 0xa,
+  ENHANCE_YOUR_CALM: 0xb,
+  INADEQUATE_SECURITY: 0xc,
+  HTTP_1_1_REQUIRED: 0xd,
+} as const;
 
 export const FRAME_HEADER_BYTES = 9;
 export const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 export const DEFAULT_WINDOW = 65_535;
 export const DEFAULT_MAX_FRAME = 16_384;
 export const MAX_STREAM_ID = 0x7fffffff;
+/** The largest flow-control window (RFC 9113 §6.9.1) and the range of SETTINGS_MAX_FRAME_SIZE (§6.5.2). */
+export const MAX_WINDOW = 0x7fffffff;
+export const MAX_FRAME_SIZE_LIMIT = 0xffffff;
 
 /** Writes a frame header at `off` of `buf`. */
 export function writeFrameHeader(buf: Uint8Array, off: number, length: number, type: number, flags: number, streamId: number): void {

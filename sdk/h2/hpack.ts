@@ -89,11 +89,19 @@ export class HpackDecoder {
     this.maxSize = protocolMaxSize;
   }
 
+  /** Octets the dynamic table holds now (RFC 7541 §4.1): never above the size this side announced. */
+  get tableSize(): number {
+    return this.size;
+  }
+
   decode(block: Uint8Array, onField: OnHeaderField): void {
     this.pos = 0;
     const end = block.length;
+    let fields = false;
     while (this.pos < end) {
       const b = block[this.pos]!;
+      // Table size updates may only open a block (RFC 7541 §4.2).
+      if ((b & 0xe0) !== 0x20) fields = true;
       if (b & 0x80) {
         const [name, value] = this.entry(this.integer(block, 7));
         onField(name, value);
@@ -104,6 +112,7 @@ export class HpackDecoder {
         this.insert(name, value);
         onField(name, value);
       } else if (b & 0x20) {
+        if (fields) throw new HpackError("HPACK: a table size update after a header field");
         const size = this.integer(block, 5);
         if (size > this.protocolMaxSize) throw new HpackError(`HPACK: table size update to ${size} exceeds ${this.protocolMaxSize}`);
         this.maxSize = size;
