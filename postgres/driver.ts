@@ -323,7 +323,9 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
     };
     const limit = new Promise<never>((_, reject) => {
       timer = setTimeout(() => giveUp(reject, clientTimeout(this.target, ms, write)), ms);
-      offDown = this.probe.onceDown((reason) => giveUp(reject, serverSilent(this.target, reason, write)));
+      // Down already (found while this call awaited the schema): the statement may have left, so not UNAVAILABLE.
+      if (this.probe.down) giveUp(reject, serverSilent(this.target, this.probe.reason, write));
+      else offDown = this.probe.onceDown((reason) => giveUp(reject, serverSilent(this.target, reason, write)));
     });
     try {
       return await Promise.race([query, limit]);
