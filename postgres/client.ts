@@ -27,6 +27,23 @@ export function createPool(cfg: PostgresConfig, logger: Logger): { sql: SQL; sta
   return { sql, state };
 }
 
+/** The health check's connection: one, of its own, so its `select 1` never waits behind the pool's busy ones. */
+export function createProbeConnection(cfg: PostgresConfig): SQL {
+  return new SQL({
+    adapter: "postgres",
+    hostname: cfg.host,
+    port: cfg.port,
+    username: cfg.user,
+    password: cfg.password,
+    database: cfg.database,
+    max: 1,
+    connectionTimeout: Math.max(1, Math.ceil(cfg.connectTimeoutMs / 1000)),
+    idleTimeout: 0,
+    tls: tlsOption(cfg),
+    connection: { statement_timeout: cfg.healthCheck.timeoutMs, application_name: "prism-postgres-health" },
+  });
+}
+
 /** The TLS mode as Bun.sql takes it: off, encrypted without verification, or verified against a CA and a host name. */
 export function tlsOption(cfg: Pick<PostgresConfig, "tls">): SQL.PostgresOrMySQLOptions["tls"] {
   switch (cfg.tls.mode) {

@@ -20,6 +20,7 @@ describe("postgres config", () => {
       password: "",
       poolSize: 10,
       statementTimeoutMs: 5000,
+      healthCheck: { intervalMs: 250, timeoutMs: 750 },
       table: "prism_kv",
       namespace: "orders",
     });
@@ -38,6 +39,7 @@ describe("postgres config", () => {
       throw new Error("accepted");
     };
     expect(err({ hostname: "x" })).toContain("hostname");
+    expect(err({ health_check: { timeout: "0ms" } })).toContain("health_check.timeout");
     expect(err({ hostname: "x" })).toContain("pattern.yaml");
     expect(err({ tls: { mode: "verify-ca" } })).toContain("must be one of disable, require, verify-full");
     expect(err({ tls: { mode: "require", ca_file: "/x" } })).toContain("only with mode verify-full");

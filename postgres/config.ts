@@ -28,6 +28,8 @@ export interface PostgresConfig {
   /** Server-side bound of every statement (statement_timeout); the client gives up shortly after it. */
   statementTimeoutMs: number;
   connectTimeoutMs: number;
+  /** `select 1` on a connection of its own every intervalMs; no answer within timeoutMs = down, calls refused. */
+  healthCheck: { intervalMs: number; timeoutMs: number };
   /** Table holding every namespace's keys (one row per namespace + key). */
   table: string;
   /** Rows of this namespace: keys of another namespace are never read, listed or swept. */
@@ -57,6 +59,13 @@ export const postgresConfigSchema: Schema = {
     pool_size: { type: "integer", min: 1, max: 200, default: 10 },
     statement_timeout: { type: "duration", default: "5s" },
     connect_timeout: { type: "duration", default: "5s" },
+    health_check: {
+      type: "object",
+      fields: {
+        interval: { type: "duration", default: "250ms" },
+        timeout: { type: "duration", default: "750ms" },
+      },
+    },
     table: { type: "string", default: "prism_kv" },
     sweep: {
       type: "object",
@@ -82,6 +91,7 @@ interface RawConfig {
   pool_size: number;
   statement_timeout: number;
   connect_timeout: number;
+  health_check: { interval: number; timeout: number };
   table: string;
   sweep: { interval: number; batch: number; max_batches_per_run: number };
   retry: { max_attempts: number; initial_delay: number; max_delay: number };
@@ -123,6 +133,8 @@ export function parsePostgresConfig(config: Record<string, unknown>, env: Pick<D
     }
     if (!ca!.includes("-----BEGIN CERTIFICATE-----")) fail(["tls", "ca_file"], `${raw.tls.ca_file} holds no PEM certificate`);
   }
+  if (raw.health_check.interval <= 0) fail(["health_check", "interval"], "must be positive");
+  if (raw.health_check.timeout <= 0) fail(["health_check", "timeout"], "must be positive");
   if (raw.retry.max_delay < raw.retry.initial_delay) fail(["retry", "max_delay"], "must not be shorter than retry.initial_delay");
   return {
     host: raw.host,
@@ -134,6 +146,7 @@ export function parsePostgresConfig(config: Record<string, unknown>, env: Pick<D
     poolSize: raw.pool_size,
     statementTimeoutMs: raw.statement_timeout,
     connectTimeoutMs: raw.connect_timeout,
+    healthCheck: { intervalMs: raw.health_check.interval, timeoutMs: raw.health_check.timeout },
     table: raw.table,
     namespace: env.namespace || DEFAULT_NAMESPACE,
     sweep: { intervalMs: raw.sweep.interval, batch: raw.sweep.batch, maxBatchesPerRun: raw.sweep.max_batches_per_run },

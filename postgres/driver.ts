@@ -16,11 +16,13 @@ import type {
 import { asBuffer } from "../sdk/drivers/buffer";
 import { Resilience } from "../sdk/drivers/resilience";
 import type { Logger } from "../sdk/observability/logger";
-import { createPool, type PoolState } from "./client";
+import { Code, PrismError } from "../sdk/grpc/errors";
+import { createPool, createProbeConnection, type PoolState } from "./client";
 import type { PostgresConfig } from "./config";
-import { clientTimeout, markNotApplied, postgresError, postgresNotApplied } from "./errors";
+import { clientTimeout, markNotApplied, postgresError, postgresNotApplied, serverSilent } from "./errors";
 import { decodeCursor, encodeCursor, keyBytes, keyText, prefixEnd } from "./keys";
 import { postgresFilterScan } from "./native_filter";
+import { LivenessProbe } from "./probe";
 import { Statements } from "./statements";
 import { ExpirySweeper } from "./sweeper";
 
@@ -28,8 +30,8 @@ export const DRIVER_VERSION = "0.1.0";
 
 /** The client waits this much longer than statement_timeout before it gives up on an answer itself. */
 const CLIENT_MARGIN_MS = 1000;
-/** How long a health check waits for `select 1`. */
-const HEALTH_QUERY_MS = 1000;
+/** A health-check answer outstanding this long: its connection is replaced (a partition may never answer). */
+const PROBE_RECYCLE_MS = 10_000;
 /** Rows fetched per round trip when a scan has no limit. */
 const UNLIMITED_SCAN_PAGE = 1000;
 
@@ -53,6 +55,7 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
   private readonly q: Statements;
   private readonly ns: string;
   private readonly sweeper: ExpirySweeper;
+  private readonly probe: LivenessProbe;
   private schema: Promise<void> | undefined;
 
   constructor(
@@ -78,6 +81,14 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       maxDelayMs: config.retry.maxDelayMs,
       onStateChange: (from, to) => logger[to === "open" ? "warn" : "info"]("postgres circuit breaker", { from, to, target: this.target }),
     });
+    this.probe = new LivenessProbe(
+      () => createProbeConnection(config),
+      { intervalMs: config.healthCheck.intervalMs, timeoutMs: config.healthCheck.timeoutMs, recycleAfterMs: PROBE_RECYCLE_MS },
+      logger,
+      this.target,
+      // It answers again: the breaker need not wait out its open duration to let a call probe.
+      () => this.guard.backendAnswered(),
+    );
     this.sweeper = new ExpirySweeper({
       intervalMs: config.sweep.intervalMs,
       maxBatches: config.sweep.maxBatchesPerRun,
@@ -98,8 +109,9 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
     }
   }
 
-  /** Starts the expiry sweeper. */
+  /** Starts the expiry sweeper and the health check. */
   start(): void {
+    this.probe.start();
     this.sweeper.start();
   }
 
@@ -215,7 +227,7 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
     return this.guard.breaker.state;
   }
 
-  /** Healthy when `select 1` answers and the breaker is closed; unhealthy with the reason otherwise. */
+  /** Healthy when the health check's `select 1` answers and the breaker is closed; unhealthy with the reason otherwise. */
   async health(): Promise<HealthReport> {
     const breaker = this.guard.breaker.state;
     const details: Record<string, string> = {
@@ -229,11 +241,8 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       circuit: breaker,
       expired_swept_total: String(this.sweeper.swept),
     };
-    try {
-      await this.timed(this.sql`select 1`, HEALTH_QUERY_MS, false);
-    } catch (err) {
-      return { status: "unhealthy", message: `postgres ${this.target} does not answer: ${postgresError(err, this.target).message}`, details };
-    }
+    await this.probe.check();
+    if (this.probe.down) return { status: "unhealthy", message: `postgres ${this.target} does not answer: ${this.probe.reason}`, details };
     if (breaker === "open")
       return { status: "degraded", message: `circuit open for postgres ${this.target}; it answers again, calls resume after a probe`, details };
     if (breaker === "half-open") return { status: "degraded", message: "postgres circuit half-open: probing recovery", details };
@@ -242,6 +251,7 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
 
   async close(): Promise<void> {
     await this.sweeper.stop();
+    await this.probe.stop();
     this.pool.closing = true;
     await this.sql.close({ timeout: 5 });
   }
@@ -274,24 +284,48 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
   }
 
   private async statement(text: string, params: unknown[], write: boolean): Promise<Row[]> {
+    // Fail fast: a server that does not answer its health check gets no statement (so none is applied).
+    if (this.probe.down) {
+      void this.probe.check(true); // recovery shows without waiting for the probe's timer (or with none running)
+      throw this.notAnswering();
+    }
     await this.ensureSchema().catch((err) => {
       throw markNotApplied(postgresError(err, this.target, false));
     });
     return (await this.timed(this.sql.unsafe(text, params), this.config.statementTimeoutMs + CLIENT_MARGIN_MS, write)) as Row[];
   }
 
-  /** Runs a query with a client-side bound (a frozen server never answers), mapping its errors. */
+  /** The refusal of a call while the health check gets no answer: the call was not sent. */
+  private notAnswering(): PrismError {
+    return markNotApplied(
+      new PrismError(
+        Code.UNAVAILABLE,
+        `postgres ${this.target} unavailable: it does not answer its health check (${this.probe.reason}); the call was not sent`,
+      ),
+    );
+  }
+
+  /**
+   * Runs a query with a client-side bound (a frozen server never answers), mapping its errors. It also stops
+   * waiting once the health check finds the server down: a read is then UNAVAILABLE, a write (sent, maybe
+   * applied when the server wakes) DEADLINE_EXCEEDED, outcome unknown.
+   */
   private async timed<T>(query: PromiseLike<T> & { cancel?: () => unknown }, ms: number, write: boolean): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let offDown: (() => void) | undefined;
+    const giveUp = (reject: (err: PrismError) => void, err: PrismError) => {
+      try {
+        query.cancel?.();
+      } catch {
+        // already finished or never started
+      }
+      reject(err);
+    };
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        try {
-          query.cancel?.();
-        } catch {
-          // already finished or never started
-        }
-        reject(clientTimeout(this.target, ms, write));
-      }, ms);
+      timer = setTimeout(() => giveUp(reject, clientTimeout(this.target, ms, write)), ms);
+      // Down already (found while this call awaited the schema): the statement may have left, so not UNAVAILABLE.
+      if (this.probe.down) giveUp(reject, serverSilent(this.target, this.probe.reason, write));
+      else offDown = this.probe.onceDown((reason) => giveUp(reject, serverSilent(this.target, reason, write)));
     });
     try {
       return await Promise.race([query, limit]);
@@ -299,6 +333,7 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       throw postgresError(err, this.target, write);
     } finally {
       clearTimeout(timer);
+      offDown?.();
     }
   }
 }

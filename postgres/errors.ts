@@ -94,6 +94,13 @@ export function clientTimeout(target: string, ms: number, write: boolean): Prism
     : new PrismError(Code.UNAVAILABLE, `postgres ${target} unavailable: no answer within ${ms} ms`);
 }
 
+/** The health check found the server down while a statement waited for its answer: for a write, the outcome is unknown. */
+export function serverSilent(target: string, reason: string, write: boolean): PrismError {
+  return write
+    ? new PrismError(Code.DEADLINE_EXCEEDED, `postgres ${target} stopped answering (health check: ${reason}); the write may or may not have been applied`)
+    : new PrismError(Code.UNAVAILABLE, `postgres ${target} unavailable: it stopped answering (health check: ${reason})`);
+}
+
 /** Marks an error of a write that certainly never reached a statement (e.g. the table could not be created first). */
 export function markNotApplied<E extends Error>(err: E): E {
   (err as { notApplied?: boolean }).notApplied = true;

@@ -77,19 +77,52 @@ export async function watchHealth(channel: LifecycleChannel, ns: NamespaceConfig
   // away); the HealthCheck poll below keeps the details and catches a pattern that stops answering.
   const watching = new AbortController();
   signal.addEventListener("abort", () => watching.abort(), { once: true });
-  if (instance.upstream) void watchServing(instance.upstream, (serving) => instance.setWatched(serving), watching.signal);
+  const wake = new Wake();
+  // SERVING pushed again: poll at once, so a health report taken during the outage does not keep the namespace
+  // not ready for the rest of the health interval (readiness needs both to agree).
+  const onStatus = (serving: boolean | undefined) => {
+    instance.setWatched(serving);
+    if (serving) wake.now();
+  };
+  if (instance.upstream) void watchServing(instance.upstream, onStatus, watching.signal);
   try {
-    return await pollHealth(channel, ns, instance, signal);
+    return await pollHealth(channel, ns, instance, signal, wake);
   } finally {
     watching.abort();
   }
 }
 
-async function pollHealth(channel: LifecycleChannel, ns: NamespaceConfig, instance: PatternInstance, signal: AbortSignal): Promise<string> {
+/** Cuts the health poll's wait short (a wake during a poll in flight ends the next wait at once). */
+class Wake {
+  private nap: AbortController | undefined;
+  private pending = false;
+  now(): void {
+    if (this.nap) this.nap.abort();
+    else this.pending = true;
+  }
+  /** Waits ms, or less when woken; rejects when signal aborts. */
+  async sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      if (signal.aborted) throw signal.reason;
+      return;
+    }
+    const nap = (this.nap = new AbortController());
+    try {
+      await sleep(ms, AbortSignal.any([signal, nap.signal]));
+    } catch (err) {
+      if (signal.aborted) throw err;
+    } finally {
+      if (this.nap === nap) this.nap = undefined;
+    }
+  }
+}
+
+async function pollHealth(channel: LifecycleChannel, ns: NamespaceConfig, instance: PatternInstance, signal: AbortSignal, wake: Wake): Promise<string> {
   let failures = 0;
   while (true) {
     try {
-      await sleep(ns.settings.healthIntervalMs, signal);
+      await wake.sleep(ns.settings.healthIntervalMs, signal);
     } catch {
       return "stopped";
     }

@@ -91,6 +91,22 @@ describe("CircuitBreaker", () => {
     expect(breaker.state).toBe("closed");
   });
 
+  test("probeNow (the backend answered a health check) makes an open breaker half-open before its open duration", async () => {
+    const { breaker, transitions } = setup();
+    breaker.probeNow();
+    expect(breaker.state).toBe("closed");
+    await failTimes(breaker, 3);
+    expect(breaker.state).toBe("open");
+    breaker.probeNow();
+    expect(breaker.state).toBe("half-open");
+    expect(await breaker.execute(ok)).toBe("ok");
+    expect(transitions).toEqual([
+      ["closed", "open"],
+      ["open", "half-open"],
+      ["half-open", "closed"],
+    ]);
+  });
+
   test("a failed probe reopens it and restarts the open duration", async () => {
     const { breaker, transitions, advance } = setup();
     await failTimes(breaker, 3);

@@ -111,6 +111,14 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * The backend answered a health check: an open breaker becomes half-open now, so the next call probes at once
+   * instead of after the rest of the open duration (calls resume as soon as the backend is back).
+   */
+  probeNow(): void {
+    if (this.current === "open") this.transition("half-open");
+  }
+
   private record(generation: number, probe: boolean, failed: boolean): void {
     if (generation !== this.generation) return;
     if (probe) this.probesInFlight--;

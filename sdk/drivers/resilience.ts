@@ -103,6 +103,11 @@ export class Resilience {
     });
   }
 
+  /** The backend answered a health check: an open breaker lets a call probe now (see CircuitBreaker.probeNow). */
+  backendAnswered(): void {
+    this.breaker.probeNow();
+  }
+
   private timedOut(err: unknown): boolean {
     const e = PrismError.from(err);
     return e.code === Code.DEADLINE_EXCEEDED || e.cause instanceof BoundExceeded || this.isTimeout(e.cause);

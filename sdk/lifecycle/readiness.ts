@@ -1,4 +1,6 @@
 import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
+import type { Driver } from "../drivers/interfaces";
+import type { Resilience } from "../drivers/resilience";
 import type { PatternRuntime } from "./runtime";
 
 /** How often readiness is re-evaluated (each time one driver health check, bounded by the driver). */
@@ -6,7 +8,7 @@ export const READINESS_INTERVAL_MS = 250;
 
 /**
  * Whether the pattern can serve right now: serving (lifecycle), its backend reachable (driver health not
- * UNHEALTHY) and its circuit breaker not open. Re-evaluated every `intervalMs` and at every lifecycle change;
+ * UNHEALTHY) and its circuit breaker not open (a breaker whose backend answers health again is half-opened). Re-evaluated every `intervalMs` and at every lifecycle change;
  * `onChange` hears every flip (grpc.health.v1 statuses, pushed to Watch streams), `current` answers /ready.
  * A backend that freezes or dies is NOT_SERVING within about one interval plus the driver's health bound.
  */
@@ -66,7 +68,16 @@ export class Readiness {
       reason = `pattern is ${this.runtime.state}`;
     } else {
       const h = await this.runtime.health();
-      const circuit = this.runtime.slot.isSet ? (this.runtime.slot.current as { circuitState?: () => string }).circuitState?.() : undefined;
+      // Network drivers keep their Resilience in `guard` (sdk/drivers/resilience.ts).
+      const driver = this.runtime.slot.isSet ? (this.runtime.slot.current as Driver & { guard?: Resilience }) : undefined;
+      const guard = driver?.guard;
+      let circuit = driver?.circuitState?.();
+      // The backend answers its health check again: the breaker lets a call probe now rather than after the rest
+      // of its open duration, so readiness (and calls) come back with the backend, not seconds later.
+      if (circuit === "open" && h.status !== HealthStatus.UNHEALTHY && typeof guard?.backendAnswered === "function") {
+        guard.backendAnswered();
+        circuit = driver?.circuitState?.();
+      }
       if (h.status === HealthStatus.UNHEALTHY) reason = h.message || "backend unhealthy";
       else if (circuit === "open") reason = h.message || "circuit breaker open";
       else {

@@ -2,6 +2,8 @@ import { PrismError } from "../../sdk/grpc/errors";
 
 /** One call made under load: when it started (ms since the load began), how long it took, how it ended. */
 export interface CallRecord {
+  /** The sequence number the call was made with (op(seq)). */
+  seq: number;
   t: number;
   ms: number;
   /** gRPC code, 0 = OK. */
@@ -44,10 +46,10 @@ export class Load {
       const start = performance.now();
       try {
         await this.op(seq);
-        this.records.push({ t: start - this.t0, ms: performance.now() - start, code: 0, message: "" });
+        this.records.push({ seq, t: start - this.t0, ms: performance.now() - start, code: 0, message: "" });
       } catch (err) {
         const e = PrismError.from(err);
-        this.records.push({ t: start - this.t0, ms: performance.now() - start, code: e.code, message: e.message });
+        this.records.push({ seq, t: start - this.t0, ms: performance.now() - start, code: e.code, message: e.message });
         await Bun.sleep(this.pauseOnErrorMs);
       }
     }

@@ -31,6 +31,7 @@ export interface FaultRow {
 const file = join(ROOT, "tests/faults/results/latest.json");
 
 export function recordRow(row: FaultRow): void {
+  console.log(`fault row: ${JSON.stringify(row)}`);
   if (process.env.PRISM_RECORD_FAULTS !== "1") return;
   mkdirSync(join(ROOT, "tests/faults/results"), { recursive: true });
   const rows: FaultRow[] = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")).rows ?? []) : [];
@@ -50,7 +51,7 @@ function writeReadme(rows: FaultRow[]): void {
   const a = text.indexOf(begin);
   const b = text.indexOf(end);
   if (a < 0 || b < a) return;
-  const order = ["redis", "nats", "kafka", "memstore", "proxy"];
+  const order = ["redis", "nats", "kafka", "postgres", "memstore", "proxy"];
   const sorted = [...rows].sort((x, y) => order.indexOf(x.backend) - order.indexOf(y.backend) || x.fault.localeCompare(y.fault));
   const lines = [
     begin,

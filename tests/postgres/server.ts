@@ -4,7 +4,7 @@
  * Binaries as scripts/services/postgres.sh finds them; as root it runs as the `postgres` system user (PostgreSQL
  * refuses root). Authentication is trust: the outage tests are about the connection, not the login.
  */
-import { chownSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { SQL } from "bun";
@@ -38,6 +38,17 @@ function runAs(): { uid: number; gid: number } | undefined {
   throw new Error("running as root and there is no postgres (or prism-pg) system user: run `make services` first");
 }
 
+/** The pids of a process's children (Linux: /proc/<pid>/task/<tid>/children). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
 export interface OwnPostgres {
   readonly port: number;
   /** Config map for the postgres pattern/driver. */
@@ -46,6 +57,9 @@ export interface OwnPostgres {
   kill(): Promise<void>;
   /** Starts it again on the same port with the same data; resolves once it answers. */
   start(): Promise<void>;
+  /** SIGSTOP / SIGCONT of the server and every backend (its process group): connections stay open, nothing answers. */
+  pause(): void;
+  resume(): void;
   /** Kills it and removes its data. */
   close(): Promise<void>;
 }
@@ -99,13 +113,29 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
     proc.proc.kill("SIGKILL");
     await proc.exited;
   };
+  // Each backend is a session leader of its own (PostgreSQL calls setsid), so a freeze signals the server's
+  // children one by one, by pid: the server first (it forks no backend while stopped), then each child.
+  const signalGroup = (sig: NodeJS.Signals) => {
+    if (!proc || proc.proc.exitCode !== null || proc.proc.signalCode !== null) return;
+    const pids = [proc.pid, ...childrenOf(proc.pid)];
+    for (const pid of sig === "SIGCONT" ? pids.reverse() : pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  };
   await start();
   return {
     port,
     config: { host: "127.0.0.1", port, database: "postgres", user: "prism", password: "unused" },
     kill,
     start,
+    pause: () => signalGroup("SIGSTOP"),
+    resume: () => signalGroup("SIGCONT"),
     close: async () => {
+      signalGroup("SIGCONT");
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
