@@ -1,0 +1,41 @@
+import type net from "node:net";
+import type { ClientStream, H2ClientConnection } from "../../sdk/h2/connection";
+
+/**
+ * What the pool and the relay need to know about a connection and its streams that sdk/h2 does not (yet) say in
+ * its public API. Each reader prefers the public name sdk/h2 is to expose (`remoteMaxConcurrentStreams`,
+ * `neverProcessed`, `requestBytesWritten`, `onGoaway`) and falls back on what today's connection holds, so this
+ * is the one file to simplify once sdk/h2 has them.
+ */
+interface Exposed {
+  remoteMaxConcurrentStreams?: number;
+  peerMaxStreams?: number;
+  socket?: net.Socket;
+}
+
+/** The peer's SETTINGS_MAX_CONCURRENT_STREAMS, or undefined while it has not announced one. */
+export function peerStreamLimit(conn: H2ClientConnection): number | undefined {
+  const c = conn as unknown as Exposed;
+  const v = c.remoteMaxConcurrentStreams ?? c.peerMaxStreams;
+  return v !== undefined && Number.isFinite(v) ? v : undefined;
+}
+
+/** Calls `fn` once the connection's transport (TCP, or TLS handshake) is up. */
+export function onEstablished(conn: H2ClientConnection, tls: boolean, fn: () => void): void {
+  const socket = (conn as unknown as Exposed).socket;
+  if (socket === undefined) return;
+  socket.once(tls ? "secureConnect" : "connect", fn);
+}
+
+/**
+ * True when the pattern certainly did not process the stream: it never left the proxy (still queued for a free
+ * stream, or the connection never came up), or the pattern said so (REFUSED_STREAM, or above GOAWAY's last id).
+ */
+export function neverProcessed(s: ClientStream, reason: string, connectionUp: boolean): boolean {
+  const f = s as unknown as { neverProcessed?: boolean; requestBytesWritten?: number };
+  if (f.neverProcessed === true) return true;
+  if (f.requestBytesWritten === 0) return true;
+  if (s.id === 0 || !connectionUp) return true;
+  // sdk/h2 loses streams above GOAWAY's last-stream-id with this reason, and new streams on a draining connection with the second.
+  return reason.startsWith("the server is going away") || reason === "the connection is not accepting new calls";
+}
