@@ -139,6 +139,14 @@ export class Upstream {
     return this.health;
   }
 
+  /** Refuses new calls and lets those in flight finish: each connection closes once its last call is done. */
+  retire(): void {
+    this.closed = true;
+    for (const p of this.pool.splice(0)) p.conn.close();
+    this.health?.close(true);
+    this.health = undefined;
+  }
+
   /** Drops every connection at once (the pattern is gone): calls in flight fail, later calls are refused. */
   close(): void {
     this.closed = true;

@@ -5,6 +5,9 @@ import { LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_p
 import { createClient, type ClientHandle } from "../../sdk/grpc/client";
 import type { LifecycleChannel } from "./channel";
 
+/** The longest wait between two attempts to reach a remote pattern (lifecycle reconnects and the supervisor's retries). */
+export const REMOTE_RETRY_MAX_MS = 1_000;
+
 /** LifecycleInterface over gRPC, for a namespace whose pattern runs elsewhere (`address:`). */
 export class GrpcLifecycleChannel implements LifecycleChannel {
   private readonly handle: ClientHandle<typeof LifecycleInterface>;
@@ -15,7 +18,13 @@ export class GrpcLifecycleChannel implements LifecycleChannel {
     const credentials = tls
       ? grpc.credentials.createSsl((tls.ca as Buffer | undefined) ?? null, (tls.key as Buffer | undefined) ?? null, (tls.cert as Buffer | undefined) ?? null)
       : undefined;
-    this.handle = createClient(LifecycleInterface, address, credentials, tls?.servername ? { "grpc.ssl_target_name_override": tls.servername } : undefined);
+    // grpc-js waits up to 120 s between reconnects by default; a remote pattern back after an outage must be seen
+    // within about a second, so the channel's own backoff stays short (the supervisor's retries are bounded too).
+    this.handle = createClient(LifecycleInterface, address, credentials, {
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": REMOTE_RETRY_MAX_MS,
+      ...(tls?.servername && { "grpc.ssl_target_name_override": tls.servername }),
+    });
   }
 
   initialize(req: { name: string; version: string; config: JsonObject }, timeoutMs: number) {
