@@ -4,6 +4,7 @@ import { codeOfReset, encodeGrpcMessage } from "../../sdk/grpc/h2_status";
 import type { ClientStream, H2ClientConnection, StreamListener } from "../../sdk/h2/connection";
 import { ERROR } from "../../sdk/h2/frames";
 import { encodeHeaderObject } from "../../sdk/h2/hpack";
+import { type CallKind, callKind } from "./call_kind";
 import { neverProcessed } from "./conn_facts";
 import { respondWithStatus } from "./status";
 import { isRefusal, type Lease, type Upstream } from "./upstream";
@@ -32,10 +33,11 @@ function ignore(): void {}
  */
 export function relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, upstream: Upstream, label: string, onSettled: OnSettled): void {
   stream.on("error", ignore);
-  const lease = upstream.place();
+  const kind = callKind(String(headers[":path"]));
+  const lease = upstream.place(kind);
   if (isRefusal(lease)) return failBeforeRelay(stream, onSettled, lease.code, `${label} ${lease.message}`);
   // The incoming header block goes up as is: pseudo-headers, metadata, grpc-timeout, te.
-  const call = new RelayedCall(stream, upstream, lease, encodeHeaderObject(headers), label, onSettled);
+  const call = new RelayedCall(stream, upstream, lease, kind, encodeHeaderObject(headers), label, onSettled);
   (stream as ClientSide)[CALL] = call;
   call.up = lease.conn.open(call.block, undefined, call, false);
   // Client → pattern, with back-pressure.
@@ -72,6 +74,7 @@ class RelayedCall implements StreamListener {
     readonly stream: http2.ServerHttp2Stream,
     readonly upstream: Upstream,
     private lease: Lease,
+    readonly kind: CallKind,
     readonly block: Uint8Array,
     readonly label: string,
     private readonly onSettled: OnSettled,
@@ -101,9 +104,10 @@ class RelayedCall implements StreamListener {
     const sent = this.sent;
     if (sent === undefined || this.responded || this.settled || this.clientGone) return false;
     this.sent = undefined;
-    const lease = this.upstream.place(this.conn);
-    if (isRefusal(lease)) return false;
+    // Its place is free again before it asks for one (else a call at the bound would refuse itself).
     this.lease.release();
+    const lease = this.upstream.place(this.kind, this.conn);
+    if (isRefusal(lease)) return false;
     this.lease = lease;
     this.conn = lease.conn;
     this.up = lease.conn.open(this.block, undefined, this, false);

@@ -15,6 +15,7 @@ import { Upstream, type UpstreamOptions } from "./upstream";
 
 type Behaviour = (st: http2.ServerHttp2Stream, session: http2.ServerHttp2Session, path: string) => void;
 
+const GET = "/prism.interfaces.keyvalue.KeyValueBasicInterface/Get";
 const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
 
 function ok(st: http2.ServerHttp2Stream): void {
@@ -59,12 +60,12 @@ async function front(address: string, opts: UpstreamOptions = {}) {
   session.on("error", () => undefined);
   return {
     upstream,
-    /** One gRPC call: resolves with its status when it ends; `opened` once response headers came. */
-    call(path: string, timeoutMs = 10_000): { done: Promise<{ code: number; message: string }>; opened: Promise<void>; cancel(): void } {
+    /** One gRPC call: `done` resolves with its status; `opened` when response headers came (true: without a status, the call goes on). */
+    call(path: string, timeoutMs = 10_000): { done: Promise<{ code: number; message: string }>; opened: Promise<boolean>; cancel(): void } {
       const req = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" });
       req.on("error", () => undefined);
-      let opened!: () => void;
-      const openedP = new Promise<void>((r) => (opened = r));
+      let opened!: (open: boolean) => void;
+      const openedP = new Promise<boolean>((r) => (opened = r));
       const done = new Promise<{ code: number; message: string }>((resolve) => {
         const timer = setTimeout(() => resolve({ code: Code.DEADLINE_EXCEEDED, message: "test deadline" }), timeoutMs);
         const finish = (h: http2.IncomingHttpHeaders) => {
@@ -73,10 +74,7 @@ async function front(address: string, opts: UpstreamOptions = {}) {
           resolve({ code: Number(h["grpc-status"]), message: decodeURIComponent(String(h["grpc-message"] ?? "")) });
           return true;
         };
-        req.on("response", (h) => {
-          opened();
-          finish(h);
-        });
+        req.on("response", (h) => opened(!finish(h)));
         req.on("trailers", finish);
         req.on("close", () => {
           clearTimeout(timer);
@@ -101,10 +99,10 @@ afterEach(() => {
 });
 
 describe("the upstream pool", () => {
-  test("calls spread over connections within the pattern's stream limit; past max_streams they are refused at once, naming it", async () => {
+  test("calls spread over connections within the pattern's stream limit; past max_streams streams are refused at once, naming it, while unary calls still pass", async () => {
     const pattern = await rawPattern(
       (st, _s, path) => {
-        if (path === "/t/unary") ok(st);
+        if (path === GET) ok(st);
         else st.respond({ ":status": 200, "content-type": "application/grpc" }); // held open
       },
       { maxConcurrentStreams: 5 },
@@ -115,23 +113,22 @@ describe("the upstream pool", () => {
     // The first call teaches the proxy the pattern's limit (its SETTINGS come before its first answer).
     const held = [f.call("/t/hold")];
     await held[0]!.opened;
-    for (let i = 0; i < 10; i++) held.push(f.call("/t/hold"));
-    await Promise.all(held.map((h) => h.opened));
-    // Eleven streams on a pattern that takes five per connection: three connections, none over its limit.
+    for (let i = 0; i < 11; i++) held.push(f.call("/t/hold"));
+    const opened = await Promise.all(held.map((h) => h.opened));
+    expect(opened).toEqual(held.map(() => true));
+    // Twelve streams on a pattern that takes five per connection: three connections, none over its limit.
     expect(f.upstream.connections).toBe(3);
     for (const n of pattern.streamsPerSession.values()) expect(n).toBeLessThanOrEqual(5);
-    // A unary call still has a stream (the twelfth) and is answered.
-    expect((await f.call("/t/unary").done).code).toBe(Code.OK);
-    const twelfth = f.call("/t/hold");
-    await twelfth.opened;
-    const refused = await f.call("/t/unary").done;
+    const refused = await f.call("/t/hold").done;
     expect(refused.code).toBe(Code.RESOURCE_EXHAUSTED);
     expect(refused.message).toContain("max_streams 12");
-    // One call ending frees its place.
+    // Unary calls have headroom above the streams' bound: answered, on a fourth connection.
+    for (let i = 0; i < 3; i++) expect((await f.call(GET).done).code).toBe(Code.OK);
+    // One stream ending frees its place.
     held[0]!.cancel();
     const deadline = Date.now() + 5_000;
-    while (f.upstream.callsInFlight >= 12 && Date.now() < deadline) await Bun.sleep(5);
-    expect((await f.call("/t/unary").done).code).toBe(Code.OK);
+    while (f.upstream.callsInFlight > 11 && Date.now() < deadline) await Bun.sleep(5);
+    expect(await f.call("/t/hold").opened).toBe(true);
   }, 20_000);
 
   test("with one stream per connection, the health Watch does not take the stream data calls need", async () => {
@@ -150,7 +147,7 @@ describe("the upstream pool", () => {
     void watchServing(f.upstream, () => undefined, stop.signal);
     const deadline = Date.now() + 5_000;
     while (pattern.streamsPerSession.size === 0 && Date.now() < deadline) await Bun.sleep(5);
-    for (let i = 0; i < 3; i++) expect((await f.call("/t/unary", 5_000).done).code).toBe(Code.OK);
+    for (let i = 0; i < 3; i++) expect((await f.call(GET, 5_000).done).code).toBe(Code.OK);
   }, 20_000);
 
   test("the health Watch ends when its connection gets GOAWAY, so the pattern can finish a graceful stop", async () => {
@@ -183,7 +180,7 @@ describe("the upstream pool", () => {
     cleanups.push(pattern.close);
     const f = await front(pattern.address);
     cleanups.push(f.close);
-    expect((await f.call("/t/unary").done).code).toBe(Code.OK);
+    expect((await f.call(GET).done).code).toBe(Code.OK);
     expect(seen).toEqual([1, 2]);
   }, 20_000);
 
@@ -213,7 +210,7 @@ describe("the upstream pool", () => {
     pattern.close();
     const f = await front(address);
     cleanups.push(f.close);
-    const results = await Promise.all(Array.from({ length: 20 }, () => f.call("/t/unary").done));
+    const results = await Promise.all(Array.from({ length: 20 }, () => f.call(GET).done));
     for (const r of results) expect(r.code).toBe(Code.UNAVAILABLE);
   }, 20_000);
 });

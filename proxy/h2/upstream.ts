@@ -1,6 +1,7 @@
 import type tls from "node:tls";
 import { Code } from "../../sdk/grpc/errors";
 import { type ConnectTarget, H2ClientConnection, parseTarget } from "../../sdk/h2/connection";
+import type { CallKind } from "./call_kind";
 import { onEstablished, peerStreamLimit } from "./conn_facts";
 
 /** Options of an Upstream. */
@@ -11,7 +12,10 @@ export interface UpstreamOptions {
   tls?: tls.ConnectionOptions;
   /** Calls the proxy puts on one connection when the pattern announces no lower SETTINGS_MAX_CONCURRENT_STREAMS. */
   streamsPerConnection?: number;
-  /** Calls in flight to this pattern in all; past it calls are refused at once with RESOURCE_EXHAUSTED. */
+  /**
+   * Streaming calls in flight to this pattern; past it they are refused at once with RESOURCE_EXHAUSTED. Unary
+   * calls have a tenth more (at least 100) on top, so streams never leave them without a place.
+   */
   maxStreams?: number;
   /**
    * Called when the health connection, once up, ends without the proxy closing it: the pattern went away or
@@ -57,8 +61,8 @@ export interface Refusal {
  * HTTP/2 connections to one pattern's gRPC endpoint, on Prism's own client (sdk/h2). Calls are spread over
  * several connections, a new one opened when every open one holds as many calls as the pattern allows on a
  * connection (its SETTINGS_MAX_CONCURRENT_STREAMS, or `streamsPerConnection`), so no call waits behind others
- * for a stream, and one connection's loss ends only its own calls. Past `maxStreams` calls in flight a call is
- * refused at once. The health Watch has a connection of its own, so it never takes a data call's stream.
+ * for a stream, and one connection's loss ends only its own calls. Past `maxStreams` streaming calls in flight a
+ * stream is refused at once; unary calls have headroom above that bound, so streams never crowd them out. The health Watch has a connection of its own, so it never takes a data call's stream.
  * After a failed dial, calls are refused (UNAVAILABLE) until a short, bounded delay has passed.
  */
 export class Upstream {
@@ -66,11 +70,14 @@ export class Upstream {
   private readonly pool: Pooled[] = [];
   private health: H2ClientConnection | undefined;
   private inFlight = 0;
+  private streams = 0;
   private closed = false;
   private dialFailures = 0;
   private redialAt = 0;
   readonly streamsPerConnection: number;
   readonly maxStreams: number;
+  /** Unary calls may be placed while fewer than maxStreams + this are in flight. */
+  readonly unaryHeadroom: number;
 
   constructor(
     /** host:port, or unix:PATH for a Unix domain socket (a pattern the proxy launched). */
@@ -80,6 +87,7 @@ export class Upstream {
     this.target = { ...parseTarget(authority), connectTimeoutMs: opts.connectTimeoutMs ?? 2_000, ...(opts.tls && { tls: opts.tls }) };
     this.streamsPerConnection = opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
     this.maxStreams = opts.maxStreams ?? DEFAULT_MAX_STREAMS;
+    this.unaryHeadroom = Math.max(100, Math.ceil(this.maxStreams / 10));
   }
 
   /** Calls placed and not yet released. */
@@ -93,10 +101,13 @@ export class Upstream {
   }
 
   /** Places one call on the least busy connection with a free stream (opening one if none has), or refuses it. */
-  place(avoid?: H2ClientConnection): Lease | Refusal {
+  place(kind: CallKind, avoid?: H2ClientConnection): Lease | Refusal {
     if (this.closed) return { code: Code.UNAVAILABLE, message: "not reachable: the connection was closed" };
-    if (this.inFlight >= this.maxStreams) {
-      return { code: Code.RESOURCE_EXHAUSTED, message: `has ${this.inFlight} calls in flight, its limit (max_streams ${this.maxStreams}); retry later` };
+    const stream = kind === "stream";
+    if (stream ? this.streams >= this.maxStreams : this.inFlight >= this.maxStreams + this.unaryHeadroom) {
+      const what = stream ? `${this.streams} streaming calls in flight` : `${this.inFlight} calls in flight`;
+      const limit = stream ? `max_streams ${this.maxStreams}` : `max_streams ${this.maxStreams} + ${this.unaryHeadroom} for unary calls`;
+      return { code: Code.RESOURCE_EXHAUSTED, message: `has ${what}, its limit (${limit}); retry later` };
     }
     let best: Pooled | undefined;
     let spare = 0;
@@ -116,6 +127,7 @@ export class Upstream {
     const p = best;
     p.active++;
     this.inFlight++;
+    if (stream) this.streams++;
     let released = false;
     return {
       conn: p.conn,
@@ -128,6 +140,7 @@ export class Upstream {
         released = true;
         p.active--;
         this.inFlight--;
+        if (stream) this.streams--;
       },
     };
   }
