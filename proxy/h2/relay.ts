@@ -34,7 +34,7 @@ function ignore(): void {}
 export function relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, upstream: Upstream, label: string, onSettled: OnSettled): void {
   stream.on("error", ignore);
   const kind = callKind(String(headers[":path"]));
-  const lease = upstream.place(kind);
+  const lease = upstream.place(kind, stream.session);
   if (isRefusal(lease)) return failBeforeRelay(stream, onSettled, lease.code, `${label} ${lease.message}`);
   // The incoming header block goes up as is: pseudo-headers, metadata, grpc-timeout, te.
   const call = new RelayedCall(stream, upstream, lease, kind, encodeHeaderObject(headers), label, onSettled);
@@ -106,7 +106,7 @@ class RelayedCall implements StreamListener {
     this.sent = undefined;
     // Its place is free again before it asks for one (else a call at the bound would refuse itself).
     this.lease.release();
-    const lease = this.upstream.place(this.kind, this.conn);
+    const lease = this.upstream.place(this.kind, this.stream.session, this.conn);
     if (isRefusal(lease)) return false;
     this.lease = lease;
     this.conn = lease.conn;

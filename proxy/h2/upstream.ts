@@ -32,6 +32,13 @@ const UNSETTLED_STREAMS = 100;
 const REDIAL_FIRST_MS = 50;
 const REDIAL_MAX_MS = 1_000;
 
+/**
+ * Calls one client connection may have on the connections every client shares; its calls past this go to
+ * connections of its own, so when it vanishes with thousands of calls open, the burst of resets (which a pattern
+ * may answer by closing the connection: GOAWAY ENHANCE_YOUR_CALM) falls on no other client's calls.
+ */
+export const SHARED_CALLS_PER_CLIENT = 100;
+
 /** One connection of the pool and the calls placed on it. */
 class Pooled {
   active = 0;
@@ -68,6 +75,8 @@ export interface Refusal {
 export class Upstream {
   private readonly target: ConnectTarget;
   private readonly pool: Pooled[] = [];
+  /** Per client connection (the key): its calls in flight, and the connections of its own for those past SHARED_CALLS_PER_CLIENT. */
+  private readonly clients = new Map<object, { calls: number; own: Pooled[] }>();
   private health: H2ClientConnection | undefined;
   private inFlight = 0;
   private streams = 0;
@@ -95,13 +104,19 @@ export class Upstream {
     return this.inFlight;
   }
 
-  /** Open data connections. */
+  /** Open data connections (shared, and clients' own). */
   get connections(): number {
-    return this.pool.length;
+    let n = this.pool.length;
+    for (const c of this.clients.values()) n += c.own.length;
+    return n;
   }
 
-  /** Places one call on the least busy connection with a free stream (opening one if none has), or refuses it. */
-  place(kind: CallKind, avoid?: H2ClientConnection): Lease | Refusal {
+  /**
+   * Places one call on the least busy connection with a free stream (opening one if none has), or refuses it.
+   * `client` (the caller's connection) keeps a client with many calls on connections of its own; `avoid` is a
+   * connection not to use (a retry's).
+   */
+  place(kind: CallKind, client?: object, avoid?: H2ClientConnection): Lease | Refusal {
     if (this.closed) return { code: Code.UNAVAILABLE, message: "not reachable: the connection was closed" };
     const stream = kind === "stream";
     if (stream ? this.streams >= this.maxStreams : this.inFlight >= this.maxStreams + this.unaryHeadroom) {
@@ -109,9 +124,12 @@ export class Upstream {
       const limit = stream ? `max_streams ${this.maxStreams}` : `max_streams ${this.maxStreams} + ${this.unaryHeadroom} for unary calls`;
       return { code: Code.RESOURCE_EXHAUSTED, message: `has ${what}, its limit (${limit}); retry later` };
     }
+    let mine = client === undefined ? undefined : this.clients.get(client);
+    if (client !== undefined && mine === undefined) this.clients.set(client, (mine = { calls: 0, own: [] }));
+    const group = mine !== undefined && mine.calls >= SHARED_CALLS_PER_CLIENT ? mine.own : this.pool;
     let best: Pooled | undefined;
     let spare = 0;
-    for (const p of this.pool) {
+    for (const p of group) {
       if (p.conn.draining || p.conn === avoid) continue;
       const free = this.capacity(p) - p.active;
       if (free > spare) {
@@ -120,7 +138,7 @@ export class Upstream {
       }
     }
     if (best === undefined) {
-      const fresh = this.dial();
+      const fresh = this.dial(group);
       if (fresh === undefined) return { code: Code.UNAVAILABLE, message: "not reachable: the last connection attempt failed; retry later" };
       best = fresh;
     }
@@ -128,6 +146,7 @@ export class Upstream {
     p.active++;
     this.inFlight++;
     if (stream) this.streams++;
+    if (mine !== undefined) mine.calls++;
     let released = false;
     return {
       conn: p.conn,
@@ -141,6 +160,13 @@ export class Upstream {
         p.active--;
         this.inFlight--;
         if (stream) this.streams--;
+        if (mine !== undefined && --mine.calls === 0) this.clients.delete(client!);
+        // A client's own connection is closed once its last call is done.
+        if (group !== this.pool && p.active === 0) {
+          const i = group.indexOf(p);
+          if (i >= 0) group.splice(i, 1);
+          p.conn.close();
+        }
       },
     };
   }
@@ -156,6 +182,7 @@ export class Upstream {
   retire(): void {
     this.closed = true;
     for (const p of this.pool.splice(0)) p.conn.close();
+    for (const c of this.clients.values()) for (const p of c.own.splice(0)) p.conn.close();
     this.health?.close(true);
     this.health = undefined;
   }
@@ -164,6 +191,7 @@ export class Upstream {
   close(): void {
     this.closed = true;
     for (const p of this.pool.splice(0)) p.conn.close(true);
+    for (const c of this.clients.values()) for (const p of c.own.splice(0)) p.conn.close(true);
     this.health?.close(true);
     this.health = undefined;
   }
@@ -175,11 +203,11 @@ export class Upstream {
     return p.answered ? this.streamsPerConnection : Math.min(UNSETTLED_STREAMS, this.streamsPerConnection);
   }
 
-  private dial(): Pooled | undefined {
+  private dial(group: Pooled[]): Pooled | undefined {
     if (Date.now() < this.redialAt) return undefined;
     const conn = this.open((c, wasUp) => {
-      const i = this.pool.findIndex((x) => x.conn === c);
-      if (i >= 0) this.pool.splice(i, 1);
+      const i = group.findIndex((x) => x.conn === c);
+      if (i >= 0) group.splice(i, 1);
       if (!wasUp) {
         this.dialFailures++;
         this.redialAt = Date.now() + Math.min(REDIAL_MAX_MS, REDIAL_FIRST_MS * 2 ** (this.dialFailures - 1));
@@ -191,7 +219,7 @@ export class Upstream {
       this.dialFailures = 0;
       this.redialAt = 0;
     });
-    this.pool.push(p);
+    group.push(p);
     return p;
   }
 
