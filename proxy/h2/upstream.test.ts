@@ -85,6 +85,13 @@ async function front(address: string, opts: UpstreamOptions = {}) {
       req.resume();
       return { done, opened: openedP, cancel: () => req.close(http2.constants.NGHTTP2_CANCEL) };
     },
+    /** Another client connection to the same listener. */
+    another(): http2.ClientHttp2Session {
+      const other = http2.connect(`http://127.0.0.1:${port}`);
+      other.on("error", () => undefined);
+      return other;
+    },
+    session,
     close() {
       session.destroy();
       listener.destroy();
@@ -129,6 +136,35 @@ describe("the upstream pool", () => {
     const deadline = Date.now() + 5_000;
     while (f.upstream.callsInFlight > 11 && Date.now() < deadline) await Bun.sleep(5);
     expect(await f.call("/t/hold").opened).toBe(true);
+  }, 20_000);
+
+  test("a client's calls past its first 100 go to connections of its own: when it vanishes, other clients' calls live on", async () => {
+    const pattern = await rawPattern((st) => st.respond({ ":status": 200, "content-type": "application/grpc" }));
+    cleanups.push(pattern.close);
+    const f = await front(pattern.address);
+    cleanups.push(f.close);
+    const quiet = f.call("/t/hold", 30_000);
+    await quiet.opened;
+    const greedy = f.another();
+    const greedyOpened: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const req = greedy.request({ ":method": "POST", ":path": "/t/hold", "content-type": "application/grpc", te: "trailers" });
+      req.on("error", () => undefined);
+      greedyOpened.push(new Promise((r) => req.once("response", () => r())));
+      req.end(EMPTY_MESSAGE);
+    }
+    await Promise.all(greedyOpened);
+    // One shared connection; the greedy client's 200 more on its own (more than one while the pattern's limit is unknown).
+    expect(f.upstream.connections).toBeGreaterThanOrEqual(2);
+    const shared = [...pattern.sessions][0]!;
+    expect(pattern.streamsPerSession.get(shared)).toBe(101);
+    greedy.destroy();
+    const deadline = Date.now() + 5_000;
+    while (f.upstream.connections > 1 && Date.now() < deadline) await Bun.sleep(10);
+    // The greedy client's own connection is gone; the shared one, and the quiet client's call on it, are not.
+    expect(f.upstream.connections).toBe(1);
+    expect(shared.closed || shared.destroyed).toBe(false);
+    expect(f.upstream.callsInFlight).toBe(1);
   }, 20_000);
 
   test("with one stream per connection, the health Watch does not take the stream data calls need", async () => {
