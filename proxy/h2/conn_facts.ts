@@ -10,6 +10,8 @@ import type { ClientStream, H2ClientConnection } from "../../sdk/h2/connection";
 interface Exposed {
   remoteMaxConcurrentStreams?: number;
   peerMaxStreams?: number;
+  /** Resolves once the server's first SETTINGS arrived (the name sdk/h2 is asked to expose). */
+  ready?: Promise<unknown>;
   socket?: net.Socket;
 }
 
@@ -20,11 +22,16 @@ export function peerStreamLimit(conn: H2ClientConnection): number | undefined {
   return v !== undefined && Number.isFinite(v) ? v : undefined;
 }
 
-/** Calls `fn` once the connection's transport (TCP, or TLS handshake) is up. */
+/**
+ * Calls `fn` once the connection is up: its transport connected (from then on request bytes may reach the
+ * server), or else, if that cannot be observed, its first SETTINGS arrived. When neither can be, it calls `fn` at
+ * once: a stream lost on it then counts as possibly processed (UNKNOWN, never retried), the safe side.
+ */
 export function onEstablished(conn: H2ClientConnection, tls: boolean, fn: () => void): void {
-  const socket = (conn as unknown as Exposed).socket;
-  if (socket === undefined) return;
-  socket.once(tls ? "secureConnect" : "connect", fn);
+  const c = conn as unknown as Exposed;
+  if (c.socket !== undefined) return void c.socket.once(tls ? "secureConnect" : "connect", fn);
+  if (c.ready !== undefined) return void c.ready.then(fn, () => undefined);
+  fn();
 }
 
 /**
