@@ -25,6 +25,10 @@ export interface NamespaceSettings {
   /** First and largest delay between restarts of a crashed pattern. */
   restartInitialDelayMs: number;
   restartMaxDelayMs: number;
+  /** Streaming calls in flight to the pattern in all (unary calls have headroom above it); past it, RESOURCE_EXHAUSTED. */
+  maxStreams: number;
+  /** Calls on one proxy → pattern connection, when the pattern allows more (its SETTINGS_MAX_CONCURRENT_STREAMS). */
+  streamsPerConnection: number;
 }
 
 /** One driver bound to one slot of a pattern (contract §4). */
@@ -76,6 +80,8 @@ const settingsSchema: Schema = {
     drain_timeout: { type: "duration", default: "10s" },
     restart_initial_delay: { type: "duration", default: "200ms" },
     restart_max_delay: { type: "duration", default: "30s" },
+    max_streams: { type: "integer", min: 1, default: 10_000 },
+    streams_per_connection: { type: "integer", min: 1, default: 1_000 },
   },
 };
 
@@ -203,6 +209,8 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
       drainTimeoutMs: s.drain_timeout!,
       restartInitialDelayMs: s.restart_initial_delay!,
       restartMaxDelayMs: Math.max(s.restart_initial_delay!, s.restart_max_delay!),
+      maxStreams: s.max_streams!,
+      streamsPerConnection: s.streams_per_connection!,
     };
     const slots = ns.slots ? Object.fromEntries(Object.entries(ns.slots).map(([slot, v]) => [slot, { driver: v.driver, config: v.config ?? {} }])) : undefined;
     const remote = parseRemoteSecurity(ns, { file, lineOf }, path);

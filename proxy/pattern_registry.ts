@@ -94,12 +94,16 @@ export class PatternInstance {
     this.setStatus("serving");
   }
 
-  /** Stops forwarding (calls get UNAVAILABLE) and drops the connection. */
-  unserve(status: PatternStatus, reason?: string): void {
+  /**
+   * Stops forwarding (new calls get UNAVAILABLE) and drops the connections; `graceful` lets calls in flight
+   * finish on them first (the pattern may still be answering them, e.g. while it stops gracefully).
+   */
+  unserve(status: PatternStatus, reason?: string, graceful = false): void {
     const up = this.upstream;
     this.upstream = undefined;
     this.watched = undefined;
-    up?.close();
+    if (graceful) up?.retire();
+    else up?.close();
     if (reason !== undefined) this.lastError = reason;
     this.setStatus(status);
   }

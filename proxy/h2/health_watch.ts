@@ -8,9 +8,14 @@ const WATCH_PATH = "/grpc.health.v1.Health/Watch";
 /** HealthCheckRequest{service: ""}: an empty message, framed. */
 const WATCH_ALL = Buffer.from([0, 0, 0, 0, 0]);
 
+/** How often an open Watch checks whether its connection got GOAWAY (sdk/h2 has no GOAWAY event yet). */
+const GOAWAY_CHECK_MS = 100;
+
 /**
- * Follows a pattern's grpc.health.v1 Watch (service "", the whole pattern) over the proxy's own HTTP/2 connection
- * to it, so a backend going away shows in the proxy as soon as the pattern notices, with no polling. Calls
+ * Follows a pattern's grpc.health.v1 Watch (service "", the whole pattern) on a connection of its own (so it never
+ * takes a stream a data call needs, even when the pattern allows one stream per connection), so a backend going
+ * away shows in the proxy as soon as the pattern notices, with no polling. The Watch ends when its connection gets
+ * GOAWAY, so a pattern stopping gracefully is not kept waiting for it. Calls
  * `onStatus(true|false)` on every pushed status, `onStatus(undefined)` when the stream ends or fails (then
  * watches again after `retryMs`), until `signal` aborts.
  */
@@ -43,13 +48,15 @@ const WATCH_BLOCK = encodeHeaderBlock([
 
 function watchOnce(upstream: Upstream, onStatus: (serving: boolean | undefined) => void, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const conn = upstream.connection();
+    const conn = upstream.healthConnection();
     if (!conn) return resolve();
     let buf: Buffer = Buffer.alloc(0);
     let ended = false;
+    let goaway: ReturnType<typeof setInterval> | undefined;
     const end = () => {
       if (ended) return;
       ended = true;
+      clearInterval(goaway);
       signal.removeEventListener("abort", onAbort);
       resolve();
     };
@@ -73,12 +80,18 @@ function watchOnce(upstream: Upstream, onStatus: (serving: boolean | undefined) 
       },
       onReset: end,
       onLost: end,
+      // GOAWAY: end the Watch now, so a pattern stopping gracefully does not wait for it (the interval below is the fallback).
+      onGoaway: () => onAbort(),
     };
     const stream = conn.open(WATCH_BLOCK, WATCH_ALL, watcher);
     const onAbort = () => {
       conn.cancel(stream);
       end();
     };
+    goaway = setInterval(() => {
+      if (conn.draining && !conn.closed) onAbort();
+    }, GOAWAY_CHECK_MS);
+    goaway.unref?.();
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }

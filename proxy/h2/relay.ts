@@ -1,14 +1,22 @@
 import type http2 from "node:http2";
 import { Code } from "../../sdk/grpc/errors";
 import { codeOfReset, encodeGrpcMessage } from "../../sdk/grpc/h2_status";
-import type { ClientStream, H2ClientConnection, StreamListener } from "../../sdk/h2/connection";
+import type { ClientStream, H2ClientConnection, LostInfo, StreamListener } from "../../sdk/h2/connection";
 import { ERROR } from "../../sdk/h2/frames";
 import { encodeHeaderObject } from "../../sdk/h2/hpack";
+import { type CallKind, callKind } from "./call_kind";
+import { neverProcessed } from "./conn_facts";
 import { respondWithStatus } from "./status";
-import type { Upstream } from "./upstream";
+import { isRefusal, type Lease, type Upstream } from "./upstream";
 
 /** Called once per relayed call with its final gRPC status code. */
 export type OnSettled = (code: number) => void;
+
+/**
+ * Request bytes kept per call so a call the pattern refused unprocessed (REFUSED_STREAM, above GOAWAY's last
+ * stream) can be sent once more on another connection; a longer request is not retried.
+ */
+const RETRY_BODY_LIMIT = 64 * 1024;
 
 /** Where the client stream's shared handlers find their call. */
 const CALL = Symbol("prism.relay.call");
@@ -25,12 +33,13 @@ function ignore(): void {}
  */
 export function relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, upstream: Upstream, label: string, onSettled: OnSettled): void {
   stream.on("error", ignore);
-  const conn = upstream.connection();
-  if (conn === undefined) return failBeforeRelay(stream, onSettled, `${label} is not reachable`);
-  const call = new RelayedCall(stream, conn, label, onSettled);
-  (stream as ClientSide)[CALL] = call;
+  const kind = callKind(String(headers[":path"]));
+  const lease = upstream.place(kind, stream.session);
+  if (isRefusal(lease)) return failBeforeRelay(stream, onSettled, lease.code, `${label} ${lease.message}`);
   // The incoming header block goes up as is: pseudo-headers, metadata, grpc-timeout, te.
-  call.up = conn.open(encodeHeaderObject(headers), undefined, call, false);
+  const call = new RelayedCall(stream, upstream, lease, kind, encodeHeaderObject(headers), label, onSettled);
+  (stream as ClientSide)[CALL] = call;
+  call.up = lease.conn.open(call.block, undefined, call, false);
   // Client → pattern, with back-pressure.
   stream.on("data", onClientData);
   stream.on("end", onClientEnd);
@@ -40,9 +49,9 @@ export function relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   stream.on("close", onClientClose);
 }
 
-function failBeforeRelay(stream: http2.ServerHttp2Stream, onSettled: OnSettled, message: string): void {
-  onSettled(Code.UNAVAILABLE);
-  respondWithStatus(stream, Code.UNAVAILABLE, message);
+function failBeforeRelay(stream: http2.ServerHttp2Stream, onSettled: OnSettled, code: Code, message: string): void {
+  onSettled(code);
+  respondWithStatus(stream, code, message);
 }
 
 /** The state of one relayed call; the listener of its pattern-side stream. */
@@ -55,18 +64,56 @@ class RelayedCall implements StreamListener {
   headers: http2.OutgoingHttpHeaders = {};
   trailers: http2.OutgoingHttpHeaders | undefined;
   private inTrailers = false;
+  conn: H2ClientConnection;
+  /** The request as sent so far, while it may still be sent again (undefined once too long or retried). */
+  sent: Uint8Array[] | undefined = [];
+  sentBytes = 0;
+  clientEnded = false;
 
   constructor(
     readonly stream: http2.ServerHttp2Stream,
-    readonly conn: H2ClientConnection,
+    readonly upstream: Upstream,
+    private lease: Lease,
+    readonly kind: CallKind,
+    readonly block: Uint8Array,
     readonly label: string,
     private readonly onSettled: OnSettled,
-  ) {}
+  ) {
+    this.conn = lease.conn;
+  }
 
   settle(code: number): void {
     if (this.settled) return;
     this.settled = true;
+    this.sent = undefined;
+    this.lease.release();
     this.onSettled(code);
+  }
+
+  /** Keeps a request chunk for a retry, until the request is too long to keep. */
+  keep(chunk: Uint8Array): void {
+    const sent = this.sent;
+    if (sent === undefined) return;
+    this.sentBytes += chunk.length;
+    if (this.sentBytes > RETRY_BODY_LIMIT) this.sent = undefined;
+    else sent.push(chunk);
+  }
+
+  /** Sends the call once more on another connection; false when it cannot be (already retried, too long, no room). */
+  private retry(): boolean {
+    const sent = this.sent;
+    if (sent === undefined || this.responded || this.settled || this.clientGone) return false;
+    this.sent = undefined;
+    // Its place is free again before it asks for one (else a call at the bound would refuse itself).
+    this.lease.release();
+    const lease = this.upstream.place(this.kind, this.stream.session, this.conn);
+    if (isRefusal(lease)) return false;
+    this.lease = lease;
+    this.conn = lease.conn;
+    this.up = lease.conn.open(this.block, undefined, this, false);
+    for (const chunk of sent) lease.conn.write(this.up, chunk);
+    if (this.clientEnded) lease.conn.end(this.up);
+    return true;
   }
 
   fail(code: Code, message: string): void {
@@ -83,10 +130,13 @@ class RelayedCall implements StreamListener {
   }
 
   onField(name: string, value: string): void {
+    if (!this.responded && !this.inTrailers) this.lease.answered();
     const target = this.inTrailers ? (this.trailers ??= {}) : this.headers;
     const prev = target[name];
     if (prev === undefined) target[name] = name === ":status" ? Number(value) : value;
-    else target[name] = Array.isArray(prev) ? [...prev, value] : [String(prev), value];
+    // Appended in place: copying the list per repeated field made a block of many same-named fields quadratic.
+    else if (Array.isArray(prev)) prev.push(value);
+    else target[name] = [String(prev), value];
   }
 
   onHeadersEnd(endStream: boolean): void {
@@ -128,22 +178,29 @@ class RelayedCall implements StreamListener {
   }
 
   onReset(code: number): void {
-    // REFUSED_STREAM: the pattern did not process the stream (RFC 9113 §8.7).
-    if (code === ERROR.REFUSED_STREAM) return this.lost("it refused the call");
+    // REFUSED_STREAM: the pattern did not process the stream (RFC 9113 §8.7): safe to send again, once.
+    if (code === ERROR.REFUSED_STREAM) {
+      if (this.retry()) return;
+      return this.abort(Code.UNAVAILABLE, `${this.label} is not reachable: it refused the call`);
+    }
     this.abort(codeOfReset(code), `${this.label} reset the call (HTTP/2 error code ${code})`);
   }
 
-  onLost(reason: string): void {
-    this.lost(reason);
+  /**
+   * Contract §5: a call the pattern certainly did not process (never sent, connection never up, above GOAWAY's
+   * last stream) is UNAVAILABLE, and is first retried once elsewhere; one lost after its request went out may
+   * have been applied: UNKNOWN, saying so.
+   */
+  onLost(reason: string, info?: LostInfo): void {
+    if (info?.unprocessed ?? neverProcessed(this.up, reason, this.lease.connectionUp())) {
+      if (this.retry()) return;
+      return this.abort(Code.UNAVAILABLE, `${this.label} is not reachable: ${reason}`);
+    }
+    this.abort(Code.UNKNOWN, `${this.label} was lost after the call was sent (${reason}); its outcome is unknown`);
   }
 
   onDrain(): void {
     this.stream.resume();
-  }
-
-  /** A lost connection (process died, connection refused, GOAWAY before the call was taken) is UNAVAILABLE. */
-  private lost(reason: string): void {
-    this.abort(Code.UNAVAILABLE, `${this.label} is not reachable: ${reason}`);
   }
 
   /** The pattern's side ended without a status: answer with one, as trailers if headers already went out. */
@@ -163,11 +220,13 @@ class RelayedCall implements StreamListener {
 
 function onClientData(this: ClientSide, chunk: Buffer): void {
   const call = this[CALL];
+  call.keep(chunk);
   if (!call.conn.write(call.up, chunk)) this.pause();
 }
 
 function onClientEnd(this: ClientSide): void {
   const call = this[CALL];
+  call.clientEnded = true;
   call.conn.end(call.up);
 }
 

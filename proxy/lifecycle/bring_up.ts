@@ -64,7 +64,8 @@ export async function bringUp(
   const endpoint = endpointOverride ?? start.dataEndpoint;
   if (!endpoint) throw new FatalStartError(`pattern ${instance.pattern} of namespace "${ns.name}" reported no data endpoint`);
   instance.setHealth(await channel.healthCheck(t));
-  instance.serve(new Upstream(endpoint, upstream), endpoint, init.metadata);
+  const bounds = { maxStreams: ns.settings.maxStreams, streamsPerConnection: ns.settings.streamsPerConnection };
+  instance.serve(new Upstream(endpoint, { ...bounds, ...upstream }), endpoint, init.metadata);
 }
 
 /**

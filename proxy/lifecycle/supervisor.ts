@@ -11,7 +11,7 @@ import type { PatternInstance } from "../pattern_registry";
 import { msLeft, within } from "../shutdown_plan";
 import { assertSlots, bringUp, FatalStartError, watchHealth } from "./bring_up";
 import type { ControlPlane } from "./control_plane";
-import { GrpcLifecycleChannel } from "./grpc_channel";
+import { GrpcLifecycleChannel, REMOTE_RETRY_MAX_MS } from "./grpc_channel";
 import { launchPattern, patternExecutable, type LaunchedProcess, type LaunchOptions } from "./launcher";
 import type { StreamLifecycleChannel } from "./stream_channel";
 
@@ -234,8 +234,11 @@ export class LaunchedSupervisor implements Supervisor {
 
 /**
  * A namespace served by a pattern the proxy did not launch (`address:`): driven
- * through LifecycleInterface, forwarded to directly, re-initialized when it comes
- * back after failing health checks, never stopped by the proxy.
+ * through LifecycleInterface, forwarded to directly, never stopped by the proxy.
+ * It is re-initialized when it comes back after failing health checks, and when
+ * the proxy's connection to it drops (a quick restart is a new, uninitialized
+ * process even if no health check failed); retries while it is away wait at most
+ * REMOTE_RETRY_MAX_MS, so it serves again within about a second of answering.
  */
 export class RemoteSupervisor implements Supervisor {
   private stopping = false;
@@ -273,18 +276,25 @@ export class RemoteSupervisor implements Supervisor {
     const { cfg, ns } = this.deps;
     let attempt = 0;
     for (let first = true; !this.stopping; first = false) {
+      const watching = new AbortController();
       try {
-        await bringUp(this.channel, cfg, ns, this.instance, { name: "", version: "" }, ns.address, this.tls && { tls: this.tls });
+        let onDrop!: () => void;
+        const DROPPED = "the connection to the pattern dropped (it restarted or went away)";
+        const dropped = new Promise<string>((resolve) => (onDrop = () => resolve(DROPPED)));
+        await bringUp(this.channel, cfg, ns, this.instance, { name: "", version: "" }, ns.address, { ...(this.tls && { tls: this.tls }), onDrop });
         attempt = 0;
         this.instance.stats.setUp(true);
         this.log.info("remote pattern serving", { pattern: this.instance.pattern });
         onFirstTry();
-        const why = await watchHealth(this.channel, ns, this.instance, this.stopCtl.signal);
+        const why = await Promise.race([watchHealth(this.channel, ns, this.instance, AbortSignal.any([watching.signal, this.stopCtl.signal])), dropped]);
+        watching.abort();
         this.instance.stats.setUp(false);
         if (this.stopping) return;
-        this.instance.unserve("unavailable", why);
+        // After a drop, calls in flight on other connections may still be answered (a graceful stop): let them finish.
+        this.instance.unserve("unavailable", why, why === DROPPED);
         this.log.warn("remote pattern unavailable", { reason: why });
       } catch (err) {
+        watching.abort();
         if (this.stopping) return;
         if (first && err instanceof FatalStartError) return onFatal(err);
         const message = err instanceof Error ? err.message : String(err);
@@ -292,7 +302,9 @@ export class RemoteSupervisor implements Supervisor {
         if (first || attempt === 0) this.log.warn("remote pattern not reachable; retrying", { reason: message });
         onFirstTry();
       }
-      const delay = backoff(++attempt, { initialDelayMs: this.deps.ns.settings.restartInitialDelayMs, maxDelayMs: this.deps.ns.settings.restartMaxDelayMs });
+      const { restartInitialDelayMs, restartMaxDelayMs } = this.deps.ns.settings;
+      const maxDelayMs = Math.min(restartMaxDelayMs, REMOTE_RETRY_MAX_MS);
+      const delay = backoff(++attempt, { initialDelayMs: Math.min(restartInitialDelayMs, maxDelayMs), maxDelayMs });
       try {
         await sleep(delay, this.stopCtl.signal);
       } catch {
