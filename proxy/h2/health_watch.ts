@@ -1,7 +1,6 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Serving } from "../../proto/gen/grpc/health/v1/health_pb";
-import type { StreamListener } from "../../sdk/h2/connection";
-import { encodeHeaderBlock } from "../../sdk/h2/hpack";
+import { encodeHeaderBlock, type StreamListener } from "../../h2";
 import type { Upstream } from "./upstream";
 
 const WATCH_PATH = "/grpc.health.v1.Health/Watch";

@@ -1,9 +1,7 @@
 import type http2 from "node:http2";
 import { Code } from "../../sdk/grpc/errors";
-import { codeOfReset, encodeGrpcMessage } from "../../sdk/grpc/h2_status";
-import type { ClientStream, H2ClientConnection, StreamListener } from "../../sdk/h2/connection";
-import { ERROR } from "../../sdk/h2/frames";
-import { encodeHeaderObject } from "../../sdk/h2/hpack";
+import { codeOfReset, encodeGrpcMessage } from "../../h2/grpc/status";
+import { type ClientStream, ERROR, encodeHeaderObject, type H2ClientConnection, type StreamListener } from "../../h2";
 import { respondWithStatus } from "./status";
 import type { Upstream } from "./upstream";
 

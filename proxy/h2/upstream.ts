@@ -1,5 +1,5 @@
 import type tls from "node:tls";
-import { type H2ClientConnection, LazyConnection, parseTarget } from "../../sdk/h2/connection";
+import { type H2ClientConnection, LazyConnection, parseTarget } from "../../h2";
 
 /** Options of an Upstream connection. */
 export interface UpstreamOptions {

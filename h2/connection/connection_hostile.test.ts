@@ -12,9 +12,9 @@ import {
   u32,
 } from "../../tests/helpers/hostile_h2_server";
 import { type ConnectTarget, H2ClientConnection, LazyConnection, type LostInfo, type StreamListener } from "./connection";
-import { ERROR } from "./frames";
-import { encodeHeaderBlock } from "./hpack";
-import { MAX_HEADER_LIST_SIZE } from "./limits";
+import { ERROR } from "../codec/frames";
+import { encodeHeaderBlock } from "../codec/hpack";
+import { MAX_HEADER_LIST_SIZE } from "../codec/limits";
 
 const BLOCK = encodeHeaderBlock([
   [":method", "POST"],

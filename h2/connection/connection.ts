@@ -18,10 +18,10 @@ import {
   settingsFrame,
   windowUpdateFrame,
   writeFrameHeader,
-} from "./frames";
+} from "../codec/frames";
 
-import { FrameReader } from "./frame_reader";
-import { HpackDecoder, type OnHeaderField } from "./hpack";
+import { FrameReader } from "../codec/frame_reader";
+import { HpackDecoder, type OnHeaderField } from "../codec/hpack";
 import {
   DEFAULT_MAX_QUEUED_STREAMS,
   DEFAULT_RECONNECT,
@@ -32,7 +32,7 @@ import {
   MAX_IDLE_FRAMES_PER_SECOND,
   MAX_QUEUED_CONTROL_FRAMES,
   SOCKET_HIGH_WATER,
-} from "./limits";
+} from "../codec/limits";
 
 /** What onLost adds about a stream that ended without its response. */
 export interface LostInfo {

@@ -1,0 +1,17 @@
+/**
+ * Prism's own HTTP/2 client (RFC 9113), outside the Pattern SDK: the proxy's connection to each pattern and the
+ * load tester's lean unary client run on it. codec/ turns bytes into frames and header fields and back;
+ * connection/ holds one connection's state over a socket. The gRPC pieces on top (grpc/unary_client.ts,
+ * grpc/status.ts) are entries of their own: they load the SDK's status codes, which this surface does not need.
+ */
+export { ERROR } from "./codec/frames";
+export { encodeHeaderBlock, encodeHeaderObject } from "./codec/hpack";
+export {
+  ClientStream,
+  type ConnectTarget,
+  H2ClientConnection,
+  LazyConnection,
+  type LostInfo,
+  parseTarget,
+  type StreamListener,
+} from "./connection/connection";
