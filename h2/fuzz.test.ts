@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type HostileServer, startHostileServer } from "../tests/helpers/hostile_h2_server";
-import { H2ClientConnection } from "./connection/connection";
+import { H2ClientConnection } from "./index";
 import { FrameReader } from "./codec/frame_reader";
 import { FRAME_HEADER_BYTES, frame, settingsFrame } from "./codec/frames";
 import { encodeHeaderBlock, HpackDecoder, HpackError } from "./codec/hpack";

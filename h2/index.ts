@@ -6,12 +6,7 @@
  */
 export { ERROR } from "./codec/frames";
 export { encodeHeaderBlock, encodeHeaderObject } from "./codec/hpack";
-export {
-  ClientStream,
-  type ConnectTarget,
-  H2ClientConnection,
-  LazyConnection,
-  type LostInfo,
-  parseTarget,
-  type StreamListener,
-} from "./connection/connection";
+export { H2ClientConnection } from "./connection/connection";
+export { LazyConnection } from "./connection/lazy_connection";
+export { parseTarget } from "./connection/socket";
+export { ClientStream, type ConnectTarget, type LostInfo, type StreamListener } from "./connection/stream";

@@ -11,7 +11,9 @@ import {
   startHostileServer,
   u32,
 } from "../../tests/helpers/hostile_h2_server";
-import { type ConnectTarget, H2ClientConnection, LazyConnection, type LostInfo, type StreamListener } from "./connection";
+import { H2ClientConnection } from "./connection";
+import { LazyConnection } from "./lazy_connection";
+import type { ConnectTarget, LostInfo, StreamListener } from "./stream";
 import { ERROR } from "../codec/frames";
 import { encodeHeaderBlock } from "../codec/hpack";
 import { MAX_HEADER_LIST_SIZE } from "../codec/limits";

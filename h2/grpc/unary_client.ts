@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { type ClientStream, type H2ClientConnection, LazyConnection, parseTarget, type StreamListener } from "../connection/connection";
+import { type ClientStream, type H2ClientConnection, LazyConnection, parseTarget, type StreamListener } from "../index";
 import { ERROR } from "../codec/frames";
 import { encodeHeaderBlock } from "../codec/hpack";
 import { Code, PrismError } from "../../sdk/grpc/errors";
