@@ -71,7 +71,7 @@ coverage: build-plugins services ## bun test --coverage over every suite, then t
 	$(BUN) scripts/coverage_floor.ts coverage/lcov.info
 
 test-unit: proto ## only the tests that need no external service
-	$(BUN) test sdk ./memstore ./proxy ./redis
+	$(BUN) test sdk ./h2 ./memstore ./proxy ./redis
 
 bench: build-plugins ## benchmarks: in-process store, then everything side by side (bench/README.md; ~5 min)
 	$(BUN) bench/memstore.bench.ts

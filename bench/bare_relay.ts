@@ -1,5 +1,5 @@
 // The floor of the proxy's stack: a bare HTTP/2 relay on the same pieces as the proxy (Bun's node:http2
-// server toward clients, Prism's sdk/h2 client connection toward the pattern), with no routing, metrics,
+// server toward clients, Prism's h2/ client connection toward the pattern), with no routing, metrics,
 // tracing, status mapping or failure handling — headers, body and trailers copied between a client stream and
 // one upstream connection. It serves `make bench`'s "through a bare relay" row, in front of a pattern reached
 // the way the proxy reaches launched ones (a Unix socket).
@@ -8,8 +8,7 @@
 import http2 from "node:http2";
 import type net from "node:net";
 import { parseArgs } from "node:util";
-import { H2ClientConnection, parseTarget, type StreamListener } from "../sdk/h2/connection";
-import { encodeHeaderObject } from "../sdk/h2/hpack";
+import { encodeHeaderObject, H2ClientConnection, parseTarget, type StreamListener } from "../h2";
 
 const { values } = parseArgs({
   options: { upstream: { type: "string" }, port: { type: "string", default: "0" }, host: { type: "string", default: "127.0.0.1" } },

@@ -35,7 +35,7 @@ export interface LoadOptions {
   topic: string;
   timeoutMs: number;
   jsonFile?: string;
-  /** The client of the measured calls: a lean unary client on sdk/h2 (h2), or the grpc-js one the SDK uses. */
+  /** The client of the measured calls: a lean unary client on h2/ (h2), or the grpc-js one the SDK uses. */
   client: "h2" | "grpc-js";
   /** Live progress line: "auto" shows it when stderr is a terminal. */
   progress: "auto" | "always" | "never";
@@ -64,7 +64,7 @@ export const USAGE = `prism-load: load generator for Prism (gRPC KeyValueBasic /
   --timeout D             per-call deadline                               [5s]
   --json FILE             write the report as JSON ("-" = stdout)
   --progress MODE         auto (on a terminal) | always | never            [auto]
-  --client C              h2 (lean unary client, sdk/h2) | grpc-js (the SDK's client)   [h2]
+  --client C              h2 (lean unary client, h2/) | grpc-js (the SDK's client)   [h2]
   -h, --help`;
 
 const spec = {

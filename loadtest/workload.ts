@@ -11,7 +11,7 @@ import {
 } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { PublishRequestSchema, PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { createClient, type ClientHandle } from "../sdk/grpc/client";
-import { createUnaryClient, H2Channel, type UnaryClient } from "../sdk/grpc/h2_client";
+import { createUnaryClient, H2Channel, type UnaryClient } from "../h2/grpc/unary_client";
 import { NAMESPACE_HEADER } from "../sdk/grpc/context";
 import { Code, PrismError } from "../sdk/grpc/errors";
 import { failOnErrorReply } from "../sdk/grpc/reply_check";
@@ -34,7 +34,7 @@ export interface UnaryClients {
 /**
  * The clients of one run. The grpc-js clients share one channel (one HTTP/2 connection): readiness, pre-loading,
  * streams (scan, subscribe). The measured unary calls go through `unary`: with --client h2 a lean client on a
- * second connection of its own (sdk/grpc/h2_client.ts), so the generator's own CPU and garbage stay out of the
+ * second connection of its own (h2/grpc/unary_client.ts), so the generator's own CPU and garbage stay out of the
  * latencies it measures; with --client grpc-js the grpc-js clients themselves.
  */
 export interface Connection {

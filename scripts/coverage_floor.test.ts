@@ -29,7 +29,7 @@ test("the script exits 1 under a floor and names the folder; 0 at or above", asy
     const p = Bun.spawn([process.execPath, join(import.meta.dir, "coverage_floor.ts"), join(dir, "lcov.info")], { stdout: "pipe" });
     return { code: await p.exited, out: await new Response(p.stdout).text() };
   };
-  const full = (n: number): Array<[string, number, number]> => ["memstore", "proxy", "sdk"].map((f) => [`${f}/x.ts`, 100, n]);
+  const full = (n: number): Array<[string, number, number]> => ["h2", "memstore", "proxy", "sdk"].map((f) => [`${f}/x.ts`, 100, n]);
   expect((await run(full(100))).code).toBe(0);
   const under = await run([...full(100).filter(([f]) => !f.startsWith("sdk")), ["sdk/x.ts", 100, 50]]);
   expect(under.code).toBe(1);

@@ -1,21 +1,21 @@
 // Coverage floor (seed 002: tracked from day one, a floor that fails the build).
 //   bun scripts/coverage_floor.ts [coverage/lcov.info] [--update]
 // Reads the lcov report `bun test --coverage --coverage-reporter=lcov` wrote, sums lines found/hit per
-// top-level source folder (sdk/ and every executable's folder: each pattern.json's, proxy/, prismctl/, loadtest/),
+// top-level source folder (sdk/, h2/ and every executable's folder: each pattern.json's, proxy/, prismctl/, loadtest/),
 // prints the table and exits 1 when a folder is under its floor: a pattern's `coverageFloor` in its pattern.json,
 // the others' in scripts/coverage_floor.json. --update raises floors to today's figures (rounded down to a
 // whole percent, written where each floor lives), never lowers them. Bun counts only files some test loaded in-process; executables run
-// as processes (dist/) are exercised by the black-box suites but not counted here. That is why only sdk/
-// and proxy/ (libraries with in-process unit tests) have floors; the pattern folders are tested mostly
+// as processes (dist/) are exercised by the black-box suites but not counted here. That is why only sdk/,
+// h2/ and proxy/ (libraries with in-process unit tests) have floors; the pattern folders are tested mostly
 // through dist/ and their figures are printed for information.
 import { readFileSync, writeFileSync } from "node:fs";
 import { executables, MANIFEST, ROOT } from "./executables";
 
 const FLOOR_FILE = `${ROOT}/scripts/coverage_floor.json`;
 
-/** Folders measured: source only (no tests, benchmarks or generated code): the SDK and each executable's folder. */
+/** Folders measured: source only (no tests, benchmarks or generated code): the SDK, the HTTP/2 client and each executable's folder. */
 export function sourceFolders(root = ROOT): string[] {
-  return [...new Set(["sdk", ...executables(root).map((e) => e.folder)])];
+  return [...new Set(["sdk", "h2", ...executables(root).map((e) => e.folder)])];
 }
 
 export interface FolderCoverage {

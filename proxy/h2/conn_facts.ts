@@ -1,13 +1,13 @@
 import type net from "node:net";
-import type { ClientStream, H2ClientConnection } from "../../sdk/h2/connection";
+import type { ClientStream, H2ClientConnection } from "../../h2";
 
 /**
- * What the pool and the relay need to know about a connection that sdk/h2's public API does not say: when its
+ * What the pool and the relay need to know about a connection that h2/'s public API does not say: when its
  * transport connected (from then on request bytes may reach the server), and, for a listener given no LostInfo,
  * whether a lost stream certainly went unprocessed. The stream limit comes from the public getter.
  */
 interface Exposed {
-  /** Resolves once the server's first SETTINGS arrived (the name sdk/h2 is asked to expose). */
+  /** Resolves once the server's first SETTINGS arrived (the name h2/ is asked to expose). */
   ready?: Promise<unknown>;
   socket?: net.Socket;
 }
@@ -39,6 +39,6 @@ export function neverProcessed(s: ClientStream, reason: string, connectionUp: bo
   if (f.neverProcessed === true) return true;
   if (f.requestBytesWritten === 0) return true;
   if (s.id === 0 || !connectionUp) return true;
-  // sdk/h2 loses streams above GOAWAY's last-stream-id with this reason, and new streams on a draining connection with the second.
+  // h2/ loses streams above GOAWAY's last-stream-id with this reason, and new streams on a draining connection with the second.
   return reason.startsWith("the server is going away") || reason === "the connection is not accepting new calls";
 }

@@ -1,14 +1,13 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Serving } from "../../proto/gen/grpc/health/v1/health_pb";
-import type { StreamListener } from "../../sdk/h2/connection";
-import { encodeHeaderBlock } from "../../sdk/h2/hpack";
+import { encodeHeaderBlock, type StreamListener } from "../../h2";
 import type { Upstream } from "./upstream";
 
 const WATCH_PATH = "/grpc.health.v1.Health/Watch";
 /** HealthCheckRequest{service: ""}: an empty message, framed. */
 const WATCH_ALL = Buffer.from([0, 0, 0, 0, 0]);
 
-/** How often an open Watch checks whether its connection got GOAWAY (sdk/h2 has no GOAWAY event yet). */
+/** How often an open Watch checks whether its connection got GOAWAY (the fallback to the listener's onGoaway). */
 const GOAWAY_CHECK_MS = 100;
 
 /**

@@ -1,9 +1,7 @@
 import type http2 from "node:http2";
 import { Code } from "../../sdk/grpc/errors";
-import { codeOfReset, encodeGrpcMessage } from "../../sdk/grpc/h2_status";
-import type { ClientStream, H2ClientConnection, LostInfo, StreamListener } from "../../sdk/h2/connection";
-import { ERROR } from "../../sdk/h2/frames";
-import { encodeHeaderObject } from "../../sdk/h2/hpack";
+import { codeOfReset, encodeGrpcMessage } from "../../h2/grpc/status";
+import { type ClientStream, ERROR, encodeHeaderObject, type H2ClientConnection, type LostInfo, type StreamListener } from "../../h2";
 import { type CallKind, callKind } from "./call_kind";
 import { neverProcessed } from "./conn_facts";
 import { respondWithStatus } from "./status";
@@ -26,7 +24,7 @@ function ignore(): void {}
 
 /**
  * Relays one gRPC call, as HTTP/2 frames, between a client stream (node:http2 server) and a pattern connection
- * (sdk/h2 client) without decoding messages: request headers (metadata, grpc-timeout, traceparent) and body go
+ * (h2/ client) without decoding messages: request headers (metadata, grpc-timeout, traceparent) and body go
  * up; response headers, body and trailers come back; a reset on either side cancels the other. `label` names
  * the target in errors. Per call this allocates the call's state, the forwarded header block and the response
  * header objects node:http2 takes; the client stream's handlers are shared functions that find the call on it.

@@ -1,6 +1,6 @@
 import http2 from "node:http2";
 import { Code } from "../../sdk/grpc/errors";
-import { encodeGrpcMessage } from "../../sdk/grpc/h2_status";
+import { encodeGrpcMessage } from "../../h2/grpc/status";
 
 /** Answers a call with a status and no messages (a gRPC "trailers-only" response). */
 export function respondWithStatus(stream: http2.ServerHttp2Stream, code: Code, message: string): void {

@@ -1,6 +1,6 @@
 import type tls from "node:tls";
 import { Code } from "../../sdk/grpc/errors";
-import { type ConnectTarget, H2ClientConnection, parseTarget } from "../../sdk/h2/connection";
+import { type ConnectTarget, H2ClientConnection, parseTarget } from "../../h2";
 import type { CallKind } from "./call_kind";
 import { onEstablished, peerStreamLimit } from "./conn_facts";
 
@@ -65,7 +65,7 @@ export interface Refusal {
 }
 
 /**
- * HTTP/2 connections to one pattern's gRPC endpoint, on Prism's own client (sdk/h2). Calls are spread over
+ * HTTP/2 connections to one pattern's gRPC endpoint, on Prism's own client (h2/). Calls are spread over
  * several connections, a new one opened when every open one holds as many calls as the pattern allows on a
  * connection (its SETTINGS_MAX_CONCURRENT_STREAMS, or `streamsPerConnection`), so no call waits behind others
  * for a stream, and one connection's loss ends only its own calls. Past `maxStreams` streaming calls in flight a

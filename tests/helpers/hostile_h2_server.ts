@@ -16,9 +16,9 @@ import {
   StopResponseSchema,
 } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
-import { FrameReader } from "../../sdk/h2/frame_reader";
-import { FLAG, FRAME, FRAME_HEADER_BYTES, frame, PREFACE, SETTING, settingsFrame, windowUpdateFrame } from "../../sdk/h2/frames";
-import { encodeHeaderBlock, HpackDecoder } from "../../sdk/h2/hpack";
+import { FrameReader } from "../../h2/codec/frame_reader";
+import { FLAG, FRAME, FRAME_HEADER_BYTES, frame, PREFACE, SETTING, settingsFrame, windowUpdateFrame } from "../../h2/codec/frames";
+import { encodeHeaderBlock, HpackDecoder } from "../../h2/codec/hpack";
 
 export { FLAG, FRAME, SETTING };
 

@@ -1,5 +1,5 @@
 /**
- * A remote pattern (`address:`) that attacks the proxy's HTTP/2 client (sdk/h2), played by the hostile server of
+ * A remote pattern (`address:`) that attacks the proxy's HTTP/2 client (h2/), played by the hostile server of
  * tests/helpers/hostile_h2_server.ts: it answers the proxy's LifecycleInterface calls like a well-behaved pattern
  * and attacks every other stream (the grpc.health Watch and the data calls the proxy relays). For each attack the
  * proxy stays up, a memstore namespace keeps answering, the proxy's memory stays bounded (peak RSS from

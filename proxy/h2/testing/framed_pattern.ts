@@ -4,8 +4,8 @@
  * request's HEADERS, and answers with one of reply's moves.
  */
 import net from "node:net";
-import { ERROR, FLAG, FRAME, FRAME_HEADER_BYTES, frame, goawayFrame, rstStreamFrame, SETTING, settingsFrame } from "../../../sdk/h2/frames";
-import { encodeHeaderBlock } from "../../../sdk/h2/hpack";
+import { ERROR, FLAG, FRAME, FRAME_HEADER_BYTES, frame, goawayFrame, rstStreamFrame, SETTING, settingsFrame } from "../../../h2/codec/frames";
+import { encodeHeaderBlock } from "../../../h2/codec/hpack";
 
 export interface Reply {
   /** A trailers-only OK. */

@@ -3,11 +3,11 @@ import * as grpc from "@grpc/grpc-js";
 import http2 from "node:http2";
 import net, { type AddressInfo } from "node:net";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
-import { NAMESPACE_HEADER } from "./context";
-import { Code, PrismError } from "./errors";
-import { createUnaryClient, H2Channel } from "./h2_client";
-import { addService } from "./server";
-import { bindServer, serverOptions } from "./server_factory";
+import { NAMESPACE_HEADER } from "../../sdk/grpc/context";
+import { Code, PrismError } from "../../sdk/grpc/errors";
+import { createUnaryClient, H2Channel } from "./unary_client";
+import { addService } from "../../sdk/grpc/server";
+import { bindServer, serverOptions } from "../../sdk/grpc/server_factory";
 
 async function codeOf(p: Promise<unknown>): Promise<{ code: Code; message: string }> {
   try {

@@ -11,10 +11,12 @@ import {
   startHostileServer,
   u32,
 } from "../../tests/helpers/hostile_h2_server";
-import { type ConnectTarget, H2ClientConnection, LazyConnection, type LostInfo, type StreamListener } from "./connection";
-import { ERROR } from "./frames";
-import { encodeHeaderBlock } from "./hpack";
-import { MAX_HEADER_LIST_SIZE } from "./limits";
+import { H2ClientConnection } from "./connection";
+import { LazyConnection } from "./lazy_connection";
+import type { ConnectTarget, LostInfo, StreamListener } from "./stream";
+import { ERROR } from "../codec/frames";
+import { encodeHeaderBlock } from "../codec/hpack";
+import { MAX_HEADER_LIST_SIZE } from "../codec/limits";
 
 const BLOCK = encodeHeaderBlock([
   [":method", "POST"],

@@ -6,13 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { type HostileServer, startHostileServer } from "../../tests/helpers/hostile_h2_server";
-import { H2ClientConnection } from "./connection";
-import { FrameReader } from "./frame_reader";
-import { FRAME_HEADER_BYTES, frame, settingsFrame } from "./frames";
-import { encodeHeaderBlock, HpackDecoder, HpackError } from "./hpack";
-import { huffmanDecode } from "./huffman";
-import { HEADER_TABLE_SIZE } from "./limits";
+import { type HostileServer, startHostileServer } from "../tests/helpers/hostile_h2_server";
+import { H2ClientConnection } from "./index";
+import { FrameReader } from "./codec/frame_reader";
+import { FRAME_HEADER_BYTES, frame, settingsFrame } from "./codec/frames";
+import { encodeHeaderBlock, HpackDecoder, HpackError } from "./codec/hpack";
+import { huffmanDecode } from "./codec/huffman";
+import { HEADER_TABLE_SIZE } from "./codec/limits";
 
 /** Per input: generous for a loaded CI machine, far below what the quadratic and unbounded cases of issue 18 took. */
 const MAX_MS_PER_INPUT = 50;

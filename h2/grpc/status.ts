@@ -1,5 +1,5 @@
 import http2 from "node:http2";
-import { Code } from "./errors";
+import { Code } from "../../sdk/grpc/errors";
 
 /** grpc-message is percent-encoded (gRPC HTTP/2 spec): keep printable ASCII except '%'. */
 export function encodeGrpcMessage(message: string): string {

@@ -1,14 +1,14 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { type ClientStream, type H2ClientConnection, LazyConnection, parseTarget, type StreamListener } from "../h2/connection";
-import { ERROR } from "../h2/frames";
-import { encodeHeaderBlock } from "../h2/hpack";
-import { Code, PrismError } from "./errors";
-import { codeOfHttpStatus, codeOfReset, decodeGrpcMessage } from "./h2_status";
-import type { CallOptions } from "./types";
+import { type ClientStream, type H2ClientConnection, LazyConnection, parseTarget, type StreamListener } from "../index";
+import { ERROR } from "../codec/frames";
+import { encodeHeaderBlock } from "../codec/hpack";
+import { Code, PrismError } from "../../sdk/grpc/errors";
+import { codeOfHttpStatus, codeOfReset, decodeGrpcMessage } from "./status";
+import type { CallOptions } from "../../sdk/grpc/types";
 
 /**
- * A unary-only gRPC client on Prism's own HTTP/2 client connection (sdk/h2), for callers whose own cost must
+ * A unary-only gRPC client on Prism's own HTTP/2 client connection (h2/), for callers whose own cost must
  * stay out of what they measure (prism-load): per call it sends one prepared HEADERS block (built once per
  * method and call options) and the request in one DATA frame, in one buffer; no interceptor chain, Metadata
  * objects, per-call timers or stream objects. Streaming methods stay on the grpc-js client (client.ts).

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { H2ClientConnection, type StreamListener } from "./connection";
-import { encodeHeaderBlock } from "./hpack";
+import { H2ClientConnection } from "./connection";
+import type { StreamListener } from "./stream";
+import { encodeHeaderBlock } from "../codec/hpack";
 
 // A node:http2 server: /big answers 12 MiB in 64 KiB writes; /echo answers with what it received, once the request ends.
 const BIG = 12 * 1024 * 1024;
