@@ -88,6 +88,9 @@ namespaces:
 
   for (const name of RUN) {
     test(`${name}: the proxy stays up and bounded, memstore answers, the hostile namespace fails fast with UNAVAILABLE`, async () => {
+      // The previous attack made the namespace not-ready (as it should): attack again once it serves.
+      attack = answerOk;
+      await eventually(async () => (await proxy.pattern("hostile")).status === "serving", "the hostile namespace serves again", 10_000);
       attack = ATTACKS[name];
       const gets = () => hostile.connections.reduce((n, c) => n + c.requests.filter((r) => r.path.endsWith("/Get")).length, 0);
       const getsBefore = gets();
@@ -96,8 +99,9 @@ namespaces:
         failure(() => bad.kv.get({ key: name }, bad.opts({ timeoutMs: 10_000 }))),
         ...Array.from({ length: 20 }, (_, i) => mem.kv.set({ key: `${name}-${i}`, value: utf8("v") }, mem.opts())),
       ]);
-      // UNAVAILABLE, not DEADLINE_EXCEEDED: the call did not wait for its 10 s deadline.
-      expect(e.code).toBe(Code.UNAVAILABLE);
+      // Failed fast, not DEADLINE_EXCEEDED: UNAVAILABLE when the call never got through, UNKNOWN when the server broke
+      // the protocol after the request went out (contract §5: it may have acted on it).
+      expect([Code.UNAVAILABLE, Code.UNKNOWN]).toContain(e.code);
       expect(performance.now() - start).toBeLessThan(8_000);
       expect(sets.every((r) => r.success)).toBe(true);
       expect((await mem.kv.get({ key: `${name}-0` }, mem.opts())).found).toBe(true);
@@ -112,6 +116,8 @@ namespaces:
   }
 
   test("SIGTERM stops the proxy promptly while an attack runs", async () => {
+    attack = answerOk;
+    await eventually(async () => (await proxy.pattern("hostile")).status === "serving", "the hostile namespace serves again", 10_000);
     attack = ATTACKS.endlessContinuation;
     const gets = () => hostile.connections.reduce((n, c) => n + c.requests.filter((r) => r.path.endsWith("/Get")).length, 0);
     const before = gets();
