@@ -1,6 +1,6 @@
 // The base build of `make bench-compare` (bench/compare.ts): a git ref checked out in a worktree of this repository,
 // its protos generated and the executables a comparison needs built by that ref's own scripts/build.ts.
-import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { ROOT } from "../tests/helpers/process";
 import { BUN } from "./processes";
@@ -76,4 +76,5 @@ export function removeBase(tree: string): void {
     rmSync(tree, { recursive: true, force: true });
     git("worktree", "prune");
   }
+  if (readdirSync(dirname(tree)).length === 0) rmdirSync(dirname(tree));
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { makefileBinaries } from "./base_build";
+import { ROOT } from "../tests/helpers/process";
+import { executableEntries, makefileBinaries } from "./base_build";
 import { compareMarkdown, formatValue, median, sidesInRound, summarise, type RoundPair } from "./compare_summary";
 
 const opsPerS = { name: "ops/s", higherIsBetter: true };
@@ -87,5 +88,14 @@ describe("the base's executables before the pattern manifests", () => {
       ["prism-load", "loadtest/main.ts"],
     ]);
     expect(makefileBinaries("all:\n\techo").size).toBe(0);
+  });
+});
+
+describe("the executables of a checkout with pattern manifests", () => {
+  test("come from its scripts/executables.ts, so the rows' servers and the client can be built by name=entry", () => {
+    const entries = executableEntries(ROOT);
+    expect(entries.get("memstore")).toBe("memstore/main.ts");
+    expect(entries.get("proxy")).toBe("proxy/main.ts");
+    expect(entries.get("prism-load")).toBe("loadtest/main.ts");
   });
 });
