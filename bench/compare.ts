@@ -36,9 +36,14 @@ const { values: flags } = parseArgs({
   },
 });
 const log = (s: string) => process.stderr.write(`bench-compare: ${s}\n`);
-if (!flags.base) throw new Error("--base REF is required (make bench-compare BASE=<git ref>)");
+/** A mistake in what was asked: said in one line, exit 2. */
+function fail(why: string): never {
+  log(why);
+  process.exit(2);
+}
+if (!flags.base) fail("--base REF is required (make bench-compare BASE=<git ref>)");
 const rounds = Number(flags.rounds);
-if (!Number.isInteger(rounds) || rounds < 3) throw new Error(`--rounds ${flags.rounds}: at least 3 rounds, so each side goes first at least once`);
+if (!Number.isInteger(rounds) || rounds < 3) fail(`--rounds ${flags.rounds}: at least 3 rounds, so each side goes first at least once`);
 const settings: RowSettings = {
   durationS: parseDuration(flags.duration!)! / 1000,
   warmupS: parseDuration(flags.warmup!)! / 1000,
@@ -105,7 +110,12 @@ async function measure(spec: RowSpec, tree: string): Promise<{ sample: Sample; n
   }
 }
 
-const baseSha = git("rev-parse", "--verify", `${flags.base}^{commit}`);
+let baseSha = "";
+try {
+  baseSha = git("rev-parse", "--verify", "--quiet", `${flags.base}^{commit}`);
+} catch {
+  fail(`${flags.base} is not a commit of this repository`);
+}
 const headSha = git("rev-parse", "HEAD");
 const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
 const baseLabel = baseSha.slice(0, 9);
@@ -114,7 +124,7 @@ const wanted = flags.rows!.split(",").filter(Boolean);
 const all = benchRows(settings);
 const specs = wanted.map((id) => {
   const s = all.find((r) => r.id === id);
-  if (!s) throw new Error(`no row ${id} (rows: ${all.map((r) => r.id).join(", ")})`);
+  if (!s) fail(`no row ${id} (rows: ${all.map((r) => r.id).join(", ")})`);
   return s;
 });
 const serverExecutables = [...new Set(specs.flatMap((s) => s.executables))];
