@@ -198,7 +198,7 @@ const markdown = [
   `- base: ${flags.base} = ${baseLabel} "${subject(baseSha)}"`,
   `- head: ${headLabel} "${subject(headSha)}"${dirty ? " with the uncommitted changes of the working tree" : ""}`,
   `- ${rounds} rounds; in each, every row runs on both builds back to back, base first in rounds 1, 3, … and head first in rounds 2, 4, …; each run ${settings.durationS} s measured after ${settings.warmupS} s of warm-up, ${settings.concurrency} calls in flight (closed loop) or ${settings.moderateRps}/s (open loop rows), the same client for both (this checkout's prism-load).`,
-  "- head / base is taken per round (the two runs next to each other in time), then its median and min–max over the rounds; the medians of the absolute figures are beside it. CPU µs/call = the process's user + system time (/proc, sampled every 100 ms) over prism-load's measured window / calls completed in it. \"every round\": head better (or worse) than base in every round (with noise alone that happens to a figure with probability 2^(1 − rounds), one in four at 3 rounds: read it with min–max).",
+  `- head / base is taken per round (the two runs next to each other in time), then its median and min–max over the rounds; the medians of the absolute figures are beside it. CPU µs/call = the process's user + system time (/proc, sampled every 100 ms) over prism-load's measured window / calls completed in it. "every round": head better (or worse) than base in every round (noise alone does that to a figure with probability 2^(1 − rounds), 1 in ${2 ** (rounds - 1)} at ${rounds} rounds: read it with min–max).`,
   "",
   compareMarkdown(summaries),
 ].join("\n");
