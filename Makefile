@@ -78,6 +78,13 @@ bench: build-plugins ## benchmarks: in-process store, then everything side by si
 	@bash scripts/services/up.sh all || echo "bench: not every service started; rows that need one will say 'not run'"
 	$(BUN) bench/run.ts
 
+# Side by side against a git ref, in alternating rounds of one run (bench/compare.ts; bench/README.md).
+#   make bench-compare BASE=<ref> [ROWS=id,id] [ROUNDS=3] [DURATION=5s] [OUT=file]
+.PHONY: bench-compare
+bench-compare: proto ## base (a git ref, built in a worktree) vs this tree, rows alternating: BASE=<ref> [ROWS= ROUNDS= DURATION= OUT=]
+	@if [ -z "$(BASE)" ]; then echo "bench-compare: say which build to compare with: make bench-compare BASE=<git ref>"; exit 2; fi
+	$(BUN) bench/compare.ts --base '$(BASE)' $(if $(ROWS),--rows '$(ROWS)') $(if $(ROUNDS),--rounds '$(ROUNDS)') $(if $(DURATION),--duration '$(DURATION)') $(if $(OUT),--out '$(OUT)')
+
 faults: build-plugins services ## the fault suite alone, rewriting the fault table of docs/operations.md and tests/faults/results/latest.json
 	PRISM_RECORD_FAULTS=1 $(BUN) test --timeout 60000 ./tests/faults
 

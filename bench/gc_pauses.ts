@@ -190,7 +190,7 @@ async function proxyTarget(): Promise<Target> {
  * Every 100 ms, each process's CPU time so far (/proc/PID/stat), stamped on the clock of the collector log, so
  * the CPU used within the measured window can be read afterwards (the window is known only from the report).
  */
-class CpuSampler {
+export class CpuSampler {
   private readonly samples = new Map<number, Array<{ at: number; cpuS: number }>>();
   private readonly timer: ReturnType<typeof setInterval>;
 

@@ -5,7 +5,18 @@ import { ROOT, startProcess, type StartedProcess } from "../tests/helpers/proces
 
 /** The Bun the repository pins: the same runtime for every process of the bench. */
 export const BUN = `${ROOT}/node_modules/.bin/bun`;
-export const dist = (name: string) => `${ROOT}/dist/${name}`;
+
+/**
+ * The checkout whose dist/ executables and bench/configs/ the servers below come from: this one, or the base build
+ * of `make bench-compare` (bench/compare.ts), which switches between them round by round. Bench tools (the echo,
+ * the bare relay, prism-load) always come from this checkout.
+ */
+let serverTree = ROOT;
+export function serveFrom(tree: string): void {
+  serverTree = tree;
+}
+export const dist = (name: string) => `${serverTree}/dist/${name}`;
+const benchConfig = (name: string) => `${serverTree}/bench/configs/${name}.yaml`;
 const START_TIMEOUT_MS = 30_000;
 
 /** A server the bench started: where to send load, and how to stop it (by pid). */
@@ -83,8 +94,8 @@ export async function startEcho(): Promise<Server> {
 
 /** A pattern executable run directly, with bench/configs/<config>.yaml when there is one (config defaults to name). */
 export async function startPattern(name: string, configName = name): Promise<Server> {
-  const config = `${ROOT}/bench/configs/${configName}.yaml`;
-  const p = startProcess([dist(name), "--grpc-port", "0", ...(existsSync(config) ? ["--config", config] : [])]);
+  const config = benchConfig(configName);
+  const p = startProcess([dist(name), "--grpc-port", "0", ...(existsSync(config) ? ["--config", config] : [])], { cwd: serverTree });
   const address = await started(p, /grpc listening on (\S+)/);
   return { address, pids: [p.pid], main: p, stop: () => stopAll([p]) };
 }
@@ -96,8 +107,8 @@ export async function startPattern(name: string, configName = name): Promise<Ser
 export async function startBareRelay(name: string): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), "prism-bench-relay-"));
   const socket = join(dir, "p.sock");
-  const config = `${ROOT}/bench/configs/${name}.yaml`;
-  const pattern = startProcess([dist(name), "--grpc-socket", socket, ...(existsSync(config) ? ["--config", config] : [])]);
+  const config = benchConfig(name);
+  const pattern = startProcess([dist(name), "--grpc-socket", socket, ...(existsSync(config) ? ["--config", config] : [])], { cwd: serverTree });
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   let relay: StartedProcess | undefined;
   try {
@@ -125,7 +136,11 @@ export async function startBareRelay(name: string): Promise<Server> {
 
 /** The proxy with bench/configs/proxy-<pattern>.yaml (it launches the pattern), once /ready answers 200. */
 export async function startProxy(pattern: string, extra: { args?: string[]; env?: Record<string, string>; config?: string } = {}): Promise<Server> {
-  const p = startProcess([dist("proxy"), "--config", extra.config ?? `${ROOT}/bench/configs/proxy-${pattern}.yaml`, ...(extra.args ?? [])], { env: extra.env });
+  // cwd: the configs' patterns_dir (./dist) is the same checkout's.
+  const p = startProcess([dist("proxy"), "--config", extra.config ?? benchConfig(`proxy-${pattern}`), ...(extra.args ?? [])], {
+    env: extra.env,
+    cwd: serverTree,
+  });
   const address = await started(p, /prism proxy listening on (\S+)/);
   const patternPids = () => [...p.output().matchAll(/"pattern_pid":(\d+)/g)].map((m) => Number(m[1]));
   try {

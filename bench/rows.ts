@@ -1,0 +1,305 @@
+// The rows of `make bench` (bench/run.ts) and of `make bench-compare` (bench/compare.ts): what serves each row,
+// what load prism-load puts on it, and what the row needs to run.
+import type { ServiceName } from "../tests/helpers/services";
+import { requireService } from "../tests/helpers/services";
+import { OtlpCollector } from "../tests/helpers/otlp_collector";
+import { prismLoad } from "./load";
+import { cpuSeconds, missingExecutable, startBareRelay, startEcho, startPattern, startProxy, type Server } from "./processes";
+import type { RowResult } from "./results";
+import { startSecuredProxy } from "./secured_proxy";
+
+/** The load every row gets (bench/run.ts's flags). */
+export interface RowSettings {
+  durationS: number;
+  warmupS: number;
+  concurrency: number;
+  moderateRps: number;
+  valueSize: number;
+  keys: number;
+}
+
+const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+/** One row: what serves, what load, what it needs. */
+export interface RowSpec {
+  id: string;
+  label: string;
+  backend: RowResult["backend"];
+  via: "bare" | "direct" | "proxy" | "relay";
+  operation: "get" | "publish" | "scan" | "capabilities";
+  /** prism-load --service: interface (Set/Get, the default) or pattern (KeyValuePattern). */
+  loadService?: "interface" | "pattern";
+  rps?: number;
+  service?: ServiceName;
+  executables: string[];
+  start(): Promise<Server>;
+}
+
+/** Every row of `make bench`, in the order of its tables. */
+export function benchRows(settings: RowSettings): RowSpec[] {
+  const kv = (backend: "memstore" | "redis", service?: ServiceName): RowSpec[] => [
+    {
+      id: `${backend}-direct`,
+      label: `${backend} pattern, direct`,
+      backend,
+      via: "direct",
+      operation: "get",
+      service,
+      executables: [backend],
+      start: () => startPattern(backend),
+    },
+    {
+      id: `${backend}-proxy`,
+      label: `${backend} pattern, through proxy`,
+      backend,
+      via: "proxy",
+      operation: "get",
+      service,
+      executables: [backend, "proxy"],
+      start: () => startProxy(backend),
+    },
+  ];
+  const pub = (backend: "nats" | "kafka"): RowSpec[] => [
+    {
+      id: `${backend}-direct`,
+      label: `${backend} publish, direct`,
+      backend,
+      via: "direct",
+      operation: "publish",
+      service: backend,
+      executables: [backend],
+      start: () => startPattern(backend),
+    },
+    {
+      id: `${backend}-proxy`,
+      label: `${backend} publish, through proxy`,
+      backend,
+      via: "proxy",
+      operation: "publish",
+      service: backend,
+      executables: [backend, "proxy"],
+      start: () => startProxy(backend),
+    },
+  ];
+  const moderate = (backend: "memstore" | "redis" | "kafka", operation: "get" | "publish", service?: ServiceName): RowSpec => ({
+    id: `${backend}-proxy-moderate`,
+    label: `${backend} ${operation === "get" ? "Get" : "publish"}, through proxy, ${settings.moderateRps}/s`,
+    backend,
+    via: "proxy",
+    operation,
+    rps: settings.moderateRps,
+    service,
+    executables: [backend, "proxy"],
+    start: () => startProxy(backend),
+  });
+  const rps = settings.moderateRps;
+  // The floor of the proxy's stack, and the references the proxy-added latency and the generator's send lag are read from.
+  const relay: RowSpec = {
+    id: "memstore-relay",
+    label: "memstore pattern, through a bare HTTP/2 relay (floor)",
+    backend: "memstore",
+    via: "relay",
+    operation: "get",
+    executables: ["memstore"],
+    start: () => startBareRelay("memstore"),
+  };
+  const echoModerate: RowSpec = {
+    id: "echo-moderate",
+    label: `bare gRPC echo, ${rps}/s (the generator's own send lag)`,
+    backend: "echo",
+    via: "bare",
+    operation: "get",
+    rps,
+    executables: [],
+    start: startEcho,
+  };
+  const directModerate: RowSpec = {
+    id: "memstore-direct-moderate",
+    label: `memstore Get, direct, ${rps}/s`,
+    backend: "memstore",
+    via: "direct",
+    operation: "get",
+    rps,
+    executables: ["memstore"],
+    start: () => startPattern("memstore"),
+  };
+  // The bare relay at the same rate: the floor of the proxy-added latency (relay − direct service time).
+  const relayModerate: RowSpec = { ...relay, id: "memstore-relay-moderate", label: `memstore Get, through a bare HTTP/2 relay, ${rps}/s`, rps };
+  return [
+    { id: "echo", label: "bare gRPC echo (ceiling)", backend: "echo", via: "bare", operation: "get", executables: [], start: startEcho },
+    ...kv("memstore"),
+    relay,
+    {
+      id: "memstore-proxy-traced",
+      label: "memstore pattern, through proxy, tracing on (OTLP/HTTP)",
+      backend: "memstore",
+      via: "proxy",
+      operation: "get",
+      executables: ["memstore", "proxy"],
+      start: tracedProxy,
+    },
+    ...kv("redis", "redis"),
+    ...pub("nats"),
+    ...pub("kafka"),
+    // KeyValuePattern (issue 9): Retrieve beside Get on the same proxy set-up, GetCapabilities, and one scan
+    // page native vs emulated over key listing on the same pattern and keys.
+    { ...kv("memstore")[1]!, id: "memstore-proxy-retrieve", label: "memstore KeyValuePattern.Retrieve, through proxy", loadService: "pattern" },
+    { ...kv("redis", "redis")[1]!, id: "redis-proxy-retrieve", label: "redis KeyValuePattern.Retrieve, through proxy", loadService: "pattern" },
+    { ...kv("memstore")[1]!, id: "memstore-proxy-capabilities", label: "memstore KeyValuePattern.GetCapabilities, through proxy", operation: "capabilities" },
+    { ...kv("memstore")[0]!, id: "memstore-scan-native", label: "memstore Scan page (100 keys + values), native, direct", operation: "scan" },
+    {
+      ...kv("memstore")[0]!,
+      id: "memstore-scan-emulated",
+      label: "memstore Scan page (100 keys + values), emulated over key listing, direct",
+      operation: "scan",
+      start: () => startPattern("memstore", "memstore-emulated-scan"),
+    },
+    // Issue 11: the cost of a TLS client listener, and of authentication + authorization (API key, one rule),
+    // against memstore-proxy (plaintext, auth off) in the same run.
+    { ...kv("memstore")[1]!, id: "memstore-proxy-tls", label: "memstore pattern, through proxy, TLS listener", start: () => startSecuredProxy("tls") },
+    {
+      ...kv("memstore")[1]!,
+      id: "memstore-proxy-auth",
+      label: "memstore pattern, through proxy, auth (API key) + authz on",
+      start: () => startSecuredProxy("auth"),
+    },
+    // The two key-value backends of issue 9 that have no direct row: Get through the proxy.
+    {
+      id: "postgres-proxy",
+      label: "postgres pattern, through proxy",
+      backend: "postgres",
+      via: "proxy",
+      operation: "get",
+      service: "postgres",
+      executables: ["postgres", "proxy"],
+      start: () => startProxy("postgres"),
+    },
+    {
+      id: "nats-kv-proxy",
+      label: "nats KV Get, through proxy",
+      backend: "nats",
+      via: "proxy",
+      operation: "get",
+      service: "nats",
+      executables: ["nats", "proxy"],
+      start: () => startProxy("nats-kv"),
+    },
+    echoModerate,
+    directModerate,
+    relayModerate,
+    moderate("memstore", "get"),
+    moderate("redis", "get", "redis"),
+    moderate("kafka", "publish", "kafka"),
+  ];
+}
+
+/**
+ * The proxy and its memstore with tracing on, every span exported over OTLP/HTTP (protobuf, the default
+ * protocol) to a collector stand-in in this process that only counts requests: the cost of tracing as an
+ * operator runs it (sampler parentbased_always_on, batch export), against memstore-proxy (tracing off).
+ */
+async function tracedProxy(): Promise<Server> {
+  const collector = await new OtlpCollector(false).start();
+  try {
+    const server = await startProxy("memstore", {
+      args: ["--enable-tracing", "--trace-exporter", "otlp"],
+      env: { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.httpPort}` },
+    });
+    return {
+      ...server,
+      stop: async () => {
+        await server.stop();
+        log(`memstore-proxy-traced: the collector stand-in received ${collector.requests} OTLP export requests`);
+        collector.stop();
+      },
+    };
+  } catch (err) {
+    collector.stop();
+    throw err;
+  }
+}
+
+/** Why a row cannot run here (an executable not built, a service down); undefined when it can. */
+export async function whyNot(spec: { service?: ServiceName; executables: string[] }): Promise<string | undefined> {
+  const missing = missingExecutable(...spec.executables);
+  if (missing) return missing;
+  if (spec.service) {
+    try {
+      await requireService(spec.service);
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+  return undefined;
+}
+
+/** Starts the row's server, puts prism-load on it, stops it. */
+export async function runRow(spec: RowSpec, settings: RowSettings): Promise<RowResult> {
+  const base: RowResult = {
+    id: spec.id,
+    label: spec.label,
+    backend: spec.backend,
+    via: spec.via,
+    operation: spec.operation,
+    mode: spec.rps ? "open-loop" : "closed-loop",
+    concurrency: settings.concurrency,
+    rps: spec.rps ?? null,
+    status: "not run",
+  };
+  const reason = await whyNot(spec);
+  if (reason) return { ...base, reason };
+  let server: Server | undefined;
+  try {
+    server = await spec.start();
+    const args = loadArgs(spec, server, settings);
+    // The server's CPU per call it relayed (proxy and bare relay): both counted over the same span, prism-load's whole run.
+    const cpu0 = cpuSeconds(server.main.pid);
+    const calls0 = await server.calls?.();
+    const r = await prismLoad(args);
+    const cpu1 = cpuSeconds(server.main.pid);
+    const calls1 = await server.calls?.();
+    const relayed = calls0 !== undefined && calls1 !== undefined ? calls1 - calls0 : 0;
+    return {
+      ...base,
+      status: "ok",
+      command: `prism-load ${args.join(" ")}`,
+      throughput: r.throughput,
+      ok: r.ok,
+      errors: r.errors,
+      unsent: r.unsent,
+      latencyMs: { p50: r.latencyMs.p50, p90: r.latencyMs.p90, p99: r.latencyMs.p99, p999: r.latencyMs.p999, max: r.latencyMs.max, mean: r.latencyMs.mean },
+      sendLagP99Ms: r.sendLagMs?.p99,
+      cpuUsPerCall: relayed > 0 ? ((cpu1 - cpu0) / relayed) * 1e6 : undefined,
+      serviceTimeMs: spec.rps ? { p50: r.serviceTimeMs.p50, p99: r.serviceTimeMs.p99 } : undefined,
+    };
+  } catch (err) {
+    return { ...base, status: "failed", reason: (err as Error).message.split("\n")[0]!.slice(0, 300) };
+  } finally {
+    await server?.stop();
+  }
+}
+
+/** prism-load's arguments for a row against its started server. */
+export function loadArgs(spec: RowSpec, server: Server, settings: RowSettings): string[] {
+  return [
+    spec.via === "proxy" ? "--proxy" : "--direct",
+    server.address,
+    "--operation",
+    spec.operation,
+    ...(spec.loadService ? ["--service", spec.loadService] : []),
+    "--concurrency",
+    String(settings.concurrency),
+    "--duration",
+    `${settings.durationS}s`,
+    "--warmup",
+    `${settings.warmupS}s`,
+    "--value-size",
+    String(settings.valueSize),
+    "--keys",
+    String(settings.keys),
+    "--topic",
+    "prism-bench",
+    ...(spec.rps ? ["--rps", String(spec.rps)] : []),
+    ...(server.loadArgs ?? []),
+  ];
+}
