@@ -12,7 +12,7 @@ BINARIES := memstore=memstore/main.ts multicast-registry=multicast-registry/main
 PROTO_SRC := $(shell find proto -name '*.proto' -not -path 'proto/gen/*')
 TS_SRC := $(shell find sdk memstore multicast-registry redis kafka nats postgres proxy prismctl loadtest -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: help deps proto build-plugins build run test coverage test-images docker-engine test-unit bench typecheck check lint format clean services services-down services-status images capabilities faults
+.PHONY: help deps proto go-tools build-plugins build run test coverage test-images docker-engine test-unit bench typecheck check lint format clean services services-down services-status images capabilities faults
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -28,6 +28,19 @@ proto/gen/.stamp: $(PROTO_SRC) buf.yaml buf.gen.yaml node_modules/.installed
 	@touch $@
 
 proto: proto/gen/.stamp ## generate TypeScript from proto/ with buf + protoc-gen-es
+
+# Go programs the interop suites run: a grpc-go client (tests/interop/go/cmd/grpc-client) and h2spec, the HTTP/2
+# conformance suite (a `tool` of the same module). Versions and checksums pinned by tests/interop/go/go.mod and
+# go.sum (grpc-go v1.85.0, h2spec v2.2.1); built into .tools/ (not in git).
+GO_TOOLS := .tools/grpc-client .tools/h2spec
+
+.tools/grpc-client: tests/interop/go/go.mod tests/interop/go/go.sum $(wildcard tests/interop/go/cmd/grpc-client/*.go)
+	cd tests/interop/go && go build -o $(CURDIR)/$@ ./cmd/grpc-client
+
+.tools/h2spec: tests/interop/go/go.mod tests/interop/go/go.sum
+	cd tests/interop/go && go build -o $(CURDIR)/$@ github.com/summerwind/h2spec/cmd/h2spec
+
+go-tools: $(GO_TOOLS) ## build the Go interop tools (grpc-go client, h2spec) into .tools/
 
 build-plugins: proto ## build every executable into dist/ with bun build --compile
 	@$(BUN) scripts/build.ts $(BINARIES)
@@ -68,7 +81,7 @@ test-images: build-plugins services docker-engine ## key-value and pub/sub suite
 	TESTCONTAINERS_RYUK_DISABLED=true $(BUN) test --timeout 60000 ./tests/containers/acceptance.containers.ts
 
 # One run of the whole suite that also measures coverage (lcov) and fails under the floors of scripts/coverage_floor.json.
-coverage: build-plugins services ## bun test --coverage over every suite, then the per-folder floor check
+coverage: build-plugins services go-tools ## bun test --coverage over every suite, then the per-folder floor check
 	@rm -rf coverage
 	$(BUN) test --timeout 30000 --coverage --coverage-reporter=lcov --coverage-dir=coverage
 	$(BUN) scripts/coverage_floor.ts coverage/lcov.info
@@ -95,4 +108,4 @@ images: build-plugins ## every docker/*.Dockerfile as prism/<name>:latest, FROM 
 	bash scripts/images.sh
 
 clean: ## remove build output, generated code and coverage
-	rm -rf dist proto/gen coverage
+	rm -rf dist proto/gen coverage .tools

@@ -4,6 +4,8 @@ import type { TlsMaterial } from "../security/tls";
 import { applyConnectionLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./connection_limits";
 import { H2_SETTINGS } from "./settings";
 
+function ignore(): void {}
+
 /** Handles one incoming HTTP/2 stream (one gRPC call). */
 export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
 
@@ -37,7 +39,12 @@ export class H2Listener {
       s.once("close", () => this.sessions.delete(s));
     });
     applyConnectionLimits(this.server, limits, refused);
-    this.server.on("stream", handler);
+    this.server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      // An 'error' with no listener is thrown, and would end the process: every stream gets one before any
+      // code of ours can answer it (the handlers add their own to act on errors).
+      stream.on("error", ignore);
+      handler(stream, headers);
+    });
     this.server.on("sessionError", () => undefined);
   }
 
