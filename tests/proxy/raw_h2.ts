@@ -17,7 +17,7 @@ export interface RawFrame {
 export class RawH2 {
   readonly frames: RawFrame[] = [];
   closed = false;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
 
   private constructor(readonly socket: net.Socket) {
