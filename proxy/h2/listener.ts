@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import { guardH2Server } from "../../sdk/grpc/h2_guard";
 import type { HostPort } from "../address";
 import type { TlsMaterial } from "../security/tls";
 import { applyConnectionLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./connection_limits";
@@ -38,6 +39,7 @@ export class H2Listener {
       s.on("error", () => undefined);
       s.once("close", () => this.sessions.delete(s));
     });
+    guardH2Server(this.server);
     applyConnectionLimits(this.server, limits, refused);
     this.server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
       // An 'error' with no listener is thrown, and would end the process: every stream gets one before any

@@ -1,5 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { rmSync } from "node:fs";
+import type http2 from "node:http2";
+import { guardH2Server } from "./h2_guard";
 
 /**
  * grpc-js answers a few caller mistakes itself, with codes that blame the server: a unary or server-streaming
@@ -42,8 +44,27 @@ export const serverOptions: grpc.ServerOptions = {
   interceptors: [callerMistakeInterceptor],
 };
 
+const GUARDED = Symbol("prism.h2guard");
+
+/**
+ * Puts the HTTP/2 guard (h2_guard.ts) in front of every node:http2 server grpc-js creates for this server, by
+ * wrapping its createHttp2Server (grpc-js 1.14 has no option for it). Without that method, nothing is guarded.
+ */
+function guardGrpcServer(server: grpc.Server): void {
+  const s = server as unknown as { createHttp2Server?: (...args: unknown[]) => http2.Http2Server; [GUARDED]?: true };
+  if (s[GUARDED] || typeof s.createHttp2Server !== "function") return;
+  s[GUARDED] = true;
+  const create = s.createHttp2Server;
+  s.createHttp2Server = function (this: unknown, ...args: unknown[]) {
+    const h2 = create.apply(this, args);
+    guardH2Server(h2);
+    return h2;
+  };
+}
+
 /** Binds a server to host:port (port 0 picks a free one) and returns the bound port. */
 export function bindServer(server: grpc.Server, host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+  guardGrpcServer(server);
   return new Promise((resolve, reject) => server.bindAsync(`${host}:${port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))));
 }
 
@@ -53,6 +74,7 @@ export function bindServer(server: grpc.Server, host: string, port: number, cred
  */
 export function bindUnixServer(server: grpc.Server, path: string): Promise<void> {
   rmSync(path, { force: true });
+  guardGrpcServer(server);
   return new Promise((resolve, reject) => server.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
 }
 

@@ -23,16 +23,29 @@ export interface GoCallResult {
 }
 
 /**
- * Runs grpc-client: `repeat` calls of `method` at `address`, each on a new connection closed after its status.
+ * Runs grpc-client: `repeat` connections to `address` one after another, each making `calls` calls of `method` in turn
+ * and closed after them.
  * The request message is raw protobuf bytes (encode it with @bufbuild/protobuf's toBinary).
  */
 export async function goCall(
   address: string,
   method: string,
   request: Uint8Array,
-  opts: { stream?: boolean; metadata?: Record<string, string>; timeoutMs?: number; repeat?: number } = {},
+  opts: { stream?: boolean; metadata?: Record<string, string>; timeoutMs?: number; repeat?: number; calls?: number } = {},
 ): Promise<GoCallResult[]> {
-  const args = [goTool("grpc-client"), "-addr", address, "-method", method, "-timeout", `${opts.timeoutMs ?? 10_000}ms`, "-repeat", String(opts.repeat ?? 1)];
+  const args = [
+    goTool("grpc-client"),
+    "-addr",
+    address,
+    "-method",
+    method,
+    "-timeout",
+    `${opts.timeoutMs ?? 10_000}ms`,
+    "-repeat",
+    String(opts.repeat ?? 1),
+    "-calls",
+    String(opts.calls ?? 1),
+  ];
   if (opts.stream) args.push("-stream");
   for (const [k, v] of Object.entries(opts.metadata ?? {})) args.push("-md", `${k}=${v}`);
   // Large messages go through stdin's file rather than the command line.

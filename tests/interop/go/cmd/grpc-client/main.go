@@ -3,7 +3,7 @@
 //
 //	grpc-client -addr 127.0.0.1:8980 -method /pkg.Service/Method -hex 0a0161 [-stream] [-md k=v] [-repeat N]
 //
-// It prints one JSON line per call: {"code":0,"message":"","messages":N,"bytes":B,"ms":T}.
+// -repeat N opens N connections one after another; -calls M makes M calls on each. It prints one JSON line per call: {"code":0,"message":"","messages":N,"bytes":B,"ms":T}.
 package main
 
 import (
@@ -68,7 +68,8 @@ func main() {
 	payloadFile := flag.String("file", "", "request message read from this file (instead of -hex)")
 	stream := flag.Bool("stream", false, "server-streaming call: read every response message")
 	timeout := flag.Duration("timeout", 10*time.Second, "deadline of each call")
-	repeat := flag.Int("repeat", 1, "calls, each on a new connection closed right after its status")
+	repeat := flag.Int("repeat", 1, "connections, each closed right after its calls")
+	perConn := flag.Int("calls", 1, "calls one after another on each connection")
 	var md mdFlag
 	flag.Var(&md, "md", "metadata key=value (repeatable)")
 	flag.Parse()
@@ -91,24 +92,23 @@ func main() {
 	}
 	out := json.NewEncoder(os.Stdout)
 	for i := 0; i < *repeat; i++ {
-		r, err := call(*addr, *method, payload, *stream, *timeout, metadata.Pairs(pairs...))
+		conn, err := grpc.NewClient(*addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+		)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "grpc-client:", err)
 			os.Exit(2)
 		}
-		_ = out.Encode(r)
+		for j := 0; j < *perConn; j++ {
+			_ = out.Encode(call(conn, *method, payload, *stream, *timeout, metadata.Pairs(pairs...)))
+		}
+		conn.Close()
 	}
 }
 
-func call(addr, method string, payload []byte, stream bool, timeout time.Duration, md metadata.MD) (result, error) {
-	conn, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
-	)
-	if err != nil {
-		return result{}, err
-	}
-	defer conn.Close()
+func call(conn *grpc.ClientConn, method string, payload []byte, stream bool, timeout time.Duration, md metadata.MD) result {
+	var err error
 	ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(context.Background(), md), timeout)
 	defer cancel()
 	start := time.Now()
@@ -143,5 +143,5 @@ func call(addr, method string, payload []byte, stream bool, timeout time.Duratio
 	r.Ms = time.Since(start).Milliseconds()
 	st := status.Convert(err)
 	r.Code, r.Message = uint32(st.Code()), st.Message()
-	return r, nil
+	return r
 }

@@ -1,0 +1,238 @@
+import type http2 from "node:http2";
+import type net from "node:net";
+
+/**
+ * A guard in front of Bun's node:http2 server for what its flow control gets wrong (Bun 1.4.4 and 1.4.5).
+ *
+ * A raised SETTINGS_INITIAL_WINDOW_SIZE must add the delta to every open stream's send window (RFC 9113 §6.9.2).
+ * Bun instead resets each open stream's window to the new initial size, dropping the WINDOW_UPDATE credit the
+ * stream had; a lowered one it ignores. grpc-go's BDP estimation raises the setting mid-stream after topping the
+ * stream up, so the server sends less than the client counts on, the client waits for data it thinks is coming
+ * and never tops up again: a server stream stalls until its deadline (issue 18 item 13; upstream: oven-sh/bun
+ * pull request 41329, not in 1.4.5).
+ *
+ * The guard reads what the client sends before the server does. The first SETTINGS frame (no stream is open yet)
+ * passes as sent. In a later one that raises INITIAL_WINDOW_SIZE the guard renames that setting to an unknown
+ * identifier, which the server must ignore (§6.5.2), and grants the difference itself with WINDOW_UPDATE frames:
+ * at once for every open stream, and right after the header block of every stream opened later. A lowered value
+ * passes through (Bun ignores it either way; grpc-go never lowers it).
+ *
+ * Bun's frame parser reads a native socket by itself, past any JS listener; hidden while the session is made,
+ * the parser reads through the socket's 'data' events, where the guard stands. It follows frame boundaries
+ * without copying; only SETTINGS frames are copied. Once Bun applies the delta itself the guard must go; the
+ * canary test in h2_guard.test.ts fails on that Bun.
+ */
+
+const SOCKET = Symbol.for("::bunhttp2socket::");
+const PARSER = Symbol.for("::bunhttp2native::");
+const PREFACE_BYTES = 24;
+const FRAME_HEADER = 9;
+const TYPE_HEADERS = 0x1;
+const TYPE_SETTINGS = 0x4;
+const TYPE_WINDOW_UPDATE = 0x8;
+const TYPE_CONTINUATION = 0x9;
+const FLAG_ACK = 0x1;
+const FLAG_END_HEADERS = 0x4;
+const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
+/** An identifier no HTTP/2 setting uses: the server ignores it. */
+const SETTINGS_IGNORED = 0xf04;
+const DEFAULT_WINDOW = 65_535;
+const MAX_WINDOW = 0x7fffffff;
+/** SETTINGS frames longer than this (no real peer sends 100 settings) pass as they are. */
+const MAX_SETTINGS_PAYLOAD = 600;
+
+interface BunParser {
+  read(data: Uint8Array): void;
+  forEachStream(fn: (stream: { id?: number }) => void): void;
+}
+
+/**
+ * Installs the guard on every session of a plaintext (h2c) node:http2 server. Outside Bun's implementation it
+ * does nothing; nor on a TLS server: Bun hands a TLS socket's bytes only to the native parser (with the handle
+ * hidden, no 'data' event comes), so TLS listeners keep the flaw until Bun fixes it.
+ */
+export function guardH2Server(server: http2.Http2Server | http2.Http2SecureServer): void {
+  if ("setSecureContext" in server) return;
+  const hidden = new WeakMap<net.Socket, PropertyDescriptor | undefined>();
+  const hide = (socket: net.Socket) => {
+    hidden.set(socket, Object.getOwnPropertyDescriptor(socket, "_handle"));
+    Object.defineProperty(socket, "_handle", { value: undefined, configurable: true, writable: true });
+  };
+  server.prependListener("connection", hide);
+  server.on("session", (session: http2.ServerHttp2Session) => {
+    const socket = (session as unknown as Record<symbol, unknown>)[SOCKET] as net.Socket | undefined;
+    if (socket === undefined || !hidden.has(socket)) return;
+    const own = hidden.get(socket);
+    hidden.delete(socket);
+    if (own) Object.defineProperty(socket, "_handle", own);
+    else delete (socket as { _handle?: unknown })._handle;
+    guardSession(session, socket);
+  });
+}
+
+function guardSession(session: http2.ServerHttp2Session, socket: net.Socket): void {
+  const parser = (session as unknown as Record<symbol, unknown>)[PARSER] as BunParser | undefined;
+  const readers = socket.listeners("data") as ((chunk: Buffer) => void)[];
+  // The session's own reader and nothing else: anything else is not the layout this guard knows.
+  if (parser === undefined || typeof parser.forEachStream !== "function" || readers.length !== 1) return;
+  const read = readers[0]!;
+  const scanner = new FrameScanner(
+    (bytes) => read.call(socket, bytes),
+    () => openStreams(parser),
+  );
+  socket.removeListener("data", read);
+  socket.on("data", (chunk: Buffer) => scanner.feed(chunk));
+}
+
+function openStreams(parser: BunParser): number[] {
+  const ids: number[] = [];
+  parser.forEachStream((s) => {
+    if (typeof s?.id === "number" && s.id > 0) ids.push(s.id);
+  });
+  return ids;
+}
+
+function windowUpdates(ids: readonly number[], increment: number): Buffer {
+  const out = Buffer.allocUnsafe(ids.length * 13);
+  ids.forEach((id, i) => {
+    const at = i * 13;
+    out.writeUIntBE(4, at, 3);
+    out[at + 3] = TYPE_WINDOW_UPDATE;
+    out[at + 4] = 0;
+    out.writeUInt32BE(id, at + 5);
+    out.writeUInt32BE(increment, at + 9);
+  });
+  return out;
+}
+
+/**
+ * Follows the frames a client sends (after its 24-byte preface) and hands them on (`deliver`) as they came,
+ * except as the class comment says: raised INITIAL_WINDOW_SIZE settings are hidden from the server and granted
+ * as WINDOW_UPDATE frames instead.
+ */
+export class FrameScanner {
+  private prefaceLeft = PREFACE_BYTES;
+  private header = Buffer.alloc(FRAME_HEADER);
+  private headerHave = 0;
+  private payloadLeft = 0;
+  /** A SETTINGS frame being collected (header and payload) to be rewritten before it is handed on. */
+  private settings: Buffer | undefined;
+  private settingsHave = 0;
+  private settingsSeen = 0;
+  /** The initial window the client asked for, and the one the server applies. */
+  private clientWindow = DEFAULT_WINDOW;
+  private serverWindow = DEFAULT_WINDOW;
+  /** A new stream whose header block is still arriving (its WINDOW_UPDATE goes after the block). */
+  private opening = 0;
+  private highestStream = 0;
+
+  constructor(
+    private readonly deliver: (bytes: Buffer) => void,
+    private readonly openStreams: () => number[],
+  ) {}
+
+  feed(chunk: Buffer): void {
+    let at = 0;
+    let from = 0;
+    const n = chunk.length;
+    if (this.prefaceLeft > 0) {
+      const k = Math.min(this.prefaceLeft, n);
+      this.prefaceLeft -= k;
+      at = k;
+    }
+    while (at < n) {
+      if (this.payloadLeft > 0) {
+        const k = Math.min(this.payloadLeft, n - at);
+        if (this.settings !== undefined) {
+          chunk.copy(this.settings, this.settingsHave, at, at + k);
+          this.settingsHave += k;
+        }
+        this.payloadLeft -= k;
+        at += k;
+        if (this.settings !== undefined) from = at;
+        if (this.payloadLeft === 0) from = this.frameEnded(chunk, from, at);
+        continue;
+      }
+      // A frame header; its first bytes may have come at the end of the last chunk (held back, not handed on).
+      const start = at;
+      const carried = this.headerHave;
+      const k = Math.min(FRAME_HEADER - carried, n - at);
+      chunk.copy(this.header, carried, at, at + k);
+      this.headerHave += k;
+      at += k;
+      if (this.headerHave < FRAME_HEADER) {
+        if (start > from) this.deliver(chunk.subarray(from, start));
+        from = n;
+        break;
+      }
+      this.headerHave = 0;
+      const h = this.header;
+      const length = h.readUIntBE(0, 3);
+      const type = h[3]!;
+      const flags = h[4]!;
+      const stream = h.readUInt32BE(5) & MAX_WINDOW;
+      if (start > from) this.deliver(chunk.subarray(from, start));
+      from = start;
+      if (type === TYPE_SETTINGS && (flags & FLAG_ACK) === 0 && stream === 0 && length % 6 === 0 && length <= MAX_SETTINGS_PAYLOAD) {
+        // Collected, and handed on once read (maybe rewritten).
+        this.settings = Buffer.allocUnsafe(FRAME_HEADER + length);
+        h.copy(this.settings, 0);
+        this.settingsHave = FRAME_HEADER;
+        from = at;
+      } else {
+        if (carried > 0) this.deliver(Buffer.from(h.subarray(0, carried)));
+        if (type === TYPE_HEADERS && stream > this.highestStream && stream % 2 === 1) {
+          this.highestStream = stream;
+          this.opening = stream;
+        }
+      }
+      this.frameType = type;
+      this.frameFlags = flags;
+      this.payloadLeft = length;
+      if (length === 0) from = this.frameEnded(chunk, from, at);
+    }
+    if (this.settings === undefined && from < n) this.deliver(from === 0 ? chunk : chunk.subarray(from));
+  }
+
+  private frameType = 0;
+  private frameFlags = 0;
+
+  /** At the end of a frame (at `at` in chunk): hands on what it calls for; returns where the rest starts. */
+  private frameEnded(chunk: Buffer, from: number, at: number): number {
+    let extra: Buffer | undefined;
+    if (this.settings !== undefined) {
+      extra = this.rewriteSettings(this.settings);
+      this.settings = undefined;
+    } else if (this.opening !== 0 && (this.frameType === TYPE_HEADERS || this.frameType === TYPE_CONTINUATION) && (this.frameFlags & FLAG_END_HEADERS) !== 0) {
+      const id = this.opening;
+      this.opening = 0;
+      if (this.clientWindow > this.serverWindow) extra = windowUpdates([id], this.clientWindow - this.serverWindow);
+    }
+    if (extra === undefined) return from;
+    if (at > from) this.deliver(chunk.subarray(from, at));
+    this.deliver(extra);
+    return at;
+  }
+
+  /** The SETTINGS frame to hand on, followed by the WINDOW_UPDATE frames it calls for. */
+  private rewriteSettings(frame: Buffer): Buffer {
+    const first = this.settingsSeen++ === 0;
+    let raisedBy = 0;
+    for (let i = FRAME_HEADER; i + 6 <= frame.length; i += 6) {
+      if (frame.readUInt16BE(i) !== SETTINGS_INITIAL_WINDOW_SIZE) continue;
+      const value = frame.readUInt32BE(i + 2);
+      // Above 2^31-1 is the client's FLOW_CONTROL_ERROR, which the server answers itself.
+      if (first || value > MAX_WINDOW) {
+        if (value <= MAX_WINDOW) this.clientWindow = this.serverWindow = value;
+        continue;
+      }
+      if (value > this.clientWindow) raisedBy += value - this.clientWindow;
+      this.clientWindow = value;
+      if (value >= this.serverWindow) frame.writeUInt16BE(SETTINGS_IGNORED, i);
+      else this.serverWindow = value;
+    }
+    if (raisedBy === 0) return frame;
+    const ids = this.openStreams();
+    return ids.length === 0 ? frame : Buffer.concat([frame, windowUpdates(ids, raisedBy)]);
+  }
+}
