@@ -38,10 +38,10 @@ export class RawH2 {
     });
   }
 
-  /** Connects and sends the preface with these SETTINGS (none: defaults). */
-  static async connect(address: string, settings: readonly (readonly [number, number])[] = []): Promise<RawH2> {
+  /** Connects (from localAddress when given) and sends the preface with these SETTINGS (none: defaults). */
+  static async connect(address: string, settings: readonly (readonly [number, number])[] = [], localAddress?: string): Promise<RawH2> {
     const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
-    const socket = net.connect(port, host);
+    const socket = net.connect({ port, host, localAddress });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);
