@@ -50,9 +50,12 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
     });
     // Until it opens a session with a call, the connection is idle (a bare TCP connection never will).
     const timer = setTimeout(() => {
-      if (!socket.destroyed && !(socket as IdleMark).prismActive && !(socket as IdleMark).prismIdleClosed) {
-        (socket as IdleMark).prismIdleClosed = true;
-        refused("idle_timeout");
+      const mark = socket as net.Socket & IdleMark;
+      if (!socket.destroyed && !mark.prismActive) {
+        // Counted once: the session's timer may have counted this connection already (its GOAWAY does not
+        // close a connection that never sent the preface; this reset does).
+        if (!mark.prismIdleClosed) refused("idle_timeout");
+        mark.prismIdleClosed = true;
         // Under Bun a connection that never sent the HTTP/2 preface ignores destroy() once the HTTP/2 layer
         // holds it; a reset closes it.
         const s = socket as net.Socket & { resetAndDestroy?: () => void };
@@ -72,10 +75,9 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
       clearTimeout(idle);
       idle = setTimeout(() => {
         if (open > 0 || session.closed || session.destroyed) return;
-        // Counted once: the connection's own timer may have closed it already.
-        if (socket?.prismIdleClosed) return;
+        // Counted once: the connection's own timer may have counted it already.
+        if (!socket?.prismIdleClosed) refused("idle_timeout");
         if (socket) socket.prismIdleClosed = true;
-        refused("idle_timeout");
         try {
           session.close();
         } catch {
