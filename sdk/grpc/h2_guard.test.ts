@@ -70,6 +70,59 @@ describe("FrameScanner", () => {
   });
 });
 
+describe("FrameScanner: frames the server would mishandle end the connection (RFC 9113 §5.1, §5.3.1)", () => {
+  const verdict = (...frames: Buffer[]): number | undefined => {
+    let code: number | undefined;
+    const s = new FrameScanner(
+      () => undefined,
+      () => [],
+      (c) => (code = c),
+    );
+    s.feed(Buffer.concat([PREFACE, settingsFrame([]), ...frames]));
+    return code;
+  };
+  const end = (id: number) => frame(FRAME.DATA, FLAG.END_STREAM, id, new Uint8Array(5));
+  const priority = (id: number, on: number) => {
+    const p = Buffer.alloc(5);
+    p.writeUInt32BE(on, 0);
+    return frame(FRAME.PRIORITY, 0, id, p);
+  };
+
+  test("a well-formed exchange passes: calls, bodies, trailers-free ends, resets, window updates", () => {
+    expect(
+      verdict(
+        headers(1),
+        data(1, 100),
+        end(1),
+        headers(3),
+        frame(FRAME.RST_STREAM, 0, 3, new Uint8Array(4)),
+        windowUpdateFrame(1, 10),
+        priority(5, 0),
+        headers(5),
+        end(5),
+      ),
+    ).toBeUndefined();
+  });
+  test("DATA or WINDOW_UPDATE on an idle stream, a lower new stream id: PROTOCOL_ERROR", () => {
+    expect(verdict(data(1, 10))).toBe(1);
+    expect(verdict(windowUpdateFrame(1, 10))).toBe(1);
+    expect(verdict(headers(5), headers(3))).toBe(1);
+  });
+  test("DATA or HEADERS after the client ended or reset the stream: STREAM_CLOSED", () => {
+    expect(verdict(headers(1), end(1), data(1, 1))).toBe(5);
+    expect(verdict(headers(1), end(1), headers(1))).toBe(5);
+    expect(verdict(headers(1), frame(FRAME.RST_STREAM, 0, 1, new Uint8Array(4)), data(1, 1))).toBe(5);
+  });
+  test("a stream that depends on itself: PROTOCOL_ERROR", () => {
+    expect(verdict(priority(1, 1))).toBe(1);
+    const selfHeaders = Buffer.concat([
+      Buffer.from([0, 0, 0, 1, 16]),
+      encodeHeaderObject({ ":method": "GET", ":path": "/", ":scheme": "http", ":authority": "x" }),
+    ]);
+    expect(verdict(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.PRIORITY, 1, selfHeaders))).toBe(1);
+  });
+});
+
 /** A server stream of 4 MiB read by hand: the client tops the stream up, then raises its initial window. */
 async function bytesAfterRaise(guarded: boolean): Promise<{ got: number; owed: number }> {
   const server = http2.createServer();
