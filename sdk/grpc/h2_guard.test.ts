@@ -123,6 +123,26 @@ describe("FrameScanner: frames the server would mishandle end the connection (RF
   });
 });
 
+test("behind the guard a connection error still reaches the client as GOAWAY (an oversized header block)", async () => {
+  const server = http2.createServer();
+  guardH2Server(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const c = await RawH2.connect(`127.0.0.1:${(server.address() as { port: number }).port}`);
+  try {
+    await c.waitFor((f) => f.type === FRAME.SETTINGS && f.flags === 0);
+    c.settingsAck();
+    const block = Buffer.from(encodeHeaderObject({ ":method": "GET", ":path": "/", ":scheme": "http", ":authority": "x", "x-big": "a".repeat(100_000) }));
+    for (let at = 0; at < block.length; at += 16_384) {
+      const last = at + 16_384 >= block.length;
+      c.send(frame(at === 0 ? FRAME.HEADERS : FRAME.CONTINUATION, last ? FLAG.END_HEADERS : 0, 1, block.subarray(at, at + 16_384)));
+    }
+    expect(await c.waitFor((f) => f.type === FRAME.GOAWAY)).toBeDefined();
+  } finally {
+    c.destroy();
+    server.close();
+  }
+});
+
 /** A server stream of 4 MiB read by hand: the client tops the stream up, then raises its initial window. */
 async function bytesAfterRaise(guarded: boolean): Promise<{ got: number; owed: number }> {
   const server = http2.createServer();

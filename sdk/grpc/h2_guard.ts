@@ -21,7 +21,7 @@ import type net from "node:net";
  * close (a stream error may be treated as a connection error, §5.4.1): DATA or WINDOW_UPDATE on an idle stream,
  * a new stream id lower than the last, a stream that depends on itself (PROTOCOL_ERROR); DATA or HEADERS on a
  * stream the client already ended or reset (STREAM_CLOSED). Well-behaved clients never send these; h2spec does
- * (tests/proxy/h2spec.test.ts: 136 of 145 pass behind the guard, 129 without it).
+ * (tests/proxy/h2spec.test.ts: 137 of 145 pass behind the guard, 129 without it).
  *
  * Bun's frame parser reads a native socket by itself, past any JS listener; hidden while the session is made,
  * the parser reads through the socket's 'data' events, where the guard stands. It follows frame boundaries
@@ -108,6 +108,17 @@ function guardSession(session: http2.ServerHttp2Session, socket: net.Socket): vo
   );
   socket.removeListener("data", read);
   socket.on("data", (chunk: Buffer) => scanner.feed(chunk));
+  // Writing through the socket, the parser holds frames until it flushes, and a session destroyed on an error
+  // (its GOAWAY just written) drops them: flushed first, the GOAWAY reaches the client.
+  const destroy = session.destroy;
+  session.destroy = function (this: http2.ServerHttp2Session, ...args: Parameters<typeof destroy>) {
+    try {
+      (parser as BunParser & { flush?: () => void }).flush?.();
+    } catch {
+      /* closing */
+    }
+    return destroy.apply(this, args);
+  };
 }
 
 function openStreams(parser: BunParser): number[] {

@@ -20,7 +20,6 @@ const KNOWN_FAILURES: Record<string, string> = {
   "generic/2/3": "expects DATA in the response to GET /: a gRPC server answers a non-gRPC request trailers-only",
   "http2/5.1.2/1": "Bun accepts streams past the SETTINGS_MAX_CONCURRENT_STREAMS it announced (h2spec opens them before acknowledging)",
   "http2/6.7/2": "Bun closes the connection on a PING ACK it did not ask for (RFC: ignore it); the guard cannot tell Bun's own pings' ACKs",
-  "http2/6.9.1/2": "Bun closes the connection without GOAWAY(FLOW_CONTROL_ERROR) when WINDOW_UPDATEs take the connection window past 2^31-1",
 };
 
 /** Runs h2spec against host:port and returns the ids of the cases that failed. */
