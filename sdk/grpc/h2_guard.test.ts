@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import http2 from "node:http2";
 import { RawH2 } from "../../tests/proxy/raw_h2";
 import { FLAG, FRAME, frame, PREFACE, settingsFrame, windowUpdateFrame } from "../h2/frames";
-import { encodeHeaderObject } from "../h2/hpack";
-import { FrameScanner, guardH2Server } from "./h2_guard";
+import { encodeHeaderObject, HpackDecoder } from "../h2/hpack";
+import { FrameScanner, guardH2Server, MAX_HEADER_BLOCK } from "./h2_guard";
 
 /** What a scanner hands on for this input, fed in the given pieces. */
 function scan(input: Buffer, cuts: number[], open: number[] = []): Buffer {
@@ -123,24 +123,64 @@ describe("FrameScanner: frames the server would mishandle end the connection (RF
   });
 });
 
-test("behind the guard a connection error still reaches the client as GOAWAY (an oversized header block)", async () => {
-  const server = http2.createServer();
-  guardH2Server(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const c = await RawH2.connect(`127.0.0.1:${(server.address() as { port: number }).port}`);
-  try {
-    await c.waitFor((f) => f.type === FRAME.SETTINGS && f.flags === 0);
-    c.settingsAck();
-    const block = Buffer.from(encodeHeaderObject({ ":method": "GET", ":path": "/", ":scheme": "http", ":authority": "x", "x-big": "a".repeat(100_000) }));
-    for (let at = 0; at < block.length; at += 16_384) {
-      const last = at + 16_384 >= block.length;
-      c.send(frame(at === 0 ? FRAME.HEADERS : FRAME.CONTINUATION, last ? FLAG.END_HEADERS : 0, 1, block.subarray(at, at + 16_384)));
+describe("behind the guard", () => {
+  async function withServer(run: (c: RawH2) => Promise<void>): Promise<void> {
+    const server = http2.createServer();
+    guardH2Server(server);
+    server.on("stream", (s: http2.ServerHttp2Stream) => {
+      s.respond({ ":status": 200 });
+      s.end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const c = await RawH2.connect(`127.0.0.1:${(server.address() as { port: number }).port}`);
+    try {
+      await c.waitFor((f) => f.type === FRAME.SETTINGS && f.flags === 0);
+      c.settingsAck();
+      await run(c);
+    } finally {
+      c.destroy();
+      server.close();
     }
-    expect(await c.waitFor((f) => f.type === FRAME.GOAWAY)).toBeDefined();
-  } finally {
-    c.destroy();
-    server.close();
   }
+
+  /** One header block, in frames of 16 KiB (HEADERS, then CONTINUATION). */
+  const sendBlock = (c: RawH2, fields: Record<string, string>, endStream: boolean) => {
+    const block = Buffer.from(encodeHeaderObject(fields));
+    for (let at = 0; at < block.length; at += 16_384) {
+      const flags = (at + 16_384 >= block.length ? FLAG.END_HEADERS : 0) | (at === 0 && endStream ? FLAG.END_STREAM : 0);
+      c.send(frame(at === 0 ? FRAME.HEADERS : FRAME.CONTINUATION, flags, 1, block.subarray(at, at + 16_384)));
+    }
+  };
+
+  test("a connection error of the server's own still reaches the client as GOAWAY (connection window past 2^31-1)", async () => {
+    await withServer(async (c) => {
+      c.windowUpdate(0, 0x7fffffff - 65_535);
+      c.windowUpdate(0, 2);
+      const goaway = await c.waitFor((f) => f.type === FRAME.GOAWAY);
+      expect(goaway?.payload.readUInt32BE(4)).toBe(3); // FLOW_CONTROL_ERROR
+    });
+  });
+
+  test("request headers over MAX_HEADER_BLOCK are answered RESOURCE_EXHAUSTED on their stream, then GOAWAY", async () => {
+    await withServer(async (c) => {
+      sendBlock(c, { ":method": "POST", ":path": "/a.B/C", ":scheme": "http", ":authority": "x", "x-big": "a".repeat(MAX_HEADER_BLOCK + 1) }, false);
+      const answer = await c.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1);
+      const fields: Record<string, string> = {};
+      new HpackDecoder().decode(answer!.payload, (n, v) => (fields[n] = v));
+      expect(fields).toMatchObject({ ":status": "200", "grpc-status": "8" });
+      expect((answer!.flags & FLAG.END_STREAM) !== 0).toBe(true);
+      expect(await c.waitFor((f) => f.type === FRAME.GOAWAY)).toBeDefined();
+    });
+  });
+
+  test("request headers under the bound are served", async () => {
+    await withServer(async (c) => {
+      sendBlock(c, { ":method": "GET", ":path": "/", ":scheme": "http", ":authority": "x", "x-big": "a".repeat(MAX_HEADER_BLOCK - 200) }, true);
+      const answer = await c.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1);
+      expect(answer).toBeDefined();
+      expect(c.frames.some((f) => f.type === FRAME.GOAWAY)).toBe(false);
+    });
+  });
 });
 
 /** A server stream of 4 MiB read by hand: the client tops the stream up, then raises its initial window. */

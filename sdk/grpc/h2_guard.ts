@@ -1,5 +1,6 @@
 import type http2 from "node:http2";
 import type net from "node:net";
+import { encodeHeaderBlock } from "../h2/hpack";
 
 /**
  * A guard in front of Bun's node:http2 server for what its flow control gets wrong (Bun 1.4.4 and 1.4.5).
@@ -46,7 +47,13 @@ const FLAG_END_STREAM = 0x1;
 const FLAG_END_HEADERS = 0x4;
 const FLAG_PADDED = 0x8;
 const FLAG_PRIORITY = 0x20;
+const ERROR_NO = 0x0;
 const ERROR_PROTOCOL = 0x1;
+/**
+ * A request header block larger than this (as sent) is answered RESOURCE_EXHAUSTED by the guard; Bun's server
+ * would end the whole connection at 64 KiB decoded (GOAWAY COMPRESSION_ERROR).
+ */
+export const MAX_HEADER_BLOCK = 48 * 1024;
 const ERROR_STREAM_CLOSED = 0x5;
 /** Streams the guard keeps track of per connection, in each of its two sets. */
 const MAX_TRACKED = 4_096;
@@ -96,7 +103,8 @@ function guardSession(session: http2.ServerHttp2Session, socket: net.Socket): vo
   const scanner = new FrameScanner(
     (bytes) => read.call(socket, bytes),
     () => openStreams(parser),
-    (code, lastStreamId) => {
+    (code, lastStreamId, tooLarge) => {
+      if (tooLarge !== undefined) socket.write(headerBlockTooLargeAnswer(tooLarge));
       const goaway = Buffer.alloc(17);
       goaway.writeUIntBE(8, 0, 3);
       goaway[3] = TYPE_GOAWAY;
@@ -119,6 +127,26 @@ function guardSession(session: http2.ServerHttp2Session, socket: net.Socket): vo
     }
     return destroy.apply(this, args);
   };
+}
+
+/**
+ * A trailers-only gRPC answer, RESOURCE_EXHAUSTED, for a call whose request headers are too large (literal
+ * fields only, so the client's HPACK table is left as the server's encoder knows it).
+ */
+function headerBlockTooLargeAnswer(stream: number): Buffer {
+  const block = encodeHeaderBlock([
+    [":status", "200"],
+    ["content-type", "application/grpc"],
+    ["grpc-status", "8"],
+    ["grpc-message", `request headers over ${MAX_HEADER_BLOCK} bytes`],
+  ]);
+  const out = Buffer.alloc(FRAME_HEADER + block.length);
+  out.writeUIntBE(block.length, 0, 3);
+  out[3] = TYPE_HEADERS;
+  out[4] = FLAG_END_STREAM | FLAG_END_HEADERS;
+  out.writeUInt32BE(stream, 5);
+  out.set(block, FRAME_HEADER);
+  return out;
 }
 
 function openStreams(parser: BunParser): number[] {
@@ -173,8 +201,11 @@ export class FrameScanner {
   constructor(
     private readonly deliver: (bytes: Buffer) => void,
     private readonly openStreams: () => number[],
-    /** Ends the connection with GOAWAY(code): a frame the server would mishandle (see streamError). */
-    private readonly fail: (code: number, lastStreamId: number) => void = () => undefined,
+    /**
+     * Ends the connection with GOAWAY(code): a frame the server would mishandle (see streamError); or, given
+     * `tooLarge`, after answering that call RESOURCE_EXHAUSTED (its header block is over MAX_HEADER_BLOCK).
+     */
+    private readonly fail: (code: number, lastStreamId: number, tooLarge?: number) => void = () => undefined,
   ) {}
 
   feed(chunk: Buffer): void {
@@ -224,6 +255,13 @@ export class FrameScanner {
       if (error !== 0) {
         this.failed = true;
         this.fail(error, this.highestStream);
+        return;
+      }
+      if (this.headerBlockTooLarge(type, stream, length)) {
+        // The call is answered and the connection closed: the server never saw the block, so its HPACK
+        // decoder no longer matches the client's encoder.
+        this.failed = true;
+        this.fail(ERROR_NO, stream, stream);
         return;
       }
       if (type === TYPE_SETTINGS && (flags & FLAG_ACK) === 0 && stream === 0 && length % 6 === 0 && length <= MAX_SETTINGS_PAYLOAD) {
@@ -288,6 +326,16 @@ export class FrameScanner {
         return 0;
     }
   }
+
+  /** True when this frame takes a new stream's header block past MAX_HEADER_BLOCK bytes (as sent, compressed). */
+  private headerBlockTooLarge(type: number, stream: number, length: number): boolean {
+    if (type === TYPE_HEADERS) this.blockBytes = stream === this.opening ? length : 0;
+    else if (type === TYPE_CONTINUATION && stream === this.opening) this.blockBytes += length;
+    else return false;
+    return this.blockBytes > MAX_HEADER_BLOCK;
+  }
+
+  private blockBytes = 0;
 
   private clientEnded(stream: number): void {
     this.sending.delete(stream);

@@ -2,13 +2,15 @@
  * No error on one client's stream may end the proxy (issue 18, item 12). A call the proxy answers itself (unknown
  * namespace, unreachable pattern) while its request body is still arriving leaves the stream half open; grpc-go
  * then closes its connection with GOAWAY (last stream id 1), which Bun's node:http2 server takes for a protocol
- * error and destroys the stream with: that 'error' event had no listener, and the proxy process died.
+ * error and destroys the stream with: that 'error' event had no listener, and the proxy process died. Also
+ * (item 10): request headers past the listener's bound get an answer on their call, not a bare connection error.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { SetRequestSchema } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { Code } from "../../sdk/grpc/errors";
-import { goawayFrame } from "../../sdk/h2/frames";
+import { FLAG, FRAME, frame, goawayFrame } from "../../sdk/h2/frames";
+import { encodeHeaderObject, HpackDecoder } from "../../sdk/h2/hpack";
 import { goCall } from "../interop/go_tools";
 import { clientsFor, pidAlive, startProxy, type StartedProxy } from "./harness";
 import { grpcRequest, RawH2 } from "./raw_h2";
@@ -62,6 +64,23 @@ namespaces:
     await stillServing();
     expect(await uncaught(proxy)).toBe(0);
   }, 60_000);
+
+  test("oversized request headers are answered RESOURCE_EXHAUSTED on their call, not a bare connection error", async () => {
+    const c = await RawH2.connect(proxy.address);
+    try {
+      const block = Buffer.from(encodeHeaderObject(grpcRequest(SET, { "x-prism-namespace": "default", "x-big": "a".repeat(100_000) })));
+      for (let at = 0; at < block.length; at += 16_384) {
+        c.send(frame(at === 0 ? FRAME.HEADERS : FRAME.CONTINUATION, at + 16_384 >= block.length ? FLAG.END_HEADERS : 0, 1, block.subarray(at, at + 16_384)));
+      }
+      const answer = await c.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1);
+      const fields: Record<string, string> = {};
+      new HpackDecoder().decode(answer!.payload, (n, v) => (fields[n] = v));
+      expect(fields["grpc-status"]).toBe(String(Code.RESOURCE_EXHAUSTED));
+    } finally {
+      c.destroy();
+    }
+    await stillServing();
+  }, 30_000);
 
   test("frames by hand: a request body still open when the answer comes, then GOAWAY(last stream 1) and FIN", async () => {
     for (const namespace of ["nope", "gone", "nope"]) {
