@@ -76,7 +76,8 @@ interface BunParser {
  * hidden, no 'data' event comes), so TLS listeners keep the flaw until Bun fixes it.
  */
 export function guardH2Server(server: http2.Http2Server | http2.Http2SecureServer): void {
-  if ("setSecureContext" in server) return;
+  // PRISM_H2_GUARD=0 leaves Bun's server as it is (to measure what the guard costs, or rule it out).
+  if ("setSecureContext" in server || process.env.PRISM_H2_GUARD === "0") return;
   const hidden = new WeakMap<net.Socket, PropertyDescriptor | undefined>();
   const hide = (socket: net.Socket) => {
     hidden.set(socket, Object.getOwnPropertyDescriptor(socket, "_handle"));
