@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 PROTO_SRC := $(shell find proto -name '*.proto' -not -path 'proto/gen/*')
 
-.PHONY: help deps proto build-plugins build run test coverage test-images docker-engine test-unit bench typecheck check lint format clean services services-down services-status images capabilities faults docs
+.PHONY: help deps proto go-tools build-plugins build run test coverage test-images docker-engine test-unit bench typecheck check lint format clean services services-down services-status images capabilities faults docs
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -24,6 +24,19 @@ proto/gen/.stamp: $(PROTO_SRC) buf.yaml buf.gen.yaml node_modules/.installed
 	@touch $@
 
 proto: proto/gen/.stamp ## generate TypeScript from proto/ with buf + protoc-gen-es
+
+# Go programs the interop suites run: a grpc-go client (tests/interop/go/cmd/grpc-client) and h2spec, the HTTP/2
+# conformance suite (a `tool` of the same module). Versions and checksums pinned by tests/interop/go/go.mod and
+# go.sum (grpc-go v1.85.0, h2spec v2.2.1); built into .tools/ (not in git).
+GO_TOOLS := .tools/grpc-client .tools/h2spec
+
+.tools/grpc-client: tests/interop/go/go.mod tests/interop/go/go.sum $(wildcard tests/interop/go/cmd/grpc-client/*.go)
+	cd tests/interop/go && go build -o $(CURDIR)/$@ ./cmd/grpc-client
+
+.tools/h2spec: tests/interop/go/go.mod tests/interop/go/go.sum
+	cd tests/interop/go && go build -o $(CURDIR)/$@ github.com/summerwind/h2spec/cmd/h2spec
+
+go-tools: $(GO_TOOLS) ## build the Go interop tools (grpc-go client, h2spec) into .tools/
 
 # The executables come from scripts/executables.ts: every <folder>/pattern.json, plus the proxy and the tools.
 build-plugins: proto ## build every executable into dist/ with bun build --compile
@@ -65,7 +78,7 @@ test-images: build-plugins services docker-engine ## key-value and pub/sub suite
 	TESTCONTAINERS_RYUK_DISABLED=true $(BUN) test --timeout 60000 ./tests/containers/acceptance.containers.ts
 
 # One run of the whole suite that also measures coverage (lcov) and fails under the floors of scripts/coverage_floor.json.
-coverage: build-plugins services ## bun test --coverage over every suite, then the per-folder floor check
+coverage: build-plugins services go-tools ## bun test --coverage over every suite, then the per-folder floor check
 	@rm -rf coverage
 	$(BUN) test --timeout 30000 --coverage --coverage-reporter=lcov --coverage-dir=coverage
 	$(BUN) scripts/coverage_floor.ts coverage/lcov.info
@@ -104,4 +117,4 @@ images: build-plugins ## every executable's image (<image>:latest from its patte
 	bash scripts/images.sh
 
 clean: ## remove build output, generated code and coverage
-	rm -rf dist proto/gen coverage
+	rm -rf dist proto/gen coverage .tools

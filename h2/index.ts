@@ -3,6 +3,7 @@
  * load tester's lean unary client run on it. codec/ turns bytes into frames and header fields and back;
  * connection/ holds one connection's state over a socket. The gRPC pieces on top (grpc/unary_client.ts,
  * grpc/status.ts) are entries of their own: they load the SDK's status codes, which this surface does not need.
+ * codec/ is also what the SDK's server-side guard (sdk/grpc/h2_guard.ts) reads client frames with.
  */
 export { ERROR } from "./codec/frames";
 export { encodeHeaderBlock, encodeHeaderObject } from "./codec/hpack";

@@ -9,7 +9,11 @@ class FakeStream extends EventEmitter {
   destroyed = false;
   closed = false;
   headersSent = false;
+  readableEnded = false;
   answered?: Record<string, string>;
+  resume(): this {
+    return this;
+  }
   respond(headers: Record<string, string>): void {
     this.headersSent = true;
     this.answered = headers;

@@ -15,6 +15,22 @@ const errorOf = (text: string): string => {
 };
 
 describe("proxy config", () => {
+  test("without a limits block the documented limits are in force, in milliseconds (issue 18 item 5)", () => {
+    const limits = parse("namespaces:\n  - name: default\n    pattern: memstore\n").limits;
+    expect(limits).toEqual({
+      maxConnections: 10_000,
+      maxConnectionsPerClient: 1_000,
+      idleTimeoutMs: 300_000,
+      requestBodyTimeoutMs: 30_000,
+      maxStreamsPerConnection: 2_048,
+    });
+    expect(defaultProxyConfig(defaults).limits.idleTimeoutMs).toBe(300_000);
+    const set = parse(
+      "limits: { idle_timeout: 2s, request_body_timeout: 500ms, max_connections: 5, max_connections_per_client: 9 }\nnamespaces:\n  - name: a\n    pattern: memstore\n",
+    ).limits;
+    expect([set.idleTimeoutMs, set.requestBodyTimeoutMs, set.maxConnections, set.maxConnectionsPerClient]).toEqual([2_000, 500, 5, 5]);
+  });
+
   test("the shape of issue 3 parses, with defaults filled in", () => {
     const cfg = parse(`
 listen: 127.0.0.1:8980

@@ -100,8 +100,10 @@ export const proxyConfigSchema: Schema = {
       type: "object",
       fields: {
         max_connections: { type: "integer", min: 1, default: DEFAULT_CONNECTION_LIMITS.maxConnections },
-        idle_timeout: { type: "duration", default: DEFAULT_CONNECTION_LIMITS.idleTimeoutMs },
-        request_body_timeout: { type: "duration", default: DEFAULT_CONNECTION_LIMITS.requestBodyTimeoutMs },
+        max_connections_per_client: { type: "integer", min: 1, default: DEFAULT_CONNECTION_LIMITS.maxConnectionsPerClient },
+        // A bare number is read as seconds: the defaults, in ms, say so.
+        idle_timeout: { type: "duration", default: `${DEFAULT_CONNECTION_LIMITS.idleTimeoutMs}ms` },
+        request_body_timeout: { type: "duration", default: `${DEFAULT_CONNECTION_LIMITS.requestBodyTimeoutMs}ms` },
         max_streams_per_connection: { type: "integer", min: 1, default: DEFAULT_CONNECTION_LIMITS.maxStreamsPerConnection },
       },
     },
@@ -144,7 +146,13 @@ interface RawConfig {
   audit: { allowed_writes: boolean; file?: string };
   patterns_dir?: string;
   shutdown_timeout: number;
-  limits: { max_connections: number; idle_timeout: number; request_body_timeout: number; max_streams_per_connection: number };
+  limits: {
+    max_connections: number;
+    max_connections_per_client: number;
+    idle_timeout: number;
+    request_body_timeout: number;
+    max_streams_per_connection: number;
+  };
   namespaces: RawNamespace[];
 }
 
@@ -226,6 +234,7 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
     security: parseSecurity(raw, { file, lineOf }),
     limits: {
       maxConnections: raw.limits.max_connections,
+      maxConnectionsPerClient: Math.min(raw.limits.max_connections_per_client, raw.limits.max_connections),
       idleTimeoutMs: raw.limits.idle_timeout,
       requestBodyTimeoutMs: raw.limits.request_body_timeout,
       maxStreamsPerConnection: raw.limits.max_streams_per_connection,

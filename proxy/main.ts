@@ -4,6 +4,7 @@ import { ConfigError } from "../sdk/config/yaml";
 import { EXIT_ERROR, shutdownController } from "../sdk/lifecycle/shutdown";
 import { createLogger } from "../sdk/observability/logger";
 import { FatalStartError } from "./lifecycle/bring_up";
+import { installProcessGuard } from "./process_guard";
 import { Proxy, type ProxyAddresses } from "./proxy";
 import { loadProxySettings, USAGE, type ProxySettings } from "./settings";
 
@@ -28,6 +29,7 @@ try {
   process.stderr.write(`proxy: ${(err as Error).message}\n`);
   process.exit(EXIT_ERROR);
 }
+installProcessGuard(logger, (kind) => proxy.metrics.uncaught(kind));
 shutdownController(() => proxy.shutdown(), settings.config.shutdownTimeoutMs, logger);
 
 try {

@@ -17,6 +17,7 @@ export class ProxyMetrics {
   private readonly up: Gauge<"namespace" | "pattern">;
   private readonly rejected: Counter<"reason">;
   private readonly rejectedChildren = new Map<string, Counter.Internal>();
+  private readonly uncaughtErrors: Counter<"kind">;
   /** Every method recorder, flushed into the registry before each scrape. */
   private readonly methods = new Set<MethodStats>();
 
@@ -46,6 +47,18 @@ export class ProxyMetrics {
       labelNames: ["reason"],
       registers,
     });
+    this.uncaughtErrors = new Counter({
+      name: "prism_proxy_uncaught_errors_total",
+      help: "Errors no code caught (kind exception or rejection), logged while the proxy kept serving; each is a bug.",
+      labelNames: ["kind"],
+      registers,
+    });
+    for (const kind of ["exception", "rejection"]) this.uncaughtErrors.labels(kind);
+  }
+
+  /** Counts an error caught only by the process guard (proxy/process_guard.ts). */
+  uncaught(kind: "exception" | "rejection"): void {
+    this.uncaughtErrors.labels(kind).inc();
   }
 
   get registry() {

@@ -32,15 +32,16 @@ const NUMBER_CELL = /^[+\-≈~]?\d[\d,]*(?:\.\d+)?(?:\s*\/\s*[+-]?\d[\d,]*(?:\.\
 const BLOCK_BEGIN = /<!--\s*([\w-]+):begin\s*-->/;
 const BLOCK_END = /<!--\s*([\w-]+):end\s*-->/;
 
-/** Files a measuring run writes as a whole (bench/run.ts writes bench/results/latest.md). */
+/** Files a measuring run writes as a whole: bench/run.ts writes bench/results/latest.md, bench/compare.ts bench/results/compare-*.md. */
 export const GENERATED_FILES = new Set(["bench/results/latest.md"]);
+export const GENERATED_FOLDERS = ["bench/results/"];
 
 /**
  * The figures of one Markdown text that sit outside generated blocks, fenced code and inline code
  * (code holds flags and config such as `--duration 5s`, `sweep_interval: 1s`, not measurements).
  */
 export function findFigures(file: string, markdown: string): Figure[] {
-  if (GENERATED_FILES.has(file)) return [];
+  if (GENERATED_FILES.has(file) || GENERATED_FOLDERS.some((f) => file.startsWith(f))) return [];
   const found: Figure[] = [];
   let block: string | undefined;
   let fenced = false;

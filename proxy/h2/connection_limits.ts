@@ -1,10 +1,13 @@
-import http2 from "node:http2";
+import type http2 from "node:http2";
 import type net from "node:net";
+import { watchRequestBody } from "../../sdk/grpc/request_body_timeout";
 
 /** Bounds on the client listener's connections and streams (proxy config `limits`). */
 export interface ConnectionLimits {
   /** Connections open at once; one more is closed at once and counted (reason max_connections). */
   maxConnections: number;
+  /** Connections open at once from one source address, so one client cannot take every connection. */
+  maxConnectionsPerClient: number;
   /** A connection with no open call for this long is closed (GOAWAY); also one that never opens a call. */
   idleTimeoutMs: number;
   /** A call whose request body stops arriving (no data, not ended) for this long is reset and counted. */
@@ -15,6 +18,7 @@ export interface ConnectionLimits {
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   maxConnections: 10_000,
+  maxConnectionsPerClient: 1_000,
   idleTimeoutMs: 300_000,
   requestBodyTimeoutMs: 30_000,
   maxStreamsPerConnection: 2_048,
@@ -23,22 +27,35 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
 /**
  * Applies ConnectionLimits to an HTTP/2 server: counts connections (refusing over the bound), closes idle ones,
  * and resets calls whose request body stalls. `refused(reason)` counts what it turned away
- * (prism_proxy_rejected_total{reason="max_connections"|"idle_timeout"|"request_body_timeout"}).
+ * (prism_proxy_rejected_total{reason="max_connections"|"max_connections_per_client"|"idle_timeout"|"request_body_timeout"}).
  */
 export function applyConnectionLimits(server: http2.Http2Server | http2.Http2SecureServer, limits: ConnectionLimits, refused: (reason: string) => void): void {
   const sockets = new Set<net.Socket>();
+  const perClient = new Map<string, number>();
   server.on("connection", (socket: net.Socket) => {
-    if (sockets.size >= limits.maxConnections) {
-      refused("max_connections");
+    const client = socket.remoteAddress ?? "";
+    const fromClient = perClient.get(client) ?? 0;
+    if (sockets.size >= limits.maxConnections || fromClient >= limits.maxConnectionsPerClient) {
+      refused(sockets.size >= limits.maxConnections ? "max_connections" : "max_connections_per_client");
       socket.destroy();
       return;
     }
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    perClient.set(client, fromClient + 1);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      const left = (perClient.get(client) ?? 1) - 1;
+      if (left > 0) perClient.set(client, left);
+      else perClient.delete(client);
+    });
     // Until it opens a session with a call, the connection is idle (a bare TCP connection never will).
     const timer = setTimeout(() => {
-      if (!socket.destroyed && !(socket as { prismActive?: boolean }).prismActive) {
-        refused("idle_timeout");
+      const mark = socket as net.Socket & IdleMark;
+      if (!socket.destroyed && !mark.prismActive) {
+        // Counted once: the session's timer may have counted this connection already (its GOAWAY does not
+        // close a connection that never sent the preface; this reset does).
+        if (!mark.prismIdleClosed) refused("idle_timeout");
+        mark.prismIdleClosed = true;
         // Under Bun a connection that never sent the HTTP/2 preface ignores destroy() once the HTTP/2 layer
         // holds it; a reset closes it.
         const s = socket as net.Socket & { resetAndDestroy?: () => void };
@@ -52,12 +69,15 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
   server.on("session", (session: http2.ServerHttp2Session) => {
     let open = 0;
     let idle: ReturnType<typeof setTimeout> | undefined;
-    const socket = session.socket as net.Socket & { prismActive?: boolean };
+    // The session's socket is a proxy object in Bun: the marks go on the socket the connection event gave.
+    const socket = sessionSocket(session);
     const arm = () => {
       clearTimeout(idle);
       idle = setTimeout(() => {
         if (open > 0 || session.closed || session.destroyed) return;
-        refused("idle_timeout");
+        // Counted once: the connection's own timer may have counted it already.
+        if (!socket?.prismIdleClosed) refused("idle_timeout");
+        if (socket) socket.prismIdleClosed = true;
         try {
           session.close();
         } catch {
@@ -76,31 +96,22 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
       stream.once("close", () => {
         if (--open === 0) arm();
       });
-      watchBody(stream, limits.requestBodyTimeoutMs, refused);
+      watchRequestBody(stream, limits.requestBodyTimeoutMs, () => refused("request_body_timeout"));
     });
   });
 }
 
-/** Resets a call whose request side stays open with no data for timeoutMs. */
-function watchBody(stream: http2.ServerHttp2Stream, timeoutMs: number, refused: (reason: string) => void): void {
-  if (stream.readableEnded) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      if (stream.readableEnded || stream.closed || stream.destroyed) return;
-      refused("request_body_timeout");
-      try {
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      } catch {
-        /* gone */
-      }
-    }, timeoutMs);
-    timer.unref?.();
-  };
-  arm();
-  stream.on("data", arm);
-  const done = () => clearTimeout(timer);
-  stream.once("end", done);
-  stream.once("close", done);
+/** What the limits note on a connection's socket. */
+interface IdleMark {
+  /** A call was opened on it. */
+  prismActive?: boolean;
+  /** Closed for idleness (and counted). */
+  prismIdleClosed?: boolean;
+}
+
+const SOCKET = Symbol.for("::bunhttp2socket::");
+
+/** The socket under a session (Bun's session.socket is a proxy that forwards property reads but not writes). */
+function sessionSocket(session: http2.ServerHttp2Session): (net.Socket & IdleMark) | undefined {
+  return ((session as unknown as Record<symbol, unknown>)[SOCKET] ?? session.socket) as (net.Socket & IdleMark) | undefined;
 }

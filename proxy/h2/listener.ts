@@ -1,8 +1,11 @@
 import http2 from "node:http2";
+import { guardH2Server } from "../../sdk/grpc/h2_guard";
 import type { HostPort } from "../address";
 import type { TlsMaterial } from "../security/tls";
 import { applyConnectionLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./connection_limits";
 import { H2_SETTINGS } from "./settings";
+
+function ignore(): void {}
 
 /** Handles one incoming HTTP/2 stream (one gRPC call). */
 export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
@@ -36,8 +39,14 @@ export class H2Listener {
       s.on("error", () => undefined);
       s.once("close", () => this.sessions.delete(s));
     });
+    guardH2Server(this.server);
     applyConnectionLimits(this.server, limits, refused);
-    this.server.on("stream", handler);
+    this.server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      // An 'error' with no listener is thrown, and would end the process: every stream gets one before any
+      // code of ours can answer it (the handlers add their own to act on errors).
+      stream.on("error", ignore);
+      handler(stream, headers);
+    });
     this.server.on("sessionError", () => undefined);
   }
 

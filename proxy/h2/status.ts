@@ -2,9 +2,18 @@ import http2 from "node:http2";
 import { Code } from "../../sdk/grpc/errors";
 import { encodeGrpcMessage } from "../../h2/grpc/status";
 
-/** Answers a call with a status and no messages (a gRPC "trailers-only" response). */
+function ignore(): void {}
+
+/**
+ * Answers a call with a status and no messages (a gRPC "trailers-only" response). The stream may still be
+ * receiving a request body the answer makes pointless: it is read and dropped, and an error on it (the client
+ * resetting it, or closing its connection with the stream half open) ends it quietly rather than as an
+ * uncaught 'error' event that would take the whole proxy down.
+ */
 export function respondWithStatus(stream: http2.ServerHttp2Stream, code: Code, message: string): void {
+  if (stream.listenerCount("error") === 0) stream.on("error", ignore);
   if (stream.destroyed || stream.closed) return;
+  if (!stream.readableEnded) stream.resume();
   if (stream.headersSent) {
     // Headers went out already: end with trailers if we still can, else reset.
     try {

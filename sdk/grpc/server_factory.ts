@@ -1,5 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { rmSync } from "node:fs";
+import type http2 from "node:http2";
+import { guardH2Server } from "./h2_guard";
+import { limitClientStreams } from "./stream_limits";
 
 /**
  * grpc-js answers a few caller mistakes itself, with codes that blame the server: a unary or server-streaming
@@ -28,23 +31,60 @@ const envInt = (name: string, fallback: number) => {
 };
 
 /**
+ * Bounds on a pattern's TCP listeners, where clients connect directly (the proxy's own connection comes over the
+ * Unix socket and carries every client's calls): concurrent calls per connection (PRISM_MAX_STREAMS_PER_CONNECTION,
+ * default 2,048 as at the proxy; over it a call is refused with REFUSED_STREAM), and a request body that stops
+ * arriving for PRISM_REQUEST_BODY_TIMEOUT_MS (default 30 s) is reset, as at the proxy.
+ */
+export const clientListenerLimits = {
+  maxStreamsPerConnection: envInt("PRISM_MAX_STREAMS_PER_CONNECTION", 2_048),
+  requestBodyTimeoutMs: envInt("PRISM_REQUEST_BODY_TIMEOUT_MS", 30_000),
+};
+
+/**
  * Server options shared by every Prism gRPC server: 16 MiB messages so size limits are ours to enforce; bounded
- * concurrent calls per connection (PRISM_MAX_STREAMS_PER_CONNECTION, default 20,000: generous, as a proxy in
- * front carries every client's calls on one connection, but a bound; one connection held ~9,200 streams before);
- * connections with no call for PRISM_CONNECTION_IDLE_MS (default 5 min) are closed (GOAWAY).
+ * concurrent calls per connection (20,000: generous, as a proxy in front carries every client's calls on one
+ * connection, but a bound; TCP listeners are held to clientListenerLimits); connections with no call for
+ * PRISM_CONNECTION_IDLE_MS (default 5 min) are closed (GOAWAY).
  */
 export const serverOptions: grpc.ServerOptions = {
   "grpc.max_receive_message_length": 16 * 1024 * 1024,
   "grpc.max_send_message_length": 16 * 1024 * 1024,
   "grpc.keepalive_permit_without_calls": 1,
-  "grpc.max_concurrent_streams": envInt("PRISM_MAX_STREAMS_PER_CONNECTION", 20_000),
+  "grpc.max_concurrent_streams": 20_000,
   "grpc.max_connection_idle_ms": envInt("PRISM_CONNECTION_IDLE_MS", 300_000),
   interceptors: [callerMistakeInterceptor],
 };
 
-/** Binds a server to host:port (port 0 picks a free one) and returns the bound port. */
-export function bindServer(server: grpc.Server, host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-  return new Promise((resolve, reject) => server.bindAsync(`${host}:${port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))));
+const CREATED = Symbol("prism.http2Servers");
+
+/**
+ * Puts the HTTP/2 guard (h2_guard.ts) in front of every node:http2 server grpc-js creates for this server, by
+ * wrapping its createHttp2Server (grpc-js 1.14 has no option for it), and returns the list the servers it
+ * creates are added to. Without that method, nothing is guarded.
+ */
+function guardGrpcServer(server: grpc.Server): http2.Http2Server[] {
+  const s = server as unknown as { createHttp2Server?: (...args: unknown[]) => http2.Http2Server; [CREATED]?: http2.Http2Server[] };
+  if (s[CREATED] !== undefined) return s[CREATED];
+  const created: http2.Http2Server[] = (s[CREATED] = []);
+  const create = s.createHttp2Server;
+  if (typeof create !== "function") return created;
+  s.createHttp2Server = function (this: unknown, ...args: unknown[]) {
+    const h2 = create.apply(this, args);
+    guardH2Server(h2);
+    created.push(h2);
+    return h2;
+  };
+  return created;
+}
+
+/** Binds a server to host:port (port 0 picks a free one) and returns the bound port; the listener gets clientListenerLimits. */
+export async function bindServer(server: grpc.Server, host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+  const created = guardGrpcServer(server);
+  const before = created.length;
+  const bound = await new Promise<number>((resolve, reject) => server.bindAsync(`${host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))));
+  for (const h2 of created.slice(before)) limitClientStreams(h2, clientListenerLimits);
+  return bound;
 }
 
 /**
@@ -53,6 +93,7 @@ export function bindServer(server: grpc.Server, host: string, port: number, cred
  */
 export function bindUnixServer(server: grpc.Server, path: string): Promise<void> {
   rmSync(path, { force: true });
+  guardGrpcServer(server);
   return new Promise((resolve, reject) => server.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
 }
 

@@ -1,0 +1,400 @@
+import type http2 from "node:http2";
+import type net from "node:net";
+import { encodeHeaderBlock } from "../../h2/codec/hpack";
+
+/**
+ * A guard in front of Bun's node:http2 server for what its flow control gets wrong (Bun 1.4.4 and 1.4.5).
+ *
+ * A raised SETTINGS_INITIAL_WINDOW_SIZE must add the delta to every open stream's send window (RFC 9113 §6.9.2).
+ * Bun instead resets each open stream's window to the new initial size, dropping the WINDOW_UPDATE credit the
+ * stream had; a lowered one it ignores. grpc-go's BDP estimation raises the setting mid-stream after topping the
+ * stream up, so the server sends less than the client counts on, the client waits for data it thinks is coming
+ * and never tops up again: a server stream stalls until its deadline (issue 18 item 13; upstream: oven-sh/bun
+ * pull request 41329, not in 1.4.5).
+ *
+ * The guard reads what the client sends before the server does. The first SETTINGS frame (no stream is open yet)
+ * passes as sent. In a later one that raises INITIAL_WINDOW_SIZE the guard renames that setting to an unknown
+ * identifier, which the server must ignore (§6.5.2), and grants the difference itself with WINDOW_UPDATE frames:
+ * at once for every open stream, and right after the header block of every stream opened later. A lowered value
+ * passes through (Bun ignores it either way; grpc-go never lowers it).
+ *
+ * It also answers frames Bun's server accepts or ignores although RFC 9113 calls them errors, with GOAWAY and a
+ * close (a stream error may be treated as a connection error, §5.4.1): DATA or WINDOW_UPDATE on an idle stream,
+ * a new stream id lower than the last, a stream that depends on itself (PROTOCOL_ERROR); DATA or HEADERS on a
+ * stream the client already ended or reset (STREAM_CLOSED). Well-behaved clients never send these; h2spec does
+ * (tests/proxy/h2spec.test.ts: 137 of 145 pass behind the guard, 129 without it).
+ *
+ * Bun's frame parser reads a native socket by itself, past any JS listener; hidden while the session is made,
+ * the parser reads through the socket's 'data' events, where the guard stands. It follows frame boundaries
+ * without copying; only SETTINGS frames are copied. Once Bun applies the delta itself the guard must go; the
+ * canary test in h2_guard.test.ts fails on that Bun.
+ */
+
+const SOCKET = Symbol.for("::bunhttp2socket::");
+const PARSER = Symbol.for("::bunhttp2native::");
+const PREFACE_BYTES = 24;
+const FRAME_HEADER = 9;
+const TYPE_DATA = 0x0;
+const TYPE_HEADERS = 0x1;
+const TYPE_PRIORITY = 0x2;
+const TYPE_RST_STREAM = 0x3;
+const TYPE_SETTINGS = 0x4;
+const TYPE_GOAWAY = 0x7;
+const TYPE_WINDOW_UPDATE = 0x8;
+const TYPE_CONTINUATION = 0x9;
+const FLAG_ACK = 0x1;
+const FLAG_END_STREAM = 0x1;
+const FLAG_END_HEADERS = 0x4;
+const FLAG_PADDED = 0x8;
+const FLAG_PRIORITY = 0x20;
+const ERROR_NO = 0x0;
+const ERROR_PROTOCOL = 0x1;
+/**
+ * A request header block larger than this (as sent) is answered RESOURCE_EXHAUSTED by the guard; Bun's server
+ * would end the whole connection at 64 KiB decoded (GOAWAY COMPRESSION_ERROR).
+ */
+export const MAX_HEADER_BLOCK = 48 * 1024;
+const ERROR_STREAM_CLOSED = 0x5;
+/** Streams the guard keeps track of per connection, in each of its two sets. */
+const MAX_TRACKED = 4_096;
+const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
+/** An identifier no HTTP/2 setting uses: the server ignores it. */
+const SETTINGS_IGNORED = 0xf04;
+const DEFAULT_WINDOW = 65_535;
+const MAX_WINDOW = 0x7fffffff;
+/** SETTINGS frames longer than this (no real peer sends 100 settings) pass as they are. */
+const MAX_SETTINGS_PAYLOAD = 600;
+
+interface BunParser {
+  read(data: Uint8Array): void;
+  forEachStream(fn: (stream: { id?: number }) => void): void;
+}
+
+/**
+ * Installs the guard on every session of a plaintext (h2c) node:http2 server. Outside Bun's implementation it
+ * does nothing; nor on a TLS server: Bun hands a TLS socket's bytes only to the native parser (with the handle
+ * hidden, no 'data' event comes), so TLS listeners keep the flaw until Bun fixes it.
+ */
+export function guardH2Server(server: http2.Http2Server | http2.Http2SecureServer): void {
+  // PRISM_H2_GUARD=0 leaves Bun's server as it is (to measure what the guard costs, or rule it out).
+  if ("setSecureContext" in server || process.env.PRISM_H2_GUARD === "0") return;
+  const hidden = new WeakMap<net.Socket, PropertyDescriptor | undefined>();
+  const hide = (socket: net.Socket) => {
+    hidden.set(socket, Object.getOwnPropertyDescriptor(socket, "_handle"));
+    Object.defineProperty(socket, "_handle", { value: undefined, configurable: true, writable: true });
+  };
+  server.prependListener("connection", hide);
+  server.on("session", (session: http2.ServerHttp2Session) => {
+    const socket = (session as unknown as Record<symbol, unknown>)[SOCKET] as net.Socket | undefined;
+    if (socket === undefined || !hidden.has(socket)) return;
+    const own = hidden.get(socket);
+    hidden.delete(socket);
+    if (own) Object.defineProperty(socket, "_handle", own);
+    else delete (socket as { _handle?: unknown })._handle;
+    guardSession(session, socket);
+  });
+}
+
+function guardSession(session: http2.ServerHttp2Session, socket: net.Socket): void {
+  const parser = (session as unknown as Record<symbol, unknown>)[PARSER] as BunParser | undefined;
+  const readers = socket.listeners("data") as ((chunk: Buffer) => void)[];
+  // The session's own reader and nothing else: anything else is not the layout this guard knows.
+  if (parser === undefined || typeof parser.forEachStream !== "function" || readers.length !== 1) return;
+  const read = readers[0]!;
+  const scanner = new FrameScanner(
+    (bytes) => read.call(socket, bytes),
+    () => openStreams(parser),
+    (code, lastStreamId, tooLarge) => {
+      if (tooLarge !== undefined) socket.write(headerBlockTooLargeAnswer(tooLarge));
+      const goaway = Buffer.alloc(17);
+      goaway.writeUIntBE(8, 0, 3);
+      goaway[3] = TYPE_GOAWAY;
+      goaway.writeUInt32BE(lastStreamId, 9);
+      goaway.writeUInt32BE(code, 13);
+      socket.end(goaway);
+      setTimeout(() => socket.destroy(), 1_000).unref?.();
+    },
+  );
+  socket.removeListener("data", read);
+  socket.on("data", (chunk: Buffer) => scanner.feed(chunk));
+  // Writing through the socket, the parser holds frames until it flushes, and a session destroyed on an error
+  // (its GOAWAY just written) drops them: flushed first, the GOAWAY reaches the client.
+  const destroy = session.destroy;
+  session.destroy = function (this: http2.ServerHttp2Session, ...args: Parameters<typeof destroy>) {
+    try {
+      (parser as BunParser & { flush?: () => void }).flush?.();
+    } catch {
+      /* closing */
+    }
+    return destroy.apply(this, args);
+  };
+}
+
+/**
+ * A trailers-only gRPC answer, RESOURCE_EXHAUSTED, for a call whose request headers are too large (literal
+ * fields only, so the client's HPACK table is left as the server's encoder knows it).
+ */
+function headerBlockTooLargeAnswer(stream: number): Buffer {
+  const block = encodeHeaderBlock([
+    [":status", "200"],
+    ["content-type", "application/grpc"],
+    ["grpc-status", "8"],
+    ["grpc-message", `request headers over ${MAX_HEADER_BLOCK} bytes`],
+  ]);
+  const out = Buffer.alloc(FRAME_HEADER + block.length);
+  out.writeUIntBE(block.length, 0, 3);
+  out[3] = TYPE_HEADERS;
+  out[4] = FLAG_END_STREAM | FLAG_END_HEADERS;
+  out.writeUInt32BE(stream, 5);
+  out.set(block, FRAME_HEADER);
+  return out;
+}
+
+function openStreams(parser: BunParser): number[] {
+  const ids: number[] = [];
+  parser.forEachStream((s) => {
+    if (typeof s?.id === "number" && s.id > 0) ids.push(s.id);
+  });
+  return ids;
+}
+
+function windowUpdates(ids: readonly number[], increment: number): Buffer {
+  const out = Buffer.allocUnsafe(ids.length * 13);
+  ids.forEach((id, i) => {
+    const at = i * 13;
+    out.writeUIntBE(4, at, 3);
+    out[at + 3] = TYPE_WINDOW_UPDATE;
+    out[at + 4] = 0;
+    out.writeUInt32BE(id, at + 5);
+    out.writeUInt32BE(increment, at + 9);
+  });
+  return out;
+}
+
+/**
+ * Follows the frames a client sends (after its 24-byte preface) and hands them on (`deliver`) as they came,
+ * except as the class comment says: raised INITIAL_WINDOW_SIZE settings are hidden from the server and granted
+ * as WINDOW_UPDATE frames instead.
+ */
+export class FrameScanner {
+  private prefaceLeft = PREFACE_BYTES;
+  private header = Buffer.alloc(FRAME_HEADER);
+  private headerHave = 0;
+  private payloadLeft = 0;
+  /** A SETTINGS frame being collected (header and payload) to be rewritten before it is handed on. */
+  private settings: Buffer | undefined;
+  private settingsHave = 0;
+  private settingsSeen = 0;
+  /** The initial window the client asked for, and the one the server applies. */
+  private clientWindow = DEFAULT_WINDOW;
+  private serverWindow = DEFAULT_WINDOW;
+  /** A new stream whose header block is still arriving (its WINDOW_UPDATE goes after the block). */
+  private opening = 0;
+  private highestStream = 0;
+
+  /** Streams the client may still send on (opened, not ended or reset by it). */
+  private readonly sending = new Set<number>();
+  /** Streams the client ended or reset lately (a bounded memory: older ones count as never opened). */
+  private readonly ended = new Set<number>();
+  /** Set once the client broke the protocol: nothing more is handed on. */
+  failed = false;
+
+  constructor(
+    private readonly deliver: (bytes: Buffer) => void,
+    private readonly openStreams: () => number[],
+    /**
+     * Ends the connection with GOAWAY(code): a frame the server would mishandle (see streamError); or, given
+     * `tooLarge`, after answering that call RESOURCE_EXHAUSTED (its header block is over MAX_HEADER_BLOCK).
+     */
+    private readonly fail: (code: number, lastStreamId: number, tooLarge?: number) => void = () => undefined,
+  ) {}
+
+  feed(chunk: Buffer): void {
+    if (this.failed) return;
+    let at = 0;
+    let from = 0;
+    const n = chunk.length;
+    if (this.prefaceLeft > 0) {
+      const k = Math.min(this.prefaceLeft, n);
+      this.prefaceLeft -= k;
+      at = k;
+    }
+    while (at < n) {
+      if (this.payloadLeft > 0) {
+        const k = Math.min(this.payloadLeft, n - at);
+        if (this.settings !== undefined) {
+          chunk.copy(this.settings, this.settingsHave, at, at + k);
+          this.settingsHave += k;
+        }
+        this.payloadLeft -= k;
+        at += k;
+        if (this.settings !== undefined) from = at;
+        if (this.payloadLeft === 0) from = this.frameEnded(chunk, from, at);
+        continue;
+      }
+      // A frame header; its first bytes may have come at the end of the last chunk (held back, not handed on).
+      const start = at;
+      const carried = this.headerHave;
+      const k = Math.min(FRAME_HEADER - carried, n - at);
+      chunk.copy(this.header, carried, at, at + k);
+      this.headerHave += k;
+      at += k;
+      if (this.headerHave < FRAME_HEADER) {
+        if (start > from) this.deliver(chunk.subarray(from, start));
+        from = n;
+        break;
+      }
+      this.headerHave = 0;
+      const h = this.header;
+      const length = h.readUIntBE(0, 3);
+      const type = h[3]!;
+      const flags = h[4]!;
+      const stream = h.readUInt32BE(5) & MAX_WINDOW;
+      if (start > from) this.deliver(chunk.subarray(from, start));
+      from = start;
+      const error = this.streamError(type, flags, stream, length, chunk, at);
+      if (error !== 0) {
+        this.failed = true;
+        this.fail(error, this.highestStream);
+        return;
+      }
+      if (this.headerBlockTooLarge(type, stream, length)) {
+        // The call is answered and the connection closed: the server never saw the block, so its HPACK
+        // decoder no longer matches the client's encoder.
+        this.failed = true;
+        this.fail(ERROR_NO, stream, stream);
+        return;
+      }
+      if (type === TYPE_SETTINGS && (flags & FLAG_ACK) === 0 && stream === 0 && length % 6 === 0 && length <= MAX_SETTINGS_PAYLOAD) {
+        // Collected, and handed on once read (maybe rewritten).
+        this.settings = Buffer.allocUnsafe(FRAME_HEADER + length);
+        h.copy(this.settings, 0);
+        this.settingsHave = FRAME_HEADER;
+        from = at;
+      } else {
+        if (carried > 0) this.deliver(Buffer.from(h.subarray(0, carried)));
+      }
+      this.frameType = type;
+      this.frameFlags = flags;
+      this.payloadLeft = length;
+      if (length === 0) from = this.frameEnded(chunk, from, at);
+    }
+    if (this.settings === undefined && from < n) this.deliver(from === 0 ? chunk : chunk.subarray(from));
+  }
+
+  private frameType = 0;
+  private frameFlags = 0;
+
+  /**
+   * The connection error (RFC 9113 §5.1, §5.3.1; a stream error may be treated as one, §5.4.1) a frame from the
+   * client calls for where Bun's server would accept or ignore it, else 0. Also follows which streams the client
+   * may still send on. `chunk` from `at` holds the payload's first bytes, when this chunk has them.
+   */
+  private streamError(type: number, flags: number, stream: number, length: number, chunk: Buffer, at: number): number {
+    if (stream === 0) return 0;
+    const selfDependent = (offset: number) => at + offset + 4 <= chunk.length && (chunk.readUInt32BE(at + offset) & MAX_WINDOW) === stream;
+    switch (type) {
+      case TYPE_DATA:
+        if (stream > this.highestStream) return ERROR_PROTOCOL;
+        if (!this.sending.has(stream)) return ERROR_STREAM_CLOSED;
+        if ((flags & FLAG_END_STREAM) !== 0) this.clientEnded(stream);
+        return 0;
+      case TYPE_HEADERS: {
+        if ((flags & FLAG_PRIORITY) !== 0 && length >= 5 && selfDependent((flags & FLAG_PADDED) !== 0 ? 1 : 0)) return ERROR_PROTOCOL;
+        if (stream > this.highestStream) {
+          if (stream % 2 === 0) return 0;
+          this.highestStream = stream;
+          this.opening = stream;
+          if ((flags & FLAG_END_STREAM) === 0) this.sending.add(stream);
+          else this.rememberEnded(stream);
+          if (this.sending.size > MAX_TRACKED) this.prune();
+          return 0;
+        }
+        if (this.sending.has(stream)) {
+          if ((flags & FLAG_END_STREAM) !== 0) this.clientEnded(stream);
+          return 0;
+        }
+        return this.ended.has(stream) ? ERROR_STREAM_CLOSED : ERROR_PROTOCOL;
+      }
+      case TYPE_PRIORITY:
+        return length === 5 && selfDependent(0) ? ERROR_PROTOCOL : 0;
+      case TYPE_RST_STREAM:
+        if (stream <= this.highestStream) this.clientEnded(stream);
+        return 0;
+      case TYPE_WINDOW_UPDATE:
+        return stream > this.highestStream && stream % 2 === 1 ? ERROR_PROTOCOL : 0;
+      default:
+        return 0;
+    }
+  }
+
+  /** True when this frame takes a new stream's header block past MAX_HEADER_BLOCK bytes (as sent, compressed). */
+  private headerBlockTooLarge(type: number, stream: number, length: number): boolean {
+    if (type === TYPE_HEADERS) this.blockBytes = stream === this.opening ? length : 0;
+    else if (type === TYPE_CONTINUATION && stream === this.opening) this.blockBytes += length;
+    else return false;
+    return this.blockBytes > MAX_HEADER_BLOCK;
+  }
+
+  private blockBytes = 0;
+
+  private clientEnded(stream: number): void {
+    this.sending.delete(stream);
+    this.rememberEnded(stream);
+  }
+
+  private rememberEnded(stream: number): void {
+    this.ended.add(stream);
+    if (this.ended.size > MAX_TRACKED) this.ended.delete(this.ended.values().next().value!);
+  }
+
+  /** Forgets streams the server has closed although the client never ended them (it may send no more on them). */
+  private prune(): void {
+    const live = new Set(this.openStreams());
+    for (const id of this.sending) {
+      if (!live.has(id)) {
+        this.sending.delete(id);
+        this.rememberEnded(id);
+      }
+    }
+  }
+
+  /** At the end of a frame (at `at` in chunk): hands on what it calls for; returns where the rest starts. */
+  private frameEnded(chunk: Buffer, from: number, at: number): number {
+    let extra: Buffer | undefined;
+    if (this.settings !== undefined) {
+      extra = this.rewriteSettings(this.settings);
+      this.settings = undefined;
+    } else if (this.opening !== 0 && (this.frameType === TYPE_HEADERS || this.frameType === TYPE_CONTINUATION) && (this.frameFlags & FLAG_END_HEADERS) !== 0) {
+      const id = this.opening;
+      this.opening = 0;
+      if (this.clientWindow > this.serverWindow) extra = windowUpdates([id], this.clientWindow - this.serverWindow);
+    }
+    if (extra === undefined) return from;
+    if (at > from) this.deliver(chunk.subarray(from, at));
+    this.deliver(extra);
+    return at;
+  }
+
+  /** The SETTINGS frame to hand on, followed by the WINDOW_UPDATE frames it calls for. */
+  private rewriteSettings(frame: Buffer): Buffer {
+    const first = this.settingsSeen++ === 0;
+    let raisedBy = 0;
+    for (let i = FRAME_HEADER; i + 6 <= frame.length; i += 6) {
+      if (frame.readUInt16BE(i) !== SETTINGS_INITIAL_WINDOW_SIZE) continue;
+      const value = frame.readUInt32BE(i + 2);
+      // Above 2^31-1 is the client's FLOW_CONTROL_ERROR, which the server answers itself.
+      if (first || value > MAX_WINDOW) {
+        if (value <= MAX_WINDOW) this.clientWindow = this.serverWindow = value;
+        continue;
+      }
+      if (value > this.clientWindow) raisedBy += value - this.clientWindow;
+      this.clientWindow = value;
+      if (value >= this.serverWindow) frame.writeUInt16BE(SETTINGS_IGNORED, i);
+      else this.serverWindow = value;
+    }
+    if (raisedBy === 0) return frame;
+    const ids = this.openStreams();
+    return ids.length === 0 ? frame : Buffer.concat([frame, windowUpdates(ids, raisedBy)]);
+  }
+}
