@@ -113,7 +113,7 @@ namespaces:
       ]);
       // Failed fast, not DEADLINE_EXCEEDED: UNAVAILABLE when the call never got through, UNKNOWN when the server broke
       // the protocol after the request went out (contract §5: it may have acted on it).
-      expect([Code.UNAVAILABLE, Code.UNKNOWN]).toContain(e.code);
+      expect<Code[]>([Code.UNAVAILABLE, Code.UNKNOWN]).toContain(e.code);
       expect(performance.now() - start).toBeLessThan(8_000);
       expect(sets.every((r) => r.success)).toBe(true);
       expect((await mem.kv.get({ key: `${name}-0` }, mem.opts())).found).toBe(true);
