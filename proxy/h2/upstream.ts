@@ -18,10 +18,11 @@ export interface UpstreamOptions {
    */
   maxStreams?: number;
   /**
-   * Called when the health connection, once up, ends without the proxy closing it: the pattern went away or
-   * restarted (it holds the health Watch, so a pattern never closes it for idleness).
+   * Called when the health connection, once up, ends without the proxy retiring it: the pattern went away or
+   * restarted (it holds the health Watch, so a pattern never closes it for idleness), or broke HTTP/2 on it and the
+   * proxy's client closed it (`violation`: why).
    */
-  onDrop?: () => void;
+  onDrop?: (violation?: string) => void;
 }
 
 export const DEFAULT_STREAMS_PER_CONNECTION = 1_000;
@@ -183,7 +184,8 @@ export class Upstream {
   /** A connection only for the pattern's health Watch, opened again after it ends. */
   healthConnection(): H2ClientConnection | undefined {
     if (this.closed) return undefined;
-    if (this.health === undefined || this.health.draining) this.health = this.open((_c, wasUp) => wasUp && !this.closed && this.opts.onDrop?.());
+    if (this.health === undefined || this.health.draining)
+      this.health = this.open((c, wasUp) => wasUp && !this.closed && this.opts.onDrop?.(c.violated ? c.closeReason : undefined));
     return this.health;
   }
 

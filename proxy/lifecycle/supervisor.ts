@@ -232,6 +232,8 @@ export class LaunchedSupervisor implements Supervisor {
   }
 }
 
+const DROPPED = "the connection to the pattern dropped (it restarted or went away)";
+
 /**
  * A namespace served by a pattern the proxy did not launch (`address:`): driven
  * through LifecycleInterface, forwarded to directly, never stopped by the proxy.
@@ -239,6 +241,8 @@ export class LaunchedSupervisor implements Supervisor {
  * the proxy's connection to it drops (a quick restart is a new, uninitialized
  * process even if no health check failed); retries while it is away wait at most
  * REMOTE_RETRY_MAX_MS, so it serves again within about a second of answering.
+ * A pattern that broke HTTP/2 on its health connection is tried again after
+ * REMOTE_RETRY_MAX_MS: re-Initialized sooner, it would attack each new connection.
  */
 export class RemoteSupervisor implements Supervisor {
   private stopping = false;
@@ -277,10 +281,17 @@ export class RemoteSupervisor implements Supervisor {
     let attempt = 0;
     for (let first = true; !this.stopping; first = false) {
       const watching = new AbortController();
+      let brokeHttp2 = false;
       try {
-        let onDrop!: () => void;
-        const DROPPED = "the connection to the pattern dropped (it restarted or went away)";
-        const dropped = new Promise<string>((resolve) => (onDrop = () => resolve(DROPPED)));
+        let onDrop!: (violation?: string) => void;
+        let violation: string | undefined;
+        const dropped = new Promise<typeof DROPPED>(
+          (resolve) =>
+            (onDrop = (v) => {
+              violation = v;
+              resolve(DROPPED);
+            }),
+        );
         await bringUp(this.channel, cfg, ns, this.instance, { name: "", version: "" }, ns.address, { ...(this.tls && { tls: this.tls }), onDrop });
         attempt = 0;
         this.instance.stats.setUp(true);
@@ -290,9 +301,11 @@ export class RemoteSupervisor implements Supervisor {
         watching.abort();
         this.instance.stats.setUp(false);
         if (this.stopping) return;
+        brokeHttp2 = why === DROPPED && violation !== undefined;
+        const reason = brokeHttp2 ? `the pattern broke HTTP/2 on its health connection: ${violation}` : why;
         // After a drop, calls in flight on other connections may still be answered (a graceful stop): let them finish.
-        this.instance.unserve("unavailable", why, why === DROPPED);
-        this.log.warn("remote pattern unavailable", { reason: why });
+        this.instance.unserve("unavailable", reason, why === DROPPED);
+        this.log.warn("remote pattern unavailable", { reason });
       } catch (err) {
         watching.abort();
         if (this.stopping) return;
@@ -304,7 +317,8 @@ export class RemoteSupervisor implements Supervisor {
       }
       const { restartInitialDelayMs, restartMaxDelayMs } = this.deps.ns.settings;
       const maxDelayMs = Math.min(restartMaxDelayMs, REMOTE_RETRY_MAX_MS);
-      const delay = backoff(++attempt, { initialDelayMs: Math.min(restartInitialDelayMs, maxDelayMs), maxDelayMs });
+      // The bring-up succeeded (attempt is 0), yet the pattern broke HTTP/2: each bring-up would meet the attack again.
+      const delay = brokeHttp2 ? REMOTE_RETRY_MAX_MS : backoff(++attempt, { initialDelayMs: Math.min(restartInitialDelayMs, maxDelayMs), maxDelayMs });
       try {
         await sleep(delay, this.stopCtl.signal);
       } catch {
