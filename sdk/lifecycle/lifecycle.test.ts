@@ -80,13 +80,15 @@ describe("pattern runtime", () => {
     expect(await gated(unaryCall())).toBe("ok");
   });
 
-  test("a second Initialize keeps the driver, but refuses another namespace; lifecycle settings never reach the driver", async () => {
+  test("a second Initialize keeps the driver, but refuses another namespace or other settings; lifecycle settings never reach the driver", async () => {
     const rt = newRuntime();
     await rt.initialize({ namespace: "orders", lifecycle: { shutdown_timeout: "5s" }, a: 1 });
     const first = rt.slot.current;
     expect((first as unknown as SlowDriver).config).toEqual({ a: 1 });
-    await rt.initialize({ namespace: "orders", a: 2 });
+    await rt.initialize({ namespace: "orders", a: 1 });
     await rt.initialize({});
+    // Settings it does not run with would be ignored: refused, naming them (issue 18 item 15).
+    await expect(rt.initialize({ namespace: "orders", a: 2, b: true })).rejects.toThrow('differs at "a", "b"');
     expect(rt.slot.current).toBe(first);
     await expect(rt.initialize({ namespace: "billing" })).rejects.toThrow('already serves namespace "orders", not "billing"');
     expect(rt.patternMetadata().extra).toEqual({ namespace: "orders" });

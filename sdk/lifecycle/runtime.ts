@@ -74,6 +74,8 @@ export class PatternRuntime<D extends Driver = Driver> {
   readonly limits: Limits = { ...DEFAULT_LIMITS };
   dataEndpoint = "";
   namespace = "";
+  /** The configuration of the first Initialize (its own --config when run on its own), as given. */
+  private ownConfig: Record<string, unknown> = {};
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly streams = new Set<AbortController>();
@@ -114,7 +116,8 @@ export class PatternRuntime<D extends Driver = Driver> {
    * Builds the driver from configuration. A pattern initialized already (run
    * directly, from its own --config) keeps its driver: a later Initialize is
    * accepted unless it names another namespace than the one configured, which
-   * would mix two namespaces' data.
+   * would mix two namespaces' data, or asks for settings other than those it runs
+   * with, which it would otherwise ignore without a word.
    */
   async initialize(config: Record<string, unknown>): Promise<void> {
     if (this.state !== "idle") {
@@ -122,9 +125,19 @@ export class PatternRuntime<D extends Driver = Driver> {
       if (asked !== "" && this.namespace !== "" && asked !== this.namespace) {
         throw new PrismError(Code.FAILED_PRECONDITION, `pattern already serves namespace "${this.namespace}", not "${asked}"`);
       }
+      const differs = Object.keys(config).filter(
+        (k) => k !== "namespace" && k !== "lifecycle" && JSON.stringify(config[k]) !== JSON.stringify(this.ownConfig[k]),
+      );
+      if (differs.length > 0) {
+        throw new PrismError(
+          Code.FAILED_PRECONDITION,
+          `pattern runs with its own configuration, which differs at ${differs.map((k) => `"${k}"`).join(", ")}: configure it where it runs, or leave config: out of the namespace`,
+        );
+      }
       this.deps.logger.info("initialize: already initialized from its own configuration; keeping it", { state: this.state, namespace: this.namespace });
       return;
     }
+    this.ownConfig = config;
     // Secrets ({file: PATH} / {env: NAME}) are read here, in the pattern: they never cross the control stream.
     config = resolveSecrets(config, { file: this.deps.configFile, lineOf: this.deps.lineOf });
     // `lifecycle` is the process's (read by loadSettings), never the driver's.
