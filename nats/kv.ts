@@ -1,4 +1,6 @@
-import { StorageType, type JetStreamManager, type KV, type NatsConnection } from "nats";
+import { createHash } from "node:crypto";
+import { headers, StorageType, type JetStreamManager, type KV, type NatsConnection } from "nats";
+import type { WriteOptions } from "../sdk/drivers/idempotency";
 import type { KeyListingDriver, KeyValueBasicDriver } from "../sdk/drivers/interfaces";
 import { invalidArgument, unimplemented } from "../sdk/grpc/errors";
 import type { Logger } from "../sdk/observability/logger";
@@ -13,11 +15,15 @@ import { encodeToken, KvKeys } from "./kv_keys";
  */
 export const MAX_NATS_KEY = 3000;
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Key-value on a JetStream KV bucket (history 1): get, put and delete are native, and the namespace's keys can be
  * listed (KeyListingDriver). There is no native scan, batch or per-key expiry (the bucket's max_age applies to
  * every key alike): the SDK's emulation layer builds those over this; a Set with a TTL reaching the driver itself
- * is refused UNIMPLEMENTED.
+ * is refused UNIMPLEMENTED. A keyed write (x-prism-idempotency-key) is published with a Nats-Msg-Id derived from
+ * the operation, the key and the idempotency key: JetStream stores it once within the bucket stream's duplicate
+ * window (2 minutes, the server's default; a bucket max_age below that shortens it), after a pattern restart too.
  */
 export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
   readonly keys: KvKeys;
@@ -108,12 +114,26 @@ export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
     }
   }
 
-  async set(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
+  async set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): Promise<void> {
     if (ttlSeconds > 0) {
       throw unimplemented(`expiration not supported by nats kv: NATS ${"2.9"} buckets expire only as a whole (max_age), not per key`);
     }
     const k = this.natsKey(key);
+    if (write?.idempotencyKey) {
+      const msgID = this.msgId("set", k, write.idempotencyKey);
+      await this.call("put", () => this.jetstream().publish(this.subject(k), value, { msgID }));
+      return;
+    }
     await this.call("put", (kv) => kv.put(k, value));
+  }
+
+  private jetstream() {
+    return this.conn.current().jetstream({ timeout: this.cfg.request_timeout });
+  }
+
+  /** The Nats-Msg-Id of a keyed write: unique per bucket stream (namespace, operation, key, idempotency key). */
+  private msgId(op: string, natsKey: string, idempotencyKey: string): string {
+    return `prism-${createHash("sha256").update(`${op}\0${natsKey}\0${idempotencyKey}`).digest("base64url")}`;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -129,15 +149,24 @@ export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
   /**
    * True when the key existed (read first: NATS does not say). The key's subject is purged from the bucket's
    * stream rather than given a delete marker, so the stream's subjects are exactly the live keys (listKeys).
+   * A keyed delete first publishes a delete marker carrying its Nats-Msg-Id: a retry JetStream reports as a
+   * duplicate deletes nothing (and answers false: this call removed nothing), so a value written after the first
+   * attempt survives. Should the pattern die between marker and purge, the marker alone reads as deleted.
    */
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, write?: WriteOptions): Promise<boolean> {
     const k = this.natsKey(key);
     return this.call("delete", async (kv) => {
       const e = await kv.get(k);
-      if (e?.operation !== "PUT") return false;
+      const found = e?.operation === "PUT";
+      if (write?.idempotencyKey) {
+        const h = headers();
+        h.set("KV-Operation", "DEL");
+        const ack = await this.jetstream().publish(this.subject(k), EMPTY, { msgID: this.msgId("delete", k, write.idempotencyKey), headers: h });
+        if (ack.duplicate) return false;
+      } else if (!found) return false;
       const jsm = await this.manager(this.conn.current());
       await jsm.streams.purge(this.stream, { filter: this.subject(k) });
-      return true;
+      return found;
     });
   }
 

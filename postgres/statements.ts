@@ -19,6 +19,11 @@ export class Statements {
   readonly batchGet: string;
   readonly batchDelete: string;
   readonly sweep: string;
+  /** Idempotency records (x-prism-idempotency-key): claim one, recall its result, record it, sweep expired ones. */
+  readonly claim: string;
+  readonly recall: string;
+  readonly record: string;
+  readonly sweepIdempotency: string;
   private readonly scans = new Map<string, string>();
 
   constructor(private readonly table: string) {
@@ -33,6 +38,14 @@ export class Statements {
         primary key (namespace, key)
       )`,
       `create index if not exists ${indexName} on ${t} (namespace, expires_at) where expires_at is not null`,
+      `create table if not exists ${t}_idempotency (
+        namespace text not null,
+        id bytea not null,
+        result text,
+        expires_at timestamptz not null,
+        primary key (namespace, id)
+      )`,
+      `create index if not exists ${indexName}_idempotency on ${t}_idempotency (namespace, expires_at)`,
     ];
     const one = `where namespace = $1 and key = $2`;
     this.get = `select value from ${t} ${one} and ${LIVE}`;
@@ -50,6 +63,17 @@ export class Statements {
       on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at`;
     this.batchGet = `select key, value from ${t} where namespace = $1 and key = any($2::bytea[]) and ${LIVE}`;
     this.batchDelete = `delete from ${t} where namespace = $1 and key = any($2::bytea[]) returning key, ${LIVE} as live`;
+    const idem = `${t}_idempotency`;
+    // A record still inside its window is kept (no row returned: the caller recalls its result); an expired one is
+    // taken over. A concurrent claim of the same id waits for the first transaction, then sees its record.
+    this.claim = `insert into ${idem} as i (namespace, id, expires_at) values ($1, $2, now() + $3::int8 * interval '1 millisecond')
+      on conflict (namespace, id) do update set result = null, expires_at = excluded.expires_at where i.expires_at <= now()
+      returning 1`;
+    this.recall = `select result from ${idem} where namespace = $1 and id = $2`;
+    this.record = `update ${idem} set result = $3 where namespace = $1 and id = $2`;
+    this.sweepIdempotency = `delete from ${idem} where ctid = any(array(
+        select ctid from ${idem} where namespace = $1 and expires_at <= now() limit $2
+      ))`;
     // Bounded: one batch of expired rows per statement, found through the partial expiry index.
     this.sweep = `delete from ${t} where ctid = any(array(
         select ctid from ${t} where namespace = $1 and expires_at is not null and expires_at <= now() limit $2

@@ -6,7 +6,7 @@ import { DEFAULT_LIMITS } from "../services/limits";
 import { capabilitiesOf, refusalOf } from "./capabilities";
 import { emulateKeyValue, type EmulateOptions } from "./keyvalue";
 import { DEFAULT_EMULATION, type EmulationPolicy } from "./policy";
-import { BasicOnlyDriver, ListingDriver } from "./test_support";
+import { BasicOnlyDriver, DedupingDriver, ListingDriver } from "./test_support";
 
 type KV = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver;
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -274,5 +274,83 @@ describe("a driver declaring keyValueUnavailable", () => {
     ];
     for (const call of calls) expect(await codeOf(call)).toBe(Code.UNIMPLEMENTED);
     expect(inner.calls).toBe(0);
+  });
+});
+
+describe("idempotency keys through the emulation layer", () => {
+  const keyed = (id: string) => ({ idempotencyKey: id, windowMs: 60_000 });
+
+  test("a driver that does not declare idempotentKeyValue: every keyed write is refused, unkeyed ones pass", async () => {
+    const d = new BasicOnlyDriver();
+    const { kv } = wrap(d, { scan: "off" });
+    const calls: [string, () => unknown][] = [
+      ["set", () => kv.set("k", utf8("v"), 0, keyed("i"))],
+      ["delete", () => kv.delete("k", keyed("i"))],
+      ["expire", () => kv.expire("k", 10, keyed("i"))],
+      ["persist", () => kv.persist("k", keyed("i"))],
+      ["batchSet", () => kv.batchSet([{ key: "k", value: utf8("v"), ttlSeconds: 0 }], keyed("i"))],
+      ["batchDelete", () => kv.batchDelete(["k"], keyed("i"))],
+    ];
+    for (const [method, call] of calls) {
+      let err: PrismError | undefined;
+      try {
+        await call();
+      } catch (e) {
+        err = PrismError.from(e);
+      }
+      expect(err?.code).toBe(Code.UNIMPLEMENTED);
+      expect(err?.message).toBe(`x-prism-idempotency-key not supported by basic-only: its driver cannot apply a retried ${method} once`);
+    }
+    expect(d.data.size).toBe(0);
+    await kv.set("k", utf8("v"), 0);
+    expect(text(await kv.get("k"))).toBe("v");
+  });
+
+  test("emulated expiry: a retried Expire or Persist does not undo a write made after the first attempt", async () => {
+    const d = new DedupingDriver();
+    const { kv } = wrap(d);
+    await kv.set("k", utf8("v"), 0);
+    expect(await kv.expire("k", 100, keyed("e1"))).toBe(true);
+    await kv.persist("k");
+    await kv.expire("k", 100, keyed("e1"));
+    expect(await kv.getTTL("k")).toBe(-1);
+
+    await kv.set("p", utf8("v"), 100);
+    await kv.persist("p", keyed("p1"));
+    await kv.expire("p", 100);
+    await kv.persist("p", keyed("p1"));
+    expect(await kv.getTTL("p")).toBeGreaterThan(0);
+    // The backend write made for each carries the client's key, scoped by the operation.
+    expect(d.keys).toEqual(["expire\0e1", "expire\0e1", "persist\0p1", "persist\0p1"]);
+  });
+
+  test("emulated batches: each entry applied once, a key given twice in one batch still ends with its last value", async () => {
+    const d = new DedupingDriver();
+    const { kv, caps } = wrap(d);
+    expect(caps.batch.support).toBe("emulated");
+    const entries = [
+      { key: "a", value: utf8("1"), ttlSeconds: 0 },
+      { key: "a", value: utf8("2"), ttlSeconds: 0 },
+      { key: "b", value: utf8("1"), ttlSeconds: 0 },
+    ];
+    await kv.batchSet(entries, keyed("b1"));
+    expect(text(await kv.get("a"))).toBe("2");
+    await kv.set("b", utf8("later"), 0);
+    await kv.batchSet(entries, keyed("b1"));
+    expect(text(await kv.get("b"))).toBe("later");
+
+    expect(await kv.batchDelete(["a", "b"], keyed("d1"))).toEqual([true, true]);
+    await kv.set("a", utf8("later"), 0);
+    await kv.batchDelete(["a", "b"], keyed("d1"));
+    expect(text(await kv.get("a"))).toBe("later");
+  });
+
+  test("expiration off: a keyed Set still reaches the driver with its key", async () => {
+    const d = new DedupingDriver();
+    const { kv } = wrap(d, { expiration: "off" });
+    await kv.set("k", utf8("first"), 0, keyed("s1"));
+    await kv.set("k", utf8("later"), 0);
+    await kv.set("k", utf8("first"), 0, keyed("s1"));
+    expect(text(await kv.get("k"))).toBe("later");
   });
 });

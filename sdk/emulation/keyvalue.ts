@@ -1,4 +1,5 @@
 import type { Registry } from "prom-client";
+import { IDEMPOTENCY_HEADER, type WriteOptions } from "../drivers/idempotency";
 import type { InterfaceName, KeyValueBasicDriver, ScanEntry, ScanOptions } from "../drivers/interfaces";
 import { unimplemented } from "../errors";
 import type { Limits } from "../services/limits";
@@ -37,8 +38,12 @@ type AnyDriver = Record<string, unknown> & {
   name?: unknown;
   emulates?: readonly InterfaceName[];
   keyValueUnavailable?: unknown;
+  idempotentKeyValue?: unknown;
   close?: () => Promise<void>;
 };
+
+/** Key-value write methods and the position of their WriteOptions argument. */
+const WRITE_ARG: Record<string, number> = { set: 3, delete: 1, expire: 2, persist: 1, batchSet: 1, batchDelete: 1 };
 
 /** Every driver method a key-value binding or the emulation layer may call. */
 const KEY_VALUE_METHODS = ["set", "get", "delete", "exists", "expire", "getTTL", "persist", "scan", "count", "batchSet", "batchGet", "batchDelete", "listKeys"];
@@ -152,7 +157,7 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
   } else if (expiration.support === "unavailable") {
     const set = d.set as KeyValueBasicDriver["set"];
     const noTtl = refuse("expiration");
-    out.set = (key: string, value: Uint8Array, ttlSeconds: number) => (ttlSeconds > 0 ? noTtl() : set.call(driver, key, value, 0));
+    out.set = (key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions) => (ttlSeconds > 0 ? noTtl() : set.call(driver, key, value, 0, write));
     out.expire = out.getTTL = out.persist = noTtl;
   }
 
@@ -170,6 +175,24 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
     Object.assign(out, { batchSet: b.batchSet.bind(b), batchGet: b.batchGet.bind(b), batchDelete: b.batchDelete.bind(b) });
   }
 
+  if (d.idempotentKeyValue !== "durable" && d.idempotentKeyValue !== "in-process") refuseKeyedWrites(out, backend);
+
   attachCapabilities(out, caps);
   return out as unknown as D;
+}
+
+/**
+ * A driver that does not declare how it deduplicates keyed writes: every key-value write carrying an idempotency
+ * key is refused (UNIMPLEMENTED) instead of being applied without deduplication; unkeyed writes pass untouched.
+ */
+function refuseKeyedWrites(out: AnyDriver, backend: string): void {
+  for (const [method, at] of Object.entries(WRITE_ARG)) {
+    const inner = out[method];
+    if (typeof inner !== "function") continue;
+    out[method] = function (this: unknown, ...args: unknown[]) {
+      if ((args[at] as WriteOptions | undefined)?.idempotencyKey)
+        throw unimplemented(`${IDEMPOTENCY_HEADER} not supported by ${backend}: its driver cannot apply a retried ${method} once`);
+      return (inner as (...a: unknown[]) => unknown).apply(this, args);
+    };
+  }
 }

@@ -3,6 +3,7 @@
  * optionally key listing, answering asynchronously like a network backend. Test doubles of a *driver*, not of
  * any backend's protocol.
  */
+import { IdempotencyWindow, type WriteOptions } from "../drivers/idempotency";
 import type { HealthReport } from "../drivers/interfaces";
 
 /** get/set/delete/exists over a Map, async, counting calls and the most calls in flight. */
@@ -55,5 +56,22 @@ export class ListingDriver extends BasicOnlyDriver {
       if (signal.aborted) return;
       if (k.startsWith(prefix)) yield k;
     }
+  }
+}
+
+/** BasicOnlyDriver that applies keyed writes once (in-process), recording the idempotency keys it was given. */
+export class DedupingDriver extends ListingDriver {
+  override readonly name: string = "deduping";
+  readonly idempotentKeyValue = "in-process";
+  readonly keys: string[] = [];
+  private readonly applied = new IdempotencyWindow<Promise<unknown>>();
+
+  override set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): Promise<void> {
+    if (write?.idempotencyKey) this.keys.push(write.idempotencyKey);
+    return this.applied.run(write?.idempotencyKey && `set\0${key}\0${write.idempotencyKey}`, 60_000, () => super.set(key, value, ttlSeconds)) as Promise<void>;
+  }
+  override delete(key: string, write?: WriteOptions): Promise<boolean> {
+    if (write?.idempotencyKey) this.keys.push(write.idempotencyKey);
+    return this.applied.run(write?.idempotencyKey && `delete\0${key}\0${write.idempotencyKey}`, 60_000, () => super.delete(key)) as Promise<boolean>;
   }
 }

@@ -25,9 +25,10 @@ export const keyValueBasic = defineBinding({
       const value = await driver.current.get(req.key);
       return value === undefined ? { found: false, value: EMPTY } : { found: true, value };
     },
-    async delete(req) {
+    async delete(req, ctx) {
       checkKey(req.key, limits);
-      const found = await driver.current.delete(req.key);
+      const write = writeOptions(ctx, limits);
+      const found = await (write ? driver.current.delete(req.key, write) : driver.current.delete(req.key));
       return { success: true, found };
     },
     async exists(req) {

@@ -2,7 +2,7 @@ import { KeyValueBatchInterface } from "../../proto/gen/prism/interfaces/keyvalu
 import type { KeyValueBatchDriver } from "../drivers/interfaces";
 import { invalidArgument } from "../grpc/errors";
 import { defineBinding } from "./binding";
-import { checkBatch, checkKey, checkValue, toSafeNumber, type Limits } from "./limits";
+import { checkBatch, checkKey, checkValue, toSafeNumber, writeOptions, type Limits } from "./limits";
 
 const EMPTY = new Uint8Array(0);
 
@@ -29,9 +29,10 @@ export const keyValueBatch = defineBinding({
   service: KeyValueBatchInterface,
   driverMethods: ["batchSet", "batchGet", "batchDelete"],
   implement: (driver: { readonly current: KeyValueBatchDriver }, limits) => ({
-    async batchSet(req) {
+    async batchSet(req, ctx) {
       const entries = toBatchEntries(req.requests, limits);
-      await driver.current.batchSet(entries);
+      const write = writeOptions(ctx, limits);
+      await (write ? driver.current.batchSet(entries, write) : driver.current.batchSet(entries));
       return { results: entries.map(() => ({ success: true })), allSuccess: true };
     },
     async batchGet(req) {
@@ -45,9 +46,10 @@ export const keyValueBatch = defineBinding({
       });
       return { results, foundCount };
     },
-    async batchDelete(req) {
+    async batchDelete(req, ctx) {
       checkBatchKeys(req.keys, limits);
-      const found = await driver.current.batchDelete(req.keys);
+      const write = writeOptions(ctx, limits);
+      const found = await (write ? driver.current.batchDelete(req.keys, write) : driver.current.batchDelete(req.keys));
       return { results: found.map((f) => ({ success: true, found: f })), allSuccess: true };
     },
   }),

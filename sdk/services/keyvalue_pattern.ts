@@ -14,7 +14,7 @@ import { invalidArgument, unimplemented } from "../grpc/errors";
 import { defineBinding } from "./binding";
 import { checkBatchKeys, toBatchEntries } from "./keyvalue_batch";
 import { checkScan } from "./keyvalue_scan";
-import { checkKey, checkValue, toSafeNumber } from "./limits";
+import { checkKey, checkValue, toSafeNumber, writeOptions } from "./limits";
 
 type KeyValueDriver = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver;
 
@@ -104,13 +104,14 @@ export const keyValuePattern = defineBinding({
       if (wire === undefined) wireCache.set(c, (wire = toWireCapabilities(c)));
       return wire;
     },
-    async store(req) {
+    async store(req, ctx) {
       checkKey(req.key, limits);
       checkValue(req.value, limits);
       const ttl = req.expirationSeconds === undefined ? 0 : toSafeNumber(req.expirationSeconds, "expiration_seconds");
       if (ttl < 0) throw invalidArgument("expiration_seconds must not be negative");
       if (ttl > 0) need(capsOf(driver.current), "expiration");
-      await driver.current.set(req.key, req.value, ttl);
+      const write = writeOptions(ctx, limits);
+      await (write ? driver.current.set(req.key, req.value, ttl, write) : driver.current.set(req.key, req.value, ttl));
       return { success: true };
     },
     async retrieve(req) {
@@ -118,9 +119,10 @@ export const keyValuePattern = defineBinding({
       const value = await driver.current.get(req.key);
       return value === undefined ? { found: false, value: EMPTY } : { found: true, value };
     },
-    async delete(req) {
+    async delete(req, ctx) {
       checkKey(req.key, limits);
-      return { found: await driver.current.delete(req.key), success: true };
+      const write = writeOptions(ctx, limits);
+      return { found: await (write ? driver.current.delete(req.key, write) : driver.current.delete(req.key)), success: true };
     },
     async exists(req) {
       checkKey(req.key, limits);
@@ -150,7 +152,7 @@ export const keyValuePattern = defineBinding({
         cursor = next;
       }
     },
-    async storeBatch(req) {
+    async storeBatch(req, ctx) {
       const d = driver.current;
       const c = capsOf(d);
       need(c, "batch");
@@ -159,7 +161,8 @@ export const keyValuePattern = defineBinding({
         limits,
       );
       if (entries.some((e) => e.ttlSeconds > 0)) need(c, "expiration");
-      await d.batchSet(entries);
+      const write = writeOptions(ctx, limits);
+      await (write ? d.batchSet(entries, write) : d.batchSet(entries));
       return { results: entries.map(() => ({ success: true })), allSuccess: true, successCount: entries.length };
     },
     async retrieveBatch(req) {
@@ -175,26 +178,30 @@ export const keyValuePattern = defineBinding({
       });
       return { results, foundCount };
     },
-    async deleteBatch(req) {
+    async deleteBatch(req, ctx) {
       const d = driver.current;
       need(capsOf(d), "batch");
       checkBatchKeys(req.keys, limits);
-      const found = await d.batchDelete(req.keys);
+      const write = writeOptions(ctx, limits);
+      const found = await (write ? d.batchDelete(req.keys, write) : d.batchDelete(req.keys));
       return { results: found.map((f) => ({ found: f, success: true })), allSuccess: true, foundCount: found.filter(Boolean).length };
     },
-    async setExpiration(req) {
+    async setExpiration(req, ctx) {
       const d = driver.current;
       need(capsOf(d), "expiration");
       checkKey(req.key, limits);
       const seconds = toSafeNumber(req.expirationSeconds, "expiration_seconds");
       if (seconds < 0) throw invalidArgument("expiration_seconds must not be negative (0 removes the expiry)");
+      const write = writeOptions(ctx, limits);
       if (seconds > 0) {
-        const existed = await d.expire(req.key, seconds);
+        const existed = await (write ? d.expire(req.key, seconds, write) : d.expire(req.key, seconds));
         return { success: true, keyExisted: existed };
       }
       const ttl = await d.getTTL(req.key);
       if (ttl === -2) return { success: true, keyExisted: false };
-      if (ttl !== -1) await d.persist(req.key);
+      // A keyed retry persists again even when the expiry is gone (maybe by its own first attempt): the driver
+      // recognises the key, so a later Expire by someone else is not undone.
+      if (ttl !== -1 || write) await (write ? d.persist(req.key, write) : d.persist(req.key));
       return { success: true, keyExisted: true };
     },
     async getExpiration(req) {
