@@ -2,6 +2,8 @@ import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalu
 import type { KeyValueBasicDriver } from "../drivers/interfaces";
 import { invalidArgument } from "../grpc/errors";
 import { defineBinding } from "./binding";
+import { capabilitiesOf } from "../emulation/capabilities";
+import { refuseTags } from "./tags";
 import { checkKey, checkValue, toSafeNumber, writeOptions } from "./limits";
 
 const EMPTY = new Uint8Array(0);
@@ -12,6 +14,7 @@ export const keyValueBasic = defineBinding({
   driverMethods: ["set", "get", "delete", "exists"],
   implement: (driver: { readonly current: KeyValueBasicDriver }, limits) => ({
     async set(req, ctx) {
+      if (req.tags) refuseTags(req.tags, capabilitiesOf(driver.current)?.backend ?? "this backend");
       checkKey(req.key, limits);
       checkValue(req.value, limits);
       const ttl = toSafeNumber(req.ttlSeconds, "ttl_seconds");

@@ -1,7 +1,9 @@
 import { KeyValueBatchInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
 import type { KeyValueBatchDriver } from "../drivers/interfaces";
 import { invalidArgument } from "../grpc/errors";
+import { capabilitiesOf } from "../emulation/capabilities";
 import { defineBinding } from "./binding";
+import { refuseTags } from "./tags";
 import { checkBatch, checkKey, checkValue, toSafeNumber, writeOptions, type Limits } from "./limits";
 
 const EMPTY = new Uint8Array(0);
@@ -30,6 +32,8 @@ export const keyValueBatch = defineBinding({
   driverMethods: ["batchSet", "batchGet", "batchDelete"],
   implement: (driver: { readonly current: KeyValueBatchDriver }, limits) => ({
     async batchSet(req, ctx) {
+      const backend = capabilitiesOf(driver.current)?.backend ?? "this backend";
+      req.requests.forEach((r, i) => refuseTags(r.tags, backend, `requests[${i}].tags`));
       const entries = toBatchEntries(req.requests, limits);
       const write = writeOptions(ctx, limits);
       await (write ? driver.current.batchSet(entries, write) : driver.current.batchSet(entries));

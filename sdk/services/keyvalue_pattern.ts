@@ -14,6 +14,7 @@ import { invalidArgument, unimplemented } from "../grpc/errors";
 import { defineBinding } from "./binding";
 import { checkBatchKeys, toBatchEntries } from "./keyvalue_batch";
 import { checkScan } from "./keyvalue_scan";
+import { refuseTags } from "./tags";
 import { checkKey, checkValue, toSafeNumber, writeOptions } from "./limits";
 
 type KeyValueDriver = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver;
@@ -51,6 +52,8 @@ export function toWireCapabilities(c: KeyValueCapabilities): Capabilities {
     supportsScan: c.scan.support !== "unavailable",
     supportsExpiration: c.expiration.support !== "unavailable",
     supportsTransactions: c.transactions,
+    supportsConditionalWrites: false,
+    supportsTags: false,
     scanPerformance: scanPerf[c.scan.support],
     batchPerformance: batchPerf[c.batch.support],
     expirationPerformance: expiryPerf[c.expiration.support],
@@ -105,6 +108,7 @@ export const keyValuePattern = defineBinding({
       return wire;
     },
     async store(req, ctx) {
+      refuseTags(req.tags, capsOf(driver.current).backend);
       checkKey(req.key, limits);
       checkValue(req.value, limits);
       const ttl = req.expirationSeconds === undefined ? 0 : toSafeNumber(req.expirationSeconds, "expiration_seconds");
@@ -156,6 +160,7 @@ export const keyValuePattern = defineBinding({
       const d = driver.current;
       const c = capsOf(d);
       need(c, "batch");
+      req.requests.forEach((r, i) => refuseTags(r.tags, c.backend, `requests[${i}].tags`));
       const entries = toBatchEntries(
         req.requests.map((r) => ({ key: r.key, value: r.value, ttlSeconds: r.expirationSeconds ?? 0n })),
         limits,
@@ -203,6 +208,12 @@ export const keyValuePattern = defineBinding({
       // recognises the key, so a later Expire by someone else is not undone.
       if (ttl !== -1 || write) await (write ? d.persist(req.key, write) : d.persist(req.key));
       return { success: true, keyExisted: true };
+    },
+    async count(req) {
+      const d = driver.current;
+      need(capsOf(d), "scan");
+      checkScan(req.prefix, 0, limits.maxKeyBytes);
+      return { count: BigInt(await d.count(req.prefix)) };
     },
     async getExpiration(req) {
       const d = driver.current;

@@ -111,6 +111,22 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
       expect(await kv().getCapabilities({})).toEqual(caps);
     });
 
+    test("tags: supports_tags is false and a write carrying tags is UNIMPLEMENTED and writes nothing (never dropped)", async () => {
+      const p = uniquePrefix("kvp-tags");
+      expect((await kv().getCapabilities({})).supportsTags).toBe(false);
+      const tags = { tags: { team: "a" } };
+      const f = await failure(() => kv().store({ key: p + "k", value: utf8("v"), tags }));
+      expect(f.code).toBe(Code.UNIMPLEMENTED);
+      expect(f.message).toMatch(new RegExp(`^tags not supported by ${want.backend}: `));
+      if (want.batch !== "unavailable")
+        expect(await codeOf(() => kv().storeBatch({ requests: [{ key: p + "b", value: utf8("v"), tags }] }))).toBe(Code.UNIMPLEMENTED);
+      expect(await retrieve(p + "k")).toBeUndefined();
+      expect(await retrieve(p + "b")).toBeUndefined();
+      // Empty tags are no tags.
+      await kv().store({ key: p + "k", value: utf8("v"), tags: { tags: {} } });
+      expect(await retrieve(p + "k")).toBe("v");
+    });
+
     describe("store, retrieve, exists, delete", () => {
       test("store then retrieve; overwrite; a missing key is found=false", async () => {
         const p = uniquePrefix("kvp-basic");
@@ -282,6 +298,22 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
         expect(new Set(seen).size).toBe(seen.length);
         for (const k of keys) expect(seen).toContain(k);
         expect(seen.every((k) => k.startsWith(p))).toBe(true);
+      });
+
+      test("Count: the live keys under a prefix, none from other prefixes; expired and deleted keys are not counted", async () => {
+        const p = uniquePrefix("kvp-count");
+        if (want.scan === "unavailable") return expectUnavailable("scan", () => kv().count({ prefix: p }));
+        await Promise.all(Array.from({ length: 7 }, (_, i) => kv().store({ key: `${p}c:${i}`, value: utf8("v") })));
+        await kv().store({ key: `${p}d`, value: utf8("other prefix") });
+        expect((await kv().count({ prefix: `${p}c:` })).count).toBe(7n);
+        expect((await kv().count({ prefix: p })).count).toBe(8n);
+        await kv().delete({ key: `${p}c:0` });
+        expect((await kv().count({ prefix: `${p}c:` })).count).toBe(6n);
+        if (want.expiration !== "unavailable") {
+          await kv().store({ key: `${p}c:short`, value: utf8("v"), expirationSeconds: 1n });
+          await eventually(async () => (await kv().count({ prefix: `${p}c:` })).count === 6n, "the expired key is no longer counted", 10_000, 200);
+        }
+        expect((await kv().count({ prefix: `${p}none:` })).count).toBe(0n);
       });
 
       test("a negative limit or page size is INVALID_ARGUMENT", async () => {
