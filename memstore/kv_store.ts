@@ -7,6 +7,7 @@ import type {
   ScanEntry,
   ScanOptions,
 } from "../sdk/drivers/interfaces";
+import { versionMatches, versionMismatch, type VersionedValue } from "../sdk/drivers/versions";
 import { resourceExhausted } from "../sdk/grpc/errors";
 import { ownedBytes } from "./bytes";
 import { SortedKeys } from "./sorted_keys";
@@ -22,6 +23,8 @@ interface Entry {
    * reschedules itself when it fires.
    */
   scheduledAt: number;
+  /** Changes on every write of the value (a store-wide counter, so a deleted and re-created key never repeats one). */
+  version: number;
 }
 
 /**
@@ -38,6 +41,7 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
   /** Entries whose expiresAt is not 0 (so the heap's stale share is known). */
   private expiring = 0;
   private expiredTotal = 0;
+  private lastVersion = 0;
 
   /**
    * `sweepLimit` bounds the expiry work of a read that sweeps first (count, and
@@ -71,10 +75,11 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
       if (e.expiresAt !== 0) this.expiring--;
       e.value = ownedBytes(value);
       e.expiresAt = at;
+      e.version = ++this.lastVersion;
       if (at !== 0) this.schedule(key, e, at);
     } else {
       if (this.map.size >= this.maxKeys) this.makeRoom(1);
-      const fresh: Entry = { value: ownedBytes(value), expiresAt: at, scheduledAt: 0 };
+      const fresh: Entry = { value: ownedBytes(value), expiresAt: at, scheduledAt: 0, version: ++this.lastVersion };
       this.map.set(key, fresh);
       this.order.added(key);
       if (at !== 0) this.schedule(key, fresh, at);
@@ -97,6 +102,30 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
     if (e === undefined) return false;
     this.remove(key, e, false);
     return true;
+  }
+
+  getVersioned(key: string): VersionedValue | undefined {
+    const e = this.live(key);
+    return e && { value: e.value, version: String(e.version) };
+  }
+
+  /** Compare-and-set: ABORTED (versionMismatch) unless the key's version is `expected` ("" = absent). */
+  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined): string {
+    this.check(key, expected);
+    this.set(key, value, ttlSeconds);
+    return String(this.map.get(key)!.version);
+  }
+
+  deleteVersioned(key: string, expected: string | undefined): boolean {
+    this.check(key, expected);
+    return this.delete(key);
+  }
+
+  private check(key: string, expected: string | undefined): void {
+    if (expected === undefined) return;
+    const e = this.live(key);
+    const current = e && String(e.version);
+    if (!versionMatches(expected, current)) throw versionMismatch(key, expected, current);
   }
 
   exists(key: string): boolean {

@@ -19,6 +19,7 @@ import type {
   StreamRecordData,
   SubscribeOptions,
 } from "../sdk/drivers/interfaces";
+import type { VersionedValue } from "../sdk/drivers/versions";
 import type { MemStoreConfig } from "./config";
 import { KvStore } from "./kv_store";
 import { ListStore } from "./list_store";
@@ -83,6 +84,15 @@ export class MemStore
   }
   get(key: string): Uint8Array | undefined {
     return this.kv.get(key);
+  }
+  getVersioned(key: string): VersionedValue | undefined {
+    return this.kv.getVersioned(key);
+  }
+  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): string {
+    return this.once(write, `set\0${key}`, () => this.kv.setVersioned(key, value, ttlSeconds, expected));
+  }
+  deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): boolean {
+    return this.once(write, `delete\0${key}`, () => this.kv.deleteVersioned(key, expected));
   }
   delete(key: string, write?: WriteOptions): boolean {
     return this.once(write, `delete\0${key}`, () => this.kv.delete(key));

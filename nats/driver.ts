@@ -150,6 +150,21 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
     return this.guard.read(() => kv.get(key));
   }
 
+  async getVersioned(key: string) {
+    const kv = this.kvStore();
+    return this.guard.read(() => kv.getVersioned(key));
+  }
+
+  async setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): Promise<string> {
+    const kv = this.kvStore();
+    return this.guard.write(() => kv.setVersioned(key, value, ttlSeconds, expected, write));
+  }
+
+  async deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): Promise<boolean> {
+    const kv = this.kvStore();
+    return this.guard.write(() => kv.deleteVersioned(key, expected, write));
+  }
+
   async delete(key: string, write?: WriteOptions): Promise<boolean> {
     const kv = this.kvStore();
     return this.guard.write(() => kv.delete(key, write));

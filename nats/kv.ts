@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { headers, StorageType, type JetStreamManager, type KV, type NatsConnection } from "nats";
 import type { WriteOptions } from "../sdk/drivers/idempotency";
+import { versionMismatch, type KeyValueVersionedDriver, type VersionedValue } from "../sdk/drivers/versions";
 import type { KeyListingDriver, KeyValueBasicDriver } from "../sdk/drivers/interfaces";
 import { invalidArgument, unimplemented } from "../sdk/grpc/errors";
 import type { Logger } from "../sdk/observability/logger";
@@ -25,7 +26,7 @@ const EMPTY = new Uint8Array(0);
  * the operation, the key and the idempotency key: JetStream stores it once within the bucket stream's duplicate
  * window (2 minutes, the server's default; a bucket max_age below that shortens it), after a pattern restart too.
  */
-export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
+export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver, KeyValueVersionedDriver {
   readonly keys: KvKeys;
   private bucketFor: { nc: NatsConnection; kv: Promise<KV> } | undefined;
   private managerFor: { nc: NatsConnection; jsm: Promise<JetStreamManager> } | undefined;
@@ -142,6 +143,81 @@ export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
     return e?.operation === "PUT" ? e.value : undefined;
   }
 
+  /** The version is the key's revision: the stream sequence of its last write. */
+  async getVersioned(key: string): Promise<VersionedValue | undefined> {
+    const k = this.natsKey(key);
+    const e = await this.call("get", (kv) => kv.get(k));
+    return e?.operation === "PUT" ? { value: e.value, version: String(e.revision) } : undefined;
+  }
+
+  /**
+   * Compare-and-set by JetStream itself (Nats-Expected-Last-Subject-Sequence), so a keyed retry is recognised as
+   * a duplicate before the sequence is checked. "Must not exist" expects sequence 0, or the sequence of a delete
+   * marker left behind.
+   */
+  async setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): Promise<string> {
+    if (ttlSeconds > 0) {
+      throw unimplemented(`expiration not supported by nats kv: NATS ${"2.9"} buckets expire only as a whole (max_age), not per key`);
+    }
+    const k = this.natsKey(key);
+    const msgID = write?.idempotencyKey ? this.msgId("set", k, write.idempotencyKey) : undefined;
+    return this.call("put", async (kv) => {
+      const publish = (last: string | undefined) => {
+        const h = headers();
+        if (last !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", last);
+        return this.jetstream().publish(this.subject(k), value, msgID ? { headers: h, msgID } : { headers: h });
+      };
+      if (expected !== undefined && !/^\d*$/.test(expected)) throw versionMismatch(key, expected, await this.current(kv, k));
+      try {
+        return String((await publish(expected === "" ? "0" : expected)).seq);
+      } catch (err) {
+        if (!wrongSequence(err)) throw err;
+      }
+      const e = await kv.get(k);
+      if (expected === "" && e !== null && e.operation !== "PUT") {
+        try {
+          return String((await publish(String(e.revision))).seq);
+        } catch (err) {
+          if (!wrongSequence(err)) throw err;
+        }
+      }
+      throw versionMismatch(key, expected!, await this.current(kv, k));
+    });
+  }
+
+  /** A conditional delete publishes its delete marker expecting the version, then purges up to the marker only. */
+  async deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): Promise<boolean> {
+    if (expected === undefined) return this.delete(key, write);
+    const k = this.natsKey(key);
+    return this.call("delete", async (kv) => {
+      if (expected === "" || !/^\d+$/.test(expected)) {
+        const current = await this.current(kv, k);
+        if (current !== undefined || expected !== "") throw versionMismatch(key, expected, current);
+        return false;
+      }
+      const h = headers();
+      h.set("KV-Operation", "DEL");
+      h.set("Nats-Expected-Last-Subject-Sequence", expected);
+      const msgID = write?.idempotencyKey ? this.msgId("delete", k, write.idempotencyKey) : undefined;
+      let ack: { seq: number; duplicate: boolean };
+      try {
+        ack = await this.jetstream().publish(this.subject(k), EMPTY, msgID ? { headers: h, msgID } : { headers: h });
+      } catch (err) {
+        if (!wrongSequence(err)) throw err;
+        throw versionMismatch(key, expected, await this.current(kv, k));
+      }
+      if (ack.duplicate) return false;
+      const jsm = await this.manager(this.conn.current());
+      await jsm.streams.purge(this.stream, { filter: this.subject(k), seq: ack.seq + 1 });
+      return true;
+    });
+  }
+
+  private async current(kv: KV, natsKey: string): Promise<string | undefined> {
+    const e = await kv.get(natsKey);
+    return e?.operation === "PUT" ? String(e.revision) : undefined;
+  }
+
   async exists(key: string): Promise<boolean> {
     return (await this.get(key)) !== undefined;
   }
@@ -191,4 +267,10 @@ export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
       if (key !== undefined) yield key;
     }
   }
+}
+
+/** JetStream's answer to a write whose Nats-Expected-Last-Subject-Sequence did not hold (err_code 10071). */
+function wrongSequence(err: unknown): boolean {
+  const e = err as { api_error?: { err_code?: number }; message?: string };
+  return e?.api_error?.err_code === 10071 || /wrong last sequence/i.test(e?.message ?? "");
 }

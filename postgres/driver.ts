@@ -14,6 +14,7 @@ import type {
 } from "../sdk/drivers/interfaces";
 import { asBuffer } from "../sdk/drivers/buffer";
 import type { WriteOptions } from "../sdk/drivers/idempotency";
+import { versionMismatch, type VersionedValue } from "../sdk/drivers/versions";
 import { Resilience } from "../sdk/drivers/resilience";
 import type { Logger } from "../sdk/observability/logger";
 import { createPool, type PoolState } from "./client";
@@ -125,6 +126,49 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
     if (write?.idempotencyKey) return this.keyed(write, `delete\0${key}`, async (q) => (await q(this.q.delete, params))[0]?.live === true);
     const rows = await this.write(this.q.delete, params);
     return rows[0]?.live === true;
+  }
+
+  async getVersioned(key: string): Promise<VersionedValue | undefined> {
+    const row = (await this.read(this.q.getVersioned, [this.ns, keyBytes(key)]))[0];
+    return row && { value: row.value as Uint8Array, version: String(row.version) };
+  }
+
+  /** Compare-and-set on the version column, one statement; ABORTED with the current version on a mismatch. */
+  async setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): Promise<string> {
+    const k = keyBytes(key);
+    const base = [this.ns, k, value, ttlSeconds];
+    const run = async (q: (text: string, params: unknown[]) => Promise<Row[]>) => {
+      let rows: Row[];
+      if (expected === undefined) rows = await q(this.q.setReturning, base);
+      else if (expected === "") rows = await q(this.q.insertIfAbsent, base);
+      else rows = /^\d+$/.test(expected) ? await q(this.q.updateIfVersion, [...base, expected]) : [];
+      if (rows.length === 0) throw versionMismatch(key, expected!, await this.currentVersion(q, k));
+      return String(rows[0]!.version);
+    };
+    if (write?.idempotencyKey) return this.keyed(write, `set\0${key}`, run);
+    return this.guard.write(() => run((text, params) => this.statement(text, params, true)));
+  }
+
+  async deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): Promise<boolean> {
+    if (expected === undefined) return this.delete(key, write);
+    const k = keyBytes(key);
+    const run = async (q: (text: string, params: unknown[]) => Promise<Row[]>) => {
+      const current = await this.currentVersion(q, k);
+      if (expected === "") {
+        if (current !== undefined) throw versionMismatch(key, expected, current);
+        return false;
+      }
+      const rows = /^\d+$/.test(expected) ? await q(this.q.deleteIfVersion, [this.ns, k, expected]) : [];
+      if (rows.length === 0) throw versionMismatch(key, expected, await this.currentVersion(q, k));
+      return true;
+    };
+    if (write?.idempotencyKey) return this.keyed(write, `delete\0${key}`, run);
+    return this.guard.write(() => run((text, params) => this.statement(text, params, true)));
+  }
+
+  private async currentVersion(q: (text: string, params: unknown[]) => Promise<Row[]>, k: Buffer): Promise<string | undefined> {
+    const row = (await q(this.q.currentVersion, [this.ns, k]))[0];
+    return row && String(row.version);
   }
 
   async exists(key: string): Promise<boolean> {

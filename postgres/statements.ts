@@ -19,6 +19,13 @@ export class Statements {
   readonly batchGet: string;
   readonly batchDelete: string;
   readonly sweep: string;
+  /** Conditional writes on the version column (a table-wide sequence: a re-created key never repeats a version). */
+  readonly getVersioned: string;
+  readonly setReturning: string;
+  readonly insertIfAbsent: string;
+  readonly updateIfVersion: string;
+  readonly currentVersion: string;
+  readonly deleteIfVersion: string;
   /** Idempotency records (x-prism-idempotency-key): claim one, recall its result, record it, sweep expired ones. */
   readonly claim: string;
   readonly recall: string;
@@ -38,6 +45,8 @@ export class Statements {
         primary key (namespace, key)
       )`,
       `create index if not exists ${indexName} on ${t} (namespace, expires_at) where expires_at is not null`,
+      `create sequence if not exists ${t}_version`,
+      `alter table ${t} add column if not exists version int8 not null default 0`,
       `create table if not exists ${t}_idempotency (
         namespace text not null,
         id bytea not null,
@@ -50,17 +59,29 @@ export class Statements {
     const one = `where namespace = $1 and key = $2`;
     this.get = `select value from ${t} ${one} and ${LIVE}`;
     this.exists = `select 1 from ${t} ${one} and ${LIVE}`;
-    this.set = `insert into ${t} (namespace, key, value, expires_at) values ($1, $2, $3, ${EXPIRES("$4::int8")})
-      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at`;
+    const next = `nextval('${t}_version')`;
+    this.set = `insert into ${t} (namespace, key, value, expires_at, version) values ($1, $2, $3, ${EXPIRES("$4::int8")}, ${next})
+      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at, version = excluded.version`;
+    this.setReturning = `${this.set} returning version`;
+    this.getVersioned = `select value, version from ${t} ${one} and ${LIVE}`;
+    // An expired row counts as absent: it is taken over.
+    this.insertIfAbsent = `insert into ${t} as cur (namespace, key, value, expires_at, version) values ($1, $2, $3, ${EXPIRES("$4::int8")}, ${next})
+      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at, version = excluded.version
+        where cur.expires_at is not null and cur.expires_at <= now()
+      returning version`;
+    this.updateIfVersion = `update ${t} set value = $3, expires_at = ${EXPIRES("$4::int8")}, version = ${next}
+      ${one} and ${LIVE} and version = $5::int8 returning version`;
+    this.currentVersion = `select version from ${t} ${one} and ${LIVE}`;
+    this.deleteIfVersion = `delete from ${t} ${one} and ${LIVE} and version = $3::int8 returning true as live`;
     this.delete = `delete from ${t} ${one} returning ${LIVE} as live`;
     this.expire = `update ${t} set expires_at = now() + $3::int8 * interval '1 second' ${one} and ${LIVE} returning 1`;
     this.ttl = `select case when expires_at is null then null
         else greatest(0, round(extract(epoch from expires_at - now())))::int8 end as ttl
       from ${t} ${one} and ${LIVE}`;
     this.persist = `update ${t} set expires_at = null ${one} and expires_at > now() returning 1`;
-    this.batchSet = `insert into ${t} (namespace, key, value, expires_at)
-        select $1, u.k, u.v, ${EXPIRES("u.t")} from unnest($2::bytea[], $3::bytea[], $4::int8[]) as u(k, v, t)
-      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at`;
+    this.batchSet = `insert into ${t} (namespace, key, value, expires_at, version)
+        select $1, u.k, u.v, ${EXPIRES("u.t")}, ${next} from unnest($2::bytea[], $3::bytea[], $4::int8[]) as u(k, v, t)
+      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at, version = excluded.version`;
     this.batchGet = `select key, value from ${t} where namespace = $1 and key = any($2::bytea[]) and ${LIVE}`;
     this.batchDelete = `delete from ${t} where namespace = $1 and key = any($2::bytea[]) returning key, ${LIVE} as live`;
     const idem = `${t}_idempotency`;

@@ -103,6 +103,15 @@ export class RedisDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriv
   get(key: string) {
     return this.kv.get(key);
   }
+  getVersioned(key: string) {
+    return this.kv.getVersioned(key);
+  }
+  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions) {
+    return this.kv.setVersioned(key, value, ttlSeconds, expected, write);
+  }
+  deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions) {
+    return this.kv.deleteVersioned(key, expected, write);
+  }
   delete(key: string, write?: WriteOptions) {
     return this.kv.delete(key, write);
   }

@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import type { WriteOptions } from "../sdk/drivers/idempotency";
+import { versionMismatch, type KeyValueVersionedDriver, type VersionedValue } from "../sdk/drivers/versions";
 import type { BatchSetEntry, KeyValueBasicDriver, KeyValueBatchDriver, KeyValueTTLDriver } from "../sdk/drivers/interfaces";
 import { invalidArgument } from "../sdk/grpc/errors";
 import { asBuffer, type RedisContext } from "./context";
@@ -25,8 +27,44 @@ function checkReplies(replies: Reply): unknown[] {
  * and records its result in a marker key living the idempotency window, or answers the recorded result: the marker
  * is in Redis, so a retry is recognised after a restart of the pattern too.
  */
-export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValueBatchDriver {
+export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValueBatchDriver, KeyValueVersionedDriver {
   constructor(private readonly ctx: RedisContext) {}
+
+  /**
+   * Versions are the SHA-1 of the value (what Lua's redis.sha1hex computes): no extra key or round trip, and a
+   * compare-and-set is one script. Rewriting identical bytes keeps the version, which cannot lose an update.
+   */
+  async getVersioned(key: string): Promise<VersionedValue | undefined> {
+    const value = await this.get(key);
+    return value && { value, version: versionOf(value) };
+  }
+
+  async setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): Promise<string> {
+    if (expected === undefined) {
+      await this.set(key, value, ttlSeconds, write);
+      return versionOf(value);
+    }
+    const { client } = this.ctx.conn;
+    const k = this.ctx.prefix + key;
+    const keys = write?.idempotencyKey ? [k, markerKey(k, write.idempotencyKey)] : [k];
+    const reply = (await this.ctx.write(() => client.eval(CAS_SET, keys.length, ...keys, expected, asBuffer(value), ttlSeconds, write?.windowMs ?? 0))) as [
+      number,
+      string,
+      number,
+    ];
+    if (reply[0] === 0) throw versionMismatch(key, expected, reply[2] === 1 ? reply[1] : undefined);
+    return versionOf(value);
+  }
+
+  async deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): Promise<boolean> {
+    if (expected === undefined) return this.delete(key, write);
+    const { client } = this.ctx.conn;
+    const k = this.ctx.prefix + key;
+    const keys = write?.idempotencyKey ? [k, markerKey(k, `del:${write.idempotencyKey}`)] : [k];
+    const reply = (await this.ctx.write(() => client.eval(CAS_DEL, keys.length, ...keys, expected, write?.windowMs ?? 0))) as [number, string, number];
+    if (reply[0] === 0) throw versionMismatch(key, expected, reply[2] === 1 ? reply[1] : undefined);
+    return reply[1] !== "0";
+  }
 
   set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): Promise<void> {
     const { client } = this.ctx.conn;
@@ -180,6 +218,36 @@ const SET_ONCE = `if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
   return 1
 end
 return 0`;
+
+/** The version of a value: its SHA-1, hex (equal to redis.sha1hex in the scripts). */
+export function versionOf(value: Uint8Array): string {
+  return createHash("sha1").update(value).digest("hex");
+}
+
+/**
+ * Compare-and-set: KEYS[1] the data key, KEYS[2] (keyed writes) the idempotency marker; ARGV: expected version
+ * ("" = absent), value, TTL seconds, marker lifetime ms. Answers {1, "", 1} when written (or already written by
+ * this idempotency key), {0, current version, exists} on a mismatch (nothing recorded: a retry checks again).
+ */
+const CAS_SET = `if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return {1, '', 1} end
+local cur = redis.call('GET', KEYS[1])
+local have = cur and redis.sha1hex(cur) or ''
+if (ARGV[1] == '' and cur) or (ARGV[1] ~= '' and have ~= ARGV[1]) then return {0, have, cur and 1 or 0} end
+if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) else redis.call('SET', KEYS[1], ARGV[2]) end
+if KEYS[2] then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end
+return {1, '', 1}`;
+
+/** Conditional delete: as CAS_SET; answers {1, DEL count} (the recorded one for a repeated idempotency key). */
+const CAS_DEL = `if KEYS[2] then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then return {1, seen, 1} end
+end
+local cur = redis.call('GET', KEYS[1])
+local have = cur and redis.sha1hex(cur) or ''
+if (ARGV[1] == '' and cur) or (ARGV[1] ~= '' and have ~= ARGV[1]) then return {0, have, cur and 1 or 0} end
+local n = tostring(redis.call('DEL', KEYS[1]))
+if KEYS[2] then redis.call('SET', KEYS[2], n, 'PX', ARGV[2]) end
+return {1, n, 1}`;
 
 /** A script that answers the result recorded in marker KEYS[1], or runs `body` and records its result for ARGV[1] ms. */
 function onceScript(body: string): string {

@@ -31,6 +31,8 @@ export interface KeyValueCapabilities {
   batch: InterfaceSupport;
   expiration: InterfaceSupport;
   transactions: false;
+  /** Conditional writes by version (expected_version) work: the driver has the versioned methods. */
+  conditionalWrites: boolean;
   limits: Readonly<Limits>;
 }
 

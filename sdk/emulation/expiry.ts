@@ -1,5 +1,6 @@
 import type { WriteOptions } from "../drivers/idempotency";
 import type { KeyValueBasicDriver, KeyValueTTLDriver } from "../drivers/interfaces";
+import { versionMismatch, type KeyValueVersionedDriver, type VersionedValue } from "../drivers/versions";
 import { ExpiryHeap } from "./expiry_heap";
 import { unwrap, wrap } from "./envelope";
 
@@ -119,6 +120,56 @@ export class ExpiryEmulation implements KeyValueBasicDriver, KeyValueTTLDriver {
     if (r.expiresAt === 0 && !write) return false;
     await this.inner.set(key, wrap(r.value, 0), 0, scoped(write, "persist"));
     return r.expiresAt !== 0;
+  }
+
+  /** The inner driver's conditional writes, over the envelope (call only when the inner driver has them). */
+  private get versioned(): KeyValueVersionedDriver {
+    return this.inner as unknown as KeyValueVersionedDriver;
+  }
+
+  /** The stored record with the inner version, and whether it is live. */
+  private async record(key: string): Promise<{ value: Uint8Array; expiresAt: number; version: string; live: boolean } | undefined> {
+    const stored = await this.versioned.getVersioned(key);
+    if (stored === undefined) return undefined;
+    const r = unwrap(stored.value);
+    const live = r.expiresAt === 0 || r.expiresAt > this.now();
+    if (!live) this.track(key, r.expiresAt);
+    return { ...r, version: stored.version, live };
+  }
+
+  async getVersioned(key: string): Promise<VersionedValue | undefined> {
+    this.opts.count("get");
+    const r = await this.record(key);
+    return r?.live ? { value: r.value, version: r.version } : undefined;
+  }
+
+  /** "Must not exist" holds for an expired record too: the write is then conditioned on that record's version. */
+  private async expectedOf(key: string, expected: string | undefined): Promise<string | undefined> {
+    if (expected !== "") return expected;
+    const r = await this.record(key);
+    if (r === undefined) return "";
+    if (r.live) throw versionMismatch(key, "", r.version);
+    return r.version;
+  }
+
+  async setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): Promise<string> {
+    this.opts.count("set");
+    const expiresAt = ttlSeconds > 0 ? this.now() + ttlSeconds * 1000 : 0;
+    const version = await this.versioned.setVersioned(key, wrap(value, expiresAt), 0, await this.expectedOf(key, expected), write);
+    this.track(key, expiresAt);
+    return version;
+  }
+
+  async deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): Promise<boolean> {
+    this.opts.count("delete");
+    if (expected === "") {
+      const r = await this.record(key);
+      if (r?.live) throw versionMismatch(key, "", r.version);
+      return false;
+    }
+    const r = await this.record(key);
+    const existed = await this.versioned.deleteVersioned(key, expected, write);
+    return existed && r?.live === true;
   }
 
   /** Keys waiting for the sweeper (for tests and health). */

@@ -1,6 +1,7 @@
 import type { Registry } from "prom-client";
 import { IDEMPOTENCY_HEADER, type WriteOptions } from "../drivers/idempotency";
 import type { InterfaceName, KeyValueBasicDriver, ScanEntry, ScanOptions } from "../drivers/interfaces";
+import type { KeyValueVersionedDriver } from "../drivers/versions";
 import { unimplemented } from "../errors";
 import type { Limits } from "../services/limits";
 import { PipelinedBatch } from "./batch";
@@ -43,10 +44,27 @@ type AnyDriver = Record<string, unknown> & {
 };
 
 /** Key-value write methods and the position of their WriteOptions argument. */
-const WRITE_ARG: Record<string, number> = { set: 3, delete: 1, expire: 2, persist: 1, batchSet: 1, batchDelete: 1 };
+const WRITE_ARG: Record<string, number> = { set: 3, delete: 1, expire: 2, persist: 1, batchSet: 1, batchDelete: 1, setVersioned: 4, deleteVersioned: 2 };
 
 /** Every driver method a key-value binding or the emulation layer may call. */
-const KEY_VALUE_METHODS = ["set", "get", "delete", "exists", "expire", "getTTL", "persist", "scan", "count", "batchSet", "batchGet", "batchDelete", "listKeys"];
+const KEY_VALUE_METHODS = [
+  "set",
+  "get",
+  "delete",
+  "exists",
+  "expire",
+  "getTTL",
+  "persist",
+  "scan",
+  "count",
+  "batchSet",
+  "batchGet",
+  "batchDelete",
+  "listKeys",
+  "getVersioned",
+  "setVersioned",
+  "deleteVersioned",
+];
 
 /**
  * Wraps a driver once so every binding — the interface services and KeyValuePattern alike — reaches the same
@@ -131,6 +149,7 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
     batch,
     expiration,
     transactions: false,
+    conditionalWrites: has("getVersioned", "setVersioned", "deleteVersioned"),
     limits: o.limits,
   };
   const refuse = (feature: "scan" | "batch" | "expiration") => () => {
@@ -147,6 +166,9 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
       expire: e.expire.bind(e),
       getTTL: e.getTTL.bind(e),
       persist: e.persist.bind(e),
+      ...(caps.conditionalWrites
+        ? { getVersioned: e.getVersioned.bind(e), setVersioned: e.setVersioned.bind(e), deleteVersioned: e.deleteVersioned.bind(e) }
+        : {}),
       /** Runs one sweep now (tests; the timer does the same). */
       sweepNow: () => e.sweep(),
       close: async () => {
@@ -159,6 +181,11 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
     const noTtl = refuse("expiration");
     out.set = (key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions) => (ttlSeconds > 0 ? noTtl() : set.call(driver, key, value, 0, write));
     out.expire = out.getTTL = out.persist = noTtl;
+    if (caps.conditionalWrites) {
+      const setVersioned = d.setVersioned as KeyValueVersionedDriver["setVersioned"];
+      out.setVersioned = (key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions) =>
+        ttlSeconds > 0 ? noTtl() : setVersioned.call(driver, key, value, 0, expected, write);
+    }
   }
 
   if (scan.support === "unavailable") out.scan = out.count = refuse("scan");

@@ -9,6 +9,7 @@ import {
 } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { InterfaceSupport as WireSupport } from "../../proto/gen/prism/patterns/schemas/slot_schema_pb";
 import type { KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver, KeyValueTTLDriver } from "../drivers/interfaces";
+import type { KeyValueVersionedDriver } from "../drivers/versions";
 import { capabilitiesOf, refusalOf, servedInterfaces, unavailableMessage, type KeyValueCapabilities, type Support } from "../emulation/capabilities";
 import { invalidArgument, unimplemented } from "../grpc/errors";
 import { defineBinding } from "./binding";
@@ -17,7 +18,7 @@ import { checkScan } from "./keyvalue_scan";
 import { refuseTags } from "./tags";
 import { checkKey, checkValue, toSafeNumber, writeOptions } from "./limits";
 
-type KeyValueDriver = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver;
+type KeyValueDriver = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver & Partial<KeyValueVersionedDriver>;
 
 const EMPTY = new Uint8Array(0);
 /** Keys per streamed Scan page when the request leaves page_size 0. */
@@ -52,7 +53,7 @@ export function toWireCapabilities(c: KeyValueCapabilities): Capabilities {
     supportsScan: c.scan.support !== "unavailable",
     supportsExpiration: c.expiration.support !== "unavailable",
     supportsTransactions: c.transactions,
-    supportsConditionalWrites: false,
+    supportsConditionalWrites: c.conditionalWrites,
     supportsTags: false,
     scanPerformance: scanPerf[c.scan.support],
     batchPerformance: batchPerf[c.batch.support],
@@ -90,6 +91,13 @@ function need(c: KeyValueCapabilities, feature: "scan" | "batch" | "expiration")
   if (c[feature].support === "unavailable") throw unimplemented(unavailableMessage(c, feature));
 }
 
+/** The driver's conditional writes, or UNIMPLEMENTED when a request needs them (expected_version) and it has none. */
+function versioned(d: KeyValueDriver, expected: string | undefined): KeyValueVersionedDriver | undefined {
+  if (capsOf(d).conditionalWrites) return d as KeyValueVersionedDriver;
+  if (expected !== undefined) throw unimplemented(`conditional writes not supported by ${capsOf(d).backend}: its driver has no versions`);
+  return undefined;
+}
+
 /**
  * KeyValuePattern (MEMO-042) over the namespace's driver, as wrapped by the SDK's emulation layer: the same
  * operations, validation and errors as the interface services (so both see the same data), plus
@@ -99,7 +107,24 @@ function need(c: KeyValueCapabilities, feature: "scan" | "batch" | "expiration")
 export const keyValuePattern = defineBinding({
   interfaceName: "keyvalue_pattern",
   service: KeyValuePattern,
-  driverMethods: ["set", "get", "delete", "exists", "expire", "getTTL", "persist", "scan", "count", "batchSet", "batchGet", "batchDelete", "listKeys"],
+  driverMethods: [
+    "set",
+    "get",
+    "delete",
+    "exists",
+    "expire",
+    "getTTL",
+    "persist",
+    "scan",
+    "count",
+    "batchSet",
+    "batchGet",
+    "batchDelete",
+    "listKeys",
+    "getVersioned",
+    "setVersioned",
+    "deleteVersioned",
+  ],
   implement: (driver: { readonly current: KeyValueDriver }, limits) => ({
     getCapabilities() {
       const c = capsOf(driver.current);
@@ -115,17 +140,26 @@ export const keyValuePattern = defineBinding({
       if (ttl < 0) throw invalidArgument("expiration_seconds must not be negative");
       if (ttl > 0) need(capsOf(driver.current), "expiration");
       const write = writeOptions(ctx, limits);
+      const v = versioned(driver.current, req.expectedVersion);
+      if (v) return { success: true, version: await v.setVersioned(req.key, req.value, ttl, req.expectedVersion, write) };
       await (write ? driver.current.set(req.key, req.value, ttl, write) : driver.current.set(req.key, req.value, ttl));
       return { success: true };
     },
     async retrieve(req) {
       checkKey(req.key, limits);
+      const v = versioned(driver.current, undefined);
+      if (v) {
+        const r = await v.getVersioned(req.key);
+        return r === undefined ? { found: false, value: EMPTY } : { found: true, value: r.value, version: r.version };
+      }
       const value = await driver.current.get(req.key);
       return value === undefined ? { found: false, value: EMPTY } : { found: true, value };
     },
     async delete(req, ctx) {
       checkKey(req.key, limits);
       const write = writeOptions(ctx, limits);
+      const v = versioned(driver.current, req.expectedVersion);
+      if (v && req.expectedVersion !== undefined) return { found: await v.deleteVersioned(req.key, req.expectedVersion, write), success: true };
       return { found: await (write ? driver.current.delete(req.key, write) : driver.current.delete(req.key)), success: true };
     },
     async exists(req) {

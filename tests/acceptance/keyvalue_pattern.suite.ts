@@ -127,6 +127,75 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
       expect(await retrieve(p + "k")).toBe("v");
     });
 
+    describe("conditional writes (expected_version)", () => {
+      /** The ABORTED answer of a conditional write, with the current version from x-prism-current-version. */
+      const aborted = async (call: () => Promise<unknown>) => {
+        try {
+          await call();
+        } catch (err) {
+          const e = PrismError.from(err);
+          const md = (e.cause as { metadata?: { get(k: string): unknown[] } } | undefined)?.metadata;
+          return { code: e.code, current: md?.get("x-prism-current-version")[0] as string | undefined };
+        }
+        return { code: Code.OK, current: undefined };
+      };
+
+      test("Store and Retrieve return a version that changes on every write; a stale or wrong one is ABORTED with the current version", async () => {
+        const p = uniquePrefix("kvp-cas");
+        expect((await kv().getCapabilities({})).supportsConditionalWrites).toBe(true);
+        const v1 = (await kv().store({ key: p + "k", value: utf8("a") })).version;
+        expect(v1).not.toBe("");
+        expect((await kv().retrieve({ key: p + "k" })).version).toBe(v1);
+        const v2 = (await kv().store({ key: p + "k", value: utf8("b") })).version;
+        expect(v2).not.toBe(v1);
+        expect(await aborted(() => kv().store({ key: p + "k", value: utf8("c"), expectedVersion: v1 }))).toEqual({ code: Code.ABORTED, current: v2 });
+        expect(await aborted(() => kv().store({ key: p + "k", value: utf8("c"), expectedVersion: "" }))).toEqual({ code: Code.ABORTED, current: v2 });
+        expect(await retrieve(p + "k")).toBe("b");
+        const v3 = (await kv().store({ key: p + "k", value: utf8("c"), expectedVersion: v2 })).version;
+        expect([v3 !== v2, await retrieve(p + "k")]).toEqual([true, "c"]);
+
+        // "" = must not exist: creates once; a missing key expected at a version is ABORTED with current "".
+        expect((await kv().store({ key: p + "new", value: utf8("1"), expectedVersion: "" })).success).toBe(true);
+        expect((await aborted(() => kv().store({ key: p + "new", value: utf8("2"), expectedVersion: "" }))).code).toBe(Code.ABORTED);
+        expect(await aborted(() => kv().store({ key: p + "missing", value: utf8("x"), expectedVersion: v3 }))).toEqual({ code: Code.ABORTED, current: "" });
+        expect(await retrieve(p + "missing")).toBeUndefined();
+
+        expect(await aborted(() => kv().delete({ key: p + "k", expectedVersion: v2 }))).toEqual({ code: Code.ABORTED, current: v3 });
+        expect(await retrieve(p + "k")).toBe("c");
+        expect(await kv().delete({ key: p + "k", expectedVersion: v3 })).toMatchObject({ found: true });
+        expect(await retrieve(p + "k")).toBeUndefined();
+        expect(await kv().delete({ key: p + "k", expectedVersion: "" })).toMatchObject({ found: false });
+        // A re-created key does not get an old version back.
+        const v4 = (await kv().store({ key: p + "k", value: utf8("a") })).version;
+        expect(await aborted(() => kv().delete({ key: p + "k", expectedVersion: v3 }))).toEqual({ code: Code.ABORTED, current: v4 });
+      });
+
+      test("8 concurrent read-modify-write loops on one key lose no update", async () => {
+        const key = uniquePrefix("kvp-rmw") + "counter";
+        const WRITERS = 8;
+        const EACH = 10;
+        let conflicts = 0;
+        const loop = async () => {
+          for (let done = 0, attempts = 0; done < EACH; ) {
+            if (++attempts > 500) throw new Error("no progress after 500 attempts");
+            const r = await kv().retrieve({ key });
+            const n = r.found ? Number(text(r.value)) : 0;
+            try {
+              await kv().store({ key, value: utf8(String(n + 1)), expectedVersion: r.found ? r.version : "" });
+              done++;
+            } catch (err) {
+              if (PrismError.from(err).code !== Code.ABORTED) throw err;
+              conflicts++;
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: WRITERS }, loop));
+        expect(await retrieve(key)).toBe(String(WRITERS * EACH));
+        // The loops did contend (else the test proves nothing about lost updates).
+        expect(conflicts).toBeGreaterThan(0);
+      }, 60_000);
+    });
+
     describe("store, retrieve, exists, delete", () => {
       test("store then retrieve; overwrite; a missing key is found=false", async () => {
         const p = uniquePrefix("kvp-basic");
