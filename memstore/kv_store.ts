@@ -25,6 +25,8 @@ interface Entry {
   scheduledAt: number;
   /** Changes on every write of the value (a store-wide counter, so a deleted and re-created key never repeats one). */
   version: number;
+  /** Stored with the value by setVersioned / batchSet; a plain set drops them. */
+  tags?: Record<string, string>;
 }
 
 /**
@@ -76,6 +78,7 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
       e.value = ownedBytes(value);
       e.expiresAt = at;
       e.version = ++this.lastVersion;
+      e.tags = undefined;
       if (at !== 0) this.schedule(key, e, at);
     } else {
       if (this.map.size >= this.maxKeys) this.makeRoom(1);
@@ -106,14 +109,16 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
 
   getVersioned(key: string): VersionedValue | undefined {
     const e = this.live(key);
-    return e && { value: e.value, version: String(e.version) };
+    return e && (e.tags ? { value: e.value, version: String(e.version), tags: e.tags } : { value: e.value, version: String(e.version) });
   }
 
   /** Compare-and-set: ABORTED (versionMismatch) unless the key's version is `expected` ("" = absent). */
-  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined): string {
+  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, tags?: Record<string, string>): string {
     this.check(key, expected);
     this.set(key, value, ttlSeconds);
-    return String(this.map.get(key)!.version);
+    const e = this.map.get(key)!;
+    if (tags && Object.keys(tags).length > 0) e.tags = { ...tags };
+    return String(e.version);
   }
 
   deleteVersioned(key: string, expected: string | undefined): boolean {
@@ -193,7 +198,7 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
         yield held;
         sent++;
       }
-      held = withValues ? { key, value: e.value } : { key };
+      held = withValues ? (e.tags ? { key, value: e.value, tags: e.tags } : { key, value: e.value }) : { key };
     }
     if (held !== undefined && !signal.aborted) yield held;
   }
@@ -231,7 +236,10 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
         if (this.map.size + after > this.maxKeys) throw this.full(after);
       }
     }
-    for (const e of entries) this.set(e.key, e.value, e.ttlSeconds);
+    for (const e of entries) {
+      this.set(e.key, e.value, e.ttlSeconds);
+      if (e.tags && Object.keys(e.tags).length > 0) this.map.get(e.key)!.tags = { ...e.tags };
+    }
   }
 
   batchGet(keys: string[]): (Uint8Array | undefined)[] {

@@ -53,6 +53,7 @@ export class MemStore
   readonly version = "0.1.0";
   /** Keyed writes are deduplicated in this process: a restart forgets the keys (the data is gone with it too). */
   readonly idempotentKeyValue = "in-process";
+  readonly storesTags = true;
   readonly kv: KvStore;
   readonly lists: ListStore;
   readonly pubsub: PubSubHub;
@@ -88,8 +89,8 @@ export class MemStore
   getVersioned(key: string): VersionedValue | undefined {
     return this.kv.getVersioned(key);
   }
-  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): string {
-    return this.once(write, `set\0${key}`, () => this.kv.setVersioned(key, value, ttlSeconds, expected));
+  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions, tags?: Record<string, string>): string {
+    return this.once(write, `set\0${key}`, () => this.kv.setVersioned(key, value, ttlSeconds, expected, tags));
   }
   deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): boolean {
     return this.once(write, `delete\0${key}`, () => this.kv.deleteVersioned(key, expected));

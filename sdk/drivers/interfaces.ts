@@ -48,6 +48,11 @@ export interface Driver {
    * writes with UNIMPLEMENTED rather than apply them without deduplication.
    */
   readonly idempotentKeyValue?: "durable" | "in-process";
+  /**
+   * True when the driver stores tags with a value: given to setVersioned and in batchSet entries, returned by
+   * getVersioned and by scan with values; any plain write of the value drops them. Otherwise tags are refused.
+   */
+  readonly storesTags?: boolean;
 }
 
 /**
@@ -76,6 +81,8 @@ export interface KeyValueTTLDriver {
 export interface ScanEntry {
   key: string;
   value?: Uint8Array;
+  /** With values, from a driver that stores tags: the value's tags (absent = none). */
+  tags?: Record<string, string>;
   /** Set on the last entry of a page cut by limit when more entries remain. */
   nextCursor?: string;
 }
@@ -105,6 +112,8 @@ export interface BatchSetEntry {
   key: string;
   value: Uint8Array;
   ttlSeconds: number;
+  /** Only for a driver that stores tags. */
+  tags?: Record<string, string>;
 }
 
 export interface KeyValueBatchDriver {

@@ -9,6 +9,8 @@ export const CURRENT_VERSION_HEADER = "x-prism-current-version";
 export interface VersionedValue {
   value: Uint8Array;
   version: string;
+  /** From a driver that stores tags (Driver.storesTags): the value's tags, absent = none. */
+  tags?: Record<string, string>;
 }
 
 /**
@@ -19,7 +21,14 @@ export interface VersionedValue {
 export interface KeyValueVersionedDriver {
   getVersioned(key: string): MaybePromise<VersionedValue | undefined>;
   /** Stores and answers the new version. */
-  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): MaybePromise<string>;
+  setVersioned(
+    key: string,
+    value: Uint8Array,
+    ttlSeconds: number,
+    expected: string | undefined,
+    write?: WriteOptions,
+    tags?: Record<string, string>,
+  ): MaybePromise<string>;
   /** True when the key existed. */
   deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): MaybePromise<boolean>;
 }

@@ -33,6 +33,8 @@ export interface KeyValueCapabilities {
   transactions: false;
   /** Conditional writes by version (expected_version) work: the driver has the versioned methods. */
   conditionalWrites: boolean;
+  /** Tags are stored with values (the driver stores them and every operation is its own, none emulated). */
+  tags: boolean;
   limits: Readonly<Limits>;
 }
 

@@ -40,6 +40,7 @@ type AnyDriver = Record<string, unknown> & {
   emulates?: readonly InterfaceName[];
   keyValueUnavailable?: unknown;
   idempotentKeyValue?: unknown;
+  storesTags?: unknown;
   close?: () => Promise<void>;
 };
 
@@ -150,6 +151,7 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
     expiration,
     transactions: false,
     conditionalWrites: has("getVersioned", "setVersioned", "deleteVersioned"),
+    tags: false,
     limits: o.limits,
   };
   const refuse = (feature: "scan" | "batch" | "expiration") => () => {
@@ -183,8 +185,14 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
     out.expire = out.getTTL = out.persist = noTtl;
     if (caps.conditionalWrites) {
       const setVersioned = d.setVersioned as KeyValueVersionedDriver["setVersioned"];
-      out.setVersioned = (key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions) =>
-        ttlSeconds > 0 ? noTtl() : setVersioned.call(driver, key, value, 0, expected, write);
+      out.setVersioned = (
+        key: string,
+        value: Uint8Array,
+        ttlSeconds: number,
+        expected: string | undefined,
+        write?: WriteOptions,
+        tags?: Record<string, string>,
+      ) => (ttlSeconds > 0 ? noTtl() : setVersioned.call(driver, key, value, 0, expected, write, tags));
     }
   }
 
@@ -201,6 +209,9 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
     const b = new PipelinedBatch(kv, p.concurrency, count);
     Object.assign(out, { batchSet: b.batchSet.bind(b), batchGet: b.batchGet.bind(b), batchDelete: b.batchDelete.bind(b) });
   }
+
+  // Emulated scan, batches and expiry read and write values without their tags.
+  caps.tags = d.storesTags === true && caps.conditionalWrites && !expiry && !scan.how.includes("SDK") && !batch.how.includes("SDK");
 
   if (d.idempotentKeyValue !== "durable" && d.idempotentKeyValue !== "in-process") refuseKeyedWrites(out, backend);
 

@@ -3,7 +3,7 @@ import type { KeyValueBatchDriver } from "../drivers/interfaces";
 import { invalidArgument } from "../grpc/errors";
 import { capabilitiesOf } from "../emulation/capabilities";
 import { defineBinding } from "./binding";
-import { refuseTags } from "./tags";
+import { checkTags } from "./tags";
 import { checkBatch, checkKey, checkValue, toSafeNumber, writeOptions, type Limits } from "./limits";
 
 const EMPTY = new Uint8Array(0);
@@ -32,9 +32,9 @@ export const keyValueBatch = defineBinding({
   driverMethods: ["batchSet", "batchGet", "batchDelete"],
   implement: (driver: { readonly current: KeyValueBatchDriver }, limits) => ({
     async batchSet(req, ctx) {
-      const backend = capabilitiesOf(driver.current)?.backend ?? "this backend";
-      req.requests.forEach((r, i) => refuseTags(r.tags, backend, `requests[${i}].tags`));
-      const entries = toBatchEntries(req.requests, limits);
+      const caps = capabilitiesOf(driver.current);
+      const tags = req.requests.map((r, i) => checkTags(r.tags, caps, `requests[${i}].tags`));
+      const entries = toBatchEntries(req.requests, limits).map((e, i) => (tags[i] ? { ...e, tags: tags[i] } : e));
       const write = writeOptions(ctx, limits);
       await (write ? driver.current.batchSet(entries, write) : driver.current.batchSet(entries));
       return { results: entries.map(() => ({ success: true })), allSuccess: true };

@@ -15,7 +15,7 @@ import { invalidArgument, unimplemented } from "../grpc/errors";
 import { defineBinding } from "./binding";
 import { checkBatchKeys, toBatchEntries } from "./keyvalue_batch";
 import { checkScan } from "./keyvalue_scan";
-import { refuseTags } from "./tags";
+import { checkTags } from "./tags";
 import { checkKey, checkValue, toSafeNumber, writeOptions } from "./limits";
 
 type KeyValueDriver = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver & Partial<KeyValueVersionedDriver>;
@@ -54,7 +54,7 @@ export function toWireCapabilities(c: KeyValueCapabilities): Capabilities {
     supportsExpiration: c.expiration.support !== "unavailable",
     supportsTransactions: c.transactions,
     supportsConditionalWrites: c.conditionalWrites,
-    supportsTags: false,
+    supportsTags: c.tags,
     scanPerformance: scanPerf[c.scan.support],
     batchPerformance: batchPerf[c.batch.support],
     expirationPerformance: expiryPerf[c.expiration.support],
@@ -133,7 +133,7 @@ export const keyValuePattern = defineBinding({
       return wire;
     },
     async store(req, ctx) {
-      refuseTags(req.tags, capsOf(driver.current).backend);
+      const tags = checkTags(req.tags, capsOf(driver.current));
       checkKey(req.key, limits);
       checkValue(req.value, limits);
       const ttl = req.expirationSeconds === undefined ? 0 : toSafeNumber(req.expirationSeconds, "expiration_seconds");
@@ -141,7 +141,7 @@ export const keyValuePattern = defineBinding({
       if (ttl > 0) need(capsOf(driver.current), "expiration");
       const write = writeOptions(ctx, limits);
       const v = versioned(driver.current, req.expectedVersion);
-      if (v) return { success: true, version: await v.setVersioned(req.key, req.value, ttl, req.expectedVersion, write) };
+      if (v) return { success: true, version: await v.setVersioned(req.key, req.value, ttl, req.expectedVersion, write, tags) };
       await (write ? driver.current.set(req.key, req.value, ttl, write) : driver.current.set(req.key, req.value, ttl));
       return { success: true };
     },
@@ -150,7 +150,8 @@ export const keyValuePattern = defineBinding({
       const v = versioned(driver.current, undefined);
       if (v) {
         const r = await v.getVersioned(req.key);
-        return r === undefined ? { found: false, value: EMPTY } : { found: true, value: r.value, version: r.version };
+        if (r === undefined) return { found: false, value: EMPTY };
+        return r.tags ? { found: true, value: r.value, version: r.version, tags: { tags: r.tags } } : { found: true, value: r.value, version: r.version };
       }
       const value = await driver.current.get(req.key);
       return value === undefined ? { found: false, value: EMPTY } : { found: true, value };
@@ -168,7 +169,9 @@ export const keyValuePattern = defineBinding({
     },
     async *scan(req, ctx) {
       const d = driver.current;
-      need(capsOf(d), "scan");
+      const c = capsOf(d);
+      need(c, "scan");
+      const withTags = c.tags && req.includeValues;
       checkScan(req.prefix, req.limit, limits.maxKeyBytes);
       if (req.pageSize < 0) throw invalidArgument("page_size must not be negative");
       const pageSize = Math.min(req.pageSize > 0 ? req.pageSize : DEFAULT_SCAN_PAGE, limits.maxBatchSize);
@@ -177,15 +180,19 @@ export const keyValuePattern = defineBinding({
       for (;;) {
         const keys: string[] = [];
         const values: Uint8Array[] = [];
+        const tags: { tags: Record<string, string> }[] = [];
         let next = "";
         const entries = d.scan({ prefix: req.prefix, limit: Math.min(pageSize, remaining), cursor, withValues: req.includeValues, signal: ctx.signal });
         for await (const e of entries) {
           keys.push(e.key);
-          if (req.includeValues) values.push(e.value ?? EMPTY);
+          if (req.includeValues) {
+            values.push(e.value ?? EMPTY);
+            if (withTags) tags.push({ tags: e.tags ?? {} });
+          }
           if (e.nextCursor) next = e.nextCursor;
         }
         remaining -= keys.length;
-        yield { keys, values, nextCursor: next, hasMore: next !== "" };
+        yield { keys, values, tags, nextCursor: next, hasMore: next !== "" };
         if (next === "" || remaining <= 0) return;
         cursor = next;
       }
@@ -194,11 +201,11 @@ export const keyValuePattern = defineBinding({
       const d = driver.current;
       const c = capsOf(d);
       need(c, "batch");
-      req.requests.forEach((r, i) => refuseTags(r.tags, c.backend, `requests[${i}].tags`));
+      const tags = req.requests.map((r, i) => checkTags(r.tags, c, `requests[${i}].tags`));
       const entries = toBatchEntries(
         req.requests.map((r) => ({ key: r.key, value: r.value, ttlSeconds: r.expirationSeconds ?? 0n })),
         limits,
-      );
+      ).map((e, i) => (tags[i] ? { ...e, tags: tags[i] } : e));
       if (entries.some((e) => e.ttlSeconds > 0)) need(c, "expiration");
       const write = writeOptions(ctx, limits);
       await (write ? d.batchSet(entries, write) : d.batchSet(entries));

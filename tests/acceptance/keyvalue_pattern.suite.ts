@@ -25,6 +25,8 @@ export interface ExpectedCapabilities {
   scan: Support;
   batch: Support;
   expiration: Support;
+  /** Capabilities.supports_tags: tags stored with values (default false: refused UNIMPLEMENTED). */
+  tags?: boolean;
   /** Capabilities.max_batch_size (default: the SDK's 10000). */
   maxBatchSize?: number;
 }
@@ -111,9 +113,31 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
       expect(await kv().getCapabilities({})).toEqual(caps);
     });
 
-    test("tags: supports_tags is false and a write carrying tags is UNIMPLEMENTED and writes nothing (never dropped)", async () => {
+    test("tags: stored with the value, returned by Retrieve and Scan, dropped by a plain overwrite; else refused", async () => {
       const p = uniquePrefix("kvp-tags");
-      expect((await kv().getCapabilities({})).supportsTags).toBe(false);
+      expect((await kv().getCapabilities({})).supportsTags).toBe(want.tags ?? false);
+      if (!want.tags) return tagsRefused(p);
+      const tags = { tags: { team: "a", tier: "gold" } };
+      await kv().store({ key: p + "k", value: utf8("v"), tags });
+      expect((await kv().retrieve({ key: p + "k" })).tags?.tags).toEqual(tags.tags);
+      if (want.batch !== "unavailable")
+        await kv().storeBatch({
+          requests: [
+            { key: p + "b", value: utf8("w"), tags: { tags: { team: "b" } } },
+            { key: p + "c", value: utf8("x") },
+          ],
+        });
+      if (want.scan !== "unavailable") {
+        const pages = await Array.fromAsync(kv().scan({ prefix: p, includeValues: true }));
+        const got = pages.flatMap((pg) => pg.keys.map((k, i) => [k, pg.tags[i]?.tags ?? {}] as const));
+        expect(Object.fromEntries(got)).toEqual({ [p + "b"]: { team: "b" }, [p + "c"]: {}, [p + "k"]: tags.tags });
+      }
+      await kv().store({ key: p + "k", value: utf8("v2") });
+      expect((await kv().retrieve({ key: p + "k" })).tags).toBeUndefined();
+    });
+
+    /** Where supports_tags is false: a write carrying tags is UNIMPLEMENTED and writes nothing (never dropped). */
+    async function tagsRefused(p: string): Promise<void> {
       const tags = { tags: { team: "a" } };
       const f = await failure(() => kv().store({ key: p + "k", value: utf8("v"), tags }));
       expect(f.code).toBe(Code.UNIMPLEMENTED);
@@ -125,7 +149,7 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
       // Empty tags are no tags.
       await kv().store({ key: p + "k", value: utf8("v"), tags: { tags: {} } });
       expect(await retrieve(p + "k")).toBe("v");
-    });
+    }
 
     describe("conditional writes (expected_version)", () => {
       /** The ABORTED answer of a conditional write, with the current version from x-prism-current-version. */
