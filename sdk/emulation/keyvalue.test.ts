@@ -6,7 +6,8 @@ import { DEFAULT_LIMITS } from "../services/limits";
 import { capabilitiesOf, refusalOf } from "./capabilities";
 import { emulateKeyValue, type EmulateOptions } from "./keyvalue";
 import { DEFAULT_EMULATION, type EmulationPolicy } from "./policy";
-import { BasicOnlyDriver, DedupingDriver, ListingDriver } from "./test_support";
+import { BasicOnlyDriver, DedupingDriver, ListingDriver, VersionedDriver } from "./test_support";
+import type { KeyValueVersionedDriver } from "../drivers/versions";
 
 type KV = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver;
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -352,5 +353,44 @@ describe("idempotency keys through the emulation layer", () => {
     await kv.set("k", utf8("later"), 0);
     await kv.set("k", utf8("first"), 0, keyed("s1"));
     expect(text(await kv.get("k"))).toBe("later");
+  });
+});
+
+describe("conditional writes through emulated expiry", () => {
+  const mismatch = async (call: () => unknown) => {
+    try {
+      await call();
+    } catch (err) {
+      const e = PrismError.from(err);
+      return { code: e.code, current: e.metadata?.["x-prism-current-version"] };
+    }
+    return { code: Code.OK, current: undefined };
+  };
+
+  test("versions pass through the envelope; an expired record counts as absent; tags are not offered", async () => {
+    let now = 1_000_000;
+    const { kv, caps } = wrap(new VersionedDriver(), {}, { now: () => now });
+    const v = kv as unknown as KV & KeyValueVersionedDriver;
+    expect([caps.conditionalWrites, caps.tags, caps.expiration.support]).toEqual([true, false, "emulated"]);
+    const v1 = await v.setVersioned("k", utf8("a"), 0, "");
+    expect(await v.getVersioned("k")).toEqual({ value: utf8("a"), version: v1 });
+    expect(await mismatch(() => v.setVersioned("k", utf8("b"), 0, ""))).toEqual({ code: Code.ABORTED, current: v1 });
+    const v2 = await v.setVersioned("k", utf8("b"), 10, v1);
+    expect(await mismatch(() => v.deleteVersioned("k", v1))).toEqual({ code: Code.ABORTED, current: v2 });
+    expect(await mismatch(() => v.deleteVersioned("k", ""))).toEqual({ code: Code.ABORTED, current: v2 });
+    now += 11_000;
+    expect(await v.getVersioned("k")).toBeUndefined();
+    expect(await v.deleteVersioned("k", "")).toBe(false);
+    const v3 = await v.setVersioned("k", utf8("c"), 0, "");
+    expect(text(await kv.get("k"))).toBe("c");
+    expect(await v.deleteVersioned("k", v3)).toBe(true);
+    expect(await kv.exists("k")).toBe(false);
+  });
+
+  test("expiration off: a conditional write with a TTL is UNIMPLEMENTED, without one it reaches the driver", async () => {
+    const { kv } = wrap(new VersionedDriver(), { expiration: "off" });
+    const v = kv as unknown as KeyValueVersionedDriver;
+    expect(await codeOf(() => v.setVersioned("k", utf8("a"), 5, undefined))).toBe(Code.UNIMPLEMENTED);
+    expect(await v.setVersioned("k", utf8("a"), 0, "")).toBe("1");
   });
 });
