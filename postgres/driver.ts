@@ -48,6 +48,8 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
   readonly version = DRIVER_VERSION;
   readonly emulates: readonly InterfaceName[] = ["keyvalue_ttl"];
   readonly idempotentKeyValue = "durable";
+  /** Tags live in a jsonb column beside the value. */
+  readonly storesTags = true;
   readonly spanAttributes: Readonly<Record<string, string | number>>;
   readonly guard: Resilience;
   readonly target: string;
@@ -111,7 +113,7 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
   }
 
   async set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): Promise<void> {
-    const params = [this.ns, keyBytes(key), value, ttlSeconds];
+    const params = [this.ns, keyBytes(key), value, ttlSeconds, null];
     if (write?.idempotencyKey) await this.keyed(write, `set\0${key}`, async (q) => void (await q(this.q.set, params)));
     else await this.write(this.q.set, params);
   }
@@ -130,13 +132,23 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
 
   async getVersioned(key: string): Promise<VersionedValue | undefined> {
     const row = (await this.read(this.q.getVersioned, [this.ns, keyBytes(key)]))[0];
-    return row && { value: row.value as Uint8Array, version: String(row.version) };
+    if (row === undefined) return undefined;
+    const tags = tagsOf(row.tags);
+    return tags ? { value: row.value as Uint8Array, version: String(row.version), tags } : { value: row.value as Uint8Array, version: String(row.version) };
   }
 
   /** Compare-and-set on the version column, one statement; ABORTED with the current version on a mismatch. */
-  async setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): Promise<string> {
+  async setVersioned(
+    key: string,
+    value: Uint8Array,
+    ttlSeconds: number,
+    expected: string | undefined,
+    write?: WriteOptions,
+    tags?: Record<string, string>,
+  ): Promise<string> {
     const k = keyBytes(key);
-    const base = [this.ns, k, value, ttlSeconds];
+    // jsonb parameters are given as objects: the client encodes them (a string would be stored as a JSON string).
+    const base = [this.ns, k, value, ttlSeconds, tags && Object.keys(tags).length > 0 ? tags : null];
     const run = async (q: (text: string, params: unknown[]) => Promise<Row[]>) => {
       let rows: Row[];
       if (expected === undefined) rows = await q(this.q.setReturning, base);
@@ -205,7 +217,13 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       last.set(e.key, e);
     }
     const unique = [...last.values()];
-    const params = [this.ns, unique.map((e) => keyBytes(e.key)), unique.map((e) => asBuffer(e.value)), unique.map((e) => e.ttlSeconds)];
+    const params = [
+      this.ns,
+      unique.map((e) => keyBytes(e.key)),
+      unique.map((e) => asBuffer(e.value)),
+      unique.map((e) => e.ttlSeconds),
+      unique.map((e) => (e.tags && Object.keys(e.tags).length > 0 ? e.tags : null)),
+    ];
     if (write?.idempotencyKey) await this.keyed(write, "batchSet", async (q) => void (await q(this.q.batchSet, params)));
     else await this.write(this.q.batchSet, params);
   }
@@ -279,6 +297,8 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
         const row = page[i]!;
         const key = row.key as Uint8Array;
         const entry: ScanEntry = opts.withValues ? { key: keyText(key), value: row.value as Uint8Array } : { key: keyText(key) };
+        const tags = opts.withValues ? tagsOf(row.tags) : undefined;
+        if (tags) entry.tags = tags;
         remaining--;
         if (remaining === 0 && i === page.length - 1 && more) entry.nextCursor = encodeCursor(opts.prefix, key);
         yield entry;
@@ -340,7 +360,7 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
         } catch (err) {
           // Two processes creating the same table at once: one of them gets a unique violation on the catalog.
           const state = (err as { errno?: string }).errno;
-          if (attempt < 3 && (state === "23505" || state === "42P07")) continue;
+          if (attempt < 3 && (state === "23505" || state === "42P07" || state === "42701")) continue;
           throw err;
         }
       }
@@ -385,4 +405,11 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       clearTimeout(timer);
     }
   }
+}
+
+/** The tags of a row (jsonb, decoded by the client or as text), or undefined for none. */
+function tagsOf(column: unknown): Record<string, string> | undefined {
+  if (column === null || column === undefined) return undefined;
+  const tags = (typeof column === "string" ? JSON.parse(column) : column) as Record<string, string>;
+  return Object.keys(tags).length > 0 ? tags : undefined;
 }

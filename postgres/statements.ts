@@ -47,6 +47,7 @@ export class Statements {
       `create index if not exists ${indexName} on ${t} (namespace, expires_at) where expires_at is not null`,
       `create sequence if not exists ${t}_version`,
       `alter table ${t} add column if not exists version int8 not null default 0`,
+      `alter table ${t} add column if not exists tags jsonb`,
       `create table if not exists ${t}_idempotency (
         namespace text not null,
         id bytea not null,
@@ -60,17 +61,18 @@ export class Statements {
     this.get = `select value from ${t} ${one} and ${LIVE}`;
     this.exists = `select 1 from ${t} ${one} and ${LIVE}`;
     const next = `nextval('${t}_version')`;
-    this.set = `insert into ${t} (namespace, key, value, expires_at, version) values ($1, $2, $3, ${EXPIRES("$4::int8")}, ${next})
-      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at, version = excluded.version`;
+    // $5: the value's tags as JSON, or null (every write of the value replaces them).
+    this.set = `insert into ${t} (namespace, key, value, expires_at, version, tags) values ($1, $2, $3, ${EXPIRES("$4::int8")}, ${next}, $5::jsonb)
+      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at, version = excluded.version, tags = excluded.tags`;
     this.setReturning = `${this.set} returning version`;
-    this.getVersioned = `select value, version from ${t} ${one} and ${LIVE}`;
+    this.getVersioned = `select value, version, tags from ${t} ${one} and ${LIVE}`;
     // An expired row counts as absent: it is taken over.
-    this.insertIfAbsent = `insert into ${t} as cur (namespace, key, value, expires_at, version) values ($1, $2, $3, ${EXPIRES("$4::int8")}, ${next})
-      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at, version = excluded.version
+    this.insertIfAbsent = `insert into ${t} as cur (namespace, key, value, expires_at, version, tags) values ($1, $2, $3, ${EXPIRES("$4::int8")}, ${next}, $5::jsonb)
+      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at, version = excluded.version, tags = excluded.tags
         where cur.expires_at is not null and cur.expires_at <= now()
       returning version`;
-    this.updateIfVersion = `update ${t} set value = $3, expires_at = ${EXPIRES("$4::int8")}, version = ${next}
-      ${one} and ${LIVE} and version = $5::int8 returning version`;
+    this.updateIfVersion = `update ${t} set value = $3, expires_at = ${EXPIRES("$4::int8")}, version = ${next}, tags = $5::jsonb
+      ${one} and ${LIVE} and version = $6::int8 returning version`;
     this.currentVersion = `select version from ${t} ${one} and ${LIVE}`;
     this.deleteIfVersion = `delete from ${t} ${one} and ${LIVE} and version = $3::int8 returning true as live`;
     this.delete = `delete from ${t} ${one} returning ${LIVE} as live`;
@@ -79,9 +81,11 @@ export class Statements {
         else greatest(0, round(extract(epoch from expires_at - now())))::int8 end as ttl
       from ${t} ${one} and ${LIVE}`;
     this.persist = `update ${t} set expires_at = null ${one} and expires_at > now() returning 1`;
-    this.batchSet = `insert into ${t} (namespace, key, value, expires_at, version)
-        select $1, u.k, u.v, ${EXPIRES("u.t")}, ${next} from unnest($2::bytea[], $3::bytea[], $4::int8[]) as u(k, v, t)
-      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at, version = excluded.version`;
+    // $5: a JSON array with each entry's tags (or null), by position.
+    this.batchSet = `insert into ${t} (namespace, key, value, expires_at, version, tags)
+        select $1, u.k, u.v, ${EXPIRES("u.t")}, ${next}, nullif($5::jsonb -> (u.i - 1)::int, 'null'::jsonb)
+        from unnest($2::bytea[], $3::bytea[], $4::int8[]) with ordinality as u(k, v, t, i)
+      on conflict (namespace, key) do update set value = excluded.value, expires_at = excluded.expires_at, version = excluded.version, tags = excluded.tags`;
     this.batchGet = `select key, value from ${t} where namespace = $1 and key = any($2::bytea[]) and ${LIVE}`;
     this.batchDelete = `delete from ${t} where namespace = $1 and key = any($2::bytea[]) returning key, ${LIVE} as live`;
     const idem = `${t}_idempotency`;
@@ -106,7 +110,7 @@ export class Statements {
     const id = `${+withValues}${+afterKey}${+bounded}`;
     let s = this.scans.get(id);
     if (s === undefined) {
-      s = `select key${withValues ? ", value" : ""} from ${this.table}
+      s = `select key${withValues ? ", value, tags" : ""} from ${this.table}
         where namespace = $1 and key ${afterKey ? ">" : ">="} $2${bounded ? " and key < $3" : ""} and ${LIVE}
         order by key limit $${bounded ? 4 : 3}`;
       this.scans.set(id, s);
