@@ -7,6 +7,7 @@ import type {
   ScanEntry,
   ScanOptions,
 } from "../sdk/drivers/interfaces";
+import { versionMatches, versionMismatch, type VersionedValue } from "../sdk/drivers/versions";
 import { resourceExhausted } from "../sdk/grpc/errors";
 import { ownedBytes } from "./bytes";
 import { SortedKeys } from "./sorted_keys";
@@ -22,6 +23,10 @@ interface Entry {
    * reschedules itself when it fires.
    */
   scheduledAt: number;
+  /** Changes on every write of the value (a store-wide counter, so a deleted and re-created key never repeats one). */
+  version: number;
+  /** Stored with the value by setVersioned / batchSet; a plain set drops them. */
+  tags?: Record<string, string>;
 }
 
 /**
@@ -38,6 +43,7 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
   /** Entries whose expiresAt is not 0 (so the heap's stale share is known). */
   private expiring = 0;
   private expiredTotal = 0;
+  private lastVersion = 0;
 
   /**
    * `sweepLimit` bounds the expiry work of a read that sweeps first (count, and
@@ -71,10 +77,12 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
       if (e.expiresAt !== 0) this.expiring--;
       e.value = ownedBytes(value);
       e.expiresAt = at;
+      e.version = ++this.lastVersion;
+      e.tags = undefined;
       if (at !== 0) this.schedule(key, e, at);
     } else {
       if (this.map.size >= this.maxKeys) this.makeRoom(1);
-      const fresh: Entry = { value: ownedBytes(value), expiresAt: at, scheduledAt: 0 };
+      const fresh: Entry = { value: ownedBytes(value), expiresAt: at, scheduledAt: 0, version: ++this.lastVersion };
       this.map.set(key, fresh);
       this.order.added(key);
       if (at !== 0) this.schedule(key, fresh, at);
@@ -97,6 +105,32 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
     if (e === undefined) return false;
     this.remove(key, e, false);
     return true;
+  }
+
+  getVersioned(key: string): VersionedValue | undefined {
+    const e = this.live(key);
+    return e && (e.tags ? { value: e.value, version: String(e.version), tags: e.tags } : { value: e.value, version: String(e.version) });
+  }
+
+  /** Compare-and-set: ABORTED (versionMismatch) unless the key's version is `expected` ("" = absent). */
+  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, tags?: Record<string, string>): string {
+    this.check(key, expected);
+    this.set(key, value, ttlSeconds);
+    const e = this.map.get(key)!;
+    if (tags && Object.keys(tags).length > 0) e.tags = { ...tags };
+    return String(e.version);
+  }
+
+  deleteVersioned(key: string, expected: string | undefined): boolean {
+    this.check(key, expected);
+    return this.delete(key);
+  }
+
+  private check(key: string, expected: string | undefined): void {
+    if (expected === undefined) return;
+    const e = this.live(key);
+    const current = e && String(e.version);
+    if (!versionMatches(expected, current)) throw versionMismatch(key, expected, current);
   }
 
   exists(key: string): boolean {
@@ -164,7 +198,7 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
         yield held;
         sent++;
       }
-      held = withValues ? { key, value: e.value } : { key };
+      held = withValues ? (e.tags ? { key, value: e.value, tags: e.tags } : { key, value: e.value }) : { key };
     }
     if (held !== undefined && !signal.aborted) yield held;
   }
@@ -202,7 +236,10 @@ export class KvStore implements KeyValueBasicDriver, KeyValueTTLDriver, KeyValue
         if (this.map.size + after > this.maxKeys) throw this.full(after);
       }
     }
-    for (const e of entries) this.set(e.key, e.value, e.ttlSeconds);
+    for (const e of entries) {
+      this.set(e.key, e.value, e.ttlSeconds);
+      if (e.tags && Object.keys(e.tags).length > 0) this.map.get(e.key)!.tags = { ...e.tags };
+    }
   }
 
   batchGet(keys: string[]): (Uint8Array | undefined)[] {

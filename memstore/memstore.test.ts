@@ -1,6 +1,10 @@
 import { describe, expect, setSystemTime, test } from "bun:test";
 import { Registry } from "prom-client";
 import { DriverMetrics, instrumentDriver } from "../sdk/drivers/instrument";
+import { DEFAULT_EMULATION } from "../sdk/emulation/policy";
+import { capabilitiesOf } from "../sdk/emulation/capabilities";
+import { emulateKeyValue } from "../sdk/emulation/keyvalue";
+import { DEFAULT_LIMITS } from "../sdk/services/limits";
 import { memstorePattern } from "./pattern";
 import { DEFAULT_MEMSTORE_CONFIG, MemStore } from "./memstore";
 
@@ -124,5 +128,23 @@ describe("MemStore driver", () => {
     expect(() =>
       memstorePattern.create({ bogus: 1 }, { configFile: "c.yaml", namespace: "", logger: undefined as never, registry: undefined as never }),
     ).toThrow(/bogus: unknown key/);
+  });
+});
+
+describe("MemStore tags and versions through the emulation layer", () => {
+  const wrapped = (expiration: "auto" | "force") =>
+    emulateKeyValue(new MemStore(), { policy: { ...DEFAULT_EMULATION, expiration }, limits: DEFAULT_LIMITS, namespace: "t" }) as unknown as MemStore;
+
+  test("tags are kept with the value until a plain write; capabilities report tags only when nothing is emulated", () => {
+    const kv = wrapped("auto");
+    expect(capabilitiesOf(kv)).toMatchObject({ tags: true, conditionalWrites: true });
+    const v1 = kv.setVersioned("k", new Uint8Array([1]), 0, undefined, undefined, { team: "a" });
+    expect(kv.getVersioned("k")).toEqual({ value: new Uint8Array([1]), version: v1, tags: { team: "a" } });
+    const scanned = [...kv.scan({ prefix: "", limit: 0, cursor: "", withValues: true, signal: new AbortController().signal })];
+    expect(scanned).toEqual([{ key: "k", value: new Uint8Array([1]), tags: { team: "a" } }]);
+    kv.set("k", new Uint8Array([2]), 0);
+    expect(kv.getVersioned("k")?.tags).toBeUndefined();
+    expect(kv.getVersioned("k")?.version).not.toBe(v1);
+    expect(capabilitiesOf(wrapped("force"))).toMatchObject({ tags: false, conditionalWrites: true });
   });
 });

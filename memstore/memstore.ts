@@ -19,6 +19,7 @@ import type {
   StreamRecordData,
   SubscribeOptions,
 } from "../sdk/drivers/interfaces";
+import type { VersionedValue } from "../sdk/drivers/versions";
 import type { MemStoreConfig } from "./config";
 import { KvStore } from "./kv_store";
 import { ListStore } from "./list_store";
@@ -50,6 +51,9 @@ export class MemStore
 {
   readonly name = "memstore";
   readonly version = "0.1.0";
+  /** Keyed writes are deduplicated in this process: a restart forgets the keys (the data is gone with it too). */
+  readonly idempotentKeyValue = "in-process";
+  readonly storesTags = true;
   readonly kv: KvStore;
   readonly lists: ListStore;
   readonly pubsub: PubSubHub;
@@ -77,27 +81,35 @@ export class MemStore
   private readonly applied = new IdempotencyWindow<unknown>();
 
   set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): void {
-    if (write?.idempotencyKey) this.applied.run(`set\0${key}\0${write.idempotencyKey}`, write.windowMs, () => this.kv.set(key, value, ttlSeconds));
-    else this.kv.set(key, value, ttlSeconds);
+    this.once(write, `set\0${key}`, () => this.kv.set(key, value, ttlSeconds));
   }
   get(key: string): Uint8Array | undefined {
     return this.kv.get(key);
   }
-  delete(key: string): boolean {
-    return this.kv.delete(key);
+  getVersioned(key: string): VersionedValue | undefined {
+    return this.kv.getVersioned(key);
+  }
+  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions, tags?: Record<string, string>): string {
+    return this.once(write, `set\0${key}`, () => this.kv.setVersioned(key, value, ttlSeconds, expected, tags));
+  }
+  deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): boolean {
+    return this.once(write, `delete\0${key}`, () => this.kv.deleteVersioned(key, expected));
+  }
+  delete(key: string, write?: WriteOptions): boolean {
+    return this.once(write, `delete\0${key}`, () => this.kv.delete(key));
   }
   exists(key: string): boolean {
     return this.kv.exists(key);
   }
 
-  expire(key: string, ttlSeconds: number): boolean {
-    return this.kv.expire(key, ttlSeconds);
+  expire(key: string, ttlSeconds: number, write?: WriteOptions): boolean {
+    return this.once(write, `expire\0${key}`, () => this.kv.expire(key, ttlSeconds));
   }
   getTTL(key: string): number {
     return this.kv.getTTL(key);
   }
-  persist(key: string): boolean {
-    return this.kv.persist(key);
+  persist(key: string, write?: WriteOptions): boolean {
+    return this.once(write, `persist\0${key}`, () => this.kv.persist(key));
   }
 
   scan(opts: ScanOptions): Iterable<ScanEntry> {
@@ -107,14 +119,20 @@ export class MemStore
     return this.kv.count(prefix);
   }
 
-  batchSet(entries: BatchSetEntry[]): void {
-    this.kv.batchSet(entries);
+  batchSet(entries: BatchSetEntry[], write?: WriteOptions): void {
+    this.once(write, "batchSet", () => this.kv.batchSet(entries));
   }
   batchGet(keys: string[]): (Uint8Array | undefined)[] {
     return this.kv.batchGet(keys);
   }
-  batchDelete(keys: string[]): boolean[] {
-    return this.kv.batchDelete(keys);
+  batchDelete(keys: string[], write?: WriteOptions): boolean[] {
+    return this.once(write, "batchDelete", () => this.kv.batchDelete(keys));
+  }
+
+  /** Runs a key-value write once per (scope, idempotency key) within the window; unkeyed writes just run. */
+  private once<T>(write: WriteOptions | undefined, scope: string, fn: () => T): T {
+    if (!write?.idempotencyKey) return fn();
+    return this.applied.run(`${scope}\0${write.idempotencyKey}`, write.windowMs, fn) as T;
   }
 
   pushLeft(key: string, values: Uint8Array[]): number {

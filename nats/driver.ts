@@ -36,6 +36,8 @@ const HEALTH_PROBE_MS = 500;
 export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueBasicDriver, KeyListingDriver {
   readonly name = "nats";
   readonly version = NATS_PATTERN_VERSION;
+  /** Keyed key-value writes carry a Nats-Msg-Id (NatsKeyValue): JetStream dedupes them, across pattern restarts too. */
+  readonly idempotentKeyValue = "durable";
   private readonly conn: NatsConnector;
   private readonly pubsub: NatsPubSub;
   private readonly streams: NatsStreams;
@@ -138,9 +140,9 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
     return this.kv;
   }
 
-  async set(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
+  async set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): Promise<void> {
     const kv = this.kvStore();
-    return this.guard.write(() => kv.set(key, value, ttlSeconds));
+    return this.guard.write(() => kv.set(key, value, ttlSeconds, write));
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -148,9 +150,24 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
     return this.guard.read(() => kv.get(key));
   }
 
-  async delete(key: string): Promise<boolean> {
+  async getVersioned(key: string) {
     const kv = this.kvStore();
-    return this.guard.write(() => kv.delete(key));
+    return this.guard.read(() => kv.getVersioned(key));
+  }
+
+  async setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): Promise<string> {
+    const kv = this.kvStore();
+    return this.guard.write(() => kv.setVersioned(key, value, ttlSeconds, expected, write));
+  }
+
+  async deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): Promise<boolean> {
+    const kv = this.kvStore();
+    return this.guard.write(() => kv.deleteVersioned(key, expected, write));
+  }
+
+  async delete(key: string, write?: WriteOptions): Promise<boolean> {
+    const kv = this.kvStore();
+    return this.guard.write(() => kv.delete(key, write));
   }
 
   async exists(key: string): Promise<boolean> {

@@ -1,4 +1,7 @@
-import { StorageType, type JetStreamManager, type KV, type NatsConnection } from "nats";
+import { createHash } from "node:crypto";
+import { headers, StorageType, type JetStreamManager, type KV, type NatsConnection } from "nats";
+import type { WriteOptions } from "../sdk/drivers/idempotency";
+import { versionMismatch, type KeyValueVersionedDriver, type VersionedValue } from "../sdk/drivers/versions";
 import type { KeyListingDriver, KeyValueBasicDriver } from "../sdk/drivers/interfaces";
 import { invalidArgument, unimplemented } from "../sdk/grpc/errors";
 import type { Logger } from "../sdk/observability/logger";
@@ -13,13 +16,17 @@ import { encodeToken, KvKeys } from "./kv_keys";
  */
 export const MAX_NATS_KEY = 3000;
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Key-value on a JetStream KV bucket (history 1): get, put and delete are native, and the namespace's keys can be
  * listed (KeyListingDriver). There is no native scan, batch or per-key expiry (the bucket's max_age applies to
  * every key alike): the SDK's emulation layer builds those over this; a Set with a TTL reaching the driver itself
- * is refused UNIMPLEMENTED.
+ * is refused UNIMPLEMENTED. A keyed write (x-prism-idempotency-key) is published with a Nats-Msg-Id derived from
+ * the operation, the key and the idempotency key: JetStream stores it once within the bucket stream's duplicate
+ * window (2 minutes, the server's default; a bucket max_age below that shortens it), after a pattern restart too.
  */
-export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
+export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver, KeyValueVersionedDriver {
   readonly keys: KvKeys;
   private bucketFor: { nc: NatsConnection; kv: Promise<KV> } | undefined;
   private managerFor: { nc: NatsConnection; jsm: Promise<JetStreamManager> } | undefined;
@@ -108,18 +115,107 @@ export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
     }
   }
 
-  async set(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
+  async set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): Promise<void> {
     if (ttlSeconds > 0) {
       throw unimplemented(`expiration not supported by nats kv: NATS ${"2.9"} buckets expire only as a whole (max_age), not per key`);
     }
     const k = this.natsKey(key);
+    if (write?.idempotencyKey) {
+      const msgID = this.msgId("set", k, write.idempotencyKey);
+      await this.call("put", () => this.jetstream().publish(this.subject(k), value, { msgID }));
+      return;
+    }
     await this.call("put", (kv) => kv.put(k, value));
+  }
+
+  private jetstream() {
+    return this.conn.current().jetstream({ timeout: this.cfg.request_timeout });
+  }
+
+  /** The Nats-Msg-Id of a keyed write: unique per bucket stream (namespace, operation, key, idempotency key). */
+  private msgId(op: string, natsKey: string, idempotencyKey: string): string {
+    return `prism-${createHash("sha256").update(`${op}\0${natsKey}\0${idempotencyKey}`).digest("base64url")}`;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
     const k = this.natsKey(key);
     const e = await this.call("get", (kv) => kv.get(k));
     return e?.operation === "PUT" ? e.value : undefined;
+  }
+
+  /** The version is the key's revision: the stream sequence of its last write. */
+  async getVersioned(key: string): Promise<VersionedValue | undefined> {
+    const k = this.natsKey(key);
+    const e = await this.call("get", (kv) => kv.get(k));
+    return e?.operation === "PUT" ? { value: e.value, version: String(e.revision) } : undefined;
+  }
+
+  /**
+   * Compare-and-set by JetStream itself (Nats-Expected-Last-Subject-Sequence), so a keyed retry is recognised as
+   * a duplicate before the sequence is checked. "Must not exist" expects sequence 0, or the sequence of a delete
+   * marker left behind.
+   */
+  async setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): Promise<string> {
+    if (ttlSeconds > 0) {
+      throw unimplemented(`expiration not supported by nats kv: NATS ${"2.9"} buckets expire only as a whole (max_age), not per key`);
+    }
+    const k = this.natsKey(key);
+    const msgID = write?.idempotencyKey ? this.msgId("set", k, write.idempotencyKey) : undefined;
+    return this.call("put", async (kv) => {
+      const publish = (last: string | undefined) => {
+        const h = headers();
+        if (last !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", last);
+        return this.jetstream().publish(this.subject(k), value, msgID ? { headers: h, msgID } : { headers: h });
+      };
+      if (expected !== undefined && !/^\d*$/.test(expected)) throw versionMismatch(key, expected, await this.current(kv, k));
+      try {
+        return String((await publish(expected === "" ? "0" : expected)).seq);
+      } catch (err) {
+        if (!wrongSequence(err)) throw err;
+      }
+      const e = await kv.get(k);
+      if (expected === "" && e !== null && e.operation !== "PUT") {
+        try {
+          return String((await publish(String(e.revision))).seq);
+        } catch (err) {
+          if (!wrongSequence(err)) throw err;
+        }
+      }
+      throw versionMismatch(key, expected!, await this.current(kv, k));
+    });
+  }
+
+  /** A conditional delete publishes its delete marker expecting the version, then purges up to the marker only. */
+  async deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): Promise<boolean> {
+    if (expected === undefined) return this.delete(key, write);
+    const k = this.natsKey(key);
+    return this.call("delete", async (kv) => {
+      if (expected === "" || !/^\d+$/.test(expected)) {
+        const current = await this.current(kv, k);
+        if (current !== undefined || expected !== "") throw versionMismatch(key, expected, current);
+        return false;
+      }
+      const h = headers();
+      h.set("KV-Operation", "DEL");
+      h.set("Nats-Expected-Last-Subject-Sequence", expected);
+      const msgID = write?.idempotencyKey ? this.msgId("delete", k, write.idempotencyKey) : undefined;
+      let ack: { seq: number; duplicate: boolean };
+      try {
+        ack = await this.jetstream().publish(this.subject(k), EMPTY, msgID ? { headers: h, msgID } : { headers: h });
+      } catch (err) {
+        if (!wrongSequence(err)) throw err;
+        throw versionMismatch(key, expected, await this.current(kv, k));
+      }
+      if (ack.duplicate) return false;
+      const jsm = await this.manager(this.conn.current());
+      await jsm.streams.purge(this.stream, { filter: this.subject(k), seq: ack.seq + 1 });
+      return true;
+    });
+  }
+
+  private async current(kv: KV, natsKey: string): Promise<string | undefined> {
+    const e = await kv.get(natsKey);
+    return e?.operation === "PUT" ? String(e.revision) : undefined;
   }
 
   async exists(key: string): Promise<boolean> {
@@ -129,15 +225,24 @@ export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
   /**
    * True when the key existed (read first: NATS does not say). The key's subject is purged from the bucket's
    * stream rather than given a delete marker, so the stream's subjects are exactly the live keys (listKeys).
+   * A keyed delete first publishes a delete marker carrying its Nats-Msg-Id: a retry JetStream reports as a
+   * duplicate deletes nothing (and answers false: this call removed nothing), so a value written after the first
+   * attempt survives. Should the pattern die between marker and purge, the marker alone reads as deleted.
    */
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, write?: WriteOptions): Promise<boolean> {
     const k = this.natsKey(key);
     return this.call("delete", async (kv) => {
       const e = await kv.get(k);
-      if (e?.operation !== "PUT") return false;
+      const found = e?.operation === "PUT";
+      if (write?.idempotencyKey) {
+        const h = headers();
+        h.set("KV-Operation", "DEL");
+        const ack = await this.jetstream().publish(this.subject(k), EMPTY, { msgID: this.msgId("delete", k, write.idempotencyKey), headers: h });
+        if (ack.duplicate) return false;
+      } else if (!found) return false;
       const jsm = await this.manager(this.conn.current());
       await jsm.streams.purge(this.stream, { filter: this.subject(k) });
-      return true;
+      return found;
     });
   }
 
@@ -162,4 +267,10 @@ export class NatsKeyValue implements KeyValueBasicDriver, KeyListingDriver {
       if (key !== undefined) yield key;
     }
   }
+}
+
+/** JetStream's answer to a write whose Nats-Expected-Last-Subject-Sequence did not hold (err_code 10071). */
+function wrongSequence(err: unknown): boolean {
+  const e = err as { api_error?: { err_code?: number }; message?: string };
+  return e?.api_error?.err_code === 10071 || /wrong last sequence/i.test(e?.message ?? "");
 }

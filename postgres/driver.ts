@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { SQL } from "bun";
 import type {
   BatchSetEntry,
@@ -14,6 +15,8 @@ import type {
   ScanOptions,
 } from "../sdk/drivers/interfaces";
 import { asBuffer } from "../sdk/drivers/buffer";
+import type { WriteOptions } from "../sdk/drivers/idempotency";
+import { versionMismatch, type VersionedValue } from "../sdk/drivers/versions";
 import { Resilience } from "../sdk/drivers/resilience";
 import type { Logger } from "../sdk/observability/logger";
 import { Code, PrismError } from "../sdk/grpc/errors";
@@ -41,12 +44,17 @@ type Row = Record<string, unknown>;
  * Key-value on PostgreSQL: one table (`table`, default prism_kv) shared by namespaces, a row per (namespace, key),
  * keys as bytea (byte order = code-point order), values as bytea. Basic, scan (keyset pages in key order) and batch
  * (one multi-row statement each) are native; expiry is not, so the driver emulates it with an expires_at column:
- * rows past it are invisible to every read at once and deleted in bounded batches by a sweeper.
+ * rows past it are invisible to every read at once and deleted in bounded batches by a sweeper. A keyed write
+ * (x-prism-idempotency-key) runs in one transaction with its idempotency record (table `<table>_idempotency`), so
+ * a retry — after a restart of the pattern too — gets the recorded result instead of writing again.
  */
 export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, JsonFilterScanDriver {
   readonly name = "postgres";
   readonly version = DRIVER_VERSION;
   readonly emulates: readonly InterfaceName[] = ["keyvalue_ttl"];
+  readonly idempotentKeyValue = "durable";
+  /** Tags live in a jsonb column beside the value. */
+  readonly storesTags = true;
   readonly spanAttributes: Readonly<Record<string, string | number>>;
   readonly guard: Resilience;
   readonly target: string;
@@ -93,7 +101,11 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       intervalMs: config.sweep.intervalMs,
       maxBatches: config.sweep.maxBatchesPerRun,
       batch: config.sweep.batch,
-      sweepBatch: (n) => this.write(this.q.sweep, [this.ns, n]).then((rows) => rows.length),
+      sweepBatch: async (n) => {
+        const swept = (await this.write(this.q.sweep, [this.ns, n])).length;
+        await this.write(this.q.sweepIdempotency, [this.ns, n]);
+        return swept;
+      },
       paused: () => this.guard.breaker.state !== "closed",
       logger,
     });
@@ -115,8 +127,10 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
     this.sweeper.start();
   }
 
-  async set(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
-    await this.write(this.q.set, [this.ns, keyBytes(key), value, ttlSeconds]);
+  async set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): Promise<void> {
+    const params = [this.ns, keyBytes(key), value, ttlSeconds, null];
+    if (write?.idempotencyKey) await this.keyed(write, `set\0${key}`, async (q) => void (await q(this.q.set, params)));
+    else await this.write(this.q.set, params);
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -124,9 +138,64 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
     return rows[0]?.value as Uint8Array | undefined;
   }
 
-  async delete(key: string): Promise<boolean> {
-    const rows = await this.write(this.q.delete, [this.ns, keyBytes(key)]);
+  async delete(key: string, write?: WriteOptions): Promise<boolean> {
+    const params = [this.ns, keyBytes(key)];
+    if (write?.idempotencyKey) return this.keyed(write, `delete\0${key}`, async (q) => (await q(this.q.delete, params))[0]?.live === true);
+    const rows = await this.write(this.q.delete, params);
     return rows[0]?.live === true;
+  }
+
+  async getVersioned(key: string): Promise<VersionedValue | undefined> {
+    const row = (await this.read(this.q.getVersioned, [this.ns, keyBytes(key)]))[0];
+    if (row === undefined) return undefined;
+    const tags = tagsOf(row.tags);
+    return tags ? { value: row.value as Uint8Array, version: String(row.version), tags } : { value: row.value as Uint8Array, version: String(row.version) };
+  }
+
+  /** Compare-and-set on the version column, one statement; ABORTED with the current version on a mismatch. */
+  async setVersioned(
+    key: string,
+    value: Uint8Array,
+    ttlSeconds: number,
+    expected: string | undefined,
+    write?: WriteOptions,
+    tags?: Record<string, string>,
+  ): Promise<string> {
+    const k = keyBytes(key);
+    // jsonb parameters are given as objects: the client encodes them (a string would be stored as a JSON string).
+    const base = [this.ns, k, value, ttlSeconds, tags && Object.keys(tags).length > 0 ? tags : null];
+    const run = async (q: (text: string, params: unknown[]) => Promise<Row[]>) => {
+      let rows: Row[];
+      if (expected === undefined) rows = await q(this.q.setReturning, base);
+      else if (expected === "") rows = await q(this.q.insertIfAbsent, base);
+      else rows = /^\d+$/.test(expected) ? await q(this.q.updateIfVersion, [...base, expected]) : [];
+      if (rows.length === 0) throw versionMismatch(key, expected!, await this.currentVersion(q, k));
+      return String(rows[0]!.version);
+    };
+    if (write?.idempotencyKey) return this.keyed(write, `set\0${key}`, run);
+    return this.guard.write(() => run((text, params) => this.statement(text, params, true)));
+  }
+
+  async deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions): Promise<boolean> {
+    if (expected === undefined) return this.delete(key, write);
+    const k = keyBytes(key);
+    const run = async (q: (text: string, params: unknown[]) => Promise<Row[]>) => {
+      const current = await this.currentVersion(q, k);
+      if (expected === "") {
+        if (current !== undefined) throw versionMismatch(key, expected, current);
+        return false;
+      }
+      const rows = /^\d+$/.test(expected) ? await q(this.q.deleteIfVersion, [this.ns, k, expected]) : [];
+      if (rows.length === 0) throw versionMismatch(key, expected, await this.currentVersion(q, k));
+      return true;
+    };
+    if (write?.idempotencyKey) return this.keyed(write, `delete\0${key}`, run);
+    return this.guard.write(() => run((text, params) => this.statement(text, params, true)));
+  }
+
+  private async currentVersion(q: (text: string, params: unknown[]) => Promise<Row[]>, k: Buffer): Promise<string | undefined> {
+    const row = (await q(this.q.currentVersion, [this.ns, k]))[0];
+    return row && String(row.version);
   }
 
   async exists(key: string): Promise<boolean> {
@@ -134,9 +203,12 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
   }
 
   /** False when the key does not exist (or has expired); a TTL of zero or less deletes the key, as Redis does. */
-  async expire(key: string, ttlSeconds: number): Promise<boolean> {
-    if (ttlSeconds <= 0) return this.delete(key);
-    return (await this.write(this.q.expire, [this.ns, keyBytes(key), ttlSeconds])).length > 0;
+  async expire(key: string, ttlSeconds: number, write?: WriteOptions): Promise<boolean> {
+    const statement = ttlSeconds <= 0 ? this.q.delete : this.q.expire;
+    const params = ttlSeconds <= 0 ? [this.ns, keyBytes(key)] : [this.ns, keyBytes(key), ttlSeconds];
+    const applied = (rows: Row[]) => (ttlSeconds <= 0 ? rows[0]?.live === true : rows.length > 0);
+    if (write?.idempotencyKey) return this.keyed(write, `expire\0${key}`, async (q) => applied(await q(statement, params)));
+    return applied(await this.write(statement, params));
   }
 
   async getTTL(key: string): Promise<number> {
@@ -145,12 +217,14 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
     return row.ttl === null ? -1 : Number(row.ttl);
   }
 
-  async persist(key: string): Promise<boolean> {
-    return (await this.write(this.q.persist, [this.ns, keyBytes(key)])).length > 0;
+  async persist(key: string, write?: WriteOptions): Promise<boolean> {
+    const params = [this.ns, keyBytes(key)];
+    if (write?.idempotencyKey) return this.keyed(write, `persist\0${key}`, async (q) => (await q(this.q.persist, params)).length > 0);
+    return (await this.write(this.q.persist, params)).length > 0;
   }
 
   /** One INSERT ... SELECT FROM unnest(...) ON CONFLICT: all or nothing; a key given twice keeps its last value. */
-  async batchSet(entries: BatchSetEntry[]): Promise<void> {
+  async batchSet(entries: BatchSetEntry[], write?: WriteOptions): Promise<void> {
     if (entries.length === 0) return;
     const last = new Map<string, BatchSetEntry>();
     for (const e of entries) {
@@ -158,7 +232,15 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       last.set(e.key, e);
     }
     const unique = [...last.values()];
-    await this.write(this.q.batchSet, [this.ns, unique.map((e) => keyBytes(e.key)), unique.map((e) => asBuffer(e.value)), unique.map((e) => e.ttlSeconds)]);
+    const params = [
+      this.ns,
+      unique.map((e) => keyBytes(e.key)),
+      unique.map((e) => asBuffer(e.value)),
+      unique.map((e) => e.ttlSeconds),
+      unique.map((e) => (e.tags && Object.keys(e.tags).length > 0 ? e.tags : null)),
+    ];
+    if (write?.idempotencyKey) await this.keyed(write, "batchSet", async (q) => void (await q(this.q.batchSet, params)));
+    else await this.write(this.q.batchSet, params);
   }
 
   async batchGet(keys: string[]): Promise<(Uint8Array | undefined)[]> {
@@ -170,12 +252,40 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
   }
 
   /** One DELETE ... RETURNING; a key listed twice is reported found once, like pipelined DELs. */
-  async batchDelete(keys: string[]): Promise<boolean[]> {
+  async batchDelete(keys: string[], write?: WriteOptions): Promise<boolean[]> {
     if (keys.length === 0) return [];
-    const rows = await this.write(this.q.batchDelete, [this.ns, keys.map(keyBytes)]);
-    const live = new Set<string>();
-    for (const r of rows) if (r.live === true) live.add(keyText(r.key as Uint8Array));
-    return keys.map((k) => live.delete(k));
+    const params = [this.ns, keys.map(keyBytes)];
+    const found = (rows: Row[]) => {
+      const live = new Set<string>();
+      for (const r of rows) if (r.live === true) live.add(keyText(r.key as Uint8Array));
+      return keys.map((k) => live.delete(k));
+    };
+    if (write?.idempotencyKey) return this.keyed(write, "batchDelete", async (q) => found(await q(this.q.batchDelete, params)));
+    return found(await this.write(this.q.batchDelete, params));
+  }
+
+  /**
+   * A keyed write: in one transaction, claim the idempotency record of (scope, key) and run the write, recording
+   * its result; or, when the record is already there within its window, answer the recorded result.
+   */
+  private keyed<T>(write: WriteOptions, scope: string, run: (q: (text: string, params: unknown[]) => Promise<Row[]>) => Promise<T>): Promise<T> {
+    const id = createHash("sha256").update(scope).update("\0").update(write.idempotencyKey!).digest();
+    return this.guard.write(async () => {
+      await this.ensureSchema().catch((err) => {
+        throw markNotApplied(postgresError(err, this.target, false));
+      });
+      const tx = this.sql.begin(async (tx) => {
+        const q = (text: string, params: unknown[]) => tx.unsafe(text, params) as unknown as Promise<Row[]>;
+        if ((await q(this.q.claim, [this.ns, id, write.windowMs])).length === 0) {
+          const recorded = (await q(this.q.recall, [this.ns, id]))[0]?.result;
+          return (typeof recorded === "string" ? JSON.parse(recorded) : undefined) as T;
+        }
+        const result = await run(q);
+        await q(this.q.record, [this.ns, id, JSON.stringify(result ?? null)]);
+        return result;
+      });
+      return this.timed(tx, this.config.statementTimeoutMs + CLIENT_MARGIN_MS, true);
+    });
   }
 
   /**
@@ -202,6 +312,8 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
         const row = page[i]!;
         const key = row.key as Uint8Array;
         const entry: ScanEntry = opts.withValues ? { key: keyText(key), value: row.value as Uint8Array } : { key: keyText(key) };
+        const tags = opts.withValues ? tagsOf(row.tags) : undefined;
+        if (tags) entry.tags = tags;
         remaining--;
         if (remaining === 0 && i === page.length - 1 && more) entry.nextCursor = encodeCursor(opts.prefix, key);
         yield entry;
@@ -266,7 +378,7 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
         } catch (err) {
           // Two processes creating the same table at once: one of them gets a unique violation on the catalog.
           const state = (err as { errno?: string }).errno;
-          if (attempt < 3 && (state === "23505" || state === "42P07")) continue;
+          if (attempt < 3 && (state === "23505" || state === "42P07" || state === "42701")) continue;
           throw err;
         }
       }
@@ -336,4 +448,11 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       offDown?.();
     }
   }
+}
+
+/** The tags of a row (jsonb, decoded by the client or as text), or undefined for none. */
+function tagsOf(column: unknown): Record<string, string> | undefined {
+  if (column === null || column === undefined) return undefined;
+  const tags = (typeof column === "string" ? JSON.parse(column) : column) as Record<string, string>;
+  return Object.keys(tags).length > 0 ? tags : undefined;
 }

@@ -46,6 +46,8 @@ export class RedisDriver
 {
   readonly name = "redis";
   readonly version = DRIVER_VERSION;
+  /** Keyed key-value writes leave a marker in Redis (RedisKeyValue): recognised after a pattern restart too. */
+  readonly idempotentKeyValue = "durable";
   readonly conn: RedisConnection;
   readonly guard: Resilience;
   /** Database semantic-convention attributes for backend spans (a cluster names its first seed). */
@@ -110,29 +112,38 @@ export class RedisDriver
   get(key: string) {
     return this.kv.get(key);
   }
-  delete(key: string) {
-    return this.kv.delete(key);
+  getVersioned(key: string) {
+    return this.kv.getVersioned(key);
+  }
+  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions) {
+    return this.kv.setVersioned(key, value, ttlSeconds, expected, write);
+  }
+  deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions) {
+    return this.kv.deleteVersioned(key, expected, write);
+  }
+  delete(key: string, write?: WriteOptions) {
+    return this.kv.delete(key, write);
   }
   exists(key: string) {
     return this.kv.exists(key);
   }
-  expire(key: string, ttlSeconds: number) {
-    return this.kv.expire(key, ttlSeconds);
+  expire(key: string, ttlSeconds: number, write?: WriteOptions) {
+    return this.kv.expire(key, ttlSeconds, write);
   }
   getTTL(key: string) {
     return this.kv.getTTL(key);
   }
-  persist(key: string) {
-    return this.kv.persist(key);
+  persist(key: string, write?: WriteOptions) {
+    return this.kv.persist(key, write);
   }
-  batchSet(entries: BatchSetEntry[]) {
-    return this.kv.batchSet(entries);
+  batchSet(entries: BatchSetEntry[], write?: WriteOptions) {
+    return this.kv.batchSet(entries, write);
   }
   batchGet(keys: string[]) {
     return this.kv.batchGet(keys);
   }
-  batchDelete(keys: string[]) {
-    return this.kv.batchDelete(keys);
+  batchDelete(keys: string[], write?: WriteOptions) {
+    return this.kv.batchDelete(keys, write);
   }
   scan(opts: ScanOptions): AsyncIterable<ScanEntry> {
     return this.scanner.scan(opts);

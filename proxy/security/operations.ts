@@ -37,6 +37,7 @@ const TABLE: Record<string, Record<string, OperationClass>> = {
     DeleteBatch: "write",
     SetExpiration: "write",
     GetExpiration: "read",
+    Count: "read",
   },
   "prism.patterns.multicast_registry.MulticastRegistryPattern": {
     GetCapabilities: "read",

@@ -28,6 +28,7 @@ const callerFaults: ReadonlySet<number> = new Set<number>([
   Code.INVALID_ARGUMENT,
   Code.NOT_FOUND,
   Code.ALREADY_EXISTS,
+  Code.ABORTED,
   Code.PERMISSION_DENIED,
   Code.FAILED_PRECONDITION,
   Code.OUT_OF_RANGE,

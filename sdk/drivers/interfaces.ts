@@ -41,29 +41,48 @@ export interface Driver {
    * UNIMPLEMENTED "key-value not supported by <name>: <why>" without calling the driver.
    */
   readonly keyValueUnavailable?: string;
+  /**
+   * How this driver honours `write` (x-prism-idempotency-key) on every key-value write method (set, delete,
+   * expire, persist, batchSet, batchDelete): "durable" = the dedupe record is kept in the backend and survives a
+   * restart of the pattern; "in-process" = kept in this process only. Absent: the SDK refuses keyed key-value
+   * writes with UNIMPLEMENTED rather than apply them without deduplication.
+   */
+  readonly idempotentKeyValue?: "durable" | "in-process";
+  /**
+   * True when the driver stores tags with a value: given to setVersioned and in batchSet entries, returned by
+   * getVersioned and by scan with values; any plain write of the value drops them. Otherwise tags are refused.
+   */
+  readonly storesTags?: boolean;
 }
 
+/**
+ * Key-value writes take an optional `write` (WriteOptions): with an idempotency key, a retry of the same write
+ * within the window is applied at most once and answers like the first. A driver scopes the key by the operation
+ * and the data key (a batch: by the batch), and declares how in `Driver.idempotentKeyValue`.
+ */
 export interface KeyValueBasicDriver {
   /** ttlSeconds 0 = no expiry. Overwrites value and TTL. */
   set(key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions): MaybePromise<void>;
   get(key: string): MaybePromise<Uint8Array | undefined>;
   /** True when the key existed. */
-  delete(key: string): MaybePromise<boolean>;
+  delete(key: string, write?: WriteOptions): MaybePromise<boolean>;
   exists(key: string): MaybePromise<boolean>;
 }
 
 export interface KeyValueTTLDriver {
   /** False when the key does not exist. ttlSeconds <= 0 deletes the key, as Redis does. */
-  expire(key: string, ttlSeconds: number): MaybePromise<boolean>;
+  expire(key: string, ttlSeconds: number, write?: WriteOptions): MaybePromise<boolean>;
   /** Remaining seconds; -1 no expiry; -2 no such key. */
   getTTL(key: string): MaybePromise<number>;
   /** True when an expiry was removed. */
-  persist(key: string): MaybePromise<boolean>;
+  persist(key: string, write?: WriteOptions): MaybePromise<boolean>;
 }
 
 export interface ScanEntry {
   key: string;
   value?: Uint8Array;
+  /** With values, from a driver that stores tags: the value's tags (absent = none). */
+  tags?: Record<string, string>;
   /** Set on the last entry of a page cut by limit when more entries remain. */
   nextCursor?: string;
 }
@@ -93,14 +112,17 @@ export interface BatchSetEntry {
   key: string;
   value: Uint8Array;
   ttlSeconds: number;
+  /** Only for a driver that stores tags. */
+  tags?: Record<string, string>;
 }
 
 export interface KeyValueBatchDriver {
-  batchSet(entries: BatchSetEntry[]): MaybePromise<void>;
+  /** With `write`, the batch as a whole is applied once per idempotency key. */
+  batchSet(entries: BatchSetEntry[], write?: WriteOptions): MaybePromise<void>;
   /** One result per key, undefined where missing. */
   batchGet(keys: string[]): MaybePromise<(Uint8Array | undefined)[]>;
   /** One result per key: did it exist. */
-  batchDelete(keys: string[]): MaybePromise<boolean[]>;
+  batchDelete(keys: string[], write?: WriteOptions): MaybePromise<boolean[]>;
 }
 
 export interface ListDriver {

@@ -31,6 +31,10 @@ export interface KeyValueCapabilities {
   batch: InterfaceSupport;
   expiration: InterfaceSupport;
   transactions: false;
+  /** Conditional writes by version (expected_version) work: the driver has the versioned methods. */
+  conditionalWrites: boolean;
+  /** Tags are stored with values (the driver stores them and every operation is its own, none emulated). */
+  tags: boolean;
   limits: Readonly<Limits>;
 }
 

@@ -6,7 +6,8 @@ import { DEFAULT_LIMITS } from "../services/limits";
 import { capabilitiesOf, refusalOf } from "./capabilities";
 import { emulateKeyValue, type EmulateOptions } from "./keyvalue";
 import { DEFAULT_EMULATION, type EmulationPolicy } from "./policy";
-import { BasicOnlyDriver, ListingDriver } from "./test_support";
+import { BasicOnlyDriver, DedupingDriver, ListingDriver, VersionedDriver } from "./test_support";
+import type { KeyValueVersionedDriver } from "../drivers/versions";
 
 type KV = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver;
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -274,5 +275,122 @@ describe("a driver declaring keyValueUnavailable", () => {
     ];
     for (const call of calls) expect(await codeOf(call)).toBe(Code.UNIMPLEMENTED);
     expect(inner.calls).toBe(0);
+  });
+});
+
+describe("idempotency keys through the emulation layer", () => {
+  const keyed = (id: string) => ({ idempotencyKey: id, windowMs: 60_000 });
+
+  test("a driver that does not declare idempotentKeyValue: every keyed write is refused, unkeyed ones pass", async () => {
+    const d = new BasicOnlyDriver();
+    const { kv } = wrap(d, { scan: "off" });
+    const calls: [string, () => unknown][] = [
+      ["set", () => kv.set("k", utf8("v"), 0, keyed("i"))],
+      ["delete", () => kv.delete("k", keyed("i"))],
+      ["expire", () => kv.expire("k", 10, keyed("i"))],
+      ["persist", () => kv.persist("k", keyed("i"))],
+      ["batchSet", () => kv.batchSet([{ key: "k", value: utf8("v"), ttlSeconds: 0 }], keyed("i"))],
+      ["batchDelete", () => kv.batchDelete(["k"], keyed("i"))],
+    ];
+    for (const [method, call] of calls) {
+      let err: PrismError | undefined;
+      try {
+        await call();
+      } catch (e) {
+        err = PrismError.from(e);
+      }
+      expect(err?.code).toBe(Code.UNIMPLEMENTED);
+      expect(err?.message).toBe(`x-prism-idempotency-key not supported by basic-only: its driver cannot apply a retried ${method} once`);
+    }
+    expect(d.data.size).toBe(0);
+    await kv.set("k", utf8("v"), 0);
+    expect(text(await kv.get("k"))).toBe("v");
+  });
+
+  test("emulated expiry: a retried Expire or Persist does not undo a write made after the first attempt", async () => {
+    const d = new DedupingDriver();
+    const { kv } = wrap(d);
+    await kv.set("k", utf8("v"), 0);
+    expect(await kv.expire("k", 100, keyed("e1"))).toBe(true);
+    await kv.persist("k");
+    await kv.expire("k", 100, keyed("e1"));
+    expect(await kv.getTTL("k")).toBe(-1);
+
+    await kv.set("p", utf8("v"), 100);
+    await kv.persist("p", keyed("p1"));
+    await kv.expire("p", 100);
+    await kv.persist("p", keyed("p1"));
+    expect(await kv.getTTL("p")).toBeGreaterThan(0);
+    // The backend write made for each carries the client's key, scoped by the operation.
+    expect(d.keys).toEqual(["expire\0e1", "expire\0e1", "persist\0p1", "persist\0p1"]);
+  });
+
+  test("emulated batches: each entry applied once, a key given twice in one batch still ends with its last value", async () => {
+    const d = new DedupingDriver();
+    const { kv, caps } = wrap(d);
+    expect(caps.batch.support).toBe("emulated");
+    const entries = [
+      { key: "a", value: utf8("1"), ttlSeconds: 0 },
+      { key: "a", value: utf8("2"), ttlSeconds: 0 },
+      { key: "b", value: utf8("1"), ttlSeconds: 0 },
+    ];
+    await kv.batchSet(entries, keyed("b1"));
+    expect(text(await kv.get("a"))).toBe("2");
+    await kv.set("b", utf8("later"), 0);
+    await kv.batchSet(entries, keyed("b1"));
+    expect(text(await kv.get("b"))).toBe("later");
+
+    expect(await kv.batchDelete(["a", "b"], keyed("d1"))).toEqual([true, true]);
+    await kv.set("a", utf8("later"), 0);
+    await kv.batchDelete(["a", "b"], keyed("d1"));
+    expect(text(await kv.get("a"))).toBe("later");
+  });
+
+  test("expiration off: a keyed Set still reaches the driver with its key", async () => {
+    const d = new DedupingDriver();
+    const { kv } = wrap(d, { expiration: "off" });
+    await kv.set("k", utf8("first"), 0, keyed("s1"));
+    await kv.set("k", utf8("later"), 0);
+    await kv.set("k", utf8("first"), 0, keyed("s1"));
+    expect(text(await kv.get("k"))).toBe("later");
+  });
+});
+
+describe("conditional writes through emulated expiry", () => {
+  const mismatch = async (call: () => unknown) => {
+    try {
+      await call();
+    } catch (err) {
+      const e = PrismError.from(err);
+      return { code: e.code, current: e.metadata?.["x-prism-current-version"] };
+    }
+    return { code: Code.OK, current: undefined };
+  };
+
+  test("versions pass through the envelope; an expired record counts as absent; tags are not offered", async () => {
+    let now = 1_000_000;
+    const { kv, caps } = wrap(new VersionedDriver(), {}, { now: () => now });
+    const v = kv as unknown as KV & KeyValueVersionedDriver;
+    expect([caps.conditionalWrites, caps.tags, caps.expiration.support]).toEqual([true, false, "emulated"]);
+    const v1 = await v.setVersioned("k", utf8("a"), 0, "");
+    expect(await v.getVersioned("k")).toEqual({ value: utf8("a"), version: v1 });
+    expect(await mismatch(() => v.setVersioned("k", utf8("b"), 0, ""))).toEqual({ code: Code.ABORTED, current: v1 });
+    const v2 = await v.setVersioned("k", utf8("b"), 10, v1);
+    expect(await mismatch(() => v.deleteVersioned("k", v1))).toEqual({ code: Code.ABORTED, current: v2 });
+    expect(await mismatch(() => v.deleteVersioned("k", ""))).toEqual({ code: Code.ABORTED, current: v2 });
+    now += 11_000;
+    expect(await v.getVersioned("k")).toBeUndefined();
+    expect(await v.deleteVersioned("k", "")).toBe(false);
+    const v3 = await v.setVersioned("k", utf8("c"), 0, "");
+    expect(text(await kv.get("k"))).toBe("c");
+    expect(await v.deleteVersioned("k", v3)).toBe(true);
+    expect(await kv.exists("k")).toBe(false);
+  });
+
+  test("expiration off: a conditional write with a TTL is UNIMPLEMENTED, without one it reaches the driver", async () => {
+    const { kv } = wrap(new VersionedDriver(), { expiration: "off" });
+    const v = kv as unknown as KeyValueVersionedDriver;
+    expect(await codeOf(() => v.setVersioned("k", utf8("a"), 5, undefined))).toBe(Code.UNIMPLEMENTED);
+    expect(await v.setVersioned("k", utf8("a"), 0, "")).toBe("1");
   });
 });

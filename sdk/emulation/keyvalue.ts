@@ -1,5 +1,7 @@
 import type { Registry } from "prom-client";
+import { IDEMPOTENCY_HEADER, type WriteOptions } from "../drivers/idempotency";
 import type { InterfaceName, KeyValueBasicDriver, ScanEntry, ScanOptions } from "../drivers/interfaces";
+import type { KeyValueVersionedDriver } from "../drivers/versions";
 import { unimplemented } from "../errors";
 import type { Limits } from "../services/limits";
 import { PipelinedBatch } from "./batch";
@@ -37,11 +39,33 @@ type AnyDriver = Record<string, unknown> & {
   name?: unknown;
   emulates?: readonly InterfaceName[];
   keyValueUnavailable?: unknown;
+  idempotentKeyValue?: unknown;
+  storesTags?: unknown;
   close?: () => Promise<void>;
 };
 
+/** Key-value write methods and the position of their WriteOptions argument. */
+const WRITE_ARG: Record<string, number> = { set: 3, delete: 1, expire: 2, persist: 1, batchSet: 1, batchDelete: 1, setVersioned: 4, deleteVersioned: 2 };
+
 /** Every driver method a key-value binding or the emulation layer may call. */
-const KEY_VALUE_METHODS = ["set", "get", "delete", "exists", "expire", "getTTL", "persist", "scan", "count", "batchSet", "batchGet", "batchDelete", "listKeys"];
+const KEY_VALUE_METHODS = [
+  "set",
+  "get",
+  "delete",
+  "exists",
+  "expire",
+  "getTTL",
+  "persist",
+  "scan",
+  "count",
+  "batchSet",
+  "batchGet",
+  "batchDelete",
+  "listKeys",
+  "getVersioned",
+  "setVersioned",
+  "deleteVersioned",
+];
 
 /**
  * Wraps a driver once so every binding — the interface services and KeyValuePattern alike — reaches the same
@@ -126,6 +150,8 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
     batch,
     expiration,
     transactions: false,
+    conditionalWrites: has("getVersioned", "setVersioned", "deleteVersioned"),
+    tags: false,
     limits: o.limits,
   };
   const refuse = (feature: "scan" | "batch" | "expiration") => () => {
@@ -142,6 +168,9 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
       expire: e.expire.bind(e),
       getTTL: e.getTTL.bind(e),
       persist: e.persist.bind(e),
+      ...(caps.conditionalWrites
+        ? { getVersioned: e.getVersioned.bind(e), setVersioned: e.setVersioned.bind(e), deleteVersioned: e.deleteVersioned.bind(e) }
+        : {}),
       /** Runs one sweep now (tests; the timer does the same). */
       sweepNow: () => e.sweep(),
       close: async () => {
@@ -152,8 +181,19 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
   } else if (expiration.support === "unavailable") {
     const set = d.set as KeyValueBasicDriver["set"];
     const noTtl = refuse("expiration");
-    out.set = (key: string, value: Uint8Array, ttlSeconds: number) => (ttlSeconds > 0 ? noTtl() : set.call(driver, key, value, 0));
+    out.set = (key: string, value: Uint8Array, ttlSeconds: number, write?: WriteOptions) => (ttlSeconds > 0 ? noTtl() : set.call(driver, key, value, 0, write));
     out.expire = out.getTTL = out.persist = noTtl;
+    if (caps.conditionalWrites) {
+      const setVersioned = d.setVersioned as KeyValueVersionedDriver["setVersioned"];
+      out.setVersioned = (
+        key: string,
+        value: Uint8Array,
+        ttlSeconds: number,
+        expected: string | undefined,
+        write?: WriteOptions,
+        tags?: Record<string, string>,
+      ) => (ttlSeconds > 0 ? noTtl() : setVersioned.call(driver, key, value, 0, expected, write, tags));
+    }
   }
 
   if (scan.support === "unavailable") out.scan = out.count = refuse("scan");
@@ -170,6 +210,27 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
     Object.assign(out, { batchSet: b.batchSet.bind(b), batchGet: b.batchGet.bind(b), batchDelete: b.batchDelete.bind(b) });
   }
 
+  // Emulated scan, batches and expiry read and write values without their tags.
+  caps.tags = d.storesTags === true && caps.conditionalWrites && !expiry && !scan.how.includes("SDK") && !batch.how.includes("SDK");
+
+  if (d.idempotentKeyValue !== "durable" && d.idempotentKeyValue !== "in-process") refuseKeyedWrites(out, backend);
+
   attachCapabilities(out, caps);
   return out as unknown as D;
+}
+
+/**
+ * A driver that does not declare how it deduplicates keyed writes: every key-value write carrying an idempotency
+ * key is refused (UNIMPLEMENTED) instead of being applied without deduplication; unkeyed writes pass untouched.
+ */
+function refuseKeyedWrites(out: AnyDriver, backend: string): void {
+  for (const [method, at] of Object.entries(WRITE_ARG)) {
+    const inner = out[method];
+    if (typeof inner !== "function") continue;
+    out[method] = function (this: unknown, ...args: unknown[]) {
+      if ((args[at] as WriteOptions | undefined)?.idempotencyKey)
+        throw unimplemented(`${IDEMPOTENCY_HEADER} not supported by ${backend}: its driver cannot apply a retried ${method} once`);
+      return (inner as (...a: unknown[]) => unknown).apply(this, args);
+    };
+  }
 }

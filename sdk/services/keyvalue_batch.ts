@@ -1,8 +1,10 @@
 import { KeyValueBatchInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
 import type { KeyValueBatchDriver } from "../drivers/interfaces";
 import { invalidArgument } from "../grpc/errors";
+import { capabilitiesOf } from "../emulation/capabilities";
 import { defineBinding } from "./binding";
-import { checkBatch, checkKey, checkValue, toSafeNumber, type Limits } from "./limits";
+import { checkTags } from "./tags";
+import { checkBatch, checkKey, checkValue, toSafeNumber, writeOptions, type Limits } from "./limits";
 
 const EMPTY = new Uint8Array(0);
 
@@ -29,9 +31,12 @@ export const keyValueBatch = defineBinding({
   service: KeyValueBatchInterface,
   driverMethods: ["batchSet", "batchGet", "batchDelete"],
   implement: (driver: { readonly current: KeyValueBatchDriver }, limits) => ({
-    async batchSet(req) {
-      const entries = toBatchEntries(req.requests, limits);
-      await driver.current.batchSet(entries);
+    async batchSet(req, ctx) {
+      const caps = capabilitiesOf(driver.current);
+      const tags = req.requests.map((r, i) => checkTags(r.tags, caps, `requests[${i}].tags`));
+      const entries = toBatchEntries(req.requests, limits).map((e, i) => (tags[i] ? { ...e, tags: tags[i] } : e));
+      const write = writeOptions(ctx, limits);
+      await (write ? driver.current.batchSet(entries, write) : driver.current.batchSet(entries));
       return { results: entries.map(() => ({ success: true })), allSuccess: true };
     },
     async batchGet(req) {
@@ -45,9 +50,10 @@ export const keyValueBatch = defineBinding({
       });
       return { results, foundCount };
     },
-    async batchDelete(req) {
+    async batchDelete(req, ctx) {
       checkBatchKeys(req.keys, limits);
-      const found = await driver.current.batchDelete(req.keys);
+      const write = writeOptions(ctx, limits);
+      const found = await (write ? driver.current.batchDelete(req.keys, write) : driver.current.batchDelete(req.keys));
       return { results: found.map((f) => ({ success: true, found: f })), allSuccess: true };
     },
   }),

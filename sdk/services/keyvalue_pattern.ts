@@ -9,14 +9,16 @@ import {
 } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { InterfaceSupport as WireSupport } from "../../proto/gen/prism/patterns/schemas/slot_schema_pb";
 import type { KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver, KeyValueTTLDriver } from "../drivers/interfaces";
+import type { KeyValueVersionedDriver } from "../drivers/versions";
 import { capabilitiesOf, refusalOf, servedInterfaces, unavailableMessage, type KeyValueCapabilities, type Support } from "../emulation/capabilities";
 import { invalidArgument, unimplemented } from "../grpc/errors";
 import { defineBinding } from "./binding";
 import { checkBatchKeys, toBatchEntries } from "./keyvalue_batch";
 import { checkScan } from "./keyvalue_scan";
-import { checkKey, checkValue, toSafeNumber } from "./limits";
+import { checkTags } from "./tags";
+import { checkKey, checkValue, toSafeNumber, writeOptions } from "./limits";
 
-type KeyValueDriver = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver;
+type KeyValueDriver = KeyValueBasicDriver & KeyValueTTLDriver & KeyValueScanDriver & KeyValueBatchDriver & Partial<KeyValueVersionedDriver>;
 
 const EMPTY = new Uint8Array(0);
 /** Keys per streamed Scan page when the request leaves page_size 0. */
@@ -51,6 +53,8 @@ export function toWireCapabilities(c: KeyValueCapabilities): Capabilities {
     supportsScan: c.scan.support !== "unavailable",
     supportsExpiration: c.expiration.support !== "unavailable",
     supportsTransactions: c.transactions,
+    supportsConditionalWrites: c.conditionalWrites,
+    supportsTags: c.tags,
     scanPerformance: scanPerf[c.scan.support],
     batchPerformance: batchPerf[c.batch.support],
     expirationPerformance: expiryPerf[c.expiration.support],
@@ -87,6 +91,13 @@ function need(c: KeyValueCapabilities, feature: "scan" | "batch" | "expiration")
   if (c[feature].support === "unavailable") throw unimplemented(unavailableMessage(c, feature));
 }
 
+/** The driver's conditional writes, or UNIMPLEMENTED when a request needs them (expected_version) and it has none. */
+function versioned(d: KeyValueDriver, expected: string | undefined): KeyValueVersionedDriver | undefined {
+  if (capsOf(d).conditionalWrites) return d as KeyValueVersionedDriver;
+  if (expected !== undefined) throw unimplemented(`conditional writes not supported by ${capsOf(d).backend}: its driver has no versions`);
+  return undefined;
+}
+
 /**
  * KeyValuePattern (MEMO-042) over the namespace's driver, as wrapped by the SDK's emulation layer: the same
  * operations, validation and errors as the interface services (so both see the same data), plus
@@ -96,7 +107,24 @@ function need(c: KeyValueCapabilities, feature: "scan" | "batch" | "expiration")
 export const keyValuePattern = defineBinding({
   interfaceName: "keyvalue_pattern",
   service: KeyValuePattern,
-  driverMethods: ["set", "get", "delete", "exists", "expire", "getTTL", "persist", "scan", "count", "batchSet", "batchGet", "batchDelete", "listKeys"],
+  driverMethods: [
+    "set",
+    "get",
+    "delete",
+    "exists",
+    "expire",
+    "getTTL",
+    "persist",
+    "scan",
+    "count",
+    "batchSet",
+    "batchGet",
+    "batchDelete",
+    "listKeys",
+    "getVersioned",
+    "setVersioned",
+    "deleteVersioned",
+  ],
   implement: (driver: { readonly current: KeyValueDriver }, limits) => ({
     getCapabilities() {
       const c = capsOf(driver.current);
@@ -104,23 +132,36 @@ export const keyValuePattern = defineBinding({
       if (wire === undefined) wireCache.set(c, (wire = toWireCapabilities(c)));
       return wire;
     },
-    async store(req) {
+    async store(req, ctx) {
+      const tags = checkTags(req.tags, capsOf(driver.current));
       checkKey(req.key, limits);
       checkValue(req.value, limits);
       const ttl = req.expirationSeconds === undefined ? 0 : toSafeNumber(req.expirationSeconds, "expiration_seconds");
       if (ttl < 0) throw invalidArgument("expiration_seconds must not be negative");
       if (ttl > 0) need(capsOf(driver.current), "expiration");
-      await driver.current.set(req.key, req.value, ttl);
+      const write = writeOptions(ctx, limits);
+      const v = versioned(driver.current, req.expectedVersion);
+      if (v) return { success: true, version: await v.setVersioned(req.key, req.value, ttl, req.expectedVersion, write, tags) };
+      await (write ? driver.current.set(req.key, req.value, ttl, write) : driver.current.set(req.key, req.value, ttl));
       return { success: true };
     },
     async retrieve(req) {
       checkKey(req.key, limits);
+      const v = versioned(driver.current, undefined);
+      if (v) {
+        const r = await v.getVersioned(req.key);
+        if (r === undefined) return { found: false, value: EMPTY };
+        return r.tags ? { found: true, value: r.value, version: r.version, tags: { tags: r.tags } } : { found: true, value: r.value, version: r.version };
+      }
       const value = await driver.current.get(req.key);
       return value === undefined ? { found: false, value: EMPTY } : { found: true, value };
     },
-    async delete(req) {
+    async delete(req, ctx) {
       checkKey(req.key, limits);
-      return { found: await driver.current.delete(req.key), success: true };
+      const write = writeOptions(ctx, limits);
+      const v = versioned(driver.current, req.expectedVersion);
+      if (v && req.expectedVersion !== undefined) return { found: await v.deleteVersioned(req.key, req.expectedVersion, write), success: true };
+      return { found: await (write ? driver.current.delete(req.key, write) : driver.current.delete(req.key)), success: true };
     },
     async exists(req) {
       checkKey(req.key, limits);
@@ -128,7 +169,9 @@ export const keyValuePattern = defineBinding({
     },
     async *scan(req, ctx) {
       const d = driver.current;
-      need(capsOf(d), "scan");
+      const c = capsOf(d);
+      need(c, "scan");
+      const withTags = c.tags && req.includeValues;
       checkScan(req.prefix, req.limit, limits.maxKeyBytes);
       if (req.pageSize < 0) throw invalidArgument("page_size must not be negative");
       const pageSize = Math.min(req.pageSize > 0 ? req.pageSize : DEFAULT_SCAN_PAGE, limits.maxBatchSize);
@@ -137,29 +180,35 @@ export const keyValuePattern = defineBinding({
       for (;;) {
         const keys: string[] = [];
         const values: Uint8Array[] = [];
+        const tags: { tags: Record<string, string> }[] = [];
         let next = "";
         const entries = d.scan({ prefix: req.prefix, limit: Math.min(pageSize, remaining), cursor, withValues: req.includeValues, signal: ctx.signal });
         for await (const e of entries) {
           keys.push(e.key);
-          if (req.includeValues) values.push(e.value ?? EMPTY);
+          if (req.includeValues) {
+            values.push(e.value ?? EMPTY);
+            if (withTags) tags.push({ tags: e.tags ?? {} });
+          }
           if (e.nextCursor) next = e.nextCursor;
         }
         remaining -= keys.length;
-        yield { keys, values, nextCursor: next, hasMore: next !== "" };
+        yield { keys, values, tags, nextCursor: next, hasMore: next !== "" };
         if (next === "" || remaining <= 0) return;
         cursor = next;
       }
     },
-    async storeBatch(req) {
+    async storeBatch(req, ctx) {
       const d = driver.current;
       const c = capsOf(d);
       need(c, "batch");
+      const tags = req.requests.map((r, i) => checkTags(r.tags, c, `requests[${i}].tags`));
       const entries = toBatchEntries(
         req.requests.map((r) => ({ key: r.key, value: r.value, ttlSeconds: r.expirationSeconds ?? 0n })),
         limits,
-      );
+      ).map((e, i) => (tags[i] ? { ...e, tags: tags[i] } : e));
       if (entries.some((e) => e.ttlSeconds > 0)) need(c, "expiration");
-      await d.batchSet(entries);
+      const write = writeOptions(ctx, limits);
+      await (write ? d.batchSet(entries, write) : d.batchSet(entries));
       return { results: entries.map(() => ({ success: true })), allSuccess: true, successCount: entries.length };
     },
     async retrieveBatch(req) {
@@ -175,27 +224,37 @@ export const keyValuePattern = defineBinding({
       });
       return { results, foundCount };
     },
-    async deleteBatch(req) {
+    async deleteBatch(req, ctx) {
       const d = driver.current;
       need(capsOf(d), "batch");
       checkBatchKeys(req.keys, limits);
-      const found = await d.batchDelete(req.keys);
+      const write = writeOptions(ctx, limits);
+      const found = await (write ? d.batchDelete(req.keys, write) : d.batchDelete(req.keys));
       return { results: found.map((f) => ({ found: f, success: true })), allSuccess: true, foundCount: found.filter(Boolean).length };
     },
-    async setExpiration(req) {
+    async setExpiration(req, ctx) {
       const d = driver.current;
       need(capsOf(d), "expiration");
       checkKey(req.key, limits);
       const seconds = toSafeNumber(req.expirationSeconds, "expiration_seconds");
       if (seconds < 0) throw invalidArgument("expiration_seconds must not be negative (0 removes the expiry)");
+      const write = writeOptions(ctx, limits);
       if (seconds > 0) {
-        const existed = await d.expire(req.key, seconds);
+        const existed = await (write ? d.expire(req.key, seconds, write) : d.expire(req.key, seconds));
         return { success: true, keyExisted: existed };
       }
       const ttl = await d.getTTL(req.key);
       if (ttl === -2) return { success: true, keyExisted: false };
-      if (ttl !== -1) await d.persist(req.key);
+      // A keyed retry persists again even when the expiry is gone (maybe by its own first attempt): the driver
+      // recognises the key, so a later Expire by someone else is not undone.
+      if (ttl !== -1 || write) await (write ? d.persist(req.key, write) : d.persist(req.key));
       return { success: true, keyExisted: true };
+    },
+    async count(req) {
+      const d = driver.current;
+      need(capsOf(d), "scan");
+      checkScan(req.prefix, 0, limits.maxKeyBytes);
+      return { count: BigInt(await d.count(req.prefix)) };
     },
     async getExpiration(req) {
       const d = driver.current;

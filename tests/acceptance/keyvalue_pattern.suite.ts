@@ -25,6 +25,8 @@ export interface ExpectedCapabilities {
   scan: Support;
   batch: Support;
   expiration: Support;
+  /** Capabilities.supports_tags: tags stored with values (default false: refused UNIMPLEMENTED). */
+  tags?: boolean;
   /** Capabilities.max_batch_size (default: the SDK's 10000). */
   maxBatchSize?: number;
 }
@@ -109,6 +111,113 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
       expect(caps.slots?.primary?.interfaces.map((i) => i.name).sort()).toEqual(["keyvalue_basic", "keyvalue_batch", "keyvalue_scan", "keyvalue_ttl"]);
       // Asked again, the same answer (computed once at start-up).
       expect(await kv().getCapabilities({})).toEqual(caps);
+    });
+
+    test("tags: stored with the value, returned by Retrieve and Scan, dropped by a plain overwrite; else refused", async () => {
+      const p = uniquePrefix("kvp-tags");
+      expect((await kv().getCapabilities({})).supportsTags).toBe(want.tags ?? false);
+      if (!want.tags) return tagsRefused(p);
+      const tags = { tags: { team: "a", tier: "gold" } };
+      await kv().store({ key: p + "k", value: utf8("v"), tags });
+      expect((await kv().retrieve({ key: p + "k" })).tags?.tags).toEqual(tags.tags);
+      if (want.batch !== "unavailable")
+        await kv().storeBatch({
+          requests: [
+            { key: p + "b", value: utf8("w"), tags: { tags: { team: "b" } } },
+            { key: p + "c", value: utf8("x") },
+          ],
+        });
+      if (want.scan !== "unavailable") {
+        const pages = await Array.fromAsync(kv().scan({ prefix: p, includeValues: true }));
+        const got = pages.flatMap((pg) => pg.keys.map((k, i) => [k, pg.tags[i]?.tags ?? {}] as const));
+        expect(Object.fromEntries(got)).toEqual({ [p + "b"]: { team: "b" }, [p + "c"]: {}, [p + "k"]: tags.tags });
+      }
+      await kv().store({ key: p + "k", value: utf8("v2") });
+      expect((await kv().retrieve({ key: p + "k" })).tags).toBeUndefined();
+    });
+
+    /** Where supports_tags is false: a write carrying tags is UNIMPLEMENTED and writes nothing (never dropped). */
+    async function tagsRefused(p: string): Promise<void> {
+      const tags = { tags: { team: "a" } };
+      const f = await failure(() => kv().store({ key: p + "k", value: utf8("v"), tags }));
+      expect(f.code).toBe(Code.UNIMPLEMENTED);
+      expect(f.message).toMatch(new RegExp(`^tags not supported by ${want.backend}: `));
+      if (want.batch !== "unavailable")
+        expect(await codeOf(() => kv().storeBatch({ requests: [{ key: p + "b", value: utf8("v"), tags }] }))).toBe(Code.UNIMPLEMENTED);
+      expect(await retrieve(p + "k")).toBeUndefined();
+      expect(await retrieve(p + "b")).toBeUndefined();
+      // Empty tags are no tags.
+      await kv().store({ key: p + "k", value: utf8("v"), tags: { tags: {} } });
+      expect(await retrieve(p + "k")).toBe("v");
+    }
+
+    describe("conditional writes (expected_version)", () => {
+      /** The ABORTED answer of a conditional write, with the current version from x-prism-current-version. */
+      const aborted = async (call: () => Promise<unknown>) => {
+        try {
+          await call();
+        } catch (err) {
+          const e = PrismError.from(err);
+          const md = (e.cause as { metadata?: { get(k: string): unknown[] } } | undefined)?.metadata;
+          return { code: e.code, current: md?.get("x-prism-current-version")[0] as string | undefined };
+        }
+        return { code: Code.OK, current: undefined };
+      };
+
+      test("Store and Retrieve return a version that changes on every write; a stale or wrong one is ABORTED with the current version", async () => {
+        const p = uniquePrefix("kvp-cas");
+        expect((await kv().getCapabilities({})).supportsConditionalWrites).toBe(true);
+        const v1 = (await kv().store({ key: p + "k", value: utf8("a") })).version;
+        expect(v1).not.toBe("");
+        expect((await kv().retrieve({ key: p + "k" })).version).toBe(v1);
+        const v2 = (await kv().store({ key: p + "k", value: utf8("b") })).version;
+        expect(v2).not.toBe(v1);
+        expect(await aborted(() => kv().store({ key: p + "k", value: utf8("c"), expectedVersion: v1 }))).toEqual({ code: Code.ABORTED, current: v2 });
+        expect(await aborted(() => kv().store({ key: p + "k", value: utf8("c"), expectedVersion: "" }))).toEqual({ code: Code.ABORTED, current: v2 });
+        expect(await retrieve(p + "k")).toBe("b");
+        const v3 = (await kv().store({ key: p + "k", value: utf8("c"), expectedVersion: v2 })).version;
+        expect([v3 !== v2, await retrieve(p + "k")]).toEqual([true, "c"]);
+
+        // "" = must not exist: creates once; a missing key expected at a version is ABORTED with current "".
+        expect((await kv().store({ key: p + "new", value: utf8("1"), expectedVersion: "" })).success).toBe(true);
+        expect((await aborted(() => kv().store({ key: p + "new", value: utf8("2"), expectedVersion: "" }))).code).toBe(Code.ABORTED);
+        expect(await aborted(() => kv().store({ key: p + "missing", value: utf8("x"), expectedVersion: v3 }))).toEqual({ code: Code.ABORTED, current: "" });
+        expect(await retrieve(p + "missing")).toBeUndefined();
+
+        expect(await aborted(() => kv().delete({ key: p + "k", expectedVersion: v2 }))).toEqual({ code: Code.ABORTED, current: v3 });
+        expect(await retrieve(p + "k")).toBe("c");
+        expect(await kv().delete({ key: p + "k", expectedVersion: v3 })).toMatchObject({ found: true });
+        expect(await retrieve(p + "k")).toBeUndefined();
+        expect(await kv().delete({ key: p + "k", expectedVersion: "" })).toMatchObject({ found: false });
+        // A re-created key does not get an old version back.
+        const v4 = (await kv().store({ key: p + "k", value: utf8("a") })).version;
+        expect(await aborted(() => kv().delete({ key: p + "k", expectedVersion: v3 }))).toEqual({ code: Code.ABORTED, current: v4 });
+      });
+
+      test("8 concurrent read-modify-write loops on one key lose no update", async () => {
+        const key = uniquePrefix("kvp-rmw") + "counter";
+        const WRITERS = 8;
+        const EACH = 10;
+        let conflicts = 0;
+        const loop = async () => {
+          for (let done = 0, attempts = 0; done < EACH; ) {
+            if (++attempts > 500) throw new Error("no progress after 500 attempts");
+            const r = await kv().retrieve({ key });
+            const n = r.found ? Number(text(r.value)) : 0;
+            try {
+              await kv().store({ key, value: utf8(String(n + 1)), expectedVersion: r.found ? r.version : "" });
+              done++;
+            } catch (err) {
+              if (PrismError.from(err).code !== Code.ABORTED) throw err;
+              conflicts++;
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: WRITERS }, loop));
+        expect(await retrieve(key)).toBe(String(WRITERS * EACH));
+        // The loops did contend (else the test proves nothing about lost updates).
+        expect(conflicts).toBeGreaterThan(0);
+      }, 60_000);
     });
 
     describe("store, retrieve, exists, delete", () => {
@@ -282,6 +391,22 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
         expect(new Set(seen).size).toBe(seen.length);
         for (const k of keys) expect(seen).toContain(k);
         expect(seen.every((k) => k.startsWith(p))).toBe(true);
+      });
+
+      test("Count: the live keys under a prefix, none from other prefixes; expired and deleted keys are not counted", async () => {
+        const p = uniquePrefix("kvp-count");
+        if (want.scan === "unavailable") return expectUnavailable("scan", () => kv().count({ prefix: p }));
+        await Promise.all(Array.from({ length: 7 }, (_, i) => kv().store({ key: `${p}c:${i}`, value: utf8("v") })));
+        await kv().store({ key: `${p}d`, value: utf8("other prefix") });
+        expect((await kv().count({ prefix: `${p}c:` })).count).toBe(7n);
+        expect((await kv().count({ prefix: p })).count).toBe(8n);
+        await kv().delete({ key: `${p}c:0` });
+        expect((await kv().count({ prefix: `${p}c:` })).count).toBe(6n);
+        if (want.expiration !== "unavailable") {
+          await kv().store({ key: `${p}c:short`, value: utf8("v"), expirationSeconds: 1n });
+          await eventually(async () => (await kv().count({ prefix: `${p}c:` })).count === 6n, "the expired key is no longer counted", 10_000, 200);
+        }
+        expect((await kv().count({ prefix: `${p}none:` })).count).toBe(0n);
       });
 
       test("a negative limit or page size is INVALID_ARGUMENT", async () => {

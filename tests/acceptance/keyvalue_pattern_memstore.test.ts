@@ -10,6 +10,7 @@ import { configuredPattern } from "../helpers/process";
 import { freePort } from "../redis/harness";
 import { proxyTarget } from "../helpers/proxy_target";
 import { runKeyValueSuite } from "./keyvalue.suite";
+import { runIdempotencySuite } from "./keyvalue_idempotency.suite";
 import { runKeyValuePatternSuite, runSameDataSuite } from "./keyvalue_pattern.suite";
 import { connect, uniquePrefix, utf8, type Target } from "./target";
 
@@ -21,7 +22,7 @@ const direct = (config: Record<string, unknown>) => async (): Promise<Target> =>
 const proxied = (config: Record<string, unknown>) => (): Promise<Target> =>
   proxyTarget("memstore", uniquePrefix("kvp").replaceAll(":", "-").slice(0, -1), config);
 
-const NATIVE = { backend: "memstore", scan: "native", batch: "native", expiration: "native" } as const;
+const NATIVE = { backend: "memstore", scan: "native", batch: "native", expiration: "native", tags: true } as const;
 const EMULATED = { backend: "memstore", scan: "emulated", batch: "emulated", expiration: "emulated" } as const;
 const REFUSED = { backend: "memstore", scan: "unavailable", batch: "unavailable", expiration: "emulated" } as const;
 
@@ -33,6 +34,11 @@ runKeyValuePatternSuite("proxy -> memstore, everything emulated", proxied(ALL_EM
 runSameDataSuite("memstore", direct({}), NATIVE);
 runSameDataSuite("memstore, everything emulated", direct(ALL_EMULATED), EMULATED);
 runKeyValueSuite("memstore, everything emulated", async () => ({ ...(await direct(ALL_EMULATED)()) }));
+// memstore keeps idempotency keys in its process only (so does it its data): no restart case.
+runIdempotencySuite("memstore", direct({}));
+runIdempotencySuite("memstore, everything emulated", direct(ALL_EMULATED));
+runIdempotencySuite("memstore, scan and batch off", direct(REFUSING));
+runIdempotencySuite("proxy -> memstore", proxied({}));
 
 describe("emulated operations are counted", () => {
   test("prism_emulated_operations_total{namespace,operation} on /metrics, none for native operations", async () => {

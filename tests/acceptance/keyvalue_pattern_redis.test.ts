@@ -6,6 +6,8 @@ import { Redis } from "ioredis";
 import { deletePrefix, sharedRedisAddress, uniqueNamespace } from "../redis/harness";
 import { redisProxyTarget, redisTarget } from "../redis/target";
 import { proxyTarget } from "../helpers/proxy_target";
+import { configuredPattern } from "../helpers/process";
+import { runIdempotencyRestartSuite, runIdempotencySuite } from "./keyvalue_idempotency.suite";
 import { runKeyValuePatternSuite, runSameDataSuite } from "./keyvalue_pattern.suite";
 
 const NATIVE = { backend: "redis", scan: "native", batch: "native", expiration: "native" } as const;
@@ -29,3 +31,21 @@ runKeyValuePatternSuite("redis", () => redisTarget("standalone"), NATIVE);
 runKeyValuePatternSuite("proxy -> redis", redisProxyTarget, NATIVE);
 runKeyValuePatternSuite("proxy -> redis, scan and batch emulated", proxiedWith({ scan: "force", batch: "force" }), SCAN_EMULATED);
 runSameDataSuite("redis", () => redisTarget("standalone"), NATIVE);
+runIdempotencySuite("redis", () => redisTarget("standalone"));
+runIdempotencySuite("proxy -> redis", redisProxyTarget);
+runIdempotencySuite("proxy -> redis, scan and batch emulated", proxiedWith({ scan: "force", batch: "force" }));
+runIdempotencyRestartSuite("redis", async () => {
+  const address = await sharedRedisAddress();
+  const namespace = uniqueNamespace("kv-idem-restart");
+  return {
+    start: () => configuredPattern("redis", { address, namespace }),
+    cleanup: async () => {
+      const r = new Redis(address, { maxRetriesPerRequest: 1 });
+      try {
+        await deletePrefix(r, `${namespace}:`);
+      } finally {
+        r.disconnect();
+      }
+    },
+  };
+});

@@ -50,4 +50,10 @@ runKeyValueSuite("memstore in-process", () => inProcessMemstore({ max_keys: 3000
 runListSuite("memstore in-process", () => inProcessMemstore());
 runPubSubSuite("memstore in-process", () => inProcessMemstore());
 runStreamSuite("memstore in-process", () => inProcessMemstore());
-runKeyValuePatternSuite("memstore in-process", () => inProcessMemstore(), { backend: "memstore", scan: "native", batch: "native", expiration: "native" });
+runKeyValuePatternSuite("memstore in-process", () => inProcessMemstore(), {
+  backend: "memstore",
+  scan: "native",
+  batch: "native",
+  expiration: "native",
+  tags: true,
+});

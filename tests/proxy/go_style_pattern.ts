@@ -69,6 +69,7 @@ export async function startGoStylePattern(): Promise<GoStylePattern> {
     deleteBatch: () => ({}),
     setExpiration: () => ({ success: false, error: "expiration not supported" }),
     getExpiration: () => ({ expirationSeconds: -2n }),
+    count: () => ({ count: BigInt(data.size) }),
   });
   const port = await bindServer(server, "127.0.0.1", 0);
   return Object.assign(self, { address: `127.0.0.1:${port}`, stop: () => server.forceShutdown() });

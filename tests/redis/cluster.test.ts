@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import { redisClusterSeeds, requireService } from "../helpers/services";
 import { runKeyValueSuite } from "../acceptance/keyvalue.suite";
+import { runIdempotencySuite } from "../acceptance/keyvalue_idempotency.suite";
 import { runListSuite } from "../acceptance/list.suite";
 import { redisTarget } from "./target";
 import { deletePrefix, startRedisPattern, str, text, uniqueNamespace, type RedisPattern } from "./harness";
@@ -126,3 +127,5 @@ describe("Redis Cluster mode", () => {
 // The acceptance suites, against the cluster.
 runKeyValueSuite("redis-cluster", () => redisTarget("cluster"));
 runListSuite("redis-cluster", () => redisTarget("cluster"));
+// Keyed batches are applied entry by entry there (one script cannot span slots): still once each.
+runIdempotencySuite("redis-cluster", () => redisTarget("cluster"));
