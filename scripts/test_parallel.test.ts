@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { perFolder } from "./coverage_floor";
-import { LAYOUT_UNIT, mergeLcov, ROOT, runPool, testFiles, unitOf, units } from "./test_parallel";
+import { LAYOUT_UNIT, mergeLcov, ROOT, runPool, testCodeBytes, testFiles, unitOf, units } from "./test_parallel";
 
 const tmp = mkdtempSync(join(tmpdir(), "prism-test-parallel-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -41,8 +41,9 @@ describe("test files", () => {
 });
 
 describe("units", () => {
-  test("a folder of tests/, else the top-level folder", () => {
-    expect(unitOf("tests/redis/scan.test.ts", "")).toBe("tests/redis");
+  test("a black-box suite alone, the faults suite together, a source folder's unit tests together", () => {
+    expect(unitOf("tests/redis/scan.test.ts", "")).toBe("tests/redis/scan.test.ts");
+    expect(unitOf("tests/faults/backends.test.ts", "")).toBe("tests/faults");
     expect(unitOf("sdk/grpc/errors.test.ts", "")).toBe("sdk");
     expect(unitOf("proxy/config.test.ts", "")).toBe("proxy");
   });
@@ -70,9 +71,29 @@ describe("units", () => {
       Object.keys(size),
       () => "",
       (f) => size[f]!,
-      { "tests/a": 5, d: 60 },
+      { "tests/a/1.test.ts": 5, d: 60 },
     ).map((u) => u.name);
-    expect(order).toEqual(["tests/b", "c", "d", "tests/a"]);
+    expect(order).toEqual(["tests/b/1.test.ts", "c", "d", "tests/a/1.test.ts"]);
+  });
+
+  test("a suite's cost counts the test-only modules it imports, not the product code", () => {
+    const files: Record<string, string> = {
+      "tests/acceptance/redis.test.ts": 'import { run } from "./keyvalue.suite";\nimport { x } from "../../sdk/index";',
+      "tests/acceptance/keyvalue.suite.ts": 'import { t } from "./target";\nimport { run } from "./keyvalue.suite";',
+      "tests/acceptance/target.ts": "",
+      "sdk/index.ts": "",
+    };
+    const sizes: Record<string, number> = {
+      "tests/acceptance/redis.test.ts": 1,
+      "tests/acceptance/keyvalue.suite.ts": 100,
+      "tests/acceptance/target.ts": 10,
+      "sdk/index.ts": 1000,
+    };
+    const read = (f: string) => {
+      if (!(f in files)) throw new Error(`no ${f}`);
+      return files[f]!;
+    };
+    expect(testCodeBytes("tests/acceptance/redis.test.ts", read, (f) => sizes[f]!)).toBe(111);
   });
 });
 

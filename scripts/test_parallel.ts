@@ -2,17 +2,19 @@
 // then merges their lcov reports into one for scripts/coverage_floor.ts.
 //   bun scripts/test_parallel.ts [--jobs N] [--coverage-dir DIR] [--record] [path ...] [-- <bun test options, e.g. --timeout 30000>]
 // (paths: only the test files under these folders or files; all of them without)
-// Test files are grouped into units that run one after another inside one process; `--jobs` units run at a time,
-// the longest first: by the seconds scripts/test_units.json recorded (--record rewrites it from this run), units
-// it does not know first of all, by size. A unit is a folder of tests/ or a top-level source
-// folder. Suites share no fixed ports and use the shared backends under their own namespaces, so folders can run
-// side by side; the exception is the repository's own layout: tests/packaging/template.test.ts adds a pattern
-// folder to the repository for a while, so every test that lists the patterns (imports scripts/executables or
-// lives in scripts/ or tests/packaging) runs in one unit, one file after another.
+// Test files are grouped into units, each one bun test process running its files one after another; `--jobs` units
+// run at a time, the longest first: by the seconds scripts/test_units.json recorded (--record rewrites it from this
+// run), units it does not know first of all, by the test code they load. A black-box suite (a file under tests/) is a
+// unit of its own; the unit tests of a top-level source folder are one unit. Suites share no fixed ports and use the
+// shared backends under namespaces of their own, and outages are made on servers a test starts itself, so they can
+// run side by side. Two exceptions stay serial: the repository's own layout — tests/packaging/template.test.ts adds
+// a pattern folder to the repository for a while, so every test that lists the patterns (imports
+// scripts/executables, or lives in scripts/ or tests/packaging) is one unit — and tests/faults, whose recovery
+// bounds are measured and are kept from competing with each other.
 // Each unit's output is printed whole when it ends, so its "N pass" / "N fail" lines stay one block each (.ci/run
 // sums them). Exits 1 when any unit fails or ends without bun's summary.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 export const ROOT = join(import.meta.dir, "..");
@@ -32,12 +34,45 @@ export function testFiles(root = ROOT): string[] {
 /** The unit of the tests that read the repository's list of patterns (see the top of this file). */
 export const LAYOUT_UNIT = "tests/packaging";
 
+/** Folders of tests/ whose files run one after another in one unit. */
+export const SERIAL_FOLDERS = [LAYOUT_UNIT, "tests/faults"];
+
 /** The unit a test file runs in. */
 export function unitOf(file: string, source: string): string {
   if (file.startsWith("scripts/") || /["'][./]*scripts\/executables["']|from ["']\.\/executables["']/.test(source)) return LAYOUT_UNIT;
   const parts = file.split("/");
-  if (parts[0] === "tests" && parts.length > 2) return `tests/${parts[1]}`;
+  if (parts[0] === "tests" && parts.length > 2) {
+    const folder = `tests/${parts[1]}`;
+    return SERIAL_FOLDERS.includes(folder) ? folder : file;
+  }
   return parts.length > 1 ? parts[0]! : ".";
+}
+
+/**
+ * Bytes of test code a file runs: itself and the test-only modules it imports (files under tests/, followed
+ * through their own imports) — a one-line acceptance file runs a whole suite.
+ */
+export function testCodeBytes(file: string, read: (file: string) => string, size: (file: string) => number): number {
+  const seen = new Set<string>();
+  const visit = (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    for (const m of read(f).matchAll(/from\s+["'](\.{1,2}\/[^"']+)["']/g)) {
+      const target = join(dirname(f), m[1]!).replace(/\.ts$/, "");
+      const candidate = `${target}.ts`;
+      if (!candidate.startsWith("tests/") || seen.has(candidate)) continue;
+      try {
+        read(candidate);
+      } catch {
+        continue;
+      }
+      visit(candidate);
+    }
+  };
+  visit(file);
+  let bytes = 0;
+  for (const f of seen) bytes += size(f);
+  return bytes;
 }
 
 export interface Unit {
@@ -57,7 +92,7 @@ export function units(files: string[], read: (file: string) => string, size: (fi
     const name = unitOf(f, read(f));
     const u = byName.get(name) ?? { name, files: [], bytes: 0 };
     u.files.push(f);
-    u.bytes += size(f);
+    u.bytes += testCodeBytes(f, read, size);
     byName.set(name, u);
   }
   const time = (u: Unit) => seconds[u.name] ?? Number.POSITIVE_INFINITY;
@@ -107,7 +142,7 @@ interface Outcome {
   seconds: number;
 }
 
-async function runUnit(unit: Unit, index: number, coverageDir: string, bunArgs: string[]): Promise<Outcome> {
+async function runUnit(unit: Unit, index: number, coverageDir: string, bunArgs: string[], t0: number): Promise<Outcome> {
   const dir = join(coverageDir, "units", String(index));
   const started = performance.now();
   const cmd = [process.execPath, "test", ...bunArgs, "--coverage", "--coverage-reporter=lcov", `--coverage-dir=${dir}`, ...unit.files.map((f) => `./${f}`)];
@@ -116,7 +151,10 @@ async function runUnit(unit: Unit, index: number, coverageDir: string, bunArgs: 
   const seconds = (performance.now() - started) / 1000;
   const output = out + err;
   const summarised = /^ *\d+ pass$/m.test(output) && /^ *\d+ fail$/m.test(output);
-  process.stdout.write(`\n=== ${unit.name} (${unit.files.length} files, ${seconds.toFixed(0)} s, exit ${code})\n${output}`);
+  const from = (started - t0) / 1000;
+  process.stdout.write(
+    `\n=== ${unit.name} (${unit.files.length} files, ran from ${from.toFixed(0)} s to ${(from + seconds).toFixed(0)} s, exit ${code})\n${output}`,
+  );
   if (!summarised) process.stdout.write(`=== ${unit.name}: ended without bun's pass/fail summary\n`);
   return { unit, ok: code === 0 && summarised, seconds };
 }
@@ -157,7 +195,7 @@ if (import.meta.main) {
   );
   console.log(`test_parallel: ${all.reduce((n, u) => n + u.files.length, 0)} test files in ${all.length} units, ${jobs} at a time`);
   const t0 = performance.now();
-  const outcomes = await runPool(all, jobs, (u, i) => runUnit(u, i, coverageDir, bunArgs));
+  const outcomes = await runPool(all, jobs, (u, i) => runUnit(u, i, coverageDir, bunArgs, t0));
   const reports: string[] = [];
   for (let i = 0; i < all.length; i++) {
     try {
