@@ -41,9 +41,11 @@ describe("test files", () => {
 });
 
 describe("units", () => {
-  test("a black-box suite alone, the faults suite together, a source folder's unit tests together", () => {
+  test("a black-box suite alone; the faults suite, the Kafka suites and a source folder's unit tests each together", () => {
     expect(unitOf("tests/redis/scan.test.ts", "")).toBe("tests/redis/scan.test.ts");
-    expect(unitOf("tests/faults/backends.test.ts", "")).toBe("tests/faults");
+    expect(unitOf("tests/faults/backends.test.ts", 'import { startKafkaBroker } from "../kafka/broker";')).toBe("tests/faults");
+    expect(unitOf("tests/acceptance/pubsub_kafka.test.ts", 'import { kafkaTarget } from "../kafka/target";')).toBe("tests/kafka");
+    expect(unitOf("tests/nats/driver.test.ts", 'import { rssOf } from "../kafka/proc_stats";')).toBe("tests/nats/driver.test.ts");
     expect(unitOf("sdk/grpc/errors.test.ts", "")).toBe("sdk");
     expect(unitOf("proxy/config.test.ts", "")).toBe("proxy");
   });

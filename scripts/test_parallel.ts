@@ -7,10 +7,12 @@
 // run), units it does not know first of all, by the test code they load. A black-box suite (a file under tests/) is a
 // unit of its own; the unit tests of a top-level source folder are one unit. Suites share no fixed ports and use the
 // shared backends under namespaces of their own, and outages are made on servers a test starts itself, so they can
-// run side by side. Two exceptions stay serial: the repository's own layout — tests/packaging/template.test.ts adds
-// a pattern folder to the repository for a while, so every test that lists the patterns (imports
-// scripts/executables, or lives in scripts/ or tests/packaging) is one unit — and tests/faults, whose recovery
-// bounds are measured and are kept from competing with each other.
+// run side by side. Three groups stay serial, each one unit: the repository's own layout —
+// tests/packaging/template.test.ts adds a pattern folder to the repository for a while, so every test that lists the
+// patterns (imports scripts/executables, or lives in scripts/ or tests/packaging) is one unit; tests/faults, whose
+// recovery bounds are measured; and the Kafka suites (tests/kafka, and the suites run on its targets), which start
+// JVM brokers of their own and wait a bounded time for consumer-group rebalances on the shared broker: side by side,
+// a broker start held a reconnecting subscriber's rejoin past its 20 s wait.
 // Each unit's output is printed whole when it ends, so its "N pass" / "N fail" lines stay one block each (.ci/run
 // sums them). Exits 1 when any unit fails or ends without bun's summary.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -35,7 +37,9 @@ export function testFiles(root = ROOT): string[] {
 export const LAYOUT_UNIT = "tests/packaging";
 
 /** Folders of tests/ whose files run one after another in one unit. */
-export const SERIAL_FOLDERS = [LAYOUT_UNIT, "tests/faults"];
+export const SERIAL_FOLDERS = [LAYOUT_UNIT, "tests/faults", "tests/kafka"];
+/** A suite run on the Kafka test targets or brokers joins tests/kafka's unit. */
+const KAFKA_TARGETS = /from ["']\.\.\/kafka\/(target|broker)["']/;
 
 /** The unit a test file runs in. */
 export function unitOf(file: string, source: string): string {
@@ -43,7 +47,8 @@ export function unitOf(file: string, source: string): string {
   const parts = file.split("/");
   if (parts[0] === "tests" && parts.length > 2) {
     const folder = `tests/${parts[1]}`;
-    return SERIAL_FOLDERS.includes(folder) ? folder : file;
+    if (SERIAL_FOLDERS.includes(folder)) return folder;
+    return KAFKA_TARGETS.test(source) ? "tests/kafka" : file;
   }
   return parts.length > 1 ? parts[0]! : ".";
 }
