@@ -77,10 +77,12 @@ test-images: build-plugins services docker-engine ## key-value and pub/sub suite
 	bash scripts/images.sh
 	TESTCONTAINERS_RYUK_DISABLED=true $(BUN) test --timeout 60000 ./tests/containers/acceptance.containers.ts
 
-# One run of the whole suite that also measures coverage (lcov) and fails under the floors of scripts/coverage_floor.json.
-coverage: build-plugins services go-tools ## bun test --coverage over every suite, then the per-folder floor check
+# Every suite with coverage (lcov), as TEST_JOBS bun test processes side by side (scripts/test_parallel.ts: test folders
+# as units, the longest first; coverage merged into coverage/lcov.info), then the floors of scripts/coverage_floor.json.
+TEST_JOBS ?= 2
+coverage: build-plugins services go-tools ## bun test --coverage over every suite (TEST_JOBS processes at a time), then the per-folder floor check
 	@rm -rf coverage
-	$(BUN) test --timeout 30000 --coverage --coverage-reporter=lcov --coverage-dir=coverage
+	$(BUN) scripts/test_parallel.ts --jobs $(TEST_JOBS) --coverage-dir coverage -- --timeout 30000
 	$(BUN) scripts/coverage_floor.ts coverage/lcov.info
 
 test-unit: proto ## only the tests that need no external service

@@ -3,6 +3,7 @@ import type { Kafka, KafkaMessage } from "kafkajs";
 import { createLogger } from "../sdk/observability/logger";
 import { parseKafkaConfig } from "./config";
 import { ConsumerFeed, FlowStats } from "./feed";
+import { waitFor } from "../tests/helpers/wait";
 
 type EachMessage = (p: { topic: string; partition: number; message: KafkaMessage; heartbeat: () => Promise<void> }) => Promise<void>;
 
@@ -87,9 +88,9 @@ describe("ConsumerFeed flow control", () => {
     for (let i = 0; i < 8; i++) await deliver(0, i);
     let accepted = false;
     const ninth = deliver(0, 8).then(() => (accepted = true));
-    await Bun.sleep(50);
+    // A heartbeat comes only from inside the wait for room: once one is seen, the ninth is known to be waiting.
+    await waitFor(() => state.heartbeats > 0, "a heartbeat while the ninth waits", { timeoutMs: 2_000, intervalMs: 5 });
     expect(accepted).toBe(false);
-    expect(state.heartbeats).toBeGreaterThan(0);
     await feed.queue.next();
     await ninth;
     expect(feed.queue.size).toBe(8);

@@ -13,6 +13,7 @@ import { formatReport } from "./report";
 import { runLoad } from "./run";
 import { Stats } from "./stats";
 import { connect, kvWorkload } from "./workload";
+import { waitFor } from "../tests/helpers/wait";
 
 // An in-process server that records what it receives: key-value from a Map, pub/sub fan-out.
 const server = new grpc.Server(serverOptions);
@@ -145,9 +146,8 @@ describe("progress line", () => {
     const s = new Stats();
     s.success(0.5, 0.5);
     const stop = startProgress("get", () => s, true, { write: (x: string) => out.push(x) }, 20);
-    await new Promise((r) => setTimeout(r, 70));
+    await waitFor(() => out.some((l) => /ops\/s {2}p99 0\.500 ms {2}errors 0/.test(l)), "a progress line", { timeoutMs: 2_000, intervalMs: 10 });
     stop();
-    expect(out.some((l) => /ops\/s {2}p99 0\.500 ms {2}errors 0/.test(l))).toBe(true);
     expect(out.at(-1)).toBe("\r\x1b[K");
     const none: string[] = [];
     startProgress("get", () => s, false, { write: (x: string) => none.push(x) }, 20)();

@@ -1,6 +1,6 @@
 // Coverage floor (seed 002: tracked from day one, a floor that fails the build).
 //   bun scripts/coverage_floor.ts [coverage/lcov.info] [--update]
-// Reads the lcov report `bun test --coverage --coverage-reporter=lcov` wrote, sums lines found/hit per
+// Reads the lcov report `bun test --coverage --coverage-reporter=lcov` wrote (merged by scripts/test_parallel.ts), sums lines found/hit per
 // top-level source folder (sdk/, h2/ and every executable's folder: each pattern.json's, proxy/, prismctl/, loadtest/),
 // prints the table and exits 1 when a folder is under its floor: a pattern's `coverageFloor` in its pattern.json,
 // the others' in scripts/coverage_floor.json. --update raises floors to today's figures (rounded down to a

@@ -19,6 +19,7 @@ import { keyValueBasic } from "../services/keyvalue_basic";
 import { runControlPlane, takeLaunchToken } from "./control_plane_client";
 import type { PatternDefinition } from "./pattern";
 import { PatternRuntime } from "./runtime";
+import { waitFor } from "../../tests/helpers/wait";
 
 class SlowDriver implements Driver, KeyValueBasicDriver {
   readonly name = "slow";
@@ -138,7 +139,7 @@ describe("pattern runtime", () => {
     const consumed = (async () => {
       for await (const _ of stream) n++;
     })().catch((e) => e as PrismError);
-    await new Promise((r) => setTimeout(r, 30));
+    await waitFor(() => n > 0, "the stream yields", { timeoutMs: 2_000, intervalMs: 5 });
     const { aborted } = await rt.drain(100);
     const ended = await consumed;
     expect(aborted).toBe(1);

@@ -10,6 +10,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { createClient } from "../../sdk/grpc/client";
 import { Code, PrismError } from "../../sdk/grpc/errors";
 import type { CallOptions, ServiceClient } from "../../sdk/grpc/types";
+import { waitFor } from "../helpers/wait";
 
 /** A running server that serves the interfaces under test: a pattern process, or the proxy in front of one. */
 export interface Target {
@@ -96,12 +97,7 @@ export async function codeOf(call: () => Promise<unknown> | AsyncIterable<unknow
 
 /** Polls `check` until it returns true, failing after timeoutMs (no fixed sleeps). */
 export async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000, intervalMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await Bun.sleep(intervalMs);
-  }
+  await waitFor(check, what, { timeoutMs, intervalMs });
 }
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -6,6 +6,7 @@ import { createClient } from "../../sdk/grpc/client";
 import { Code, PrismError } from "../../sdk/grpc/errors";
 import { startPattern, type StartedPattern } from "../helpers/process";
 import { utf8 } from "../acceptance/target";
+import { waitFor } from "../helpers/wait";
 
 const started: StartedPattern[] = [];
 afterAll(async () => {
@@ -47,7 +48,7 @@ async function exitUnderLoad(signal: "SIGTERM" | "SIGINT") {
     Array.fromAsync(ps.client.subscribe({ topic: "t", subscriberId: "s" })).catch(() => []),
     Array.fromAsync(st.client.read({ stream: "s", follow: true })).catch(() => []),
   ];
-  while (ok < 500) await Bun.sleep(10);
+  await waitFor(() => ok >= 500, "500 calls answered under load", { timeoutMs: 20_000, intervalMs: 10 });
 
   const sentAt = performance.now();
   process.kill(p.pid, signal);

@@ -18,6 +18,7 @@ import {
 } from "../../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { Code } from "../../sdk/grpc/errors";
 import { codeOf, connect, eventually, text, utf8 } from "../acceptance/target";
+import { expectAbsent, waitFor } from "../helpers/wait";
 import type { MulticastTarget } from "./targets";
 
 type FilterInit = MessageInitShape<typeof FilterSchema>;
@@ -76,6 +77,26 @@ function subscriber(c: Client, identity: string) {
       await done;
     },
   };
+}
+
+const MARKER = "marker";
+const payloads = (s: { got: MulticastMessage[] }) => s.got.map((m) => text(m.payload));
+
+/**
+ * Proves no subscriber got more than `want(i)`: a marker multicast to `filter` travels each stream after anything
+ * still owed; once every stream has it, each must hold exactly its `want` then the marker.
+ */
+async function expectNothingMore(c: Client, filter: FilterInit, subs: { got: MulticastMessage[] }[], want: (i: number) => string[]) {
+  await expectAbsent("a message beyond those expected", {
+    sendMarker: async () => expect((await c.mr.multicast({ filter, payload: utf8(MARKER) })).deliveredCount).toBe(subs.length),
+    markerArrived: () => subs.every((s) => payloads(s).includes(MARKER)),
+    happened: () =>
+      subs
+        .map((s, i) => (JSON.stringify(payloads(s)) === JSON.stringify([...want(i), MARKER]) ? "" : `stream ${i} got ${JSON.stringify(payloads(s))}`))
+        .filter(Boolean)
+        .join("; "),
+    timeoutMs: 30_000,
+  });
 }
 
 /** Waits until Enumerate reports every identity subscribed. */
@@ -241,12 +262,19 @@ export function runMulticastSuite(label: string, factory: () => Promise<Multicas
         await c.mr.register({ identity: `${run}-forever`, metadata: { run } });
         const listed = await enumerateAll(c, cond("run", Operator.EQ, run));
         expect(listed.ids).toEqual([`${run}-beat`, `${run}-forever`, `${run}-short`]);
-        // Heartbeat every 500 ms for 3.5 s: beat stays, short expires.
-        const until = Date.now() + 3_500;
-        while (Date.now() < until) {
-          await c.mr.register({ identity: `${run}-beat`, metadata: { run }, ttl });
-          await Bun.sleep(500);
-        }
+        // Heartbeat every 500 ms until short has expired and beat has outlived its first TTL; each look comes before
+        // that round's heartbeat, so beat is seen ~500 ms after its last one.
+        const start = Date.now();
+        await waitFor(
+          async () => {
+            const { ids } = await enumerateAll(c, cond("run", Operator.EQ, run));
+            expect(ids).toContain(`${run}-beat`);
+            await c.mr.register({ identity: `${run}-beat`, metadata: { run }, ttl });
+            return !ids.includes(`${run}-short`) && Date.now() - start > 3_000;
+          },
+          "short expired while beat stayed",
+          { timeoutMs: 30_000, intervalMs: 500 },
+        );
         expect((await enumerateAll(c, cond("run", Operator.EQ, run))).ids).toEqual([`${run}-beat`, `${run}-forever`]);
         const mc = await c.mr.multicast({ filter: cond("run", Operator.EQ, run), payload: utf8("x") });
         expect(mc.results.map((r) => r.identity).sort()).toEqual([`${run}-beat`, `${run}-forever`]);
@@ -272,10 +300,10 @@ export function runMulticastSuite(label: string, factory: () => Promise<Multicas
           const even = await c.mr.multicast({ filter: and(cond("run", Operator.EQ, run), cond("even", Operator.EQ, true)), payload: utf8("to even") });
           expect(even.deliveredCount).toBe(2);
           await eventually(async () => subs.reduce((n, s) => n + s.got.length, 0) >= 6, "6 deliveries received", 30_000);
-          await Bun.sleep(300); // a duplicate would arrive by now
+          const want = (i: number) => (i % 2 === 0 ? ["to all", "to even"] : ["to all"]);
+          await expectNothingMore(c, cond("run", Operator.EQ, run), subs, want);
           for (const [i, s] of subs.entries()) {
-            const want = i % 2 === 0 ? ["to all", "to even"] : ["to all"];
-            expect(s.got.map((m) => text(m.payload))).toEqual(want);
+            expect(payloads(s)).toEqual([...want(i), MARKER]);
             expect(s.got[0]!.messageId).toBe(all.messageId);
             expect(s.got[0]!.timestamp).toBeGreaterThan(0n);
           }
@@ -317,8 +345,8 @@ export function runMulticastSuite(label: string, factory: () => Promise<Multicas
           expect(live.deliveredCount).toBe(1);
           const want = t.expect.durability ? ["first", "second", "third"] : ["third"];
           await eventually(async () => s.got.length >= want.length, `${want.length} messages`, 30_000);
-          await Bun.sleep(300);
-          expect(s.got.map((m) => text(m.payload))).toEqual(want);
+          await expectNothingMore(c, cond("run", Operator.EQ, run), [s], () => want);
+          expect(payloads(s)).toEqual([...want, MARKER]);
           if (t.expect.durability) expect(s.got[0]!.messageId).toBe(r1.messageId);
         } finally {
           await s.close();
@@ -328,8 +356,9 @@ export function runMulticastSuite(label: string, factory: () => Promise<Multicas
           const again = subscriber(c, id);
           try {
             await untilSubscribed(c, run, [id]);
-            await Bun.sleep(500);
-            expect(again.got.length).toBe(0);
+            // Queued messages drain before live ones: a redelivery would come before this live marker.
+            await expectNothingMore(c, cond("run", Operator.EQ, run), [again], () => []);
+            expect(payloads(again)).toEqual([MARKER]);
           } finally {
             await again.close();
           }

@@ -40,6 +40,12 @@ describe("bundle contents", () => {
     expect(librariesIn(await bundleInputs("redis/main.ts"))).toEqual(["ioredis"]);
   });
 
+  // The per-executable tests below are made from this list: were discovery to find none, they would vanish and pass.
+  test("the list of executables holds every pattern and tool built today", () => {
+    const names = EXECUTABLES.map((e) => e.name);
+    expect(names).toEqual(expect.arrayContaining(["memstore", "redis", "kafka", "nats", "postgres", "multicast-registry", "proxy", "prismctl", "prism-load"]));
+  });
+
   test("every executable's manifest names only npm packages the repository depends on", () => {
     const deps = Object.keys((JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")) as { dependencies: Record<string, string> }).dependencies);
     expect(BACKEND_LIBS.filter((lib) => !deps.includes(lib))).toEqual([]);
@@ -56,6 +62,8 @@ describe("bundle contents", () => {
       expect(meta.executableBytes).toBe(statSync(exe).size);
       expect(elfSectionSize(exe, ".bun")).toBe(meta.embeddedBytes);
       expect(meta.entry).toBe(entry);
+      // The inputs are this executable's sources (an empty or foreign list would carry no library and pass).
+      expect(Object.keys(meta.inputs)).toContain(entry);
       expect(librariesIn(Object.keys(meta.inputs))).toEqual(allowed);
     });
   }

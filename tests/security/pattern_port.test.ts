@@ -56,12 +56,20 @@ describe("a launched pattern", () => {
     const cp = argvOf(p.pid!)[argvOf(p.pid!).indexOf("--proxy-addr") + 1]!;
     const h = createClient(ProxyControlPlane, cp);
     stops.push(() => h.close());
+    // The request side stays open until the answers end: the call ends only when the proxy ends it (else the
+    // 5 s deadline fails the call).
+    let done = () => {};
+    const answered = new Promise<void>((r) => (done = r));
     async function* msgs() {
       yield { correlationId: "r", message: { case: "register" as const, value: { patternName: "memstore", patternVersion: "0", processId: p.pid! } } };
-      await Bun.sleep(2_000);
+      await answered;
     }
     const answers = [];
-    for await (const a of h.client.managePattern(msgs(), { metadata: { "x-prism-launch-token": "guess" }, timeoutMs: 5_000 })) answers.push(a);
+    try {
+      for await (const a of h.client.managePattern(msgs(), { metadata: { "x-prism-launch-token": "guess" }, timeoutMs: 5_000 })) answers.push(a);
+    } finally {
+      done();
+    }
     expect(answers).toHaveLength(1);
     expect(answers[0]!.command).toMatchObject({ case: "registerAck", value: { success: false, error: "registration refused" } });
     await eventually(
