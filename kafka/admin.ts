@@ -1,5 +1,5 @@
 import type { Admin, Kafka } from "kafkajs";
-import { Code } from "../sdk/grpc/errors";
+import { Code } from "@prism/sdk";
 import { toPrismError } from "./errors";
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Kafka, logLevel, type KafkaConfig as KafkaConfig_, type logCreator } from "kafkajs";
-import type { Logger } from "../sdk/observability/logger";
+import { type Logger } from "@prism/sdk";
 import type { KafkaConfig } from "./config";
 
 // kafkajs warns on every producer creation about its v2 partitioner change; Prism picks partitions itself.

@@ -1,6 +1,4 @@
-import { validate, type Schema } from "../sdk/config/schema";
-import { ConfigError } from "../sdk/config/yaml";
-import type { DriverEnv } from "../sdk/drivers/registry";
+import { validate, ConfigError, type Schema, type DriverEnv } from "@prism/sdk";
 
 /**
  * Configuration of the Kafka pattern. Every timeout is deliberate: kafkajs's defaults (30 s requests,

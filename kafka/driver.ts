@@ -1,19 +1,22 @@
 import type { Kafka } from "kafkajs";
 import type { Registry } from "prom-client";
-import type {
-  Driver,
-  HealthReport,
-  PubSubDriver,
-  PubSubMessage,
-  StreamDriver,
-  StreamReadOptions,
-  StreamRecordData,
-  SubscribeOptions,
-} from "../sdk/drivers/interfaces";
-import { exportFlowMetrics, TopicDrops, type FlowExport } from "../sdk/drivers/flow_metrics";
-import { IdempotencyWindow, type WriteOptions } from "../sdk/drivers/idempotency";
-import { Resilience } from "../sdk/drivers/resilience";
-import type { Logger } from "../sdk/observability/logger";
+import {
+  exportFlowMetrics,
+  TopicDrops,
+  IdempotencyWindow,
+  Resilience,
+  type Driver,
+  type HealthReport,
+  type PubSubDriver,
+  type PubSubMessage,
+  type StreamDriver,
+  type StreamReadOptions,
+  type StreamRecordData,
+  type SubscribeOptions,
+  type FlowExport,
+  type WriteOptions,
+  type Logger,
+} from "@prism/sdk";
 import { AdminHandle } from "./admin";
 import { createKafka } from "./client";
 import type { KafkaConfig } from "./config";

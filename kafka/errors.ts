@@ -1,4 +1,4 @@
-import { Code, PrismError } from "../sdk/grpc/errors";
+import { Code, PrismError } from "@prism/sdk";
 
 /** Protocol errors that are the caller's fault, by kafkajs error type. */
 const callerErrors: Record<string, Code> = {

@@ -1,6 +1,5 @@
 import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
-import { AsyncQueue } from "../sdk/concurrency/async_queue";
-import type { Logger } from "../sdk/observability/logger";
+import { AsyncQueue, type Logger } from "@prism/sdk";
 import type { KafkaConfig } from "./config";
 import { toPrismError } from "./errors";
 

@@ -1,4 +1,4 @@
-import { serve } from "../sdk/serve";
+import { serve } from "@prism/sdk";
 import { kafkaPattern } from "./pattern";
 
 await serve(kafkaPattern);

@@ -1,6 +1,4 @@
-import type { PatternDefinition } from "../sdk/lifecycle/pattern";
-import { pubSubBasic } from "../sdk/services/pubsub_basic";
-import { streamBasic } from "../sdk/services/stream_basic";
+import { pubSubBasic, streamBasic, type PatternDefinition } from "@prism/sdk";
 import { namespaceOf, parseKafkaConfig } from "./config";
 import { KAFKA_PATTERN_VERSION, KafkaDriver } from "./driver";
 

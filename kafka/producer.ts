@@ -8,7 +8,7 @@ import {
   type RecordMetadata,
   type TopicMessages,
 } from "kafkajs";
-import { Code, type PrismError, unavailable } from "../sdk/grpc/errors";
+import { Code, unavailable, type PrismError } from "@prism/sdk";
 import type { KafkaConfig } from "./config";
 import { toPrismError } from "./errors";
 

@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Kafka } from "kafkajs";
-import type { StreamReadOptions, StreamRecordData } from "../sdk/drivers/interfaces";
-import { invalidArgument } from "../sdk/grpc/errors";
-import type { Logger } from "../sdk/observability/logger";
+import { invalidArgument, type StreamReadOptions, type StreamRecordData, type Logger } from "@prism/sdk";
 import type { AdminHandle } from "./admin";
 import type { KafkaConfig } from "./config";
 import { ConsumerFeed, type FlowStats } from "./feed";

@@ -1,6 +1,5 @@
 import type { Kafka } from "kafkajs";
-import type { PubSubMessage } from "../sdk/drivers/interfaces";
-import type { Logger } from "../sdk/observability/logger";
+import { type PubSubMessage, type Logger } from "@prism/sdk";
 import type { AdminHandle } from "./admin";
 import type { KafkaConfig } from "./config";
 import { ConsumerFeed, type FeedItem, type FlowStats } from "./feed";

@@ -1,5 +1,5 @@
 import type { Admin } from "kafkajs";
-import { Code, invalidArgument } from "../sdk/grpc/errors";
+import { Code, invalidArgument } from "@prism/sdk";
 import type { AdminHandle } from "./admin";
 import { TOPIC_NAME, type KafkaConfig } from "./config";
 import { isUnknownTopic, toPrismError } from "./errors";

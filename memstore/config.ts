@@ -1,6 +1,4 @@
-import { validate, type Schema } from "../sdk/config/schema";
-import { ConfigError } from "../sdk/config/yaml";
-import type { DriverEnv } from "../sdk/drivers/registry";
+import { validate, ConfigError, type Schema, type DriverEnv } from "@prism/sdk";
 
 /** Settings of the in-memory store (the SDK handles max_key_size, max_value_size, max_batch_size, namespace). */
 export interface MemStoreConfig {

@@ -1,14 +1,16 @@
-import type {
-  BatchSetEntry,
-  KeyValueBasicDriver,
-  KeyValueBatchDriver,
-  KeyValueScanDriver,
-  KeyValueTTLDriver,
-  ScanEntry,
-  ScanOptions,
-} from "../sdk/drivers/interfaces";
-import { versionMatches, versionMismatch, type VersionedValue } from "../sdk/drivers/versions";
-import { resourceExhausted } from "../sdk/grpc/errors";
+import {
+  versionMatches,
+  versionMismatch,
+  resourceExhausted,
+  type BatchSetEntry,
+  type KeyValueBasicDriver,
+  type KeyValueBatchDriver,
+  type KeyValueScanDriver,
+  type KeyValueTTLDriver,
+  type ScanEntry,
+  type ScanOptions,
+  type VersionedValue,
+} from "@prism/sdk";
 import { ownedBytes } from "./bytes";
 import { SortedKeys } from "./sorted_keys";
 import { TtlIndex } from "./ttl_index";

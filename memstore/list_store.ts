@@ -1,5 +1,4 @@
-import type { ListDriver } from "../sdk/drivers/interfaces";
-import { resourceExhausted } from "../sdk/grpc/errors";
+import { resourceExhausted, type ListDriver } from "@prism/sdk";
 import { ownedBytes } from "./bytes";
 import { Deque } from "./deque";
 

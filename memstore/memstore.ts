@@ -1,25 +1,27 @@
 import type { Registry } from "prom-client";
-import { exportFlowMetrics, type FlowExport } from "../sdk/drivers/flow_metrics";
-import { IdempotencyWindow, type WriteOptions } from "../sdk/drivers/idempotency";
-import type {
-  BatchSetEntry,
-  Driver,
-  HealthReport,
-  KeyValueBasicDriver,
-  KeyValueBatchDriver,
-  KeyValueScanDriver,
-  KeyValueTTLDriver,
-  ListDriver,
-  PubSubDriver,
-  PubSubMessage,
-  ScanEntry,
-  ScanOptions,
-  StreamDriver,
-  StreamReadOptions,
-  StreamRecordData,
-  SubscribeOptions,
-} from "../sdk/drivers/interfaces";
-import type { VersionedValue } from "../sdk/drivers/versions";
+import {
+  exportFlowMetrics,
+  IdempotencyWindow,
+  type FlowExport,
+  type WriteOptions,
+  type BatchSetEntry,
+  type Driver,
+  type HealthReport,
+  type KeyValueBasicDriver,
+  type KeyValueBatchDriver,
+  type KeyValueScanDriver,
+  type KeyValueTTLDriver,
+  type ListDriver,
+  type PubSubDriver,
+  type PubSubMessage,
+  type ScanEntry,
+  type ScanOptions,
+  type StreamDriver,
+  type StreamReadOptions,
+  type StreamRecordData,
+  type SubscribeOptions,
+  type VersionedValue,
+} from "@prism/sdk";
 import type { MemStoreConfig } from "./config";
 import { KvStore } from "./kv_store";
 import { ListStore } from "./list_store";

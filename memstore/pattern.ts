@@ -1,12 +1,14 @@
-import type { PatternDefinition } from "../sdk/lifecycle/pattern";
-import { keyValueBasic } from "../sdk/services/keyvalue_basic";
-import { keyValueBatch } from "../sdk/services/keyvalue_batch";
-import { keyValuePattern } from "../sdk/services/keyvalue_pattern";
-import { keyValueScan } from "../sdk/services/keyvalue_scan";
-import { keyValueTTL } from "../sdk/services/keyvalue_ttl";
-import { listBasic } from "../sdk/services/list_basic";
-import { pubSubBasic } from "../sdk/services/pubsub_basic";
-import { streamBasic } from "../sdk/services/stream_basic";
+import {
+  keyValueBasic,
+  keyValueBatch,
+  keyValuePattern,
+  keyValueScan,
+  keyValueTTL,
+  listBasic,
+  pubSubBasic,
+  streamBasic,
+  type PatternDefinition,
+} from "@prism/sdk";
 import { parseConfig } from "./config";
 import { MemStore } from "./memstore";
 

@@ -1,6 +1,4 @@
-import type { PubSubDriver, PubSubMessage, SubscribeOptions } from "../sdk/drivers/interfaces";
-import { AsyncQueue } from "../sdk/concurrency/async_queue";
-import { TopicDrops } from "../sdk/drivers/flow_metrics";
+import { AsyncQueue, TopicDrops, type PubSubDriver, type PubSubMessage, type SubscribeOptions } from "@prism/sdk";
 
 interface Member {
   queue: AsyncQueue<PubSubMessage>;

@@ -1,5 +1,4 @@
-import type { StreamDriver, StreamReadOptions, StreamRecordData } from "../sdk/drivers/interfaces";
-import { invalidArgument, resourceExhausted } from "../sdk/grpc/errors";
+import { invalidArgument, resourceExhausted, type StreamDriver, type StreamReadOptions, type StreamRecordData } from "@prism/sdk";
 import { ownedBytes } from "./bytes";
 
 /** One stream: live records are records[head..], the first of them at offset `low`. */

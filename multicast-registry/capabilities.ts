@@ -1,8 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type CapabilitiesSchema, FilterPerformance, MulticastPerformance } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
-import type { InterfaceName } from "../sdk/drivers/interfaces";
-import type { FilledSlot, FilledSlots, SlotDeclaration } from "../sdk/lifecycle/slots";
+import { type InterfaceName, type FilledSlot, type FilledSlots, type SlotDeclaration } from "@prism/sdk";
 
 /** gRPC service of each interface, as InterfaceBinding.service names it. */
 const SERVICE: Record<InterfaceName, string> = {

@@ -1,8 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { AsyncQueue, backoff, sleep } from "../sdk/concurrency";
-import type { Driver, PubSubDriver, PubSubMessage } from "../sdk/drivers/interfaces";
-import { unavailable } from "../sdk/errors";
-import type { Logger } from "../sdk/observability/logger";
+import { AsyncQueue, backoff, sleep, unavailable, type Driver, type PubSubDriver, type PubSubMessage, type Logger } from "@prism/sdk";
 
 /** The messaging slot's driver. */
 export type MessagingDriver = Driver & PubSubDriver;

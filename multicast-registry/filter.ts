@@ -1,12 +1,10 @@
 import type { Value } from "@bufbuild/protobuf/wkt";
 import { type Filter as FilterMsg, Operator } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
-import type { JsonFilter as FilterNode, JsonFilterOp as CompareOp, JsonScalar as Scalar } from "../sdk/drivers/interfaces";
-import { invalidArgument } from "../sdk/errors";
+import { invalidArgument, parseGlob, type JsonFilter as FilterNode, type JsonFilterOp as CompareOp, type JsonScalar as Scalar } from "@prism/sdk";
 
 /** The filter language is the SDK's JsonFilter (sdk/drivers/interfaces.ts): the registry compiles requests into it. */
-export type { JsonScalar as Scalar, JsonFilterOp as CompareOp, JsonFilter as FilterNode, GlobToken } from "../sdk/drivers/interfaces";
-import { parseGlob } from "../sdk/drivers/json_filter";
-export { globMatch, matchesJsonFilter as matches, parseGlob } from "../sdk/drivers/json_filter";
+export type { JsonScalar as Scalar, JsonFilterOp as CompareOp, JsonFilter as FilterNode, GlobToken } from "@prism/sdk";
+export { globMatch, matchesJsonFilter as matches, parseGlob } from "@prism/sdk";
 
 const MAX_DEPTH = 32;
 const MAX_CONDITIONS = 1024;

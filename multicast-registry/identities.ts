@@ -1,7 +1,15 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { Driver, JsonFilter, JsonFilterScanDriver, KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver } from "../sdk/drivers/interfaces";
-import { nestJsonFilter } from "../sdk/drivers/json_filter";
-import { invalidArgument, resourceExhausted } from "../sdk/errors";
+import {
+  nestJsonFilter,
+  invalidArgument,
+  resourceExhausted,
+  type Driver,
+  type JsonFilter,
+  type JsonFilterScanDriver,
+  type KeyValueBasicDriver,
+  type KeyValueBatchDriver,
+  type KeyValueScanDriver,
+} from "@prism/sdk";
 import { type FilterNode, matches } from "./filter";
 
 /** The registry slot's driver: basic key-value and scan (batch used when present). */

@@ -1,4 +1,4 @@
-import { serve } from "../sdk/serve";
+import { serve } from "@prism/sdk";
 import { kafka } from "./backends/kafka";
 import { memstore } from "./backends/memstore";
 import { nats } from "./backends/nats";

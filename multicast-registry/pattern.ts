@@ -1,9 +1,4 @@
-import { validate } from "../sdk/config/schema";
-import { ConfigError } from "../sdk/config/yaml";
-import { offersJsonFilterScan } from "../sdk/drivers/json_filter";
-import { DriverRegistry } from "../sdk/drivers/registry";
-import type { PatternDefinition } from "../sdk/lifecycle/pattern";
-import type { SlotDeclaration } from "../sdk/lifecycle/slots";
+import { validate, ConfigError, offersJsonFilterScan, DriverRegistry, type PatternDefinition, type SlotDeclaration } from "@prism/sdk";
 import type { BackendModule } from "./backends/module";
 import { capabilities } from "./capabilities";
 import type { MessagingDriver } from "./dispatcher";

@@ -1,10 +1,18 @@
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import type { CapabilitiesSchema } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { createHash, randomUUID } from "node:crypto";
-import { Bulkhead, boundedFanOut } from "../sdk/concurrency";
-import type { Driver, HealthReport, HealthState, StreamDriver } from "../sdk/drivers/interfaces";
-import { Code, PrismError, notFound } from "../sdk/errors";
-import type { Logger } from "../sdk/observability/logger";
+import {
+  Bulkhead,
+  boundedFanOut,
+  Code,
+  PrismError,
+  notFound,
+  type Driver,
+  type HealthReport,
+  type HealthState,
+  type StreamDriver,
+  type Logger,
+} from "@prism/sdk";
 import { type Delivery, Dispatcher, type MessagingDriver } from "./dispatcher";
 import type { FilterNode } from "./filter";
 import { type IdentityRecord, IdentityStore, checkIdentity } from "./identities";

@@ -1,8 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { DeliveryStatus, MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
-import { invalidArgument } from "../sdk/errors";
-import { defineBinding } from "../sdk/services/binding";
-import { checkValue } from "../sdk/services/limits";
+import { invalidArgument, defineBinding, checkValue } from "@prism/sdk";
 import { compileFilter } from "./filter";
 import type { IdentityRecord } from "./identities";
 import type { MulticastRegistry } from "./registry";

@@ -1,6 +1,4 @@
-import { validate, type Schema } from "../sdk/config/schema";
-import { ConfigError } from "../sdk/config/yaml";
-import type { DriverEnv } from "../sdk/drivers/registry";
+import { validate, ConfigError, type Schema, type DriverEnv } from "@prism/sdk";
 
 /** Configuration of the NATS pattern (pub/sub on core NATS, streams on JetStream). */
 export interface NatsConfig {

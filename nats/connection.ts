@@ -1,6 +1,5 @@
 import { connect, DebugEvents, Events, type NatsConnection } from "nats";
-import { unavailable } from "../sdk/grpc/errors";
-import type { Logger } from "../sdk/observability/logger";
+import { unavailable, type Logger } from "@prism/sdk";
 import { natsAuthOptions } from "./auth";
 import { servers, type NatsConfig } from "./config";
 

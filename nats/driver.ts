@@ -1,23 +1,25 @@
 import type { Registry } from "prom-client";
-import { exportFlowMetrics, type FlowExport } from "../sdk/drivers/flow_metrics";
-import type {
-  Driver,
-  HealthReport,
-  KeyListingDriver,
-  KeyValueBasicDriver,
-  PubSubDriver,
-  PubSubMessage,
-  StreamDriver,
-  StreamReadOptions,
-  StreamRecordData,
-  SubscribeOptions,
-} from "../sdk/drivers/interfaces";
-import { unimplemented } from "../sdk/grpc/errors";
-import type { Logger } from "../sdk/observability/logger";
+import {
+  exportFlowMetrics,
+  unimplemented,
+  IdempotencyWindow,
+  Resilience,
+  type FlowExport,
+  type Driver,
+  type HealthReport,
+  type KeyListingDriver,
+  type KeyValueBasicDriver,
+  type PubSubDriver,
+  type PubSubMessage,
+  type StreamDriver,
+  type StreamReadOptions,
+  type StreamRecordData,
+  type SubscribeOptions,
+  type Logger,
+  type WriteOptions,
+} from "@prism/sdk";
 import type { NatsConfig } from "./config";
 import { NatsConnector } from "./connection";
-import { IdempotencyWindow, type WriteOptions } from "../sdk/drivers/idempotency";
-import { Resilience } from "../sdk/drivers/resilience";
 import { natsNotApplied, toPrismError } from "./errors";
 import { NatsKeyValue } from "./kv";
 import { NatsPubSub } from "./pubsub";

@@ -1,4 +1,4 @@
-import { Code, PrismError } from "../sdk/grpc/errors";
+import { Code, PrismError } from "@prism/sdk";
 
 interface NatsLikeError extends Error {
   code?: string;

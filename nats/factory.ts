@@ -1,4 +1,4 @@
-import type { DriverFactory } from "../sdk/drivers/registry";
+import { type DriverFactory } from "@prism/sdk";
 import { parseNatsConfig } from "./config";
 import { NatsDriver } from "./driver";
 import { Subjects } from "./subjects";

@@ -1,5 +1,5 @@
 import { headers as natsHeaders, type MsgHdrs } from "nats";
-import { invalidArgument } from "../sdk/grpc/errors";
+import { invalidArgument } from "@prism/sdk";
 
 /** Headers the pattern sets itself; user metadata may not use these names. */
 export const ID_HEADER = "Prism-Id";

@@ -1,10 +1,16 @@
 import { createHash } from "node:crypto";
 import { headers, StorageType, type JetStreamManager, type KV, type NatsConnection } from "nats";
-import type { WriteOptions } from "../sdk/drivers/idempotency";
-import { versionMismatch, type KeyValueVersionedDriver, type VersionedValue } from "../sdk/drivers/versions";
-import type { KeyListingDriver, KeyValueBasicDriver } from "../sdk/drivers/interfaces";
-import { invalidArgument, unimplemented } from "../sdk/grpc/errors";
-import type { Logger } from "../sdk/observability/logger";
+import {
+  versionMismatch,
+  invalidArgument,
+  unimplemented,
+  type WriteOptions,
+  type KeyValueVersionedDriver,
+  type VersionedValue,
+  type KeyListingDriver,
+  type KeyValueBasicDriver,
+  type Logger,
+} from "@prism/sdk";
 import type { NatsConfig, NatsKvConfig } from "./config";
 import type { NatsConnector } from "./connection";
 import { toPrismError } from "./errors";

@@ -1,4 +1,4 @@
-import { serve } from "../sdk/serve";
+import { serve } from "@prism/sdk";
 import { natsPattern } from "./pattern";
 
 await serve(natsPattern);

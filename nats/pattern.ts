@@ -1,11 +1,4 @@
-import type { PatternDefinition } from "../sdk/lifecycle/pattern";
-import { keyValueBasic } from "../sdk/services/keyvalue_basic";
-import { keyValueBatch } from "../sdk/services/keyvalue_batch";
-import { keyValuePattern } from "../sdk/services/keyvalue_pattern";
-import { keyValueScan } from "../sdk/services/keyvalue_scan";
-import { keyValueTTL } from "../sdk/services/keyvalue_ttl";
-import { pubSubBasic } from "../sdk/services/pubsub_basic";
-import { streamBasic } from "../sdk/services/stream_basic";
+import { keyValueBasic, keyValueBatch, keyValuePattern, keyValueScan, keyValueTTL, pubSubBasic, streamBasic, type PatternDefinition } from "@prism/sdk";
 import { parseNatsConfig } from "./config";
 import { NATS_PATTERN_VERSION, NatsDriver } from "./driver";
 import { Subjects } from "./subjects";

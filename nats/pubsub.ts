@@ -1,9 +1,5 @@
 import { nuid, type Msg, type NatsConnection } from "nats";
-import { AsyncQueue } from "../sdk/concurrency/async_queue";
-import { TopicDrops } from "../sdk/drivers/flow_metrics";
-import type { PubSubMessage, SubscribeOptions } from "../sdk/drivers/interfaces";
-import { invalidArgument, unavailable } from "../sdk/grpc/errors";
-import type { Logger } from "../sdk/observability/logger";
+import { AsyncQueue, TopicDrops, invalidArgument, unavailable, type PubSubMessage, type SubscribeOptions, type Logger } from "@prism/sdk";
 import type { NatsConfig } from "./config";
 import type { NatsConnector } from "./connection";
 import { headerBytes, ID_HEADER, metadataOf, TIME_HEADER, toHeaders } from "./headers";

@@ -1,6 +1,5 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, nanos, RetentionPolicy, StorageType, type JetStreamManager, type JsMsg, type NatsConnection } from "nats";
-import type { StreamReadOptions, StreamRecordData } from "../sdk/drivers/interfaces";
-import { Code, invalidArgument, unavailable } from "../sdk/grpc/errors";
+import { Code, invalidArgument, unavailable, type StreamReadOptions, type StreamRecordData } from "@prism/sdk";
 import type { NatsConfig } from "./config";
 import type { NatsConnector } from "./connection";
 import { toPrismError } from "./errors";

@@ -1,6 +1,4 @@
-import { ConfigError } from "../sdk/config/yaml";
-import type { DriverEnv } from "../sdk/drivers/registry";
-import { invalidArgument } from "../sdk/grpc/errors";
+import { ConfigError, invalidArgument, type DriverEnv } from "@prism/sdk";
 
 /** Longest JetStream stream name (a file-system name on the server). */
 const MAX_STREAM_NAME = 255;

@@ -1,5 +1,5 @@
 import { SQL } from "bun";
-import type { Logger } from "../sdk/observability/logger";
+import { type Logger } from "@prism/sdk";
 import type { PostgresConfig } from "./config";
 
 /**

@@ -1,8 +1,5 @@
 import { readFileSync } from "node:fs";
-import { BREAKER_CONFIG, RETRY_CONFIG } from "../sdk/drivers/resilience";
-import { validate, type Schema } from "../sdk/config/schema";
-import { ConfigError } from "../sdk/config/yaml";
-import type { DriverEnv } from "../sdk/drivers/registry";
+import { BREAKER_CONFIG, RETRY_CONFIG, validate, ConfigError, type Schema, type DriverEnv } from "@prism/sdk";
 
 /** Namespace used when the pattern runs without one, the name the proxy gives an unnamed namespace. */
 export const DEFAULT_NAMESPACE = "default";

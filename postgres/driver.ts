@@ -1,25 +1,27 @@
 import { createHash } from "node:crypto";
 import type { SQL } from "bun";
-import type {
-  BatchSetEntry,
-  Driver,
-  HealthReport,
-  InterfaceName,
-  JsonFilterScanDriver,
-  JsonFilterScanOptions,
-  KeyValueBasicDriver,
-  KeyValueBatchDriver,
-  KeyValueScanDriver,
-  KeyValueTTLDriver,
-  ScanEntry,
-  ScanOptions,
-} from "../sdk/drivers/interfaces";
-import { asBuffer } from "../sdk/drivers/buffer";
-import type { WriteOptions } from "../sdk/drivers/idempotency";
-import { versionMismatch, type VersionedValue } from "../sdk/drivers/versions";
-import { Resilience } from "../sdk/drivers/resilience";
-import type { Logger } from "../sdk/observability/logger";
-import { Code, PrismError } from "../sdk/grpc/errors";
+import {
+  asBuffer,
+  versionMismatch,
+  Resilience,
+  Code,
+  PrismError,
+  type BatchSetEntry,
+  type Driver,
+  type HealthReport,
+  type InterfaceName,
+  type JsonFilterScanDriver,
+  type JsonFilterScanOptions,
+  type KeyValueBasicDriver,
+  type KeyValueBatchDriver,
+  type KeyValueScanDriver,
+  type KeyValueTTLDriver,
+  type ScanEntry,
+  type ScanOptions,
+  type WriteOptions,
+  type VersionedValue,
+  type Logger,
+} from "@prism/sdk";
 import { createPool, createProbeConnection, type PoolState } from "./client";
 import type { PostgresConfig } from "./config";
 import { clientTimeout, markNotApplied, postgresError, postgresNotApplied, serverSilent } from "./errors";

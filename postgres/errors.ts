@@ -1,4 +1,4 @@
-import { Code, PrismError } from "../sdk/grpc/errors";
+import { Code, PrismError } from "@prism/sdk";
 
 /** Bun.sql's own codes for "the server could not be reached or the connection went away". */
 const connectionCodes = new Set([

@@ -1,4 +1,4 @@
-import { invalidArgument } from "../sdk/grpc/errors";
+import { invalidArgument } from "@prism/sdk";
 
 /**
  * Keys are stored as bytea, the UTF-8 bytes of the Prism key: any key (NUL included, which text refuses) is

@@ -1,4 +1,4 @@
-import type { GlobToken, JsonFilter, JsonFilterScanOptions, JsonFilterScanPage } from "../sdk/drivers/interfaces";
+import { type GlobToken, type JsonFilter, type JsonFilterScanOptions, type JsonFilterScanPage } from "@prism/sdk";
 import { decodeCursor, encodeCursor, keyBytes, keyText, prefixEnd } from "./keys";
 import { LIVE } from "./statements";
 

@@ -1,9 +1,4 @@
-import type { PatternDefinition } from "../sdk/lifecycle/pattern";
-import { keyValueBasic } from "../sdk/services/keyvalue_basic";
-import { keyValueBatch } from "../sdk/services/keyvalue_batch";
-import { keyValuePattern } from "../sdk/services/keyvalue_pattern";
-import { keyValueScan } from "../sdk/services/keyvalue_scan";
-import { keyValueTTL } from "../sdk/services/keyvalue_ttl";
+import { keyValueBasic, keyValueBatch, keyValuePattern, keyValueScan, keyValueTTL, type PatternDefinition } from "@prism/sdk";
 import { DRIVER_VERSION, type PostgresDriver } from "./driver";
 import { postgresDriverFactory } from "./factory";
 

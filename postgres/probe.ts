@@ -1,5 +1,5 @@
 import type { SQL } from "bun";
-import type { Logger } from "../sdk/observability/logger";
+import { type Logger } from "@prism/sdk";
 
 export interface ProbeOptions {
   /** How often `select 1` is asked (one at a time). */

@@ -1,4 +1,4 @@
-import type { Logger } from "../sdk/observability/logger";
+import { type Logger } from "@prism/sdk";
 
 export interface SweeperOptions {
   intervalMs: number;

@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Span, type Tracer } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http2";
-import { codeName } from "../sdk/grpc/errors";
+import { codeName } from "@prism/sdk";
 
 /**
  * One span per forwarded call: a child of the client's traceparent (if any), whose

@@ -1,6 +1,5 @@
-import { validate, type Schema } from "../sdk/config/schema";
+import { validate, ConfigError, loadYamlFile, type Schema, type YamlSource } from "@prism/sdk";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./h2/connection_limits";
-import { ConfigError, loadYamlFile, type YamlSource } from "../sdk/config/yaml";
 import { formatHostPort, parseHostPort, type HostPort } from "./address";
 import {
   adminSecurityFields,

@@ -15,10 +15,7 @@ import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsu
 import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
 import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
-import { HealthService, Serving } from "../sdk/grpc/health";
-import { addReflection } from "../sdk/grpc/reflection";
-import { addService } from "../sdk/grpc/server";
-import { bindServer, serverOptions, stopServer } from "../sdk/grpc/server_factory";
+import { HealthService, Serving, addReflection, addService, bindServer, serverOptions, stopServer } from "@prism/sdk";
 import type { ControlPlane } from "./lifecycle/control_plane";
 import type { PatternRegistry } from "./pattern_registry";
 import { localSecretInterceptor, visibleNamespaces } from "./security/local_access";

@@ -1,8 +1,6 @@
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
-import { ConfigError } from "../sdk/config/yaml";
-import { EXIT_ERROR, shutdownController } from "../sdk/lifecycle/shutdown";
-import { createLogger } from "../sdk/observability/logger";
+import { ConfigError, EXIT_ERROR, shutdownController, createLogger } from "@prism/sdk";
 import { FatalStartError } from "./lifecycle/bring_up";
 import { installProcessGuard } from "./process_guard";
 import { Proxy, type ProxyAddresses } from "./proxy";

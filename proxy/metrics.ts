@@ -1,6 +1,5 @@
 import { Counter, Gauge } from "prom-client";
-import { codeName } from "../sdk/grpc/errors";
-import { LATENCY_BUCKETS, Metrics } from "../sdk/observability/metrics";
+import { codeName, LATENCY_BUCKETS, Metrics } from "@prism/sdk";
 
 /** Distinct method labels kept per namespace; beyond it calls count as method "other" (bounds cardinality). */
 const MAX_METHODS_PER_NAMESPACE = 256;

@@ -1,4 +1,4 @@
-import type { Logger } from "../sdk/observability/logger";
+import { type Logger } from "@prism/sdk";
 
 /** What escaped: a thrown error nobody caught, or a rejected promise nobody handled. */
 export type UncaughtKind = "exception" | "rejection";

@@ -1,9 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Logger } from "../sdk/observability/logger";
-import { startHttpServer } from "../sdk/observability/http_server";
-import { Tracing } from "../sdk/observability/tracing";
+import { startHttpServer, Tracing, type Logger } from "@prism/sdk";
 import { formatHostPort } from "./address";
 import { CallTracer } from "./call_tracer";
 import { H2Listener } from "./h2/listener";

@@ -1,6 +1,5 @@
 import type http2 from "node:http2";
-import { DEFAULT_NAMESPACE, NAMESPACE_HEADER } from "../sdk/grpc/context";
-import { Code } from "../sdk/grpc/errors";
+import { DEFAULT_NAMESPACE, NAMESPACE_HEADER, Code } from "@prism/sdk";
 import type { CallTracer } from "./call_tracer";
 import { relay } from "./h2/relay";
 import { respondWithStatus } from "./h2/status";

@@ -1,6 +1,5 @@
 import { basename, dirname, resolve } from "node:path";
-import { flagBool, flagOneOf, flagPort, readFlags } from "../sdk/config/flags";
-import { ConfigError } from "../sdk/config/yaml";
+import { flagBool, flagOneOf, flagPort, readFlags, ConfigError } from "@prism/sdk";
 import { parseHostPort } from "./address";
 import { defaultProxyConfig, loadProxyConfig, type ProxyConfig } from "./config";
 

@@ -1,9 +1,6 @@
 import { readFileSync } from "node:fs";
-import { BREAKER_CONFIG, RETRY_CONFIG } from "../sdk/drivers/resilience";
+import { BREAKER_CONFIG, RETRY_CONFIG, validate, registerSecret, ConfigError, type Schema } from "@prism/sdk";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
-import { validate, type Schema } from "../sdk/config/schema";
-import { registerSecret } from "../sdk/config/secrets";
-import { ConfigError } from "../sdk/config/yaml";
 
 /** Prefix used when the pattern runs without a namespace, the same name the proxy gives an unnamed one. */
 export const DEFAULT_NAMESPACE = "default";

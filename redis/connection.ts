@@ -1,6 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
-import { unavailable } from "../sdk/grpc/errors";
-import type { Logger } from "../sdk/observability/logger";
+import { unavailable, type Logger } from "@prism/sdk";
 import type { RedisConfig } from "./config";
 
 /** The command client: one multiplexed, auto-pipelined connection, or a cluster of them. */

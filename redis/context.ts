@@ -1,4 +1,4 @@
-import type { Resilience } from "../sdk/drivers/resilience";
+import { type Resilience } from "@prism/sdk";
 import type { RedisConnection } from "./connection";
 
 /** What every part of the Redis driver shares: the connection, the breaker/retry guard and the key prefix. */
@@ -12,4 +12,4 @@ export interface RedisContext {
   write<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-export { asBuffer } from "../sdk/drivers/buffer";
+export { asBuffer } from "@prism/sdk";

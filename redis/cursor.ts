@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { invalidArgument } from "../sdk/grpc/errors";
+import { invalidArgument } from "@prism/sdk";
 
 /**
  * Where a paged scan resumes. Redis SCAN hands out batches, and a page cut by its limit usually ends inside one.

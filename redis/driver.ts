@@ -1,27 +1,29 @@
 import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
-import { exportFlowMetrics, type FlowExport } from "../sdk/drivers/flow_metrics";
-import type {
-  BatchSetEntry,
-  Driver,
-  HealthReport,
-  JsonFilterScanDriver,
-  JsonFilterScanOptions,
-  KeyValueBasicDriver,
-  KeyValueBatchDriver,
-  KeyValueScanDriver,
-  KeyValueTTLDriver,
-  ListDriver,
-  PubSubDriver,
-  PubSubMessage,
-  ScanEntry,
-  ScanOptions,
-  SubscribeOptions,
-} from "../sdk/drivers/interfaces";
-import type { WriteOptions } from "../sdk/drivers/idempotency";
-import { Resilience } from "../sdk/drivers/resilience";
-import { Code, PrismError } from "../sdk/grpc/errors";
-import type { Logger } from "../sdk/observability/logger";
+import {
+  exportFlowMetrics,
+  Resilience,
+  Code,
+  PrismError,
+  type FlowExport,
+  type BatchSetEntry,
+  type Driver,
+  type HealthReport,
+  type JsonFilterScanDriver,
+  type JsonFilterScanOptions,
+  type KeyValueBasicDriver,
+  type KeyValueBatchDriver,
+  type KeyValueScanDriver,
+  type KeyValueTTLDriver,
+  type ListDriver,
+  type PubSubDriver,
+  type PubSubMessage,
+  type ScanEntry,
+  type ScanOptions,
+  type SubscribeOptions,
+  type WriteOptions,
+  type Logger,
+} from "@prism/sdk";
 import type { RedisConfig } from "./config";
 import { RedisConnection } from "./connection";
 import type { RedisContext } from "./context";

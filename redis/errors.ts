@@ -1,4 +1,4 @@
-import { Code, PrismError } from "../sdk/grpc/errors";
+import { Code, PrismError } from "@prism/sdk";
 
 /** Client-side messages and socket codes that mean "Redis cannot be reached right now". */
 const unreachable = [

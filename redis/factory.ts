@@ -1,4 +1,4 @@
-import type { DriverFactory } from "../sdk/drivers/registry";
+import { type DriverFactory } from "@prism/sdk";
 import { parseRedisConfig } from "./config";
 import { RedisDriver } from "./driver";
 

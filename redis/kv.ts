@@ -1,8 +1,15 @@
 import { createHash } from "node:crypto";
-import type { WriteOptions } from "../sdk/drivers/idempotency";
-import { versionMismatch, type KeyValueVersionedDriver, type VersionedValue } from "../sdk/drivers/versions";
-import type { BatchSetEntry, KeyValueBasicDriver, KeyValueBatchDriver, KeyValueTTLDriver } from "../sdk/drivers/interfaces";
-import { invalidArgument } from "../sdk/grpc/errors";
+import {
+  versionMismatch,
+  invalidArgument,
+  type WriteOptions,
+  type KeyValueVersionedDriver,
+  type VersionedValue,
+  type BatchSetEntry,
+  type KeyValueBasicDriver,
+  type KeyValueBatchDriver,
+  type KeyValueTTLDriver,
+} from "@prism/sdk";
 import { asBuffer, type RedisContext } from "./context";
 
 type Reply = [Error | null, unknown][] | null;

@@ -1,4 +1,4 @@
-import type { ListDriver } from "../sdk/drivers/interfaces";
+import { type ListDriver } from "@prism/sdk";
 import { asBuffer, type RedisContext } from "./context";
 
 /** Lists on native Redis lists: LPUSH/RPUSH, LPOP/RPOP with a count, LLEN, LRANGE. Pushes and pops are sent once. */

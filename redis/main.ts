@@ -1,4 +1,4 @@
-import { serve } from "../sdk/serve";
+import { serve } from "@prism/sdk";
 import { redisPattern } from "./pattern";
 
 await serve(redisPattern);

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import type { JsonFilterScanDriver, JsonFilterScanOptions, JsonFilterScanPage } from "../sdk/drivers/interfaces";
-import { invalidArgument } from "../sdk/errors";
+import { invalidArgument, type JsonFilterScanDriver, type JsonFilterScanOptions, type JsonFilterScanPage } from "@prism/sdk";
 import type { RedisContext } from "./context";
 
 /**

@@ -1,11 +1,4 @@
-import type { PatternDefinition } from "../sdk/lifecycle/pattern";
-import { keyValueBasic } from "../sdk/services/keyvalue_basic";
-import { keyValueBatch } from "../sdk/services/keyvalue_batch";
-import { keyValuePattern } from "../sdk/services/keyvalue_pattern";
-import { keyValueScan } from "../sdk/services/keyvalue_scan";
-import { keyValueTTL } from "../sdk/services/keyvalue_ttl";
-import { listBasic } from "../sdk/services/list_basic";
-import { pubSubBasic } from "../sdk/services/pubsub_basic";
+import { keyValueBasic, keyValueBatch, keyValuePattern, keyValueScan, keyValueTTL, listBasic, pubSubBasic, type PatternDefinition } from "@prism/sdk";
 import { parseRedisConfig } from "./config";
 import { DRIVER_VERSION, RedisDriver } from "./driver";
 

@@ -1,11 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { WriteOptions } from "../sdk/drivers/idempotency";
+import { AsyncQueue, TopicDrops, type WriteOptions, type PubSubDriver, type PubSubMessage, type SubscribeOptions, type Logger } from "@prism/sdk";
 import { randomBytes } from "node:crypto";
 import { MessageSchema } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
-import { AsyncQueue } from "../sdk/concurrency/async_queue";
-import { TopicDrops } from "../sdk/drivers/flow_metrics";
-import type { PubSubDriver, PubSubMessage, SubscribeOptions } from "../sdk/drivers/interfaces";
-import type { Logger } from "../sdk/observability/logger";
 import type { RedisContext } from "./context";
 
 /** Local streams that share one subscriber id: each message goes to one of them, in turn. */

@@ -1,6 +1,5 @@
 import type { Redis } from "ioredis";
-import type { KeyValueScanDriver, ScanEntry, ScanOptions } from "../sdk/drivers/interfaces";
-import { Code, PrismError } from "../sdk/grpc/errors";
+import { Code, PrismError, type KeyValueScanDriver, type ScanEntry, type ScanOptions } from "@prism/sdk";
 import type { RedisContext } from "./context";
 import { CursorCodec, type ScanPosition } from "./cursor";
 

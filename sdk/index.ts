@@ -1,6 +1,7 @@
 /**
  * The Pattern SDK's public surface: what a pattern (memstore, redis, kafka, nats, ...) imports.
- * Deep imports (sdk/drivers/interfaces, sdk/grpc/errors, ...) keep working; new code imports from here.
+ * Patterns, drivers and the proxy import the SDK only from here, as `@prism/sdk` (tsconfig.json paths; Bun's
+ * bundler follows it); a deep import fails `make check` (biome.jsonc, noRestrictedImports). Tests may reach inside.
  * Concurrency primitives have their own entry, sdk/concurrency (re-exported below).
  */
 
@@ -75,3 +76,32 @@ export { createLogger, type Level, type Logger, type LoggerOptions } from "./obs
 
 // Concurrency primitives (RFC-025).
 export * from "./concurrency";
+
+// Key-value pattern service and what drivers build on: versions, safe retries, buffers, resilience settings.
+export { keyValuePattern } from "./services/keyvalue_pattern";
+export { type KeyValueVersionedDriver, type VersionedValue, versionMatches, versionMismatch } from "./drivers/versions";
+export { IdempotencyWindow, type WriteOptions } from "./drivers/idempotency";
+export { asBuffer } from "./drivers/buffer";
+export { BREAKER_CONFIG, RETRY_CONFIG } from "./drivers/resilience";
+
+// Configuration: secrets and flags.
+export { isSecretRef, readSecret, redact, registerSecret } from "./config/secrets";
+export { flagBool, flagOneOf, flagPort, readFlags } from "./config/flags";
+
+// gRPC serving and calling (the proxy's own servers, its lifecycle client, a pattern's standalone listener).
+export { HealthService, Serving } from "./grpc/health";
+export { addReflection } from "./grpc/reflection";
+export { addService } from "./grpc/server";
+export { bindServer, serverOptions, stopServer } from "./grpc/server_factory";
+export { guardH2Server } from "./grpc/h2_guard";
+export { watchRequestBody } from "./grpc/request_body_timeout";
+export { DEFAULT_NAMESPACE, NAMESPACE_HEADER } from "./grpc/context";
+export type { ServiceImpl } from "./grpc/types";
+export { type ClientHandle, createClient } from "./grpc/client";
+
+// Observability and process life.
+export { type HttpSecurity, startHttpServer } from "./observability/http_server";
+export { Tracing } from "./observability/tracing";
+export { LATENCY_BUCKETS, Metrics } from "./observability/metrics";
+export { LAUNCH_TOKEN_FD, LAUNCH_TOKEN_FD_ENV, LAUNCH_TOKEN_HEADER } from "./lifecycle/control_plane_client";
+export { EXIT_ERROR, shutdownController } from "./lifecycle/shutdown";

@@ -1,4 +1,4 @@
-import type { DriverFactory } from "../../sdk/drivers/registry";
+import { type DriverFactory } from "@prism/sdk";
 
 /**
  * One driver built into a Multicast Registry executable. An executable imports only the modules it is built with

@@ -1,6 +1,6 @@
 import type http2 from "node:http2";
 import type net from "node:net";
-import { watchRequestBody } from "../../sdk/grpc/request_body_timeout";
+import { watchRequestBody } from "@prism/sdk";
 
 /** Bounds on the client listener's connections and streams (proxy config `limits`). */
 export interface ConnectionLimits {

@@ -1,5 +1,5 @@
 import http2 from "node:http2";
-import { guardH2Server } from "../../sdk/grpc/h2_guard";
+import { guardH2Server } from "@prism/sdk";
 import type { HostPort } from "../address";
 import type { TlsMaterial } from "../security/tls";
 import { applyConnectionLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./connection_limits";

@@ -1,5 +1,5 @@
 import type http2 from "node:http2";
-import { Code } from "../../sdk/grpc/errors";
+import { Code } from "@prism/sdk";
 import { codeOfReset, encodeGrpcMessage } from "../../h2/grpc/status";
 import { type ClientStream, ERROR, encodeHeaderObject, type H2ClientConnection, type LostInfo, type StreamListener } from "../../h2";
 import { type CallKind, callKind } from "./call_kind";

@@ -1,5 +1,5 @@
 import http2 from "node:http2";
-import { Code } from "../../sdk/grpc/errors";
+import { Code } from "@prism/sdk";
 import { encodeGrpcMessage } from "../../h2/grpc/status";
 
 function ignore(): void {}

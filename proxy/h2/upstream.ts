@@ -1,5 +1,5 @@
 import type tls from "node:tls";
-import { Code } from "../../sdk/grpc/errors";
+import { Code } from "@prism/sdk";
 import { type ConnectTarget, H2ClientConnection, parseTarget } from "../../h2";
 import type { CallKind } from "./call_kind";
 import { onEstablished, peerStreamLimit } from "./conn_facts";

@@ -1,9 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { watchServing } from "../h2/health_watch";
 import { HealthStatus, type PatternMetadata } from "../../proto/gen/prism/interfaces/lifecycle_pb";
-import { ConfigError } from "../../sdk/config/yaml";
-import { sleep } from "../../sdk/concurrency/abort";
-import { PrismError } from "../../sdk/grpc/errors";
+import { ConfigError, sleep, PrismError } from "@prism/sdk";
 import type { NamespaceConfig, ProxyConfig } from "../config";
 import { Upstream, type UpstreamOptions } from "../h2/upstream";
 import type { PatternInstance } from "../pattern_registry";

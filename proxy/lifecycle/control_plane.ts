@@ -1,9 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { PatternMessage, ProxyControlPlane } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
-import { Code, PrismError } from "../../sdk/grpc/errors";
-import type { ServiceImpl } from "../../sdk/grpc/types";
-import { LAUNCH_TOKEN_HEADER } from "../../sdk/lifecycle/control_plane_client";
-import type { Logger } from "../../sdk/observability/logger";
+import { Code, PrismError, LAUNCH_TOKEN_HEADER, type ServiceImpl, type Logger } from "@prism/sdk";
 import { PEER_PID_HEADER } from "../security/peer_pid";
 import { StreamLifecycleChannel, type OutgoingCommand } from "./stream_channel";
 

@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { isIP } from "node:net";
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from "node:tls";
 import { LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_pb";
-import { createClient, type ClientHandle } from "../../sdk/grpc/client";
+import { createClient, type ClientHandle } from "@prism/sdk";
 import type { LifecycleChannel } from "./channel";
 
 /** The longest wait between two attempts to reach a remote pattern (lifecycle reconnects and the supervisor's retries). */

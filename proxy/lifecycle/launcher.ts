@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { ConfigError } from "../../sdk/config/yaml";
-import { LAUNCH_TOKEN_FD, LAUNCH_TOKEN_FD_ENV } from "../../sdk/lifecycle/control_plane_client";
+import { ConfigError, LAUNCH_TOKEN_FD, LAUNCH_TOKEN_FD_ENV } from "@prism/sdk";
 
 /** Process-level flags the proxy passes on to every pattern it launches. */
 export interface LaunchOptions {

@@ -1,7 +1,7 @@
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import type { DrainResponse, HealthCheckResponse, InitializeResponse, StartResponse, StopResponse } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import type { PatternMessage, ProxyCommandSchema, RegisterRequest } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
-import { Code, PrismError } from "../../sdk/grpc/errors";
+import { Code, PrismError } from "@prism/sdk";
 import type { LifecycleChannel } from "./channel";
 
 export type OutgoingCommand = MessageInitShape<typeof ProxyCommandSchema>;

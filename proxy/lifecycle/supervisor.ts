@@ -1,10 +1,6 @@
 import type { ConnectionOptions } from "node:tls";
-import { sleep } from "../../sdk/concurrency/abort";
-import { ConfigError } from "../../sdk/config/yaml";
+import { sleep, ConfigError, backoff, PrismError, type Logger } from "@prism/sdk";
 import { readClientTls } from "../security/tls";
-import { backoff } from "../../sdk/concurrency/retry";
-import { PrismError } from "../../sdk/grpc/errors";
-import type { Logger } from "../../sdk/observability/logger";
 import type { NamespaceConfig, ProxyConfig } from "../config";
 import type { ProxyMetrics } from "../metrics";
 import type { PatternInstance } from "../pattern_registry";

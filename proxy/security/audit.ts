@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from "node:fs";
-import { redact } from "../../sdk/config/secrets";
+import { redact } from "@prism/sdk";
 
 /** One audited decision (issue 11): never a payload or a credential. */
 export interface AuditEvent {

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import type http2 from "node:http2";
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import type { Logger } from "../../sdk/observability/logger";
+import { type Logger } from "@prism/sdk";
 import { peerCertificateCN } from "./tls";
 
 /** Asymmetric JWS algorithms a JWKS can verify; `none` and shared-secret HMAC are never accepted. */

@@ -1,6 +1,4 @@
-import type { Schema } from "../../sdk/config/schema";
-import { isSecretRef, readSecret, registerSecret } from "../../sdk/config/secrets";
-import { ConfigError } from "../../sdk/config/yaml";
+import { isSecretRef, readSecret, registerSecret, ConfigError, type Schema } from "@prism/sdk";
 import type { AuditConfig } from "./audit";
 import { JWT_ALGORITHMS, type AuthnConfig } from "./authn";
 import type { AuthzRule } from "./authz";

@@ -1,5 +1,5 @@
 import type http2 from "node:http2";
-import { Code } from "../../sdk/grpc/errors";
+import { Code } from "@prism/sdk";
 import { respondWithStatus } from "../h2/status";
 import type { ProxyMetrics } from "../metrics";
 import type { AuditLog } from "./audit";

@@ -1,6 +1,4 @@
-import type { Logger } from "../../sdk/observability/logger";
-import type { HttpSecurity } from "../../sdk/observability/http_server";
-import { ConfigError } from "../../sdk/config/yaml";
+import { ConfigError, type Logger, type HttpSecurity } from "@prism/sdk";
 import type { HostPort } from "../address";
 import type { ProxyConfig } from "../config";
 import type { ProxyMetrics } from "../metrics";

@@ -1,6 +1,6 @@
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import tls from "node:tls";
-import type { Logger } from "../../sdk/observability/logger";
+import { type Logger } from "@prism/sdk";
 
 /** Certificate files of a TLS server (contract §4 `tls:`); clientCaFile set = client certificates required (mTLS). */
 export interface TlsServerFiles {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { Bulkhead } from "./bulkhead";
 import { deferred, flush, isSettled } from "./test_support";
 

@@ -1,4 +1,4 @@
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { abortReason } from "./abort";
 import { type Release, Semaphore } from "./semaphore";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState, isBackendFailure } from "./circuit_breaker";
 import { deferred } from "./test_support";
 

@@ -1,4 +1,4 @@
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 
 /** The three states of a breaker: closed (calls flow), open (calls rejected fast), half-open (a few probes). */
 export type CircuitState = "closed" | "open" | "half-open";

@@ -1,4 +1,4 @@
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { abortReason, anySignal, raceAbort } from "./abort";
 
 /** The per-item call of a fan-out; `signal` aborts when the fan-out is cancelled or the item times out. */

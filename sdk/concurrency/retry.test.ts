@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { backoff, isTransient, retry } from "./retry";
 
 const unavailable = () => new PrismError(Code.UNAVAILABLE, "backend down");

@@ -1,4 +1,4 @@
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { abortReason, raceAbort, sleep } from "./abort";
 
 /** How long to wait between attempts: exponential growth, capped, with optional full jitter. */

@@ -1,4 +1,4 @@
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { abortReason, anySignal } from "./abort";
 import { AsyncQueue } from "./async_queue";
 

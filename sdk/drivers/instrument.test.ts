@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Registry } from "prom-client";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { DriverMetrics, instrumentDriver } from "./instrument";
 
 /** Operation counts, error counts and duration-sample counts of one operation of driver "fake". */

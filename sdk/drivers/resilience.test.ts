@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { Resilience } from "./resilience";
 
 const down = () => new Error("backend down");

@@ -1,7 +1,7 @@
 import { CircuitBreaker, CircuitOpenError, type CircuitState } from "../concurrency/circuit_breaker";
 import { isTransient, retry } from "../concurrency/retry";
 import type { Schema } from "../config/schema";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 
 /** How a network driver protects itself and its callers from a failing backend. */
 export interface ResilienceOptions {

@@ -10,7 +10,7 @@ import type { DescMethod, MessageInitShape } from "@bufbuild/protobuf";
 import type { ProxyCommandSchema } from "../../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import type { Driver, HealthReport, KeyValueBasicDriver } from "../drivers/interfaces";
 import { DriverMetrics } from "../drivers/instrument";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import type { ServerCall } from "../grpc/interceptor";
 import { addService } from "../grpc/server";
 import { bindServer, serverOptions } from "../grpc/server_factory";

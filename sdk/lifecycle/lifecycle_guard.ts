@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_pb";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import type { ServiceImpl } from "../grpc/types";
 
 /** Metadata a caller presents the pattern's admin credential in (run on its own). */

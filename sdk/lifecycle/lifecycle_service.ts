@@ -1,6 +1,6 @@
 import { redact } from "../config/secrets";
 import { LifecycleInterface, type InitializeRequest } from "../../proto/gen/prism/interfaces/lifecycle_pb";
-import { PrismError } from "../grpc/errors";
+import { PrismError } from "../errors";
 import type { ServiceImpl } from "../grpc/types";
 import type { PatternRuntime } from "./runtime";
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { HealthStatus } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { Resilience } from "../drivers/resilience";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { Readiness } from "./readiness";
 import type { PatternRuntime } from "./runtime";
 

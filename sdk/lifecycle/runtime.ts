@@ -9,7 +9,7 @@ import { redact, resolveSecrets } from "../config/secrets";
 import type { Driver, HealthReport } from "../drivers/interfaces";
 import { instrumentDriver, type DriverMetrics } from "../drivers/instrument";
 import { DriverRegistry } from "../drivers/registry";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
 import type { Logger } from "../observability/logger";
 import { DriverSlot } from "../services/binding";

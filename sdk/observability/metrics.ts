@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { codeName, Code, PrismError } from "../grpc/errors";
+import { codeName, Code, PrismError } from "../errors";
 import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
 
 /** Bound on distinct namespace label values, so a client cannot grow the series without limit. */

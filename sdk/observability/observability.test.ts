@@ -4,7 +4,7 @@ import { context, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { createClient } from "../grpc/client";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import { addService } from "../grpc/server";
 import { bindServer, serverOptions } from "../grpc/server_factory";
 import { startHttpServer } from "./http_server";

@@ -1,6 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { InterfaceName } from "../drivers/interfaces";
-import { Code, PrismError } from "../grpc/errors";
+import { Code, PrismError } from "../errors";
 import type { ServiceImpl } from "../grpc/types";
 import type { Limits } from "./limits";
 

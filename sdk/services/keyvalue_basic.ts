@@ -1,6 +1,6 @@
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import type { KeyValueBasicDriver } from "../drivers/interfaces";
-import { invalidArgument } from "../grpc/errors";
+import { invalidArgument } from "../errors";
 import { defineBinding } from "./binding";
 import { capabilitiesOf } from "../emulation/capabilities";
 import type { KeyValueVersionedDriver } from "../drivers/versions";

@@ -1,6 +1,6 @@
 import { KeyValueBatchInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
 import type { KeyValueBatchDriver } from "../drivers/interfaces";
-import { invalidArgument } from "../grpc/errors";
+import { invalidArgument } from "../errors";
 import { capabilitiesOf } from "../emulation/capabilities";
 import { defineBinding } from "./binding";
 import { checkTags } from "./tags";

@@ -11,7 +11,7 @@ import { InterfaceSupport as WireSupport } from "../../proto/gen/prism/patterns/
 import type { KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver, KeyValueTTLDriver } from "../drivers/interfaces";
 import type { KeyValueVersionedDriver } from "../drivers/versions";
 import { capabilitiesOf, refusalOf, servedInterfaces, unavailableMessage, type KeyValueCapabilities, type Support } from "../emulation/capabilities";
-import { invalidArgument, unimplemented } from "../grpc/errors";
+import { invalidArgument, unimplemented } from "../errors";
 import { defineBinding } from "./binding";
 import { checkBatchKeys, toBatchEntries } from "./keyvalue_batch";
 import { checkScan } from "./keyvalue_scan";

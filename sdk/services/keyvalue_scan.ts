@@ -1,6 +1,6 @@
 import { KeyValueScanInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
 import type { KeyValueScanDriver } from "../drivers/interfaces";
-import { invalidArgument } from "../grpc/errors";
+import { invalidArgument } from "../errors";
 import { defineBinding } from "./binding";
 
 const EMPTY = new Uint8Array(0);

@@ -1,6 +1,6 @@
 import type { CallContext } from "../grpc/context";
 import { DEFAULT_IDEMPOTENCY_WINDOW_MS, IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY_BYTES, type WriteOptions } from "../drivers/idempotency";
-import { invalidArgument } from "../grpc/errors";
+import { invalidArgument } from "../errors";
 
 /** Request size limits enforced before any driver is called (INVALID_ARGUMENT beyond them). */
 export interface Limits {

@@ -1,6 +1,6 @@
 import { ListBasicInterface } from "../../proto/gen/prism/interfaces/list/list_basic_pb";
 import type { ListDriver } from "../drivers/interfaces";
-import { invalidArgument } from "../grpc/errors";
+import { invalidArgument } from "../errors";
 import { defineBinding } from "./binding";
 import { checkBatch, checkKey, checkValue, toSafeNumber, type Limits } from "./limits";
 

@@ -1,6 +1,6 @@
 import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/stream_basic_pb";
 import type { StreamDriver } from "../drivers/interfaces";
-import { invalidArgument } from "../grpc/errors";
+import { invalidArgument } from "../errors";
 import { defineBinding } from "./binding";
 import { checkKey, checkValue, toSafeNumber, writeOptions } from "./limits";
 

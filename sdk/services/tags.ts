@@ -1,6 +1,6 @@
 import type { Tags } from "../../proto/gen/prism/common/types_pb";
 import type { KeyValueCapabilities } from "../emulation/capabilities";
-import { unimplemented } from "../grpc/errors";
+import { unimplemented } from "../errors";
 
 /**
  * The tags of a write, or undefined when it carries none. Tags are refused rather than dropped: where the backend
