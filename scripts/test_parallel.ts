@@ -9,7 +9,7 @@
 // shared backends under namespaces of their own, and outages are made on servers a test starts itself, so they can
 // run side by side. Three groups stay serial, each one unit: the repository's own layout —
 // tests/packaging/template.test.ts adds a pattern folder to the repository for a while, so every test that lists the
-// patterns (imports scripts/executables, or lives in scripts/ or tests/packaging) is one unit; tests/faults, whose
+// patterns (names scripts/executables, or lives in scripts/ or tests/packaging) is one unit; tests/faults, whose
 // recovery bounds are measured; and the Kafka suites (tests/kafka, and the suites run on its targets), which start
 // JVM brokers of their own and wait a bounded time for consumer-group rebalances on the shared broker: side by side,
 // a broker start held a reconnecting subscriber's rejoin past its 20 s wait.
@@ -43,7 +43,7 @@ const KAFKA_TARGETS = /from ["']\.\.\/kafka\/(target|broker)["']/;
 
 /** The unit a test file runs in. */
 export function unitOf(file: string, source: string): string {
-  if (file.startsWith("scripts/") || /["'][./]*scripts\/executables["']|from ["']\.\/executables["']/.test(source)) return LAYOUT_UNIT;
+  if (file.startsWith("scripts/") || /scripts\/executables|from ["']\.\/executables["']/.test(source)) return LAYOUT_UNIT;
   const parts = file.split("/");
   if (parts[0] === "tests" && parts.length > 2) {
     const folder = `tests/${parts[1]}`;
