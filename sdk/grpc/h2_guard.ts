@@ -71,19 +71,22 @@ interface BunParser {
 }
 
 /**
- * Installs the guard on every session of a plaintext (h2c) node:http2 server. Outside Bun's implementation it
- * does nothing; nor on a TLS server: Bun hands a TLS socket's bytes only to the native parser (with the handle
- * hidden, no 'data' event comes), so TLS listeners keep the flaw until Bun fixes it.
+ * Installs the guard on every session of a node:http2 server, plaintext (h2c) or TLS. Outside Bun's
+ * implementation it does nothing. A plaintext server makes its session on 'connection'; a TLS server on
+ * 'secureConnection', once the handshake is done (TLS stays in Bun's native socket: the guard reads the
+ * decrypted bytes, and the session's socket is still the TLSSocket, its peer certificate and ALPN as before).
  */
 export function guardH2Server(server: http2.Http2Server | http2.Http2SecureServer): void {
   // PRISM_H2_GUARD=0 leaves Bun's server as it is (to measure what the guard costs, or rule it out).
-  if ("setSecureContext" in server || process.env.PRISM_H2_GUARD === "0") return;
+  if (process.env.PRISM_H2_GUARD === "0") return;
   const hidden = new WeakMap<net.Socket, PropertyDescriptor | undefined>();
   const hide = (socket: net.Socket) => {
+    // A TLS client that did not choose h2 gets no session but Bun's refusal, written through the handle.
+    if ((socket as { alpnProtocol?: unknown }).alpnProtocol !== undefined && (socket as { alpnProtocol?: unknown }).alpnProtocol !== "h2") return;
     hidden.set(socket, Object.getOwnPropertyDescriptor(socket, "_handle"));
     Object.defineProperty(socket, "_handle", { value: undefined, configurable: true, writable: true });
   };
-  server.prependListener("connection", hide);
+  server.prependListener("setSecureContext" in server ? "secureConnection" : "connection", hide);
   server.on("session", (session: http2.ServerHttp2Session) => {
     const socket = (session as unknown as Record<symbol, unknown>)[SOCKET] as net.Socket | undefined;
     if (socket === undefined || !hidden.has(socket)) return;
