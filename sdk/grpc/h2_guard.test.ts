@@ -25,6 +25,34 @@ const headers = (id: number) =>
 const data = (id: number, n: number) => frame(FRAME.DATA, 0, id, new Uint8Array(n));
 
 describe("FrameScanner", () => {
+  test("a lowered initial window is taken out of the open streams' next WINDOW_UPDATEs and a later raise", () => {
+    const input = Buffer.concat([
+      PREFACE,
+      settingsFrame([[4, 100]]),
+      headers(1),
+      settingsFrame([[4, 40]]),
+      windowUpdateFrame(1, 50),
+      windowUpdateFrame(1, 50),
+      windowUpdateFrame(0, 7),
+      settingsFrame([[4, 100]]),
+    ]);
+    const renamedRaise = settingsFrame([[4, 100]]);
+    renamedRaise.writeUInt16BE(0xf04, 9);
+    const expected = Buffer.concat([
+      PREFACE,
+      settingsFrame([[4, 100]]),
+      headers(1),
+      settingsFrame([[4, 40]]),
+      // 60 owed: the first update is withheld, the second gives 40; the raise by 60 is granted whole.
+      windowUpdateFrame(1, 40),
+      windowUpdateFrame(0, 7),
+      renamedRaise,
+      windowUpdateFrame(1, 60),
+    ]);
+    expect(scan(input, [], [1])).toEqual(expected);
+    expect(scan(input, [70, 100, 130], [1])).toEqual(expected);
+  });
+
   test("a PING ACK is handed on only when it answers a ping the server awaits", () => {
     const ours = Buffer.from("01234567");
     const ack = (payload: Buffer) => frame(FRAME.PING, FLAG.ACK, 0, payload);

@@ -308,7 +308,8 @@ export class FrameScanner {
       }
       const settings = type === TYPE_SETTINGS && (flags & FLAG_ACK) === 0 && length % 6 === 0 && length <= MAX_SETTINGS_PAYLOAD;
       const pingAck = type === TYPE_PING && (flags & FLAG_ACK) !== 0 && length === PING_PAYLOAD;
-      if ((settings || pingAck) && stream === 0) {
+      const owedUpdate = type === TYPE_WINDOW_UPDATE && length === 4 && stream !== 0 && this.debts.has(stream);
+      if (((settings || pingAck) && stream === 0) || owedUpdate) {
         // Collected, and handed on once read (maybe rewritten, maybe dropped).
         this.held = Buffer.allocUnsafe(FRAME_HEADER + length);
         h.copy(this.held, 0);
@@ -412,6 +413,9 @@ export class FrameScanner {
         // Bun's server ends the connection on a PING ACK it did not ask for; RFC 9113 §6.7 says ignore it.
         if (!this.awaitedPingAck(frame.subarray(FRAME_HEADER))) return at;
         extra = frame;
+      } else if (frame[3] === TYPE_WINDOW_UPDATE) {
+        extra = this.rewriteWindowUpdate(frame);
+        if (extra === undefined) return at;
       } else extra = this.rewriteSettings(frame);
     } else if (this.opening !== 0 && (this.frameType === TYPE_HEADERS || this.frameType === TYPE_CONTINUATION) && (this.frameFlags & FLAG_END_HEADERS) !== 0) {
       const id = this.opening;
@@ -427,7 +431,7 @@ export class FrameScanner {
   /** The SETTINGS frame to hand on, followed by the WINDOW_UPDATE frames it calls for. */
   private rewriteSettings(frame: Buffer): Buffer {
     const first = this.settingsSeen++ === 0;
-    let raisedBy = 0;
+    const before = this.clientWindow;
     for (let i = FRAME_HEADER; i + 6 <= frame.length; i += 6) {
       if (frame.readUInt16BE(i) !== SETTINGS_INITIAL_WINDOW_SIZE) continue;
       const value = frame.readUInt32BE(i + 2);
@@ -436,13 +440,56 @@ export class FrameScanner {
         if (value <= MAX_WINDOW) this.clientWindow = this.serverWindow = value;
         continue;
       }
-      if (value > this.clientWindow) raisedBy += value - this.clientWindow;
       this.clientWindow = value;
       if (value >= this.serverWindow) frame.writeUInt16BE(SETTINGS_IGNORED, i);
       else this.serverWindow = value;
     }
-    if (raisedBy === 0) return frame;
+    const delta = first ? 0 : this.clientWindow - before;
+    if (delta === 0) return frame;
     const ids = this.openStreams();
-    return ids.length === 0 ? frame : Buffer.concat([frame, windowUpdates(ids, raisedBy)]);
+    if (delta < 0) {
+      // Bun leaves an open stream's window as it was when the setting drops: the drop is owed, and taken out of
+      // what the client grants the stream next.
+      for (const id of ids) this.debts.set(id, (this.debts.get(id) ?? 0) - delta);
+      if (this.debts.size > MAX_TRACKED) this.pruneDebts(ids);
+      return frame;
+    }
+    const grants: Buffer[] = [frame];
+    for (const id of ids) {
+      const increment = this.payDebt(id, delta);
+      if (increment > 0) grants.push(windowUpdates([id], increment));
+    }
+    return grants.length === 1 ? frame : Buffer.concat(grants);
+  }
+
+  /** What a stream owes from lowered initial windows (see rewriteSettings). */
+  private readonly debts = new Map<number, number>();
+
+  /** Takes a stream's debt out of an increment granted to it; returns what is left to grant. */
+  private payDebt(stream: number, increment: number): number {
+    const debt = this.debts.get(stream);
+    if (debt === undefined) return increment;
+    if (debt > increment) {
+      this.debts.set(stream, debt - increment);
+      return 0;
+    }
+    this.debts.delete(stream);
+    return increment - debt;
+  }
+
+  private pruneDebts(open: readonly number[]): void {
+    const live = new Set(open);
+    for (const id of this.debts.keys()) if (!live.has(id)) this.debts.delete(id);
+  }
+
+  /** A client WINDOW_UPDATE for a stream that owes window: the rest of its increment, or nothing. */
+  private rewriteWindowUpdate(frame: Buffer): Buffer | undefined {
+    const stream = frame.readUInt32BE(5) & MAX_WINDOW;
+    const sent = frame.readUInt32BE(FRAME_HEADER) & MAX_WINDOW;
+    if (sent === 0) return frame; // the client's PROTOCOL_ERROR, which the server answers itself
+    const increment = this.payDebt(stream, sent);
+    if (increment === 0) return undefined;
+    frame.writeUInt32BE(increment, FRAME_HEADER);
+    return frame;
   }
 }
