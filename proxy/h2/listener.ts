@@ -1,5 +1,5 @@
 import http2 from "node:http2";
-import { guardH2Server } from "@prism/sdk";
+import { answerNonGrpcRequest, guardH2Server, isGrpcRequest } from "@prism/sdk";
 import type { HostPort } from "../address";
 import type { TlsMaterial } from "../security/tls";
 import { applyConnectionLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./connection_limits";
@@ -45,6 +45,7 @@ export class H2Listener {
       // An 'error' with no listener is thrown, and would end the process: every stream gets one before any
       // code of ours can answer it (the handlers add their own to act on errors).
       stream.on("error", ignore);
+      if (!isGrpcRequest(headers)) return answerNonGrpcRequest(stream);
       handler(stream, headers);
     });
     this.server.on("sessionError", () => undefined);

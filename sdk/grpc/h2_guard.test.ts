@@ -25,6 +25,52 @@ const headers = (id: number) =>
 const data = (id: number, n: number) => frame(FRAME.DATA, 0, id, new Uint8Array(n));
 
 describe("FrameScanner", () => {
+  test("a lowered initial window is taken out of the open streams' next WINDOW_UPDATEs and a later raise", () => {
+    const input = Buffer.concat([
+      PREFACE,
+      settingsFrame([[4, 100]]),
+      headers(1),
+      settingsFrame([[4, 40]]),
+      windowUpdateFrame(1, 50),
+      windowUpdateFrame(1, 50),
+      windowUpdateFrame(0, 7),
+      settingsFrame([[4, 100]]),
+    ]);
+    const renamedRaise = settingsFrame([[4, 100]]);
+    renamedRaise.writeUInt16BE(0xf04, 9);
+    const expected = Buffer.concat([
+      PREFACE,
+      settingsFrame([[4, 100]]),
+      headers(1),
+      settingsFrame([[4, 40]]),
+      // 60 owed: the first update is withheld, the second gives 40; the raise by 60 is granted whole.
+      windowUpdateFrame(1, 40),
+      windowUpdateFrame(0, 7),
+      renamedRaise,
+      windowUpdateFrame(1, 60),
+    ]);
+    expect(scan(input, [], [1])).toEqual(expected);
+    expect(scan(input, [70, 100, 130], [1])).toEqual(expected);
+  });
+
+  test("a PING ACK is handed on only when it answers a ping the server awaits", () => {
+    const ours = Buffer.from("01234567");
+    const ack = (payload: Buffer) => frame(FRAME.PING, FLAG.ACK, 0, payload);
+    const out: Buffer[] = [];
+    const s = new FrameScanner(
+      (b) => out.push(Buffer.from(b)),
+      () => [],
+      undefined,
+      (p) => p.equals(ours),
+    );
+    const input = Buffer.concat([PREFACE, settingsFrame([]), ack(Buffer.from("h2spec  ")), ack(ours), frame(FRAME.PING, 0, 0, new Uint8Array(8))]);
+    // Cut inside the first ACK's payload and inside the second one's header.
+    s.feed(input.subarray(0, 40));
+    s.feed(input.subarray(40, 55));
+    s.feed(input.subarray(55));
+    expect(Buffer.concat(out)).toEqual(Buffer.concat([PREFACE, settingsFrame([]), ack(ours), frame(FRAME.PING, 0, 0, new Uint8Array(8))]));
+  });
+
   test("hands on every byte unchanged when no SETTINGS raises the window, however the input is cut", () => {
     const input = Buffer.concat([
       PREFACE,
@@ -124,9 +170,10 @@ describe("FrameScanner: frames the server would mishandle end the connection (RF
 });
 
 describe("behind the guard", () => {
-  async function withServer(run: (c: RawH2) => Promise<void>): Promise<void> {
+  async function withServer(run: (c: RawH2) => Promise<void>, onSession?: (s: http2.ServerHttp2Session) => void): Promise<void> {
     const server = http2.createServer();
     guardH2Server(server);
+    if (onSession) server.on("session", onSession);
     server.on("stream", (s: http2.ServerHttp2Stream) => {
       s.respond({ ":status": 200 });
       s.end();
@@ -171,6 +218,30 @@ describe("behind the guard", () => {
       expect((answer!.flags & FLAG.END_STREAM) !== 0).toBe(true);
       expect(await c.waitFor((f) => f.type === FRAME.GOAWAY)).toBeDefined();
     });
+  });
+
+  test("a PING ACK the server did not ask for is ignored (RFC 9113 §6.7; Bun alone ends the connection)", async () => {
+    await withServer(async (c) => {
+      c.send(frame(FRAME.PING, FLAG.ACK, 0, Buffer.from("h2spec  ")));
+      c.headers(1, { ":method": "GET", ":path": "/", ":scheme": "http", ":authority": "x" }, true);
+      expect(await c.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1)).toBeDefined();
+      expect(c.frames.some((f) => f.type === FRAME.GOAWAY)).toBe(false);
+      expect(c.closed).toBe(false);
+    });
+  });
+
+  test("the server's own ping (grpc-js keepalive: no payload given) still gets its ACK", async () => {
+    let session: http2.ServerHttp2Session | undefined;
+    await withServer(
+      async (c) => {
+        const acked = new Promise<Error | null>((resolve) => session!.ping((err) => resolve(err)));
+        const ping = await c.waitFor((f) => f.type === FRAME.PING && f.flags === 0);
+        c.send(frame(FRAME.PING, FLAG.ACK, 0, ping!.payload));
+        expect(await acked).toBeNull();
+        expect(c.closed).toBe(false);
+      },
+      (s) => (session = s),
+    );
   });
 
   test("request headers under the bound are served", async () => {

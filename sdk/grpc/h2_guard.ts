@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type http2 from "node:http2";
 import type net from "node:net";
 import { encodeHeaderBlock } from "../../h2/codec/hpack";
@@ -22,7 +23,14 @@ import { encodeHeaderBlock } from "../../h2/codec/hpack";
  * close (a stream error may be treated as a connection error, §5.4.1): DATA or WINDOW_UPDATE on an idle stream,
  * a new stream id lower than the last, a stream that depends on itself (PROTOCOL_ERROR); DATA or HEADERS on a
  * stream the client already ended or reset (STREAM_CLOSED). Well-behaved clients never send these; h2spec does
- * (tests/proxy/h2spec.test.ts: 137 of 145 pass behind the guard, 129 without it).
+ * (tests/proxy/h2spec.test.ts: every case passes behind the guard, 10 of 145 fail without it).
+ *
+ * A lowered SETTINGS_INITIAL_WINDOW_SIZE Bun applies to new streams only: what it owes an open stream is taken
+ * out of the client's next WINDOW_UPDATEs for that stream (or a later raise), as if its window had gone down.
+ *
+ * A PING ACK that answers no ping of the server's is dropped: Bun would end the connection on it, where RFC 9113
+ * §6.7 says to ignore it. The server's pings all go through session.ping, which the guard wraps to know their
+ * payloads (one sent without a payload, as grpc-js keepalive does, is given a random one).
  *
  * Bun's frame parser reads a native socket by itself, past any JS listener; hidden while the session is made,
  * the parser reads through the socket's 'data' events, where the guard stands. It follows frame boundaries
@@ -39,6 +47,7 @@ const TYPE_HEADERS = 0x1;
 const TYPE_PRIORITY = 0x2;
 const TYPE_RST_STREAM = 0x3;
 const TYPE_SETTINGS = 0x4;
+const TYPE_PING = 0x6;
 const TYPE_GOAWAY = 0x7;
 const TYPE_WINDOW_UPDATE = 0x8;
 const TYPE_CONTINUATION = 0x9;
@@ -64,6 +73,9 @@ const DEFAULT_WINDOW = 65_535;
 const MAX_WINDOW = 0x7fffffff;
 /** SETTINGS frames longer than this (no real peer sends 100 settings) pass as they are. */
 const MAX_SETTINGS_PAYLOAD = 600;
+const PING_PAYLOAD = 8;
+/** Pings of the server's own the guard remembers until their ACK (grpc-js keepalive has one out at a time). */
+const MAX_PINGS = 64;
 
 interface BunParser {
   read(data: Uint8Array): void;
@@ -71,19 +83,22 @@ interface BunParser {
 }
 
 /**
- * Installs the guard on every session of a plaintext (h2c) node:http2 server. Outside Bun's implementation it
- * does nothing; nor on a TLS server: Bun hands a TLS socket's bytes only to the native parser (with the handle
- * hidden, no 'data' event comes), so TLS listeners keep the flaw until Bun fixes it.
+ * Installs the guard on every session of a node:http2 server, plaintext (h2c) or TLS. Outside Bun's
+ * implementation it does nothing. A plaintext server makes its session on 'connection'; a TLS server on
+ * 'secureConnection', once the handshake is done (TLS stays in Bun's native socket: the guard reads the
+ * decrypted bytes, and the session's socket is still the TLSSocket, its peer certificate and ALPN as before).
  */
 export function guardH2Server(server: http2.Http2Server | http2.Http2SecureServer): void {
   // PRISM_H2_GUARD=0 leaves Bun's server as it is (to measure what the guard costs, or rule it out).
-  if ("setSecureContext" in server || process.env.PRISM_H2_GUARD === "0") return;
+  if (process.env.PRISM_H2_GUARD === "0") return;
   const hidden = new WeakMap<net.Socket, PropertyDescriptor | undefined>();
   const hide = (socket: net.Socket) => {
+    // A TLS client that did not choose h2 gets no session but Bun's refusal, written through the handle.
+    if ((socket as { alpnProtocol?: unknown }).alpnProtocol !== undefined && (socket as { alpnProtocol?: unknown }).alpnProtocol !== "h2") return;
     hidden.set(socket, Object.getOwnPropertyDescriptor(socket, "_handle"));
     Object.defineProperty(socket, "_handle", { value: undefined, configurable: true, writable: true });
   };
-  server.prependListener("connection", hide);
+  server.prependListener("setSecureContext" in server ? "secureConnection" : "connection", hide);
   server.on("session", (session: http2.ServerHttp2Session) => {
     const socket = (session as unknown as Record<symbol, unknown>)[SOCKET] as net.Socket | undefined;
     if (socket === undefined || !hidden.has(socket)) return;
@@ -101,6 +116,7 @@ function guardSession(session: http2.ServerHttp2Session, socket: net.Socket): vo
   // The session's own reader and nothing else: anything else is not the layout this guard knows.
   if (parser === undefined || typeof parser.forEachStream !== "function" || readers.length !== 1) return;
   const read = readers[0]!;
+  const pings = serverPings(session);
   const scanner = new FrameScanner(
     (bytes) => read.call(socket, bytes),
     () => openStreams(parser),
@@ -114,6 +130,7 @@ function guardSession(session: http2.ServerHttp2Session, socket: net.Socket): vo
       socket.end(goaway);
       setTimeout(() => socket.destroy(), 1_000).unref?.();
     },
+    (payload) => pings.delete(payload.toString("hex")),
   );
   socket.removeListener("data", read);
   socket.on("data", (chunk: Buffer) => scanner.feed(chunk));
@@ -128,6 +145,28 @@ function guardSession(session: http2.ServerHttp2Session, socket: net.Socket): vo
     }
     return destroy.apply(this, args);
   };
+}
+
+/**
+ * The payloads of the pings the server sent and awaits an ACK for. Every ping goes out through session.ping (grpc-js
+ * keepalive; Bun sends none of its own); one sent without a payload is given a random one, so its ACK is known.
+ */
+function serverPings(session: http2.ServerHttp2Session): Set<string> {
+  const awaited = new Set<string>();
+  const ping = session.ping;
+  session.ping = function (this: http2.ServerHttp2Session, ...args: unknown[]) {
+    let payload = args[0];
+    if (payload === undefined || typeof payload === "function") {
+      payload = randomBytes(PING_PAYLOAD);
+      args = [payload, ...args.filter((a) => a !== undefined)];
+    }
+    if (ArrayBuffer.isView(payload) && payload.byteLength === PING_PAYLOAD) {
+      if (awaited.size >= MAX_PINGS) awaited.delete(awaited.values().next().value!);
+      awaited.add(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("hex"));
+    }
+    return (ping as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof session.ping;
+  return awaited;
 }
 
 /**
@@ -181,9 +220,12 @@ export class FrameScanner {
   private header = Buffer.alloc(FRAME_HEADER);
   private headerHave = 0;
   private payloadLeft = 0;
-  /** A SETTINGS frame being collected (header and payload) to be rewritten before it is handed on. */
-  private settings: Buffer | undefined;
-  private settingsHave = 0;
+  /**
+   * A frame being collected (header and payload) before it is handed on: a SETTINGS frame, maybe rewritten; a
+   * PING ACK, dropped unless it answers one of the server's pings; a WINDOW_UPDATE on a stream that owes window.
+   */
+  private held: Buffer | undefined;
+  private heldHave = 0;
   private settingsSeen = 0;
   /** The initial window the client asked for, and the one the server applies. */
   private clientWindow = DEFAULT_WINDOW;
@@ -207,6 +249,8 @@ export class FrameScanner {
      * `tooLarge`, after answering that call RESOURCE_EXHAUSTED (its header block is over MAX_HEADER_BLOCK).
      */
     private readonly fail: (code: number, lastStreamId: number, tooLarge?: number) => void = () => undefined,
+    /** True when a PING ACK's payload answers a ping the server sent (and is awaiting): it is handed on. */
+    private readonly awaitedPingAck: (payload: Buffer) => boolean = () => false,
   ) {}
 
   feed(chunk: Buffer): void {
@@ -222,13 +266,13 @@ export class FrameScanner {
     while (at < n) {
       if (this.payloadLeft > 0) {
         const k = Math.min(this.payloadLeft, n - at);
-        if (this.settings !== undefined) {
-          chunk.copy(this.settings, this.settingsHave, at, at + k);
-          this.settingsHave += k;
+        if (this.held !== undefined) {
+          chunk.copy(this.held, this.heldHave, at, at + k);
+          this.heldHave += k;
         }
         this.payloadLeft -= k;
         at += k;
-        if (this.settings !== undefined) from = at;
+        if (this.held !== undefined) from = at;
         if (this.payloadLeft === 0) from = this.frameEnded(chunk, from, at);
         continue;
       }
@@ -265,11 +309,14 @@ export class FrameScanner {
         this.fail(ERROR_NO, stream, stream);
         return;
       }
-      if (type === TYPE_SETTINGS && (flags & FLAG_ACK) === 0 && stream === 0 && length % 6 === 0 && length <= MAX_SETTINGS_PAYLOAD) {
-        // Collected, and handed on once read (maybe rewritten).
-        this.settings = Buffer.allocUnsafe(FRAME_HEADER + length);
-        h.copy(this.settings, 0);
-        this.settingsHave = FRAME_HEADER;
+      const settings = type === TYPE_SETTINGS && (flags & FLAG_ACK) === 0 && length % 6 === 0 && length <= MAX_SETTINGS_PAYLOAD;
+      const pingAck = type === TYPE_PING && (flags & FLAG_ACK) !== 0 && length === PING_PAYLOAD;
+      const owedUpdate = type === TYPE_WINDOW_UPDATE && length === 4 && stream !== 0 && this.debts.has(stream);
+      if (((settings || pingAck) && stream === 0) || owedUpdate) {
+        // Collected, and handed on once read (maybe rewritten, maybe dropped).
+        this.held = Buffer.allocUnsafe(FRAME_HEADER + length);
+        h.copy(this.held, 0);
+        this.heldHave = FRAME_HEADER;
         from = at;
       } else {
         if (carried > 0) this.deliver(Buffer.from(h.subarray(0, carried)));
@@ -279,7 +326,7 @@ export class FrameScanner {
       this.payloadLeft = length;
       if (length === 0) from = this.frameEnded(chunk, from, at);
     }
-    if (this.settings === undefined && from < n) this.deliver(from === 0 ? chunk : chunk.subarray(from));
+    if (this.held === undefined && from < n) this.deliver(from === 0 ? chunk : chunk.subarray(from));
   }
 
   private frameType = 0;
@@ -362,9 +409,17 @@ export class FrameScanner {
   /** At the end of a frame (at `at` in chunk): hands on what it calls for; returns where the rest starts. */
   private frameEnded(chunk: Buffer, from: number, at: number): number {
     let extra: Buffer | undefined;
-    if (this.settings !== undefined) {
-      extra = this.rewriteSettings(this.settings);
-      this.settings = undefined;
+    if (this.held !== undefined) {
+      const frame = this.held;
+      this.held = undefined;
+      if (frame[3] === TYPE_PING) {
+        // Bun's server ends the connection on a PING ACK it did not ask for; RFC 9113 §6.7 says ignore it.
+        if (!this.awaitedPingAck(frame.subarray(FRAME_HEADER))) return at;
+        extra = frame;
+      } else if (frame[3] === TYPE_WINDOW_UPDATE) {
+        extra = this.rewriteWindowUpdate(frame);
+        if (extra === undefined) return at;
+      } else extra = this.rewriteSettings(frame);
     } else if (this.opening !== 0 && (this.frameType === TYPE_HEADERS || this.frameType === TYPE_CONTINUATION) && (this.frameFlags & FLAG_END_HEADERS) !== 0) {
       const id = this.opening;
       this.opening = 0;
@@ -379,7 +434,7 @@ export class FrameScanner {
   /** The SETTINGS frame to hand on, followed by the WINDOW_UPDATE frames it calls for. */
   private rewriteSettings(frame: Buffer): Buffer {
     const first = this.settingsSeen++ === 0;
-    let raisedBy = 0;
+    const before = this.clientWindow;
     for (let i = FRAME_HEADER; i + 6 <= frame.length; i += 6) {
       if (frame.readUInt16BE(i) !== SETTINGS_INITIAL_WINDOW_SIZE) continue;
       const value = frame.readUInt32BE(i + 2);
@@ -388,13 +443,56 @@ export class FrameScanner {
         if (value <= MAX_WINDOW) this.clientWindow = this.serverWindow = value;
         continue;
       }
-      if (value > this.clientWindow) raisedBy += value - this.clientWindow;
       this.clientWindow = value;
       if (value >= this.serverWindow) frame.writeUInt16BE(SETTINGS_IGNORED, i);
       else this.serverWindow = value;
     }
-    if (raisedBy === 0) return frame;
+    const delta = first ? 0 : this.clientWindow - before;
+    if (delta === 0) return frame;
     const ids = this.openStreams();
-    return ids.length === 0 ? frame : Buffer.concat([frame, windowUpdates(ids, raisedBy)]);
+    if (delta < 0) {
+      // Bun leaves an open stream's window as it was when the setting drops: the drop is owed, and taken out of
+      // what the client grants the stream next.
+      for (const id of ids) this.debts.set(id, (this.debts.get(id) ?? 0) - delta);
+      if (this.debts.size > MAX_TRACKED) this.pruneDebts(ids);
+      return frame;
+    }
+    const grants: Buffer[] = [frame];
+    for (const id of ids) {
+      const increment = this.payDebt(id, delta);
+      if (increment > 0) grants.push(windowUpdates([id], increment));
+    }
+    return grants.length === 1 ? frame : Buffer.concat(grants);
+  }
+
+  /** What a stream owes from lowered initial windows (see rewriteSettings). */
+  private readonly debts = new Map<number, number>();
+
+  /** Takes a stream's debt out of an increment granted to it; returns what is left to grant. */
+  private payDebt(stream: number, increment: number): number {
+    const debt = this.debts.get(stream);
+    if (debt === undefined) return increment;
+    if (debt > increment) {
+      this.debts.set(stream, debt - increment);
+      return 0;
+    }
+    this.debts.delete(stream);
+    return increment - debt;
+  }
+
+  private pruneDebts(open: readonly number[]): void {
+    const live = new Set(open);
+    for (const id of this.debts.keys()) if (!live.has(id)) this.debts.delete(id);
+  }
+
+  /** A client WINDOW_UPDATE for a stream that owes window: the rest of its increment, or nothing. */
+  private rewriteWindowUpdate(frame: Buffer): Buffer | undefined {
+    const stream = frame.readUInt32BE(5) & MAX_WINDOW;
+    const sent = frame.readUInt32BE(FRAME_HEADER) & MAX_WINDOW;
+    if (sent === 0) return frame; // the client's PROTOCOL_ERROR, which the server answers itself
+    const increment = this.payDebt(stream, sent);
+    if (increment === 0) return undefined;
+    frame.writeUInt32BE(increment, FRAME_HEADER);
+    return frame;
   }
 }

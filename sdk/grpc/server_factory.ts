@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { rmSync } from "node:fs";
 import type http2 from "node:http2";
 import { guardH2Server } from "./h2_guard";
+import { answerNonGrpcRequest, isGrpcRequest } from "./h2_guard_non_grpc";
 import { limitClientStreams } from "./stream_limits";
 
 /**
@@ -64,9 +65,21 @@ const CREATED = Symbol("prism.http2Servers");
  * creates are added to. Without that method, nothing is guarded.
  */
 function guardGrpcServer(server: grpc.Server): http2.Http2Server[] {
-  const s = server as unknown as { createHttp2Server?: (...args: unknown[]) => http2.Http2Server; [CREATED]?: http2.Http2Server[] };
+  const s = server as unknown as {
+    createHttp2Server?: (...args: unknown[]) => http2.Http2Server;
+    _verifyContentType?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+    [CREATED]?: http2.Http2Server[];
+  };
   if (s[CREATED] !== undefined) return s[CREATED];
   const created: http2.Http2Server[] = (s[CREATED] = []);
+  // grpc-js answers a request that is not gRPC 415 with no body; ours carries one (h2_guard_non_grpc.ts).
+  if (typeof s._verifyContentType === "function") {
+    s._verifyContentType = (stream, headers) => {
+      if (isGrpcRequest(headers)) return true;
+      answerNonGrpcRequest(stream);
+      return false;
+    };
+  }
   const create = s.createHttp2Server;
   if (typeof create !== "function") return created;
   s.createHttp2Server = function (this: unknown, ...args: unknown[]) {

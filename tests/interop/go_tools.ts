@@ -31,7 +31,15 @@ export async function goCall(
   address: string,
   method: string,
   request: Uint8Array,
-  opts: { stream?: boolean; metadata?: Record<string, string>; timeoutMs?: number; repeat?: number; calls?: number } = {},
+  opts: {
+    stream?: boolean;
+    metadata?: Record<string, string>;
+    timeoutMs?: number;
+    repeat?: number;
+    calls?: number;
+    /** TLS trusting `ca` (PEM file), presenting `cert`/`key` when given (mTLS); plaintext without it. */
+    tls?: { ca: string; cert?: string; key?: string };
+  } = {},
 ): Promise<GoCallResult[]> {
   const args = [
     goTool("grpc-client"),
@@ -47,6 +55,8 @@ export async function goCall(
     String(opts.calls ?? 1),
   ];
   if (opts.stream) args.push("-stream");
+  if (opts.tls) args.push("-ca", opts.tls.ca);
+  if (opts.tls?.cert && opts.tls.key) args.push("-cert", opts.tls.cert, "-key", opts.tls.key);
   for (const [k, v] of Object.entries(opts.metadata ?? {})) args.push("-md", `${k}=${v}`);
   // Large messages go through stdin's file rather than the command line.
   args.push("-file", "/dev/stdin");

@@ -2,12 +2,16 @@
 // bytes (hex on the command line): the TypeScript test encodes them, so this module needs no generated code.
 //
 //	grpc-client -addr 127.0.0.1:8980 -method /pkg.Service/Method -hex 0a0161 [-stream] [-md k=v] [-repeat N]
+//	            [-ca ca.pem [-cert client.pem -key client-key.pem] [-servername localhost]]
 //
+// -ca dials with TLS, trusting that CA; -cert and -key present a client certificate (mTLS).
 // -repeat N opens N connections one after another; -calls M makes M calls on each. It prints one JSON line per call: {"code":0,"message":"","messages":N,"bytes":B,"ms":T}.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -18,6 +22,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/metadata"
@@ -70,12 +75,21 @@ func main() {
 	timeout := flag.Duration("timeout", 10*time.Second, "deadline of each call")
 	repeat := flag.Int("repeat", 1, "connections, each closed right after its calls")
 	perConn := flag.Int("calls", 1, "calls one after another on each connection")
+	caFile := flag.String("ca", "", "TLS: the CA that signed the server's certificate (without it, plaintext)")
+	certFile := flag.String("cert", "", "TLS: client certificate (with -key)")
+	keyFile := flag.String("key", "", "TLS: client certificate's key")
+	serverName := flag.String("servername", "", "TLS: name checked against the server's certificate (default: the host dialed)")
 	var md mdFlag
 	flag.Var(&md, "md", "metadata key=value (repeatable)")
 	flag.Parse()
 
+	creds, err := transportCredentials(*caFile, *certFile, *keyFile, *serverName)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "grpc-client: tls:", err)
+		os.Exit(2)
+	}
+
 	var payload []byte
-	var err error
 	if *payloadFile != "" {
 		payload, err = os.ReadFile(*payloadFile)
 	} else {
@@ -93,7 +107,7 @@ func main() {
 	out := json.NewEncoder(os.Stdout)
 	for i := 0; i < *repeat; i++ {
 		conn, err := grpc.NewClient(*addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(creds),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
 		)
 		if err != nil {
@@ -144,4 +158,28 @@ func call(conn *grpc.ClientConn, method string, payload []byte, stream bool, tim
 	st := status.Convert(err)
 	r.Code, r.Message = uint32(st.Code()), st.Message()
 	return r
+}
+
+// transportCredentials is plaintext without a CA, else TLS trusting caFile (and presenting certFile/keyFile).
+func transportCredentials(caFile, certFile, keyFile, serverName string) (credentials.TransportCredentials, error) {
+	if caFile == "" {
+		return insecure.NewCredentials(), nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no certificate", caFile)
+	}
+	cfg := &tls.Config{RootCAs: roots, ServerName: serverName}
+	if certFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return credentials.NewTLS(cfg), nil
 }
