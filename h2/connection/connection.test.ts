@@ -2,8 +2,10 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { H2ClientConnection } from "./connection";
+import { LOCAL_STREAM_WINDOW as WINDOW } from "./frame_dispatch";
 import type { StreamListener } from "./stream";
 import { encodeHeaderBlock } from "../codec/hpack";
+import { waitFor } from "../../tests/helpers/wait";
 
 // A node:http2 server: /big answers 12 MiB in 64 KiB writes; /echo answers with what it received, once the request ends.
 const BIG = 12 * 1024 * 1024;
@@ -48,11 +50,21 @@ const block = (path: string) =>
     [":authority", "localhost"],
   ]);
 
+/** Collects one stream; a reset or a lost connection rejects `ended` (and `failure` says why) instead of throwing into the connection. */
 function collector() {
   let bytes = 0;
   const parts: Uint8Array[] = [];
+  let failure: Error | undefined;
   let done: () => void = () => undefined;
-  const ended = new Promise<void>((r) => (done = r));
+  let fail: (e: Error) => void = () => undefined;
+  const ended = new Promise<void>((resolve, reject) => {
+    done = resolve;
+    fail = (e) => {
+      failure = e;
+      reject(e);
+    };
+  });
+  ended.catch(() => undefined); // handled: awaiting `ended` still rejects
   const listener: StreamListener = {
     onField: () => undefined,
     onHeadersEnd: (end) => end && done(),
@@ -61,14 +73,14 @@ function collector() {
       parts.push(c);
       if (end) done();
     },
-    onReset: (code) => {
-      throw new Error(`reset ${code}`);
-    },
-    onLost: (why) => {
-      throw new Error(`lost: ${why}`);
-    },
+    onReset: (code) => fail(new Error(`reset ${code}`)),
+    onLost: (why) => fail(new Error(`lost: ${why}`)),
   };
-  return { listener, ended, bytes: () => bytes, body: () => Buffer.concat(parts) };
+  const bytesSoFar = () => {
+    if (failure) throw failure;
+    return bytes;
+  };
+  return { listener, ended, bytes: bytesSoFar, body: () => Buffer.concat(parts) };
 }
 
 test("a held stream stops the server at the stream window; release lets the rest through", async () => {
@@ -77,10 +89,14 @@ test("a held stream stops the server at the stream window; release lets the rest
     const c = collector();
     const s = conn.open(block("/big"), undefined, c.listener);
     conn.hold(s);
-    await Bun.sleep(500);
-    // 4 MiB stream window, nothing credited back while held.
-    expect(c.bytes()).toBeGreaterThan(0);
-    expect(c.bytes()).toBeLessThanOrEqual(4 * 1024 * 1024);
+    // Nothing is credited back while held: the server stops at exactly the stream window.
+    await waitFor(() => c.bytes() === WINDOW, "the held stream received its whole 4 MiB window", { timeoutMs: 3_000 });
+    // Marker: a round trip on the same connection after it; had the server gone on, more would have arrived by now.
+    const echo = collector();
+    conn.open(block("/echo"), new Uint8Array([9]), echo.listener);
+    await echo.ended;
+    expect(echo.body()).toEqual(Buffer.from([9]));
+    expect(c.bytes()).toBe(WINDOW);
     conn.release(s);
     await c.ended;
     expect(c.bytes()).toBe(BIG);

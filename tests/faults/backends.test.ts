@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { codeName } from "../../sdk/grpc/errors";
 import { startKafkaBroker } from "../kafka/broker";
 import { startNatsServer } from "../nats/server";
+import { waitFor } from "../helpers/wait";
 import { clientsFor, startProxy, type StartedProxy } from "../proxy/harness";
 import { startOwnPostgres } from "../postgres/server";
 import { startOwnRedis } from "../redis/harness";
@@ -18,6 +19,8 @@ import { recordRow } from "./report";
 
 const WRITERS = 16;
 const FREEZE_MS = 3_000;
+/** Successful calls that show the load is running before the faults, and again after recovery (the tail). */
+const STEADY_CALLS = 50;
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -160,7 +163,7 @@ for (const b of backends) {
       expect(await readyUntil(true, 20_000)).toBeLessThan(20_000);
 
       const load = new Load(WRITERS, write, 10).start();
-      await Bun.sleep(1_000);
+      await waitFor(() => load.succeededSince(0) >= STEADY_CALLS, `${STEADY_CALLS} calls succeeded before the freeze`, { timeoutMs: 20_000 });
 
       // --- freeze
       const freezeAt = performance.now() - load.t0;
@@ -178,7 +181,11 @@ for (const b of backends) {
       await server.restart();
       const restartAt = performance.now() - load.t0;
       const killRecovered = await waitForSuccess(load, restartAt, 60_000);
-      await Bun.sleep(500);
+      // Not recovered fails below, on killRecovered.
+      if (Number.isFinite(killRecovered))
+        await waitFor(() => load.succeededSince(restartAt + killRecovered) >= STEADY_CALLS, `${STEADY_CALLS} more calls succeeded after the restart`, {
+          timeoutMs: 20_000,
+        });
       const records = await load.stop();
 
       const during = (from: number, to: number) => records.filter((r) => r.t >= from && r.t < to);

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import http2 from "node:http2";
 import net from "node:net";
+import { waitFor } from "../helpers/wait";
 import { clientsFor, startProxy, type StartedProxy } from "../proxy/harness";
 
 const metric = async (p: StartedProxy, reason: string) => {
@@ -38,8 +39,10 @@ describe("proxy connection limits", () => {
       s.on("close", () => closedByServer++);
       sockets.push(s);
     }
-    await Bun.sleep(500);
-    expect(await metric(proxy, "max_connections")).toBeGreaterThanOrEqual(60);
+    // 120 at once against a limit of 40: at least 80 refused.
+    await waitFor(async () => (await metric(proxy, "max_connections")) >= 80, "at least 80 connections were refused over max_connections", {
+      timeoutMs: 10_000,
+    });
     // Idle ones are closed after idle_timeout (1 s here).
     const deadline = Date.now() + 10_000;
     while (closedByServer < 120 && Date.now() < deadline) await Bun.sleep(100);
@@ -54,6 +57,8 @@ describe("proxy connection limits", () => {
   }, 30_000);
 
   test("a request body that stops arriving is reset after request_body_timeout", async () => {
+    const before = await metric(proxy, "request_body_timeout");
+    const t0 = Date.now(); // before the request: the timeout cannot have started earlier
     const session = http2.connect(`http://${proxy.address}`);
     session.on("error", () => undefined);
     const req = session.request({
@@ -65,10 +70,12 @@ describe("proxy connection limits", () => {
     req.on("error", () => undefined);
     req.on("response", () => undefined);
     req.write(Buffer.from([0, 0, 0, 0, 10, 0x0a])); // a frame promising 10 bytes, then nothing
-    const t0 = Date.now();
     await new Promise<void>((r) => req.on("close", () => r()));
-    expect(Date.now() - t0).toBeLessThan(8_000);
-    expect(await metric(proxy, "request_body_timeout")).toBeGreaterThanOrEqual(1);
+    // Closed by the 1 s request_body_timeout, not for some other reason: not before it, and counted once.
+    const elapsed = Date.now() - t0;
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    expect(elapsed).toBeLessThan(8_000);
+    expect(await metric(proxy, "request_body_timeout")).toBe(before + 1);
     session.destroy();
   }, 30_000);
 });

@@ -40,6 +40,13 @@ export class Load {
     return this.records;
   }
 
+  /** How many calls that started at or after `from` (ms since the load began) succeeded. */
+  succeededSince(from: number): number {
+    let n = 0;
+    for (const r of this.records) if (r.t >= from && r.code === 0) n++;
+    return n;
+  }
+
   private async worker(): Promise<void> {
     while (this.running) {
       const seq = ++this.seq;

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { codeName } from "../../sdk/grpc/errors";
 import { kafkaBrokers, requireService } from "../helpers/services";
+import { waitFor } from "../helpers/wait";
 import { deleteNamespaceTopics } from "../kafka/target";
 import { startNatsServer, type DedicatedNats } from "../nats/server";
 import { dropNamespace, postgresConfig } from "../postgres/target";
@@ -21,6 +22,8 @@ import { recordRow } from "./report";
 
 const WRITERS = 16;
 const DEADLINE_MS = 10_000;
+/** Successful calls that show the load is running before the kill, and again after recovery (the tail). */
+const STEADY_CALLS = 50;
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 const suffix = randomBytes(3).toString("hex");
@@ -98,7 +101,7 @@ describe("a pattern killed (SIGKILL) under load, through the proxy: every call's
       }
 
       const load = new Load(WRITERS, write, 10).start();
-      await Bun.sleep(700);
+      await waitFor(() => load.succeededSince(0) >= STEADY_CALLS, `${STEADY_CALLS} calls succeeded before the kill`, { timeoutMs: 20_000 });
       const before = await proxy.pattern(row.namespace);
       const killAt = performance.now() - load.t0;
       process.kill(before.pid!, "SIGKILL");
@@ -112,7 +115,11 @@ describe("a pattern killed (SIGKILL) under load, through the proxy: every call's
         }
         await Bun.sleep(25);
       }
-      await Bun.sleep(300);
+      // Not recovered fails below, on `recovered`.
+      if (Number.isFinite(recovered))
+        await waitFor(() => load.succeededSince(killAt + recovered) >= STEADY_CALLS, `${STEADY_CALLS} more calls succeeded after the restart`, {
+          timeoutMs: 20_000,
+        });
       const records = await load.stop();
 
       const stored = new Set<string>();
