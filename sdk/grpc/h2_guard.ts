@@ -93,6 +93,9 @@ export function guardH2Server(server: http2.Http2Server | http2.Http2SecureServe
   if (process.env.PRISM_H2_GUARD === "0") return;
   const hidden = new WeakMap<net.Socket, PropertyDescriptor | undefined>();
   const hide = (socket: net.Socket) => {
+    // A Unix socket's only client is the proxy's own HTTP/2 client (its directory is the proxy's, 0700), which
+    // breaks none of the rules the guard enforces: it is left to Bun's native parser, which costs less per call.
+    if (typeof server.address() === "string") return;
     // A TLS client that did not choose h2 gets no session but Bun's refusal, written through the handle.
     if ((socket as { alpnProtocol?: unknown }).alpnProtocol !== undefined && (socket as { alpnProtocol?: unknown }).alpnProtocol !== "h2") return;
     hidden.set(socket, Object.getOwnPropertyDescriptor(socket, "_handle"));
