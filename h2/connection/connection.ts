@@ -118,7 +118,10 @@ export class H2ClientConnection extends FrameDispatch {
     this.continuation = undefined;
     const socket = this.socket;
     if (socket !== undefined && flushFirst && !socket.destroyed) {
-      // Close once the GOAWAY is out, and at the latest after a second.
+      // Read nothing more from a server that broke the rules (a flood would go on costing CPU until the close), and
+      // close once the GOAWAY is out, at the latest after a second.
+      socket.pause();
+      socket.removeAllListeners("data");
       socket.end();
       setTimeout(() => socket.destroy(), 1_000).unref?.();
     } else socket?.destroy();
