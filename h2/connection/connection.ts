@@ -118,11 +118,11 @@ export class H2ClientConnection extends FrameDispatch {
     this.continuation = undefined;
     const socket = this.socket;
     if (socket !== undefined && flushFirst && !socket.destroyed) {
-      // Read nothing more from a server that broke the rules (a flood would go on costing CPU until the close), and
-      // close once the GOAWAY is out, at the latest after a second.
+      // Read nothing more from a server that broke the rules: a flood would go on costing CPU until the close, and
+      // unread it backs up into the server's own socket. Close once the GOAWAY is out, at the latest after a second.
       socket.pause();
       socket.removeAllListeners("data");
-      socket.end();
+      socket.end(() => socket.destroy());
       setTimeout(() => socket.destroy(), 1_000).unref?.();
     } else socket?.destroy();
     open.forEach((s, i) => {
