@@ -50,6 +50,18 @@ const JVM_OPTS = ["-Xms128m", "-Xmx384m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=
 
 /** Formats a fresh KRaft log directory and starts a broker on it. */
 export async function startKafkaBroker(opts: { secured?: SecuredListener } = {}): Promise<DedicatedKafka> {
+  // The free ports are picked before the JVM binds them: with suites running side by side another process may take
+  // one in between ("Address already in use"); then try again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startKafkaBrokerOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error).message).includes("Address already in use")) throw err;
+    }
+  }
+}
+
+async function startKafkaBrokerOnce(opts: { secured?: SecuredListener }): Promise<DedicatedKafka> {
   const libs = kafkaLibs();
   const dir = mkdtempSync(join(tmpdir(), "prism-kafka-"));
   mkdirSync(join(dir, "logs"));

@@ -14,6 +14,7 @@ import { hashApiKey } from "../../proxy/security/authn";
 import { eventually, startProxy, type StartedProxy } from "../proxy/harness";
 import { channel, codeOf, messageOf, securedClients, type TlsClientOptions } from "./clients";
 import { makeJwtIssuer, makePki, unsignedToken, type Pki } from "./pki";
+import { waitFor } from "../helpers/wait";
 
 // Processes start and stop here; a loaded 2-core machine can take seconds for that.
 setDefaultTimeout(30_000);
@@ -191,6 +192,13 @@ describe("authorization per namespace and operation class", () => {
   });
 
   test("audit: one line per denial and per allowed write — time, principal, namespace, method, decision, peer — never a token", async () => {
+    // The proxy writes its audit lines asynchronously: wait until the ones this test reads are there.
+    await waitFor(
+      () =>
+        audit().some((l) => l.decision === "deny" && l.principal === "key:batch") && audit().some((l) => l.decision === "allow" && l.principal === "sub:alice"),
+      "the audit lines of the calls above",
+      { timeoutMs: 5_000 },
+    );
     const lines = audit();
     const deny = lines.find((l) => l.decision === "deny" && l.principal === "key:batch" && l.method?.endsWith("/Get"));
     expect(deny).toMatchObject({ audit: "prism", namespace: "b", method: "/prism.interfaces.keyvalue.KeyValueBasicInterface/Get", operation: "read" });
