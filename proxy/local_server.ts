@@ -3,19 +3,9 @@ import { rmSync } from "node:fs";
 import { createServer, type Server as NetServer } from "node:net";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { Health } from "../proto/gen/grpc/health/v1/health_pb";
-import { KeyValueBasicInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
-import { KeyValueBatchInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
-import { KeyValueScanInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
-import { KeyValueTTLInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_ttl_pb";
-import { LifecycleInterface } from "../proto/gen/prism/interfaces/lifecycle_pb";
-import { ListBasicInterface } from "../proto/gen/prism/interfaces/list/list_basic_pb";
 import { ProxyControlPlane } from "../proto/gen/prism/interfaces/proxy_control_plane_pb";
-import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
-import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
-import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
-import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { HealthService, Serving, addReflection, addService, bindServer, serverOptions, stopServer } from "@prism/sdk";
+import { CLIENT_SERVICES } from "./client_services";
 import type { ControlPlane } from "./lifecycle/control_plane";
 import type { PatternRegistry } from "./pattern_registry";
 import { localSecretInterceptor, visibleNamespaces } from "./security/local_access";
@@ -50,19 +40,7 @@ const peerPidInterceptor: grpc.ServerInterceptor = (_method, call) =>
  * of proto/ a client may call (local_server.test.ts keeps it complete). Forwarding
  * does not depend on this list: any service a pattern serves is forwarded.
  */
-export const REFLECTED_SERVICES: readonly DescService[] = [
-  KeyValueBasicInterface,
-  KeyValueTTLInterface,
-  KeyValueScanInterface,
-  KeyValueBatchInterface,
-  ListBasicInterface,
-  PubSubBasicInterface,
-  StreamBasicInterface,
-  KeyValuePattern,
-  MulticastRegistryPattern,
-  LifecycleInterface,
-  Health,
-];
+export const REFLECTED_SERVICES: readonly DescService[] = CLIENT_SERVICES;
 
 /**
  * The proxy's own gRPC server, on a loopback port: ProxyControlPlane for the

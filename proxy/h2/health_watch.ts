@@ -7,9 +7,6 @@ const WATCH_PATH = "/grpc.health.v1.Health/Watch";
 /** HealthCheckRequest{service: ""}: an empty message, framed. */
 const WATCH_ALL = Buffer.from([0, 0, 0, 0, 0]);
 
-/** How often an open Watch checks whether its connection got GOAWAY (the fallback to the listener's onGoaway). */
-const GOAWAY_CHECK_MS = 100;
-
 /**
  * Follows a pattern's grpc.health.v1 Watch (service "", the whole pattern) on a connection of its own (so it never
  * takes a stream a data call needs, even when the pattern allows one stream per connection), so a backend going
@@ -51,11 +48,9 @@ function watchOnce(upstream: Upstream, onStatus: (serving: boolean | undefined) 
     if (!conn) return resolve();
     let buf: Buffer = Buffer.alloc(0);
     let ended = false;
-    let goaway: ReturnType<typeof setInterval> | undefined;
     const end = () => {
       if (ended) return;
       ended = true;
-      clearInterval(goaway);
       signal.removeEventListener("abort", onAbort);
       resolve();
     };
@@ -79,7 +74,8 @@ function watchOnce(upstream: Upstream, onStatus: (serving: boolean | undefined) 
       },
       onReset: end,
       onLost: end,
-      // GOAWAY: end the Watch now, so a pattern stopping gracefully does not wait for it (the interval below is the fallback).
+      // GOAWAY: end the Watch now, so a pattern stopping gracefully does not wait for it (a Watch above the server's
+      // last stream id is lost instead, and one opened after the GOAWAY is refused: both end through onLost).
       onGoaway: () => onAbort(),
     };
     const stream = conn.open(WATCH_BLOCK, WATCH_ALL, watcher);
@@ -87,10 +83,6 @@ function watchOnce(upstream: Upstream, onStatus: (serving: boolean | undefined) 
       conn.cancel(stream);
       end();
     };
-    goaway = setInterval(() => {
-      if (conn.draining && !conn.closed) onAbort();
-    }, GOAWAY_CHECK_MS);
-    goaway.unref?.();
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }

@@ -48,7 +48,7 @@ type AnyDriver = Record<string, unknown> & {
 const WRITE_ARG: Record<string, number> = { set: 3, delete: 1, expire: 2, persist: 1, batchSet: 1, batchDelete: 1, setVersioned: 4, deleteVersioned: 2 };
 
 /** Every driver method a key-value binding or the emulation layer may call. */
-const KEY_VALUE_METHODS = [
+export const KEY_VALUE_METHODS = [
   "set",
   "get",
   "delete",

@@ -10,6 +10,7 @@ import {
 import { InterfaceSupport as WireSupport } from "../../proto/gen/prism/patterns/schemas/slot_schema_pb";
 import type { KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver, KeyValueTTLDriver } from "../drivers/interfaces";
 import type { KeyValueVersionedDriver } from "../drivers/versions";
+import { KEY_VALUE_METHODS } from "../emulation/keyvalue";
 import { capabilitiesOf, refusalOf, servedInterfaces, unavailableMessage, type KeyValueCapabilities, type Support } from "../emulation/capabilities";
 import { invalidArgument, unimplemented } from "../errors";
 import { defineBinding } from "./binding";
@@ -107,24 +108,7 @@ function versioned(d: KeyValueDriver, expected: string | undefined): KeyValueVer
 export const keyValuePattern = defineBinding({
   interfaceName: "keyvalue_pattern",
   service: KeyValuePattern,
-  driverMethods: [
-    "set",
-    "get",
-    "delete",
-    "exists",
-    "expire",
-    "getTTL",
-    "persist",
-    "scan",
-    "count",
-    "batchSet",
-    "batchGet",
-    "batchDelete",
-    "listKeys",
-    "getVersioned",
-    "setVersioned",
-    "deleteVersioned",
-  ],
+  driverMethods: KEY_VALUE_METHODS,
   implement: (driver: { readonly current: KeyValueDriver }, limits) => ({
     getCapabilities() {
       const c = capsOf(driver.current);

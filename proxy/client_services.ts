@@ -1,0 +1,30 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { Health } from "../proto/gen/grpc/health/v1/health_pb";
+import { KeyValueBasicInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
+import { KeyValueBatchInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
+import { KeyValueScanInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
+import { KeyValueTTLInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_ttl_pb";
+import { LifecycleInterface } from "../proto/gen/prism/interfaces/lifecycle_pb";
+import { ListBasicInterface } from "../proto/gen/prism/interfaces/list/list_basic_pb";
+import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
+import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
+import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
+
+/**
+ * Every service of proto/ a client may call through the proxy: what the proxy's reflection describes
+ * (local_server.test.ts keeps it complete) and whose unary methods the relay knows (h2/call_kind.ts).
+ */
+export const CLIENT_SERVICES: readonly DescService[] = [
+  KeyValueBasicInterface,
+  KeyValueTTLInterface,
+  KeyValueScanInterface,
+  KeyValueBatchInterface,
+  ListBasicInterface,
+  PubSubBasicInterface,
+  StreamBasicInterface,
+  KeyValuePattern,
+  MulticastRegistryPattern,
+  LifecycleInterface,
+  Health,
+];
