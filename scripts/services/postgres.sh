@@ -18,6 +18,8 @@ PG_SUPERUSER=postgres
 # so a crash or kill -9 loses no acknowledged write (with synchronous_commit=off, kill -9 lost 9 of 3,971 in the
 # hostile re-test of issue 18).
 PG_DURABILITY=(-c synchronous_commit=on -c fsync=on)
+# Logical decoding for the CDC pattern (pgoutput, permanent slots); a running server without it is restarted.
+PG_REPLICATION=(-c wal_level=logical -c max_replication_slots=32 -c max_wal_senders=32 -c max_slot_wal_keep_size=1GB)
 
 pg_dir() { printf '%s/postgres\n' "$PRISM_DATA"; }
 
@@ -95,7 +97,7 @@ pg_psql() { # pg_psql USER PASSWORD DB SQL: one statement, unaligned tuples only
 
 # pg_ready: accepts connections and the project role logs in to the project database.
 pg_ready() { [ "$(pg_psql "$PG_USER" "$PG_PASSWORD" "$PG_DB" 'select 1')" = 1 ]; }
-pg_durable() { [ "$(pg_psql "$PG_USER" "$PG_PASSWORD" "$PG_DB" "select current_setting('synchronous_commit') || ',' || current_setting('fsync')")" = on,on ]; }
+pg_durable() { [ "$(pg_psql "$PG_USER" "$PG_PASSWORD" "$PG_DB" "select current_setting('synchronous_commit') || ',' || current_setting('fsync') || ',' || current_setting('wal_level')")" = on,on,logical ]; }
 pg_accepting() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 3; }
 
 # pg_tls DIR: a CA and a server certificate signed by it (localhost, 127.0.0.1), made once.
@@ -146,6 +148,9 @@ pg_bootstrap() {
     pg_psql "$PG_SUPERUSER" "$su" postgres "create role $PG_USER login password '$PG_PASSWORD'" >/dev/null ||
       die "postgres: could not create role $PG_USER"
   fi
+  # The CDC pattern opens logical replication connections as the project role.
+  pg_psql "$PG_SUPERUSER" "$su" postgres "alter role $PG_USER replication" >/dev/null ||
+    die "postgres: could not grant replication to $PG_USER"
   if [ "$(pg_psql "$PG_SUPERUSER" "$su" postgres "select 1 from pg_database where datname = '$PG_DB'")" != 1 ]; then
     pg_psql "$PG_SUPERUSER" "$su" postgres "create database $PG_DB owner $PG_USER" >/dev/null ||
       die "postgres: could not create database $PG_DB"
@@ -164,8 +169,8 @@ postgres_up() {
       log "postgres: already running (pid $pid, 127.0.0.1:$PG_PORT)"
       return 0
     fi
-    # Started by an older version of this script (synchronous_commit=off): restart it with the durable settings.
-    log "postgres: pid $pid runs without synchronous_commit=on and fsync=on; restarting it durable"
+    # Started by an older version of this script (not durable, or without logical decoding): restart it.
+    log "postgres: pid $pid runs without synchronous_commit=on, fsync=on and wal_level=logical; restarting it"
     postgres_down
   fi
   rm -f "$dir/postgres.pid"
@@ -184,7 +189,7 @@ postgres_up() {
   # No Unix socket (TCP + scram only); durable commits (PG_DURABILITY).
   spawn "$dir/postgres.pid" "$dir/postgres.log" "${PG_AS[@]}" "$PG_BIN/postgres" -D "$data" \
     -c listen_addresses=127.0.0.1 -c port="$PG_PORT" -c unix_socket_directories= \
-    -c max_connections=300 -c shared_buffers=64MB "${PG_DURABILITY[@]}" \
+    -c max_connections=300 -c shared_buffers=64MB "${PG_DURABILITY[@]}" "${PG_REPLICATION[@]}" \
     -c password_encryption=scram-sha-256 \
     -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key \
     -c logging_collector=off -c log_min_messages=warning
