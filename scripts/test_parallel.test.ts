@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { perFolder } from "./coverage_floor";
-import { LAYOUT_UNIT, mergeLcov, ROOT, runPool, testCodeBytes, testFiles, unitOf, units } from "./test_parallel";
+import { failureExcerpt, LAYOUT_UNIT, mergeLcov, ROOT, runPool, testCodeBytes, testFiles, unitOf, units } from "./test_parallel";
 
 const tmp = mkdtempSync(join(tmpdir(), "prism-test-parallel-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -149,5 +149,29 @@ describe("runPool", () => {
     });
     expect(results).toEqual(["0:30", "1:10", "2:20", "3:5", "4:1"]);
     expect(most).toBe(2);
+  });
+});
+
+describe("failure excerpt", () => {
+  test("each (fail) line with the error lines before it, not the passing tests far above", () => {
+    const output = [
+      ...Array.from({ length: 40 }, (_, i) => `(pass) ok ${i}`),
+      "error: expect(received).toBe(expected)",
+      "Expected: 1",
+      "Received: 2",
+      "(fail) kafka > redelivers [12.00ms]",
+      "(pass) later",
+      " 41 pass",
+      " 1 fail",
+    ].join("\n");
+    const excerpt = failureExcerpt(output, 3);
+    expect(excerpt.split("\n")).toEqual(["error: expect(received).toBe(expected)", "Expected: 1", "Received: 2", "(fail) kafka > redelivers [12.00ms]"]);
+  });
+
+  test("a unit that crashed without a (fail) line: its last lines", () => {
+    const output = Array.from({ length: 100 }, (_, i) => `line ${i}`).join("\n");
+    const excerpt = failureExcerpt(output).split("\n");
+    expect(excerpt.length).toBe(40);
+    expect(excerpt.at(-1)).toBe("line 99");
   });
 });

@@ -145,6 +145,27 @@ interface Outcome {
   unit: Unit;
   ok: boolean;
   seconds: number;
+  output: string;
+}
+
+/**
+ * What a failed unit printed about its failures: each `(fail)` line with the lines bun printed before it (the
+ * error and its source excerpt), or the unit's last lines when it ended without any. Printed again after the
+ * summary, because CI shows only the tail of a long log.
+ */
+export function failureExcerpt(output: string, before = 25, maxLines = 150): string {
+  const lines = output.split("\n");
+  const picked: string[] = [];
+  let from = 0;
+  for (let i = 0; i < lines.length && picked.length < maxLines; i++) {
+    if (!/^\(fail\) /.test(lines[i]!)) continue;
+    const start = Math.max(from, i - before);
+    if (start > from && picked.length > 0) picked.push("…");
+    picked.push(...lines.slice(start, i + 1));
+    from = i + 1;
+  }
+  if (picked.length === 0) return lines.slice(-40).join("\n").trimEnd();
+  return picked.slice(0, maxLines).join("\n");
 }
 
 async function runUnit(unit: Unit, index: number, coverageDir: string, bunArgs: string[], t0: number): Promise<Outcome> {
@@ -161,7 +182,7 @@ async function runUnit(unit: Unit, index: number, coverageDir: string, bunArgs: 
     `\n=== ${unit.name} (${unit.files.length} files, ran from ${from.toFixed(0)} s to ${(from + seconds).toFixed(0)} s, exit ${code})\n${output}`,
   );
   if (!summarised) process.stdout.write(`=== ${unit.name}: ended without bun's pass/fail summary\n`);
-  return { unit, ok: code === 0 && summarised, seconds };
+  return { unit, ok: code === 0 && summarised, seconds, output };
 }
 
 /** Runs units `jobs` at a time, each next one taken by whichever worker frees first. */
@@ -220,7 +241,8 @@ if (import.meta.main) {
   }
   console.log(`test_parallel: coverage of ${reports.length} units merged into ${relative(ROOT, join(coverageDir, "lcov.info"))}`);
   if (failed.length > 0) {
-    console.log(`test_parallel: failed units: ${failed.map((o) => o.unit.name).join(", ")}`);
+    for (const o of failed) console.log(`\n=== failures of ${o.unit.name}:\n${failureExcerpt(o.output)}`);
+    console.log(`\ntest_parallel: failed units: ${failed.map((o) => o.unit.name).join(", ")}`);
     process.exit(1);
   }
 }
