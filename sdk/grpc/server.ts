@@ -49,16 +49,28 @@ class ServerCallContext implements CallContext {
   }
 }
 
-/** Writes a response stream to a grpc-js call, honouring back-pressure and cancellation. */
+/**
+ * Writes a response stream to a grpc-js call, honouring back-pressure and cancellation. The source is asked for
+ * its next message only while the call is still live: a generator resumes after its `yield` only once the message
+ * was written to a call that was not cancelled meanwhile (durable subscriptions count a message handed over there,
+ * and commit it), and is returned, not resumed, when the client went away.
+ */
 async function pump(
   call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
   source: AsyncIterable<unknown>,
   signal: AbortSignal,
 ): Promise<void> {
+  const it = source[Symbol.asyncIterator]();
+  let finished = false;
   try {
-    for await (const msg of source) {
-      if (signal.aborted) return;
-      if (!call.write(msg)) {
+    while (!signal.aborted) {
+      const r = await it.next();
+      if (r.done) {
+        finished = true;
+        break;
+      }
+      if (signal.aborted) break;
+      if (!call.write(r.value)) {
         await new Promise<void>((resolve) => {
           const done = () => {
             call.off("drain", done);
@@ -72,7 +84,10 @@ async function pump(
     }
     if (!signal.aborted) call.end();
   } catch (err) {
+    finished = true;
     if (!signal.aborted) call.emit("error", toGrpcStatus(err));
+  } finally {
+    if (!finished) await it.return?.();
   }
 }
 

@@ -82,7 +82,9 @@ export class Subscriber {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(wake);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting until ${what} (have ${this.messages.length} messages)`));
+        reject(
+          new Error(`timed out after ${timeoutMs} ms waiting until ${what} (have ${this.messages.length} messages: ${this.texts().slice(0, 20).join(" ")})`),
+        );
       }, timeoutMs);
       const wake = () => {
         if (done) return;
@@ -246,6 +248,10 @@ export function runPubSubSuite(name: string, target: () => Promise<Target>, caps
         await first.until(() => first.messages.length >= 3, "the first three arrive");
         first.cancel();
         await first.ended;
+        // Away means the server let the subscription go: a message the pattern wrote to the stream while the
+        // cancellation was on its way is, for PubSubBasic (no acks), handed over (the Consumer pattern acks).
+        // Unsubscribe finds the subscription as long as the server still holds it.
+        await eventually(async () => !(await c.ps.unsubscribe({ topic, subscriberId: "durable" })).success, "the server lets the subscription go", readyMs);
         const missed = ["b1", "b2", "b3", "b4", "b5"];
         for (const p of missed) await c.ps.publish({ topic, payload: utf8(p), key: p });
         const again = subscribe(topic, "durable");
