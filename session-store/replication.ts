@@ -1,0 +1,153 @@
+import type { Logger, StreamDriver } from "@prism/sdk";
+import type { SessionMetrics } from "./metrics";
+import { decodeRecord, encodeRecord, type SessionRecord } from "./record";
+import type { SessionStore } from "./store";
+
+export interface ReplicationOptions {
+  /** The stream every region appends to and reads (within the namespace). */
+  stream: string;
+  region: string;
+  logger: Logger;
+  metrics?: SessionMetrics;
+  /** How often the read position is saved on the shards (it is also saved on stop). */
+  checkpointIntervalMs: number;
+  /** Pause before reading again after the stream failed. */
+  retryDelayMs: number;
+}
+
+const CHECKPOINT = (stream: string, region: string) => `meta/replication/${encodeURIComponent(stream)}/${encodeURIComponent(region)}`;
+
+/**
+ * Ships this region's changes to the stream and applies the other regions' changes from it. A change is appended
+ * before the caller's write returns; one that could not be appended is kept and appended again in order. The read
+ * position lives on the region's shards, so a region stopped for a while reads on from where it was.
+ */
+export class Replicator {
+  private readonly abort = new AbortController();
+  private reading?: Promise<void>;
+  private nextOffset = 0;
+  private savedOffset = -1;
+  private checkpointTimer?: ReturnType<typeof setInterval>;
+  private backlog: SessionRecord[] = [];
+  private flushing?: Promise<void>;
+  /** Highest offset applied (tests wait for it). */
+  applied = -1;
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly stream: StreamDriver,
+    private readonly opts: ReplicationOptions,
+  ) {}
+
+  /** Appends one local change (after earlier ones that are still waiting). */
+  async ship(rec: SessionRecord): Promise<void> {
+    if (this.backlog.length === 0) {
+      try {
+        await this.append(rec);
+        return;
+      } catch (err) {
+        this.opts.logger.warn("replication append failed; the change is kept and appended again", { session: rec.id, err });
+      }
+    }
+    this.backlog.push(rec);
+    this.flushing ??= this.flush().finally(() => {
+      this.flushing = undefined;
+    });
+  }
+
+  /** Changes not yet appended. */
+  get pending(): number {
+    return this.backlog.length;
+  }
+
+  async start(): Promise<void> {
+    this.nextOffset = await this.loadCheckpoint();
+    this.savedOffset = this.nextOffset;
+    this.reading = this.readLoop();
+    this.checkpointTimer = setInterval(() => void this.checkpoint().catch(() => undefined), this.opts.checkpointIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    clearInterval(this.checkpointTimer);
+    await this.reading?.catch(() => undefined);
+    await this.checkpoint().catch((err) => this.opts.logger.warn("replication position not saved on stop", { err }));
+  }
+
+  private append(rec: SessionRecord) {
+    return this.stream.append(this.opts.stream, encodeRecord(rec), { region: this.opts.region }, rec.id);
+  }
+
+  private async flush(): Promise<void> {
+    while (this.backlog.length > 0 && !this.abort.signal.aborted) {
+      try {
+        await this.append(this.backlog[0]!);
+        this.backlog.shift();
+      } catch {
+        await sleep(this.opts.retryDelayMs, this.abort.signal);
+      }
+    }
+  }
+
+  private async readLoop(): Promise<void> {
+    const { signal } = this.abort;
+    while (!signal.aborted) {
+      try {
+        const records = this.stream.read({
+          stream: this.opts.stream,
+          partition: 0,
+          fromOffset: this.nextOffset,
+          fromTimestamp: 0,
+          maxRecords: 0,
+          follow: true,
+          signal,
+        });
+        for await (const r of records) {
+          if (r.metadata.region !== this.opts.region) {
+            const result = await this.store.apply(decodeRecord(r.payload));
+            this.opts.metrics?.applied.inc({ result });
+            if (result === "conflict") this.opts.metrics?.conflicts.inc();
+            this.opts.metrics?.lag.observe(Math.max(0, Date.now() - r.timestamp) / 1000);
+          }
+          this.nextOffset = r.offset + 1;
+          this.applied = r.offset;
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        this.opts.logger.warn("replication read failed; reading again", { offset: this.nextOffset, err });
+      }
+      await sleep(this.opts.retryDelayMs, signal);
+    }
+  }
+
+  /** The saved position: the highest any shard holds (a shard that is down or new holds none). */
+  private async loadCheckpoint(): Promise<number> {
+    const key = CHECKPOINT(this.opts.stream, this.opts.region);
+    const saved = await Promise.allSettled(this.store.shardList().map((s) => s.driver.get(key)));
+    let best = 0;
+    for (const r of saved) if (r.status === "fulfilled" && r.value) best = Math.max(best, Number(new TextDecoder().decode(r.value)) || 0);
+    return best;
+  }
+
+  private async checkpoint(): Promise<void> {
+    const offset = this.nextOffset;
+    if (offset === this.savedOffset) return;
+    const key = CHECKPOINT(this.opts.stream, this.opts.region);
+    const value = new TextEncoder().encode(String(offset));
+    await Promise.allSettled(this.store.shardList().map((s) => s.driver.set(key, value, 0)));
+    this.savedOffset = offset;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
