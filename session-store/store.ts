@@ -117,7 +117,11 @@ export class SessionStore {
         continue;
       }
       const stored = r.value ? (JSON.parse(new TextDecoder().decode(r.value)) as { members: string[] }).members : undefined;
-      if (!stored) continue;
+      // A shard that records no ring is new (or was never passed over): a pass finds out what it holds.
+      if (!stored) {
+        differs = true;
+        continue;
+      }
       for (const m of stored) members.add(m);
       if (stored.join(",") !== this.ring.members.join(",")) differs = true;
     }
