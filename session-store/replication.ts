@@ -70,7 +70,9 @@ export class Replicator {
   async stop(): Promise<void> {
     this.abort.abort();
     clearInterval(this.checkpointTimer);
-    await this.reading?.catch(() => undefined);
+    // A following read may sit in a backend fetch that does not watch the signal (NATS: up to its 5 s expiry); the
+    // driver's close ends it. The loop applies nothing after the abort, so the position saved here stays exact.
+    await Promise.race([this.reading?.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
     await this.checkpoint().catch((err) => this.opts.logger.warn("replication position not saved on stop", { err }));
   }
 
@@ -103,6 +105,7 @@ export class Replicator {
           signal,
         });
         for await (const r of records) {
+          if (signal.aborted) return;
           if (r.metadata.region !== this.opts.region) {
             const result = await this.store.apply(decodeRecord(r.payload));
             this.opts.metrics?.applied.inc({ result });

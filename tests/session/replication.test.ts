@@ -11,7 +11,7 @@ import { connect, text, utf8 } from "../acceptance/target";
 import { type ConfiguredPattern, configuredPattern } from "../helpers/process";
 import { waitFor } from "../helpers/wait";
 import { type DedicatedNats, startNatsServer } from "../nats/server";
-import { deletePrefix, sharedRedisAddress } from "../redis/harness";
+import { deletePrefix, freePort, sharedRedisAddress } from "../redis/harness";
 import { run } from "./targets";
 
 type Client = ReturnType<typeof clientOf>;
@@ -21,20 +21,26 @@ describe("session store replication across two regions (NATS JetStream)", () => 
   const namespace = `sess-repl-${run()}`;
   let nats: DedicatedNats;
   let redis: string;
-  const regions: Record<string, { p: ConfiguredPattern; c: Client }> = {};
+  const regions: Record<string, { p: ConfiguredPattern; c: Client; metrics: number }> = {};
 
   const prefix = (region: string, i: number) => `${namespace}-${region}-${i}:`;
   const start = async (region: string) => {
-    const p = await configuredPattern("session-store", {
-      namespace,
-      region,
-      replication_checkpoint_interval: "100ms",
-      slots: {
-        store: [0, 1].map((i) => ({ driver: "redis", name: `${region}-${i}`, config: { address: redis, key_prefix: prefix(region, i) } })),
-        replication: { driver: "nats", config: { url: nats.url } },
+    const metrics = await freePort();
+    const p = await configuredPattern(
+      "session-store",
+      {
+        namespace,
+        region,
+        replication_checkpoint_interval: "100ms",
+        slots: {
+          store: [0, 1].map((i) => ({ driver: "redis", name: `${region}-${i}`, config: { address: redis, key_prefix: prefix(region, i) } })),
+          replication: { driver: "nats", config: { url: nats.url } },
+        },
       },
-    });
-    regions[region] = { p, c: clientOf(p) };
+      undefined,
+      ["--metrics-port", String(metrics)],
+    );
+    regions[region] = { p, c: clientOf(p), metrics };
   };
   const stop = async (region: string) => {
     regions[region]!.c.close();
@@ -49,7 +55,7 @@ describe("session store replication across two regions (NATS JetStream)", () => 
   }, 60_000);
 
   afterAll(async () => {
-    for (const r of Object.keys(regions)) await stop(r).catch(() => undefined);
+    for (const r of Object.keys(regions)) await stop(r);
     await nats?.close();
     const r = new Redis(redis, { maxRetriesPerRequest: 1 });
     try {
@@ -57,7 +63,7 @@ describe("session store replication across two regions (NATS JetStream)", () => 
     } finally {
       r.disconnect();
     }
-  });
+  }, 30_000);
 
   const stateIn = async (region: string, id: string) => {
     const r = await regions[region]!.c.s.getSession({ sessionId: id });
@@ -113,9 +119,21 @@ describe("session store replication across two regions (NATS JetStream)", () => 
     );
     // Each session went through at least 4 versions (create, then 3 rounds in each region, some of them tied).
     for (const s of finals) expect(Number(/^v(\d+)/.exec(s)![1])).toBeGreaterThanOrEqual(4);
+    // The receiving regions count what they applied, the conflicts the rule resolved, and the lag.
+    const scrape = async (region: string) => (await fetch(`http://127.0.0.1:${regions[region]!.metrics}/metrics`)).text();
+    const metric = (body: string, name: string) =>
+      body
+        .split("\n")
+        .filter((l) => l.startsWith(name))
+        .reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+    const [euMetrics, usMetrics] = await Promise.all([scrape("eu"), scrape("us")]);
+    expect(metric(usMetrics, "session_store_replication_applied_total")).toBeGreaterThanOrEqual(ids.length);
+    expect(metric(usMetrics, "session_store_replication_lag_seconds_count")).toBeGreaterThan(0);
+    expect(metric(euMetrics, "session_store_sessions{")).toBeGreaterThanOrEqual(ids.length);
+    const conflicts = metric(euMetrics, "session_store_replication_conflicts_total") + metric(usMetrics, "session_store_replication_conflicts_total");
     const sorted = lags.toSorted((x, y) => x - y);
     console.log(
-      `converged: ${ids.length} sessions updated 3 times in each region at once; create-to-visible-in-the-other-region ${sorted.map((l) => l.toFixed(0)).join("/")} ms`,
+      `converged: ${ids.length} sessions updated 3 times in each region at once; create-to-visible-in-the-other-region ${sorted.map((l) => l.toFixed(0)).join("/")} ms; ${conflicts} same-version conflicts resolved by region id`,
     );
   }, 60_000);
 
