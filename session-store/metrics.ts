@@ -7,6 +7,7 @@ export class SessionMetrics {
   readonly conflicts: Counter;
   readonly applied: Counter<"result">;
   readonly lag: Histogram;
+  readonly dropped: Counter;
 
   constructor(registry: Registry, shards: () => readonly Shard[]) {
     this.moves = new Counter({
@@ -23,6 +24,11 @@ export class SessionMetrics {
       name: "session_store_replication_applied_total",
       help: "Changes received from other regions, by result (applied, ignored: older or already held, conflict).",
       labelNames: ["result"],
+      registers: [registry],
+    });
+    this.dropped = new Counter({
+      name: "session_store_replication_dropped_total",
+      help: "Local changes dropped because the replication stream was unreachable for longer than the backlog holds.",
       registers: [registry],
     });
     this.lag = new Histogram({

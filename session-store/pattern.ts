@@ -25,6 +25,7 @@ export const settingsSchema = {
     rebalance_interval: { type: "duration", default: "1s" },
     replication_stream: { type: "string", default: "sessions" },
     replication_checkpoint_interval: { type: "duration", default: "500ms" },
+    replication_backlog: { type: "integer", min: 1, default: 100_000 },
   },
 } as const;
 
@@ -39,6 +40,7 @@ interface Settings {
   rebalance_interval: number;
   replication_stream: string;
   replication_checkpoint_interval: number;
+  replication_backlog: number;
 }
 
 /**
@@ -92,6 +94,7 @@ export function sessionStorePattern(backends: readonly BackendModule[]): Pattern
             metrics,
             checkpointIntervalMs: s.replication_checkpoint_interval,
             retryDelayMs: 250,
+            maxBacklog: s.replication_backlog,
           });
           const r = replicator;
           store.onChange = (rec) => r.ship(rec);

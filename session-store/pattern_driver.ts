@@ -33,9 +33,13 @@ export class SessionStoreInstance implements Driver {
     const down = reports.filter((r) => r.report.status === "unhealthy");
     const details: Record<string, string> = { shards: String(reports.length), moving: String(this.store.moving) };
     for (const r of reports) details[`shard.${r.shard}`] = r.report.status;
-    if (this.replicator) details.replication_pending = String(this.replicator.pending);
+    if (this.replicator) {
+      details.replication_pending = String(this.replicator.pending);
+      details.replication_dropped = String(this.replicator.dropped);
+    }
+    const lagging = (this.replicator?.pending ?? 0) > 0;
     const status: HealthState =
-      down.length === reports.length ? "unhealthy" : down.length > 0 || reports.some((r) => r.report.status !== "healthy") ? "degraded" : "healthy";
+      down.length === reports.length ? "unhealthy" : down.length > 0 || lagging || reports.some((r) => r.report.status !== "healthy") ? "degraded" : "healthy";
     const message = down.length > 0 ? `shards down (their sessions are unavailable): ${down.map((r) => r.shard).join(", ")}` : undefined;
     return { status, message, details };
   }

@@ -13,6 +13,8 @@ export interface ReplicationOptions {
   checkpointIntervalMs: number;
   /** Pause before reading again after the stream failed. */
   retryDelayMs: number;
+  /** Changes kept while the stream cannot take them; beyond, the oldest are dropped (counted, health degraded). */
+  maxBacklog: number;
 }
 
 const CHECKPOINT = (stream: string, region: string) => `meta/replication/${encodeURIComponent(stream)}/${encodeURIComponent(region)}`;
@@ -32,6 +34,8 @@ export class Replicator {
   private flushing?: Promise<void>;
   /** Highest offset applied (tests wait for it). */
   applied = -1;
+  /** Changes dropped because the backlog was full: other regions miss them until the session's next change. */
+  dropped = 0;
 
   constructor(
     private readonly store: SessionStore,
@@ -50,6 +54,11 @@ export class Replicator {
       }
     }
     this.backlog.push(rec);
+    if (this.backlog.length > this.opts.maxBacklog) {
+      this.backlog.shift();
+      this.dropped++;
+      this.opts.metrics?.dropped.inc();
+    }
     this.flushing ??= this.flush().finally(() => {
       this.flushing = undefined;
     });
@@ -82,9 +91,11 @@ export class Replicator {
 
   private async flush(): Promise<void> {
     while (this.backlog.length > 0 && !this.abort.signal.aborted) {
+      const next = this.backlog[0]!;
       try {
-        await this.append(this.backlog[0]!);
-        this.backlog.shift();
+        await this.append(next);
+        // Dropped meanwhile (the backlog overflowed while it was in flight): already gone.
+        if (this.backlog[0] === next) this.backlog.shift();
       } catch {
         await sleep(this.opts.retryDelayMs, this.abort.signal);
       }
