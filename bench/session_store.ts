@@ -2,14 +2,19 @@
 // in a closed loop (--concurrency calls in flight), then GetSession paced at --rate calls/s (its p99 is the
 // issue's target: < 5 ms at 1,000/s on Redis shards). Shards: three redis-servers of its own (stopped by pid) or
 // three memstore shards.
-//   bun bench/session_store.ts [--shards redis|memstore] [--duration 5s] [--concurrency 32] [--rate 1000] [--sessions 2000] [--json FILE]
+// With --replication N: two regions (two dist/session-store run directly, each on its own key prefix of the same
+// redis-servers, replicating through a nats-server of its own); N updates made one after another in one region, each
+// timed until the other region serves its version (polled): the replication lag, p50 / p99.
+//   bun bench/session_store.ts [--shards redis|memstore] [--duration 5s] [--concurrency 32] [--rate 1000] [--sessions 2000] [--replication 200] [--json FILE]
 // Needs dist/session-store and dist/proxy (make build-plugins).
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { SessionStorePattern } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
 import { parseDuration } from "../sdk/config/schema";
 import { createClient } from "../sdk/grpc/client";
+import { type ConfiguredPattern, configuredPattern } from "../tests/helpers/process";
 import { proxyTarget } from "../tests/helpers/proxy_target";
+import { type DedicatedNats, startNatsServer } from "../tests/nats/server";
 import { type OwnRedis, startOwnRedis } from "../tests/redis/harness";
 
 const { values: flags } = parseArgs({
@@ -19,6 +24,7 @@ const { values: flags } = parseArgs({
     concurrency: { type: "string", default: "32" },
     rate: { type: "string", default: "1000" },
     sessions: { type: "string", default: "2000" },
+    replication: { type: "string", default: "0" },
     json: { type: "string" },
   },
 });
@@ -98,6 +104,45 @@ async function paced(operation: string, call: (i: number) => Promise<unknown>): 
   return row(operation, `paced at ${rate}/s`, latencies, errors, performance.now() - started);
 }
 
+/** Two regions over `servers` (own key prefixes) and a nats-server of their own: update in eu, poll us until it has it. */
+async function replicationLag(servers: OwnRedis[], updates: number): Promise<{ updates: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+  const nats: DedicatedNats = await startNatsServer();
+  const regions: ConfiguredPattern[] = [];
+  try {
+    for (const region of ["eu", "us"]) {
+      const store = servers.map((s, i) => ({ driver: "redis", name: `${region}-${i}`, config: { address: s.address, key_prefix: `bench-${region}:` } }));
+      regions.push(
+        await configuredPattern("session-store", {
+          namespace: "bench-repl",
+          region,
+          slots: { store, replication: { driver: "nats", config: { url: nats.url } } },
+        }),
+      );
+    }
+    const [eu, us] = regions.map((r) => createClient(SessionStorePattern, r.address));
+    const id = (await eu!.client.createSession({ owner: "lag", attributes: {}, ttlSeconds: 600 })).sessionId;
+    const lags: number[] = [];
+    for (let i = 0; i < updates; i++) {
+      const t = performance.now();
+      const { version } = await eu!.client.updateSession({ sessionId: id, set: { i: new Uint8Array([i & 255]) }, remove: [] });
+      for (;;) {
+        const got = await us!.client.getSession({ sessionId: id });
+        if (got.found && got.session!.version >= version) break;
+        if (performance.now() - t > 10_000) throw new Error(`update ${i} did not reach the other region within 10 s`);
+      }
+      lags.push(performance.now() - t);
+    }
+    eu!.close();
+    us!.close();
+    const sorted = lags.toSorted((a, b) => a - b);
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    return { updates, p50Ms: r2(quantile(sorted, 0.5)), p99Ms: r2(quantile(sorted, 0.99)), maxMs: r2(sorted[sorted.length - 1] ?? 0) };
+  } finally {
+    for (const r of regions) await r.close().catch(() => undefined);
+    await nats.close();
+  }
+}
+
 const servers: OwnRedis[] = [];
 let stopProxy: (() => Promise<void>) | undefined;
 try {
@@ -131,10 +176,19 @@ try {
   rows.push(await closedLoop("UpdateSession", (i) => client.updateSession({ sessionId: pick(i), set: { step: new Uint8Array([i & 255]) }, remove: [] }, opts)));
   rows.push(await paced("GetSession", (i) => client.getSession({ sessionId: pick(i) }, opts)));
   close();
-  const result = { shards: `${flags.shards} x3`, durationMs, rows };
+  let lag: Awaited<ReturnType<typeof replicationLag>> | undefined;
+  if (Number(flags.replication) > 0) {
+    if (servers.length === 0) for (let i = 0; i < 3; i++) servers.push(await startOwnRedis({ args: () => ["--appendonly", "no"] }));
+    lag = await replicationLag(servers, Number(flags.replication));
+  }
+  const result = { shards: `${flags.shards} x3`, durationMs, rows, replicationLag: lag };
   console.log(`Session Store through dist/proxy, ${result.shards} shards, ${flags.duration} per row:`);
   console.log("| operation | mode | calls | errors | calls/s | p50 ms | p99 ms |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |");
   for (const r of rows) console.log(`| ${r.operation} | ${r.mode} | ${r.calls} | ${r.errors} | ${r.perS} | ${r.p50Ms} | ${r.p99Ms} |`);
+  if (lag)
+    console.log(
+      `replication lag (update in eu until us serves it, ${lag.updates} updates one after another): p50 ${lag.p50Ms} ms, p99 ${lag.p99Ms} ms, max ${lag.maxMs} ms`,
+    );
   if (flags.json) writeFileSync(flags.json, JSON.stringify(result, null, 2));
 } finally {
   await stopProxy?.();
