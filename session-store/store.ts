@@ -286,9 +286,10 @@ export class SessionStore {
       for (let attempt = 0; ; attempt++) {
         const at = await this.locate(incoming.id);
         const merged = merge(at?.rec, incoming);
-        if (at && sameState(merged, at.rec)) return "ignored";
-        if (merged.expiresAt <= this.now()) return "ignored";
+        // Two regions made the same version: the rule picks one (here the incoming or the local one).
         const conflict = at !== undefined && at.rec.version === incoming.version && at.rec.region !== incoming.region;
+        if (at && sameState(merged, at.rec)) return conflict ? "conflict" : "ignored";
+        if (merged.expiresAt <= this.now()) return "ignored";
         const shard = at?.shard ?? this.ownerOf(incoming.id);
         const ttl = secondsLeft(merged.expiresAt, this.now());
         try {

@@ -51,6 +51,31 @@ describe("session store shards (own redis-servers)", () => {
       for (let i = 0; i < 60; i++) ids.push((await c.s.createSession({ owner: "kill", attributes: {}, ttlSeconds: 300 })).sessionId);
       const onVictim = await idsOn(servers[1]!, namespace);
       expect(onVictim.size).toBeGreaterThan(5);
+      // A hung shard first (SIGSTOP: connections stay open, nothing answers): its sessions fail within the
+      // driver's command_timeout, the others answer.
+      const onHung = await idsOn(servers[2]!, namespace);
+      servers[2]!.pause();
+      let slowestHung = 0;
+      try {
+        for (const id of ids) {
+          const started = performance.now();
+          const code = await c.s.getSession({ sessionId: id }).then(
+            (r) => (r.found ? Code.OK : Code.NOT_FOUND),
+            (e) => e.code as number,
+          );
+          slowestHung = Math.max(slowestHung, performance.now() - started);
+          if (onHung.has(id)) expect([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED]).toContain(code);
+          else expect(code).toBe(Code.OK);
+        }
+      } finally {
+        servers[2]!.resume();
+      }
+      console.log(`shard hung: ${onHung.size} of ${ids.length} sessions failed, the rest found; slowest answer ${slowestHung.toFixed(0)} ms`);
+      expect(slowestHung).toBeLessThan(3000);
+      await waitFor(async () => (await c.s.getSession({ sessionId: [...onHung][0]! }).catch(() => ({ found: false }))).found, "the resumed shard's sessions", {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      });
       await servers[1]!.stop("SIGKILL");
       let slowest = 0;
       for (const id of ids) {
