@@ -28,7 +28,8 @@ const { values: flags } = parseArgs({
     json: { type: "string" },
   },
 });
-const durationMs = parseDuration(flags.duration!);
+const durationMs = parseDuration(flags.duration!) ?? Number.NaN;
+if (!(durationMs > 0)) throw new Error(`--duration ${flags.duration}: expected a duration like 5s or 500ms`);
 const concurrency = Number(flags.concurrency);
 const rate = Number(flags.rate);
 const sessions = Number(flags.sessions);

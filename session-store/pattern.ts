@@ -26,6 +26,7 @@ export const settingsSchema = {
     replication_stream: { type: "string", default: "sessions" },
     replication_checkpoint_interval: { type: "duration", default: "500ms" },
     replication_backlog: { type: "integer", min: 1, default: 100_000 },
+    replication_partitions: { type: "integer", min: 1, max: 1024, default: 1 },
   },
 } as const;
 
@@ -41,6 +42,7 @@ interface Settings {
   replication_stream: string;
   replication_checkpoint_interval: number;
   replication_backlog: number;
+  replication_partitions: number;
 }
 
 /**
@@ -89,6 +91,7 @@ export function sessionStorePattern(backends: readonly BackendModule[]): Pattern
         if (filled.replication) {
           replicator = new Replicator(store, filled.replication.driver, {
             stream: s.replication_stream,
+            partitions: s.replication_partitions,
             region: s.region,
             logger: env.logger,
             metrics,

@@ -35,6 +35,7 @@ describe("Replicator shipping", () => {
     const stream = new FlakyStream();
     const r = new Replicator({} as SessionStore, stream, {
       stream: "s",
+      partitions: 1,
       region: "eu",
       logger: createLogger({ level: "error", write: () => {} }),
       checkpointIntervalMs: 1000,

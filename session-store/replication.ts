@@ -1,4 +1,4 @@
-import type { Logger, StreamDriver } from "@prism/sdk";
+import { type Logger, PrismError, Code, type StreamDriver } from "@prism/sdk";
 import type { SessionMetrics } from "./metrics";
 import { decodeRecord, encodeRecord, type SessionRecord } from "./record";
 import type { SessionStore } from "./store";
@@ -6,10 +6,12 @@ import type { SessionStore } from "./store";
 export interface ReplicationOptions {
   /** The stream every region appends to and reads (within the namespace). */
   stream: string;
+  /** Partitions of that stream (Kafka's `partitions`; 1 for NATS and memstore): each is read from its own position. */
+  partitions: number;
   region: string;
   logger: Logger;
   metrics?: SessionMetrics;
-  /** How often the read position is saved on the shards (it is also saved on stop). */
+  /** How often the read positions are saved on the shards (they are also saved on stop). */
   checkpointIntervalMs: number;
   /** Pause before reading again after the stream failed. */
   retryDelayMs: number;
@@ -17,23 +19,23 @@ export interface ReplicationOptions {
   maxBacklog: number;
 }
 
-const CHECKPOINT = (stream: string, region: string) => `meta/replication/${encodeURIComponent(stream)}/${encodeURIComponent(region)}`;
+const CHECKPOINT = (stream: string, region: string, partition: number) =>
+  `meta/replication/${encodeURIComponent(stream)}/${encodeURIComponent(region)}/${partition}`;
 
 /**
  * Ships this region's changes to the stream and applies the other regions' changes from it. A change is appended
- * before the caller's write returns; one that could not be appended is kept and appended again in order. The read
- * position lives on the region's shards, so a region stopped for a while reads on from where it was.
+ * (keyed by session id, so one session's changes keep their order within a partition) before the caller's write
+ * returns; one that could not be appended is kept and appended again in order. The read position of each partition
+ * lives on the region's shards, so a region stopped for a while reads on from where it was.
  */
 export class Replicator {
   private readonly abort = new AbortController();
-  private reading?: Promise<void>;
-  private nextOffset = 0;
-  private savedOffset = -1;
+  private reading: Promise<void>[] = [];
+  private nextOffset: number[];
+  private savedOffset: number[];
   private checkpointTimer?: ReturnType<typeof setInterval>;
   private backlog: SessionRecord[] = [];
   private flushing?: Promise<void>;
-  /** Highest offset applied (tests wait for it). */
-  applied = -1;
   /** Changes dropped because the backlog was full: other regions miss them until the session's next change. */
   dropped = 0;
 
@@ -41,7 +43,10 @@ export class Replicator {
     private readonly store: SessionStore,
     private readonly stream: StreamDriver,
     private readonly opts: ReplicationOptions,
-  ) {}
+  ) {
+    this.nextOffset = new Array(opts.partitions).fill(0);
+    this.savedOffset = new Array(opts.partitions).fill(-1);
+  }
 
   /** Appends one local change (after earlier ones that are still waiting). */
   async ship(rec: SessionRecord): Promise<void> {
@@ -70,9 +75,11 @@ export class Replicator {
   }
 
   async start(): Promise<void> {
-    this.nextOffset = await this.loadCheckpoint();
-    this.savedOffset = this.nextOffset;
-    this.reading = this.readLoop();
+    for (let p = 0; p < this.opts.partitions; p++) {
+      this.nextOffset[p] = await this.loadCheckpoint(p);
+      this.savedOffset[p] = this.nextOffset[p]!;
+    }
+    this.reading = this.nextOffset.map((_, p) => this.readLoop(p));
     this.checkpointTimer = setInterval(() => void this.checkpoint().catch(() => undefined), this.opts.checkpointIntervalMs);
   }
 
@@ -80,13 +87,20 @@ export class Replicator {
     this.abort.abort();
     clearInterval(this.checkpointTimer);
     // A following read may sit in a backend fetch that does not watch the signal (NATS: up to its 5 s expiry); the
-    // driver's close ends it. The loop applies nothing after the abort, so the position saved here stays exact.
-    await Promise.race([this.reading?.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+    // driver's close ends it. The loops apply nothing after the abort, so the positions saved here stay exact.
+    await Promise.race([Promise.allSettled(this.reading), new Promise((r) => setTimeout(r, 500))]);
     await this.checkpoint().catch((err) => this.opts.logger.warn("replication position not saved on stop", { err }));
   }
 
-  private append(rec: SessionRecord) {
-    return this.stream.append(this.opts.stream, encodeRecord(rec), { region: this.opts.region }, rec.id);
+  private async append(rec: SessionRecord): Promise<void> {
+    const at = await this.stream.append(this.opts.stream, encodeRecord(rec), { region: this.opts.region }, rec.id);
+    if (at.partition >= this.opts.partitions) {
+      // Other regions would never read it: say so loudly rather than lose changes quietly.
+      throw new PrismError(
+        Code.FAILED_PRECONDITION,
+        `replication stream ${this.opts.stream} has a partition ${at.partition}, more than replication_partitions ${this.opts.partitions}: set it to the stream's partition count`,
+      );
+    }
   }
 
   private async flush(): Promise<void> {
@@ -102,14 +116,14 @@ export class Replicator {
     }
   }
 
-  private async readLoop(): Promise<void> {
+  private async readLoop(partition: number): Promise<void> {
     const { signal } = this.abort;
     while (!signal.aborted) {
       try {
         const records = this.stream.read({
           stream: this.opts.stream,
-          partition: 0,
-          fromOffset: this.nextOffset,
+          partition,
+          fromOffset: this.nextOffset[partition]!,
           fromTimestamp: 0,
           maxRecords: 0,
           follow: true,
@@ -123,20 +137,19 @@ export class Replicator {
             if (result === "conflict") this.opts.metrics?.conflicts.inc();
             this.opts.metrics?.lag.observe(Math.max(0, Date.now() - r.timestamp) / 1000);
           }
-          this.nextOffset = r.offset + 1;
-          this.applied = r.offset;
+          this.nextOffset[partition] = r.offset + 1;
         }
       } catch (err) {
         if (signal.aborted) return;
-        this.opts.logger.warn("replication read failed; reading again", { offset: this.nextOffset, err });
+        this.opts.logger.warn("replication read failed; reading again", { partition, offset: this.nextOffset[partition], err });
       }
       await sleep(this.opts.retryDelayMs, signal);
     }
   }
 
-  /** The saved position: the highest any shard holds (a shard that is down or new holds none). */
-  private async loadCheckpoint(): Promise<number> {
-    const key = CHECKPOINT(this.opts.stream, this.opts.region);
+  /** The saved position of a partition: the highest any shard holds (a shard that is down or new holds none). */
+  private async loadCheckpoint(partition: number): Promise<number> {
+    const key = CHECKPOINT(this.opts.stream, this.opts.region, partition);
     const saved = await Promise.allSettled(this.store.shardList().map((s) => s.driver.get(key)));
     let best = 0;
     for (const r of saved) if (r.status === "fulfilled" && r.value) best = Math.max(best, Number(new TextDecoder().decode(r.value)) || 0);
@@ -144,12 +157,14 @@ export class Replicator {
   }
 
   private async checkpoint(): Promise<void> {
-    const offset = this.nextOffset;
-    if (offset === this.savedOffset) return;
-    const key = CHECKPOINT(this.opts.stream, this.opts.region);
-    const value = new TextEncoder().encode(String(offset));
-    await Promise.allSettled(this.store.shardList().map((s) => s.driver.set(key, value, 0)));
-    this.savedOffset = offset;
+    for (let p = 0; p < this.opts.partitions; p++) {
+      const offset = this.nextOffset[p]!;
+      if (offset === this.savedOffset[p]) continue;
+      const value = new TextEncoder().encode(String(offset));
+      const key = CHECKPOINT(this.opts.stream, this.opts.region, p);
+      await Promise.allSettled(this.store.shardList().map((s) => s.driver.set(key, value, 0)));
+      this.savedOffset[p] = offset;
+    }
   }
 }
 

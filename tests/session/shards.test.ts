@@ -64,7 +64,7 @@ describe("session store shards (own redis-servers)", () => {
             (e) => e.code as number,
           );
           slowestHung = Math.max(slowestHung, performance.now() - started);
-          if (onHung.has(id)) expect([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED]).toContain(code);
+          if (onHung.has(id)) expect([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED] as number[]).toContain(code);
           else expect(code).toBe(Code.OK);
         }
       } finally {
