@@ -78,24 +78,24 @@ export function runSessionSuite(name: string, start: () => Promise<SessionTarget
     test("a session expires after its ttl; Touch slides the expiry and keeps the version", async () => {
       const owner = `ttl-${run()}`;
       const short = await c.s.createSession({ owner, attributes: {}, ttlSeconds: 1 });
-      const sliding = await c.s.createSession({ owner, attributes: {}, ttlSeconds: 2 });
+      const sliding = await c.s.createSession({ owner, attributes: {}, ttlSeconds: 3 });
       const startedAt = Date.now();
-      // Touched every 400 ms for 3.5 s: alive well past its first 2 s.
-      while (Date.now() - startedAt < 3500) {
+      // Touched every 300 ms for 4.5 s: alive well past its first 3 s.
+      while (Date.now() - startedAt < 4500) {
         const t2 = await c.s.touch({ sessionId: sliding.sessionId, ttlSeconds: 0 });
         expect(t2.version).toBe(1n);
-        expect(t2.ttlSeconds).toBe(2);
-        await Bun.sleep(400);
+        expect(t2.ttlSeconds).toBe(3);
+        await Bun.sleep(300);
       }
       expect((await c.s.getSession({ sessionId: short.sessionId })).found).toBe(false);
       expect((await c.s.getSession({ sessionId: sliding.sessionId })).found).toBe(true);
       expect((await c.s.listSessions({ owner, limit: 0, cursor: "" })).sessions.map((s) => s.sessionId)).toEqual([sliding.sessionId]);
       // Left alone, it expires.
       await waitFor(async () => !(await c.s.getSession({ sessionId: sliding.sessionId })).found, "the untouched session to expire", {
-        timeoutMs: 8000,
+        timeoutMs: 10_000,
         intervalMs: 200,
       });
-    }, 20_000);
+    }, 30_000);
 
     test("compare-and-set race: of 12 concurrent writers at each version exactly one wins, the others are ABORTED", async () => {
       const s = await c.s.createSession({ owner: `cas-${run()}`, attributes: {}, ttlSeconds: 60 });
