@@ -74,6 +74,16 @@ export function sessionStorePattern(backends: readonly BackendModule[]): Pattern
       if (limits.defaultTtlSeconds > limits.maxTtlSeconds)
         throw new ConfigError(env.configFile, "default_ttl", env.lineOf?.(["default_ttl"]), "must not exceed max_ttl");
       if (s.region === "") throw new ConfigError(env.configFile, "region", env.lineOf?.(["region"]), "must not be empty");
+      const replicated = typeof slots === "object" && slots !== null && "replication" in slots;
+      // Two regions both left at the default would each take the other's changes for its own and skip them.
+      if (replicated && own.region === undefined) {
+        throw new ConfigError(
+          env.configFile,
+          "region",
+          env.lineOf?.(["region"]),
+          "must be set, different in every region, when the replication slot is filled",
+        );
+      }
       const filled = await fillSessionSlots(slots, drivers, env);
       let store: SessionStore | undefined;
       try {

@@ -25,7 +25,7 @@ describe("the store and replication slots", () => {
         },
       }),
     ).toContain('slots.store[1].driver: slot "store": driver "nats" does not implement required interface keyvalue_basic, keyvalue_ttl, keyvalue_scan');
-    expect(await refusal({ slots: { store: { driver: "memstore" }, replication: { driver: "postgres" } } })).toContain(
+    expect(await refusal({ region: "eu", slots: { store: { driver: "memstore" }, replication: { driver: "postgres" } } })).toContain(
       'slot "replication": driver "postgres" does not implement required interface stream_basic',
     );
     expect(await refusal({ slots: { store: { driver: "memstore" }, cache: { driver: "memstore" } } })).toContain('has no slot "cache"');
@@ -35,5 +35,8 @@ describe("the store and replication slots", () => {
     expect(await refusal({ slots: { store: [{ driver: "memstore", name: "a", draining: true }] } })).toContain("every shard is draining");
     expect(await refusal({ slots: { store: { driver: "cassandra" } } })).toContain('driver "cassandra" is not built into pattern session-store');
     expect(await refusal({ slots: { store: { driver: "memstore" } }, default_ttl: "2h", max_ttl: "1h" })).toContain("default_ttl: must not exceed max_ttl");
+    expect(await refusal({ slots: { store: { driver: "memstore" }, replication: { driver: "memstore" } } })).toContain(
+      "region: must be set, different in every region, when the replication slot is filled",
+    );
   });
 });
