@@ -10,6 +10,7 @@ import { Code } from "../../sdk/grpc/errors";
 import { sessionStoreFrom } from "../../session-store/test_support";
 import { connect } from "../acceptance/target";
 import { configuredPattern } from "../helpers/process";
+import { proxyTarget } from "../helpers/proxy_target";
 import { waitFor } from "../helpers/wait";
 import { type OwnRedis, startOwnRedis } from "../redis/harness";
 import { run } from "./targets";
@@ -42,70 +43,76 @@ describe("session store shards (own redis-servers)", () => {
     await Promise.allSettled(servers.map((s) => s.destroy()));
   });
 
-  test("a killed shard: only its sessions are UNAVAILABLE, each within a bound, the others answer; back after restart", async () => {
-    const namespace = `sess-kill-${run()}`;
-    const p = await configuredPattern("session-store", { namespace, slots: { store: servers.slice(0, 3).map((s, i) => shardConfig(s, i)) } });
-    const c = connect({ address: p.address, close: async () => {} }, { s: SessionStorePattern });
-    try {
-      const ids: string[] = [];
-      for (let i = 0; i < 60; i++) ids.push((await c.s.createSession({ owner: "kill", attributes: {}, ttlSeconds: 300 })).sessionId);
-      const onVictim = await idsOn(servers[1]!, namespace);
-      expect(onVictim.size).toBeGreaterThan(5);
-      // A hung shard first (SIGSTOP: connections stay open, nothing answers): its sessions fail within the
-      // driver's command_timeout, the others answer.
-      const onHung = await idsOn(servers[2]!, namespace);
-      servers[2]!.pause();
-      let slowestHung = 0;
+  for (const via of ["direct", "through the proxy"] as const)
+    test(`a hung, then a killed shard (${via}): only its sessions fail, each within a bound, the others answer; back after restart`, async () => {
+      const namespace = `sess-kill-${run()}`;
+      const config = { slots: { store: servers.slice(0, 3).map((s, i) => shardConfig(s, i)) } };
+      const p = via === "direct" ? await configuredPattern("session-store", { namespace, ...config }) : await proxyTarget("session-store", namespace, config);
+      const c = connect({ address: p.address, metadata: "metadata" in p ? p.metadata : undefined, close: async () => {} }, { s: SessionStorePattern });
       try {
+        const ids: string[] = [];
+        for (let i = 0; i < 60; i++) ids.push((await c.s.createSession({ owner: "kill", attributes: {}, ttlSeconds: 300 })).sessionId);
+        const onVictim = await idsOn(servers[1]!, namespace);
+        expect(onVictim.size).toBeGreaterThan(5);
+        // A hung shard first (SIGSTOP: connections stay open, nothing answers): its sessions fail within the
+        // driver's command_timeout, the others answer.
+        const onHung = await idsOn(servers[2]!, namespace);
+        servers[2]!.pause();
+        let slowestHung = 0;
+        try {
+          for (const id of ids) {
+            const started = performance.now();
+            const code = await c.s.getSession({ sessionId: id }).then(
+              (r) => (r.found ? Code.OK : Code.NOT_FOUND),
+              (e) => e.code as number,
+            );
+            slowestHung = Math.max(slowestHung, performance.now() - started);
+            if (onHung.has(id)) expect([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED] as number[]).toContain(code);
+            else expect(code).toBe(Code.OK);
+          }
+        } finally {
+          servers[2]!.resume();
+        }
+        console.log(`${via}: shard hung: ${onHung.size} of ${ids.length} sessions failed, the rest found; slowest answer ${slowestHung.toFixed(0)} ms`);
+        expect(slowestHung).toBeLessThan(3000);
+        await waitFor(
+          async () => (await c.s.getSession({ sessionId: [...onHung][0]! }).catch(() => ({ found: false }))).found,
+          "the resumed shard's sessions",
+          {
+            timeoutMs: 15_000,
+            intervalMs: 200,
+          },
+        );
+        await servers[1]!.stop("SIGKILL");
+        let slowest = 0;
         for (const id of ids) {
           const started = performance.now();
           const code = await c.s.getSession({ sessionId: id }).then(
             (r) => (r.found ? Code.OK : Code.NOT_FOUND),
             (e) => e.code as number,
           );
-          slowestHung = Math.max(slowestHung, performance.now() - started);
-          if (onHung.has(id)) expect([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED] as number[]).toContain(code);
-          else expect(code).toBe(Code.OK);
+          const ms = performance.now() - started;
+          slowest = Math.max(slowest, ms);
+          expect(code).toBe(onVictim.has(id) ? Code.UNAVAILABLE : Code.OK);
         }
-      } finally {
-        servers[2]!.resume();
-      }
-      console.log(`shard hung: ${onHung.size} of ${ids.length} sessions failed, the rest found; slowest answer ${slowestHung.toFixed(0)} ms`);
-      expect(slowestHung).toBeLessThan(3000);
-      await waitFor(async () => (await c.s.getSession({ sessionId: [...onHung][0]! }).catch(() => ({ found: false }))).found, "the resumed shard's sessions", {
-        timeoutMs: 15_000,
-        intervalMs: 200,
-      });
-      await servers[1]!.stop("SIGKILL");
-      let slowest = 0;
-      for (const id of ids) {
-        const started = performance.now();
-        const code = await c.s.getSession({ sessionId: id }).then(
-          (r) => (r.found ? Code.OK : Code.NOT_FOUND),
-          (e) => e.code as number,
+        console.log(`${via}: shard killed: ${onVictim.size} of ${ids.length} sessions UNAVAILABLE, the rest found; slowest answer ${slowest.toFixed(0)} ms`);
+        // command_timeout 300ms and the driver's breaker: never the client's 10 s defaults.
+        expect(slowest).toBeLessThan(3000);
+        await servers[1]!.restart();
+        await waitFor(
+          async () => (await c.s.getSession({ sessionId: [...onVictim][0]! }).catch(() => ({ found: false }))).found,
+          "the restarted shard's sessions",
+          {
+            timeoutMs: 15_000,
+            intervalMs: 200,
+          },
         );
-        const ms = performance.now() - started;
-        slowest = Math.max(slowest, ms);
-        expect(code).toBe(onVictim.has(id) ? Code.UNAVAILABLE : Code.OK);
+        for (const id of ids) expect((await c.s.getSession({ sessionId: id })).found).toBe(true);
+      } finally {
+        c.close();
+        await p.close();
       }
-      console.log(`shard killed: ${onVictim.size} of ${ids.length} sessions UNAVAILABLE, the rest found; slowest answer ${slowest.toFixed(0)} ms`);
-      // command_timeout 300ms and the driver's breaker: never the client's 10 s defaults.
-      expect(slowest).toBeLessThan(3000);
-      await servers[1]!.restart();
-      await waitFor(
-        async () => (await c.s.getSession({ sessionId: [...onVictim][0]! }).catch(() => ({ found: false }))).found,
-        "the restarted shard's sessions",
-        {
-          timeoutMs: 15_000,
-          intervalMs: 200,
-        },
-      );
-      for (const id of ids) expect((await c.s.getSession({ sessionId: id })).found).toBe(true);
-    } finally {
-      c.close();
-      await p.close();
-    }
-  }, 60_000);
+    }, 60_000);
 
   test("adding and removing a shard in a running store under load: about 1/N moved, 0 sessions lost", async () => {
     const namespace = `sess-load-${run()}`;
