@@ -47,8 +47,9 @@ describe("session store shards (own redis-servers)", () => {
     test(`a hung, then a killed shard (${via}): only its sessions fail, each within a bound, the others answer; back after restart`, async () => {
       const namespace = `sess-kill-${run()}`;
       const config = { slots: { store: servers.slice(0, 3).map((s, i) => shardConfig(s, i)) } };
-      const p = via === "direct" ? await configuredPattern("session-store", { namespace, ...config }) : await proxyTarget("session-store", namespace, config);
-      const c = connect({ address: p.address, metadata: "metadata" in p ? p.metadata : undefined, close: async () => {} }, { s: SessionStorePattern });
+      const p: { address: string; metadata?: Record<string, string>; close(): Promise<void> } =
+        via === "direct" ? await configuredPattern("session-store", { namespace, ...config }) : await proxyTarget("session-store", namespace, config);
+      const c = connect({ address: p.address, metadata: p.metadata, close: async () => {} }, { s: SessionStorePattern });
       try {
         const ids: string[] = [];
         for (let i = 0; i < 60; i++) ids.push((await c.s.createSession({ owner: "kill", attributes: {}, ttlSeconds: 300 })).sessionId);
