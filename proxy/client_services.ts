@@ -10,6 +10,7 @@ import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsu
 import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
 import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
+import { SessionStorePattern } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
 
 /**
  * Every service of proto/ a client may call through the proxy: what the proxy's reflection describes
@@ -25,6 +26,7 @@ export const CLIENT_SERVICES: readonly DescService[] = [
   StreamBasicInterface,
   KeyValuePattern,
   MulticastRegistryPattern,
+  SessionStorePattern,
   LifecycleInterface,
   Health,
 ];

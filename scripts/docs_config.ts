@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { kafkaConfigSchema } from "../kafka/config";
 import { memstoreConfigSchema } from "../memstore/config";
 import { settingsSchema as multicastSettingsSchema } from "../multicast-registry/pattern";
+import { settingsSchema as sessionStoreSettingsSchema } from "../session-store/pattern";
 import { natsConfigSchema } from "../nats/config";
 import { postgresConfigSchema } from "../postgres/config";
 import { proxyConfigSchema } from "../proxy/config";
@@ -167,6 +168,12 @@ const SECTIONS: Section[] = [
     source: "multicast-registry/pattern.ts `settingsSchema`",
     intro: "Beside `slots` (above). [multicast-registry/README.md](../multicast-registry/README.md)",
     schema: multicastSettingsSchema,
+  },
+  {
+    heading: "session-store",
+    source: "session-store/pattern.ts `settingsSchema`",
+    intro: "Beside `slots` (`store`: one backend or a list of shards; `replication`, optional). [session-store/README.md](../session-store/README.md)",
+    schema: sessionStoreSettingsSchema,
   },
 ];
 
