@@ -20,7 +20,10 @@ export class AdminClient {
 
   async patterns(opts: { signal?: AbortSignal; deadline?: number } = {}): Promise<PatternInfo[]> {
     const admin = this.ctx.transport.options.adminAddress;
-    if (!admin) throw new PrismClientError(Code.INVALID_ARGUMENT, "patterns(): connect with adminAddress (the proxy's admin HTTP host:port)", { reason: "invalid_argument" });
+    if (!admin)
+      throw new PrismClientError(Code.INVALID_ARGUMENT, "patterns(): connect with adminAddress (the proxy's admin HTTP host:port)", {
+        reason: "invalid_argument",
+      });
     const signal = AbortSignal.any([AbortSignal.timeout(opts.deadline ?? this.ctx.transport.options.deadline), ...(opts.signal ? [opts.signal] : [])]);
     let res: Response;
     try {

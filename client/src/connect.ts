@@ -6,9 +6,10 @@ import { type ModuleContext, notServed, type PatternModule, Stats } from "./patt
 import { Transport } from "./transport";
 
 type Modules = typeof MODULES;
-type ApiOf<M> = M extends PatternModule<infer A, unknown> ? A : never;
-type CapsOf<M> = M extends PatternModule<unknown, infer C> ? C : never;
-type Probed = { [K in keyof Modules as Modules[K]["probe"] extends undefined ? never : K]: Modules[K] };
+type ApiOf<M> = M extends { create: (...args: never[]) => infer A } ? A : never;
+type CapsOf<M> = M extends { create: (ctx: never, caps: infer C) => unknown } ? Exclude<C, undefined> : never;
+/** The modules with capabilities (a Caps type other than unknown). */
+type Probed = { [K in keyof Modules as unknown extends CapsOf<Modules[K]> ? never : K]: Modules[K] };
 
 /** A connection to a namespace through one or more proxies, with one object per pattern. */
 export type PrismClient = { readonly [K in keyof Modules]: ApiOf<Modules[K]> } & {

@@ -38,8 +38,14 @@ const encoder = new TextEncoder();
 const bytes = (v: string | Uint8Array): Uint8Array => (typeof v === "string" ? encoder.encode(v) : v);
 
 /** How each feature is provided, in the words of the capability enums. */
-const SCAN_HOW: Record<number, string> = { [ScanPerformance.SCAN_EMULATED]: "keys listed by the SDK's scan emulation", [ScanPerformance.SCAN_UNAVAILABLE]: "SCAN_UNAVAILABLE" };
-const BATCH_HOW: Record<number, string> = { [BatchPerformance.BATCH_PIPELINE]: "one call per entry (BATCH_PIPELINE)", [BatchPerformance.BATCH_UNAVAILABLE]: "BATCH_UNAVAILABLE" };
+const SCAN_HOW: Record<number, string> = {
+  [ScanPerformance.SCAN_EMULATED]: "keys listed by the SDK's scan emulation",
+  [ScanPerformance.SCAN_UNAVAILABLE]: "SCAN_UNAVAILABLE",
+};
+const BATCH_HOW: Record<number, string> = {
+  [BatchPerformance.BATCH_PIPELINE]: "one call per entry (BATCH_PIPELINE)",
+  [BatchPerformance.BATCH_UNAVAILABLE]: "BATCH_UNAVAILABLE",
+};
 const EXPIRY_HOW: Record<number, string> = {
   [ExpirationPerformance.EXPIRATION_EMULATED]: "expiry kept beside the value by the SDK (EXPIRATION_EMULATED)",
   [ExpirationPerformance.EXPIRATION_UNAVAILABLE]: "EXPIRATION_UNAVAILABLE",
@@ -82,56 +88,59 @@ export class KeyValueClient {
     if (req.tags && Object.keys(req.tags.tags ?? {}).length > 0)
       require(this.capabilities.supportsTags, "tags", this.backend, "the namespace's capabilities say supports_tags=false (values are stored without tags)");
     if (req.expectedVersion !== undefined)
-      require(this.capabilities.supportsConditionalWrites, "conditional writes", this.backend, "the namespace's capabilities say supports_conditional_writes=false");
+      require(this.capabilities.supportsConditionalWrites, "conditional writes", this
+        .backend, "the namespace's capabilities say supports_conditional_writes=false");
     if (req.expirationSeconds !== undefined && BigInt(req.expirationSeconds) > 0n) this.check("expiration");
   }
 
-  getCapabilities(opts?: CallOptions): Promise<Capabilities> {
+  /** Asks again (connect() already did: `capabilities`). */
+  async getCapabilities(_req: object = {}, opts?: CallOptions): Promise<Capabilities> {
     return this.call("getCapabilities", {}, "read", opts);
   }
-  store(req: StoreInit, opts?: CallOptions): Promise<StoreResponse> {
+  async store(req: StoreInit, opts?: CallOptions): Promise<StoreResponse> {
     this.checkWrite(req);
     return this.call("store", req, "keyed", opts);
   }
-  retrieve(req: Init<typeof RetrieveRequestSchema>, opts?: CallOptions): Promise<RetrieveResponse> {
+  async retrieve(req: Init<typeof RetrieveRequestSchema>, opts?: CallOptions): Promise<RetrieveResponse> {
     return this.call("retrieve", req, "read", opts);
   }
-  delete(req: Init<typeof DeleteRequestSchema>, opts?: CallOptions): Promise<DeleteResponse> {
+  async delete(req: Init<typeof DeleteRequestSchema>, opts?: CallOptions): Promise<DeleteResponse> {
     if (req.expectedVersion !== undefined)
-      require(this.capabilities.supportsConditionalWrites, "conditional writes", this.backend, "the namespace's capabilities say supports_conditional_writes=false");
+      require(this.capabilities.supportsConditionalWrites, "conditional writes", this
+        .backend, "the namespace's capabilities say supports_conditional_writes=false");
     return this.call("delete", req, "keyed", opts);
   }
-  exists(req: Init<typeof ExistsRequestSchema>, opts?: CallOptions): Promise<ExistsResponse> {
+  async exists(req: Init<typeof ExistsRequestSchema>, opts?: CallOptions): Promise<ExistsResponse> {
     return this.call("exists", req, "read", opts);
   }
   /** Pages of keys; a page stream that breaks after some pages is resumed from the last next_cursor (limit 0 only). */
-  scan(req: Init<typeof ScanRequestSchema>, opts?: CallOptions): AsyncIterable<ScanResponse> {
+  async *scan(req: Init<typeof ScanRequestSchema>, opts?: CallOptions): AsyncGenerator<ScanResponse> {
     this.check("scan");
     const resume = req.limit ? undefined : (r: unknown, last: ScanResponse) => (last.hasMore ? { ...(r as object), cursor: last.nextCursor } : r);
-    return this.ctx.transport.stream<ScanResponse>(KeyValuePattern, "scan", req, { ...opts, resume });
+    yield* this.ctx.transport.stream<ScanResponse>(KeyValuePattern, "scan", req, { ...opts, resume });
   }
-  count(req: Init<typeof CountRequestSchema>, opts?: CallOptions): Promise<CountResponse> {
+  async count(req: Init<typeof CountRequestSchema>, opts?: CallOptions): Promise<CountResponse> {
     this.check("scan");
     return this.call("count", req, "read", opts);
   }
-  storeBatch(req: Init<typeof StoreBatchRequestSchema>, opts?: CallOptions): Promise<StoreBatchResponse> {
+  async storeBatch(req: Init<typeof StoreBatchRequestSchema>, opts?: CallOptions): Promise<StoreBatchResponse> {
     this.check("batch");
     for (const r of req.requests ?? []) this.checkWrite(r);
     return this.call("storeBatch", req, "keyed", opts);
   }
-  retrieveBatch(req: Init<typeof RetrieveBatchRequestSchema>, opts?: CallOptions): Promise<RetrieveBatchResponse> {
+  async retrieveBatch(req: Init<typeof RetrieveBatchRequestSchema>, opts?: CallOptions): Promise<RetrieveBatchResponse> {
     this.check("batch");
     return this.call("retrieveBatch", req, "read", opts);
   }
-  deleteBatch(req: Init<typeof DeleteBatchRequestSchema>, opts?: CallOptions): Promise<DeleteBatchResponse> {
+  async deleteBatch(req: Init<typeof DeleteBatchRequestSchema>, opts?: CallOptions): Promise<DeleteBatchResponse> {
     this.check("batch");
     return this.call("deleteBatch", req, "keyed", opts);
   }
-  setExpiration(req: Init<typeof SetExpirationRequestSchema>, opts?: CallOptions): Promise<SetExpirationResponse> {
+  async setExpiration(req: Init<typeof SetExpirationRequestSchema>, opts?: CallOptions): Promise<SetExpirationResponse> {
     this.check("expiration");
     return this.call("setExpiration", req, "keyed", opts);
   }
-  getExpiration(req: Init<typeof GetExpirationRequestSchema>, opts?: CallOptions): Promise<GetExpirationResponse> {
+  async getExpiration(req: Init<typeof GetExpirationRequestSchema>, opts?: CallOptions): Promise<GetExpirationResponse> {
     this.check("expiration");
     return this.call("getExpiration", req, "read", opts);
   }
@@ -149,10 +158,7 @@ export class KeyValueClient {
   /** Stores a value (strings as UTF-8), optionally expiring after ttlSeconds; resolves with its new version. */
   async set(key: string, value: string | Uint8Array, options: CallOptions & { ttlSeconds?: number; ifVersion?: string } = {}): Promise<string> {
     const { ttlSeconds, ifVersion, ...opts } = options;
-    const r = await this.store(
-      { key, value: bytes(value), expirationSeconds: ttlSeconds ? BigInt(ttlSeconds) : undefined, expectedVersion: ifVersion },
-      opts,
-    );
+    const r = await this.store({ key, value: bytes(value), expirationSeconds: ttlSeconds ? BigInt(ttlSeconds) : undefined, expectedVersion: ifVersion }, opts);
     return r.version;
   }
   /** Deletes a key; true when it existed. */

@@ -77,20 +77,21 @@ export class MulticastClient {
       this.ctx.emulated("multicast", "filter", this.backend, "identities read from the registry and filtered by the pattern (FILTER_CLIENT_SIDE)");
   }
 
-  getCapabilities(opts?: CallOptions): Promise<Capabilities> {
+  /** Asks again (connect() already did: `capabilities`). */
+  async getCapabilities(_req: object = {}, opts?: CallOptions): Promise<Capabilities> {
     return this.ctx.transport.unary(MulticastRegistryPattern, "getCapabilities", {}, "read", opts);
   }
   /** Registers (or refreshes) an identity with its metadata; ttlSeconds 0 = until unregistered. */
-  register(identity: string, metadata: JsonObject = {}, options: CallOptions & { ttlSeconds?: number } = {}): Promise<RegisterResponse> {
+  async register(identity: string, metadata: JsonObject = {}, options: CallOptions & { ttlSeconds?: number } = {}): Promise<RegisterResponse> {
     const { ttlSeconds, ...opts } = options;
     const ttl = ttlSeconds ? { seconds: BigInt(Math.floor(ttlSeconds)), nanos: Math.round((ttlSeconds % 1) * 1e9) } : undefined;
     return this.ctx.transport.unary(MulticastRegistryPattern, "register", { identity, metadata, ttl }, "idempotent", opts);
   }
-  unregister(identity: string, opts?: CallOptions): Promise<UnregisterResponse> {
+  async unregister(identity: string, opts?: CallOptions): Promise<UnregisterResponse> {
     return this.ctx.transport.unary(MulticastRegistryPattern, "unregister", { identity }, "idempotent", opts);
   }
   /** One page of identities matching the filter (absent = every live identity). */
-  enumerate(req: MessageInitShape<typeof EnumerateRequestSchema> = {}, opts?: CallOptions): Promise<EnumerateResponse> {
+  async enumerate(req: MessageInitShape<typeof EnumerateRequestSchema> = {}, opts?: CallOptions): Promise<EnumerateResponse> {
     this.checkFilter(req.filter);
     return this.ctx.transport.unary(MulticastRegistryPattern, "enumerate", req, "read", opts);
   }
@@ -104,14 +105,14 @@ export class MulticastClient {
     } while (cursor !== "");
   }
   /** Sends a payload to every identity the filter matches; never retried (a second send would deliver twice). */
-  multicast(req: MessageInitShape<typeof MulticastRequestSchema>, opts?: CallOptions): Promise<MulticastResponse> {
+  async multicast(req: MessageInitShape<typeof MulticastRequestSchema>, opts?: CallOptions): Promise<MulticastResponse> {
     this.checkFilter(req.filter);
     return this.ctx.transport.unary(MulticastRegistryPattern, "multicast", req, "write", opts);
   }
   /** Messages sent to `identity`, until the signal aborts or the server ends the stream. */
-  subscribe(identity: string, opts: CallOptions = {}): AsyncIterable<MulticastMessage> {
+  async *subscribe(identity: string, opts: CallOptions = {}): AsyncGenerator<MulticastMessage> {
     require(this.capabilities.supportsStreaming, "subscribe", this.backend, "the namespace's capabilities say supports_streaming=false");
-    return this.ctx.transport.stream(MulticastRegistryPattern, "subscribe", { identity }, { ...opts, subscribe: true });
+    yield* this.ctx.transport.stream(MulticastRegistryPattern, "subscribe", { identity }, { ...opts, subscribe: true });
   }
 }
 

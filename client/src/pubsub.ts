@@ -12,7 +12,11 @@ const bytes = (v: string | Uint8Array): Uint8Array => (typeof v === "string" ? n
 export class PubSubClient {
   constructor(private readonly ctx: ModuleContext) {}
 
-  publish(topic: string, payload: string | Uint8Array, options: CallOptions & { metadata?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<PublishResponse> {
+  publish(
+    topic: string,
+    payload: string | Uint8Array,
+    options: CallOptions & { metadata?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<PublishResponse> {
     const { headers, ...opts } = options;
     return this.ctx.transport.unary(PubSubBasicInterface, "publish", { topic, payload: bytes(payload), metadata: headers }, "keyed", opts);
   }

@@ -11,14 +11,31 @@ const bytes = (v: string | Uint8Array): Uint8Array => (typeof v === "string" ? n
 export class StreamClient {
   constructor(private readonly ctx: ModuleContext) {}
 
-  append(stream: string, payload: string | Uint8Array, options: CallOptions & { key?: string; headers?: Record<string, string> } = {}): Promise<AppendResponse> {
+  append(
+    stream: string,
+    payload: string | Uint8Array,
+    options: CallOptions & { key?: string; headers?: Record<string, string> } = {},
+  ): Promise<AppendResponse> {
     const { key, headers, ...opts } = options;
     return this.ctx.transport.unary(StreamBasicInterface, "append", { stream, payload: bytes(payload), key, metadata: headers }, "keyed", opts);
   }
-  read(stream: string, options: CallOptions & { partition?: number; fromOffset?: bigint; fromTimestamp?: bigint; maxRecords?: number } = {}): AsyncIterable<StreamRecord> {
+  read(
+    stream: string,
+    options: CallOptions & { partition?: number; fromOffset?: bigint; fromTimestamp?: bigint; maxRecords?: number } = {},
+  ): AsyncIterable<StreamRecord> {
     const { partition, fromOffset, fromTimestamp, maxRecords, ...opts } = options;
-    const resume = (r: unknown, last: StreamRecord) => ({ ...(r as object), fromOffset: last.offset + 1n, fromTimestamp: 0n, maxRecords: maxRecords ? Math.max(0, maxRecords - 1) : 0 });
-    return this.ctx.transport.stream(StreamBasicInterface, "read", { stream, partition, fromOffset, fromTimestamp, maxRecords }, { ...opts, subscribe: true, resume });
+    const resume = (r: unknown, last: StreamRecord) => ({
+      ...(r as object),
+      fromOffset: last.offset + 1n,
+      fromTimestamp: 0n,
+      maxRecords: maxRecords ? Math.max(0, maxRecords - 1) : 0,
+    });
+    return this.ctx.transport.stream(
+      StreamBasicInterface,
+      "read",
+      { stream, partition, fromOffset, fromTimestamp, maxRecords },
+      { ...opts, subscribe: true, resume },
+    );
   }
   trim(stream: string, beforeOffset: bigint, options: CallOptions & { partition?: number } = {}): Promise<TrimResponse> {
     const { partition, ...opts } = options;
