@@ -47,7 +47,7 @@ export async function connect(options: ConnectOptions): Promise<PrismClient> {
   try {
     await Promise.all(
       (Object.values(MODULES) as PatternModule[]).map(async (m) => {
-        if (!m.probe) return;
+        if (!m.probe || !resolved.probe) return;
         try {
           capabilities[m.name] = await m.probe(ctx);
         } catch (err) {
@@ -73,7 +73,12 @@ export async function connect(options: ConnectOptions): Promise<PrismClient> {
     Object.defineProperty(client, m.name, {
       enumerable: true,
       get: () => {
-        if (m.probe && !(m.name in capabilities)) throw notServed(m.service?.typeName ?? m.name, resolved.namespace, why[m.name] ?? "no capabilities");
+        if (m.probe && !(m.name in capabilities))
+          throw notServed(
+            m.service?.typeName ?? m.name,
+            resolved.namespace,
+            why[m.name] ?? (resolved.probe ? "no capabilities" : "connected with probe: false"),
+          );
         api ??= m.create(ctx, capabilities[m.name]);
         return api;
       },

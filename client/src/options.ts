@@ -47,6 +47,12 @@ export interface ConnectOptions {
   onEvent?: (event: ClientEvent) => void;
   /** Sent with every call, after Prism's own headers. */
   metadata?: Record<string, string>;
+  /**
+   * Ask each pattern for its capabilities on connect (default true). false: connect makes no call, and only the
+   * modules without capabilities (health, admin, pubsub, stream, list) are usable — for tools that must work
+   * while the namespace's pattern is down.
+   */
+  probe?: boolean;
 }
 
 /** ConnectOptions with defaults applied. */
@@ -60,6 +66,7 @@ export interface ResolvedOptions {
   adminAddress?: string;
   onEvent: (event: ClientEvent) => void;
   metadata: Record<string, string>;
+  probe: boolean;
 }
 
 export function resolveOptions(o: ConnectOptions): ResolvedOptions {
@@ -79,6 +86,7 @@ export function resolveOptions(o: ConnectOptions): ResolvedOptions {
     adminAddress: o.adminAddress,
     onEvent: o.onEvent ?? warnOncePerEmulation(),
     metadata,
+    probe: o.probe ?? true,
   };
 }
 

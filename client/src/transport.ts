@@ -65,7 +65,7 @@ function failedReply(method: string, reply: unknown): PrismClientError | undefin
   const r = reply as { success?: unknown; error?: unknown } | null;
   if (typeof r !== "object" || r === null) return undefined;
   const why = typeof r.error === "string" && r.error !== "" ? r.error : r.success === false ? "the reply says success=false" : undefined;
-  return why === undefined ? undefined : new PrismClientError(Code.UNKNOWN, `${method} answered OK but failed: ${why}`, { reason: "outcome_unknown" });
+  return why === undefined ? undefined : new PrismClientError(Code.UNKNOWN, `${method} answered OK but failed: ${why}`, { reason: "failed" });
 }
 
 /**
@@ -120,7 +120,7 @@ export class Transport {
   async unary<T>(service: DescService, method: string, req: unknown, safety: Safety, opts?: CallOptions): Promise<T> {
     const deadlineAt = Date.now() + (opts?.deadline ?? this.options.deadline);
     const { metadata, safety: effective } = this.metadataFor(safety, opts);
-    const label = `${service.name}/${method}`;
+    const label = `${service.name}/${service.methods.find((m) => m.localName === method)?.name ?? method}`;
     for (let attempt = 1; ; attempt++) {
       const ep = this.pick();
       let err: PrismClientError;
