@@ -7,11 +7,14 @@ export interface Output {
   color: boolean;
 }
 
+const ESC = String.fromCharCode(27);
+const ANSI = new RegExp(`${ESC}\\[[0-9;]*m`, "g");
+
 const CODES = { bold: 1, red: 31, green: 32, yellow: 33, dim: 2 } as const;
 
 /** Text in a colour, or unchanged when the output is not a terminal. */
 export function paint(io: Output, style: keyof typeof CODES, text: string): string {
-  return io.color ? `\x1b[${CODES[style]}m${text}\x1b[0m` : text;
+  return io.color ? `${ESC}[${CODES[style]}m${text}${ESC}[0m` : text;
 }
 
 /** A status word coloured by what it means (green serving/healthy/native, yellow degraded/emulated, red otherwise). */
@@ -26,7 +29,7 @@ export function status(io: Output, word: string): string {
 /** Columns padded to the widest cell (the last one unpadded); the header bold on a terminal. */
 export function table(io: Output, header: string[], rows: string[][]): string[] {
   // Widths from the plain text: colour codes take no room on screen.
-  const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
+  const plain = (s: string) => s.replace(ANSI, "");
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => plain(r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
@@ -40,10 +43,12 @@ export function table(io: Output, header: string[], rows: string[][]): string[] 
 export function toJson(value: unknown, indent?: number): string {
   return JSON.stringify(
     value,
-    (k, v) => {
+    function (this: Record<string, unknown>, k, v) {
       if (k === "$typeName") return undefined;
       if (typeof v === "bigint") return Number(v);
-      if (v instanceof Uint8Array) return new TextDecoder().decode(v);
+      // The holder's own value: a Buffer has already been turned into {type, data} by its toJSON.
+      const raw = this[k];
+      if (raw instanceof Uint8Array) return new TextDecoder().decode(raw);
       return v;
     },
     indent,
