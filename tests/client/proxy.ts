@@ -2,9 +2,10 @@
  * dist/proxy with the namespaces a client test needs (memstore and the Multicast Registry on memstore slots), on
  * free ports; resolves once every namespace's pattern is ready. Stopped by pid.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse } from "yaml";
 import { ROOT, startProcess } from "../helpers/process";
 import { waitFor } from "../helpers/wait";
 
@@ -29,14 +30,22 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(namespaces: Namespace[] = MEMORY_NAMESPACES): Promise<RunningProxy> {
+export function startProxy(namespaces: Namespace[] = MEMORY_NAMESPACES): Promise<RunningProxy> {
+  const settings = { health_interval: "500ms", start_timeout: "30s" };
+  return startProxyWith({ namespaces: namespaces.map((n) => ({ ...n, settings })) });
+}
+
+/** The namespaces of config/proxy.yaml, the file `make run` starts the proxy with. */
+export function makeRunNamespaces(): Namespace[] {
+  return (parse(readFileSync(join(ROOT, "config/proxy.yaml"), "utf8")) as { namespaces: Namespace[] }).namespaces;
+}
+
+/** dist/proxy with this configuration, on free ports, with patterns from dist/. */
+export async function startProxyWith(config: { namespaces: object[] }): Promise<RunningProxy> {
+  const namespaces = config.namespaces;
   const dir = mkdtempSync(join(tmpdir(), "prism-client-"));
   const file = join(dir, "proxy.yaml");
-  const settings = { health_interval: "500ms", start_timeout: "30s" };
-  writeFileSync(
-    file,
-    JSON.stringify({ listen: "127.0.0.1:0", admin: { port: 0 }, patterns_dir: join(ROOT, "dist"), namespaces: namespaces.map((n) => ({ ...n, settings })) }),
-  );
+  writeFileSync(file, JSON.stringify({ ...config, listen: "127.0.0.1:0", admin: { port: 0 }, patterns_dir: join(ROOT, "dist") }));
   const p = startProcess([join(ROOT, "dist", "proxy"), "--config", file]);
   const stop = async () => {
     const code = await p.stop(20_000);
