@@ -8,6 +8,9 @@ import { backoffMs, retryable, type Safety, sleep } from "./retry";
 /** The header a write carries so that sending it again applies it once (contract §5). */
 export const IDEMPOTENCY_HEADER = "x-prism-idempotency-key";
 
+/** The user agent this library announces (before grpc-js's own). */
+export const USER_AGENT = "prism-client-ts/0.1.0";
+
 /** Per-call options every client method accepts. */
 export interface CallOptions {
   /** Cancels the call (and a subscription, with its resubscriptions). */
@@ -52,11 +55,13 @@ class Endpoint {
 }
 
 function credentialsOf(o: ResolvedOptions): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
-  if (o.tls === undefined) return { credentials: grpc.credentials.createInsecure(), options: {} };
+  // The proxy's deprecation log names callers by user agent (docs/migration.md).
+  const agent = { "grpc.primary_user_agent": USER_AGENT };
+  if (o.tls === undefined) return { credentials: grpc.credentials.createInsecure(), options: agent };
   const buf = (v: string | Uint8Array | undefined) => (v === undefined ? null : Buffer.from(v));
   return {
     credentials: grpc.credentials.createSsl(buf(o.tls.ca), buf(o.tls.key), buf(o.tls.cert)),
-    options: o.tls.serverName ? { "grpc.ssl_target_name_override": o.tls.serverName, "grpc.default_authority": o.tls.serverName } : {},
+    options: o.tls.serverName ? { ...agent, "grpc.ssl_target_name_override": o.tls.serverName, "grpc.default_authority": o.tls.serverName } : agent,
   };
 }
 
