@@ -237,6 +237,19 @@ describe("retries", () => {
 });
 
 describe("several addresses", () => {
+  test("calls are spread round-robin over live addresses", async () => {
+    const other = new Scripted();
+    await other.start();
+    const c = await connect({ addresses: [s.address, other.address] });
+    try {
+      for (let i = 0; i < 10; i++) await c.keyValue.exists({ key: "k" });
+      expect([s.count("exists"), other.count("exists")]).toEqual([5, 5]);
+    } finally {
+      c.close();
+      other.server.forceShutdown();
+    }
+  });
+
   test("calls spread over the addresses; one that refuses connections is failed over, writes included", async () => {
     const dead = new grpc.Server();
     const port = await new Promise<number>((r) => dead.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (_e, p) => r(p)));

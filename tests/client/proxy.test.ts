@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
+import { createClient } from "../../sdk/grpc/client";
 import { Code, connect, type PrismClient, where } from "../../client/src/index";
 import { waitFor } from "../helpers/wait";
 import { type RunningProxy, startProxy } from "./proxy";
@@ -138,5 +140,31 @@ describe("on Node", () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
+  });
+});
+
+describe("deprecated services through dist/proxy", () => {
+  test("a call to KeyValueBasicInterface is counted on /metrics and its caller logged once; the client's calls are not counted", async () => {
+    const old = createClient(KeyValueBasicInterface, proxy.address, undefined, { "grpc.primary_user_agent": `legacy-app-${run}` });
+    try {
+      const md = { metadata: { "x-prism-namespace": "kv" }, timeoutMs: 10_000 };
+      await old.client.set({ key: `old-${run}`, value: new TextEncoder().encode("v") }, md);
+      await old.client.get({ key: `old-${run}` }, md);
+      await old.client.get({ key: `old-${run}` }, md);
+    } finally {
+      old.close();
+    }
+    // The same data through the pattern service, which is not deprecated.
+    expect(await kv.keyValue.getText(`old-${run}`)).toBe("v");
+    const metrics = await (await fetch(`http://${proxy.admin}/metrics`)).text();
+    expect(metrics).toContain('prism_deprecated_requests_total{namespace="kv",service="prism.interfaces.keyvalue.KeyValueBasicInterface",method="Get"} 2');
+    expect(metrics).not.toContain('service="prism.patterns.keyvalue.KeyValuePattern"');
+    await waitFor(() => proxy.output().includes(`legacy-app-${run}`), "the deprecation log line");
+    expect(
+      proxy
+        .output()
+        .split("\n")
+        .filter((l) => l.includes(`legacy-app-${run}`)),
+    ).toHaveLength(1);
   });
 });
