@@ -296,6 +296,32 @@ describe("streams", () => {
     }
   });
 
+  test("a scan broken after a page resumes from that page's cursor; a broken subscription-free stream is not resent after items without one", async () => {
+    const cursors: string[] = [];
+    s.handlers.scan = (call) => {
+      const w = call as grpc.ServerWritableStream<{ cursor: string }, unknown>;
+      cursors.push(w.request.cursor);
+      if (w.request.cursor === "") {
+        w.write({ keys: ["a"], hasMore: true, nextCursor: "after-a" });
+        setTimeout(() => w.emit("error", { code: grpc.status.UNAVAILABLE, details: "pattern restarting" }), 10);
+      } else {
+        w.write({ keys: ["b"], hasMore: false });
+        w.end();
+      }
+    };
+    const c = await connect({ address: s.address, retry: fast, onEvent: () => {} });
+    try {
+      expect((await Array.fromAsync(c.keyValue.entries(""))).map(([k]) => k)).toEqual(["a", "b"]);
+      expect(cursors).toEqual(["", "after-a"]);
+      // With a limit the server's count cannot be resumed: the failure is reported, not hidden.
+      cursors.length = 0;
+      const err = await Array.fromAsync(c.keyValue.scan({ prefix: "", limit: 5 })).catch((e) => e);
+      expect([err.code, cursors]).toEqual([Code.UNAVAILABLE, [""]]);
+    } finally {
+      c.close();
+    }
+  });
+
   test("back-pressure: a consumer that stops reading stops the server's writes (write() returns false)", async () => {
     let written = 0;
     let blocked = false;
