@@ -47,7 +47,7 @@ describe("multicast words", () => {
   test("filters: each operator, ANDed", () => {
     const f = filterOf(["room=lobby", "load<5", "name~a*", "tag?"]);
     expect(f?.kind?.case).toBe("and");
-    const ops = (f?.kind?.value as { filters: { kind: { value: { op: Operator } } }[] }).filters.map((x) => x.kind.value.op);
+    const ops = (f!.kind!.value as { filters: { kind: { value: { op: Operator } } }[] }).filters.map((x) => x.kind.value.op);
     expect(ops).toEqual([Operator.EQ, Operator.LT, Operator.WILDCARD, Operator.EXISTS]);
     expect(filterOf([])).toBeUndefined();
     expect(() => filterOf(["load<many"])).toThrow(/needs a number/);
