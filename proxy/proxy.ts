@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { startHttpServer, Tracing, type Logger } from "@prism/sdk";
 import { formatHostPort } from "./address";
 import { CallTracer } from "./call_tracer";
+import { CLIENT_SERVICES } from "./client_services";
+import { DeprecatedCalls } from "./deprecation";
 import { H2Listener } from "./h2/listener";
 import { Upstream } from "./h2/upstream";
 import { ControlPlane } from "./lifecycle/control_plane";
@@ -88,7 +90,8 @@ export class Proxy {
     }
     const local = await this.local.listen();
     this.localUpstream = new Upstream(local);
-    this.router = new Router(this.registry, this.localUpstream, this.metrics, this.tracing && new CallTracer(this.tracing.tracer), security.gate);
+    const deprecated = new DeprecatedCalls(CLIENT_SERVICES, this.metrics.registry, this.logger.child({ component: "deprecation" }));
+    this.router = new Router(this.registry, this.localUpstream, this.metrics, this.tracing && new CallTracer(this.tracing.tracer), security.gate, deprecated);
     this.listener = new H2Listener(this.router.handle, security.listenerTls, cfg.limits, (reason) => this.metrics.reject(reason));
     const port = await this.listener.listen(cfg.listen);
     const listener = this.listener;

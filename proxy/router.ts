@@ -1,6 +1,7 @@
 import type http2 from "node:http2";
 import { DEFAULT_NAMESPACE, NAMESPACE_HEADER, Code } from "@prism/sdk";
 import type { CallTracer } from "./call_tracer";
+import type { DeprecatedCalls } from "./deprecation";
 import { relay } from "./h2/relay";
 import { respondWithStatus } from "./h2/status";
 import type { Upstream } from "./h2/upstream";
@@ -85,6 +86,8 @@ export class Router {
     private readonly tracer?: CallTracer,
     /** Authentication and authorization; undefined = auth off (every caller may call every namespace). */
     private readonly gate?: SecurityGate,
+    /** Counts and logs calls to deprecated services. */
+    private readonly deprecated?: DeprecatedCalls,
   ) {}
 
   /** Calls relayed to patterns and not yet finished (the proxy's own health and reflection calls are not counted). */
@@ -146,6 +149,7 @@ export class Router {
         return respondWithStatus(stream, Code.UNIMPLEMENTED, `${instance.label} does not implement ${service}`);
       }
     }
+    this.deprecated?.observe(path, namespace, stream, headers);
     const span = this.tracer?.start(headers, path, namespace, instance.pattern);
     const start = performance.now();
     this.inflight++;
