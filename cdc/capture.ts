@@ -17,10 +17,20 @@ interface Checkpoint {
   lsn: string;
   position: number;
   phase: "snapshot" | "stream";
+  /** Sink partition -> offset of the last record the checkpoint covers: where a look at the sink's tail starts. */
+  offsets?: Record<string, number>;
+}
+
+/** Where a record landed in the sink. */
+interface SinkPlace {
+  partition: number;
+  offset: number;
 }
 
 /** One thing to deliver, in capture order: a change, or a mark that the slot may move to `endLsn` once all before it are delivered. */
-type Entry = { kind: "change"; change: PlacedChange; key: string; done: boolean } | { kind: "mark"; endLsn: Lsn; position?: ChangePosition; done: true };
+type Entry =
+  | { kind: "change"; change: PlacedChange; key: string; done: boolean; place?: SinkPlace }
+  | { kind: "mark"; endLsn: Lsn; position?: ChangePosition; done: true };
 
 export type CaptureState = "starting" | "snapshot" | "streaming" | "sink_unavailable" | "source_unavailable" | "wal_limit_exceeded" | "slot_lost" | "stopped";
 
@@ -71,6 +81,14 @@ export class Capture {
   private delivered: ChangePosition = START;
   /** Highest commit end (or keepalive) LSN whose changes are all in the sink. */
   private deliveredEnd: Lsn = 0n;
+  /** Per sink partition, the offset of the last delivered change folded into `delivered`. */
+  private readonly offsets = new Map<number, number>();
+  /**
+   * Changes past the checkpoint that the sink holds already (an append acknowledged, or done without its
+   * acknowledgement reaching the pattern, before a crash or an outage): found by reading the sink's tail.
+   */
+  private inSink = new Map<string, SinkPlace>();
+  private reconciling: Promise<void> | undefined;
   private persisted: ChangePosition = START;
   private persistedAt = Date.now();
   private confirmed: Lsn = 0n;
@@ -172,6 +190,8 @@ export class Capture {
     const saved = raw ? (JSON.parse(new TextDecoder().decode(raw)) as Checkpoint) : undefined;
     if (saved?.phase === "stream") {
       this.delivered = this.persisted = { lsn: parseLsn(saved.lsn), position: saved.position };
+      for (const [p, o] of Object.entries(saved.offsets ?? {})) this.offsets.set(Number(p), o);
+      await this.reconcile();
     }
     await this.o.source.ensurePublication([...this.rules.keys()]);
     let slot = await this.o.source.slotInfo();
@@ -198,7 +218,7 @@ export class Capture {
     const at = await this.o.source.createSlot((reader, lsn) => this.readSnapshot(reader, lsn));
     await this.drain();
     this.delivered = { lsn: at, position: WHOLE };
-    await this.saveCheckpoint({ lsn: formatLsn(at), position: WHOLE, phase: "stream" });
+    await this.saveCheckpoint({ lsn: formatLsn(at), position: WHOLE, phase: "stream", offsets: Object.fromEntries(this.offsets) });
     this.persisted = this.delivered;
     this.confirmed = at;
     this.flags.snapshot = false;
@@ -383,6 +403,14 @@ export class Capture {
       break;
     }
     const entry: Entry = { kind: "change", change, key, done: false };
+    const held = this.inSink.get(changeKey(change));
+    if (held) {
+      this.inSink.delete(changeKey(change));
+      this.o.metrics.duplicates.inc();
+      this.fifo.push({ ...entry, done: true, place: held });
+      this.advance();
+      return;
+    }
     this.fifo.push(entry);
     this.inFlight++;
     const sent = this.append(entry);
@@ -432,8 +460,10 @@ export class Capture {
   private advance(): void {
     while (this.fifo.length > 0 && this.fifo[0]!.done) {
       const e = this.fifo.shift()!;
-      if (e.kind === "change") this.delivered = { lsn: e.change.lsn, position: e.change.position };
-      else {
+      if (e.kind === "change") {
+        this.delivered = { lsn: e.change.lsn, position: e.change.position };
+        if (e.place && e.place.offset > (this.offsets.get(e.place.partition) ?? -1)) this.offsets.set(e.place.partition, e.place.offset);
+      } else {
         if (e.position && comparePositions(e.position, this.delivered) > 0) this.delivered = e.position;
         if (e.endLsn > this.deliveredEnd) this.deliveredEnd = e.endLsn;
       }
@@ -460,7 +490,7 @@ export class Capture {
     const end = this.deliveredEnd;
     if (comparePositions(position, this.persisted) > 0) {
       try {
-        await this.saveCheckpoint({ lsn: formatLsn(position.lsn), position: position.position, phase: "stream" });
+        await this.saveCheckpoint({ lsn: formatLsn(position.lsn), position: position.position, phase: "stream", offsets: Object.fromEntries(this.offsets) });
       } catch (err) {
         this.o.metrics.errors.inc({ kind: "state" });
         this.o.logger.warn("cdc: checkpoint not saved; the slot waits", { error: errorText(err) });
@@ -477,6 +507,42 @@ export class Capture {
 
   private async saveCheckpoint(c: Checkpoint): Promise<void> {
     await this.o.state.set(this.checkpointKey, new TextEncoder().encode(JSON.stringify(c)), 0);
+  }
+
+  /**
+   * Reads the sink from the delivered offsets to its end and notes which changes past `delivered` it holds, so
+   * they are not appended again (one look at a time; callers share it).
+   */
+  private reconcile(): Promise<void> {
+    this.reconciling ??= (async () => {
+      try {
+        const found = new Map<string, SinkPlace>();
+        const partitions = this.offsets.size > 0 ? [...this.offsets.keys()] : [0];
+        for (const partition of partitions) {
+          const from = (this.offsets.get(partition) ?? -1) + 1;
+          const signal = AbortSignal.timeout(60_000);
+          for await (const rec of this.o.sink.read({
+            stream: this.o.settings.stream,
+            partition,
+            fromOffset: from,
+            fromTimestamp: 0,
+            maxRecords: 0,
+            follow: false,
+            signal,
+          })) {
+            const lsn = rec.metadata["cdc-lsn"];
+            const position = Number(rec.metadata["cdc-position"]);
+            if (!lsn || !(position >= 0)) continue;
+            if (comparePositions({ lsn: parseLsn(lsn), position }, this.delivered) <= 0) continue;
+            found.set(`${lsn}/${position}`, { partition: rec.partition, offset: rec.offset });
+          }
+        }
+        for (const [k, v] of found) this.inSink.set(k, v);
+      } finally {
+        this.reconciling = undefined;
+      }
+    })();
+    return this.reconciling;
   }
 
   /** Polls the slot: lag in bytes, the retained-WAL bound, a slot PostgreSQL invalidated. */
@@ -536,6 +602,11 @@ export class Capture {
     await this.stream?.stop();
     await this.done;
   }
+}
+
+/** A change's identity: commit LSN and position (also its idempotency key in the sink). */
+function changeKey(c: ChangePosition): string {
+  return `${formatLsn(c.lsn)}/${c.position}`;
 }
 
 function errorText(err: unknown): string {

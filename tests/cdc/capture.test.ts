@@ -115,8 +115,7 @@ describe("cdc: row changes into a memstore stream", () => {
 
   test("truncate: one event per table, no key", async () => {
     await db.query(`TRUNCATE "${users}", "${other}"`);
-    await r.waitCount(1, "other");
-    await waitFor(() => r.events.some((e) => e.table === T && e.operation === Operation.TRUNCATE), "the truncate of the users table arrived");
+    await waitFor(() => r.events.filter((e) => e.operation === Operation.TRUNCATE).length >= 2, "both truncates arrived");
     const truncates = r.events.filter((e) => e.operation === Operation.TRUNCATE);
     expect(truncates.map((e) => e.table).sort()).toEqual(["other", T].sort());
     expect(truncates[0]!.key).toEqual({});

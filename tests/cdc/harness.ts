@@ -4,11 +4,16 @@
  * and a Subscribe reader that collects change events.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { type ChangeEvent, CdcPattern } from "../../proto/gen/prism/patterns/cdc/cdc_pattern_pb";
 import { connect, type Target } from "../acceptance/target";
-import { configuredPattern } from "../helpers/process";
-import { postgresUrl, requireService } from "../helpers/services";
+import { configuredPattern, type StartedPattern, startPattern } from "../helpers/process";
+import { postgresUrl, redisUrl, requireService } from "../helpers/services";
+import { startNatsServer } from "../nats/server";
 import { waitFor } from "../helpers/wait";
 
 export type SlotMap = Record<string, { driver: string; config?: Record<string, unknown> }>;
@@ -92,4 +97,62 @@ export const changeId = (e: ChangeEvent) => `${e.lsn}/${e.position}`;
 
 export async function waitStreaming(c: CdcClient, timeoutMs = 30_000): Promise<void> {
   await waitFor(async () => (await c.cdc.getStatus({})).state === "streaming", "capture is streaming", { timeoutMs });
+}
+
+/** The checkpoint in the shared Redis under a per-run prefix; cleanup deletes it. */
+export function redisState(id: string) {
+  const prefix = `cdc-test-${id}:`;
+  return {
+    slot: { driver: "redis", config: { address: redisUrl(), key_prefix: prefix } },
+    cleanup: async () => {
+      const r = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+      try {
+        const keys = await r.keys(`${prefix}*`);
+        if (keys.length > 0) await r.del(...keys);
+      } finally {
+        r.disconnect();
+      }
+    },
+  };
+}
+
+/** A NATS JetStream sink on a nats-server of the test's own (stoppable by pid, same port and data on restart). */
+export async function natsSink() {
+  const server = await startNatsServer();
+  return {
+    server,
+    slot: { driver: "nats", config: { url: server.url, ping_interval: "1s", reconnect_wait: "50ms", reconnect_max_wait: "500ms", request_timeout: "2s" } },
+  };
+}
+
+/**
+ * dist/cdc that a test may kill -9: started from a config file the test owns, so a restart uses the same file.
+ * close() stops it (SIGTERM) and fails on an unclean exit; kill() is SIGKILL, as a crash.
+ */
+export async function cdcProcess(config: Record<string, unknown>, args: string[] = []) {
+  const dir = mkdtempSync(join(tmpdir(), "prism-cdc-"));
+  const file = join(dir, "cdc.yaml");
+  writeFileSync(file, JSON.stringify(config));
+  let p: StartedPattern | undefined;
+  const start = async () => {
+    p = await startPattern("cdc", ["--config", file, ...args]);
+    return p;
+  };
+  await start();
+  return {
+    get address() {
+      return p!.address;
+    },
+    output: () => p?.output() ?? "",
+    start,
+    kill: async () => {
+      p!.proc.kill("SIGKILL");
+      await p!.exited;
+    },
+    close: async () => {
+      const code = await p!.stop(15_000);
+      rmSync(dir, { recursive: true, force: true });
+      if (code !== 0) throw new Error(`cdc exited with ${code}:\n${p!.output().slice(-4000)}`);
+    },
+  };
 }
