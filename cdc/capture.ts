@@ -444,6 +444,7 @@ export class Capture {
     entry.done = true;
     this.eventsTotal++;
     this.o.metrics.events.inc({ table: c.table, operation: Operation[c.operation].toLowerCase() });
+    if (c.xid !== 0) this.o.metrics.commitToSink.observe(Math.max(0, Date.now() - c.commitTimeMs) / 1000);
     this.release(entry);
     this.advance();
   }

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** What a running capture reports to its metrics. */
 export interface CaptureReadings {
@@ -14,6 +14,7 @@ export class CdcMetrics {
   readonly events: Counter<"table" | "operation">;
   readonly duplicates: Counter;
   readonly errors: Counter<"kind">;
+  readonly commitToSink: Histogram;
   private readings: CaptureReadings | undefined;
 
   constructor(registry: Registry) {
@@ -36,6 +37,12 @@ export class CdcMetrics {
       name: "prism_cdc_errors_total",
       help: "Failures by kind: source, sink, state, wal_limit",
       labelNames: ["kind"],
+      registers: [registry],
+    });
+    this.commitToSink = new Histogram({
+      name: "prism_cdc_commit_to_sink_seconds",
+      help: "From a change's commit in PostgreSQL to the sink's acknowledgement of its event",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     });
     const gauge = (name: string, help: string, value: () => number) =>
