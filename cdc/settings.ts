@@ -92,7 +92,7 @@ export function parseSettings(config: Record<string, unknown>, env: DriverEnv): 
   if (s.tables.length === 0) throw new ConfigError(env.configFile, "tables", env.lineOf?.(["tables"]), "must name at least one table");
   const seen = new Set<string>();
   s.tables.forEach((t, i) => {
-    const at = (key: string, reason: string) => new ConfigError(env.configFile, `tables.${i}.${key}`, env.lineOf?.(["tables", i, key]), reason);
+    const at = (key: string, reason: string) => new ConfigError(env.configFile, `tables[${i}].${key}`, env.lineOf?.(["tables", i, key]), reason);
     if (!/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/.test(t.name)) throw at("name", `"${t.name}" is not a plain [schema.]table name`);
     t.name = qualified(t.name);
     if (seen.has(t.name)) throw at("name", `${t.name} is listed twice`);

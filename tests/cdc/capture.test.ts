@@ -134,6 +134,7 @@ describe("cdc: row changes into a memstore stream", () => {
     }
     const ids = r.events.map(changeId);
     expect(new Set(ids).size).toBe(ids.length);
+    await waitFor(async () => (await c.cdc.getStatus({})).eventsPerSecond > 0, "GetStatus reports a rate after the burst", { timeoutMs: 10_000 });
   });
 
   test("Subscribe from an LSN, GetStatus, GetCapabilities", async () => {
