@@ -134,7 +134,19 @@ describe("cdc: row changes into a memstore stream", () => {
     }
     const ids = r.events.map(changeId);
     expect(new Set(ids).size).toBe(ids.length);
-    await waitFor(async () => (await c.cdc.getStatus({})).eventsPerSecond > 0, "GetStatus reports a rate after the burst", { timeoutMs: 10_000 });
+    const rates: number[] = [];
+    await waitFor(
+      async () => {
+        // Changes keep coming while it is polled, so the rate's window (the last seconds) is never empty.
+        await db.query(`UPDATE "${users}" SET name = 'rate' WHERE id = 100`);
+        rates.push((await c.cdc.getStatus({})).eventsPerSecond);
+        return rates[rates.length - 1]! > 0;
+      },
+      "GetStatus reports a rate after the burst",
+      { timeoutMs: 10_000, intervalMs: 200 },
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}; rates seen: ${rates.join(" ")}`);
+    });
   });
 
   test("Subscribe from an LSN, GetStatus, GetCapabilities", async () => {
