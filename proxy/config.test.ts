@@ -84,7 +84,7 @@ namespaces:
 
   test("unknown keys and wrong types name file, key and line", () => {
     expect(errorOf("namespaces:\n  - name: a\n    pattern: memstore\n    colour: blue\n")).toBe(
-      "proxy.yaml:4: namespaces[0].colour: unknown key (known: name, pattern, address, config, slots, settings, tls)",
+      "proxy.yaml:4: namespaces[0].colour: unknown key (known: name, pattern, address, addresses, replicas, config, slots, settings, tls)",
     );
     expect(errorOf("admin:\n  port: nine\nnamespaces: [{name: a, pattern: m}]\n")).toBe('proxy.yaml:2: admin.port: must be a number, got "nine"');
     expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n    settings: { health_interval: soon }\n")).toMatch(

@@ -76,10 +76,16 @@ export class LocalServer {
     // With authentication on, a namespace's status only to callers the gate says may see it; "" to anyone.
     this.health.addTo(this.server, (service, md) => this.secret === undefined || service === "" || visibleNamespaces(md).has(service));
     addReflection(this.server, REFLECTED_SERVICES);
-    for (const i of registry.all()) {
-      this.health.set(i.namespace, Serving.NOT_SERVING);
-      i.onChange(() => this.refresh());
-    }
+    const track = (set: { namespace: string; onChange(fn: () => void): void }) => {
+      this.health.set(set.namespace, Serving.NOT_SERVING);
+      set.onChange(() => this.refresh());
+    };
+    for (const set of registry.all()) track(set);
+    // Namespaces added while serving (a live configuration change).
+    registry.onAdd((set) => {
+      track(set);
+      this.refresh();
+    });
   }
 
   /**

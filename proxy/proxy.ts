@@ -10,7 +10,8 @@ import { ControlPlane } from "./lifecycle/control_plane";
 import { LaunchedSupervisor, RemoteSupervisor, type Supervisor } from "./lifecycle/supervisor";
 import { LocalServer } from "./local_server";
 import { ProxyMetrics } from "./metrics";
-import { PatternInstance, PatternRegistry } from "./pattern_registry";
+import type { NamespaceConfig } from "./config";
+import { PatternInstance, PatternRegistry, ReplicaSet } from "./pattern_registry";
 import { Router } from "./router";
 import { ProxySecurity } from "./security/setup";
 import { msLeft, planShutdown, within } from "./shutdown_plan";
@@ -54,10 +55,7 @@ export class Proxy {
     this.tracing = settings.enableTracing
       ? new Tracing({ serviceName: "prism-proxy", serviceVersion: PROXY_VERSION, exporter: settings.traceExporter })
       : undefined;
-    for (const ns of cfg.namespaces) {
-      const pattern = ns.pattern ?? ns.address!;
-      this.registry.add(new PatternInstance(ns.name, pattern, ns.pattern ? "launched" : "remote", this.metrics.namespace(ns.name, pattern)));
-    }
+    for (const ns of cfg.namespaces) this.registry.add(this.replicaSet(ns));
     this.controlPlane = new ControlPlane(logger.child({ component: "control-plane" }), (e) =>
       this.security?.audit.record({
         decision: "deny",
@@ -69,6 +67,16 @@ export class Proxy {
       }),
     );
     this.local = new LocalServer(this.controlPlane, this.registry);
+  }
+
+  /** A namespace's instances: `replicas` launched ones, or one per remote address. */
+  private replicaSet(ns: NamespaceConfig): ReplicaSet {
+    const stats = this.metrics.namespace(ns.name, ns.pattern ?? ns.address!);
+    const instances = Array.from({ length: ns.replicas }, (_, r) => {
+      const pattern = ns.pattern ?? ns.addresses![r]!;
+      return new PatternInstance(ns.name, pattern, ns.pattern ? "launched" : "remote", stats, r);
+    });
+    return new ReplicaSet(instances);
   }
 
   /** Binds everything, then brings every namespace up; rejects if one cannot start. */
@@ -124,11 +132,12 @@ export class Proxy {
       tracing: this.settings.enableTracing ? this.settings.traceExporter : undefined,
     };
     for (const ns of cfg.namespaces) {
-      const instance = this.registry.get(ns.name)!;
-      const deps = { cfg, ns, metrics: this.metrics, logger: this.logger };
-      this.supervisors.push(
-        ns.pattern ? new LaunchedSupervisor(instance, { ...deps, controlPlane: this.controlPlane, launch }) : new RemoteSupervisor(instance, deps),
-      );
+      for (const instance of this.registry.get(ns.name)!.instances) {
+        const deps = { cfg, ns, metrics: this.metrics, logger: this.logger };
+        this.supervisors.push(
+          ns.pattern ? new LaunchedSupervisor(instance, { ...deps, controlPlane: this.controlPlane, launch }) : new RemoteSupervisor(instance, deps),
+        );
+      }
     }
     await Promise.all(this.supervisors.map((s) => s.start()));
     this.local.routing = true;

@@ -127,29 +127,29 @@ export class Router {
 
   /** Relays an admitted call to its namespace's pattern, or answers NOT_FOUND / UNAVAILABLE / UNIMPLEMENTED. */
   private forward(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, path: string, namespace: string): void {
-    const instance = this.registry.get(namespace);
-    if (instance === undefined) {
+    const set = this.registry.get(namespace);
+    if (set === undefined) {
       this.metrics.reject("unknown_namespace");
       return respondWithStatus(stream, Code.NOT_FOUND, `namespace "${namespace}" is not configured`);
     }
-    const stats = instance.stats.forPath(path);
-    const upstream = instance.upstream;
-    if (instance.status !== "serving" || upstream === undefined) {
+    const stats = set.stats.forPath(path);
+    if (!set.routable) {
       stats.refused(Code.UNAVAILABLE);
-      return respondWithStatus(stream, Code.UNAVAILABLE, `${instance.label} is ${instance.status}; retry later`);
+      return respondWithStatus(stream, Code.UNAVAILABLE, `${set.label} is ${set.status}; retry later`);
     }
-    if (instance.services.size > 0 && path !== LIFECYCLE_HEALTH) {
+    const services = set.services;
+    if (services.size > 0 && path !== LIFECYCLE_HEALTH) {
       const service = stats.service || path.slice(1, path.lastIndexOf("/"));
       // Patterns built on the original Go SDK declare interfaces by short name ("KeyValueBasicInterface").
-      if (!instance.services.has(service) && !instance.services.has(service.slice(service.lastIndexOf(".") + 1))) {
+      if (!services.has(service) && !services.has(service.slice(service.lastIndexOf(".") + 1))) {
         stats.refused(Code.UNIMPLEMENTED);
-        return respondWithStatus(stream, Code.UNIMPLEMENTED, `${instance.label} does not implement ${service}`);
+        return respondWithStatus(stream, Code.UNIMPLEMENTED, `${set.label} does not implement ${service}`);
       }
     }
-    const span = this.tracer?.start(headers, path, namespace, instance.pattern);
+    const span = this.tracer?.start(headers, path, namespace, set.pattern);
     const start = performance.now();
     this.inflight++;
-    relay(stream, headers, upstream, instance.label, (code) => {
+    relay(stream, headers, set, set.label, (code) => {
       stats.record(code, (performance.now() - start) / 1000);
       if (span !== undefined) this.tracer!.end(span, code);
       this.finished();

@@ -181,6 +181,13 @@ export class Upstream {
     };
   }
 
+  /** True when `conn` is one of this pattern's data connections. */
+  owns(conn: H2ClientConnection): boolean {
+    if (this.pool.some((p) => p.conn === conn)) return true;
+    for (const c of this.clients.values()) if (c.own.some((p) => p.conn === conn)) return true;
+    return false;
+  }
+
   /** A connection only for the pattern's health Watch, opened again after it ends. */
   healthConnection(): H2ClientConnection | undefined {
     if (this.closed) return undefined;
