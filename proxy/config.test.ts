@@ -121,6 +121,27 @@ namespaces:
     expect(parse("namespaces:\n  - name: a\n    address: 127.0.0.1:7000\n  - name: b\n    address: 127.0.0.1:7001\n").namespaces).toHaveLength(2);
   });
 
+  test("replicas: N launched instances; addresses: one remote instance each, no address twice", () => {
+    const cfg = parse(
+      "namespaces:\n  - name: a\n    pattern: memstore\n    replicas: 3\n  - name: b\n    addresses: [127.0.0.1:7000, 127.0.0.1:7001]\n  - name: c\n    pattern: memstore\n",
+    );
+    expect(cfg.namespaces.map((n) => n.replicas)).toEqual([3, 2, 1]);
+    expect(cfg.namespaces[1]!.addresses).toEqual(["127.0.0.1:7000", "127.0.0.1:7001"]);
+    expect(cfg.namespaces[1]!.address).toBe("127.0.0.1:7000");
+    expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n    replicas: 0\n")).toMatch(/^proxy\.yaml:4: namespaces\[0\]\.replicas: /);
+    expect(errorOf("namespaces:\n  - name: a\n    address: 127.0.0.1:1\n    replicas: 2\n")).toBe(
+      "proxy.yaml:4: namespaces[0].replicas: applies to a launched pattern (pattern:); list the instances of a remote one under addresses:",
+    );
+    expect(errorOf("namespaces:\n  - name: a\n    address: 127.0.0.1:1\n    addresses: [127.0.0.1:2]\n")).toMatch(/needs exactly one of/);
+    expect(errorOf("namespaces:\n  - name: a\n    addresses: []\n")).toMatch(/namespaces\[0\]\.addresses: must list at least one/);
+    expect(errorOf("namespaces:\n  - name: a\n    addresses: [127.0.0.1:7000, localhost:7000]\n")).toMatch(
+      /^proxy\.yaml:3: namespaces\[0\]\.addresses\[1\]: namespace "a" lists address 127\.0\.0\.1:7000 twice/,
+    );
+    expect(errorOf("namespaces:\n  - name: a\n    addresses: [127.0.0.1:7000]\n  - name: b\n    address: 127.0.0.1:7000\n")).toMatch(
+      /namespace "b" and namespace "a" .* both use address/,
+    );
+  });
+
   test("slots on a remote namespace are refused: they could only be checked after Initialize had handed them to its drivers", () => {
     expect(errorOf("namespaces:\n  - name: a\n    address: 127.0.0.1:7000\n    slots:\n      kv: { driver: redis }\n")).toMatch(
       /^proxy\.yaml:4: namespaces\[0\]\.slots: cannot be checked for a remote pattern \(address:\) before Initialize/,

@@ -202,12 +202,11 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
       const other = addresses.get(key);
       if (other !== undefined) {
         const line = lineOf(other.keyPath);
-        const whom = other.name === ns.name ? `namespace "${ns.name}" lists address ${key} twice` : `namespace "${ns.name}" and namespace "${other.name}" (namespaces[${other.index}]${line === undefined ? "" : `, line ${line}`}) both use address ${key}`;
-        fail(
-          keyPath,
-          where,
-          `${whom}: one pattern initialized for two namespaces would share one key space; give each namespace its own pattern`,
-        );
+        const whom =
+          other.name === ns.name
+            ? `namespace "${ns.name}" lists address ${key} twice`
+            : `namespace "${ns.name}" and namespace "${other.name}" (namespaces[${other.index}]${line === undefined ? "" : `, line ${line}`}) both use address ${key}`;
+        fail(keyPath, where, `${whom}: one pattern initialized for two namespaces would share one key space; give each namespace its own pattern`);
       }
       addresses.set(key, { name: ns.name, index: i, keyPath });
     }
