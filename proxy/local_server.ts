@@ -130,6 +130,11 @@ export class LocalServer {
     return `unix:${path}`;
   }
 
+  /** A namespace removed while serving: its status is that of a namespace that never existed. */
+  forget(namespace: string): void {
+    this.health.set(namespace, Serving.SERVICE_UNKNOWN);
+  }
+
   /** Every status NOT_SERVING (shutdown has begun). */
   notServing(): void {
     this.stopping = true;

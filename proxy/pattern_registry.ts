@@ -221,9 +221,23 @@ export class ReplicaSet {
     this.listeners.push(fn);
   }
 
+  private detached = false;
+
   private changed(): void {
-    this.stats.setUp(this.instances.some((i) => i.up));
+    if (!this.detached) this.stats.setUp(this.instances.some((i) => i.up));
     for (const l of this.listeners) l();
+  }
+
+  /** Replaced by a new version of the namespace: its stopping no longer moves the namespace's metrics. */
+  detach(): void {
+    this.detached = true;
+  }
+
+  /** Unary calls in flight on its instances (streams last as long as their clients want). */
+  get unaryInFlight(): number {
+    let n = 0;
+    for (const i of this.instances) n += i.upstream?.unaryInFlight ?? 0;
+    return n;
   }
 
   /**

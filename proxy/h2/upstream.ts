@@ -114,6 +114,11 @@ export class Upstream {
     return this.inFlight;
   }
 
+  /** Unary calls placed and not yet released. */
+  get unaryInFlight(): number {
+    return this.inFlight - this.streams;
+  }
+
   /** Open data connections (shared, and clients' own). */
   get connections(): number {
     let n = this.pool.length;

@@ -30,6 +30,11 @@ interface Outcome {
 
 const DEADLINE_MS = 5_000;
 
+/** waitFor for a value that is there once the wait is over. */
+async function present<T>(check: () => T | undefined | Promise<T | undefined>, what: string, o?: { timeoutMs?: number; intervalMs?: number }): Promise<T> {
+  return (await waitFor(check, what, o)) as T;
+}
+
 async function replicas(proxy: StartedProxy, ns: string): Promise<Replica[]> {
   return ((await proxy.pattern(ns)) as Namespace).replicas;
 }
@@ -54,9 +59,9 @@ namespaces:
   });
 
   test("/patterns lists each instance with its pid, health and load", async () => {
-    const list = await waitFor(async () => {
+    const list = await present(async () => {
       const r = await replicas(proxy, "rep");
-      return r.length === 3 && r.every((x) => x.ready) && r;
+      return r.length === 3 && r.every((x) => x.ready) ? r : undefined;
     }, "three instances ready");
     expect(list.map((r) => r.replica)).toEqual([0, 1, 2]);
     expect(new Set(list.map((r) => r.pid)).size).toBe(3);
@@ -125,24 +130,24 @@ namespaces:
       pids.push(victim.pid!);
       const killedAt = Date.now();
       process.kill(victim.pid!, "SIGKILL");
-      const outAfter = await waitFor(
+      const outAfter = await present(
         async () => {
           const r = (await replicas(proxy, "rep"))[1]!;
-          return !r.ready && Date.now() - killedAt;
+          return r.ready ? undefined : Date.now() - killedAt;
         },
         "the killed instance is out",
         { timeoutMs: 5_000, intervalMs: 10 },
       );
       console.log(`killed instance out of rotation after ${outAfter} ms (polled every 10 ms)`);
       // The stream on the killed instance ended at once, UNKNOWN (it was sent) or UNAVAILABLE; the others stay open.
-      const ended = await waitFor(() => streams.find((s) => s.ended)?.ended, "the stream on the killed instance ended", { timeoutMs: 3_000 });
-      expect([Code.UNAVAILABLE, Code.UNKNOWN]).toContain(ended.code);
+      const ended = await present(() => streams.find((s) => s.ended)?.ended, "the stream on the killed instance ended", { timeoutMs: 3_000 });
+      expect([Code.UNAVAILABLE, Code.UNKNOWN] as number[]).toContain(ended.code);
       expect(ended.at - killedAt).toBeLessThan(DEADLINE_MS);
 
-      const restarted = await waitFor(
+      const restarted = await present(
         async () => {
           const r = (await replicas(proxy, "rep"))[1]!;
-          return r.ready && r.pid !== victim.pid && r;
+          return r.ready && r.pid !== victim.pid ? r : undefined;
         },
         "the killed instance was restarted and is ready",
         { timeoutMs: 15_000 },
@@ -167,7 +172,7 @@ namespaces:
       );
       for (const f of failed) {
         // Contract §5: UNAVAILABLE (no effect, retry) or UNKNOWN saying the outcome is unknown; never a deadline.
-        expect([Code.UNAVAILABLE, Code.UNKNOWN]).toContain(f.code);
+        expect([Code.UNAVAILABLE, Code.UNKNOWN] as number[]).toContain(f.code);
         if (f.code === Code.UNKNOWN) expect(f.message).toContain("outcome is unknown");
         expect(f.ms).toBeLessThan(DEADLINE_MS);
       }
@@ -225,7 +230,7 @@ namespaces:
 
     const flippedAt = Date.now();
     fakes[0]!.health.set("", Serving.NOT_SERVING);
-    const outAfter = await waitFor(async () => !(await replicas(proxy, "far"))[0]!.ready && Date.now() - flippedAt, "instance 0 out", {
+    const outAfter = await present(async () => ((await replicas(proxy, "far"))[0]!.ready ? undefined : Date.now() - flippedAt), "instance 0 out", {
       timeoutMs: 5_000,
       intervalMs: 10,
     });
