@@ -67,6 +67,8 @@ export interface ProxyConfig {
   /** Bound on the whole graceful shutdown; over it the proxy exits 2. */
   readonly shutdownTimeoutMs: number;
   readonly namespaces: readonly NamespaceConfig[];
+  /** The `namespaces:` list as written (before validation): the admin API edits one entry and validates the whole list again. */
+  readonly rawNamespaces?: readonly unknown[];
   /** TLS, authentication, authorization, audit, admin port protection. */
   readonly security: SecurityConfig;
   /** Bounds on client connections and streams (`limits`). */
@@ -256,6 +258,7 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
     patternsDir: raw.patterns_dir ?? defaults.patternsDir,
     shutdownTimeoutMs: raw.shutdown_timeout,
     namespaces,
+    rawNamespaces: structuredClone((source.value as { namespaces: unknown[] }).namespaces),
     security: parseSecurity(raw, { file, lineOf }),
     limits: {
       maxConnections: raw.limits.max_connections,

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { ProxyControlPlane } from "../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import { HealthService, Serving, addReflection, addService, bindServer, serverOptions, stopServer } from "@prism/sdk";
+import { NamespaceAdmin } from "../proto/gen/prism/admin/namespace_admin_pb";
 import { CLIENT_SERVICES } from "./client_services";
+import type { namespaceAdminService } from "./namespace_admin";
 import type { ControlPlane } from "./lifecycle/control_plane";
 import type { PatternRegistry } from "./pattern_registry";
 import { localSecretInterceptor, visibleNamespaces } from "./security/local_access";
@@ -128,6 +130,11 @@ export class LocalServer {
     });
     this.controlListener = listener;
     return `unix:${path}`;
+  }
+
+  /** Serves prism.admin.NamespaceAdmin (only with authentication on: the router's gate authorizes each call). */
+  serveNamespaceAdmin(impl: ReturnType<typeof namespaceAdminService>): void {
+    addService(this.server, NamespaceAdmin, impl);
   }
 
   /** A namespace removed while serving: its status is that of a namespace that never existed. */

@@ -14,6 +14,7 @@ import { LocalServer } from "./local_server";
 import { ProxyMetrics } from "./metrics";
 import type { NamespaceConfig, ProxyConfig } from "./config";
 import { PatternInstance, PatternRegistry, ReplicaSet } from "./pattern_registry";
+import { namespaceAdminService } from "./namespace_admin";
 import { Router } from "./router";
 import { ProxySecurity } from "./security/setup";
 import { msLeft, planShutdown, within } from "./shutdown_plan";
@@ -115,7 +116,19 @@ export class Proxy {
     const cfg = this.settings.config;
     const security = (this.security = new ProxySecurity(cfg, this.metrics, this.logger));
     // With auth on, the loopback port of the proxy's own server answers only what came through the gate.
-    if (security.gate) this.local.protect(security.gate.localSecret);
+    if (security.gate) {
+      this.local.protect(security.gate.localSecret);
+      const proxy = this;
+      this.local.serveNamespaceAdmin(
+        namespaceAdminService({
+          get config() {
+            return proxy.current;
+          },
+          apply: (next, origin) => this.apply(next, origin),
+          status: (ns) => this.registry.get(ns)?.snapshot(),
+        }),
+      );
+    }
     // Launched patterns serve on Unix sockets in a directory only this user can open (mkdtemp: 0700), and dial
     // the control plane on a socket there too: no other local user can register as a pattern or call one.
     // Only when one is launched: a proxy of remote namespaces needs no writable directory (a FROM scratch image has no /tmp).
