@@ -57,7 +57,7 @@ export class Proxy {
   private readonly local: LocalServer;
   /** Each namespace's supervisors, one per instance. */
   private readonly supervisors = new Map<string, Supervisor[]>();
-  /** Namespaces being retired after a change: drained and stopped, still stopped at shutdown if not yet. */
+  /** Instances of a change not (or no longer) routed to: being started, or retired; stopped at shutdown too. */
   private readonly retiring = new Set<Supervisor>();
   /** The configuration serving now (namespaces change live). */
   private current: ProxyConfig;
@@ -277,11 +277,15 @@ export class Proxy {
       const set = this.replicaSet(ns, this.registry.get(ns.name));
       return { ns, set, supervisors: this.supervise(next, ns, set) };
     });
+    // Stopped by a shutdown that comes meanwhile, like the rest.
+    for (const f of fresh) for (const s of f.supervisors) this.retiring.add(s);
     const results = await Promise.allSettled(fresh.map((f) => this.startReady(f.ns, f.set, f.supervisors)));
+    for (const f of fresh) for (const s of f.supervisors) this.retiring.delete(s);
     const failures = results.flatMap((r, i) =>
       r.status === "rejected" ? [`namespace "${fresh[i]!.ns.name}": ${(r.reason as Error)?.message ?? r.reason}`] : [],
     );
-    if (failures.length > 0) {
+    if (failures.length > 0 || this.shuttingDown) {
+      if (failures.length === 0) failures.push("the proxy is shutting down");
       await Promise.all(fresh.flatMap((f) => f.supervisors.map((s) => s.stop("configuration refused", Date.now() + f.ns.settings.drainTimeoutMs))));
       return this.refused(origin, failures.join("; "));
     }
