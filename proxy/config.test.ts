@@ -137,6 +137,8 @@ namespaces:
     expect(errorOf("namespaces:\n  - name: a\n    addresses: [127.0.0.1:7000, localhost:7000]\n")).toMatch(
       /^proxy\.yaml:3: namespaces\[0\]\.addresses\[1\]: namespace "a" lists address 127\.0\.0\.1:7000 twice/,
     );
+    const tls = parse("namespaces:\n  - name: a\n    addresses: [127.0.0.1:7000, 127.0.0.1:7001]\n    tls: { ca_file: /ca.crt, server_name: pattern }\n");
+    expect(tls.namespaces[0]!.remote?.tls).toMatchObject({ caFile: "/ca.crt", serverName: "pattern" });
     expect(errorOf("namespaces:\n  - name: a\n    addresses: [127.0.0.1:7000]\n  - name: b\n    address: 127.0.0.1:7000\n")).toMatch(
       /namespace "b" and namespace "a" .* both use address/,
     );

@@ -237,7 +237,7 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
       streamsPerConnection: s.streams_per_connection!,
     };
     const slots = ns.slots ? Object.fromEntries(Object.entries(ns.slots).map(([slot, v]) => [slot, { driver: v.driver, config: v.config ?? {} }])) : undefined;
-    const remote = parseRemoteSecurity(ns, { file, lineOf }, path);
+    const remote = parseRemoteSecurity({ ...ns, address: remoteAddresses?.[0] }, { file, lineOf }, path);
     return {
       name: ns.name,
       pattern: ns.pattern,
