@@ -320,6 +320,8 @@ export class Proxy {
     this.record(change);
     this.logger.info("configuration applied", { origin, added: change.added, changed: change.changed, removed: change.removed });
     await Promise.all(old.map((o) => this.retire(o.set, o.supervisors, o.ns)));
+    // A removed namespace's series say it is down (a changed one's are its new instances').
+    for (const o of old) if (diff.removed.includes(o.ns.name)) o.set.stats.setUp(false);
     return change;
   }
 
