@@ -1,6 +1,6 @@
 import { chmodSync, type FSWatcher, mkdtempSync, readFileSync, rmSync, watch } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { startHttpServer, Tracing, type Logger } from "@prism/sdk";
 import { formatHostPort } from "./address";
 import { CallTracer } from "./call_tracer";
@@ -221,12 +221,14 @@ export class Proxy {
     return this.apply(next, origin);
   }
 
-  /** Re-reads the file when it changes (an editor may replace it: the directory is watched), debounced. */
+  /**
+   * Re-reads the file when its content changes, debounced. The directory is watched and any change in it makes the
+   * file be read again: an editor replaces the file, and a Kubernetes ConfigMap mount swaps a `..data` symlink.
+   */
   watchConfigFile(file: string): void {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let last = safeRead(file);
-    this.watcher = watch(dirname(file), (_event, name) => {
-      if (name !== null && name !== basename(file)) return;
+    this.watcher = watch(dirname(file), () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
         const now = safeRead(file);

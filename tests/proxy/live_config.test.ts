@@ -7,9 +7,9 @@
  * (its slowest call is printed), and every call on the changed one completes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { codeName } from "../../sdk/errors";
 import { Code, PrismError } from "../../sdk/grpc/errors";
 import { waitFor } from "../helpers/wait";
@@ -140,23 +140,39 @@ describe("namespaces changed while serving", () => {
       all = await namespaces();
       expect(all.map((n) => n.namespace).sort()).toEqual(["fresh", "moving", "steady"]);
 
-      // 3. SIGHUP: the file becomes a symlink to a file in another directory (first with the running content:
+      // 3. A Kubernetes ConfigMap mount: proxy.yaml -> ..data/proxy.yaml, and an update swaps the ..data symlink.
+      const dir = dirname(proxy.file);
+      const swapData = (version: string, body: string) => {
+        mkdirSync(join(dir, version));
+        writeFileSync(join(dir, version, "proxy.yaml"), body);
+        symlinkSync(version, join(dir, "..data_tmp"));
+        renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
+      };
+      swapData("..v1", config({ steady: STEADY, moving: MOVING_V2, fresh: STEADY }));
+      symlinkSync("..data/proxy.yaml", `${proxy.file}.tmp`);
+      renameSync(`${proxy.file}.tmp`, proxy.file);
+      expect(await change(4)).toMatchObject({ origin: "file change", applied: true, added: [], changed: [], removed: [] });
+      swapData("..v2", config({ steady: STEADY, moving: MOVING_V2, fresh: STEADY, extra: STEADY }));
+      expect(await change(5)).toMatchObject({ origin: "file change", applied: true, added: ["extra"], changed: [], removed: [] });
+
+      // 4. SIGHUP: the file becomes a symlink to a file in another directory (first with the running content:
       // the watcher sees the swap and finds nothing to do), whose edits only SIGHUP applies.
       const target = join(elsewhere, "proxy.yaml");
-      writeFileSync(target, config({ steady: STEADY, moving: MOVING_V2, fresh: STEADY }));
+      // A comment makes the content differ, so the watcher reads it (and the test knows when it has).
+      writeFileSync(target, `# moved\n${config({ steady: STEADY, moving: MOVING_V2, fresh: STEADY, extra: STEADY })}`);
       symlinkSync(target, `${proxy.file}.link`);
       renameSync(`${proxy.file}.link`, proxy.file);
-      const swapped = await change(4);
+      const swapped = await change(6);
       expect(swapped).toMatchObject({ applied: true, added: [], changed: [], removed: [] });
       writeFileSync(target, config({ steady: STEADY, moving: MOVING_V2 }));
       process.kill(proxy.pid, "SIGHUP");
-      const hup = await change(5);
-      expect(hup).toMatchObject({ origin: "SIGHUP", applied: true, added: [], changed: [], removed: ["fresh"] });
+      const hup = await change(7);
+      expect(hup).toMatchObject({ origin: "SIGHUP", applied: true, added: [], changed: [], removed: ["fresh", "extra"] });
       const gone = clientsFor(proxy.address, "fresh");
       const err = await gone.kv.get({ key: "a" }, gone.opts()).catch((e) => PrismError.from(e));
       gone.close();
       expect((err as PrismError).code).toBe(Code.NOT_FOUND);
-      expect((await changes()).length).toBe(5);
+      expect((await changes()).length).toBe(7);
 
       // Both namespaces keep serving after it all.
       const okBefore = steady.load.ok;
