@@ -9,12 +9,29 @@ export interface PatternRow {
   restarts: number;
   health: { status: string; message: string; details: Record<string, string> } | null;
   last_error: string | null;
+  /** Calls in flight and placed so far (proxies with replicas). */
+  in_flight?: number;
+  calls?: number;
+  /** Every instance of the namespace's pattern (proxies with replicas). */
+  replicas?: (PatternRow & { replica: number })[];
 }
 
-/** A plain-text table of /patterns, one namespace per line, with health details at the end. */
+/** One row per instance for a namespace of several (`name/0`, `name/1`…, with its load), else the namespace's. */
+function instanceRows(rows: readonly PatternRow[]): { row: PatternRow; load: string[] }[] {
+  return rows.flatMap((r): { row: PatternRow; load: string[] }[] =>
+    r.replicas !== undefined && r.replicas.length > 1
+      ? r.replicas.map((i) => ({ row: { ...i, namespace: `${r.namespace}/${i.replica}` }, load: [`in_flight=${i.in_flight ?? 0}`, `calls=${i.calls ?? 0}`] }))
+      : [{ row: r, load: [] }],
+  );
+}
+
+/**
+ * A plain-text table of /patterns, one namespace per line (one per instance, `name/N`, with its calls in flight and
+ * so far, for a namespace of several), with health details at the end.
+ */
 export function formatPatterns(rows: readonly PatternRow[]): string[] {
   const header = ["NAMESPACE", "PATTERN", "STATUS", "PID", "ENDPOINT", "RESTARTS", "HEALTH", "DETAILS"];
-  const body = rows.map((r) => [
+  const body = instanceRows(rows).map(({ row: r, load }) => [
     r.namespace,
     r.pattern,
     r.status,
@@ -27,6 +44,7 @@ export function formatPatterns(rows: readonly PatternRow[]): string[] {
         .filter(([k]) => k !== "state")
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([k, v]) => `${k}=${v}`),
+      ...load,
       ...(r.last_error ? [`error="${r.last_error}"`] : []),
     ].join(" "),
   ]);
