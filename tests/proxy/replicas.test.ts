@@ -12,7 +12,8 @@ import { Code, PrismError } from "../../sdk/grpc/errors";
 import { codeName } from "../../sdk/errors";
 import { waitFor } from "../helpers/wait";
 import { startFakePattern, type FakePattern } from "./fake_pattern";
-import { clientsFor, killIfAlive, startProxy, utf8, type PatternSnapshot, type StartedProxy } from "./harness";
+import { ROOT } from "../helpers/process";
+import { clientsFor, killIfAlive, requireBuilt, startProxy, utf8, type PatternSnapshot, type StartedProxy } from "./harness";
 
 interface Replica extends PatternSnapshot {
   replica: number;
@@ -73,6 +74,19 @@ namespaces:
     const ns = (await proxy.pattern("rep")) as Namespace;
     expect(ns.status).toBe("serving");
     expect(ns.ready).toBe(true);
+  });
+
+  test("prismctl patterns shows one line per instance with its load", async () => {
+    requireBuilt("prismctl");
+    const p = Bun.spawnSync([`${ROOT}/dist/prismctl`, "--addr", proxy.address, "--admin", proxy.admin.replace("http://", ""), "patterns"]);
+    expect(p.exitCode).toBe(0);
+    const lines = p.stdout.toString().trim().split("\n");
+    const list = await replicas(proxy, "rep");
+    for (const r of list) {
+      expect(lines.find((l) => l.startsWith(`rep/${r.replica} `))).toMatch(
+        new RegExp(`^rep/${r.replica}\\s+memstore\\s+serving\\s+${r.pid}\\s.*in_flight=\\d+ calls=\\d+`),
+      );
+    }
   });
 
   test("kill -9 of one under load: in-flight calls end safe and fast, new ones succeed on the others, it comes back", async () => {
