@@ -1,5 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Health } from "../proto/gen/grpc/health/v1/health_pb";
+import { NamespaceAdmin } from "../proto/gen/prism/admin/namespace_admin_pb";
 import { KeyValueBasicInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { KeyValueBatchInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
 import { KeyValueScanInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
@@ -31,4 +32,5 @@ export const CLIENT_SERVICES: readonly DescService[] = [
   CdcPattern,
   LifecycleInterface,
   Health,
+  NamespaceAdmin,
 ];
