@@ -1,5 +1,6 @@
 import { serve } from "@prism/sdk";
 import { memstore } from "./backends/memstore";
+import { redis } from "./backends/redis";
 import { queuePattern } from "./pattern";
 
-await serve(queuePattern([memstore]));
+await serve(queuePattern([memstore, redis]));

@@ -2,6 +2,8 @@
  * The backends of the queue slot the conformance suite runs against: one entry each (NATS and Kafka join with a
  * line here and a test file per mode). Each run gets a namespace of its own; cleanup removes what it left.
  */
+import { Redis } from "ioredis";
+import { deletePrefix, sharedRedisAddress } from "../redis/harness";
 import type { QueueBackend } from "./targets";
 
 export const memstore: QueueBackend = {
@@ -10,4 +12,23 @@ export const memstore: QueueBackend = {
   slots: async () => ({ slots: { queue: { driver: "memstore" } }, cleanup: async () => {} }),
 };
 
-export const BACKENDS: readonly QueueBackend[] = [memstore];
+export const redis: QueueBackend = {
+  name: "redis",
+  needs: ["redis"],
+  slots: async (ns) => {
+    const address = await sharedRedisAddress();
+    return {
+      slots: { queue: { driver: "redis", config: { address } } },
+      cleanup: async () => {
+        const r = new Redis(address, { maxRetriesPerRequest: 1 });
+        try {
+          await deletePrefix(r, `${ns}:`);
+        } finally {
+          r.disconnect();
+        }
+      },
+    };
+  },
+};
+
+export const BACKENDS: readonly QueueBackend[] = [memstore, redis];
