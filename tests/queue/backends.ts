@@ -3,6 +3,9 @@
  * line here and a test file per mode). Each run gets a namespace of its own; cleanup removes what it left.
  */
 import { Redis } from "ioredis";
+import { SQL } from "bun";
+import { postgresUrl } from "../helpers/services";
+import { postgresConfig } from "../postgres/target";
 import { deletePrefix, sharedRedisAddress } from "../redis/harness";
 import type { QueueBackend } from "./targets";
 
@@ -31,4 +34,22 @@ export const redis: QueueBackend = {
   },
 };
 
-export const BACKENDS: readonly QueueBackend[] = [memstore, redis];
+export const postgres: QueueBackend = {
+  name: "postgres",
+  needs: ["postgres"],
+  slots: async (ns) => ({
+    slots: { queue: { driver: "postgres", config: postgresConfig() } },
+    cleanup: async () => {
+      const sql = new SQL({ url: postgresUrl(), max: 1 });
+      try {
+        for (const t of ["prism_kv", "prism_kv_queue_messages", "prism_kv_queue_groups", "prism_kv_queue_deliveries"]) {
+          await sql.unsafe(`delete from ${t} where namespace = $1`, [ns]).catch(() => undefined);
+        }
+      } finally {
+        await sql.close();
+      }
+    },
+  }),
+};
+
+export const BACKENDS: readonly QueueBackend[] = [memstore, redis, postgres];
