@@ -27,6 +27,8 @@ export interface KafkaConfig {
     commit_interval: number;
   };
   circuit_breaker: { failure_threshold: number; open_duration: number };
+  /** Queue topics (issue 21): unfinished messages one group holds in this process before it stops fetching. */
+  queue: { max_held: number };
   /** Bound on one publish, append or trim as the caller sees it (creating a topic on first use is bounded apart). */
   call_timeout: number;
   health_timeout: number;
@@ -80,6 +82,12 @@ export const kafkaConfigSchema: Schema = {
       fields: {
         failure_threshold: { type: "integer", min: 1, default: 3 },
         open_duration: duration("1s"),
+      },
+    },
+    queue: {
+      type: "object",
+      fields: {
+        max_held: { type: "integer", min: 1, default: 5_000 },
       },
     },
     call_timeout: duration("2s"),

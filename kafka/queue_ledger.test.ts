@@ -14,6 +14,9 @@ describe("PartitionLedger", () => {
     expect(l.finish(9)).toBe(true);
     expect(l.commitPoint()).toBe(5);
     expect(l.outstanding).toBe(2);
+    expect(l.finishedAbove).toBe(2);
+    expect(l.accepts(9)).toBe(false);
+    expect(l.accepts(10)).toBe(true);
     expect(l.finish(5)).toBe(true);
     expect(l.commitPoint()).toBe(7);
     expect(l.finish(7)).toBe(true);

@@ -38,6 +38,16 @@ export class PartitionLedger {
     return true;
   }
 
+  /** True when `offset` is past every offset fetched so far (else it was fetched already). */
+  accepts(offset: number): boolean {
+    return offset >= this.next;
+  }
+
+  /** Finished offsets above the commit point: committed only once everything below them is finished. */
+  get finishedAbove(): number {
+    return this.offsets.length - this.head - this.unfinished;
+  }
+
   /** Fetched and not finished. */
   get outstanding(): number {
     return this.unfinished;

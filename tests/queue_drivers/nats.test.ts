@@ -12,6 +12,7 @@ const NAMESPACE = "queuedrivertest";
 
 queueDriverSuite("nats", {
   waitMs: 10_000,
+  tokensAcrossInstances: true,
   async make() {
     const d = new NatsDriver(parseNatsConfig({ url: natsUrl() }, { configFile: "test" }), new Subjects(NAMESPACE), createLogger({ level: "warn" }));
     await d.ready;

@@ -4,7 +4,7 @@
  * an ack deadline with the attempt counted, tokens settled by another driver instance, idempotent publish, the
  * room() bound, stats. One call per backend: `queueDriverSuite("nats", make)`.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test as bunTest } from "bun:test";
 import type { Driver, QueueDelivery, QueueDriver } from "../../sdk";
 import { waitFor } from "../helpers/wait";
 import { startConsumer, type TestConsumer } from "./consumer";
@@ -16,6 +16,11 @@ export interface QueueDriverTarget {
   make(): Promise<TestQueueDriver>;
   /** Bound on waits for deliveries (group joins on Kafka take a while). */
   waitMs: number;
+  /**
+   * True when a token handed out by one driver instance is settled by another (the interface asks for it);
+   * false for a driver that settles only its own (Kafka: the instance whose group member owns the partition).
+   */
+  tokensAcrossInstances: boolean;
   /** Removes what this run left on the backend (topics named with RUN). */
   cleanup(): Promise<void>;
 }
@@ -35,6 +40,7 @@ async function publishN(d: QueueDriver, topic: string, n: number, key = (i: numb
 
 export function queueDriverSuite(name: string, target: QueueDriverTarget): void {
   describe(`queue driver: ${name}`, () => {
+    const test = (title: string, fn: () => Promise<void>) => bunTest(title, fn, target.waitMs * 2);
     let d: TestQueueDriver;
     const consumers: TestConsumer[] = [];
     const consume = (o: Parameters<typeof startConsumer>[1]) => {
@@ -134,7 +140,8 @@ export function queueDriverSuite(name: string, target: QueueDriverTarget): void 
 
     test("a consumer's released deliveries go to the group's other consumer at once", async () => {
       const topic = unique("release");
-      await publishN(d, topic, 5);
+      // Keys of their own: none waits behind another of its key (per-key ordering).
+      await publishN(d, topic, 5, (i) => `u${i}`);
       const c1 = consume({ topic, group: "g", ackDeadlineMs: 60_000 });
       await wait(() => c1.received.length >= 5, "5 deliveries to the first consumer");
       const c2 = consume({ topic, group: "g", ackDeadlineMs: 60_000, autoAck: true });
@@ -152,7 +159,12 @@ export function queueDriverSuite(name: string, target: QueueDriverTarget): void 
       const [m0, m1, m2] = c.received as [QueueDelivery, QueueDelivery, QueueDelivery];
       const other = await target.make();
       try {
-        expect(await other.queueAck(topic, "g", [m0.token, "nonsense", m1.token])).toEqual([true, false, true]);
+        if (target.tokensAcrossInstances) {
+          expect(await other.queueAck(topic, "g", [m0.token, "nonsense", m1.token])).toEqual([true, false, true]);
+        } else {
+          expect(await other.queueAck(topic, "g", [m0.token, "nonsense", m1.token])).toEqual([false, false, false]);
+          expect(await d.queueAck(topic, "g", [m0.token, "nonsense", m1.token])).toEqual([true, false, true]);
+        }
         expect(await d.queueAck(topic, "other-group", [m2.token])).toEqual([false]);
         expect(await d.queueAck(`${topic}-x`, "g", [m2.token])).toEqual([false]);
         expect(await d.queueNack(topic, "g", "nonsense", 0, "")).toBe(false);
@@ -184,6 +196,34 @@ export function queueDriverSuite(name: string, target: QueueDriverTarget): void 
       await wait(() => c.received.length >= 2, "2 deliveries");
       await Bun.sleep(200);
       expect(c.received.map((r) => str(r.payload)).sort()).toEqual(["once", "other"]);
+    });
+
+    test("per-key order (drivers that offer it): a key's next message waits for the redelivery of the previous one", async () => {
+      if (d.queueFeatures.ordering !== "per_key") return; // no promise to check
+      const topic = unique("order");
+      await publishN(d, topic, 6, (i) => (i % 2 === 0 ? "a" : "b"));
+      const c = consume({ topic, group: "g" });
+      await wait(() => c.received.length >= 2, "the first message of each key");
+      await Bun.sleep(200);
+      // m2 and m4 (key a) and m3, m5 (key b) wait behind m0 and m1.
+      expect(c.received.map((r) => str(r.payload)).sort()).toEqual(["m0", "m1"]);
+      const m0 = c.received.find((r) => str(r.payload) === "m0")!;
+      const m1 = c.received.find((r) => str(r.payload) === "m1")!;
+      await c.nack(m0, 300, "retry");
+      await c.ack(m1);
+      await wait(() => c.received.some((r) => str(r.payload) === "m3"), "key b's next message");
+      expect(c.received.some((r) => str(r.payload) === "m2")).toBe(false);
+      const order: string[] = [];
+      while (order.length < 5) {
+        await wait(() => c.held.size > 0, "a delivery");
+        for (const r of [...c.held.values()]) {
+          order.push(`${str(r.payload)}#${r.attempt}`);
+          await c.ack(r);
+        }
+      }
+      const ofKey = (k: string[]) => order.filter((o) => k.includes(o.split("#")[0]!));
+      expect(ofKey(["m0", "m2", "m4"])).toEqual(["m0#2", "m2#1", "m4#1"]);
+      expect(ofKey(["m3", "m5"])).toEqual(["m3#1", "m5#1"]);
     });
 
     test("a new group sees every message still retained, oldest first", async () => {

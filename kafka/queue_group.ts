@@ -1,0 +1,331 @@
+import { randomBytes } from "node:crypto";
+import type { Kafka, KafkaMessage } from "kafkajs";
+import { toPrismError } from "./errors";
+import type { Logger, PrismError, QueueDelivery } from "@prism/sdk";
+import type { KafkaConfig } from "./config";
+import { ConsumerFeed, type FeedItem, type FlowStats } from "./feed";
+import { headersToMetadata } from "./headers";
+import { PartitionLedger } from "./queue_ledger";
+
+type State = "ready" | "inflight" | "delayed" | "gated";
+
+/** A fetched message of the group that is not finished (acked or dead-lettered) yet. */
+interface Entry {
+  readonly partition: number;
+  readonly offset: number;
+  readonly message: KafkaMessage;
+  readonly key: string;
+  /** Deliveries so far (the last delivery's number). */
+  attempts: number;
+  state: State;
+  lastError: string;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** A first-in first-out list that skips entries finished while they waited in it. */
+class Fifo {
+  private items: Entry[] = [];
+  private head = 0;
+
+  push(e: Entry): void {
+    this.items.push(e);
+  }
+
+  shift(ok: (e: Entry) => boolean): Entry | undefined {
+    while (this.head < this.items.length) {
+      const e = this.items[this.head++]!;
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      if (ok(e)) return e;
+    }
+    return undefined;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
+/** Counts of one group in this process. */
+export interface GroupCounts {
+  inFlight: number;
+  /** Fetched and waiting here: ready, nacked with a delay, or behind an earlier message of their key. */
+  waiting: number;
+  /** Per owned partition: the offset the group commits (lowest unfinished), and finished messages above it. */
+  partitions: Map<number, { commitPoint: number | undefined; finishedAbove: number }>;
+}
+
+/**
+ * One Kafka consumer group of a queue topic, as this pattern process takes part in it: a single kafkajs group
+ * member (ConsumerFeed) whose messages this process hands to its local Consume streams one at a time, so
+ * consumers joining and leaving do not rebalance the group. Kafka keeps no per-message state, so this does:
+ * each fetched message is ready, in flight (until its ack deadline), delayed (nacked) or gated (behind an
+ * earlier unfinished message of its key: per-key order, as keys map to one partition each); offsets are committed
+ * only below the lowest unfinished message of each partition (PartitionLedger), so whatever a crash or a
+ * rebalance interrupts is fetched again. Memory: at most `maxHeld` unfinished messages; beyond, fetching waits and
+ * the feed pauses the partitions. A rebalance drops the state (the new owners fetch from the committed offsets)
+ * and makes the tokens handed out before it unknown.
+ */
+export class QueueGroup {
+  private readonly feed: ConsumerFeed;
+  private readonly id = randomBytes(4).toString("hex");
+  private epoch: string;
+  private readonly entries = new Map<string, Entry>();
+  private readonly redo = new Fifo();
+  private readonly fresh = new Fifo();
+  /** Unfinished entries per non-empty key, in offset order; the first one is the key's only deliverable entry. */
+  private readonly keyed = new Map<string, Entry[]>();
+  private ledgers = new Map<number, PartitionLedger>();
+  private readonly committed = new Map<number, number>();
+  private waiters: (() => void)[] = [];
+  private roomWaiter: (() => void) | undefined;
+  private commitTimer: ReturnType<typeof setInterval> | undefined;
+  private committing: Promise<void> = Promise.resolve();
+  private failure: PrismError | undefined;
+  private closed = false;
+  private readonly started: Promise<void>;
+  /** Local Consume streams using this group. */
+  users = 0;
+
+  constructor(
+    kafka: Kafka,
+    private readonly cfg: KafkaConfig,
+    private readonly topic: string,
+    private readonly groupId: string,
+    stats: FlowStats,
+    private readonly logger: Logger,
+  ) {
+    const signal = new AbortController().signal;
+    this.feed = new ConsumerFeed(kafka, cfg, { groupId, topic, fromBeginning: true, signal, stats }, logger);
+    this.epoch = `${this.id}g0`;
+    // Registered after the feed's own listener, which bumps the generation.
+    this.feed.consumer.on(this.feed.consumer.events.GROUP_JOIN, () => this.reset());
+    this.started = this.feed.start();
+    this.started.then(
+      () => {
+        this.commitTimer = setInterval(() => void this.commit(), cfg.consumer.commit_interval);
+        void this.pump();
+      },
+      (err) => this.fail(toPrismError(err, "queue consume")),
+    );
+  }
+
+  /** Resolves once the member runs; rejects when it could not start. */
+  ready(): Promise<void> {
+    return this.started;
+  }
+
+  /** False once the group failed or closed: the driver makes a new one. */
+  get usable(): boolean {
+    return !this.closed && !this.failure;
+  }
+
+  /** Waits for a deliverable message and delivers it (deadline from now); undefined when aborted or closed. */
+  async take(signal: AbortSignal, ackDeadlineMs: number): Promise<QueueDelivery | undefined> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (signal.aborted || this.closed) return undefined;
+      const e = this.redo.shift(this.isReady) ?? this.fresh.shift(this.isReady);
+      if (e) return this.deliver(e, ackDeadlineMs);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal.removeEventListener("abort", done);
+          const i = this.waiters.indexOf(done);
+          if (i >= 0) this.waiters.splice(i, 1);
+          resolve();
+        };
+        signal.addEventListener("abort", done);
+        this.waiters.push(done);
+      });
+    }
+  }
+
+  /** Acks by token; false for tokens of another generation, unknown offsets, or a delivery made again since. */
+  ack(token: string): boolean {
+    const e = this.entryOf(token);
+    if (!e || e.state === "gated") return false;
+    this.finish(e);
+    return true;
+  }
+
+  /** Makes an in-flight delivery deliverable again after `afterMs`, keeping `error` as its last error. */
+  nack(token: string, afterMs: number, error: string): boolean {
+    const e = this.entryOf(token);
+    if (!e || e.state !== "inflight") return false;
+    clearTimeout(e.timer);
+    if (error) e.lastError = error;
+    if (afterMs <= 0) this.makeReady(e);
+    else {
+      e.state = "delayed";
+      e.timer = setTimeout(() => this.makeReady(e), afterMs);
+    }
+    return true;
+  }
+
+  counts(): GroupCounts {
+    let inFlight = 0;
+    for (const e of this.entries.values()) if (e.state === "inflight") inFlight++;
+    const partitions = new Map<number, { commitPoint: number | undefined; finishedAbove: number }>();
+    for (const [p, l] of this.ledgers) partitions.set(p, { commitPoint: l.commitPoint(), finishedAbove: l.finishedAbove });
+    return { inFlight, waiting: this.entries.size - inFlight, partitions };
+  }
+
+  /** Commits what is finished and leaves the group (bounded by request_timeout). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.commitTimer);
+    this.wakeAll();
+    this.roomWaiter?.();
+    await this.started.catch(() => undefined);
+    await this.commit();
+    for (const e of this.entries.values()) clearTimeout(e.timer);
+    await this.feed.stop(this.cfg.request_timeout);
+  }
+
+  private readonly isReady = (e: Entry) => e.state === "ready" && this.entries.get(`${e.partition}/${e.offset}`) === e;
+
+  private deliver(e: Entry, ackDeadlineMs: number): QueueDelivery {
+    e.attempts++;
+    e.state = "inflight";
+    const attempt = e.attempts;
+    e.timer = setTimeout(() => {
+      if (e.state === "inflight" && e.attempts === attempt) this.makeReady(e);
+    }, ackDeadlineMs);
+    const m = e.message;
+    return {
+      messageId: `${e.partition}/${e.offset}`,
+      key: e.key,
+      payload: m.value ?? new Uint8Array(0),
+      headers: headersToMetadata(m.headers),
+      publishedAt: Number(m.timestamp),
+      attempt,
+      token: `${this.epoch}.${e.partition}.${e.offset}.${attempt}`,
+      lastError: e.lastError,
+    };
+  }
+
+  /** The entry a token of this generation names, while its delivery is the latest one. */
+  private entryOf(token: string): Entry | undefined {
+    const t = token.split(".");
+    if (t.length !== 4 || t[0] !== this.epoch) return undefined;
+    const e = this.entries.get(`${t[1]}/${t[2]}`);
+    return e && String(e.attempts) === t[3] ? e : undefined;
+  }
+
+  private makeReady(e: Entry): void {
+    if (this.entries.get(`${e.partition}/${e.offset}`) !== e) return;
+    clearTimeout(e.timer);
+    e.state = "ready";
+    this.redo.push(e);
+    this.wakeOne();
+  }
+
+  private finish(e: Entry): void {
+    clearTimeout(e.timer);
+    this.entries.delete(`${e.partition}/${e.offset}`);
+    this.ledgers.get(e.partition)?.finish(e.offset);
+    if (e.key) {
+      const list = this.keyed.get(e.key);
+      if (list?.[0] === e) {
+        list.shift();
+        if (list.length === 0) this.keyed.delete(e.key);
+        else this.makeReady(list[0]!);
+      }
+    }
+    this.roomWaiter?.();
+  }
+
+  /** Takes fetched messages into the group's state while it holds fewer than queue.max_held. */
+  private async pump(): Promise<void> {
+    try {
+      for await (const item of this.feed.queue) {
+        if (this.closed) return;
+        if (this.feed.isCurrent(item)) this.add(item);
+        this.feed.taken();
+        while (this.entries.size >= this.cfg.queue.max_held && !this.closed) await new Promise<void>((r) => (this.roomWaiter = r));
+      }
+    } catch (err) {
+      this.fail(toPrismError(err, "queue consume"));
+    }
+  }
+
+  private add(item: FeedItem): void {
+    const { partition, offset, message } = item;
+    let ledger = this.ledgers.get(partition);
+    if (!ledger) this.ledgers.set(partition, (ledger = new PartitionLedger()));
+    // A message fetched again (kafkajs re-fetches after a seek) is already here.
+    if (!ledger.accepts(offset)) return;
+    ledger.fetched(offset);
+    const key = message.key ? message.key.toString("utf8") : "";
+    const e: Entry = { partition, offset, message, key, attempts: 0, state: "ready", lastError: "" };
+    this.entries.set(`${partition}/${offset}`, e);
+    if (key) {
+      const list = this.keyed.get(key);
+      if (list) {
+        list.push(e);
+        e.state = "gated";
+        return;
+      }
+      this.keyed.set(key, [e]);
+    }
+    this.fresh.push(e);
+    this.wakeOne();
+  }
+
+  /** A new generation: the partitions are fetched again from the committed offsets. */
+  private reset(): void {
+    for (const e of this.entries.values()) clearTimeout(e.timer);
+    this.entries.clear();
+    this.keyed.clear();
+    this.redo.clear();
+    this.fresh.clear();
+    this.ledgers = new Map();
+    this.committed.clear();
+    this.epoch = `${this.id}g${this.feed.generation}`;
+    this.roomWaiter?.();
+  }
+
+  private fail(err: PrismError): void {
+    if (this.closed) return;
+    this.failure = err;
+    this.logger.warn("kafka queue group failed", { group: this.groupId, error: err.message });
+    this.wakeAll();
+  }
+
+  private wakeOne(): void {
+    this.waiters.shift()?.();
+  }
+
+  private wakeAll(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Commits each owned partition's commit point when it moved; a failure (a rebalance) only means redelivery. */
+  private commit(): Promise<void> {
+    const due: { topic: string; partition: number; offset: string }[] = [];
+    const points: [number, number][] = [];
+    for (const [p, l] of this.ledgers) {
+      const point = l.commitPoint();
+      if (point === undefined || this.committed.get(p) === point || !this.feed.assignment.has(p)) continue;
+      due.push({ topic: this.topic, partition: p, offset: String(point) });
+      points.push([p, point]);
+    }
+    if (due.length === 0) return this.committing;
+    const ledgers = this.ledgers;
+    this.committing = this.committing.then(async () => {
+      try {
+        await this.feed.consumer.commitOffsets(due);
+        if (this.ledgers === ledgers) for (const [p, o] of points) this.committed.set(p, o);
+      } catch (err) {
+        this.logger.debug("kafka queue commit failed; those messages may be delivered again", { group: this.groupId, error: (err as Error).message });
+      }
+    });
+    return this.committing;
+  }
+}
