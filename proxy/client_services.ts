@@ -10,6 +10,8 @@ import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsu
 import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
 import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
+import { ProducerPattern } from "../proto/gen/prism/patterns/producer/producer_pattern_pb";
+import { ConsumerPattern } from "../proto/gen/prism/patterns/consumer/consumer_pattern_pb";
 
 /**
  * Every service of proto/ a client may call through the proxy: what the proxy's reflection describes
@@ -25,6 +27,8 @@ export const CLIENT_SERVICES: readonly DescService[] = [
   StreamBasicInterface,
   KeyValuePattern,
   MulticastRegistryPattern,
+  ProducerPattern,
+  ConsumerPattern,
   LifecycleInterface,
   Health,
 ];

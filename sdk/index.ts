@@ -70,6 +70,7 @@ export {
   type QueueSupport,
   REDRIVE_GROUP_HEADER,
 } from "./drivers/queue";
+export { type DeadLetterStore, EmulatedDeadLetters, isDeadLetterStore, isForOtherGroup } from "./drivers/queue_emulation";
 export { globMatch, matchesJsonFilter, nestJsonFilter, offersJsonFilterScan, parseGlob } from "./drivers/json_filter";
 export { type DriverEnv, type DriverFactory, DriverRegistry } from "./drivers/registry";
 export { DriverMetrics, type InstrumentOptions, instrumentDriver } from "./drivers/instrument";
