@@ -5,10 +5,8 @@ import {
   nanos,
   RetentionPolicy,
   StorageType,
-  type Consumer,
-  type ConsumerMessages,
   type JetStreamManager,
-  type JsMsg,
+  type Msg,
   type MsgHdrs,
   type NatsConnection,
 } from "nats";
@@ -28,6 +26,7 @@ import type { NatsConfig } from "./config";
 import type { NatsConnector } from "./connection";
 import { toPrismError } from "./errors";
 import { KEY_HEADER, metadataOf, toHeaders } from "./headers";
+import { pull } from "./queue_pull";
 import { groupConsumerName, parseAckToken } from "./queue_tokens";
 import type { Subjects } from "./subjects";
 
@@ -116,33 +115,26 @@ export class NatsQueue {
 
   /**
    * Pulls at most room() messages at a time from the group's durable, each pull waiting up to a second on the
-   * server. A lost connection or a server error ends the pull, and the loop pulls again with backoff; messages a
-   * pull had claimed but not handed over are redelivered by the server after AckWait.
+   * server. A server error ends the pull and the loop pulls again with backoff; messages a pull claimed but did
+   * not hand over (the stream ended) are nacked at once (queue_pull.ts).
    */
   async *consume(opts: QueueConsumeOptions): AsyncGenerator<QueueDelivery> {
     const durable = groupConsumerName(opts.group);
     let failures = 0;
-    let consumer: { nc: NatsConnection; c: Consumer } | undefined;
     while (!opts.signal.aborted) {
-      let batch: ConsumerMessages | undefined;
-      const stop = () => batch?.stop();
-      opts.signal.addEventListener("abort", stop);
-      const stopOnDisconnect = this.conn.onDisconnect(stop);
       try {
         const nc = this.conn.current();
         const { name } = await this.ensureStream(nc, opts.topic);
         await this.ensureDurable(nc, name, durable, opts.ackDeadlineMs, true);
-        if (consumer?.nc !== nc) consumer = { nc, c: await nc.jetstream({ timeout: this.cfg.request_timeout }).consumers.get(name, durable) };
         const room = opts.room();
         if (room <= 0) {
           await sleep(50, opts.signal).catch(() => undefined);
           continue;
         }
-        batch = await consumer.c.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS });
-        if (opts.signal.aborted || this.conn.state !== "connected") batch.stop();
-        for await (const m of batch) {
+        for await (const m of pull(nc, name, durable, room, FETCH_EXPIRES_MS, opts.signal)) {
           failures = 0;
-          yield this.toDelivery(name, durable, m);
+          const d = this.toDelivery(name, durable, m);
+          if (d) yield d;
         }
       } catch (err) {
         if (opts.signal.aborted) return;
@@ -151,13 +143,8 @@ export class NatsQueue {
         // A stream or durable deleted behind the pattern's back is created again on the next pull.
         this.streams.clear();
         this.durables.clear();
-        consumer = undefined;
         if (failures++ === 0) this.logger.debug("nats queue pull failed; retrying", { topic: opts.topic, group: opts.group, error: e.message });
         await sleep(Math.min(1_000, 50 * 2 ** Math.min(failures, 5)), opts.signal).catch(() => undefined);
-      } finally {
-        opts.signal.removeEventListener("abort", stop);
-        stopOnDisconnect();
-        batch?.stop();
       }
     }
   }
@@ -218,18 +205,20 @@ export class NatsQueue {
     }
   }
 
-  private toDelivery(stream: string, durable: string, m: JsMsg): QueueDelivery {
+  private toDelivery(stream: string, durable: string, m: Msg): QueueDelivery | undefined {
+    const token = m.reply ?? "";
+    const info = parseAckToken(token);
+    if (!info) return undefined;
     const h: MsgHdrs | undefined = m.headers;
     return {
-      messageId: String(m.seq),
+      messageId: String(info.streamSeq),
       key: h?.get(KEY_HEADER) ?? "",
       payload: m.data,
       headers: metadataOf(h),
-      publishedAt: Math.floor(m.info.timestampNanos / 1e6),
-      attempt: m.info.deliveryCount,
-      // The ack subject (JsMsgImpl.reply; not on the JsMsg interface of nats.js 2.29).
-      token: (m as JsMsg & { reply?: string }).reply ?? "",
-      lastError: this.lastErrors.get(`${stream}\0${durable}\0${m.seq}`) ?? "",
+      publishedAt: Math.floor(info.timestampNanos / 1e6),
+      attempt: info.deliveryCount,
+      token,
+      lastError: this.lastErrors.get(`${stream}\0${durable}\0${info.streamSeq}`) ?? "",
     };
   }
 

@@ -23,12 +23,19 @@ describe("queue names", () => {
 
 describe("parseAckToken", () => {
   test("both forms of JetStream ack subjects", () => {
-    expect(parseAckToken("$JS.ACK.ns_Qt.Gg.3.17.40.1796561679036909600.5")).toEqual({ stream: "ns_Qt", consumer: "Gg", deliveryCount: 3, streamSeq: 17 });
+    expect(parseAckToken("$JS.ACK.ns_Qt.Gg.3.17.40.1796561679036909600.5")).toEqual({
+      stream: "ns_Qt",
+      consumer: "Gg",
+      deliveryCount: 3,
+      streamSeq: 17,
+      timestampNanos: 1796561679036909600,
+    });
     expect(parseAckToken("$JS.ACK.hub.ABC.ns_Qt.Gg.1.2.3.1796561679036909600.0.xyz")).toEqual({
       stream: "ns_Qt",
       consumer: "Gg",
       deliveryCount: 1,
       streamSeq: 2,
+      timestampNanos: 1796561679036909600,
     });
   });
 

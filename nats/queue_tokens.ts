@@ -11,6 +11,8 @@ export interface AckTokenInfo {
   consumer: string;
   deliveryCount: number;
   streamSeq: number;
+  /** When the message was stored, Unix ns. */
+  timestampNanos: number;
 }
 
 /**
@@ -28,5 +30,5 @@ export function parseAckToken(token: string): AckTokenInfo | undefined {
   const deliveryCount = Number(t[at + 2]);
   const streamSeq = Number(t[at + 3]);
   if (!t[at] || !t[at + 1] || !Number.isSafeInteger(deliveryCount) || !Number.isSafeInteger(streamSeq) || streamSeq < 1) return undefined;
-  return { stream: t[at]!, consumer: t[at + 1]!, deliveryCount, streamSeq };
+  return { stream: t[at]!, consumer: t[at + 1]!, deliveryCount, streamSeq, timestampNanos: Number(t[at + 5]) };
 }
