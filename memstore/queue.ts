@@ -21,13 +21,17 @@ interface StoredMessage {
   readonly publishedAt: number;
 }
 
-/** A message a group has seen but not yet acked: in flight, waiting for redelivery, or held behind its key. */
+/**
+ * A message a group has seen but not yet acked: in flight, waiting (deliverable from visibleAt), or held behind an
+ * earlier unacked message of its key.
+ */
 interface Unacked {
   readonly msg: StoredMessage;
+  state: "inflight" | "waiting" | "held";
   attempt: number;
-  /** In flight until this Unix ms; 0 = not in flight. */
+  /** While in flight: Unix ms of its ack deadline. */
   deadline: number;
-  /** Deliverable from this Unix ms (nack delay); ignored while in flight. */
+  /** While waiting: deliverable from this Unix ms (nack delay). */
   visibleAt: number;
   /** Delivery number of the current or last delivery: a token names it. */
   seq: number;
@@ -37,8 +41,11 @@ interface Unacked {
 class Group {
   /** Next log position never seen by this group. */
   next: number;
-  /** By message id, in the order the group first saw them. */
+  /** Every unacked message by id. */
   readonly unacked = new Map<string, Unacked>();
+  /** The subsets that can become deliverable: scanned on each take (held ones are reached through keyQueue). */
+  readonly inflight = new Map<string, Unacked>();
+  readonly waiting = new Map<string, Unacked>();
   /** Per key, ids of its unacked messages in publish order: only the first may be delivered (per-key order). */
   readonly keyQueue = new Map<string, string[]>();
   readonly dead = new Map<string, QueueDeadLetter>();
@@ -55,6 +62,14 @@ class Group {
   wake(): void {
     for (const w of this.waiters) w();
     this.waiters.clear();
+  }
+
+  setState(u: Unacked, state: Unacked["state"]): void {
+    if (u.state === "inflight") this.inflight.delete(u.msg.id);
+    else if (u.state === "waiting") this.waiting.delete(u.msg.id);
+    u.state = state;
+    if (state === "inflight") this.inflight.set(u.msg.id, u);
+    else if (state === "waiting") this.waiting.set(u.msg.id, u);
   }
 }
 
@@ -154,9 +169,9 @@ export class MemQueue implements QueueDriver, QueueDeadLetterDriver {
   async queueNack(topicName: string, groupName: string, token: string, redeliverAfterMs: number, error: string): Promise<boolean> {
     const group = this.topics.get(topicName)?.groups.get(groupName);
     const u = group && this.resolve(group, token);
-    if (!u || !group || u.deadline === 0 || token !== `${u.msg.id}.${u.seq}`) return false;
-    u.deadline = 0;
+    if (!u || !group || u.state !== "inflight" || token !== `${u.msg.id}.${u.seq}`) return false;
     u.visibleAt = this.now() + Math.max(0, redeliverAfterMs);
+    group.setState(u, "waiting");
     if (error !== "") u.lastError = error;
     group.wake();
     return true;
@@ -167,7 +182,7 @@ export class MemQueue implements QueueDriver, QueueDeadLetterDriver {
     const group = this.group(topic, groupName);
     const now = this.now();
     let inFlight = 0;
-    for (const u of group.unacked.values()) if (u.deadline > now) inFlight++;
+    for (const u of group.inflight.values()) if (u.deadline > now) inFlight++;
     return {
       pending: topic.end - group.next + group.unacked.size - inFlight,
       inFlight,
@@ -215,7 +230,7 @@ export class MemQueue implements QueueDriver, QueueDeadLetterDriver {
       if (!d) continue;
       group.dead.delete(id);
       const msg: StoredMessage = { id, key: d.key, payload: d.payload, headers: d.headers, publishedAt: d.publishedAt };
-      this.admit(group, { msg, attempt: 0, deadline: 0, visibleAt: 0, seq: 0, lastError: "" });
+      this.admit(group, { msg, state: "held", attempt: 0, deadline: 0, visibleAt: 0, seq: 0, lastError: "" });
       n++;
     }
     group.wake();
@@ -259,15 +274,13 @@ export class MemQueue implements QueueDriver, QueueDeadLetterDriver {
   /** The next deliverable message of the group, now in flight; undefined when none is. */
   private take(topic: Topic, group: Group, ackDeadlineMs: number): QueueDelivery | undefined {
     const now = this.now();
-    for (const u of group.unacked.values()) {
-      const due = u.deadline > 0 ? u.deadline <= now : u.visibleAt <= now;
-      if (due && this.isKeyHead(group, u)) return this.deliver(group, u, now, ackDeadlineMs);
-    }
+    for (const u of group.inflight.values()) if (u.deadline <= now) return this.deliver(group, u, now, ackDeadlineMs);
+    for (const u of group.waiting.values()) if (u.visibleAt <= now) return this.deliver(group, u, now, ackDeadlineMs);
     while (group.next < topic.end) {
       const msg = topic.at(group.next++);
-      const u: Unacked = { msg, attempt: 0, deadline: 0, visibleAt: 0, seq: 0, lastError: "" };
+      const u: Unacked = { msg, state: "held", attempt: 0, deadline: 0, visibleAt: 0, seq: 0, lastError: "" };
       this.admit(group, u);
-      if (this.isKeyHead(group, u)) return this.deliver(group, u, now, ackDeadlineMs);
+      if (u.state === "waiting") return this.deliver(group, u, now, ackDeadlineMs);
     }
     return undefined;
   }
@@ -278,6 +291,7 @@ export class MemQueue implements QueueDriver, QueueDeadLetterDriver {
     u.attempt++;
     u.seq = ++group.seq;
     u.deadline = now + ackDeadlineMs;
+    group.setState(u, "inflight");
     const m = u.msg;
     return {
       messageId: m.id,
@@ -291,26 +305,37 @@ export class MemQueue implements QueueDriver, QueueDeadLetterDriver {
     };
   }
 
+  /** Adds a message the group has not got unacked; it waits at once unless an earlier message of its key is unacked. */
   private admit(group: Group, u: Unacked): void {
     group.unacked.set(u.msg.id, u);
-    if (u.msg.key === "") return;
-    const q = group.keyQueue.get(u.msg.key);
-    if (q) q.push(u.msg.id);
-    else group.keyQueue.set(u.msg.key, [u.msg.id]);
+    const q = u.msg.key === "" ? undefined : group.keyQueue.get(u.msg.key);
+    if (q) {
+      q.push(u.msg.id);
+      return;
+    }
+    if (u.msg.key !== "") group.keyQueue.set(u.msg.key, [u.msg.id]);
+    group.setState(u, "waiting");
   }
 
+  /** Forgets an unacked message (acked or dead-lettered); the next of its key may then be delivered. */
   private remove(group: Group, u: Unacked): void {
     group.unacked.delete(u.msg.id);
+    group.setState(u, "held");
     if (u.msg.key === "") return;
     const q = group.keyQueue.get(u.msg.key);
     if (!q) return;
+    const wasHead = q[0] === u.msg.id;
     const i = q.indexOf(u.msg.id);
     if (i >= 0) q.splice(i, 1);
-    if (q.length === 0) group.keyQueue.delete(u.msg.key);
-  }
-
-  private isKeyHead(group: Group, u: Unacked): boolean {
-    return u.msg.key === "" || group.keyQueue.get(u.msg.key)?.[0] === u.msg.id;
+    if (q.length === 0) {
+      group.keyQueue.delete(u.msg.key);
+      return;
+    }
+    if (wasHead) {
+      const next = group.unacked.get(q[0]!)!;
+      next.visibleAt = 0;
+      group.setState(next, "waiting");
+    }
   }
 
   /** The unacked message a token names (any of its deliveries: at least once). */
