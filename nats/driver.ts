@@ -12,6 +12,8 @@ import {
   type PubSubDriver,
   type PubSubMessage,
   type QueueConsumeOptions,
+  type QueueDeadLetterDriver,
+  type QueueDeadLetterPage,
   type QueueDelivery,
   type QueueDriver,
   type QueueFeatures,
@@ -31,6 +33,7 @@ import { natsNotApplied, toPrismError } from "./errors";
 import { NatsKeyValue } from "./kv";
 import { NatsPubSub } from "./pubsub";
 import { NatsQueue } from "./queue";
+import { NatsDeadLetters } from "./queue_dead_letters";
 import { NatsStreams } from "./streams";
 import type { Subjects } from "./subjects";
 
@@ -43,7 +46,7 @@ const HEALTH_PROBE_MS = 500;
  * Pub/sub on core NATS, streams and queue topics on JetStream and, with `kv.bucket` configured, key-value on a JetStream KV bucket,
  * over one connection that reconnects by itself.
  */
-export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueBasicDriver, KeyListingDriver, QueueDriver {
+export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueBasicDriver, KeyListingDriver, QueueDriver, QueueDeadLetterDriver {
   readonly name = "nats";
   readonly version = NATS_PATTERN_VERSION;
   /** Keyed key-value writes carry a Nats-Msg-Id (NatsKeyValue): JetStream dedupes them, across pattern restarts too. */
@@ -52,6 +55,7 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
   private readonly pubsub: NatsPubSub;
   private readonly streams: NatsStreams;
   private readonly queue: NatsQueue;
+  private readonly deadLetters: NatsDeadLetters;
   readonly queueFeatures: QueueFeatures;
   /** The key-value mode's bucket; undefined when kv is not configured. */
   readonly kv: NatsKeyValue | undefined;
@@ -75,6 +79,7 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
     this.streams = new NatsStreams(this.conn, subjects, cfg);
     this.queue = new NatsQueue(this.conn, subjects, cfg, logger);
     this.queueFeatures = this.queue.features();
+    this.deadLetters = new NatsDeadLetters(this.conn, subjects, this.queue, cfg.request_timeout);
     this.kv = cfg.kv && new NatsKeyValue(this.conn, cfg, cfg.kv, subjects.namespace, logger);
     this.keyValueUnavailable = this.kv ? undefined : "configure kv.bucket (without it this pattern serves pub/sub and streams only)";
     this.flowExport = registry && exportFlowMetrics(registry, "nats", { drops: pubsub.drops, buffered: () => pubsub.stats().buffered });
@@ -159,6 +164,23 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
 
   queueStats(topic: string, group: string): Promise<QueueStats> {
     return this.guard.read(() => this.queue.stats(topic, group));
+  }
+
+  /** Dead letters in a second JetStream stream per topic (NatsDeadLetters; JetStream has no dead-letter queue). */
+  queueDeadLetter(topic: string, group: string, delivery: QueueDelivery, lastError: string): Promise<void> {
+    return this.guard.write(() => this.deadLetters.deadLetter(topic, group, delivery, lastError));
+  }
+
+  queueDeadLetters(topic: string, group: string, limit: number, cursor: string): Promise<QueueDeadLetterPage> {
+    return this.guard.read(() => this.deadLetters.list(topic, group, limit, cursor), undefined, this.cfg.request_timeout * 5);
+  }
+
+  queueRedrive(topic: string, group: string, messageIds: string[]): Promise<number> {
+    return this.guard.write(() => this.deadLetters.redrive(topic, group, messageIds), this.cfg.request_timeout * 10);
+  }
+
+  queueDeadLetterCount(topic: string, group: string): Promise<number> {
+    return this.guard.read(() => this.deadLetters.count(topic, group));
   }
 
   circuitState() {

@@ -249,7 +249,7 @@ export class NatsQueue {
     }
   }
 
-  private manager(nc: NatsConnection): Promise<JetStreamManager> {
+  manager(nc: NatsConnection): Promise<JetStreamManager> {
     if (this.jsmFor?.nc !== nc) {
       const jsm = nc.jetstreamManager({ timeout: this.cfg.request_timeout });
       jsm.catch(() => (this.jsmFor = undefined));
@@ -259,9 +259,12 @@ export class NatsQueue {
   }
 
   /** Creates the topic's stream when missing (limits retention: every group gets every message). */
-  private async ensureStream(nc: NatsConnection, topic: string): Promise<{ name: string; subject: string; jsm: JetStreamManager }> {
-    const name = this.subjects.queueStreamName(topic);
-    const subject = this.subjects.queueSubject(topic);
+  ensureStream(nc: NatsConnection, topic: string): Promise<{ name: string; subject: string; jsm: JetStreamManager }> {
+    return this.ensureStreamNamed(nc, this.subjects.queueStreamName(topic), this.subjects.queueSubject(topic));
+  }
+
+  /** Creates a stream of the queue (a topic's, or its dead letters') when missing, with the configured limits. */
+  async ensureStreamNamed(nc: NatsConnection, name: string, subject: string): Promise<{ name: string; subject: string; jsm: JetStreamManager }> {
     const jsm = await this.manager(nc);
     if (this.streams.has(name)) return { name, subject, jsm };
     const js = this.cfg.jetstream;

@@ -26,10 +26,12 @@ export function escapeName(s: string): string {
 export class Subjects {
   private readonly streamPrefix: string;
   private readonly queuePrefix: string;
+  private readonly deadLetterPrefix: string;
 
   constructor(readonly namespace: string) {
     this.streamPrefix = `${escapeName(namespace)}_S`;
     this.queuePrefix = `${escapeName(namespace)}_Q`;
+    this.deadLetterPrefix = `${escapeName(namespace)}_D`;
   }
 
   /** The namespace the pattern serves ("default" when none is configured), checked for use in subjects. */
@@ -60,6 +62,17 @@ export class Subjects {
   queueStreamName(topic: string): string {
     check(topic, "topic");
     return this.bounded(`${this.queuePrefix}${escapeName(topic)}`, topic, "topic");
+  }
+
+  /** Dead letters of queue topic `t`: stream `<ns>_D<t>` capturing `<ns>.dlq.t.<group token>` (one subject per group). */
+  deadLetterStreamName(topic: string): string {
+    check(topic, "topic");
+    return this.bounded(`${this.deadLetterPrefix}${escapeName(topic)}`, topic, "topic");
+  }
+
+  deadLetterSubject(topic: string, groupToken: string): string {
+    check(topic, "topic");
+    return `${this.namespace}.dlq.${topic}.${groupToken}`;
   }
 
   streamName(stream: string): string {

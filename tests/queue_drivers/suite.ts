@@ -5,7 +5,7 @@
  * room() bound, stats. One call per backend: `queueDriverSuite("nats", make)`.
  */
 import { afterAll, beforeAll, describe, expect, test as bunTest } from "bun:test";
-import type { Driver, QueueDelivery, QueueDriver } from "../../sdk";
+import { type Driver, offersQueueDeadLetters, type QueueDeadLetterDriver, type QueueDelivery, type QueueDriver, REDRIVE_GROUP_HEADER } from "../../sdk";
 import { waitFor } from "../helpers/wait";
 import { startConsumer, type TestConsumer } from "./consumer";
 
@@ -224,6 +224,48 @@ export function queueDriverSuite(name: string, target: QueueDriverTarget): void 
       const ofKey = (k: string[]) => order.filter((o) => k.includes(o.split("#")[0]!));
       expect(ofKey(["m0", "m2", "m4"])).toEqual(["m0#2", "m2#1", "m4#1"]);
       expect(ofKey(["m3", "m5"])).toEqual(["m3#1", "m5#1"]);
+    });
+
+    test("dead letters (drivers that keep them): stored once with their fields, paged, counted, redriven to the group", async () => {
+      if (!offersQueueDeadLetters(d)) return; // the SDK emulates them in a key-value slot (tests/queue)
+      const dl = d as TestQueueDriver & QueueDeadLetterDriver;
+      const topic = unique("dead");
+      await d.queuePublish(topic, [
+        { key: "ka", payload: text("poison-a"), headers: { h: "1" } },
+        { key: "kb", payload: text("poison-b"), headers: {} },
+      ]);
+      const c = consume({ topic, group: "g" });
+      await wait(() => c.received.length >= 2, "2 deliveries");
+      const [a, b] = c.received as [QueueDelivery, QueueDelivery];
+      const t0 = Date.now();
+      await dl.queueDeadLetter(topic, "g", a, "bad\nthing");
+      await dl.queueDeadLetter(topic, "g", a, "bad\nthing");
+      await dl.queueDeadLetter(topic, "g", b, "");
+      c.held.clear();
+      expect(await dl.queueDeadLetterCount(topic, "g")).toBe(2);
+      expect(await dl.queueDeadLetterCount(topic, "other")).toBe(0);
+      expect(await d.queueAck(topic, "g", [a.token])).toEqual([false]);
+      const p1 = await dl.queueDeadLetters(topic, "g", 1, "");
+      expect(p1.entries.length).toBe(1);
+      expect(p1.nextCursor).not.toBe("");
+      const first = p1.entries[0]!;
+      expect([first.messageId, first.key, str(first.payload), first.headers.h, first.lastError]).toEqual([a.messageId, "ka", "poison-a", "1", "bad\nthing"]);
+      expect(first.attempts).toBe(a.attempt - 1);
+      expect(first.deadLetteredAt).toBeGreaterThanOrEqual(t0 - 1_000);
+      expect(first.publishedAt).toBe(a.publishedAt);
+      const p2 = await dl.queueDeadLetters(topic, "g", 1, p1.nextCursor);
+      expect(p2.entries.map((e) => e.messageId)).toEqual([b.messageId]);
+      expect(p2.nextCursor).toBe("");
+      expect(await dl.queueRedrive(topic, "g", [a.messageId])).toBe(1);
+      expect(await dl.queueDeadLetterCount(topic, "g")).toBe(1);
+      await wait(() => c.received.some((r) => str(r.payload) === "poison-a" && r !== a), "the redriven message");
+      const back = c.received.find((r) => str(r.payload) === "poison-a" && r !== a)!;
+      expect(back.attempt).toBe(1);
+      expect(back.key).toBe("ka");
+      expect(back.headers[REDRIVE_GROUP_HEADER]).toBe("g");
+      await c.ack(back);
+      expect(await dl.queueRedrive(topic, "g", [])).toBe(1);
+      expect(await dl.queueDeadLetterCount(topic, "g")).toBe(0);
     });
 
     test("a new group sees every message still retained, oldest first", async () => {
