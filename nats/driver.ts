@@ -147,7 +147,7 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
 
   /** Queue topics on JetStream (NatsQueue): publishes go through the breaker and time bound like appends. */
   queuePublish(topic: string, messages: QueuePublishMessage[]): Promise<QueuePublished[]> {
-    return this.guard.write(() => this.queue.publish(topic, messages));
+    return this.guard.write(() => this.queue.publish(topic, messages), this.queue.publishTimeout(messages.length));
   }
 
   queueConsume(opts: QueueConsumeOptions): AsyncIterable<QueueDelivery> {

@@ -93,13 +93,18 @@ export class NatsQueue {
     };
   }
 
+  /** Bound on a publish of `n` messages: request_timeout per started 100 (they are confirmed one by one). */
+  publishTimeout(n: number): number {
+    return this.cfg.request_timeout * Math.max(1, Math.ceil(n / 100));
+  }
+
   async publish(topic: string, messages: QueuePublishMessage[]): Promise<QueuePublished[]> {
     const nc = this.conn.current();
     // Headers first: a message NATS cannot carry fails the batch before anything is stored.
     const headers = messages.map((m) => toHeaders(m.headers, m.key ? { [KEY_HEADER]: m.key } : {}));
     try {
       const { subject } = await this.ensureStream(nc, topic);
-      const js = nc.jetstream({ timeout: this.cfg.request_timeout });
+      const js = nc.jetstream({ timeout: this.publishTimeout(messages.length) });
       const acks = messages.map((m, i) =>
         js.publish(subject, m.payload, m.idempotencyKey ? { headers: headers[i], msgID: m.idempotencyKey } : { headers: headers[i] }),
       );
