@@ -39,6 +39,8 @@ export type RecordWriter = (topic: string, payload: Uint8Array, headers: Record<
  */
 export class KafkaQueue {
   private readonly groups = new Map<string, QueueGroup>();
+  /** Groups no local stream uses any more, until queue.linger passes. */
+  private readonly lingering = new Map<QueueGroup, ReturnType<typeof setTimeout>>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -130,6 +132,8 @@ export class KafkaQueue {
 
   /** Leaves every group (each commits first). */
   async close(): Promise<void> {
+    for (const t of this.lingering.values()) clearTimeout(t);
+    this.lingering.clear();
     const all = [...this.groups.values()];
     this.groups.clear();
     await Promise.all(all.map((g) => g.close()));
@@ -152,6 +156,7 @@ export class KafkaQueue {
   private join(kafkaTopic: string, group: string): QueueGroup {
     const id = groupIdOf(kafkaTopic, group);
     let g = this.groups.get(id);
+    if (g) this.cancelLinger(g);
     if (!g?.usable) {
       if (g) void g.close();
       g = new QueueGroup(this.kafka, this.cfg, kafkaTopic, id, this.flow, this.logger);
@@ -161,9 +166,28 @@ export class KafkaQueue {
     return g;
   }
 
-  /** The last local stream of a group leaving makes this process leave the Kafka group. */
+  /**
+   * The last local stream of a group leaving makes this process leave the Kafka group after queue.linger: its
+   * deliveries can still be acked or given back meanwhile, and a consumer that reconnects finds the group as it was
+   * (no rebalance).
+   */
   private async leave(g: QueueGroup): Promise<void> {
     if (--g.users > 0) return;
+    if (!g.usable || this.cfg.queue.linger <= 0) return this.drop(g);
+    this.lingering.set(
+      g,
+      setTimeout(() => void this.drop(g), this.cfg.queue.linger),
+    );
+  }
+
+  private cancelLinger(g: QueueGroup): void {
+    clearTimeout(this.lingering.get(g));
+    this.lingering.delete(g);
+  }
+
+  private async drop(g: QueueGroup): Promise<void> {
+    this.cancelLinger(g);
+    if (g.users > 0) return;
     for (const [id, x] of this.groups) if (x === g) this.groups.delete(id);
     await g.close();
   }

@@ -49,6 +49,11 @@ class Fifo {
   }
 }
 
+/** Bytes an entry holds (payload and key; the rest is small and bounded by the entry count). */
+function sizeOf(e: Entry): number {
+  return (e.message.value?.byteLength ?? 0) + e.key.length;
+}
+
 /** Counts of one group in this process. */
 export interface GroupCounts {
   inFlight: number;
@@ -65,8 +70,8 @@ export interface GroupCounts {
  * each fetched message is ready, in flight (until its ack deadline), delayed (nacked) or gated (behind an
  * earlier unfinished message of its key: per-key order, as keys map to one partition each); offsets are committed
  * only below the lowest unfinished message of each partition (PartitionLedger), so whatever a crash or a
- * rebalance interrupts is fetched again. Memory: at most `maxHeld` unfinished messages; beyond, fetching waits and
- * the feed pauses the partitions. A rebalance drops the state (the new owners fetch from the committed offsets)
+ * rebalance interrupts is fetched again. Memory: bounded by queue.max_held / max_held_bytes unfinished messages and
+ * queue.fetch_ahead waiting ones; beyond, fetching waits and the feed pauses the partitions. A rebalance drops the state (the new owners fetch from the committed offsets)
  * and makes the tokens handed out before it unknown.
  */
 export class QueueGroup {
@@ -85,6 +90,9 @@ export class QueueGroup {
   private commitTimer: ReturnType<typeof setInterval> | undefined;
   private committing: Promise<void> = Promise.resolve();
   private failure: PrismError | undefined;
+  /** Entries in flight, and bytes (payload and key) of every entry held. */
+  private inFlight = 0;
+  private heldBytes = 0;
   private closed = false;
   private readonly started: Promise<void>;
   /** Local Consume streams using this group. */
@@ -99,7 +107,9 @@ export class QueueGroup {
     private readonly logger: Logger,
   ) {
     const signal = new AbortController().signal;
-    this.feed = new ConsumerFeed(kafka, cfg, { groupId, topic, fromBeginning: true, signal, stats }, logger);
+    // The feed buffers little: what waits for a consumer is held here (bounded by queue.fetch_ahead).
+    const feedCfg = { ...cfg, consumer: { ...cfg.consumer, buffer: Math.min(cfg.consumer.buffer, cfg.queue.fetch_ahead) } };
+    this.feed = new ConsumerFeed(kafka, feedCfg, { groupId, topic, fromBeginning: true, signal, stats }, logger);
     this.epoch = `${this.id}g0`;
     // Registered after the feed's own listener, which bumps the generation.
     this.feed.consumer.on(this.feed.consumer.events.GROUP_JOIN, () => this.reset());
@@ -159,15 +169,14 @@ export class QueueGroup {
     if (error) e.lastError = error;
     if (afterMs <= 0) this.makeReady(e);
     else {
-      e.state = "delayed";
+      this.setState(e, "delayed");
       e.timer = setTimeout(() => this.makeReady(e), afterMs);
     }
     return true;
   }
 
   counts(): GroupCounts {
-    let inFlight = 0;
-    for (const e of this.entries.values()) if (e.state === "inflight") inFlight++;
+    const inFlight = this.inFlight;
     const partitions = new Map<number, { commitPoint: number | undefined; finishedAbove: number }>();
     for (const [p, l] of this.ledgers) partitions.set(p, { commitPoint: l.commitPoint(), finishedAbove: l.finishedAbove });
     return { inFlight, waiting: this.entries.size - inFlight, partitions };
@@ -186,11 +195,20 @@ export class QueueGroup {
     await this.feed.stop(this.cfg.request_timeout);
   }
 
+  /** Moves an entry to a state, keeping the in-flight count. */
+  private setState(e: Entry, state: State): void {
+    if (e.state === "inflight") this.inFlight--;
+    if (state === "inflight") this.inFlight++;
+    e.state = state;
+  }
+
   private readonly isReady = (e: Entry) => e.state === "ready" && this.entries.get(`${e.partition}/${e.offset}`) === e;
 
   private deliver(e: Entry, ackDeadlineMs: number): QueueDelivery {
     e.attempts++;
-    e.state = "inflight";
+    this.setState(e, "inflight");
+    // One fewer waiting here: the pump may fetch again.
+    this.roomWaiter?.();
     const attempt = e.attempts;
     e.timer = setTimeout(() => {
       if (e.state === "inflight" && e.attempts === attempt) this.makeReady(e);
@@ -219,13 +237,15 @@ export class QueueGroup {
   private makeReady(e: Entry): void {
     if (this.entries.get(`${e.partition}/${e.offset}`) !== e) return;
     clearTimeout(e.timer);
-    e.state = "ready";
+    this.setState(e, "ready");
     this.redo.push(e);
     this.wakeOne();
   }
 
   private finish(e: Entry): void {
     clearTimeout(e.timer);
+    this.setState(e, "ready");
+    this.heldBytes -= sizeOf(e);
     this.entries.delete(`${e.partition}/${e.offset}`);
     this.ledgers.get(e.partition)?.finish(e.offset);
     if (e.key) {
@@ -246,11 +266,20 @@ export class QueueGroup {
         if (this.closed) return;
         if (this.feed.isCurrent(item)) this.add(item);
         this.feed.taken();
-        while (this.entries.size >= this.cfg.queue.max_held && !this.closed) await new Promise<void>((r) => (this.roomWaiter = r));
+        while (this.full() && !this.closed) await new Promise<void>((r) => (this.roomWaiter = r));
       }
     } catch (err) {
       this.fail(toPrismError(err, "queue consume"));
     }
+  }
+
+  /**
+   * True while the group holds enough: queue.max_held unfinished messages or queue.max_held_bytes of them, or
+   * queue.fetch_ahead waiting for a consumer (a consumer that stops reading makes the group stop fetching).
+   */
+  private full(): boolean {
+    const q = this.cfg.queue;
+    return this.entries.size >= q.max_held || this.heldBytes >= q.max_held_bytes || this.entries.size - this.inFlight >= q.fetch_ahead;
   }
 
   private add(item: FeedItem): void {
@@ -263,6 +292,7 @@ export class QueueGroup {
     const key = message.key ? message.key.toString("utf8") : "";
     const e: Entry = { partition, offset, message, key, attempts: 0, state: "ready", lastError: "" };
     this.entries.set(`${partition}/${offset}`, e);
+    this.heldBytes += sizeOf(e);
     if (key) {
       const list = this.keyed.get(key);
       if (list) {
@@ -280,6 +310,8 @@ export class QueueGroup {
   private reset(): void {
     for (const e of this.entries.values()) clearTimeout(e.timer);
     this.entries.clear();
+    this.inFlight = 0;
+    this.heldBytes = 0;
     this.keyed.clear();
     this.redo.clear();
     this.fresh.clear();
