@@ -164,7 +164,7 @@ export class QueueGroup {
   /** Makes an in-flight delivery deliverable again after `afterMs`, keeping `error` as its last error. */
   nack(token: string, afterMs: number, error: string): boolean {
     const e = this.entryOf(token);
-    if (!e || e.state !== "inflight") return false;
+    if (e?.state !== "inflight") return false;
     clearTimeout(e.timer);
     if (error) e.lastError = error;
     if (afterMs <= 0) this.makeReady(e);

@@ -114,7 +114,9 @@ for (const b of backends) {
         await loop;
       }
       const lost = [...published].filter((id) => !delivered.has(id));
-      console.log(`[queue fault ${b.name}] ${MESSAGES} published, ${delivered.size} delivered, ${lost.length} lost, ${deliveries - delivered.size} duplicates, stream reopened ${reopened} times`);
+      console.log(
+        `[queue fault ${b.name}] ${MESSAGES} published, ${delivered.size} delivered, ${lost.length} lost, ${deliveries - delivered.size} duplicates, stream reopened ${reopened} times`,
+      );
       expect(lost).toEqual([]);
     }, 240_000);
   });
