@@ -35,7 +35,8 @@ export type RecordWriter = (topic: string, payload: Uint8Array, headers: Record<
  * only below each partition's lowest unfinished message, so a crash or rebalance redelivers what was not finished.
  * An ack token names this process's member and generation: it is settled by the pattern instance that delivered
  * it (another instance answers unknown, and the message is redelivered after its deadline). Attempts are counted
- * here too: they start again at 1 after a rebalance or a restart of the pattern.
+ * here and carried in the offset commits' metadata (the first 100 unfinished messages of each partition), so they
+ * survive a rebalance or a restart of the pattern for the messages at the head of each partition.
  */
 export class KafkaQueue {
   private readonly groups = new Map<string, QueueGroup>();
@@ -159,7 +160,7 @@ export class KafkaQueue {
     if (g) this.cancelLinger(g);
     if (!g?.usable) {
       if (g) void g.close();
-      g = new QueueGroup(this.kafka, this.cfg, kafkaTopic, id, this.flow, this.logger);
+      g = new QueueGroup(this.kafka, this.admin, this.cfg, kafkaTopic, id, this.flow, this.logger);
       this.groups.set(id, g);
     }
     g.users++;

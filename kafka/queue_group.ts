@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Kafka, KafkaMessage } from "kafkajs";
+import type { AdminHandle } from "./admin";
 import { toPrismError } from "./errors";
 import type { Logger, PrismError, QueueDelivery } from "@prism/sdk";
 import type { KafkaConfig } from "./config";
@@ -49,6 +50,29 @@ class Fifo {
   }
 }
 
+/** Most attempts one commit's metadata carries (the broker's offset.metadata.max.bytes is 4096 by default). */
+const MAX_ATTEMPTS_KEPT = 100;
+
+/** Attempts as commit metadata: `{"<offset>": n, …}`, lowest offsets first, at most MAX_ATTEMPTS_KEPT. */
+export function formatAttempts(sorted: readonly [number, number][]): string {
+  return JSON.stringify(Object.fromEntries(sorted.slice(0, MAX_ATTEMPTS_KEPT).map(([o, n]) => [String(o), n])));
+}
+
+/** Attempts from commit metadata; empty for anything else (no metadata, another format). */
+export function parseAttempts(metadata: string | null | undefined): Map<number, number> {
+  const out = new Map<number, number>();
+  if (!metadata) return out;
+  try {
+    const o = JSON.parse(metadata) as unknown;
+    if (typeof o !== "object" || o === null || Array.isArray(o)) return out;
+    for (const [k, v] of Object.entries(o))
+      if (Number.isSafeInteger(Number(k)) && Number.isSafeInteger(v) && (v as number) > 0) out.set(Number(k), v as number);
+  } catch {
+    // Not ours.
+  }
+  return out;
+}
+
 /** Bytes an entry holds (payload and key; the rest is small and bounded by the entry count). */
 function sizeOf(e: Entry): number {
   return (e.message.value?.byteLength ?? 0) + e.key.length;
@@ -89,6 +113,11 @@ export class QueueGroup {
   private roomWaiter: (() => void) | undefined;
   private commitTimer: ReturnType<typeof setInterval> | undefined;
   private committing: Promise<void> = Promise.resolve();
+  /** Partitions whose attempts changed since their last commit. */
+  private readonly dirty = new Set<number>();
+  /** Attempts of unfinished messages as the group last committed them (per partition and offset), read on each join. */
+  private restored = new Map<number, Map<number, number>>();
+  private restoring: Promise<void> = Promise.resolve();
   private failure: PrismError | undefined;
   /** Entries in flight, and bytes (payload and key) of every entry held. */
   private inFlight = 0;
@@ -100,6 +129,7 @@ export class QueueGroup {
 
   constructor(
     kafka: Kafka,
+    private readonly admin: AdminHandle,
     private readonly cfg: KafkaConfig,
     private readonly topic: string,
     private readonly groupId: string,
@@ -206,6 +236,7 @@ export class QueueGroup {
 
   private deliver(e: Entry, ackDeadlineMs: number): QueueDelivery {
     e.attempts++;
+    this.dirty.add(e.partition);
     this.setState(e, "inflight");
     // One fewer waiting here: the pump may fetch again.
     this.roomWaiter?.();
@@ -264,6 +295,7 @@ export class QueueGroup {
     try {
       for await (const item of this.feed.queue) {
         if (this.closed) return;
+        await this.restoring;
         if (this.feed.isCurrent(item)) this.add(item);
         this.feed.taken();
         while (this.full() && !this.closed) await new Promise<void>((r) => (this.roomWaiter = r));
@@ -290,7 +322,8 @@ export class QueueGroup {
     if (!ledger.accepts(offset)) return;
     ledger.fetched(offset);
     const key = message.key ? message.key.toString("utf8") : "";
-    const e: Entry = { partition, offset, message, key, attempts: 0, state: "ready", lastError: "" };
+    const attempts = this.restored.get(partition)?.get(offset) ?? 0;
+    const e: Entry = { partition, offset, message, key, attempts, state: "ready", lastError: "" };
     this.entries.set(`${partition}/${offset}`, e);
     this.heldBytes += sizeOf(e);
     if (key) {
@@ -318,7 +351,25 @@ export class QueueGroup {
     this.ledgers = new Map();
     this.committed.clear();
     this.epoch = `${this.id}g${this.feed.generation}`;
+    this.dirty.clear();
+    this.restoring = this.restoreAttempts();
     this.roomWaiter?.();
+  }
+
+  /** Reads the attempts the group's commits carry (offset metadata), so counts survive rebalances and restarts. */
+  private async restoreAttempts(): Promise<void> {
+    const restored = new Map<number, Map<number, number>>();
+    try {
+      const offsets = await this.admin.use("queue attempts", (admin) => admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }));
+      for (const p of offsets[0]?.partitions ?? []) {
+        const m = parseAttempts(p.metadata);
+        if (m.size > 0) restored.set(p.partition, m);
+      }
+    } catch (err) {
+      // Counts start again at 1 for what this join fetches: more deliveries before a dead letter, none lost.
+      this.logger.debug("kafka queue attempts not read", { group: this.groupId, error: (err as Error).message });
+    }
+    this.restored = restored;
   }
 
   private fail(err: PrismError): void {
@@ -338,26 +389,40 @@ export class QueueGroup {
     for (const f of w) f();
   }
 
-  /** Commits each owned partition's commit point when it moved; a failure (a rebalance) only means redelivery. */
+  /**
+   * Commits each owned partition's commit point when it moved or its attempts changed; the commit's metadata
+   * carries the attempts of the partition's first unfinished messages. A failure (a rebalance) only means redelivery.
+   */
   private commit(): Promise<void> {
-    const due: { topic: string; partition: number; offset: string }[] = [];
+    const due: { topic: string; partition: number; offset: string; metadata: string }[] = [];
     const points: [number, number][] = [];
     for (const [p, l] of this.ledgers) {
       const point = l.commitPoint();
-      if (point === undefined || this.committed.get(p) === point || !this.feed.assignment.has(p)) continue;
-      due.push({ topic: this.topic, partition: p, offset: String(point) });
+      if (point === undefined || !this.feed.assignment.has(p)) continue;
+      if (this.committed.get(p) === point && !this.dirty.has(p)) continue;
+      due.push({ topic: this.topic, partition: p, offset: String(point), metadata: this.attemptsOf(p) });
       points.push([p, point]);
     }
     if (due.length === 0) return this.committing;
+    for (const [p] of points) this.dirty.delete(p);
     const ledgers = this.ledgers;
     this.committing = this.committing.then(async () => {
       try {
         await this.feed.consumer.commitOffsets(due);
         if (this.ledgers === ledgers) for (const [p, o] of points) this.committed.set(p, o);
       } catch (err) {
+        if (this.ledgers === ledgers) for (const [p] of points) this.dirty.add(p);
         this.logger.debug("kafka queue commit failed; those messages may be delivered again", { group: this.groupId, error: (err as Error).message });
       }
     });
     return this.committing;
+  }
+
+  /** `{"<offset>": attempts, …}` of the partition's lowest delivered unfinished messages, within the metadata limit. */
+  private attemptsOf(partition: number): string {
+    const delivered: [number, number][] = [];
+    for (const e of this.entries.values()) if (e.partition === partition && e.attempts > 0) delivered.push([e.offset, e.attempts]);
+    delivered.sort((a, b) => a[0] - b[0]);
+    return formatAttempts(delivered);
   }
 }

@@ -268,6 +268,27 @@ export function queueDriverSuite(name: string, target: QueueDriverTarget): void 
       expect(await dl.queueDeadLetterCount(topic, "g")).toBe(0);
     });
 
+    test("attempts survive a restart of the driver (a new instance counts on)", async () => {
+      const topic = unique("attempts");
+      await publishN(d, topic, 1);
+      const first = await target.make();
+      const c1 = startConsumer(first, { topic, group: "g" });
+      try {
+        await wait(() => c1.received.length >= 1, "first delivery");
+        await c1.nack(c1.received[0]!, 0, "again");
+        await wait(() => c1.received.length >= 2, "second delivery");
+        expect(c1.received[1]!.attempt).toBe(2);
+      } finally {
+        // Stops like a pattern that shuts down with a delivery in flight (nothing released).
+        await c1.close(false);
+        await first.close();
+      }
+      const c2 = consume({ topic, group: "g", ackDeadlineMs: 1_000 });
+      await wait(() => c2.received.length >= 1, "the delivery through a new driver instance");
+      expect(c2.received[0]!.attempt).toBe(3);
+      await c2.ack(c2.received[0]!);
+    });
+
     test("a new group sees every message still retained, oldest first", async () => {
       const topic = unique("late");
       await publishN(d, topic, 5, () => "one-key");
