@@ -23,7 +23,8 @@ queueDriverSuite("nats", {
     try {
       const jsm = await nc.jetstreamManager();
       for await (const s of jsm.streams.list()) {
-        if (s.config.name.startsWith(`${NAMESPACE}_Q`) && s.config.name.includes(RUN)) await jsm.streams.delete(s.config.name);
+        if ((s.config.name.startsWith(`${NAMESPACE}_Q`) || s.config.name.startsWith(`${NAMESPACE}_D`)) && s.config.name.includes(RUN))
+          await jsm.streams.delete(s.config.name);
       }
     } finally {
       await nc.close();
