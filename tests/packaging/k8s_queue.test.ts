@@ -5,7 +5,9 @@ import { Service } from "kubernetes-models/v1/Service";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { Registry } from "prom-client";
 import { parseAllDocuments } from "yaml";
+import { kafka } from "../../queue/backends/kafka";
 import { memstore } from "../../queue/backends/memstore";
+import { nats } from "../../queue/backends/nats";
 import { postgres } from "../../queue/backends/postgres";
 import { redis } from "../../queue/backends/redis";
 import { queuePattern } from "../../queue/pattern";
@@ -30,7 +32,7 @@ const find = <T>(kind: string, name: string) => objects.find((o) => o.kind === k
 
 const runtime = () => {
   const registry = new Registry();
-  return new PatternRuntime(queuePattern([memstore, redis, postgres]), {
+  return new PatternRuntime(queuePattern([memstore, redis, postgres, nats, kafka]), {
     logger: createLogger({ level: "error", write: () => {} }),
     driverMetrics: new DriverMetrics(registry),
     registry,

@@ -4,7 +4,8 @@
  */
 import { Redis } from "ioredis";
 import { SQL } from "bun";
-import { postgresUrl } from "../helpers/services";
+import { connect as natsConnect } from "nats";
+import { natsUrl, postgresUrl } from "../helpers/services";
 import { postgresConfig } from "../postgres/target";
 import { deletePrefix, sharedRedisAddress } from "../redis/harness";
 import type { QueueBackend } from "./targets";
@@ -52,4 +53,26 @@ export const postgres: QueueBackend = {
   }),
 };
 
-export const BACKENDS: readonly QueueBackend[] = [memstore, redis, postgres];
+/** NATS JetStream on the shared server: the run's streams are `<namespace>_Q<topic>` and `<namespace>_D<topic>`. */
+export const nats: QueueBackend = {
+  name: "nats",
+  needs: ["nats"],
+  slots: async (ns) => ({
+    slots: { queue: { driver: "nats", config: { url: natsUrl(), reconnect_wait: "50ms", reconnect_max_wait: "500ms" } } },
+    cleanup: async () => {
+      const nc = await natsConnect({ servers: natsUrl() });
+      try {
+        const jsm = await nc.jetstreamManager();
+        for await (const s of jsm.streams.list()) {
+          if (s.config.name.startsWith(`${ns}_Q`) || s.config.name.startsWith(`${ns}_D`)) await jsm.streams.delete(s.config.name);
+        }
+      } finally {
+        await nc.close();
+      }
+    },
+  }),
+};
+
+// Kafka's entry is in kafka.test.ts: a suite importing ../kafka/target runs in the serial Kafka unit of
+// scripts/test_parallel.ts (group rebalances on the shared broker).
+export const BACKENDS: readonly QueueBackend[] = [memstore, redis, postgres, nats];
