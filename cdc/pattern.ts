@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
+  INTERFACE_SERVICE,
   ConfigError,
   type Driver,
   DriverRegistry,
@@ -31,11 +32,6 @@ export const CDC_SLOTS: readonly SlotDeclaration[] = [
   { name: "sink", requires: ["stream_basic"], description: "where change events are appended, keyed by table and primary key" },
   { name: "state", requires: ["keyvalue_basic"], description: "the checkpoint: the last change the sink acknowledged" },
 ];
-
-const SERVICE: Record<string, string> = {
-  keyvalue_basic: "prism.interfaces.keyvalue.KeyValueBasicInterface",
-  stream_basic: "prism.interfaces.stream.StreamBasicInterface",
-};
 
 /** The pattern's object: capture running over the filled slots, and what GetStatus / GetCapabilities answer. */
 export class CdcPattern implements Driver {
@@ -73,7 +69,7 @@ function capabilities(slots: FilledSlots, s: CdcSettings): MessageInitShape<type
     backendType: f.driverName,
     interfaces: f.interfaces.map((i) => ({
       name: i,
-      service: SERVICE[i] ?? "",
+      service: INTERFACE_SERVICE[i],
       support: (f.driver.emulates ?? []).includes(i) ? InterfaceSupport.EMULATED : InterfaceSupport.NATIVE,
     })),
   });

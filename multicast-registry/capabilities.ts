@@ -1,26 +1,18 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type CapabilitiesSchema, FilterPerformance, MulticastPerformance } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
-import { type InterfaceName, type FilledSlot, type FilledSlots, type SlotDeclaration } from "@prism/sdk";
-
-/** gRPC service of each interface, as InterfaceBinding.service names it. */
-const SERVICE: Record<InterfaceName, string> = {
-  keyvalue_basic: "prism.interfaces.keyvalue.KeyValueBasicInterface",
-  keyvalue_ttl: "prism.interfaces.keyvalue.KeyValueTTLInterface",
-  keyvalue_scan: "prism.interfaces.keyvalue.KeyValueScanInterface",
-  keyvalue_batch: "prism.interfaces.keyvalue.KeyValueBatchInterface",
-  list_basic: "prism.interfaces.list.ListBasicInterface",
-  pubsub_basic: "prism.interfaces.pubsub.PubSubBasicInterface",
-  stream_basic: "prism.interfaces.stream.StreamBasicInterface",
-  queue: "prism.patterns.consumer.ConsumerPattern",
-};
+import { INTERFACE_SERVICE, type FilledSlot, type FilledSlots, type SlotDeclaration } from "@prism/sdk";
 
 function binding(s: FilledSlot) {
   const emulated = new Set(s.driver.emulates ?? []);
   return {
     slot: s.slot,
     backendType: s.driverName,
-    interfaces: s.interfaces.map((i) => ({ name: i, service: SERVICE[i], support: emulated.has(i) ? InterfaceSupport.EMULATED : InterfaceSupport.NATIVE })),
+    interfaces: s.interfaces.map((i) => ({
+      name: i,
+      service: INTERFACE_SERVICE[i],
+      support: emulated.has(i) ? InterfaceSupport.EMULATED : InterfaceSupport.NATIVE,
+    })),
   };
 }
 

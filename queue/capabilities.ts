@@ -1,20 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type FilledSlot, type FilledSlots, type QueueFeatures, type QueueSupport, type SlotDeclaration } from "@prism/sdk";
+import { INTERFACE_SERVICE, type FilledSlot, type FilledSlots, type QueueFeatures, type QueueSupport, type SlotDeclaration } from "@prism/sdk";
 import { type ConsumerCapabilitiesSchema, DeliveryGuarantee } from "../proto/gen/prism/patterns/consumer/consumer_pattern_pb";
 import { Ordering, type ProducerCapabilitiesSchema, type SlotConfigurationSchema, Support } from "../proto/gen/prism/patterns/producer/producer_pattern_pb";
 import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
 import type { QueueSettings } from "./queue";
-
-const SERVICE: Record<string, string> = {
-  keyvalue_basic: "prism.interfaces.keyvalue.KeyValueBasicInterface",
-  keyvalue_ttl: "prism.interfaces.keyvalue.KeyValueTTLInterface",
-  keyvalue_scan: "prism.interfaces.keyvalue.KeyValueScanInterface",
-  keyvalue_batch: "prism.interfaces.keyvalue.KeyValueBatchInterface",
-  list_basic: "prism.interfaces.list.ListBasicInterface",
-  pubsub_basic: "prism.interfaces.pubsub.PubSubBasicInterface",
-  stream_basic: "prism.interfaces.stream.StreamBasicInterface",
-  queue: "prism.patterns.consumer.ConsumerPattern",
-};
 
 const SUPPORT: Record<QueueSupport, Support> = {
   native: Support.NATIVE,
@@ -35,7 +24,7 @@ function binding(s: FilledSlot) {
     backendType: s.driverName,
     interfaces: s.interfaces.map((i) => ({
       name: i,
-      service: SERVICE[i] ?? i,
+      service: INTERFACE_SERVICE[i],
       support: emulated.has(i) ? InterfaceSupport.EMULATED : InterfaceSupport.NATIVE,
     })),
   };

@@ -52,6 +52,7 @@ export type {
   StreamRecordData,
   SubscribeOptions,
 } from "./drivers/interfaces";
+export { INTERFACE_SERVICE } from "./drivers/interfaces";
 export {
   isQueueDriver,
   offersQueueDeadLetters,

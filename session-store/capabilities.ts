@@ -1,26 +1,20 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { InterfaceName } from "@prism/sdk";
+import { INTERFACE_SERVICE, type InterfaceName } from "@prism/sdk";
 import { Consistency, type SessionStoreCapabilitiesSchema, Support } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
 import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
 import type { SessionLimits } from "./limits";
 import { type ReplicationBackend, SESSION_SLOTS, type Shard } from "./shards";
-
-const SERVICE: Record<InterfaceName, string> = {
-  keyvalue_basic: "prism.interfaces.keyvalue.KeyValueBasicInterface",
-  keyvalue_ttl: "prism.interfaces.keyvalue.KeyValueTTLInterface",
-  keyvalue_scan: "prism.interfaces.keyvalue.KeyValueScanInterface",
-  keyvalue_batch: "prism.interfaces.keyvalue.KeyValueBatchInterface",
-  list_basic: "prism.interfaces.list.ListBasicInterface",
-  pubsub_basic: "prism.interfaces.pubsub.PubSubBasicInterface",
-  stream_basic: "prism.interfaces.stream.StreamBasicInterface",
-};
 
 function binding(slot: string, driverName: string, interfaces: readonly InterfaceName[], emulates: readonly InterfaceName[] | undefined) {
   const emulated = new Set(emulates ?? []);
   return {
     slot,
     backendType: driverName,
-    interfaces: interfaces.map((i) => ({ name: i, service: SERVICE[i], support: emulated.has(i) ? InterfaceSupport.EMULATED : InterfaceSupport.NATIVE })),
+    interfaces: interfaces.map((i) => ({
+      name: i,
+      service: INTERFACE_SERVICE[i],
+      support: emulated.has(i) ? InterfaceSupport.EMULATED : InterfaceSupport.NATIVE,
+    })),
   };
 }
 

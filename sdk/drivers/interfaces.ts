@@ -208,6 +208,19 @@ export type InterfaceName =
   /** QueueDriver (sdk/drivers/queue.ts): at-least-once queues with consumer groups, for the queue pattern. */
   | "queue";
 
+/** The gRPC service each interface is served as, as capabilities name it in a slot's bindings. */
+export const INTERFACE_SERVICE: Readonly<Record<InterfaceName, string>> = {
+  keyvalue_basic: "prism.interfaces.keyvalue.KeyValueBasicInterface",
+  keyvalue_ttl: "prism.interfaces.keyvalue.KeyValueTTLInterface",
+  keyvalue_scan: "prism.interfaces.keyvalue.KeyValueScanInterface",
+  keyvalue_batch: "prism.interfaces.keyvalue.KeyValueBatchInterface",
+  list_basic: "prism.interfaces.list.ListBasicInterface",
+  pubsub_basic: "prism.interfaces.pubsub.PubSubBasicInterface",
+  stream_basic: "prism.interfaces.stream.StreamBasicInterface",
+  // No interface service of its own: the queue pattern serves it as ConsumerPattern (and ProducerPattern).
+  queue: "prism.patterns.consumer.ConsumerPattern",
+};
+
 /** A JSON scalar, the only kind of value a filter condition compares with. */
 export type JsonScalar = string | number | boolean | null;
 
