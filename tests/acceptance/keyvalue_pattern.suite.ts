@@ -14,6 +14,7 @@ import { KeyValueScanInterface } from "../../proto/gen/prism/interfaces/keyvalue
 import { KeyValueTTLInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_ttl_pb";
 import { BatchPerformance, ExpirationPerformance, KeyValuePattern, ScanPerformance } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { Code, PrismError } from "../../sdk/grpc/errors";
+import { runLargeValueTests } from "./keyvalue_large.suite";
 import { capabilitiesOf, codeOf, connect, eventually, text, uniquePrefix, utf8, type Target } from "./target";
 
 export type Support = "native" | "emulated" | "unavailable";
@@ -101,7 +102,9 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
         supports: [want.scan !== "unavailable", want.batch !== "unavailable", want.expiration !== "unavailable", false],
       });
       expect(caps.maxKeySize).toBe(BigInt(limits.maxKeyBytes));
-      expect(caps.maxValueSize).toBe(BigInt(limits.maxValueBytes));
+      expect(caps.maxMessageValueSize).toBe(BigInt(limits.maxValueBytes));
+      // Chunked values: max_value_size is StoreStream's limit (the SDK's default max_stream_value_size, 4 GiB).
+      expect(caps.maxValueSize).toBe(4n * 1024n ** 3n);
       expect(caps.maxBatchSize).toBe(want.maxBatchSize ?? 10_000);
       expect(caps.slots?.primaryBackendType).toBe(want.backend);
       expect(caps.slots?.primaryInterfaces).toContain(KeyValueBasicInterface.typeName);
@@ -150,6 +153,8 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
       await kv().store({ key: p + "k", value: utf8("v"), tags: { tags: {} } });
       expect(await retrieve(p + "k")).toBe("v");
     }
+
+    runLargeValueTests(kv, () => t.metadata, { scan: want.scan !== "unavailable", expiration: want.expiration !== "unavailable" });
 
     describe("conditional writes (expected_version)", () => {
       /** The ABORTED answer of a conditional write, with the current version from x-prism-current-version. */
