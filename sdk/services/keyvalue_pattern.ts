@@ -105,28 +105,39 @@ function versioned(d: KeyValueDriver, expected: string | undefined): KeyValueVer
 
 /** The value bytes of StoreStream's messages after the first (INVALID_ARGUMENT for a second start). */
 async function* chunkParts(it: AsyncIterator<StoreStreamRequest>, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  const cancelled = () => new PrismError(Code.CANCELLED, "StoreStream was cancelled before its last message: nothing stored");
-  let onAbort: () => void = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(cancelled());
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
-  try {
-    for (;;) {
-      if (signal.aborted) throw cancelled();
-      // A cancelled call may never end its request stream: the abort ends the wait.
-      const r = await Promise.race([it.next(), aborted]);
-      if (r.done) return;
-      if (r.value.part.case !== "chunk") {
-        if (r.value.part.case === "start") throw invalidArgument("only StoreStream's first message may carry start");
-        continue;
-      }
-      yield r.value.part.value;
+  for (;;) {
+    const r = await nextOrCancelled(it, signal);
+    if (r.done) return;
+    if (r.value.part.case !== "chunk") {
+      if (r.value.part.case === "start") throw invalidArgument("only StoreStream's first message may carry start");
+      continue;
     }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
+    yield r.value.part.value;
   }
+}
+
+/**
+ * The next request message, or CANCELLED once the call is (a cancelled call may never end its request stream).
+ * A listener per wait, removed after it: racing one long-lived abort promise would keep every message alive
+ * through that promise's growing list of reactions.
+ */
+function nextOrCancelled<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  const cancelled = () => new PrismError(Code.CANCELLED, "StoreStream was cancelled before its last message: nothing stored");
+  if (signal.aborted) return Promise.reject(cancelled());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(cancelled());
+    signal.addEventListener("abort", onAbort, { once: true });
+    it.next().then(
+      (r) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(r);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /**
