@@ -60,7 +60,9 @@ export async function measureLargeValue(backend: string, size: number, log: (s: 
     let t0 = performance.now();
     await client.storeStream(valueMessages(key, size, sent), opts);
     const storeMs = performance.now() - t0;
-    log(`${backend}: stored ${size} bytes in ${Math.round(storeMs)} ms; peak RSS MiB so far proxy ${status(proxyPid, "VmHWM")} pattern ${status(patternPid, "VmHWM")}`);
+    log(
+      `${backend}: stored ${size} bytes in ${Math.round(storeMs)} ms; peak RSS so far ${Math.round(status(proxyPid, "VmHWM"))} / ${Math.round(status(patternPid, "VmHWM"))} MiB (proxy / pattern)`,
+    );
     const got = createHash("sha256");
     let bytes = 0;
     t0 = performance.now();
