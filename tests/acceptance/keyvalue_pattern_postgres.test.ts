@@ -7,7 +7,7 @@ import { dropNamespace, postgresConfig, postgresProxyTarget, postgresTarget, uni
 import { runIdempotencyRestartSuite, runIdempotencySuite } from "./keyvalue_idempotency.suite";
 import { runKeyValuePatternSuite, runSameDataSuite } from "./keyvalue_pattern.suite";
 
-const POSTGRES = { backend: "postgres", scan: "native", batch: "native", expiration: "emulated", tags: true } as const;
+const POSTGRES = { backend: "postgres", scan: "native", batch: "native", expiration: "emulated" } as const;
 
 runKeyValuePatternSuite("postgres", postgresTarget, POSTGRES);
 runKeyValuePatternSuite("proxy -> postgres", postgresProxyTarget, POSTGRES);
