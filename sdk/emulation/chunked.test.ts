@@ -91,7 +91,7 @@ describe("chunked values", () => {
   });
 
   test("a reader keeps the set it reads: an overwrite during the read does not take it away", async () => {
-    const { d, chunked, advance } = setup();
+    const { chunked, advance } = setup();
     await chunked.store("k", parts("aaaaaaaaa"), write(9));
     advance(GRACE * 10);
     const r = await chunked.retrieve("k");
