@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Code, PrismError } from "../errors";
 import { ChunkedValues, chunkKey, claimKey, decodeManifest, encodeManifest } from "./chunked";
+import { waitFor } from "../../tests/helpers/wait";
 import { VersionedDriver } from "./test_support";
 
 const GRACE = 1_000;
@@ -105,6 +106,29 @@ describe("chunked values", () => {
     expect(rest).toBe("aaaaa");
     advance(GRACE + 1);
     expect(await chunked.sweep()).toBe(1);
+  });
+
+  test("sweeps back off while they find no chunk set, and come back to their interval when one is written", async () => {
+    const d = new VersionedDriver();
+    let lists = 0;
+    const chunked = new ChunkedValues(
+      d,
+      (prefix, signal) => {
+        lists++;
+        return d.listKeys(prefix, signal);
+      },
+      { chunkBytes: 4, graceMs: GRACE, sweepIntervalMs: 5, maxMessageValueBytes: () => 10, maxStreamValueBytes: () => 100 },
+    );
+    try {
+      // Two listings per sweep; at a fixed 5 ms interval 300 ms would hold ~60 sweeps, backing off at most 7.
+      await Bun.sleep(300);
+      expect(lists / 2).toBeLessThanOrEqual(8);
+      await chunked.store("k", parts("abcdefgh"), write(8));
+      const before = lists;
+      await waitFor(async () => lists >= before + 6, "three sweeps at the base interval after a chunk set was written", { timeoutMs: 5_000, intervalMs: 5 });
+    } finally {
+      chunked.close();
+    }
   });
 
   test("a manifest-looking value that does not parse is an ordinary value", () => {

@@ -108,9 +108,12 @@ const MESSAGE_SLICE = 1 << 20;
  * included). Built once per namespace by the emulation layer.
  */
 export class ChunkedValues {
-  private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private sweeping: Promise<number> | undefined;
   private readonly now: () => number;
+  /** Sweeps in a row that found no chunk set at all. */
+  private idleSweeps = 0;
+  private closed = false;
 
   constructor(
     private readonly raw: Store,
@@ -118,16 +121,40 @@ export class ChunkedValues {
     private readonly o: ChunkedOptions,
   ) {
     this.now = o.now ?? Date.now;
-    if (o.sweepIntervalMs > 0) {
-      this.timer = setInterval(() => {
-        this.sweep().catch((err) => o.onSweepError?.(err));
-      }, o.sweepIntervalMs);
-      this.timer.unref();
-    }
+    this.schedule();
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /**
+   * The next sweep: after sweepIntervalMs, or, while sweeps find no chunk set at all, up to 64 times later (on
+   * some backends listing the chunk store's prefix scans the whole keyspace; most namespaces hold no large value).
+   */
+  private schedule(): void {
+    if (this.closed || this.o.sweepIntervalMs <= 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.sweep()
+          .catch((err) => this.o.onSweepError?.(err))
+          .finally(() => {
+            if (this.timer === undefined) this.schedule();
+          });
+      },
+      this.o.sweepIntervalMs * 2 ** Math.min(this.idleSweeps, 6),
+    );
+    this.timer.unref();
+  }
+
+  /** This process starts a chunk set: sweeps go back to their base interval. */
+  private wake(): void {
+    if (this.idleSweeps === 0) return;
+    this.idleSweeps = 0;
+    if (this.timer) this.schedule();
   }
 
   /**
@@ -166,7 +193,10 @@ export class ChunkedValues {
         let off = 0;
         while (off < part.byteLength) {
           if (fill === size) {
-            set ??= await ChunkSetWriter.start(this.raw, key, this.now, this.o.graceMs);
+            if (set === undefined) {
+              this.wake();
+              set = await ChunkSetWriter.start(this.raw, key, this.now, this.o.graceMs);
+            }
             await set.append(buf);
             buf = new Uint8Array(size);
             fill = 0;
@@ -265,6 +295,7 @@ export class ChunkedValues {
       const gen = k.slice(DATA.length, k.lastIndexOf("/"));
       if (!gens.has(gen)) orphanData.add(gen);
     }
+    this.idleSweeps = gens.size === 0 && orphanData.size === 0 ? this.idleSweeps + 1 : 0;
     const cutoff = this.now() - this.o.graceMs;
     let reclaimed = 0;
     for (const gen of gens) {
