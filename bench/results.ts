@@ -1,6 +1,7 @@
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
 import { streamReadMarkdown, type StreamReadResult } from "./stream_read";
+import { largeValueMarkdown, type LargeValueResult } from "./large_value";
 import type { BuildVariant } from "./build_variants";
 import type { LifecycleTimes } from "./lifecycle_times";
 import type { RedisBenchmarkResult } from "./redis_benchmark";
@@ -82,6 +83,8 @@ export interface BenchResults {
   multicastScale?: MulticastScaleResult[];
   /** Whole-stream Read of 8,690 records per backend (bench/stream_read.ts); absent in results written before it. */
   streamRead?: StreamReadResult[];
+  /** One large value (StoreStream / RetrieveStream) through the proxy per backend (bench/large_value.ts); absent in results written before it. */
+  largeValue?: LargeValueResult[];
   /** Garbage-collector pauses per process at the moderate rate (bench/gc_pauses.ts); absent in results written before it. */
   gcPauses?: GcPauseResult[];
   /** prism-load's pacer alone at the moderate rate, no calls (bench/pacer_lag.ts): its lag p99, median of the runs. */
@@ -431,6 +434,14 @@ export function toMarkdown(b: BenchResults): string {
       "**Stream Read of 8,690 records** (bench/stream_read.ts: 100-byte records appended, then one non-following Read of the whole stream, directly, best of 3; memstore is the in-process reference for the SDK's streaming cost)",
       "",
       streamReadMarkdown(b.streamRead).trimEnd(),
+    );
+  }
+  if (b.largeValue && b.largeValue.length > 0) {
+    out.push(
+      "",
+      "**One large value through the proxy** (bench/large_value.ts: StoreStream in 1 MiB messages, then RetrieveStream, checked by SHA-256; stored chunked by the SDK; peak RSS = VmHWM of the proxy and the pattern it launched; memstore keeps the value in its own memory)",
+      "",
+      largeValueMarkdown(b.largeValue).trimEnd(),
     );
   }
   return out.join("\n") + "\n";

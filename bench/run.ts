@@ -19,6 +19,7 @@ import { redisBenchmark } from "./redis_benchmark";
 import { benchRows, runRow, whyNot } from "./rows";
 import { shutdownUnderLoad } from "./shutdown_under_load";
 import { measureStreamRead, type StreamReadResult } from "./stream_read";
+import { type LargeValueResult, measureLargeValue } from "./large_value";
 import { checkProxyTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult, type SizeRow } from "./results";
 
 const { values: flags } = parseArgs({
@@ -31,6 +32,7 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     "no-variants": { type: "boolean", default: false },
     "mc-identities": { type: "string", default: "10000" },
+    "large-mib": { type: "string", default: "100" },
     out: { type: "string", default: `${ROOT}/bench/results` },
   },
 });
@@ -220,6 +222,27 @@ if (!only || only.has("stream-read")) {
   }
 }
 
+const largeValue: LargeValueResult[] = [];
+if (!only || only.has("large-value")) {
+  const bytes = Number(flags["large-mib"]) * 1024 * 1024;
+  const backends = [
+    { backend: "memstore", executable: "memstore" },
+    { backend: "redis", executable: "redis", service: "redis" },
+    { backend: "postgres", executable: "postgres", service: "postgres" },
+    { backend: "nats-kv", executable: "nats", service: "nats" },
+  ] as const;
+  for (const b of backends) {
+    const reason = await whyNot({ service: "service" in b ? b.service : undefined, executables: [b.executable, "proxy"] });
+    const empty = { backend: b.backend, bytes, storeMs: Number.NaN, retrieveMs: Number.NaN, peakRssMiB: [0, 0], startRssMiB: [0, 0] } as LargeValueResult;
+    if (reason) {
+      largeValue.push({ ...empty, reason });
+      continue;
+    }
+    log(`one ${flags["large-mib"]} MiB value through the proxy (${b.backend}) ...`);
+    largeValue.push(await measureLargeValue(b.backend, bytes, (s) => log(s)).catch((err) => ({ ...empty, reason: (err as Error).message.slice(0, 200) })));
+  }
+}
+
 const results: BenchResults = {
   command: ["make bench", ...(process.argv.length > 2 ? [`(bun bench/run.ts ${process.argv.slice(2).join(" ")})`] : [])].join(" "),
   startedAt,
@@ -246,6 +269,7 @@ const results: BenchResults = {
   buildVariants,
   multicastScale,
   streamRead,
+  largeValue,
   gcPauses,
   pacerAloneP99Ms,
 };

@@ -135,12 +135,12 @@ describe("MemStore tags and versions through the emulation layer", () => {
   const wrapped = (expiration: "auto" | "force") =>
     emulateKeyValue(new MemStore(), { policy: { ...DEFAULT_EMULATION, expiration }, limits: DEFAULT_LIMITS, namespace: "t" }) as unknown as MemStore;
 
-  test("tags are kept with the value until a plain write; capabilities report tags only when nothing is emulated", () => {
+  test("tags are kept with the value until a plain write; capabilities report tags only when nothing is emulated", async () => {
     const kv = wrapped("auto");
     expect(capabilitiesOf(kv)).toMatchObject({ tags: true, conditionalWrites: true });
     const v1 = kv.setVersioned("k", new Uint8Array([1]), 0, undefined, undefined, { team: "a" });
     expect(kv.getVersioned("k")).toEqual({ value: new Uint8Array([1]), version: v1, tags: { team: "a" } });
-    const scanned = [...kv.scan({ prefix: "", limit: 0, cursor: "", withValues: true, signal: new AbortController().signal })];
+    const scanned = await Array.fromAsync(kv.scan({ prefix: "", limit: 0, cursor: "", withValues: true, signal: new AbortController().signal }));
     expect(scanned).toEqual([{ key: "k", value: new Uint8Array([1]), tags: { team: "a" } }]);
     kv.set("k", new Uint8Array([2]), 0);
     expect(kv.getVersioned("k")?.tags).toBeUndefined();

@@ -60,6 +60,8 @@ export class RedisDriver
     QueueDriver
 {
   readonly name = "redis";
+  /** Tags are kept in the stored string with the value (redis/tags.ts). */
+  readonly storesTags = true;
   readonly version = DRIVER_VERSION;
   /** Keyed key-value writes leave a marker in Redis (RedisKeyValue): recognised after a pattern restart too. */
   readonly idempotentKeyValue = "durable";
@@ -134,8 +136,8 @@ export class RedisDriver
   getVersioned(key: string) {
     return this.kv.getVersioned(key);
   }
-  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions) {
-    return this.kv.setVersioned(key, value, ttlSeconds, expected, write);
+  setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions, tags?: Record<string, string>) {
+    return this.kv.setVersioned(key, value, ttlSeconds, expected, write, tags);
   }
   deleteVersioned(key: string, expected: string | undefined, write?: WriteOptions) {
     return this.kv.deleteVersioned(key, expected, write);

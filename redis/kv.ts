@@ -11,6 +11,7 @@ import {
   type KeyValueTTLDriver,
 } from "@prism/sdk";
 import { asBuffer, type RedisContext } from "./context";
+import { splitTags, withTags } from "./tags";
 
 type Reply = [Error | null, unknown][] | null;
 
@@ -42,11 +43,21 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
    * compare-and-set is one script. Rewriting identical bytes keeps the version, which cannot lose an update.
    */
   async getVersioned(key: string): Promise<VersionedValue | undefined> {
-    const value = await this.get(key);
-    return value && { value, version: versionOf(value) };
+    const stored = await this.getStored(key);
+    if (stored === undefined) return undefined;
+    const { value, tags } = splitTags(stored);
+    return tags ? { value, version: versionOf(stored), tags } : { value, version: versionOf(stored) };
   }
 
-  async setVersioned(key: string, value: Uint8Array, ttlSeconds: number, expected: string | undefined, write?: WriteOptions): Promise<string> {
+  async setVersioned(
+    key: string,
+    plain: Uint8Array,
+    ttlSeconds: number,
+    expected: string | undefined,
+    write?: WriteOptions,
+    tags?: Record<string, string>,
+  ): Promise<string> {
+    const value = withTags(plain, tags);
     if (expected === undefined) {
       await this.set(key, value, ttlSeconds, write);
       return versionOf(value);
@@ -91,6 +102,12 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
+    const stored = await this.getStored(key);
+    return stored && splitTags(stored).value;
+  }
+
+  /** The string as stored (a tagged value with its tags). */
+  private async getStored(key: string): Promise<Uint8Array | undefined> {
     const { client } = this.ctx.conn;
     const k = this.ctx.prefix + key;
     return (await this.ctx.guard.read(() => client.getBuffer(k))) ?? undefined;
@@ -148,8 +165,9 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
     return this.ctx.write(async () => String(await client.eval(script, keys.length + 1, marker, ...keys, write.windowMs, ...argv)));
   }
 
-  batchSet(entries: BatchSetEntry[], write?: WriteOptions): Promise<void> {
-    if (entries.length === 0) return Promise.resolve();
+  batchSet(given: BatchSetEntry[], write?: WriteOptions): Promise<void> {
+    if (given.length === 0) return Promise.resolve();
+    const entries = given.map((e) => (e.tags ? { ...e, value: withTags(e.value, e.tags) } : e));
     const { client } = this.ctx.conn;
     const p = this.ctx.prefix;
     if (write?.idempotencyKey) {
@@ -193,7 +211,7 @@ export class RedisKeyValue implements KeyValueBasicDriver, KeyValueTTLDriver, Ke
     const p = this.ctx.prefix;
     const full = keys.map((k) => p + k);
     const values = await this.ctx.guard.read(() => (this.ctx.cluster ? Promise.all(full.map((k) => client.getBuffer(k))) : client.mgetBuffer(full)));
-    return values.map((v) => v ?? undefined);
+    return values.map((v) => (v ? splitTags(v).value : undefined));
   }
 
   async batchDelete(keys: string[], write?: WriteOptions): Promise<boolean[]> {

@@ -1,3 +1,4 @@
+import { splitTags } from "./tags";
 import type { Redis } from "ioredis";
 import { Code, PrismError, type KeyValueScanDriver, type ScanEntry, type ScanOptions } from "@prism/sdk";
 import type { RedisContext } from "./context";
@@ -134,7 +135,12 @@ export class RedisScan implements KeyValueScanDriver {
     for (let i = 0; i < keys.length; i++) {
       const v = replies[i];
       if (v === null || v === 0 || v === undefined) continue;
-      out.push(withValues ? { key: keys[i]!, value: v as Buffer } : { key: keys[i]! });
+      if (!withValues) {
+        out.push({ key: keys[i]! });
+        continue;
+      }
+      const { value, tags } = splitTags(v as Buffer);
+      out.push(tags ? { key: keys[i]!, value, tags } : { key: keys[i]!, value });
     }
     return out;
   }

@@ -38,6 +38,8 @@ const TABLE: Record<string, Record<string, OperationClass>> = {
     SetExpiration: "write",
     GetExpiration: "read",
     Count: "read",
+    StoreStream: "write",
+    RetrieveStream: "read",
   },
   "prism.patterns.multicast_registry.MulticastRegistryPattern": {
     GetCapabilities: "read",

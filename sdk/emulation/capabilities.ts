@@ -35,6 +35,8 @@ export interface KeyValueCapabilities {
   conditionalWrites: boolean;
   /** Tags are stored with values (the driver stores them and every operation is its own, none emulated). */
   tags: boolean;
+  /** Values past the single-message limit are stored chunked (StoreStream / RetrieveStream work). */
+  chunked: boolean;
   limits: Readonly<Limits>;
 }
 

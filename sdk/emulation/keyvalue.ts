@@ -14,6 +14,8 @@ import {
   type KeyValueCapabilities,
   type Support,
 } from "./capabilities";
+import { attachChunked, hideChunks, hidingLister } from "./chunked_reads";
+import { ChunkedValues } from "./chunked";
 import { ExpiryEmulation, type CountOp } from "./expiry";
 import { emulatedOperations } from "./metrics";
 import type { EmulationPolicy } from "./policy";
@@ -111,7 +113,7 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
   }
   const kv: KeyValueBasicDriver = expiry ?? (driver as unknown as KeyValueBasicDriver);
 
-  const lister: KeyLister | undefined = has("listKeys")
+  const rawLister: KeyLister | undefined = has("listKeys")
     ? (prefix, signal) => (d.listKeys as KeyLister)(prefix, signal)
     : has("scan")
       ? async function* (prefix, signal) {
@@ -119,6 +121,8 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
           for await (const e of scan({ prefix, limit: 0, cursor: "", withValues: false, signal })) yield e.key;
         }
       : undefined;
+  // What scans and counts list: without the chunk store's keys.
+  const lister = rawLister && hidingLister(rawLister);
 
   let scan: InterfaceSupport;
   if (has("scan", "count") && !expiry && p.scan !== "force") scan = ofDriver("keyvalue_scan");
@@ -152,6 +156,7 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
     transactions: false,
     conditionalWrites: has("getVersioned", "setVersioned", "deleteVersioned"),
     tags: false,
+    chunked: lister !== undefined,
     limits: o.limits,
   };
   const refuse = (feature: "scan" | "batch" | "expiration") => () => {
@@ -215,8 +220,38 @@ export function emulateKeyValue<D extends object>(driver: D, o: EmulateOptions):
 
   if (d.idempotentKeyValue !== "durable" && d.idempotentKeyValue !== "in-process") refuseKeyedWrites(out, backend);
 
+  // Large values: chunks and manifests written and read through everything above (expiry envelope included).
+  if (rawLister) {
+    const chunked = new ChunkedValues(methodsOf(out, driver) as unknown as ConstructorParameters<typeof ChunkedValues>[0], rawLister, {
+      chunkBytes: p.chunkBytes,
+      graceMs: p.chunkGraceMs,
+      sweepIntervalMs: p.chunkSweepIntervalMs,
+      maxMessageValueBytes: () => o.limits.maxValueBytes,
+      maxStreamValueBytes: () => o.limits.maxStreamValueBytes,
+      onSweepError: o.onSweepError,
+      now: o.now,
+    });
+    hideChunks(out, methodsOf(out, driver), chunked);
+    const close = methodsOf(out, driver).close;
+    out.close = async () => {
+      chunked.close();
+      await close?.();
+    };
+    attachChunked(out, chunked);
+  }
+
   attachCapabilities(out, caps);
   return out as unknown as D;
+}
+
+/** The wrapped driver's methods as they stand, each bound to whoever defines it (an override, or the driver). */
+function methodsOf(out: AnyDriver, driver: object): Record<string, ((...a: never[]) => unknown) | undefined> & AnyDriver {
+  const bound: Record<string, unknown> = {};
+  for (const m of [...KEY_VALUE_METHODS, "close"]) {
+    const f = out[m];
+    if (typeof f === "function") bound[m] = f.bind(Object.hasOwn(out, m) ? out : driver);
+  }
+  return bound as Record<string, ((...a: never[]) => unknown) | undefined> & AnyDriver;
 }
 
 /**

@@ -22,6 +22,12 @@ export interface EmulationPolicy {
   sweepLimit: number;
   /** Most keys with a recorded expiry the sweeper remembers; beyond it an expired key is reclaimed when read. */
   sweepTracked: number;
+  /** Bytes per stored chunk of a value past the single-message limit. */
+  chunkBytes: number;
+  /** How long an unreferenced chunk set nobody touches is kept (covers a reader's or writer's next touch). */
+  chunkGraceMs: number;
+  /** How often unreferenced chunk sets are swept. */
+  chunkSweepIntervalMs: number;
 }
 
 export const DEFAULT_EMULATION: EmulationPolicy = {
@@ -32,6 +38,9 @@ export const DEFAULT_EMULATION: EmulationPolicy = {
   sweepIntervalMs: 1_000,
   sweepLimit: 1_000,
   sweepTracked: 100_000,
+  chunkBytes: 512 * 1024,
+  chunkGraceMs: 5_000,
+  chunkSweepIntervalMs: 5_000,
 };
 
 const MODES = ["auto", "force", "off"] as const;
@@ -47,6 +56,9 @@ export const emulationSchema: Schema = {
     sweep_interval: { type: "duration", default: "1s" },
     sweep_limit: { type: "integer", min: 1, default: DEFAULT_EMULATION.sweepLimit },
     sweep_tracked: { type: "integer", min: 0, default: DEFAULT_EMULATION.sweepTracked },
+    chunk_size: { type: "bytes", default: DEFAULT_EMULATION.chunkBytes },
+    chunk_grace: { type: "duration", default: "5s" },
+    chunk_sweep_interval: { type: "duration", default: "5s" },
   },
 };
 
@@ -59,6 +71,9 @@ export function toPolicy(v: {
   sweep_interval: number;
   sweep_limit: number;
   sweep_tracked: number;
+  chunk_size: number;
+  chunk_grace: number;
+  chunk_sweep_interval: number;
 }): EmulationPolicy {
   return {
     scan: v.scan,
@@ -68,5 +83,8 @@ export function toPolicy(v: {
     sweepIntervalMs: Math.max(10, v.sweep_interval),
     sweepLimit: v.sweep_limit,
     sweepTracked: v.sweep_tracked,
+    chunkBytes: Math.max(1024, v.chunk_size),
+    chunkGraceMs: Math.max(10, v.chunk_grace),
+    chunkSweepIntervalMs: Math.max(10, v.chunk_sweep_interval),
   };
 }

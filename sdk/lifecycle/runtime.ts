@@ -38,6 +38,7 @@ export const sdkConfigSchema = {
   fields: {
     max_key_size: { type: "bytes", default: DEFAULT_LIMITS.maxKeyBytes },
     max_value_size: { type: "bytes", default: DEFAULT_LIMITS.maxValueBytes },
+    max_stream_value_size: { type: "bytes", default: DEFAULT_LIMITS.maxStreamValueBytes },
     max_batch_size: { type: "integer", min: 1, default: DEFAULT_LIMITS.maxBatchSize },
     idempotency_window: { type: "duration", default: DEFAULT_LIMITS.idempotencyWindowMs },
     namespace: { type: "string", default: "" },
@@ -141,21 +142,33 @@ export class PatternRuntime<D extends Driver = Driver> {
     // Secrets ({file: PATH} / {env: NAME}) are read here, in the pattern: they never cross the control stream.
     config = resolveSecrets(config, { file: this.deps.configFile, lineOf: this.deps.lineOf });
     // `lifecycle` is the process's (read by loadSettings), never the driver's.
-    const { max_key_size, max_value_size, max_batch_size, idempotency_window, namespace, emulation, lifecycle: _lifecycle, ...rest } = config;
+    const {
+      max_key_size,
+      max_value_size,
+      max_stream_value_size,
+      max_batch_size,
+      idempotency_window,
+      namespace,
+      emulation,
+      lifecycle: _lifecycle,
+      ...rest
+    } = config;
     let driverConfig: Record<string, unknown> = rest;
     const sdk = validate<{
       max_key_size: number;
       max_value_size: number;
+      max_stream_value_size: number;
       max_batch_size: number;
       idempotency_window: number;
       namespace: string;
       emulation: Parameters<typeof toPolicy>[0];
-    }>({ max_key_size, max_value_size, max_batch_size, idempotency_window, namespace, emulation }, sdkConfigSchema, {
+    }>({ max_key_size, max_value_size, max_stream_value_size, max_batch_size, idempotency_window, namespace, emulation }, sdkConfigSchema, {
       file: this.deps.configFile,
       lineOf: this.deps.lineOf,
     });
     this.limits.maxKeyBytes = sdk.max_key_size;
     this.limits.maxValueBytes = sdk.max_value_size;
+    this.limits.maxStreamValueBytes = sdk.max_stream_value_size;
     this.limits.maxBatchSize = sdk.max_batch_size;
     this.limits.idempotencyWindowMs = sdk.idempotency_window;
     this.namespace = sdk.namespace;

@@ -6,13 +6,15 @@ import {
   KeyValuePattern,
   ScanPerformance,
   type Capabilities,
+  type StoreStreamRequest,
 } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { InterfaceSupport as WireSupport } from "../../proto/gen/prism/patterns/schemas/slot_schema_pb";
 import type { KeyValueBasicDriver, KeyValueBatchDriver, KeyValueScanDriver, KeyValueTTLDriver } from "../drivers/interfaces";
 import type { KeyValueVersionedDriver } from "../drivers/versions";
+import { chunkedOf } from "../emulation/chunked_reads";
 import { KEY_VALUE_METHODS } from "../emulation/keyvalue";
 import { capabilitiesOf, refusalOf, servedInterfaces, unavailableMessage, type KeyValueCapabilities, type Support } from "../emulation/capabilities";
-import { invalidArgument, unimplemented } from "../errors";
+import { Code, invalidArgument, PrismError, unimplemented } from "../errors";
 import { defineBinding } from "./binding";
 import { checkBatchKeys, toBatchEntries } from "./keyvalue_batch";
 import { checkScan } from "./keyvalue_scan";
@@ -60,7 +62,9 @@ export function toWireCapabilities(c: KeyValueCapabilities): Capabilities {
     batchPerformance: batchPerf[c.batch.support],
     expirationPerformance: expiryPerf[c.expiration.support],
     maxKeySize: BigInt(c.limits.maxKeyBytes),
-    maxValueSize: BigInt(c.limits.maxValueBytes),
+    maxValueSize: BigInt(c.chunked ? Math.max(c.limits.maxStreamValueBytes, c.limits.maxValueBytes) : c.limits.maxValueBytes),
+    supportsChunkedValues: c.chunked,
+    maxMessageValueSize: BigInt(c.limits.maxValueBytes),
     maxBatchSize: c.limits.maxBatchSize,
     slots: {
       primaryBackendType: c.backend,
@@ -97,6 +101,43 @@ function versioned(d: KeyValueDriver, expected: string | undefined): KeyValueVer
   if (capsOf(d).conditionalWrites) return d as KeyValueVersionedDriver;
   if (expected !== undefined) throw unimplemented(`conditional writes not supported by ${capsOf(d).backend}: its driver has no versions`);
   return undefined;
+}
+
+/** The value bytes of StoreStream's messages after the first (INVALID_ARGUMENT for a second start). */
+async function* chunkParts(it: AsyncIterator<StoreStreamRequest>, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const r = await nextOrCancelled(it, signal);
+    if (r.done) return;
+    if (r.value.part.case !== "chunk") {
+      if (r.value.part.case === "start") throw invalidArgument("only StoreStream's first message may carry start");
+      continue;
+    }
+    yield r.value.part.value;
+  }
+}
+
+/**
+ * The next request message, or CANCELLED once the call is (a cancelled call may never end its request stream).
+ * A listener per wait, removed after it: racing one long-lived abort promise would keep every message alive
+ * through that promise's growing list of reactions.
+ */
+function nextOrCancelled<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  const cancelled = () => new PrismError(Code.CANCELLED, "StoreStream was cancelled before its last message: nothing stored");
+  if (signal.aborted) return Promise.reject(cancelled());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(cancelled());
+    signal.addEventListener("abort", onAbort, { once: true });
+    it.next().then(
+      (r) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(r);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /**
@@ -239,6 +280,50 @@ export const keyValuePattern = defineBinding({
       need(capsOf(d), "scan");
       checkScan(req.prefix, 0, limits.maxKeyBytes);
       return { count: BigInt(await d.count(req.prefix)) };
+    },
+    async storeStream(reqs, ctx) {
+      const it = reqs[Symbol.asyncIterator]();
+      const first = await it.next();
+      if (first.done || first.value.part.case !== "start") throw invalidArgument("StoreStream's first message must carry start (the key and options)");
+      const s = first.value.part.value;
+      const d = driver.current;
+      const c = capsOf(d);
+      const chunks = chunkedOf(d);
+      if (!c.chunked || chunks === undefined) throw unimplemented(`chunked values not supported by ${c.backend}: it can neither scan nor list its keys`);
+      const tags = checkTags(s.tags, c);
+      checkKey(s.key, limits);
+      const ttl = s.expirationSeconds === undefined ? 0 : toSafeNumber(s.expirationSeconds, "expiration_seconds");
+      if (ttl < 0) throw invalidArgument("expiration_seconds must not be negative");
+      if (ttl > 0) need(c, "expiration");
+      const write = writeOptions(ctx, limits);
+      versioned(d, s.expectedVersion);
+      // Required: the end of a request stream alone does not prove the writer finished (see the proto).
+      if (s.totalSize === undefined) throw invalidArgument("StoreStream's start must carry total_size (the value's length in bytes)");
+      const total = toSafeNumber(s.totalSize, "total_size");
+      if (total < 0) throw invalidArgument("total_size must not be negative");
+      const version = await chunks.store(s.key, chunkParts(it, ctx.signal), {
+        ttlSeconds: ttl,
+        expected: s.expectedVersion,
+        write,
+        tags,
+        totalSize: total,
+      });
+      return { success: true, version };
+    },
+    async *retrieveStream(req) {
+      checkKey(req.key, limits);
+      const d = driver.current;
+      const c = capsOf(d);
+      const chunks = chunkedOf(d);
+      if (!c.chunked || chunks === undefined) throw unimplemented(`chunked values not supported by ${c.backend}: it can neither scan nor list its keys`);
+      const r = await chunks.retrieve(req.key);
+      if (r === undefined) {
+        yield { part: { case: "header", value: { found: false } } };
+        return;
+      }
+      const header = { found: true, version: r.version, totalSize: BigInt(r.size), ...(r.tags ? { tags: { tags: r.tags } } : {}) };
+      yield { part: { case: "header", value: header } };
+      for await (const chunk of r.chunks) yield { part: { case: "chunk", value: chunk } };
     },
     async getExpiration(req) {
       const d = driver.current;

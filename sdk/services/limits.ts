@@ -1,11 +1,14 @@
 import type { CallContext } from "../grpc/context";
 import { DEFAULT_IDEMPOTENCY_WINDOW_MS, IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY_BYTES, type WriteOptions } from "../drivers/idempotency";
 import { invalidArgument } from "../errors";
+import { CHUNK_PREFIX, isChunkKey } from "../emulation/chunked";
 
 /** Request size limits enforced before any driver is called (INVALID_ARGUMENT beyond them). */
 export interface Limits {
   maxKeyBytes: number;
   maxValueBytes: number;
+  /** Largest value StoreStream takes (stored chunked past maxValueBytes). */
+  maxStreamValueBytes: number;
   /** Most entries in one batch request. */
   maxBatchSize: number;
   /** How long an idempotency key is remembered (idempotency_window). */
@@ -15,6 +18,7 @@ export interface Limits {
 export const DEFAULT_LIMITS: Limits = {
   maxKeyBytes: 4096,
   maxValueBytes: 8 * 1024 * 1024,
+  maxStreamValueBytes: 4 * 1024 * 1024 * 1024,
   maxBatchSize: 10_000,
   idempotencyWindowMs: DEFAULT_IDEMPOTENCY_WINDOW_MS,
 };
@@ -30,6 +34,7 @@ export function writeOptions(ctx: CallContext | undefined, limits: Limits): Writ
 /** Rejects an empty or oversized key. */
 export function checkKey(key: string, limits: Limits, what = "key"): void {
   if (key.length === 0) throw invalidArgument(`${what} must not be empty`);
+  if (isChunkKey(key)) throw invalidArgument(`${what} must not start with ${JSON.stringify(CHUNK_PREFIX)}: the SDK keeps large values' chunks there`);
   // A UTF-16 unit is at most 3 UTF-8 bytes: only long keys need an exact count.
   if (key.length * 3 > limits.maxKeyBytes) {
     const bytes = Buffer.byteLength(key, "utf8");

@@ -23,7 +23,7 @@ const direct = (config: Record<string, unknown>) => async (): Promise<Target> =>
 const proxied = (config: Record<string, unknown>) => (): Promise<Target> =>
   proxyTarget("memstore", uniquePrefix("kvp").replaceAll(":", "-").slice(0, -1), config);
 
-const NATIVE = { backend: "memstore", scan: "native", batch: "native", expiration: "native", tags: true } as const;
+const NATIVE = { backend: "memstore", scan: "native", batch: "native", expiration: "native" } as const;
 const EMULATED = { backend: "memstore", scan: "emulated", batch: "emulated", expiration: "emulated" } as const;
 const REFUSED = { backend: "memstore", scan: "unavailable", batch: "unavailable", expiration: "emulated" } as const;
 

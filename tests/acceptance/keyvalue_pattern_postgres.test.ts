@@ -8,7 +8,7 @@ import { runIdempotencyRestartSuite, runIdempotencySuite } from "./keyvalue_idem
 import { runKeyValuePatternSuite, runSameDataSuite } from "./keyvalue_pattern.suite";
 import { viaClient } from "./keyvalue_ways_in";
 
-const POSTGRES = { backend: "postgres", scan: "native", batch: "native", expiration: "emulated", tags: true } as const;
+const POSTGRES = { backend: "postgres", scan: "native", batch: "native", expiration: "emulated" } as const;
 
 runKeyValuePatternSuite("postgres", postgresTarget, POSTGRES);
 runKeyValuePatternSuite("proxy -> postgres", postgresProxyTarget, POSTGRES);

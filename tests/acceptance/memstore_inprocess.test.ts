@@ -55,5 +55,4 @@ runKeyValuePatternSuite("memstore in-process", () => inProcessMemstore(), {
   scan: "native",
   batch: "native",
   expiration: "native",
-  tags: true,
 });

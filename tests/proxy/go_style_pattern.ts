@@ -7,6 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { HealthStatus, LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { KeyValuePattern } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { unimplemented } from "../../sdk/errors";
 import { addService } from "../../sdk/grpc/server";
 import { bindServer, serverOptions } from "../../sdk/grpc/server_factory";
 
@@ -70,6 +71,13 @@ export async function startGoStylePattern(): Promise<GoStylePattern> {
     setExpiration: () => ({ success: false, error: "expiration not supported" }),
     getExpiration: () => ({ expirationSeconds: -2n }),
     count: () => ({ count: BigInt(data.size) }),
+    storeStream: () => {
+      throw unimplemented("StoreStream not supported by this test pattern");
+    },
+    // biome-ignore lint/correctness/useYield: answers UNIMPLEMENTED before any message
+    async *retrieveStream() {
+      throw unimplemented("RetrieveStream not supported by this test pattern");
+    },
   });
   const port = await bindServer(server, "127.0.0.1", 0);
   return Object.assign(self, { address: `127.0.0.1:${port}`, stop: () => server.forceShutdown() });
