@@ -15,10 +15,10 @@ import { buildExecutables, checkOutBase, git, removeBase } from "./base_build";
 import { ROOT } from "../tests/helpers/process";
 import { compareMarkdown, sidesInRound, summarise, type Figure, type RoundPair, type RowSummary, type Sample, type Side } from "./compare_summary";
 import { CpuSampler } from "./gc_pauses";
-import { runGhz, type GhzLoad } from "./ghz";
+import { runGhz } from "./ghz";
 import { prismLoad } from "./load";
 import { serveFrom, type Server } from "./processes";
-import { benchRows, loadArgs, preloadArgs, whyNot, type RowSettings, type RowSpec } from "./rows";
+import { benchRows, ghzLoad, loadArgs, preloadArgs, whyNot, type RowSettings, type RowSpec } from "./rows";
 
 const DEFAULT_ROWS = ["memstore-direct", "memstore-proxy", "memstore-direct-moderate", "memstore-proxy-moderate"];
 
@@ -72,16 +72,6 @@ function figures(spec: RowSpec): Figure[] {
 
 let current: Server | undefined;
 
-/** A ghz row's load against its started server. */
-const ghzLoad = (spec: RowSpec, server: Server): GhzLoad => ({
-  target: server.address,
-  rps: spec.rps ?? settings.moderateRps,
-  concurrency: settings.concurrency,
-  durationS: settings.durationS,
-  warmupS: settings.warmupS,
-  keys: settings.keys,
-});
-
 /** Each proxy and pattern process runs an executable of `tree`'s dist/ (so a comparison never measures one build twice). */
 function checkBuild(spec: RowSpec, server: Server, tree: string): void {
   processNames(spec).forEach((name, i) => {
@@ -102,9 +92,9 @@ async function measure(spec: RowSpec, tree: string): Promise<{ sample: Sample; n
   try {
     const server = current;
     checkBuild(spec, server, tree);
-    if (spec.client === "ghz") await prismLoad(preloadArgs(spec, server, settings));
+    if (spec.client === "ghz" && spec.operation === "get") await prismLoad(preloadArgs(spec, server, settings));
     const cpu = new CpuSampler(server.pids);
-    const r = spec.client === "ghz" ? { ...(await runGhz(ghzLoad(spec, server))), unsent: 0 } : await prismLoad(loadArgs(spec, server, settings));
+    const r = spec.client === "ghz" ? { ...(await runGhz(ghzLoad(spec, server, settings))), unsent: 0 } : await prismLoad(loadArgs(spec, server, settings));
     cpu.stop();
     const from = Date.parse(r.startedAt);
     const to = from + r.durationS * 1000;

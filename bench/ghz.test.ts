@@ -46,6 +46,19 @@ describe("ghz as the bench's second client", () => {
     expect(args.at(-1)).toBe("127.0.0.1:1");
   });
 
+  test("publish: PubSubBasicInterface.Publish of prism-load's payload, base64 as ghz's JSON takes bytes", () => {
+    const args = ghzArgs(
+      { target: "127.0.0.1:1", rps: 1000, concurrency: 64, durationS: 5, warmupS: 1, keys: 1000, operation: "publish", topic: "t", valueSize: 30 },
+      "/tmp/x.json",
+    );
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    expect(flag("--call")).toBe("prism.interfaces.pubsub.PubSubBasicInterface.Publish");
+    expect(flag("--proto")).toEndWith("proto/prism/interfaces/pubsub/pubsub_basic.proto");
+    const data = JSON.parse(flag("--data")!) as { topic: string; payload: string };
+    expect(data.topic).toBe("t");
+    expect(Buffer.from(data.payload, "base64").toString()).toBe("abcdefghijklmnopqrstuvwxyzabcd");
+  });
+
   test("against a served Get: keys pre-loaded by prism-load, every measured call OK", async () => {
     const echo = await startEcho();
     try {

@@ -87,7 +87,10 @@ export function summariseGhz(report: GhzReport): GhzResult {
   };
 }
 
-/** What a ghz row asks: KeyValueBasicInterface.Get over prism-load's key space, at `rps` for warm-up + duration. */
+/**
+ * What a ghz row asks, at `rps` for warm-up + duration: KeyValueBasicInterface.Get over prism-load's key space, or
+ * (publish) PubSubBasicInterface.Publish of prism-load's payload (`valueSize` bytes) to `topic`.
+ */
 export interface GhzLoad {
   target: string;
   rps: number;
@@ -95,21 +98,45 @@ export interface GhzLoad {
   durationS: number;
   warmupS: number;
   keys: number;
+  operation?: "get" | "publish";
+  topic?: string;
+  valueSize?: number;
+}
+
+/** prism-load's payload (loadtest/workload.ts valueOf): the letters a–z over and over. */
+function payload(size: number): string {
+  return Buffer.from(Array.from({ length: size }, (_, i) => 97 + (i % 26))).toString("base64");
+}
+
+/** The proto file, method and request (ghz's JSON, bytes in base64) of a load. */
+function callOf(load: GhzLoad): string[] {
+  if (load.operation === "publish")
+    return [
+      "--proto",
+      `${ROOT}/proto/prism/interfaces/pubsub/pubsub_basic.proto`,
+      "--call",
+      "prism.interfaces.pubsub.PubSubBasicInterface.Publish",
+      "--data",
+      JSON.stringify({ topic: load.topic ?? "prism-bench", payload: payload(load.valueSize ?? 100) }),
+    ];
+  return [
+    "--proto",
+    `${ROOT}/proto/prism/interfaces/keyvalue/keyvalue_basic.proto`,
+    "--call",
+    "prism.interfaces.keyvalue.KeyValueBasicInterface.Get",
+    // prism-load's key names (loadtest/workload.ts keySpace), which its pre-load wrote.
+    "--data",
+    `{"key":"prism-load:{{mod .RequestNumber ${load.keys}}}"}`,
+  ];
 }
 
 /** ghz's arguments: one connection, `concurrency` workers, the warm-up's calls left out of the tally (--skipFirst). */
 export function ghzArgs(load: GhzLoad, out: string): string[] {
   return [
     "--insecure",
-    "--proto",
-    `${ROOT}/proto/prism/interfaces/keyvalue/keyvalue_basic.proto`,
+    ...callOf(load),
     "--import-paths",
     `${ROOT}/proto`,
-    "--call",
-    "prism.interfaces.keyvalue.KeyValueBasicInterface.Get",
-    // prism-load's key names (loadtest/workload.ts keySpace), which its pre-load wrote.
-    "--data",
-    `{"key":"prism-load:{{mod .RequestNumber ${load.keys}}}"}`,
     "--rps",
     String(load.rps),
     "--concurrency",

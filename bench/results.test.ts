@@ -45,8 +45,22 @@ describe("bench results", () => {
     expect(slow[0]!.met).toBe(false);
     expect(slow[1]!.met).toBe(false);
     expect(slow[1]!.measured).toContain('proxy {"UNAVAILABLE":1}');
+    const all = ghzTargets([
+      ...both,
+      ghz("redis-proxy-moderate-ghz", 0.5, 1.5, { backend: "redis", via: "proxy" }),
+      ghz("kafka-proxy-moderate-ghz", 1, 12, { backend: "kafka", via: "proxy" }),
+    ]);
+    expect(all.slice(2).map((t) => [t.source, t.measured, t.met])).toEqual([
+      ["redis-proxy-moderate-ghz", "1.50 ms", true],
+      ["kafka-proxy-moderate-ghz", "12.0 ms", false],
+    ]);
+    expect(
+      ghzTargets(both)
+        .slice(2)
+        .map((t) => t.met),
+    ).toEqual([null, null]);
     const missing = ghzTargets([both[0]!]);
-    expect(missing).toHaveLength(1);
+    expect(missing).toHaveLength(3);
     expect(missing[0]!.met).toBeNull();
     expect(missing[0]!.measured).toBe("not measured (memstore-proxy-moderate-ghz missing)");
     expect(checkProxyTargets(both).map((t) => t.source)).toContain("memstore-proxy-moderate-ghz − memstore-direct-moderate-ghz");

@@ -3,7 +3,7 @@
 import type { ServiceName } from "../tests/helpers/services";
 import { requireService } from "../tests/helpers/services";
 import { OtlpCollector } from "../tests/helpers/otlp_collector";
-import { ghzMissing, runGhz } from "./ghz";
+import { ghzMissing, runGhz, type GhzLoad } from "./ghz";
 import { prismLoad } from "./load";
 import { cpuSeconds, missingExecutable, startBareRelay, startEcho, startPattern, startProxy, type Server } from "./processes";
 import type { RowResult } from "./results";
@@ -31,7 +31,7 @@ export interface RowSpec {
   /** prism-load --service: interface (Set/Get, the default) or pattern (KeyValuePattern). */
   loadService?: "interface" | "pattern";
   rps?: number;
-  /** The client: prism-load (the default) or ghz (bench/ghz.ts; KeyValueBasicInterface.Get at `rps` only). */
+  /** The client: prism-load (the default) or ghz (bench/ghz.ts; Get or Publish, at `rps` only). */
   client?: "ghz";
   service?: ServiceName;
   executables: string[];
@@ -198,6 +198,7 @@ export function benchRows(settings: RowSettings): RowSpec[] {
     withGhz(directModerate),
     withGhz(moderate("memstore", "get")),
     withGhz(moderate("redis", "get", "redis")),
+    withGhz(moderate("kafka", "publish", "kafka")),
   ];
 }
 
@@ -296,20 +297,30 @@ export function preloadArgs(spec: RowSpec, server: Server, settings: RowSettings
   return [...target, "--operation", "get", "--requests", "1", "--warmup", "0s", ...keys, ...(server.loadArgs ?? [])];
 }
 
-/** A ghz row: prism-load pre-loads the keys, then ghz sends Get at the row's rate; the server's CPU per call relayed as above. */
-async function ghzRow(spec: RowSpec, server: Server, settings: RowSettings): Promise<Partial<RowResult>> {
+/** A ghz row's load against its started server (bench/ghz.ts). */
+export function ghzLoad(spec: RowSpec, server: Server, settings: RowSettings): GhzLoad {
   if (!spec.rps) throw new Error(`${spec.id}: a ghz row needs a rate`);
-  await prismLoad(preloadArgs(spec, server, settings));
-  const cpu0 = cpuSeconds(server.main.pid);
-  const calls0 = await server.calls?.();
-  const r = await runGhz({
+  if (spec.operation !== "get" && spec.operation !== "publish") throw new Error(`${spec.id}: ghz rows run get or publish, not ${spec.operation}`);
+  return {
     target: server.address,
     rps: spec.rps,
     concurrency: settings.concurrency,
     durationS: settings.durationS,
     warmupS: settings.warmupS,
     keys: settings.keys,
-  });
+    operation: spec.operation,
+    topic: "prism-bench",
+    valueSize: settings.valueSize,
+  };
+}
+
+/** A ghz row: for Get prism-load pre-loads the keys; then ghz at the row's rate; the server's CPU per call relayed as above. */
+async function ghzRow(spec: RowSpec, server: Server, settings: RowSettings): Promise<Partial<RowResult>> {
+  const load = ghzLoad(spec, server, settings);
+  if (spec.operation === "get") await prismLoad(preloadArgs(spec, server, settings));
+  const cpu0 = cpuSeconds(server.main.pid);
+  const calls0 = await server.calls?.();
+  const r = await runGhz(load);
   const cpu1 = cpuSeconds(server.main.pid);
   const calls1 = await server.calls?.();
   const relayed = calls0 !== undefined && calls1 !== undefined ? calls1 - calls0 : 0;
