@@ -25,10 +25,11 @@ proto/gen/.stamp: $(PROTO_SRC) buf.yaml buf.gen.yaml node_modules/.installed
 
 proto: proto/gen/.stamp ## generate TypeScript from proto/ with buf + protoc-gen-es
 
-# Go programs the interop suites run: a grpc-go client (tests/interop/go/cmd/grpc-client) and h2spec, the HTTP/2
-# conformance suite (a `tool` of the same module). Versions and checksums pinned by tests/interop/go/go.mod and
-# go.sum (grpc-go v1.85.0, h2spec v2.2.1); built into .tools/ (not in git).
-GO_TOOLS := .tools/grpc-client .tools/h2spec
+# Go programs the interop suites and the bench run: a grpc-go client (tests/interop/go/cmd/grpc-client), h2spec, the
+# HTTP/2 conformance suite, and ghz, the gRPC load generator of the bench's ghz rows (both `tool`s of the same
+# module). Versions and checksums pinned by tests/interop/go/go.mod and go.sum (grpc-go v1.85.0, h2spec v2.2.1,
+# ghz v0.121.0); built into .tools/ (not in git).
+GO_TOOLS := .tools/grpc-client .tools/h2spec .tools/ghz
 
 .tools/grpc-client: tests/interop/go/go.mod tests/interop/go/go.sum $(wildcard tests/interop/go/cmd/grpc-client/*.go)
 	cd tests/interop/go && go build -o $(CURDIR)/$@ ./cmd/grpc-client
@@ -36,7 +37,10 @@ GO_TOOLS := .tools/grpc-client .tools/h2spec
 .tools/h2spec: tests/interop/go/go.mod tests/interop/go/go.sum
 	cd tests/interop/go && go build -o $(CURDIR)/$@ github.com/summerwind/h2spec/cmd/h2spec
 
-go-tools: $(GO_TOOLS) ## build the Go interop tools (grpc-go client, h2spec) into .tools/
+.tools/ghz: tests/interop/go/go.mod tests/interop/go/go.sum
+	cd tests/interop/go && go build -o $(CURDIR)/$@ github.com/bojand/ghz/cmd/ghz
+
+go-tools: $(GO_TOOLS) ## build the Go tools (grpc-go client, h2spec, ghz) into .tools/
 
 # The executables come from scripts/executables.ts: every <folder>/pattern.json, plus the proxy and the tools.
 build-plugins: proto ## build every executable into dist/ with bun build --compile
@@ -98,7 +102,7 @@ coverage: build-plugins services go-tools ## bun test --coverage over every suit
 test-unit: proto ## only the tests that need no external service
 	$(BUN) test sdk ./h2 ./memstore ./proxy ./redis
 
-bench: build-plugins ## benchmarks: in-process store, then everything side by side (bench/README.md; ~5 min)
+bench: build-plugins go-tools ## benchmarks: in-process store, then everything side by side (bench/README.md; ~5 min)
 	$(BUN) bench/memstore.bench.ts
 	@bash scripts/services/up.sh all || echo "bench: not every service started; rows that need one will say 'not run'"
 	$(BUN) bench/run.ts

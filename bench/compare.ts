@@ -15,9 +15,10 @@ import { buildExecutables, checkOutBase, git, removeBase } from "./base_build";
 import { ROOT } from "../tests/helpers/process";
 import { compareMarkdown, sidesInRound, summarise, type Figure, type RoundPair, type RowSummary, type Sample, type Side } from "./compare_summary";
 import { CpuSampler } from "./gc_pauses";
+import { runGhz } from "./ghz";
 import { prismLoad } from "./load";
 import { serveFrom, type Server } from "./processes";
-import { benchRows, loadArgs, whyNot, type RowSettings, type RowSpec } from "./rows";
+import { benchRows, ghzLoad, loadArgs, preloadArgs, whyNot, type RowSettings, type RowSpec } from "./rows";
 
 const DEFAULT_ROWS = ["memstore-direct", "memstore-proxy", "memstore-direct-moderate", "memstore-proxy-moderate"];
 
@@ -91,8 +92,9 @@ async function measure(spec: RowSpec, tree: string): Promise<{ sample: Sample; n
   try {
     const server = current;
     checkBuild(spec, server, tree);
+    if (spec.client === "ghz" && spec.operation === "get") await prismLoad(preloadArgs(spec, server, settings));
     const cpu = new CpuSampler(server.pids);
-    const r = await prismLoad(loadArgs(spec, server, settings));
+    const r = spec.client === "ghz" ? { ...(await runGhz(ghzLoad(spec, server, settings))), unsent: 0 } : await prismLoad(loadArgs(spec, server, settings));
     cpu.stop();
     const from = Date.parse(r.startedAt);
     const to = from + r.durationS * 1000;
@@ -197,7 +199,7 @@ const markdown = [
   "",
   `- base: ${flags.base} = ${baseLabel} "${subject(baseSha)}"`,
   `- head: ${headLabel} "${subject(headSha)}"${dirty ? " with the uncommitted changes of the working tree" : ""}`,
-  `- ${rounds} rounds; in each, every row runs on both builds back to back, base first in rounds 1, 3, … and head first in rounds 2, 4, …; each run ${settings.durationS} s measured after ${settings.warmupS} s of warm-up, ${settings.concurrency} calls in flight (closed loop) or ${settings.moderateRps}/s (open loop rows), the same client for both (this checkout's prism-load).`,
+  `- ${rounds} rounds; in each, every row runs on both builds back to back, base first in rounds 1, 3, … and head first in rounds 2, 4, …; each run ${settings.durationS} s measured after ${settings.warmupS} s of warm-up, ${settings.concurrency} calls in flight (closed loop) or ${settings.moderateRps}/s (open loop rows), the same client for both (this checkout's prism-load, or ghz for the rows ending in -ghz).`,
   `- head / base is taken per round (the two runs next to each other in time), then its median and min–max over the rounds; the medians of the absolute figures are beside it. CPU µs/call = the process's user + system time (/proc, sampled every 100 ms) over prism-load's measured window / calls completed in it. "every round": head better (or worse) than base in every round (noise alone does that to a figure with probability 2^(1 − rounds), 1 in ${2 ** (rounds - 1)} at ${rounds} rounds: read it with min–max).`,
   "",
   compareMarkdown(summaries),

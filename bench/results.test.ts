@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { renderChart } from "./chart";
 import type { LifecycleTimes } from "./lifecycle_times";
-import { checkProxyTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult } from "./results";
+import { checkProxyTargets, checkTargets, computeRatios, ghzTargets, toMarkdown, type BenchResults, type RowResult } from "./results";
 
 const lat = (p50: number, p99: number) => ({ p50, p90: p50 * 2, p99, p999: p99 * 1.5, max: p99 * 2, mean: p50 });
 const row = (id: string, extra: Partial<RowResult>): RowResult => ({
@@ -32,6 +32,40 @@ const lifecycle: LifecycleTimes[] = [
 ];
 
 describe("bench results", () => {
+  test("ghz rows: proxy-added latency (through proxy − direct, both ghz) and issue 26's p99 targets; not measured when one is missing", () => {
+    const ghz = (id: string, p50: number, p99: number, extra: Partial<RowResult> = {}) =>
+      row(id, { mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(p50, p99), client: "ghz", ...extra });
+    const both = [ghz("memstore-direct-moderate-ghz", 0.44, 0.45), ghz("memstore-proxy-moderate-ghz", 0.52, 0.8, { via: "proxy" })];
+    const [added, p99] = ghzTargets(both);
+    expect(added!.measured).toBe("+0.080 ms p50 / +0.350 ms p99");
+    expect(added!.met).toBe(true);
+    expect(p99!.measured).toBe("direct 0.450 ms, through the proxy 0.800 ms");
+    expect(p99!.met).toBe(true);
+    const slow = ghzTargets([both[0]!, ghz("memstore-proxy-moderate-ghz", 0.71, 4.3, { via: "proxy", errors: { UNAVAILABLE: 1 } })]);
+    expect(slow[0]!.met).toBe(false);
+    expect(slow[1]!.met).toBe(false);
+    expect(slow[1]!.measured).toContain('proxy {"UNAVAILABLE":1}');
+    const all = ghzTargets([
+      ...both,
+      ghz("redis-proxy-moderate-ghz", 0.5, 1.5, { backend: "redis", via: "proxy" }),
+      ghz("kafka-proxy-moderate-ghz", 1, 12, { backend: "kafka", via: "proxy" }),
+    ]);
+    expect(all.slice(2).map((t) => [t.source, t.measured, t.met])).toEqual([
+      ["redis-proxy-moderate-ghz", "1.50 ms", true],
+      ["kafka-proxy-moderate-ghz", "12.0 ms", false],
+    ]);
+    expect(
+      ghzTargets(both)
+        .slice(2)
+        .map((t) => t.met),
+    ).toEqual([null, null]);
+    const missing = ghzTargets([both[0]!]);
+    expect(missing).toHaveLength(3);
+    expect(missing[0]!.met).toBeNull();
+    expect(missing[0]!.measured).toBe("not measured (memstore-proxy-moderate-ghz missing)");
+    expect(checkProxyTargets(both).map((t) => t.source)).toContain("memstore-proxy-moderate-ghz − memstore-direct-moderate-ghz");
+  });
+
   test("ratios: through proxy / direct and pattern / bare gRPC; n/a when a row did not run", () => {
     const r = Object.fromEntries(computeRatios(rows).map((x) => [x.name, x.value]));
     expect(r["memstore: through proxy / direct, throughput"]).toBeCloseTo(0.7, 5);

@@ -34,6 +34,8 @@ export interface RowResult {
   serviceTimeMs?: { p50: number; p99: number };
   /** Proxy and bare relay rows: their process's CPU time per call relayed (user + system, over the whole prism-load run). */
   cpuUsPerCall?: number;
+  /** The client, when not prism-load: ghz (bench/ghz.ts), whose latency runs from each call's actual send. */
+  client?: "ghz";
 }
 
 /** A headline ratio between two rows. */
@@ -272,6 +274,7 @@ export function checkProxyTargets(rows: RowResult[], pacerAloneP99Ms?: number): 
       met: null,
       source: "memstore-proxy-moderate − memstore-direct-moderate",
     });
+  out.push(...ghzTargets(rows));
   if (viaMod?.latencyMs) {
     const clean = !viaMod.unsent && Object.keys(viaMod.errors ?? {}).length === 0;
     out.push({
@@ -298,6 +301,53 @@ export function checkProxyTargets(rows: RowResult[], pacerAloneP99Ms?: number): 
       : { target: "load generator's own send lag at the moderate rate, p99 ≤ 0.2 ms", measured: missing("echo-moderate"), met: null, source: "echo-moderate" },
   );
   return out;
+}
+
+/** Issue 26's moderate-rate targets with ghz as the client (its latency is send → reply: no scheduled-send wait). */
+export function ghzTargets(rows: RowResult[]): TargetCheck[] {
+  const via = find(rows, "memstore-proxy-moderate-ghz");
+  const direct = find(rows, "memstore-direct-moderate-ghz");
+  const source = "memstore-proxy-moderate-ghz − memstore-direct-moderate-ghz";
+  const target = "proxy-added latency at the moderate rate, ghz as the client (through proxy − direct) ≤ +0.10 ms p50 / ≤ +0.40 ms p99";
+  const sign = (x: number) => `${x >= 0 ? "+" : "−"}${fmtMs(Math.abs(x))}`;
+  const clean = (r: RowResult) => Object.keys(r.errors ?? {}).length === 0;
+  const others = (
+    [
+      ["Redis Get through the proxy at the moderate rate, ghz as the client: p99 < 2 ms", "redis-proxy-moderate-ghz", 2],
+      ["Kafka publish through the proxy at the moderate rate, ghz as the client: p99 < 10 ms", "kafka-proxy-moderate-ghz", 10],
+    ] as const
+  ).map(([target, id, limitMs]): TargetCheck => {
+    const r = find(rows, id);
+    if (!r?.latencyMs) return { target, measured: `not measured (${id} missing)`, met: null, source: id };
+    return {
+      target,
+      measured: `${fmtMs(r.latencyMs.p99)} ms${clean(r) ? "" : ` (errors ${JSON.stringify(r.errors)})`}`,
+      met: r.latencyMs.p99 < limitMs && clean(r),
+      source: id,
+    };
+  });
+  if (!via?.latencyMs || !direct?.latencyMs)
+    return [
+      {
+        target,
+        measured: `not measured (${[via ? "" : "memstore-proxy-moderate-ghz", direct ? "" : "memstore-direct-moderate-ghz"].filter(Boolean).join(", ")} missing)`,
+        met: null,
+        source,
+      },
+      ...others,
+    ];
+  const a50 = via.latencyMs.p50 - direct.latencyMs.p50;
+  const a99 = via.latencyMs.p99 - direct.latencyMs.p99;
+  return [
+    { target, measured: `${sign(a50)} ms p50 / ${sign(a99)} ms p99`, met: a50 <= 0.1 && a99 <= 0.4, source },
+    {
+      target: "memstore Get at the moderate rate, ghz as the client: direct p99 < 0.5 ms, through the proxy p99 < 1 ms",
+      measured: `direct ${fmtMs(direct.latencyMs.p99)} ms, through the proxy ${fmtMs(via.latencyMs.p99)} ms${clean(via) && clean(direct) ? "" : ` (errors: direct ${JSON.stringify(direct.errors)}, proxy ${JSON.stringify(via.errors)})`}`,
+      met: direct.latencyMs.p99 < 0.5 && via.latencyMs.p99 < 1 && clean(via) && clean(direct),
+      source: "memstore-direct-moderate-ghz, memstore-proxy-moderate-ghz",
+    },
+    ...others,
+  ];
 }
 
 function rowTable(rows: RowResult[]): string[] {
@@ -343,6 +393,11 @@ export function toMarkdown(b: BenchResults): string {
         (r) =>
           `- ${r.label}: service time (send → reply) p50 ${fmtMs(r.serviceTimeMs!.p50)} ms, p99 ${fmtMs(r.serviceTimeMs!.p99)} ms; send lag p99 ${fmtMs(r.sendLagP99Ms!)} ms`,
       ),
+    ...(open.some((r) => r.client === "ghz")
+      ? [
+          `- (ghz) rows: the same set-up with ghz (Go, grpc-go; bench/ghz.ts) as the client instead of prism-load: ${s.concurrency} workers on one connection sharing a ${s.moderateRps}/s rate limiter, the warm-up's calls left out (--skipFirst), each call timed from its actual send (ghz does not correct for coordinated omission: compare it with prism-load's service time); keys pre-loaded by prism-load.`,
+        ]
+      : []),
     "",
     "**Headline ratios**",
     "",

@@ -3,6 +3,7 @@
 import type { ServiceName } from "../tests/helpers/services";
 import { requireService } from "../tests/helpers/services";
 import { OtlpCollector } from "../tests/helpers/otlp_collector";
+import { ghzMissing, runGhz, type GhzLoad } from "./ghz";
 import { prismLoad } from "./load";
 import { cpuSeconds, missingExecutable, startBareRelay, startEcho, startPattern, startProxy, type Server } from "./processes";
 import type { RowResult } from "./results";
@@ -30,6 +31,8 @@ export interface RowSpec {
   /** prism-load --service: interface (Set/Get, the default) or pattern (KeyValuePattern). */
   loadService?: "interface" | "pattern";
   rps?: number;
+  /** The client: prism-load (the default) or ghz (bench/ghz.ts; Get or Publish, at `rps` only). */
+  client?: "ghz";
   service?: ServiceName;
   executables: string[];
   start(): Promise<Server>;
@@ -125,6 +128,8 @@ export function benchRows(settings: RowSettings): RowSpec[] {
   };
   // The bare relay at the same rate: the floor of the proxy-added latency (relay − direct service time).
   const relayModerate: RowSpec = { ...relay, id: "memstore-relay-moderate", label: `memstore Get, through a bare HTTP/2 relay, ${rps}/s`, rps };
+  // The same rows with an independent client (issue 26): ghz, Go's gRPC stack, one connection.
+  const withGhz = (row: RowSpec): RowSpec => ({ ...row, id: `${row.id}-ghz`, label: `${row.label} (ghz)`, client: "ghz" });
   return [
     { id: "echo", label: "bare gRPC echo (ceiling)", backend: "echo", via: "bare", operation: "get", executables: [], start: startEcho },
     ...kv("memstore"),
@@ -190,6 +195,10 @@ export function benchRows(settings: RowSettings): RowSpec[] {
     moderate("memstore", "get"),
     moderate("redis", "get", "redis"),
     moderate("kafka", "publish", "kafka"),
+    withGhz(directModerate),
+    withGhz(moderate("memstore", "get")),
+    withGhz(moderate("redis", "get", "redis")),
+    withGhz(moderate("kafka", "publish", "kafka")),
   ];
 }
 
@@ -220,8 +229,8 @@ async function tracedProxy(): Promise<Server> {
 }
 
 /** Why a row cannot run here (an executable not built, a service down); undefined when it can. */
-export async function whyNot(spec: { service?: ServiceName; executables: string[] }): Promise<string | undefined> {
-  const missing = missingExecutable(...spec.executables);
+export async function whyNot(spec: { service?: ServiceName; executables: string[]; client?: RowSpec["client"] }): Promise<string | undefined> {
+  const missing = missingExecutable(...spec.executables) ?? (spec.client === "ghz" ? ghzMissing() : undefined);
   if (missing) return missing;
   if (spec.service) {
     try {
@@ -245,12 +254,14 @@ export async function runRow(spec: RowSpec, settings: RowSettings): Promise<RowR
     concurrency: settings.concurrency,
     rps: spec.rps ?? null,
     status: "not run",
+    ...(spec.client && { client: spec.client }),
   };
   const reason = await whyNot(spec);
   if (reason) return { ...base, reason };
   let server: Server | undefined;
   try {
     server = await spec.start();
+    if (spec.client === "ghz") return { ...base, ...(await ghzRow(spec, server, settings)) };
     const args = loadArgs(spec, server, settings);
     // The server's CPU per call it relayed (proxy and bare relay): both counted over the same span, prism-load's whole run.
     const cpu0 = cpuSeconds(server.main.pid);
@@ -277,6 +288,51 @@ export async function runRow(spec: RowSpec, settings: RowSettings): Promise<RowR
   } finally {
     await server?.stop();
   }
+}
+
+/** prism-load's arguments that only pre-load the key space (and make one Get): what a ghz row reads. */
+export function preloadArgs(spec: RowSpec, server: Server, settings: RowSettings): string[] {
+  const target = [spec.via === "proxy" ? "--proxy" : "--direct", server.address];
+  const keys = ["--keys", String(settings.keys), "--value-size", String(settings.valueSize)];
+  return [...target, "--operation", "get", "--requests", "1", "--warmup", "0s", ...keys, ...(server.loadArgs ?? [])];
+}
+
+/** A ghz row's load against its started server (bench/ghz.ts). */
+export function ghzLoad(spec: RowSpec, server: Server, settings: RowSettings): GhzLoad {
+  if (!spec.rps) throw new Error(`${spec.id}: a ghz row needs a rate`);
+  if (spec.operation !== "get" && spec.operation !== "publish") throw new Error(`${spec.id}: ghz rows run get or publish, not ${spec.operation}`);
+  return {
+    target: server.address,
+    rps: spec.rps,
+    concurrency: settings.concurrency,
+    durationS: settings.durationS,
+    warmupS: settings.warmupS,
+    keys: settings.keys,
+    operation: spec.operation,
+    topic: "prism-bench",
+    valueSize: settings.valueSize,
+  };
+}
+
+/** A ghz row: for Get prism-load pre-loads the keys; then ghz at the row's rate; the server's CPU per call relayed as above. */
+async function ghzRow(spec: RowSpec, server: Server, settings: RowSettings): Promise<Partial<RowResult>> {
+  const load = ghzLoad(spec, server, settings);
+  if (spec.operation === "get") await prismLoad(preloadArgs(spec, server, settings));
+  const cpu0 = cpuSeconds(server.main.pid);
+  const calls0 = await server.calls?.();
+  const r = await runGhz(load);
+  const cpu1 = cpuSeconds(server.main.pid);
+  const calls1 = await server.calls?.();
+  const relayed = calls0 !== undefined && calls1 !== undefined ? calls1 - calls0 : 0;
+  return {
+    status: "ok",
+    command: r.command,
+    throughput: r.throughput,
+    ok: r.ok,
+    errors: r.errors,
+    latencyMs: r.latencyMs,
+    cpuUsPerCall: relayed > 0 ? ((cpu1 - cpu0) / relayed) * 1e6 : undefined,
+  };
 }
 
 /** prism-load's arguments for a row against its started server. */

@@ -239,8 +239,12 @@ export class FrameScanner {
 
   /** Streams the client may still send on (opened, not ended or reset by it). */
   private readonly sending = new Set<number>();
-  /** Streams the client ended or reset lately (a bounded memory: older ones count as never opened). */
-  private readonly ended = new Set<number>();
+  /**
+   * Streams the client ended or reset lately, the last MAX_TRACKED in a ring (a bounded memory: older ones count
+   * as never opened). Written once per call; only read for a frame that is an error either way (which code).
+   */
+  private readonly ended = new Int32Array(MAX_TRACKED);
+  private endedNext = 0;
   /** Set once the client broke the protocol: nothing more is handed on. */
   failed = false;
 
@@ -269,6 +273,11 @@ export class FrameScanner {
     while (at < n) {
       if (this.payloadLeft > 0) {
         const k = Math.min(this.payloadLeft, n - at);
+        if (this.dependencyOf !== 0 && this.dependsOnItself(chunk, at, at + k)) {
+          this.failed = true;
+          this.fail(ERROR_PROTOCOL, this.highestStream);
+          return;
+        }
         if (this.held !== undefined) {
           chunk.copy(this.held, this.heldHave, at, at + k);
           this.heldHave += k;
@@ -282,23 +291,32 @@ export class FrameScanner {
       // A frame header; its first bytes may have come at the end of the last chunk (held back, not handed on).
       const start = at;
       const carried = this.headerHave;
-      const k = Math.min(FRAME_HEADER - carried, n - at);
-      chunk.copy(this.header, carried, at, at + k);
-      this.headerHave += k;
-      at += k;
-      if (this.headerHave < FRAME_HEADER) {
-        if (start > from) this.deliver(chunk.subarray(from, start));
-        from = n;
-        break;
+      // Read where it lies when the chunk holds all of it (most frames): no copy.
+      let h = chunk;
+      let o = at;
+      if (carried === 0 && n - at >= FRAME_HEADER) at += FRAME_HEADER;
+      else {
+        const k = Math.min(FRAME_HEADER - carried, n - at);
+        chunk.copy(this.header, carried, at, at + k);
+        this.headerHave += k;
+        at += k;
+        if (this.headerHave < FRAME_HEADER) {
+          if (start > from) this.deliver(chunk.subarray(from, start));
+          from = n;
+          break;
+        }
+        this.headerHave = 0;
+        h = this.header;
+        o = 0;
       }
-      this.headerHave = 0;
-      const h = this.header;
-      const length = h.readUIntBE(0, 3);
-      const type = h[3]!;
-      const flags = h[4]!;
-      const stream = h.readUInt32BE(5) & MAX_WINDOW;
+      const length = (h[o]! << 16) | (h[o + 1]! << 8) | h[o + 2]!;
+      const type = h[o + 3]!;
+      const flags = h[o + 4]!;
+      const stream = ((h[o + 5]! << 24) | (h[o + 6]! << 16) | (h[o + 7]! << 8) | h[o + 8]!) & MAX_WINDOW;
       if (start > from) this.deliver(chunk.subarray(from, start));
       from = start;
+      // A dependency the last frame was too short to hold is not read from this one.
+      this.dependencyOf = 0;
       const error = this.streamError(type, flags, stream, length, chunk, at);
       if (error !== 0) {
         this.failed = true;
@@ -318,7 +336,7 @@ export class FrameScanner {
       if (((settings || pingAck) && stream === 0) || owedUpdate) {
         // Collected, and handed on once read (maybe rewritten, maybe dropped).
         this.held = Buffer.allocUnsafe(FRAME_HEADER + length);
-        h.copy(this.held, 0);
+        h.copy(this.held, 0, o, o + FRAME_HEADER);
         this.heldHave = FRAME_HEADER;
         from = at;
       } else {
@@ -342,7 +360,6 @@ export class FrameScanner {
    */
   private streamError(type: number, flags: number, stream: number, length: number, chunk: Buffer, at: number): number {
     if (stream === 0) return 0;
-    const selfDependent = (offset: number) => at + offset + 4 <= chunk.length && (chunk.readUInt32BE(at + offset) & MAX_WINDOW) === stream;
     switch (type) {
       case TYPE_DATA:
         if (stream > this.highestStream) return ERROR_PROTOCOL;
@@ -350,7 +367,8 @@ export class FrameScanner {
         if ((flags & FLAG_END_STREAM) !== 0) this.clientEnded(stream);
         return 0;
       case TYPE_HEADERS: {
-        if ((flags & FLAG_PRIORITY) !== 0 && length >= 5 && selfDependent((flags & FLAG_PADDED) !== 0 ? 1 : 0)) return ERROR_PROTOCOL;
+        if ((flags & FLAG_PRIORITY) !== 0 && length >= 5 && this.dependsOnItselfFrom(chunk, at, stream, (flags & FLAG_PADDED) !== 0 ? 1 : 0))
+          return ERROR_PROTOCOL;
         if (stream > this.highestStream) {
           if (stream % 2 === 0) return 0;
           this.highestStream = stream;
@@ -364,10 +382,10 @@ export class FrameScanner {
           if ((flags & FLAG_END_STREAM) !== 0) this.clientEnded(stream);
           return 0;
         }
-        return this.ended.has(stream) ? ERROR_STREAM_CLOSED : ERROR_PROTOCOL;
+        return this.ended.includes(stream) ? ERROR_STREAM_CLOSED : ERROR_PROTOCOL;
       }
       case TYPE_PRIORITY:
-        return length === 5 && selfDependent(0) ? ERROR_PROTOCOL : 0;
+        return length === 5 && this.dependsOnItselfFrom(chunk, at, stream, 0) ? ERROR_PROTOCOL : 0;
       case TYPE_RST_STREAM:
         if (stream <= this.highestStream) this.clientEnded(stream);
         return 0;
@@ -376,6 +394,39 @@ export class FrameScanner {
       default:
         return 0;
     }
+  }
+
+  /** The stream whose priority's dependency is still arriving (0: none), bytes of padding before it, bytes of it read. */
+  private dependencyOf = 0;
+  private dependencySkip = 0;
+  private dependencyHave = 0;
+  private readonly dependency = Buffer.alloc(4);
+
+  /**
+   * True when the stream dependency of a priority (PRIORITY, or HEADERS with the PRIORITY flag) that starts
+   * `skip` bytes into the payload at `at` names the frame's own stream. When the chunk ends before it, it is
+   * read as the payload arrives (dependsOnItself), this chunk's part included.
+   */
+  private dependsOnItselfFrom(chunk: Buffer, at: number, stream: number, skip: number): boolean {
+    if (at + skip + 4 <= chunk.length) return (chunk.readUInt32BE(at + skip) & MAX_WINDOW) === stream;
+    this.dependencyOf = stream;
+    this.dependencySkip = skip;
+    this.dependencyHave = 0;
+    return false;
+  }
+
+  /** Reads the pending dependency from the payload bytes chunk[at, end); true once it is complete and self-referring. */
+  private dependsOnItself(chunk: Buffer, at: number, end: number): boolean {
+    const skipped = Math.min(this.dependencySkip, end - at);
+    this.dependencySkip -= skipped;
+    at += skipped;
+    const k = Math.min(4 - this.dependencyHave, end - at);
+    chunk.copy(this.dependency, this.dependencyHave, at, at + k);
+    this.dependencyHave += k;
+    if (this.dependencyHave < 4) return false;
+    const stream = this.dependencyOf;
+    this.dependencyOf = 0;
+    return (this.dependency.readUInt32BE(0) & MAX_WINDOW) === stream;
   }
 
   /** True when this frame takes a new stream's header block past MAX_HEADER_BLOCK bytes (as sent, compressed). */
@@ -394,8 +445,8 @@ export class FrameScanner {
   }
 
   private rememberEnded(stream: number): void {
-    this.ended.add(stream);
-    if (this.ended.size > MAX_TRACKED) this.ended.delete(this.ended.values().next().value!);
+    this.ended[this.endedNext] = stream;
+    this.endedNext = (this.endedNext + 1) % MAX_TRACKED;
   }
 
   /** Forgets streams the server has closed although the client never ended them (it may send no more on them). */

@@ -1,0 +1,118 @@
+// Where a server's CPU goes per call: memstore served directly, or the proxy forwarding to dist/memstore, run from
+// its sources with bench/profile/probe.ts preloaded; after a warm-up run, JavaScriptCore's sampling profiler and
+// the process's CPU clock cover one prism-load run (Get, closed loop or --rps), and this prints the CPU µs per call
+// and the share of samples per frame (self) and per frame of the repository's code (inclusive), plus the shares
+// of a few groups (the HTTP/2 guard, grpc-js, node:http2 as Bun implements it, the SDK).
+//   bun bench/profile/run.ts --subject memstore|proxy [--duration 5s] [--concurrency 64] [--rps N] [--env K=V] [--top 20]
+// Sampling costs CPU of its own: the µs per call here are above an unprofiled run's; compare shares, and runs of one
+// invocation of this script.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ROOT, startProcess } from "../../tests/helpers/process";
+import { BUN } from "../processes";
+
+const { values } = parseArgs({
+  options: {
+    subject: { type: "string", default: "memstore" },
+    duration: { type: "string", default: "5s" },
+    concurrency: { type: "string", default: "64" },
+    rps: { type: "string" },
+    env: { type: "string", multiple: true, default: [] },
+    top: { type: "string", default: "20" },
+    interval: { type: "string", default: "200" },
+  },
+});
+const subject = values.subject === "proxy" ? "proxy" : "memstore";
+const dir = mkdtempSync(join(tmpdir(), "prism-profile-"));
+const out = join(dir, "profile.json");
+const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const entry =
+  subject === "memstore" ? [`${ROOT}/memstore/main.ts`, "--grpc-port", "0"] : [`${ROOT}/proxy/main.ts`, "--config", "bench/configs/proxy-memstore.yaml"];
+const server = startProcess([BUN, "--preload", `${ROOT}/bench/profile/probe.ts`, ...entry], {
+  env: { ...env, PRISM_PROFILE_OUT: out, PRISM_PROFILE_INTERVAL_US: values.interval! },
+});
+const address = (await server.waitFor(subject === "memstore" ? /grpc listening on (\S+)/ : /prism proxy listening on (\S+)/, 60_000))[1]!;
+
+async function load(duration: string): Promise<{ ok: number; throughput: number }> {
+  const args = [subject === "proxy" ? "--proxy" : "--direct", address, "--operation", "get", "--concurrency", values.concurrency!];
+  const p = Bun.spawn(
+    [
+      `${ROOT}/dist/prism-load`,
+      ...args,
+      "--duration",
+      duration,
+      "--warmup",
+      "0s",
+      "--json",
+      "-",
+      "--progress",
+      "never",
+      ...(values.rps ? ["--rps", values.rps] : []),
+    ],
+    { stdout: "pipe", stderr: "inherit" },
+  );
+  const report = (await new Response(p.stdout).json()) as { ok: number; throughput: number };
+  await p.exited;
+  return report;
+}
+
+try {
+  // JIT-compiled as in a long-running process before anything is sampled.
+  await load("2s");
+  process.kill(server.pid, "SIGUSR1");
+  const r = await load(values.duration!);
+  process.kill(server.pid, "SIGUSR2");
+  await server.waitFor(/profile-probe written/, 30_000);
+  const { cpuUs, stacks } = JSON.parse(readFileSync(out, "utf8")) as { cpuUs: { user: number; system: number }; stacks: string[][] };
+  const short = (f: string) => f.replace(`${ROOT}/`, "").replace(/^(\S+) .*node_modules\//, "$1 ");
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  const groups: Array<[string, RegExp]> = [
+    ["HTTP/2 guard (sdk/grpc/h2_guard.ts)", /sdk\/grpc\/h2_guard\.ts/],
+    ["grpc-js", /@grpc\/grpc-js\//],
+    ["node:http2 (Bun's, internal)", /node:http2|internal:http2|\[native\].*http2|http2/],
+    ["SDK (sdk/)", / sdk\//],
+    ["pattern (memstore/)", / memstore\//],
+    ["proxy (proxy/)", / proxy\//],
+    ["h2/ (the proxy's HTTP/2 client)", / h2\//],
+  ];
+  const groupHits = new Map<string, number>();
+  // Own work of a group: the sampled frame is its code, or a native function its code called directly, except the
+  // native HTTP/2 parser's read (what the guard hands bytes to: the server's parsing, there with or without it).
+  const groupOwn = new Map<string, number>();
+  for (const stack of stacks) {
+    if (stack.length === 0) continue;
+    const frames = stack.map(short);
+    self.set(frames[0]!, (self.get(frames[0]!) ?? 0) + 1);
+    for (const f of new Set(frames)) inclusive.set(f, (inclusive.get(f) ?? 0) + 1);
+    for (const [name, re] of groups) if (frames.some((f) => re.test(f))) groupHits.set(name, (groupHits.get(name) ?? 0) + 1);
+    const natives = frames.findIndex((f) => !f.includes("[native]"));
+    const owner = natives >= 0 && !frames.slice(0, natives).some((f) => f.startsWith("read ")) ? frames[natives]! : undefined;
+    for (const [name, re] of groups) if (owner !== undefined && re.test(owner)) groupOwn.set(name, (groupOwn.get(name) ?? 0) + 1);
+  }
+  const n = stacks.length;
+  const pct = (x: number) => ((100 * x) / n).toFixed(1);
+  const cpuTotalUs = cpuUs.user + cpuUs.system;
+  const top = Number(values.top);
+  console.log(
+    `${subject}${values.env!.length ? ` (${values.env!.join(" ")})` : ""}: ${r.ok} calls in ${values.duration} (${Math.round(r.throughput)}/s, ${values.rps ? `${values.rps}/s open loop` : `${values.concurrency} in flight`}); ` +
+      `process CPU ${(cpuTotalUs / 1e6).toFixed(2)} s (user ${(cpuUs.user / 1e6).toFixed(2)}, system ${(cpuUs.system / 1e6).toFixed(2)}) = ${(cpuTotalUs / r.ok).toFixed(0)} µs per call, profiler included; ${n} JS-thread samples every ${values.interval} µs\n`,
+  );
+  console.log(
+    "| group | inclusive % (a frame of it anywhere on the stack) | own % (its code on top, or a native function it called, but the HTTP/2 parser's read) |\n| --- | ---: | ---: |",
+  );
+  for (const [name] of groups) console.log(`| ${name} | ${pct(groupHits.get(name) ?? 0)} | ${pct(groupOwn.get(name) ?? 0)} |`);
+  console.log("\n| self % | frame |\n| ---: | --- |");
+  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`| ${pct(v)} | \`${k}\` |`);
+  console.log("\n| inclusive % | frame of the repository's code |\n| ---: | --- |");
+  for (const [k, v] of [...inclusive]
+    .filter(([k]) => / (sdk|proxy|memstore|h2)\//.test(k))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top))
+    console.log(`| ${pct(v)} | \`${k}\` |`);
+} finally {
+  await server.stop(10_000);
+  rmSync(dir, { recursive: true, force: true });
+}

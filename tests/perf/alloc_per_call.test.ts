@@ -1,0 +1,26 @@
+// Allocation per call stays under a recorded budget (issue 26): the JavaScript heap bytes a Get costs the memstore
+// pattern served directly and the proxy forwarding it, counted with the collector off (bench/alloc/per_call.ts), so
+// the figure is a count, not a timing. The budget and how its margin was chosen: tests/perf/alloc_budget.json.
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { measureAllocPerCall, type AllocSubject } from "../../bench/alloc/per_call";
+import { requireBuilt } from "../proxy/harness";
+
+const budget = JSON.parse(readFileSync(`${import.meta.dir}/alloc_budget.json`, "utf8")) as Record<AllocSubject, { bytesPerCall: number }> & { margin: number };
+
+describe("heap bytes allocated per call, against tests/perf/alloc_budget.json", () => {
+  requireBuilt("memstore", "prism-load");
+  for (const subject of ["memstore", "proxy"] as const) {
+    test(`${subject}`, async () => {
+      const recorded = budget[subject].bytesPerCall;
+      const r = await measureAllocPerCall(subject);
+      const line = `${subject}: ${Math.round(r.bytesPerCall)} heap bytes per call (rounds ${r.rounds.map(Math.round).join(", ")}), recorded ${recorded}`;
+      process.stderr.write(`${line}\n`);
+      // Far below the record: a change made calls cheaper and should record the new figure (not a failure).
+      if (r.bytesPerCall < recorded * (1 - budget.margin)) process.stderr.write(`${subject}: below the record by more than the margin: re-record it\n`);
+      expect(r.bytesPerCall, line).toBeLessThanOrEqual(recorded * (1 + budget.margin));
+      // A measurement that saw no calls would pass any budget.
+      expect(r.bytesPerCall, line).toBeGreaterThan(1000);
+    }, 180_000);
+  }
+});
