@@ -19,6 +19,8 @@ import {
   type PubSubDriver,
   type PubSubMessage,
   type ScanEntry,
+  type StreamDriver,
+  type StreamReadOptions,
   type ScanOptions,
   type SubscribeOptions,
   type WriteOptions,
@@ -33,6 +35,7 @@ import { RedisList } from "./list";
 import { RedisJsonFilter } from "./native_filter";
 import { RedisPubSub } from "./pubsub";
 import { RedisScan } from "./scan";
+import { RedisStreams } from "./stream";
 
 export const DRIVER_VERSION = "0.1.0";
 
@@ -44,7 +47,16 @@ const HEALTH_PING_MS = 500;
  * once someone subscribes), behind one circuit breaker.
  */
 export class RedisDriver
-  implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, ListDriver, PubSubDriver, JsonFilterScanDriver
+  implements
+    Driver,
+    KeyValueBasicDriver,
+    KeyValueTTLDriver,
+    KeyValueScanDriver,
+    KeyValueBatchDriver,
+    ListDriver,
+    PubSubDriver,
+    JsonFilterScanDriver,
+    StreamDriver
 {
   readonly name = "redis";
   readonly version = DRIVER_VERSION;
@@ -60,6 +72,7 @@ export class RedisDriver
   readonly jsonFilterUnavailable: string | undefined;
   private readonly list: RedisList;
   private readonly pubsub: RedisPubSub;
+  private readonly streams: RedisStreams;
   private readonly flowExport: FlowExport | undefined;
 
   /** With a registry, pub/sub drops and buffered messages are exported as prism_subscriber_* metrics. */
@@ -104,6 +117,7 @@ export class RedisDriver
     this.list = new RedisList(ctx);
     this.jsonFilter = new RedisJsonFilter(ctx);
     this.jsonFilterUnavailable = this.jsonFilter.jsonFilterUnavailable;
+    this.streams = new RedisStreams(ctx);
     const pubsub = (this.pubsub = new RedisPubSub(ctx, config.subscriberBuffer, logger));
     this.flowExport = registry && exportFlowMetrics(registry, "redis", { drops: pubsub.drops, buffered: () => pubsub.buffered() });
   }
@@ -182,6 +196,16 @@ export class RedisDriver
   }
   unsubscribe(topic: string, subscriberId: string) {
     return this.pubsub.unsubscribe(topic, subscriberId);
+  }
+
+  append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string, write?: WriteOptions) {
+    return this.streams.append(stream, payload, metadata, key, write);
+  }
+  read(opts: StreamReadOptions) {
+    return this.streams.read(opts);
+  }
+  trim(stream: string, partition: number, beforeOffset: number) {
+    return this.streams.trim(stream, partition, beforeOffset);
   }
 
   /** Ready connections to Redis (commands, one per cluster node, and the subscriber), exported as backend_driver_connections_active. */

@@ -1,0 +1,5 @@
+import { redisOutageTarget, redisProxyTarget, redisTarget } from "../redis/target";
+import { runStreamSuite } from "./stream.suite";
+
+runStreamSuite("redis", () => redisTarget("standalone"), { outage: redisOutageTarget });
+runStreamSuite("redis through the proxy", redisProxyTarget);
