@@ -1,5 +1,6 @@
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
+import { sessionStoreMarkdown, type SessionStoreResult } from "./session_store";
 import { streamReadMarkdown, type StreamReadResult } from "./stream_read";
 import type { BuildVariant } from "./build_variants";
 import type { LifecycleTimes } from "./lifecycle_times";
@@ -82,6 +83,8 @@ export interface BenchResults {
   multicastScale?: MulticastScaleResult[];
   /** Whole-stream Read of 8,690 records per backend (bench/stream_read.ts); absent in results written before it. */
   streamRead?: StreamReadResult[];
+  /** The Session Store through the proxy and its replication lag (bench/session_store.ts); absent in results written before it. */
+  sessionStore?: SessionStoreResult;
   /** Garbage-collector pauses per process at the moderate rate (bench/gc_pauses.ts); absent in results written before it. */
   gcPauses?: GcPauseResult[];
   /** prism-load's pacer alone at the moderate rate, no calls (bench/pacer_lag.ts): its lag p99, median of the runs. */
@@ -431,6 +434,15 @@ export function toMarkdown(b: BenchResults): string {
       "**Stream Read of 8,690 records** (bench/stream_read.ts: 100-byte records appended, then one non-following Read of the whole stream, directly, best of 3; memstore is the in-process reference for the SDK's streaming cost)",
       "",
       streamReadMarkdown(b.streamRead).trimEnd(),
+    );
+  }
+  if (b.sessionStore) {
+    const d = Math.round(b.sessionStore.durationMs / 100) / 10;
+    out.push(
+      "",
+      `**Session Store** (bench/session_store.ts: CreateSession / GetSession / UpdateSession through dist/proxy on ${b.sessionStore.shards} shards (redis-servers of its own), ${d} s per row, 2,000 sessions of a 64-byte attribute; replication lag = an update in one region until the other serves its version, updates one after another, two dist/session-store regions on those servers)`,
+      "",
+      sessionStoreMarkdown(b.sessionStore).trimEnd(),
     );
   }
   return out.join("\n") + "\n";
