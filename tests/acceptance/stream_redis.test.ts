@@ -3,3 +3,4 @@ import { runStreamSuite } from "./stream.suite";
 
 runStreamSuite("redis", () => redisTarget("standalone"), { outage: redisOutageTarget });
 runStreamSuite("redis through the proxy", redisProxyTarget);
+runStreamSuite("redis cluster", () => redisTarget("cluster"));
