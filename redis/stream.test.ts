@@ -27,7 +27,7 @@ const read = (stream: string, from: Partial<{ fromOffset: number; fromTimestamp:
 
 /** Connections of the pattern's name on the test's server. */
 const patternConnections = async () =>
-  ((await admin.client("LIST", "TYPE", "normal")) as string).split("\n").filter((l) => l.includes("name=prism-redis")).length;
+  ((await admin.call("CLIENT", "LIST", "TYPE", "normal")) as string).split("\n").filter((l) => l.includes("name=prism-redis")).length;
 
 beforeAll(async () => {
   own = await startOwnRedis({ args: () => ["--appendonly", "no"] });
