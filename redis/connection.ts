@@ -29,8 +29,12 @@ function nodeOptions(c: RedisConfig): RedisOptions {
 }
 
 function createClient(c: RedisConfig, role: string): RedisClient {
-  // A blocking reader bounds each command itself (ioredis would time out any number, 0 included).
-  const commandTimeoutMs = role === "blocking" ? undefined : c.commandTimeoutMs;
+  // A blocking command has no per-command timeout (ioredis would time out any number, 0 included); instead its
+  // BLOCK time plus command_timeout bounds it client-side (a frozen server answers nothing: it then resolves empty).
+  const blocking = role === "blocking";
+  const timeouts = blocking
+    ? { commandTimeout: undefined, blockingTimeout: c.commandTimeoutMs, blockingTimeoutGrace: c.commandTimeoutMs }
+    : { commandTimeout: c.commandTimeoutMs };
   const retry = (times: number) => reconnectDelay(times, c.reconnectMaxDelayMs);
   if (c.mode === "cluster") {
     const opts: ClusterOptions = {
@@ -38,14 +42,14 @@ function createClient(c: RedisConfig, role: string): RedisClient {
       enableOfflineQueue: false,
       clusterRetryStrategy: retry,
       slotsRefreshTimeout: c.connectTimeoutMs,
-      redisOptions: { ...nodeOptions(c), commandTimeout: commandTimeoutMs },
+      redisOptions: { ...nodeOptions(c), ...timeouts },
     };
     return new Cluster(c.nodes, opts);
   }
   const node = c.nodes[0]!;
   return new Redis({
     ...nodeOptions(c),
-    commandTimeout: commandTimeoutMs,
+    ...timeouts,
     host: node.host,
     port: node.port,
     db: c.db,

@@ -133,4 +133,35 @@ describe("redis streams", () => {
     await driver.set("a-string", utf8("v"), 0);
     expect(await code(Promise.resolve(driver.append("a-string", utf8("x"), {}, "")))).toBe(Code.FAILED_PRECONDITION);
   });
+
+  test("a following read on a frozen server ends with an error instead of waiting forever; reads work again once it answers", async () => {
+    await driver.append("frozen", utf8("before"), {}, "");
+    const got: string[] = [];
+    const reading = (async () => {
+      for await (const r of driver.read({
+        stream: "frozen",
+        partition: 0,
+        fromOffset: 0,
+        fromTimestamp: 0,
+        maxRecords: 0,
+        follow: true,
+        signal: AbortSignal.timeout(60_000),
+      }))
+        got.push(text(r.payload));
+    })();
+    const ended = reading.then(
+      () => "ended without error",
+      (e) => PrismError.from(e).code,
+    );
+    await waitFor(() => got.length === 1, "the first record", { timeoutMs: 10_000 });
+    own.pause();
+    try {
+      // Bounded by the BLOCK time plus command_timeout (client-side), then the next XRANGE's command_timeout.
+      const outcome = await Promise.race([ended, Bun.sleep(20_000).then(() => "still waiting after 20 s")]);
+      expect([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED]).toContain(outcome as Code);
+    } finally {
+      own.resume();
+    }
+    await waitFor(async () => (await read("frozen").catch(() => [])).length === 1, "reads to work again", { timeoutMs: 15_000 });
+  }, 60_000);
 });
