@@ -210,9 +210,9 @@ if ((!only || only.has("multicast-scale")) && !missingExecutable("multicast-regi
 
 const streamRead: StreamReadResult[] = [];
 if (!only || only.has("stream-read")) {
-  for (const backend of ["memstore", "nats"] as const) {
+  for (const backend of ["memstore", "nats", "redis"] as const) {
     if (missingExecutable(backend)) continue;
-    const reason = backend === "nats" ? await whyNot({ service: "nats", executables: ["nats"] }) : undefined;
+    const reason = backend === "memstore" ? undefined : await whyNot({ service: backend, executables: [backend] });
     if (reason) {
       streamRead.push({ backend, records: 0, bestMs: Number.NaN, roundsMs: [], reason });
       continue;
