@@ -1,91 +1,115 @@
 import { parseArgs } from "node:util";
 import { parseDuration } from "../sdk/config/schema";
 
+/** One flag of prismctl: its name, whether it takes a value, its environment variable and its help line. */
+export interface Flag {
+  name: string;
+  short?: string;
+  value?: string;
+  env?: string;
+  help: string;
+  multiple?: boolean;
+}
+
+/** Flags every command accepts (connection, output). */
+export const GLOBAL_FLAGS: Flag[] = [
+  { name: "addr", value: "HOST:PORT", env: "PRISM_ADDR", help: "proxy gRPC address; repeat or comma-separate for several [127.0.0.1:8980]", multiple: true },
+  { name: "namespace", short: "n", value: "NAME", env: "PRISM_NAMESPACE", help: "namespace (x-prism-namespace) [default]" },
+  { name: "admin", value: "HOST:PORT", env: "PRISM_ADMIN", help: "proxy admin HTTP address [127.0.0.1:9090]" },
+  { name: "timeout", value: "DURATION", env: "PRISM_TIMEOUT", help: "deadline per call [5s]" },
+  { name: "json", env: "PRISM_JSON", help: "machine-readable output (one JSON document, or one JSON line per streamed item)" },
+  { name: "tls", env: "PRISM_TLS", help: "TLS to the proxy (system roots unless --tls-ca)" },
+  { name: "tls-ca", value: "FILE", env: "PRISM_TLS_CA", help: "CA certificate (PEM) for the proxy's certificate; implies --tls" },
+  { name: "tls-cert", value: "FILE", env: "PRISM_TLS_CERT", help: "client certificate (PEM); implies --tls" },
+  { name: "tls-key", value: "FILE", env: "PRISM_TLS_KEY", help: "client private key (PEM)" },
+  { name: "tls-server-name", value: "NAME", env: "PRISM_TLS_SERVER_NAME", help: "name the proxy's certificate must carry" },
+  { name: "token", value: "JWT", env: "PRISM_TOKEN", help: "bearer token (authorization header)" },
+  { name: "api-key", value: "KEY", env: "PRISM_API_KEY", help: "API key (x-api-key header)" },
+  { name: "help", short: "h", help: "this help" },
+];
+
+/** Flags of single commands (listed in their command's `flags`). */
+export const COMMAND_FLAGS: Flag[] = [
+  { name: "ttl", value: "SECONDS", help: "expiry / time to live" },
+  { name: "limit", value: "N", help: "at most N items" },
+  { name: "keys-only", help: "keys without values" },
+  { name: "count", value: "N", help: "stop after N streamed items" },
+  { name: "timeout-ms", value: "MS", help: "delivery timeout of a multicast" },
+];
+
 /** What the user asked prismctl to do. */
 export interface Invocation {
-  /** host:port of the proxy's gRPC listener. */
-  addr: string;
+  addresses: string[];
   namespace?: string;
-  /** host:port of the proxy's admin HTTP server. */
   admin: string;
   timeoutMs: number;
   json: boolean;
-  limit: number;
-  keysOnly: boolean;
-  ttlSeconds: number;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
+  token?: string;
+  apiKey?: string;
+  /** Per-command flag values by name (strings; booleans as "true"). */
+  flags: Record<string, string | undefined>;
   /** Positional words: e.g. ["kv", "set", "k", "v"]. */
   words: string[];
   help: boolean;
 }
-
-export const USAGE = `Usage: prismctl [flags] COMMAND
-Commands:
-  kv set KEY VALUE [--ttl SECONDS]   store a value
-  kv get KEY                         print the value (exit 1 when not found)
-  kv del KEY                         delete (exit 1 when not found)
-  kv exists KEY                      true / false (exit 1 when false)
-  kv ttl KEY                         remaining seconds, or none (exit 1 when not found)
-  kv expire KEY SECONDS              set the expiry; 0 removes it (exit 1 when not found)
-  kv scan PREFIX [--limit N] [--keys-only]
-                                     list keys (and values) under a prefix
-  caps                               the namespace's capabilities: native / emulated / unavailable, backend, limits
-  health                             proxy, namespace and pattern health (exit 1 unless serving)
-  patterns                           namespaces, patterns, status, health details (from the admin port)
-Flags (also PRISM_ADDR, PRISM_NAMESPACE, PRISM_ADMIN):
-  --addr HOST:PORT       proxy gRPC address            [127.0.0.1:8980]
-  -n, --namespace NAME   namespace (x-prism-namespace) [default]
-  --admin HOST:PORT      proxy admin HTTP address      [127.0.0.1:9090]
-  --timeout DURATION     deadline per call             [5s]
-  --json                 machine-readable output (patterns, health, caps)
-kv and caps use KeyValuePattern (prism.patterns.keyvalue).`;
 
 /** A usage mistake: exit 2 with the usage text. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-/** Parses argv (flags may come before or after the command words). */
+const truthy = (s: string | undefined) => s !== undefined && s !== "" && s !== "0" && s.toLowerCase() !== "false";
+
+/** Parses argv (flags may come before or after the command words); PRISM_* variables fill flags not given. */
 export function parseInvocation(argv: string[], env: Record<string, string | undefined>): Invocation {
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
+  for (const f of [...GLOBAL_FLAGS, ...COMMAND_FLAGS])
+    options[f.name] = { type: f.value ? "string" : "boolean", ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        addr: { type: "string" },
-        namespace: { type: "string", short: "n" },
-        admin: { type: "string" },
-        timeout: { type: "string" },
-        json: { type: "boolean" },
-        limit: { type: "string" },
-        "keys-only": { type: "boolean" },
-        ttl: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const v = parsed.values;
-  const timeoutMs = parseDuration(v.timeout ?? "5s");
-  if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout must be a duration like 5s or 500ms, got "${v.timeout}"`);
-  const int = (name: string, s: string | undefined): number => {
-    if (s === undefined) return 0;
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got "${s}"`);
-    return n;
-  };
+  const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const str = (name: string, envName?: string) => (v[name] as string | undefined) ?? (envName ? env[envName] || undefined : undefined);
+  const bool = (name: string, envName?: string) => v[name] === true || (envName !== undefined && truthy(env[envName]));
+  const timeout = str("timeout", "PRISM_TIMEOUT") ?? "5s";
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout must be a duration like 5s or 500ms, got "${timeout}"`);
+  const addresses = ((v.addr as string[] | undefined) ?? [env.PRISM_ADDR ?? "127.0.0.1:8980"])
+    .flatMap((a) => a.split(","))
+    .map((a) => a.trim())
+    .filter(Boolean);
+  const caFile = str("tls-ca", "PRISM_TLS_CA");
+  const certFile = str("tls-cert", "PRISM_TLS_CERT");
+  const keyFile = str("tls-key", "PRISM_TLS_KEY");
+  const serverName = str("tls-server-name", "PRISM_TLS_SERVER_NAME");
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  const tls = bool("tls", "PRISM_TLS") || caFile || certFile ? { caFile, certFile, keyFile, serverName } : undefined;
+  const flags: Record<string, string | undefined> = {};
+  for (const f of COMMAND_FLAGS) if (v[f.name] !== undefined) flags[f.name] = String(v[f.name]);
   return {
-    addr: v.addr ?? env.PRISM_ADDR ?? "127.0.0.1:8980",
-    namespace: v.namespace ?? env.PRISM_NAMESPACE,
-    admin: (v.admin ?? env.PRISM_ADMIN ?? "127.0.0.1:9090").replace(/^https?:\/\//, ""),
+    addresses,
+    namespace: str("namespace", "PRISM_NAMESPACE"),
+    admin: (str("admin", "PRISM_ADMIN") ?? "127.0.0.1:9090").replace(/^https?:\/\//, ""),
     timeoutMs,
-    json: v.json === true,
-    limit: int("limit", v.limit),
-    keysOnly: v["keys-only"] === true,
-    ttlSeconds: int("ttl", v.ttl),
+    json: bool("json", "PRISM_JSON"),
+    tls,
+    token: str("token", "PRISM_TOKEN"),
+    apiKey: str("api-key", "PRISM_API_KEY"),
+    flags,
     words: parsed.positionals,
     help: v.help === true,
   };
+}
+
+/** A whole number flag (default 0), else a UsageError. */
+export function intFlag(inv: Invocation, name: string): number {
+  const s = inv.flags[name];
+  if (s === undefined) return 0;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got "${s}"`);
+  return n;
 }

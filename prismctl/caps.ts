@@ -1,4 +1,9 @@
 import { BatchPerformance, ExpirationPerformance, ScanPerformance, type Capabilities } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import {
+  type Capabilities as MulticastCapabilities,
+  FilterPerformance,
+  MulticastPerformance,
+} from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
 
 const SUPPORT: Record<number, string> = {
@@ -60,5 +65,35 @@ export function formatCapabilities(namespace: string, c: Capabilities): string[]
     line(header),
     ...rows.map(line),
     `limits: key ${humanBytes(c.maxKeySize)}, value ${humanBytes(c.maxValueSize)}, batch ${c.maxBatchSize} entries`,
+  ];
+}
+
+const FILTER: Record<number, string> = {
+  [FilterPerformance.FILTER_NATIVE]: "native",
+  [FilterPerformance.FILTER_CLIENT_SIDE]: "emulated (evaluated by the pattern)",
+};
+const MULTICAST: Record<number, string> = {
+  [MulticastPerformance.MULTICAST_NATIVE]: "native",
+  [MulticastPerformance.MULTICAST_FANOUT]: "fan-out (one publish per target)",
+  [MulticastPerformance.MULTICAST_QUEUED]: "fan-out, queued for absent subscribers",
+};
+
+/** A Multicast Registry namespace's GetCapabilities answer as a plain-text table. */
+export function formatMulticastCapabilities(namespace: string, c: MulticastCapabilities): string[] {
+  const s = c.slots;
+  const rows: [string, string][] = [
+    ["register / unregister / enumerate", "native"],
+    ["filters", c.supportsFiltering ? (FILTER[c.filterPerformance] ?? "unspecified") : "unavailable"],
+    ["prefix / wildcard filters", c.supportsWildcardFilters ? "native" : "unavailable"],
+    ["multicast", MULTICAST[c.multicastPerformance] ?? "unspecified"],
+    ["subscribe", c.supportsStreaming ? "native" : "unavailable"],
+    ["durability", c.supportsDurability ? `native (${s?.durabilityBackendType ?? "?"})` : "unavailable"],
+  ];
+  const width = Math.max("OPERATION".length, ...rows.map((r) => r[0].length));
+  return [
+    `namespace ${namespace}: multicast registry, registry ${s?.registryBackendType || "?"}, messaging ${s?.messagingBackendType || "?"}`,
+    `${"OPERATION".padEnd(width)}  SUPPORT`,
+    ...rows.map(([op, how]) => `${op.padEnd(width)}  ${how}`),
+    `limits: ${c.maxIdentities > 0 ? `${c.maxIdentities} identities` : "no identity limit"}`,
   ];
 }

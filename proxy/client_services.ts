@@ -1,5 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Health } from "../proto/gen/grpc/health/v1/health_pb";
+import { NamespaceAdmin } from "../proto/gen/prism/admin/namespace_admin_pb";
 import { KeyValueBasicInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { KeyValueBatchInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
 import { KeyValueScanInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
@@ -8,6 +9,7 @@ import { LifecycleInterface } from "../proto/gen/prism/interfaces/lifecycle_pb";
 import { ListBasicInterface } from "../proto/gen/prism/interfaces/list/list_basic_pb";
 import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
+import { CdcPattern } from "../proto/gen/prism/patterns/cdc/cdc_pattern_pb";
 import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { SessionStorePattern } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
@@ -27,6 +29,8 @@ export const CLIENT_SERVICES: readonly DescService[] = [
   KeyValuePattern,
   MulticastRegistryPattern,
   SessionStorePattern,
+  CdcPattern,
   LifecycleInterface,
   Health,
+  NamespaceAdmin,
 ];

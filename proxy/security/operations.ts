@@ -56,8 +56,11 @@ const TABLE: Record<string, Record<string, OperationClass>> = {
     DeleteSession: "write",
     ListSessions: "read",
   },
+  "prism.patterns.cdc.CdcPattern": { GetCapabilities: "read", GetStatus: "read", Subscribe: "read" },
   // Only HealthCheck is forwarded to patterns (live health with debug details); the rest never leaves the proxy.
   "prism.interfaces.LifecycleInterface": { HealthCheck: "read", Initialize: "admin", Start: "admin", Drain: "admin", Stop: "admin" },
+  // Answered by the proxy itself: changes the running configuration of the call's namespace.
+  "prism.admin.NamespaceAdmin": { PutNamespace: "admin", DeleteNamespace: "admin", GetNamespace: "admin" },
   // Never forwarded (the router refuses it first); classified so the table is complete.
   "prism.interfaces.ProxyControlPlane": { ManagePattern: "admin" },
 };

@@ -1,7 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { serviceDefinition } from "./definition";
-import { Code, PrismError } from "./errors";
+import { Code, PrismError } from "../errors";
 import type { CallOptions, ServiceClient } from "./types";
 
 /** Default channel options: keep connections open and multiplexed, allow 16 MiB messages. */

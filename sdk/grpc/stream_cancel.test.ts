@@ -29,6 +29,11 @@ beforeAll(async () => {
         returned = true;
       }
     },
+    // biome-ignore lint/correctness/useYield: not part of this test
+    async *scanKeys() {
+      throw new Error("not used");
+    },
+    count: () => ({ count: 0n }),
   });
   address = `127.0.0.1:${await bindServer(server, "127.0.0.1", 0)}`;
 });

@@ -5,7 +5,8 @@
  * naming the operation and the backend. A backend joins with a small runner file:
  *   runKeyValuePatternSuite("postgres", () => postgresTarget(), { backend: "postgres", scan: "native", batch: "native", expiration: "emulated" });
  * Also runSameDataSuite: the interface services and KeyValuePattern in one namespace see the same data.
- * Every test works under its own key prefix, so suites may share a backend.
+ * Every test works under its own key prefix, so suites may share a backend. The last argument is the way in
+ * (keyvalue_ways_in.ts): the generated stubs by default, or @prism/client, with the same assertions.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
@@ -14,6 +15,8 @@ import { KeyValueScanInterface } from "../../proto/gen/prism/interfaces/keyvalue
 import { KeyValueTTLInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_ttl_pb";
 import { BatchPerformance, ExpirationPerformance, KeyValuePattern, ScanPerformance } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { Code, PrismError } from "../../sdk/grpc/errors";
+import { PrismClientError } from "../../client/src/index";
+import { type KeyValueWayIn, viaStubs } from "./keyvalue_ways_in";
 import { capabilitiesOf, codeOf, connect, eventually, text, uniquePrefix, utf8, type Target } from "./target";
 
 export type Support = "native" | "emulated" | "unavailable";
@@ -61,13 +64,13 @@ async function failure(call: () => Promise<unknown> | AsyncIterable<unknown>): P
 }
 
 /** Registers the KeyValuePattern conformance tests against the target the factory starts (once, for all tests). */
-export function runKeyValuePatternSuite(name: string, target: () => Promise<Target>, want: ExpectedCapabilities): void {
-  describe(`KeyValuePattern conformance: ${name}`, () => {
+export function runKeyValuePatternSuite(name: string, target: () => Promise<Target>, want: ExpectedCapabilities, way: KeyValueWayIn = viaStubs): void {
+  describe(`KeyValuePattern conformance: ${name}${way.label}`, () => {
     let t: Target;
-    let c: ReturnType<typeof connect<{ kv: typeof KeyValuePattern }>>;
+    let c: Awaited<ReturnType<KeyValueWayIn["open"]>>;
     beforeAll(async () => {
       t = await target();
-      c = connect(t, { kv: KeyValuePattern });
+      c = await way.open(t);
     });
     afterAll(async () => {
       c?.close();
@@ -157,9 +160,9 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
         try {
           await call();
         } catch (err) {
-          const e = PrismError.from(err);
-          const md = (e.cause as { metadata?: { get(k: string): unknown[] } } | undefined)?.metadata;
-          return { code: e.code, current: md?.get("x-prism-current-version")[0] as string | undefined };
+          // PrismClientError.from reads the trailers of a stub's error and of the client library's alike.
+          const e = PrismClientError.from(err);
+          return { code: e.code, current: e.currentVersion };
         }
         return { code: Code.OK, current: undefined };
       };

@@ -12,6 +12,7 @@ import { proxyTarget } from "../helpers/proxy_target";
 import { runKeyValueSuite } from "./keyvalue.suite";
 import { runIdempotencySuite } from "./keyvalue_idempotency.suite";
 import { runKeyValuePatternSuite, runSameDataSuite } from "./keyvalue_pattern.suite";
+import { viaClient } from "./keyvalue_ways_in";
 import { connect, uniquePrefix, utf8, type Target } from "./target";
 
 const ALL_EMULATED = { emulation: { scan: "force", batch: "force", expiration: "force" } };
@@ -31,6 +32,9 @@ runKeyValuePatternSuite("memstore, everything emulated", direct(ALL_EMULATED), E
 runKeyValuePatternSuite("memstore, scan and batch off", direct(REFUSING), REFUSED);
 runKeyValuePatternSuite("proxy -> memstore", proxied({}), NATIVE);
 runKeyValuePatternSuite("proxy -> memstore, everything emulated", proxied(ALL_EMULATED), EMULATED);
+// The same assertions through @prism/client: native through the proxy, and refusals made locally from capabilities.
+runKeyValuePatternSuite("proxy -> memstore", proxied({}), NATIVE, viaClient);
+runKeyValuePatternSuite("memstore, scan and batch off", direct(REFUSING), REFUSED, viaClient);
 runSameDataSuite("memstore", direct({}), NATIVE);
 runSameDataSuite("memstore, everything emulated", direct(ALL_EMULATED), EMULATED);
 runKeyValueSuite("memstore, everything emulated", async () => ({ ...(await direct(ALL_EMULATED)()) }));

@@ -9,11 +9,13 @@ import { deleteBucket, KV_MAX_KEY_BYTES, natsKvProxyTarget, natsKvTarget, unique
 import { natsPattern, testConfig } from "../nats/target";
 import { runIdempotencyRestartSuite, runIdempotencySuite } from "./keyvalue_idempotency.suite";
 import { runKeyValuePatternSuite, runSameDataSuite } from "./keyvalue_pattern.suite";
+import { viaClient } from "./keyvalue_ways_in";
 
 const NATS_KV = { backend: "nats", scan: "emulated", batch: "emulated", expiration: "emulated" } as const;
 
 runKeyValuePatternSuite("nats kv", natsKvTarget, NATS_KV);
 runKeyValuePatternSuite("proxy -> nats kv", natsKvProxyTarget, NATS_KV);
+runKeyValuePatternSuite("proxy -> nats kv", natsKvProxyTarget, NATS_KV, viaClient);
 runSameDataSuite("nats kv", natsKvTarget, NATS_KV);
 runIdempotencySuite("nats kv", natsKvTarget);
 runIdempotencySuite("proxy -> nats kv", natsKvProxyTarget);

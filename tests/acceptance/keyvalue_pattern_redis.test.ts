@@ -9,6 +9,7 @@ import { proxyTarget } from "../helpers/proxy_target";
 import { configuredPattern } from "../helpers/process";
 import { runIdempotencyRestartSuite, runIdempotencySuite } from "./keyvalue_idempotency.suite";
 import { runKeyValuePatternSuite, runSameDataSuite } from "./keyvalue_pattern.suite";
+import { viaClient } from "./keyvalue_ways_in";
 
 const NATIVE = { backend: "redis", scan: "native", batch: "native", expiration: "native" } as const;
 const SCAN_EMULATED = { ...NATIVE, scan: "emulated", batch: "emulated" } as const;
@@ -29,6 +30,7 @@ const proxiedWith = (emulation: Record<string, string>) => async () => {
 
 runKeyValuePatternSuite("redis", () => redisTarget("standalone"), NATIVE);
 runKeyValuePatternSuite("proxy -> redis", redisProxyTarget, NATIVE);
+runKeyValuePatternSuite("proxy -> redis", redisProxyTarget, NATIVE, viaClient);
 runKeyValuePatternSuite("proxy -> redis, scan and batch emulated", proxiedWith({ scan: "force", batch: "force" }), SCAN_EMULATED);
 runSameDataSuite("redis", () => redisTarget("standalone"), NATIVE);
 runIdempotencySuite("redis", () => redisTarget("standalone"));

@@ -102,7 +102,8 @@ namespaces:
         "",
       ].join("\n"),
     );
-    expect(JSON.parse((await ctl("caps", "--json")).stdout)).toMatchObject({ supportsScan: true, slots: { primaryBackendType: "memstore" } });
+    // One object per pattern the namespace serves (prismctl on @prism/client covers every pattern).
+    expect(JSON.parse((await ctl("caps", "--json")).stdout)).toMatchObject({ keyValue: { supportsScan: true, slots: { primaryBackendType: "memstore" } } });
   });
 
   test("errors name the gRPC code and exit non-zero", async () => {

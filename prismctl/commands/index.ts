@@ -1,0 +1,12 @@
+/**
+ * The command table: every prismctl command, one module per pattern. Usage text and shell completion are
+ * generated from it; a new pattern's commands are a file in this folder and a line here.
+ */
+import type { Command } from "../command";
+import { COMPLETION_COMMANDS } from "./completion";
+import { KV_COMMANDS } from "./kv";
+import { MULTICAST_COMMANDS } from "./multicast";
+import { PUBSUB_COMMANDS } from "./pubsub";
+import { STATUS_COMMANDS } from "./status";
+
+export const COMMANDS: Command[] = [...KV_COMMANDS, ...PUBSUB_COMMANDS, ...MULTICAST_COMMANDS, ...STATUS_COMMANDS, ...COMPLETION_COMMANDS];
