@@ -13,6 +13,8 @@ import { CdcPattern } from "../proto/gen/prism/patterns/cdc/cdc_pattern_pb";
 import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { SessionStorePattern } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
+import { ProducerPattern } from "../proto/gen/prism/patterns/producer/producer_pattern_pb";
+import { ConsumerPattern } from "../proto/gen/prism/patterns/consumer/consumer_pattern_pb";
 
 /**
  * Every service of proto/ a client may call through the proxy: what the proxy's reflection describes
@@ -30,6 +32,8 @@ export const CLIENT_SERVICES: readonly DescService[] = [
   MulticastRegistryPattern,
   SessionStorePattern,
   CdcPattern,
+  ProducerPattern,
+  ConsumerPattern,
   LifecycleInterface,
   Health,
   NamespaceAdmin,

@@ -25,6 +25,9 @@ import {
   type SubscribeOptions,
   type WriteOptions,
   type Logger,
+  type QueueConsumeOptions,
+  type QueueDriver,
+  type QueuePublishMessage,
 } from "@prism/sdk";
 import type { RedisConfig } from "./config";
 import { RedisConnection } from "./connection";
@@ -34,6 +37,7 @@ import { RedisKeyValue } from "./kv";
 import { RedisList } from "./list";
 import { RedisJsonFilter } from "./native_filter";
 import { RedisPubSub } from "./pubsub";
+import { RedisQueue } from "./queue";
 import { RedisScan } from "./scan";
 import { RedisStreams } from "./stream";
 
@@ -56,7 +60,8 @@ export class RedisDriver
     ListDriver,
     PubSubDriver,
     JsonFilterScanDriver,
-    StreamDriver
+    StreamDriver,
+    QueueDriver
 {
   readonly name = "redis";
   readonly version = DRIVER_VERSION;
@@ -73,6 +78,8 @@ export class RedisDriver
   private readonly list: RedisList;
   private readonly pubsub: RedisPubSub;
   private readonly streams: RedisStreams;
+  private readonly queue: RedisQueue;
+  readonly queueFeatures: RedisQueue["queueFeatures"];
   private readonly flowExport: FlowExport | undefined;
 
   /** With a registry, pub/sub drops and buffered messages are exported as prism_subscriber_* metrics. */
@@ -118,6 +125,8 @@ export class RedisDriver
     this.jsonFilter = new RedisJsonFilter(ctx);
     this.jsonFilterUnavailable = this.jsonFilter.jsonFilterUnavailable;
     this.streams = new RedisStreams(ctx);
+    this.queue = new RedisQueue(ctx);
+    this.queueFeatures = this.queue.queueFeatures;
     const pubsub = (this.pubsub = new RedisPubSub(ctx, config.subscriberBuffer, logger));
     this.flowExport = registry && exportFlowMetrics(registry, "redis", { drops: pubsub.drops, buffered: () => pubsub.buffered() });
   }
@@ -206,6 +215,22 @@ export class RedisDriver
   }
   trim(stream: string, partition: number, beforeOffset: number) {
     return this.streams.trim(stream, partition, beforeOffset);
+  }
+
+  queuePublish(topic: string, messages: QueuePublishMessage[]) {
+    return this.queue.queuePublish(topic, messages);
+  }
+  queueConsume(opts: QueueConsumeOptions) {
+    return this.queue.queueConsume(opts);
+  }
+  queueAck(topic: string, group: string, tokens: string[]) {
+    return this.queue.queueAck(topic, group, tokens);
+  }
+  queueNack(topic: string, group: string, token: string, redeliverAfterMs: number, error: string) {
+    return this.queue.queueNack(topic, group, token, redeliverAfterMs, error);
+  }
+  queueStats(topic: string, group: string) {
+    return this.queue.queueStats(topic, group);
   }
 
   /** Ready connections to Redis (commands, one per cluster node, and the subscriber), exported as backend_driver_connections_active. */
