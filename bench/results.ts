@@ -1,5 +1,6 @@
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
+import { sessionStoreMarkdown, type SessionStoreResult } from "./session_store";
 import { streamReadMarkdown, type StreamReadResult } from "./stream_read";
 import { largeValueMarkdown, type LargeValueResult } from "./large_value";
 import type { BuildVariant } from "./build_variants";
@@ -87,6 +88,8 @@ export interface BenchResults {
   streamRead?: StreamReadResult[];
   /** One large value (StoreStream / RetrieveStream) through the proxy per backend (bench/large_value.ts); absent in results written before it. */
   largeValue?: LargeValueResult[];
+  /** The Session Store through the proxy and its replication lag (bench/session_store.ts); absent in results written before it. */
+  sessionStore?: SessionStoreResult;
   /** Garbage-collector pauses per process at the moderate rate (bench/gc_pauses.ts); absent in results written before it. */
   gcPauses?: GcPauseResult[];
   /** prism-load's pacer alone at the moderate rate, no calls (bench/pacer_lag.ts): its lag p99, median of the runs. */
@@ -497,6 +500,15 @@ export function toMarkdown(b: BenchResults): string {
       "**One large value through the proxy** (bench/large_value.ts: StoreStream in 1 MiB messages, then RetrieveStream, checked by SHA-256; stored chunked by the SDK; peak RSS = VmHWM of the proxy and the pattern it launched; memstore keeps the value in its own memory)",
       "",
       largeValueMarkdown(b.largeValue).trimEnd(),
+    );
+  }
+  if (b.sessionStore) {
+    const d = Math.round(b.sessionStore.durationMs / 100) / 10;
+    out.push(
+      "",
+      `**Session Store** (bench/session_store.ts: CreateSession / GetSession / UpdateSession through dist/proxy on ${b.sessionStore.shards} shards (redis-servers of its own), ${d} s per row, 2,000 sessions of a 64-byte attribute; replication lag = an update in one region until the other serves its version, updates one after another, two dist/session-store regions on those servers)`,
+      "",
+      sessionStoreMarkdown(b.sessionStore).trimEnd(),
     );
   }
   return out.join("\n") + "\n";

@@ -19,6 +19,8 @@ import {
   type PubSubDriver,
   type PubSubMessage,
   type ScanEntry,
+  type StreamDriver,
+  type StreamReadOptions,
   type ScanOptions,
   type SubscribeOptions,
   type WriteOptions,
@@ -37,6 +39,7 @@ import { RedisJsonFilter } from "./native_filter";
 import { RedisPubSub } from "./pubsub";
 import { RedisQueue } from "./queue";
 import { RedisScan } from "./scan";
+import { RedisStreams } from "./stream";
 
 export const DRIVER_VERSION = "0.1.0";
 
@@ -57,6 +60,7 @@ export class RedisDriver
     ListDriver,
     PubSubDriver,
     JsonFilterScanDriver,
+    StreamDriver,
     QueueDriver
 {
   readonly name = "redis";
@@ -75,6 +79,7 @@ export class RedisDriver
   readonly jsonFilterUnavailable: string | undefined;
   private readonly list: RedisList;
   private readonly pubsub: RedisPubSub;
+  private readonly streams: RedisStreams;
   private readonly queue: RedisQueue;
   readonly queueFeatures: RedisQueue["queueFeatures"];
   private readonly flowExport: FlowExport | undefined;
@@ -121,6 +126,7 @@ export class RedisDriver
     this.list = new RedisList(ctx);
     this.jsonFilter = new RedisJsonFilter(ctx);
     this.jsonFilterUnavailable = this.jsonFilter.jsonFilterUnavailable;
+    this.streams = new RedisStreams(ctx);
     this.queue = new RedisQueue(ctx);
     this.queueFeatures = this.queue.queueFeatures;
     const pubsub = (this.pubsub = new RedisPubSub(ctx, config.subscriberBuffer, logger));
@@ -203,7 +209,16 @@ export class RedisDriver
     return this.pubsub.unsubscribe(topic, subscriberId);
   }
 
-  /** Ready connections to Redis (commands, one per cluster node, and the subscriber), exported as backend_driver_connections_active. */
+  append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string, write?: WriteOptions) {
+    return this.streams.append(stream, payload, metadata, key, write);
+  }
+  read(opts: StreamReadOptions) {
+    return this.streams.read(opts);
+  }
+  trim(stream: string, partition: number, beforeOffset: number) {
+    return this.streams.trim(stream, partition, beforeOffset);
+  }
+
   queuePublish(topic: string, messages: QueuePublishMessage[]) {
     return this.queue.queuePublish(topic, messages);
   }
@@ -220,6 +235,7 @@ export class RedisDriver
     return this.queue.queueStats(topic, group);
   }
 
+  /** Ready connections to Redis (commands, one per cluster node, and the subscriber), exported as backend_driver_connections_active. */
   connectionsActive(): number {
     return this.conn.activeConnections();
   }
