@@ -82,6 +82,32 @@ namespaces:
     expect(ns.slots).toEqual({ registry: { driver: "redis", config: { url: "redis://127.0.0.1:6379" } }, messaging: { driver: "nats", config: {} } });
   });
 
+  test("a slot may hold a list of backends (a list slot's shards); errors name the entry, slots.store[1].driver", () => {
+    const cfg = parse(`
+namespaces:
+  - name: sessions
+    pattern: session-store
+    slots:
+      store:
+        - { driver: redis, name: r1, config: { address: "127.0.0.1:6379" } }
+        - { driver: redis, name: r2, draining: true }
+`);
+    expect(cfg.namespaces[0]!.slots).toEqual({
+      store: [
+        { driver: "redis", name: "r1", config: { address: "127.0.0.1:6379" } },
+        { driver: "redis", name: "r2", draining: true, config: {} },
+      ],
+    });
+    const list = (entries: string) => `namespaces:\n  - name: s\n    pattern: session-store\n    slots:\n      store:\n${entries}`;
+    expect(errorOf(list("        - { driver: redis }\n        - { config: {} }\n"))).toBe("proxy.yaml:7: namespaces[0].slots.store[1].driver: is required");
+    expect(errorOf(list("        - { driver: redis }\n        - { driver: 5 }\n"))).toMatch(
+      /^proxy\.yaml:7: namespaces\[0\]\.slots\.store\[1\]\.driver: must be a string/,
+    );
+    expect(errorOf("namespaces:\n  - name: s\n    pattern: session-store\n    slots: { store: [] }\n")).toBe(
+      "proxy.yaml:4: namespaces[0].slots.store: must list at least one backend",
+    );
+  });
+
   test("unknown keys and wrong types name file, key and line", () => {
     expect(errorOf("namespaces:\n  - name: a\n    pattern: memstore\n    colour: blue\n")).toBe(
       "proxy.yaml:4: namespaces[0].colour: unknown key (known: name, pattern, address, addresses, replicas, config, slots, settings, tls)",

@@ -1,4 +1,4 @@
-import { validate, ConfigError, loadYamlFile, type Schema, type YamlSource } from "@prism/sdk";
+import { validate, validateSlots, ConfigError, loadYamlFile, type Schema, type YamlSource } from "@prism/sdk";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./h2/connection_limits";
 import { formatHostPort, parseHostPort, type HostPort } from "./address";
 import {
@@ -36,6 +36,9 @@ export interface SlotConfig {
   readonly config: Record<string, unknown>;
 }
 
+/** A slot's backend, or for a slot the pattern declares `list` its backends (an entry may carry the pattern's own keys). */
+export type SlotValue = SlotConfig | readonly (SlotConfig & Readonly<Record<string, unknown>>)[];
+
 /** A namespace: either a pattern the proxy launches, or one already running at `address`. */
 export interface NamespaceConfig {
   readonly name: string;
@@ -49,7 +52,7 @@ export interface NamespaceConfig {
   readonly replicas: number;
   /** Sent to the pattern in InitializeRequest.config (plus `namespace`). */
   readonly config: Record<string, unknown>;
-  readonly slots?: Record<string, SlotConfig>;
+  readonly slots?: Record<string, SlotValue>;
   readonly settings: NamespaceSettings;
   /** TLS and admin credential for a remote pattern (address:). */
   readonly remote?: RemoteSecurity;
@@ -124,7 +127,8 @@ export const proxyConfigSchema: Schema = {
           addresses: { type: "array", items: { type: "string" } },
           replicas: { type: "integer", min: 1, max: 64 },
           config: anyMap,
-          slots: { type: "map", values: { type: "object", required: ["driver"], fields: { driver: { type: "string" }, config: anyMap } } },
+          // {driver, config} per slot, or a list of them for a list slot: checked by validateSlots (sdk/lifecycle/slots.ts).
+          slots: { type: "map", values: { type: "any" } },
           settings: settingsSchema,
           ...namespaceSecurityFields,
         },
@@ -141,7 +145,7 @@ interface RawNamespace {
   addresses?: string[];
   replicas?: number;
   config?: Record<string, unknown>;
-  slots?: Record<string, { driver: string; config?: Record<string, unknown> }>;
+  slots?: Record<string, unknown>;
   settings: Record<string, number>;
   tls?: { ca_file?: string; cert_file?: string; key_file?: string; server_name?: string };
 }
@@ -236,7 +240,7 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
       maxStreams: s.max_streams!,
       streamsPerConnection: s.streams_per_connection!,
     };
-    const slots = ns.slots ? Object.fromEntries(Object.entries(ns.slots).map(([slot, v]) => [slot, { driver: v.driver, config: v.config ?? {} }])) : undefined;
+    const slots = ns.slots === undefined ? undefined : normalizeSlots(validateSlots(ns.slots, [], { file, lineOf, base: [...path, "slots"] }));
     const remote = parseRemoteSecurity({ ...ns, address: remoteAddresses?.[0] }, { file, lineOf }, path);
     return {
       name: ns.name,
@@ -285,4 +289,10 @@ export async function loadProxyConfig(file: string, defaults: { patternsDir: str
 /** The configuration used without --config: namespace `default` served by the in-memory pattern. */
 export function defaultProxyConfig(defaults: { patternsDir: string }): ProxyConfig {
   return parseProxyConfig({ file: "(built-in default)", value: { namespaces: [{ name: "default", pattern: "memstore" }] }, lineOf: () => undefined }, defaults);
+}
+
+/** Every slot entry with its `config` (empty when not given); a list slot's entries keep their other keys. */
+function normalizeSlots(slots: ReturnType<typeof validateSlots>): Record<string, SlotValue> {
+  const one = <E extends { driver: string; config?: Record<string, unknown> }>(e: E) => ({ ...e, config: e.config ?? {} });
+  return Object.fromEntries(Object.entries(slots).map(([slot, v]) => [slot, Array.isArray(v) ? v.map(one) : one(v as SlotConfig)]));
 }

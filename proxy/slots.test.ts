@@ -8,6 +8,8 @@ import { multicastRegistryPattern } from "../multicast-registry/pattern";
 import { DriverMetrics } from "../sdk/drivers/instrument";
 import { PatternRuntime } from "../sdk/lifecycle/runtime";
 import { createLogger } from "../sdk/observability/logger";
+import { sessionStorePattern } from "../session-store/pattern";
+import { memstore as sessionMemstore } from "../session-store/backends/memstore";
 import { checkSlots } from "./slots";
 
 const registry = create(PatternMetadataSchema, {
@@ -75,6 +77,33 @@ describe("slot checks against a real pattern's metadata", () => {
     );
     expect(checkSlots("multicast-registry", { registry: slot("memstore") }, md)?.message).toContain(
       'slot "messaging" of pattern multicast-registry is required',
+    );
+  });
+});
+
+describe("list slots: the Session Store's store slot takes several backends", () => {
+  const registry = new Registry();
+  const md = new PatternRuntime(sessionStorePattern([sessionMemstore]), {
+    logger: createLogger({ level: "error", write: () => {} }),
+    driverMetrics: new DriverMetrics(registry),
+    registry,
+    configFile: "test",
+  }).patternMetadata();
+
+  test("a list of shards passes; a bad entry is named by its index; one backend still passes", () => {
+    expect(md.extra["slot.store.list"]).toBe("true");
+    expect(checkSlots("session-store", { store: [slot("memstore"), slot("memstore")] }, md)).toBeUndefined();
+    expect(checkSlots("session-store", { store: slot("memstore") }, md)).toBeUndefined();
+    expect(checkSlots("session-store", { store: [slot("memstore"), slot("redis")] }, md)).toEqual({
+      slot: "store",
+      path: ["store", 1, "driver"],
+      message: 'slot "store": driver "redis" is not built into pattern session-store (drivers: memstore)',
+    });
+  });
+
+  test("a list for a slot that takes one driver is refused", () => {
+    expect(checkSlots("session-store", { store: slot("memstore"), replication: [slot("memstore")] }, md)?.message).toBe(
+      'slot "replication" takes one driver, not a list',
     );
   });
 });

@@ -144,7 +144,8 @@ const SECTIONS: Section[] = [
   {
     heading: "Patterns with slots: `slots`",
     source: "sdk/lifecycle/slots.ts `slotsSchema`",
-    intro: "Each slot names a driver and that driver's config (the config of the pattern of the same name).",
+    intro:
+      "Each slot names a driver and that driver's config (the config of the pattern of the same name). A slot the pattern declares `list` (the Session Store's `store`) takes a list of them, `[{driver, config}, …]`, as well as one. The proxy's `namespaces[].slots` takes the same form.",
     schema: slotsSchema,
     prefix: "slots",
   },

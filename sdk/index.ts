@@ -21,6 +21,7 @@ export {
 export { type RunningPattern, serve } from "./serve";
 export type { PatternDefinition } from "./lifecycle/pattern";
 export type { FilledSlot, FilledSlots, SlotDeclaration } from "./lifecycle/slots";
+export { validateSlots } from "./lifecycle/slots";
 
 // Driver contracts the services call (one interface per proto service) and driver plumbing.
 export type {
@@ -91,7 +92,7 @@ export { checkBatch, checkKey, checkValue, DEFAULT_LIMITS, type Limits } from ".
 
 // Configuration and logging.
 export { ConfigError, loadYamlFile, parseYaml, type YamlSource } from "./config/yaml";
-export { type Origin, parseBytes, parseDuration, type Schema, validate } from "./config/schema";
+export { keyName, type Origin, parseBytes, parseDuration, type Schema, validate } from "./config/schema";
 export { createLogger, type Level, type Logger, type LoggerOptions } from "./observability/logger";
 
 // Concurrency primitives (RFC-025).

@@ -6,7 +6,7 @@ import { SessionMetrics } from "./metrics";
 import { SessionStoreInstance } from "./pattern_driver";
 import { Replicator } from "./replication";
 import { MAX_PAGE, sessionStoreService } from "./service";
-import { fillSessionSlots } from "./shards";
+import { fillSessionSlots, SESSION_SLOTS } from "./shards";
 import { SessionStore } from "./store";
 
 export const SESSION_STORE_VERSION = "0.1.0";
@@ -47,8 +47,7 @@ interface Settings {
 
 /**
  * The Session Store built with these drivers. Its slots are in its configuration (`slots: {store: one backend or
- * a list, replication?: …}`), filled by the pattern itself: the SDK's slots take one driver per slot, the store
- * slot takes a list of shards.
+ * a list, replication?: …}`), from the proxy's namespace `slots:` or its `config:`, and filled by the pattern itself.
  */
 export function sessionStorePattern(backends: readonly BackendModule[]): PatternDefinition<SessionStoreInstance> {
   const drivers = DriverRegistry.of(...backends.map((b) => b.factory));
@@ -56,6 +55,11 @@ export function sessionStorePattern(backends: readonly BackendModule[]): Pattern
     name: "session-store",
     version: SESSION_STORE_VERSION,
     bindings: [sessionStoreService],
+    // Declared to the proxy (which checks a namespace's `slots:` against them), filled here: a shard entry has keys
+    // of its own (name, draining) and its driver must offer compare-and-set by version.
+    slots: SESSION_SLOTS,
+    drivers,
+    ownSlots: true,
     async create(config, env) {
       const { slots, ...own } = config;
       const origin = { file: env.configFile, lineOf: env.lineOf };

@@ -39,6 +39,7 @@ export const SESSION_SLOTS: readonly SlotDeclaration[] = [
   {
     name: "store",
     requires: ["keyvalue_basic", "keyvalue_ttl", "keyvalue_scan"],
+    list: true,
     description: "the sessions, on one backend or a list of them (shards, placed by consistent hashing); the driver must also offer compare-and-set by version",
   },
   {

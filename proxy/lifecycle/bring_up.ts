@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { watchServing } from "../h2/health_watch";
 import { HealthStatus, type PatternMetadata } from "../../proto/gen/prism/interfaces/lifecycle_pb";
-import { ConfigError, sleep, PrismError } from "@prism/sdk";
+import { ConfigError, keyName, sleep, PrismError } from "@prism/sdk";
 import type { NamespaceConfig, ProxyConfig } from "../config";
 import { Upstream, type UpstreamOptions } from "../h2/upstream";
 import type { PatternInstance } from "../pattern_registry";
@@ -17,8 +17,9 @@ export class FatalStartError extends Error {
 export function assertSlots(cfg: ProxyConfig, ns: NamespaceConfig, pattern: string, metadata: PatternMetadata | undefined): void {
   const problem = checkSlots(pattern, ns.slots, metadata);
   if (!problem) return;
-  const path = problem.slot ? [...ns.path, "slots", problem.slot] : [...ns.path, "slots"];
-  const key = `namespaces[${ns.path[1]}].slots${problem.slot ? `.${problem.slot}` : ""}`;
+  const under = problem.path ?? (problem.slot ? [problem.slot] : []);
+  const path = [...ns.path, "slots", ...under];
+  const key = keyName(path);
   throw new FatalStartError(new ConfigError(cfg.file, key, cfg.lineOf(path), `namespace "${ns.name}": ${problem.message}`).message);
 }
 

@@ -25,6 +25,11 @@ export interface PatternDefinition<D extends Driver = Driver> {
   /** The drivers built into this executable, by name (required with `slots`). */
   readonly drivers?: DriverRegistry;
   /**
+   * The pattern fills its slots itself in `create` (`config` keeps `slots`); the runtime only declares them (and
+   * the drivers) to the proxy, which checks a namespace's `slots:` against them.
+   */
+  readonly ownSlots?: boolean;
+  /**
    * Validates the configuration (throwing ConfigError) and builds the driver. With slots,
    * `config` no longer holds `slots` and `slots` holds the drivers created for them; the
    * runtime closes those drivers after the returned one.

@@ -180,7 +180,7 @@ export class PatternRuntime<D extends Driver = Driver> {
       registry: this.deps.registry,
     };
     let filled: FilledSlots = new Map();
-    if (this.def.slots) {
+    if (this.def.slots && !this.def.ownSlots) {
       const { slots, ...own } = driverConfig;
       filled = await fillSlots(slots, {
         pattern: this.def.name,

@@ -50,21 +50,21 @@ const decls: SlotDeclaration[] = [
 ];
 const quiet = createLogger({ level: "error", write: () => {} });
 
-function fill(yaml: string) {
+function fill(yaml: string, declared: SlotDeclaration[] = decls) {
   const src = parseYaml(yaml, "p.yaml");
   const registry = new Registry();
   return fillSlots((src.value as Record<string, unknown>).slots, {
     pattern: "demo",
-    decls,
+    decls: declared,
     drivers,
     env: { logger: quiet, namespace: "ns", configFile: "p.yaml", lineOf: src.lineOf, registry },
     metrics: new DriverMetrics(registry),
   });
 }
 
-async function refusal(yaml: string): Promise<ConfigError> {
+async function refusal(yaml: string, declared: SlotDeclaration[] = decls): Promise<ConfigError> {
   try {
-    await fill(yaml);
+    await fill(yaml, declared);
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return err as ConfigError;
@@ -124,7 +124,39 @@ describe("slots", () => {
     expect(built.at(-1)!.closed).toBe(true);
   });
 
+  const listDecls: SlotDeclaration[] = [{ name: "shards", requires: ["keyvalue_basic"], list: true, description: "shards" }, decls[1]!];
+
+  test("a list slot takes several backends, each filled as its own driver (shards[0], shards[1]); or one", async () => {
+    const filled = await fill(
+      `slots:\n  shards:\n    - {driver: kv, config: {n: 0}}\n    - {driver: kv, config: {n: 1}, name: b}\n  messaging: {driver: bus}\n`,
+      listDecls,
+    );
+    expect([...filled.keys()]).toEqual(["shards[0]", "shards[1]", "messaging"]);
+    expect(filled.get("shards[1]")!.slot).toBe("shards");
+    expect((filled.get("shards[1]")!.driver as TestDriver).config).toEqual({ n: 1 });
+    const one = await fill(`slots:\n  shards: {driver: kv}\n  messaging: {driver: bus}\n`, listDecls);
+    expect([...one.keys()]).toEqual(["shards", "messaging"]);
+  });
+
+  test("list slots: errors name the entry (slots.shards[1].driver) with its line; a list for a one-driver slot is refused", async () => {
+    const before = built.length;
+    const bad = await refusal(`slots:\n  shards:\n    - {driver: kv}\n    - {driver: bus}\n  messaging: {driver: bus}\n`, listDecls);
+    expect(bad.key).toBe("slots.shards[1].driver");
+    expect(bad.line).toBe(4);
+    expect(bad.message).toContain('slot "shards": driver "bus" does not implement required interface keyvalue_basic');
+    expect((await refusal(`slots:\n  shards:\n    - {driver: kv}\n    - {config: {}}\n  messaging: {driver: bus}\n`, listDecls)).key).toBe(
+      "slots.shards[1].driver",
+    );
+    expect((await refusal(`slots:\n  shards: []\n  messaging: {driver: bus}\n`, listDecls)).message).toContain("must list at least one backend");
+    const notList = await refusal(`slots:\n  shards: [{driver: kv}]\n  messaging: [{driver: bus}]\n`, listDecls);
+    expect(notList.key).toBe("slots.messaging");
+    expect(notList.message).toContain('slot "messaging" takes one driver, not a list');
+    expect(built.length).toBe(before);
+  });
+
   test("metadata declares every slot and built-in driver", () => {
+    expect(slotMetadata(listDecls, drivers)["slot.shards.list"]).toBe("true");
+    expect(slotMetadata(decls, drivers)["slot.registry.list"]).toBeUndefined();
     const extra = slotMetadata(decls, drivers);
     expect(extra["slot.registry.requires"]).toBe("keyvalue_basic,keyvalue_scan");
     expect(extra["slot.durability.optional"]).toBe("true");
@@ -180,5 +212,17 @@ describe("runtime with slots", () => {
       'driver "bus" does not implement required interface keyvalue_basic',
     );
     expect(rt.state).toBe("idle");
+  });
+
+  test("ownSlots: the runtime declares the slots but leaves filling them to create, slots key and all", async () => {
+    const registry = new Registry();
+    const own = new PatternRuntime({ ...def, ownSlots: true }, { logger: quiet, driverMetrics: new DriverMetrics(registry), registry, configFile: "test" });
+    expect(own.patternMetadata().extra["slot.registry.requires"]).toBe("keyvalue_basic,keyvalue_scan");
+    const before = built.length;
+    await own.initialize({ namespace: "a", slots: { registry: [{ driver: "kv" }, { driver: "kv" }] } });
+    expect(made!.own).toEqual({ slots: { registry: [{ driver: "kv" }, { driver: "kv" }] } });
+    expect(made!.slots.size).toBe(0);
+    expect(built.length).toBe(before);
+    await own.stop();
   });
 });

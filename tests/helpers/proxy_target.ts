@@ -17,7 +17,7 @@ export async function proxyTarget(
   namespace: string,
   config: Record<string, unknown>,
   onClose?: () => Promise<void>,
-  slots?: Record<string, { driver: string; config?: Record<string, unknown> }>,
+  slots?: Record<string, { driver: string; config?: Record<string, unknown> } | Record<string, unknown>[]>,
 ): Promise<Target & { pid: number; output(): string }> {
   const dir = mkdtempSync(join(tmpdir(), "prism-proxy-"));
   const file = join(dir, "proxy.yaml");

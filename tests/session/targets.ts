@@ -1,6 +1,6 @@
 /**
  * dist/session-store over each kind of shard set, run directly (its own --config) or launched by dist/proxy (the
- * slots in the namespace's config). Memstore: three in-process shards; Redis: three redis-servers of the test's
+ * slots in the namespace's config, or in its `slots:`). Memstore: three in-process shards; Redis: three redis-servers of the test's
  * own (stopped by pid); PostgreSQL: three tables of the shared server, named for the run and dropped after it.
  */
 import { randomBytes } from "node:crypto";
@@ -91,6 +91,18 @@ export async function viaProxyTarget(kind: ShardKind, settings: Record<string, u
   const set = await shardSet(kind);
   try {
     const t = await proxyTarget("session-store", `sess-${run()}`, { slots: { store: set.store }, ...settings }, () => set.cleanup());
+    return { ...t, set };
+  } catch (err) {
+    await set.cleanup();
+    throw err;
+  }
+}
+
+/** Behind dist/proxy with the shard list in the namespace's `slots:` (a list slot), the settings in its `config:`. */
+export async function viaProxySlotsTarget(kind: ShardKind, settings: Record<string, unknown> = {}): Promise<SessionTarget> {
+  const set = await shardSet(kind);
+  try {
+    const t = await proxyTarget("session-store", `sess-${run()}`, settings, () => set.cleanup(), { store: set.store });
     return { ...t, set };
   } catch (err) {
     await set.cleanup();
