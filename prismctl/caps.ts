@@ -4,6 +4,7 @@ import {
   FilterPerformance,
   MulticastPerformance,
 } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
+import { Consistency, type SessionStoreCapabilities, Support } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
 import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
 
 const SUPPORT: Record<number, string> = {
@@ -95,5 +96,42 @@ export function formatMulticastCapabilities(namespace: string, c: MulticastCapab
     `${"OPERATION".padEnd(width)}  SUPPORT`,
     ...rows.map(([op, how]) => `${op.padEnd(width)}  ${how}`),
     `limits: ${c.maxIdentities > 0 ? `${c.maxIdentities} identities` : "no identity limit"}`,
+  ];
+}
+
+const SESSION_SUPPORT: Record<number, string> = {
+  [Support.NATIVE]: "native",
+  [Support.EMULATED]: "emulated",
+  [Support.UNAVAILABLE]: "unavailable",
+};
+const CONSISTENCY: Record<number, string> = {
+  [Consistency.STRONG_PER_SESSION]: "strong per session",
+  [Consistency.READ_YOUR_WRITES_EVENTUAL_ACROSS_REGIONS]: "read-your-writes, eventual across regions",
+};
+
+/** A Session Store namespace's GetCapabilities answer as a plain-text table, then its shards and limits. */
+export function formatSessionCapabilities(namespace: string, c: SessionStoreCapabilities): string[] {
+  const shards = c.sharding?.shards ?? [];
+  const r = c.replication;
+  const rows: [string, string][] = [
+    ["create / get / update / delete / list", "native"],
+    ["compare-and-set (update --expect-version)", SESSION_SUPPORT[c.compareAndSet] ?? "unspecified"],
+    ["sliding expiry (touch)", SESSION_SUPPORT[c.slidingExpiry] ?? "unspecified"],
+    [
+      "replication",
+      r ? `${SESSION_SUPPORT[r.support] ?? "unspecified"}${r.backendType ? ` (${r.backendType}, region ${r.region || "?"})` : ""}` : "unavailable",
+    ],
+    ["consistency", CONSISTENCY[c.consistency] ?? "unspecified"],
+  ];
+  const width = Math.max("OPERATION".length, ...rows.map((x) => x[0].length));
+  const l = c.limits;
+  return [
+    `namespace ${namespace}: session store, ${shards.length} shard${shards.length === 1 ? "" : "s"} (${c.sharding?.strategy || "?"})`,
+    `${"OPERATION".padEnd(width)}  SUPPORT`,
+    ...rows.map(([op, how]) => `${op.padEnd(width)}  ${how}`),
+    ...shards.map((s) => `shard ${s.name}: ${s.backendType}, expiry ${SESSION_SUPPORT[s.expiry] ?? "unspecified"}${s.draining ? ", draining" : ""}`),
+    l
+      ? `limits: ${l.maxAttributes} attributes of ${humanBytes(l.maxAttributeBytes)}, ttl ${l.defaultTtlSeconds}s default / ${l.maxTtlSeconds}s max, page ${l.maxPage}`
+      : "limits: ?",
   ];
 }
