@@ -11,6 +11,8 @@ import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/strea
 import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { SessionStorePattern } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
+import { ProducerPattern } from "../proto/gen/prism/patterns/producer/producer_pattern_pb";
+import { ConsumerPattern } from "../proto/gen/prism/patterns/consumer/consumer_pattern_pb";
 
 /**
  * Every service of proto/ a client may call through the proxy: what the proxy's reflection describes
@@ -27,6 +29,8 @@ export const CLIENT_SERVICES: readonly DescService[] = [
   KeyValuePattern,
   MulticastRegistryPattern,
   SessionStorePattern,
+  ProducerPattern,
+  ConsumerPattern,
   LifecycleInterface,
   Health,
 ];

@@ -56,6 +56,16 @@ const TABLE: Record<string, Record<string, OperationClass>> = {
     DeleteSession: "write",
     ListSessions: "read",
   },
+  "prism.patterns.producer.ProducerPattern": { GetCapabilities: "read", Publish: "write", PublishBatch: "write" },
+  "prism.patterns.consumer.ConsumerPattern": {
+    GetCapabilities: "read",
+    Consume: "read",
+    Ack: "write",
+    Nack: "write",
+    GetDeadLetters: "read",
+    Redrive: "write",
+    GetStats: "read",
+  },
   // Only HealthCheck is forwarded to patterns (live health with debug details); the rest never leaves the proxy.
   "prism.interfaces.LifecycleInterface": { HealthCheck: "read", Initialize: "admin", Start: "admin", Drain: "admin", Stop: "admin" },
   // Never forwarded (the router refuses it first); classified so the table is complete.

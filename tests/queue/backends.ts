@@ -1,0 +1,55 @@
+/**
+ * The backends of the queue slot the conformance suite runs against: one entry each (NATS and Kafka join with a
+ * line here and a test file per mode). Each run gets a namespace of its own; cleanup removes what it left.
+ */
+import { Redis } from "ioredis";
+import { SQL } from "bun";
+import { postgresUrl } from "../helpers/services";
+import { postgresConfig } from "../postgres/target";
+import { deletePrefix, sharedRedisAddress } from "../redis/harness";
+import type { QueueBackend } from "./targets";
+
+export const memstore: QueueBackend = {
+  name: "memstore",
+  needs: [],
+  slots: async () => ({ slots: { queue: { driver: "memstore" } }, cleanup: async () => {} }),
+};
+
+export const redis: QueueBackend = {
+  name: "redis",
+  needs: ["redis"],
+  slots: async (ns) => {
+    const address = await sharedRedisAddress();
+    return {
+      slots: { queue: { driver: "redis", config: { address } } },
+      cleanup: async () => {
+        const r = new Redis(address, { maxRetriesPerRequest: 1 });
+        try {
+          await deletePrefix(r, `${ns}:`);
+        } finally {
+          r.disconnect();
+        }
+      },
+    };
+  },
+};
+
+export const postgres: QueueBackend = {
+  name: "postgres",
+  needs: ["postgres"],
+  slots: async (ns) => ({
+    slots: { queue: { driver: "postgres", config: postgresConfig() } },
+    cleanup: async () => {
+      const sql = new SQL({ url: postgresUrl(), max: 1 });
+      try {
+        for (const t of ["prism_kv", "prism_kv_queue_messages", "prism_kv_queue_groups", "prism_kv_queue_deliveries"]) {
+          await sql.unsafe(`delete from ${t} where namespace = $1`, [ns]).catch(() => undefined);
+        }
+      } finally {
+        await sql.close();
+      }
+    },
+  }),
+};
+
+export const BACKENDS: readonly QueueBackend[] = [memstore, redis, postgres];
