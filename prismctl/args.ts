@@ -42,6 +42,11 @@ export const COMMAND_FLAGS: Flag[] = [
   { name: "expect-version", value: "N", help: "compare-and-set: only when the session is at version N" },
   { name: "cursor", value: "CURSOR", help: "continue a listing from its next cursor" },
   { name: "all", help: "every page of a listing" },
+  { name: "key", value: "KEY", help: "ordering key of a published message" },
+  { name: "header", value: "KEY=VALUE", help: "a header of a published message (repeat)", multiple: true },
+  { name: "max-in-flight", value: "N", help: "unacked deliveries a consumer holds at most" },
+  { name: "nack", help: "give each delivery back instead of acking it" },
+  { name: "no-ack", help: "leave deliveries unacked" },
 ];
 
 /** What the user asked prismctl to do. */

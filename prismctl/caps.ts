@@ -5,6 +5,8 @@ import {
   MulticastPerformance,
 } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { Consistency, type SessionStoreCapabilities, Support } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
+import type { QueueCapabilities } from "../client/src/queue";
+import { Ordering, Support as QueueSupport } from "../proto/gen/prism/patterns/producer/producer_pattern_pb";
 import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
 
 const SUPPORT: Record<number, string> = {
@@ -133,5 +135,34 @@ export function formatSessionCapabilities(namespace: string, c: SessionStoreCapa
     l
       ? `limits: ${l.maxAttributes} attributes of ${humanBytes(l.maxAttributeBytes)}, ttl ${l.defaultTtlSeconds}s default / ${l.maxTtlSeconds}s max, page ${l.maxPage}`
       : "limits: ?",
+  ];
+}
+
+const QUEUE_SUPPORT: Record<number, string> = {
+  [QueueSupport.NATIVE]: "native",
+  [QueueSupport.EMULATED]: "emulated",
+  [QueueSupport.UNAVAILABLE]: "unavailable",
+};
+const ORDERING: Record<number, string> = {
+  [Ordering.NONE]: "none",
+  [Ordering.PER_KEY]: "per key",
+  [Ordering.TOTAL]: "total",
+};
+
+/** A Producer/Consumer namespace's two GetCapabilities answers as one plain-text table. */
+export function formatQueueCapabilities(namespace: string, { producer: p, consumer: c }: QueueCapabilities): string[] {
+  const rows: [string, string][] = [
+    ["publish / consume / ack / nack", `native, at least once, ordering ${ORDERING[c.ordering] ?? "unspecified"}`],
+    ["publish batch", p.supportsBatch ? (QUEUE_SUPPORT[p.batch] ?? "native") : "unavailable"],
+    ["idempotent publish", p.supportsIdempotence ? `${QUEUE_SUPPORT[p.idempotence] ?? "native"} (window ${p.dedupeWindowSeconds}s)` : "unavailable"],
+    ["dead letters / redrive", `${QUEUE_SUPPORT[c.deadLetter] ?? "unspecified"}${c.slots?.deadLetterBackendType ? ` (${c.slots.deadLetterBackendType})` : ""}`],
+    ["durable", c.durable ? "yes" : "no"],
+  ];
+  const width = Math.max("OPERATION".length, ...rows.map((r) => r[0].length));
+  return [
+    `namespace ${namespace}: producer/consumer, queue ${c.slots?.queueBackendType || p.slots?.queueBackendType || "?"}`,
+    `${"OPERATION".padEnd(width)}  SUPPORT`,
+    ...rows.map(([op, how]) => `${op.padEnd(width)}  ${how}`),
+    `limits: message ${humanBytes(BigInt(c.maxMessageSize))}, batch ${p.maxBatchSize}, ${c.maxDeliveries} deliveries before dead letter, ack deadline ${c.ackDeadlineMs} ms, max in flight ${c.maxInFlightLimit}`,
   ];
 }

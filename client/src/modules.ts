@@ -8,7 +8,8 @@ import { keyValue } from "./keyvalue";
 import { list } from "./list";
 import { multicast } from "./multicast";
 import { pubsub } from "./pubsub";
+import { queue } from "./queue";
 import { session } from "./session";
 import { stream } from "./stream";
 
-export const MODULES = { keyValue, multicast, session, pubsub, stream, list, health, admin } as const;
+export const MODULES = { keyValue, multicast, session, queue, pubsub, stream, list, health, admin } as const;

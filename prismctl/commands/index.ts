@@ -7,7 +7,16 @@ import { COMPLETION_COMMANDS } from "./completion";
 import { KV_COMMANDS } from "./kv";
 import { MULTICAST_COMMANDS } from "./multicast";
 import { PUBSUB_COMMANDS } from "./pubsub";
+import { QUEUE_COMMANDS } from "./queue";
 import { SESSION_COMMANDS } from "./session";
 import { STATUS_COMMANDS } from "./status";
 
-export const COMMANDS: Command[] = [...KV_COMMANDS, ...PUBSUB_COMMANDS, ...MULTICAST_COMMANDS, ...SESSION_COMMANDS, ...STATUS_COMMANDS, ...COMPLETION_COMMANDS];
+export const COMMANDS: Command[] = [
+  ...KV_COMMANDS,
+  ...PUBSUB_COMMANDS,
+  ...MULTICAST_COMMANDS,
+  ...SESSION_COMMANDS,
+  ...QUEUE_COMMANDS,
+  ...STATUS_COMMANDS,
+  ...COMPLETION_COMMANDS,
+];

@@ -1,5 +1,5 @@
 import { UsageError } from "../args";
-import { formatCapabilities, formatMulticastCapabilities, formatSessionCapabilities } from "../caps";
+import { formatCapabilities, formatMulticastCapabilities, formatQueueCapabilities, formatSessionCapabilities } from "../caps";
 import type { Command } from "../command";
 import { status, table, toJson } from "../output";
 
@@ -9,11 +9,17 @@ export const STATUS_COMMANDS: Command[] = [
     group: "caps",
     args: "[PATTERN]",
     arity: [0, 1],
-    summary: "capabilities of each pattern the namespace serves (keyvalue, multicast, session): native / emulated / unavailable, backend, limits",
+    summary: "capabilities of each pattern the namespace serves (keyvalue, multicast, session, queue): native / emulated / unavailable, backend, limits",
     async run(ctx, [only]) {
       const c = await ctx.client();
       const ns = ctx.inv.namespace ?? "default";
-      const names: Record<string, keyof typeof c.capabilities> = { keyvalue: "keyValue", kv: "keyValue", multicast: "multicast", session: "session" };
+      const names: Record<string, keyof typeof c.capabilities> = {
+        keyvalue: "keyValue",
+        kv: "keyValue",
+        multicast: "multicast",
+        session: "session",
+        queue: "queue",
+      };
       if (only !== undefined && names[only] === undefined) throw new UsageError(`caps: unknown pattern "${only}" (${Object.keys(names).join(", ")})`);
       const caps = only ? { [names[only]!]: c.capabilities[names[only]!] } : c.capabilities;
       if (Object.values(caps).every((x) => x === undefined)) {
@@ -28,6 +34,7 @@ export const STATUS_COMMANDS: Command[] = [
       if (caps.keyValue) blocks.push(formatCapabilities(ns, caps.keyValue));
       if (caps.multicast) blocks.push(formatMulticastCapabilities(ns, caps.multicast));
       if (caps.session) blocks.push(formatSessionCapabilities(ns, caps.session));
+      if (caps.queue) blocks.push(formatQueueCapabilities(ns, caps.queue));
       blocks.forEach((b, i) => {
         if (i > 0) ctx.io.out("");
         for (const line of b) ctx.io.out(line);

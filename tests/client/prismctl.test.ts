@@ -163,9 +163,10 @@ describe("shell completion", () => {
         ])
           .stdout.toString()
           .trim();
-      expect(complete(["prismctl", ""]).split(" ")).toEqual(["kv", "pubsub", "multicast", "session", "caps", "health", "patterns", "completion"]);
+      expect(complete(["prismctl", ""]).split(" ")).toEqual(["kv", "pubsub", "multicast", "session", "queue", "caps", "health", "patterns", "completion"]);
       expect(complete(["prismctl", "-n", "presence", "multicast", "su"])).toBe("subscribe");
       expect(complete(["prismctl", "session", "t"])).toBe("touch");
+      expect(complete(["prismctl", "queue", "r"])).toBe("redrive");
       expect(complete(["prismctl", "session", "update", "x", "--expect-v"])).toBe("--expect-version");
       expect(complete(["prismctl", "kv", "--ke"])).toBe("--keys-only");
     } finally {
