@@ -168,7 +168,8 @@ describe("shell completion", () => {
       expect(complete(["prismctl", "session", "t"])).toBe("touch");
       expect(complete(["prismctl", "queue", "r"])).toBe("redrive");
       expect(complete(["prismctl", "session", "update", "x", "--expect-v"])).toBe("--expect-version");
-      expect(complete(["prismctl", "kv", "--ke"])).toBe("--keys-only");
+      expect(complete(["prismctl", "kv", "--keys"])).toBe("--keys-only");
+      expect(complete(["prismctl", "queue", "publish", "--ke"]).split(" ").sort()).toEqual(["--key", "--keys-only"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
