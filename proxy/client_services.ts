@@ -8,6 +8,7 @@ import { LifecycleInterface } from "../proto/gen/prism/interfaces/lifecycle_pb";
 import { ListBasicInterface } from "../proto/gen/prism/interfaces/list/list_basic_pb";
 import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { StreamBasicInterface } from "../proto/gen/prism/interfaces/stream/stream_basic_pb";
+import { CdcPattern } from "../proto/gen/prism/patterns/cdc/cdc_pattern_pb";
 import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { SessionStorePattern } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
@@ -31,6 +32,7 @@ export const CLIENT_SERVICES: readonly DescService[] = [
   SessionStorePattern,
   ProducerPattern,
   ConsumerPattern,
+  CdcPattern,
   LifecycleInterface,
   Health,
 ];

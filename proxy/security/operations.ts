@@ -66,6 +66,7 @@ const TABLE: Record<string, Record<string, OperationClass>> = {
     Redrive: "write",
     GetStats: "read",
   },
+  "prism.patterns.cdc.CdcPattern": { GetCapabilities: "read", GetStatus: "read", Subscribe: "read" },
   // Only HealthCheck is forwarded to patterns (live health with debug details); the rest never leaves the proxy.
   "prism.interfaces.LifecycleInterface": { HealthCheck: "read", Initialize: "admin", Start: "admin", Drain: "admin", Stop: "admin" },
   // Never forwarded (the router refuses it first); classified so the table is complete.

@@ -1,0 +1,146 @@
+/**
+ * CDC figures (issue 23): commit -> sink latency at a paced 1,000 row changes/s, and sustained changes/s captured
+ * into Kafka. dist/cdc runs directly with a Kafka sink (one partition) and an in-process checkpoint, on a table and
+ * slot of its own on the shared PostgreSQL (both dropped at the end).
+ *
+ *   bun bench/cdc.ts [--seconds 10] [--rate 1000] [--rows 100000] [--in-flight 512] [--sink kafka|memstore]
+ *
+ * Latency of the paced phase, twice: from a change's commit to the sink's acknowledgement (the pattern's histogram
+ * prism_cdc_commit_to_sink_seconds, so p50/p99 are bucket bounds), and from commit_time (PostgreSQL's clock, same
+ * host) to the moment the event is read back through Subscribe (which reads the sink: the read path included). Throughput
+ * is rows of 1,000-row transactions, committed as fast as one connection can, over the time from the first commit
+ * to the last event acknowledged by Kafka (GetStatus events_total).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { CdcPattern } from "../proto/gen/prism/patterns/cdc/cdc_pattern_pb";
+import { createClient } from "../sdk/grpc/client";
+import { kafkaBrokers, postgresUrl } from "../tests/helpers/services";
+import { startPattern } from "../tests/helpers/process";
+import { freePort } from "../tests/nats/server";
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "10" },
+    rate: { type: "string", default: "1000" },
+    rows: { type: "string", default: "100000" },
+    "in-flight": { type: "string", default: "512" },
+    sink: { type: "string", default: "kafka" },
+  },
+});
+const seconds = Number(values.seconds);
+const rate = Number(values.rate);
+const rows = Number(values.rows);
+
+const id = `bench_${randomBytes(3).toString("hex")}`;
+const table = `cdc_${id}`;
+const slot = `cdc_${id}`;
+const db = new pg.Client({ connectionString: postgresUrl() });
+await db.connect();
+await db.query(`CREATE TABLE "${table}" (id bigint PRIMARY KEY, payload text)`);
+const dir = mkdtempSync(join(tmpdir(), "prism-bench-cdc-"));
+const file = join(dir, "cdc.yaml");
+writeFileSync(
+  file,
+  JSON.stringify({
+    namespace: id.replace(/_/g, "-"),
+    tables: [{ name: table }],
+    stream: "bench",
+    max_in_flight: Number(values["in-flight"]),
+    slots: {
+      source: { driver: "postgres_logical", config: { url: postgresUrl(), slot } },
+      sink: values.sink === "memstore" ? { driver: "memstore" } : { driver: "kafka", config: { brokers: kafkaBrokers(), partitions: 1 } },
+      state: { driver: "memstore" },
+    },
+  }),
+);
+const metricsPort = await freePort();
+const cdc = await startPattern("cdc", ["--config", file, "--metrics-port", String(metricsPort)]);
+
+/** A quantile of prism_cdc_commit_to_sink_seconds as the upper bound (ms) of the bucket it falls in. */
+async function commitToSink(q: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const buckets = [...text.matchAll(/^prism_cdc_commit_to_sink_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)].map((m) => ({ le: m[1]!, n: Number(m[2]) }));
+  const total = buckets[buckets.length - 1]?.n ?? 0;
+  const hit = buckets.find((b) => b.n >= total * q);
+  return hit ? (hit.le === "+Inf" ? "> 60 s" : `<= ${Number(hit.le) * 1000} ms`) : "none";
+}
+const { client, close } = createClient(CdcPattern, cdc.address);
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+try {
+  for (let i = 0; (await client.getStatus({})).state !== "streaming"; i++) {
+    if (i > 300) throw new Error("cdc did not start streaming");
+    await Bun.sleep(100);
+  }
+  // Paced phase: one single-row transaction every 1/rate s, latency per change.
+  const latencies: number[] = [];
+  const ac = new AbortController();
+  const reading = (async () => {
+    try {
+      for await (const e of client.subscribe({ fromLsn: "" }, { signal: ac.signal })) {
+        const commitMs = Number(e.commitTime!.seconds) * 1000 + e.commitTime!.nanos / 1e6;
+        latencies.push(Date.now() - commitMs);
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  const paced = Math.round(seconds * rate);
+  const t0 = performance.now();
+  const inFlight: Promise<unknown>[] = [];
+  const pool = new pg.Pool({ connectionString: postgresUrl(), max: 8 });
+  for (let i = 0; i < paced; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await Bun.sleep(wait);
+    inFlight.push(pool.query(`INSERT INTO "${table}" VALUES ($1, 'x')`, [i]));
+    if (inFlight.length >= 256) await Promise.all(inFlight.splice(0));
+  }
+  await Promise.all(inFlight);
+  const achieved = paced / ((performance.now() - t0) / 1000);
+  for (let i = 0; latencies.length < paced; i++) {
+    if (i > 600) throw new Error(`only ${latencies.length} of ${paced} paced changes read back`);
+    await Bun.sleep(100);
+  }
+  ac.abort();
+  await reading;
+  await pool.end();
+  latencies.sort((a, b) => a - b);
+  const sinkP50 = await commitToSink(0.5);
+  const sinkP99 = await commitToSink(0.99);
+
+  // Sustained phase: 1,000-row transactions as fast as one connection commits them.
+  const before = (await client.getStatus({})).eventsTotal;
+  const s0 = performance.now();
+  for (let i = 0; i < rows; i += 1000) {
+    await db.query(`INSERT INTO "${table}" SELECT g, 'y' FROM generate_series($1::bigint, $1::bigint + 999) g`, [1_000_000 + i]);
+  }
+  const committedS = (performance.now() - s0) / 1000;
+  for (;;) {
+    const s = await client.getStatus({});
+    if (s.eventsTotal - before >= BigInt(rows)) break;
+    await Bun.sleep(50);
+  }
+  const capturedS = (performance.now() - s0) / 1000;
+  console.log(`| measure | value |\n| --- | --- |`);
+  console.log(`| paced rate achieved | ${achieved.toFixed(0)} changes/s over ${paced} changes |`);
+  console.log(`| commit -> sink acknowledged p50 (histogram bucket) | ${sinkP50} |`);
+  console.log(`| commit -> sink acknowledged p99 (histogram bucket) | ${sinkP99} |`);
+  console.log(`| commit -> read back through Subscribe p50 | ${pct(latencies, 50)} ms |`);
+  console.log(`| commit -> read back through Subscribe p99 | ${pct(latencies, 99)} ms |`);
+  console.log(
+    `| sustained into the sink (${values.sink}) | ${(rows / capturedS).toFixed(0)} changes/s (${rows} rows; commits took ${committedS.toFixed(1)} s, capture ${capturedS.toFixed(1)} s) |`,
+  );
+} finally {
+  close();
+  await cdc.stop();
+  await db.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [slot]).catch(() => undefined);
+  await db.query(`DROP PUBLICATION IF EXISTS "${slot}_pub"`);
+  await db.query(`DROP TABLE IF EXISTS "${table}"`);
+  await db.end();
+  rmSync(dir, { recursive: true, force: true });
+}
