@@ -47,6 +47,7 @@ export const COMMAND_FLAGS: Flag[] = [
   { name: "max-in-flight", value: "N", help: "unacked deliveries a consumer holds at most" },
   { name: "nack", help: "give each delivery back instead of acking it" },
   { name: "no-ack", help: "leave deliveries unacked" },
+  { name: "from", value: "LSN", help: "change events from this commit LSN on (X/Y)" },
 ];
 
 /** What the user asked prismctl to do. */

@@ -7,6 +7,7 @@ import {
 import { Consistency, type SessionStoreCapabilities, Support } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
 import type { QueueCapabilities } from "../client/src/queue";
 import { Ordering, Support as QueueSupport } from "../proto/gen/prism/patterns/producer/producer_pattern_pb";
+import { type Capabilities as CdcCapabilities, Encoding } from "../proto/gen/prism/patterns/cdc/cdc_pattern_pb";
 import { InterfaceSupport } from "../proto/gen/prism/patterns/schemas/slot_schema_pb";
 
 const SUPPORT: Record<number, string> = {
@@ -164,5 +165,15 @@ export function formatQueueCapabilities(namespace: string, { producer: p, consum
     `${"OPERATION".padEnd(width)}  SUPPORT`,
     ...rows.map(([op, how]) => `${op.padEnd(width)}  ${how}`),
     `limits: message ${humanBytes(BigInt(c.maxMessageSize))}, batch ${p.maxBatchSize}, ${c.maxDeliveries} deliveries before dead letter, ack deadline ${c.ackDeadlineMs} ms, max in flight ${c.maxInFlightLimit}`,
+  ];
+}
+
+/** A CDC namespace's GetCapabilities answer: slots, tables, encoding, snapshot and the WAL bound. */
+export function formatCdcCapabilities(namespace: string, c: CdcCapabilities): string[] {
+  const slot = (name: string) => c.bindings.find((b) => b.slot === name)?.backendType || "?";
+  return [
+    `namespace ${namespace}: change data capture, source ${slot("source")}, sink ${slot("sink")} (stream ${c.stream || "?"}), state ${slot("state")}`,
+    `tables: ${c.tables.join(", ") || "-"}`,
+    `encoding ${c.encoding === Encoding.JSON ? "json" : c.encoding === Encoding.PROTOBUF ? "protobuf" : "unspecified"}, snapshot ${c.supportsSnapshot ? "yes" : "no"}, max lag ${c.maxLagBytes > 0n ? humanBytes(c.maxLagBytes) : "unbounded"}`,
   ];
 }

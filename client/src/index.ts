@@ -6,6 +6,7 @@ export type { CallOptions } from "./transport";
 export { KeyValueClient } from "./keyvalue";
 export { MulticastClient, where } from "./multicast";
 export { PubSubClient } from "./pubsub";
+export { type CdcCapabilities, CdcClient, type CdcStatus, type ChangeEvent } from "./cdc";
 export { type OutgoingMessage, type QueueCapabilities, QueueClient, type QueueDelivery } from "./queue";
 export { type Attributes, type Session, SessionClient, type SessionStoreCapabilities } from "./session";
 export { StreamClient } from "./stream";

@@ -3,6 +3,7 @@
  * generated from it; a new pattern's commands are a file in this folder and a line here.
  */
 import type { Command } from "../command";
+import { CDC_COMMANDS } from "./cdc";
 import { COMPLETION_COMMANDS } from "./completion";
 import { KV_COMMANDS } from "./kv";
 import { MULTICAST_COMMANDS } from "./multicast";
@@ -17,6 +18,7 @@ export const COMMANDS: Command[] = [
   ...MULTICAST_COMMANDS,
   ...SESSION_COMMANDS,
   ...QUEUE_COMMANDS,
+  ...CDC_COMMANDS,
   ...STATUS_COMMANDS,
   ...COMPLETION_COMMANDS,
 ];

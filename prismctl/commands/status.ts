@@ -1,5 +1,5 @@
 import { UsageError } from "../args";
-import { formatCapabilities, formatMulticastCapabilities, formatQueueCapabilities, formatSessionCapabilities } from "../caps";
+import { formatCapabilities, formatCdcCapabilities, formatMulticastCapabilities, formatQueueCapabilities, formatSessionCapabilities } from "../caps";
 import type { Command } from "../command";
 import { status, table, toJson } from "../output";
 
@@ -9,7 +9,7 @@ export const STATUS_COMMANDS: Command[] = [
     group: "caps",
     args: "[PATTERN]",
     arity: [0, 1],
-    summary: "capabilities of each pattern the namespace serves (keyvalue, multicast, session, queue): native / emulated / unavailable, backend, limits",
+    summary: "capabilities of each pattern the namespace serves (keyvalue, multicast, session, queue, cdc): native / emulated / unavailable, backend, limits",
     async run(ctx, [only]) {
       const c = await ctx.client();
       const ns = ctx.inv.namespace ?? "default";
@@ -19,6 +19,7 @@ export const STATUS_COMMANDS: Command[] = [
         multicast: "multicast",
         session: "session",
         queue: "queue",
+        cdc: "cdc",
       };
       if (only !== undefined && names[only] === undefined) throw new UsageError(`caps: unknown pattern "${only}" (${Object.keys(names).join(", ")})`);
       const caps = only ? { [names[only]!]: c.capabilities[names[only]!] } : c.capabilities;
@@ -35,6 +36,7 @@ export const STATUS_COMMANDS: Command[] = [
       if (caps.multicast) blocks.push(formatMulticastCapabilities(ns, caps.multicast));
       if (caps.session) blocks.push(formatSessionCapabilities(ns, caps.session));
       if (caps.queue) blocks.push(formatQueueCapabilities(ns, caps.queue));
+      if (caps.cdc) blocks.push(formatCdcCapabilities(ns, caps.cdc));
       blocks.forEach((b, i) => {
         if (i > 0) ctx.io.out("");
         for (const line of b) ctx.io.out(line);

@@ -163,7 +163,18 @@ describe("shell completion", () => {
         ])
           .stdout.toString()
           .trim();
-      expect(complete(["prismctl", ""]).split(" ")).toEqual(["kv", "pubsub", "multicast", "session", "queue", "caps", "health", "patterns", "completion"]);
+      expect(complete(["prismctl", ""]).split(" ")).toEqual([
+        "kv",
+        "pubsub",
+        "multicast",
+        "session",
+        "queue",
+        "cdc",
+        "caps",
+        "health",
+        "patterns",
+        "completion",
+      ]);
       expect(complete(["prismctl", "-n", "presence", "multicast", "su"])).toBe("subscribe");
       expect(complete(["prismctl", "session", "t"])).toBe("touch");
       expect(complete(["prismctl", "queue", "r"])).toBe("redrive");
