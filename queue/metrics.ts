@@ -1,5 +1,15 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 
+const NAMES = [
+  "prism_queue_deliveries_total",
+  "prism_queue_acks_total",
+  "prism_queue_nacks_total",
+  "prism_queue_redeliveries_total",
+  "prism_queue_dead_letters_total",
+  "prism_queue_in_flight",
+  "prism_queue_lag",
+];
+
 /** Topic/group pairs that get series of their own; beyond, they share topic="other", group="other". */
 const MAX_SERIES = 200;
 
@@ -23,6 +33,8 @@ export class QueueMetrics {
   private readonly seen = new Set<string>();
 
   constructor(registry: Registry, source: LagSource) {
+    // A pattern initialized again in the same process (a new Initialize) replaces the series of the previous one.
+    for (const name of NAMES) registry.removeSingleMetric(name);
     const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ["topic", "group"], registers: [registry] });
     this.deliveries = counter("prism_queue_deliveries_total", "Deliveries handed to consumers, redeliveries included.");
     this.acks = counter("prism_queue_acks_total", "Deliveries acked.");

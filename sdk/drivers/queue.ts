@@ -205,7 +205,8 @@ export interface QueueDeadLetterDriver {
   /**
    * Moves the delivery to the group's dead letters, atomically: afterwards it is no longer in flight nor pending
    * in the group and it is listed by queueDeadLetters. Idempotent per messageId (a repeat after a crash stores it
-   * once). Other groups are not affected.
+   * once). Other groups are not affected. The SDK calls it with the delivery whose attempt exceeded
+   * max_deliveries (that delivery never reaches a client): store `attempts` as delivery.attempt - 1.
    */
   queueDeadLetter(topic: string, group: string, delivery: QueueDelivery, lastError: string): Promise<void>;
   /** The group's dead letters in a stable order (oldest dead-lettered first is preferred), `limit` at most per page. */
