@@ -14,3 +14,4 @@ export { ListClient } from "./list";
 export { HealthClient, type HealthReport } from "./health";
 export { AdminClient, type PatternInfo } from "./admin";
 export type { PatternModule, ModuleContext } from "./pattern";
+export { countEmulated, type LabelledCounter, prometheusText } from "./metrics";
