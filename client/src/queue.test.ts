@@ -138,4 +138,31 @@ describe("queue through the client", () => {
       c.close();
     }
   });
+
+  test("consume opens the stream again after a failure of the path, with the same request", async () => {
+    const c = await connect({ address, retry: fast, onEvent: () => {} });
+    let opened = 0;
+    handlers.consume = (call) => {
+      opened++;
+      call.write({ messageId: `m${opened}`, ackToken: `tok${opened}` });
+      if (opened === 1) setTimeout(() => call.emit("error", { code: grpc.status.UNAVAILABLE, details: "proxy restarting" }), 20);
+    };
+    const ac = new AbortController();
+    try {
+      const seen: string[] = [];
+      for await (const d of c.queue.consume("t", "g", { consumerId: "w1", maxInFlight: 3, signal: ac.signal })) {
+        seen.push(d.messageId);
+        if (seen.length === 2) break;
+      }
+      expect(seen).toEqual(["m1", "m2"]);
+      expect(only("consume").map((x) => [x.req.topic, x.req.group, x.req.consumerId, x.req.maxInFlight])).toEqual([
+        ["t", "g", "w1", 3],
+        ["t", "g", "w1", 3],
+      ]);
+      expect(c.stats.resubscriptions).toBe(1);
+    } finally {
+      ac.abort();
+      c.close();
+    }
+  });
 });
