@@ -30,11 +30,24 @@ export const GLOBAL_FLAGS: Flag[] = [
 
 /** Flags of single commands (listed in their command's `flags`). */
 export const COMMAND_FLAGS: Flag[] = [
-  { name: "ttl", value: "SECONDS", help: "expiry / time to live" },
+  { name: "ttl", value: "SECONDS", help: "expiry / time to live (session: also a duration like 30m)" },
   { name: "limit", value: "N", help: "at most N items" },
   { name: "keys-only", help: "keys without values" },
   { name: "count", value: "N", help: "stop after N streamed items" },
   { name: "timeout-ms", value: "MS", help: "delivery timeout of a multicast" },
+  { name: "owner", value: "OWNER", help: "the owner of a new session" },
+  { name: "attr", value: "KEY=VALUE", help: "a session attribute (repeat)", multiple: true },
+  { name: "set", value: "KEY=VALUE", help: "set a session attribute (repeat)", multiple: true },
+  { name: "remove", value: "KEY", help: "remove a session attribute (repeat)", multiple: true },
+  { name: "expect-version", value: "N", help: "compare-and-set: only when the session is at version N" },
+  { name: "cursor", value: "CURSOR", help: "continue a listing from its next cursor" },
+  { name: "all", help: "every page of a listing" },
+  { name: "key", value: "KEY", help: "ordering key of a published message" },
+  { name: "header", value: "KEY=VALUE", help: "a header of a published message (repeat)", multiple: true },
+  { name: "max-in-flight", value: "N", help: "unacked deliveries a consumer holds at most" },
+  { name: "nack", help: "give each delivery back instead of acking it" },
+  { name: "no-ack", help: "leave deliveries unacked" },
+  { name: "from", value: "LSN", help: "change events from this commit LSN on (X/Y)" },
 ];
 
 /** What the user asked prismctl to do. */
@@ -47,8 +60,10 @@ export interface Invocation {
   tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
   token?: string;
   apiKey?: string;
-  /** Per-command flag values by name (strings; booleans as "true"). */
+  /** Per-command flag values by name (strings; booleans as "true"; a repeated flag's last value). */
   flags: Record<string, string | undefined>;
+  /** Every value of a repeatable command flag (`--attr a=1 --attr b=2`), by name. */
+  lists?: Record<string, string[]>;
   /** Positional words: e.g. ["kv", "set", "k", "v"]. */
   words: string[];
   help: boolean;
@@ -89,7 +104,13 @@ export function parseInvocation(argv: string[], env: Record<string, string | und
   if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
   const tls = bool("tls", "PRISM_TLS") || caFile || certFile ? { caFile, certFile, keyFile, serverName } : undefined;
   const flags: Record<string, string | undefined> = {};
-  for (const f of COMMAND_FLAGS) if (v[f.name] !== undefined) flags[f.name] = String(v[f.name]);
+  const lists: Record<string, string[]> = {};
+  for (const f of COMMAND_FLAGS) {
+    const value = v[f.name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) lists[f.name] = value;
+    flags[f.name] = String(Array.isArray(value) ? value.at(-1) : value);
+  }
   return {
     addresses,
     namespace: str("namespace", "PRISM_NAMESPACE"),
@@ -100,6 +121,7 @@ export function parseInvocation(argv: string[], env: Record<string, string | und
     token: str("token", "PRISM_TOKEN"),
     apiKey: str("api-key", "PRISM_API_KEY"),
     flags,
+    lists,
     words: parsed.positionals,
     help: v.help === true,
   };
@@ -112,4 +134,18 @@ export function intFlag(inv: Invocation, name: string): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got "${s}"`);
   return n;
+}
+
+/** Every value of a repeatable flag, in order (none: []). */
+export function listFlag(inv: Invocation, name: string): string[] {
+  return inv.lists?.[name] ?? [];
+}
+
+/** A duration flag in whole seconds: "30m", "90s", "1h" or plain seconds (default 0), else a UsageError. */
+export function secondsFlag(inv: Invocation, name: string): number {
+  const s = inv.flags[name];
+  if (s === undefined) return 0;
+  const ms = parseDuration(s);
+  if (ms === undefined || ms % 1000 !== 0) throw new UsageError(`--${name} must be whole seconds or a duration like 30m, got "${s}"`);
+  return ms / 1000;
 }

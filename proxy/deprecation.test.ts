@@ -6,6 +6,7 @@ import { KeyValueBatchInterface } from "../proto/gen/prism/interfaces/keyvalue/k
 import { KeyValueScanInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
 import { KeyValueTTLInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_ttl_pb";
 import { PatternMetadataSchema } from "../proto/gen/prism/interfaces/lifecycle_pb";
+import { PubSubBasicInterface } from "../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { createClient } from "../sdk/grpc/client";
 import { addService } from "../sdk/grpc/server";
 import { bindServer, serverOptions } from "../sdk/grpc/server_factory";
@@ -19,13 +20,14 @@ import { PatternInstance, PatternRegistry } from "./pattern_registry";
 import { Router } from "./router";
 
 describe("deprecated services", () => {
-  test("the key-value interface services are marked deprecated; their paths and messages are the contract's (the option changes no wire byte)", () => {
+  test("the key-value and pub/sub interface services are marked deprecated; their paths and messages are the contract's (the option changes no wire byte)", () => {
     const deprecated = CLIENT_SERVICES.filter((s) => s.deprecated).map((s) => s.typeName);
     expect(deprecated.sort()).toEqual([
       "prism.interfaces.keyvalue.KeyValueBasicInterface",
       "prism.interfaces.keyvalue.KeyValueBatchInterface",
       "prism.interfaces.keyvalue.KeyValueScanInterface",
       "prism.interfaces.keyvalue.KeyValueTTLInterface",
+      "prism.interfaces.pubsub.PubSubBasicInterface",
     ]);
     const sig = [KeyValueBasicInterface, KeyValueTTLInterface, KeyValueScanInterface, KeyValueBatchInterface].flatMap((s) =>
       s.methods.map((m) => `/${s.typeName}/${m.name} ${m.input.typeName} -> ${m.output.typeName}`),
@@ -37,6 +39,11 @@ describe("deprecated services", () => {
       "/prism.interfaces.keyvalue.KeyValueTTLInterface/GetTTL prism.interfaces.keyvalue.GetTTLRequest -> prism.interfaces.keyvalue.GetTTLResponse",
     );
     expect(KeyValueBasicInterface.methods.map((m) => m.name)).toEqual(["Set", "Get", "Delete", "Exists"]);
+    expect(PubSubBasicInterface.methods.map((m) => `/${PubSubBasicInterface.typeName}/${m.name} ${m.input.typeName} -> ${m.output.typeName}`)).toEqual([
+      "/prism.interfaces.pubsub.PubSubBasicInterface/Publish prism.interfaces.pubsub.PublishRequest -> prism.interfaces.pubsub.PublishResponse",
+      "/prism.interfaces.pubsub.PubSubBasicInterface/Subscribe prism.interfaces.pubsub.SubscribeRequest -> prism.interfaces.pubsub.Message",
+      "/prism.interfaces.pubsub.PubSubBasicInterface/Unsubscribe prism.interfaces.pubsub.UnsubscribeRequest -> prism.interfaces.pubsub.UnsubscribeResponse",
+    ]);
     // Field numbers of the messages existing clients send (contract §1).
     const set = KeyValueBasicInterface.methods[0]!.input;
     expect(set.fields.map((f) => [f.name, f.number])).toEqual([

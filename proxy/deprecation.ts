@@ -9,6 +9,7 @@ const REPLACEMENT: Record<string, string> = {
   "prism.interfaces.keyvalue.KeyValueTTLInterface": "prism.patterns.keyvalue.KeyValuePattern",
   "prism.interfaces.keyvalue.KeyValueScanInterface": "prism.patterns.keyvalue.KeyValuePattern",
   "prism.interfaces.keyvalue.KeyValueBatchInterface": "prism.patterns.keyvalue.KeyValuePattern",
+  "prism.interfaces.pubsub.PubSubBasicInterface": "prism.patterns.producer.ProducerPattern + prism.patterns.consumer.ConsumerPattern",
 };
 
 /** Callers remembered for the once-per-caller log line; past it, the set starts afresh (a line may repeat, memory stays bounded). */

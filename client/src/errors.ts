@@ -7,6 +7,7 @@ export { Code, codeName };
  * - `unsupported`: the namespace's backend cannot do the operation (refused locally from its capabilities, or by the server);
  * - `not_served`: the namespace does not serve the pattern at all;
  * - `version_conflict`: a conditional write found another version (the current one is in `currentVersion`);
+ * - `not_found`: the thing the call names does not exist (a session, …; a missing key-value key is a reply, not an error);
  * - `outcome_unknown`: a write was sent and no reply came: it may have been applied (retry it with the same idempotency key);
  * - `unavailable`: nothing was applied, retrying is safe; `namespace_not_found`; `invalid_argument`; `exhausted`;
  *   `unauthenticated`; `permission_denied`; `deadline`; `cancelled`; `failed` (anything else).
@@ -15,6 +16,7 @@ export type Reason =
   | "unsupported"
   | "not_served"
   | "version_conflict"
+  | "not_found"
   | "outcome_unknown"
   | "unavailable"
   | "namespace_not_found"
@@ -100,7 +102,7 @@ export function reasonOf(code: Code, message: string, metadata: Record<string, s
   const sent = metadata[REASON_HEADER];
   if (sent) return sent as Reason;
   if (code === Code.ABORTED && CURRENT_VERSION_HEADER in metadata) return "version_conflict";
-  if (code === Code.NOT_FOUND && /namespace/i.test(message)) return "namespace_not_found";
+  if (code === Code.NOT_FOUND) return /namespace/i.test(message) ? "namespace_not_found" : "not_found";
   if ((code === Code.UNKNOWN || code === Code.DEADLINE_EXCEEDED) && /outcome is unknown|may have been applied/i.test(message)) return "outcome_unknown";
   if (code === Code.DEADLINE_EXCEEDED) return "deadline";
   return BY_CODE[code] ?? "failed";

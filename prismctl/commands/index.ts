@@ -3,10 +3,22 @@
  * generated from it; a new pattern's commands are a file in this folder and a line here.
  */
 import type { Command } from "../command";
+import { CDC_COMMANDS } from "./cdc";
 import { COMPLETION_COMMANDS } from "./completion";
 import { KV_COMMANDS } from "./kv";
 import { MULTICAST_COMMANDS } from "./multicast";
 import { PUBSUB_COMMANDS } from "./pubsub";
+import { QUEUE_COMMANDS } from "./queue";
+import { SESSION_COMMANDS } from "./session";
 import { STATUS_COMMANDS } from "./status";
 
-export const COMMANDS: Command[] = [...KV_COMMANDS, ...PUBSUB_COMMANDS, ...MULTICAST_COMMANDS, ...STATUS_COMMANDS, ...COMPLETION_COMMANDS];
+export const COMMANDS: Command[] = [
+  ...KV_COMMANDS,
+  ...PUBSUB_COMMANDS,
+  ...MULTICAST_COMMANDS,
+  ...SESSION_COMMANDS,
+  ...QUEUE_COMMANDS,
+  ...CDC_COMMANDS,
+  ...STATUS_COMMANDS,
+  ...COMPLETION_COMMANDS,
+];

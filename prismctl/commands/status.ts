@@ -1,6 +1,6 @@
 import type { PatternInfo } from "../../client/src/index";
 import { UsageError } from "../args";
-import { formatCapabilities, formatMulticastCapabilities } from "../caps";
+import { formatCapabilities, formatCdcCapabilities, formatMulticastCapabilities, formatQueueCapabilities, formatSessionCapabilities } from "../caps";
 import type { Command } from "../command";
 import { status, table, toJson } from "../output";
 
@@ -10,11 +10,18 @@ export const STATUS_COMMANDS: Command[] = [
     group: "caps",
     args: "[PATTERN]",
     arity: [0, 1],
-    summary: "capabilities of each pattern the namespace serves (keyvalue, multicast): native / emulated / unavailable, backend, limits",
+    summary: "capabilities of each pattern the namespace serves (keyvalue, multicast, session, queue, cdc): native / emulated / unavailable, backend, limits",
     async run(ctx, [only]) {
       const c = await ctx.client();
       const ns = ctx.inv.namespace ?? "default";
-      const names: Record<string, keyof typeof c.capabilities> = { keyvalue: "keyValue", kv: "keyValue", multicast: "multicast" };
+      const names: Record<string, keyof typeof c.capabilities> = {
+        keyvalue: "keyValue",
+        kv: "keyValue",
+        multicast: "multicast",
+        session: "session",
+        queue: "queue",
+        cdc: "cdc",
+      };
       if (only !== undefined && names[only] === undefined) throw new UsageError(`caps: unknown pattern "${only}" (${Object.keys(names).join(", ")})`);
       const caps = only ? { [names[only]!]: c.capabilities[names[only]!] } : c.capabilities;
       if (Object.values(caps).every((x) => x === undefined)) {
@@ -28,6 +35,9 @@ export const STATUS_COMMANDS: Command[] = [
       const blocks: string[][] = [];
       if (caps.keyValue) blocks.push(formatCapabilities(ns, caps.keyValue));
       if (caps.multicast) blocks.push(formatMulticastCapabilities(ns, caps.multicast));
+      if (caps.session) blocks.push(formatSessionCapabilities(ns, caps.session));
+      if (caps.queue) blocks.push(formatQueueCapabilities(ns, caps.queue));
+      if (caps.cdc) blocks.push(formatCdcCapabilities(ns, caps.cdc));
       blocks.forEach((b, i) => {
         if (i > 0) ctx.io.out("");
         for (const line of b) ctx.io.out(line);

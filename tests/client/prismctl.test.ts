@@ -163,9 +163,24 @@ describe("shell completion", () => {
         ])
           .stdout.toString()
           .trim();
-      expect(complete(["prismctl", ""]).split(" ")).toEqual(["kv", "pubsub", "multicast", "caps", "health", "patterns", "completion"]);
+      expect(complete(["prismctl", ""]).split(" ")).toEqual([
+        "kv",
+        "pubsub",
+        "multicast",
+        "session",
+        "queue",
+        "cdc",
+        "caps",
+        "health",
+        "patterns",
+        "completion",
+      ]);
       expect(complete(["prismctl", "-n", "presence", "multicast", "su"])).toBe("subscribe");
-      expect(complete(["prismctl", "kv", "--ke"])).toBe("--keys-only");
+      expect(complete(["prismctl", "session", "t"])).toBe("touch");
+      expect(complete(["prismctl", "queue", "r"])).toBe("redrive");
+      expect(complete(["prismctl", "session", "update", "x", "--expect-v"])).toBe("--expect-version");
+      expect(complete(["prismctl", "kv", "--keys"])).toBe("--keys-only");
+      expect(complete(["prismctl", "queue", "publish", "--ke"]).split(" ").sort()).toEqual(["--key", "--keys-only"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -174,7 +189,8 @@ describe("shell completion", () => {
   test("zsh: the script parses (zsh -n where zsh is installed) and names every group and verb", async () => {
     const script = (await ctlEnv({}, "completion", "zsh")).stdout;
     expect(script).toStartWith("#compdef prismctl\n");
-    for (const word of ["'kv:", "'multicast:", "'pubsub:", "'register:", "'subscribe:", "'--namespace["]) expect(script).toContain(word);
+    for (const word of ["'kv:", "'multicast:", "'pubsub:", "'session:", "'touch:", "'register:", "'subscribe:", "'--namespace["])
+      expect(script).toContain(word);
     if (Bun.which("zsh")) {
       const dir = mkdtempSync(join(tmpdir(), "prismctl-completion-"));
       try {

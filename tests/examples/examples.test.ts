@@ -96,3 +96,48 @@ describe("examples/presence", () => {
     expect((await who()).users.map((u) => u.user)).toEqual(["alice"]);
   }, 30_000);
 });
+
+describe("examples/worker-pool", () => {
+  let app: { url: string; p: StartedProcess };
+  beforeAll(async () => {
+    app = await example("worker-pool");
+  }, 60_000);
+  afterAll(async () => {
+    expect(await app?.p.stop(10_000)).toBe(0);
+  });
+
+  const post = async (path: string, body?: unknown) =>
+    (await fetch(`${app?.url}${path}`, { method: "POST", body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<
+      Record<string, unknown>
+    >;
+  const job = async (id: string) => (await (await fetch(`${app.url}/jobs/${id}`)).json()) as { status: string; result?: string; runs: number };
+  const deadLetters = async () => (await (await fetch(`${app.url}/dead-letters`)).json()) as { id: string; attempts: number; error: string }[];
+
+  test("jobs are done by the workers; a failing one is retried; one failing max_deliveries times is a dead letter until redriven", async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const { id: easy } = (await post("/jobs", { text: `easy ${tag}` })) as { id: string };
+    const { id: flaky } = (await post("/jobs", { text: `flaky ${tag}`, failures: 2 })) as { id: string };
+    const { id: poison } = (await post("/jobs", { text: `poison ${tag}`, failures: 4 })) as { id: string };
+    expect(await waitFor(async () => (await job(easy)).status === "done" && job(easy), "the easy job done")).toMatchObject({
+      result: `EASY ${tag.toUpperCase()}`,
+      runs: 1,
+    });
+    // Two failed runs, then done on the third delivery (max_deliveries is 3 in config/proxy.yaml).
+    expect(await waitFor(async () => (await job(flaky)).status === "done" && job(flaky), "the flaky job done")).toMatchObject({
+      result: `FLAKY ${tag.toUpperCase()}`,
+      runs: 3,
+    });
+    const dead = await waitFor(async () => (await deadLetters()).find((d) => d.id === poison), "the poison job dead-lettered");
+    expect(dead).toMatchObject({ attempts: 3, error: `run 3 of ${poison} failed on purpose` });
+    expect((await job(poison)).status).toBe("retrying");
+    // Redriven, it fails a fourth time and then succeeds.
+    expect((await post("/dead-letters/redrive")).redriven).toBe(1);
+    expect(await waitFor(async () => (await job(poison)).status === "done" && job(poison), "the redriven job done")).toMatchObject({
+      result: `POISON ${tag.toUpperCase()}`,
+      runs: 5,
+    });
+    expect(await deadLetters()).toEqual([]);
+    const stats = (await (await fetch(`${app.url}/stats`)).json()) as Record<string, number>;
+    expect([stats.pending, stats.inFlight, stats.deadLettered]).toEqual([0, 0, 0]);
+  }, 30_000);
+});
