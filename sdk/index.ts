@@ -47,11 +47,14 @@ export type {
   PubSubMessage,
   ScanEntry,
   ScanOptions,
+  StreamAppend,
   StreamDriver,
+  StreamPlace,
   StreamReadOptions,
   StreamRecordData,
   SubscribeOptions,
 } from "./drivers/interfaces";
+export { appendBatch } from "./drivers/stream_batch";
 export { globMatch, matchesJsonFilter, nestJsonFilter, offersJsonFilterScan, parseGlob } from "./drivers/json_filter";
 export { type DriverEnv, type DriverFactory, DriverRegistry } from "./drivers/registry";
 export { DriverMetrics, type InstrumentOptions, instrumentDriver } from "./drivers/instrument";
