@@ -4,6 +4,7 @@
  * slot of its own on the shared PostgreSQL (both dropped at the end).
  *
  *   bun bench/cdc.ts [--seconds 10] [--rate 1000] [--rows 100000] [--in-flight 512] [--sink kafka|memstore]
+ *                    [--executable cdc]   (dist/<executable>: another build of the pattern, to compare two in one run)
  *
  * Latency of the paced phase, twice: from a change's commit to the sink's acknowledgement (the pattern's histogram
  * prism_cdc_commit_to_sink_seconds, so p50/p99 are bucket bounds), and from commit_time (PostgreSQL's clock, same
@@ -12,7 +13,7 @@
  * to the last event acknowledged by Kafka (GetStatus events_total).
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     rows: { type: "string", default: "100000" },
     "in-flight": { type: "string", default: "512" },
     sink: { type: "string", default: "kafka" },
+    executable: { type: "string", default: "cdc" },
   },
 });
 const seconds = Number(values.seconds);
@@ -59,7 +61,7 @@ writeFileSync(
   }),
 );
 const metricsPort = await freePort();
-const cdc = await startPattern("cdc", ["--config", file, "--metrics-port", String(metricsPort)]);
+const cdc = await startPattern(values.executable!, ["--config", file, "--metrics-port", String(metricsPort)]);
 
 /** A quantile of prism_cdc_commit_to_sink_seconds as the upper bound (ms) of the bucket it falls in. */
 async function commitToSink(q: number): Promise<string> {
@@ -68,6 +70,11 @@ async function commitToSink(q: number): Promise<string> {
   const total = buckets[buckets.length - 1]?.n ?? 0;
   const hit = buckets.find((b) => b.n >= total * q);
   return hit ? (hit.le === "+Inf" ? "> 60 s" : `<= ${Number(hit.le) * 1000} ms`) : "none";
+}
+/** CPU time (user + system) the pattern's process has used, s: per change it does not depend on how loaded the machine is. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 const { client, close } = createClient(CdcPattern, cdc.address);
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
@@ -116,6 +123,7 @@ try {
   // Sustained phase: 1,000-row transactions as fast as one connection commits them.
   const before = (await client.getStatus({})).eventsTotal;
   const s0 = performance.now();
+  const cpu0 = cpuSeconds(cdc.pid);
   for (let i = 0; i < rows; i += 1000) {
     await db.query(`INSERT INTO "${table}" SELECT g, 'y' FROM generate_series($1::bigint, $1::bigint + 999) g`, [1_000_000 + i]);
   }
@@ -126,6 +134,7 @@ try {
     await Bun.sleep(50);
   }
   const capturedS = (performance.now() - s0) / 1000;
+  const cpuPerChange = ((cpuSeconds(cdc.pid) - cpu0) / rows) * 1e6;
   console.log(`| measure | value |\n| --- | --- |`);
   console.log(`| paced rate achieved | ${achieved.toFixed(0)} changes/s over ${paced} changes |`);
   console.log(`| commit -> sink acknowledged p50 (histogram bucket) | ${sinkP50} |`);
@@ -135,6 +144,7 @@ try {
   console.log(
     `| sustained into the sink (${values.sink}) | ${(rows / capturedS).toFixed(0)} changes/s (${rows} rows; commits took ${committedS.toFixed(1)} s, capture ${capturedS.toFixed(1)} s) |`,
   );
+  console.log(`| pattern CPU per change captured, sustained (${values.sink}) | ${cpuPerChange.toFixed(0)} µs |`);
 } finally {
   close();
   await cdc.stop();
