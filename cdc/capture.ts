@@ -419,9 +419,10 @@ export class Capture {
    * changes) and no earlier batch in flight holding one of its rows, so a row's changes reach the sink in order.
    */
   private async flush(): Promise<void> {
-    const entries = this.batch.splice(0);
-    if (entries.length === 0) return;
-    const keys = new Set(entries.map((e) => e.key));
+    // The batch is taken only once it may go, so pending() counts it meanwhile (nothing adds to it while this waits).
+    const size = this.batch.length;
+    if (size === 0) return;
+    const keys = new Set(this.batch.map((e) => e.key));
     for (;;) {
       const earlier = new Set<Promise<void>>();
       for (const k of keys) {
@@ -432,12 +433,13 @@ export class Capture {
         await Promise.all(earlier);
         continue;
       }
-      if (this.inFlight > 0 && this.inFlight + entries.length > this.o.settings.max_in_flight) {
+      if (this.inFlight > 0 && this.inFlight + size > this.o.settings.max_in_flight) {
         await new Promise<void>((r) => (this.slotFreed = r));
         continue;
       }
       break;
     }
+    const entries = this.batch.splice(0);
     this.inFlight += entries.length;
     const sent = this.append(entries);
     for (const k of keys) this.rowsInFlight.set(k, sent);
