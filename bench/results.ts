@@ -1,5 +1,6 @@
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
+import { type CdcBenchResult, cdcMarkdown } from "./cdc";
 import { streamReadMarkdown, type StreamReadResult } from "./stream_read";
 import type { BuildVariant } from "./build_variants";
 import type { LifecycleTimes } from "./lifecycle_times";
@@ -82,6 +83,8 @@ export interface BenchResults {
   multicastScale?: MulticastScaleResult[];
   /** Whole-stream Read of 8,690 records per backend (bench/stream_read.ts); absent in results written before it. */
   streamRead?: StreamReadResult[];
+  /** Change Data Capture into Kafka (bench/cdc.ts); absent in results written before it. */
+  cdc?: CdcBenchResult[];
   /** Garbage-collector pauses per process at the moderate rate (bench/gc_pauses.ts); absent in results written before it. */
   gcPauses?: GcPauseResult[];
   /** prism-load's pacer alone at the moderate rate, no calls (bench/pacer_lag.ts): its lag p99, median of the runs. */
@@ -431,6 +434,14 @@ export function toMarkdown(b: BenchResults): string {
       "**Stream Read of 8,690 records** (bench/stream_read.ts: 100-byte records appended, then one non-following Read of the whole stream, directly, best of 3; memstore is the in-process reference for the SDK's streaming cost)",
       "",
       streamReadMarkdown(b.streamRead).trimEnd(),
+    );
+  }
+  if (b.cdc && b.cdc.length > 0) {
+    out.push(
+      "",
+      "**Change Data Capture** (bench/cdc.ts: dist/cdc on a table of its own, Kafka sink of one partition; single-row transactions paced at the moderate rate — commit → sink acknowledged from the pattern's histogram, as bucket bounds, and commit → read back through Subscribe; then 1,000-row transactions as fast as one connection commits, changes/s until the sink acknowledged the last, and the pattern's CPU time per change over that span)",
+      "",
+      cdcMarkdown(b.cdc).trimEnd(),
     );
   }
   return out.join("\n") + "\n";
