@@ -68,6 +68,16 @@ services-down: ## stop the services started by `make services`
 services-status: ## show which services run
 	bash scripts/services/status.sh
 
+.PHONY: cluster cluster-down cluster-chaos
+cluster: build-plugins ## three proxies over Redis Cluster 3+3, 3 NATS nodes (JetStream R3), 3 Kafka brokers (KRaft) on loopback; not in make test
+	bash scripts/cluster/up.sh
+
+cluster-down: ## stop `make cluster` (WIPE=1 also removes its data)
+	bash scripts/cluster/down.sh $(if $(WIPE),--wipe)
+
+cluster-chaos: cluster ## kill a proxy, a pattern instance, a Redis master, a NATS node, a Kafka broker under load; README table
+	$(BIN)/bun scripts/cluster/chaos.ts
+
 test: coverage ## every test: unit, black-box against dist/, real backends; coverage floor; the images under Docker when an engine runs
 	@if bash scripts/docker-engine.sh up; then $(MAKE) --no-print-directory test-images; \
 	else echo "test: the container suites (make test-images) did not run: no Docker engine, for the reason above"; fi

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { renderChart } from "./chart";
 import type { LifecycleTimes } from "./lifecycle_times";
+import { sessionStoreMarkdown } from "./session_store";
 import { checkProxyTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult } from "./results";
 
 const lat = (p50: number, p99: number) => ({ p50, p90: p50 * 2, p99, p999: p99 * 1.5, max: p99 * 2, mean: p50 });
@@ -125,6 +126,27 @@ describe("bench results", () => {
     expect(md).toContain("| kafka | not run (kafka is not reachable) |");
     expect(md).toContain("| graceful shutdown < 1 s |");
     expect(md).toContain("| memstore | 40 | 0 | 9,000 | UNAVAILABLE 12 |");
+  });
+
+  test("the Session Store section: rows, replication lag per stream, the Get p99 target at the paced rate, and why a run stopped", () => {
+    const sessionRow = (operation: string, mode: string, p99Ms: number, errors = 0) => ({ operation, mode, calls: 1000, errors, perS: 1000, p50Ms: 1, p99Ms });
+    const base = { durationMs: 5000, shards: "redis x3" };
+    const met = sessionStoreMarkdown({
+      ...base,
+      rows: [sessionRow("CreateSession", "closed loop, 64 in flight", 9), sessionRow("GetSession", "paced at 1000/s", 4.2)],
+      replicationLag: [
+        { driver: "nats", updates: 200, p50Ms: 3, p99Ms: 8, maxMs: 9 },
+        { driver: "redis", updates: 200, p50Ms: 2, p99Ms: 6, maxMs: 7 },
+      ],
+    });
+    expect(met).toContain("| CreateSession | closed loop, 64 in flight | 1000 | 0 | 1000 | 1 | 9 |");
+    expect(met).toContain("| Redis Streams | 200 | 2 | 6 | 7 |");
+    expect(met).toContain("| NATS JetStream | 200 | 3 | 8 | 9 |");
+    expect(met).toContain("GetSession p99 < 5 ms paced at 1000/s on Redis shards: met (4.2 ms, 0 errors)");
+    const missed = sessionStoreMarkdown({ ...base, rows: [sessionRow("GetSession", "paced at 1000/s", 4.2, 3)], replicationLag: [], reason: "boom" });
+    expect(missed).toContain("not met (4.2 ms, 3 errors)");
+    expect(missed).toContain("Not complete: boom");
+    expect(missed).not.toContain("replication over");
   });
 
   test("the chart is an SVG naming every row that ran", async () => {

@@ -1,6 +1,7 @@
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
 import { type CdcBenchResult, cdcMarkdown } from "./cdc";
+import { sessionStoreMarkdown, type SessionStoreResult } from "./session_store";
 import { streamReadMarkdown, type StreamReadResult } from "./stream_read";
 import type { BuildVariant } from "./build_variants";
 import type { LifecycleTimes } from "./lifecycle_times";
@@ -85,6 +86,8 @@ export interface BenchResults {
   streamRead?: StreamReadResult[];
   /** Change Data Capture into Kafka (bench/cdc.ts); absent in results written before it. */
   cdc?: CdcBenchResult[];
+  /** The Session Store through the proxy and its replication lag (bench/session_store.ts); absent in results written before it. */
+  sessionStore?: SessionStoreResult;
   /** Garbage-collector pauses per process at the moderate rate (bench/gc_pauses.ts); absent in results written before it. */
   gcPauses?: GcPauseResult[];
   /** prism-load's pacer alone at the moderate rate, no calls (bench/pacer_lag.ts): its lag p99, median of the runs. */
@@ -442,6 +445,15 @@ export function toMarkdown(b: BenchResults): string {
       "**Change Data Capture** (bench/cdc.ts: dist/cdc on a table of its own, Kafka sink of one partition; single-row transactions paced at the moderate rate — commit → sink acknowledged from the pattern's histogram, as bucket bounds, and commit → read back through Subscribe; then 1,000-row transactions as fast as one connection commits, changes/s until the sink acknowledged the last, and the pattern's CPU time per change over that span)",
       "",
       cdcMarkdown(b.cdc).trimEnd(),
+    );
+  }
+  if (b.sessionStore) {
+    const d = Math.round(b.sessionStore.durationMs / 100) / 10;
+    out.push(
+      "",
+      `**Session Store** (bench/session_store.ts: CreateSession / GetSession / UpdateSession through dist/proxy on ${b.sessionStore.shards} shards (redis-servers of its own), ${d} s per row, 2,000 sessions of a 64-byte attribute; replication lag = an update in one region until the other serves its version, updates one after another, two dist/session-store regions on those servers)`,
+      "",
+      sessionStoreMarkdown(b.sessionStore).trimEnd(),
     );
   }
   return out.join("\n") + "\n";

@@ -19,6 +19,7 @@ import { BUN, dist, missingExecutable, startPattern, startProxy } from "./proces
 import { redisBenchmark } from "./redis_benchmark";
 import { benchRows, runRow, whyNot } from "./rows";
 import { shutdownUnderLoad } from "./shutdown_under_load";
+import { measureSessionStore, type SessionStoreResult } from "./session_store";
 import { measureStreamRead, type StreamReadResult } from "./stream_read";
 import { checkProxyTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult, type SizeRow } from "./results";
 
@@ -32,6 +33,7 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     "no-variants": { type: "boolean", default: false },
     "mc-identities": { type: "string", default: "10000" },
+    "session-updates": { type: "string", default: "200" },
     out: { type: "string", default: `${ROOT}/bench/results` },
   },
 });
@@ -209,9 +211,9 @@ if ((!only || only.has("multicast-scale")) && !missingExecutable("multicast-regi
 
 const streamRead: StreamReadResult[] = [];
 if (!only || only.has("stream-read")) {
-  for (const backend of ["memstore", "nats"] as const) {
+  for (const backend of ["memstore", "nats", "redis"] as const) {
     if (missingExecutable(backend)) continue;
-    const reason = backend === "nats" ? await whyNot({ service: "nats", executables: ["nats"] }) : undefined;
+    const reason = backend === "memstore" ? undefined : await whyNot({ service: backend, executables: [backend] });
     if (reason) {
       streamRead.push({ backend, records: 0, bestMs: Number.NaN, roundsMs: [], reason });
       continue;
@@ -250,6 +252,27 @@ if (!only || only.has("cdc")) {
   }
 }
 
+let sessionStore: SessionStoreResult | undefined;
+if (!only || only.has("session-store")) {
+  const reason = missingExecutable("session-store", "proxy");
+  if (reason) sessionStore = { shards: "redis x3", durationMs: settings.durationS * 1000, rows: [], replicationLag: [], reason };
+  else {
+    log("Session Store through the proxy on three redis-servers of its own, then replication lag over NATS JetStream and Redis Streams ...");
+    sessionStore = await measureSessionStore(
+      {
+        shards: "redis",
+        durationMs: settings.durationS * 1000,
+        concurrency: settings.concurrency,
+        rate: settings.moderateRps,
+        sessions: 2000,
+        replicationUpdates: Number(flags["session-updates"]),
+        replicationDrivers: ["nats", "redis"],
+      },
+      log,
+    );
+  }
+}
+
 const results: BenchResults = {
   command: ["make bench", ...(process.argv.length > 2 ? [`(bun bench/run.ts ${process.argv.slice(2).join(" ")})`] : [])].join(" "),
   startedAt,
@@ -277,6 +300,7 @@ const results: BenchResults = {
   multicastScale,
   streamRead,
   cdc,
+  sessionStore,
   gcPauses,
   pacerAloneP99Ms,
 };

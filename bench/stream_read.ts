@@ -21,7 +21,7 @@ export interface StreamReadResult {
 
 export const STREAM_READ_RECORDS = 8_690;
 
-export async function measureStreamRead(backend: "memstore" | "nats", rounds = 3): Promise<StreamReadResult> {
+export async function measureStreamRead(backend: "memstore" | "nats" | "redis", rounds = 3): Promise<StreamReadResult> {
   const server = await startPattern(backend);
   const { client, close } = createClient(StreamBasicInterface, server.address);
   const stream = `bench-read-${randomBytes(4).toString("hex")}`;

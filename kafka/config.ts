@@ -27,6 +27,11 @@ export interface KafkaConfig {
     commit_interval: number;
   };
   circuit_breaker: { failure_threshold: number; open_duration: number };
+  /**
+   * Queue topics (issue 21): what one group holds in this process before it stops fetching: unfinished messages
+   * (in flight included), their bytes, and messages fetched ahead of the consumers' demand.
+   */
+  queue: { max_held: number; max_held_bytes: number; fetch_ahead: number; linger: number };
   /** Bound on one publish, append or trim as the caller sees it (creating a topic on first use is bounded apart). */
   call_timeout: number;
   health_timeout: number;
@@ -80,6 +85,15 @@ export const kafkaConfigSchema: Schema = {
       fields: {
         failure_threshold: { type: "integer", min: 1, default: 3 },
         open_duration: duration("1s"),
+      },
+    },
+    queue: {
+      type: "object",
+      fields: {
+        max_held: { type: "integer", min: 1, default: 5_000 },
+        max_held_bytes: { type: "bytes", default: "16MiB" },
+        fetch_ahead: { type: "integer", min: 1, default: 64 },
+        linger: duration("5s"),
       },
     },
     call_timeout: duration("2s"),

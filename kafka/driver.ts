@@ -9,6 +9,13 @@ import {
   type HealthReport,
   type PubSubDriver,
   type PubSubMessage,
+  type QueueConsumeOptions,
+  type QueueDelivery,
+  type QueueDriver,
+  type QueueFeatures,
+  type QueuePublished,
+  type QueuePublishMessage,
+  type QueueStats,
   type StreamDriver,
   type StreamAppend,
   type StreamPlace,
@@ -25,6 +32,7 @@ import type { KafkaConfig } from "./config";
 import { kafkaNotApplied, toPrismError } from "./errors";
 import { FlowStats } from "./feed";
 import { BatchingProducer, type Stored } from "./producer";
+import { KafkaQueue } from "./queue";
 import { StreamReader } from "./stream";
 import { Subscription } from "./subscriber";
 import { Topics } from "./topics";
@@ -37,7 +45,7 @@ export const KAFKA_PATTERN_VERSION = "0.1.0";
  * UNAVAILABLE at once instead of each waiting out connection attempts; the breaker lets one probe through
  * every `circuit_breaker.open_duration`, which is how the pattern notices the broker is back.
  */
-export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
+export class KafkaDriver implements Driver, PubSubDriver, StreamDriver, QueueDriver {
   readonly name = "kafka";
   readonly version = KAFKA_PATTERN_VERSION;
   private readonly kafka: Kafka;
@@ -46,6 +54,8 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
   private readonly topics: Topics;
   private readonly producer: BatchingProducer;
   private readonly reader: StreamReader;
+  private readonly queue: KafkaQueue;
+  readonly queueFeatures: QueueFeatures;
   private readonly guard: Resilience;
   /** Keyed writes in flight or done within their window (the key check on top of the idempotent producer). */
   private readonly applied = new IdempotencyWindow<Promise<Stored & { topic: string }>>();
@@ -68,6 +78,10 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
     this.topics = new Topics(this.admin, cfg, namespace);
     this.producer = new BatchingProducer(this.kafka, cfg);
     this.reader = new StreamReader(this.kafka, this.admin, this.topics, cfg, this.stats, logger);
+    this.queue = new KafkaQueue(this.kafka, this.admin, this.topics, cfg, this.stats, logger, (topic, payload, headers, key) =>
+      this.write(topic, payload, headers, key),
+    );
+    this.queueFeatures = this.queue.features();
     this.guard = new Resilience({
       name: "kafka",
       mapError: (err) => toPrismError(err, "kafka"),
@@ -203,6 +217,27 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
     return this.guard.write(() => this.reader.trim(stream, partition, beforeOffset));
   }
 
+  /** Queue topics (KafkaQueue): each record of a batch is written like a publish. */
+  queuePublish(topic: string, messages: QueuePublishMessage[]): Promise<QueuePublished[]> {
+    return this.queue.publish(topic, messages);
+  }
+
+  queueConsume(opts: QueueConsumeOptions): AsyncIterable<QueueDelivery> {
+    return this.queue.consume(opts);
+  }
+
+  async queueAck(topic: string, group: string, tokens: string[]): Promise<boolean[]> {
+    return this.queue.ack(topic, group, tokens);
+  }
+
+  async queueNack(topic: string, group: string, token: string, redeliverAfterMs: number, error: string): Promise<boolean> {
+    return this.queue.nack(topic, group, token, redeliverAfterMs, error);
+  }
+
+  queueStats(topic: string, group: string): Promise<QueueStats> {
+    return this.guard.read(() => this.queue.stats(topic, group), undefined, this.cfg.request_timeout * 2);
+  }
+
   circuitState() {
     return this.guard.breaker.state;
   }
@@ -229,6 +264,7 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
       flow_control_pauses_total: String(this.stats.pauses),
       stale_records_skipped_total: String(this.stats.staleSkipped),
       consumer_restarts_total: String(this.stats.restarts),
+      queue_groups: String(this.queue.groupCount),
       circuit_breaker: this.guard.breaker.state,
     };
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -254,7 +290,7 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver {
    */
   async close(): Promise<void> {
     this.flowExport?.close();
-    const leaving: Promise<void>[] = [this.reader.close()];
+    const leaving: Promise<void>[] = [this.reader.close(), this.queue.close()];
     for (const set of this.subscriptions.values()) {
       for (const s of set) {
         s.end();

@@ -21,11 +21,17 @@ import {
   type StreamRecordData,
   type SubscribeOptions,
   type VersionedValue,
+  type QueueConsumeOptions,
+  type QueueDeadLetterDriver,
+  type QueueDelivery,
+  type QueueDriver,
+  type QueuePublishMessage,
 } from "@prism/sdk";
 import type { MemStoreConfig } from "./config";
 import { KvStore } from "./kv_store";
 import { ListStore } from "./list_store";
 import { PubSubHub } from "./pubsub_hub";
+import { MemQueue } from "./queue";
 import { StreamLog } from "./stream_log";
 
 /** Defaults of config.ts, for embedding and tests. */
@@ -44,12 +50,22 @@ const TOPICS_IN_HEALTH = 20;
 
 /**
  * The in-memory driver: every driver interface of the SDK, in one process and
- * without dependencies. Key-value, lists, pub/sub and streams are separate
+ * without dependencies. Key-value, lists, pub/sub, streams and queues are separate
  * parts; this class wires them together, runs the one expiry timer and reports
  * health (degraded at capacity).
  */
 export class MemStore
-  implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, ListDriver, PubSubDriver, StreamDriver
+  implements
+    Driver,
+    KeyValueBasicDriver,
+    KeyValueTTLDriver,
+    KeyValueScanDriver,
+    KeyValueBatchDriver,
+    ListDriver,
+    PubSubDriver,
+    StreamDriver,
+    QueueDriver,
+    QueueDeadLetterDriver
 {
   readonly name = "memstore";
   readonly version = "0.1.0";
@@ -60,6 +76,8 @@ export class MemStore
   readonly lists: ListStore;
   readonly pubsub: PubSubHub;
   readonly streams: StreamLog;
+  readonly queue = new MemQueue();
+  readonly queueFeatures = this.queue.queueFeatures;
   private readonly sweeper: ReturnType<typeof setInterval>;
   private readonly flowExport: FlowExport | undefined;
 
@@ -190,6 +208,34 @@ export class MemStore
     return this.streams.trim(stream, partition, beforeOffset);
   }
 
+  queuePublish(topic: string, messages: QueuePublishMessage[]) {
+    return this.queue.queuePublish(topic, messages);
+  }
+  queueConsume(opts: QueueConsumeOptions) {
+    return this.queue.queueConsume(opts);
+  }
+  queueAck(topic: string, group: string, tokens: string[]) {
+    return this.queue.queueAck(topic, group, tokens);
+  }
+  queueNack(topic: string, group: string, token: string, redeliverAfterMs: number, error: string) {
+    return this.queue.queueNack(topic, group, token, redeliverAfterMs, error);
+  }
+  queueStats(topic: string, group: string) {
+    return this.queue.queueStats(topic, group);
+  }
+  queueDeadLetter(topic: string, group: string, delivery: QueueDelivery, lastError: string) {
+    return this.queue.queueDeadLetter(topic, group, delivery, lastError);
+  }
+  queueDeadLetters(topic: string, group: string, limit: number, cursor: string) {
+    return this.queue.queueDeadLetters(topic, group, limit, cursor);
+  }
+  queueRedrive(topic: string, group: string, messageIds: string[]) {
+    return this.queue.queueRedrive(topic, group, messageIds);
+  }
+  queueDeadLetterCount(topic: string, group: string) {
+    return this.queue.queueDeadLetterCount(topic, group);
+  }
+
   /** Degraded while keys, lists or streams are at their bound; details carry every counter worth debugging. */
   /** Keys expired so far, exported as backend_driver_expired_keys_total. */
   expiredTotal(): number {
@@ -239,6 +285,7 @@ export class MemStore
     this.flowExport?.close();
     this.pubsub.close();
     this.streams.close();
+    this.queue.close();
     this.kv.clear();
     this.lists.clear();
   }

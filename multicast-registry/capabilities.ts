@@ -12,6 +12,7 @@ const SERVICE: Record<InterfaceName, string> = {
   list_basic: "prism.interfaces.list.ListBasicInterface",
   pubsub_basic: "prism.interfaces.pubsub.PubSubBasicInterface",
   stream_basic: "prism.interfaces.stream.StreamBasicInterface",
+  queue: "prism.patterns.consumer.ConsumerPattern",
 };
 
 function binding(s: FilledSlot) {

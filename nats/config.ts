@@ -28,6 +28,13 @@ export interface NatsConfig {
     /** Bytes a stream Read pulls at a time (raised to the server's max_payload when smaller). */
     fetch_bytes: number;
   };
+  /** Queue topics (issue 21): one JetStream stream per topic (limits as jetstream:), one durable pull consumer per group. */
+  queue: {
+    /** How long a publish's idempotency key is remembered (the stream's duplicate_window, Nats-Msg-Id). */
+    dedupe_window: number;
+    /** Deliveries of one group in flight at once over every consumer (the durable's max_ack_pending). */
+    max_ack_pending: number;
+  };
   /** Key-value mode (JetStream KV bucket); undefined = the pattern serves no key-value. */
   kv?: NatsKvConfig;
   /** Credentials (one kind): user + password, token, NKey seed, or a creds file. Secrets may be {file} / {env}. */
@@ -83,6 +90,13 @@ export const natsConfigSchema: Schema = {
         max_bytes: { type: "bytes", default: 0 },
         max_msgs: { type: "integer", min: 0, default: 0 },
         fetch_bytes: { type: "bytes", default: "4MiB" },
+      },
+    },
+    queue: {
+      type: "object",
+      fields: {
+        dedupe_window: duration("2m"),
+        max_ack_pending: { type: "integer", min: 1, default: 20_000 },
       },
     },
     user: { type: "string" },

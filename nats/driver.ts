@@ -11,6 +11,15 @@ import {
   type KeyValueBasicDriver,
   type PubSubDriver,
   type PubSubMessage,
+  type QueueConsumeOptions,
+  type QueueDeadLetterDriver,
+  type QueueDeadLetterPage,
+  type QueueDelivery,
+  type QueueDriver,
+  type QueueFeatures,
+  type QueuePublished,
+  type QueuePublishMessage,
+  type QueueStats,
   type StreamDriver,
   type StreamReadOptions,
   type StreamRecordData,
@@ -23,6 +32,8 @@ import { NatsConnector } from "./connection";
 import { natsNotApplied, toPrismError } from "./errors";
 import { NatsKeyValue } from "./kv";
 import { NatsPubSub } from "./pubsub";
+import { NatsQueue } from "./queue";
+import { NatsDeadLetters } from "./queue_dead_letters";
 import { NatsStreams } from "./streams";
 import type { Subjects } from "./subjects";
 
@@ -32,10 +43,10 @@ export const NATS_PATTERN_VERSION = "0.1.0";
 const HEALTH_PROBE_MS = 500;
 
 /**
- * Pub/sub on core NATS, streams on JetStream and, with `kv.bucket` configured, key-value on a JetStream KV bucket,
+ * Pub/sub on core NATS, streams and queue topics on JetStream and, with `kv.bucket` configured, key-value on a JetStream KV bucket,
  * over one connection that reconnects by itself.
  */
-export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueBasicDriver, KeyListingDriver {
+export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueBasicDriver, KeyListingDriver, QueueDriver, QueueDeadLetterDriver {
   readonly name = "nats";
   readonly version = NATS_PATTERN_VERSION;
   /** Keyed key-value writes carry a Nats-Msg-Id (NatsKeyValue): JetStream dedupes them, across pattern restarts too. */
@@ -43,6 +54,9 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
   private readonly conn: NatsConnector;
   private readonly pubsub: NatsPubSub;
   private readonly streams: NatsStreams;
+  private readonly queue: NatsQueue;
+  private readonly deadLetters: NatsDeadLetters;
+  readonly queueFeatures: QueueFeatures;
   /** The key-value mode's bucket; undefined when kv is not configured. */
   readonly kv: NatsKeyValue | undefined;
   /** Without kv.bucket the SDK reports no key-value and refuses every key-value call with this reason. */
@@ -63,6 +77,9 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
     this.conn = new NatsConnector(cfg, logger);
     const pubsub = (this.pubsub = new NatsPubSub(this.conn, subjects, cfg, logger));
     this.streams = new NatsStreams(this.conn, subjects, cfg);
+    this.queue = new NatsQueue(this.conn, subjects, cfg, logger);
+    this.queueFeatures = this.queue.features();
+    this.deadLetters = new NatsDeadLetters(this.conn, subjects, this.queue, cfg.request_timeout);
     this.kv = cfg.kv && new NatsKeyValue(this.conn, cfg, cfg.kv, subjects.namespace, logger);
     this.keyValueUnavailable = this.kv ? undefined : "configure kv.bucket (without it this pattern serves pub/sub and streams only)";
     this.flowExport = registry && exportFlowMetrics(registry, "nats", { drops: pubsub.drops, buffered: () => pubsub.stats().buffered });
@@ -126,6 +143,44 @@ export class NatsDriver implements Driver, PubSubDriver, StreamDriver, KeyValueB
 
   trim(stream: string, partition: number, beforeOffset: number): Promise<number> {
     return this.guard.write(() => this.streams.trim(stream, partition, beforeOffset));
+  }
+
+  /** Queue topics on JetStream (NatsQueue): publishes go through the breaker and time bound like appends. */
+  queuePublish(topic: string, messages: QueuePublishMessage[]): Promise<QueuePublished[]> {
+    return this.guard.write(() => this.queue.publish(topic, messages), this.queue.publishTimeout(messages.length));
+  }
+
+  queueConsume(opts: QueueConsumeOptions): AsyncIterable<QueueDelivery> {
+    return this.queue.consume(opts);
+  }
+
+  queueAck(topic: string, group: string, tokens: string[]): Promise<boolean[]> {
+    return this.guard.write(() => this.queue.ack(topic, group, tokens));
+  }
+
+  queueNack(topic: string, group: string, token: string, redeliverAfterMs: number, error: string): Promise<boolean> {
+    return this.guard.write(() => this.queue.nack(topic, group, token, redeliverAfterMs, error));
+  }
+
+  queueStats(topic: string, group: string): Promise<QueueStats> {
+    return this.guard.read(() => this.queue.stats(topic, group));
+  }
+
+  /** Dead letters in a second JetStream stream per topic (NatsDeadLetters; JetStream has no dead-letter queue). */
+  queueDeadLetter(topic: string, group: string, delivery: QueueDelivery, lastError: string): Promise<void> {
+    return this.guard.write(() => this.deadLetters.deadLetter(topic, group, delivery, lastError));
+  }
+
+  queueDeadLetters(topic: string, group: string, limit: number, cursor: string): Promise<QueueDeadLetterPage> {
+    return this.guard.read(() => this.deadLetters.list(topic, group, limit, cursor), undefined, this.cfg.request_timeout * 5);
+  }
+
+  queueRedrive(topic: string, group: string, messageIds: string[]): Promise<number> {
+    return this.guard.write(() => this.deadLetters.redrive(topic, group, messageIds), this.cfg.request_timeout * 10);
+  }
+
+  queueDeadLetterCount(topic: string, group: string): Promise<number> {
+    return this.guard.read(() => this.deadLetters.count(topic, group));
   }
 
   circuitState() {

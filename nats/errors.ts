@@ -19,6 +19,7 @@ const unavailableCodes = new Set([
 /** JetStream API error codes that are the caller's fault. */
 const apiCallerErrors: Record<number, Code> = {
   10054: Code.INVALID_ARGUMENT, // message size exceeds maximum allowed
+  10014: Code.NOT_FOUND, // consumer not found
   10059: Code.NOT_FOUND, // stream not found
   10071: Code.FAILED_PRECONDITION, // wrong last sequence
 };

@@ -3,10 +3,10 @@ import { parseNatsConfig } from "./config";
 import { NatsDriver } from "./driver";
 import { Subjects } from "./subjects";
 
-/** NATS as a driver any pattern can put in a slot (`driver: nats`): pub/sub on core NATS, streams on JetStream. */
+/** NATS as a driver any pattern can put in a slot (`driver: nats`): pub/sub on core NATS, streams and queues on JetStream. */
 export const natsDriver: DriverFactory<NatsDriver> = {
   name: "nats",
-  interfaces: ["pubsub_basic", "stream_basic"],
+  interfaces: ["pubsub_basic", "stream_basic", "queue"],
   async create(config, env) {
     const cfg = parseNatsConfig(config, env);
     const driver = new NatsDriver(cfg, Subjects.fromEnv(env), env.logger, env.registry);

@@ -5,7 +5,15 @@ import { invalidArgument } from "@prism/sdk";
 export const ID_HEADER = "Prism-Id";
 export const TIME_HEADER = "Prism-Time";
 export const KEY_HEADER = "Prism-Key";
-const RESERVED = new Set([ID_HEADER, TIME_HEADER, KEY_HEADER].map((h) => h.toLowerCase()));
+/** A queue dead letter's own fields (nats/queue_dead_letters.ts). */
+export const DEAD_LETTER_HEADERS = {
+  id: "Prism-DL-Id",
+  attempts: "Prism-DL-Attempts",
+  error: "Prism-DL-Error",
+  published: "Prism-DL-Published",
+  at: "Prism-DL-At",
+} as const;
+const RESERVED = new Set([ID_HEADER, TIME_HEADER, KEY_HEADER, ...Object.values(DEAD_LETTER_HEADERS)].map((h) => h.toLowerCase()));
 
 /** NATS gives headers starting with this meaning (Nats-Msg-Id deduplicates, Nats-Expected-* are preconditions). */
 const NATS_PREFIX = "nats-";

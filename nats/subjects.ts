@@ -9,7 +9,7 @@ const SUBJECT = /^[^\s*>.]+(\.[^\s*>.]+)*$/;
 /** Characters kept as they are in JetStream stream names; everything else is escaped as _xx per UTF-8 byte. */
 const PLAIN = /[A-Za-z0-9-]/;
 
-function escapeName(s: string): string {
+export function escapeName(s: string): string {
   let out = "";
   for (const ch of s) {
     if (PLAIN.test(ch)) out += ch;
@@ -20,14 +20,18 @@ function escapeName(s: string): string {
 
 /**
  * Where a namespace's data lives on the NATS server. Pub/sub topic `t` is subject `<ns>.topic.t`; stream `s`
- * is JetStream stream `<ns>_S<s>` (escaped) capturing subject `<ns>.stream.s`. The two subject trees never
- * overlap, and namespaces sharing a server never see each other's subjects or streams.
+ * is JetStream stream `<ns>_S<s>` (escaped) capturing subject `<ns>.stream.s`; queue topic `q` is stream `<ns>_Q<q>`
+ * capturing `<ns>.queue.q`. The subject trees never overlap, and namespaces sharing a server never see each other's subjects or streams.
  */
 export class Subjects {
   private readonly streamPrefix: string;
+  private readonly queuePrefix: string;
+  private readonly deadLetterPrefix: string;
 
   constructor(readonly namespace: string) {
     this.streamPrefix = `${escapeName(namespace)}_S`;
+    this.queuePrefix = `${escapeName(namespace)}_Q`;
+    this.deadLetterPrefix = `${escapeName(namespace)}_D`;
   }
 
   /** The namespace the pattern serves ("default" when none is configured), checked for use in subjects. */
@@ -49,13 +53,38 @@ export class Subjects {
     return `${this.namespace}.stream.${stream}`;
   }
 
+  /** Queue topic `t` (issue 21): JetStream stream `<ns>_Q<t>` capturing subject `<ns>.queue.t`. */
+  queueSubject(topic: string): string {
+    check(topic, "topic");
+    return `${this.namespace}.queue.${topic}`;
+  }
+
+  queueStreamName(topic: string): string {
+    check(topic, "topic");
+    return this.bounded(`${this.queuePrefix}${escapeName(topic)}`, topic, "topic");
+  }
+
+  /** Dead letters of queue topic `t`: stream `<ns>_D<t>` capturing `<ns>.dlq.t.<group token>` (one subject per group). */
+  deadLetterStreamName(topic: string): string {
+    check(topic, "topic");
+    return this.bounded(`${this.deadLetterPrefix}${escapeName(topic)}`, topic, "topic");
+  }
+
+  deadLetterSubject(topic: string, groupToken: string): string {
+    check(topic, "topic");
+    return `${this.namespace}.dlq.${topic}.${groupToken}`;
+  }
+
   streamName(stream: string): string {
     check(stream, "stream");
-    const name = this.streamPrefix + escapeName(stream);
+    return this.bounded(this.streamPrefix + escapeName(stream), stream, "stream");
+  }
+
+  private bounded(name: string, what: string, kind: string): string {
     // The server stores a stream in a directory of its name: longer names fail there, as an internal error.
     if (name.length > MAX_STREAM_NAME) {
       throw invalidArgument(
-        `stream "${stream.slice(0, 40)}…" is too long for JetStream: its stream name would be ${name.length} characters, at most ${MAX_STREAM_NAME}`,
+        `${kind} "${what.slice(0, 40)}…" is too long for JetStream: its stream name would be ${name.length} characters, at most ${MAX_STREAM_NAME}`,
       );
     }
     return name;

@@ -21,6 +21,9 @@ import {
   type WriteOptions,
   type VersionedValue,
   type Logger,
+  type QueueConsumeOptions,
+  type QueueDriver,
+  type QueuePublishMessage,
 } from "@prism/sdk";
 import { createPool, createProbeConnection, type PoolState } from "./client";
 import type { PostgresConfig } from "./config";
@@ -28,6 +31,7 @@ import { clientTimeout, markNotApplied, postgresError, postgresNotApplied, serve
 import { decodeCursor, encodeCursor, keyBytes, keyText, prefixEnd } from "./keys";
 import { postgresFilterScan } from "./native_filter";
 import { LivenessProbe } from "./probe";
+import { PostgresQueue } from "./queue";
 import { Statements } from "./statements";
 import { ExpirySweeper } from "./sweeper";
 
@@ -50,7 +54,9 @@ type Row = Record<string, unknown>;
  * (x-prism-idempotency-key) runs in one transaction with its idempotency record (table `<table>_idempotency`), so
  * a retry — after a restart of the pattern too — gets the recorded result instead of writing again.
  */
-export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, JsonFilterScanDriver {
+export class PostgresDriver
+  implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, JsonFilterScanDriver, QueueDriver
+{
   readonly name = "postgres";
   readonly version = DRIVER_VERSION;
   readonly emulates: readonly InterfaceName[] = ["keyvalue_ttl"];
@@ -67,6 +73,8 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
   private readonly sweeper: ExpirySweeper;
   private readonly probe: LivenessProbe;
   private schema: Promise<void> | undefined;
+  private readonly queue: PostgresQueue;
+  readonly queueFeatures: PostgresQueue["queueFeatures"];
 
   constructor(
     readonly config: PostgresConfig,
@@ -99,6 +107,24 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
       // It answers again: the breaker need not wait out its open duration to let a call probe.
       () => this.guard.backendAnswered(),
     );
+    this.queue = new PostgresQueue(
+      {
+        read: (text, params) => this.read(text, params),
+        write: (text, params) => this.write(text, params),
+        transaction: (fn) =>
+          this.guard.write(async () => {
+            if (this.probe.down) throw this.notAnswering();
+            await this.ensureSchema().catch((err) => {
+              throw markNotApplied(postgresError(err, this.target, false));
+            });
+            const tx = this.sql.begin((tx) => fn((text, params) => tx.unsafe(text, params) as unknown as Promise<Row[]>));
+            return this.timed(tx, this.config.statementTimeoutMs + CLIENT_MARGIN_MS, true);
+          }),
+      },
+      this.ns,
+      config.table,
+    );
+    this.queueFeatures = this.queue.queueFeatures;
     this.sweeper = new ExpirySweeper({
       intervalMs: config.sweep.intervalMs,
       maxBatches: config.sweep.maxBatchesPerRun,
@@ -335,6 +361,22 @@ export class PostgresDriver implements Driver, KeyValueBasicDriver, KeyValueTTLD
     const end = prefixEnd(p);
     const rows = await this.read(this.q.count(end !== undefined), end !== undefined ? [this.ns, p, end] : [this.ns, p]);
     return Number(rows[0]?.n ?? 0);
+  }
+
+  queuePublish(topic: string, messages: QueuePublishMessage[]) {
+    return this.queue.queuePublish(topic, messages);
+  }
+  queueConsume(opts: QueueConsumeOptions) {
+    return this.queue.queueConsume(opts);
+  }
+  queueAck(topic: string, group: string, tokens: string[]) {
+    return this.queue.queueAck(topic, group, tokens);
+  }
+  queueNack(topic: string, group: string, token: string, redeliverAfterMs: number, error: string) {
+    return this.queue.queueNack(topic, group, token, redeliverAfterMs, error);
+  }
+  queueStats(topic: string, group: string) {
+    return this.queue.queueStats(topic, group);
   }
 
   circuitState() {

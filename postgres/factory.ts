@@ -9,7 +9,7 @@ import { PostgresDriver } from "./driver";
  */
 export const postgresDriverFactory: DriverFactory<PostgresDriver> = {
   name: "postgres",
-  interfaces: ["keyvalue_basic", "keyvalue_ttl", "keyvalue_scan", "keyvalue_batch"],
+  interfaces: ["keyvalue_basic", "keyvalue_ttl", "keyvalue_scan", "keyvalue_batch", "queue"],
   async create(config, env) {
     const cfg = parsePostgresConfig(config, env);
     const driver = new PostgresDriver(cfg, env.logger.child({ driver: "postgres" }));

@@ -1,5 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Health } from "../proto/gen/grpc/health/v1/health_pb";
+import { NamespaceAdmin } from "../proto/gen/prism/admin/namespace_admin_pb";
 import { KeyValueBasicInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { KeyValueBatchInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_batch_pb";
 import { KeyValueScanInterface } from "../proto/gen/prism/interfaces/keyvalue/keyvalue_scan_pb";
@@ -12,6 +13,8 @@ import { CdcPattern } from "../proto/gen/prism/patterns/cdc/cdc_pattern_pb";
 import { KeyValuePattern } from "../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { MulticastRegistryPattern } from "../proto/gen/prism/patterns/multicast_registry/multicast_registry_pattern_pb";
 import { SessionStorePattern } from "../proto/gen/prism/patterns/session/session_store_pattern_pb";
+import { ProducerPattern } from "../proto/gen/prism/patterns/producer/producer_pattern_pb";
+import { ConsumerPattern } from "../proto/gen/prism/patterns/consumer/consumer_pattern_pb";
 
 /**
  * Every service of proto/ a client may call through the proxy: what the proxy's reflection describes
@@ -29,6 +32,9 @@ export const CLIENT_SERVICES: readonly DescService[] = [
   MulticastRegistryPattern,
   SessionStorePattern,
   CdcPattern,
+  ProducerPattern,
+  ConsumerPattern,
   LifecycleInterface,
   Health,
+  NamespaceAdmin,
 ];

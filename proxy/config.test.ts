@@ -84,7 +84,7 @@ namespaces:
 
   test("unknown keys and wrong types name file, key and line", () => {
     expect(errorOf("namespaces:\n  - name: a\n    pattern: memstore\n    colour: blue\n")).toBe(
-      "proxy.yaml:4: namespaces[0].colour: unknown key (known: name, pattern, address, config, slots, settings, tls)",
+      "proxy.yaml:4: namespaces[0].colour: unknown key (known: name, pattern, address, addresses, replicas, config, slots, settings, tls)",
     );
     expect(errorOf("admin:\n  port: nine\nnamespaces: [{name: a, pattern: m}]\n")).toBe('proxy.yaml:2: admin.port: must be a number, got "nine"');
     expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n    settings: { health_interval: soon }\n")).toMatch(
@@ -119,6 +119,29 @@ namespaces:
       /^proxy\.yaml:5: namespaces\[1\]\.address: namespace "b" and namespace "a"/,
     );
     expect(parse("namespaces:\n  - name: a\n    address: 127.0.0.1:7000\n  - name: b\n    address: 127.0.0.1:7001\n").namespaces).toHaveLength(2);
+  });
+
+  test("replicas: N launched instances; addresses: one remote instance each, no address twice", () => {
+    const cfg = parse(
+      "namespaces:\n  - name: a\n    pattern: memstore\n    replicas: 3\n  - name: b\n    addresses: [127.0.0.1:7000, 127.0.0.1:7001]\n  - name: c\n    pattern: memstore\n",
+    );
+    expect(cfg.namespaces.map((n) => n.replicas)).toEqual([3, 2, 1]);
+    expect(cfg.namespaces[1]!.addresses).toEqual(["127.0.0.1:7000", "127.0.0.1:7001"]);
+    expect(cfg.namespaces[1]!.address).toBe("127.0.0.1:7000");
+    expect(errorOf("namespaces:\n  - name: a\n    pattern: m\n    replicas: 0\n")).toMatch(/^proxy\.yaml:4: namespaces\[0\]\.replicas: /);
+    expect(errorOf("namespaces:\n  - name: a\n    address: 127.0.0.1:1\n    replicas: 2\n")).toBe(
+      "proxy.yaml:4: namespaces[0].replicas: applies to a launched pattern (pattern:); list the instances of a remote one under addresses:",
+    );
+    expect(errorOf("namespaces:\n  - name: a\n    address: 127.0.0.1:1\n    addresses: [127.0.0.1:2]\n")).toMatch(/needs exactly one of/);
+    expect(errorOf("namespaces:\n  - name: a\n    addresses: []\n")).toMatch(/namespaces\[0\]\.addresses: must list at least one/);
+    expect(errorOf("namespaces:\n  - name: a\n    addresses: [127.0.0.1:7000, localhost:7000]\n")).toMatch(
+      /^proxy\.yaml:3: namespaces\[0\]\.addresses\[1\]: namespace "a" lists address 127\.0\.0\.1:7000 twice/,
+    );
+    const tls = parse("namespaces:\n  - name: a\n    addresses: [127.0.0.1:7000, 127.0.0.1:7001]\n    tls: { ca_file: /ca.crt, server_name: pattern }\n");
+    expect(tls.namespaces[0]!.remote?.tls).toMatchObject({ caFile: "/ca.crt", serverName: "pattern" });
+    expect(errorOf("namespaces:\n  - name: a\n    addresses: [127.0.0.1:7000]\n  - name: b\n    address: 127.0.0.1:7000\n")).toMatch(
+      /namespace "b" and namespace "a" .* both use address/,
+    );
   });
 
   test("slots on a remote namespace are refused: they could only be checked after Initialize had handed them to its drivers", () => {

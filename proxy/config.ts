@@ -41,8 +41,12 @@ export interface NamespaceConfig {
   readonly name: string;
   /** Executable name under patterns_dir (launched mode). */
   readonly pattern?: string;
-  /** host:port of a pattern the proxy only connects to (remote mode). */
+  /** host:port of a pattern the proxy only connects to (remote mode): the first of `addresses`. */
   readonly address?: string;
+  /** Every instance of a remote pattern (`address:` or `addresses:`), one host:port each. */
+  readonly addresses?: readonly string[];
+  /** Instances of a launched pattern the proxy runs and spreads calls over (remote: the number of addresses). */
+  readonly replicas: number;
   /** Sent to the pattern in InitializeRequest.config (plus `namespace`). */
   readonly config: Record<string, unknown>;
   readonly slots?: Record<string, SlotConfig>;
@@ -63,6 +67,8 @@ export interface ProxyConfig {
   /** Bound on the whole graceful shutdown; over it the proxy exits 2. */
   readonly shutdownTimeoutMs: number;
   readonly namespaces: readonly NamespaceConfig[];
+  /** The `namespaces:` list as written (before validation): the admin API edits one entry and validates the whole list again. */
+  readonly rawNamespaces?: readonly unknown[];
   /** TLS, authentication, authorization, audit, admin port protection. */
   readonly security: SecurityConfig;
   /** Bounds on client connections and streams (`limits`). */
@@ -115,6 +121,8 @@ export const proxyConfigSchema: Schema = {
           name: { type: "string" },
           pattern: { type: "string" },
           address: { type: "string" },
+          addresses: { type: "array", items: { type: "string" } },
+          replicas: { type: "integer", min: 1, max: 64 },
           config: anyMap,
           slots: { type: "map", values: { type: "object", required: ["driver"], fields: { driver: { type: "string" }, config: anyMap } } },
           settings: settingsSchema,
@@ -130,6 +138,8 @@ interface RawNamespace {
   name: string;
   pattern?: string;
   address?: string;
+  addresses?: string[];
+  replicas?: number;
   config?: Record<string, unknown>;
   slots?: Record<string, { driver: string; config?: Record<string, unknown> }>;
   settings: Record<string, number>;
@@ -168,35 +178,42 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
   if (raw.namespaces.length === 0) fail(["namespaces"], "namespaces", "must list at least one namespace");
   const seen = new Set<string>();
   /** Remote addresses in use, by canonical host:port: one pattern holds one namespace's data (contract §2). */
-  const addresses = new Map<string, { name: string; index: number }>();
+  const addresses = new Map<string, { name: string; index: number; keyPath: (string | number)[] }>();
   const namespaces = raw.namespaces.map((ns, i): NamespaceConfig => {
     const at = (k?: string) => (k ? `namespaces[${i}].${k}` : `namespaces[${i}]`);
     const path = ["namespaces", i];
     if (!NAME_RE.test(ns.name)) fail([...path, "name"], at("name"), `must be letters, digits, '_', '.', '-' (at most 63), got "${ns.name}"`);
     if (seen.has(ns.name)) fail([...path, "name"], at("name"), `namespace "${ns.name}" is configured twice`);
     seen.add(ns.name);
-    if ((ns.pattern === undefined) === (ns.address === undefined)) {
-      fail(path, at(), "needs exactly one of `pattern` (launch it) or `address` (connect to a running pattern)");
+    const remoteKeys = (ns.address === undefined ? 0 : 1) + (ns.addresses === undefined ? 0 : 1);
+    if ((ns.pattern === undefined ? 0 : 1) + remoteKeys !== 1) {
+      fail(path, at(), "needs exactly one of `pattern` (launch it), `address` or `addresses` (connect to running instances of a pattern)");
     }
     if (ns.pattern !== undefined && !NAME_RE.test(ns.pattern)) {
       fail([...path, "pattern"], at("pattern"), `must be an executable name in patterns_dir, got "${ns.pattern}"`);
     }
-    if (ns.address !== undefined) {
-      const addr = parseHostPort(ns.address) ?? fail([...path, "address"], at("address"), `must be host:port, got "${ns.address}"`);
+    if (ns.replicas !== undefined && ns.pattern === undefined) {
+      fail([...path, "replicas"], at("replicas"), "applies to a launched pattern (pattern:); list the instances of a remote one under addresses:");
+    }
+    if (ns.addresses !== undefined && ns.addresses.length === 0) fail([...path, "addresses"], at("addresses"), "must list at least one host:port");
+    const listed = ns.addresses !== undefined ? ns.addresses.map((a, j) => ({ a, keyPath: [...path, "addresses", j], key: at(`addresses[${j}]`) })) : [];
+    if (ns.address !== undefined) listed.push({ a: ns.address, keyPath: [...path, "address"], key: at("address") });
+    for (const { a, keyPath, key: where } of listed) {
+      const addr = parseHostPort(a) ?? fail(keyPath, where, `must be host:port, got "${a}"`);
       const key = addressKey(addr);
       const other = addresses.get(key);
       if (other !== undefined) {
-        const line = lineOf(["namespaces", other.index, "address"]);
-        fail(
-          [...path, "address"],
-          at("address"),
-          `namespace "${ns.name}" and namespace "${other.name}" (namespaces[${other.index}]${line === undefined ? "" : `, line ${line}`}) both use address ${key}: ` +
-            "one pattern initialized for two namespaces would share one key space; give each namespace its own pattern",
-        );
+        const line = lineOf(other.keyPath);
+        const whom =
+          other.name === ns.name
+            ? `namespace "${ns.name}" lists address ${key} twice`
+            : `namespace "${ns.name}" and namespace "${other.name}" (namespaces[${other.index}]${line === undefined ? "" : `, line ${line}`}) both use address ${key}`;
+        fail(keyPath, where, `${whom}: one pattern initialized for two namespaces would share one key space; give each namespace its own pattern`);
       }
-      addresses.set(key, { name: ns.name, index: i });
+      addresses.set(key, { name: ns.name, index: i, keyPath });
     }
-    if (ns.address !== undefined && ns.slots !== undefined) {
+    const remoteAddresses = listed.length > 0 ? listed.map((l) => l.a) : undefined;
+    if (remoteAddresses !== undefined && ns.slots !== undefined) {
       // Slots are checked against the pattern's declarations before Initialize hands them to its drivers; a remote
       // pattern declares them only in its Initialize answer, too late for that check.
       fail(
@@ -220,8 +237,19 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
       streamsPerConnection: s.streams_per_connection!,
     };
     const slots = ns.slots ? Object.fromEntries(Object.entries(ns.slots).map(([slot, v]) => [slot, { driver: v.driver, config: v.config ?? {} }])) : undefined;
-    const remote = parseRemoteSecurity(ns, { file, lineOf }, path);
-    return { name: ns.name, pattern: ns.pattern, address: ns.address, config: ns.config ?? {}, slots, settings, remote, path };
+    const remote = parseRemoteSecurity({ ...ns, address: remoteAddresses?.[0] }, { file, lineOf }, path);
+    return {
+      name: ns.name,
+      pattern: ns.pattern,
+      address: remoteAddresses?.[0],
+      addresses: remoteAddresses,
+      replicas: remoteAddresses?.length ?? ns.replicas ?? 1,
+      config: ns.config ?? {},
+      slots,
+      settings,
+      remote,
+      path,
+    };
   });
   return {
     file,
@@ -230,6 +258,7 @@ export function parseProxyConfig(source: YamlSource, defaults: { patternsDir: st
     patternsDir: raw.patterns_dir ?? defaults.patternsDir,
     shutdownTimeoutMs: raw.shutdown_timeout,
     namespaces,
+    rawNamespaces: structuredClone((source.value as { namespaces: unknown[] }).namespaces),
     security: parseSecurity(raw, { file, lineOf }),
     limits: {
       maxConnections: raw.limits.max_connections,

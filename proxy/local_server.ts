@@ -5,7 +5,9 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { ProxyControlPlane } from "../proto/gen/prism/interfaces/proxy_control_plane_pb";
 import { HealthService, Serving, addReflection, addService, bindServer, serverOptions, stopServer } from "@prism/sdk";
+import { NamespaceAdmin } from "../proto/gen/prism/admin/namespace_admin_pb";
 import { CLIENT_SERVICES } from "./client_services";
+import type { namespaceAdminService } from "./namespace_admin";
 import type { ControlPlane } from "./lifecycle/control_plane";
 import type { PatternRegistry } from "./pattern_registry";
 import { localSecretInterceptor, visibleNamespaces } from "./security/local_access";
@@ -76,10 +78,16 @@ export class LocalServer {
     // With authentication on, a namespace's status only to callers the gate says may see it; "" to anyone.
     this.health.addTo(this.server, (service, md) => this.secret === undefined || service === "" || visibleNamespaces(md).has(service));
     addReflection(this.server, REFLECTED_SERVICES);
-    for (const i of registry.all()) {
-      this.health.set(i.namespace, Serving.NOT_SERVING);
-      i.onChange(() => this.refresh());
-    }
+    const track = (set: { namespace: string; onChange(fn: () => void): void }) => {
+      this.health.set(set.namespace, Serving.NOT_SERVING);
+      set.onChange(() => this.refresh());
+    };
+    for (const set of registry.all()) track(set);
+    // Namespaces added while serving (a live configuration change).
+    registry.onAdd((set) => {
+      track(set);
+      this.refresh();
+    });
   }
 
   /**
@@ -122,6 +130,16 @@ export class LocalServer {
     });
     this.controlListener = listener;
     return `unix:${path}`;
+  }
+
+  /** Serves prism.admin.NamespaceAdmin (only with authentication on: the router's gate authorizes each call). */
+  serveNamespaceAdmin(impl: ReturnType<typeof namespaceAdminService>): void {
+    addService(this.server, NamespaceAdmin, impl);
+  }
+
+  /** A namespace removed while serving: its status is that of a namespace that never existed. */
+  forget(namespace: string): void {
+    this.health.set(namespace, Serving.SERVICE_UNKNOWN);
   }
 
   /** Every status NOT_SERVING (shutdown has begun). */

@@ -21,7 +21,12 @@ if (settings.help) {
 const logger = createLogger({ level: settings.debug ? "debug" : "info", format: settings.logFormat, fields: { component: "proxy", pid: process.pid } });
 let proxy: Proxy;
 try {
-  proxy = new Proxy(settings, logger);
+  const argv = process.argv.slice(2);
+  const reread =
+    argv.includes("--config") || argv.some((a) => a.startsWith("--config=")) || process.env.PRISM_CONFIG
+      ? async () => (await loadProxySettings(argv, process.env)).config
+      : undefined;
+  proxy = new Proxy(settings, logger, reread);
 } catch (err) {
   // e.g. an OTEL_* variable tracing cannot use.
   process.stderr.write(`proxy: ${(err as Error).message}\n`);
@@ -32,6 +37,9 @@ shutdownController(() => proxy.shutdown(), settings.config.shutdownTimeoutMs, lo
 
 try {
   printBanner(await proxy.start());
+  // Namespaces change live: SIGHUP, or an edit of the file, re-reads it (a bad one is refused, the old one stays).
+  process.on("SIGHUP", () => void proxy.reload("SIGHUP"));
+  if (settings.config.file !== "(built-in default)") proxy.watchConfigFile(settings.config.file);
 } catch (err) {
   logger.error("proxy failed to start", { err });
   // Also a plain line: a person running `make run` should not have to read JSON to see why.

@@ -110,6 +110,7 @@ export class NamespaceStats {
   }
 
   /** prism_pattern_up: 1 while the pattern serves. */
+
   setUp(up: boolean): void {
     this.isUp = up;
     this.upChild.set(up ? 1 : 0);

@@ -34,7 +34,8 @@ function patternExamples(): { where: string; name: string }[] {
           return;
         }
         if (markdown && !inYaml) return;
-        for (const m of line.matchAll(/(?:^|[\s{,-])pattern:\s*["']?([A-Za-z0-9_.-]+)/g)) found.push({ where: `${file}:${i + 1}`, name: m[1]! });
+        // A YAML key is followed by a space: `prism-redis-pattern:50051` (a host:port) is not one.
+        for (const m of line.matchAll(/(?:^|[\s{,-])pattern:\s+["']?([A-Za-z0-9_.-]+)/g)) found.push({ where: `${file}:${i + 1}`, name: m[1]! });
       });
   }
   return found;

@@ -1,5 +1,8 @@
+import { Code } from "@prism/sdk";
 import { HealthStatus, type PatternMetadata } from "../proto/gen/prism/interfaces/lifecycle_pb";
-import type { Upstream } from "./h2/upstream";
+import type { H2ClientConnection } from "../h2";
+import type { CallKind } from "./h2/call_kind";
+import { isRefusal, type Lease, type Refusal, type Upstream } from "./h2/upstream";
 import type { NamespaceStats } from "./metrics";
 
 /** Where a namespace's pattern is in its life, as the proxy sees it. */
@@ -14,8 +17,8 @@ export interface HealthSnapshot {
 }
 
 /**
- * The proxy's view of one namespace's pattern: status, where to forward, what it
- * serves, health and restarts. The supervisor writes it; the router reads it.
+ * The proxy's view of one instance of a namespace's pattern: status, where to forward, what it
+ * serves, health and restarts. Its supervisor writes it; the router reads it through its ReplicaSet.
  */
 export class PatternInstance {
   status: PatternStatus = "starting";
@@ -28,6 +31,10 @@ export class PatternInstance {
   metadata: PatternMetadata | undefined;
   health: HealthSnapshot | undefined;
   restarts = 0;
+  /** Calls placed on this instance since the proxy started (its share of the namespace's load). */
+  calls = 0;
+  /** Its supervisor counts it up (for the namespace's `prism_pattern_up`). */
+  up = false;
   /** How the last launched process ended (set by the supervisor when it exits). */
   lastExit: { pid: number; code: number | null; signal: string | null; at: string } | undefined;
   lastError: string | undefined;
@@ -41,8 +48,16 @@ export class PatternInstance {
     public pattern: string,
     readonly mode: "launched" | "remote",
     readonly stats: NamespaceStats,
+    /** Which of the namespace's instances (0-based). */
+    readonly replica = 0,
   ) {
     this.label = `namespace "${namespace}" (pattern ${pattern})`;
+  }
+
+  /** Records whether the supervisor has it serving (the namespace is up while one instance is). */
+  markUp(up: boolean): void {
+    this.up = up;
+    this.changed();
   }
 
   /**
@@ -123,9 +138,10 @@ export class PatternInstance {
     for (const l of this.listeners) l();
   }
 
-  /** The JSON of /patterns. */
+  /** This instance in /patterns: the namespace's fields plus its load. */
   snapshot() {
     return {
+      replica: this.replica,
       namespace: this.namespace,
       pattern: this.pattern,
       mode: this.mode,
@@ -138,33 +154,192 @@ export class PatternInstance {
       restarts: this.restarts,
       last_exit: this.lastExit ?? null,
       last_error: this.lastError ?? null,
+      in_flight: this.upstream?.callsInFlight ?? 0,
+      calls: this.calls,
     };
   }
 }
 
-/** Every namespace's PatternInstance, by name. */
-export class PatternRegistry {
-  private readonly byName = new Map<string, PatternInstance>();
+/** Statuses from the most to the least useful: a namespace is as far along as its best instance. */
+const STATUS_ORDER: readonly PatternStatus[] = ["serving", "starting", "restarting", "unavailable", "stopping", "failed", "stopped"];
 
-  add(instance: PatternInstance): void {
-    this.byName.set(instance.namespace, instance);
+/**
+ * The instances of one namespace's pattern (`replicas:` launched ones, or `addresses:` remote ones) as one place
+ * to relay calls: each call goes to the ready instance with the fewest calls in flight, and stays on it to its end
+ * (a stream never moves). An instance whose health Watch says NOT_SERVING, whose connection dropped or whose
+ * process died is not ready, so it gets no new calls until its supervisor has it serving again; a call it refused
+ * unprocessed is placed once more on another instance.
+ */
+export class ReplicaSet {
+  readonly namespace: string;
+  readonly stats: NamespaceStats;
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(readonly instances: readonly PatternInstance[]) {
+    if (instances.length === 0) throw new Error("a namespace needs at least one pattern instance");
+    this.namespace = instances[0]!.namespace;
+    this.stats = instances[0]!.stats;
+    for (const i of instances) i.onChange(() => this.changed());
   }
 
-  get(namespace: string): PatternInstance | undefined {
+  get pattern(): string {
+    return this.instances[0]!.pattern;
+  }
+
+  get mode(): "launched" | "remote" {
+    return this.instances[0]!.mode;
+  }
+
+  get label(): string {
+    return this.instances[0]!.label;
+  }
+
+  /** The best status of its instances (serving while one serves). */
+  get status(): PatternStatus {
+    let best = STATUS_ORDER.length - 1;
+    for (const i of this.instances) best = Math.min(best, STATUS_ORDER.indexOf(i.status));
+    return STATUS_ORDER[best]!;
+  }
+
+  /** Ready while one instance is. */
+  get ready(): boolean {
+    return this.instances.some((i) => i.ready);
+  }
+
+  /** Services the serving instances declared (empty = unknown: forward everything). */
+  get services(): ReadonlySet<string> {
+    for (const i of this.instances) if (i.status === "serving" && i.services.size > 0) return i.services;
+    return new Set();
+  }
+
+  /** One instance serves, so calls can be placed. */
+  get routable(): boolean {
+    return this.instances.some((i) => i.status === "serving" && i.upstream !== undefined);
+  }
+
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  private detached = false;
+
+  private changed(): void {
+    if (!this.detached) this.stats.setUp(this.instances.some((i) => i.up));
+    for (const l of this.listeners) l();
+  }
+
+  /** Replaced by a new version of the namespace: its stopping no longer moves the namespace's metrics. */
+  detach(): void {
+    this.detached = true;
+  }
+
+  /** Unary calls in flight on its instances (streams last as long as their clients want). */
+  get unaryInFlight(): number {
+    let n = 0;
+    for (const i of this.instances) n += i.upstream?.unaryInFlight ?? 0;
+    return n;
+  }
+
+  /**
+   * Places a call on the ready instance with the fewest calls in flight (serving but not ready ones only when no
+   * instance is ready: they answer for themselves). `avoid`, a retry's connection, sends it to another instance
+   * when there is one. An instance that refuses it as unreachable passes it to the next.
+   */
+  place(kind: CallKind, client?: object, avoid?: H2ClientConnection): Lease | Refusal {
+    const candidates = this.candidates(avoid);
+    let refusal: Refusal = { code: Code.UNAVAILABLE, message: "has no instance serving; retry later" };
+    // An instance that cannot take it (unreachable, or at its bound) passes it to the next.
+    for (const i of candidates) {
+      const lease = i.upstream!.place(kind, client, avoid);
+      if (!isRefusal(lease)) {
+        i.calls++;
+        return lease;
+      }
+      refusal = lease;
+    }
+    return refusal;
+  }
+
+  private candidates(avoid: H2ClientConnection | undefined): PatternInstance[] {
+    const serving = this.instances.filter((i) => i.status === "serving" && i.upstream !== undefined);
+    if (serving.length <= 1) return serving;
+    const ready = serving.filter((i) => i.ready);
+    const pool = ready.length > 0 ? ready : serving;
+    // Fewest in flight first; ties go to the instance with fewer calls so far, so an idle set still takes turns.
+    pool.sort((a, b) => a.upstream!.callsInFlight - b.upstream!.callsInFlight || a.calls - b.calls);
+    if (avoid !== undefined && pool.length > 1) {
+      const at = pool.findIndex((i) => i.upstream!.owns(avoid));
+      if (at >= 0) pool.push(...pool.splice(at, 1));
+    }
+    return pool;
+  }
+
+  /** Stops forwarding to every instance (tests, and a namespace that is gone). */
+  unserve(status: PatternStatus, reason?: string): void {
+    for (const i of this.instances) i.unserve(status, reason);
+  }
+
+  /**
+   * The JSON of /patterns: the namespace's fields as before (from its first ready instance, or its first), its
+   * aggregate status and readiness, and every instance with its health and load under `replicas`.
+   */
+  snapshot() {
+    const shown = this.instances.find((i) => i.ready) ?? this.instances[0]!;
+    return {
+      ...shown.snapshot(),
+      status: this.status,
+      ready: this.ready,
+      restarts: this.instances.reduce((n, i) => n + i.restarts, 0),
+      in_flight: this.instances.reduce((n, i) => n + (i.upstream?.callsInFlight ?? 0), 0),
+      calls: this.instances.reduce((n, i) => n + i.calls, 0),
+      replicas: this.instances.map((i) => i.snapshot()),
+    };
+  }
+}
+
+/** Every namespace's instances, by name. */
+export class PatternRegistry {
+  private readonly byName = new Map<string, ReplicaSet>();
+  private readonly addListeners: ((set: ReplicaSet) => void)[] = [];
+
+  /** Adds (or replaces) a namespace; a lone instance is a set of one. */
+  add(entry: ReplicaSet | PatternInstance): ReplicaSet {
+    const set = entry instanceof ReplicaSet ? entry : new ReplicaSet([entry]);
+    this.byName.set(set.namespace, set);
+    for (const l of this.addListeners) l(set);
+    return set;
+  }
+
+  /** Forgets a namespace: its calls get NOT_FOUND from now on. */
+  remove(namespace: string): void {
+    this.byName.delete(namespace);
+  }
+
+  /** Calls fn for every namespace added (or replaced) from now on. */
+  onAdd(fn: (set: ReplicaSet) => void): void {
+    this.addListeners.push(fn);
+  }
+
+  get(namespace: string): ReplicaSet | undefined {
     return this.byName.get(namespace);
   }
 
-  all(): PatternInstance[] {
+  all(): ReplicaSet[] {
     return [...this.byName.values()];
   }
 
-  /** Ready only when every namespace's pattern is serving and healthy. */
+  /** Every instance of every namespace. */
+  instances(): PatternInstance[] {
+    return this.all().flatMap((s) => [...s.instances]);
+  }
+
+  /** Ready only when every namespace has a ready instance. */
   get ready(): boolean {
-    for (const i of this.byName.values()) if (!i.ready) return false;
+    for (const s of this.byName.values()) if (!s.ready) return false;
     return this.byName.size > 0;
   }
 
   snapshot() {
-    return this.all().map((i) => i.snapshot());
+    return this.all().map((s) => s.snapshot());
   }
 }

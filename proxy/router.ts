@@ -8,6 +8,7 @@ import type { Upstream } from "./h2/upstream";
 import type { ProxyMetrics } from "./metrics";
 import type { PatternRegistry } from "./pattern_registry";
 import type { SecurityGate } from "./security/gate";
+import { LOCAL_SECRET_HEADER } from "./security/local_access";
 
 /** Services the proxy answers itself (through its local server): health and reflection. */
 const LOCAL_PREFIXES = ["/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"];
@@ -15,6 +16,8 @@ const LIFECYCLE_PREFIX = "/prism.interfaces.LifecycleInterface/";
 /** Read-only lifecycle call clients may make through the proxy (live health with debug details). */
 const LIFECYCLE_HEALTH = "/prism.interfaces.LifecycleInterface/HealthCheck";
 const CONTROL_PLANE_PREFIX = "/prism.interfaces.ProxyControlPlane/";
+/** The namespace admin API, answered by the proxy itself: class `admin` on the call's namespace, auth required. */
+const NAMESPACE_ADMIN_PREFIX = "/prism.admin.NamespaceAdmin/";
 
 function ignoreSettled(): void {}
 
@@ -110,6 +113,7 @@ export class Router {
       if (ok !== false) admitLater(stream, ok, () => relay(stream, headers, this.local, "proxy", ignoreSettled));
       return;
     }
+    if (path.startsWith(NAMESPACE_ADMIN_PREFIX)) return this.admin(stream, headers, path);
     if (path.startsWith(CONTROL_PLANE_PREFIX) || (path.startsWith(LIFECYCLE_PREFIX) && path !== LIFECYCLE_HEALTH)) {
       this.metrics.reject("lifecycle");
       return respondWithStatus(stream, Code.PERMISSION_DENIED, `${path.slice(1)} is not open to clients: the proxy drives pattern lifecycles`);
@@ -128,32 +132,53 @@ export class Router {
     this.forward(stream, headers, path, namespace);
   };
 
+  /**
+   * A namespace admin call: authorized like a data call on the namespace it names (class `admin`), then answered
+   * by the proxy's own server. Without auth there is no principal to grant `admin` to, so the API is closed.
+   */
+  private admin(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, path: string): void {
+    const gate = this.gate;
+    if (gate === undefined) {
+      this.metrics.reject("permission_denied");
+      return respondWithStatus(stream, Code.PERMISSION_DENIED, `${path.slice(1)} needs auth: on the proxy (a principal granted admin on the namespace)`);
+    }
+    const nsHeader = headers[NAMESPACE_HEADER];
+    const namespace = (Array.isArray(nsHeader) ? nsHeader[0] : nsHeader) || DEFAULT_NAMESPACE;
+    const go = () => {
+      headers[LOCAL_SECRET_HEADER] = gate.localSecret;
+      relay(stream, headers, this.local, "proxy", ignoreSettled);
+    };
+    const ok = gate.check(stream, headers, path, namespace);
+    if (ok === true) return go();
+    if (ok !== false) admitLater(stream, ok, go);
+  }
+
   /** Relays an admitted call to its namespace's pattern, or answers NOT_FOUND / UNAVAILABLE / UNIMPLEMENTED. */
   private forward(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, path: string, namespace: string): void {
-    const instance = this.registry.get(namespace);
-    if (instance === undefined) {
+    const set = this.registry.get(namespace);
+    if (set === undefined) {
       this.metrics.reject("unknown_namespace");
       return respondWithStatus(stream, Code.NOT_FOUND, `namespace "${namespace}" is not configured`);
     }
-    const stats = instance.stats.forPath(path);
-    const upstream = instance.upstream;
-    if (instance.status !== "serving" || upstream === undefined) {
+    const stats = set.stats.forPath(path);
+    if (!set.routable) {
       stats.refused(Code.UNAVAILABLE);
-      return respondWithStatus(stream, Code.UNAVAILABLE, `${instance.label} is ${instance.status}; retry later`);
+      return respondWithStatus(stream, Code.UNAVAILABLE, `${set.label} is ${set.status}; retry later`);
     }
-    if (instance.services.size > 0 && path !== LIFECYCLE_HEALTH) {
+    const services = set.services;
+    if (services.size > 0 && path !== LIFECYCLE_HEALTH) {
       const service = stats.service || path.slice(1, path.lastIndexOf("/"));
       // Patterns built on the original Go SDK declare interfaces by short name ("KeyValueBasicInterface").
-      if (!instance.services.has(service) && !instance.services.has(service.slice(service.lastIndexOf(".") + 1))) {
+      if (!services.has(service) && !services.has(service.slice(service.lastIndexOf(".") + 1))) {
         stats.refused(Code.UNIMPLEMENTED);
-        return respondWithStatus(stream, Code.UNIMPLEMENTED, `${instance.label} does not implement ${service}`);
+        return respondWithStatus(stream, Code.UNIMPLEMENTED, `${set.label} does not implement ${service}`);
       }
     }
     this.deprecated?.observe(path, namespace, stream, headers);
-    const span = this.tracer?.start(headers, path, namespace, instance.pattern);
+    const span = this.tracer?.start(headers, path, namespace, set.pattern);
     const start = performance.now();
     this.inflight++;
-    relay(stream, headers, upstream, instance.label, (code) => {
+    relay(stream, headers, set, set.label, (code) => {
       stats.record(code, (performance.now() - start) / 1000);
       if (span !== undefined) this.tracer!.end(span, code);
       this.finished();

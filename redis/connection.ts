@@ -29,6 +29,12 @@ function nodeOptions(c: RedisConfig): RedisOptions {
 }
 
 function createClient(c: RedisConfig, role: string): RedisClient {
+  // A blocking command has no per-command timeout (ioredis would time out any number, 0 included); instead its
+  // BLOCK time plus command_timeout bounds it client-side (a frozen server answers nothing: it then resolves empty).
+  const blocking = role === "blocking";
+  const timeouts = blocking
+    ? { commandTimeout: undefined, blockingTimeout: c.commandTimeoutMs, blockingTimeoutGrace: c.commandTimeoutMs }
+    : { commandTimeout: c.commandTimeoutMs };
   const retry = (times: number) => reconnectDelay(times, c.reconnectMaxDelayMs);
   if (c.mode === "cluster") {
     const opts: ClusterOptions = {
@@ -36,13 +42,14 @@ function createClient(c: RedisConfig, role: string): RedisClient {
       enableOfflineQueue: false,
       clusterRetryStrategy: retry,
       slotsRefreshTimeout: c.connectTimeoutMs,
-      redisOptions: nodeOptions(c),
+      redisOptions: { ...nodeOptions(c), ...timeouts },
     };
     return new Cluster(c.nodes, opts);
   }
   const node = c.nodes[0]!;
   return new Redis({
     ...nodeOptions(c),
+    ...timeouts,
     host: node.host,
     port: node.port,
     db: c.db,
@@ -119,6 +126,20 @@ export class RedisConnection {
       throw unavailable(`redis ${this.target} unavailable: subscriber connection not ready (${this.lastErrorText || sub.status})`);
     }
     return sub;
+  }
+
+  /**
+   * A connection of its own for blocking reads (XREAD BLOCK would stall every command pipelined behind it), with
+   * no per-command timeout: the caller bounds each block and closes the connection when done.
+   */
+  async blockingClient(): Promise<RedisClient> {
+    const client = createClient(this.config, "blocking");
+    client.on("error", () => undefined);
+    if (!(await whenReady(client, this.config.connectTimeoutMs))) {
+      client.disconnect();
+      throw unavailable(`redis ${this.target} unavailable: reader connection not ready (${this.lastErrorText || client.status})`);
+    }
+    return client;
   }
 
   /** Resolves true once the command client is ready, false after timeoutMs. */

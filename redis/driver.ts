@@ -19,10 +19,15 @@ import {
   type PubSubDriver,
   type PubSubMessage,
   type ScanEntry,
+  type StreamDriver,
+  type StreamReadOptions,
   type ScanOptions,
   type SubscribeOptions,
   type WriteOptions,
   type Logger,
+  type QueueConsumeOptions,
+  type QueueDriver,
+  type QueuePublishMessage,
 } from "@prism/sdk";
 import type { RedisConfig } from "./config";
 import { RedisConnection } from "./connection";
@@ -32,7 +37,9 @@ import { RedisKeyValue } from "./kv";
 import { RedisList } from "./list";
 import { RedisJsonFilter } from "./native_filter";
 import { RedisPubSub } from "./pubsub";
+import { RedisQueue } from "./queue";
 import { RedisScan } from "./scan";
+import { RedisStreams } from "./stream";
 
 export const DRIVER_VERSION = "0.1.0";
 
@@ -44,7 +51,17 @@ const HEALTH_PING_MS = 500;
  * once someone subscribes), behind one circuit breaker.
  */
 export class RedisDriver
-  implements Driver, KeyValueBasicDriver, KeyValueTTLDriver, KeyValueScanDriver, KeyValueBatchDriver, ListDriver, PubSubDriver, JsonFilterScanDriver
+  implements
+    Driver,
+    KeyValueBasicDriver,
+    KeyValueTTLDriver,
+    KeyValueScanDriver,
+    KeyValueBatchDriver,
+    ListDriver,
+    PubSubDriver,
+    JsonFilterScanDriver,
+    StreamDriver,
+    QueueDriver
 {
   readonly name = "redis";
   readonly version = DRIVER_VERSION;
@@ -60,6 +77,9 @@ export class RedisDriver
   readonly jsonFilterUnavailable: string | undefined;
   private readonly list: RedisList;
   private readonly pubsub: RedisPubSub;
+  private readonly streams: RedisStreams;
+  private readonly queue: RedisQueue;
+  readonly queueFeatures: RedisQueue["queueFeatures"];
   private readonly flowExport: FlowExport | undefined;
 
   /** With a registry, pub/sub drops and buffered messages are exported as prism_subscriber_* metrics. */
@@ -104,6 +124,9 @@ export class RedisDriver
     this.list = new RedisList(ctx);
     this.jsonFilter = new RedisJsonFilter(ctx);
     this.jsonFilterUnavailable = this.jsonFilter.jsonFilterUnavailable;
+    this.streams = new RedisStreams(ctx);
+    this.queue = new RedisQueue(ctx);
+    this.queueFeatures = this.queue.queueFeatures;
     const pubsub = (this.pubsub = new RedisPubSub(ctx, config.subscriberBuffer, logger));
     this.flowExport = registry && exportFlowMetrics(registry, "redis", { drops: pubsub.drops, buffered: () => pubsub.buffered() });
   }
@@ -182,6 +205,32 @@ export class RedisDriver
   }
   unsubscribe(topic: string, subscriberId: string) {
     return this.pubsub.unsubscribe(topic, subscriberId);
+  }
+
+  append(stream: string, payload: Uint8Array, metadata: Record<string, string>, key: string, write?: WriteOptions) {
+    return this.streams.append(stream, payload, metadata, key, write);
+  }
+  read(opts: StreamReadOptions) {
+    return this.streams.read(opts);
+  }
+  trim(stream: string, partition: number, beforeOffset: number) {
+    return this.streams.trim(stream, partition, beforeOffset);
+  }
+
+  queuePublish(topic: string, messages: QueuePublishMessage[]) {
+    return this.queue.queuePublish(topic, messages);
+  }
+  queueConsume(opts: QueueConsumeOptions) {
+    return this.queue.queueConsume(opts);
+  }
+  queueAck(topic: string, group: string, tokens: string[]) {
+    return this.queue.queueAck(topic, group, tokens);
+  }
+  queueNack(topic: string, group: string, token: string, redeliverAfterMs: number, error: string) {
+    return this.queue.queueNack(topic, group, token, redeliverAfterMs, error);
+  }
+  queueStats(topic: string, group: string) {
+    return this.queue.queueStats(topic, group);
   }
 
   /** Ready connections to Redis (commands, one per cluster node, and the subscriber), exported as backend_driver_connections_active. */

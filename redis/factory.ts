@@ -8,7 +8,7 @@ import { RedisDriver } from "./driver";
  */
 export const redisDriver: DriverFactory<RedisDriver> = {
   name: "redis",
-  interfaces: ["keyvalue_basic", "keyvalue_ttl", "keyvalue_scan", "keyvalue_batch", "list_basic", "pubsub_basic"],
+  interfaces: ["keyvalue_basic", "keyvalue_ttl", "keyvalue_scan", "keyvalue_batch", "list_basic", "pubsub_basic", "stream_basic", "queue"],
   async create(config, env) {
     const parsed = parseRedisConfig(config, env);
     const driver = new RedisDriver(parsed, env.logger, env.registry);

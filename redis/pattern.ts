@@ -1,16 +1,26 @@
-import { keyValueBasic, keyValueBatch, keyValuePattern, keyValueScan, keyValueTTL, listBasic, pubSubBasic, type PatternDefinition } from "@prism/sdk";
+import {
+  keyValueBasic,
+  keyValueBatch,
+  keyValuePattern,
+  keyValueScan,
+  keyValueTTL,
+  listBasic,
+  pubSubBasic,
+  streamBasic,
+  type PatternDefinition,
+} from "@prism/sdk";
 import { parseRedisConfig } from "./config";
 import { DRIVER_VERSION, RedisDriver } from "./driver";
 
 /**
- * The Redis pattern: key-value (basic, TTL, scan, batch), lists and pub/sub on one Redis server or cluster.
+ * The Redis pattern: key-value (basic, TTL, scan, batch), lists, pub/sub and streams on one Redis server or cluster.
  * It starts even when Redis is not reachable yet (health says why) and connects as soon as Redis answers.
  */
 export const redisPattern: PatternDefinition<RedisDriver> = {
   name: "redis",
   version: DRIVER_VERSION,
   dbSystem: "redis",
-  bindings: [keyValueBasic, keyValueTTL, keyValueScan, keyValueBatch, keyValuePattern, listBasic, pubSubBasic],
+  bindings: [keyValueBasic, keyValueTTL, keyValueScan, keyValueBatch, keyValuePattern, listBasic, pubSubBasic, streamBasic],
   async create(config, env) {
     const parsed = parseRedisConfig(config, env);
     const driver = new RedisDriver(parsed, env.logger, env.registry);

@@ -55,6 +55,25 @@ export type {
   SubscribeOptions,
 } from "./drivers/interfaces";
 export { appendBatch } from "./drivers/stream_batch";
+export {
+  isQueueDriver,
+  offersQueueDeadLetters,
+  QUEUE_METHODS,
+  type QueueConsumeOptions,
+  type QueueDeadLetter,
+  type QueueDeadLetterDriver,
+  type QueueDeadLetterPage,
+  type QueueDelivery,
+  type QueueDriver,
+  type QueueFeatures,
+  type QueueOrdering,
+  type QueuePublished,
+  type QueuePublishMessage,
+  type QueueStats,
+  type QueueSupport,
+  REDRIVE_GROUP_HEADER,
+} from "./drivers/queue";
+export { type DeadLetterStore, EmulatedDeadLetters, isDeadLetterStore, isForOtherGroup } from "./drivers/queue_emulation";
 export { globMatch, matchesJsonFilter, nestJsonFilter, offersJsonFilterScan, parseGlob } from "./drivers/json_filter";
 export { type DriverEnv, type DriverFactory, DriverRegistry } from "./drivers/registry";
 export { DriverMetrics, type InstrumentOptions, instrumentDriver } from "./drivers/instrument";

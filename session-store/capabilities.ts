@@ -13,6 +13,7 @@ const SERVICE: Record<InterfaceName, string> = {
   list_basic: "prism.interfaces.list.ListBasicInterface",
   pubsub_basic: "prism.interfaces.pubsub.PubSubBasicInterface",
   stream_basic: "prism.interfaces.stream.StreamBasicInterface",
+  queue: "prism.patterns.consumer.ConsumerPattern",
 };
 
 function binding(slot: string, driverName: string, interfaces: readonly InterfaceName[], emulates: readonly InterfaceName[] | undefined) {

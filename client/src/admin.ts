@@ -12,6 +12,11 @@ export interface PatternInfo {
   restarts: number;
   health: { status: string; message: string; details: Record<string, string> } | null;
   last_error: string | null;
+  /** Calls in flight and placed so far (a proxy running replicas). */
+  in_flight?: number;
+  calls?: number;
+  /** Every instance of the namespace's pattern (`replicas: N` or `addresses: [...]`). */
+  replicas?: (PatternInfo & { replica: number })[];
 }
 
 /** The proxy's admin HTTP port: the namespaces it serves, their patterns, processes and health. */

@@ -1,3 +1,4 @@
+import type { PatternInfo } from "../../client/src/index";
 import { UsageError } from "../args";
 import { formatCapabilities, formatMulticastCapabilities } from "../caps";
 import type { Command } from "../command";
@@ -67,7 +68,7 @@ export const STATUS_COMMANDS: Command[] = [
         for (const line of table(
           ctx.io,
           ["NAMESPACE", "PATTERN", "STATUS", "PID", "ENDPOINT", "RESTARTS", "HEALTH", "DETAILS"],
-          rows.map((r) => [
+          instanceRows(rows).map(({ row: r, load }) => [
             r.namespace,
             r.pattern,
             status(ctx.io, r.status),
@@ -80,6 +81,7 @@ export const STATUS_COMMANDS: Command[] = [
                 .filter(([k]) => k !== "state")
                 .sort(([a], [b]) => a.localeCompare(b))
                 .map(([k, v]) => `${k}=${v}`),
+              ...load,
               ...(r.last_error ? [`error="${r.last_error}"`] : []),
             ].join(" "),
           ]),
@@ -89,3 +91,12 @@ export const STATUS_COMMANDS: Command[] = [
     },
   },
 ];
+
+/** One row per instance for a namespace of several (`name/0`, `name/1`…, with its load), else the namespace's. */
+function instanceRows(rows: readonly PatternInfo[]): { row: PatternInfo; load: string[] }[] {
+  return rows.flatMap((r): { row: PatternInfo; load: string[] }[] =>
+    r.replicas !== undefined && r.replicas.length > 1
+      ? r.replicas.map((i) => ({ row: { ...i, namespace: `${r.namespace}/${i.replica}` }, load: [`in_flight=${i.in_flight ?? 0}`, `calls=${i.calls ?? 0}`] }))
+      : [{ row: r, load: [] }],
+  );
+}

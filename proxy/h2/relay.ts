@@ -5,7 +5,13 @@ import { type ClientStream, ERROR, encodeHeaderObject, type H2ClientConnection, 
 import { type CallKind, callKind } from "./call_kind";
 import { neverProcessed } from "./conn_facts";
 import { respondWithStatus } from "./status";
-import { isRefusal, type Lease, type Upstream } from "./upstream";
+import { isRefusal, type Lease, type Refusal } from "./upstream";
+
+/** Where a relayed call is placed: one Upstream, or a namespace's instances (ReplicaSet). */
+export interface Placer {
+  /** A connection for the call; `avoid` is a retry's connection, not to be used again. */
+  place(kind: CallKind, client?: object, avoid?: H2ClientConnection): Lease | Refusal;
+}
 
 /** Called once per relayed call with its final gRPC status code. */
 export type OnSettled = (code: number) => void;
@@ -29,7 +35,7 @@ function ignore(): void {}
  * the target in errors. Per call this allocates the call's state, the forwarded header block and the response
  * header objects node:http2 takes; the client stream's handlers are shared functions that find the call on it.
  */
-export function relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, upstream: Upstream, label: string, onSettled: OnSettled): void {
+export function relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, upstream: Placer, label: string, onSettled: OnSettled): void {
   stream.on("error", ignore);
   const kind = callKind(String(headers[":path"]));
   const lease = upstream.place(kind, stream.session);
@@ -70,7 +76,7 @@ class RelayedCall implements StreamListener {
 
   constructor(
     readonly stream: http2.ServerHttp2Stream,
-    readonly upstream: Upstream,
+    readonly upstream: Placer,
     private lease: Lease,
     readonly kind: CallKind,
     readonly block: Uint8Array,

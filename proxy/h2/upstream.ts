@@ -117,6 +117,11 @@ export class Upstream {
     return this.inFlight;
   }
 
+  /** Unary calls placed and not yet released. */
+  get unaryInFlight(): number {
+    return this.inFlight - this.streams;
+  }
+
   /** Open data connections (shared, and clients' own). */
   get connections(): number {
     let n = this.pool.length;
@@ -182,6 +187,13 @@ export class Upstream {
         }
       },
     };
+  }
+
+  /** True when `conn` is one of this pattern's data connections. */
+  owns(conn: H2ClientConnection): boolean {
+    if (this.pool.some((p) => p.conn === conn)) return true;
+    for (const c of this.clients.values()) if (c.own.some((p) => p.conn === conn)) return true;
+    return false;
   }
 
   /** A connection only for the pattern's health Watch, opened again after it ends. */

@@ -59,7 +59,7 @@ export class LaunchedSupervisor implements Supervisor {
     readonly instance: PatternInstance,
     private readonly deps: SupervisorDeps & { controlPlane: ControlPlane; launch: LaunchOptions },
   ) {
-    this.log = deps.logger.child({ namespace: deps.ns.name, pattern: deps.ns.pattern });
+    this.log = deps.logger.child({ namespace: deps.ns.name, pattern: deps.ns.pattern, ...(deps.ns.replicas > 1 && { replica: instance.replica }) });
   }
 
   start(): Promise<void> {
@@ -124,7 +124,7 @@ export class LaunchedSupervisor implements Supervisor {
       assertSlots(cfg, ns, ns.pattern!, channel.registration.metadata);
       await bringUp(channel, cfg, ns, this.instance, { name: channel.registration.patternName, version: channel.registration.patternVersion });
       servedAt = Date.now();
-      this.instance.stats.setUp(true);
+      this.instance.markUp(true);
       this.log.info("pattern serving", { pattern_pid: proc.pid, endpoint: this.instance.endpoint });
       onUp?.();
       const health = new AbortController();
@@ -139,7 +139,7 @@ export class LaunchedSupervisor implements Supervisor {
       clearTimeout(timer);
       error = err;
     } finally {
-      this.instance.stats.setUp(false);
+      this.instance.markUp(false);
     }
     if (this.stopping) return { served: servedAt > 0, servedForMs: 0, error };
     this.instance.unserve(servedAt > 0 ? "restarting" : "failed", error instanceof Error ? error.message : String(error));
@@ -249,10 +249,13 @@ export class RemoteSupervisor implements Supervisor {
   private loopDone: Promise<void> = Promise.resolve();
   private readonly log: Logger;
 
+  private readonly address: string;
+
   constructor(
     readonly instance: PatternInstance,
     private readonly deps: SupervisorDeps,
   ) {
+    this.address = deps.ns.addresses?.[instance.replica] ?? deps.ns.address!;
     const files = deps.ns.remote?.tls;
     if (files) {
       try {
@@ -262,8 +265,8 @@ export class RemoteSupervisor implements Supervisor {
         throw new ConfigError(deps.cfg.file, `namespaces[${deps.ns.path[1]}].tls`, deps.cfg.lineOf(path), `cannot read: ${(err as Error).message}`);
       }
     }
-    this.channel = new GrpcLifecycleChannel(deps.ns.address!, this.tls);
-    this.log = deps.logger.child({ namespace: deps.ns.name, address: deps.ns.address });
+    this.channel = new GrpcLifecycleChannel(this.address, this.tls);
+    this.log = deps.logger.child({ namespace: deps.ns.name, address: this.address });
   }
 
   start(): Promise<void> {
@@ -288,14 +291,14 @@ export class RemoteSupervisor implements Supervisor {
               resolve(DROPPED);
             }),
         );
-        await bringUp(this.channel, cfg, ns, this.instance, { name: "", version: "" }, ns.address, { ...(this.tls && { tls: this.tls }), onDrop });
+        await bringUp(this.channel, cfg, ns, this.instance, { name: "", version: "" }, this.address, { ...(this.tls && { tls: this.tls }), onDrop });
         attempt = 0;
-        this.instance.stats.setUp(true);
+        this.instance.markUp(true);
         this.log.info("remote pattern serving", { pattern: this.instance.pattern });
         onFirstTry();
         const why = await Promise.race([watchHealth(this.channel, ns, this.instance, AbortSignal.any([watching.signal, this.stopCtl.signal])), dropped]);
         watching.abort();
-        this.instance.stats.setUp(false);
+        this.instance.markUp(false);
         if (this.stopping) return;
         brokeHttp2 = why === DROPPED && violation !== undefined;
         const reason = brokeHttp2 ? `the pattern broke HTTP/2 on its health connection: ${violation}` : why;

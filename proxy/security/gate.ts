@@ -39,8 +39,13 @@ export class SecurityGate {
     private readonly audit: AuditLog,
     private readonly metrics: ProxyMetrics,
     /** Every configured namespace (health tells a caller about those it holds some grant on). */
-    private readonly namespaces: readonly string[] = [],
+    private namespaces: readonly string[] = [],
   ) {}
+
+  /** The namespaces configured now (after a live configuration change). */
+  setNamespaces(names: readonly string[]): void {
+    this.namespaces = names;
+  }
 
   /** A call to a namespace's pattern. */
   check(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, path: string, namespace: string): GateResult {

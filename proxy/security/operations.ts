@@ -57,8 +57,20 @@ const TABLE: Record<string, Record<string, OperationClass>> = {
     ListSessions: "read",
   },
   "prism.patterns.cdc.CdcPattern": { GetCapabilities: "read", GetStatus: "read", Subscribe: "read" },
+  "prism.patterns.producer.ProducerPattern": { GetCapabilities: "read", Publish: "write", PublishBatch: "write" },
+  "prism.patterns.consumer.ConsumerPattern": {
+    GetCapabilities: "read",
+    Consume: "read",
+    Ack: "write",
+    Nack: "write",
+    GetDeadLetters: "read",
+    Redrive: "write",
+    GetStats: "read",
+  },
   // Only HealthCheck is forwarded to patterns (live health with debug details); the rest never leaves the proxy.
   "prism.interfaces.LifecycleInterface": { HealthCheck: "read", Initialize: "admin", Start: "admin", Drain: "admin", Stop: "admin" },
+  // Answered by the proxy itself: changes the running configuration of the call's namespace.
+  "prism.admin.NamespaceAdmin": { PutNamespace: "admin", DeleteNamespace: "admin", GetNamespace: "admin" },
   // Never forwarded (the router refuses it first); classified so the table is complete.
   "prism.interfaces.ProxyControlPlane": { ManagePattern: "admin" },
 };

@@ -219,7 +219,16 @@ export interface StreamDriver {
 }
 
 /** Interface names as slots name them in configuration (contract §4). */
-export type InterfaceName = "keyvalue_basic" | "keyvalue_ttl" | "keyvalue_scan" | "keyvalue_batch" | "list_basic" | "pubsub_basic" | "stream_basic";
+export type InterfaceName =
+  | "keyvalue_basic"
+  | "keyvalue_ttl"
+  | "keyvalue_scan"
+  | "keyvalue_batch"
+  | "list_basic"
+  | "pubsub_basic"
+  | "stream_basic"
+  /** QueueDriver (sdk/drivers/queue.ts): at-least-once queues with consumer groups, for the queue pattern. */
+  | "queue";
 
 /** A JSON scalar, the only kind of value a filter condition compares with. */
 export type JsonScalar = string | number | boolean | null;

@@ -1,6 +1,7 @@
 import { validate } from "../config/schema";
 import { ConfigError } from "../config/yaml";
 import type { Driver, InterfaceName } from "../drivers/interfaces";
+import { QUEUE_METHODS } from "../drivers/queue";
 import { instrumentDriver, type DriverMetrics } from "../drivers/instrument";
 import type { DriverEnv, DriverRegistry } from "../drivers/registry";
 
@@ -39,6 +40,7 @@ export const INTERFACE_METHODS: Record<InterfaceName, readonly string[]> = {
   list_basic: ["pushLeft", "pushRight", "popLeft", "popRight", "length", "range"],
   pubsub_basic: ["publish", "subscribe", "unsubscribe"],
   stream_basic: ["append", "appendBatch", "read", "trim"],
+  queue: QUEUE_METHODS,
 };
 
 export const slotsSchema = {

@@ -1,5 +1,5 @@
 import { redisDriver } from "../../redis/factory";
 import type { BackendModule } from "./module";
 
-/** Redis: a shard with native expiry and compare-and-set. (The redis driver has no stream_basic: no replication slot.) */
+/** Redis: a shard with native expiry and compare-and-set, or the replication stream (Redis Streams). */
 export const redis: BackendModule = { factory: redisDriver };

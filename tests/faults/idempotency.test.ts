@@ -35,8 +35,8 @@ const backends: Backend[] = [
     name: "redis",
     config: async () => (await requireService("redis"), { address: redisUrl(), namespace: ns("redis") }),
     kv: true,
-    stream: false,
-    durableKeys: { set: true, append: false },
+    stream: true,
+    durableKeys: { set: true, append: true },
   },
   {
     name: "nats",

@@ -48,7 +48,7 @@ describe("multicast registry start-up refusal", () => {
     }
   }, 30_000);
 
-  test("through the proxy: durability on Redis (no stream_basic) is refused before Initialize; the proxy exits 1", async () => {
+  test("through the proxy: durability on PostgreSQL (no stream_basic) is refused before Initialize; the proxy exits 1", async () => {
     const cfg = tempConfig("proxy.yaml", {
       listen: "127.0.0.1:0",
       admin: { port: 0 },
@@ -57,7 +57,11 @@ describe("multicast registry start-up refusal", () => {
         {
           name: "mc-refused",
           pattern: "multicast-registry",
-          slots: { registry: { driver: "memstore" }, messaging: { driver: "memstore" }, durability: { driver: "redis", config: { address: "127.0.0.1:1" } } },
+          slots: {
+            registry: { driver: "memstore" },
+            messaging: { driver: "memstore" },
+            durability: { driver: "postgres", config: { host: "127.0.0.1", port: 1 } },
+          },
           settings: { start_timeout: "30s" },
         },
       ],
@@ -66,7 +70,7 @@ describe("multicast registry start-up refusal", () => {
       const p = startProcess([join(ROOT, "dist", "proxy"), "--config", cfg.file]);
       const code = await p.exited;
       expect(code).toBe(1);
-      expect(p.output()).toContain('slot \\"durability\\": driver \\"redis\\" does not implement required interface stream_basic');
+      expect(p.output()).toContain('slot \\"durability\\": driver \\"postgres\\" does not implement required interface stream_basic');
     } finally {
       cfg.cleanup();
     }

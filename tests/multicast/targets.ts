@@ -125,6 +125,26 @@ export const COMBOS: Combo[] = [
     },
   },
   {
+    name: "redis + nats + redis streams durability",
+    expect: { registry: "redis", messaging: "nats", durability: "redis", filterNative: true },
+    needs: ["redis"],
+    backends: async (ns) => {
+      const redis = await redisSlot(ns);
+      const { server, config } = await natsServer();
+      return {
+        slots: {
+          registry: { driver: "redis", config: redis.config },
+          messaging: { driver: "nats", config },
+          durability: { driver: "redis", config: redis.config },
+        },
+        cleanup: async () => {
+          await redis.cleanup();
+          await server.close();
+        },
+      };
+    },
+  },
+  {
     name: "redis + kafka",
     expect: { registry: "redis", messaging: "kafka", filterNative: true },
     needs: ["redis", "kafka"],

@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
 import { HealthStatus, LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_pb";
 import { Code, PrismError } from "../../sdk/grpc/errors";
+import { HealthService, Serving } from "../../sdk/grpc/health";
 import { addService } from "../../sdk/grpc/server";
 import { bindServer, serverOptions } from "../../sdk/grpc/server_factory";
 
@@ -27,6 +28,8 @@ export interface FakePattern {
   readonly port: number;
   readonly calls: SeenCall[];
   readonly initConfigs: Record<string, unknown>[];
+  /** Its grpc.health.v1 service (SERVING from the start): set "" to NOT_SERVING to report its backend gone. */
+  readonly health: HealthService;
   stop(): void;
 }
 
@@ -37,6 +40,8 @@ export async function startFakePattern(port = 0): Promise<FakePattern> {
   const server = new grpc.Server(serverOptions);
   const calls: SeenCall[] = [];
   const initConfigs: Record<string, unknown>[] = [];
+  const health = new HealthService(Serving.SERVING);
+  health.addTo(server);
   const record = (key: string, ctx: { metadata: grpc.Metadata; deadline: number; signal: AbortSignal }): SeenCall => {
     const md: Record<string, string> = {};
     for (const [k, v] of Object.entries(ctx.metadata.getMap())) md[k] = String(v);
@@ -77,5 +82,5 @@ export async function startFakePattern(port = 0): Promise<FakePattern> {
     exists: () => ({ exists: false }),
   });
   const bound = await bindServer(server, "127.0.0.1", port);
-  return { address: `127.0.0.1:${bound}`, port: bound, calls, initConfigs, stop: () => server.forceShutdown() };
+  return { address: `127.0.0.1:${bound}`, port: bound, calls, initConfigs, health, stop: () => server.forceShutdown() };
 }

@@ -44,6 +44,8 @@ export interface StartedProxy extends StartedProcess {
   patterns(): Promise<PatternSnapshot[]>;
   pattern(namespace: string): Promise<PatternSnapshot>;
   metrics(): Promise<string>;
+  /** The config file it was started with (a test may rewrite it). */
+  readonly file: string;
   /** Removes the temporary config directory. */
   cleanup(): void;
 }
@@ -80,6 +82,7 @@ export async function startProxy(yaml: string, args: string[] = []): Promise<Sta
     ...p,
     address: m[1]!,
     admin,
+    file,
     patterns,
     pattern: async (ns) => {
       const found = (await patterns()).find((x) => x.namespace === ns);

@@ -1,0 +1,4 @@
+import { memstore } from "./backends";
+import { runQueueSuiteFor } from "./suite";
+
+runQueueSuiteFor(memstore);

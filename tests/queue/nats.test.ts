@@ -1,0 +1,4 @@
+import { nats } from "./backends";
+import { runQueueSuiteFor } from "./suite";
+
+runQueueSuiteFor(nats);

@@ -1,0 +1,4 @@
+import { postgres } from "./backends";
+import { runQueueSuiteFor } from "./suite";
+
+runQueueSuiteFor(postgres, ["proxy"]);

@@ -1,0 +1,4 @@
+import { redis } from "./backends";
+import { runQueueSuiteFor } from "./suite";
+
+runQueueSuiteFor(redis);
