@@ -3,7 +3,6 @@ import { renderChart } from "./chart";
 import type { LifecycleTimes } from "./lifecycle_times";
 import { checkProxyTargets, checkTargets, computeRatios, ghzTargets, toMarkdown, type BenchResults, type RowResult } from "./results";
 import { sessionStoreMarkdown } from "./session_store";
-import { checkProxyTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult } from "./results";
 
 const lat = (p50: number, p99: number) => ({ p50, p90: p50 * 2, p99, p999: p99 * 1.5, max: p99 * 2, mean: p50 });
 const row = (id: string, extra: Partial<RowResult>): RowResult => ({

@@ -1,5 +1,6 @@
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
+import { type CdcBenchResult, cdcMarkdown } from "./cdc";
 import { sessionStoreMarkdown, type SessionStoreResult } from "./session_store";
 import { streamReadMarkdown, type StreamReadResult } from "./stream_read";
 import { largeValueMarkdown, type LargeValueResult } from "./large_value";
@@ -88,6 +89,8 @@ export interface BenchResults {
   streamRead?: StreamReadResult[];
   /** One large value (StoreStream / RetrieveStream) through the proxy per backend (bench/large_value.ts); absent in results written before it. */
   largeValue?: LargeValueResult[];
+  /** Change Data Capture into Kafka (bench/cdc.ts); absent in results written before it. */
+  cdc?: CdcBenchResult[];
   /** The Session Store through the proxy and its replication lag (bench/session_store.ts); absent in results written before it. */
   sessionStore?: SessionStoreResult;
   /** Garbage-collector pauses per process at the moderate rate (bench/gc_pauses.ts); absent in results written before it. */
@@ -500,6 +503,14 @@ export function toMarkdown(b: BenchResults): string {
       "**One large value through the proxy** (bench/large_value.ts: StoreStream in 1 MiB messages, then RetrieveStream, checked by SHA-256; stored chunked by the SDK; peak RSS = VmHWM of the proxy and the pattern it launched; memstore keeps the value in its own memory)",
       "",
       largeValueMarkdown(b.largeValue).trimEnd(),
+    );
+  }
+  if (b.cdc && b.cdc.length > 0) {
+    out.push(
+      "",
+      "**Change Data Capture** (bench/cdc.ts: dist/cdc on a table of its own, Kafka sink of one partition; single-row transactions paced at the moderate rate — commit → sink acknowledged from the pattern's histogram, as bucket bounds, and commit → read back through Subscribe; then 1,000-row transactions as fast as one connection commits, changes/s until the sink acknowledged the last, and the pattern's CPU time per change over that span)",
+      "",
+      cdcMarkdown(b.cdc).trimEnd(),
     );
   }
   if (b.sessionStore) {

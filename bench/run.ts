@@ -10,6 +10,7 @@ import type { BuildRecord } from "../scripts/build";
 import { ROOT } from "../tests/helpers/process";
 import type { ServiceName } from "../tests/helpers/services";
 import { measureBuildVariants } from "./build_variants";
+import { type CdcBenchResult, measureCdc } from "./cdc";
 import { renderChart } from "./chart";
 import { measureGcPauses, type GcPauseResult } from "./gc_pauses";
 import { measureLifecycles } from "./lifecycle_times";
@@ -245,6 +246,35 @@ if (!only || only.has("large-value")) {
   }
 }
 
+// Change Data Capture (issue 23): commit -> sink latency at the moderate rate, sustained changes/s into Kafka.
+const cdc: CdcBenchResult[] = [];
+if (!only || only.has("cdc")) {
+  const reason = (await whyNot({ service: "postgres", executables: ["cdc"] })) ?? (await whyNot({ service: "kafka", executables: [] }));
+  const rowsCaptured = Math.max(10_000, Math.round(settings.durationS * 10_000));
+  const empty = {
+    pacedChanges: 0,
+    pacedRate: 0,
+    commitToSinkP50Ms: null,
+    commitToSinkP99Ms: null,
+    readBackP50Ms: 0,
+    readBackP99Ms: 0,
+    sustainedRows: 0,
+    sustainedPerS: 0,
+    cpuUsPerChange: 0,
+  };
+  if (reason) cdc.push({ sink: "kafka", ...empty, reason });
+  else {
+    log(`cdc into Kafka: ${settings.moderateRps} changes/s paced for ${settings.durationS} s, then ${rowsCaptured} rows sustained ...`);
+    try {
+      cdc.push(
+        await measureCdc({ seconds: settings.durationS, rate: settings.moderateRps, rows: rowsCaptured, inFlight: 512, sink: "kafka", executable: "cdc" }),
+      );
+    } catch (err) {
+      cdc.push({ sink: "kafka", ...empty, reason: (err as Error).message.split("\n")[0]!.slice(0, 300) });
+    }
+  }
+}
+
 let sessionStore: SessionStoreResult | undefined;
 if (!only || only.has("session-store")) {
   const reason = missingExecutable("session-store", "proxy");
@@ -293,6 +323,7 @@ const results: BenchResults = {
   multicastScale,
   streamRead,
   largeValue,
+  cdc,
   sessionStore,
   gcPauses,
   pacerAloneP99Ms,

@@ -174,3 +174,25 @@ test("after a restart, changes the checkpoint or the sink's tail shows delivered
   expect(sink.records.map((r) => `${r.metadata["cdc-lsn"]}/${r.metadata["cdc-position"]}`)).toEqual(["0/100/1", "0/100/2", "0/200/1", "0/200/2", "0/300/1"]);
   await b.stop();
 });
+
+test("a batch the sink stored in part before failing: only what is missing is appended again", async () => {
+  const source = new FakeSource();
+  const sink = new FakeSink();
+  const state = new FakeState();
+  // The 5th append of the batch fails once, after the 4 before it were stored (the others of its wave too).
+  let appends = 0;
+  const append = sink.append.bind(sink);
+  sink.append = async (...args: Parameters<FakeSink["append"]>) => {
+    if (++appends === 5) throw new Error("sink hiccup");
+    return append(...args);
+  };
+  const c = capture(source, sink, state);
+  c.start();
+  await until(() => source.handlers !== undefined, "streaming");
+  source.commit("0/100", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  await until(() => source.acknowledged.at(-1) === parseLsn("0/108"), "the slot moves past the transaction");
+  const positions = sink.records.map((r) => Number(r.metadata["cdc-position"]));
+  expect(positions.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  expect(appends).toBe(11);
+  await c.stop();
+});

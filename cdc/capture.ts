@@ -1,4 +1,4 @@
-import type { Logger, StreamDriver, KeyValueBasicDriver } from "@prism/sdk";
+import { appendBatch, type KeyValueBasicDriver, type Logger, type StreamAppend, type StreamDriver } from "@prism/sdk";
 import type { Pgoutput } from "pg-logical-replication";
 import type pg from "pg";
 import { type ChangeEvent, Operation } from "../proto/gen/prism/patterns/cdc/cdc_pattern_pb";
@@ -31,6 +31,7 @@ interface SinkPlace {
 type Entry =
   | { kind: "change"; change: PlacedChange; key: string; done: boolean; place?: SinkPlace }
   | { kind: "mark"; endLsn: Lsn; position?: ChangePosition; done: true };
+type ChangeEntry = Extract<Entry, { kind: "change" }>;
 
 export type CaptureState = "starting" | "snapshot" | "streaming" | "sink_unavailable" | "source_unavailable" | "wal_limit_exceeded" | "slot_lost" | "stopped";
 
@@ -71,6 +72,10 @@ export class Capture {
   private wakeQueue: (() => void) | undefined;
   /** Deliveries started and not yet folded into `delivered` (in capture order). */
   private readonly fifo: Entry[] = [];
+  /** Changes taken for the next batch append, not yet sent. */
+  private batch: ChangeEntry[] = [];
+  /** Changes per batch append: half the window, so one batch fills while another is in flight. */
+  private readonly batchSize: number;
   private readonly rowsInFlight = new Map<string, Promise<void>>();
   private inFlight = 0;
   private slotFreed: (() => void) | undefined;
@@ -104,6 +109,7 @@ export class Capture {
     this.checkpointKey = o.settings.checkpoint_key || `cdc/${o.source.slot}`;
     this.encoding = o.settings.encoding;
     this.retryDelayMs = o.retryDelayMs ?? 200;
+    this.batchSize = Math.max(1, Math.floor(o.settings.max_in_flight / 2));
     o.metrics.bind(this);
   }
 
@@ -135,7 +141,7 @@ export class Capture {
 
   /** Changes captured and not yet in the sink. */
   pending(): number {
-    return this.inFlight + this.queue.length;
+    return this.inFlight + this.batch.length + this.queue.length;
   }
 
   /** Age of the oldest change captured and not yet acknowledged by the sink. */
@@ -312,6 +318,8 @@ export class Capture {
         stream.resume();
       }
       await this.handle(m);
+      // Nothing more received for now: what the batch holds goes out rather than waiting for more.
+      if (this.queue.length === 0) await this.flush();
     }
   }
 
@@ -383,26 +391,16 @@ export class Capture {
     return key.length > 0 ? key : r.keyColumns;
   }
 
-  /** Appends one change once it may go (a free place in the window, no earlier change of its row in flight). */
+  /**
+   * Queues one change for the next batch append (a change the checkpoint or the sink's tail shows delivered is
+   * folded in at once). A full batch is sent before the next change is taken.
+   */
   private async deliver(change: PlacedChange): Promise<void> {
     if (comparePositions(change, this.delivered) <= 0) {
       this.o.metrics.duplicates.inc();
       return;
     }
-    const key = sinkKey(change);
-    for (;;) {
-      const earlier = this.rowsInFlight.get(key);
-      if (earlier) {
-        await earlier;
-        continue;
-      }
-      if (this.inFlight >= this.o.settings.max_in_flight) {
-        await new Promise<void>((r) => (this.slotFreed = r));
-        continue;
-      }
-      break;
-    }
-    const entry: Entry = { kind: "change", change, key, done: false };
+    const entry: ChangeEntry = { kind: "change", change, key: sinkKey(change), done: false };
     const held = this.inSink.get(changeKey(change));
     if (held) {
       this.inSink.delete(changeKey(change));
@@ -412,46 +410,103 @@ export class Capture {
       return;
     }
     this.fifo.push(entry);
-    this.inFlight++;
-    const sent = this.append(entry);
-    this.rowsInFlight.set(key, sent);
+    this.batch.push(entry);
+    if (this.batch.length >= this.batchSize) await this.flush();
   }
 
-  private async append(entry: Extract<Entry, { kind: "change" }>): Promise<void> {
-    const c = entry.change;
-    const payload = encodeEvent(toEvent(c), this.encoding);
-    const metadata = eventMetadata(c, this.encoding);
-    const idempotencyKey = `${formatLsn(c.lsn)}/${c.position}`;
-    for (let delay = this.retryDelayMs; ; delay = Math.min(delay * 2, 5_000)) {
+  /**
+   * Sends the queued changes as one batch append once it may go: a free place in the window (counted in
+   * changes) and no earlier batch in flight holding one of its rows, so a row's changes reach the sink in order.
+   */
+  private async flush(): Promise<void> {
+    // The batch is taken only once it may go, so pending() counts it meanwhile (nothing adds to it while this waits).
+    const size = this.batch.length;
+    if (size === 0) return;
+    const keys = new Set(this.batch.map((e) => e.key));
+    for (;;) {
+      const earlier = new Set<Promise<void>>();
+      for (const k of keys) {
+        const p = this.rowsInFlight.get(k);
+        if (p) earlier.add(p);
+      }
+      if (earlier.size > 0) {
+        await Promise.all(earlier);
+        continue;
+      }
+      if (this.inFlight > 0 && this.inFlight + size > this.o.settings.max_in_flight) {
+        await new Promise<void>((r) => (this.slotFreed = r));
+        continue;
+      }
+      break;
+    }
+    const entries = this.batch.splice(0);
+    this.inFlight += entries.length;
+    const sent = this.append(entries);
+    for (const k of keys) this.rowsInFlight.set(k, sent);
+  }
+
+  /**
+   * Appends a batch, retried without end while the sink fails. Before a retry the sink's tail is read: a
+   * failed batch may have been stored in part (or whole, its acknowledgement lost), and what it holds is
+   * taken as delivered instead of being appended again.
+   */
+  private async append(entries: ChangeEntry[]): Promise<void> {
+    let todo = entries;
+    const records = new Map<ChangeEntry, StreamAppend>();
+    for (const e of entries) {
+      const c = e.change;
+      records.set(e, {
+        payload: encodeEvent(toEvent(c), this.encoding),
+        metadata: eventMetadata(c, this.encoding),
+        key: e.key,
+        write: this.o.settings.sink_idempotency ? { idempotencyKey: changeKey(c), windowMs: 120_000 } : undefined,
+      });
+    }
+    for (let delay = this.retryDelayMs, retry = false; ; delay = Math.min(delay * 2, 5_000), retry = true) {
       try {
-        await this.o.sink.append(
+        if (retry) {
+          await this.reconcile();
+          todo = todo.filter((e) => {
+            const held = this.inSink.get(changeKey(e.change));
+            if (!held) return true;
+            this.inSink.delete(changeKey(e.change));
+            this.o.metrics.duplicates.inc();
+            e.place = held;
+            return false;
+          });
+        }
+        const places = await appendBatch(
+          this.o.sink,
           this.o.settings.stream,
-          payload,
-          metadata,
-          entry.key,
-          this.o.settings.sink_idempotency ? { idempotencyKey, windowMs: 120_000 } : undefined,
+          todo.map((e) => records.get(e)!),
         );
+        todo.forEach((e, i) => (e.place = places[i]));
         break;
       } catch (err) {
         if (!this.flags.sink) this.o.logger.warn("cdc: sink append failed; retrying (capture falls behind, nothing is dropped)", { error: errorText(err) });
         this.flags.sink = `sink: ${errorText(err)}`;
         this.o.metrics.errors.inc({ kind: "sink" });
-        if (this.stopping) return this.release(entry);
+        if (this.stopping) return this.release(entries);
         await sleep(delay);
       }
     }
     this.flags.sink = "";
-    entry.done = true;
-    this.eventsTotal++;
-    this.o.metrics.events.inc({ table: c.table, operation: Operation[c.operation].toLowerCase() });
-    if (c.xid !== 0) this.o.metrics.commitToSink.observe(Math.max(0, Date.now() - c.commitTimeMs) / 1000);
-    this.release(entry);
+    const now = Date.now();
+    for (const e of entries) {
+      const c = e.change;
+      e.done = true;
+      this.eventsTotal++;
+      this.o.metrics.events.inc({ table: c.table, operation: Operation[c.operation].toLowerCase() });
+      if (c.xid !== 0) this.o.metrics.commitToSink.observe(Math.max(0, now - c.commitTimeMs) / 1000);
+    }
+    this.release(entries);
     this.advance();
   }
 
-  private release(entry: Extract<Entry, { kind: "change" }>): void {
-    this.inFlight--;
-    this.rowsInFlight.delete(entry.key);
+  private release(entries: ChangeEntry[]): void {
+    this.inFlight -= entries.length;
+    const sent = this.rowsInFlight.get(entries[0]!.key);
+    for (const e of entries) if (this.rowsInFlight.get(e.key) === sent) this.rowsInFlight.delete(e.key);
     const freed = this.slotFreed;
     this.slotFreed = undefined;
     freed?.();
@@ -471,8 +526,9 @@ export class Capture {
     }
   }
 
-  /** Waits until every delivery started has been acknowledged (or given up at stop). */
+  /** Sends what the batch holds, then waits until every delivery started has been acknowledged (or given up at stop). */
   private async drain(): Promise<void> {
+    await this.flush();
     while (this.inFlight > 0) await Promise.allSettled([...this.rowsInFlight.values()]);
     await Promise.resolve();
   }

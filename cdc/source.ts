@@ -1,5 +1,6 @@
 import { ConfigError, type Driver, type DriverFactory, type HealthReport, type Schema, validate } from "@prism/sdk";
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
+import type { Socket } from "node:net";
 import pg from "pg";
 import { formatLsn, type Lsn, parseLsn } from "./lsn";
 
@@ -175,7 +176,8 @@ export class PostgresLogicalSource implements Driver {
     const running = service.subscribe(plugin, this.slot, "0/0");
     await Promise.race([started, running.then(() => Promise.reject(new Error("replication ended before it started"))), failed]);
     const timer = setInterval(report, this.config.status_interval);
-    const socket = () => (service as unknown as { _connection?: { stream?: { pause(): void; resume(): void } } })._connection?.stream;
+    const socket = (service as unknown as { _connection?: { stream?: Socket } })._connection?.stream;
+    const gate = socket ? new ReadGate(socket) : undefined;
     const ended = Promise.race([running.then(() => undefined), failed]).finally(() => clearInterval(timer));
     return {
       ended,
@@ -184,8 +186,8 @@ export class PostgresLogicalSource implements Driver {
         confirmed = lsn;
         report();
       },
-      pause: () => socket()?.pause(),
-      resume: () => socket()?.resume(),
+      pause: () => gate?.pause(),
+      resume: () => gate?.resume(),
       stop: async () => {
         clearInterval(timer);
         await service.destroy().catch(() => undefined);
@@ -198,6 +200,52 @@ export class PostgresLogicalSource implements Driver {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Bytes handed to the protocol parser at a time: what may still be decoded after a pause. */
+export const READ_SLICE_BYTES = 16 * 1024;
+
+/**
+ * Lets the protocol parser see the replication socket's data in slices of READ_SLICE_BYTES and none while
+ * paused. Pausing the socket alone stops further reads, but the parser would still decode all of the read in
+ * hand (Bun reads up to 512 KiB at once: some 10,000 small row changes); the rest of it waits here instead.
+ * pg's parser keeps a message cut between slices until the next one.
+ */
+class ReadGate {
+  private readonly held: Buffer[] = [];
+  private paused = false;
+  private readonly deliver: ((chunk: Buffer) => void)[];
+
+  constructor(private readonly socket: Socket) {
+    this.deliver = socket.listeners("data") as ((chunk: Buffer) => void)[];
+    socket.removeAllListeners("data");
+    socket.on("data", (chunk: Buffer) => {
+      this.held.push(chunk);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (!this.paused && this.held.length > 0) {
+      const chunk = this.held[0]!;
+      const slice = chunk.length > READ_SLICE_BYTES ? chunk.subarray(0, READ_SLICE_BYTES) : chunk;
+      if (slice === chunk) this.held.shift();
+      else this.held[0] = chunk.subarray(READ_SLICE_BYTES);
+      for (const fn of this.deliver) fn.call(this.socket, slice);
+    }
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+    this.pump();
+  }
 }
 
 /** The primary key columns of a table, in key order. */

@@ -17,6 +17,8 @@ import {
   type QueuePublishMessage,
   type QueueStats,
   type StreamDriver,
+  type StreamAppend,
+  type StreamPlace,
   type StreamReadOptions,
   type StreamRecordData,
   type SubscribeOptions,
@@ -181,6 +183,30 @@ export class KafkaDriver implements Driver, PubSubDriver, StreamDriver, QueueDri
   ): Promise<{ offset: number; partition: number; timestamp: number }> {
     const s = await this.write(stream, payload, metadata, key, write);
     return { offset: s.offset, partition: s.partition, timestamp: s.timestamp };
+  }
+
+  /**
+   * Many records in one guarded call: queued together, they leave in one produce request (or a few, past
+   * max_batch_messages / max_batch_bytes) in the order given, so one key's records keep their order.
+   */
+  async appendBatch(stream: string, records: readonly StreamAppend[]): Promise<StreamPlace[]> {
+    const topic = this.topics.kafkaTopic(stream);
+    await this.guard.read(() => this.topics.ensure(topic), undefined, this.cfg.request_timeout * 2);
+    const all = () =>
+      this.topics.use(topic, (partitions) =>
+        Promise.all(
+          records.map((r) => {
+            const once = async () => ({
+              ...(await this.producer.send(topic, this.producer.partitionFor(topic, partitions, r.key), r.payload, r.metadata, r.key)),
+              topic,
+            });
+            const id = r.write?.idempotencyKey;
+            return id ? this.applied.run(`${topic}\0${id}`, r.write!.windowMs, once) : once();
+          }),
+        ),
+      );
+    const stored = await this.guard.write(all);
+    return stored.map((s) => ({ offset: s.offset, partition: s.partition, timestamp: s.timestamp }));
   }
 
   read(opts: StreamReadOptions): AsyncIterable<StreamRecordData> {

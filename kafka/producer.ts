@@ -52,6 +52,7 @@ export class BatchingProducer {
 
   /** Picks the partition as Java clients do (murmur2 of the key; round-robin without a key). */
   partitionFor(topic: string, partitions: number, key: string): number {
+    if (partitions === 1) return 0; // murmur2 (64-bit arithmetic in long.js) costs microseconds per record
     let md = this.metadataByCount.get(partitions);
     if (!md) {
       md = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));

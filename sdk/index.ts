@@ -48,12 +48,15 @@ export type {
   PubSubMessage,
   ScanEntry,
   ScanOptions,
+  StreamAppend,
   StreamDriver,
+  StreamPlace,
   StreamReadOptions,
   StreamRecordData,
   SubscribeOptions,
 } from "./drivers/interfaces";
 export { INTERFACE_SERVICE } from "./drivers/interfaces";
+export { appendBatch } from "./drivers/stream_batch";
 export {
   isQueueDriver,
   offersQueueDeadLetters,

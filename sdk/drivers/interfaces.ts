@@ -183,6 +183,21 @@ export interface StreamReadOptions {
   signal: AbortSignal;
 }
 
+/** One record of a batch append. */
+export interface StreamAppend {
+  payload: Uint8Array;
+  metadata: Record<string, string>;
+  key: string;
+  write?: WriteOptions;
+}
+
+/** Where an appended record was stored. */
+export interface StreamPlace {
+  offset: number;
+  partition: number;
+  timestamp: number;
+}
+
 export interface StreamDriver {
   append(
     stream: string,
@@ -191,6 +206,13 @@ export interface StreamDriver {
     key: string,
     write?: WriteOptions,
   ): MaybePromise<{ offset: number; partition: number; timestamp: number }>;
+  /**
+   * Optional: appends `records` in one request where the backend has one (Kafka: one produce request of many
+   * records). Resolves with each record's place, in order, once all are stored; rejects when any was not (some
+   * may have been stored). Records of one key are stored in the order given. Callers use appendBatch() of
+   * sdk/drivers/stream_batch.ts, which emulates it for drivers without one.
+   */
+  appendBatch?(stream: string, records: readonly StreamAppend[]): Promise<StreamPlace[]>;
   read(opts: StreamReadOptions): AsyncIterable<StreamRecordData>;
   /** Deletes records before beforeOffset; returns the lowest offset still readable. */
   trim(stream: string, partition: number, beforeOffset: number): MaybePromise<number>;

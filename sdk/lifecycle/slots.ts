@@ -44,7 +44,7 @@ export const INTERFACE_METHODS: Record<InterfaceName, readonly string[]> = {
   keyvalue_batch: ["batchSet", "batchGet", "batchDelete"],
   list_basic: ["pushLeft", "pushRight", "popLeft", "popRight", "length", "range"],
   pubsub_basic: ["publish", "subscribe", "unsubscribe"],
-  stream_basic: ["append", "read", "trim"],
+  stream_basic: ["append", "appendBatch", "read", "trim"],
   queue: QUEUE_METHODS,
 };
 
