@@ -68,7 +68,7 @@ export function formatCapabilities(namespace: string, c: Capabilities): string[]
     `namespace ${namespace}: backend ${c.slots?.primaryBackendType || "?"}`,
     line(header),
     ...rows.map(line),
-    `limits: key ${humanBytes(c.maxKeySize)}, value ${humanBytes(c.maxValueSize)}, batch ${c.maxBatchSize} entries`,
+    `limits: key ${humanBytes(c.maxKeySize)}, value ${c.supportsChunkedValues && c.maxMessageValueSize > 0n ? `${humanBytes(c.maxMessageValueSize)} per message, ${humanBytes(c.maxValueSize)} streamed (chunked)` : humanBytes(c.maxValueSize)}, batch ${c.maxBatchSize} entries`,
   ];
 }
 

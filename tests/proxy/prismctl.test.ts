@@ -98,7 +98,7 @@ namespaces:
         "store / retrieve / delete batch     keyvalue_batch  native",
         "set / get expiration                keyvalue_ttl    native",
         "transactions                        -               unavailable",
-        "limits: key 4 KiB, value 8 MiB, batch 10000 entries",
+        "limits: key 4 KiB, value 8 MiB per message, 4 GiB streamed (chunked), batch 10000 entries",
         "",
       ].join("\n"),
     );
