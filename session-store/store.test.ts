@@ -39,7 +39,8 @@ describe("SessionStore over memstore shards", () => {
     expect(u.version).toBe(2);
     const r = await store.update(a.id, {}, ["x"]);
     expect(Object.keys(r.attributes)).toEqual(["cart"]);
-    expect(await codeOf(store.update(a.id, {}, [], 1))).toBe(Code.ABORTED);
+    const stale = PrismError.from(await store.update(a.id, {}, [], 1).catch((e) => e));
+    expect([stale.code, stale.metadata?.["x-prism-current-version"]]).toEqual([Code.ABORTED, "3"]);
     expect(await codeOf(store.update("0".repeat(32), {}, []))).toBe(Code.NOT_FOUND);
     const t = await store.touch(a.id, 120);
     expect(t.version).toBe(3);
@@ -84,7 +85,13 @@ describe("SessionStore over memstore shards", () => {
       const results = await Promise.allSettled(Array.from({ length: 16 }, (_, w) => store.update(s.id, { w: bytes(String(w)) }, [], version)));
       const won = results.filter((r) => r.status === "fulfilled");
       expect(won.length).toBe(1);
-      for (const r of results) if (r.status === "rejected") expect(PrismError.from(r.reason).code).toBe(Code.ABORTED);
+      // Losers answer ABORTED with a version past theirs (the winner's, or a later one by now).
+      for (const r of results)
+        if (r.status === "rejected") {
+          const e = PrismError.from(r.reason);
+          expect(e.code).toBe(Code.ABORTED);
+          expect(Number(e.metadata?.["x-prism-current-version"])).toBeGreaterThan(version);
+        }
     }
     expect((await store.get(s.id))?.version).toBe(6);
   });

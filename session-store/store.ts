@@ -44,6 +44,10 @@ const MAX_RETRIES = 50;
 
 const isAborted = (err: unknown) => err instanceof PrismError && err.code === Code.ABORTED;
 const aborted = (msg: string) => new PrismError(Code.ABORTED, msg);
+/** A failed compare-and-set: the session's current version travels in x-prism-current-version ("" = gone), as key-value's (contract §5). */
+const CURRENT_VERSION_HEADER = "x-prism-current-version";
+const conflict = (msg: string, current: number | undefined) =>
+  new PrismError(Code.ABORTED, msg, { metadata: { [CURRENT_VERSION_HEADER]: current === undefined ? "" : String(current) } });
 
 /** Outcome of applying a change from another region. */
 export type ApplyResult = "applied" | "ignored" | "conflict";
@@ -189,7 +193,7 @@ export class SessionStore {
         const at = await this.locate(id);
         if (!at || at.rec.deleted) throw notFound(`session ${id} not found`);
         if (expected !== undefined && at.rec.version !== expected) {
-          throw aborted(`session ${id} is at version ${at.rec.version}, not the expected ${expected}`);
+          throw conflict(`session ${id} is at version ${at.rec.version}, not the expected ${expected}`, at.rec.version);
         }
         const attributes = { ...at.rec.attributes };
         for (const k of remove) delete attributes[k];
@@ -200,7 +204,10 @@ export class SessionStore {
           await this.changed(next);
           return next;
         }
-        if (expected !== undefined) throw aborted(`session ${id} changed concurrently; version ${expected} is no longer current`);
+        if (expected !== undefined) {
+          const now = await this.locate(id);
+          throw conflict(`session ${id} changed concurrently; version ${expected} is no longer current`, now && !now.rec.deleted ? now.rec.version : undefined);
+        }
         if (attempt >= MAX_RETRIES) throw aborted(`session ${id} kept changing concurrently; try again`);
       }
     });

@@ -92,21 +92,26 @@ describe("session store through the client", () => {
     }
   });
 
-  test("ABORTED is a version_conflict with the current version, from the message or read back; NOT_FOUND is not_found", async () => {
+  test("ABORTED with x-prism-current-version is a version_conflict carrying it; NOT_FOUND is not_found", async () => {
     const c = await connect({ address, retry: fast });
     try {
+      const trailers = new grpc.Metadata();
+      trailers.set("x-prism-current-version", "7");
+      // The message names another version on purpose: the trailer is what counts.
       handlers.updateSession = (_call, cb) =>
-        cb({ code: grpc.status.ABORTED, details: "session abc is at version 7, not the expected 3" } as grpc.ServiceError, null);
+        cb({ code: grpc.status.ABORTED, details: "session abc is at version 8, not the expected 3", metadata: trailers } as grpc.ServiceError, null);
       let e = await rejection(c.session.update("abc", { set: { a: "1" }, expectedVersion: 3 }));
       expect([e.code, e.reason, e.currentVersion]).toEqual([Code.ABORTED, "version_conflict", "7"]);
       expect(only("updateSession").length).toBe(1);
       expect(only("updateSession")[0]!.req.expectedVersion).toBe(3n);
+      expect(only("getSession").length).toBe(0);
 
+      // An update without expectedVersion that kept losing races: ABORTED without a version, not a version conflict.
       handlers.updateSession = (_call, cb) =>
-        cb({ code: grpc.status.ABORTED, details: "session abc changed concurrently; version 3 is no longer current" } as grpc.ServiceError, null);
-      handlers.getSession = (_call, cb) => cb(null, { found: true, session: { sessionId: "abc", version: 9n } });
-      e = await rejection(c.session.update("abc", { set: { a: "1" }, expectedVersion: 3 }));
-      expect([e.reason, e.currentVersion]).toEqual(["version_conflict", "9"]);
+        cb({ code: grpc.status.ABORTED, details: "session abc kept changing concurrently; try again" } as grpc.ServiceError, null);
+      e = await rejection(c.session.update("abc", { set: { a: "1" } }));
+      expect([e.code, e.reason, e.currentVersion]).toEqual([Code.ABORTED, "failed", undefined]);
+      expect(only("getSession").length).toBe(0);
 
       handlers.updateSession = (_call, cb) => cb({ code: grpc.status.NOT_FOUND, details: "session abc not found" } as grpc.ServiceError, null);
       e = await rejection(c.session.update("abc", { set: { a: "1" } }));

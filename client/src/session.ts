@@ -6,7 +6,6 @@ import {
   SessionStorePattern,
   Support,
 } from "../../proto/gen/prism/patterns/session/session_store_pattern_pb";
-import { CURRENT_VERSION_HEADER, Code, PrismClientError } from "./errors";
 import { definePattern, type ModuleContext, require } from "./pattern";
 import type { CallOptions } from "./transport";
 
@@ -18,9 +17,6 @@ export type Attributes = Record<string, string | Uint8Array>;
 const encoder = new TextEncoder();
 const attributesOf = (a: Attributes | undefined): Record<string, Uint8Array> | undefined =>
   a === undefined ? undefined : Object.fromEntries(Object.entries(a).map(([k, v]) => [k, typeof v === "string" ? encoder.encode(v) : v]));
-
-/** The session store's ABORTED message names the version it found: "session X is at version N, not the expected M". */
-const AT_VERSION = /is at version (\d+)/;
 
 /**
  * The Session Store (prism.patterns.session.SessionStorePattern): sessions of an owner with attributes and a
@@ -75,27 +71,8 @@ export class SessionClient {
   async update(sessionId: string, change: { set?: Attributes; remove?: string[]; expectedVersion?: bigint | number }, opts?: CallOptions): Promise<Session> {
     const expectedVersion = change.expectedVersion === undefined ? undefined : BigInt(change.expectedVersion);
     if (expectedVersion !== undefined) this.check("compare-and-set", this.capabilities.compareAndSet, "compare_and_set");
-    try {
-      return await this.call("updateSession", { sessionId, set: attributesOf(change.set), remove: change.remove ?? [], expectedVersion }, "keyed", opts);
-    } catch (err) {
-      const e = PrismClientError.from(err);
-      if (e.code !== Code.ABORTED) throw e;
-      throw await this.conflict(sessionId, e, opts);
-    }
-  }
-
-  /** An ABORTED update as a version_conflict carrying the session's current version ("" = it no longer exists). */
-  private async conflict(sessionId: string, e: PrismClientError, opts?: CallOptions): Promise<PrismClientError> {
-    let current = e.metadata[CURRENT_VERSION_HEADER] ?? AT_VERSION.exec(e.message)?.[1];
-    if (current === undefined) {
-      // "changed concurrently": the message names no version, so read it.
-      current = await this.get(sessionId, opts).then(
-        (s) => (s === undefined ? "" : String(s.version)),
-        () => undefined,
-      );
-    }
-    const metadata = current === undefined ? e.metadata : { ...e.metadata, [CURRENT_VERSION_HEADER]: current };
-    return new PrismClientError(e.code, e.message, { reason: "version_conflict", metadata, cause: e });
+    // A failed compare-and-set is ABORTED with the current version in x-prism-current-version: a version_conflict.
+    return this.call("updateSession", { sessionId, set: attributesOf(change.set), remove: change.remove ?? [], expectedVersion }, "keyed", opts);
   }
 
   /** Slides the expiry: the session now expires ttlSeconds from now (0 or absent = its own ttl); the version stays. */

@@ -123,6 +123,27 @@ export class Transport {
 
   /** One unary call with the retry policy of its safety class. */
   async unary<T>(service: DescService, method: string, req: unknown, safety: Safety, opts?: CallOptions): Promise<T> {
+    return this.attempts(service, method, () => req, safety, opts);
+  }
+
+  /**
+   * A client stream (requests in, one reply) with the retry policy of its safety class. `requests` is asked for
+   * the messages again on every attempt; a source that cannot be read twice passes `replayable: false` and is
+   * sent once (its idempotency key still lets the server recognise a caller's own retry). The signal cancels
+   * the call at the next message.
+   */
+  async clientStream<T>(service: DescService, method: string, requests: () => AsyncIterable<unknown>, replayable: boolean, opts?: CallOptions): Promise<T> {
+    const signal = opts?.signal;
+    const guarded = async function* () {
+      for await (const m of requests()) {
+        signal?.throwIfAborted();
+        yield m;
+      }
+    };
+    return this.attempts(service, method, guarded, "keyed", opts, !replayable);
+  }
+
+  private async attempts<T>(service: DescService, method: string, req: () => unknown, safety: Safety, opts?: CallOptions, once = false): Promise<T> {
     const deadlineAt = Date.now() + (opts?.deadline ?? this.options.deadline);
     const { metadata, safety: effective } = this.metadataFor(safety, opts);
     const label = `${service.name}/${service.methods.find((m) => m.localName === method)?.name ?? method}`;
@@ -130,7 +151,7 @@ export class Transport {
       const ep = this.pick();
       let err: PrismClientError;
       try {
-        const reply = await ep.method(service, method)(req, { timeoutMs: Math.max(1, deadlineAt - Date.now()), metadata, signal: opts?.signal });
+        const reply = await ep.method(service, method)(req(), { timeoutMs: Math.max(1, deadlineAt - Date.now()), metadata, signal: opts?.signal });
         this.observe(ep, undefined);
         const failed = failedReply(label, reply);
         if (failed) throw failed;
@@ -140,7 +161,7 @@ export class Transport {
         this.observe(ep, err);
       }
       const delayMs = backoffMs(attempt, this.options.retry.initialBackoffMs, this.options.retry.maxBackoffMs);
-      const give = attempt >= this.options.retry.attempts || !retryable(effective, err) || opts?.signal?.aborted || Date.now() + delayMs >= deadlineAt;
+      const give = once || attempt >= this.options.retry.attempts || !retryable(effective, err) || opts?.signal?.aborted || Date.now() + delayMs >= deadlineAt;
       if (give) throw err;
       this.options.onEvent({ kind: "retry", method: label, attempt, error: err, delayMs });
       const to = this.endpoints.length > 1 ? this.peek() : ep;

@@ -6,6 +6,7 @@ import type { Command } from "../command";
 import { CDC_COMMANDS } from "./cdc";
 import { COMPLETION_COMMANDS } from "./completion";
 import { KV_COMMANDS } from "./kv";
+import { KV_FILE_COMMANDS } from "./kv_files";
 import { MULTICAST_COMMANDS } from "./multicast";
 import { PUBSUB_COMMANDS } from "./pubsub";
 import { QUEUE_COMMANDS } from "./queue";
@@ -14,6 +15,7 @@ import { STATUS_COMMANDS } from "./status";
 
 export const COMMANDS: Command[] = [
   ...KV_COMMANDS,
+  ...KV_FILE_COMMANDS,
   ...PUBSUB_COMMANDS,
   ...MULTICAST_COMMANDS,
   ...SESSION_COMMANDS,

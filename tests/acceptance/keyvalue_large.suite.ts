@@ -11,7 +11,8 @@ import { describe, expect, test } from "bun:test";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { KeyValuePattern, StoreStreamStartSchema } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
 import { CHUNK_PREFIX } from "../../sdk/emulation/chunked";
-import { Code, PrismError } from "../../sdk/grpc/errors";
+import { PrismClientError } from "../../client/src/errors";
+import { Code } from "../../sdk/grpc/errors";
 import type { ServiceClient } from "../../sdk/grpc/types";
 import { text, uniquePrefix, utf8 } from "./target";
 import { waitFor } from "../helpers/wait";
@@ -83,9 +84,9 @@ export function runLargeValueTests(
       await call();
       return { code: Code.OK, message: "", current: undefined as string | undefined };
     } catch (err) {
-      const e = PrismError.from(err);
-      const md = (e.cause as { metadata?: { get(k: string): unknown[] } } | undefined)?.metadata;
-      return { code: e.code, message: e.message, current: md?.get("x-prism-current-version")[0] as string | undefined };
+      // PrismClientError.from reads the trailers of a stub's error and of the client library's alike.
+      const e = PrismClientError.from(err);
+      return { code: e.code, message: e.message, current: e.currentVersion };
     }
   };
 

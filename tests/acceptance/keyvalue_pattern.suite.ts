@@ -154,7 +154,7 @@ export function runKeyValuePatternSuite(name: string, target: () => Promise<Targ
       expect(await retrieve(p + "k")).toBe("v");
     }
 
-    if (way.largeValues) runLargeValueTests(kv, () => t.metadata, { scan: want.scan !== "unavailable", expiration: want.expiration !== "unavailable" });
+    runLargeValueTests(kv, () => t.metadata, { scan: want.scan !== "unavailable", expiration: want.expiration !== "unavailable" });
 
     describe("conditional writes (expected_version)", () => {
       /** The ABORTED answer of a conditional write, with the current version from x-prism-current-version. */

@@ -11,14 +11,11 @@ import { connect, type Target } from "./target";
 export interface KeyValueWayIn {
   /** Appended to the suite's name. */
   label: string;
-  /** StoreStream / RetrieveStream are reachable this way (the client library has no large-value calls yet). */
-  largeValues: boolean;
   open(t: Target): Promise<{ kv: ServiceClient<typeof KeyValuePattern>; close(): void }>;
 }
 
 export const viaStubs: KeyValueWayIn = {
   label: "",
-  largeValues: true,
   open: async (t) => {
     const c = connect(t, { kv: KeyValuePattern });
     return { kv: c.kv, close: c.close };
@@ -28,7 +25,6 @@ export const viaStubs: KeyValueWayIn = {
 /** Emulation events are swallowed (the suite runs emulated configurations on purpose). */
 export const viaClient: KeyValueWayIn = {
   label: " (via @prism/client)",
-  largeValues: false,
   open: async (t) => {
     const c = await connectClient({
       address: t.address,
@@ -37,7 +33,7 @@ export const viaClient: KeyValueWayIn = {
       deadline: 15_000,
       onEvent: () => {},
     });
-    // The client has every unary call of the stubs; the streaming large-value calls are not reached this way (largeValues).
+    // The client has every call of the stubs under the same names, taking and returning the same messages.
     return { kv: c.keyValue as unknown as ServiceClient<typeof KeyValuePattern>, close: () => c.close() };
   },
 };
