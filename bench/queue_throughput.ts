@@ -1,9 +1,10 @@
-// The queue pattern's bench row (issue 21 item 5): publish throughput (PublishBatch), consume+ack throughput
+// The queue pattern's bench rows (issue 21 item 5): publish throughput (PublishBatch), consume+ack throughput
 // (consumers of one group draining the backlog, acks batched), and publish→delivery latency p50/p99 at a moderate
-// rate, for one backend, direct or through dist/proxy. Prints one JSON object.
-//   bun bench/queue_throughput.ts [--backend memstore|redis|postgres] [--via direct|proxy] [--messages 20000]
+// rate, for one backend, direct or through dist/proxy. `make bench` runs it per backend (bench/run.ts, section
+// `queue`); alone it prints one JSON object:
+//   bun bench/queue_throughput.ts [--backend memstore|redis|postgres|nats] [--via direct|proxy] [--messages 20000]
 //     [--consumers 4] [--rate 1000] [--seconds 5]
-// Needs dist/queue (and dist/proxy for --via proxy). Not part of `make bench` yet.
+// Needs dist/queue (and dist/proxy for --via proxy).
 import { parseArgs } from "node:util";
 import { ConsumerPattern } from "../proto/gen/prism/patterns/consumer/consumer_pattern_pb";
 import { ProducerPattern } from "../proto/gen/prism/patterns/producer/producer_pattern_pb";
@@ -11,120 +12,181 @@ import { createClient } from "../sdk/grpc/client";
 import { BACKENDS } from "../tests/queue/backends";
 import { directTarget, proxyTarget } from "../tests/queue/targets";
 
-const { values } = parseArgs({
-  options: {
-    backend: { type: "string", default: "memstore" },
-    via: { type: "string", default: "direct" },
-    messages: { type: "string", default: "20000" },
-    consumers: { type: "string", default: "4" },
-    rate: { type: "string", default: "1000" },
-    seconds: { type: "string", default: "5" },
-  },
-});
-const backend = BACKENDS.find((b) => b.name === values.backend);
-if (!backend) throw new Error(`--backend: one of ${BACKENDS.map((b) => b.name).join(", ")}`);
-const messages = Number(values.messages);
-const consumers = Number(values.consumers);
-const rate = Number(values.rate);
-const seconds = Number(values.seconds);
+export interface QueueBenchOptions {
+  backend: string;
+  via: "direct" | "proxy";
+  messages: number;
+  consumers: number;
+  rate: number;
+  seconds: number;
+}
 
-const target = await (values.via === "proxy" ? proxyTarget : directTarget)(backend, {});
-const opts = { metadata: target.metadata, timeoutMs: 60_000 };
-const channel = () => createClient(ProducerPattern, target.address());
-const producer = channel();
-
-/** Consumers of `group` acking what they get; onDelivery sees each payload. Returns a stop function. */
-function consume(topic: string, group: string, onDelivery: (payload: Uint8Array) => void): () => void {
-  const ac = new AbortController();
-  for (let i = 0; i < consumers; i++) {
-    const c = createClient(ConsumerPattern, target.address());
-    let tokens: string[] = [];
-    const flush = () => {
-      const t = tokens;
-      tokens = [];
-      if (t.length > 0) c.client.ack({ topic, group, ackTokens: t }, opts).catch(() => undefined);
-    };
-    const timer = setInterval(flush, 2);
-    void (async () => {
-      try {
-        for await (const d of c.client.consume({ topic, group, maxInFlight: 256 }, { metadata: target.metadata, signal: ac.signal })) {
-          onDelivery(d.payload);
-          tokens.push(d.ackToken);
-          if (tokens.length >= 64) flush();
-        }
-      } catch {
-        // Stopped.
-      } finally {
-        clearInterval(timer);
-        c.close();
-      }
-    })();
-  }
-  return () => ac.abort();
+export interface QueueBenchResult {
+  backend: string;
+  via: string;
+  messages: number;
+  consumers: number;
+  publishPerS: number;
+  consumeAckPerS: number;
+  latency: { rate: number; delivered: number; sent: number; p50Ms: number; p99Ms: number };
+  /** Why the row did not run (or stopped). */
+  reason?: string;
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
-try {
-  // Publish throughput: batches of 100, 4 in flight.
-  const topic = `bench-${Date.now()}`;
-  const payload = new Uint8Array(100);
-  let t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (next < messages) {
-        const n = Math.min(100, messages - next);
-        next += n;
-        await producer.client.publishBatch({ messages: Array.from({ length: n }, () => ({ topic, payload })) }, opts);
-      }
-    }),
-  );
-  const publishPerS = messages / ((performance.now() - t0) / 1000);
+export async function measureQueue(o: QueueBenchOptions): Promise<QueueBenchResult> {
+  const backend = BACKENDS.find((b) => b.name === o.backend);
+  if (!backend) throw new Error(`backend: one of ${BACKENDS.map((b) => b.name).join(", ")}`);
+  const target = await (o.via === "proxy" ? proxyTarget : directTarget)(backend, {});
+  const opts = { metadata: target.metadata, timeoutMs: 60_000 };
+  const producer = createClient(ProducerPattern, target.address());
 
-  // Consume+ack throughput: drain the backlog.
-  let got = 0;
-  t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    const stop = consume(topic, "drain", () => {
-      if (++got === messages) {
+  /** Consumers of `group` acking what they get; onDelivery sees each payload. Returns a stop function. */
+  const consume = (topic: string, group: string, onDelivery: (payload: Uint8Array) => void): (() => void) => {
+    const ac = new AbortController();
+    for (let i = 0; i < o.consumers; i++) {
+      const c = createClient(ConsumerPattern, target.address());
+      let tokens: string[] = [];
+      const flush = () => {
+        const t = tokens;
+        tokens = [];
+        if (t.length > 0) c.client.ack({ topic, group, ackTokens: t }, opts).catch(() => undefined);
+      };
+      const timer = setInterval(flush, 2);
+      void (async () => {
+        try {
+          for await (const d of c.client.consume({ topic, group, maxInFlight: 256 }, { metadata: target.metadata, signal: ac.signal })) {
+            onDelivery(d.payload);
+            tokens.push(d.ackToken);
+            if (tokens.length >= 64) flush();
+          }
+        } catch {
+          // Stopped.
+        } finally {
+          clearInterval(timer);
+          c.close();
+        }
+      })();
+    }
+    return () => ac.abort();
+  };
+
+  try {
+    // Publish throughput: batches of 100, 4 in flight.
+    const topic = `bench-${Date.now()}`;
+    const payload = new Uint8Array(100);
+    let t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < o.messages) {
+          const n = Math.min(100, o.messages - next);
+          next += n;
+          await producer.client.publishBatch({ messages: Array.from({ length: n }, () => ({ topic, payload })) }, opts);
+        }
+      }),
+    );
+    const publishPerS = o.messages / ((performance.now() - t0) / 1000);
+
+    // Consume+ack throughput: drain the backlog (bounded, so a stalled backend ends the row instead of the run).
+    let got = 0;
+    t0 = performance.now();
+    const drained = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
         stop();
-        resolve();
-      }
+        resolve(false);
+      }, 120_000);
+      const stop = consume(topic, "drain", () => {
+        if (++got === o.messages) {
+          clearTimeout(timer);
+          stop();
+          resolve(true);
+        }
+      });
     });
-  });
-  const consumePerS = messages / ((performance.now() - t0) / 1000);
+    if (!drained) throw new Error(`${got} of ${o.messages} messages consumed within 120 s`);
+    const consumePerS = o.messages / ((performance.now() - t0) / 1000);
 
-  // Latency at a moderate rate: the payload carries the publish time.
-  const latTopic = `${topic}-lat`;
-  const lat: number[] = [];
-  const stop = consume(latTopic, "lat", (p) => lat.push(performance.timeOrigin + performance.now() - Number(new TextDecoder().decode(p))));
-  await Bun.sleep(500);
-  const total = rate * seconds;
-  const start = performance.now();
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await Bun.sleep(wait);
-    void producer.client.publish({ topic: latTopic, payload: new TextEncoder().encode(String(performance.timeOrigin + performance.now())) }, opts);
-  }
-  const deadline = Date.now() + 30_000;
-  while (lat.length < total && Date.now() < deadline) await Bun.sleep(50);
-  stop();
-  lat.sort((a, b) => a - b);
-  console.log(
-    JSON.stringify({
+    // Latency at a moderate rate: the payload carries the publish time.
+    const latTopic = `${topic}-lat`;
+    const lat: number[] = [];
+    const stop = consume(latTopic, "lat", (p) => lat.push(performance.timeOrigin + performance.now() - Number(new TextDecoder().decode(p))));
+    await Bun.sleep(500);
+    const total = Math.round(o.rate * o.seconds);
+    const start = performance.now();
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1000) / o.rate;
+      const wait = due - performance.now();
+      if (wait > 1) await Bun.sleep(wait);
+      void producer.client.publish({ topic: latTopic, payload: new TextEncoder().encode(String(performance.timeOrigin + performance.now())) }, opts);
+    }
+    const deadline = Date.now() + 30_000;
+    while (lat.length < total && Date.now() < deadline) await Bun.sleep(50);
+    stop();
+    lat.sort((a, b) => a - b);
+    return {
       backend: backend.name,
-      via: values.via,
-      messages,
-      consumers,
+      via: o.via,
+      messages: o.messages,
+      consumers: o.consumers,
       publishPerS: Math.round(publishPerS),
       consumeAckPerS: Math.round(consumePerS),
-      latency: { rate, delivered: lat.length, sent: total, p50Ms: +percentile(lat, 50).toFixed(2), p99Ms: +percentile(lat, 99).toFixed(2) },
-    }),
-  );
-} finally {
-  producer.close();
-  await target.close();
+      latency: { rate: o.rate, delivered: lat.length, sent: total, p50Ms: +percentile(lat, 50).toFixed(2), p99Ms: +percentile(lat, 99).toFixed(2) },
+    };
+  } finally {
+    producer.close();
+    await target.close();
+  }
 }
-process.exit(0);
+
+/** Issue 21's targets, for Kafka and NATS through the proxy: ≥ 10k consumed+acked/s, p99 < 20 ms at 1,000/s. */
+function target(r: QueueBenchResult): string {
+  if (r.via !== "proxy" || !["kafka", "nats"].includes(r.backend)) return "";
+  const misses = [
+    r.consumeAckPerS < 10_000 ? `${r.consumeAckPerS}/s < 10k/s` : "",
+    r.latency.rate >= 1000 && r.latency.p99Ms >= 20 ? `p99 ${r.latency.p99Ms} ms ≥ 20 ms` : "",
+    r.latency.delivered < r.latency.sent ? `${r.latency.sent - r.latency.delivered} not delivered` : "",
+  ].filter(Boolean);
+  return misses.length === 0 ? "met" : `not met (${misses.join(", ")})`;
+}
+
+export function queueMarkdown(results: readonly QueueBenchResult[]): string {
+  const lines = [
+    "| backend | via | publish msg/s | consume+ack msg/s | paced rate | publish → delivery p50 | p99 | delivered | issue 21 target (Kafka, NATS via proxy) |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const r of results) {
+    if (r.reason) {
+      lines.push(`| ${r.backend} | ${r.via} | not run: ${r.reason} | | | | | | |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.backend} | ${r.via} | ${r.publishPerS} | ${r.consumeAckPerS} | ${r.latency.rate}/s | ${r.latency.p50Ms} ms | ${r.latency.p99Ms} ms | ${r.latency.delivered} of ${r.latency.sent} | ${target(r)} |`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      backend: { type: "string", default: "memstore" },
+      via: { type: "string", default: "direct" },
+      messages: { type: "string", default: "20000" },
+      consumers: { type: "string", default: "4" },
+      rate: { type: "string", default: "1000" },
+      seconds: { type: "string", default: "5" },
+    },
+  });
+  const r = await measureQueue({
+    backend: values.backend!,
+    via: values.via === "proxy" ? "proxy" : "direct",
+    messages: Number(values.messages),
+    consumers: Number(values.consumers),
+    rate: Number(values.rate),
+    seconds: Number(values.seconds),
+  });
+  console.log(JSON.stringify(r));
+  process.exit(0);
+}

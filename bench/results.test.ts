@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { renderChart } from "./chart";
 import type { LifecycleTimes } from "./lifecycle_times";
 import { checkProxyTargets, checkTargets, computeRatios, ghzTargets, toMarkdown, type BenchResults, type RowResult } from "./results";
+import { queueMarkdown } from "./queue_throughput";
 import { sessionStoreMarkdown } from "./session_store";
 
 const lat = (p50: number, p99: number) => ({ p50, p90: p50 * 2, p99, p999: p99 * 1.5, max: p99 * 2, mean: p50 });
@@ -181,6 +182,51 @@ describe("bench results", () => {
     expect(missed).toContain("not met (4.2 ms, 3 errors)");
     expect(missed).toContain("Not complete: boom");
     expect(missed).not.toContain("replication over");
+  });
+
+  test("the Producer/Consumer section: a row per backend and mode, issue 21's target for Kafka and NATS through the proxy, and why a row did not run", () => {
+    const qrow = (backend: string, via: string, consumeAckPerS: number, p99Ms: number, delivered = 5000) => ({
+      backend,
+      via,
+      messages: 20000,
+      consumers: 4,
+      publishPerS: 30000,
+      consumeAckPerS,
+      latency: { rate: 1000, delivered, sent: 5000, p50Ms: 1.5, p99Ms },
+    });
+    const md = queueMarkdown([
+      qrow("redis", "proxy", 8000, 30),
+      qrow("nats", "proxy", 12000, 9),
+      qrow("nats", "direct", 12000, 9),
+      qrow("kafka", "proxy", 9000, 25, 4990),
+      { ...qrow("postgres", "direct", 0, 0), reason: "postgres is not reachable" },
+    ]);
+    expect(md).toContain("| redis | proxy | 30000 | 8000 | 1000/s | 1.5 ms | 30 ms | 5000 of 5000 |  |");
+    expect(md).toContain("| nats | proxy | 30000 | 12000 | 1000/s | 1.5 ms | 9 ms | 5000 of 5000 | met |");
+    expect(md).toContain("| nats | direct | 30000 | 12000 | 1000/s | 1.5 ms | 9 ms | 5000 of 5000 |  |");
+    expect(md).toContain(
+      "| kafka | proxy | 30000 | 9000 | 1000/s | 1.5 ms | 25 ms | 4990 of 5000 | not met (9000/s < 10k/s, p99 25 ms ≥ 20 ms, 10 not delivered) |",
+    );
+    expect(md).toContain("| postgres | direct | not run: postgres is not reachable |");
+    const all = toMarkdown({
+      command: "make bench",
+      startedAt: "2026-01-01T00:00:00.000Z",
+      elapsedS: 1,
+      machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, loadAverageAtStart: [0.5, 0.5, 0.5], loadAverageAtEnd: [1, 1, 1], bun: "1.4.4", os: "Linux" },
+      settings: { durationS: 5, warmupS: 1, concurrency: 64, moderateRps: 1000, valueSize: 100, keys: 1000, lifecycleRuns: 3 },
+      rows,
+      redisBenchmark: null,
+      ratios: computeRatios(rows),
+      targets: checkTargets(rows, lifecycle, 1000),
+      lifecycle,
+      lifecycleNotRun: [],
+      shutdownUnderLoad: [],
+      sizes: [],
+      buildVariants: null,
+      queue: [qrow("nats", "proxy", 12000, 9)],
+    });
+    expect(all).toContain("**Producer/Consumer**");
+    expect(all).toContain("| nats | proxy |");
   });
 
   test("the chart is an SVG naming every row that ran", async () => {

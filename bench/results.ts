@@ -1,6 +1,7 @@
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
 import { type CdcBenchResult, cdcMarkdown } from "./cdc";
+import { type QueueBenchResult, queueMarkdown } from "./queue_throughput";
 import { sessionStoreMarkdown, type SessionStoreResult } from "./session_store";
 import { streamReadMarkdown, type StreamReadResult } from "./stream_read";
 import { largeValueMarkdown, type LargeValueResult } from "./large_value";
@@ -93,6 +94,8 @@ export interface BenchResults {
   cdc?: CdcBenchResult[];
   /** The Session Store through the proxy and its replication lag (bench/session_store.ts); absent in results written before it. */
   sessionStore?: SessionStoreResult;
+  /** The Producer/Consumer pattern per backend (bench/queue_throughput.ts); absent in results written before it. */
+  queue?: QueueBenchResult[];
   /** Garbage-collector pauses per process at the moderate rate (bench/gc_pauses.ts); absent in results written before it. */
   gcPauses?: GcPauseResult[];
   /** prism-load's pacer alone at the moderate rate, no calls (bench/pacer_lag.ts): its lag p99, median of the runs. */
@@ -520,6 +523,15 @@ export function toMarkdown(b: BenchResults): string {
       `**Session Store** (bench/session_store.ts: CreateSession / GetSession / UpdateSession through dist/proxy on ${b.sessionStore.shards} shards (redis-servers of its own), ${d} s per row, 2,000 sessions of a 64-byte attribute; replication lag = an update in one region until the other serves its version, updates one after another, two dist/session-store regions on those servers)`,
       "",
       sessionStoreMarkdown(b.sessionStore).trimEnd(),
+    );
+  }
+  if (b.queue && b.queue.length > 0) {
+    const q = b.queue.find((r) => !r.reason) ?? b.queue[0]!;
+    out.push(
+      "",
+      `**Producer/Consumer** (bench/queue_throughput.ts: dist/queue per backend, direct and through dist/proxy; ${q.messages} messages of 100 bytes published in batches of 100 (4 in flight), then drained by ${q.consumers} consumers of one group acking in batches; then single publishes paced at the moderate rate, publish → delivery measured in the client)`,
+      "",
+      queueMarkdown(b.queue).trimEnd(),
     );
   }
   return out.join("\n") + "\n";

@@ -19,6 +19,7 @@ import { BUN, dist, missingExecutable, startPattern, startProxy } from "./proces
 import { redisBenchmark } from "./redis_benchmark";
 import { benchRows, runRow, whyNot } from "./rows";
 import { shutdownUnderLoad } from "./shutdown_under_load";
+import { measureQueue, type QueueBenchResult } from "./queue_throughput";
 import { measureSessionStore, type SessionStoreResult } from "./session_store";
 import { measureStreamRead, type StreamReadResult } from "./stream_read";
 import { type LargeValueResult, measureLargeValue } from "./large_value";
@@ -296,6 +297,32 @@ if (!only || only.has("session-store")) {
   }
 }
 
+// Producer/Consumer (issue 21): publish and consume+ack throughput, publish → delivery latency at the moderate rate,
+// per backend, direct and through the proxy.
+const queue: QueueBenchResult[] = [];
+if (!only || only.has("queue")) {
+  const backends = [
+    { backend: "memstore", service: undefined },
+    { backend: "redis", service: "redis" },
+    { backend: "postgres", service: "postgres" },
+    { backend: "nats", service: "nats" },
+  ] as const;
+  const messages = Math.max(2_000, Math.round(settings.durationS * 4_000));
+  for (const { backend, service } of backends) {
+    for (const via of ["direct", "proxy"] as const) {
+      const o = { backend, via, messages, consumers: 4, rate: settings.moderateRps, seconds: settings.durationS };
+      const empty = { ...o, publishPerS: 0, consumeAckPerS: 0, latency: { rate: o.rate, delivered: 0, sent: 0, p50Ms: 0, p99Ms: 0 } };
+      const reason = await whyNot({ service, executables: via === "proxy" ? ["queue", "proxy"] : ["queue"] });
+      if (reason) {
+        queue.push({ ...empty, reason });
+        continue;
+      }
+      log(`queue over ${backend} ${via}: ${messages} messages published then drained, then ${o.rate}/s for ${o.seconds} s ...`);
+      queue.push(await measureQueue(o).catch((err) => ({ ...empty, reason: (err as Error).message.split("\n")[0]!.slice(0, 300) })));
+    }
+  }
+}
+
 const results: BenchResults = {
   command: ["make bench", ...(process.argv.length > 2 ? [`(bun bench/run.ts ${process.argv.slice(2).join(" ")})`] : [])].join(" "),
   startedAt,
@@ -325,6 +352,7 @@ const results: BenchResults = {
   largeValue,
   cdc,
   sessionStore,
+  queue,
   gcPauses,
   pacerAloneP99Ms,
 };

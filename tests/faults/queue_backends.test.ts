@@ -1,8 +1,9 @@
 /**
  * The queue pattern (dist/queue) while its backend is killed (SIGKILL) and started again during consumption, for
- * NATS JetStream and Kafka, each on a server of the test's own: consumption resumes by itself (the Consume stream
- * stays open or the client reopens it), and every published message reaches the group — 0 lost; deliveries the
- * outage interrupted come again (duplicates are counted and printed).
+ * NATS JetStream, Kafka and PostgreSQL, each on a server of the test's own: consumption resumes by itself (the
+ * Consume stream stays open or the client reopens it; over PostgreSQL it must stay open: the row fails if the client
+ * had to reopen it), and every published message reaches the group — 0 lost; deliveries the outage interrupted come
+ * again (duplicates are counted and printed).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { ConsumerPattern } from "../../proto/gen/prism/patterns/consumer/consumer_pattern_pb";
@@ -11,6 +12,7 @@ import { createClient } from "../../sdk/grpc/client";
 import { startKafkaBroker } from "../kafka/broker";
 import { testConfig as kafkaTestConfig } from "../kafka/target";
 import { startNatsServer } from "../nats/server";
+import { startOwnPostgres } from "../postgres/server";
 import { waitFor } from "../helpers/wait";
 import { directTarget, type QueueTarget } from "../queue/targets";
 
@@ -19,6 +21,8 @@ const enc = new TextEncoder();
 
 interface OwnBackend {
   name: string;
+  /** The pattern keeps the Consume stream open through the outage: the client never has to reopen it. */
+  streamStaysOpen?: boolean;
   /** Starts the server; the queue slot for it, and its controls. */
   start(): Promise<{ slot: { driver: string; config: Record<string, unknown> }; kill(): Promise<void>; restart(): Promise<void>; close(): Promise<void> }>;
 }
@@ -42,6 +46,14 @@ const backends: OwnBackend[] = [
       const k = await startKafkaBroker();
       const { namespace: _ns, ...config } = kafkaTestConfig(k.brokers, "unused");
       return { slot: { driver: "kafka", config }, kill: k.stop, restart: k.start, close: k.close };
+    },
+  },
+  {
+    name: "postgres",
+    streamStaysOpen: true,
+    async start() {
+      const pg = await startOwnPostgres();
+      return { slot: { driver: "postgres", config: pg.config }, kill: pg.kill, restart: pg.start, close: pg.close };
     },
   },
 ];
@@ -118,6 +130,7 @@ for (const b of backends) {
         `[queue fault ${b.name}] ${MESSAGES} published, ${delivered.size} delivered, ${lost.length} lost, ${deliveries - delivered.size} duplicates, stream reopened ${reopened} times`,
       );
       expect(lost).toEqual([]);
+      if (b.streamStaysOpen) expect(reopened).toBe(0);
     }, 240_000);
   });
 }
