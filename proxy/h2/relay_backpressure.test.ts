@@ -17,7 +17,7 @@ afterAll(() => {
 /** A pattern that reads a request body slowly from a paused stream, then answers OK with the byte count. */
 async function startSlowPattern(): Promise<string> {
   const server = http2.createServer();
-  server.on("stream", (s) => {
+  server.on("stream", (s: http2.ServerHttp2Stream) => {
     s.pause();
     let got = 0;
     const timer = setInterval(() => {
