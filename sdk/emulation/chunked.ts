@@ -4,6 +4,7 @@ import type { KeyValueBasicDriver } from "../drivers/interfaces";
 import type { KeyValueVersionedDriver, VersionedValue } from "../drivers/versions";
 import { Code, invalidArgument, PrismError } from "../errors";
 import type { KeyLister } from "./scan";
+import { movedChunk } from "./collect_hint";
 
 /**
  * Values past the single-message limit, stored as chunks under internal keys with a manifest written last at the
@@ -265,6 +266,7 @@ export class ChunkedValues {
             `value of ${JSON.stringify(key)} was overwritten or deleted while it was read (chunk ${i} is gone): read it again`,
           );
         read += c.byteLength;
+        movedChunk(c.byteLength);
         yield c;
       }
       if (read !== m.size) throw new PrismError(Code.DATA_LOSS, `value of ${JSON.stringify(key)}: its chunks hold ${read} bytes, its manifest says ${m.size}`);
@@ -407,6 +409,7 @@ class ChunkSetWriter {
   async append(chunk: Uint8Array): Promise<void> {
     await this.raw.set(chunkKey(this.gen, this.count), chunk, 0);
     this.count++;
+    movedChunk(chunk.byteLength);
   }
 
   /** The manifest naming this set is out: stop touching (it is referenced now). */
