@@ -38,3 +38,13 @@ export const CLIENT_SERVICES: readonly DescService[] = [
   Health,
   NamespaceAdmin,
 ];
+
+/**
+ * Unary methods that settle what a stream of the same service delivered: with several instances of a pattern, the
+ * proxy sends them, from a client connection, to the instance running that connection's latest stream of the
+ * service — a Consume's in-flight places are freed only by the instance that delivered.
+ */
+export const FOLLOWS_STREAM: ReadonlySet<string> = new Set(["/prism.patterns.consumer.ConsumerPattern/Ack", "/prism.patterns.consumer.ConsumerPattern/Nack"]);
+
+/** Services with a method of FOLLOWS_STREAM: where their streams run is remembered per client connection. */
+export const STREAM_HOME_SERVICES: ReadonlySet<string> = new Set([...FOLLOWS_STREAM].map((p) => p.slice(1, p.lastIndexOf("/"))));

@@ -38,6 +38,22 @@ function replicas(n: number) {
 const conn = (x: Lease | Refusal) => (x as Lease).conn;
 
 describe("ReplicaSet", () => {
+  test("a client's Acks follow its latest Consume stream; other clients, methods and services spread", () => {
+    const { set, ups } = replicas(2);
+    const client = {};
+    const other = {};
+    const stream = conn(set.place("stream", client, undefined, "/prism.patterns.consumer.ConsumerPattern/Consume"));
+    const home = ups.findIndex((u) => u.conn === stream);
+    // The stream's instance is now the busier one: least in flight alone would send every Ack elsewhere.
+    ups[home]!.callsInFlight += 10;
+    for (let i = 0; i < 5; i++) expect(conn(set.place("unary", client, undefined, "/prism.patterns.consumer.ConsumerPattern/Ack"))).toBe(stream);
+    expect(conn(set.place("unary", other, undefined, "/prism.patterns.consumer.ConsumerPattern/Ack"))).not.toBe(stream);
+    expect(conn(set.place("unary", client, undefined, "/prism.patterns.producer.ProducerPattern/Publish"))).not.toBe(stream);
+    expect(conn(set.place("unary", client, undefined, "/prism.patterns.consumer.ConsumerPattern/GetStats"))).not.toBe(stream);
+    // A retry (avoid) goes elsewhere; a home that is not serving is passed over.
+    expect(conn(set.place("unary", client, stream, "/prism.patterns.consumer.ConsumerPattern/Ack"))).not.toBe(stream);
+  });
+
   test("places each call on the instance with the fewest calls in flight, taking turns when idle", () => {
     const { set, ups, instances } = replicas(3);
     // Three calls held open: one per instance.

@@ -1,6 +1,7 @@
 import { Code } from "@prism/sdk";
 import { HealthStatus, type PatternMetadata } from "../proto/gen/prism/interfaces/lifecycle_pb";
 import type { H2ClientConnection } from "../h2";
+import { FOLLOWS_STREAM, STREAM_HOME_SERVICES } from "./client_services";
 import type { CallKind } from "./h2/call_kind";
 import { isRefusal, type Lease, type Refusal, type Upstream } from "./h2/upstream";
 import type { NamespaceStats } from "./metrics";
@@ -245,20 +246,37 @@ export class ReplicaSet {
    * instance is ready: they answer for themselves). `avoid`, a retry's connection, sends it to another instance
    * when there is one. An instance that refuses it as unreachable passes it to the next.
    */
-  place(kind: CallKind, client?: object, avoid?: H2ClientConnection): Lease | Refusal {
+  place(kind: CallKind, client?: object, avoid?: H2ClientConnection, path?: string): Lease | Refusal {
     const candidates = this.candidates(avoid);
+    // An Ack / Nack follows its client connection's latest Consume on this namespace (FOLLOWS_STREAM: only the
+    // instance that delivered frees the stream's in-flight places), while that instance is a candidate; a retry
+    // (avoid) goes elsewhere as before. Every other call spreads by calls in flight.
+    const service = client !== undefined && path !== undefined && candidates.length > 1 ? serviceOf(path) : undefined;
+    if (service !== undefined && kind === "unary" && avoid === undefined && FOLLOWS_STREAM.has(path!)) {
+      const home = this.streamHomes.get(client!)?.get(service);
+      const at = home === undefined ? -1 : candidates.indexOf(home);
+      if (at > 0) candidates.unshift(...candidates.splice(at, 1));
+    }
     let refusal: Refusal = { code: Code.UNAVAILABLE, message: "has no instance serving; retry later" };
     // An instance that cannot take it (unreachable, or at its bound) passes it to the next.
     for (const i of candidates) {
       const lease = i.upstream!.place(kind, client, avoid);
       if (!isRefusal(lease)) {
         i.calls++;
+        if (service !== undefined && kind === "stream" && STREAM_HOME_SERVICES.has(service)) {
+          let homes = this.streamHomes.get(client!);
+          if (homes === undefined) this.streamHomes.set(client!, (homes = new Map()));
+          homes.set(service, i);
+        }
         return lease;
       }
       refusal = lease;
     }
     return refusal;
   }
+
+  /** Per client connection (weakly held), the instance of its latest stream of each service. */
+  private readonly streamHomes = new WeakMap<object, Map<string, PatternInstance>>();
 
   private candidates(avoid: H2ClientConnection | undefined): PatternInstance[] {
     const serving = this.instances.filter((i) => i.status === "serving" && i.upstream !== undefined);
@@ -342,4 +360,8 @@ export class PatternRegistry {
   snapshot() {
     return this.all().map((s) => s.snapshot());
   }
+}
+
+function serviceOf(path: string): string {
+  return path.slice(1, path.lastIndexOf("/"));
 }

@@ -10,7 +10,8 @@ import { isRefusal, type Lease, type Refusal } from "./upstream";
 /** Where a relayed call is placed: one Upstream, or a namespace's instances (ReplicaSet). */
 export interface Placer {
   /** A connection for the call; `avoid` is a retry's connection, not to be used again. */
-  place(kind: CallKind, client?: object, avoid?: H2ClientConnection): Lease | Refusal;
+  /** `path` (the call's :path) lets a replicated namespace keep a client's unary calls with its stream of that service. */
+  place(kind: CallKind, client?: object, avoid?: H2ClientConnection, path?: string): Lease | Refusal;
 }
 
 /** Called once per relayed call with its final gRPC status code. */
@@ -37,8 +38,9 @@ function ignore(): void {}
  */
 export function relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, upstream: Placer, label: string, onSettled: OnSettled): void {
   stream.on("error", ignore);
-  const kind = callKind(String(headers[":path"]));
-  const lease = upstream.place(kind, stream.session);
+  const path = String(headers[":path"]);
+  const kind = callKind(path);
+  const lease = upstream.place(kind, stream.session, undefined, path);
   if (isRefusal(lease)) return failBeforeRelay(stream, onSettled, lease.code, `${label} ${lease.message}`);
   // The incoming header block goes up as is: pseudo-headers, metadata, grpc-timeout, te.
   const call = new RelayedCall(stream, upstream, lease, kind, encodeHeaderObject(headers), label, onSettled);

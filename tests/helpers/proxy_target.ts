@@ -18,6 +18,8 @@ export async function proxyTarget(
   config: Record<string, unknown>,
   onClose?: () => Promise<void>,
   slots?: Record<string, { driver: string; config?: Record<string, unknown> } | Record<string, unknown>[]>,
+  /** More keys of the namespace entry, e.g. `{replicas: 2}`. */
+  entry?: Record<string, unknown>,
 ): Promise<Target & { pid: number; output(): string }> {
   const dir = mkdtempSync(join(tmpdir(), "prism-proxy-"));
   const file = join(dir, "proxy.yaml");
@@ -27,7 +29,7 @@ export async function proxyTarget(
       listen: "127.0.0.1:0",
       admin: { port: 0 },
       patterns_dir: join(ROOT, "dist"),
-      namespaces: [{ name: namespace, pattern, config, ...(slots ? { slots } : {}), settings: { health_interval: "500ms", start_timeout: "30s" } }],
+      namespaces: [{ name: namespace, pattern, config, ...(slots ? { slots } : {}), ...entry, settings: { health_interval: "500ms", start_timeout: "30s" } }],
     }),
   );
   const p = startProcess([join(ROOT, "dist", "proxy"), "--config", file]);
