@@ -474,6 +474,8 @@ export function toMarkdown(b: BenchResults): string {
         `| ${z.name} | ${mb(z.executableBytes)} | ${mb(z.embeddedBytes)} | ${mb(z.bundleBytes)} | ${z.bytecode ? "yes" : "no"} | ${z.minify ? "yes" : "no"} |`,
     ),
   ];
+  /** A measured section after the tables: its bold title with how it was measured, then its table. */
+  const section = (title: string, markdown: string) => out.push("", title, "", markdown.trimEnd());
   if (b.buildVariants) {
     out.push(
       "",
@@ -485,53 +487,41 @@ export function toMarkdown(b: BenchResults): string {
     );
   }
   if (b.multicastScale && b.multicastScale.length > 0) {
-    out.push(
-      "",
+    section(
       "**Multicast Registry at scale** (bench/multicast_scale.ts: identities registered with 64 in flight, one Subscribe stream each over 50 connections, then one multicast to all and one to a filtered tenth; latency = multicast sent → message received, per delivery; lost = delivered_count − distinct subscribers that received it)",
-      "",
-      multicastScaleMarkdown(b.multicastScale).trimEnd(),
+      multicastScaleMarkdown(b.multicastScale),
     );
   }
   if (b.streamRead && b.streamRead.length > 0) {
-    out.push(
-      "",
+    section(
       "**Stream Read of 8,690 records** (bench/stream_read.ts: 100-byte records appended, then one non-following Read of the whole stream, directly, best of 3; memstore is the in-process reference for the SDK's streaming cost)",
-      "",
-      streamReadMarkdown(b.streamRead).trimEnd(),
+      streamReadMarkdown(b.streamRead),
     );
   }
   if (b.largeValue && b.largeValue.length > 0) {
-    out.push(
-      "",
+    section(
       "**One large value through the proxy** (bench/large_value.ts: StoreStream in 1 MiB messages, then RetrieveStream, checked by SHA-256; stored chunked by the SDK; peak RSS = VmHWM of the proxy and the pattern it launched; memstore keeps the value in its own memory)",
-      "",
-      largeValueMarkdown(b.largeValue).trimEnd(),
+      largeValueMarkdown(b.largeValue),
     );
   }
   if (b.cdc && b.cdc.length > 0) {
-    out.push(
-      "",
+    section(
       "**Change Data Capture** (bench/cdc.ts: dist/cdc on a table of its own, Kafka sink of one partition; single-row transactions paced at the moderate rate — commit → sink acknowledged from the pattern's histogram, as bucket bounds, and commit → read back through Subscribe; then 1,000-row transactions as fast as one connection commits, changes/s until the sink acknowledged the last, and the pattern's CPU time per change over that span)",
-      "",
-      cdcMarkdown(b.cdc).trimEnd(),
+      cdcMarkdown(b.cdc),
     );
   }
   if (b.sessionStore) {
     const d = Math.round(b.sessionStore.durationMs / 100) / 10;
-    out.push(
-      "",
+    section(
       `**Session Store** (bench/session_store.ts: CreateSession / GetSession / UpdateSession through dist/proxy on ${b.sessionStore.shards} shards (redis-servers of its own), ${d} s per row, 2,000 sessions of a 64-byte attribute; replication lag = an update in one region until the other serves its version, updates one after another, two dist/session-store regions on those servers)`,
-      "",
-      sessionStoreMarkdown(b.sessionStore).trimEnd(),
+      sessionStoreMarkdown(b.sessionStore),
     );
   }
   if (b.queue && b.queue.length > 0) {
     const q = b.queue.find((r) => !r.reason) ?? b.queue[0]!;
-    out.push(
-      "",
+    section(
       `**Producer/Consumer** (bench/queue_throughput.ts: dist/queue per backend, direct and through dist/proxy; ${q.messages} messages of 100 bytes published in batches of 100 (4 in flight), then drained by ${q.consumers} consumers of one group acking in batches; then single publishes paced at the moderate rate, publish → delivery measured in the client)`,
-      "",
-      queueMarkdown(b.queue).trimEnd(),
+      queueMarkdown(b.queue),
     );
   }
   return out.join("\n") + "\n";
