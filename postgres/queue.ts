@@ -1,4 +1,13 @@
-import type { QueueConsumeOptions, QueueDelivery, QueueDriver, QueueFeatures, QueuePublished, QueuePublishMessage, QueueStats } from "@prism/sdk";
+import {
+  Wakers,
+  type QueueConsumeOptions,
+  type QueueDelivery,
+  type QueueDriver,
+  type QueueFeatures,
+  type QueuePublished,
+  type QueuePublishMessage,
+  type QueueStats,
+} from "@prism/sdk";
 
 type Row = Record<string, unknown>;
 type Run = (text: string, params: unknown[]) => Promise<Row[]>;
@@ -38,7 +47,7 @@ export class PostgresQueue implements QueueDriver {
   private readonly deliveries: string;
   private schema: Promise<void> | undefined;
   private readonly knownGroups = new Set<string>();
-  private readonly wakers = new Map<string, Set<() => void>>();
+  private readonly wakers = new Wakers();
 
   constructor(
     private readonly db: PgRunner,
@@ -104,7 +113,7 @@ export class PostgresQueue implements QueueDriver {
       );
       return ids;
     });
-    for (const w of this.wakers.get(topic) ?? []) w();
+    this.wakers.wake(topic);
     return ids.map((messageId) => ({ messageId, duplicate: false }));
   }
 
@@ -131,11 +140,7 @@ export class PostgresQueue implements QueueDriver {
 
   async *queueConsume(opts: QueueConsumeOptions): AsyncIterable<QueueDelivery> {
     const { topic, group, signal } = opts;
-    let wake: (() => void) | undefined;
-    const waker = () => wake?.();
-    let set = this.wakers.get(topic);
-    if (!set) this.wakers.set(topic, (set = new Set()));
-    set.add(waker);
+    const poller = this.wakers.poller(topic);
     let pause = POLL_MIN_MS;
     let buffered: QueueDelivery[] = [];
     try {
@@ -154,22 +159,11 @@ export class PostgresQueue implements QueueDriver {
           while (buffered.length > 0) yield buffered.shift()!;
           continue;
         }
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            signal.removeEventListener("abort", done);
-            wake = undefined;
-            resolve();
-          };
-          const timer = setTimeout(done, pause);
-          signal.addEventListener("abort", done);
-          wake = done;
-        });
+        await poller.sleep(pause, signal);
         pause = Math.min(POLL_MAX_MS, pause * 2);
       }
     } finally {
-      set.delete(waker);
-      if (set.size === 0) this.wakers.delete(topic);
+      poller.close();
       for (const d of buffered) await this.queueNack(topic, group, d.token, 0, "").catch(() => undefined);
     }
   }
@@ -242,7 +236,7 @@ export class PostgresQueue implements QueueDriver {
        returning id`,
       [this.ns, topic, group, p.id, p.lease, Date.now() + Math.max(0, redeliverAfterMs), error],
     );
-    if (rows.length > 0) for (const w of this.wakers.get(topic) ?? []) w();
+    if (rows.length > 0) this.wakers.wake(topic);
     return rows.length > 0;
   }
 

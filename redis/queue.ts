@@ -1,5 +1,6 @@
 import {
   type QueueConsumeOptions,
+  Wakers,
   type QueueDelivery,
   type QueueDriver,
   type QueueFeatures,
@@ -62,7 +63,7 @@ export class RedisQueue implements QueueDriver {
     durableStats: false,
   };
   private readonly groups = new Set<string>();
-  private readonly wakers = new Map<string, Set<() => void>>();
+  private readonly wakers = new Wakers();
 
   constructor(private readonly ctx: RedisContext) {}
 
@@ -89,18 +90,14 @@ export class RedisQueue implements QueueDriver {
         return String(id);
       });
     });
-    for (const w of this.wakers.get(key) ?? []) w();
+    this.wakers.wake(key);
     return ids.map((messageId) => ({ messageId, duplicate: false }));
   }
 
   async *queueConsume(opts: QueueConsumeOptions): AsyncIterable<QueueDelivery> {
     const { topic, group, signal } = opts;
     const key = this.stream(topic);
-    let wake: (() => void) | undefined;
-    const waker = () => wake?.();
-    let set = this.wakers.get(key);
-    if (!set) this.wakers.set(key, (set = new Set()));
-    set.add(waker);
+    const poller = this.wakers.poller(key);
     let pause = POLL_MIN_MS;
     let buffered: QueueDelivery[] = [];
     const cursor = { at: "0-0" };
@@ -123,22 +120,11 @@ export class RedisQueue implements QueueDriver {
           }
           continue;
         }
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            signal.removeEventListener("abort", done);
-            wake = undefined;
-            resolve();
-          };
-          const timer = setTimeout(done, pause);
-          signal.addEventListener("abort", done);
-          wake = done;
-        });
+        await poller.sleep(pause, signal);
         pause = Math.min(POLL_MAX_MS, pause * 2);
       }
     } finally {
-      set.delete(waker);
-      if (set.size === 0) this.wakers.delete(key);
+      poller.close();
       // Claimed but never handed out: give them back at once.
       for (const d of buffered) await this.queueNack(topic, group, d.token, 0, "").catch(() => undefined);
     }
@@ -243,7 +229,7 @@ export class RedisQueue implements QueueDriver {
       if (error !== "") p.hset(this.errorsKey(topic, group), token, error);
       if (redeliverAfterMs > 0) p.zadd(this.delayedKey(topic, group), Date.now() + redeliverAfterMs, token);
       await p.exec();
-      for (const w of this.wakers.get(key) ?? []) w();
+      this.wakers.wake(key);
       return true;
     });
   }

@@ -8,3 +8,4 @@ export { pipeline, SKIP, type PipelineOptions, type PipelineSource, type Stage }
 export { backoff, isTransient, retry, type BackoffOptions, type RetryOptions } from "./retry";
 export { Semaphore, type Release } from "./semaphore";
 export { WorkerPool, type Submitted, type Task, type WorkerPoolOptions } from "./worker_pool";
+export { type Poller, Wakers } from "./wakers";
