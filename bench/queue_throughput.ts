@@ -2,7 +2,7 @@
 // (consumers of one group draining the backlog, acks batched), and publish→delivery latency p50/p99 at a moderate
 // rate, for one backend, direct or through dist/proxy. `make bench` runs it per backend (bench/run.ts, section
 // `queue`); alone it prints one JSON object:
-//   bun bench/queue_throughput.ts [--backend memstore|redis|postgres|nats] [--via direct|proxy] [--messages 20000]
+//   bun bench/queue_throughput.ts [--backend memstore|redis|postgres|nats|kafka] [--via direct|proxy] [--messages 20000]
 //     [--consumers 4] [--rate 1000] [--seconds 5]
 // Needs dist/queue (and dist/proxy for --via proxy).
 import { parseArgs } from "node:util";
@@ -10,6 +10,7 @@ import { ConsumerPattern } from "../proto/gen/prism/patterns/consumer/consumer_p
 import { ProducerPattern } from "../proto/gen/prism/patterns/producer/producer_pattern_pb";
 import { createClient } from "../sdk/grpc/client";
 import { BACKENDS } from "../tests/queue/backends";
+import { kafka } from "../tests/queue/kafka_backend";
 import { directTarget, proxyTarget } from "../tests/queue/targets";
 
 export interface QueueBenchOptions {
@@ -36,8 +37,9 @@ export interface QueueBenchResult {
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 export async function measureQueue(o: QueueBenchOptions): Promise<QueueBenchResult> {
-  const backend = BACKENDS.find((b) => b.name === o.backend);
-  if (!backend) throw new Error(`backend: one of ${BACKENDS.map((b) => b.name).join(", ")}`);
+  const all = [...BACKENDS, kafka];
+  const backend = all.find((b) => b.name === o.backend);
+  if (!backend) throw new Error(`backend: one of ${all.map((b) => b.name).join(", ")}`);
   const target = await (o.via === "proxy" ? proxyTarget : directTarget)(backend, {});
   const opts = { metadata: target.metadata, timeoutMs: 60_000 };
   const producer = createClient(ProducerPattern, target.address());

@@ -306,6 +306,7 @@ if (!only || only.has("queue")) {
     { backend: "redis", service: "redis" },
     { backend: "postgres", service: "postgres" },
     { backend: "nats", service: "nats" },
+    { backend: "kafka", service: "kafka" },
   ] as const;
   const messages = Math.max(2_000, Math.round(settings.durationS * 4_000));
   for (const { backend, service } of backends) {

@@ -102,9 +102,9 @@ async function until(check: () => boolean | Promise<boolean>, what: string) {
 
 let metrics: CdcMetrics;
 
-function capture(source: FakeSource, sink: FakeSink, state: FakeState) {
+function capture(source: FakeSource, sink: FakeSink, state: FakeState, maxInFlight = 512) {
   metrics = new CdcMetrics(new Registry());
-  const settings = parseSettings({ tables: [{ name: "t" }], checkpoint_interval: "10ms" }, env);
+  const settings = parseSettings({ tables: [{ name: "t" }], checkpoint_interval: "10ms", max_in_flight: maxInFlight }, env);
   return new Capture({
     source: source as unknown as PostgresLogicalSource,
     sink,
@@ -195,4 +195,45 @@ test("a batch the sink stored in part before failing: only what is missing is ap
   expect(positions.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   expect(appends).toBe(11);
   await c.stop();
+});
+
+test("batches in flight together interleave in the sink: after a crash the look at the tail still finds a later batch stored below an earlier one", async () => {
+  const sink = new FakeSink();
+  const state = new FakeState();
+  // Appends are held until the test lets them through: the second transaction's changes are stored first, the
+  // first's after them; only the first's acknowledgements come back before the crash.
+  const held: { args: Parameters<FakeSink["append"]>; resolve: (p: Awaited<ReturnType<FakeSink["append"]>>) => void; reject: (e: Error) => void }[] = [];
+  const append = sink.append.bind(sink);
+  const gated = (...args: Parameters<FakeSink["append"]>) =>
+    new Promise<Awaited<ReturnType<FakeSink["append"]>>>((resolve, reject) => held.push({ args, resolve, reject }));
+  sink.append = gated;
+  const first = new FakeSource();
+  const a = capture(first, sink, state, 4); // batches of 2, both in flight together
+  a.start();
+  await until(() => first.handlers !== undefined, "streaming");
+  first.commit("0/100", [1, 2]);
+  first.commit("0/200", [3, 4]);
+  await until(() => held.length === 4, "both batches are in flight");
+  const [a1, a2, b1, b2] = held;
+  await append(...b1!.args); // stored, never acknowledged
+  await append(...b2!.args);
+  a1!.resolve(await append(...a1!.args));
+  a2!.resolve(await append(...a2!.args));
+  await until(() => first.acknowledged.at(-1) === parseLsn("0/108"), "the first transaction is checkpointed");
+  state.down = true; // the crash: nothing more is saved
+
+  state.down = false;
+  sink.append = append;
+  const second = new FakeSource();
+  const b = capture(second, sink, state, 4);
+  b.start();
+  await until(() => second.handlers !== undefined, "streaming again");
+  second.commit("0/100", [1, 2]);
+  second.commit("0/200", [3, 4]);
+  second.commit("0/300", [5]);
+  await until(() => second.acknowledged.at(-1) === parseLsn("0/308"), "the slot moves past the new transaction");
+  expect(sink.records.map((r) => `${r.metadata["cdc-lsn"]}/${r.metadata["cdc-position"]}`)).toEqual(["0/200/1", "0/200/2", "0/100/1", "0/100/2", "0/300/1"]);
+  await b.stop();
+  for (const h of [b1, b2]) h!.reject(new Error("connection lost"));
+  await a.stop();
 });

@@ -17,7 +17,11 @@ interface Checkpoint {
   lsn: string;
   position: number;
   phase: "snapshot" | "stream";
-  /** Sink partition -> offset of the last record the checkpoint covers: where a look at the sink's tail starts. */
+  /**
+   * Sink partition -> an offset at or below which no change past the checkpoint was stored: a look at the sink's
+   * tail starts after it. Not simply the last covered record's offset: batches in flight together interleave in
+   * the sink, so a later change can be stored below an earlier one.
+   */
   offsets?: Record<string, number>;
 }
 
@@ -29,7 +33,7 @@ interface SinkPlace {
 
 /** One thing to deliver, in capture order: a change, or a mark that the slot may move to `endLsn` once all before it are delivered. */
 type Entry =
-  | { kind: "change"; change: PlacedChange; key: string; done: boolean; place?: SinkPlace }
+  | { kind: "change"; change: PlacedChange; key: string; done: boolean; place?: SinkPlace; floor?: ReadonlyMap<number, number> }
   | { kind: "mark"; endLsn: Lsn; position?: ChangePosition; done: true };
 type ChangeEntry = Extract<Entry, { kind: "change" }>;
 
@@ -88,6 +92,11 @@ export class Capture {
   private deliveredEnd: Lsn = 0n;
   /** Per sink partition, the offset of the last delivered change folded into `delivered`. */
   private readonly offsets = new Map<number, number>();
+  /**
+   * Per sink partition, the highest offset any acknowledged append got (seeded from the checkpoint). A batch
+   * sent now stores its changes above it: the batch keeps a copy as its floor, where a look for it starts.
+   */
+  private readonly acked = new Map<number, number>();
   /**
    * Changes past the checkpoint that the sink holds already (an append acknowledged, or done without its
    * acknowledgement reaching the pattern, before a crash or an outage): found by reading the sink's tail.
@@ -196,7 +205,10 @@ export class Capture {
     const saved = raw ? (JSON.parse(new TextDecoder().decode(raw)) as Checkpoint) : undefined;
     if (saved?.phase === "stream") {
       this.delivered = this.persisted = { lsn: parseLsn(saved.lsn), position: saved.position };
-      for (const [p, o] of Object.entries(saved.offsets ?? {})) this.offsets.set(Number(p), o);
+      for (const [p, o] of Object.entries(saved.offsets ?? {})) {
+        this.offsets.set(Number(p), o);
+        this.acked.set(Number(p), o);
+      }
       await this.reconcile();
     }
     await this.o.source.ensurePublication([...this.rules.keys()]);
@@ -224,7 +236,7 @@ export class Capture {
     const at = await this.o.source.createSlot((reader, lsn) => this.readSnapshot(reader, lsn));
     await this.drain();
     this.delivered = { lsn: at, position: WHOLE };
-    await this.saveCheckpoint({ lsn: formatLsn(at), position: WHOLE, phase: "stream", offsets: Object.fromEntries(this.offsets) });
+    await this.saveCheckpoint({ lsn: formatLsn(at), position: WHOLE, phase: "stream", offsets: Object.fromEntries(this.tailFrom()) });
     this.persisted = this.delivered;
     this.confirmed = at;
     this.flags.snapshot = false;
@@ -440,6 +452,8 @@ export class Capture {
       break;
     }
     const entries = this.batch.splice(0);
+    const floor = new Map(this.acked);
+    for (const e of entries) e.floor = floor;
     this.inFlight += entries.length;
     const sent = this.append(entries);
     for (const k of keys) this.rowsInFlight.set(k, sent);
@@ -480,7 +494,11 @@ export class Capture {
           this.o.settings.stream,
           todo.map((e) => records.get(e)!),
         );
-        todo.forEach((e, i) => (e.place = places[i]));
+        todo.forEach((e, i) => {
+          const place = places[i]!;
+          e.place = place;
+          if (place.offset > (this.acked.get(place.partition) ?? -1)) this.acked.set(place.partition, place.offset);
+        });
         break;
       } catch (err) {
         if (!this.flags.sink) this.o.logger.warn("cdc: sink append failed; retrying (capture falls behind, nothing is dropped)", { error: errorText(err) });
@@ -547,7 +565,7 @@ export class Capture {
     const end = this.deliveredEnd;
     if (comparePositions(position, this.persisted) > 0) {
       try {
-        await this.saveCheckpoint({ lsn: formatLsn(position.lsn), position: position.position, phase: "stream", offsets: Object.fromEntries(this.offsets) });
+        await this.saveCheckpoint({ lsn: formatLsn(position.lsn), position: position.position, phase: "stream", offsets: Object.fromEntries(this.tailFrom()) });
       } catch (err) {
         this.o.metrics.errors.inc({ kind: "state" });
         this.o.logger.warn("cdc: checkpoint not saved; the slot waits", { error: errorText(err) });
@@ -562,21 +580,35 @@ export class Capture {
     }
   }
 
+  /**
+   * Per partition, the offset after which every change past `delivered` that the sink may hold lies: the last
+   * folded offset, lowered to the floor of the oldest change sent and not yet folded (a partition that floor does
+   * not know yet is read from its start, -1).
+   */
+  private tailFrom(): Map<number, number> {
+    const from = new Map(this.offsets);
+    const oldest = this.fifo.find((e): e is ChangeEntry => e.kind === "change" && e.floor !== undefined);
+    if (!oldest?.floor) return from;
+    for (const p of new Set([...from.keys(), ...this.acked.keys()])) from.set(p, Math.min(from.get(p) ?? -1, oldest.floor.get(p) ?? -1));
+    return from;
+  }
+
   private async saveCheckpoint(c: Checkpoint): Promise<void> {
     await this.o.state.set(this.checkpointKey, new TextEncoder().encode(JSON.stringify(c)), 0);
   }
 
   /**
-   * Reads the sink from the delivered offsets to its end and notes which changes past `delivered` it holds, so
+   * Reads the sink from tailFrom() to its end and notes which changes past `delivered` it holds, so
    * they are not appended again (one look at a time; callers share it).
    */
   private reconcile(): Promise<void> {
     this.reconciling ??= (async () => {
       try {
         const found = new Map<string, SinkPlace>();
-        const partitions = this.offsets.size > 0 ? [...this.offsets.keys()] : [0];
+        const tail = this.tailFrom();
+        const partitions = tail.size > 0 ? [...tail.keys()] : [0];
         for (const partition of partitions) {
-          const from = (this.offsets.get(partition) ?? -1) + 1;
+          const from = (tail.get(partition) ?? -1) + 1;
           const signal = AbortSignal.timeout(60_000);
           for await (const rec of this.o.sink.read({
             stream: this.o.settings.stream,

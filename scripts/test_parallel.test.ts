@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { perFolder } from "./coverage_floor";
-import { failureExcerpt, LAYOUT_UNIT, mergeLcov, ROOT, runPool, testCodeBytes, testFiles, unitOf, units } from "./test_parallel";
+import { failureDigest, failureExcerpt, LAYOUT_UNIT, mergeLcov, ROOT, runPool, testCodeBytes, testFiles, unitOf, units } from "./test_parallel";
 
 const tmp = mkdtempSync(join(tmpdir(), "prism-test-parallel-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -45,6 +45,7 @@ describe("units", () => {
     expect(unitOf("tests/redis/scan.test.ts", "")).toBe("tests/redis/scan.test.ts");
     expect(unitOf("tests/faults/backends.test.ts", 'import { startKafkaBroker } from "../kafka/broker";')).toBe("tests/faults");
     expect(unitOf("tests/acceptance/pubsub_kafka.test.ts", 'import { kafkaTarget } from "../kafka/target";')).toBe("tests/kafka");
+    expect(unitOf("tests/queue/kafka.test.ts", 'import { kafka } from "./kafka_backend";')).toBe("tests/kafka");
     expect(unitOf("tests/nats/driver.test.ts", 'import { rssOf } from "../kafka/proc_stats";')).toBe("tests/nats/driver.test.ts");
     expect(unitOf("sdk/grpc/errors.test.ts", "")).toBe("sdk");
     expect(unitOf("proxy/config.test.ts", "")).toBe("proxy");
@@ -173,5 +174,30 @@ describe("failure excerpt", () => {
     const excerpt = failureExcerpt(output).split("\n");
     expect(excerpt.length).toBe(40);
     expect(excerpt.at(-1)).toBe("line 99");
+  });
+});
+
+describe("failure digest", () => {
+  test("one line per failed test: its name, the error, Expected and Received", () => {
+    const output = [
+      "(pass) first",
+      "error: expect(received).toBe(expected)",
+      "",
+      "Expected: 5653",
+      "Received: 5503",
+      "      at <anonymous> (/x.test.ts:139:35)",
+      "(fail) cdc > sink down: nothing twice [4730.38ms]",
+      "(pass) between",
+      "error: waiting until the marker arrived: timed out after 30000 ms",
+      "(fail) cdc > marker [30001.00ms]",
+    ].join("\n");
+    expect(failureDigest(output)).toEqual([
+      "  ✗ cdc > sink down: nothing twice [4730.38ms] — error: expect(received).toBe(expected) · Expected: 5653 · Received: 5503",
+      "  ✗ cdc > marker [30001.00ms] — error: waiting until the marker arrived: timed out after 30000 ms",
+    ]);
+  });
+
+  test("a unit that ended without a (fail) line: its last line", () => {
+    expect(failureDigest("(pass) a\nSegmentation fault\n")).toEqual(["  ✗ no (fail) line; the unit's last line: Segmentation fault"]);
   });
 });

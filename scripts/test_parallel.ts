@@ -38,8 +38,8 @@ export const LAYOUT_UNIT = "tests/packaging";
 
 /** Folders of tests/ whose files run one after another in one unit. */
 export const SERIAL_FOLDERS = [LAYOUT_UNIT, "tests/faults", "tests/kafka"];
-/** A suite run on the Kafka test targets or brokers joins tests/kafka's unit. */
-const KAFKA_TARGETS = /from ["']\.\.\/kafka\/(target|broker)["']/;
+/** A suite run on the Kafka test targets or brokers (or the queue suite's Kafka backend) joins tests/kafka's unit. */
+const KAFKA_TARGETS = /from ["'](\.\.\/kafka\/(target|broker)|\.\/kafka_backend)["']/;
 
 /** The unit a test file runs in. */
 export function unitOf(file: string, source: string): string {
@@ -168,6 +168,28 @@ export function failureExcerpt(output: string, before = 25, maxLines = 150): str
   return picked.slice(0, maxLines).join("\n");
 }
 
+/**
+ * One line per failed test: its name, then the error bun printed for it (and Expected / Received when given),
+ * cut to `width`. Printed last, so even a short tail of the CI log names every failure and why.
+ */
+export function failureDigest(output: string, width = 300): string[] {
+  const lines = output.split("\n");
+  const out: string[] = [];
+  let since = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\(fail\) (.*)$/.exec(lines[i]!);
+    if (!m) continue;
+    const block = lines.slice(since, i);
+    since = i + 1;
+    const error = block.findLast((l) => /^(error|\w*Error)\b.*:/.test(l.trim()))?.trim() ?? "";
+    const detail = block.filter((l) => /^(Expected|Received)\b/.test(l.trim())).map((l) => l.trim());
+    const why = [error, ...detail].filter(Boolean).join(" · ");
+    out.push(`  ✗ ${m[1]}${why ? ` — ${why}` : ""}`.slice(0, width));
+  }
+  if (out.length === 0) out.push(`  ✗ no (fail) line; the unit's last line: ${lines.findLast((l) => l.trim() !== "")?.trim() ?? "(nothing)"}`.slice(0, width));
+  return out;
+}
+
 async function runUnit(unit: Unit, index: number, coverageDir: string, bunArgs: string[], t0: number): Promise<Outcome> {
   const dir = join(coverageDir, "units", String(index));
   const started = performance.now();
@@ -242,7 +264,9 @@ if (import.meta.main) {
   console.log(`test_parallel: coverage of ${reports.length} units merged into ${relative(ROOT, join(coverageDir, "lcov.info"))}`);
   if (failed.length > 0) {
     for (const o of failed) console.log(`\n=== failures of ${o.unit.name}:\n${failureExcerpt(o.output)}`);
-    console.log(`\ntest_parallel: failed units: ${failed.map((o) => o.unit.name).join(", ")}`);
+    console.log("\ntest_parallel: every failed test, and why:");
+    for (const o of failed) console.log(`${o.unit.name}:\n${failureDigest(o.output).join("\n")}`);
+    console.log(`test_parallel: failed units: ${failed.map((o) => o.unit.name).join(", ")}`);
     process.exit(1);
   }
 }

@@ -73,6 +73,6 @@ export const nats: QueueBackend = {
   }),
 };
 
-// Kafka's entry is in kafka.test.ts: a suite importing ../kafka/target runs in the serial Kafka unit of
-// scripts/test_parallel.ts (group rebalances on the shared broker).
+// Kafka's entry is kafka_backend.ts: a suite importing it runs in the serial Kafka unit of scripts/test_parallel.ts
+// (group rebalances on the shared broker).
 export const BACKENDS: readonly QueueBackend[] = [memstore, redis, postgres, nats];

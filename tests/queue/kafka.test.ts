@@ -1,20 +1,4 @@
-import { kafkaBrokers } from "../helpers/services";
-import { deleteNamespaceTopics, testConfig } from "../kafka/target";
+import { kafka } from "./kafka_backend";
 import { runQueueSuiteFor } from "./suite";
-import type { QueueBackend } from "./targets";
-
-/**
- * Kafka on the shared broker, with the Kafka tests' quick group timeouts; the run's topics are `<namespace>.<topic>`.
- * Kafka keeps no dead letters: the pattern emulates them in the dead_letter slot (memstore here, so the poison
- * message test runs; a deployment puts a durable key-value backend there).
- */
-const kafka: QueueBackend = {
-  name: "kafka",
-  needs: ["kafka"],
-  slots: async (ns) => {
-    const { namespace: _ns, ...config } = testConfig(kafkaBrokers(), ns);
-    return { slots: { queue: { driver: "kafka", config }, dead_letter: { driver: "memstore" } }, cleanup: () => deleteNamespaceTopics(kafkaBrokers(), ns) };
-  },
-};
 
 runQueueSuiteFor(kafka);
