@@ -53,9 +53,13 @@ describe("cdc: kill -9 mid-stream, sink outage, retained-WAL bound", () => {
     const txns = 300;
     let written = 0;
     let stop = false;
-    // 300 transactions of 10 inserts and 5 updates each, written while the pattern is killed and restarted.
+    // 300 transactions of 10 inserts and 5 updates each; the writer holds after the first half until the pattern
+    // was killed, so the kill always falls mid-stream (a fast writer could otherwise finish before it).
+    let killed = () => {};
+    const afterKill = new Promise<void>((r) => (killed = r));
     const writer = (async () => {
       for (let t = 0; t < txns && !stop; t++) {
+        if (t === txns / 2) await afterKill;
         await db.query("BEGIN");
         await db.query(`INSERT INTO "${names.table}" SELECT g, 0, null FROM generate_series($1::int, $1::int + 9) g`, [t * 10]);
         await db.query(`UPDATE "${names.table}" SET v = v + 1 WHERE id BETWEEN $1::int AND $1::int + 4`, [t * 10]);
@@ -68,12 +72,13 @@ describe("cdc: kill -9 mid-stream, sink outage, retained-WAL bound", () => {
     c.close();
     await cdc.kill();
     const atKill = written;
+    killed();
     await cdc.start();
     c = cdcClient({ address: cdc.address });
     const r = reader(c);
     try {
       await writer;
-      expect(atKill).toBeLessThan(txns); // the kill happened mid-stream
+      expect(atKill).toBeLessThan(txns); // the kill happened mid-stream: the writer went on after it
       await r.waitCount(txns * 15, T, 90_000);
       // A marker committed after everything: once it is in, every earlier change would be too.
       await db.query(`INSERT INTO "${names.table}" VALUES (-1, 0, 'marker')`);
@@ -95,6 +100,7 @@ describe("cdc: kill -9 mid-stream, sink outage, retained-WAL bound", () => {
       }
     } finally {
       stop = true;
+      killed();
       await writer;
       await r.stop();
       c.close();
