@@ -1,4 +1,3 @@
-import type { Admin } from "kafkajs";
 import { Code, invalidArgument } from "@prism/sdk";
 import type { AdminHandle } from "./admin";
 import { TOPIC_NAME, type KafkaConfig } from "./config";
@@ -66,40 +65,43 @@ export class Topics {
 
   /**
    * createTopics' waitForLeaders only waits for the controller to elect leaders; the brokers may answer
-   * "not the leader" for a moment longer, which kafkajs's short retries would turn into UNAVAILABLE for the
-   * first calls on a new topic. Wait (bounded by request_timeout) until a ListOffsets succeeds.
+   * "not the leader" or "does not host this topic-partition" for a moment longer (to ListOffsets and to
+   * Metadata alike), which kafkajs's short retries would turn into UNAVAILABLE for the first calls on a new
+   * topic. So each step is tried again (within request_timeout) until a ListOffsets and a Metadata succeed.
    */
-  private async untilLeadersServe(admin: Admin, topic: string): Promise<void> {
-    const deadline = Date.now() + this.cfg.request_timeout;
-    for (;;) {
-      try {
-        await admin.fetchTopicOffsets(topic);
-        return;
-      } catch (err) {
-        if (Date.now() > deadline || toPrismError(err, "").code !== Code.UNAVAILABLE) throw err;
-        await Bun.sleep(50);
-      }
-    }
-  }
-
   private async create(topic: string): Promise<number> {
     const count = await this.admin.use("create topic", async (admin) => {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic,
-            numPartitions: this.cfg.partitions,
-            replicationFactor: this.cfg.replication_factor,
-            configEntries: [{ name: "max.message.bytes", value: String(this.cfg.max_message_bytes) }],
-          },
-        ],
-      });
-      await this.untilLeadersServe(admin, topic);
-      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      const deadline = Date.now() + this.cfg.request_timeout;
+      await whileUnavailable(deadline, () =>
+        admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic,
+              numPartitions: this.cfg.partitions,
+              replicationFactor: this.cfg.replication_factor,
+              configEntries: [{ name: "max.message.bytes", value: String(this.cfg.max_message_bytes) }],
+            },
+          ],
+        }),
+      );
+      await whileUnavailable(deadline, () => admin.fetchTopicOffsets(topic));
+      const md = await whileUnavailable(deadline, () => admin.fetchTopicMetadata({ topics: [topic] }));
       return md.topics[0]?.partitions.length ?? 0;
     });
     if (count > 0) this.partitionCounts.set(topic, count);
     return count;
+  }
+}
+
+/** Runs `step` until it succeeds, again every 50 ms while it fails UNAVAILABLE and `deadline` is ahead. */
+async function whileUnavailable<T>(deadline: number, step: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      if (Date.now() > deadline || toPrismError(err, "").code !== Code.UNAVAILABLE) throw err;
+      await Bun.sleep(50);
+    }
   }
 }

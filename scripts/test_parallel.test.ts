@@ -190,6 +190,10 @@ describe("failure digest", () => {
       "(pass) between",
       "error: waiting until the marker arrived: timed out after 30000 ms",
       "(fail) cdc > marker [30001.00ms]",
+      " 2 pass",
+      " 2 fail",
+      "(fail) cdc > sink down: nothing twice [4730.38ms]",
+      "(fail) cdc > marker [30001.00ms]",
     ].join("\n");
     expect(failureDigest(output)).toEqual([
       "  ✗ cdc > sink down: nothing twice [4730.38ms] — error: expect(received).toBe(expected) · Expected: 5653 · Received: 5503",

@@ -175,12 +175,16 @@ export function failureExcerpt(output: string, before = 25, maxLines = 150): str
 export function failureDigest(output: string, width = 300): string[] {
   const lines = output.split("\n");
   const out: string[] = [];
+  const seen = new Set<string>();
   let since = 0;
   for (let i = 0; i < lines.length; i++) {
     const m = /^\(fail\) (.*)$/.exec(lines[i]!);
     if (!m) continue;
     const block = lines.slice(since, i);
     since = i + 1;
+    // bun lists the failed tests again after its summary: the first line of each, with its error, is kept.
+    if (seen.has(m[1]!)) continue;
+    seen.add(m[1]!);
     const error = block.findLast((l) => /^(error|\w*Error)\b.*:/.test(l.trim()))?.trim() ?? "";
     const detail = block.filter((l) => /^(Expected|Received)\b/.test(l.trim())).map((l) => l.trim());
     const why = [error, ...detail].filter(Boolean).join(" · ");
