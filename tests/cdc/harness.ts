@@ -76,14 +76,24 @@ export function reader(c: CdcClient, fromLsn = "") {
     failure: () => failure,
     /** Waits until `n` events of `table` arrived (a failed stream fails the wait at once). */
     async waitCount(n: number, table?: string, timeoutMs = 30_000) {
-      await waitFor(
-        () => {
-          if (failure) throw failure;
-          return (table ? events.filter((e) => e.table === table).length : events.length) >= n;
-        },
-        `${n} events${table ? ` of ${table}` : ""} arrived (have ${table ? events.filter((e) => e.table === table).length : events.length})`,
-        { timeoutMs },
-      );
+      const have = () => (table ? events.filter((e) => e.table === table).length : events.length);
+      try {
+        await waitFor(
+          () => {
+            if (failure) throw failure;
+            return have() >= n;
+          },
+          `${n} events${table ? ` of ${table}` : ""} arrived`,
+          { timeoutMs },
+        );
+      } catch (err) {
+        // Whether capture or the Subscribe stream stalled: the pattern's own account, in the failure.
+        const status = await c.cdc.getStatus({}, { timeoutMs: 5_000 }).then(
+          (s) => `state ${s.state}, events_total ${s.eventsTotal}, lag ${s.lagBytes} B / ${s.lagSeconds.toFixed(1)} s, error "${s.error}"`,
+          (e) => `GetStatus failed: ${(e as Error).message}`,
+        );
+        throw new Error(`${(err as Error).message} (have ${have()}; ${status})`);
+      }
     },
     async stop() {
       ac.abort();
