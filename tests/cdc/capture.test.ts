@@ -84,12 +84,13 @@ describe("cdc: row changes into a memstore stream", () => {
   });
 
   test("a multi-row transaction: one commit LSN, positions 1..n in statement order, one xid", async () => {
+    // Counted before the commit: its changes may be in the reader before COMMIT's answer reaches the test.
+    const n = r.events.length;
     await db.query("BEGIN");
     for (let i = 10; i < 20; i++) await db.query(`INSERT INTO "${users}" VALUES ($1, 'm', null, 'live', 0, now())`, [i]);
     await db.query(`UPDATE "${users}" SET name = 'n' WHERE id = 10`);
     await db.query(`DELETE FROM "${users}" WHERE id = 11`);
     await db.query("COMMIT");
-    const n = r.events.length;
     await r.waitCount(n + 12);
     const tx = r.events.slice(n);
     expect(new Set(tx.map((e) => e.lsn)).size).toBe(1);
