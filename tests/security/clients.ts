@@ -10,7 +10,9 @@ import { LifecycleInterface } from "../../proto/gen/prism/interfaces/lifecycle_p
 import { ListBasicInterface } from "../../proto/gen/prism/interfaces/list/list_basic_pb";
 import { PubSubBasicInterface } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
 import { StreamBasicInterface } from "../../proto/gen/prism/interfaces/stream/stream_basic_pb";
+import { ConsumerPattern } from "../../proto/gen/prism/patterns/consumer/consumer_pattern_pb";
 import { KeyValuePattern } from "../../proto/gen/prism/patterns/keyvalue/keyvalue_pattern_pb";
+import { ProducerPattern } from "../../proto/gen/prism/patterns/producer/producer_pattern_pb";
 import { channelOptions, createClient } from "../../sdk/grpc/client";
 import { PrismError } from "../../sdk/grpc/errors";
 
@@ -46,6 +48,8 @@ export function securedClients(ch: grpc.Client, md: Record<string, string>) {
     lifecycle: c(LifecycleInterface),
     health: c(Health),
     kvPattern: c(KeyValuePattern),
+    producer: c(ProducerPattern),
+    consumer: c(ConsumerPattern),
     opts: { timeoutMs: 10_000, metadata: md },
     close: () => ch.close(),
   };

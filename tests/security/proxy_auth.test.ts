@@ -42,11 +42,13 @@ auth:
 authz:
   - { principals: ["sub:alice"], namespaces: [a], allow: [read, write, admin] }
   - { principals: ["claim:team=b-readers"], namespaces: [b], allow: [read] }
-  - { principals: ["key:batch", "key:old-job"], namespaces: [b], allow: [write] }
+  - { principals: ["key:batch", "key:old-job"], namespaces: [b, q], allow: [write] }
+  - { principals: ["claim:team=q-workers"], namespaces: [q], allow: [read, write] }
 audit: { allowed_writes: true, file: ${pki.path("audit.log")} }
 namespaces:
   - { name: a, pattern: memstore }
   - { name: b, pattern: memstore }
+  - { name: q, pattern: queue, slots: { queue: { driver: memstore } } }
 `);
 });
 
@@ -181,6 +183,28 @@ describe("authorization per namespace and operation class", () => {
     }
     const ra = as(bearer(await issuer.sign({ sub: "carol", team: "b-readers" })), "a");
     expect(await codeOf(() => ra.kv.get({ key: "k" }, ra.opts))).toBe(Code.PERMISSION_DENIED);
+  });
+
+  test("the queue pattern: a producer (write) publishes but may not consume nor read dead letters or stats; a principal no rule names gets nothing; a worker (read, write) consumes and acks", async () => {
+    const w = as({ "x-api-key": BATCH_KEY }, "q");
+    expect(await codeOf(() => w.producer.publish({ topic: "jobs", payload: enc("j") }, w.opts))).toBe(0);
+    for (const call of [
+      () => w.consumer.consume({ topic: "jobs", group: "g", maxInFlight: 1 }, w.opts),
+      () => w.consumer.getDeadLetters({ topic: "jobs", group: "g" }, w.opts),
+      () => w.consumer.getStats({ topic: "jobs", group: "g" }, w.opts),
+    ]) {
+      expect(await codeOf(call)).toBe(Code.PERMISSION_DENIED);
+    }
+    // A principal no rule of q names: nothing, not even Ack.
+    const outsider = as(bearer(await issuer.sign({ sub: "alice" })), "q");
+    expect(await codeOf(() => outsider.consumer.consume({ topic: "jobs", group: "g", maxInFlight: 1 }, outsider.opts))).toBe(Code.PERMISSION_DENIED);
+    expect(await codeOf(() => outsider.consumer.ack({ topic: "jobs", group: "g", ackTokens: ["t"] }, outsider.opts))).toBe(Code.PERMISSION_DENIED);
+    const worker = as(bearer(await issuer.sign({ sub: "dan", team: "q-workers" })), "q");
+    const first = await (async () => {
+      for await (const d of worker.consumer.consume({ topic: "jobs", group: "g", maxInFlight: 1 }, worker.opts)) return d;
+    })();
+    expect(new TextDecoder().decode(first!.payload)).toBe("j");
+    expect(await codeOf(() => worker.consumer.ack({ topic: "jobs", group: "g", ackTokens: [first!.ackToken] }, worker.opts))).toBe(0);
   });
 
   test("key:batch writes b but can neither read nor trim it", async () => {
