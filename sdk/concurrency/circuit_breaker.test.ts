@@ -156,6 +156,22 @@ describe("CircuitBreaker", () => {
     expect(breaker.state).toBe("closed");
   });
 
+  test("a call its caller gave up on (CANCELLED) neither closes a half-open breaker nor resets the failure streak", async () => {
+    const { breaker, advance } = setup();
+    const cancelled = () => Promise.reject(new PrismError(Code.CANCELLED, "the client went away"));
+    await failTimes(breaker, 2);
+    await breaker.execute(cancelled).catch(() => undefined);
+    await failTimes(breaker, 1);
+    expect(breaker.state).toBe("open");
+    advance(1_000);
+    expect(breaker.state).toBe("half-open");
+    await breaker.execute(cancelled).catch(() => undefined);
+    expect(breaker.state).toBe("half-open");
+    // its probe place was given back: the next call probes
+    expect(await breaker.execute(ok)).toBe("ok");
+    expect(breaker.state).toBe("closed");
+  });
+
   test("a custom isFailure predicate decides what counts", async () => {
     const { breaker } = setup({ failureThreshold: 1, isFailure: (e) => (e as Error).message === "timeout" });
     await breaker.execute(() => Promise.reject(new Error("other"))).catch(() => undefined);

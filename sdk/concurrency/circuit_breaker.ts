@@ -104,10 +104,11 @@ export class CircuitBreaker {
     if (probe) this.probesInFlight++;
     try {
       const value = await fn();
-      this.record(generation, probe, false);
+      this.record(generation, probe, "success");
       return value;
     } catch (err) {
-      this.record(generation, probe, this.isFailure(err));
+      // A call its caller gave up on (CANCELLED) says nothing of the backend: it neither closes nor opens.
+      this.record(generation, probe, this.isFailure(err) ? "failure" : PrismError.from(err).code === Code.CANCELLED ? "neutral" : "success");
       throw err;
     }
   }
@@ -120,9 +121,11 @@ export class CircuitBreaker {
     if (this.current === "open") this.transition("half-open");
   }
 
-  private record(generation: number, probe: boolean, failed: boolean): void {
+  private record(generation: number, probe: boolean, outcome: "success" | "failure" | "neutral"): void {
     if (generation !== this.generation) return;
     if (probe) this.probesInFlight--;
+    if (outcome === "neutral") return;
+    const failed = outcome === "failure";
     if (this.current === "closed") {
       if (!failed) {
         this.consecutiveFailures = 0;
