@@ -38,7 +38,7 @@ function fakeKafka() {
 const cfg = parseKafkaConfig({ consumer: { buffer: 4, heartbeat_interval: "10ms" } }, { configFile: "t" });
 const logger = createLogger({ level: "error" });
 
-async function started(opts: { onlyPartition?: number } = {}) {
+async function started(opts: { onlyPartition?: number; whenFull?: "pause" | "wait" } = {}) {
   const f = fakeKafka();
   const stats = new FlowStats();
   const feed = new ConsumerFeed(f.kafka, cfg, { groupId: "g", topic: "t", fromBeginning: false, signal: new AbortController().signal, stats, ...opts }, logger);
@@ -94,6 +94,20 @@ describe("ConsumerFeed flow control", () => {
     await feed.queue.next();
     await ninth;
     expect(feed.queue.size).toBe(8);
+  });
+
+  test('with whenFull "wait" nothing is paused: eachMessage holds the batch until the reader takes one', async () => {
+    const { feed, state, deliver, stats } = await started({ whenFull: "wait" });
+    for (let i = 0; i < 8; i++) await deliver(0, i);
+    expect([state.paused.size, stats.pauses]).toEqual([0, 0]);
+    let accepted = false;
+    const ninth = deliver(0, 8).then(() => (accepted = true));
+    await waitFor(() => state.heartbeats > 0, "a heartbeat while the ninth waits", { timeoutMs: 2_000, intervalMs: 5 });
+    expect(accepted).toBe(false);
+    await feed.queue.next();
+    feed.taken();
+    await ninth;
+    expect([feed.queue.size, state.paused.size]).toEqual([8, 0]);
   });
 
   test("a rejoin makes buffered records stale and resumes paused partitions", async () => {

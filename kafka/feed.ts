@@ -50,6 +50,13 @@ export interface FeedOptions {
   onlyPartition?: number;
   signal: AbortSignal;
   stats: FlowStats;
+  /**
+   * When the buffer is full: "pause" the partition (kafkajs drops the rest of its batch and fetches it again on
+   * resume: the reader may stay away for long without holding a fetch), or "wait" in eachMessage, heartbeating,
+   * until the reader takes one (kafkajs keeps the fetched batch and fetches nothing else meanwhile: no refetch
+   * and no idle fetch wait per pause, for a reader that takes steadily, like a queue group).
+   */
+  whenFull?: "pause" | "wait";
 }
 
 /**
@@ -58,6 +65,7 @@ export interface FeedOptions {
  * first unprocessed offset on resume); it resumes once the reader has taken the queue down to half.
  * If kafkajs still delivers (records of a batch already in flight), the queue grows to at most twice
  * the buffer, after which eachMessage waits (heartbeating) — memory stays bounded whatever the client does.
+ * With `whenFull: "wait"` there is no pause: eachMessage waits as soon as the queue holds twice the buffer.
  */
 export class ConsumerFeed {
   readonly queue: AsyncQueue<FeedItem>;
@@ -135,7 +143,7 @@ export class ConsumerFeed {
           return;
         }
         const item: FeedItem = { partition, offset: Number(message.offset), message, generation: this.generationId };
-        if (this.queue.size + 1 >= this.highWater && !this.paused.has(partition)) {
+        if (this.opts.whenFull !== "wait" && this.queue.size + 1 >= this.highWater && !this.paused.has(partition)) {
           this.paused.add(partition);
           this.opts.stats.pauses++;
           this.consumer.pause([{ topic, partitions: [partition] }]);

@@ -137,9 +137,11 @@ export class QueueGroup {
     private readonly logger: Logger,
   ) {
     const signal = new AbortController().signal;
-    // The feed buffers little: what waits for a consumer is held here (bounded by queue.fetch_ahead).
+    // The feed buffers little: what waits for a consumer is held here (bounded by queue.fetch_ahead). When both are
+    // full the feed waits rather than pausing: a pause drops the rest of kafkajs's fetched batch, and each resume
+    // costs a refetch (and, with every partition paused, an idle max_wait), which capped consume+ack at ~1.5k/s.
     const feedCfg = { ...cfg, consumer: { ...cfg.consumer, buffer: Math.min(cfg.consumer.buffer, cfg.queue.fetch_ahead) } };
-    this.feed = new ConsumerFeed(kafka, feedCfg, { groupId, topic, fromBeginning: true, signal, stats }, logger);
+    this.feed = new ConsumerFeed(kafka, feedCfg, { groupId, topic, fromBeginning: true, signal, stats, whenFull: "wait" }, logger);
     this.epoch = `${this.id}g0`;
     // Registered after the feed's own listener, which bumps the generation.
     this.feed.consumer.on(this.feed.consumer.events.GROUP_JOIN, () => this.reset());
