@@ -149,17 +149,17 @@ export class ConsumerFeed {
           this.consumer.pause([{ topic, partitions: [partition] }]);
         }
         if (this.queue.offer(item) || this.queue.closed) return;
-        // Full even at twice the buffer: wait for room, but keep the group session alive meanwhile.
-        const accepted = this.queue.push(item, this.opts.signal);
-        accepted.catch(() => undefined);
+        // Full even at twice the buffer: wait for room, but keep the group session alive meanwhile. (The queue
+        // aborts with opts.signal itself, refusing this push; the timer is cleared: under "wait" this is the
+        // path of every record while the reader is behind.)
+        const accepted = this.queue.push(item).then(
+          () => true,
+          () => true,
+        );
         for (;;) {
-          const done = await Promise.race([
-            accepted.then(
-              () => true,
-              () => true,
-            ),
-            Bun.sleep(this.cfg.consumer.heartbeat_interval).then(() => false),
-          ]);
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const done = await Promise.race([accepted, new Promise<false>((r) => (timer = setTimeout(r, this.cfg.consumer.heartbeat_interval, false)))]);
+          clearTimeout(timer);
           if (done) return;
           await heartbeat();
         }
