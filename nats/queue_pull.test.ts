@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import type { Msg, NatsConnection } from "nats";
+import { pullExpiry } from "./queue";
 import { pull } from "./queue_pull";
 
 /** A connection stand-in: the test plays the server, sending to the pull's inbox by hand. */
@@ -44,4 +45,9 @@ test("a pull the server ends (408) unsubscribes at once", async () => {
   state.callback!(null, { reply: "", headers: { code: 408 } } as unknown as Msg);
   expect((await next).done).toBe(true);
   expect(state.unsubscribed).toBe(true);
+});
+
+test("pulls expire 1 s ± 25 % apart, so the pulls of a group's consumers do not all end together", () => {
+  expect([pullExpiry(() => 0), pullExpiry(() => 0.5), pullExpiry(() => 0.999999)]).toEqual([750, 1000, 1250]);
+  expect(new Set(Array.from({ length: 20 }, () => pullExpiry())).size).toBeGreaterThan(1);
 });
