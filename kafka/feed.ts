@@ -57,6 +57,11 @@ export interface FeedOptions {
    * and no idle fetch wait per pause, for a reader that takes steadily, like a queue group).
    */
   whenFull?: "pause" | "wait";
+  /**
+   * Bytes one fetch asks for (kafkajs's default: 10 MiB, 1 MiB per partition). Under "wait" the fetched batch is
+   * held while the reader is behind, so this bounds what a stalled reader keeps; a record larger than it still comes.
+   */
+  fetchMaxBytes?: number;
 }
 
 /**
@@ -89,6 +94,7 @@ export class ConsumerFeed {
       heartbeatInterval: cfg.consumer.heartbeat_interval,
       rebalanceTimeout: cfg.consumer.rebalance_timeout,
       maxWaitTimeInMs: cfg.consumer.max_wait,
+      ...(opts.fetchMaxBytes ? { maxBytes: opts.fetchMaxBytes, maxBytesPerPartition: opts.fetchMaxBytes } : {}),
       allowAutoTopicCreation: false,
       retry: { retries: cfg.retry.retries, initialRetryTime: cfg.retry.initial_retry_time, maxRetryTime: cfg.retry.max_retry_time },
     });
