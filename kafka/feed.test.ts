@@ -10,7 +10,13 @@ type EachMessage = (p: { topic: string; partition: number; message: KafkaMessage
 /** A kafkajs consumer stand-in: the test delivers records and group joins by hand. */
 function fakeKafka() {
   const listeners = new Map<string, (e: unknown) => void>();
-  const state = { eachMessage: undefined as EachMessage | undefined, paused: new Set<number>(), seeks: [] as unknown[], heartbeats: 0 };
+  const state = {
+    eachMessage: undefined as EachMessage | undefined,
+    paused: new Set<number>(),
+    seeks: [] as unknown[],
+    heartbeats: 0,
+    config: undefined as Record<string, unknown> | undefined,
+  };
   const consumer = {
     events: { GROUP_JOIN: "join", CRASH: "crash" },
     on: (name: string, fn: (e: unknown) => void) => listeners.set(name, fn),
@@ -32,13 +38,19 @@ function fakeKafka() {
       message: { offset: String(offset), value: Buffer.from(String(offset)) } as KafkaMessage,
       heartbeat: async () => void state.heartbeats++,
     });
-  return { kafka: { consumer: () => consumer } as unknown as Kafka, state, join, deliver };
+  const kafka = {
+    consumer: (config: Record<string, unknown>) => {
+      state.config = config;
+      return consumer;
+    },
+  };
+  return { kafka: kafka as unknown as Kafka, state, join, deliver };
 }
 
 const cfg = parseKafkaConfig({ consumer: { buffer: 4, heartbeat_interval: "10ms" } }, { configFile: "t" });
 const logger = createLogger({ level: "error" });
 
-async function started(opts: { onlyPartition?: number } = {}) {
+async function started(opts: { onlyPartition?: number; whenFull?: "pause" | "wait"; fetchMaxBytes?: number } = {}) {
   const f = fakeKafka();
   const stats = new FlowStats();
   const feed = new ConsumerFeed(f.kafka, cfg, { groupId: "g", topic: "t", fromBeginning: false, signal: new AbortController().signal, stats, ...opts }, logger);
@@ -94,6 +106,27 @@ describe("ConsumerFeed flow control", () => {
     await feed.queue.next();
     await ninth;
     expect(feed.queue.size).toBe(8);
+  });
+
+  test('with whenFull "wait" nothing is paused: eachMessage holds the batch until the reader takes one', async () => {
+    const { feed, state, deliver, stats } = await started({ whenFull: "wait" });
+    for (let i = 0; i < 8; i++) await deliver(0, i);
+    expect([state.paused.size, stats.pauses]).toEqual([0, 0]);
+    let accepted = false;
+    const ninth = deliver(0, 8).then(() => (accepted = true));
+    await waitFor(() => state.heartbeats > 0, "a heartbeat while the ninth waits", { timeoutMs: 2_000, intervalMs: 5 });
+    expect(accepted).toBe(false);
+    await feed.queue.next();
+    feed.taken();
+    await ninth;
+    expect([feed.queue.size, state.paused.size]).toEqual([8, 0]);
+  });
+
+  test("fetchMaxBytes bounds what one fetch asks for (the batch a waiting feed holds); kafkajs's defaults otherwise", async () => {
+    const bounded = await started({ whenFull: "wait", fetchMaxBytes: 1024 });
+    expect([bounded.state.config?.maxBytes, bounded.state.config?.maxBytesPerPartition]).toEqual([1024, 1024]);
+    const plain = await started();
+    expect("maxBytes" in plain.state.config!).toBe(false);
   });
 
   test("a rejoin makes buffered records stale and resumes paused partitions", async () => {

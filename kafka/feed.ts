@@ -50,6 +50,18 @@ export interface FeedOptions {
   onlyPartition?: number;
   signal: AbortSignal;
   stats: FlowStats;
+  /**
+   * When the buffer is full: "pause" the partition (kafkajs drops the rest of its batch and fetches it again on
+   * resume: the reader may stay away for long without holding a fetch), or "wait" in eachMessage, heartbeating,
+   * until the reader takes one (kafkajs keeps the fetched batch and fetches nothing else meanwhile: no refetch
+   * and no idle fetch wait per pause, for a reader that takes steadily, like a queue group).
+   */
+  whenFull?: "pause" | "wait";
+  /**
+   * Bytes one fetch asks for (kafkajs's default: 10 MiB, 1 MiB per partition). Under "wait" the fetched batch is
+   * held while the reader is behind, so this bounds what a stalled reader keeps; a record larger than it still comes.
+   */
+  fetchMaxBytes?: number;
 }
 
 /**
@@ -58,6 +70,7 @@ export interface FeedOptions {
  * first unprocessed offset on resume); it resumes once the reader has taken the queue down to half.
  * If kafkajs still delivers (records of a batch already in flight), the queue grows to at most twice
  * the buffer, after which eachMessage waits (heartbeating) — memory stays bounded whatever the client does.
+ * With `whenFull: "wait"` there is no pause: eachMessage waits as soon as the queue holds twice the buffer.
  */
 export class ConsumerFeed {
   readonly queue: AsyncQueue<FeedItem>;
@@ -81,6 +94,7 @@ export class ConsumerFeed {
       heartbeatInterval: cfg.consumer.heartbeat_interval,
       rebalanceTimeout: cfg.consumer.rebalance_timeout,
       maxWaitTimeInMs: cfg.consumer.max_wait,
+      ...(opts.fetchMaxBytes ? { maxBytes: opts.fetchMaxBytes, maxBytesPerPartition: opts.fetchMaxBytes } : {}),
       allowAutoTopicCreation: false,
       retry: { retries: cfg.retry.retries, initialRetryTime: cfg.retry.initial_retry_time, maxRetryTime: cfg.retry.max_retry_time },
     });
@@ -135,23 +149,23 @@ export class ConsumerFeed {
           return;
         }
         const item: FeedItem = { partition, offset: Number(message.offset), message, generation: this.generationId };
-        if (this.queue.size + 1 >= this.highWater && !this.paused.has(partition)) {
+        if (this.opts.whenFull !== "wait" && this.queue.size + 1 >= this.highWater && !this.paused.has(partition)) {
           this.paused.add(partition);
           this.opts.stats.pauses++;
           this.consumer.pause([{ topic, partitions: [partition] }]);
         }
         if (this.queue.offer(item) || this.queue.closed) return;
-        // Full even at twice the buffer: wait for room, but keep the group session alive meanwhile.
-        const accepted = this.queue.push(item, this.opts.signal);
-        accepted.catch(() => undefined);
+        // Full even at twice the buffer: wait for room, but keep the group session alive meanwhile. (The queue
+        // aborts with opts.signal itself, refusing this push; the timer is cleared: under "wait" this is the
+        // path of every record while the reader is behind.)
+        const accepted = this.queue.push(item).then(
+          () => true,
+          () => true,
+        );
         for (;;) {
-          const done = await Promise.race([
-            accepted.then(
-              () => true,
-              () => true,
-            ),
-            Bun.sleep(this.cfg.consumer.heartbeat_interval).then(() => false),
-          ]);
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const done = await Promise.race([accepted, new Promise<false>((r) => (timer = setTimeout(r, this.cfg.consumer.heartbeat_interval, false)))]);
+          clearTimeout(timer);
           if (done) return;
           await heartbeat();
         }

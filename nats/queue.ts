@@ -32,6 +32,15 @@ import type { Subjects } from "./subjects";
 
 /** A pull waits this long on the server for messages before it is renewed (the interface's "~1 s between checks"). */
 const FETCH_EXPIRES_MS = 1_000;
+
+/**
+ * A pull's expiry: FETCH_EXPIRES_MS ± 25 %, so the pulls of a group's consumers do not all end at the same moment.
+ * (They did: started together, they expired together, and when the server's 408s did not come, every consumer of
+ * the group was without a pull until queue_pull's slack ran out.)
+ */
+export function pullExpiry(random: () => number = Math.random): number {
+  return Math.round(FETCH_EXPIRES_MS * (0.75 + random() * 0.5));
+}
 /** Ack deadline of a group created by a stats call (a Consume sets its own). */
 const DEFAULT_ACK_WAIT_MS = 30_000;
 /** Deliveries remembered in-process (settled tokens, last errors). */
@@ -136,7 +145,7 @@ export class NatsQueue {
           await sleep(50, opts.signal).catch(() => undefined);
           continue;
         }
-        for await (const m of pull(nc, name, durable, room, FETCH_EXPIRES_MS, opts.signal)) {
+        for await (const m of pull(nc, name, durable, room, pullExpiry(), opts.signal)) {
           failures = 0;
           const d = this.toDelivery(name, durable, m);
           if (d) yield d;

@@ -1,8 +1,14 @@
 import { createInbox, nanos, type Msg, type NatsConnection } from "nats";
 
 const NAK = new TextEncoder().encode("-NAK");
-/** Slack past a pull request's expiry before its inbox is given up (the server's 408 may be late). */
-const EXPIRY_SLACK_MS = 500;
+/**
+ * Slack past a pull request's expiry before the pull is ended without the server's 408 (which normally follows the
+ * expiry within milliseconds, but now and then never comes: the consumer then had no pull on the server for the
+ * whole slack, and deliveries waited that long).
+ */
+const EXPIRY_SLACK_MS = 100;
+/** How long the inbox of a pull ended that way stays open, so what the server still sends it is nacked at once. */
+const LATE_NACK_MS = 5_000;
 
 /**
  * One pull request for at most `batch` messages of a durable, waiting up to `expiresMs` on the server. Yields the
@@ -10,7 +16,7 @@ const EXPIRY_SLACK_MS = 500;
  * request expired, or `signal` aborts. Unlike nats.js's fetch, a request the caller stops early is not left to
  * deliver into a closed inbox (where its messages would wait out AckWait): stopping waits until the request ends
  * on the server (at most its expiry), and everything that arrives meanwhile, or arrived and was not taken, is
- * nacked at once.
+ * nacked at once; so is what arrives after a pull that ended without the server's 408.
  */
 export async function* pull(nc: NatsConnection, stream: string, durable: string, batch: number, expiresMs: number, signal: AbortSignal): AsyncGenerator<Msg> {
   const buf: Msg[] = [];
@@ -25,13 +31,18 @@ export async function* pull(nc: NatsConnection, stream: string, durable: string,
     finished();
     wake?.();
   };
+  let late: ReturnType<typeof setTimeout> | undefined;
+  const unsubscribe = () => {
+    clearTimeout(late);
+    sub.unsubscribe();
+  };
   const sub = nc.subscribe(createInbox(), {
     callback: (err, msg) => {
       if (err) return end();
       if (!msg.reply?.startsWith("$JS.ACK.")) {
         // A status: 404 no messages, 408 request expired, 409 the request was refused or cut short; 100 heartbeat.
         if ((msg.headers?.code ?? 0) !== 100) {
-          sub.unsubscribe();
+          unsubscribe();
           end();
         }
         return;
@@ -40,15 +51,15 @@ export async function* pull(nc: NatsConnection, stream: string, durable: string,
       if (abandoned) msg.respond(NAK);
       else buf.push(msg);
       if (received >= batch) {
-        sub.unsubscribe();
+        unsubscribe();
         end();
       }
       wake?.();
     },
   });
   const expiry = setTimeout(() => {
-    sub.unsubscribe();
     end();
+    late = setTimeout(unsubscribe, LATE_NACK_MS);
   }, expiresMs + EXPIRY_SLACK_MS);
   const onAbort = () => wake?.();
   signal.addEventListener("abort", onAbort);
