@@ -163,17 +163,28 @@ test("after a restart, changes the checkpoint or the sink's tail shows delivered
   // The slot replays both transactions (the fake slot keeps nothing): the first is at the checkpoint, the second
   // in the sink's tail.
   state.down = false;
-  const second = new FakeSource();
-  const b = capture(second, sink, state);
-  b.start();
-  await until(() => second.handlers !== undefined, "streaming again");
-  second.commit("0/100", [1, 2]);
-  second.commit("0/200", [3, 4]);
-  second.commit("0/300", [5]);
-  await until(() => second.acknowledged.at(-1) === parseLsn("0/308"), "the slot moves past the new transaction");
-  expect(sink.records.map((r) => `${r.metadata["cdc-lsn"]}/${r.metadata["cdc-position"]}`)).toEqual(["0/100/1", "0/100/2", "0/200/1", "0/200/2", "0/300/1"]);
-  await b.stop();
+  expect(await restartAndReplay(sink, state)).toEqual(["0/100/1", "0/100/2", "0/200/1", "0/200/2", "0/300/1"]);
 });
+
+/**
+ * A new capture over what the sink and the state hold: the slot replays the transactions at 0/100 and 0/200, then
+ * a new one at 0/300 comes. Answers the changes in the sink (commit LSN / position) once the slot moved past it.
+ */
+async function restartAndReplay(sink: FakeSink, state: FakeState, maxInFlight?: number): Promise<string[]> {
+  const source = new FakeSource();
+  const c = capture(source, sink, state, maxInFlight);
+  c.start();
+  try {
+    await until(() => source.handlers !== undefined, "streaming again");
+    source.commit("0/100", [1, 2]);
+    source.commit("0/200", [3, 4]);
+    source.commit("0/300", [5]);
+    await until(() => source.acknowledged.at(-1) === parseLsn("0/308"), "the slot moves past the new transaction");
+    return sink.records.map((r) => `${r.metadata["cdc-lsn"]}/${r.metadata["cdc-position"]}`);
+  } finally {
+    await c.stop();
+  }
+}
 
 test("a batch the sink stored in part before failing: only what is missing is appended again", async () => {
   const source = new FakeSource();
@@ -220,20 +231,11 @@ test("batches in flight together interleave in the sink: after a crash the look 
   a1!.resolve(await append(...a1!.args));
   a2!.resolve(await append(...a2!.args));
   await until(() => first.acknowledged.at(-1) === parseLsn("0/108"), "the first transaction is checkpointed");
-  state.down = true; // the crash: nothing more is saved
-
-  state.down = false;
+  // The crash: the restarted capture sees the state as it is now; whatever the first one does later is lost.
+  const atCrash = new FakeState();
+  atCrash.values = new Map(state.values);
   sink.append = append;
-  const second = new FakeSource();
-  const b = capture(second, sink, state, 4);
-  b.start();
-  await until(() => second.handlers !== undefined, "streaming again");
-  second.commit("0/100", [1, 2]);
-  second.commit("0/200", [3, 4]);
-  second.commit("0/300", [5]);
-  await until(() => second.acknowledged.at(-1) === parseLsn("0/308"), "the slot moves past the new transaction");
-  expect(sink.records.map((r) => `${r.metadata["cdc-lsn"]}/${r.metadata["cdc-position"]}`)).toEqual(["0/200/1", "0/200/2", "0/100/1", "0/100/2", "0/300/1"]);
-  await b.stop();
+  expect(await restartAndReplay(sink, atCrash, 4)).toEqual(["0/200/1", "0/200/2", "0/100/1", "0/100/2", "0/300/1"]);
   for (const h of [b1, b2]) h!.reject(new Error("connection lost"));
   await a.stop();
 });
