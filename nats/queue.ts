@@ -1,15 +1,4 @@
-import {
-  AckPolicy,
-  DeliverPolicy,
-  DiscardPolicy,
-  nanos,
-  RetentionPolicy,
-  StorageType,
-  type JetStreamManager,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-} from "nats";
+import { AckPolicy, DeliverPolicy, nanos, type JetStreamManager, type Msg, type MsgHdrs, type NatsConnection } from "nats";
 import {
   Code,
   sleep,
@@ -22,6 +11,7 @@ import {
   type QueueStats,
 } from "@prism/sdk";
 import { BoundedMap } from "./bounded_map";
+import { ensureLimitsStream } from "./jetstream_stream";
 import type { NatsConfig } from "./config";
 import type { NatsConnector } from "./connection";
 import { toPrismError } from "./errors";
@@ -281,29 +271,7 @@ export class NatsQueue {
   async ensureStreamNamed(nc: NatsConnection, name: string, subject: string): Promise<{ name: string; subject: string; jsm: JetStreamManager }> {
     const jsm = await this.manager(nc);
     if (this.streams.has(name)) return { name, subject, jsm };
-    const js = this.cfg.jetstream;
-    try {
-      await jsm.streams.info(name);
-    } catch (err) {
-      if (toPrismError(err, "").code !== Code.NOT_FOUND) throw err;
-      try {
-        await jsm.streams.add({
-          name,
-          subjects: [subject],
-          storage: js.storage === "memory" ? StorageType.Memory : StorageType.File,
-          num_replicas: js.replicas,
-          retention: RetentionPolicy.Limits,
-          discard: DiscardPolicy.Old,
-          max_age: nanos(js.max_age),
-          max_bytes: js.max_bytes > 0 ? js.max_bytes : -1,
-          max_msgs: js.max_msgs > 0 ? js.max_msgs : -1,
-          duplicate_window: nanos(this.cfg.queue.dedupe_window),
-        });
-      } catch (addErr) {
-        // Created concurrently by another call or pattern instance: fine if it exists now.
-        await jsm.streams.info(name).catch(() => Promise.reject(addErr));
-      }
-    }
+    await ensureLimitsStream(jsm, this.cfg, name, subject, { duplicate_window: nanos(this.cfg.queue.dedupe_window) });
     this.streams.add(name);
     return { name, subject, jsm };
   }

@@ -1,8 +1,9 @@
-import { AckPolicy, DeliverPolicy, DiscardPolicy, nanos, RetentionPolicy, StorageType, type JetStreamManager, type JsMsg, type NatsConnection } from "nats";
-import { Code, invalidArgument, unavailable, type StreamReadOptions, type StreamRecordData } from "@prism/sdk";
+import { AckPolicy, DeliverPolicy, nanos, type JetStreamManager, type JsMsg, type NatsConnection } from "nats";
+import { invalidArgument, unavailable, type StreamReadOptions, type StreamRecordData } from "@prism/sdk";
 import type { NatsConfig } from "./config";
 import type { NatsConnector } from "./connection";
 import { toPrismError } from "./errors";
+import { ensureLimitsStream } from "./jetstream_stream";
 import { KEY_HEADER, metadataOf, toHeaders } from "./headers";
 import type { Subjects } from "./subjects";
 
@@ -55,28 +56,7 @@ export class NatsStreams {
     const subject = this.subjects.streamSubject(stream);
     const jsm = await this.manager(nc);
     if (this.known.has(name)) return { name, subject, jsm };
-    const js = this.cfg.jetstream;
-    try {
-      await jsm.streams.info(name);
-    } catch (err) {
-      if (toPrismError(err, "").code !== Code.NOT_FOUND) throw err;
-      try {
-        await jsm.streams.add({
-          name,
-          subjects: [subject],
-          storage: js.storage === "memory" ? StorageType.Memory : StorageType.File,
-          num_replicas: js.replicas,
-          retention: RetentionPolicy.Limits,
-          discard: DiscardPolicy.Old,
-          max_age: nanos(js.max_age),
-          max_bytes: js.max_bytes > 0 ? js.max_bytes : -1,
-          max_msgs: js.max_msgs > 0 ? js.max_msgs : -1,
-        });
-      } catch (addErr) {
-        // Created concurrently by another call or pattern instance: fine if it exists now.
-        await jsm.streams.info(name).catch(() => Promise.reject(addErr));
-      }
-    }
+    await ensureLimitsStream(jsm, this.cfg, name, subject);
     this.known.add(name);
     return { name, subject, jsm };
   }
