@@ -8,10 +8,9 @@ import type pg from "pg";
 import { type ChangeEvent, connect, type PrismClient } from "../../client/src/index";
 import { Operation } from "../../proto/gen/prism/patterns/cdc/cdc_pattern_pb";
 import { admin, dropRun, runNames, sourceSlot } from "../cdc/harness";
-import { ROOT } from "../helpers/process";
 import { waitFor } from "../helpers/wait";
 import { requireBuilt } from "../proxy/harness";
-import { type RunningProxy, startProxy } from "./proxy";
+import { type RunningProxy, startProxy, prismctlOn } from "./proxy";
 
 const names = runNames("client");
 let db: pg.Client;
@@ -43,17 +42,7 @@ afterAll(async () => {
   }
 }, 60_000);
 
-async function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = Bun.spawn([`${ROOT}/dist/prismctl`, "--addr", proxy.address, "-n", "changes", ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "" },
-  });
-  const timer = setTimeout(() => p.kill(), 30_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+const ctl = prismctlOn(() => proxy, "changes");
 
 describe("cdc via @prism/client", () => {
   test("subscribe yields committed changes in order; from an LSN it starts at that commit", async () => {

@@ -9,25 +9,13 @@ import { join } from "node:path";
 import { ROOT } from "../helpers/process";
 import { waitFor } from "../helpers/wait";
 import { requireBuilt } from "../proxy/harness";
-import { type RunningProxy, startProxy } from "./proxy";
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { type RunningProxy, runPrismctl, startProxy } from "./proxy";
 
 let proxy: RunningProxy;
 const run = crypto.randomUUID().slice(0, 8);
 
 /** Runs dist/prismctl with the given environment (only PATH and these: no PRISM_* from the test's own). */
-async function ctlEnv(env: Record<string, string>, ...args: string[]): Promise<Result> {
-  const p = Bun.spawn([`${ROOT}/dist/prismctl`, ...args], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", ...env } });
-  const timer = setTimeout(() => p.kill(), 30_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+const ctlEnv = (env: Record<string, string>, ...args: string[]) => runPrismctl(args, env);
 const ctl = (...args: string[]) => ctlEnv({}, "--addr", proxy.address, "--admin", proxy.admin, ...args);
 
 beforeAll(async () => {

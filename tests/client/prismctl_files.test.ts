@@ -9,25 +9,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { patternBytes } from "../acceptance/keyvalue_large.suite";
-import { ROOT } from "../helpers/process";
 import { requireBuilt } from "../proxy/harness";
-import { type RunningProxy, startProxy } from "./proxy";
+import { type RunningProxy, startProxy, prismctlOn } from "./proxy";
 
 let proxy: RunningProxy;
 let dir: string;
 const run = crypto.randomUUID().slice(0, 8);
 
-async function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = Bun.spawn([`${ROOT}/dist/prismctl`, "--addr", proxy.address, "-n", "kv", ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "" },
-  });
-  const timer = setTimeout(() => p.kill(), 60_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+const ctl = prismctlOn(() => proxy, "kv", 60000);
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 beforeAll(async () => {

@@ -78,3 +78,26 @@ export async function startProxyWith(config: { namespaces: object[] }): Promise<
     throw err;
   }
 }
+
+export interface CtlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs dist/prismctl with `args` and an environment of PATH and `env` only (no PRISM_* from the test's own),
+ * killed after `timeoutMs`.
+ */
+export async function runPrismctl(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CtlResult> {
+  const p = Bun.spawn([`${ROOT}/dist/prismctl`, ...args], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", ...env } });
+  const timer = setTimeout(() => p.kill(), timeoutMs);
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** prismctl against one namespace of a running proxy. */
+export function prismctlOn(proxy: () => RunningProxy, namespace: string, timeoutMs?: number) {
+  return (...args: string[]) => runPrismctl(["--addr", proxy().address, "-n", namespace, ...args], {}, timeoutMs);
+}

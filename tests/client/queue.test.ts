@@ -5,10 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, type PrismClient, type QueueDelivery } from "../../client/src/index";
-import { ROOT } from "../helpers/process";
 import { waitFor } from "../helpers/wait";
 import { requireBuilt } from "../proxy/harness";
-import { type RunningProxy, startProxy } from "./proxy";
+import { type RunningProxy, startProxy, prismctlOn } from "./proxy";
 
 let proxy: RunningProxy;
 let client: PrismClient;
@@ -47,17 +46,7 @@ async function groupExists(topic: string, group: string): Promise<void> {
   expect((await client.queue.stats(topic, group)).pending).toBe(0n);
 }
 
-async function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = Bun.spawn([`${ROOT}/dist/prismctl`, "--addr", proxy.address, "-n", "jobs", ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "" },
-  });
-  const timer = setTimeout(() => p.kill(), 30_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+const ctl = prismctlOn(() => proxy, "jobs");
 
 describe("producer/consumer via @prism/client", () => {
   test("a publish sent again with its idempotency key is stored once; a batch is stored once per message", async () => {

@@ -5,9 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, type PrismClient, PrismClientError } from "../../client/src/index";
-import { ROOT } from "../helpers/process";
 import { requireBuilt } from "../proxy/harness";
-import { type RunningProxy, startProxy } from "./proxy";
+import { type RunningProxy, startProxy, prismctlOn } from "./proxy";
 
 let proxy: RunningProxy;
 let client: PrismClient;
@@ -47,17 +46,7 @@ async function rejection(p: Promise<unknown>): Promise<PrismClientError> {
   throw new Error("expected a rejection");
 }
 
-async function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = Bun.spawn([`${ROOT}/dist/prismctl`, "--addr", proxy.address, "-n", "sessions", ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "" },
-  });
-  const timer = setTimeout(() => p.kill(), 30_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+const ctl = prismctlOn(() => proxy, "sessions");
 
 describe("session store via @prism/client", () => {
   test("create, get, update with compare-and-set, touch, list, delete", async () => {
