@@ -29,6 +29,18 @@ export class AdminHandle {
     }
   }
 
+  /**
+   * Like `use`, but a step that fails UNAVAILABLE is tried again (every 50 ms, for up to `settleMs`): right after
+   * a topic is created or a group's coordinator moves, brokers answer "not the leader", "does not host this
+   * topic-partition" or "not the correct coordinator" for a moment, and kafkajs does not retry all of them.
+   */
+  useSettling<T>(what: string, settleMs: number, fn: (admin: Admin) => Promise<T>): Promise<T> {
+    return this.use(what, (admin) => {
+      const deadline = Date.now() + settleMs;
+      return whileUnavailable(deadline, () => fn(admin));
+    });
+  }
+
   private connected(): Promise<Admin> {
     if (this.admin) return Promise.resolve(this.admin);
     this.connecting ??= (async () => {
@@ -57,5 +69,17 @@ export class AdminHandle {
     const admin = this.admin;
     this.admin = undefined;
     await admin?.disconnect().catch(() => undefined);
+  }
+}
+
+/** Runs `step` until it succeeds, again every 50 ms while it fails UNAVAILABLE and `deadline` is ahead. */
+export async function whileUnavailable<T>(deadline: number, step: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      if (Date.now() > deadline || toPrismError(err, "").code !== Code.UNAVAILABLE) throw err;
+      await Bun.sleep(50);
+    }
   }
 }

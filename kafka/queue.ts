@@ -115,7 +115,7 @@ export class KafkaQueue {
   async stats(topic: string, group: string): Promise<QueueStats> {
     const kafkaTopic = this.topics.kafkaTopic(topic);
     await this.topics.ensure(kafkaTopic);
-    const [ends, committed] = await this.admin.use("queue stats", (admin) =>
+    const [ends, committed] = await this.admin.useSettling("queue stats", this.cfg.request_timeout, (admin) =>
       Promise.all([admin.fetchTopicOffsets(kafkaTopic), admin.fetchOffsets({ groupId: groupIdOf(kafkaTopic, group), topics: [kafkaTopic] })]),
     );
     const commits = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));

@@ -372,7 +372,9 @@ export class QueueGroup {
   private async restoreAttempts(): Promise<void> {
     const restored = new Map<number, Map<number, number>>();
     try {
-      const offsets = await this.admin.use("queue attempts", (admin) => admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }));
+      const offsets = await this.admin.useSettling("queue attempts", this.cfg.request_timeout, (admin) =>
+        admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }),
+      );
       for (const p of offsets[0]?.partitions ?? []) {
         const m = parseAttempts(p.metadata);
         if (m.size > 0) restored.set(p.partition, m);

@@ -118,7 +118,7 @@ export class Subscription {
    */
   private async startOffsetsIfNew(): Promise<{ partition: number; offset: number }[]> {
     const { groupId, kafkaTopic: topic } = this.opts;
-    return this.admin.use("subscribe", async (admin) => {
+    return this.admin.useSettling("subscribe", this.cfg.request_timeout, async (admin) => {
       const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
       if ((committed[0]?.partitions ?? []).some((p) => Number(p.offset) >= 0)) return [];
       const ends = await admin.fetchTopicOffsets(topic);

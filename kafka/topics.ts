@@ -1,7 +1,7 @@
-import { Code, invalidArgument } from "@prism/sdk";
-import type { AdminHandle } from "./admin";
+import { invalidArgument } from "@prism/sdk";
+import { type AdminHandle, whileUnavailable } from "./admin";
 import { TOPIC_NAME, type KafkaConfig } from "./config";
-import { isUnknownTopic, toPrismError } from "./errors";
+import { isUnknownTopic } from "./errors";
 
 /** Longest Kafka topic name. */
 const MAX_TOPIC_LENGTH = 249;
@@ -91,17 +91,5 @@ export class Topics {
     });
     if (count > 0) this.partitionCounts.set(topic, count);
     return count;
-  }
-}
-
-/** Runs `step` until it succeeds, again every 50 ms while it fails UNAVAILABLE and `deadline` is ahead. */
-async function whileUnavailable<T>(deadline: number, step: () => Promise<T>): Promise<T> {
-  for (;;) {
-    try {
-      return await step();
-    } catch (err) {
-      if (Date.now() > deadline || toPrismError(err, "").code !== Code.UNAVAILABLE) throw err;
-      await Bun.sleep(50);
-    }
   }
 }
