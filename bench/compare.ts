@@ -18,7 +18,7 @@ import { CpuSampler } from "./gc_pauses";
 import { runGhz } from "./ghz";
 import { prismLoad } from "./load";
 import { serveFrom, type Server } from "./processes";
-import { benchRows, ghzLoad, loadArgs, preloadArgs, whyNot, type RowSettings, type RowSpec } from "./rows";
+import { benchRows, ghzLoad, loadArgs, preloadArgs, processNames, whyNot, type RowSettings, type RowSpec } from "./rows";
 
 const DEFAULT_ROWS = ["memstore-direct", "memstore-proxy", "memstore-direct-moderate", "memstore-proxy-moderate"];
 
@@ -53,13 +53,6 @@ const settings: RowSettings = {
   valueSize: 100,
   keys: 1000,
 };
-
-/** Names of a row's processes, in the order of Server.pids. */
-function processNames(spec: RowSpec): string[] {
-  if (spec.via === "proxy") return ["proxy", "pattern"];
-  if (spec.via === "relay") return ["relay", "pattern"];
-  return spec.via === "bare" ? ["echo"] : ["pattern"];
-}
 
 function figures(spec: RowSpec): Figure[] {
   const cpu = processNames(spec).map((p) => ({ name: `CPU µs/call, ${p}`, higherIsBetter: false }));

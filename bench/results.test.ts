@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { renderChart } from "./chart";
 import type { LifecycleTimes } from "./lifecycle_times";
-import { checkProxyTargets, checkTargets, computeRatios, ghzTargets, toMarkdown, type BenchResults, type RowResult } from "./results";
+import { checkProxyTargets, checkTailTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult } from "./results";
 import { queueMarkdown } from "./queue_throughput";
 import { sessionStoreMarkdown } from "./session_store";
 
@@ -34,38 +34,86 @@ const lifecycle: LifecycleTimes[] = [
 ];
 
 describe("bench results", () => {
-  test("ghz rows: proxy-added latency (through proxy − direct, both ghz) and issue 26's p99 targets; not measured when one is missing", () => {
+  test("issue 26 targets: each p99 with prism-load and ghz as the client and its floors beside it; CPU per call; tracing cost; not measured when a row is missing", () => {
+    const open = (id: string, p50: number, p99: number, extra: Partial<RowResult> = {}) =>
+      row(id, { mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(p50, p99), serviceTimeMs: { p50, p99 }, ...extra });
     const ghz = (id: string, p50: number, p99: number, extra: Partial<RowResult> = {}) =>
       row(id, { mode: "open-loop", rps: 1000, throughput: 1000, latencyMs: lat(p50, p99), client: "ghz", ...extra });
-    const both = [ghz("memstore-direct-moderate-ghz", 0.44, 0.45), ghz("memstore-proxy-moderate-ghz", 0.52, 0.8, { via: "proxy" })];
-    const [added, p99] = ghzTargets(both);
-    expect(added!.measured).toBe("+0.080 ms p50 / +0.350 ms p99");
-    expect(added!.met).toBe(true);
-    expect(p99!.measured).toBe("direct 0.450 ms, through the proxy 0.800 ms");
-    expect(p99!.met).toBe(true);
-    const slow = ghzTargets([both[0]!, ghz("memstore-proxy-moderate-ghz", 0.71, 4.3, { via: "proxy", errors: { UNAVAILABLE: 1 } })]);
-    expect(slow[0]!.met).toBe(false);
-    expect(slow[1]!.met).toBe(false);
-    expect(slow[1]!.measured).toContain('proxy {"UNAVAILABLE":1}');
-    const all = ghzTargets([
-      ...both,
-      ghz("redis-proxy-moderate-ghz", 0.5, 1.5, { backend: "redis", via: "proxy" }),
-      ghz("kafka-proxy-moderate-ghz", 1, 12, { backend: "kafka", via: "proxy" }),
-    ]);
-    expect(all.slice(2).map((t) => [t.source, t.measured, t.met])).toEqual([
-      ["redis-proxy-moderate-ghz", "1.50 ms", true],
-      ["kafka-proxy-moderate-ghz", "12.0 ms", false],
-    ]);
-    expect(
-      ghzTargets(both)
-        .slice(2)
-        .map((t) => t.met),
-    ).toEqual([null, null]);
-    const missing = ghzTargets([both[0]!]);
-    expect(missing).toHaveLength(3);
-    expect(missing[0]!.met).toBeNull();
-    expect(missing[0]!.measured).toBe("not measured (memstore-proxy-moderate-ghz missing)");
-    expect(checkProxyTargets(both).map((t) => t.source)).toContain("memstore-proxy-moderate-ghz − memstore-direct-moderate-ghz");
+    const measured = [
+      open("echo-moderate", 0.2, 0.3, { backend: "echo", via: "bare" }),
+      ghz("echo-moderate-ghz", 0.25, 0.35, { backend: "echo", via: "bare" }),
+      open("memstore-direct-moderate", 0.3, 0.45),
+      ghz("memstore-direct-moderate-ghz", 0.44, 0.45),
+      open("memstore-relay-moderate", 0.4, 0.7, { via: "relay" }),
+      open("memstore-proxy-moderate", 0.38, 0.8, { via: "proxy" }),
+      ghz("memstore-proxy-moderate-ghz", 0.52, 0.8, { via: "proxy" }),
+      open("redis-proxy-moderate", 0.5, 1.5, { backend: "redis", via: "proxy" }),
+      ghz("redis-proxy-moderate-ghz", 0.5, 2.5, { backend: "redis", via: "proxy" }),
+      row("echo", { backend: "echo", via: "bare", throughput: 20_000, latencyMs: lat(3, 8), processCpuUsPerCall: { echo: 30 } }),
+      row("memstore-direct", { throughput: 15_000, latencyMs: lat(3, 9), processCpuUsPerCall: { pattern: 45 } }),
+      row("memstore-relay", { via: "relay", throughput: 15_000, latencyMs: lat(3, 9), processCpuUsPerCall: { relay: 35, pattern: 44 } }),
+      row("memstore-proxy", { via: "proxy", throughput: 13_500, latencyMs: lat(3, 9), processCpuUsPerCall: { proxy: 38, pattern: 46 } }),
+      row("memstore-proxy-traced-ratio", { via: "proxy", throughput: 13_000, latencyMs: lat(3, 9) }),
+      row("memstore-proxy-traced", { via: "proxy", throughput: 9_000, latencyMs: lat(6, 19) }),
+    ];
+    const t = Object.fromEntries(checkTailTargets(measured).map((x) => [x.target.split(":")[0], x]));
+    const direct = t["memstore Get at the moderate rate, direct"]!;
+    expect(direct.met).toBe(true);
+    expect(direct.measured).toBe(
+      "prism-load 0.450 ms (service time 0.450 ms), ghz 0.450 ms; floors, p99: bare gRPC echo, prism-load 0.300 ms, bare gRPC echo, ghz 0.350 ms",
+    );
+    expect(t["memstore Get at the moderate rate, through the proxy"]!.met).toBe(true);
+    const added = t["proxy-added latency at the moderate rate (through proxy − direct)"]!;
+    expect(added.measured).toBe(
+      "prism-load +0.080 ms p50 / +0.350 ms p99, ghz +0.080 ms p50 / +0.350 ms p99; bare relay (floor), prism-load +0.100 ms p50 / +0.250 ms p99",
+    );
+    expect(added.met).toBe(true);
+    // ghz's p99 misses Redis's limit: the target is not met even though prism-load's is.
+    expect(t["Redis Get through the proxy at the moderate rate"]!.met).toBe(false);
+    expect(t["Kafka publish through the proxy at the moderate rate"]!.met).toBeNull();
+    expect(t["Kafka publish through the proxy at the moderate rate"]!.measured).toBe("not measured (kafka-proxy-moderate, kafka-proxy-moderate-ghz missing)");
+    const proxyCpu = t["proxy CPU per forwarded call (memstore Get, 64 in flight) ≤ 40 µs"]!;
+    expect([proxyCpu.measured, proxyCpu.met]).toEqual(["38 µs; bare relay (floor) 35 µs", true]);
+    const patternCpu = t["memstore pattern CPU per call served directly (Get, 64 in flight) ≤ 40 µs"]!;
+    expect([patternCpu.measured, patternCpu.met]).toEqual(["45 µs; bare gRPC echo (floor) 30 µs", false]);
+    expect(t["through proxy / direct, memstore Get, 64 in flight ≥ 0.85"]!.measured).toBe("0.90; bare relay (floor) / direct 1.00");
+    const ratio = t["tracing on, parentbased_traceidratio 0.01"]!;
+    expect([ratio.measured, ratio.met]).toEqual(["3.7 % (13,000 vs 13,500 calls/s)", true]);
+    expect(t["tracing on, always on (every call sampled and exported)"]!.met).toBe(false);
+    // The new patterns' sections: not measured without them.
+    expect(t["queue over kafka through the proxy (issue 21)"]!.met).toBeNull();
+    expect(t["Session Store GetSession through the proxy on Redis shards (issue 22)"]!.met).toBeNull();
+    const withSections = checkTailTargets(measured, {
+      queue: [
+        {
+          backend: "nats",
+          via: "proxy",
+          messages: 20_000,
+          consumers: 4,
+          publishPerS: 30_000,
+          consumeAckPerS: 21_000,
+          latency: { rate: 1000, delivered: 5000, sent: 5000, p50Ms: 1, p99Ms: 6.5 },
+        },
+      ],
+      cdc: [
+        {
+          sink: "kafka",
+          pacedChanges: 1000,
+          pacedRate: 1000,
+          commitToSinkP50Ms: 5,
+          commitToSinkP99Ms: 250,
+          readBackP50Ms: 3,
+          readBackP99Ms: 170,
+          sustainedRows: 20_000,
+          sustainedPerS: 9_000,
+          cpuUsPerChange: 90,
+        },
+      ],
+    });
+    const byTarget = Object.fromEntries(withSections.map((x) => [x.target.split(":")[0], x]));
+    expect(byTarget["queue over nats through the proxy (issue 21)"]!.met).toBe(true);
+    expect(byTarget["CDC into Kafka (issue 23)"]!.measured).toBe("9,000 changes/s (20,000 rows)");
+    expect(byTarget["CDC into Kafka (issue 23)"]!.met).toBe(false);
   });
 
   test("ratios: through proxy / direct and pattern / bare gRPC; n/a when a row did not run", () => {

@@ -3,6 +3,7 @@
 import type { ServiceName } from "../tests/helpers/services";
 import { requireService } from "../tests/helpers/services";
 import { OtlpCollector } from "../tests/helpers/otlp_collector";
+import { CpuSampler } from "./gc_pauses";
 import { ghzMissing, runGhz, type GhzLoad } from "./ghz";
 import { prismLoad } from "./load";
 import { cpuSeconds, missingExecutable, startBareRelay, startEcho, startPattern, startProxy, type Server } from "./processes";
@@ -84,6 +85,17 @@ export function benchRows(settings: RowSettings): RowSpec[] {
       start: () => startProxy(backend),
     },
   ];
+  const kafkaDirectModerate: RowSpec = {
+    id: "kafka-direct-moderate",
+    label: `kafka publish, direct, ${settings.moderateRps}/s`,
+    backend: "kafka",
+    via: "direct",
+    operation: "publish",
+    rps: settings.moderateRps,
+    service: "kafka",
+    executables: ["kafka"],
+    start: () => startPattern("kafka"),
+  };
   const moderate = (backend: "memstore" | "redis" | "kafka", operation: "get" | "publish", service?: ServiceName): RowSpec => ({
     id: `${backend}-proxy-moderate`,
     label: `${backend} ${operation === "get" ? "Get" : "publish"}, through proxy, ${settings.moderateRps}/s`,
@@ -141,7 +153,16 @@ export function benchRows(settings: RowSettings): RowSpec[] {
       via: "proxy",
       operation: "get",
       executables: ["memstore", "proxy"],
-      start: tracedProxy,
+      start: () => tracedProxy(),
+    },
+    {
+      id: "memstore-proxy-traced-ratio",
+      label: "memstore pattern, through proxy, tracing on, 1 % of traces sampled (parentbased_traceidratio 0.01)",
+      backend: "memstore",
+      via: "proxy",
+      operation: "get",
+      executables: ["memstore", "proxy"],
+      start: () => tracedProxy({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.01" }),
     },
     ...kv("redis", "redis"),
     ...pub("nats"),
@@ -194,7 +215,9 @@ export function benchRows(settings: RowSettings): RowSpec[] {
     relayModerate,
     moderate("memstore", "get"),
     moderate("redis", "get", "redis"),
+    kafkaDirectModerate,
     moderate("kafka", "publish", "kafka"),
+    withGhz(echoModerate),
     withGhz(directModerate),
     withGhz(moderate("memstore", "get")),
     withGhz(moderate("redis", "get", "redis")),
@@ -205,20 +228,23 @@ export function benchRows(settings: RowSettings): RowSpec[] {
 /**
  * The proxy and its memstore with tracing on, every span exported over OTLP/HTTP (protobuf, the default
  * protocol) to a collector stand-in in this process that only counts requests: the cost of tracing as an
- * operator runs it (sampler parentbased_always_on, batch export), against memstore-proxy (tracing off).
+ * operator runs it (sampler parentbased_always_on unless `sampler` names another, batch export), against
+ * memstore-proxy (tracing off).
  */
-async function tracedProxy(): Promise<Server> {
+async function tracedProxy(sampler: Record<string, string> = {}): Promise<Server> {
   const collector = await new OtlpCollector(false).start();
   try {
     const server = await startProxy("memstore", {
       args: ["--enable-tracing", "--trace-exporter", "otlp"],
-      env: { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.httpPort}` },
+      env: { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.httpPort}`, ...sampler },
     });
     return {
       ...server,
       stop: async () => {
         await server.stop();
-        log(`memstore-proxy-traced: the collector stand-in received ${collector.requests} OTLP export requests`);
+        log(
+          `memstore-proxy-traced (${sampler.OTEL_TRACES_SAMPLER ?? "parentbased_always_on"}): the collector stand-in received ${collector.requests} OTLP export requests`,
+        );
         collector.stop();
       },
     };
@@ -266,7 +292,9 @@ export async function runRow(spec: RowSpec, settings: RowSettings): Promise<RowR
     // The server's CPU per call it relayed (proxy and bare relay): both counted over the same span, prism-load's whole run.
     const cpu0 = cpuSeconds(server.main.pid);
     const calls0 = await server.calls?.();
+    const sampler = new CpuSampler(server.pids);
     const r = await prismLoad(args);
+    sampler.stop();
     const cpu1 = cpuSeconds(server.main.pid);
     const calls1 = await server.calls?.();
     const relayed = calls0 !== undefined && calls1 !== undefined ? calls1 - calls0 : 0;
@@ -274,6 +302,7 @@ export async function runRow(spec: RowSpec, settings: RowSettings): Promise<RowR
       ...base,
       status: "ok",
       command: `prism-load ${args.join(" ")}`,
+      processCpuUsPerCall: windowCpuPerCall(spec, server, sampler, r),
       throughput: r.throughput,
       ok: r.ok,
       errors: r.errors,
@@ -320,19 +349,50 @@ async function ghzRow(spec: RowSpec, server: Server, settings: RowSettings): Pro
   if (spec.operation === "get") await prismLoad(preloadArgs(spec, server, settings));
   const cpu0 = cpuSeconds(server.main.pid);
   const calls0 = await server.calls?.();
+  const sampler = new CpuSampler(server.pids);
   const r = await runGhz(load);
+  sampler.stop();
   const cpu1 = cpuSeconds(server.main.pid);
   const calls1 = await server.calls?.();
   const relayed = calls0 !== undefined && calls1 !== undefined ? calls1 - calls0 : 0;
   return {
     status: "ok",
     command: r.command,
+    processCpuUsPerCall: windowCpuPerCall(spec, server, sampler, r),
     throughput: r.throughput,
     ok: r.ok,
     errors: r.errors,
     latencyMs: r.latencyMs,
     cpuUsPerCall: relayed > 0 ? ((cpu1 - cpu0) / relayed) * 1e6 : undefined,
   };
+}
+
+/** The names of a row's server processes, in the order of `Server.pids`. */
+export function processNames(spec: Pick<RowSpec, "via">): string[] {
+  if (spec.via === "proxy") return ["proxy", "pattern"];
+  if (spec.via === "relay") return ["relay", "pattern"];
+  return spec.via === "bare" ? ["echo"] : ["pattern"];
+}
+
+/**
+ * Each server process's CPU time (/proc, sampled every 100 ms) over the client's measured window, divided by the
+ * calls completed in it: what `make bench-compare` reports, and issue 26's "CPU per call served / forwarded".
+ */
+function windowCpuPerCall(
+  spec: RowSpec,
+  server: Server,
+  sampler: CpuSampler,
+  r: { startedAt: string; durationS: number; throughput: number },
+): Record<string, number> | undefined {
+  const from = Date.parse(r.startedAt);
+  const to = from + r.durationS * 1000;
+  const out: Record<string, number> = {};
+  processNames(spec).forEach((name, i) => {
+    const pid = server.pids[i];
+    const cores = pid === undefined ? undefined : sampler.cores(pid, from, to);
+    if (cores !== undefined && r.throughput > 0) out[name] = (cores / r.throughput) * 1e6;
+  });
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** prism-load's arguments for a row against its started server. */

@@ -23,7 +23,7 @@ import { measureQueue, type QueueBenchResult } from "./queue_throughput";
 import { measureSessionStore, type SessionStoreResult } from "./session_store";
 import { measureStreamRead, type StreamReadResult } from "./stream_read";
 import { type LargeValueResult, measureLargeValue } from "./large_value";
-import { checkProxyTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult, type SizeRow } from "./results";
+import { checkProxyTargets, checkTailTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult, type SizeRow } from "./results";
 
 const { values: flags } = parseArgs({
   options: {
@@ -343,6 +343,7 @@ const results: BenchResults = {
   ratios: computeRatios(rows),
   targets: checkTargets(rows, lifecycle, settings.moderateRps, underLoad),
   proxyTargets: checkProxyTargets(rows, pacerAloneP99Ms),
+  tailTargets: checkTailTargets(rows, { queue, sessionStore, cdc }),
   lifecycle,
   lifecycleNotRun,
   shutdownUnderLoad: underLoad,
