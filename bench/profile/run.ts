@@ -3,7 +3,7 @@
 // the process's CPU clock cover one prism-load run (Get, closed loop or --rps), and this prints the CPU µs per call
 // and the share of samples per frame (self) and per frame of the repository's code (inclusive), plus the shares
 // of a few groups (the HTTP/2 guard, grpc-js, node:http2 as Bun implements it, the SDK).
-//   bun bench/profile/run.ts --subject memstore|proxy [--duration 5s] [--concurrency 64] [--rps N] [--env K=V] [--top 20]
+//   bun bench/profile/run.ts --subject memstore|proxy [--duration 5s] [--concurrency 64] [--rps N] [--env K=V] [--arg=--flag] [--top 20]
 // Sampling costs CPU of its own: the µs per call here are above an unprofiled run's; compare shares, and runs of one
 // invocation of this script.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "64" },
     rps: { type: "string" },
     env: { type: "string", multiple: true, default: [] },
+    arg: { type: "string", multiple: true, default: [] },
     top: { type: "string", default: "20" },
     interval: { type: "string", default: "200" },
   },
@@ -30,7 +31,7 @@ const out = join(dir, "profile.json");
 const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 const entry =
   subject === "memstore" ? [`${ROOT}/memstore/main.ts`, "--grpc-port", "0"] : [`${ROOT}/proxy/main.ts`, "--config", "bench/configs/proxy-memstore.yaml"];
-const server = startProcess([BUN, "--preload", `${ROOT}/bench/profile/probe.ts`, ...entry], {
+const server = startProcess([BUN, "--preload", `${ROOT}/bench/profile/probe.ts`, ...entry, ...values.arg!], {
   env: { ...env, PRISM_PROFILE_OUT: out, PRISM_PROFILE_INTERVAL_US: values.interval! },
 });
 const address = (await server.waitFor(subject === "memstore" ? /grpc listening on (\S+)/ : /prism proxy listening on (\S+)/, 60_000))[1]!;
