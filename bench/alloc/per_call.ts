@@ -2,10 +2,11 @@
 // and HTTP/2 guard included) and per Get forwarded by the proxy (to dist/memstore), each server run from its sources
 // with the collector off (BUN_JSC_useGC=false) and bench/alloc/probe.ts preloaded, so its heap size only grows, by
 // every byte allocated. Timing plays no part: the figure is a count, steady once the JIT has warmed up.
-//   bun bench/alloc/per_call.ts [--subject memstore|proxy|both] [--calls 1500] [--rounds 3] [--concurrency 4]
+//   bun bench/alloc/per_call.ts [--subject memstore|proxy|both] [--calls 1500] [--rounds 3] [--concurrency 4] [--types 12]
 // Per round: snapshot, prism-load making `base` calls, snapshot, prism-load making `base + calls` calls, snapshot;
 // bytes per call = (second span − first span) / calls, which cancels what a prism-load run costs the server
-// whatever its length (two connections, the key pre-load). The figure is the median of the rounds.
+// whatever its length (two connections, the key pre-load). The figure is the median of the rounds. Objects per call
+// (heap cells of every type, from bun:jsc heapStats) are counted the same way, and listed by type.
 import { parseArgs } from "node:util";
 import { ROOT, startProcess, type StartedProcess } from "../../tests/helpers/process";
 import { BUN } from "../processes";
@@ -28,6 +29,10 @@ export interface AllocResult {
   /** Median over the rounds. */
   bytesPerCall: number;
   rounds: number[];
+  /** Heap cells (objects, strings, arrays, closures…) allocated per call, all types: median over the rounds. */
+  objectsPerCall: number;
+  /** Cells allocated per call by type (bun:jsc heapStats().objectTypeCounts), from the round of the median object count. */
+  objectsPerCallByType: Record<string, number>;
   options: AllocOptions;
 }
 
@@ -75,24 +80,35 @@ export async function measureAllocPerCall(subject: AllocSubject, options: Partia
   const o = { ...DEFAULT_ALLOC, ...options };
   const { server, address } = await startProbed(subject, o.env);
   let seq = 0;
-  const heapBytes = async () => {
+  const snapshot = async (): Promise<{ bytes: number; types: Record<string, number> }> => {
     seq++;
     process.kill(server.pid, "SIGUSR2");
-    return Number((await server.waitFor(new RegExp(`alloc-probe ${seq} (\\d+)`), 10_000))[1]);
+    const bytes = Number((await server.waitFor(new RegExp(`alloc-probe ${seq} (\\d+)`), 10_000))[1]);
+    const types = JSON.parse((await server.waitFor(new RegExp(`alloc-types ${seq} (\\{.*\\})`), 10_000))[1]!) as Record<string, number>;
+    return { bytes, types };
   };
   try {
     if (o.warmup > 0) await load(subject, address, o.warmup, o.concurrency);
     const rounds: number[] = [];
+    const typeRounds: Record<string, number>[] = [];
     for (let r = 0; r < o.rounds; r++) {
-      const a = await heapBytes();
+      const a = await snapshot();
       await load(subject, address, BASE_CALLS, o.concurrency);
-      const b = await heapBytes();
+      const b = await snapshot();
       await load(subject, address, BASE_CALLS + o.calls, o.concurrency);
-      const c = await heapBytes();
-      rounds.push((c - b - (b - a)) / o.calls);
+      const c = await snapshot();
+      rounds.push((c.bytes - b.bytes - (b.bytes - a.bytes)) / o.calls);
+      const perType: Record<string, number> = {};
+      for (const t of new Set([...Object.keys(a.types), ...Object.keys(c.types)])) {
+        const n = ((c.types[t] ?? 0) - (b.types[t] ?? 0) - ((b.types[t] ?? 0) - (a.types[t] ?? 0))) / o.calls;
+        if (n !== 0) perType[t] = n;
+      }
+      typeRounds.push(perType);
     }
-    const sorted = [...rounds].sort((x, y) => x - y);
-    return { subject, bytesPerCall: sorted[Math.floor(sorted.length / 2)]!, rounds, options: o };
+    const median = <T>(xs: T[], key: (x: T) => number) => [...xs].sort((x, y) => key(x) - key(y))[Math.floor(xs.length / 2)]!;
+    const total = (t: Record<string, number>) => Object.values(t).reduce((s, n) => s + n, 0);
+    const byType = median(typeRounds, total);
+    return { subject, bytesPerCall: median(rounds, (x) => x), rounds, objectsPerCall: total(byType), objectsPerCallByType: byType, options: o };
   } finally {
     await server.stop(10_000);
   }
@@ -107,6 +123,8 @@ if (import.meta.main) {
       concurrency: { type: "string", default: String(DEFAULT_ALLOC.concurrency) },
       /** NAME=VALUE for the server's environment (repeatable). */
       env: { type: "string", multiple: true, default: [] },
+      /** How many of the types allocating most per call to list. */
+      types: { type: "string", default: "12" },
     },
   });
   const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
@@ -114,5 +132,9 @@ if (import.meta.main) {
   for (const s of subjects) {
     const r = await measureAllocPerCall(s, { calls: Number(values.calls), rounds: Number(values.rounds), concurrency: Number(values.concurrency), env });
     console.log(`${s}: ${Math.round(r.bytesPerCall)} heap bytes allocated per call (rounds: ${r.rounds.map(Math.round).join(", ")})`);
+    const top = Object.entries(r.objectsPerCallByType)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, Number(values.types));
+    console.log(`${s}: ${r.objectsPerCall.toFixed(1)} heap objects allocated per call; most: ${top.map(([t, n]) => `${t} ${n.toFixed(1)}`).join(", ")}`);
   }
 }

@@ -1,4 +1,4 @@
-// Allocation per call stays under a recorded budget (issue 26): the JavaScript heap bytes a Get costs the memstore
+// Allocation per call stays under a recorded budget (issue 26): the JavaScript heap bytes and objects a Get costs the memstore
 // pattern served directly and the proxy forwarding it, counted with the collector off (bench/alloc/per_call.ts), so
 // the figure is a count, not a timing. The budget and how its margin was chosen: tests/perf/alloc_budget.json.
 import { describe, expect, test } from "bun:test";
@@ -6,9 +6,12 @@ import { readFileSync } from "node:fs";
 import { measureAllocPerCall, type AllocSubject } from "../../bench/alloc/per_call";
 import { requireBuilt } from "../proxy/harness";
 
-const budget = JSON.parse(readFileSync(`${import.meta.dir}/alloc_budget.json`, "utf8")) as Record<AllocSubject, { bytesPerCall: number }> & { margin: number };
+const budget = JSON.parse(readFileSync(`${import.meta.dir}/alloc_budget.json`, "utf8")) as Record<
+  AllocSubject,
+  { bytesPerCall: number; objectsPerCall: number }
+> & { margin: number };
 
-describe("heap bytes allocated per call, against tests/perf/alloc_budget.json", () => {
+describe("heap bytes and objects allocated per call, against tests/perf/alloc_budget.json", () => {
   requireBuilt("memstore", "prism-load");
   for (const subject of ["memstore", "proxy"] as const) {
     test(`${subject}`, async () => {
@@ -21,6 +24,16 @@ describe("heap bytes allocated per call, against tests/perf/alloc_budget.json", 
       expect(r.bytesPerCall, line).toBeLessThanOrEqual(recorded * (1 + budget.margin));
       // A measurement that saw no calls would pass any budget.
       expect(r.bytesPerCall, line).toBeGreaterThan(1000);
+      const objects = budget[subject].objectsPerCall;
+      const top = Object.entries(r.objectsPerCallByType)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 6)
+        .map(([t, n]) => `${t} ${n.toFixed(1)}`)
+        .join(", ");
+      const objectsLine = `${subject}: ${r.objectsPerCall.toFixed(1)} heap objects per call (${top}), recorded ${objects}`;
+      process.stderr.write(`${objectsLine}\n`);
+      expect(r.objectsPerCall, objectsLine).toBeLessThanOrEqual(objects * (1 + budget.margin));
+      expect(r.objectsPerCall, objectsLine).toBeGreaterThan(20);
     }, 180_000);
   }
 });
