@@ -18,7 +18,7 @@ import { CpuSampler } from "./gc_pauses";
 import { runGhz } from "./ghz";
 import { prismLoad } from "./load";
 import { serveFrom, type Server } from "./processes";
-import { benchRows, ghzLoad, loadArgs, preloadArgs, processNames, whyNot, type RowSettings, type RowSpec } from "./rows";
+import { benchRows, ghzLoad, loadArgs, preloadArgs, processNames, whyNot, windowCpuPerCall, type RowSettings, type RowSpec } from "./rows";
 
 const DEFAULT_ROWS = ["memstore-direct", "memstore-proxy", "memstore-direct-moderate", "memstore-proxy-moderate"];
 
@@ -89,13 +89,9 @@ async function measure(spec: RowSpec, tree: string): Promise<{ sample: Sample; n
     const cpu = new CpuSampler(server.pids);
     const r = spec.client === "ghz" ? { ...(await runGhz(ghzLoad(spec, server, settings))), unsent: 0 } : await prismLoad(loadArgs(spec, server, settings));
     cpu.stop();
-    const from = Date.parse(r.startedAt);
-    const to = from + r.durationS * 1000;
     const sample: Sample = { "ops/s": r.throughput, "p50 ms": r.latencyMs.p50, "p99 ms": r.latencyMs.p99 };
-    processNames(spec).forEach((name, i) => {
-      const cores = server.pids[i] === undefined ? undefined : cpu.cores(server.pids[i]!, from, to);
-      sample[`CPU µs/call, ${name}`] = cores !== undefined && r.throughput > 0 ? (cores / r.throughput) * 1e6 : undefined;
-    });
+    const cpuPerCall = windowCpuPerCall(spec, server, cpu, r) ?? {};
+    for (const name of processNames(spec)) sample[`CPU µs/call, ${name}`] = cpuPerCall[name];
     const errors = Object.entries(r.errors).map(([code, n]) => `${code} ${n}`);
     const note = errors.length > 0 || r.unsent > 0 ? [...errors, ...(r.unsent > 0 ? [`${r.unsent} unsent`] : [])].join(", ") : undefined;
     return { sample, note };

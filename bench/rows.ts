@@ -378,8 +378,8 @@ export function processNames(spec: Pick<RowSpec, "via">): string[] {
  * Each server process's CPU time (/proc, sampled every 100 ms) over the client's measured window, divided by the
  * calls completed in it: what `make bench-compare` reports, and issue 26's "CPU per call served / forwarded".
  */
-function windowCpuPerCall(
-  spec: RowSpec,
+export function windowCpuPerCall(
+  spec: Pick<RowSpec, "via">,
   server: Server,
   sampler: CpuSampler,
   r: { startedAt: string; durationS: number; throughput: number },
