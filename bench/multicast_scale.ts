@@ -14,6 +14,7 @@ import { DeliveryStatus, MulticastRegistryPattern, Operator } from "../proto/gen
 import { boundedFanOut } from "../sdk/concurrency";
 import { createClient } from "../sdk/grpc/client";
 import { ROOT, startProcess } from "../tests/helpers/process";
+import Redis from "ioredis";
 import { natsUrl, redisUrl, requireService } from "../tests/helpers/services";
 
 export type ScaleSlots = "memstore" | "redis-nats";
@@ -198,6 +199,27 @@ export async function measureMulticastScale(
     for (const c of clients) c.close();
     await pattern.stop(15_000);
     rmSync(dir, { recursive: true, force: true });
+    if (slots === "redis-nats") await dropNamespace(namespace, log);
+  }
+}
+
+/** Removes the run's identities from the shared Redis (they carry no TTL): 10,000 keys a run stayed behind before. */
+async function dropNamespace(namespace: string, log: (s: string) => void): Promise<void> {
+  const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    let dropped = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${namespace}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) dropped += await redis.unlink(...keys);
+    } while (cursor !== "0");
+    log(`  removed the run's ${dropped} registry keys from Redis`);
+  } catch (err) {
+    log(`  could not remove the run's registry keys (${namespace}:*) from Redis: ${(err as Error).message}`);
+  } finally {
+    redis.disconnect();
   }
 }
 
