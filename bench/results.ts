@@ -143,6 +143,10 @@ export function computeRatios(rows: RowResult[]): Ratio[] {
 }
 
 const fmtMs = (v: number | null) => (v === null ? "–" : v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
+/** A latency difference with its sign: "+0.080", "−0.376". */
+const signedMs = (x: number) => `${x >= 0 ? "+" : "−"}${fmtMs(Math.abs(x))}`;
+/** Every call of the row answered OK and sent on time: a latency target is met only then. */
+const clean = (r: RowResult) => !r.unsent && Object.keys(r.errors ?? {}).length === 0;
 
 /**
  * The p99 floors beside the through-proxy p99 at the moderate rate, from rows of the same run and rate: the bare
@@ -166,11 +170,10 @@ export function checkTargets(rows: RowResult[], lifecycle: LifecycleTimes[], mod
   const p99 = (target: string, id: string, limitMs: number, floor = ""): TargetCheck => {
     const r = find(rows, id);
     if (!r?.latencyMs) return { target, measured: `not measured (${rows.find((x) => x.id === id)?.reason ?? "row missing"})`, met: null, source: id };
-    const clean = !r.unsent && Object.keys(r.errors ?? {}).length === 0;
     return {
       target,
-      measured: `p99 ${fmtMs(r.latencyMs.p99)} ms at ${moderateRps} req/s${clean ? "" : ` (${r.unsent ?? 0} unsent, errors ${JSON.stringify(r.errors)})`}${floor}`,
-      met: r.latencyMs.p99 < limitMs && clean,
+      measured: `p99 ${fmtMs(r.latencyMs.p99)} ms at ${moderateRps} req/s${clean(r) ? "" : ` (${r.unsent ?? 0} unsent, errors ${JSON.stringify(r.errors)})`}${floor}`,
+      met: r.latencyMs.p99 < limitMs && clean(r),
       source: id,
     };
   };
@@ -264,7 +267,6 @@ export function checkProxyTargets(rows: RowResult[], pacerAloneP99Ms?: number): 
       : { target: "through-proxy memstore Get throughput ≥ 12,000/s", measured: missing("memstore-proxy"), met: null, source: "memstore-proxy" },
   );
   if (viaMod?.serviceTimeMs && directMod?.serviceTimeMs) {
-    const sign = (x: number) => `${x >= 0 ? "+" : "−"}${fmtMs(Math.abs(x))}`;
     const added = (a: RowResult, b: RowResult) => [a.serviceTimeMs!.p50 - b.serviceTimeMs!.p50, a.serviceTimeMs!.p99 - b.serviceTimeMs!.p99] as const;
     const [a50, a99] = added(viaMod, directMod);
     // The floor: what a bare HTTP/2 relay on the same stack adds, and the proxy's distance to it.
@@ -272,11 +274,11 @@ export function checkProxyTargets(rows: RowResult[], pacerAloneP99Ms?: number): 
     if (relayMod?.serviceTimeMs) {
       const [r50, r99] = added(relayMod, directMod);
       const [d50, d99] = added(viaMod, relayMod);
-      floor = `; bare relay (floor) ${sign(r50)} ms p50 / ${sign(r99)} ms p99; proxy − bare relay ${sign(d50)} ms p50 / ${sign(d99)} ms p99`;
+      floor = `; bare relay (floor) ${signedMs(r50)} ms p50 / ${signedMs(r99)} ms p99; proxy − bare relay ${signedMs(d50)} ms p50 / ${signedMs(d99)} ms p99`;
     }
     out.push({
       target: "proxy-added latency at the moderate rate (service time, through proxy − direct) ≤ +0.10 ms p50 / ≤ +0.40 ms p99",
-      measured: `${sign(a50)} ms p50 / ${sign(a99)} ms p99${floor}`,
+      measured: `${signedMs(a50)} ms p50 / ${signedMs(a99)} ms p99${floor}`,
       met: a50 <= 0.1 && a99 <= 0.4,
       source: "memstore-proxy-moderate − memstore-direct-moderate",
     });
@@ -288,11 +290,10 @@ export function checkProxyTargets(rows: RowResult[], pacerAloneP99Ms?: number): 
       source: "memstore-proxy-moderate − memstore-direct-moderate",
     });
   if (viaMod?.latencyMs) {
-    const clean = !viaMod.unsent && Object.keys(viaMod.errors ?? {}).length === 0;
     out.push({
       target: "memstore Get through the proxy at the moderate rate, p99 < 1 ms",
-      measured: `${fmtMs(viaMod.latencyMs.p99)} ms${clean ? "" : ` (${viaMod.unsent ?? 0} unsent, errors ${JSON.stringify(viaMod.errors)})`}${moderateFloors(rows)}`,
-      met: viaMod.latencyMs.p99 < 1 && clean,
+      measured: `${fmtMs(viaMod.latencyMs.p99)} ms${clean(viaMod) ? "" : ` (${viaMod.unsent ?? 0} unsent, errors ${JSON.stringify(viaMod.errors)})`}${moderateFloors(rows)}`,
+      met: viaMod.latencyMs.p99 < 1 && clean(viaMod),
       source: "memstore-proxy-moderate",
     });
   } else
@@ -328,8 +329,6 @@ export interface TailTargetSections {
  * hop), the bare HTTP/2 relay (the proxy's stack without the proxy), or the row without the backend.
  */
 export function checkTailTargets(rows: RowResult[], sections: TailTargetSections = {}): TargetCheck[] {
-  const sign = (x: number) => `${x >= 0 ? "+" : "−"}${fmtMs(Math.abs(x))}`;
-  const clean = (r: RowResult) => !r.unsent && Object.keys(r.errors ?? {}).length === 0;
   const troubles = (r: RowResult) => (clean(r) ? "" : ` (${r.unsent ? `${r.unsent} unsent, ` : ""}errors ${JSON.stringify(r.errors ?? {})})`);
   const missing = (ids: string[]) => `not measured (${ids.filter((id) => !find(rows, id)).join(", ")} missing)`;
   const floorList = (floors: Array<[string, string]>) => {
@@ -382,11 +381,11 @@ export function checkTailTargets(rows: RowResult[], sections: TailTargetSections
     const pl = [via.serviceTimeMs.p50 - direct.serviceTimeMs.p50, via.serviceTimeMs.p99 - direct.serviceTimeMs.p99];
     const gz = [viaGhz.latencyMs.p50 - directGhz.latencyMs.p50, viaGhz.latencyMs.p99 - directGhz.latencyMs.p99];
     const floor = relay?.serviceTimeMs
-      ? `; bare relay (floor), prism-load ${sign(relay.serviceTimeMs.p50 - direct.serviceTimeMs.p50)} ms p50 / ${sign(relay.serviceTimeMs.p99 - direct.serviceTimeMs.p99)} ms p99`
+      ? `; bare relay (floor), prism-load ${signedMs(relay.serviceTimeMs.p50 - direct.serviceTimeMs.p50)} ms p50 / ${signedMs(relay.serviceTimeMs.p99 - direct.serviceTimeMs.p99)} ms p99`
       : "";
     out.push({
       target: addedTarget,
-      measured: `prism-load ${sign(pl[0]!)} ms p50 / ${sign(pl[1]!)} ms p99, ghz ${sign(gz[0]!)} ms p50 / ${sign(gz[1]!)} ms p99${floor}`,
+      measured: `prism-load ${signedMs(pl[0]!)} ms p50 / ${signedMs(pl[1]!)} ms p99, ghz ${signedMs(gz[0]!)} ms p50 / ${signedMs(gz[1]!)} ms p99${floor}`,
       met: [pl, gz].every(([p50, p99]) => p50! <= 0.1 && p99! <= 0.4),
       source: addedSource,
     });

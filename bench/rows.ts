@@ -289,27 +289,18 @@ export async function runRow(spec: RowSpec, settings: RowSettings): Promise<RowR
     server = await spec.start();
     if (spec.client === "ghz") return { ...base, ...(await ghzRow(spec, server, settings)) };
     const args = loadArgs(spec, server, settings);
-    // The server's CPU per call it relayed (proxy and bare relay): both counted over the same span, prism-load's whole run.
-    const cpu0 = cpuSeconds(server.main.pid);
-    const calls0 = await server.calls?.();
-    const sampler = new CpuSampler(server.pids);
-    const r = await prismLoad(args);
-    sampler.stop();
-    const cpu1 = cpuSeconds(server.main.pid);
-    const calls1 = await server.calls?.();
-    const relayed = calls0 !== undefined && calls1 !== undefined ? calls1 - calls0 : 0;
+    const { result: r, cpu } = await withServerCpu(spec, server, () => prismLoad(args));
     return {
       ...base,
       status: "ok",
       command: `prism-load ${args.join(" ")}`,
-      processCpuUsPerCall: windowCpuPerCall(spec, server, sampler, r),
+      ...cpu,
       throughput: r.throughput,
       ok: r.ok,
       errors: r.errors,
       unsent: r.unsent,
       latencyMs: { p50: r.latencyMs.p50, p90: r.latencyMs.p90, p99: r.latencyMs.p99, p999: r.latencyMs.p999, max: r.latencyMs.max, mean: r.latencyMs.mean },
       sendLagP99Ms: r.sendLagMs?.p99,
-      cpuUsPerCall: relayed > 0 ? ((cpu1 - cpu0) / relayed) * 1e6 : undefined,
       serviceTimeMs: spec.rps ? { p50: r.serviceTimeMs.p50, p99: r.serviceTimeMs.p99 } : undefined,
     };
   } catch (err) {
@@ -343,27 +334,43 @@ export function ghzLoad(spec: RowSpec, server: Server, settings: RowSettings): G
   };
 }
 
-/** A ghz row: for Get prism-load pre-loads the keys; then ghz at the row's rate; the server's CPU per call relayed as above. */
+/** A ghz row: for Get prism-load pre-loads the keys; then ghz at the row's rate; the server's CPU as for prism-load. */
 async function ghzRow(spec: RowSpec, server: Server, settings: RowSettings): Promise<Partial<RowResult>> {
   const load = ghzLoad(spec, server, settings);
   if (spec.operation === "get") await prismLoad(preloadArgs(spec, server, settings));
+  const { result: r, cpu } = await withServerCpu(spec, server, () => runGhz(load));
+  return {
+    status: "ok",
+    command: r.command,
+    ...cpu,
+    throughput: r.throughput,
+    ok: r.ok,
+    errors: r.errors,
+    latencyMs: r.latencyMs,
+  };
+}
+
+/**
+ * Runs the client against the row's server and measures the server's CPU two ways: per call relayed over the
+ * client's whole run (proxy and bare relay, whose call counters cover the same span), and each process's per call
+ * completed over the client's measured window.
+ */
+async function withServerCpu<R extends { startedAt: string; durationS: number; throughput: number }>(
+  spec: RowSpec,
+  server: Server,
+  run: () => Promise<R>,
+): Promise<{ result: R; cpu: Pick<RowResult, "cpuUsPerCall" | "processCpuUsPerCall"> }> {
   const cpu0 = cpuSeconds(server.main.pid);
   const calls0 = await server.calls?.();
   const sampler = new CpuSampler(server.pids);
-  const r = await runGhz(load);
+  const result = await run();
   sampler.stop();
   const cpu1 = cpuSeconds(server.main.pid);
   const calls1 = await server.calls?.();
   const relayed = calls0 !== undefined && calls1 !== undefined ? calls1 - calls0 : 0;
   return {
-    status: "ok",
-    command: r.command,
-    processCpuUsPerCall: windowCpuPerCall(spec, server, sampler, r),
-    throughput: r.throughput,
-    ok: r.ok,
-    errors: r.errors,
-    latencyMs: r.latencyMs,
-    cpuUsPerCall: relayed > 0 ? ((cpu1 - cpu0) / relayed) * 1e6 : undefined,
+    result,
+    cpu: { cpuUsPerCall: relayed > 0 ? ((cpu1 - cpu0) / relayed) * 1e6 : undefined, processCpuUsPerCall: windowCpuPerCall(spec, server, sampler, result) },
   };
 }
 
