@@ -1,34 +1,47 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Span, type Tracer } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, propagation, trace, type Span, type Tracer } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http2";
-import { codeName } from "@prism/sdk";
+import { codeName, RpcNames, setTraceHeaders } from "@prism/sdk";
 
 /**
  * One span per forwarded call: a child of the client's traceparent (if any), whose
  * own context replaces traceparent in the headers sent on, so the pattern's span
- * becomes its child.
+ * becomes its child. A call the sampler leaves out has no span to end: when the
+ * client's traceparent already says "not sampled" and the sampler follows it, it is
+ * forwarded as it came, and otherwise its traceparent carries the decision on.
  */
 export class CallTracer {
-  constructor(private readonly tracer: Tracer) {}
+  private readonly names = new RpcNames();
 
-  start(headers: IncomingHttpHeaders, path: string, namespace: string, pattern: string): Span {
+  /** followsUnsampledParent: the sampler leaves out every call whose client's traceparent was left out. */
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly followsUnsampledParent: boolean,
+  ) {}
+
+  /** The call's span, or undefined when it records nothing. */
+  start(headers: IncomingHttpHeaders, path: string, namespace: string, pattern: string): Span | undefined {
     const parent = propagation.extract(ROOT_CONTEXT, headers);
-    const slash = path.lastIndexOf("/");
+    if (this.followsUnsampledParent) {
+      const caller = trace.getSpanContext(parent);
+      if (caller !== undefined && (caller.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
+    }
+    const names = this.names.of(path);
     const span = this.tracer.startSpan(
-      path.slice(1),
+      names.span,
       {
         kind: SpanKind.SERVER,
         attributes: {
           "rpc.system": "grpc",
-          "rpc.service": path.slice(1, slash),
-          "rpc.method": path.slice(slash + 1),
+          "rpc.service": names.service,
+          "rpc.method": names.method,
           "prism.namespace": namespace,
           "prism.pattern": pattern,
         },
       },
       parent,
     );
-    propagation.inject(trace.setSpan(parent, span), headers);
-    return span;
+    setTraceHeaders(span, headers);
+    return span.isRecording() ? span : undefined;
   }
 
   end(span: Span, code: number): void {

@@ -139,7 +139,14 @@ export class Proxy {
     const local = await this.local.listen();
     this.localUpstream = new Upstream(local);
     const deprecated = new DeprecatedCalls(CLIENT_SERVICES, this.metrics.registry, this.logger.child({ component: "deprecation" }));
-    this.router = new Router(this.registry, this.localUpstream, this.metrics, this.tracing && new CallTracer(this.tracing.tracer), security.gate, deprecated);
+    this.router = new Router(
+      this.registry,
+      this.localUpstream,
+      this.metrics,
+      this.tracing && new CallTracer(this.tracing.tracer, this.tracing.followsUnsampledParent),
+      security.gate,
+      deprecated,
+    );
     this.listener = new H2Listener(this.router.handle, security.listenerTls, cfg.limits, (reason) => this.metrics.reject(reason));
     const port = await this.listener.listen(cfg.listen);
     const listener = this.listener;

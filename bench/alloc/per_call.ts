@@ -2,7 +2,7 @@
 // and HTTP/2 guard included) and per Get forwarded by the proxy (to dist/memstore), each server run from its sources
 // with the collector off (BUN_JSC_useGC=false) and bench/alloc/probe.ts preloaded, so its heap size only grows, by
 // every byte allocated. Timing plays no part: the figure is a count, steady once the JIT has warmed up.
-//   bun bench/alloc/per_call.ts [--subject memstore|proxy|both] [--calls 1500] [--rounds 3] [--concurrency 4] [--types 12]
+//   bun bench/alloc/per_call.ts [--subject memstore|proxy|both] [--calls 1500] [--rounds 3] [--concurrency 4] [--types 12] [--env K=V] [--metadata K=V]
 // Per round: snapshot, prism-load making `base` calls, snapshot, prism-load making `base + calls` calls, snapshot;
 // bytes per call = (second span − first span) / calls, which cancels what a prism-load run costs the server
 // whatever its length (two connections, the key pre-load). The figure is the median of the rounds. Objects per call
@@ -22,6 +22,8 @@ export interface AllocOptions {
   warmup: number;
   /** Extra environment of the server (e.g. PRISM_H2_GUARD=0, to see what the HTTP/2 guard allocates). */
   env?: Record<string, string>;
+  /** KEY=VALUE metadata prism-load sends on every call (e.g. a traceparent). */
+  metadata?: string[];
 }
 
 export interface AllocResult {
@@ -61,8 +63,16 @@ async function startProbed(subject: AllocSubject, env: Record<string, string> = 
 }
 
 /** Runs dist/prism-load for exactly `requests` Gets (closed loop), after its pre-load of the keys. */
-async function load(subject: AllocSubject, address: string, requests: number, concurrency: number): Promise<void> {
-  const args = [subject === "proxy" ? "--proxy" : "--direct", address, "--operation", "get", "--requests", String(requests)];
+async function load(subject: AllocSubject, address: string, requests: number, concurrency: number, metadata: string[] = []): Promise<void> {
+  const args = [
+    subject === "proxy" ? "--proxy" : "--direct",
+    address,
+    "--operation",
+    "get",
+    "--requests",
+    String(requests),
+    ...metadata.flatMap((m) => ["--metadata", m]),
+  ];
   const p = Bun.spawn(
     [`${ROOT}/dist/prism-load`, ...args, "--concurrency", String(concurrency), "--warmup", "0s", "--keys", String(KEYS), "--progress", "never"],
     {
@@ -88,14 +98,14 @@ export async function measureAllocPerCall(subject: AllocSubject, options: Partia
     return { bytes, types };
   };
   try {
-    if (o.warmup > 0) await load(subject, address, o.warmup, o.concurrency);
+    if (o.warmup > 0) await load(subject, address, o.warmup, o.concurrency, o.metadata);
     const rounds: number[] = [];
     const typeRounds: Record<string, number>[] = [];
     for (let r = 0; r < o.rounds; r++) {
       const a = await snapshot();
-      await load(subject, address, BASE_CALLS, o.concurrency);
+      await load(subject, address, BASE_CALLS, o.concurrency, o.metadata);
       const b = await snapshot();
-      await load(subject, address, BASE_CALLS + o.calls, o.concurrency);
+      await load(subject, address, BASE_CALLS + o.calls, o.concurrency, o.metadata);
       const c = await snapshot();
       rounds.push((c.bytes - b.bytes - (b.bytes - a.bytes)) / o.calls);
       const perType: Record<string, number> = {};
@@ -123,6 +133,8 @@ if (import.meta.main) {
       concurrency: { type: "string", default: String(DEFAULT_ALLOC.concurrency) },
       /** NAME=VALUE for the server's environment (repeatable). */
       env: { type: "string", multiple: true, default: [] },
+      /** KEY=VALUE metadata on every call (repeatable), e.g. traceparent=00-<trace id>-<span id>-00. */
+      metadata: { type: "string", multiple: true, default: [] },
       /** How many of the types allocating most per call to list. */
       types: { type: "string", default: "12" },
     },
@@ -130,7 +142,13 @@ if (import.meta.main) {
   const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
   const subjects: AllocSubject[] = values.subject === "both" ? ["memstore", "proxy"] : [values.subject as AllocSubject];
   for (const s of subjects) {
-    const r = await measureAllocPerCall(s, { calls: Number(values.calls), rounds: Number(values.rounds), concurrency: Number(values.concurrency), env });
+    const r = await measureAllocPerCall(s, {
+      calls: Number(values.calls),
+      rounds: Number(values.rounds),
+      concurrency: Number(values.concurrency),
+      env,
+      metadata: values.metadata,
+    });
     console.log(`${s}: ${Math.round(r.bytesPerCall)} heap bytes allocated per call (rounds: ${r.rounds.map(Math.round).join(", ")})`);
     const top = Object.entries(r.objectsPerCallByType)
       .sort((x, y) => y[1] - x[1])

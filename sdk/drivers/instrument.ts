@@ -85,7 +85,11 @@ export interface InstrumentOptions {
   /** db.system semantic-convention value, e.g. redis. */
   dbSystem: string;
   metrics: DriverMetrics;
-  /** Spans per backend call only when tracing is on. */
+  /**
+   * Spans per backend call only when tracing is on, each a child of the span recording the call that made it
+   * (the RPC's server span): a call no recording span is around (the sampler left the RPC out, or background
+   * work outside any RPC) has none, as a child of a span left out would be left out too.
+   */
   tracer?: Tracer;
 }
 
@@ -155,14 +159,13 @@ export function instrumentDriver<D extends object>(driver: D, methods: readonly 
     };
     wrapped[name] = function (this: unknown, ...args: unknown[]) {
       const start = performance.now();
-      const span = tracer?.startSpan(`${opts.driver}.${name}`, {
-        kind: SpanKind.CLIENT,
-        attributes,
-      });
+      const active = tracer && context.active();
+      const span =
+        active && trace.getSpan(active)?.isRecording() ? tracer!.startSpan(`${opts.driver}.${name}`, { kind: SpanKind.CLIENT, attributes }, active) : undefined;
       let result: unknown;
       try {
         const call = fn as (...a: unknown[]) => unknown;
-        result = span ? context.with(trace.setSpan(context.active(), span), () => call.apply(driver, args)) : call.apply(driver, args);
+        result = span ? context.with(trace.setSpan(active!, span), () => call.apply(driver, args)) : call.apply(driver, args);
       } catch (err) {
         onError(err);
         endSpan(span, err);

@@ -1,5 +1,5 @@
 import { redact } from "../config/secrets";
-import { context, propagation, trace, SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
+import { context, propagation, ROOT_CONTEXT, trace, SpanKind, SpanStatusCode, TraceFlags, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter as OtlpGrpcExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
@@ -10,13 +10,14 @@ import {
   BasicTracerProvider,
   BatchSpanProcessor,
   ConsoleSpanExporter,
+  ParentBasedSampler,
   SimpleSpanProcessor,
   type Sampler,
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
 import type { Metadata } from "@grpc/grpc-js";
 import { PrismError } from "../errors";
-import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
+import { isAsyncIterable, type CallResult, type Interceptor } from "../grpc/interceptor";
 import { otlpTarget, samplerFromEnv } from "./otel_env";
 
 export type TraceExporterKind = "stdout" | "otlp" | "none";
@@ -39,11 +40,15 @@ export interface TracingOptions {
 export class Tracing {
   readonly tracer: Tracer;
   private readonly provider: BasicTracerProvider;
+  /** The sampler leaves out every span whose remote parent was left out (as parentbased_* samplers do). */
+  readonly followsUnsampledParent: boolean;
 
   constructor(opts: TracingOptions) {
     const exporter = opts.exporterOverride ?? makeExporter(opts);
+    const sampler = opts.sampler ?? samplerFromEnv(opts.env);
+    this.followsUnsampledParent = followsUnsampledParent(sampler);
     this.provider = new BasicTracerProvider({
-      sampler: opts.sampler ?? samplerFromEnv(opts.env),
+      sampler,
       resource: resourceFromAttributes({ "service.name": opts.serviceName, "service.version": opts.serviceVersion }),
       spanProcessors: exporter ? [opts.exporter === "stdout" ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)] : [],
     });
@@ -64,26 +69,38 @@ export class Tracing {
     await this.provider.shutdown();
   }
 
-  /** An interceptor that opens a SERVER span per RPC, child of the caller's traceparent. */
+  /**
+   * An interceptor that opens a SERVER span per RPC, child of the caller's traceparent. A call the sampler
+   * leaves out (most of them at a ratio) still runs in its trace's context, so that spans opened under it are left
+   * out too, but has no span to end: when the caller's traceparent already says "not sampled" and the sampler
+   * follows it, no span is started at all.
+   */
   interceptor(): Interceptor {
     const tracer = this.tracer;
+    const parentDecides = this.followsUnsampledParent;
+    const names = new RpcNames();
     return (next) => (call) => {
-      const parent = propagation.extract(context.active(), call.ctx.metadata, metadataGetter);
-      const [, service = "", method = ""] = call.ctx.path.split("/");
+      const parent = propagation.extract(ROOT_CONTEXT, call.ctx.metadata, metadataGetter);
+      if (parentDecides) {
+        const caller = trace.getSpanContext(parent);
+        if (caller !== undefined && (caller.traceFlags & TraceFlags.SAMPLED) === 0) return runIn(parent, () => next(call));
+      }
+      const name = names.of(call.ctx.path);
       const span = tracer.startSpan(
-        call.ctx.path.slice(1),
+        name.span,
         {
           kind: SpanKind.SERVER,
           attributes: {
             "rpc.system": "grpc",
-            "rpc.service": service,
-            "rpc.method": method,
+            "rpc.service": name.service,
+            "rpc.method": name.method,
             "prism.namespace": call.ctx.namespace,
           },
         },
         parent,
       );
       const ctx = trace.setSpan(parent, span);
+      if (!span.isRecording()) return runIn(ctx, () => next(call));
       let out;
       try {
         out = context.with(ctx, () => next(call));
@@ -91,7 +108,7 @@ export class Tracing {
         endSpan(span, err);
         throw err;
       }
-      if (isAsyncIterable(out)) return traceStream(out, span, ctx);
+      if (isAsyncIterable(out)) return traceStream(out, ctx, span);
       return (out as Promise<unknown>).then(
         (res) => {
           endSpan(span);
@@ -104,6 +121,50 @@ export class Tracing {
       );
     };
   }
+}
+
+/** Runs a call's handler in a context, a streaming one for each item it produces too. */
+function runIn(ctx: Context, run: () => CallResult): CallResult {
+  const out = context.with(ctx, run);
+  return isAsyncIterable(out) ? traceStream(out, ctx) : out;
+}
+
+export interface SpanNames {
+  /** The path without its leading slash: "package.Service/Method". */
+  span: string;
+  service: string;
+  method: string;
+}
+
+/** Span name, rpc.service and rpc.method of gRPC paths, worked out once per path. */
+export class RpcNames {
+  private readonly byPath = new Map<string, SpanNames>();
+
+  of(path: string): SpanNames {
+    let names = this.byPath.get(path);
+    if (names === undefined) {
+      const slash = path.lastIndexOf("/");
+      names = { span: path.slice(1), service: path.slice(1, slash), method: path.slice(slash + 1) };
+      // A server has one path per method; the bound only matters against a peer inventing paths.
+      if (this.byPath.size < 256) this.byPath.set(path, names);
+    }
+    return names;
+  }
+}
+
+/**
+ * The W3C traceparent (and tracestate) of a span, as W3CTraceContextPropagator writes them, without the
+ * context object that propagation.inject needs: the proxy sets one on every call it forwards.
+ */
+export function setTraceHeaders(span: Span, headers: Record<string, unknown>): void {
+  const sc = span.spanContext();
+  headers.traceparent = `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & TraceFlags.SAMPLED) !== 0 ? "01" : "00"}`;
+  if (sc.traceState !== undefined) headers.tracestate = sc.traceState.serialize();
+}
+
+/** A parent-based sampler with the default for a remote parent not sampled (always off). */
+export function followsUnsampledParent(sampler: Sampler): boolean {
+  return sampler instanceof ParentBasedSampler && sampler.toString().includes("remoteParentNotSampled=AlwaysOffSampler,");
 }
 
 /** Reads W3C headers from grpc-js metadata. */
@@ -134,7 +195,8 @@ function endSpan(span: Span, err?: unknown): void {
   span.end();
 }
 
-async function* traceStream(src: AsyncIterable<unknown>, span: Span, ctx: ReturnType<typeof context.active>): AsyncIterable<unknown> {
+/** A stream whose items are produced in `ctx`, ending `span` (when there is one) with the stream. */
+async function* traceStream(src: AsyncIterable<unknown>, ctx: Context, span?: Span): AsyncIterable<unknown> {
   const it = context.with(ctx, () => src[Symbol.asyncIterator]());
   let failure: unknown;
   try {
@@ -148,7 +210,7 @@ async function* traceStream(src: AsyncIterable<unknown>, span: Span, ctx: Return
     throw err;
   } finally {
     if (failure === undefined) await it.return?.();
-    endSpan(span, failure);
+    if (span !== undefined) endSpan(span, failure);
   }
 }
 

@@ -3,13 +3,28 @@
 // the figure is a count, not a timing. The budget and how its margin was chosen: tests/perf/alloc_budget.json.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { measureAllocPerCall, type AllocSubject } from "../../bench/alloc/per_call";
+import { measureAllocPerCall, type AllocResult, type AllocSubject } from "../../bench/alloc/per_call";
 import { requireBuilt } from "../proxy/harness";
 
 const budget = JSON.parse(readFileSync(`${import.meta.dir}/alloc_budget.json`, "utf8")) as Record<
   AllocSubject,
   { bytesPerCall: number; objectsPerCall: number }
-> & { margin: number };
+> & {
+  margin: number;
+  tracing: Record<AllocSubject, { bytesPerCall: number; objectsPerCall: number }> & { margin: number; slackBytes: number; slackObjects: number };
+};
+
+/** Tracing on, 1 % of new traces sampled, nothing exported: what operators run in production. */
+const TRACING_AT_A_RATIO = {
+  PRISM_ENABLE_TRACING: "true",
+  PRISM_TRACE_EXPORTER: "none",
+  OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+  OTEL_TRACES_SAMPLER_ARG: "0.01",
+};
+/** What the proxy sends a pattern for a call it left out. */
+const UNSAMPLED_CALLER = "traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+
+const untraced: Partial<Record<AllocSubject, AllocResult>> = {};
 
 describe("heap bytes and objects allocated per call, against tests/perf/alloc_budget.json", () => {
   requireBuilt("memstore", "prism-load");
@@ -17,6 +32,7 @@ describe("heap bytes and objects allocated per call, against tests/perf/alloc_bu
     test(`${subject}`, async () => {
       const recorded = budget[subject].bytesPerCall;
       const r = await measureAllocPerCall(subject);
+      untraced[subject] = r;
       const line = `${subject}: ${Math.round(r.bytesPerCall)} heap bytes per call (rounds ${r.rounds.map(Math.round).join(", ")}), recorded ${recorded}`;
       process.stderr.write(`${line}\n`);
       // Far below the record: a change made calls cheaper and should record the new figure (not a failure).
@@ -34,6 +50,23 @@ describe("heap bytes and objects allocated per call, against tests/perf/alloc_bu
       process.stderr.write(`${objectsLine}\n`);
       expect(r.objectsPerCall, objectsLine).toBeLessThanOrEqual(objects * (1 + budget.margin));
       expect(r.objectsPerCall, objectsLine).toBeGreaterThan(20);
+    }, 180_000);
+  }
+
+  // Most calls are left out by a ratio sampler; what tracing adds to them is guarded apart, as the difference to the
+  // untraced figure above (the untraced budget's margin is wider than all tracing adds).
+  for (const subject of ["memstore", "proxy"] as const) {
+    test(`${subject}, tracing on at a ratio (a call left out): what tracing adds`, async () => {
+      const base = untraced[subject];
+      if (base === undefined) throw new Error(`the untraced ${subject} figure was not measured (run the whole file)`);
+      const r = await measureAllocPerCall(subject, { env: TRACING_AT_A_RATIO, metadata: subject === "memstore" ? [UNSAMPLED_CALLER] : [] });
+      const t = budget.tracing;
+      const added = r.bytesPerCall - base.bytesPerCall;
+      const addedObjects = r.objectsPerCall - base.objectsPerCall;
+      const line = `${subject}: tracing adds ${Math.round(added)} heap bytes and ${addedObjects.toFixed(1)} objects per call (${Math.round(r.bytesPerCall)} vs ${Math.round(base.bytesPerCall)}), recorded +${t[subject].bytesPerCall} and +${t[subject].objectsPerCall}`;
+      process.stderr.write(`${line}\n`);
+      expect(added, line).toBeLessThanOrEqual(t[subject].bytesPerCall * (1 + t.margin) + t.slackBytes);
+      expect(addedObjects, line).toBeLessThanOrEqual(t[subject].objectsPerCall * (1 + t.margin) + t.slackObjects);
     }, 180_000);
   }
 });

@@ -1,0 +1,160 @@
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import * as grpc from "@grpc/grpc-js";
+import { trace, type SpanContext } from "@opentelemetry/api";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+} from "@opentelemetry/sdk-trace-base";
+import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
+import { createClient } from "../grpc/client";
+import { addService } from "../grpc/server";
+import { bindServer, serverOptions } from "../grpc/server_factory";
+import { Registry } from "prom-client";
+import { DriverMetrics, instrumentDriver } from "../drivers/instrument";
+import { followsUnsampledParent, Tracing } from "./tracing";
+
+// Calls the sampler leaves out: tracing at a ratio must cost them next to nothing, and still keep whatever is
+// opened under them (backend calls, a handler's own spans) out of the trace and out of the exporter.
+
+const CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c";
+const UNSAMPLED_CALLER = `00-${CALLER_TRACE}-b7ad6b7169203331-00`;
+const SAMPLED_CALLER = `00-${CALLER_TRACE}-b7ad6b7169203331-01`;
+
+const exporter = new InMemorySpanExporter();
+const servers: grpc.Server[] = [];
+afterAll(() => servers.forEach((s) => s.forceShutdown()));
+beforeEach(() => exporter.reset());
+
+/** What the handler saw: the active span's context, and whether it records. */
+let seen: { context?: SpanContext; recording?: boolean } = {};
+
+/** A server whose Get handler calls an instrumented backend and notes the span it runs under. */
+async function serve(sampler: Sampler): Promise<{ tracing: Tracing; get: (traceparent?: string) => Promise<void>; close: () => void }> {
+  const tracing = new Tracing({ serviceName: "t", serviceVersion: "0", exporter: "none", exporterOverride: exporter, sampler });
+  const backend = instrumentDriver({ lookup: async (key: string) => key }, ["lookup"], {
+    driver: "fake",
+    dbSystem: "fake",
+    metrics: new DriverMetrics(new Registry()),
+    tracer: tracing.tracer,
+  });
+  const server = new grpc.Server(serverOptions);
+  servers.push(server);
+  addService(
+    server,
+    KeyValueBasicInterface,
+    {
+      get: async ({ key }: { key: string }) => {
+        const active = trace.getActiveSpan();
+        seen = { context: active?.spanContext(), recording: active?.isRecording() };
+        await backend.lookup(key);
+        return { found: false };
+      },
+      set: () => ({ success: true }),
+      delete: () => ({ success: true }),
+      exists: () => ({ exists: false }),
+    },
+    [tracing.interceptor()],
+  );
+  const { client, close } = createClient(KeyValueBasicInterface, `127.0.0.1:${await bindServer(server, "127.0.0.1", 0)}`);
+  const get = async (traceparent?: string) => {
+    seen = {};
+    await client.get({ key: "k" }, traceparent ? { metadata: { traceparent } } : {});
+    await tracing.flush();
+  };
+  return { tracing, get, close };
+}
+
+describe("tracing a call the sampler leaves out", () => {
+  test("the parent-based samplers (the default) follow a caller's 'not sampled'; others do not", () => {
+    expect(followsUnsampledParent(new ParentBasedSampler({ root: new AlwaysOnSampler() }))).toBe(true);
+    expect(followsUnsampledParent(new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.01) }))).toBe(true);
+    expect(followsUnsampledParent(new ParentBasedSampler({ root: new AlwaysOnSampler(), remoteParentNotSampled: new AlwaysOnSampler() }))).toBe(false);
+    expect(followsUnsampledParent(new AlwaysOnSampler())).toBe(false);
+    expect(followsUnsampledParent(new TraceIdRatioBasedSampler(0.5))).toBe(false);
+  });
+
+  test("a caller's traceparent saying 'not sampled': no span is exported, and the handler runs in the caller's trace, recording nothing", async () => {
+    const { get, close } = await serve(new ParentBasedSampler({ root: new AlwaysOnSampler() }));
+    try {
+      await get(UNSAMPLED_CALLER);
+      expect(exporter.getFinishedSpans()).toEqual([]);
+      expect(seen.context?.traceId).toBe(CALLER_TRACE);
+      expect(seen.recording).toBe(false);
+    } finally {
+      close();
+    }
+  });
+
+  test("a new trace the root sampler leaves out: nothing exported, the handler's context carries the new trace, not sampled", async () => {
+    const { get, close } = await serve(new ParentBasedSampler({ root: new AlwaysOffSampler() }));
+    try {
+      await get();
+      expect(exporter.getFinishedSpans()).toEqual([]);
+      expect(seen.context?.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(seen.context?.traceFlags).toBe(0);
+      expect(seen.recording).toBe(false);
+    } finally {
+      close();
+    }
+  });
+
+  test("a sampler that ignores the parent (always_on) still records a call whose caller was not sampled", async () => {
+    const { get, close } = await serve(new AlwaysOnSampler());
+    try {
+      await get(UNSAMPLED_CALLER);
+      const names = exporter.getFinishedSpans().map((s) => s.name);
+      expect(names).toContain("prism.interfaces.keyvalue.KeyValueBasicInterface/Get");
+      expect(names).toContain("fake.lookup");
+    } finally {
+      close();
+    }
+  });
+
+  test("a sampled caller: the server span is its child and the backend call the server span's", async () => {
+    const { get, close } = await serve(new ParentBasedSampler({ root: new AlwaysOffSampler() }));
+    try {
+      await get(SAMPLED_CALLER);
+      const spans = exporter.getFinishedSpans();
+      const server = spans.find((s) => s.name === "prism.interfaces.keyvalue.KeyValueBasicInterface/Get")!;
+      const backend = spans.find((s) => s.name === "fake.lookup")!;
+      expect(server.spanContext().traceId).toBe(CALLER_TRACE);
+      expect(server.parentSpanContext?.spanId).toBe("b7ad6b7169203331");
+      expect(backend.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+      expect(backend.attributes["db.system"]).toBe("fake");
+    } finally {
+      close();
+    }
+  });
+});
+
+describe("backend call spans", () => {
+  test("are children of a recording span only: none outside an RPC, none under one left out", async () => {
+    const tracing = new Tracing({ serviceName: "t", serviceVersion: "0", exporter: "none", exporterOverride: exporter, sampler: new AlwaysOnSampler() });
+    const backend = instrumentDriver({ lookup: async (key: string) => key }, ["lookup"], {
+      driver: "fake",
+      dbSystem: "fake",
+      metrics: new DriverMetrics(new Registry()),
+      tracer: tracing.tracer,
+    });
+    await backend.lookup("background");
+    const off = new Tracing({ serviceName: "t", serviceVersion: "0", exporter: "none", exporterOverride: exporter, sampler: new AlwaysOffSampler() });
+    await off.tracer.startActiveSpan("left out", async (span) => {
+      await backend.lookup("under a span left out");
+      span.end();
+    });
+    await tracing.flush();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    await tracing.tracer.startActiveSpan("rpc", async (span) => {
+      expect(await backend.lookup("x")).toBe("x");
+      span.end();
+    });
+    await tracing.flush();
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.name).sort()).toEqual(["fake.lookup", "rpc"]);
+    expect(spans.find((s) => s.name === "fake.lookup")!.parentSpanContext?.spanId).toBe(spans.find((s) => s.name === "rpc")!.spanContext().spanId);
+  });
+});
