@@ -124,6 +124,25 @@ describe("deprecated services", () => {
       });
     });
 
+    test("called directly: one log line per user agent on a connection, counts added up across scrapes", async () => {
+      const own = new ProxyMetrics("t").registry;
+      const d = new DeprecatedCalls(CLIENT_SERVICES, own, logger);
+      const session = { socket: { remoteAddress: "10.0.0.9" } };
+      const stream = { session } as never;
+      const get = "/prism.interfaces.keyvalue.KeyValueBasicInterface/Get";
+      const before = lines.length;
+      for (let i = 0; i < 3; i++) d.observe(get, "ns", stream, { "user-agent": "envoy-app-a" });
+      d.observe(get, "ns", stream, { "user-agent": "envoy-app-b" });
+      expect(lines.slice(before).map((l) => l.caller)).toEqual(["10.0.0.9 envoy-app-a", "10.0.0.9 envoy-app-b"]);
+      const series = 'prism_deprecated_requests_total{namespace="ns",service="prism.interfaces.keyvalue.KeyValueBasicInterface",method="Get"}';
+      expect(await own.metrics()).toContain(`${series} 4`);
+      d.observe(get, "ns", { session: { socket: { remoteAddress: "10.0.0.9" } } } as never, { "user-agent": "envoy-app-a" });
+      // A new connection of a caller already logged: counted, not logged again.
+      expect(lines.length).toBe(before + 2);
+      expect(await own.metrics()).toContain(`${series} 5`);
+      expect(await own.metrics()).toContain(`${series} 5`);
+    });
+
     test("a pattern service is not counted", async () => {
       const own = new ProxyMetrics("t").registry;
       const d = new DeprecatedCalls(CLIENT_SERVICES, own, logger);

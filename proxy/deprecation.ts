@@ -21,22 +21,26 @@ const MAX_CALLERS = 10_000;
  * is the peer address and its user agent), so an operator sees who still has to migrate.
  */
 export class DeprecatedCalls {
-  private readonly byPath = new Map<string, { service: string; method: string }>();
+  private readonly byPath = new Map<string, DeprecatedMethod>();
   private readonly counter: Counter<"namespace" | "service" | "method">;
-  private readonly children = new Map<string, Counter.Internal>();
   private readonly seen = new Set<string>();
+  /** Per connection, per service: the user agents already looked up in `seen` (a call on a known one costs two lookups). */
+  private readonly known = new WeakMap<object, Map<string, Set<string>>>();
 
   constructor(
     services: readonly DescService[],
     registry: Registry,
     private readonly logger: Logger,
   ) {
-    for (const s of services) if (s.deprecated) for (const m of s.methods) this.byPath.set(`/${s.typeName}/${m.name}`, { service: s.typeName, method: m.name });
+    for (const s of services)
+      if (s.deprecated) for (const m of s.methods) this.byPath.set(`/${s.typeName}/${m.name}`, { service: s.typeName, method: m.name, calls: new Map() });
     this.counter = new Counter({
       name: "prism_deprecated_requests_total",
       help: "Calls to deprecated services (option deprecated in proto/), per namespace and method: who still has to migrate (docs/migration.md).",
       labelNames: ["namespace", "service", "method"],
       registers: [registry],
+      // Calls are counted in plain numbers (no label hashing per call) and added to the series when scraped.
+      collect: () => this.flush(),
     });
   }
 
@@ -44,15 +48,19 @@ export class DeprecatedCalls {
   observe(path: string, namespace: string, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     const d = this.byPath.get(path);
     if (d === undefined) return;
-    const id = `${namespace}\0${path}`;
-    let c = this.children.get(id);
-    if (c === undefined) {
-      c = this.counter.labels(namespace, d.service, d.method);
-      this.children.set(id, c);
-    }
-    c.inc();
-    const socket = stream.session?.socket;
-    const caller = `${socket?.remoteAddress ?? "unknown"} ${headers["user-agent"] ?? "-"}`;
+    const count = d.calls.get(namespace);
+    if (count !== undefined) count.n++;
+    else d.calls.set(namespace, { n: 1, series: this.counter.labels(namespace, d.service, d.method) });
+    const agent = headers["user-agent"] ?? "-";
+    const session = stream.session ?? NO_SESSION;
+    let services = this.known.get(session);
+    if (services === undefined) this.known.set(session, (services = new Map()));
+    let agents = services.get(d.service);
+    if (agents === undefined) services.set(d.service, (agents = new Set()));
+    if (agents.has(agent)) return;
+    if (agents.size >= MAX_AGENTS_PER_CONNECTION) agents.clear();
+    agents.add(agent);
+    const caller = `${stream.session?.socket?.remoteAddress ?? "unknown"} ${agent}`;
     const key = `${caller}\0${d.service}`;
     if (this.seen.has(key)) return;
     if (this.seen.size >= MAX_CALLERS) this.seen.clear();
@@ -66,4 +74,26 @@ export class DeprecatedCalls {
       guide: "docs/migration.md",
     });
   }
+
+  /** Adds the calls counted since the last flush to prism_deprecated_requests_total. */
+  private flush(): void {
+    for (const d of this.byPath.values())
+      for (const count of d.calls.values()) {
+        if (count.n === 0) continue;
+        count.series.inc(count.n);
+        count.n = 0;
+      }
+  }
 }
+
+interface DeprecatedMethod {
+  service: string;
+  method: string;
+  /** Per namespace: calls since the last flush, and the series they go to. */
+  calls: Map<string, { n: number; series: Counter.Internal }>;
+}
+
+/** Stands for the connection of a stream that has none (closed). */
+const NO_SESSION = {};
+/** User agents remembered per connection and service (a connection normally has one). */
+const MAX_AGENTS_PER_CONNECTION = 64;

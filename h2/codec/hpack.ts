@@ -185,13 +185,16 @@ export class HpackDecoder {
   }
 }
 
-/** Static-table index by name (first entry), and by "name\0value" for the entries with a value. */
+/** Static-table index by name (first entry), and by name then value for the entries with a value. */
 const STATIC_NAME = new Map<string, number>();
-const STATIC_PAIR = new Map<string, number>();
+const STATIC_PAIR = new Map<string, Map<string, number>>();
 for (let i = STATIC.length - 1; i >= 1; i--) {
   const [n, v] = STATIC[i]!;
   STATIC_NAME.set(n, i);
-  if (v !== "") STATIC_PAIR.set(`${n}\0${v}`, i);
+  if (v === "") continue;
+  let values = STATIC_PAIR.get(n);
+  if (values === undefined) STATIC_PAIR.set(n, (values = new Map()));
+  values.set(v, i);
 }
 
 /**
@@ -209,7 +212,7 @@ class BlockWriter {
   }
 
   field(name: string, value: string): void {
-    const exact = name.charCodeAt(0) === 58 /* ':' */ ? STATIC_PAIR.get(`${name}\0${value}`) : undefined;
+    const exact = name.charCodeAt(0) === 58 /* ':' */ ? STATIC_PAIR.get(name)?.get(value) : undefined;
     if (exact !== undefined) return this.integer(0x80, 7, exact);
     const byName = STATIC_NAME.get(name);
     this.integer(0x00, 4, byName ?? 0);
