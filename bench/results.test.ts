@@ -80,6 +80,22 @@ describe("bench results", () => {
     const ratio = t["tracing on, parentbased_traceidratio 0.01"]!;
     expect([ratio.measured, ratio.met]).toEqual(["3.7 % (13,000 vs 13,500 calls/s)", true]);
     expect(t["tracing on, always on (every call sampled and exported)"]!.met).toBe(false);
+    // With the allocation section and the traced row's CPU: what the cost is made of, beside it.
+    const alloc = (subject: "memstore" | "proxy", tracing: "off" | "ratio" | "always_on", bytesPerCall: number) => ({
+      subject,
+      tracing,
+      status: "ok" as const,
+      bytesPerCall,
+      objectsPerCall: 100,
+      top: [],
+    });
+    const tracedCpu = measured.map((r) => (r.id === "memstore-proxy-traced-ratio" ? { ...r, processCpuUsPerCall: { proxy: 40, pattern: 47 } } : r));
+    const explained = checkTailTargets(tracedCpu, {
+      alloc: [alloc("memstore", "off", 19_000), alloc("memstore", "ratio", 20_500), alloc("proxy", "off", 10_000), alloc("proxy", "ratio", 10_900)],
+    }).find((x) => x.target.startsWith("tracing on, parentbased_traceidratio"))!;
+    expect(explained.measured).toBe(
+      "3.7 % (13,000 vs 13,500 calls/s); CPU per call proxy 40 vs 38 µs, pattern 47 vs 46 µs; heap allocated per call, added by tracing: proxy +900 B, memstore +1,500 B",
+    );
     // The new patterns' sections: not measured without them.
     expect(t["queue over kafka through the proxy (issue 21)"]!.met).toBeNull();
     expect(t["Session Store GetSession through the proxy on Redis shards (issue 22)"]!.met).toBeNull();

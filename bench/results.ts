@@ -1,3 +1,4 @@
+import { allocMarkdown, tracingAddsBytes, type AllocRow } from "./alloc/section";
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
 import { type CdcBenchResult, cdcMarkdown } from "./cdc";
@@ -102,6 +103,8 @@ export interface BenchResults {
   queue?: QueueBenchResult[];
   /** Garbage-collector pauses per process at the moderate rate (bench/gc_pauses.ts); absent in results written before it. */
   gcPauses?: GcPauseResult[];
+  /** Heap bytes and objects allocated per call, tracing off and on (bench/alloc/section.ts); absent in results written before it. */
+  alloc?: AllocRow[];
   /** prism-load's pacer alone at the moderate rate, no calls (bench/pacer_lag.ts): its lag p99, median of the runs. */
   pacerAloneP99Ms?: number;
 }
@@ -318,6 +321,8 @@ export function checkProxyTargets(rows: RowResult[], pacerAloneP99Ms?: number): 
 
 /** What the issue 26 targets read beyond the rows: the queue, Session Store and CDC sections of the same run. */
 export interface TailTargetSections {
+  /** Allocation per call with tracing off and on (bench/alloc/section.ts): what a tracing row's cost is made of. */
+  alloc?: AllocRow[];
   queue?: QueueBenchResult[];
   sessionStore?: SessionStoreResult;
   cdc?: CdcBenchResult[];
@@ -446,11 +451,18 @@ export function checkTailTargets(rows: RowResult[], sections: TailTargetSections
       continue;
     }
     const cost = 1 - traced.throughput! / proxy.throughput!;
-    const tracedCpu = traced.processCpuUsPerCall?.proxy;
-    const plainCpu = proxy.processCpuUsPerCall?.proxy;
+    const cpu = (["proxy", "pattern"] as const).flatMap((p) => {
+      const on = traced.processCpuUsPerCall?.[p];
+      const off = proxy.processCpuUsPerCall?.[p];
+      return on === undefined || off === undefined ? [] : [`${p} ${on.toFixed(0)} vs ${off.toFixed(0)} µs`];
+    });
+    const allocated = (["proxy", "memstore"] as const).flatMap((p) => {
+      const added = sections.alloc && tracingAddsBytes(sections.alloc, p, id === "memstore-proxy-traced" ? "always_on" : "ratio");
+      return added === undefined ? [] : [`${p} +${Math.round(added).toLocaleString("en-US")} B`];
+    });
     out.push({
       target,
-      measured: `${(cost * 100).toFixed(1)} % (${Math.round(traced.throughput!).toLocaleString("en-US")} vs ${Math.round(proxy.throughput!).toLocaleString("en-US")} calls/s)${tracedCpu !== undefined && plainCpu !== undefined ? `; proxy CPU per call ${tracedCpu.toFixed(0)} vs ${plainCpu.toFixed(0)} µs` : ""}`,
+      measured: `${(cost * 100).toFixed(1)} % (${Math.round(traced.throughput!).toLocaleString("en-US")} vs ${Math.round(proxy.throughput!).toLocaleString("en-US")} calls/s)${cpu.length ? `; CPU per call ${cpu.join(", ")}` : ""}${allocated.length ? `; heap allocated per call, added by tracing${id === "memstore-proxy-traced" ? " (spans recorded, not exported)" : ""}: ${allocated.join(", ")}` : ""}`,
       met: cost <= maxCost,
       source: `${id} / memstore-proxy`,
     });
@@ -597,6 +609,14 @@ export function toMarkdown(b: BenchResults): string {
           `**Garbage-collector pauses at ${s.moderateRps}/s** (the profile behind the latency tail; bench/gc_pauses.ts: prism-load open loop at ${s.moderateRps}/s, ${s.durationS} s after ${s.warmupS} s warm-up, with \`BUN_JSC_logGC=1\` on every process and each process's stderr read apart; a pause is one of JavaScriptCore's stop-the-world stops, during which that thread runs nothing, counted when it ends within prism-load's measured window; process CPU = the process's user + system time over the window per second, all its threads (collector helpers, JIT, Workers: ″) together)`,
           "",
           gcPausesMarkdown(b.gcPauses).trimEnd(),
+        ]
+      : []),
+    ...(b.alloc && b.alloc.length > 0
+      ? [
+          "",
+          "**Allocation per call** (bench/alloc/section.ts: JavaScript heap bytes and cells allocated per Get, counted with the collector off, the server run from its sources with bench/alloc/probe.ts preloaded; median of 3 rounds; a count, not a timing, so the load on the machine does not move it. The pattern gets the traceparent the proxy would send it)",
+          "",
+          allocMarkdown(b.alloc).trimEnd(),
         ]
       : []),
     "",

@@ -12,6 +12,7 @@ import type { ServiceName } from "../tests/helpers/services";
 import { measureBuildVariants } from "./build_variants";
 import { type CdcBenchResult, measureCdc } from "./cdc";
 import { renderChart } from "./chart";
+import { measureAllocSection, type AllocRow } from "./alloc/section";
 import { measureGcPauses, type GcPauseResult } from "./gc_pauses";
 import { measureLifecycles } from "./lifecycle_times";
 import { measureMulticastScale, type MulticastScaleResult } from "./multicast_scale";
@@ -170,6 +171,9 @@ if (!only || only.has("redis-benchmark")) {
 // The profile of the latency tail: each process's garbage-collector pauses at the moderate rate.
 let gcPauses: GcPauseResult[] | undefined;
 if (!only || only.has("gc-pauses")) gcPauses = await measureGcPauses(settings, log);
+// What each call allocates, tracing off and on: the count behind the CPU and tracing rows.
+let alloc: AllocRow[] | undefined;
+if (!only || only.has("alloc")) alloc = await measureAllocSection(log);
 // The generator's floor: its pacer alone at 1 kHz, no calls (bench/pacer_lag.ts), median p99 of three runs.
 let pacerAloneP99Ms: number | undefined;
 if (!only || only.has("pacer")) {
@@ -343,7 +347,7 @@ const results: BenchResults = {
   ratios: computeRatios(rows),
   targets: checkTargets(rows, lifecycle, settings.moderateRps, underLoad),
   proxyTargets: checkProxyTargets(rows, pacerAloneP99Ms),
-  tailTargets: checkTailTargets(rows, { queue, sessionStore, cdc }),
+  tailTargets: checkTailTargets(rows, { queue, sessionStore, cdc, alloc }),
   lifecycle,
   lifecycleNotRun,
   shutdownUnderLoad: underLoad,
@@ -356,6 +360,7 @@ const results: BenchResults = {
   sessionStore,
   queue,
   gcPauses,
+  alloc,
   pacerAloneP99Ms,
 };
 const out = flags.out!;
