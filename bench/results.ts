@@ -1,4 +1,4 @@
-import { allocMarkdown, tracingAddsBytes, type AllocRow } from "./alloc/section";
+import { allocMarkdown, tracingAdds, type AllocRow } from "./alloc/section";
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
 import { type CdcBenchResult, cdcMarkdown } from "./cdc";
@@ -457,8 +457,8 @@ export function checkTailTargets(rows: RowResult[], sections: TailTargetSections
       return on === undefined || off === undefined ? [] : [`${p} ${on.toFixed(0)} vs ${off.toFixed(0)} µs`];
     });
     const allocated = (["proxy", "memstore"] as const).flatMap((p) => {
-      const added = sections.alloc && tracingAddsBytes(sections.alloc, p, id === "memstore-proxy-traced" ? "always_on" : "ratio");
-      return added === undefined ? [] : [`${p} +${Math.round(added).toLocaleString("en-US")} B`];
+      const added = sections.alloc && tracingAdds(sections.alloc, p, id === "memstore-proxy-traced" ? "always_on" : "ratio");
+      return added === undefined ? [] : [`${p} +${Math.round(added.bytes).toLocaleString("en-US")} B`];
     });
     out.push({
       target,

@@ -16,16 +16,17 @@ export interface AllocRow {
 }
 
 const TRACING_ON = { PRISM_ENABLE_TRACING: "true", PRISM_TRACE_EXPORTER: "none" };
+/** Tracing on, 1 % of new traces sampled, nothing exported: what operators run in production. */
+export const TRACING_AT_A_RATIO = { ...TRACING_ON, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.01" };
 const SETUPS: Record<AllocRow["tracing"], { env: Record<string, string>; label: string }> = {
   off: { env: {}, label: "tracing off" },
-  ratio: {
-    env: { ...TRACING_ON, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.01" },
-    label: "tracing at 1 % (parentbased_traceidratio 0.01), a call left out",
-  },
+  ratio: { env: TRACING_AT_A_RATIO, label: "tracing at 1 % (parentbased_traceidratio 0.01), a call left out" },
   always_on: { env: { ...TRACING_ON, OTEL_TRACES_SAMPLER: "parentbased_always_on" }, label: "tracing always on, every span recorded (none exported)" },
 };
-/** What the proxy sends the pattern: a call left out (flags 00), or sampled (01). */
+/** The traceparent the proxy sends the pattern: for a call left out (flags 00), or sampled (01). */
 const CALLER = "traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331";
+export const UNSAMPLED_CALLER = `${CALLER}-00`;
+const SAMPLED_CALLER = `${CALLER}-01`;
 
 export async function measureAllocSection(log: (line: string) => void): Promise<AllocRow[]> {
   const rows: AllocRow[] = [];
@@ -33,7 +34,7 @@ export async function measureAllocSection(log: (line: string) => void): Promise<
     for (const tracing of ["off", "ratio", "always_on"] as const) {
       log(`allocation per call: ${subject}, ${SETUPS[tracing].label} ...`);
       // memstore gets the traceparent the proxy would send it; the proxy gets none from prism-load, as from most clients.
-      const metadata = subject === "memstore" && tracing !== "off" ? [`${CALLER}-${tracing === "ratio" ? "00" : "01"}`] : [];
+      const metadata = subject === "memstore" && tracing !== "off" ? [tracing === "ratio" ? UNSAMPLED_CALLER : SAMPLED_CALLER] : [];
       try {
         const r: AllocResult = await measureAllocPerCall(subject, { env: SETUPS[tracing].env, metadata });
         const top = Object.entries(r.objectsPerCallByType)
@@ -47,11 +48,11 @@ export async function measureAllocSection(log: (line: string) => void): Promise<
   return rows;
 }
 
-/** What tracing adds per call to `subject`, in bytes, against tracing off in the same run. */
-export function tracingAddsBytes(rows: readonly AllocRow[], subject: AllocSubject, tracing: "ratio" | "always_on"): number | undefined {
-  const off = rows.find((r) => r.subject === subject && r.tracing === "off")?.bytesPerCall;
-  const on = rows.find((r) => r.subject === subject && r.tracing === tracing)?.bytesPerCall;
-  return off === undefined || on === undefined ? undefined : on - off;
+/** What tracing adds per call to `subject`, against tracing off in the same run. */
+export function tracingAdds(rows: readonly AllocRow[], subject: AllocSubject, tracing: "ratio" | "always_on"): { bytes: number; objects: number } | undefined {
+  const off = rows.find((r) => r.subject === subject && r.tracing === "off" && r.status === "ok");
+  const on = rows.find((r) => r.subject === subject && r.tracing === tracing && r.status === "ok");
+  return off && on ? { bytes: on.bytesPerCall! - off.bytesPerCall!, objects: on.objectsPerCall! - off.objectsPerCall! } : undefined;
 }
 
 export function allocMarkdown(rows: readonly AllocRow[]): string {
@@ -65,11 +66,8 @@ export function allocMarkdown(rows: readonly AllocRow[]): string {
       lines.push(`| ${what} | ${SETUPS[r.tracing].label} | failed: ${r.reason ?? ""} | | | |`);
       continue;
     }
-    const off = rows.find((o) => o.subject === r.subject && o.tracing === "off");
-    const added =
-      r.tracing === "off" || off?.bytesPerCall === undefined
-        ? "–"
-        : `+${Math.round(r.bytesPerCall! - off.bytesPerCall).toLocaleString("en-US")} B, +${(r.objectsPerCall! - off.objectsPerCall!).toFixed(1)} objects`;
+    const adds = r.tracing === "off" ? undefined : tracingAdds(rows, r.subject, r.tracing);
+    const added = adds ? `+${Math.round(adds.bytes).toLocaleString("en-US")} B, +${adds.objects.toFixed(1)} objects` : "–";
     const top = r.top!.map(([t, n]) => `${t} ${n.toFixed(1)}`).join(", ");
     lines.push(
       `| ${what} | ${SETUPS[r.tracing].label} | ${Math.round(r.bytesPerCall!).toLocaleString("en-US")} | ${r.objectsPerCall!.toFixed(1)} | ${added} | ${top} |`,

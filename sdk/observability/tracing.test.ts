@@ -29,18 +29,23 @@ const servers: grpc.Server[] = [];
 afterAll(() => servers.forEach((s) => s.forceShutdown()));
 beforeEach(() => exporter.reset());
 
+/** A backend of one method, instrumented as patterns' drivers are (spans named fake.lookup). */
+function fakeBackend(tracing: Tracing) {
+  return instrumentDriver({ lookup: async (key: string) => key }, ["lookup"], {
+    driver: "fake",
+    dbSystem: "fake",
+    metrics: new DriverMetrics(new Registry()),
+    tracer: tracing.tracer,
+  });
+}
+
 /** What the handler saw: the active span's context, and whether it records. */
 let seen: { context?: SpanContext; recording?: boolean } = {};
 
 /** A server whose Get handler calls an instrumented backend and notes the span it runs under. */
 async function serve(sampler: Sampler): Promise<{ tracing: Tracing; get: (traceparent?: string) => Promise<void>; close: () => void }> {
   const tracing = new Tracing({ serviceName: "t", serviceVersion: "0", exporter: "none", exporterOverride: exporter, sampler });
-  const backend = instrumentDriver({ lookup: async (key: string) => key }, ["lookup"], {
-    driver: "fake",
-    dbSystem: "fake",
-    metrics: new DriverMetrics(new Registry()),
-    tracer: tracing.tracer,
-  });
+  const backend = fakeBackend(tracing);
   const server = new grpc.Server(serverOptions);
   servers.push(server);
   addService(
@@ -134,12 +139,7 @@ describe("tracing a call the sampler leaves out", () => {
 describe("backend call spans", () => {
   test("are children of a recording span only: none outside an RPC, none under one left out", async () => {
     const tracing = new Tracing({ serviceName: "t", serviceVersion: "0", exporter: "none", exporterOverride: exporter, sampler: new AlwaysOnSampler() });
-    const backend = instrumentDriver({ lookup: async (key: string) => key }, ["lookup"], {
-      driver: "fake",
-      dbSystem: "fake",
-      metrics: new DriverMetrics(new Registry()),
-      tracer: tracing.tracer,
-    });
+    const backend = fakeBackend(tracing);
     await backend.lookup("background");
     const off = new Tracing({ serviceName: "t", serviceVersion: "0", exporter: "none", exporterOverride: exporter, sampler: new AlwaysOffSampler() });
     await off.tracer.startActiveSpan("left out", async (span) => {

@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { measureAllocPerCall, type AllocResult, type AllocSubject } from "../../bench/alloc/per_call";
+import { TRACING_AT_A_RATIO, UNSAMPLED_CALLER } from "../../bench/alloc/section";
 import { requireBuilt } from "../proxy/harness";
 
 const budget = JSON.parse(readFileSync(`${import.meta.dir}/alloc_budget.json`, "utf8")) as Record<
@@ -13,16 +14,6 @@ const budget = JSON.parse(readFileSync(`${import.meta.dir}/alloc_budget.json`, "
   margin: number;
   tracing: Record<AllocSubject, { bytesPerCall: number; objectsPerCall: number }> & { margin: number; slackBytes: number; slackObjects: number };
 };
-
-/** Tracing on, 1 % of new traces sampled, nothing exported: what operators run in production. */
-const TRACING_AT_A_RATIO = {
-  PRISM_ENABLE_TRACING: "true",
-  PRISM_TRACE_EXPORTER: "none",
-  OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
-  OTEL_TRACES_SAMPLER_ARG: "0.01",
-};
-/** What the proxy sends a pattern for a call it left out. */
-const UNSAMPLED_CALLER = "traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
 
 const untraced: Partial<Record<AllocSubject, AllocResult>> = {};
 
