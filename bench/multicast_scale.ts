@@ -91,7 +91,10 @@ export async function measureMulticastScale(
   const streams = new AbortController();
   try {
     const address = (await pattern.waitFor(/grpc listening on (\S+)/, 30_000))[1]!;
-    for (let i = 0; i < connections; i++) clients.push(createClient(MulticastRegistryPattern, address));
+    // A subchannel pool of each client's own: grpc-js otherwise shares one connection between clients of the same
+    // target and options, and that one connection meets the listener's cap on concurrent calls (2,048 by default).
+    const ownConnection = { "grpc.use_local_subchannel_pool": 1 };
+    for (let i = 0; i < connections; i++) clients.push(createClient(MulticastRegistryPattern, address, undefined, ownConnection));
     const ids = Array.from({ length: identities }, (_, i) => `id-${i}`);
 
     const t0 = performance.now();
