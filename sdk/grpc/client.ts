@@ -4,12 +4,22 @@ import { serviceDefinition } from "./definition";
 import { Code, PrismError } from "../errors";
 import type { CallOptions, ServiceClient } from "./types";
 
-/** Default channel options: keep connections open and multiplexed, allow 16 MiB messages. */
+/**
+ * The receive window a client announces, per stream and for the connection (HTTP/2's default is 64 KiB). Bun's
+ * node:http2 server (1.4.4) starves the streams whose DATA it had to queue once the connection window ran out:
+ * window that comes back goes to streams written later, so with many calls in flight and responses that add
+ * up past the window (64 Scan pages of 12 KB), some calls got their headers and then nothing until their
+ * deadline. With 4 MiB (the proxy's own stream window) the window does not run out at that load.
+ */
+export const CLIENT_WINDOW = 4 * 1024 * 1024;
+
+/** Default channel options: keep connections open and multiplexed, allow 16 MiB messages, a 4 MiB window. */
 export const channelOptions: grpc.ChannelOptions = {
   "grpc.max_receive_message_length": 16 * 1024 * 1024,
   "grpc.max_send_message_length": 16 * 1024 * 1024,
   "grpc.keepalive_time_ms": 30_000,
   "grpc.keepalive_permit_without_calls": 1,
+  "grpc-node.flow_control_window": CLIENT_WINDOW,
 };
 
 function metadataOf(opts: CallOptions | undefined): grpc.Metadata {

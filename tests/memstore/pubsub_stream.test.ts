@@ -100,7 +100,8 @@ describe("memstore slow subscriber", () => {
   });
 
   test("loses its oldest messages to a bounded buffer, counted in prism_subscriber_dropped_messages_total{topic}", async () => {
-    const ps = createClient(PubSubBasicInterface, p.address);
+    // HTTP/2's default window (the SDK's client announces 4 MiB), so that the windows fill after a few messages.
+    const ps = createClient(PubSubBasicInterface, p.address, undefined, { "grpc-node.flow_control_window": 65_535 });
     const topic = "slow-memstore";
     const abort = new AbortController();
     const it = ps.client.subscribe({ topic, subscriberId: "slow" }, { signal: abort.signal, timeoutMs: 0 })[Symbol.asyncIterator]();
