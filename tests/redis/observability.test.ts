@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Redis } from "ioredis";
+import { PubSubBasicInterface } from "../../proto/gen/prism/interfaces/pubsub/pubsub_basic_pb";
+import { createClient } from "../../sdk/grpc/client";
 import { Code } from "../../sdk/grpc/errors";
 import { deletePrefix, failureCode, directRedis, sharedRedisAddress, startRedisPattern, text, uniqueNamespace, type RedisPattern } from "./harness";
 
@@ -66,7 +68,9 @@ describe("driver observability for Redis", () => {
     const slow = await startRedisPattern({ address, namespace: ns, subscriber_buffer: 8 });
     const abort = new AbortController();
     const topic = "slow-redis";
-    const it = slow.clients.pubsub.subscribe({ topic, subscriberId: "slow" }, { signal: abort.signal, timeoutMs: 0 })[Symbol.asyncIterator]();
+    // HTTP/2's default window (the SDK's client announces a large one), so that the windows fill after a few messages.
+    const subscriber = createClient(PubSubBasicInterface, slow.address, undefined, { "grpc-node.flow_control_window": 65_535 });
+    const it = subscriber.client.subscribe({ topic, subscriberId: "slow" }, { signal: abort.signal, timeoutMs: 0 })[Symbol.asyncIterator]();
     const scrape = async () => (await fetch(`http://127.0.0.1:${slow.metricsPort}/metrics`)).text();
     try {
       const first = it.next();
@@ -95,6 +99,7 @@ describe("driver observability for Redis", () => {
     } finally {
       abort.abort();
       await it.return?.();
+      subscriber.close();
       await slow.stop();
     }
   }, 30_000);
