@@ -1,4 +1,5 @@
 import { allocMarkdown, tracingAdds, type AllocRow } from "./alloc/section";
+import { pairedCost, pairedCpu, tracingRoundsMarkdown, type TracingRoundsResult } from "./tracing_rounds";
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
 import { type CdcBenchResult, cdcMarkdown } from "./cdc";
@@ -105,6 +106,8 @@ export interface BenchResults {
   gcPauses?: GcPauseResult[];
   /** Heap bytes and objects allocated per call, tracing off and on (bench/alloc/section.ts); absent in results written before it. */
   alloc?: AllocRow[];
+  /** Tracing off / at a ratio / always on through the proxy, in paired rounds (bench/tracing_rounds.ts); absent in results written before it. */
+  tracingRounds?: TracingRoundsResult;
   /** prism-load's pacer alone at the moderate rate, no calls (bench/pacer_lag.ts): its lag p99, median of the runs. */
   pacerAloneP99Ms?: number;
 }
@@ -323,6 +326,8 @@ export function checkProxyTargets(rows: RowResult[], pacerAloneP99Ms?: number): 
 export interface TailTargetSections {
   /** Allocation per call with tracing off and on (bench/alloc/section.ts): what a tracing row's cost is made of. */
   alloc?: AllocRow[];
+  /** The tracing rows in paired rounds: the tracing targets read their median cost when present. */
+  tracingRounds?: TracingRoundsResult;
   queue?: QueueBenchResult[];
   sessionStore?: SessionStoreResult;
   cdc?: CdcBenchResult[];
@@ -446,6 +451,31 @@ export function checkTailTargets(rows: RowResult[], sections: TailTargetSections
     ["tracing on, always on (every call sampled and exported): costs ≤ 25 % of throughput", "memstore-proxy-traced", 0.25],
   ] as const) {
     const traced = find(rows, id);
+    const variant = id === "memstore-proxy-traced" ? "always" : "ratio";
+    const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+    const allocated = (["proxy", "memstore"] as const).flatMap((p) => {
+      const added = sections.alloc && tracingAdds(sections.alloc, p, variant === "always" ? "always_on" : "ratio");
+      return added === undefined ? [] : [`${p} +${Math.round(added.bytes).toLocaleString("en-US")} B`];
+    });
+    const allocation = allocated.length
+      ? `; heap allocated per call, added by tracing${variant === "always" ? " (spans recorded, not exported)" : ""}: ${allocated.join(", ")}`
+      : "";
+    // Paired rounds when the run has them: one pair read across rows measured half a minute apart drifts.
+    const paired = sections.tracingRounds && pairedCost(sections.tracingRounds, variant);
+    if (paired) {
+      const cpu = (["proxy", "pattern"] as const).flatMap((p) => {
+        const c = pairedCpu(sections.tracingRounds!, variant, p);
+        return c ? [`${p} ×${c.median.toFixed(2)}`] : [];
+      });
+      const single = traced && proxy ? `; the single pair in the table above: ${pct(1 - traced.throughput! / proxy.throughput!)}` : "";
+      out.push({
+        target,
+        measured: `${pct(paired.median)}, median of ${paired.each.length} paired rounds (${pct(paired.min)} – ${pct(paired.max)})${cpu.length ? `; CPU per call traced / off ${cpu.join(", ")}` : ""}${allocation}${single}`,
+        met: paired.median <= maxCost,
+        source: `${id} / memstore-proxy, paired rounds (bench/tracing_rounds.ts)`,
+      });
+      continue;
+    }
     if (!traced || !proxy) {
       out.push({ target, measured: missing([id, "memstore-proxy"]), met: null, source: `${id} / memstore-proxy` });
       continue;
@@ -456,13 +486,9 @@ export function checkTailTargets(rows: RowResult[], sections: TailTargetSections
       const off = proxy.processCpuUsPerCall?.[p];
       return on === undefined || off === undefined ? [] : [`${p} ${on.toFixed(0)} vs ${off.toFixed(0)} µs`];
     });
-    const allocated = (["proxy", "memstore"] as const).flatMap((p) => {
-      const added = sections.alloc && tracingAdds(sections.alloc, p, id === "memstore-proxy-traced" ? "always_on" : "ratio");
-      return added === undefined ? [] : [`${p} +${Math.round(added.bytes).toLocaleString("en-US")} B`];
-    });
     out.push({
       target,
-      measured: `${(cost * 100).toFixed(1)} % (${Math.round(traced.throughput!).toLocaleString("en-US")} vs ${Math.round(proxy.throughput!).toLocaleString("en-US")} calls/s)${cpu.length ? `; CPU per call ${cpu.join(", ")}` : ""}${allocated.length ? `; heap allocated per call, added by tracing${id === "memstore-proxy-traced" ? " (spans recorded, not exported)" : ""}: ${allocated.join(", ")}` : ""}`,
+      measured: `${pct(cost)} (${Math.round(traced.throughput!).toLocaleString("en-US")} vs ${Math.round(proxy.throughput!).toLocaleString("en-US")} calls/s)${cpu.length ? `; CPU per call ${cpu.join(", ")}` : ""}${allocation}`,
       met: cost <= maxCost,
       source: `${id} / memstore-proxy`,
     });
@@ -609,6 +635,14 @@ export function toMarkdown(b: BenchResults): string {
           `**Garbage-collector pauses at ${s.moderateRps}/s** (the profile behind the latency tail; bench/gc_pauses.ts: prism-load open loop at ${s.moderateRps}/s, ${s.durationS} s after ${s.warmupS} s warm-up, with \`BUN_JSC_logGC=1\` on every process and each process's stderr read apart; a pause is one of JavaScriptCore's stop-the-world stops, during which that thread runs nothing, counted when it ends within prism-load's measured window; process CPU = the process's user + system time over the window per second, all its threads (collector helpers, JIT, Workers: ″) together)`,
           "",
           gcPausesMarkdown(b.gcPauses).trimEnd(),
+        ]
+      : []),
+    ...(b.tracingRounds
+      ? [
+          "",
+          `**Tracing in paired rounds** (bench/tracing_rounds.ts: memstore through the proxy with tracing off, at a ratio and always on, back to back in each round, the order reversed every other round, ${b.tracingRounds.durationS} s each after ${s.warmupS} s warm-up; cost = 1 − traced / off calls/s of the same round; the tracing targets read the median)`,
+          "",
+          tracingRoundsMarkdown(b.tracingRounds).trimEnd(),
         ]
       : []),
     ...(b.alloc && b.alloc.length > 0

@@ -1,6 +1,7 @@
 // make bench: everything side by side on this machine, in one run.
 //   bun bench/run.ts [--duration 5s] [--warmup 1s] [--concurrency 64] [--rps 1000]
 //                    [--runs 10] [--only id,id] [--no-variants] [--mc-identities 10000] [--out bench/results]
+//                    [--tracing-rounds 5] [--tracing-duration 3s]
 // Writes <out>/latest.json, latest.md and latest.svg; prints the Markdown.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem, type } from "node:os";
@@ -19,6 +20,7 @@ import { measureMulticastScale, type MulticastScaleResult } from "./multicast_sc
 import { BUN, dist, missingExecutable, startPattern, startProxy } from "./processes";
 import { redisBenchmark } from "./redis_benchmark";
 import { benchRows, runRow, whyNot } from "./rows";
+import { measureTracingRounds, TRACING_ROUND_ROWS, type TracingRoundsResult } from "./tracing_rounds";
 import { shutdownUnderLoad } from "./shutdown_under_load";
 import { measureQueue, type QueueBenchResult } from "./queue_throughput";
 import { measureSessionStore, type SessionStoreResult } from "./session_store";
@@ -38,6 +40,8 @@ const { values: flags } = parseArgs({
     "mc-identities": { type: "string", default: "10000" },
     "large-mib": { type: "string", default: "100" },
     "session-updates": { type: "string", default: "200" },
+    "tracing-rounds": { type: "string", default: "5" },
+    "tracing-duration": { type: "string", default: "3s" },
     out: { type: "string", default: `${ROOT}/bench/results` },
   },
 });
@@ -171,6 +175,15 @@ if (!only || only.has("redis-benchmark")) {
 // The profile of the latency tail: each process's garbage-collector pauses at the moderate rate.
 let gcPauses: GcPauseResult[] | undefined;
 if (!only || only.has("gc-pauses")) gcPauses = await measureGcPauses(settings, log);
+// What tracing costs, in paired rounds of the three tracing rows (a cost read across one pair moved 16-52 % by drift).
+let tracingRounds: TracingRoundsResult | undefined;
+if (!only || only.has("tracing-rounds")) {
+  const rounds = Number(flags["tracing-rounds"]);
+  log(`tracing off / at a ratio / always on through the proxy, ${rounds} paired rounds of ${flags["tracing-duration"]} ...`);
+  const specs = benchRows(settings).filter((s) => (Object.values(TRACING_ROUND_ROWS) as string[]).includes(s.id));
+  const short = { ...settings, durationS: parseDuration(flags["tracing-duration"]!)! / 1000 };
+  tracingRounds = await measureTracingRounds(specs, short, rounds, runRow, log);
+}
 // What each call allocates, tracing off and on: the count behind the CPU and tracing rows.
 let alloc: AllocRow[] | undefined;
 if (!only || only.has("alloc")) alloc = await measureAllocSection(log);
@@ -347,7 +360,7 @@ const results: BenchResults = {
   ratios: computeRatios(rows),
   targets: checkTargets(rows, lifecycle, settings.moderateRps, underLoad),
   proxyTargets: checkProxyTargets(rows, pacerAloneP99Ms),
-  tailTargets: checkTailTargets(rows, { queue, sessionStore, cdc, alloc }),
+  tailTargets: checkTailTargets(rows, { queue, sessionStore, cdc, alloc, tracingRounds }),
   lifecycle,
   lifecycleNotRun,
   shutdownUnderLoad: underLoad,
@@ -361,6 +374,7 @@ const results: BenchResults = {
   queue,
   gcPauses,
   alloc,
+  tracingRounds,
   pacerAloneP99Ms,
 };
 const out = flags.out!;
