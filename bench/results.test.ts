@@ -3,22 +3,10 @@ import { renderChart } from "./chart";
 import type { LifecycleTimes } from "./lifecycle_times";
 import { checkProxyTargets, checkTailTargets, checkTargets, computeRatios, toMarkdown, type BenchResults, type RowResult } from "./results";
 import { queueMarkdown } from "./queue_throughput";
+import { row } from "./row_fixture";
 import { sessionStoreMarkdown } from "./session_store";
 
 const lat = (p50: number, p99: number) => ({ p50, p90: p50 * 2, p99, p999: p99 * 1.5, max: p99 * 2, mean: p50 });
-const row = (id: string, extra: Partial<RowResult>): RowResult => ({
-  id,
-  label: id,
-  backend: "memstore",
-  via: "direct",
-  operation: "get",
-  mode: "closed-loop",
-  concurrency: 64,
-  rps: null,
-  status: "ok",
-  errors: {},
-  ...extra,
-});
 const rows: RowResult[] = [
   row("echo", { backend: "echo", via: "bare", throughput: 20_000, latencyMs: lat(0.2, 1) }),
   row("memstore-direct", { throughput: 15_000, latencyMs: lat(0.3, 1.2) }),

@@ -1,5 +1,5 @@
 import { allocMarkdown, tracingAdds, type AllocRow } from "./alloc/section";
-import { pairedCost, pairedCpu, tracingRoundsMarkdown, type TracingRoundsResult } from "./tracing_rounds";
+import { pairedCost, pairedCpu, pct, tracingRoundsMarkdown, type TracingRoundsResult } from "./tracing_rounds";
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
 import { type CdcBenchResult, cdcMarkdown } from "./cdc";
@@ -452,7 +452,6 @@ export function checkTailTargets(rows: RowResult[], sections: TailTargetSections
   ] as const) {
     const traced = find(rows, id);
     const variant = id === "memstore-proxy-traced" ? "always" : "ratio";
-    const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
     const allocated = (["proxy", "memstore"] as const).flatMap((p) => {
       const added = sections.alloc && tracingAdds(sections.alloc, p, variant === "always" ? "always_on" : "ratio");
       return added === undefined ? [] : [`${p} +${Math.round(added.bytes).toLocaleString("en-US")} B`];

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { checkTailTargets, type RowResult } from "./results";
+import { row } from "./row_fixture";
 import type { RowSpec } from "./rows";
 import { measureTracingRounds, pairedCost, pairedCpu, spread, tracingRoundsMarkdown, type TracingRoundsResult } from "./tracing_rounds";
 
@@ -24,20 +25,8 @@ describe("tracing in paired rounds", () => {
   });
 
   test("the tracing targets read the paired median, the single pair of the table beside it", () => {
-    const row = (id: string, throughput: number): RowResult => ({
-      id,
-      label: id,
-      backend: "memstore",
-      via: "proxy",
-      operation: "get",
-      mode: "closed-loop",
-      concurrency: 64,
-      rps: null,
-      status: "ok",
-      errors: {},
-      throughput,
-    });
-    const rows = [row("memstore-proxy", 10_000), row("memstore-proxy-traced-ratio", 7_000), row("memstore-proxy-traced", 6_000)];
+    const proxied = (id: string, throughput: number) => row(id, { via: "proxy", throughput });
+    const rows = [proxied("memstore-proxy", 10_000), proxied("memstore-proxy-traced-ratio", 7_000), proxied("memstore-proxy-traced", 6_000)];
     const tracingRounds: TracingRoundsResult = {
       durationS: 3,
       rounds: [

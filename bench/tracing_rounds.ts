@@ -91,7 +91,8 @@ export async function measureTracingRounds(
   return result;
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+/** A share as the bench prints it: one decimal, then " %". */
+export const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 const times = (x: number) => x.toFixed(2);
 
 /** One line per traced variant: median cost and CPU ratios over the rounds, with min–max. */
