@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, propagation, trace, type Span, type Tracer } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http2";
-import { codeName, RpcNames, setTraceHeaders } from "@prism/sdk";
+import { codeName, isUnsampledTraceparent, RpcNames, setTraceHeaders } from "@prism/sdk";
 
 /**
  * One span per forwarded call: a child of the client's traceparent (if any), whose
@@ -20,6 +20,7 @@ export class CallTracer {
 
   /** The call's span, or undefined when it records nothing. */
   start(headers: IncomingHttpHeaders, path: string, namespace: string, pattern: string): Span | undefined {
+    if (this.followsUnsampledParent && isUnsampledTraceparent(headers.traceparent)) return undefined;
     const parent = propagation.extract(ROOT_CONTEXT, headers);
     if (this.followsUnsampledParent) {
       const caller = trace.getSpanContext(parent);

@@ -1,12 +1,19 @@
-// Where a server's CPU goes per call: memstore served directly, or the proxy forwarding to dist/memstore, run from
-// its sources with bench/profile/probe.ts preloaded; after a warm-up run, JavaScriptCore's sampling profiler and
-// the process's CPU clock cover one prism-load run (Get, closed loop or --rps), and this prints the CPU µs per call
-// and the share of samples per frame (self) and per frame of the repository's code (inclusive), plus the shares
-// of a few groups (the HTTP/2 guard, grpc-js, node:http2 as Bun implements it, the SDK).
-//   bun bench/profile/run.ts --subject memstore|proxy [--duration 5s] [--concurrency 64] [--rps N] [--env K=V] [--arg=--flag] [--top 20]
+// Where a server's CPU goes per call: memstore served directly, the proxy forwarding to dist/memstore, or memstore
+// as the proxy launches it (dist/proxy in front), run from its sources with bench/profile/probe.ts preloaded; after
+// a warm-up run, JavaScriptCore's sampling profiler and the process's CPU clock cover one prism-load run (Get,
+// closed loop or --rps), and this prints the CPU µs per call and the share of samples per frame (self) and per
+// frame of the repository's code (inclusive), plus the shares of a few groups (the HTTP/2 guard, grpc-js,
+// node:http2 as Bun implements it, the SDK).
+//   bun bench/profile/run.ts --subject memstore|proxy|pattern-via-proxy [--duration 5s] [--warmup 2s] [--concurrency 64]
+//                            [--rps N] [--env K=V] [--arg=--flag] [--load-arg=--flag] [--top 20]
+// --env and --arg go to the process started here (the proxy for proxy and pattern-via-proxy; a launched pattern
+// gets the proxy's environment and its tracing flags); --load-arg to prism-load (e.g. --load-arg=--metadata
+// --load-arg=traceparent=...). pattern-via-proxy profiles the pattern as it runs behind the proxy: fed by the
+// proxy's HTTP/2 client, on a Unix socket, with whatever headers the proxy adds (a new traceparent per call when
+// tracing is on), which a client straight to the pattern does not reproduce.
 // Sampling costs CPU of its own: the µs per call here are above an unprofiled run's; compare shares, and runs of one
 // invocation of this script.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,27 +24,48 @@ const { values } = parseArgs({
   options: {
     subject: { type: "string", default: "memstore" },
     duration: { type: "string", default: "5s" },
+    warmup: { type: "string", default: "2s" },
     concurrency: { type: "string", default: "64" },
     rps: { type: "string" },
     env: { type: "string", multiple: true, default: [] },
     arg: { type: "string", multiple: true, default: [] },
+    "load-arg": { type: "string", multiple: true, default: [] },
     top: { type: "string", default: "20" },
     interval: { type: "string", default: "200" },
   },
 });
-const subject = values.subject === "proxy" ? "proxy" : "memstore";
+const subjects = ["memstore", "proxy", "pattern-via-proxy"] as const;
+const subject = subjects.find((s) => s === values.subject);
+if (!subject) {
+  process.stderr.write(`profile: --subject is one of ${subjects.join(", ")}, got "${values.subject}"\n`);
+  process.exit(2);
+}
+const viaProxy = subject !== "memstore";
 const dir = mkdtempSync(join(tmpdir(), "prism-profile-"));
 const out = join(dir, "profile.json");
 const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-const entry =
-  subject === "memstore" ? [`${ROOT}/memstore/main.ts`, "--grpc-port", "0"] : [`${ROOT}/proxy/main.ts`, "--config", "bench/configs/proxy-memstore.yaml"];
-const server = startProcess([BUN, "--preload", `${ROOT}/bench/profile/probe.ts`, ...entry, ...values.arg!], {
-  env: { ...env, PRISM_PROFILE_OUT: out, PRISM_PROFILE_INTERVAL_US: values.interval! },
-});
-const address = (await server.waitFor(subject === "memstore" ? /grpc listening on (\S+)/ : /prism proxy listening on (\S+)/, 60_000))[1]!;
+const probe = [BUN, "--preload", `${ROOT}/bench/profile/probe.ts`];
+const profiled = { PRISM_PROFILE_OUT: out, PRISM_PROFILE_INTERVAL_US: values.interval! };
+const command = (): string[] => {
+  if (subject === "memstore") return [...probe, `${ROOT}/memstore/main.ts`, "--grpc-port", "0", ...values.arg!];
+  if (subject === "proxy") return [...probe, `${ROOT}/proxy/main.ts`, "--config", "bench/configs/proxy-memstore.yaml", ...values.arg!];
+  // The proxy launches "memstore" from a patterns_dir of one script: memstore's sources under the probe.
+  const patterns = join(dir, "patterns");
+  mkdirSync(patterns);
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+  const launch = Object.entries(profiled).map(([k, v]) => `${k}=${quote(v)}`);
+  writeFileSync(join(patterns, "memstore"), `#!/bin/sh\nexec env ${launch.join(" ")} ${[...probe, `${ROOT}/memstore/main.ts`].map(quote).join(" ")} "$@"\n`);
+  chmodSync(join(patterns, "memstore"), 0o755);
+  const config = join(dir, "proxy.yaml");
+  writeFileSync(config, `listen: 127.0.0.1:0\nadmin: { port: 0 }\npatterns_dir: ${patterns}\nnamespaces:\n  - name: default\n    pattern: memstore\n`);
+  return [`${ROOT}/dist/proxy`, "--config", config, ...values.arg!];
+};
+const server = startProcess(command(), { env: { ...env, ...(subject !== "pattern-via-proxy" && profiled) } });
+const address = (await server.waitFor(viaProxy ? /prism proxy listening on (\S+)/ : /grpc listening on (\S+)/, 60_000))[1]!;
+const target = subject === "pattern-via-proxy" ? Number((await server.waitFor(/"pattern_pid":(\d+)/, 30_000))[1]) : server.pid;
 
 async function load(duration: string): Promise<{ ok: number; throughput: number }> {
-  const args = [subject === "proxy" ? "--proxy" : "--direct", address, "--operation", "get", "--concurrency", values.concurrency!];
+  const args = [viaProxy ? "--proxy" : "--direct", address, "--operation", "get", "--concurrency", values.concurrency!];
   const p = Bun.spawn(
     [
       `${ROOT}/dist/prism-load`,
@@ -51,6 +79,7 @@ async function load(duration: string): Promise<{ ok: number; throughput: number 
       "--progress",
       "never",
       ...(values.rps ? ["--rps", values.rps] : []),
+      ...values["load-arg"]!,
     ],
     { stdout: "pipe", stderr: "inherit" },
   );
@@ -61,11 +90,14 @@ async function load(duration: string): Promise<{ ok: number; throughput: number 
 
 try {
   // JIT-compiled as in a long-running process before anything is sampled.
-  await load("2s");
-  process.kill(server.pid, "SIGUSR1");
+  await load(values.warmup!);
+  process.kill(target, "SIGUSR1");
   const r = await load(values.duration!);
-  process.kill(server.pid, "SIGUSR2");
-  await server.waitFor(/profile-probe written/, 30_000);
+  process.kill(target, "SIGUSR2");
+  for (const deadline = Date.now() + 30_000; !existsSync(out); await Bun.sleep(50)) {
+    if (Date.now() > deadline) throw new Error(`no profile from pid ${target} within 30 s:\n${server.output().slice(-2000)}`);
+  }
+  await Bun.sleep(200);
   const { cpuUs, stacks } = JSON.parse(readFileSync(out, "utf8")) as { cpuUs: { user: number; system: number }; stacks: string[][] };
   const short = (f: string) => f.replace(`${ROOT}/`, "").replace(/^(\S+) .*node_modules\//, "$1 ");
   const self = new Map<string, number>();

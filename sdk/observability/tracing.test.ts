@@ -1,6 +1,7 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
-import { trace, type SpanContext } from "@opentelemetry/api";
+import { defaultTextMapGetter, ROOT_CONTEXT, trace, type SpanContext } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -15,7 +16,7 @@ import { addService } from "../grpc/server";
 import { bindServer, serverOptions } from "../grpc/server_factory";
 import { Registry } from "prom-client";
 import { DriverMetrics, instrumentDriver } from "../drivers/instrument";
-import { followsUnsampledParent, Tracing } from "./tracing";
+import { followsUnsampledParent, isUnsampledTraceparent, Tracing } from "./tracing";
 
 // Calls the sampler leaves out: tracing at a ratio must cost them next to nothing, and still keep whatever is
 // opened under them (backend calls, a handler's own spans) out of the trace and out of the exporter.
@@ -82,26 +83,38 @@ describe("tracing a call the sampler leaves out", () => {
     expect(followsUnsampledParent(new TraceIdRatioBasedSampler(0.5))).toBe(false);
   });
 
-  test("a caller's traceparent saying 'not sampled': no span is exported, and the handler runs in the caller's trace, recording nothing", async () => {
+  test("a caller's traceparent saying 'not sampled': no span is exported, and the handler runs outside any trace", async () => {
     const { get, close } = await serve(new ParentBasedSampler({ root: new AlwaysOnSampler() }));
     try {
       await get(UNSAMPLED_CALLER);
       expect(exporter.getFinishedSpans()).toEqual([]);
-      expect(seen.context?.traceId).toBe(CALLER_TRACE);
-      expect(seen.recording).toBe(false);
+      expect(seen).toEqual({ context: undefined, recording: undefined });
     } finally {
       close();
     }
   });
 
-  test("a new trace the root sampler leaves out: nothing exported, the handler's context carries the new trace, not sampled", async () => {
+  test("traceparents the fast check leaves to the propagator: a later version still followed, upper-case hex (invalid) a new trace", async () => {
+    const { get, close } = await serve(new ParentBasedSampler({ root: new AlwaysOnSampler() }));
+    try {
+      await get(`01${UNSAMPLED_CALLER.slice(2)}-later`);
+      expect(exporter.getFinishedSpans()).toEqual([]);
+      expect(seen).toEqual({ context: undefined, recording: undefined });
+      await get(UNSAMPLED_CALLER.toUpperCase());
+      expect(exporter.getFinishedSpans().map((s) => s.name)).toContain("prism.interfaces.keyvalue.KeyValueBasicInterface/Get");
+      expect(seen.recording).toBe(true);
+      expect(seen.context?.traceId).not.toBe(CALLER_TRACE);
+    } finally {
+      close();
+    }
+  });
+
+  test("a new trace the root sampler leaves out: nothing exported, the handler runs outside any trace", async () => {
     const { get, close } = await serve(new ParentBasedSampler({ root: new AlwaysOffSampler() }));
     try {
       await get();
       expect(exporter.getFinishedSpans()).toEqual([]);
-      expect(seen.context?.traceId).toMatch(/^[0-9a-f]{32}$/);
-      expect(seen.context?.traceFlags).toBe(0);
-      expect(seen.recording).toBe(false);
+      expect(seen).toEqual({ context: undefined, recording: undefined });
     } finally {
       close();
     }
@@ -133,6 +146,35 @@ describe("tracing a call the sampler leaves out", () => {
     } finally {
       close();
     }
+  });
+});
+
+describe("isUnsampledTraceparent", () => {
+  test("takes exactly the version-00 traceparents the W3C propagator reads as not sampled", () => {
+    const w3c = new W3CTraceContextPropagator();
+    const propagatorSays = (tp: unknown) => {
+      const sc = trace.getSpanContext(w3c.extract(ROOT_CONTEXT, { traceparent: tp }, defaultTextMapGetter));
+      return sc !== undefined && (sc.traceFlags & 1) === 0;
+    };
+    const unsampled = [UNSAMPLED_CALLER, `00-${CALLER_TRACE}-b7ad6b7169203331-02`, `00-${CALLER_TRACE}-b7ad6b7169203331-fe`];
+    const not = [
+      undefined,
+      42,
+      SAMPLED_CALLER,
+      `00-${CALLER_TRACE}-b7ad6b7169203331-03`,
+      `00-${"0".repeat(32)}-b7ad6b7169203331-00`,
+      `00-${CALLER_TRACE}-${"0".repeat(16)}-00`,
+      UNSAMPLED_CALLER.toUpperCase(),
+      `${UNSAMPLED_CALLER}-extra`,
+      `ff-${CALLER_TRACE}-b7ad6b7169203331-00`,
+      `00-${CALLER_TRACE}-b7ad6b7169203331-0g`,
+      `00_${CALLER_TRACE}-b7ad6b7169203331-00`,
+    ];
+    for (const tp of unsampled) expect([tp, isUnsampledTraceparent(tp), propagatorSays(tp)]).toEqual([tp, true, true]);
+    for (const tp of not) expect([tp, isUnsampledTraceparent(tp)]).toEqual([tp, false]);
+    // Those the propagator reads as not sampled in a form the check leaves to it: later versions.
+    expect(propagatorSays(`01-${CALLER_TRACE}-b7ad6b7169203331-00-later`)).toBe(true);
+    expect(isUnsampledTraceparent(`01-${CALLER_TRACE}-b7ad6b7169203331-00-later`)).toBe(false);
   });
 });
 
