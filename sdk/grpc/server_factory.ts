@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { rmSync } from "node:fs";
 import type http2 from "node:http2";
+import { installDecoderFastPath } from "./decoder_fast_path";
 import { guardH2Server } from "./h2_guard";
 import { answerNonGrpcRequest, isGrpcRequest } from "./h2_guard_non_grpc";
 import { limitClientStreams } from "./stream_limits";
@@ -71,6 +72,7 @@ function guardGrpcServer(server: grpc.Server): http2.Http2Server[] {
     [CREATED]?: http2.Http2Server[];
   };
   if (s[CREATED] !== undefined) return s[CREATED];
+  installDecoderFastPath();
   const created: http2.Http2Server[] = (s[CREATED] = []);
   // grpc-js answers a request that is not gRPC 415 with no body; ours carries one (h2_guard_non_grpc.ts).
   if (typeof s._verifyContentType === "function") {
