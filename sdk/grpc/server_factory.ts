@@ -63,7 +63,8 @@ const CREATED = Symbol("prism.http2Servers");
 /**
  * Puts the HTTP/2 guard (h2_guard.ts) in front of every node:http2 server grpc-js creates for this server, by
  * wrapping its createHttp2Server (grpc-js 1.14 has no option for it), and returns the list the servers it
- * creates are added to. Without that method, nothing is guarded.
+ * creates are added to. Without that method, nothing is guarded. Also puts the whole-message fast path in front
+ * of grpc-js's request decoding (decoder_fast_path.ts), once per process.
  */
 function guardGrpcServer(server: grpc.Server): http2.Http2Server[] {
   const s = server as unknown as {
