@@ -10,6 +10,7 @@
 // Printing every exit slows the server: compare counts per call, not throughput.
 import { parseArgs } from "node:util";
 import { ROOT, startProcess } from "../../tests/helpers/process";
+import { prismLoad } from "../load";
 import { BUN } from "../processes";
 
 const { values } = parseArgs({
@@ -27,22 +28,8 @@ const server = startProcess(command, {
 });
 
 async function load(duration: string, address: string): Promise<number> {
-  const p = Bun.spawn(
-    [`${ROOT}/dist/prism-load`, proxy ? "--proxy" : "--direct", address, "--operation", "get", "--concurrency", "64"].concat([
-      "--duration",
-      duration,
-      "--warmup",
-      "0s",
-      "--json",
-      "-",
-      "--progress",
-      "never",
-    ]),
-    { stdout: "pipe", stderr: "inherit" },
-  );
-  const report = (await new Response(p.stdout).json()) as { ok: number };
-  await p.exited;
-  return report.ok;
+  const target = [proxy ? "--proxy" : "--direct", address, "--operation", "get", "--concurrency", "64"];
+  return (await prismLoad([...target, "--duration", duration, "--warmup", "0s"])).ok;
 }
 
 /** count per key, largest first */

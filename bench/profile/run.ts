@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT, startProcess } from "../../tests/helpers/process";
+import { prismLoad } from "../load";
 import { BUN } from "../processes";
 
 const { values } = parseArgs({
@@ -64,28 +65,10 @@ const server = startProcess(command(), { env: { ...env, ...(subject !== "pattern
 const address = (await server.waitFor(viaProxy ? /prism proxy listening on (\S+)/ : /grpc listening on (\S+)/, 60_000))[1]!;
 const target = subject === "pattern-via-proxy" ? Number((await server.waitFor(/"pattern_pid":(\d+)/, 30_000))[1]) : server.pid;
 
-async function load(duration: string): Promise<{ ok: number; throughput: number }> {
-  const args = [viaProxy ? "--proxy" : "--direct", address, "--operation", "get", "--concurrency", values.concurrency!];
-  const p = Bun.spawn(
-    [
-      `${ROOT}/dist/prism-load`,
-      ...args,
-      "--duration",
-      duration,
-      "--warmup",
-      "0s",
-      "--json",
-      "-",
-      "--progress",
-      "never",
-      ...(values.rps ? ["--rps", values.rps] : []),
-      ...values["load-arg"]!,
-    ],
-    { stdout: "pipe", stderr: "inherit" },
-  );
-  const report = (await new Response(p.stdout).json()) as { ok: number; throughput: number };
-  await p.exited;
-  return report;
+/** One prism-load run of Gets at the subject, closed loop (or --rps), after no warm-up of its own. */
+function load(duration: string): Promise<{ ok: number; throughput: number }> {
+  const target = [viaProxy ? "--proxy" : "--direct", address, "--operation", "get", "--concurrency", values.concurrency!];
+  return prismLoad([...target, "--duration", duration, "--warmup", "0s", ...(values.rps ? ["--rps", values.rps] : []), ...values["load-arg"]!]);
 }
 
 try {

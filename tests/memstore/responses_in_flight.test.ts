@@ -7,8 +7,9 @@ import { startPattern, type StartedPattern } from "../helpers/process";
 import { startProxy, type StartedProxy } from "../proxy/harness";
 
 // 64 Scan pages of 100 keys with 100-byte values (about 12 KB each) in flight on one connection add up to
-// 768 KB, far past HTTP/2's default 64 KiB window (through the proxy, whose relay adds a hop, 128 do). Bun's server starved some of them (headers, then nothing
-// until the deadline) when the client announced that default; the SDK's client announces CLIENT_WINDOW.
+// 768 KB, far past HTTP/2's default 64 KiB window (through the proxy, whose relay adds a hop, 128 do). Bun's
+// server starved some of them (headers, then nothing until the deadline) when the client announced that
+// default; the SDK's client announces CLIENT_WINDOW.
 const RUN_MS = 2_000;
 const DEADLINE_MS = 1_500;
 
