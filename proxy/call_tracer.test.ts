@@ -9,9 +9,10 @@ import {
   InMemorySpanExporter,
   ParentBasedSampler,
   SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
   type Sampler,
 } from "@opentelemetry/sdk-trace-base";
-import { followsUnsampledParent } from "@prism/sdk";
+import { followsUnsampledParent, RootSampling } from "@prism/sdk";
 import { CallTracer } from "./call_tracer";
 
 // As the proxy's Tracing sets it up.
@@ -20,10 +21,12 @@ propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 const PATH = "/prism.interfaces.keyvalue.KeyValueBasicInterface/Get";
 const CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c";
 
+/** As the proxy's Tracing sets it up: new traces decided by RootSampling, which is also the id generator. */
 function tracerWith(sampler: Sampler) {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  return { calls: new CallTracer(provider.getTracer("proxy"), followsUnsampledParent(sampler)), exporter };
+  const roots = new RootSampling(sampler);
+  const provider = new BasicTracerProvider({ sampler, idGenerator: roots, spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  return { calls: new CallTracer(provider.getTracer("proxy"), followsUnsampledParent(sampler), roots), exporter };
 }
 
 function headers(traceparent?: string): IncomingHttpHeaders {
@@ -68,5 +71,34 @@ describe("CallTracer", () => {
     calls.end(span!, 5);
     expect(exporter.getFinishedSpans()[0]!.attributes["rpc.grpc.status_code"]).toBe(5);
     expect(h.traceparent).toEndWith("-01");
+  });
+
+  test("a new trace the sampler records: the span is the trace's root, and the pattern receives its context", () => {
+    const { calls, exporter } = tracerWith(new ParentBasedSampler({ root: new AlwaysOnSampler() }));
+    const h = headers();
+    const span = calls.start(h, PATH, "default", "memstore");
+    expect(span).toBeDefined();
+    calls.end(span!, 0);
+    const [done] = exporter.getFinishedSpans();
+    expect(done!.parentSpanContext).toBeUndefined();
+    expect(done!.attributes["prism.pattern"]).toBe("memstore");
+    const { traceId, spanId } = done!.spanContext();
+    expect(h.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+  });
+
+  test("new traces at a ratio: each recorded or told 'not sampled', about as many recorded as the ratio says", () => {
+    const { calls, exporter } = tracerWith(new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.25) }));
+    const traces = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const h = headers();
+      const span = calls.start(h, PATH, "default", "memstore");
+      if (span !== undefined) calls.end(span, 0);
+      expect(h.traceparent).toMatch(span ? /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/ : /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      traces.add(String(h.traceparent).slice(3, 35));
+    }
+    expect(traces.size).toBe(2000);
+    // 500 expected; outside these bounds with probability below 1e-9.
+    expect(exporter.getFinishedSpans().length).toBeGreaterThan(380);
+    expect(exporter.getFinishedSpans().length).toBeLessThan(620);
   });
 });

@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, propagation, trace, type Span, type Tracer } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http2";
-import { codeName, isUnsampledTraceparent, RpcNames, setTraceHeaders } from "@prism/sdk";
+import { codeName, isUnsampledTraceparent, type RootSampling, RpcNames, setTraceHeaders } from "@prism/sdk";
 
 /**
  * One span per forwarded call: a child of the client's traceparent (if any), whose
@@ -12,21 +12,34 @@ import { codeName, isUnsampledTraceparent, RpcNames, setTraceHeaders } from "@pr
 export class CallTracer {
   private readonly names = new RpcNames();
 
-  /** followsUnsampledParent: the sampler leaves out every call whose client's traceparent was left out. */
+  /**
+   * followsUnsampledParent: the sampler leaves out every call whose client's traceparent was left out.
+   * roots: decides a call that starts a trace before any span is built (Tracing.rootSampling).
+   */
   constructor(
     private readonly tracer: Tracer,
     private readonly followsUnsampledParent: boolean,
+    private readonly roots?: RootSampling,
   ) {}
 
   /** The call's span, or undefined when it records nothing. */
   start(headers: IncomingHttpHeaders, path: string, namespace: string, pattern: string): Span | undefined {
-    if (this.followsUnsampledParent && isUnsampledTraceparent(headers.traceparent)) return undefined;
+    const traceparent = headers.traceparent;
+    if (this.followsUnsampledParent && isUnsampledTraceparent(traceparent)) return undefined;
+    const names = this.names.of(path);
+    if (traceparent === undefined && this.roots !== undefined) {
+      const unsampled = this.roots.unsampledTraceparent();
+      if (unsampled !== undefined) {
+        headers.traceparent = unsampled;
+        return undefined;
+      }
+      // Recorded: the span started below is the trace's root.
+    }
     const parent = propagation.extract(ROOT_CONTEXT, headers);
     if (this.followsUnsampledParent) {
       const caller = trace.getSpanContext(parent);
       if (caller !== undefined && (caller.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
     }
-    const names = this.names.of(path);
     const span = this.tracer.startSpan(
       names.span,
       {

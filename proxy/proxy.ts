@@ -143,7 +143,7 @@ export class Proxy {
       this.registry,
       this.localUpstream,
       this.metrics,
-      this.tracing && new CallTracer(this.tracing.tracer, this.tracing.followsUnsampledParent),
+      this.tracing && new CallTracer(this.tracing.tracer, this.tracing.followsUnsampledParent, this.tracing.rootSampling),
       security.gate,
       deprecated,
     );
