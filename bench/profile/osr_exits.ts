@@ -4,9 +4,11 @@
 // exits thousands of times, or is compiled at FTL again every few seconds, costs CPU no sampling profile shows
 // (exits run the code in a lower tier; compiles run on the JIT threads). This found grpc-js's StreamDecoder.write
 // leaving its code on one call in three (sdk/grpc/decoder_fast_path.ts).
-//   bun bench/profile/osr_exits.ts --subject memstore|proxy [--warmup 10s] [--duration 10s] [--top 15]
+//   bun bench/profile/osr_exits.ts --subject memstore|proxy [--warmup 10s] [--duration 10s] [--top 15] [--env K=V] [--arg=--flag]
 // memstore: the pattern from its sources, served directly. proxy: the proxy from its sources in front of
 // dist/memstore, which inherits the variables, so both processes' exits are counted (dist/ names are minified).
+// --env and --arg go to the process started here (the proxy's launched pattern inherits the environment and its
+// tracing flags), e.g. --arg=--enable-tracing --env OTEL_TRACES_SAMPLER=parentbased_traceidratio.
 // Printing every exit slows the server: compare counts per call, not throughput.
 import { parseArgs } from "node:util";
 import { ROOT, startProcess } from "../../tests/helpers/process";
@@ -19,12 +21,18 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "10s" },
     duration: { type: "string", default: "10s" },
     top: { type: "string", default: "15" },
+    env: { type: "string", multiple: true, default: [] },
+    arg: { type: "string", multiple: true, default: [] },
   },
 });
+const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 const proxy = values.subject === "proxy";
-const command = proxy ? [BUN, `${ROOT}/proxy/main.ts`, "--config", "bench/configs/proxy-memstore.yaml"] : [BUN, `${ROOT}/memstore/main.ts`, "--grpc-port", "0"];
+const command = [
+  ...(proxy ? [BUN, `${ROOT}/proxy/main.ts`, "--config", "bench/configs/proxy-memstore.yaml"] : [BUN, `${ROOT}/memstore/main.ts`, "--grpc-port", "0"]),
+  ...values.arg!,
+];
 const server = startProcess(command, {
-  env: { BUN_JSC_printEachOSRExit: "1", BUN_JSC_reportDFGCompileTimes: "1", BUN_JSC_reportFTLCompileTimes: "1" },
+  env: { ...env, BUN_JSC_printEachOSRExit: "1", BUN_JSC_reportDFGCompileTimes: "1", BUN_JSC_reportFTLCompileTimes: "1" },
 });
 
 async function load(duration: string, address: string): Promise<number> {
@@ -62,7 +70,7 @@ try {
   const totalExits = exits.reduce((n, e) => n + e[1], 0);
   const totalMs = compiles.reduce((n, c) => n + c[2], 0);
   console.log(
-    `${values.subject}: ${calls} calls in ${values.duration} after ${values.warmup} of warm-up; ${totalExits} OSR exits (${((1000 * totalExits) / Math.max(calls, 1)).toFixed(1)} per 1,000 calls); ${totalMs.toFixed(0)} ms of DFG/FTL compiling\n`,
+    `${[values.subject, ...values.env!, ...values.arg!].join(" ")}: ${calls} calls in ${values.duration} after ${values.warmup} of warm-up; ${totalExits} OSR exits (${((1000 * totalExits) / Math.max(calls, 1)).toFixed(1)} per 1,000 calls); ${totalMs.toFixed(0)} ms of DFG/FTL compiling\n`,
   );
   console.log("| OSR exits | per 1,000 calls | function (tier) bytecode, exit kind |\n| ---: | ---: | --- |");
   for (const [k, n] of exits.slice(0, top)) console.log(`| ${n} | ${((1000 * n) / Math.max(calls, 1)).toFixed(1)} | \`${k}\` |`);

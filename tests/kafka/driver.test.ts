@@ -21,7 +21,10 @@ const SERVICES = { ps: PubSubBasicInterface, st: StreamBasicInterface, life: Lif
 describe("kafka pattern with no broker", () => {
   let t: Target;
   beforeAll(async () => {
-    t = await kafkaPattern(testConfig([`127.0.0.1:${await freePort()}`], "nobroker"));
+    // Port 1: no broker, and no test's server either. A free port picked here could be bound by another test's
+    // server (ephemeral ports) while this one runs: the breaker then saw answers that were not Kafka's, counted
+    // a probe's as a success and closed (seen once in CI: "closed" where open or half-open was expected).
+    t = await kafkaPattern(testConfig(["127.0.0.1:1"], "nobroker"));
   });
   afterAll(async () => {
     await t?.close();
