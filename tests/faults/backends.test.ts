@@ -149,8 +149,18 @@ for (const b of backends) {
         else await c.stream.append({ stream, payload: text(value) }, c.opts({ timeoutMs: 10_000 }));
         acked.set(key, value);
       };
-      // Warm-up: the topic / stream exists and the path is hot before the faults.
-      await write(0);
+      // Warm-up: the topic / stream exists and the path is hot before the faults. The first write to a new
+      // broker can outlast the pattern's 2-s bound (topic creation on a loaded machine; seen once in CI), so it is
+      // retried until one is acknowledged. Seq 0 is not the load's: its unacknowledged tries are not counted.
+      await waitFor(
+        () =>
+          write(0).then(
+            () => true,
+            () => false,
+          ),
+        "a first acknowledged write",
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
       const ready = async () => (await fetch(`${proxy.admin}/ready?namespace=${ns}`)).status === 200;
       const readyUntil = async (want: boolean, ms: number) => {
         const t0 = performance.now();
