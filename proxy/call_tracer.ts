@@ -26,7 +26,6 @@ export class CallTracer {
   start(headers: IncomingHttpHeaders, path: string, namespace: string, pattern: string): Span | undefined {
     const traceparent = headers.traceparent;
     if (this.followsUnsampledParent && isUnsampledTraceparent(traceparent)) return undefined;
-    const names = this.names.of(path);
     if (traceparent === undefined && this.roots !== undefined) {
       const unsampled = this.roots.unsampledTraceparent();
       if (unsampled !== undefined) {
@@ -40,6 +39,7 @@ export class CallTracer {
       const caller = trace.getSpanContext(parent);
       if (caller !== undefined && (caller.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
     }
+    const names = this.names.of(path);
     const span = this.tracer.startSpan(
       names.span,
       {

@@ -13,6 +13,7 @@
 import { parseArgs } from "node:util";
 import { ROOT, startProcess } from "../../tests/helpers/process";
 import { prismLoad } from "../load";
+import { envPairs } from "./env_pairs";
 import { BUN } from "../processes";
 
 const { values } = parseArgs({
@@ -25,7 +26,7 @@ const { values } = parseArgs({
     arg: { type: "string", multiple: true, default: [] },
   },
 });
-const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const env = envPairs(values.env!);
 const proxy = values.subject === "proxy";
 const command = [
   ...(proxy ? [BUN, `${ROOT}/proxy/main.ts`, "--config", "bench/configs/proxy-memstore.yaml"] : [BUN, `${ROOT}/memstore/main.ts`, "--grpc-port", "0"]),

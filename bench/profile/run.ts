@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT, startProcess } from "../../tests/helpers/process";
 import { prismLoad } from "../load";
+import { envPairs } from "./env_pairs";
 import { BUN } from "../processes";
 
 const { values } = parseArgs({
@@ -44,7 +45,7 @@ if (!subject) {
 const viaProxy = subject !== "memstore";
 const dir = mkdtempSync(join(tmpdir(), "prism-profile-"));
 const out = join(dir, "profile.json");
-const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const env = envPairs(values.env!);
 const probe = [BUN, "--preload", `${ROOT}/bench/profile/probe.ts`];
 const profiled = { PRISM_PROFILE_OUT: out, PRISM_PROFILE_INTERVAL_US: values.interval! };
 const command = (): string[] => {

@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { OtlpCollector } from "../../tests/helpers/otlp_collector";
 import { parseDuration } from "../../sdk/config/schema";
 import { prismLoad } from "../load";
+import { envPairs, isEnvPair } from "./env_pairs";
 import { type Server, startProxy } from "../processes";
 
 const { values } = parseArgs({
@@ -40,7 +41,7 @@ const TICKS_PER_SECOND = 100;
 function group(name: string, main: boolean): string {
   if (main) return "main";
   if (name.startsWith("JIT")) return "JIT";
-  if (name.startsWith("HeapHelper") || name.startsWith("Heap")) return "GC helpers";
+  if (name.startsWith("Heap")) return "GC helpers";
   return "other";
 }
 
@@ -79,9 +80,12 @@ try {
       .slice(name.length + 1)
       .split(/\s+/)
       .filter(Boolean);
-    const env: Record<string, string> = { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.httpPort}` };
-    for (const w of words.filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w))) env[w.slice(0, w.indexOf("="))] = w.slice(w.indexOf("=") + 1);
-    const args = words.filter((w) => !/^[A-Z_][A-Z0-9_]*=/.test(w));
+    const env = {
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.httpPort}`,
+      ...envPairs(words.filter(isEnvPair)),
+    };
+    const args = words.filter((w) => !isEnvPair(w));
     variants.push({ name, server: await startProxy("memstore", { args, env }), calls: 0, throughput: [], cpu: [new Map(), new Map()] });
   }
   const load = (v: Variant, duration: string) =>
