@@ -62,6 +62,13 @@ function threadCpu(pid: number): Map<string, number> {
   return by;
 }
 
+/** The machine's busy and idle CPU seconds so far (/proc/stat), over all cores. */
+function machineCpu(): { busy: number; idle: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.split(/\s+/).slice(1, 9).map(Number);
+  const idle = f[3]! + f[4]!; // idle, iowait
+  return { busy: (f.reduce((a, b) => a + b, 0) - idle) / TICKS_PER_SECOND, idle: idle / TICKS_PER_SECOND };
+}
+
 interface Variant {
   name: string;
   server: Server;
@@ -69,6 +76,8 @@ interface Variant {
   throughput: number[];
   /** CPU seconds per process (proxy, pattern) and thread group over the measured windows. */
   cpu: [Map<string, number>, Map<string, number>];
+  /** The whole machine's busy and idle CPU seconds over the measured windows (the client and everything else too). */
+  machine: { busy: number; idle: number };
 }
 
 const collector = await new OtlpCollector(false).start();
@@ -86,7 +95,14 @@ try {
       ...envPairs(words.filter(isEnvPair)),
     };
     const args = words.filter((w) => !isEnvPair(w));
-    variants.push({ name, server: await startProxy("memstore", { args, env }), calls: 0, throughput: [], cpu: [new Map(), new Map()] });
+    variants.push({
+      name,
+      server: await startProxy("memstore", { args, env }),
+      calls: 0,
+      throughput: [],
+      cpu: [new Map(), new Map()],
+      machine: { busy: 0, idle: 0 },
+    });
   }
   const load = (v: Variant, duration: string) =>
     prismLoad(["--proxy", v.server.address, "--operation", "get", "--concurrency", "64", "--duration", duration, "--warmup", "0s"]);
@@ -95,8 +111,12 @@ try {
     for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
       const pids = v.server.pids.slice(0, 2);
       const before = pids.map(threadCpu);
+      const machine0 = machineCpu();
       const r = await load(v, values.duration!);
+      const machine1 = machineCpu();
       const after = pids.map(threadCpu);
+      v.machine.busy += machine1.busy - machine0.busy;
+      v.machine.idle += machine1.idle - machine0.idle;
       v.calls += r.ok;
       v.throughput.push(r.throughput);
       after.forEach((m, i) => {
@@ -115,13 +135,17 @@ const first = median(variants[0]!.throughput);
 console.log(
   `${values.rounds} rounds of ${values.duration} per set-up after ${values.warmup} of warm-up each; memstore Get through the proxy, 64 in flight; CPU µs per call over all rounds\n`,
 );
-console.log(`| set-up | calls/s, median | / ${variants[0]!.name} | ${["proxy", "pattern"].flatMap((p) => groups.map((g) => `${p} ${g}`)).join(" | ")} |`);
 console.log(
-  `| --- | ---: | ---: | ${Array(2 * groups.length)
+  `| set-up | calls/s, median | / ${variants[0]!.name} | ${["proxy", "pattern"].flatMap((p) => groups.map((g) => `${p} ${g}`)).join(" | ")} | machine busy | machine idle % |`,
+);
+console.log(
+  `| --- | ---: | ---: | ${Array(2 * groups.length + 2)
     .fill("---:")
     .join(" | ")} |`,
 );
 for (const v of variants) {
   const us = v.cpu.flatMap((m) => groups.map((g) => (((m.get(g) ?? 0) * 1e6) / Math.max(v.calls, 1)).toFixed(1)));
-  console.log(`| ${v.name} | ${median(v.throughput).toFixed(0)} | ${(median(v.throughput) / first).toFixed(3)} | ${us.join(" | ")} |`);
+  const busy = ((v.machine.busy * 1e6) / Math.max(v.calls, 1)).toFixed(1);
+  const idle = ((100 * v.machine.idle) / Math.max(v.machine.busy + v.machine.idle, 1e-9)).toFixed(1);
+  console.log(`| ${v.name} | ${median(v.throughput).toFixed(0)} | ${(median(v.throughput) / first).toFixed(3)} | ${us.join(" | ")} | ${busy} | ${idle} |`);
 }
