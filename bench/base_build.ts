@@ -55,13 +55,21 @@ export function buildExecutables(tree: string, names: string[]): void {
   run([BUN, "scripts/build.ts", ...targets], tree);
 }
 
-/** The base checked out in a worktree of this repository, with this checkout's node_modules and its own protos. */
+/**
+ * The base checked out in a worktree of this repository, with its own protos, and this checkout's node_modules when
+ * both lock the same packages (else the base's own, installed from its package-lock.json).
+ */
 export function checkOutBase(sha: string): string {
   const tree = `${ROOT}/.build/bench-compare/${sha.slice(0, 12)}`;
   if (existsSync(tree)) removeBase(tree);
   mkdirSync(dirname(tree), { recursive: true });
   git("worktree", "add", "--detach", tree, sha);
-  symlinkSync(realpathSync(`${ROOT}/node_modules`), `${tree}/node_modules`);
+  const lock = (dir: string) => (existsSync(`${dir}/package-lock.json`) ? readFileSync(`${dir}/package-lock.json`, "utf8") : "");
+  if (lock(tree) === lock(ROOT)) symlinkSync(realpathSync(`${ROOT}/node_modules`), `${tree}/node_modules`);
+  else {
+    log(`installing the packages of ${sha.slice(0, 12)} (its package-lock.json differs) ...`);
+    run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], tree);
+  }
   log(`generating the protos of ${sha.slice(0, 12)} with its buf.gen.yaml ...`);
   run([`${ROOT}/node_modules/.bin/buf`, "generate"], tree);
   return tree;

@@ -14,8 +14,8 @@ import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, type Sampler, Tr
  *   ratio (0..1, default 1) of the ratio samplers. Parent-based samplers follow the caller's decision
  *   (traceparent's sampled flag) and apply the ratio to new traces only.
  *
- * Other `OTEL_EXPORTER_OTLP_*` settings (headers, timeout, compression, certificates) are read by the
- * exporters themselves.
+ * Other `OTEL_EXPORTER_OTLP_*` settings (headers, timeout, compression, certificates) are read as OTel's
+ * exporters read them: by OTel's gRPC exporter, and for HTTP by otlp_fetch.ts.
  */
 export type OtlpProtocol = "http/protobuf" | "http/json" | "grpc";
 
