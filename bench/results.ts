@@ -639,7 +639,7 @@ export function toMarkdown(b: BenchResults): string {
     ...(b.tracingRounds
       ? [
           "",
-          `**Tracing in paired rounds** (bench/tracing_rounds.ts: memstore through the proxy with tracing off, at a ratio and always on, back to back in each round, the order reversed every other round, ${b.tracingRounds.durationS} s each after ${s.warmupS} s warm-up; cost = 1 − traced / off calls/s of the same round; the tracing targets read the median)`,
+          `**Tracing in paired rounds** (bench/tracing_rounds.ts: memstore through the proxy with tracing off, at a ratio and always on, back to back in each round, the order reversed every other round${b.tracingRounds.warmS ? `; each set-up started once and warmed under load for ${b.tracingRounds.warmS} s before the first round` : ""}, ${b.tracingRounds.durationS} s each after ${s.warmupS} s warm-up; cost = 1 − traced / off calls/s of the same round; the tracing targets read the median)`,
           "",
           tracingRoundsMarkdown(b.tracingRounds).trimEnd(),
         ]

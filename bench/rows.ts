@@ -268,9 +268,15 @@ export async function whyNot(spec: { service?: ServiceName; executables: string[
   return undefined;
 }
 
-/** Starts the row's server, puts prism-load on it, stops it. */
-export async function runRow(spec: RowSpec, settings: RowSettings): Promise<RowResult> {
-  const base: RowResult = {
+/** A row's server, started once and measured any number of times (bench/tracing_rounds.ts keeps its processes warm). */
+export interface RowSession {
+  /** Puts the row's client on the server for settings.durationS after settings.warmupS; a failure is the result's status. */
+  measure(settings: RowSettings): Promise<RowResult>;
+  stop(): Promise<void>;
+}
+
+function rowBase(spec: RowSpec, settings: RowSettings): RowResult {
+  return {
     id: spec.id,
     label: spec.label,
     backend: spec.backend,
@@ -282,11 +288,36 @@ export async function runRow(spec: RowSpec, settings: RowSettings): Promise<RowR
     status: "not run",
     ...(spec.client && { client: spec.client }),
   };
+}
+
+const failed = (err: unknown) => (err as Error).message.split("\n")[0]!.slice(0, 300);
+
+/** Starts the row's server; a row that cannot run, or whose server did not start, measures as such. */
+export async function startRow(spec: RowSpec): Promise<RowSession> {
   const reason = await whyNot(spec);
-  if (reason) return { ...base, reason };
-  let server: Server | undefined;
+  if (reason) return { measure: async (settings) => ({ ...rowBase(spec, settings), reason }), stop: async () => {} };
+  let server: Server;
   try {
     server = await spec.start();
+  } catch (err) {
+    return { measure: async (settings) => ({ ...rowBase(spec, settings), status: "failed", reason: failed(err) }), stop: async () => {} };
+  }
+  return { measure: (settings) => measureRow(spec, server, settings), stop: () => server.stop() };
+}
+
+/** Starts the row's server, puts prism-load on it, stops it. */
+export async function runRow(spec: RowSpec, settings: RowSettings): Promise<RowResult> {
+  const session = await startRow(spec);
+  try {
+    return await session.measure(settings);
+  } finally {
+    await session.stop();
+  }
+}
+
+async function measureRow(spec: RowSpec, server: Server, settings: RowSettings): Promise<RowResult> {
+  const base = rowBase(spec, settings);
+  try {
     if (spec.client === "ghz") return { ...base, ...(await ghzRow(spec, server, settings)) };
     const args = loadArgs(spec, server, settings);
     const { result: r, cpu } = await withServerCpu(spec, server, () => prismLoad(args));
@@ -304,9 +335,7 @@ export async function runRow(spec: RowSpec, settings: RowSettings): Promise<RowR
       serviceTimeMs: spec.rps ? { p50: r.serviceTimeMs.p50, p99: r.serviceTimeMs.p99 } : undefined,
     };
   } catch (err) {
-    return { ...base, status: "failed", reason: (err as Error).message.split("\n")[0]!.slice(0, 300) };
-  } finally {
-    await server?.stop();
+    return { ...base, status: "failed", reason: failed(err) };
   }
 }
 

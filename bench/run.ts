@@ -1,7 +1,7 @@
 // make bench: everything side by side on this machine, in one run.
 //   bun bench/run.ts [--duration 5s] [--warmup 1s] [--concurrency 64] [--rps 1000]
 //                    [--runs 10] [--only id,id] [--no-variants] [--mc-identities 10000] [--out bench/results]
-//                    [--tracing-rounds 5] [--tracing-duration 3s]
+//                    [--tracing-rounds 5] [--tracing-duration 3s] [--tracing-warmup 20s]
 // Writes <out>/latest.json, latest.md and latest.svg; prints the Markdown.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem, type } from "node:os";
@@ -19,7 +19,7 @@ import { measureLifecycles } from "./lifecycle_times";
 import { measureMulticastScale, type MulticastScaleResult } from "./multicast_scale";
 import { BUN, dist, missingExecutable, startPattern, startProxy } from "./processes";
 import { redisBenchmark } from "./redis_benchmark";
-import { benchRows, runRow, whyNot } from "./rows";
+import { benchRows, runRow, startRow, whyNot } from "./rows";
 import { measureTracingRounds, TRACING_ROUND_ROWS, type TracingRoundsResult } from "./tracing_rounds";
 import { shutdownUnderLoad } from "./shutdown_under_load";
 import { measureQueue, type QueueBenchResult } from "./queue_throughput";
@@ -42,6 +42,7 @@ const { values: flags } = parseArgs({
     "session-updates": { type: "string", default: "200" },
     "tracing-rounds": { type: "string", default: "5" },
     "tracing-duration": { type: "string", default: "3s" },
+    "tracing-warmup": { type: "string", default: "20s" },
     out: { type: "string", default: `${ROOT}/bench/results` },
   },
 });
@@ -183,7 +184,8 @@ if (!only || only.has("tracing-rounds")) {
   log(`tracing off / at a ratio / always on through the proxy, ${rounds} paired rounds of ${flags["tracing-duration"]} ...`);
   const specs = benchRows(settings).filter((s) => (Object.values(TRACING_ROUND_ROWS) as string[]).includes(s.id));
   const short = { ...settings, durationS: parseDuration(flags["tracing-duration"]!)! / 1000 };
-  tracingRounds = await measureTracingRounds(specs, short, rounds, runRow, log);
+  const warmS = parseDuration(flags["tracing-warmup"]!)! / 1000;
+  tracingRounds = await measureTracingRounds(specs, short, rounds, warmS, startRow, log);
 }
 // What each call allocates, tracing off and on: the count behind the CPU and tracing rows.
 let alloc: AllocRow[] | undefined;

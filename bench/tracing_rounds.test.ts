@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { checkTailTargets, type RowResult } from "./results";
 import { row } from "./row_fixture";
-import type { RowSpec } from "./rows";
+import type { RowSession, RowSpec } from "./rows";
 import { measureTracingRounds, pairedCost, pairedCpu, spread, tracingRoundsMarkdown, type TracingRoundsResult } from "./tracing_rounds";
 
 const round = (off: number, ratio: number, always: number, cpu?: { off: number; ratio: number }): TracingRoundsResult["rounds"][number] => ({
@@ -45,45 +45,69 @@ describe("tracing in paired rounds", () => {
     expect(always.measured.startsWith("20.0 %, median of 3 paired rounds (18.9 % – 22.2 %)")).toBe(true);
   });
 
-  test("rounds alternate the order, and a variant that failed is left out of its round", async () => {
+  test("each set-up is started once and warmed; rounds alternate the order; a failed run is left out; all are stopped", async () => {
     const spec = (id: string) => ({ id }) as RowSpec;
+    const settings = { durationS: 1, warmupS: 0, concurrency: 1, moderateRps: 1, valueSize: 1, keys: 1 };
     const seen: string[] = [];
+    const start = async (s: RowSpec): Promise<RowSession> => {
+      seen.push(`start ${s.id}`);
+      return {
+        measure: async (m) => {
+          seen.push(`${m.durationS} s ${s.id}`);
+          const failed = s.id === "memstore-proxy-traced" && seen.length > 9;
+          return {
+            id: s.id,
+            status: failed ? "failed" : "ok",
+            reason: failed ? "boom" : undefined,
+            throughput: 100,
+            processCpuUsPerCall: { proxy: 1 },
+          } as unknown as RowResult;
+        },
+        stop: async () => {
+          seen.push(`stop ${s.id}`);
+        },
+      };
+    };
     const result = await measureTracingRounds(
       [spec("memstore-proxy"), spec("memstore-proxy-traced-ratio"), spec("memstore-proxy-traced")],
-      { durationS: 1, warmupS: 0, concurrency: 1, moderateRps: 1, valueSize: 1, keys: 1 },
+      settings,
       2,
-      async (s) => {
-        seen.push(s.id);
-        const failed = s.id === "memstore-proxy-traced" && seen.length > 3;
-        return {
-          id: s.id,
-          status: failed ? "failed" : "ok",
-          reason: failed ? "boom" : undefined,
-          throughput: 100,
-          processCpuUsPerCall: { proxy: 1 },
-        } as unknown as RowResult;
-      },
+      20,
+      start,
       () => undefined,
     );
     expect(seen).toEqual([
-      "memstore-proxy",
-      "memstore-proxy-traced-ratio",
-      "memstore-proxy-traced",
-      "memstore-proxy-traced",
-      "memstore-proxy-traced-ratio",
-      "memstore-proxy",
+      "start memstore-proxy",
+      "20 s memstore-proxy",
+      "start memstore-proxy-traced-ratio",
+      "20 s memstore-proxy-traced-ratio",
+      "start memstore-proxy-traced",
+      "20 s memstore-proxy-traced",
+      "1 s memstore-proxy",
+      "1 s memstore-proxy-traced-ratio",
+      "1 s memstore-proxy-traced",
+      "1 s memstore-proxy-traced",
+      "1 s memstore-proxy-traced-ratio",
+      "1 s memstore-proxy",
+      "stop memstore-proxy",
+      "stop memstore-proxy-traced-ratio",
+      "stop memstore-proxy-traced",
     ]);
+    expect(result.rounds[0]!.throughput).toEqual({ off: 100, ratio: 100, always: 100 });
     expect(result.rounds[1]!.throughput).toEqual({ ratio: 100, off: 100 });
-    expect(
-      (
-        await measureTracingRounds(
-          [],
-          { durationS: 1, warmupS: 0, concurrency: 1, moderateRps: 1, valueSize: 1, keys: 1 },
-          1,
-          async () => ({}) as RowResult,
-          () => undefined,
-        )
-      ).reason,
-    ).toBe("no row memstore-proxy");
+    expect(result.warmS).toBe(20);
+    expect((await measureTracingRounds([], settings, 1, 0, start, () => undefined)).reason).toBe("no row memstore-proxy");
+  });
+
+  test("a set-up that fails to start stops the ones already started", async () => {
+    const stopped: string[] = [];
+    const start = async (s: RowSpec): Promise<RowSession> => {
+      if (s.id === "memstore-proxy-traced-ratio") throw new Error("no port");
+      return { measure: async () => ({ status: "ok", throughput: 1 }) as RowResult, stop: async () => void stopped.push(s.id) };
+    };
+    const specs = ["memstore-proxy", "memstore-proxy-traced-ratio"].map((id) => ({ id }) as RowSpec);
+    const settings = { durationS: 1, warmupS: 0, concurrency: 1, moderateRps: 1, valueSize: 1, keys: 1 };
+    await expect(measureTracingRounds(specs, settings, 1, 0, start, () => undefined)).rejects.toThrow("no port");
+    expect(stopped).toEqual(["memstore-proxy"]);
   });
 });

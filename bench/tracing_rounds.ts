@@ -1,8 +1,11 @@
 // What tracing costs, measured in pairs: memstore through the proxy with tracing off, at a ratio and always on, run
 // back to back in each round (the order reversed every other round), so that drift on a shared machine hits both
 // sides of a pair. The tracing targets of issue 26 read the median of the per-round costs, with their spread.
-import type { RowResult } from "./results";
-import type { RowSettings, RowSpec } from "./rows";
+// Each set-up is started once and warmed under load before the first round: code that runs for 1 % of calls only
+// (recording and exporting a span) is compiled by the JIT over tens of seconds, and a window right after start-up
+// measured that compilation too (in three runs one morning, the cost at a ratio read 13.4 % after 1 s of
+// warm-up, 10.7 % after 5 s and 7.9 % after 12 s, with processes started for every window).
+import type { RowSession, RowSettings, RowSpec } from "./rows";
 
 export const TRACING_ROUND_ROWS = { off: "memstore-proxy", ratio: "memstore-proxy-traced-ratio", always: "memstore-proxy-traced" } as const;
 export type TracingVariant = keyof typeof TRACING_ROUND_ROWS;
@@ -17,6 +20,8 @@ export interface TracingRound {
 export interface TracingRoundsResult {
   rounds: TracingRound[];
   durationS: number;
+  /** Seconds of load each set-up had after its start, before its first round. */
+  warmS?: number;
   reason?: string;
 }
 
@@ -62,7 +67,8 @@ export async function measureTracingRounds(
   specs: RowSpec[],
   settings: RowSettings,
   rounds: number,
-  runRow: (spec: RowSpec, settings: RowSettings) => Promise<RowResult>,
+  warmS: number,
+  start: (spec: RowSpec) => Promise<RowSession>,
   log: (s: string) => void,
 ): Promise<TracingRoundsResult> {
   const byVariant = new Map<TracingVariant, RowSpec>();
@@ -70,23 +76,33 @@ export async function measureTracingRounds(
     const spec = specs.find((s) => s.id === TRACING_ROUND_ROWS[v]);
     if (spec) byVariant.set(v, spec);
   }
-  const result: TracingRoundsResult = { rounds: [], durationS: settings.durationS };
+  const result: TracingRoundsResult = { rounds: [], durationS: settings.durationS, warmS };
   if (!byVariant.has("off")) return { ...result, reason: `no row ${TRACING_ROUND_ROWS.off}` };
   const variants = [...byVariant.keys()];
-  for (let i = 0; i < rounds; i++) {
-    const order = i % 2 === 0 ? variants : [...variants].reverse();
-    const round: TracingRound = { order, throughput: {}, cpuUsPerCall: {} };
-    for (const v of order) {
-      const r = await runRow(byVariant.get(v)!, settings);
-      if (r.status !== "ok") {
-        log(`  round ${i + 1}, tracing ${v}: ${r.status} (${r.reason ?? ""})`);
-        continue;
-      }
-      round.throughput[v] = r.throughput!;
-      round.cpuUsPerCall[v] = { proxy: r.processCpuUsPerCall?.proxy, pattern: r.processCpuUsPerCall?.pattern };
+  const sessions = new Map<TracingVariant, RowSession>();
+  try {
+    for (const v of variants) {
+      const session = await start(byVariant.get(v)!);
+      sessions.set(v, session);
+      if (warmS > 0) await session.measure({ ...settings, durationS: warmS });
     }
-    log(`  round ${i + 1}: ${order.map((v) => `${v} ${Math.round(round.throughput[v] ?? 0)}/s`).join(", ")}`);
-    result.rounds.push(round);
+    for (let i = 0; i < rounds; i++) {
+      const order = i % 2 === 0 ? variants : [...variants].reverse();
+      const round: TracingRound = { order, throughput: {}, cpuUsPerCall: {} };
+      for (const v of order) {
+        const r = await sessions.get(v)!.measure(settings);
+        if (r.status !== "ok") {
+          log(`  round ${i + 1}, tracing ${v}: ${r.status} (${r.reason ?? ""})`);
+          continue;
+        }
+        round.throughput[v] = r.throughput!;
+        round.cpuUsPerCall[v] = { proxy: r.processCpuUsPerCall?.proxy, pattern: r.processCpuUsPerCall?.pattern };
+      }
+      log(`  round ${i + 1}: ${order.map((v) => `${v} ${Math.round(round.throughput[v] ?? 0)}/s`).join(", ")}`);
+      result.rounds.push(round);
+    }
+  } finally {
+    for (const session of sessions.values()) await session.stop();
   }
   return result;
 }
