@@ -67,14 +67,14 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
     socket.once("close", () => clearTimeout(timer));
   });
   server.on("session", (session: http2.ServerHttp2Session) => {
-    let open = 0;
-    let idle: ReturnType<typeof setTimeout> | undefined;
     // The session's socket is a proxy object in Bun: the marks go on the socket the connection event gave.
     const socket = sessionSocket(session);
-    const arm = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => {
-        if (open > 0 || session.closed || session.destroyed) return;
+    const calls: SessionCalls = { open: 0, idle: undefined, arm: () => undefined };
+    calls.arm = () => {
+      clearTimeout(calls.idle);
+      calls.idle = setTimeout(() => {
+        calls.idle = undefined;
+        if (calls.open > 0 || session.closed || session.destroyed) return;
         // Counted once: the connection's own timer may have counted it already.
         if (!socket?.prismIdleClosed) refused("idle_timeout");
         if (socket) socket.prismIdleClosed = true;
@@ -85,20 +85,40 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
         }
         setTimeout(() => session.destroy(), 1_000).unref?.();
       }, limits.idleTimeoutMs);
-      idle.unref?.();
+      calls.idle.unref?.();
     };
-    arm();
-    session.once("close", () => clearTimeout(idle));
+    calls.arm();
+    session.once("close", () => clearTimeout(calls.idle));
     session.on("stream", (stream: http2.ServerHttp2Stream) => {
-      open++;
+      calls.open++;
       if (socket) socket.prismActive = true;
-      clearTimeout(idle);
-      stream.once("close", () => {
-        if (--open === 0) arm();
-      });
+      if (calls.idle !== undefined) {
+        clearTimeout(calls.idle);
+        calls.idle = undefined;
+      }
+      (stream as CountedStream)[CALLS] = calls;
+      stream.on("close", onCallClose);
       watchRequestBody(stream, limits.requestBodyTimeoutMs, () => refused("request_body_timeout"));
     });
   });
+}
+
+/** A connection's open calls and its idle timer, started when the last one closes. */
+interface SessionCalls {
+  open: number;
+  idle: ReturnType<typeof setTimeout> | undefined;
+  arm: () => void;
+}
+
+const CALLS = Symbol("prism.sessionCalls");
+type CountedStream = http2.ServerHttp2Stream & { [CALLS]: SessionCalls | undefined };
+
+// Shared by every call (no closure per call): `this` is the stream; counted once even if "close" came twice.
+function onCallClose(this: CountedStream): void {
+  const calls = this[CALLS];
+  if (calls === undefined) return;
+  this[CALLS] = undefined;
+  if (--calls.open === 0) calls.arm();
 }
 
 /** What the limits note on a connection's socket. */
