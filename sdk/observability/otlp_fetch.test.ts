@@ -12,7 +12,7 @@ interface Seen {
   body: Uint8Array;
 }
 
-/** A collector stand-in whose replies a test sets per path: /status/<code>[?retry-after=...], /slow, anything else 200. */
+/** A collector stand-in whose replies a test sets per path: /status/<code>[?retry-after=...], /slow, /partial, anything else 200. */
 function standIn(tls?: Bun.TLSOptions) {
   const seen: Seen[] = [];
   const server = Bun.serve({
@@ -23,6 +23,7 @@ function standIn(tls?: Bun.TLSOptions) {
       const url = new URL(req.url);
       seen.push({ method: req.method, path: url.pathname, headers: req.headers, body: new Uint8Array(await req.arrayBuffer()) });
       if (url.pathname === "/slow") await Bun.sleep(2000);
+      if (url.pathname === "/partial") return new Response(new Uint8Array([10, 2, 8, 3]));
       const status = /^\/status\/(\d+)$/.exec(url.pathname)?.[1];
       if (status === undefined) return new Response(new Uint8Array(0));
       const retryAfter = url.searchParams.get("retry-after");
@@ -51,6 +52,12 @@ describe("FetchTransport", () => {
     expect(got.headers.get("x-tenant")).toBe("t1");
     expect(got.headers.get("user-agent")).toBe("my-app/2 prism-otlp-fetch");
     expect(got.headers.get("content-encoding")).toBeNull();
+  });
+
+  test("a success hands on the collector's reply (OTel's delegate reads a partial success from it)", async () => {
+    const r = (await transport(c.url("/partial")).send(DATA, 5000)) as Extract<ExportResponse, { status: "success" }>;
+    expect(r.status).toBe("success");
+    expect([...(r.data ?? [])]).toEqual([10, 2, 8, 3]);
   });
 
   test("gzip compression: the body is the gzipped bytes, with Content-Encoding", async () => {

@@ -86,30 +86,32 @@ export class FetchTransport implements IExporterTransport {
       const retryable = e.name === "TimeoutError" || (typeof e.code === "string" && RETRYABLE_NETWORK.has(e.code));
       return retryable ? { status: "retryable", error: e } : { status: "failure", error: e };
     }
-    const text = await boundedText(res);
-    if (res.status >= 200 && res.status <= 299) return { status: "success" };
+    const reply = await boundedBody(res);
+    // The reply of a success is handed on: OTel's delegate reads a partial success (spans the collector refused) from it.
+    if (res.status >= 200 && res.status <= 299) return { status: "success", data: reply };
     if (RETRYABLE_STATUS.has(res.status)) return { status: "retryable", retryInMillis: retryAfterMs(res.headers.get("retry-after")) };
-    return { status: "failure", error: new OTLPExporterError(res.statusText, res.status, text) };
+    return { status: "failure", error: new OTLPExporterError(res.statusText, res.status, Buffer.from(reply).toString("utf8")) };
   }
 
   shutdown(): void {}
 }
 
-/** The reply's body as text, or "" past MAX_RESPONSE_BYTES (then no more is read) or when it breaks off. */
-async function boundedText(res: Response): Promise<string> {
-  if (res.body === null) return "";
+/** The reply's body, or nothing past MAX_RESPONSE_BYTES (then no more is read) or when it breaks off. */
+async function boundedBody(res: Response): Promise<Uint8Array> {
+  const none = new Uint8Array(0);
+  if (res.body === null) return none;
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     for await (const chunk of res.body) {
       size += chunk.byteLength;
-      if (size > MAX_RESPONSE_BYTES) return ""; // leaving the loop cancels the stream
+      if (size > MAX_RESPONSE_BYTES) return none; // leaving the loop cancels the stream
       chunks.push(chunk);
     }
   } catch {
-    return "";
+    return none;
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 /**
