@@ -1,5 +1,5 @@
 import { Counter, Gauge } from "prom-client";
-import { codeName, LATENCY_BUCKETS, Metrics } from "@prism/sdk";
+import { MethodStats, Metrics } from "@prism/sdk";
 
 /** Distinct method labels kept per namespace; beyond it calls count as method "other" (bounds cardinality). */
 const MAX_METHODS_PER_NAMESPACE = 256;
@@ -17,17 +17,10 @@ export class ProxyMetrics {
   private readonly rejected: Counter<"reason">;
   private readonly rejectedChildren = new Map<string, Counter.Internal>();
   private readonly uncaughtErrors: Counter<"kind">;
-  /** Every method recorder, flushed into the registry before each scrape. */
-  private readonly methods = new Set<MethodStats>();
 
   constructor(version: string) {
     this.base = new Metrics({ name: "prism-proxy", version });
     const registers = [this.base.registry];
-    // prom-client calls a metric's collect() before reading it: the first of the two flushes, the other finds nothing.
-    const flush = () => {
-      for (const m of this.methods) m.flush();
-    };
-    for (const metric of [this.base.requests, this.base.duration]) (metric as unknown as { collect: () => void }).collect = flush;
     this.restarts = new Counter({
       name: "prism_pattern_restarts_total",
       help: "Restarts of a launched pattern process after it exited unexpectedly.",
@@ -66,7 +59,7 @@ export class ProxyMetrics {
 
   /** The recorders of one namespace, labelled with its pattern (see NamespaceStats.relabel). */
   namespace(namespace: string, pattern: string): NamespaceStats {
-    return new NamespaceStats(this.base, { restarts: this.restarts, up: this.up }, namespace, pattern, this.methods);
+    return new NamespaceStats(this.base, { restarts: this.restarts, up: this.up }, namespace, pattern);
   }
 
   /** Counts a call refused before routing (unknown namespace, shutting down, blocked method). */
@@ -98,7 +91,6 @@ export class NamespaceStats {
     private readonly perPattern: { restarts: Counter<"namespace" | "pattern">; up: Gauge<"namespace" | "pattern"> },
     readonly namespace: string,
     pattern: string,
-    private readonly methods: Set<MethodStats>,
   ) {
     this.label = pattern;
     this.resolve();
@@ -158,110 +150,7 @@ export class NamespaceStats {
   }
 
   private track(s: MethodStats): MethodStats {
-    this.methods.add(s);
+    this.metrics.methods.add(s);
     return s;
-  }
-}
-
-/** What prom-client keeps per histogram series (lib/histogram.js createBaseValues); read and added to at flush only. */
-interface HistogramEntry {
-  labels: Record<string, string>;
-  bucketValues: Record<number, number>;
-  sum: number;
-  count: number;
-}
-
-/** gRPC codes 0–16 are counted in an array; anything else a pattern might send goes to prom-client at once. */
-const KNOWN_CODES = 17;
-
-/**
- * Records calls of one (namespace, method): per call, a count per status code and the
- * latency's bucket, sum and count, into plain numbers (nothing else on the hot path);
- * flush() adds them to prism_requests_total and prism_request_duration_seconds.
- */
-export class MethodStats {
-  private codes: (Counter.Internal | undefined)[] = [];
-  private readonly codeCounts = new Float64Array(KNOWN_CODES);
-  /** Calls per latency bucket (LATENCY_BUCKETS upper bounds, then +Inf) since the last flush. */
-  private readonly bucketCounts = new Float64Array(LATENCY_BUCKETS.length + 1);
-  private sum = 0;
-  private count = 0;
-
-  constructor(
-    private readonly metrics: Metrics,
-    private readonly namespace: string,
-    private pattern: string,
-    readonly method: string,
-    /** The gRPC service of the path, e.g. prism.interfaces.keyvalue.KeyValueBasicInterface. */
-    readonly service: string,
-  ) {}
-
-  /** A call that reached the pattern (or was relayed and failed there): its code and latency. */
-  record(code: number, seconds: number): void {
-    this.countCode(code);
-    let i = 0;
-    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
-    this.bucketCounts[i]!++;
-    this.sum += seconds;
-    this.count++;
-  }
-
-  /** A call the proxy answered itself before forwarding (UNAVAILABLE, UNIMPLEMENTED): counted, no latency. */
-  refused(code: number): void {
-    this.countCode(code);
-  }
-
-  private countCode(code: number): void {
-    if (code >= 0 && code < KNOWN_CODES) this.codeCounts[code]!++;
-    else this.counter(code).inc();
-  }
-
-  private counter(code: number): Counter.Internal {
-    let c = this.codes[code];
-    if (c === undefined) {
-      c = this.metrics.requests.labels(this.namespace, this.pattern, this.method, codeName(code));
-      this.codes[code] = c;
-    }
-    return c;
-  }
-
-  /** Adds what was recorded since the last flush to the registry's series. */
-  flush(): void {
-    for (let code = 0; code < KNOWN_CODES; code++) {
-      const n = this.codeCounts[code]!;
-      if (n === 0) continue;
-      this.counter(code).inc(n);
-      this.codeCounts[code] = 0;
-    }
-    if (this.count === 0) return;
-    const entry = this.histogramEntry();
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) entry.bucketValues[LATENCY_BUCKETS[i]!]! += this.bucketCounts[i]!;
-    entry.sum += this.sum;
-    entry.count += this.count;
-    this.bucketCounts.fill(0);
-    this.sum = 0;
-    this.count = 0;
-  }
-
-  /** This method's series of the duration histogram, created (zeroed) if absent. */
-  private histogramEntry(): HistogramEntry {
-    const h = this.metrics.duration as unknown as { hashMap: Record<string, HistogramEntry> };
-    const find = () =>
-      Object.values(h.hashMap).find((e) => e.labels.namespace === this.namespace && e.labels.pattern === this.pattern && e.labels.method === this.method);
-    let entry = find();
-    if (entry === undefined) {
-      this.metrics.duration.zero({ namespace: this.namespace, pattern: this.pattern, method: this.method });
-      entry = find()!;
-    }
-    return entry;
-  }
-
-  /** Drops this method's series under the old pattern label; new calls record under `pattern`. */
-  relabel(pattern: string): void {
-    this.flush();
-    this.codes.forEach((c, code) => c !== undefined && this.metrics.requests.remove(this.namespace, this.pattern, this.method, codeName(code)));
-    this.metrics.duration.remove(this.namespace, this.pattern, this.method);
-    this.codes = [];
-    this.pattern = pattern;
   }
 }

@@ -129,5 +129,6 @@ export { type HttpSecurity, startHttpServer } from "./observability/http_server"
 export { followsUnsampledParent, isUnsampledTraceparent, RpcNames, setTraceHeaders, Tracing } from "./observability/tracing";
 export { RootSampling } from "./observability/root_sampling";
 export { LATENCY_BUCKETS, Metrics } from "./observability/metrics";
+export { MethodStats } from "./observability/method_stats";
 export { LAUNCH_TOKEN_FD, LAUNCH_TOKEN_FD_ENV, LAUNCH_TOKEN_HEADER } from "./lifecycle/control_plane_client";
 export { EXIT_ERROR, shutdownController } from "./lifecycle/shutdown";

@@ -1,18 +1,23 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { codeName, Code, PrismError } from "../errors";
+import { Code, PrismError } from "../errors";
 import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
+import { LATENCY_BUCKETS, MethodStats } from "./method_stats";
 
 /** Bound on distinct namespace label values, so a client cannot grow the series without limit. */
 const MAX_NAMESPACES = 64;
 
-/** Latency buckets in seconds, from 50 µs to 10 s. */
-export const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export { LATENCY_BUCKETS };
 
 /** One registry per process, with process metrics and Prism's per-RPC metrics. */
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<"namespace" | "pattern" | "method" | "code">;
   readonly duration: Histogram<"namespace" | "pattern" | "method">;
+  /**
+   * Every per-method recorder of this registry (this process's RPCs, or the calls a proxy relays): calls are
+   * counted into plain numbers and reach requests and duration when they are read (a scrape).
+   */
+  readonly methods = new Set<MethodStats>();
   private readonly startedAt = Date.now();
 
   constructor(readonly component: { name: string; version: string }) {
@@ -30,6 +35,11 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers: [this.registry],
     });
+    // prom-client calls a metric's collect() before reading it: the first of the two flushes, the other finds nothing.
+    const flush = () => {
+      for (const m of this.methods) m.flush();
+    };
+    for (const metric of [this.requests, this.duration]) (metric as unknown as { collect: () => void }).collect = flush;
     new Gauge({
       name: "backend_driver_info",
       help: "Pattern/driver name and version.",
@@ -47,11 +57,8 @@ export class Metrics {
     });
   }
 
-  /** Label children per namespace+method+code, so the hot path builds no label objects. */
-  private readonly children = new Map<
-    string,
-    { duration: ReturnType<Metrics["duration"]["labels"]>; byCode: Map<number, ReturnType<Metrics["requests"]["labels"]>> }
-  >();
+  /** This process's recorder per namespace+method. */
+  private readonly byMethod = new Map<string, MethodStats>();
 
   private readonly namespaces = new Set<string>();
 
@@ -62,18 +69,13 @@ export class Metrics {
       else this.namespaces.add(namespace);
     }
     const key = namespace + "\u0000" + method;
-    let c = this.children.get(key);
-    if (!c) {
-      c = { duration: this.duration.labels(namespace, this.component.name, method), byCode: new Map() };
-      this.children.set(key, c);
+    let stats = this.byMethod.get(key);
+    if (stats === undefined) {
+      stats = new MethodStats(this, namespace, this.component.name, method, "");
+      this.byMethod.set(key, stats);
+      this.methods.add(stats);
     }
-    let counter = c.byCode.get(code);
-    if (!counter) {
-      counter = this.requests.labels(namespace, this.component.name, method, codeName(code));
-      c.byCode.set(code, counter);
-    }
-    counter.inc();
-    c.duration.observe(seconds);
+    stats.record(code, seconds);
   }
 
   /** An interceptor that records prism_requests_total and prism_request_duration_seconds for every call. */
