@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { Code, PrismError } from "../errors";
 import { errorType } from "./error_type";
 import { isAsyncIterable } from "../grpc/interceptor";
-import { LATENCY_BUCKETS } from "../observability/metrics";
+import { CountTally, LATENCY_BUCKETS, LatencyTally } from "../observability/tally";
 
 /** Backend-call metrics of RFC-025, shared by every driver of a process. */
 export class DriverMetrics {
@@ -16,6 +16,8 @@ export class DriverMetrics {
   readonly connections = new Map<string, () => number>();
   /** Read at scrape time from every driver that counts keys it expired (a running total). */
   readonly expiries = new Map<string, () => number>();
+  /** Successes and latencies counted per call into plain numbers, added to operations and duration before a scrape. */
+  private readonly tallies = new Map<string, CountTally | LatencyTally>();
 
   constructor(registry: Registry) {
     const { breakers, connections, expiries } = this;
@@ -67,12 +69,34 @@ export class DriverMetrics {
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     });
+    // prom-client calls a metric's collect() before reading it: the first of the two flushes, the other finds nothing.
+    const flush = () => {
+      for (const t of this.tallies.values()) t.flush();
+    };
+    for (const metric of [this.operations, this.duration]) (metric as unknown as { collect: () => void }).collect = flush;
     this.errors = new Counter({
       name: "driver_error_total",
       help: "Backend operation errors by driver, operation and error class (connection_refused, timeout, unavailable, ...).",
       labelNames: ["driver", "operation", "error_type"],
       registers: [registry],
     });
+  }
+
+  /** The success count of one driver operation (errors go to prom-client at once: they are rare). */
+  successes(driver: string, operation: string): CountTally {
+    return this.tally(`ok\u0000${driver}\u0000${operation}`, () => new CountTally(this.operations.labels(driver, operation, "success")));
+  }
+
+  /** The latency series of one driver operation. */
+  latency(driver: string, operation: string): LatencyTally {
+    return this.tally(`latency\u0000${driver}\u0000${operation}`, () => new LatencyTally(this.duration, { driver, operation }));
+  }
+
+  /** One tally per series, however often a driver is wrapped again (a re-initialized pattern). */
+  private tally<T extends CountTally | LatencyTally>(key: string, make: () => T): T {
+    let t = this.tallies.get(key) as T | undefined;
+    if (t === undefined) this.tallies.set(key, (t = make()));
+    return t;
   }
 }
 
@@ -122,9 +146,9 @@ export function instrumentDriver<D extends object>(driver: D, methods: readonly 
     // One attributes object per method: span creation copies it, so it can be shared by every call.
     const attributes = { ...extra, "db.system": opts.dbSystem, "db.operation.name": name };
     if (typeof fn !== "function") continue;
-    const ok = metrics.operations.labels(opts.driver, name, "success");
+    const ok = metrics.successes(opts.driver, name);
     const failed = metrics.operations.labels(opts.driver, name, "error");
-    const hist = metrics.duration.labels(opts.driver, name);
+    const hist = metrics.latency(opts.driver, name);
     const onError = (err: unknown) => {
       failed.inc();
       metrics.errors.inc({ driver: opts.driver, operation: name, error_type: errorType(err) });

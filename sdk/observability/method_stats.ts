@@ -1,17 +1,7 @@
 import type { Counter } from "prom-client";
 import { codeName } from "../errors";
 import type { Metrics } from "./metrics";
-
-/** Latency buckets in seconds, from 50 µs to 10 s. */
-export const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/** What prom-client keeps per histogram series (lib/histogram.js createBaseValues); read and added to at flush only. */
-interface HistogramEntry {
-  labels: Record<string, string>;
-  bucketValues: Record<number, number>;
-  sum: number;
-  count: number;
-}
+import { LatencyTally } from "./tally";
 
 /** gRPC codes 0–16 are counted in an array; anything else a pattern might send goes to prom-client at once. */
 const KNOWN_CODES = 17;
@@ -24,10 +14,7 @@ const KNOWN_CODES = 17;
 export class MethodStats {
   private codes: (Counter.Internal | undefined)[] = [];
   private readonly codeCounts = new Float64Array(KNOWN_CODES);
-  /** Calls per latency bucket (LATENCY_BUCKETS upper bounds, then +Inf) since the last flush. */
-  private readonly bucketCounts = new Float64Array(LATENCY_BUCKETS.length + 1);
-  private sum = 0;
-  private count = 0;
+  private latency: LatencyTally;
 
   constructor(
     private readonly metrics: Metrics,
@@ -36,16 +23,18 @@ export class MethodStats {
     readonly method: string,
     /** The gRPC service of the path, e.g. prism.interfaces.keyvalue.KeyValueBasicInterface. */
     readonly service: string,
-  ) {}
+  ) {
+    this.latency = this.tally();
+  }
+
+  private tally(): LatencyTally {
+    return new LatencyTally(this.metrics.duration, { namespace: this.namespace, pattern: this.pattern, method: this.method });
+  }
 
   /** A call that reached the pattern (or was relayed and failed there): its code and latency. */
   record(code: number, seconds: number): void {
     this.countCode(code);
-    let i = 0;
-    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
-    this.bucketCounts[i]!++;
-    this.sum += seconds;
-    this.count++;
+    this.latency.observe(seconds);
   }
 
   /** A call the proxy answered itself before forwarding (UNAVAILABLE, UNIMPLEMENTED): counted, no latency. */
@@ -75,27 +64,7 @@ export class MethodStats {
       this.counter(code).inc(n);
       this.codeCounts[code] = 0;
     }
-    if (this.count === 0) return;
-    const entry = this.histogramEntry();
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) entry.bucketValues[LATENCY_BUCKETS[i]!]! += this.bucketCounts[i]!;
-    entry.sum += this.sum;
-    entry.count += this.count;
-    this.bucketCounts.fill(0);
-    this.sum = 0;
-    this.count = 0;
-  }
-
-  /** This method's series of the duration histogram, created (zeroed) if absent. */
-  private histogramEntry(): HistogramEntry {
-    const h = this.metrics.duration as unknown as { hashMap: Record<string, HistogramEntry> };
-    const find = () =>
-      Object.values(h.hashMap).find((e) => e.labels.namespace === this.namespace && e.labels.pattern === this.pattern && e.labels.method === this.method);
-    let entry = find();
-    if (entry === undefined) {
-      this.metrics.duration.zero({ namespace: this.namespace, pattern: this.pattern, method: this.method });
-      entry = find()!;
-    }
-    return entry;
+    this.latency.flush();
   }
 
   /** Drops this method's series under the old pattern label; new calls record under `pattern`. */
@@ -105,5 +74,6 @@ export class MethodStats {
     this.metrics.duration.remove(this.namespace, this.pattern, this.method);
     this.codes = [];
     this.pattern = pattern;
+    this.latency = this.tally();
   }
 }

@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { Code, PrismError } from "../errors";
 import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
-import { LATENCY_BUCKETS, MethodStats } from "./method_stats";
+import { MethodStats } from "./method_stats";
+import { LATENCY_BUCKETS } from "./tally";
 
 /** Bound on distinct namespace label values, so a client cannot grow the series without limit. */
 const MAX_NAMESPACES = 64;
