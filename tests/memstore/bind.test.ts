@@ -21,6 +21,21 @@ function listeningOn(port: number): string[] {
     });
 }
 
+/**
+ * Starts memstore with its metrics on a port found free just before. Another test running beside this one may bind
+ * that port in between (it happened in CI: "Is port … in use?"); then it is tried again with another.
+ */
+async function startWithMetricsPort(env?: Record<string, string>): Promise<{ pattern: StartedPattern; metricsPort: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const metricsPort = await freePort();
+    try {
+      return { pattern: await startPattern("memstore", ["--metrics-port", String(metricsPort)], env), metricsPort };
+    } catch (err) {
+      if (attempt >= 5 || !/in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 let p: StartedPattern | undefined;
 afterEach(async () => {
   await p?.stop();
@@ -29,8 +44,9 @@ afterEach(async () => {
 
 describe("a standalone memstore", () => {
   test("binds gRPC and metrics to 127.0.0.1 by default, and its banner says so", async () => {
-    const metricsPort = await freePort();
-    p = await startPattern("memstore", ["--metrics-port", String(metricsPort)]);
+    const started = await startWithMetricsPort();
+    p = started.pattern;
+    const metricsPort = started.metricsPort;
     const port = Number(p.address.split(":").pop());
     expect(p.address).toBe(`127.0.0.1:${port}`);
     expect(listeningOn(port)).toEqual(["127.0.0.1"]);
@@ -38,8 +54,9 @@ describe("a standalone memstore", () => {
   });
 
   test("binds where PRISM_GRPC_HOST and PRISM_METRICS_HOST say, and its banner says that", async () => {
-    const metricsPort = await freePort();
-    p = await startPattern("memstore", ["--metrics-port", String(metricsPort)], { PRISM_GRPC_HOST: "0.0.0.0", PRISM_METRICS_HOST: "0.0.0.0" });
+    const started = await startWithMetricsPort({ PRISM_GRPC_HOST: "0.0.0.0", PRISM_METRICS_HOST: "0.0.0.0" });
+    p = started.pattern;
+    const metricsPort = started.metricsPort;
     const port = Number(p.address.split(":").pop());
     expect(p.address).toBe(`0.0.0.0:${port}`);
     expect(listeningOn(port)).toEqual(["0.0.0.0"]);
