@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Histogram, Registry } from "prom-client";
-import { LATENCY_BUCKETS } from "../sdk/observability/metrics";
+import { LATENCY_BUCKETS } from "../sdk/observability/tally";
 import { Code } from "../sdk/grpc/errors";
 import { ProxyMetrics } from "./metrics";
 

@@ -69,8 +69,7 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
   server.on("session", (session: http2.ServerHttp2Session) => {
     // The session's socket is a proxy object in Bun: the marks go on the socket the connection event gave.
     const socket = sessionSocket(session);
-    const calls: SessionCalls = { open: 0, idle: undefined, arm: () => undefined };
-    calls.arm = () => {
+    const arm = () => {
       clearTimeout(calls.idle);
       calls.idle = setTimeout(() => {
         calls.idle = undefined;
@@ -87,7 +86,8 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
       }, limits.idleTimeoutMs);
       calls.idle.unref?.();
     };
-    calls.arm();
+    const calls: SessionCalls = { open: 0, idle: undefined, arm };
+    arm();
     session.once("close", () => clearTimeout(calls.idle));
     session.on("stream", (stream: http2.ServerHttp2Stream) => {
       calls.open++;

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { Code, PrismError } from "../errors";
 import { errorType } from "./error_type";
 import { isAsyncIterable } from "../grpc/interceptor";
-import { CountTally, LATENCY_BUCKETS, LatencyTally } from "../observability/tally";
+import { CountTally, flushBeforeRead, LATENCY_BUCKETS, LatencyTally } from "../observability/tally";
 
 /** Backend-call metrics of RFC-025, shared by every driver of a process. */
 export class DriverMetrics {
@@ -69,11 +69,9 @@ export class DriverMetrics {
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     });
-    // prom-client calls a metric's collect() before reading it: the first of the two flushes, the other finds nothing.
-    const flush = () => {
+    flushBeforeRead([this.operations, this.duration], () => {
       for (const t of this.tallies.values()) t.flush();
-    };
-    for (const metric of [this.operations, this.duration]) (metric as unknown as { collect: () => void }).collect = flush;
+    });
     this.errors = new Counter({
       name: "driver_error_total",
       help: "Backend operation errors by driver, operation and error class (connection_refused, timeout, unavailable, ...).",

@@ -1,7 +1,10 @@
 import http2 from "node:http2";
 
-/** A watched call's timer and its last data; kept on the stream, whose own timer is its only other holder. */
+/** A watched call: its timer and last data; kept on the stream, whose own timer is its only other holder. */
 interface OpenBody {
+  readonly stream: http2.ServerHttp2Stream;
+  readonly timeoutMs: number;
+  readonly onReset: () => void;
   timer: ReturnType<typeof setTimeout> | undefined;
   lastData: number;
 }
@@ -9,7 +12,7 @@ interface OpenBody {
 const BODY = Symbol("prism.requestBody");
 type Watched = http2.ServerHttp2Stream & { [BODY]: OpenBody };
 
-// Shared listeners (no closure per call): `this` is the stream.
+// Shared listeners and timer callback (no closure per call): `this` is the stream.
 function onData(this: Watched): void {
   this[BODY].lastData = performance.now();
 }
@@ -17,6 +20,26 @@ function onEnd(this: Watched): void {
   const body = this[BODY];
   clearTimeout(body.timer);
   body.timer = undefined;
+}
+
+function arm(body: OpenBody, ms: number): void {
+  body.timer = setTimeout(check, ms, body);
+  body.timer.unref?.();
+}
+
+/** The timer fired: resets a body quiet for its whole timeout, or waits for what is left of it since the last data. */
+function check(body: OpenBody): void {
+  body.timer = undefined;
+  const stream = body.stream;
+  if (stream.readableEnded || stream.closed || stream.destroyed) return;
+  const quiet = performance.now() - body.lastData;
+  if (quiet < body.timeoutMs) return arm(body, body.timeoutMs - quiet);
+  body.onReset();
+  try {
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+  } catch {
+    /* gone */
+  }
 }
 
 /**
@@ -30,25 +53,9 @@ function onEnd(this: Watched): void {
  */
 export function watchRequestBody(stream: http2.ServerHttp2Stream, timeoutMs: number, onReset: () => void): void {
   if (stream.readableEnded) return;
-  const body: OpenBody = { timer: undefined, lastData: performance.now() };
+  const body: OpenBody = { stream, timeoutMs, onReset, timer: undefined, lastData: performance.now() };
   (stream as Watched)[BODY] = body;
-  const check = () => {
-    body.timer = undefined;
-    if (stream.readableEnded || stream.closed || stream.destroyed) return;
-    const quiet = performance.now() - body.lastData;
-    if (quiet < timeoutMs) return arm(timeoutMs - quiet);
-    onReset();
-    try {
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-    } catch {
-      /* gone */
-    }
-  };
-  const arm = (ms: number) => {
-    body.timer = setTimeout(check, ms);
-    body.timer.unref?.();
-  };
-  arm(timeoutMs);
+  arm(body, timeoutMs);
   stream.on("data", onData);
   stream.on("end", onEnd);
   stream.on("close", onEnd);

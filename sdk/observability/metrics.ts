@@ -2,12 +2,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import { Code, PrismError } from "../errors";
 import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
 import { MethodStats } from "./method_stats";
-import { LATENCY_BUCKETS } from "./tally";
+import { flushBeforeRead, LATENCY_BUCKETS } from "./tally";
 
 /** Bound on distinct namespace label values, so a client cannot grow the series without limit. */
 const MAX_NAMESPACES = 64;
-
-export { LATENCY_BUCKETS };
 
 /** One registry per process, with process metrics and Prism's per-RPC metrics. */
 export class Metrics {
@@ -36,11 +34,9 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers: [this.registry],
     });
-    // prom-client calls a metric's collect() before reading it: the first of the two flushes, the other finds nothing.
-    const flush = () => {
+    flushBeforeRead([this.requests, this.duration], () => {
       for (const m of this.methods) m.flush();
-    };
-    for (const metric of [this.requests, this.duration]) (metric as unknown as { collect: () => void }).collect = flush;
+    });
     new Gauge({
       name: "backend_driver_info",
       help: "Pattern/driver name and version.",

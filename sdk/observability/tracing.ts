@@ -239,7 +239,7 @@ function makeExporter(opts: TracingOptions): SpanExporter | undefined {
       const url = opts.otlpEndpoint ?? target.url;
       if (target.protocol === "grpc") return new OtlpGrpcExporter({ url });
       // OTel's HTTP exporters, configured alike, but sending with fetch: at a ratio of 0.01 their node:http
-      // emulation cost each process ~2 µs of CPU per call served, measured (bench/profile/threads.ts).
+      // emulation cost 1.3–2 µs of CPU per call served in each process, measured (bench/profile/threads.ts).
       return otlpHttpFetchExporter(url, target.protocol === "http/json" ? "json" : "protobuf");
     }
     case "none":
