@@ -63,6 +63,28 @@ describe("CallTracer", () => {
     expect(exporter.getFinishedSpans()).toEqual([]);
   });
 
+  test("a new trace left out, toward a pattern the proxy launched (it traces only sampled parents): no traceparent at all", () => {
+    const { calls, exporter } = tracerWith(new ParentBasedSampler({ root: new AlwaysOffSampler() }));
+    const h = headers();
+    expect(calls.start(h, PATH, "default", "memstore", true)).toBeUndefined();
+    expect(h.traceparent).toBeUndefined();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+
+  test("toward a launched pattern, what is recorded and what the client sent still go on", () => {
+    const { calls, exporter } = tracerWith(new ParentBasedSampler({ root: new AlwaysOnSampler() }));
+    const recorded = headers();
+    const span = calls.start(recorded, PATH, "default", "memstore", true);
+    expect(span).toBeDefined();
+    calls.end(span!, 0);
+    const { traceId, spanId } = exporter.getFinishedSpans()[0]!.spanContext();
+    expect(recorded.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+    const unsampled = `00-${CALLER_TRACE}-b7ad6b7169203331-00`;
+    const forwarded = headers(unsampled);
+    expect(calls.start(forwarded, PATH, "default", "memstore", true)).toBeUndefined();
+    expect(forwarded.traceparent).toBe(unsampled);
+  });
+
   test("a sampler that ignores the parent (always_on) records a call whose client was not sampled", () => {
     const { calls, exporter } = tracerWith(new AlwaysOnSampler());
     const h = headers(`00-${CALLER_TRACE}-b7ad6b7169203331-00`);

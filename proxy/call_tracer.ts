@@ -7,7 +7,9 @@ import { codeName, isUnsampledTraceparent, type RootSampling, RpcNames, setTrace
  * own context replaces traceparent in the headers sent on, so the pattern's span
  * becomes its child. A call the sampler leaves out has no span to end: when the
  * client's traceparent already says "not sampled" and the sampler follows it, it is
- * forwarded as it came, and otherwise its traceparent carries the decision on.
+ * forwarded as it came; a new trace it leaves out goes to a launched pattern with no traceparent (the proxy
+ * launched it to trace only calls whose traceparent says sampled: --trace-parent-required), and to a remote one
+ * with a traceparent that carries the decision on.
  */
 export class CallTracer {
   private readonly names = new RpcNames();
@@ -22,14 +24,17 @@ export class CallTracer {
     private readonly roots?: RootSampling,
   ) {}
 
-  /** The call's span, or undefined when it records nothing. */
-  start(headers: IncomingHttpHeaders, path: string, namespace: string, pattern: string): Span | undefined {
+  /**
+   * The call's span, or undefined when it records nothing. `parentRequired`: the target traces no call that
+   * comes without a traceparent (a pattern this proxy launched).
+   */
+  start(headers: IncomingHttpHeaders, path: string, namespace: string, pattern: string, parentRequired = false): Span | undefined {
     const traceparent = headers.traceparent;
     if (this.followsUnsampledParent && isUnsampledTraceparent(traceparent)) return undefined;
     if (traceparent === undefined && this.roots !== undefined) {
       const unsampled = this.roots.unsampledTraceparent();
       if (unsampled !== undefined) {
-        headers.traceparent = unsampled;
+        if (!parentRequired) headers.traceparent = unsampled;
         return undefined;
       }
       // Recorded: the span started below is the trace's root.

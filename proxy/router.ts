@@ -175,7 +175,7 @@ export class Router {
       }
     }
     this.deprecated?.observe(path, namespace, stream, headers);
-    const span = this.tracer?.start(headers, path, namespace, set.pattern);
+    const span = this.tracer?.start(headers, path, namespace, set.pattern, set.mode === "launched");
     const start = performance.now();
     this.inflight++;
     relay(stream, headers, set, set.label, (code) => {

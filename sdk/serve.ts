@@ -86,7 +86,9 @@ async function start<D extends Driver>(
   launchToken: string | undefined,
 ): Promise<RunningPattern<D>> {
   const metrics = new Metrics({ name: def.name, version: def.version });
-  const tracing = settings.enableTracing ? new Tracing({ serviceName: def.name, serviceVersion: def.version, exporter: settings.traceExporter }) : undefined;
+  const tracing = settings.enableTracing
+    ? new Tracing({ serviceName: def.name, serviceVersion: def.version, exporter: settings.traceExporter, parentRequired: settings.traceParentRequired })
+    : undefined;
   const runtime = new PatternRuntime<D>(def, {
     logger,
     driverMetrics: new DriverMetrics(metrics.registry),

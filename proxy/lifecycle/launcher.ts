@@ -80,6 +80,9 @@ export function launchPattern(exe: string, opts: LaunchOptions): LaunchedProcess
   if (opts.debug) args.push("--debug");
   if (opts.tracing) args.push("--enable-tracing", "--trace-exporter", opts.tracing);
   const env: Record<string, string | undefined> = { ...process.env, PRISM_GRPC_HOST: process.env.PRISM_GRPC_HOST ?? "127.0.0.1" };
+  // The proxy decides every new trace and sends no traceparent for one it leaves out (CallTracer): a call
+  // without one is not traced by the pattern either. In the environment, which a pattern on an older SDK ignores.
+  if (opts.tracing) env.PRISM_TRACE_PARENT_REQUIRED = "true";
   for (const k of STRIPPED_ENV) delete env[k];
   // Not in argv (anyone can read it) nor in the environment (/proc/<pid>/environ keeps it for the process's
   // lifetime): on a socket inherited as fd 3, which the pattern reads to its end and closes at start-up.

@@ -84,7 +84,10 @@ describe("process settings", () => {
     expect(s.metricsPort).toBe(9100);
     expect(s.debug).toBe(true);
     expect(s.traceExporter).toBe("stdout");
+    expect(s.traceParentRequired).toBe(false);
     expect(s.shutdownTimeoutMs).toBe(30_000);
+    // What the proxy sets on the patterns it launches with tracing on.
+    expect((await loadSettings([], { PRISM_TRACE_PARENT_REQUIRED: "true" })).traceParentRequired).toBe(true);
   });
 
   test("config file: lifecycle.shutdown_timeout is the SDK's, the rest is the pattern's", async () => {

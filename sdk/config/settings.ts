@@ -14,6 +14,11 @@ export interface ProcessSettings {
   debug: boolean;
   enableTracing: boolean;
   traceExporter: "stdout" | "otlp" | "none";
+  /**
+   * Trace only calls whose traceparent says "sampled": a call with none is left out, not a new trace (set by the
+   * proxy on the patterns it launches, as PRISM_TRACE_PARENT_REQUIRED: it decides every new trace itself).
+   */
+  traceParentRequired: boolean;
   logFormat: "json" | "text";
   /** Bound on graceful shutdown (config lifecycle.shutdown_timeout). */
   shutdownTimeoutMs: number;
@@ -53,6 +58,7 @@ const flagSpec = {
   debug: { type: "boolean" },
   "enable-tracing": { type: "boolean" },
   "trace-exporter": { type: "string" },
+  "trace-parent-required": { type: "boolean" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -67,6 +73,8 @@ export const USAGE = `Flags (each also settable as PRISM_<NAME>, e.g. PRISM_GRPC
   --debug                    debug logging
   --enable-tracing           OpenTelemetry tracing
   --trace-exporter KIND      stdout | otlp | none                                 [stdout]
+  --trace-parent-required    trace only calls whose traceparent says sampled, start no trace (set by the
+                             proxy on the patterns it launches: it decides new traces itself)
   --log-format FORMAT        json | text                                          [json]
 Environment only:
   PRISM_GRPC_HOST            address gRPC binds (0.0.0.0 in the container images) [127.0.0.1]
@@ -124,6 +132,7 @@ export async function loadSettings(
     debug: flagBool(get("debug")),
     enableTracing: flagBool(get("enable-tracing")),
     traceExporter: flagOneOf("--trace-exporter", get("trace-exporter"), ["stdout", "otlp", "none"] as const, "stdout"),
+    traceParentRequired: flagBool(get("trace-parent-required")),
     logFormat: flagOneOf("--log-format", get("log-format"), ["json", "text"] as const, "json"),
     shutdownTimeoutMs,
     patternConfig,

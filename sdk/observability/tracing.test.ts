@@ -44,8 +44,8 @@ function fakeBackend(tracing: Tracing) {
 let seen: { context?: SpanContext; recording?: boolean } = {};
 
 /** A server whose Get handler calls an instrumented backend and notes the span it runs under. */
-async function serve(sampler: Sampler): Promise<{ tracing: Tracing; get: (traceparent?: string) => Promise<void>; close: () => void }> {
-  const tracing = new Tracing({ serviceName: "t", serviceVersion: "0", exporter: "none", exporterOverride: exporter, sampler });
+async function serve(sampler: Sampler, parentRequired = false): Promise<{ tracing: Tracing; get: (traceparent?: string) => Promise<void>; close: () => void }> {
+  const tracing = new Tracing({ serviceName: "t", serviceVersion: "0", exporter: "none", exporterOverride: exporter, sampler, parentRequired });
   const backend = fakeBackend(tracing);
   const server = new grpc.Server(serverOptions);
   servers.push(server);
@@ -115,6 +115,29 @@ describe("tracing a call the sampler leaves out", () => {
       await get();
       expect(exporter.getFinishedSpans()).toEqual([]);
       expect(seen).toEqual({ context: undefined, recording: undefined });
+    } finally {
+      close();
+    }
+  });
+
+  test("parentRequired (a pattern behind the proxy): a call without a traceparent starts no trace, even with always_on", async () => {
+    const { get, close } = await serve(new ParentBasedSampler({ root: new AlwaysOnSampler() }), true);
+    try {
+      await get();
+      expect(exporter.getFinishedSpans()).toEqual([]);
+      expect(seen).toEqual({ context: undefined, recording: undefined });
+      // A sampled caller is still traced, and one left out is still left out.
+      await get(SAMPLED_CALLER);
+      expect(
+        exporter
+          .getFinishedSpans()
+          .map((s) => s.name)
+          .sort(),
+      ).toEqual(["fake.lookup", "prism.interfaces.keyvalue.KeyValueBasicInterface/Get"]);
+      expect(seen.context?.traceId).toBe(CALLER_TRACE);
+      exporter.reset();
+      await get(UNSAMPLED_CALLER);
+      expect(exporter.getFinishedSpans()).toEqual([]);
     } finally {
       close();
     }

@@ -34,6 +34,12 @@ export interface TracingOptions {
   sampler?: Sampler;
   /** Replaces the exporter chosen by kind (tests use an in-memory exporter). */
   exporterOverride?: SpanExporter;
+  /**
+   * The interceptor starts no trace: a call without a traceparent is left out, as if its caller had decided so.
+   * For a process only ever called by one that decides new traces with the same sampler (a pattern behind the
+   * proxy), which then sends no traceparent for a new trace it leaves out.
+   */
+  parentRequired?: boolean;
 }
 
 /** Tracing for one process: a provider, an exporter, W3C propagation and an AsyncLocalStorage context. */
@@ -44,12 +50,14 @@ export class Tracing {
   readonly followsUnsampledParent: boolean;
   /** Decides a new trace before any span is built; the provider's id generator. */
   readonly rootSampling: RootSampling;
+  private readonly parentRequired: boolean;
 
   constructor(opts: TracingOptions) {
     const exporter = opts.exporterOverride ?? makeExporter(opts);
     const sampler = opts.sampler ?? samplerFromEnv(opts.env);
     this.followsUnsampledParent = followsUnsampledParent(sampler);
     this.rootSampling = new RootSampling(sampler);
+    this.parentRequired = opts.parentRequired === true;
     this.provider = new BasicTracerProvider({
       sampler,
       idGenerator: this.rootSampling,
@@ -78,18 +86,20 @@ export class Tracing {
    * leaves out (most of them at a ratio) runs outside any trace context: nothing under it records (backend spans
    * are children of a recording span only), and entering one (AsyncLocalStorage) cost such a call about 8 % more
    * CPU, profiled. When the caller's traceparent already says "not sampled" and the sampler follows it, not even a
-   * span is started, nor the context propagation.extract builds; nor for a new trace RootSampling leaves out.
+   * span is started, nor the context propagation.extract builds; nor for a new trace RootSampling leaves out,
+   * nor (parentRequired) for a call that came without a traceparent.
    */
   interceptor(): Interceptor {
     const tracer = this.tracer;
     const parentDecides = this.followsUnsampledParent;
     const roots = this.rootSampling;
+    const parentRequired = this.parentRequired;
     const names = new RpcNames();
     return (next) => (call) => {
       const traceparent = call.ctx.metadata.get("traceparent")[0];
       if (parentDecides && isUnsampledTraceparent(traceparent)) return next(call);
       // Undefined: the trace is recorded, and the span started below is its root.
-      if (traceparent === undefined && roots.unsampledTraceparent() !== undefined) return next(call);
+      if (traceparent === undefined && (parentRequired || roots.unsampledTraceparent() !== undefined)) return next(call);
       const parent = propagation.extract(ROOT_CONTEXT, call.ctx.metadata, metadataGetter);
       if (parentDecides) {
         const caller = trace.getSpanContext(parent);

@@ -49,4 +49,43 @@ describe("tracing through the proxy", () => {
       killIfAlive(pids);
     }
   }, 30_000);
+
+  test("at a ratio the proxy decides new traces: the pattern traces exactly those, never one of its own", async () => {
+    // The pattern inherits the sampler; it gets no traceparent for a new trace the proxy leaves out.
+    const saved = { s: process.env.OTEL_TRACES_SAMPLER, a: process.env.OTEL_TRACES_SAMPLER_ARG };
+    process.env.OTEL_TRACES_SAMPLER = "parentbased_traceidratio";
+    process.env.OTEL_TRACES_SAMPLER_ARG = "0.5";
+    let proxy: Awaited<ReturnType<typeof startProxy>>;
+    try {
+      proxy = await startProxy("namespaces:\n  - name: default\n    pattern: memstore\n", ["--enable-tracing", "--trace-exporter", "stdout"]);
+    } finally {
+      for (const [k, v] of [
+        ["OTEL_TRACES_SAMPLER", saved.s],
+        ["OTEL_TRACES_SAMPLER_ARG", saved.a],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    const pids = (await proxy.patterns()).map((p) => p.pid);
+    const c = clientsFor(proxy.address);
+    const path = "prism.interfaces.keyvalue.KeyValueBasicInterface/Get";
+    const calls = 60;
+    try {
+      for (let i = 0; i < calls; i++) await c.kv.get({ key: `ratio-${i}` }, c.opts());
+    } finally {
+      c.close();
+      expect(await proxy.stop()).toBe(0); // flushes both processes' spans
+      proxy.cleanup();
+      killIfAlive(pids);
+    }
+    const spans = spansIn(proxy.output()).filter((s) => s.name === path);
+    const ofProxy = spans.filter((s) => s.service === "prism-proxy");
+    const ofPattern = spans.filter((s) => s.service === "memstore");
+    // 30 expected; outside 8..52 with probability below 1e-6.
+    expect(ofProxy.length).toBeGreaterThan(8);
+    expect(ofProxy.length).toBeLessThan(52);
+    expect(ofProxy.every((s) => s.parentId === undefined)).toBe(true);
+    expect(ofPattern.map((s) => `${s.traceId}/${s.parentId}`).sort()).toEqual(ofProxy.map((s) => `${s.traceId}/${s.id}`).sort());
+  }, 30_000);
 });
