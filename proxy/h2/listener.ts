@@ -39,7 +39,7 @@ export class H2Listener {
       s.on("error", () => undefined);
       s.once("close", () => this.sessions.delete(s));
     });
-    guardH2Server(this.server);
+    guardH2Server(this.server, { batchWrites: true });
     applyConnectionLimits(this.server, limits, refused);
     this.server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
       // An 'error' with no listener is thrown, and would end the process: every stream gets one before any

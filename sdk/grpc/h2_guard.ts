@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type http2 from "node:http2";
 import type net from "node:net";
 import { encodeHeaderBlock } from "../../h2/codec/hpack";
+import { batchSocketWrites } from "./h2_write_batch";
 
 /**
  * A guard in front of Bun's node:http2 server for what its flow control gets wrong (Bun 1.4.4 and 1.4.5).
@@ -34,7 +35,8 @@ import { encodeHeaderBlock } from "../../h2/codec/hpack";
  *
  * Bun's frame parser reads a native socket by itself, past any JS listener; hidden while the session is made,
  * the parser reads through the socket's 'data' events, where the guard stands. It follows frame boundaries
- * without copying; only SETTINGS frames are copied. Once Bun applies the delta itself the guard must go; the
+ * without copying; only SETTINGS frames are copied. The parser then also writes through the socket, so its writes
+ * can be batched per turn of the event loop (h2_write_batch.ts). Once Bun applies the delta itself the guard must go; the
  * canary test in h2_guard.test.ts fails on that Bun.
  */
 
@@ -77,6 +79,15 @@ const PING_PAYLOAD = 8;
 /** Pings of the server's own the guard remembers until their ACK (grpc-js keepalive has one out at a time). */
 const MAX_PINGS = 64;
 
+export interface GuardOptions {
+  /**
+   * Sends what a session writes in one batch per turn of the event loop (h2_write_batch.ts). For a server whose
+   * responses come out of I/O callbacks (the proxy relays them from its patterns' connections): there it saves
+   * CPU and latency both. A grpc-js server answering itself served fewer calls with it, each a little later.
+   */
+  batchWrites?: boolean;
+}
+
 interface BunParser {
   read(data: Uint8Array): void;
   forEachStream(fn: (stream: { id?: number }) => void): void;
@@ -88,7 +99,7 @@ interface BunParser {
  * 'secureConnection', once the handshake is done (TLS stays in Bun's native socket: the guard reads the
  * decrypted bytes, and the session's socket is still the TLSSocket, its peer certificate and ALPN as before).
  */
-export function guardH2Server(server: http2.Http2Server | http2.Http2SecureServer): void {
+export function guardH2Server(server: http2.Http2Server | http2.Http2SecureServer, opts: GuardOptions = {}): void {
   // PRISM_H2_GUARD=0 leaves Bun's server as it is (to measure what the guard costs, or rule it out).
   if (process.env.PRISM_H2_GUARD === "0") return;
   const hidden = new WeakMap<net.Socket, PropertyDescriptor | undefined>();
@@ -109,11 +120,11 @@ export function guardH2Server(server: http2.Http2Server | http2.Http2SecureServe
     hidden.delete(socket);
     if (own) Object.defineProperty(socket, "_handle", own);
     else delete (socket as { _handle?: unknown })._handle;
-    guardSession(session, socket);
+    guardSession(session, socket, opts.batchWrites === true);
   });
 }
 
-function guardSession(session: http2.ServerHttp2Session, socket: net.Socket): void {
+function guardSession(session: http2.ServerHttp2Session, socket: net.Socket, batchWrites: boolean): void {
   const parser = (session as unknown as Record<symbol, unknown>)[PARSER] as BunParser | undefined;
   const readers = socket.listeners("data") as ((chunk: Buffer) => void)[];
   // The session's own reader and nothing else: anything else is not the layout this guard knows.
@@ -135,6 +146,7 @@ function guardSession(session: http2.ServerHttp2Session, socket: net.Socket): vo
     },
     (payload) => pings.delete(payload.toString("hex")),
   );
+  if (batchWrites) batchSocketWrites(socket);
   socket.removeListener("data", read);
   socket.on("data", (chunk: Buffer) => scanner.feed(chunk));
   // Writing through the socket, the parser holds frames until it flushes, and a session destroyed on an error
