@@ -9,8 +9,8 @@
 // --env and --arg go to the process started here (the proxy for proxy and pattern-via-proxy; a launched pattern
 // gets the proxy's environment and its tracing flags); --load-arg to prism-load (e.g. --load-arg=--metadata
 // --load-arg=traceparent=...). pattern-via-proxy profiles the pattern as it runs behind the proxy: fed by the
-// proxy's HTTP/2 client, on a Unix socket, with whatever headers the proxy adds (a new traceparent per call when
-// tracing is on), which a client straight to the pattern does not reproduce.
+// proxy's HTTP/2 client, on a Unix socket, with whatever headers the proxy adds (with tracing on, a traceparent
+// for each call it traces), which a client straight to the pattern does not reproduce.
 // Sampling costs CPU of its own: the µs per call here are above an unprofiled run's; compare shares, and runs of one
 // invocation of this script.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { freePort } from "./helpers";
+import { onFreePort } from "../helpers/ports";
 import { startPattern, type StartedPattern } from "../helpers/process";
 
 /** IPv4 addresses with a listening TCP socket on `port`, from /proc/net/tcp (what the kernel says is bound). */
@@ -21,19 +21,9 @@ function listeningOn(port: number): string[] {
     });
 }
 
-/**
- * Starts memstore with its metrics on a port found free just before. Another test running beside this one may bind
- * that port in between (it happened in CI: "Is port … in use?"); then it is tried again with another.
- */
-async function startWithMetricsPort(env?: Record<string, string>): Promise<{ pattern: StartedPattern; metricsPort: number }> {
-  for (let attempt = 1; ; attempt++) {
-    const metricsPort = await freePort();
-    try {
-      return { pattern: await startPattern("memstore", ["--metrics-port", String(metricsPort)], env), metricsPort };
-    } catch (err) {
-      if (attempt >= 5 || !/in use/.test((err as Error).message)) throw err;
-    }
-  }
+/** Starts memstore with its metrics on a port found free just before (another if a test beside this one takes it). */
+function startWithMetricsPort(env?: Record<string, string>): Promise<{ pattern: StartedPattern; metricsPort: number }> {
+  return onFreePort(async (metricsPort) => ({ pattern: await startPattern("memstore", ["--metrics-port", String(metricsPort)], env), metricsPort }));
 }
 
 let p: StartedPattern | undefined;

@@ -3,22 +3,13 @@
  * stopped and started again (same port, same data) without disturbing the shared server of scripts/services.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startProcess, type StartedProcess } from "../helpers/process";
 
-/** A free TCP port on 127.0.0.1 (the kernel's pick; released before use, so take it promptly). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, onFreePort } from "../helpers/ports";
+
+export { freePort };
 
 /** The nats-server that scripts/services installs: on PATH (Debian package) or built into the cache. */
 export function natsServerBinary(): string {
@@ -55,10 +46,30 @@ export interface DedicatedNats {
  * Starts a dedicated nats-server with JetStream and an 8 MB max_payload (the default 1 MB cannot carry a
  * 1 MiB payload plus headers), on `opts.port` or a free port; `started: false` prepares it without starting.
  */
-export async function startNatsServer(opts: { port?: number; started?: boolean; extraConf?: string } = {}): Promise<DedicatedNats> {
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<DedicatedNats> {
+  if (opts.port !== undefined || opts.started === false) return natsServer(opts.port ?? (await freePort()), opts);
+  // On a port found free just before: tried again on another if a test beside this one took it meanwhile.
+  return onFreePort(async (port) => {
+    const nats = await natsServer(port, { ...opts, started: false });
+    try {
+      await nats.start();
+      return nats;
+    } catch (err) {
+      await nats.close();
+      throw err;
+    }
+  });
+}
+
+interface NatsServerOptions {
+  port?: number;
+  started?: boolean;
+  extraConf?: string;
+}
+
+async function natsServer(port: number, opts: NatsServerOptions): Promise<DedicatedNats> {
   const bin = natsServerBinary();
   const dir = mkdtempSync(join(tmpdir(), "prism-nats-"));
-  const port = opts.port ?? (await freePort());
   const conf = join(dir, "nats.conf");
   writeFileSync(conf, `host: 127.0.0.1\nport: ${port}\nmax_payload: 8MB\njetstream {\n  store_dir: "${join(dir, "js")}"\n}\n${opts.extraConf ?? ""}`);
   let proc: StartedProcess | undefined;

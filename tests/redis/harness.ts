@@ -6,7 +6,6 @@
 import { Redis } from "ioredis";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KeyValueBasicInterface } from "../../proto/gen/prism/interfaces/keyvalue/keyvalue_basic_pb";
@@ -26,17 +25,9 @@ export function uniqueNamespace(label: string): string {
   return `test-${label}-${randomBytes(4).toString("hex")}`;
 }
 
-/** A loopback TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, onFreePort } from "../helpers/ports";
+
+export { freePort };
 
 /** Fails with the fix when dist/redis has not been built. */
 export function requireBuilt(): void {
@@ -79,12 +70,15 @@ export interface RedisPattern {
 }
 
 /** Starts dist/redis with this pattern config (written as a YAML file), an HTTP metrics port and any extra flags. */
-export async function startRedisPattern(config: Record<string, unknown>, flags: string[] = []): Promise<RedisPattern> {
+export function startRedisPattern(config: Record<string, unknown>, flags: string[] = []): Promise<RedisPattern> {
   requireBuilt();
+  return onFreePort((metricsPort) => startRedisPatternOn(metricsPort, config, flags));
+}
+
+async function startRedisPatternOn(metricsPort: number, config: Record<string, unknown>, flags: string[]): Promise<RedisPattern> {
   const dir = mkdtempSync(join(tmpdir(), "prism-redis-test-"));
   const file = join(dir, "redis.yaml");
   writeFileSync(file, JSON.stringify(config)); // JSON is YAML
-  const metricsPort = await freePort();
   const started = startProcess([`${ROOT}/dist/redis`, "--grpc-port", "0", "--config", file, "--metrics-port", String(metricsPort), ...flags]);
   let proc: StartedPattern;
   try {
@@ -153,10 +147,29 @@ export interface OwnRedis {
  * Starts a private redis-server (or only picks its port, with started: false); `args` adds server options. appendfsync always: Redis replies to a write only after it is on disk, so
  * "acknowledged" means durable even across SIGKILL, which is what the outage test checks.
  */
-export async function startOwnRedis(opts: { started?: boolean; args?: (port: number) => string[] } = {}): Promise<OwnRedis> {
+export async function startOwnRedis(opts: OwnRedisOptions = {}): Promise<OwnRedis> {
   const which = Bun.which("redis-server");
   if (!which) throw new Error("redis-server is not installed: run `make services` (it installs Debian's redis-server)");
-  const port = await freePort();
+  if (opts.started === false) return ownRedis(which, await freePort(), opts);
+  return onFreePort(async (port) => {
+    const redis = ownRedis(which, port, opts);
+    try {
+      await redis.restart();
+      return redis;
+    } catch (err) {
+      await redis.destroy();
+      throw err;
+    }
+  });
+}
+
+interface OwnRedisOptions {
+  started?: boolean;
+  args?: (port: number) => string[];
+}
+
+/** A redis-server on `port`, not started yet (restart() starts it). */
+function ownRedis(which: string, port: number, opts: OwnRedisOptions): OwnRedis {
   const dir = mkdtempSync(join(tmpdir(), "prism-own-redis-"));
   const args = [
     which,
@@ -179,7 +192,6 @@ export async function startOwnRedis(opts: { started?: boolean; args?: (port: num
     proc = startProcess(args);
     await proc.waitFor(/Ready to accept connections/, 15_000);
   };
-  if (opts.started !== false) await start();
   const handle: OwnRedis = {
     port,
     address: `127.0.0.1:${port}`,
