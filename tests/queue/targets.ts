@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { freePort } from "../helpers/ports";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, type StartedProcess, startProcess } from "../helpers/process";
@@ -35,17 +35,6 @@ export interface QueueTarget {
 }
 
 export const uniqueNamespace = (label: string) => `q-${label.replace(/[^a-z0-9]+/g, "-").slice(0, 16)}-${randomBytes(3).toString("hex")}`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The pattern run directly from its own config file, on a port kept across restarts. */
 export async function directTarget(backend: QueueBackend, settings: Record<string, unknown>): Promise<QueueTarget> {
