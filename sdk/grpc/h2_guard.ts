@@ -272,10 +272,16 @@ export class FrameScanner {
     private readonly awaitedPingAck: (payload: Buffer) => boolean = () => false,
   ) {}
 
+  /**
+   * Hands on what the client sent, as it came, in as few pieces as it can: bytes go on only before a frame the
+   * guard holds, adds to or fails on, and at the chunk's end (each piece is a call into Bun's parser).
+   */
   feed(chunk: Buffer): void {
     if (this.failed) return;
     let at = 0;
+    /** chunk[from, at) is read but not handed on yet; frameStart is where the frame being read began. */
     let from = 0;
+    let frameStart = 0;
     const n = chunk.length;
     if (this.prefaceLeft > 0) {
       const k = Math.min(this.prefaceLeft, n);
@@ -286,6 +292,7 @@ export class FrameScanner {
       if (this.payloadLeft > 0) {
         const k = Math.min(this.payloadLeft, n - at);
         if (this.dependencyOf !== 0 && this.dependsOnItself(chunk, at, at + k)) {
+          if (frameStart > from) this.deliver(chunk.subarray(from, frameStart));
           this.failed = true;
           this.fail(ERROR_PROTOCOL, this.highestStream);
           return;
@@ -302,6 +309,7 @@ export class FrameScanner {
       }
       // A frame header; its first bytes may have come at the end of the last chunk (held back, not handed on).
       const start = at;
+      frameStart = start;
       const carried = this.headerHave;
       // Read where it lies when the chunk holds all of it (most frames): no copy.
       let h = chunk;
@@ -325,12 +333,18 @@ export class FrameScanner {
       const type = h[o + 3]!;
       const flags = h[o + 4]!;
       const stream = ((h[o + 5]! << 24) | (h[o + 6]! << 16) | (h[o + 7]! << 8) | h[o + 8]!) & MAX_WINDOW;
-      if (start > from) this.deliver(chunk.subarray(from, start));
-      from = start;
+      // What came before goes on first when this frame is not passed on as it lies in the chunk, and before the
+      // open streams are asked for (prune): the server must have seen every stream opened before.
+      const held = this.isHeld(type, flags, stream, length);
+      if (held || carried > 0 || (type === TYPE_HEADERS && this.sending.size >= MAX_TRACKED)) {
+        if (start > from) this.deliver(chunk.subarray(from, start));
+        from = start;
+      }
       // A dependency the last frame was too short to hold is not read from this one.
       this.dependencyOf = 0;
       const error = this.streamError(type, flags, stream, length, chunk, at);
       if (error !== 0) {
+        if (start > from) this.deliver(chunk.subarray(from, start));
         this.failed = true;
         this.fail(error, this.highestStream);
         return;
@@ -338,14 +352,12 @@ export class FrameScanner {
       if (this.headerBlockTooLarge(type, stream, length)) {
         // The call is answered and the connection closed: the server never saw the block, so its HPACK
         // decoder no longer matches the client's encoder.
+        if (start > from) this.deliver(chunk.subarray(from, start));
         this.failed = true;
         this.fail(ERROR_NO, stream, stream);
         return;
       }
-      const settings = type === TYPE_SETTINGS && (flags & FLAG_ACK) === 0 && length % 6 === 0 && length <= MAX_SETTINGS_PAYLOAD;
-      const pingAck = type === TYPE_PING && (flags & FLAG_ACK) !== 0 && length === PING_PAYLOAD;
-      const owedUpdate = type === TYPE_WINDOW_UPDATE && length === 4 && stream !== 0 && this.debts.has(stream);
-      if (((settings || pingAck) && stream === 0) || owedUpdate) {
+      if (held) {
         // Collected, and handed on once read (maybe rewritten, maybe dropped).
         this.held = Buffer.allocUnsafe(FRAME_HEADER + length);
         h.copy(this.held, 0, o, o + FRAME_HEADER);
@@ -364,6 +376,15 @@ export class FrameScanner {
 
   private frameType = 0;
   private frameFlags = 0;
+
+  /** Whether a frame is collected before it is handed on (maybe rewritten, maybe dropped): see `held`. */
+  private isHeld(type: number, flags: number, stream: number, length: number): boolean {
+    if (stream === 0) {
+      if (type === TYPE_SETTINGS) return (flags & FLAG_ACK) === 0 && length % 6 === 0 && length <= MAX_SETTINGS_PAYLOAD;
+      return type === TYPE_PING && (flags & FLAG_ACK) !== 0 && length === PING_PAYLOAD;
+    }
+    return type === TYPE_WINDOW_UPDATE && length === 4 && this.debts.has(stream);
+  }
 
   /**
    * The connection error (RFC 9113 §5.1, §5.3.1; a stream error may be treated as one, §5.4.1) a frame from the
