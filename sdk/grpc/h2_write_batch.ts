@@ -15,9 +15,9 @@ const BUSY_TURN_WRITES = 2;
  *
  * Only while the socket is busy, though: the first write of a turn goes at once unless the turn before had more
  * than two writes (a response takes one or two). Under light load there is nothing to batch a response with, and
- * waiting for the turn's end only made each call later. A batch that reaches BATCH_BYTES
- * goes at once, so a large body still meets the socket's back-pressure as it grows. Nothing is reordered or
- * dropped: every write of the session goes through here, and end() and destroy() send what is kept first.
+ * waiting for the turn's end only made each call later. A batch that reaches BATCH_BYTES goes at once, so a large
+ * body still meets the socket's back-pressure as it grows. Nothing is reordered or dropped: every write of the
+ * session goes through here, and end() and destroy() send what is kept first.
  * Back-pressure is the socket's: write() returns false from the time a batch is refused until the socket drains,
  * and this drain listener runs before the session's, which then writes again.
  */
@@ -28,7 +28,7 @@ export function batchSocketWrites(socket: net.Socket): void {
   let kept: Uint8Array[] = [];
   let keptBytes = 0;
   let full = false;
-  /** Writes asked for in this turn; whether a setImmediate ends it; whether the turn before had more than one. */
+  /** Writes asked for in this turn; whether a setImmediate ends it; whether the turn before had more than BUSY_TURN_WRITES. */
   let turnWrites = 0;
   let turnOpen = false;
   let busy = false;
