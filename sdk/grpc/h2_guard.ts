@@ -35,9 +35,9 @@ import { batchSocketWrites } from "./h2_write_batch";
  *
  * Bun's frame parser reads a native socket by itself, past any JS listener; hidden while the session is made,
  * the parser reads through the socket's 'data' events, where the guard stands. It follows frame boundaries
- * without copying; only SETTINGS frames are copied. The parser then also writes through the socket, so its writes
- * can be batched per turn of the event loop (h2_write_batch.ts). Once Bun applies the delta itself the guard must go; the
- * canary test in h2_guard.test.ts fails on that Bun.
+ * without copying; only SETTINGS frames are copied. The parser then also writes through the socket, so its
+ * writes can be batched per turn of the event loop (h2_write_batch.ts). Once Bun applies the delta itself the
+ * guard must go; the canary test in h2_guard.test.ts fails on that Bun.
  */
 
 const SOCKET = Symbol.for("::bunhttp2socket::");

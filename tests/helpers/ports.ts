@@ -29,3 +29,24 @@ export async function onFreePort<T>(start: (port: number) => Promise<T>, attempt
     }
   }
 }
+
+/**
+ * onFreePort for a server prepared on a port, then started: one that fails to start is discarded (its process
+ * and files) before another port is tried.
+ */
+export function startOnFreePort<T>(
+  prepare: (port: number) => T | Promise<T>,
+  start: (server: T) => Promise<unknown>,
+  discard: (server: T) => Promise<unknown>,
+): Promise<T> {
+  return onFreePort(async (port) => {
+    const server = await prepare(port);
+    try {
+      await start(server);
+      return server;
+    } catch (err) {
+      await discard(server);
+      throw err;
+    }
+  });
+}

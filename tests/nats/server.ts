@@ -5,9 +5,8 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, startOnFreePort } from "../helpers/ports";
 import { startProcess, type StartedProcess } from "../helpers/process";
-
-import { freePort, onFreePort } from "../helpers/ports";
 
 export { freePort };
 
@@ -49,16 +48,11 @@ export interface DedicatedNats {
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<DedicatedNats> {
   if (opts.port !== undefined || opts.started === false) return natsServer(opts.port ?? (await freePort()), opts);
   // On a port found free just before: tried again on another if a test beside this one took it meanwhile.
-  return onFreePort(async (port) => {
-    const nats = await natsServer(port, { ...opts, started: false });
-    try {
-      await nats.start();
-      return nats;
-    } catch (err) {
-      await nats.close();
-      throw err;
-    }
-  });
+  return startOnFreePort(
+    (port) => natsServer(port, { ...opts, started: false }),
+    (nats) => nats.start(),
+    (nats) => nats.close(),
+  );
 }
 
 interface NatsServerOptions {

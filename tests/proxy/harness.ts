@@ -61,13 +61,18 @@ export function requireBuilt(...names: string[]): void {
   }
 }
 
-/** Starts dist/proxy with this YAML (listen and admin ports are picked by the proxy) and waits for its banner. */
-export async function startProxy(yaml: string, args: string[] = []): Promise<StartedProxy> {
+/**
+ * Starts dist/proxy with this YAML (listen and admin ports are picked by the proxy) and waits for its banner;
+ * `env` is added to this process's environment, for the proxy and the patterns it launches.
+ */
+export async function startProxy(yaml: string, args: string[] = [], env?: Record<string, string>): Promise<StartedProxy> {
   requireBuilt("proxy", "memstore");
   const dir = mkdtempSync(join(tmpdir(), "prism-proxy-test-"));
   const file = join(dir, "proxy.yaml");
   writeFileSync(file, yaml);
-  const p = startProcess([`${ROOT}/dist/proxy`, "--config", file, "--listen", "127.0.0.1:0", "--admin-port", "0", "--patterns-dir", `${ROOT}/dist`, ...args]);
+  const p = startProcess([`${ROOT}/dist/proxy`, "--config", file, "--listen", "127.0.0.1:0", "--admin-port", "0", "--patterns-dir", `${ROOT}/dist`, ...args], {
+    env,
+  });
   let m: RegExpMatchArray;
   try {
     m = await p.waitFor(/prism proxy listening on (\S+)\n\s+admin: (\S+)/, 20_000);

@@ -9,18 +9,9 @@ import { clientsFor, killIfAlive, startProxy } from "./harness";
 
 const PATH = "prism.interfaces.keyvalue.KeyValueBasicInterface/Get";
 
-/** Starts the proxy with `env` added to this process's environment (startProcess copies it at spawn). */
-async function proxyWithEnv(env: Record<string, string>) {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    return await startProxy("namespaces:\n  - name: default\n    pattern: memstore\n", ["--enable-tracing", "--trace-exporter", "otlp"]);
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+/** The proxy (and the memstore it launches) with `env` added to the environment. */
+function proxyWithEnv(env: Record<string, string>) {
+  return startProxy("namespaces:\n  - name: default\n    pattern: memstore\n", ["--enable-tracing", "--trace-exporter", "otlp"], env);
 }
 
 describe("OTLP export from dist/proxy and its pattern", () => {

@@ -52,21 +52,10 @@ describe("tracing through the proxy", () => {
 
   test("at a ratio the proxy decides new traces: the pattern traces exactly those, never one of its own", async () => {
     // The pattern inherits the sampler; it gets no traceparent for a new trace the proxy leaves out.
-    const saved = { s: process.env.OTEL_TRACES_SAMPLER, a: process.env.OTEL_TRACES_SAMPLER_ARG };
-    process.env.OTEL_TRACES_SAMPLER = "parentbased_traceidratio";
-    process.env.OTEL_TRACES_SAMPLER_ARG = "0.5";
-    let proxy: Awaited<ReturnType<typeof startProxy>>;
-    try {
-      proxy = await startProxy("namespaces:\n  - name: default\n    pattern: memstore\n", ["--enable-tracing", "--trace-exporter", "stdout"]);
-    } finally {
-      for (const [k, v] of [
-        ["OTEL_TRACES_SAMPLER", saved.s],
-        ["OTEL_TRACES_SAMPLER_ARG", saved.a],
-      ] as const) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
+    const proxy = await startProxy("namespaces:\n  - name: default\n    pattern: memstore\n", ["--enable-tracing", "--trace-exporter", "stdout"], {
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0.5",
+    });
     const pids = (await proxy.patterns()).map((p) => p.pid);
     const c = clientsFor(proxy.address);
     const path = "prism.interfaces.keyvalue.KeyValueBasicInterface/Get";

@@ -19,15 +19,14 @@ import { createClient } from "../../sdk/grpc/client";
 import { PrismError } from "../../sdk/grpc/errors";
 import { ROOT, startProcess, type StartedPattern, type StartedProcess } from "../helpers/process";
 import { redisUrl, requireService } from "../helpers/services";
+import { freePort, onFreePort, startOnFreePort } from "../helpers/ports";
 
 /** A namespace no other test run uses, so suites sharing one Redis never collide. */
+export { freePort };
+
 export function uniqueNamespace(label: string): string {
   return `test-${label}-${randomBytes(4).toString("hex")}`;
 }
-
-import { freePort, onFreePort } from "../helpers/ports";
-
-export { freePort };
 
 /** Fails with the fix when dist/redis has not been built. */
 export function requireBuilt(): void {
@@ -151,16 +150,11 @@ export async function startOwnRedis(opts: OwnRedisOptions = {}): Promise<OwnRedi
   const which = Bun.which("redis-server");
   if (!which) throw new Error("redis-server is not installed: run `make services` (it installs Debian's redis-server)");
   if (opts.started === false) return ownRedis(which, await freePort(), opts);
-  return onFreePort(async (port) => {
-    const redis = ownRedis(which, port, opts);
-    try {
-      await redis.restart();
-      return redis;
-    } catch (err) {
-      await redis.destroy();
-      throw err;
-    }
-  });
+  return startOnFreePort(
+    (port) => ownRedis(which, port, opts),
+    (redis) => redis.restart(),
+    (redis) => redis.destroy(),
+  );
 }
 
 interface OwnRedisOptions {
