@@ -49,11 +49,11 @@ export function batchSocketWrites(socket: net.Socket): void {
   socket.prependListener("drain", () => {
     full = false;
   });
-  socket.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]): boolean {
-    // Only the parser's own form (one buffer, no encoding or callback) is batched.
-    if (rest.length > 0 || !(chunk instanceof Uint8Array)) {
+  socket.write = function (this: net.Socket, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+    // Only the parser's own form (one buffer, no encoding or callback) is batched; no rest array per write.
+    if (encoding !== undefined || callback !== undefined || !(chunk instanceof Uint8Array)) {
       send();
-      const ok = (write as (...a: unknown[]) => boolean).apply(this, [chunk, ...rest]);
+      const ok = (write as (...a: unknown[]) => boolean).call(this, chunk, encoding, callback);
       if (!ok) full = true;
       return ok;
     }
