@@ -5,7 +5,7 @@
 // frame of the repository's code (inclusive), plus the shares of a few groups (the HTTP/2 guard, grpc-js,
 // node:http2 as Bun implements it, the SDK).
 //   bun bench/profile/run.ts --subject memstore|proxy|pattern-via-proxy [--duration 5s] [--warmup 2s] [--concurrency 64]
-//                            [--rps N] [--env K=V] [--arg=--flag] [--load-arg=--flag] [--top 20]
+//                            [--rps N] [--env K=V] [--arg=--flag] [--load-arg=--flag] [--top 20] [--keep profile.json]
 // --env and --arg go to the process started here (the proxy for proxy and pattern-via-proxy; a launched pattern
 // gets the proxy's environment and its tracing flags); --load-arg to prism-load (e.g. --load-arg=--metadata
 // --load-arg=traceparent=...). pattern-via-proxy profiles the pattern as it runs behind the proxy: fed by the
@@ -13,7 +13,7 @@
 // for each call it traces), which a client straight to the pattern does not reproduce.
 // Sampling costs CPU of its own: the µs per call here are above an unprofiled run's; compare shares, and runs of one
 // invocation of this script.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     "load-arg": { type: "string", multiple: true, default: [] },
     top: { type: "string", default: "20" },
     interval: { type: "string", default: "200" },
+    keep: { type: "string" },
   },
 });
 const subjects = ["memstore", "proxy", "pattern-via-proxy"] as const;
@@ -82,6 +83,7 @@ try {
     if (Date.now() > deadline) throw new Error(`no profile from pid ${target} within 30 s:\n${server.output().slice(-2000)}`);
   }
   await Bun.sleep(200);
+  if (values.keep) copyFileSync(out, values.keep);
   const { cpuUs, stacks } = JSON.parse(readFileSync(out, "utf8")) as { cpuUs: { user: number; system: number }; stacks: string[][] };
   const short = (f: string) => f.replace(`${ROOT}/`, "").replace(/^(\S+) .*node_modules\//, "$1 ");
   const self = new Map<string, number>();

@@ -4,12 +4,21 @@ import {
   createOtlpNetworkExportDelegate,
   type ExportResponse,
   type IExporterTransport,
+  type IOtlpExportDelegate,
 } from "@opentelemetry/otlp-exporter-base";
 import { convertLegacyHttpOptions, createOtlpHttpExporterMetrics } from "@opentelemetry/otlp-exporter-base/node-http";
-import { JsonTraceSerializer, ProtobufTraceSerializer, TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
+import {
+  JsonTraceSerializer,
+  ProtobufTraceSerializer,
+  TraceExporterMetricsHelper,
+  type IExporterMetricsHelper,
+  type IExportTraceServiceResponse,
+  type ISerializer,
+} from "@opentelemetry/otlp-transformer";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { EncodedSpans } from "./otlp_span_encoder";
 
 /** What an OTLP/HTTP request is given: the settings OTel's own exporter reads from OTEL_EXPORTER_OTLP_*. */
 export interface OtlpFetchSettings {
@@ -158,6 +167,26 @@ const ENCODINGS = {
  */
 export function otlpHttpFetchExporter(url: string, encoding: keyof typeof ENCODINGS): SpanExporter {
   const { serializer, contentType } = ENCODINGS[encoding];
+  return new OTLPExporterBase<ReadableSpan[]>(fetchExportDelegate(url, contentType, serializer));
+}
+
+/**
+ * The same exporter over OTLP/HTTP protobuf for batches already encoded (EncodingBatchSpanProcessor), which it
+ * sends as they are.
+ */
+export function otlpHttpEncodedExporter(url: string): OTLPExporterBase<EncodedSpans> {
+  const asEncoded: ISerializer<EncodedSpans, IExportTraceServiceResponse> = {
+    serializeRequest: (batch) => batch.bytes,
+    deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
+  };
+  return new OTLPExporterBase<EncodedSpans>(fetchExportDelegate(url, "application/x-protobuf", asEncoded));
+}
+
+function fetchExportDelegate<Request extends { length: number }>(
+  url: string,
+  contentType: string,
+  serializer: ISerializer<Request, IExportTraceServiceResponse>,
+): IOtlpExportDelegate<Request> {
   const options = convertLegacyHttpOptions({ url }, "TRACES", "v1/traces", { "Content-Type": contentType });
   const transport = new RetryingTransport(
     new FetchTransport({
@@ -168,6 +197,12 @@ export function otlpHttpFetchExporter(url: string, encoding: keyof typeof ENCODI
       tls: tlsFromEnv(),
     }),
   );
-  const metrics = createOtlpHttpExporterMetrics("otlp_http_span_exporter", TraceExporterMetricsHelper, options.url, undefined);
-  return new OTLPExporterBase<ReadableSpan[]>(createOtlpNetworkExportDelegate(options, serializer, metrics, transport));
+  // The helper counts a request's spans by its length, which an encoded batch has too.
+  const metrics = createOtlpHttpExporterMetrics(
+    "otlp_http_span_exporter",
+    TraceExporterMetricsHelper as unknown as IExporterMetricsHelper<Request>,
+    options.url,
+    undefined,
+  );
+  return createOtlpNetworkExportDelegate(options, serializer, metrics, transport);
 }
