@@ -30,9 +30,16 @@ const servers: grpc.Server[] = [];
 afterAll(() => servers.forEach((s) => s.forceShutdown()));
 beforeEach(() => exporter.reset());
 
+/** The span active inside the backend's last call. */
+let activeInBackend: string | undefined;
+
 /** A backend of one method, instrumented as patterns' drivers are (spans named fake.lookup). */
 function fakeBackend(tracing: Tracing) {
-  return instrumentDriver({ lookup: async (key: string) => key }, ["lookup"], {
+  const lookup = async (key: string) => {
+    activeInBackend = trace.getActiveSpan()?.spanContext().spanId;
+    return key;
+  };
+  return instrumentDriver({ lookup }, ["lookup"], {
     driver: "fake",
     dbSystem: "fake",
     metrics: new DriverMetrics(new Registry()),
@@ -166,6 +173,8 @@ describe("tracing a call the sampler leaves out", () => {
       expect(server.parentSpanContext?.spanId).toBe("b7ad6b7169203331");
       expect(backend.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
       expect(backend.attributes["db.system"]).toBe("fake");
+      // The backend call runs in the RPC's context, its own span not entered (nothing under it opens spans).
+      expect(activeInBackend).toBe(server.spanContext().spanId);
     } finally {
       close();
     }
