@@ -79,6 +79,12 @@ export class ProtoWriter {
   }
 
   string(s: string): void {
+    const known = KNOWN_STRINGS.get(s);
+    if (known !== undefined) {
+      this.varint(known.length);
+      this.raw(known);
+      return;
+    }
     const n = s.length;
     let ascii = true;
     for (let i = 0; i < n; i++) {
@@ -87,16 +93,21 @@ export class ProtoWriter {
         break;
       }
     }
+    let size = n;
     if (!ascii) {
-      this.lengthDelimitedBytes(this.text.encode(s));
-      return;
+      const bytes = this.text.encode(s);
+      size = bytes.length;
+      this.lengthDelimitedBytes(bytes);
+    } else {
+      this.varint(n);
+      this.ensure(n);
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+      this.pos = p;
     }
-    this.varint(n);
-    this.ensure(n);
-    const buf = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
-    this.pos = p;
+    // Span names, attribute keys and most values recur: their bytes are kept, up to a bound.
+    if (n <= MAX_KNOWN_LENGTH && KNOWN_STRINGS.size < MAX_KNOWN_STRINGS) KNOWN_STRINGS.set(s, this.buf.slice(this.pos - size, this.pos));
   }
 
   lengthDelimitedBytes(b: Uint8Array): void {
@@ -112,7 +123,9 @@ export class ProtoWriter {
     this.varint(n);
     this.ensure(n);
     const buf = this.buf;
-    for (let i = 0; i < n; i++) buf[this.pos++] = (hexDigit(hex.charCodeAt(2 * i)) << 4) | hexDigit(hex.charCodeAt(2 * i + 1));
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = (hexValue(hex.charCodeAt(2 * i)) << 4) | hexValue(hex.charCodeAt(2 * i + 1));
+    this.pos = p;
   }
 
   fixed32(v: number): void {
@@ -186,6 +199,17 @@ function hexDigit(c: number): number {
   if (c >= 97 && c <= 102) return c - 87;
   return c - 55;
 }
+
+const HEX_DIGITS = Int32Array.from({ length: 128 }, (_, c) => hexDigit(c));
+
+function hexValue(c: number): number {
+  return c < 128 ? HEX_DIGITS[c]! : hexDigit(c);
+}
+
+/** Strings' UTF-8 bytes, kept once encoded (a bounded set: the first ones seen stay). */
+const KNOWN_STRINGS = new Map<string, Uint8Array>();
+const MAX_KNOWN_STRINGS = 1024;
+const MAX_KNOWN_LENGTH = 120;
 
 function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 0xff) | SPAN_FLAGS_HAS_IS_REMOTE | (isRemote ? SPAN_FLAGS_IS_REMOTE : 0);
