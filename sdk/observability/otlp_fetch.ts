@@ -155,23 +155,17 @@ export class RetryingTransport implements IExporterTransport {
   }
 }
 
-const ENCODINGS = {
-  protobuf: { serializer: ProtobufTraceSerializer, contentType: "application/x-protobuf" },
-  json: { serializer: JsonTraceSerializer, contentType: "application/json" },
-} as const;
-
 /**
- * An OTLP/HTTP span exporter (protobuf or JSON) configured exactly as OTel's own (OTEL_EXPORTER_OTLP_* headers,
- * timeout, compression and TLS files; its concurrency limit and self-metrics), sending with FetchTransport and
- * retrying as OTel's does. `url` is the full traces URL (otel_env.ts).
+ * An OTLP/HTTP JSON span exporter configured exactly as OTel's own (OTEL_EXPORTER_OTLP_* headers, timeout,
+ * compression and TLS files; its concurrency limit and self-metrics), sending with FetchTransport and retrying as
+ * OTel's does. `url` is the full traces URL (otel_env.ts).
  */
-export function otlpHttpFetchExporter(url: string, encoding: keyof typeof ENCODINGS): SpanExporter {
-  const { serializer, contentType } = ENCODINGS[encoding];
-  return new OTLPExporterBase<ReadableSpan[]>(fetchExportDelegate(url, contentType, serializer));
+export function otlpHttpJsonExporter(url: string): SpanExporter {
+  return new OTLPExporterBase<ReadableSpan[]>(fetchExportDelegate(url, "application/json", JsonTraceSerializer));
 }
 
 /**
- * The same exporter over OTLP/HTTP protobuf for batches already encoded (EncodingBatchSpanProcessor), which it
+ * The same exporter over OTLP/HTTP protobuf, for batches already encoded (EncodingBatchSpanProcessor), which it
  * sends as they are.
  */
 export function otlpHttpEncodedExporter(url: string): OTLPExporterBase<EncodedSpans> {

@@ -19,7 +19,7 @@ import { PrismError } from "../errors";
 import { isAsyncIterable, type Interceptor } from "../grpc/interceptor";
 import { otlpTarget, samplerFromEnv } from "./otel_env";
 import { EncodingBatchSpanProcessor } from "./encoding_span_processor";
-import { otlpHttpEncodedExporter, otlpHttpFetchExporter } from "./otlp_fetch";
+import { otlpHttpEncodedExporter, otlpHttpJsonExporter } from "./otlp_fetch";
 import { RootSampling } from "./root_sampling";
 
 export type TraceExporterKind = "stdout" | "otlp" | "none";
@@ -253,7 +253,7 @@ function spanProcessors(opts: TracingOptions): SpanProcessor[] {
       if (target.protocol === "grpc") return [new BatchSpanProcessor(new OtlpGrpcExporter({ url }))];
       // OTel's HTTP exporters, configured alike, but sending with fetch: at a ratio of 0.01 their node:http
       // emulation cost 1.3–2 µs of CPU per call served in each process, measured (bench/profile/threads.ts).
-      if (target.protocol === "http/json") return [new BatchSpanProcessor(otlpHttpFetchExporter(url, "json"))];
+      if (target.protocol === "http/json") return [new BatchSpanProcessor(otlpHttpJsonExporter(url))];
       // Protobuf, the default: each span encoded as it ends.
       return [new EncodingBatchSpanProcessor(otlpHttpEncodedExporter(url))];
     }
