@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, propagation, trace, type Span, type Tracer } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http2";
-import { codeName, isUnsampledTraceparent, type RootSampling, RpcNames, setTraceHeaders } from "@prism/sdk";
+import { codeName, isUnsampledTraceparent, remoteParent, type RootSampling, RpcNames, RpcSpans, setTraceHeaders } from "@prism/sdk";
 
 /**
  * One span per forwarded call: a child of the client's traceparent (if any), whose
@@ -13,16 +13,19 @@ import { codeName, isUnsampledTraceparent, type RootSampling, RpcNames, setTrace
  */
 export class CallTracer {
   private readonly names = new RpcNames();
+  private readonly spans: RpcSpans;
 
   /**
    * followsUnsampledParent: the sampler leaves out every call whose client's traceparent was left out.
    * roots: decides a call that starts a trace before any span is built (Tracing.rootSampling).
    */
   constructor(
-    private readonly tracer: Tracer,
+    tracer: Tracer,
     private readonly followsUnsampledParent: boolean,
     private readonly roots?: RootSampling,
-  ) {}
+  ) {
+    this.spans = new RpcSpans(tracer);
+  }
 
   /**
    * The call's span, or undefined when it records nothing. `parentRequired`: the target traces no call that
@@ -39,24 +42,16 @@ export class CallTracer {
       }
       // Recorded: the span started below is the trace's root.
     }
-    const parent = propagation.extract(ROOT_CONTEXT, headers);
+    const parent = remoteParent(traceparent, headers.tracestate) ?? propagation.extract(ROOT_CONTEXT, headers);
     if (this.followsUnsampledParent) {
       const caller = trace.getSpanContext(parent);
       if (caller !== undefined && (caller.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
     }
     const names = this.names.of(path);
-    const span = this.tracer.startSpan(
+    const span = this.spans.start(
       names.span,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          "rpc.system": "grpc",
-          "rpc.service": names.service,
-          "rpc.method": names.method,
-          "prism.namespace": namespace,
-          "prism.pattern": pattern,
-        },
-      },
+      SpanKind.SERVER,
+      { "rpc.system": "grpc", "rpc.service": names.service, "rpc.method": names.method, "prism.namespace": namespace, "prism.pattern": pattern },
       parent,
     );
     setTraceHeaders(span, headers);

@@ -126,8 +126,9 @@ export { type ClientHandle, createClient } from "./grpc/client";
 
 // Observability and process life.
 export { type HttpSecurity, startHttpServer } from "./observability/http_server";
-export { followsUnsampledParent, isUnsampledTraceparent, RpcNames, setTraceHeaders, Tracing } from "./observability/tracing";
+export { followsUnsampledParent, isUnsampledTraceparent, remoteParent, RpcNames, setTraceHeaders, Tracing } from "./observability/tracing";
 export { RootSampling } from "./observability/root_sampling";
+export { RpcSpans } from "./observability/rpc_spans";
 export { Metrics } from "./observability/metrics";
 export { LATENCY_BUCKETS } from "./observability/tally";
 export { MethodStats } from "./observability/method_stats";

@@ -4,7 +4,7 @@
 // window includes a start-up. Threads are grouped by name from /proc/<pid>/task/*/stat: the main (JavaScript)
 // thread, JSC's JIT compiler, GC helper threads, and the rest. What this showed: with tracing at a ratio, the
 // proxy's main thread spent ~3 µs more per call starting spans it then dropped (RootSampling, since).
-//   bun bench/profile/threads.ts [--rounds 6] [--duration 5s] [--warmup 5s] --variant NAME=[ARG|K=V ...] ...
+//   bun bench/profile/threads.ts [--rounds 6] [--duration 5s] [--warmup 5s] [--rps N] --variant NAME=[ARG|K=V ...] ...
 // A variant's words of the form K=V are environment, the others proxy flags; an OTLP collector stand-in is started
 // and OTEL_EXPORTER_OTLP_PROTOCOL/ENDPOINT point at it unless a variant sets them. Example:
 //   bun bench/profile/threads.ts --variant off= --variant "ratio=--enable-tracing --trace-exporter otlp
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "5s" },
     warmup: { type: "string", default: "5s" },
     variant: { type: "string", multiple: true, default: [] },
+    rps: { type: "string" },
   },
 });
 if (values.variant!.length === 0) {
@@ -104,8 +105,10 @@ try {
       machine: { busy: 0, idle: 0 },
     });
   }
+  // Open loop at --rps: the same calls/s in every set-up, so per-call CPU is compared at the same batching.
+  const rate = values.rps ? ["--rps", values.rps] : [];
   const load = (v: Variant, duration: string) =>
-    prismLoad(["--proxy", v.server.address, "--operation", "get", "--concurrency", "64", "--duration", duration, "--warmup", "0s"]);
+    prismLoad(["--proxy", v.server.address, "--operation", "get", "--concurrency", "64", "--duration", duration, "--warmup", "0s", ...rate]);
   for (const v of variants) await load(v, values.warmup!);
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {

@@ -4,6 +4,7 @@ import { Code, PrismError } from "../errors";
 import { errorType } from "./error_type";
 import { isAsyncIterable } from "../grpc/interceptor";
 import { CountTally, flushBeforeRead, LATENCY_BUCKETS, LatencyTally } from "../observability/tally";
+import { RpcSpans } from "../observability/rpc_spans";
 
 /** Backend-call metrics of RFC-025, shared by every driver of a process. */
 export class DriverMetrics {
@@ -131,6 +132,7 @@ export interface InstrumentOptions {
  */
 export function instrumentDriver<D extends object>(driver: D, methods: readonly string[], opts: InstrumentOptions): D {
   const { metrics, tracer } = opts;
+  const spans = tracer && new RpcSpans(tracer);
   const wrapped: Record<string, unknown> = {};
   const extra = (driver as { spanAttributes?: Readonly<Record<string, string | number>> }).spanAttributes;
   const circuit = (driver as { circuitState?: () => CircuitStateName }).circuitState;
@@ -181,9 +183,8 @@ export function instrumentDriver<D extends object>(driver: D, methods: readonly 
     };
     wrapped[name] = function (this: unknown, ...args: unknown[]) {
       const start = performance.now();
-      const active = tracer && context.active();
-      const span =
-        active && trace.getSpan(active)?.isRecording() ? tracer!.startSpan(`${opts.driver}.${name}`, { kind: SpanKind.CLIENT, attributes }, active) : undefined;
+      const active = spans && context.active();
+      const span = active && trace.getSpan(active)?.isRecording() ? spans!.start(`${opts.driver}.${name}`, SpanKind.CLIENT, attributes, active) : undefined;
       let result: unknown;
       try {
         // The backend call's span is not made the active context: nothing under a driver call opens spans, and

@@ -16,7 +16,8 @@ import { addService } from "../grpc/server";
 import { bindServer, serverOptions } from "../grpc/server_factory";
 import { Registry } from "prom-client";
 import { DriverMetrics, instrumentDriver } from "../drivers/instrument";
-import { followsUnsampledParent, isUnsampledTraceparent, Tracing } from "./tracing";
+import { followsUnsampledParent, isUnsampledTraceparent, remoteParent, Tracing } from "./tracing";
+import fc from "fast-check";
 
 // Calls the sampler leaves out: tracing at a ratio must cost them next to nothing, and still keep whatever is
 // opened under them (backend calls, a handler's own spans) out of the trace and out of the exporter.
@@ -207,6 +208,39 @@ describe("isUnsampledTraceparent", () => {
     // Those the propagator reads as not sampled in a form the check leaves to it: later versions.
     expect(propagatorSays(`01-${CALLER_TRACE}-b7ad6b7169203331-00-later`)).toBe(true);
     expect(isUnsampledTraceparent(`01-${CALLER_TRACE}-b7ad6b7169203331-00-later`)).toBe(false);
+  });
+});
+
+describe("remoteParent", () => {
+  const w3c = new W3CTraceContextPropagator();
+  const propagated = (traceparent: unknown) => trace.getSpanContext(w3c.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter));
+  const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
+
+  test("the span context the W3C propagator extracts, for any version-00 traceparent; undefined for the rest", () => {
+    const fixed = [SAMPLED_CALLER, UNSAMPLED_CALLER, `00-${"0".repeat(32)}-b7ad6b7169203331-01`, `00-${CALLER_TRACE}-${"0".repeat(16)}-01`];
+    const generated = fc.oneof(
+      fc.tuple(hex(32), hex(16), hex(2)).map(([t, s, f]) => `00-${t}-${s}-${f}`),
+      fc.constantFrom(...fixed),
+      fc.constantFrom(` ${SAMPLED_CALLER}`, `${SAMPLED_CALLER}-extra`, `01-${CALLER_TRACE}-b7ad6b7169203331-01`, SAMPLED_CALLER.toUpperCase()),
+      fc.string({ maxLength: 60 }),
+    );
+    fc.assert(
+      fc.property(generated, (tp) => {
+        const ours = remoteParent(tp, undefined);
+        // Ours or, where it leaves the traceparent to the propagator, anything.
+        if (ours !== undefined) expect(trace.getSpanContext(ours)).toEqual(propagated(tp)!);
+        // A well-formed version-00 traceparent is always ours.
+        if (propagated(tp) !== undefined && tp.length === 55 && tp.startsWith("00-")) expect(ours).toBeDefined();
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test("with a tracestate, or not a string: left to the propagator", () => {
+    expect(remoteParent(SAMPLED_CALLER, "vendor=x")).toBeUndefined();
+    expect(remoteParent(SAMPLED_CALLER, "")).toBeUndefined();
+    expect(remoteParent([SAMPLED_CALLER], undefined)).toBeUndefined();
+    expect(remoteParent(undefined, undefined)).toBeUndefined();
   });
 });
 

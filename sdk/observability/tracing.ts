@@ -21,6 +21,7 @@ import { otlpTarget, samplerFromEnv } from "./otel_env";
 import { EncodingBatchSpanProcessor } from "./encoding_span_processor";
 import { otlpHttpEncodedExporter, otlpHttpJsonExporter } from "./otlp_fetch";
 import { RootSampling } from "./root_sampling";
+import { RpcSpans } from "./rpc_spans";
 
 export type TraceExporterKind = "stdout" | "otlp" | "none";
 
@@ -96,28 +97,23 @@ export class Tracing {
     const roots = this.rootSampling;
     const parentRequired = this.parentRequired;
     const names = new RpcNames();
+    const spans = new RpcSpans(tracer);
     return (next) => (call) => {
       const traceparent = call.ctx.metadata.get("traceparent")[0];
       if (parentDecides && isUnsampledTraceparent(traceparent)) return next(call);
       // Undefined: the trace is recorded, and the span started below is its root.
       if (traceparent === undefined && (parentRequired || roots.unsampledTraceparent() !== undefined)) return next(call);
-      const parent = propagation.extract(ROOT_CONTEXT, call.ctx.metadata, metadataGetter);
+      const md = call.ctx.metadata;
+      const parent = remoteParent(traceparent, md.get("tracestate")[0]) ?? propagation.extract(ROOT_CONTEXT, md, metadataGetter);
       if (parentDecides) {
         const caller = trace.getSpanContext(parent);
         if (caller !== undefined && (caller.traceFlags & TraceFlags.SAMPLED) === 0) return next(call);
       }
       const name = names.of(call.ctx.path);
-      const span = tracer.startSpan(
+      const span = spans.start(
         name.span,
-        {
-          kind: SpanKind.SERVER,
-          attributes: {
-            "rpc.system": "grpc",
-            "rpc.service": name.service,
-            "rpc.method": name.method,
-            "prism.namespace": call.ctx.namespace,
-          },
-        },
+        SpanKind.SERVER,
+        { "rpc.system": "grpc", "rpc.service": name.service, "rpc.method": name.method, "prism.namespace": call.ctx.namespace },
         parent,
       );
       if (!span.isRecording()) return next(call);
@@ -154,6 +150,21 @@ const TRACEPARENT_00 = /^00-(?!0{32})[\da-f]{32}-(?!0{16})[\da-f]{16}-[\da-f]{2}
  */
 export function isUnsampledTraceparent(value: unknown): boolean {
   return typeof value === "string" && value.length === 55 && (Number.parseInt(value.slice(53), 16) & TraceFlags.SAMPLED) === 0 && TRACEPARENT_00.test(value);
+}
+
+/**
+ * The context W3CTraceContextPropagator.extract builds from a traceparent in its exact version-00 form with no
+ * tracestate, built without the propagator (its regular expression, a second header read); undefined for
+ * anything else, which then takes the propagator's path.
+ */
+export function remoteParent(traceparent: unknown, tracestate: unknown): Context | undefined {
+  if (tracestate !== undefined || typeof traceparent !== "string" || traceparent.length !== 55 || !TRACEPARENT_00.test(traceparent)) return undefined;
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: traceparent.slice(3, 35),
+    spanId: traceparent.slice(36, 52),
+    traceFlags: Number.parseInt(traceparent.slice(53), 16),
+    isRemote: true,
+  });
 }
 
 export interface SpanNames {
