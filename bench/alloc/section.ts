@@ -18,15 +18,17 @@ export interface AllocRow {
 const TRACING_ON = { PRISM_ENABLE_TRACING: "true", PRISM_TRACE_EXPORTER: "none" };
 /** Tracing on, 1 % of new traces sampled, nothing exported: what operators run in production. */
 export const TRACING_AT_A_RATIO = { ...TRACING_ON, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.01" };
+/** Tracing on, every span recorded, nothing exported. */
+export const TRACING_ALWAYS_ON = { ...TRACING_ON, OTEL_TRACES_SAMPLER: "parentbased_always_on" };
 const SETUPS: Record<AllocRow["tracing"], { env: Record<string, string>; label: string }> = {
   off: { env: {}, label: "tracing off" },
   ratio: { env: TRACING_AT_A_RATIO, label: "tracing at 1 % (parentbased_traceidratio 0.01), a call left out" },
-  always_on: { env: { ...TRACING_ON, OTEL_TRACES_SAMPLER: "parentbased_always_on" }, label: "tracing always on, every span recorded (none exported)" },
+  always_on: { env: TRACING_ALWAYS_ON, label: "tracing always on, every span recorded (none exported)" },
 };
 /** The traceparent the proxy sends the pattern: for a call left out (flags 00), or sampled (01). */
 const CALLER = "traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331";
 export const UNSAMPLED_CALLER = `${CALLER}-00`;
-const SAMPLED_CALLER = `${CALLER}-01`;
+export const SAMPLED_CALLER = `${CALLER}-01`;
 
 export async function measureAllocSection(log: (line: string) => void): Promise<AllocRow[]> {
   const rows: AllocRow[] = [];

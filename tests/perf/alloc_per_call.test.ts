@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { measureAllocPerCall, type AllocResult, type AllocSubject } from "../../bench/alloc/per_call";
-import { TRACING_AT_A_RATIO, UNSAMPLED_CALLER } from "../../bench/alloc/section";
+import { SAMPLED_CALLER, TRACING_ALWAYS_ON, TRACING_AT_A_RATIO, UNSAMPLED_CALLER } from "../../bench/alloc/section";
 import { requireBuilt } from "../proxy/harness";
 
 const budget = JSON.parse(readFileSync(`${import.meta.dir}/alloc_budget.json`, "utf8")) as Record<
@@ -12,8 +12,10 @@ const budget = JSON.parse(readFileSync(`${import.meta.dir}/alloc_budget.json`, "
   { bytesPerCall: number; objectsPerCall: number }
 > & {
   margin: number;
-  tracing: Record<AllocSubject, { bytesPerCall: number; objectsPerCall: number }> & { margin: number; slackBytes: number; slackObjects: number };
+  tracing: TracingBudget;
+  tracingAlwaysOn: TracingBudget;
 };
+type TracingBudget = Record<AllocSubject, { bytesPerCall: number; objectsPerCall: number }> & { margin: number; slackBytes: number; slackObjects: number };
 
 const untraced: Partial<Record<AllocSubject, AllocResult>> = {};
 
@@ -45,19 +47,26 @@ describe("heap bytes and objects allocated per call, against tests/perf/alloc_bu
   }
 
   // Most calls are left out by a ratio sampler; what tracing adds to them is guarded apart, as the difference to the
-  // untraced figure above (the untraced budget's margin is wider than all tracing adds).
-  for (const subject of ["memstore", "proxy"] as const) {
-    test(`${subject}, tracing on at a ratio (a call left out): what tracing adds`, async () => {
-      const base = untraced[subject];
-      if (base === undefined) throw new Error(`the untraced ${subject} figure was not measured (run the whole file)`);
-      const r = await measureAllocPerCall(subject, { env: TRACING_AT_A_RATIO, metadata: subject === "memstore" ? [UNSAMPLED_CALLER] : [] });
-      const t = budget.tracing;
-      const added = r.bytesPerCall - base.bytesPerCall;
-      const addedObjects = r.objectsPerCall - base.objectsPerCall;
-      const line = `${subject}: tracing adds ${Math.round(added)} heap bytes and ${addedObjects.toFixed(1)} objects per call (${Math.round(r.bytesPerCall)} vs ${Math.round(base.bytesPerCall)}), recorded +${t[subject].bytesPerCall} and +${t[subject].objectsPerCall}`;
-      process.stderr.write(`${line}\n`);
-      expect(added, line).toBeLessThanOrEqual(t[subject].bytesPerCall * (1 + t.margin) + t.slackBytes);
-      expect(addedObjects, line).toBeLessThanOrEqual(t[subject].objectsPerCall * (1 + t.margin) + t.slackObjects);
-    }, 180_000);
-  }
+  // untraced figure above (the untraced budget's margin is wider than all tracing adds). Always on: what recording
+  // the spans adds (the pattern's server and backend call spans, the proxy's span), nothing exported.
+  const setups = [
+    { name: "tracing on at a ratio (a call left out)", env: TRACING_AT_A_RATIO, caller: UNSAMPLED_CALLER, budget: budget.tracing },
+    { name: "tracing always on (spans recorded)", env: TRACING_ALWAYS_ON, caller: SAMPLED_CALLER, budget: budget.tracingAlwaysOn },
+  ];
+  for (const setup of setups)
+    for (const subject of ["memstore", "proxy"] as const) {
+      test(`${subject}, ${setup.name}: what tracing adds`, async () => {
+        const base = untraced[subject];
+        if (base === undefined) throw new Error(`the untraced ${subject} figure was not measured (run the whole file)`);
+        // memstore gets the traceparent the proxy sends it; the proxy gets none from prism-load and decides itself.
+        const r = await measureAllocPerCall(subject, { env: setup.env, metadata: subject === "memstore" ? [setup.caller] : [] });
+        const t = setup.budget;
+        const added = r.bytesPerCall - base.bytesPerCall;
+        const addedObjects = r.objectsPerCall - base.objectsPerCall;
+        const line = `${subject}, ${setup.name}: tracing adds ${Math.round(added)} heap bytes and ${addedObjects.toFixed(1)} objects per call (${Math.round(r.bytesPerCall)} vs ${Math.round(base.bytesPerCall)}), recorded +${t[subject].bytesPerCall} and +${t[subject].objectsPerCall}`;
+        process.stderr.write(`${line}\n`);
+        expect(added, line).toBeLessThanOrEqual(t[subject].bytesPerCall * (1 + t.margin) + t.slackBytes);
+        expect(addedObjects, line).toBeLessThanOrEqual(t[subject].objectsPerCall * (1 + t.margin) + t.slackObjects);
+      }, 180_000);
+    }
 });
