@@ -256,8 +256,14 @@ export class RecordedSpan implements Span, ReadableSpan {
       diag.error(`${this.name} ${this.context.traceId}-${this.context.spanId} - You can only call end() on a span once.`);
       return;
     }
-    this.endTime = this.time(endTime);
-    this.duration = hrTimeDuration(this.startTime, this.endTime);
+    if (endTime === undefined) {
+      // The monotonic time since the start is the duration hrTimeDuration would compute from the end it makes.
+      this.duration = millisToHrTime(performance.now() - this.startedAt);
+      this.endTime = addHrTimes(this.startTime, this.duration);
+    } else {
+      this.endTime = this.time(endTime);
+      this.duration = hrTimeDuration(this.startTime, this.endTime);
+    }
     if (this.duration[0] < 0) {
       this.endTime = this.startTime.slice() as HrTime;
       this.duration = [0, 0];
