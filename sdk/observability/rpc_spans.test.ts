@@ -288,6 +288,16 @@ describe("RpcSpans", () => {
     expect(ended).toHaveLength(0);
   });
 
+  test("spans without events or links share no list anyone can add to", () => {
+    const spans = new RpcSpans(provider(new AlwaysOnSampler()).tracer);
+    const a = spans.start("a", SpanKind.SERVER, {}, ROOT_CONTEXT) as RecordedSpan;
+    const b = spans.start("b", SpanKind.SERVER, {}, ROOT_CONTEXT) as RecordedSpan;
+    expect(() => (a.events as unknown[]).push({})).toThrow();
+    expect(() => (a.links as unknown[]).push({})).toThrow();
+    a.addEvent("only a's");
+    expect([a.events.length, b.events.length]).toEqual([1, 0]);
+  });
+
   test("a tracer that is not the OTel SDK's: its own startSpan", () => {
     // As the API's no-op tracer: the parent's span context in a non-recording span.
     const noopTracer = {

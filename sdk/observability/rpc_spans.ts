@@ -44,7 +44,8 @@ interface TracerPieces {
   instrumentationScope: Scope;
 }
 
-const NONE: never[] = [];
+// Shared by every span without events or links: frozen, so that no one can add to all of them at once.
+const NONE = Object.freeze([]) as unknown as never[];
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 
 /**
