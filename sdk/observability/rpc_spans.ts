@@ -182,15 +182,10 @@ export class RecordedSpan implements Span, ReadableSpan {
   addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
     if (this.endedWarn()) return this;
     const limit = this.limits.eventCountLimit ?? Number.POSITIVE_INFINITY;
-    if (limit === 0) {
-      this.droppedEventsCount++;
-      return this;
-    }
-    if (this.events === NONE) this.events = [];
-    if (this.events.length >= limit) {
-      this.events.shift();
-      this.droppedEventsCount++;
-    }
+    if (this.events.length >= limit) this.droppedEventsCount++;
+    const events = withRoom(this.events, limit);
+    if (events === undefined) return this;
+    this.events = events;
     let attributes: Attributes | undefined;
     if (isTimeInput(attributesOrTime)) {
       if (!isTimeInput(time)) time = attributesOrTime;
@@ -198,27 +193,22 @@ export class RecordedSpan implements Span, ReadableSpan {
       attributes = attributesOrTime;
     }
     const [kept, dropped] = limitedAttributes(attributes, this.limits.attributePerEventCountLimit, this.limits.attributeValueLengthLimit);
-    this.events.push({ name, attributes: kept, time: this.time(time), droppedAttributesCount: dropped });
+    events.push({ name, attributes: kept, time: this.time(time), droppedAttributesCount: dropped });
     return this;
   }
 
   addLink(link: Link): this {
     if (this.endedWarn()) return this;
     const limit = this.limits.linkCountLimit ?? Number.POSITIVE_INFINITY;
-    if (limit === 0) {
-      this.droppedLinksCount++;
-      return this;
-    }
-    if (this.links === NONE) this.links = [];
-    if (this.links.length >= limit) {
-      this.links.shift();
-      this.droppedLinksCount++;
-    }
+    if (this.links.length >= limit) this.droppedLinksCount++;
+    const links = withRoom(this.links, limit);
+    if (links === undefined) return this;
+    this.links = links;
     const [kept, dropped] = limitedAttributes(link.attributes, this.limits.attributePerLinkCountLimit, this.limits.attributeValueLengthLimit);
     const added: Link & { droppedAttributesCount?: number } = { context: link.context };
     if (Object.keys(kept).length > 0) added.attributes = kept;
     if (dropped > 0) added.droppedAttributesCount = dropped;
-    this.links.push(added);
+    links.push(added);
     return this;
   }
 
@@ -287,6 +277,17 @@ export class RecordedSpan implements Span, ReadableSpan {
     if (this.ended) diag.warn(`Cannot execute the operation on ended Span {traceId: ${this.context.traceId}, spanId: ${this.context.spanId}}`);
     return this.ended;
   }
+}
+
+/**
+ * The list to add one more event or link to, as SpanImpl keeps them: none when the limit keeps none; the oldest
+ * dropped when it is full (the caller counts what is dropped); a list of its own for a span that had none.
+ */
+function withRoom<T>(list: T[], limit: number): T[] | undefined {
+  if (limit === 0) return undefined;
+  const own = list === NONE ? [] : list;
+  if (own.length >= limit) own.shift();
+  return own;
 }
 
 function allValid(attributes: Attributes): boolean {

@@ -99,11 +99,11 @@ export class Tracing {
     const names = new RpcNames();
     const spans = new RpcSpans(tracer);
     return (next) => (call) => {
-      const traceparent = call.ctx.metadata.get("traceparent")[0];
+      const md = call.ctx.metadata;
+      const traceparent = md.get("traceparent")[0];
       if (parentDecides && isUnsampledTraceparent(traceparent)) return next(call);
       // Undefined: the trace is recorded, and the span started below is its root.
       if (traceparent === undefined && (parentRequired || roots.unsampledTraceparent() !== undefined)) return next(call);
-      const md = call.ctx.metadata;
       const parent = remoteParent(traceparent, md.get("tracestate")[0]) ?? propagation.extract(ROOT_CONTEXT, md, metadataGetter);
       if (parentDecides) {
         const caller = trace.getSpanContext(parent);
