@@ -16,7 +16,11 @@ export interface KafkaConfig {
   connection_timeout: number;
   request_timeout: number;
   retry: { retries: number; initial_retry_time: number; max_retry_time: number };
-  producer: { max_batch_bytes: number; max_batch_messages: number };
+  /**
+   * linger: how long a record may wait for others before its request goes out (Kafka's linger.ms), counted from
+   * when it was sent, so a record that waited behind the request in flight goes as soon as that one is answered.
+   */
+  producer: { max_batch_bytes: number; max_batch_messages: number; linger: number };
   consumer: {
     session_timeout: number;
     heartbeat_interval: number;
@@ -66,6 +70,7 @@ export const kafkaConfigSchema: Schema = {
       fields: {
         max_batch_bytes: { type: "bytes", default: "1MiB" },
         max_batch_messages: { type: "integer", min: 1, default: 1000 },
+        linger: duration("1ms"),
       },
     },
     consumer: {

@@ -171,6 +171,71 @@ describe("BatchingProducer", () => {
     expect(keyless.size).toBe(3);
   });
 
+  test("a request waits producer.linger from its oldest record and takes what arrives meanwhile", async () => {
+    const f = fakeKafka();
+    const p = new BatchingProducer(f.kafka, parseKafkaConfig({ producer: { linger: "60ms" } }, { configFile: "t" }));
+    const t0 = performance.now();
+    const a = p.send("t", 0, bytes("a"), {}, "");
+    await Bun.sleep(10);
+    const b = p.send("t", 0, bytes("b"), {}, "");
+    expect(f.requests.length).toBe(0);
+    await until(() => f.requests.length === 1);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(59);
+    expect(f.requests[0]!.topicMessages[0]!.messages.map((m) => String(m.value))).toEqual(["a", "b"]);
+    f.requests[0]!.resolve(ack(f.requests[0]!.topicMessages, () => 3));
+    expect((await Promise.all([a, b])).map((s) => s.offset)).toEqual([3, 4]);
+  });
+
+  test("a full batch goes at once, without waiting out the linger; close ends a linger", async () => {
+    const f = fakeKafka();
+    const p = new BatchingProducer(f.kafka, parseKafkaConfig({ producer: { max_batch_messages: 3, linger: "10s" } }, { configFile: "t" }));
+    const full = [0, 1, 2].map((i) => p.send("t", 0, bytes(String(i)), {}, ""));
+    await until(() => f.requests.length === 1);
+    expect(f.requests[0]!.topicMessages[0]!.messages.length).toBe(3);
+    f.requests[0]!.resolve(ack(f.requests[0]!.topicMessages, () => 0));
+    await Promise.all(full);
+    // Full in bytes as well: a second record over max_batch_bytes ends the first one's linger; the second, alone
+    // in the next batch, lingers in turn, and close fails it without sending it.
+    const bytesBound = new BatchingProducer(f.kafka, parseKafkaConfig({ producer: { max_batch_bytes: 1000, linger: "10s" } }, { configFile: "t" }));
+    const first = bytesBound.send("t", 0, new Uint8Array(600), {}, "");
+    const second = bytesBound.send("t", 0, new Uint8Array(600), {}, "");
+    await until(() => f.requests.length === 2);
+    expect(f.requests[1]!.topicMessages[0]!.messages.length).toBe(1);
+    f.requests[1]!.resolve(ack(f.requests[1]!.topicMessages, () => 0));
+    expect((await first).offset).toBe(0);
+    await Bun.sleep(30);
+    expect(f.requests.length).toBe(2);
+    await bytesBound.close();
+    expect(((await second.catch((e) => e)) as PrismError).code).toBe(Code.UNAVAILABLE);
+    await Bun.sleep(10);
+    expect(f.requests.length).toBe(2);
+  });
+
+  test("a record that waited out the linger behind the request in flight goes as soon as that one is answered", async () => {
+    const f = fakeKafka();
+    const p = new BatchingProducer(f.kafka, parseKafkaConfig({ producer: { linger: "300ms" } }, { configFile: "t" }));
+    const a = p.send("t", 0, bytes("a"), {}, "");
+    for (let i = 0; i < 1000 && f.requests.length === 0; i++) await Bun.sleep(1);
+    const b = p.send("t", 0, bytes("b"), {}, "");
+    await Bun.sleep(320);
+    const answered = performance.now();
+    f.requests[0]!.resolve(ack(f.requests[0]!.topicMessages, () => 0));
+    await until(() => f.requests.length === 2);
+    expect(performance.now() - answered).toBeLessThan(150);
+    f.requests[1]!.resolve(ack(f.requests[1]!.topicMessages, () => 1));
+    expect((await Promise.all([a, b])).map((s) => s.offset)).toEqual([0, 1]);
+  });
+
+  test("linger 0 sends the first record without waiting for a timer", async () => {
+    const f = fakeKafka();
+    const p = new BatchingProducer(f.kafka, parseKafkaConfig({ producer: { linger: "0s" } }, { configFile: "t" }));
+    const a = p.send("t", 0, bytes("a"), {}, "");
+    await Bun.sleep(0);
+    expect(f.requests.length).toBe(1);
+    f.requests[0]!.resolve(ack(f.requests[0]!.topicMessages, () => 9));
+    expect((await a).offset).toBe(9);
+  });
+
   test("close fails what is still queued with UNAVAILABLE", async () => {
     const f = fakeKafka();
     const p = new BatchingProducer(f.kafka, cfg);

@@ -27,6 +27,8 @@ interface Pending {
   topic: string;
   message: Message & { partition: number; timestamp: string };
   bytes: number;
+  /** performance.now() when it was queued (linger counts from there). */
+  at: number;
   resolve: (s: Stored) => void;
   reject: (err: unknown) => void;
 }
@@ -36,12 +38,19 @@ interface Pending {
  * kafkajs serialises the requests of an idempotent producer per broker, so one request at a time would cap
  * throughput at one round trip per message; instead, sends that arrive while a request is in flight wait
  * and go out together in the next request (group commit): latency stays one or two round trips under load.
+ * A request also waits until its oldest record has waited producer.linger (unless the batch is full): at a
+ * moderate rate, where group commit finds little to group, that halves the requests. Each is a write that wakes
+ * the broker: at 1,000 records/s on the 2-core bench machine one such write cost the queue pattern 115–135 µs.
  */
 export class BatchingProducer {
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
   private queue: Pending[] = [];
+  /** Bytes of the queued records (RECORD_OVERHEAD and headers included). */
+  private queuedBytes = 0;
   private flushing = false;
+  /** Ends the current linger early (a full batch, or close). */
+  private endLinger: (() => void) | undefined;
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly metadataByCount = new Map<number, PartitionMetadata[]>();
 
@@ -74,8 +83,10 @@ export class BatchingProducer {
     let bytes = RECORD_OVERHEAD + value.byteLength + Buffer.byteLength(key);
     for (const k in headers) bytes += HEADER_OVERHEAD + Buffer.byteLength(k) + Buffer.byteLength(headers[k]!);
     return new Promise<Stored>((resolve, reject) => {
-      this.queue.push({ topic, message, bytes, resolve, reject });
+      this.queue.push({ topic, message, bytes, at: performance.now(), resolve, reject });
+      this.queuedBytes += bytes;
       if (!this.flushing) void this.flush();
+      else if (this.endLinger && this.full()) this.endLinger();
     });
   }
 
@@ -83,12 +94,35 @@ export class BatchingProducer {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
+        const lingering = this.linger();
+        if (lingering) await lingering;
+        if (this.queue.length === 0) break;
         const batch = this.take();
         await this.sendBatch(batch);
       }
     } finally {
       this.flushing = false;
     }
+  }
+
+  /** Until the oldest queued record has waited producer.linger or the batch is full; undefined when that is now. */
+  private linger(): Promise<void> | undefined {
+    const wait = this.cfg.producer.linger - (performance.now() - this.queue[0]!.at);
+    if (wait <= 0 || this.full()) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.endLinger?.(), wait);
+      this.endLinger = () => {
+        clearTimeout(timer);
+        this.endLinger = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** True when the queued records fill a request. */
+  private full(): boolean {
+    const { max_batch_bytes, max_batch_messages } = this.cfg.producer;
+    return this.queue.length >= max_batch_messages || this.queuedBytes >= max_batch_bytes;
   }
 
   /** The next batch: everything queued, bounded by bytes and count (a single oversized record goes alone). */
@@ -102,6 +136,7 @@ export class BatchingProducer {
       bytes += b;
       n++;
     }
+    this.queuedBytes -= bytes;
     return this.queue.splice(0, n);
   }
 
@@ -209,6 +244,8 @@ export class BatchingProducer {
   /** Fails what is still queued and disconnects. */
   async close(): Promise<void> {
     const pending = this.queue.splice(0);
+    this.queuedBytes = 0;
+    this.endLinger?.();
     for (const p of pending) p.reject(unavailable("publish: the kafka pattern is stopping"));
     const producer = this.producer;
     this.producer = undefined;
