@@ -5,6 +5,8 @@
 //   bun bench/queue_throughput.ts [--backend memstore|redis|postgres|nats|kafka] [--via direct|proxy] [--messages 20000]
 //     [--consumers 4] [--rate 1000] [--seconds 5]
 // Needs dist/queue (and dist/proxy for --via proxy).
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { ConsumerPattern } from "../proto/gen/prism/patterns/consumer/consumer_pattern_pb";
 import { ProducerPattern } from "../proto/gen/prism/patterns/producer/producer_pattern_pb";
@@ -29,9 +31,47 @@ export interface QueueBenchResult {
   consumers: number;
   publishPerS: number;
   consumeAckPerS: number;
-  latency: { rate: number; delivered: number; sent: number; p50Ms: number; p99Ms: number };
+  latency: { rate: number; delivered: number; sent: number; p50Ms: number; p99Ms: number; cpu?: PacedCpu };
   /** Why the row did not run (or stopped). */
   reason?: string;
+}
+
+/**
+ * CPU in cores busy over the paced phase: the whole machine's (every process: pattern, proxy, backend, this
+ * client, anyone else) out of its `cores`, and this client's own. A p99 measured with the machine near
+ * `cores` busy is the machine's queueing as much as the path's.
+ */
+export interface PacedCpu {
+  machineBusy: number;
+  cores: number;
+  client: number;
+}
+
+/** The machine's CPU time so far, busy and in all, in clock ticks (the first line of /proc/stat). */
+function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - f[3]! - f[4]!, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts counting; the returned function gives the cores busy since (undefined where /proc/stat is not). */
+function pacedCpu(): () => PacedCpu | undefined {
+  const m0 = machineTicks();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  return () => {
+    const m1 = machineTicks();
+    const c = process.cpuUsage(c0);
+    const seconds = (performance.now() - t0) / 1000;
+    if (!m0 || !m1 || m1.total === m0.total || seconds <= 0) return undefined;
+    const cores = cpus().length;
+    const r = (x: number) => Math.round(x * 100) / 100;
+    return { machineBusy: r(((m1.busy - m0.busy) / (m1.total - m0.total)) * cores), cores, client: r((c.user + c.system) / 1e6 / seconds) };
+  };
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -134,6 +174,7 @@ export async function measureQueue(o: QueueBenchOptions): Promise<QueueBenchResu
       void producer.client.publish({ topic: latTopic, payload: warm }, opts);
       await Bun.sleep(1000 / o.rate);
     }
+    const cpuSince = pacedCpu();
     const start = performance.now();
     for (let i = 0; i < total; i++) {
       const due = start + (i * 1000) / o.rate;
@@ -143,6 +184,7 @@ export async function measureQueue(o: QueueBenchOptions): Promise<QueueBenchResu
     }
     const deadline = Date.now() + 30_000;
     while (lat.length < total && Date.now() < deadline) await Bun.sleep(50);
+    const cpu = cpuSince();
     stop();
     lat.sort((a, b) => a - b);
     return {
@@ -152,7 +194,14 @@ export async function measureQueue(o: QueueBenchOptions): Promise<QueueBenchResu
       consumers: o.consumers,
       publishPerS: Math.round(publishPerS),
       consumeAckPerS: Math.round(consumePerS),
-      latency: { rate: o.rate, delivered: lat.length, sent: total, p50Ms: +percentile(lat, 50).toFixed(2), p99Ms: +percentile(lat, 99).toFixed(2) },
+      latency: {
+        rate: o.rate,
+        delivered: lat.length,
+        sent: total,
+        p50Ms: +percentile(lat, 50).toFixed(2),
+        p99Ms: +percentile(lat, 99).toFixed(2),
+        ...(cpu && { cpu }),
+      },
     };
   } finally {
     producer.close();
@@ -171,18 +220,23 @@ function target(r: QueueBenchResult): string {
   return misses.length === 0 ? "met" : `not met (${misses.join(", ")})`;
 }
 
+/** "1.82 of 2 (0.48)": the machine's cores busy while paced, of its cores, and the bench client's own. */
+export function pacedCpuText(cpu: PacedCpu | undefined): string {
+  return cpu ? `${cpu.machineBusy.toFixed(2)} of ${cpu.cores} (${cpu.client.toFixed(2)})` : "";
+}
+
 export function queueMarkdown(results: readonly QueueBenchResult[]): string {
   const lines = [
-    "| backend | via | publish msg/s | consume+ack msg/s | paced rate | publish → delivery p50 | p99 | delivered | issue 21 target (Kafka, NATS via proxy) |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| backend | via | publish msg/s | consume+ack msg/s | paced rate | publish → delivery p50 | p99 | delivered | CPU busy while paced, cores: machine (bench client) | issue 21 target (Kafka, NATS via proxy) |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const r of results) {
     if (r.reason) {
-      lines.push(`| ${r.backend} | ${r.via} | not run: ${r.reason} | | | | | | |`);
+      lines.push(`| ${r.backend} | ${r.via} | not run: ${r.reason} | | | | | | | |`);
       continue;
     }
     lines.push(
-      `| ${r.backend} | ${r.via} | ${r.publishPerS} | ${r.consumeAckPerS} | ${r.latency.rate}/s | ${r.latency.p50Ms} ms | ${r.latency.p99Ms} ms | ${r.latency.delivered} of ${r.latency.sent} | ${target(r)} |`,
+      `| ${r.backend} | ${r.via} | ${r.publishPerS} | ${r.consumeAckPerS} | ${r.latency.rate}/s | ${r.latency.p50Ms} ms | ${r.latency.p99Ms} ms | ${r.latency.delivered} of ${r.latency.sent} | ${pacedCpuText(r.latency.cpu)} | ${target(r)} |`,
     );
   }
   return `${lines.join("\n")}\n`;

@@ -96,7 +96,7 @@ describe("bench results", () => {
           consumers: 4,
           publishPerS: 30_000,
           consumeAckPerS: 21_000,
-          latency: { rate: 1000, delivered: 5000, sent: 5000, p50Ms: 1, p99Ms: 6.5 },
+          latency: { rate: 1000, delivered: 5000, sent: 5000, p50Ms: 1, p99Ms: 6.5, cpu: { machineBusy: 1.1, cores: 2, client: 0.4 } },
         },
       ],
       cdc: [
@@ -116,6 +116,9 @@ describe("bench results", () => {
     });
     const byTarget = Object.fromEntries(withSections.map((x) => [x.target.split(":")[0], x]));
     expect(byTarget["queue over nats through the proxy (issue 21)"]!.met).toBe(true);
+    expect(byTarget["queue over nats through the proxy (issue 21)"]!.measured).toBe(
+      "21,000 msg/s; p99 6.5 ms at 1000/s; machine CPU busy while paced 1.10 of 2 (0.40) cores (bench client in brackets)",
+    );
     expect(byTarget["CDC into Kafka (issue 23)"]!.measured).toBe("9,000 changes/s (20,000 rows)");
     expect(byTarget["CDC into Kafka (issue 23)"]!.met).toBe(false);
   });
@@ -244,7 +247,7 @@ describe("bench results", () => {
       consumers: 4,
       publishPerS: 30000,
       consumeAckPerS,
-      latency: { rate: 1000, delivered, sent: 5000, p50Ms: 1.5, p99Ms },
+      latency: { rate: 1000, delivered, sent: 5000, p50Ms: 1.5, p99Ms, ...(backend === "kafka" && { cpu: { machineBusy: 1.8249, cores: 2, client: 0.5 } }) },
     });
     const md = queueMarkdown([
       qrow("redis", "proxy", 8000, 30),
@@ -253,11 +256,11 @@ describe("bench results", () => {
       qrow("kafka", "proxy", 9000, 25, 4990),
       { ...qrow("postgres", "direct", 0, 0), reason: "postgres is not reachable" },
     ]);
-    expect(md).toContain("| redis | proxy | 30000 | 8000 | 1000/s | 1.5 ms | 30 ms | 5000 of 5000 |  |");
-    expect(md).toContain("| nats | proxy | 30000 | 12000 | 1000/s | 1.5 ms | 9 ms | 5000 of 5000 | met |");
-    expect(md).toContain("| nats | direct | 30000 | 12000 | 1000/s | 1.5 ms | 9 ms | 5000 of 5000 |  |");
+    expect(md).toContain("| redis | proxy | 30000 | 8000 | 1000/s | 1.5 ms | 30 ms | 5000 of 5000 |  |  |");
+    expect(md).toContain("| nats | proxy | 30000 | 12000 | 1000/s | 1.5 ms | 9 ms | 5000 of 5000 |  | met |");
+    expect(md).toContain("| nats | direct | 30000 | 12000 | 1000/s | 1.5 ms | 9 ms | 5000 of 5000 |  |  |");
     expect(md).toContain(
-      "| kafka | proxy | 30000 | 9000 | 1000/s | 1.5 ms | 25 ms | 4990 of 5000 | not met (9000/s < 10k/s, p99 25 ms ≥ 20 ms, 10 not delivered) |",
+      "| kafka | proxy | 30000 | 9000 | 1000/s | 1.5 ms | 25 ms | 4990 of 5000 | 1.82 of 2 (0.50) | not met (9000/s < 10k/s, p99 25 ms ≥ 20 ms, 10 not delivered) |",
     );
     expect(md).toContain("| postgres | direct | not run: postgres is not reachable |");
     const all = toMarkdown({

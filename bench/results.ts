@@ -3,7 +3,7 @@ import { pairedCost, pairedCpu, pct, tracingRoundsMarkdown, type TracingRoundsRe
 import { gcPausesMarkdown, type GcPauseResult } from "./gc_pauses";
 import { multicastScaleMarkdown, type MulticastScaleResult } from "./multicast_scale";
 import { type CdcBenchResult, cdcMarkdown } from "./cdc";
-import { type QueueBenchResult, queueMarkdown } from "./queue_throughput";
+import { type QueueBenchResult, pacedCpuText, queueMarkdown } from "./queue_throughput";
 import { sessionStoreMarkdown, type SessionStoreResult } from "./session_store";
 import { streamReadMarkdown, type StreamReadResult } from "./stream_read";
 import { largeValueMarkdown, type LargeValueResult } from "./large_value";
@@ -509,7 +509,7 @@ function sectionTargets({ queue, sessionStore, cdc }: TailTargetSections): Targe
     const lost = r.latency.sent - r.latency.delivered;
     out.push({
       target,
-      measured: `${r.consumeAckPerS.toLocaleString("en-US")} msg/s; p99 ${r.latency.p99Ms} ms at ${r.latency.rate}/s${lost > 0 ? `; ${lost} not delivered` : ""}`,
+      measured: `${r.consumeAckPerS.toLocaleString("en-US")} msg/s; p99 ${r.latency.p99Ms} ms at ${r.latency.rate}/s${lost > 0 ? `; ${lost} not delivered` : ""}${r.latency.cpu ? `; machine CPU busy while paced ${pacedCpuText(r.latency.cpu)} cores (bench client in brackets)` : ""}`,
       met: r.consumeAckPerS >= 10_000 && r.latency.rate >= 1000 && r.latency.p99Ms < 20 && lost === 0,
       source: "queue",
     });
@@ -735,7 +735,7 @@ export function toMarkdown(b: BenchResults): string {
   if (b.queue && b.queue.length > 0) {
     const q = b.queue.find((r) => !r.reason) ?? b.queue[0]!;
     section(
-      `**Producer/Consumer** (bench/queue_throughput.ts: dist/queue per backend, direct and through dist/proxy; ${q.messages} messages of 100 bytes published in batches of 100 (4 in flight), then drained by ${q.consumers} consumers of one group acking in batches; then single publishes paced at the moderate rate, publish → delivery measured in the client)`,
+      `**Producer/Consumer** (bench/queue_throughput.ts: dist/queue per backend, direct and through dist/proxy; ${q.messages} messages of 100 bytes published in batches of 100 (4 in flight), then drained by ${q.consumers} consumers of one group acking in batches; then single publishes paced at the moderate rate, publish → delivery measured in the client; CPU busy while paced = the machine's user + system time over the paced phase (/proc/stat, every process on it) in cores, and in brackets the bench client's own)`,
       queueMarkdown(b.queue),
     );
   }
