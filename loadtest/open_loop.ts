@@ -81,20 +81,14 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
     const pump = () => {
       if (stopped) return;
       let now = performance.now();
-      if (now >= end || sent >= total) {
-        if (sent >= total) allSent();
-        else stop();
-        return;
-      }
-      const due = Math.min(total, Math.floor((now - start) / interval) + 1);
-      while (sent < due && inFlight < maxInFlight) {
+      // Calls scheduled before the end go out even when this thread runs only after it (late: their lag is in
+      // their latency); only what the in-flight cap holds back at the end is unsent.
+      while (inFlight < maxInFlight && sent < Math.min(total, Math.floor((Math.min(now, end) - start) / interval) + 1)) {
         launch(sent++, now);
         now = performance.now();
       }
-      if (sent >= total) {
-        allSent();
-        return;
-      }
+      if (sent >= total) allSent();
+      else if (now >= end) stop();
       // Otherwise the pacer's next tick (or, when capped by in-flight calls, the next completion) pumps again.
     };
     pacer = startPacer(start, interval, pump);
