@@ -40,6 +40,13 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** The machine's busy and idle CPU seconds so far, over all cores (the first line of /proc/stat; idle = idle + iowait). */
+export function machineCpuSeconds(): { busy: number; idle: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = f[3]! + f[4]!;
+  return { busy: (f.reduce((a, b) => a + b, 0) - idle) / 100, idle: idle / 100 };
+}
+
 /** The sum of prism_requests_total in a Prometheus exposition. */
 export function requestsTotal(exposition: string): number {
   let n = 0;

@@ -5,7 +5,6 @@
 //   bun bench/queue_throughput.ts [--backend memstore|redis|postgres|nats|kafka] [--via direct|proxy] [--messages 20000]
 //     [--consumers 4] [--rate 1000] [--seconds 5]
 // Needs dist/queue (and dist/proxy for --via proxy).
-import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { ConsumerPattern } from "../proto/gen/prism/patterns/consumer/consumer_pattern_pb";
@@ -14,6 +13,7 @@ import { createClient } from "../sdk/grpc/client";
 import { BACKENDS } from "../tests/queue/backends";
 import { kafka } from "../tests/queue/kafka_backend";
 import { directTarget, proxyTarget } from "../tests/queue/targets";
+import { machineCpuSeconds } from "./processes";
 
 export interface QueueBenchOptions {
   backend: string;
@@ -47,12 +47,10 @@ export interface PacedCpu {
   client: number;
 }
 
-/** The machine's CPU time so far, busy and in all, in clock ticks (the first line of /proc/stat). */
-function machineTicks(): { busy: number; total: number } | undefined {
+/** The machine's busy and idle CPU seconds (bench/processes.ts); undefined where /proc/stat cannot be read. */
+function machineCpu(): { busy: number; idle: number } | undefined {
   try {
-    const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = f.reduce((a, b) => a + b, 0);
-    return { busy: total - f[3]! - f[4]!, total };
+    return machineCpuSeconds();
   } catch {
     return undefined;
   }
@@ -60,17 +58,19 @@ function machineTicks(): { busy: number; total: number } | undefined {
 
 /** Starts counting; the returned function gives the cores busy since (undefined where /proc/stat is not). */
 function pacedCpu(): () => PacedCpu | undefined {
-  const m0 = machineTicks();
+  const m0 = machineCpu();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   return () => {
-    const m1 = machineTicks();
+    const m1 = machineCpu();
     const c = process.cpuUsage(c0);
     const seconds = (performance.now() - t0) / 1000;
-    if (!m0 || !m1 || m1.total === m0.total || seconds <= 0) return undefined;
+    if (!m0 || !m1) return undefined;
+    const all = m1.busy + m1.idle - m0.busy - m0.idle;
+    if (all <= 0 || seconds <= 0) return undefined;
     const cores = cpus().length;
     const r = (x: number) => Math.round(x * 100) / 100;
-    return { machineBusy: r(((m1.busy - m0.busy) / (m1.total - m0.total)) * cores), cores, client: r((c.user + c.system) / 1e6 / seconds) };
+    return { machineBusy: r(((m1.busy - m0.busy) / all) * cores), cores, client: r((c.user + c.system) / 1e6 / seconds) };
   };
 }
 

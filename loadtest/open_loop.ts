@@ -27,6 +27,8 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
   let inFlight = 0;
   let stopped = false;
   let pacer: Pacer | undefined;
+  /** Calls scheduled by `now`, or by the end once it has passed. */
+  const dueBy = (now: number) => Math.min(total, Math.floor((Math.min(now, end) - start) / interval) + 1);
 
   return new Promise<void>((resolve) => {
     const finishIfIdle = () => {
@@ -44,7 +46,7 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
       const now = stats.stoppedAt;
       // What was due but could not be sent (in-flight cap) is a shortfall to report, not to hide:
       // each has waited at least from its scheduled send until now, so that goes into the latency.
-      const due = Math.min(total, Math.floor((Math.min(now, end) - start) / interval) + 1);
+      const due = dueBy(now);
       for (let n = sent; n < due; n++) stats.unsentCall(now - (start + n * interval));
       finishIfIdle();
     };
@@ -83,7 +85,7 @@ export function runOpenLoop(issue: Issue, stats: Stats, rps: number, maxInFlight
       let now = performance.now();
       // Calls scheduled before the end go out even when this thread runs only after it (late: their lag is in
       // their latency); only what the in-flight cap holds back at the end is unsent.
-      while (inFlight < maxInFlight && sent < Math.min(total, Math.floor((Math.min(now, end) - start) / interval) + 1)) {
+      while (inFlight < maxInFlight && sent < dueBy(now)) {
         launch(sent++, now);
         now = performance.now();
       }

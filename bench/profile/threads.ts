@@ -15,7 +15,7 @@ import { OtlpCollector } from "../../tests/helpers/otlp_collector";
 import { parseDuration } from "../../sdk/config/schema";
 import { prismLoad } from "../load";
 import { envPairs, isEnvPair } from "./env_pairs";
-import { type Server, startProxy } from "../processes";
+import { machineCpuSeconds, type Server, startProxy } from "../processes";
 
 const { values } = parseArgs({
   options: {
@@ -63,13 +63,6 @@ function threadCpu(pid: number): Map<string, number> {
   return by;
 }
 
-/** The machine's busy and idle CPU seconds so far (/proc/stat), over all cores. */
-function machineCpu(): { busy: number; idle: number } {
-  const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.split(/\s+/).slice(1, 9).map(Number);
-  const idle = f[3]! + f[4]!; // idle, iowait
-  return { busy: (f.reduce((a, b) => a + b, 0) - idle) / TICKS_PER_SECOND, idle: idle / TICKS_PER_SECOND };
-}
-
 interface Variant {
   name: string;
   server: Server;
@@ -114,9 +107,9 @@ try {
     for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
       const pids = v.server.pids.slice(0, 2);
       const before = pids.map(threadCpu);
-      const machine0 = machineCpu();
+      const machine0 = machineCpuSeconds();
       const r = await load(v, values.duration!);
-      const machine1 = machineCpu();
+      const machine1 = machineCpuSeconds();
       const after = pids.map(threadCpu);
       v.machine.busy += machine1.busy - machine0.busy;
       v.machine.idle += machine1.idle - machine0.idle;
