@@ -46,6 +46,19 @@ describe("ghz as the bench's second client", () => {
     expect(args.at(-1)).toBe("127.0.0.1:1");
   });
 
+  test("without a rate, a closed loop: no rate limiter, nothing skipped by count; the warm-up is left out by send time", () => {
+    const args = ghzArgs({ target: "127.0.0.1:1", concurrency: 64, durationS: 5, warmupS: 1, keys: 1000 }, "/tmp/x.json");
+    expect(args).not.toContain("--rps");
+    expect(args).not.toContain("--skipFirst");
+    expect(args[args.indexOf("--duration") + 1]).toBe("6s");
+    expect(args[args.indexOf("--concurrency") + 1]).toBe("64");
+    // The report's 53 calls were sent from 15.607494257 on; 31 of them (11 OK, 20 DeadlineExceeded) 0.1 s or more later.
+    const late = summariseGhz(REPORT, 0.1);
+    expect(late.ok).toBe(11);
+    expect(late.errors).toEqual({ DEADLINE_EXCEEDED: 20 });
+    expect(Date.parse(late.startedAt)).toBeGreaterThanOrEqual(Date.parse("2026-12-06T13:33:15.707Z"));
+  });
+
   test("publish: PubSubBasicInterface.Publish of prism-load's payload, base64 as ghz's JSON takes bytes", () => {
     const args = ghzArgs(
       { target: "127.0.0.1:1", rps: 1000, concurrency: 64, durationS: 5, warmupS: 1, keys: 1000, operation: "publish", topic: "t", valueSize: 30 },

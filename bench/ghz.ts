@@ -53,9 +53,19 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-/** Summarises ghz's per-call details (the calls after --skipFirst): latency of the OK calls, errors by code. */
-export function summariseGhz(report: GhzReport): GhzResult {
-  const details = report.details ?? [];
+/**
+ * Summarises ghz's per-call details (the calls after --skipFirst): latency of the OK calls, errors by code.
+ * `skipS` leaves out, besides, the calls sent in the first seconds of the run (a closed loop's warm-up, whose count
+ * is not known beforehand).
+ */
+export function summariseGhz(report: GhzReport, skipS = 0): GhzResult {
+  let details = report.details ?? [];
+  if (skipS > 0 && details.length > 0) {
+    let start = Infinity;
+    for (const d of details) start = Math.min(start, epochNs(d.timestamp));
+    const from = start + skipS * 1e9;
+    details = details.filter((d) => epochNs(d.timestamp) >= from);
+  }
   if (details.length === 0) throw new Error("ghz reported no measured calls (every call within --skipFirst, or none sent)");
   const okNs: number[] = [];
   const errors: Record<string, number> = {};
@@ -88,12 +98,13 @@ export function summariseGhz(report: GhzReport): GhzResult {
 }
 
 /**
- * What a ghz row asks, at `rps` for warm-up + duration: KeyValueBasicInterface.Get over prism-load's key space, or
- * (publish) PubSubBasicInterface.Publish of prism-load's payload (`valueSize` bytes) to `topic`.
+ * What a ghz row asks, at `rps` (or, without one, as fast as `concurrency` workers get answers: a closed loop) for
+ * warm-up + duration: KeyValueBasicInterface.Get over prism-load's key space, or (publish)
+ * PubSubBasicInterface.Publish of prism-load's payload (`valueSize` bytes) to `topic`.
  */
 export interface GhzLoad {
   target: string;
-  rps: number;
+  rps?: number;
   concurrency: number;
   durationS: number;
   warmupS: number;
@@ -130,23 +141,24 @@ function callOf(load: GhzLoad): string[] {
   ];
 }
 
-/** ghz's arguments: one connection, `concurrency` workers, the warm-up's calls left out of the tally (--skipFirst). */
+/**
+ * ghz's arguments: one connection, `concurrency` workers; at a rate the warm-up's calls are left out of the tally
+ * (--skipFirst), in a closed loop runGhz leaves out the calls sent during the warm-up.
+ */
 export function ghzArgs(load: GhzLoad, out: string): string[] {
+  const paced = load.rps ? ["--rps", String(load.rps), "--skipFirst", String(Math.round(load.rps * load.warmupS))] : [];
   return [
     "--insecure",
     ...callOf(load),
     "--import-paths",
     `${ROOT}/proto`,
-    "--rps",
-    String(load.rps),
+    ...paced,
     "--concurrency",
     String(load.concurrency),
     "--connections",
     "1",
     "--duration",
     `${load.warmupS + load.durationS}s`,
-    "--skipFirst",
-    String(Math.round(load.rps * load.warmupS)),
     // Calls in flight at the end complete and count (not cancelled as "the client connection is closing").
     "--duration-stop",
     "wait",
@@ -172,7 +184,7 @@ export async function runGhz(load: GhzLoad): Promise<GhzResult & { command: stri
     const command = ["ghz", ...args.map((a) => a.replaceAll(`${ROOT}/`, "").replace(out, "REPORT.json"))]
       .map((a) => (/[\s{}"]/.test(a) ? `'${a}'` : a))
       .join(" ");
-    return { ...summariseGhz(JSON.parse(readFileSync(out, "utf8")) as GhzReport), command };
+    return { ...summariseGhz(JSON.parse(readFileSync(out, "utf8")) as GhzReport, load.rps ? 0 : load.warmupS), command };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

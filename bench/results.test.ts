@@ -41,6 +41,10 @@ describe("bench results", () => {
       row("memstore-direct", { throughput: 15_000, latencyMs: lat(3, 9), processCpuUsPerCall: { pattern: 45 } }),
       row("memstore-relay", { via: "relay", throughput: 15_000, latencyMs: lat(3, 9), processCpuUsPerCall: { relay: 35, pattern: 44 } }),
       row("memstore-proxy", { via: "proxy", throughput: 13_500, latencyMs: lat(3, 9), processCpuUsPerCall: { proxy: 38, pattern: 46 } }),
+      row("echo-ghz", { backend: "echo", via: "bare", client: "ghz", throughput: 12_000, latencyMs: lat(4, 9), processCpuUsPerCall: { echo: 36 } }),
+      row("memstore-direct-ghz", { client: "ghz", throughput: 10_000, latencyMs: lat(4, 9), processCpuUsPerCall: { pattern: 39 } }),
+      row("memstore-relay-ghz", { via: "relay", client: "ghz", throughput: 9_000, latencyMs: lat(4, 9), processCpuUsPerCall: { relay: 41, pattern: 44 } }),
+      row("memstore-proxy-ghz", { via: "proxy", client: "ghz", throughput: 8_000, latencyMs: lat(5, 9), processCpuUsPerCall: { proxy: 52, pattern: 46 } }),
       row("memstore-proxy-traced-ratio", { via: "proxy", throughput: 13_000, latencyMs: lat(3, 9) }),
       row("memstore-proxy-traced", { via: "proxy", throughput: 9_000, latencyMs: lat(6, 19) }),
     ];
@@ -61,10 +65,18 @@ describe("bench results", () => {
     expect(t["Kafka publish through the proxy at the moderate rate"]!.met).toBeNull();
     expect(t["Kafka publish through the proxy at the moderate rate"]!.measured).toBe("not measured (kafka-proxy-moderate, kafka-proxy-moderate-ghz missing)");
     const proxyCpu = t["proxy CPU per forwarded call (memstore Get, 64 in flight) ≤ 40 µs"]!;
-    expect([proxyCpu.measured, proxyCpu.met]).toEqual(["38 µs; bare relay (floor) 35 µs", true]);
+    // Each client's figure with its floor; ghz's proxy CPU misses the limit, so the target does although prism-load's meets it.
+    expect([proxyCpu.measured, proxyCpu.met]).toEqual(["prism-load 38 µs (bare relay, the floor: 35 µs); ghz 52 µs (bare relay, the floor: 41 µs)", false]);
     const patternCpu = t["memstore pattern CPU per call served directly (Get, 64 in flight) ≤ 40 µs"]!;
-    expect([patternCpu.measured, patternCpu.met]).toEqual(["45 µs; bare gRPC echo (floor) 30 µs", false]);
-    expect(t["through proxy / direct, memstore Get, 64 in flight ≥ 0.85"]!.measured).toBe("0.90; bare relay (floor) / direct 1.00");
+    expect([patternCpu.measured, patternCpu.met]).toEqual([
+      "prism-load 45 µs (bare gRPC echo, the floor: 30 µs); ghz 39 µs (bare gRPC echo, the floor: 36 µs)",
+      false,
+    ]);
+    const through = t["through proxy / direct, memstore Get, 64 in flight ≥ 0.85"]!;
+    expect([through.measured, through.met]).toEqual([
+      "prism-load 0.90 (bare relay / direct, the floor: 1.00); ghz 0.80 (bare relay / direct, the floor: 0.90)",
+      false,
+    ]);
     const ratio = t["tracing on, parentbased_traceidratio 0.01"]!;
     expect([ratio.measured, ratio.met]).toEqual(["3.7 % (13,000 vs 13,500 calls/s)", true]);
     expect(t["tracing on, always on (every call sampled and exported)"]!.met).toBe(false);

@@ -32,7 +32,7 @@ export interface RowSpec {
   /** prism-load --service: interface (Set/Get, the default) or pattern (KeyValuePattern). */
   loadService?: "interface" | "pattern";
   rps?: number;
-  /** The client: prism-load (the default) or ghz (bench/ghz.ts; Get or Publish, at `rps` only). */
+  /** The client: prism-load (the default) or ghz (bench/ghz.ts; Get or Publish, at `rps` or in a closed loop). */
   client?: "ghz";
   service?: ServiceName;
   executables: string[];
@@ -146,6 +146,10 @@ export function benchRows(settings: RowSettings): RowSpec[] {
     { id: "echo", label: "bare gRPC echo (ceiling)", backend: "echo", via: "bare", operation: "get", executables: [], start: startEcho },
     ...kv("memstore"),
     relay,
+    // Issue 26's CPU per call and through proxy / direct with the independent client too.
+    withGhz(kv("memstore")[0]!),
+    withGhz(kv("memstore")[1]!),
+    withGhz(relay),
     {
       id: "memstore-proxy-traced",
       label: "memstore pattern, through proxy, tracing on (OTLP/HTTP)",
@@ -348,7 +352,6 @@ export function preloadArgs(spec: RowSpec, server: Server, settings: RowSettings
 
 /** A ghz row's load against its started server (bench/ghz.ts). */
 export function ghzLoad(spec: RowSpec, server: Server, settings: RowSettings): GhzLoad {
-  if (!spec.rps) throw new Error(`${spec.id}: a ghz row needs a rate`);
   if (spec.operation !== "get" && spec.operation !== "publish") throw new Error(`${spec.id}: ghz rows run get or publish, not ${spec.operation}`);
   return {
     target: server.address,
