@@ -9,6 +9,8 @@ import type { Subjects } from "./subjects";
 
 /** Records one fetch asks for at most. */
 const MAX_BATCH = 1_000;
+/** A non-following read fails after this many empty fetches (2 s each) while its consumer still has records pending. */
+const MAX_EMPTY_FETCHES = 3;
 
 /** A Prism stream read back: JetStream's sequence is the offset, and there is one partition, 0. */
 function toRecord(stream: string, m: JsMsg): StreamRecordData {
@@ -123,6 +125,8 @@ export class NatsStreams {
     let resumeFrom = opts.fromOffset;
     /** Bytes of the largest record seen (plus headers' allowance); sizes the next fetch. */
     let largest = 4096;
+    /** Fetches in a row that brought nothing although the consumer had records pending. */
+    let emptyFetches = 0;
     try {
       const consumer = await nc.jetstream({ timeout: this.cfg.request_timeout }).consumers.get(name, consumerName);
       const maxBytes = Math.max(this.cfg.jetstream.fetch_bytes, (nc.info?.max_payload ?? 1 << 20) + 65_536);
@@ -155,14 +159,29 @@ export class NatsStreams {
         if (this.conn.state !== "connected" || this.conn.reconnects !== reconnectsAtStart) {
           throw unavailable(`nats connection was lost during the read; resume from offset ${resumeFrom}`);
         }
-        // Nothing more within a fetch's expiry: what is left up to endSeq was trimmed away.
-        if (!opts.follow && received === 0) return;
+        if (!opts.follow && received === 0) {
+          // Nothing within a fetch's expiry: either what is left up to endSeq was trimmed away, or the server was
+          // slow (hung, its disk full). Only the consumer's own count tells them apart; ending on a slow server
+          // would cut the read short without a word (CDC's look at its sink's tail then appended changes twice).
+          if ((await this.pendingFor(jsm, name, consumerName, resumeFrom)) === 0) return;
+          if (++emptyFetches >= MAX_EMPTY_FETCHES)
+            throw unavailable(`nats delivered none of the records left to read in ${emptyFetches} fetches; resume from offset ${resumeFrom}`);
+        } else emptyFetches = 0;
       }
     } catch (err) {
       throw toPrismError(err, "read");
     } finally {
       stopOnDisconnect();
       void jsm.consumers.delete(name, consumerName).catch(() => undefined);
+    }
+  }
+
+  /** Records the read's consumer has yet to deliver; UNAVAILABLE (naming where to resume) when the server does not say. */
+  private async pendingFor(jsm: JetStreamManager, stream: string, consumer: string, resumeFrom: number): Promise<number> {
+    try {
+      return (await jsm.consumers.info(stream, consumer)).num_pending;
+    } catch (err) {
+      throw unavailable(`nats did not answer during the read (${(err as Error).message}); resume from offset ${resumeFrom}`);
     }
   }
 

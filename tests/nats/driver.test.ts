@@ -290,3 +290,94 @@ describe("nats stream read across a server restart", () => {
     }
   }, 60_000);
 });
+
+describe("nats stream read while its server hangs", () => {
+  let server: DedicatedNats;
+  let t: Target;
+  beforeAll(async () => {
+    server = await startNatsServer();
+    // Requests wait up to 5 s, and no ping declares the connection stale meanwhile: a hang, not a lost connection.
+    t = await natsPattern({ namespace: "acceptance", url: server.url, request_timeout: "5s", ping_interval: "30s" });
+  });
+  afterAll(async () => {
+    try {
+      server?.resume();
+      await t?.close();
+    } finally {
+      await server?.close();
+    }
+  });
+
+  /** Appends `total` records whose payloads start with their number (1 KB each, 50 at a time). */
+  async function preload(c: ReturnType<typeof connect<typeof SERVICES>>, stream: string, total: number): Promise<void> {
+    const filler = "x".repeat(1_000);
+    for (let i = 0; i < total; i += 50)
+      await Promise.all(Array.from({ length: Math.min(50, total - i) }, (_, j) => c.st.append({ stream, payload: utf8(`${i + j} ${filler}`) })));
+  }
+  const numberOf = (r: { payload: Uint8Array }) => Number(text(r.payload).split(" ")[0]);
+  const everyOnce = (got: number[], total: number) => expect([...new Set(got)].sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i));
+
+  // More than one fetch's worth (nats/streams.ts asks for at most MAX_BATCH records, fewer by size): the read fetches
+  // again after the first batch, while the server is stopped, and that fetch's 2 s expiry passes with nothing.
+  const total = 1_500;
+
+  test("a Read without follow does not end early when a fetch comes back empty during a hang: the rest still comes", async () => {
+    const c = connect(t, SERVICES);
+    const stream = uniqueTopic("hung");
+    try {
+      await preload(c, stream, total);
+      const got: number[] = [];
+      let resumed = false;
+      for await (const r of c.st.read({ stream, partition: 0, fromOffset: 1n }, { timeoutMs: 60_000 })) {
+        if (got.length === 0) {
+          server.pause();
+          setTimeout(() => {
+            resumed = true;
+            server.resume();
+          }, 3_500);
+        }
+        got.push(numberOf(r));
+      }
+      // Before the fix the read ended at the empty fetch: 1,000 records, the server still stopped.
+      expect({ records: got.length, resumed }).toEqual({ records: total, resumed: true });
+      everyOnce(got, total);
+    } finally {
+      server.resume();
+      c.close();
+    }
+  }, 60_000);
+
+  test("a hang longer than the read waits for is UNAVAILABLE naming the offset to resume from, not an early end", async () => {
+    const c = connect(t, SERVICES);
+    const stream = uniqueTopic("hung-long");
+    try {
+      await preload(c, stream, total);
+      const got: number[] = [];
+      let failure: unknown;
+      try {
+        for await (const r of c.st.read({ stream, partition: 0, fromOffset: 1n }, { timeoutMs: 60_000 })) {
+          if (got.length === 0) server.pause();
+          got.push(numberOf(r));
+        }
+      } catch (err) {
+        failure = err;
+      }
+      server.resume();
+      expect((failure as { code?: number })?.code).toBe(Code.UNAVAILABLE);
+      const offset = BigInt(/resume from offset (\d+)/.exec(String((failure as Error).message))![1]!);
+      expect(offset).toBe(BigInt(got.length + 1));
+      // The pattern may have given up on the hung connection and be reconnecting: resume once it serves again.
+      await eventually(
+        async () => (await codeOf(() => c.st.append({ stream: uniqueTopic("probe"), payload: utf8("x") }))) === Code.OK,
+        "the pattern serves again",
+        20_000,
+      );
+      for await (const r of c.st.read({ stream, partition: 0, fromOffset: offset }, { timeoutMs: 30_000 })) got.push(numberOf(r));
+      expect(got.length).toBe(total);
+      everyOnce(got, total);
+    } finally {
+      server.resume();
+      c.close();
+    }
+  }, 60_000);
+});
