@@ -110,6 +110,68 @@ describe("queue through the client", () => {
     }
   });
 
+  test("acks made while one is in flight go together in the next Ack; each learns whether its token was known", async () => {
+    const c = await connect({ address, retry: fast });
+    handlers.consume = (call) => {
+      for (let i = 1; i <= 6; i++) call.write({ messageId: `m${i}`, ackToken: `tok${i}` });
+    };
+    // Each Ack is answered after 30 ms; tok4 is no longer known to the server.
+    handlers.ack = (call, cb) => {
+      const tokens = (call.request as { ackTokens: string[] }).ackTokens;
+      const unknownTokens = tokens.filter((t) => t === "tok4");
+      setTimeout(() => cb!(null, { acked: tokens.length - unknownTokens.length, unknownTokens }), 30);
+    };
+    const ac = new AbortController();
+    try {
+      const settled: Promise<boolean>[] = [];
+      for await (const d of c.queue.consume("t", "g", { signal: ac.signal })) {
+        // Settled concurrently: nothing awaited between the acks.
+        settled.push(d.ack());
+        if (settled.length === 6) break;
+      }
+      expect(await Promise.all(settled)).toEqual([true, true, true, false, true, true]);
+      // The first at once, the five made meanwhile in one call.
+      expect(only("ack").map((a) => a.req.ackTokens)).toEqual([["tok1"], ["tok2", "tok3", "tok4", "tok5", "tok6"]]);
+      // Awaited one by one: one call each, as before.
+      calls = [];
+      const one = (await c.queue.consume("t", "g", { signal: ac.signal }).next()).value!;
+      expect(await one.ack()).toBe(true);
+      expect(only("ack").map((a) => a.req.ackTokens)).toEqual([["tok1"]]);
+    } finally {
+      ac.abort();
+      c.close();
+    }
+  });
+
+  test("a failed Ack fails every ack it carried, and the next ones still go", async () => {
+    const c = await connect({ address, retry: { attempts: 1, ...fast } });
+    handlers.consume = (call) => {
+      for (let i = 1; i <= 3; i++) call.write({ messageId: `m${i}`, ackToken: `tok${i}` });
+    };
+    let n = 0;
+    handlers.ack = (call, cb) => {
+      const tokens = (call.request as { ackTokens: string[] }).ackTokens;
+      // The first (tok1) and second (tok2, tok3) calls fail; later ones succeed.
+      setTimeout(() => (n++ < 2 ? cb!({ code: grpc.status.INTERNAL, details: "boom" } as grpc.ServiceError, null) : cb!(null, { acked: tokens.length })), 20);
+    };
+    const ac = new AbortController();
+    try {
+      const settled: Promise<boolean>[] = [];
+      for await (const d of c.queue.consume("t", "g", { signal: ac.signal })) {
+        settled.push(d.ack());
+        if (settled.length === 3) break;
+      }
+      const outcomes = await Promise.allSettled(settled);
+      expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
+      expect(only("ack").map((a) => a.req.ackTokens)).toEqual([["tok1"], ["tok2", "tok3"]]);
+      const again = (await c.queue.consume("t", "g", { signal: ac.signal }).next()).value!;
+      expect(await again.ack()).toBe(true);
+    } finally {
+      ac.abort();
+      c.close();
+    }
+  });
+
   test("a delivery's ack and nack name its topic, group and token", async () => {
     const c = await connect({ address, retry: fast });
     handlers.consume = (call) => {

@@ -16,6 +16,7 @@ import {
   type PublishResponse,
   Support,
 } from "../../proto/gen/prism/patterns/producer/producer_pattern_pb";
+import { AckBatcher } from "./ack_batch";
 import { definePattern, type ModuleContext, require } from "./pattern";
 import { type CallOptions, IDEMPOTENCY_HEADER } from "./transport";
 
@@ -36,7 +37,10 @@ export interface OutgoingMessage {
 
 /** A delivery with the calls that settle it. */
 export type QueueDelivery = Delivery & {
-  /** Acknowledges it (idempotent: acking twice changes nothing); false when the token is no longer known. */
+  /**
+   * Acknowledges it (idempotent: acking twice changes nothing); false when the token is no longer known. Acks of
+   * one stream made while an Ack is in flight go together in the next Ack call (without options of their own).
+   */
   ack(opts?: CallOptions): Promise<boolean>;
   /** Gives it back for redelivery (after redeliverAfterMs), recording why; false when no longer known. */
   nack(options?: CallOptions & { redeliverAfterMs?: number; error?: string }): Promise<boolean>;
@@ -106,9 +110,11 @@ export class QueueClient {
   ): AsyncGenerator<QueueDelivery> {
     const { consumerId, maxInFlight, ackDeadlineMs, ...opts } = options;
     const req = { topic, group, consumerId: consumerId ?? "", maxInFlight: maxInFlight ?? 0, ackDeadlineMs: ackDeadlineMs ?? 0 };
+    const acks = new AckBatcher((ackTokens) => this.ack(topic, group, ackTokens));
     for await (const d of this.ctx.transport.stream<Delivery>(ConsumerPattern, "consume", req, { ...opts, subscribe: true })) {
       yield Object.assign(d, {
-        ack: async (o?: CallOptions) => (await this.ack(topic, group, [d.ackToken], o)).acked > 0,
+        // Acks with call options of their own (deadline, signal, metadata) go alone.
+        ack: async (o?: CallOptions) => (o === undefined ? acks.ack(d.ackToken) : (await this.ack(topic, group, [d.ackToken], o)).acked > 0),
         nack: async (o: CallOptions & { redeliverAfterMs?: number; error?: string } = {}) => {
           const { redeliverAfterMs, error, ...rest } = o;
           return (await this.nack(topic, group, d.ackToken, { redeliverAfterMs, error }, rest)).known;
