@@ -142,14 +142,16 @@ export function benchRows(settings: RowSettings): RowSpec[] {
   const relayModerate: RowSpec = { ...relay, id: "memstore-relay-moderate", label: `memstore Get, through a bare HTTP/2 relay, ${rps}/s`, rps };
   // The same rows with an independent client (issue 26): ghz, Go's gRPC stack, one connection.
   const withGhz = (row: RowSpec): RowSpec => ({ ...row, id: `${row.id}-ghz`, label: `${row.label} (ghz)`, client: "ghz" });
+  const echo: RowSpec = { id: "echo", label: "bare gRPC echo (ceiling)", backend: "echo", via: "bare", operation: "get", executables: [], start: startEcho };
   return [
-    { id: "echo", label: "bare gRPC echo (ceiling)", backend: "echo", via: "bare", operation: "get", executables: [], start: startEcho },
+    echo,
     ...kv("memstore"),
     relay,
     // Issue 26's CPU per call and through proxy / direct with the independent client too.
     withGhz(kv("memstore")[0]!),
     withGhz(kv("memstore")[1]!),
     withGhz(relay),
+    withGhz(echo),
     {
       id: "memstore-proxy-traced",
       label: "memstore pattern, through proxy, tracing on (OTLP/HTTP)",
