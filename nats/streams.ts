@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, nanos, type JetStreamManager, type JsMsg, type NatsConnection } from "nats";
+import { AckPolicy, type ConsumerInfo, DeliverPolicy, nanos, type JetStreamManager, type JsMsg, type NatsConnection } from "nats";
 import { invalidArgument, unavailable, type StreamReadOptions, type StreamRecordData } from "@prism/sdk";
 import type { NatsConfig } from "./config";
 import type { NatsConnector } from "./connection";
@@ -93,20 +93,23 @@ export class NatsStreams {
     // Without follow the read ends at the stream's last sequence when the call arrived, whatever is appended
     // or trimmed meanwhile.
     let endSeq = Infinity;
-    try {
-      ({ name, jsm } = await this.ensure(nc, opts.stream));
-      if (!opts.follow) endSeq = (await jsm.streams.info(name)).state.last_seq;
-      const start =
-        opts.fromTimestamp > 0
-          ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(opts.fromTimestamp).toISOString() }
-          : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, opts.fromOffset) };
-      const ci = await jsm.consumers.add(name, {
-        ...start,
+    /** An ephemeral consumer from `from` (a sequence), or from the read's own start when nothing was read yet. */
+    const addConsumer = (from: number | undefined) =>
+      jsm.consumers.add(name, {
+        ...(from !== undefined
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }
+          : opts.fromTimestamp > 0
+            ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(opts.fromTimestamp).toISOString() }
+            : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, opts.fromOffset) }),
         ack_policy: AckPolicy.None,
         mem_storage: true,
         num_replicas: 1,
         inactive_threshold: nanos(Math.max(30_000, this.cfg.request_timeout * 5)),
       });
+    try {
+      ({ name, jsm } = await this.ensure(nc, opts.stream));
+      if (!opts.follow) endSeq = (await jsm.streams.info(name)).state.last_seq;
+      const ci = await addConsumer(undefined);
       consumerName = ci.name;
       pending = ci.num_pending;
     } catch (err) {
@@ -121,6 +124,9 @@ export class NatsStreams {
     let current: { stop(): void } | undefined;
     const stopOnDisconnect = this.conn.onDisconnect(() => current?.stop());
     let delivered = 0;
+    /** Delivered by the current consumer (a read that lost records to an expired pull goes on with a new one). */
+    let deliveredHere = 0;
+    let readAny = false;
     let lastDelivery = 0;
     let resumeFrom = opts.fromOffset;
     /** Bytes of the largest record seen (plus headers' allowance); sizes the next fetch. */
@@ -128,14 +134,15 @@ export class NatsStreams {
     /** Fetches in a row that brought nothing although the consumer had records pending. */
     let emptyFetches = 0;
     try {
-      const consumer = await nc.jetstream({ timeout: this.cfg.request_timeout }).consumers.get(name, consumerName);
+      const js = nc.jetstream({ timeout: this.cfg.request_timeout });
+      let consumer = await js.consumers.get(name, consumerName);
       const maxBytes = Math.max(this.cfg.jetstream.fetch_bytes, (nc.info?.max_payload ?? 1 << 20) + 65_536);
       while (!opts.signal.aborted) {
         // A fetch by count ends as soon as it has its count; one by bytes (or for more than is left) waits out its
         // expiry, which made a non-following Read pay 2 s per fetch. So: ask for what is left, at most as many
         // records as fit in fetch_bytes judging by the largest record seen so far (memory stays about fetch_bytes).
         let want = Math.max(1, Math.min(MAX_BATCH, Math.floor(maxBytes / largest)));
-        if (!opts.follow) want = Math.min(want, Math.max(1, pending - delivered));
+        if (!opts.follow) want = Math.min(want, Math.max(1, pending - deliveredHere));
         if (opts.maxRecords > 0) want = Math.min(want, opts.maxRecords - delivered);
         const batch = await consumer.fetch({ max_messages: want, expires: opts.follow ? 5_000 : 2_000 });
         current = batch;
@@ -152,7 +159,9 @@ export class NatsStreams {
           largest = Math.max(largest, m.data.byteLength + 256);
           yield toRecord(opts.stream, m);
           resumeFrom = m.seq + 1;
+          readAny = true;
           delivered++;
+          deliveredHere++;
           if (opts.maxRecords > 0 && delivered >= opts.maxRecords) return;
           if (m.seq >= endSeq) return;
         }
@@ -161,11 +170,22 @@ export class NatsStreams {
         }
         if (!opts.follow && received === 0) {
           // Nothing within a fetch's expiry: either what is left up to endSeq was trimmed away, or the server was
-          // slow (hung, its disk full). Only the consumer's own count tells them apart; ending on a slow server
+          // slow (hung, its disk full). Only the consumer's own counts tell them apart; ending on a slow server
           // would cut the read short without a word (CDC's look at its sink's tail then appended changes twice).
-          if ((await this.pendingFor(jsm, name, consumerName, resumeFrom)) === 0) return;
-          if (++emptyFetches >= MAX_EMPTY_FETCHES)
-            throw unavailable(`nats delivered none of the records left to read in ${emptyFetches} fetches; resume from offset ${resumeFrom}`);
+          if (++emptyFetches > MAX_EMPTY_FETCHES)
+            throw unavailable(`nats delivered none of the records left to read in ${MAX_EMPTY_FETCHES} fetches; resume from offset ${resumeFrom}`);
+          const ci = await this.consumerInfo(jsm, name, consumerName, resumeFrom);
+          if (ci.delivered.consumer_seq > lastDelivery) {
+            // A server that was slow served the pull after this client had given it up: those records went to an
+            // inbox no one reads, and without acks they are not sent again. Go on from the next record unread.
+            void jsm.consumers.delete(name, consumerName).catch(() => undefined);
+            const next = await addConsumer(readAny ? resumeFrom : undefined);
+            consumerName = next.name;
+            pending = next.num_pending;
+            consumer = await js.consumers.get(name, consumerName);
+            deliveredHere = 0;
+            lastDelivery = 0;
+          } else if (ci.num_pending === 0) return;
         } else emptyFetches = 0;
       }
     } catch (err) {
@@ -176,10 +196,10 @@ export class NatsStreams {
     }
   }
 
-  /** Records the read's consumer has yet to deliver; UNAVAILABLE (naming where to resume) when the server does not say. */
-  private async pendingFor(jsm: JetStreamManager, stream: string, consumer: string, resumeFrom: number): Promise<number> {
+  /** The read's consumer as the server has it; UNAVAILABLE (naming where to resume) when the server does not say. */
+  private async consumerInfo(jsm: JetStreamManager, stream: string, consumer: string, resumeFrom: number): Promise<ConsumerInfo> {
     try {
-      return (await jsm.consumers.info(stream, consumer)).num_pending;
+      return await jsm.consumers.info(stream, consumer);
     } catch (err) {
       throw unavailable(`nats did not answer during the read (${(err as Error).message}); resume from offset ${resumeFrom}`);
     }
