@@ -119,7 +119,7 @@ export { addService } from "./grpc/server";
 export { bindServer, serverOptions, stopServer } from "./grpc/server_factory";
 export { guardH2Server } from "./grpc/h2_guard";
 export { answerNonGrpcRequest, isGrpcRequest } from "./grpc/h2_guard_non_grpc";
-export { watchRequestBody } from "./grpc/request_body_timeout";
+export { stopWatchingRequestBody, watchRequestBody } from "./grpc/request_body_timeout";
 export { DEFAULT_NAMESPACE, NAMESPACE_HEADER } from "./grpc/context";
 export type { ServiceImpl } from "./grpc/types";
 export { type ClientHandle, createClient } from "./grpc/client";

@@ -1,6 +1,6 @@
 import type http2 from "node:http2";
 import type net from "node:net";
-import { watchRequestBody } from "@prism/sdk";
+import { stopWatchingRequestBody, watchRequestBody } from "@prism/sdk";
 
 /** Bounds on the client listener's connections and streams (proxy config `limits`). */
 export interface ConnectionLimits {
@@ -98,7 +98,7 @@ export function applyConnectionLimits(server: http2.Http2Server | http2.Http2Sec
       }
       (stream as CountedStream)[CALLS] = calls;
       stream.on("close", onCallClose);
-      watchRequestBody(stream, limits.requestBodyTimeoutMs, () => refused("request_body_timeout"));
+      watchRequestBody(stream, limits.requestBodyTimeoutMs, () => refused("request_body_timeout"), false);
     });
   });
 }
@@ -118,6 +118,7 @@ function onCallClose(this: CountedStream): void {
   const calls = this[CALLS];
   if (calls === undefined) return;
   this[CALLS] = undefined;
+  stopWatchingRequestBody(this);
   if (--calls.open === 0) calls.arm();
 }
 

@@ -12,14 +12,12 @@ interface OpenBody {
 const BODY = Symbol("prism.requestBody");
 type Watched = http2.ServerHttp2Stream & { [BODY]: OpenBody };
 
-// Shared listeners and timer callback (no closure per call): `this` is the stream.
+// Shared listener and timer callback (no closure per call): `this` is the stream.
 function onData(this: Watched): void {
   this[BODY].lastData = performance.now();
 }
-function onEnd(this: Watched): void {
-  const body = this[BODY];
-  clearTimeout(body.timer);
-  body.timer = undefined;
+function onClose(this: Watched): void {
+  stopWatchingRequestBody(this);
 }
 
 function arm(body: OpenBody, ms: number): void {
@@ -51,12 +49,24 @@ function check(body: OpenBody): void {
  * per call; that cost memstore ~5 % of its CPU per call served. Holding the streams in one Map or Set swept by a
  * single timer cost it ~18 % more instead (make bench-compare BASE=HEAD ROWS=memstore-direct), not understood.
  */
-export function watchRequestBody(stream: http2.ServerHttp2Stream, timeoutMs: number, onReset: () => void): void {
+export function watchRequestBody(stream: http2.ServerHttp2Stream, timeoutMs: number, onReset: () => void, clearOnClose = true): void {
   if (stream.readableEnded) return;
   const body: OpenBody = { stream, timeoutMs, onReset, timer: undefined, lastData: performance.now() };
   (stream as Watched)[BODY] = body;
   arm(body, timeoutMs);
   stream.on("data", onData);
-  stream.on("end", onEnd);
-  stream.on("close", onEnd);
+  // The timer is cleared when the stream closes, not when its request ends: a unary call closes right after, and
+  // the timer of a long call whose request ended fires once and finds it ended (one listener fewer per call).
+  if (clearOnClose) stream.on("close", onClose);
+}
+
+/**
+ * Clears a watched stream's timer: for a caller that passed clearOnClose = false and calls this from its own
+ * 'close' listener (one listener per call fewer).
+ */
+export function stopWatchingRequestBody(stream: http2.ServerHttp2Stream): void {
+  const body = (stream as Partial<Watched>)[BODY];
+  if (body === undefined) return;
+  clearTimeout(body.timer);
+  body.timer = undefined;
 }

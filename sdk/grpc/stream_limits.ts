@@ -1,5 +1,5 @@
 import http2 from "node:http2";
-import { watchRequestBody } from "./request_body_timeout";
+import { stopWatchingRequestBody, watchRequestBody } from "./request_body_timeout";
 
 /**
  * Bounds on the calls of each connection to a node:http2 server that clients reach directly: past
@@ -18,13 +18,13 @@ export function limitClientStreams(
       /* closing */
     }
   });
-  const open = new WeakMap<object, number>();
   server.prependListener("stream", (stream: http2.ServerHttp2Stream) => {
-    const session = stream.session;
+    const session = stream.session as CountedSession | undefined;
     if (session === undefined) return;
-    const n = (open.get(session) ?? 0) + 1;
-    open.set(session, n);
-    stream.once("close", () => open.set(session, (open.get(session) ?? 1) - 1));
+    const n = (session[OPEN] ?? 0) + 1;
+    session[OPEN] = n;
+    (stream as LimitedStream)[SESSION] = session;
+    stream.on("close", onStreamClose);
     if (n > limits.maxStreamsPerConnection) {
       stream.on("error", () => undefined);
       try {
@@ -34,6 +34,22 @@ export function limitClientStreams(
       }
       return;
     }
-    watchRequestBody(stream, limits.requestBodyTimeoutMs, () => undefined);
+    watchRequestBody(stream, limits.requestBodyTimeoutMs, ignore, false);
   });
+}
+
+const OPEN = Symbol("prism.openStreams");
+const SESSION = Symbol("prism.limitedSession");
+type CountedSession = http2.ServerHttp2Session & { [OPEN]?: number };
+type LimitedStream = http2.ServerHttp2Stream & { [SESSION]?: CountedSession };
+
+function ignore(): void {}
+
+// Shared by every call (no closure or once-wrapper per call): `this` is the stream; counted once if "close" came twice.
+function onStreamClose(this: LimitedStream): void {
+  const session = this[SESSION];
+  if (session === undefined) return;
+  this[SESSION] = undefined;
+  session[OPEN] = (session[OPEN] ?? 1) - 1;
+  stopWatchingRequestBody(this);
 }

@@ -55,6 +55,11 @@ describe("a standalone pattern's client listener", () => {
       const codes = resets().map(rstCode);
       expect(codes.filter((x) => x === REFUSED_STREAM).length).toBe(3);
       expect(codes.filter((x) => x === CANCEL).length).toBe(5);
+      // Closed calls give their places back: six more on the same connection, one past the bound again.
+      for (let i = 8; i < 14; i++) c.headers(1 + 2 * i, grpcRequest(GET), false);
+      await c.waitFor(() => resets().length >= 14, 10_000);
+      const again = resets().slice(8).map(rstCode);
+      expect([again.filter((x) => x === REFUSED_STREAM).length, again.filter((x) => x === CANCEL).length]).toEqual([1, 5]);
     } finally {
       c.destroy();
     }
