@@ -527,9 +527,12 @@ function sectionTargets({ queue, sessionStore, cdc }: TailTargetSections): Targe
       continue;
     }
     const lost = r.latency.sent - r.latency.delivered;
+    // The floor: the same queue served directly, no proxy, in the same run.
+    const direct = queue?.find((x) => x.backend === backend && x.via === "direct" && !x.reason);
+    const floor = direct ? `; served directly (the floor): p99 ${direct.latency.p99Ms} ms` : "";
     out.push({
       target,
-      measured: `${r.consumeAckPerS.toLocaleString("en-US")} msg/s; p99 ${r.latency.p99Ms} ms at ${r.latency.rate}/s${lost > 0 ? `; ${lost} not delivered` : ""}${r.latency.cpu ? `; machine CPU busy while paced ${pacedCpuText(r.latency.cpu)} cores (bench client in brackets)` : ""}`,
+      measured: `${r.consumeAckPerS.toLocaleString("en-US")} msg/s; p99 ${r.latency.p99Ms} ms at ${r.latency.rate}/s${lost > 0 ? `; ${lost} not delivered` : ""}${floor}${r.latency.cpu ? `; machine CPU busy while paced ${pacedCpuText(r.latency.cpu)} cores (bench client in brackets)` : ""}`,
       met: r.consumeAckPerS >= 10_000 && r.latency.rate >= 1000 && r.latency.p99Ms < 20 && lost === 0,
       source: "queue",
     });
