@@ -9,7 +9,7 @@ import type { Subjects } from "./subjects";
 
 /** Records one fetch asks for at most. */
 const MAX_BATCH = 1_000;
-/** A non-following read fails after this many empty fetches (2 s each) while its consumer still has records pending. */
+/** A non-following read fails at this many empty fetches in a row (2 s each) while records are still to come. */
 const MAX_EMPTY_FETCHES = 3;
 
 /** A Prism stream read back: JetStream's sequence is the offset, and there is one partition, 0. */
@@ -126,7 +126,6 @@ export class NatsStreams {
     let delivered = 0;
     /** Delivered by the current consumer (a read that lost records to an expired pull goes on with a new one). */
     let deliveredHere = 0;
-    let readAny = false;
     let lastDelivery = 0;
     let resumeFrom = opts.fromOffset;
     /** Bytes of the largest record seen (plus headers' allowance); sizes the next fetch. */
@@ -159,7 +158,6 @@ export class NatsStreams {
           largest = Math.max(largest, m.data.byteLength + 256);
           yield toRecord(opts.stream, m);
           resumeFrom = m.seq + 1;
-          readAny = true;
           delivered++;
           deliveredHere++;
           if (opts.maxRecords > 0 && delivered >= opts.maxRecords) return;
@@ -172,20 +170,22 @@ export class NatsStreams {
           // Nothing within a fetch's expiry: either what is left up to endSeq was trimmed away, or the server was
           // slow (hung, its disk full). Only the consumer's own counts tell them apart; ending on a slow server
           // would cut the read short without a word (CDC's look at its sink's tail then appended changes twice).
-          if (++emptyFetches > MAX_EMPTY_FETCHES)
-            throw unavailable(`nats delivered none of the records left to read in ${MAX_EMPTY_FETCHES} fetches; resume from offset ${resumeFrom}`);
           const ci = await this.consumerInfo(jsm, name, consumerName, resumeFrom);
-          if (ci.delivered.consumer_seq > lastDelivery) {
+          const lostToExpiredPull = ci.delivered.consumer_seq > lastDelivery;
+          if (!lostToExpiredPull && ci.num_pending === 0) return;
+          if (++emptyFetches >= MAX_EMPTY_FETCHES)
+            throw unavailable(`nats delivered none of the records left to read in ${MAX_EMPTY_FETCHES} fetches; resume from offset ${resumeFrom}`);
+          if (lostToExpiredPull) {
             // A server that was slow served the pull after this client had given it up: those records went to an
             // inbox no one reads, and without acks they are not sent again. Go on from the next record unread.
             void jsm.consumers.delete(name, consumerName).catch(() => undefined);
-            const next = await addConsumer(readAny ? resumeFrom : undefined);
+            const next = await addConsumer(delivered > 0 ? resumeFrom : undefined);
             consumerName = next.name;
             pending = next.num_pending;
             consumer = await js.consumers.get(name, consumerName);
             deliveredHere = 0;
             lastDelivery = 0;
-          } else if (ci.num_pending === 0) return;
+          }
         } else emptyFetches = 0;
       }
     } catch (err) {
